@@ -1,0 +1,1006 @@
+// Semantic checks of a loaded program (see program.hpp for the contract).
+//
+// The checker walks each file's own declarations in the scope of what that file sees (its
+// imports, transitively). It never stops at the first problem: every finding is recorded
+// with its span and checking goes on with what is known.
+#include <onevisit/dsl/program.hpp>
+
+#include <onevisit/dsl/expr.hpp>
+
+#include <algorithm>
+#include <map>
+#include <regex>
+#include <set>
+#include <unordered_map>
+
+namespace onevisit::dsl {
+namespace {
+
+using namespace ast;
+
+template <class T>
+struct Ref {
+  const T* node = nullptr;
+  std::size_t unit = 0;
+};
+
+struct Symbols {
+  std::map<std::string, Ref<Department>, std::less<>> departments;
+  std::map<std::string, Ref<Material>, std::less<>> materials;
+  std::map<std::string, Ref<Item>, std::less<>> items;
+  std::map<std::string, Ref<Lifecycle>, std::less<>> lifecycles;
+  std::map<std::string, Ref<Calendar>, std::less<>> calendars;
+  std::map<std::string, Ref<Decision>, std::less<>> decisions;
+  std::map<std::string, Ref<Bundle>, std::less<>> bundles;
+};
+
+template <class Map>
+std::vector<std::string_view> keys(const Map& map) {
+  std::vector<std::string_view> out;
+  out.reserve(map.size());
+  for (const auto& [k, v] : map) out.push_back(k);
+  return out;
+}
+
+constexpr std::string_view kRoles[] = {"applicant", "clerk", "reviewer", "supervisor", "system", "designer", "admin"};
+constexpr std::string_view kItemKinds[] = {"licensing", "confirmation", "payment", "benefit", "levy", "reward",
+                                           "adjudication", "filing", "service", "inspection", "other"};
+constexpr std::string_view kUploadFormats[] = {"pdf", "ofd", "jpg", "jpeg", "png", "tif", "tiff",
+                                               "doc", "docx", "xls", "xlsx", "zip"};
+constexpr std::string_view kStages[] = {"intake", "pre_review", "items", "delivery", "rating"};
+constexpr std::string_view kActions[] = {"call", "notify", "escalate"};
+
+template <std::size_t N>
+bool contains(const std::string_view (&list)[N], std::string_view word) {
+  return std::find(std::begin(list), std::end(list), word) != std::end(list);
+}
+template <std::size_t N>
+std::vector<std::string_view> as_vector(const std::string_view (&list)[N]) {
+  return {std::begin(list), std::end(list)};
+}
+
+/// Amount of a duration in 1/10000 units (limits are compared in the same unit only).
+std::int64_t amount_of(const Duration& d) {
+  const auto value = Decimal::parse(d.amount.text);
+  return value ? value->units : 0;
+}
+
+std::string_view unit_name(TimeUnit u) {
+  return u == TimeUnit::workday ? "workdays" : u == TimeUnit::day ? "days" : "hours";
+}
+
+// Effective attributes of an item placed in a bundle: `use` body members override the
+// catalog item's members of the same kind.
+struct EffectiveItem {
+  const Item* site = nullptr;     ///< the declaration in the bundle (item or use)
+  const Item* catalog = nullptr;  ///< for `use`: the catalog item
+  std::size_t catalog_unit = 0;
+  std::vector<const ItemMember*> members;
+
+  const ItemMember* find(ItemMemberKind kind) const {
+    for (const auto* m : members) {
+      if (m->kind == kind) return m;
+    }
+    return nullptr;
+  }
+  std::vector<const Name*> names_of(ItemMemberKind kind) const {
+    std::vector<const Name*> out;
+    for (const auto* m : members) {
+      if (m->kind == kind) {
+        for (const auto& n : m->names) out.push_back(&n);
+      }
+    }
+    return out;
+  }
+};
+
+EffectiveItem effective(const Item& site, const Item* catalog, std::size_t catalog_unit) {
+  EffectiveItem e{&site, catalog, catalog_unit, {}};
+  std::set<ItemMemberKind> overridden;
+  for (const auto& m : site.members) {
+    overridden.insert(m.kind);
+    e.members.push_back(&m);
+  }
+  if (catalog) {
+    for (const auto& m : catalog->members) {
+      // `limit` and `immediate` both set the promised limit, so either overrides the other.
+      const bool promised_overridden =
+          (m.kind == ItemMemberKind::limit || m.kind == ItemMemberKind::immediate) &&
+          (overridden.contains(ItemMemberKind::limit) || overridden.contains(ItemMemberKind::immediate));
+      if (!overridden.contains(m.kind) && !promised_overridden) e.members.push_back(&m);
+    }
+  }
+  return e;
+}
+
+class Checker {
+ public:
+  explicit Checker(const Program& program) : program_(program) {}
+
+  std::vector<Diagnostic> run() {
+    for (std::size_t u = 0; u < program_.units.size(); ++u) check_unit(u);
+    // The same duplicate can be seen from several files; report each finding once.
+    std::vector<Diagnostic> unique;
+    std::set<std::tuple<std::string, std::uint32_t, std::uint32_t, std::string, std::string>> seen;
+    for (auto& d : out_) {
+      if (seen.emplace(d.file, d.span.begin, d.span.end, d.code, d.message).second) unique.push_back(std::move(d));
+    }
+    return unique;
+  }
+
+ private:
+  const Program& program_;
+  std::vector<Diagnostic> out_;
+  std::size_t unit_ = 0;
+  Symbols symbols_;
+
+  const std::string& file() const { return program_.units[unit_].path; }
+
+  void error(Span span, std::string code, std::string message) {
+    out_.push_back(Diagnostic{file(), span, Severity::error, std::move(code), std::move(message)});
+  }
+  void warning(Span span, std::string code, std::string message) {
+    out_.push_back(Diagnostic{file(), span, Severity::warning, std::move(code), std::move(message)});
+  }
+  std::string where(std::size_t unit, Span span) const {
+    const auto& u = program_.units[unit];
+    const auto lc = u.index->locate(span.begin);
+    return u.path + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
+  }
+
+  void unknown(const Name& name, std::string_view what, const std::vector<std::string_view>& candidates,
+               std::string_view hint = {}) {
+    std::string message = "unknown " + std::string(what) + " '" + name.text + "'";
+    if (auto guess = closest_name(name.text, candidates); !guess.empty()) message += "; did you mean '" + guess + "'?";
+    if (!hint.empty()) message += " (" + std::string(hint) + ")";
+    error(name.span, "unknown-name", std::move(message));
+  }
+
+  // Runs an expression check, routing its diagnostics into this file's list.
+  template <class F>
+  auto with_sink(F&& f) {
+    DiagnosticSink sink(file());
+    auto result = f(sink);
+    for (auto& d : sink.take()) out_.push_back(std::move(d));
+    return result;
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Symbols visible from a file
+
+  template <class T>
+  void declare(std::map<std::string, Ref<T>, std::less<>>& table, const Name& id, const T& node, std::size_t unit,
+               std::string_view what) {
+    auto [it, inserted] = table.emplace(id.text, Ref<T>{&node, unit});
+    if (inserted || it->second.node == &node) return;
+    // Report in the file that declares the later one.
+    const std::size_t saved = unit_;
+    unit_ = unit;
+    error(id.span, "duplicate-name", std::string(what) + " '" + id.text + "' is already declared at " +
+                                         where(it->second.unit, it->second.node->id.span));
+    unit_ = saved;
+  }
+
+  void build_symbols(std::size_t unit) {
+    symbols_ = Symbols{};
+    for (const auto u : program_.visible_from(unit)) {
+      for (const auto& d : program_.units[u].file.declarations) {
+        switch (d.kind) {
+          case DeclarationKind::department: declare(symbols_.departments, d.department->id, *d.department, u, "department"); break;
+          case DeclarationKind::material: declare(symbols_.materials, d.material->id, *d.material, u, "material"); break;
+          case DeclarationKind::item: declare(symbols_.items, d.item->id, *d.item, u, "item"); break;
+          case DeclarationKind::lifecycle: declare(symbols_.lifecycles, d.lifecycle->id, *d.lifecycle, u, "lifecycle"); break;
+          case DeclarationKind::calendar: declare(symbols_.calendars, d.calendar->id, *d.calendar, u, "calendar"); break;
+          case DeclarationKind::decision: declare(symbols_.decisions, d.decision->id, *d.decision, u, "decision"); break;
+          case DeclarationKind::bundle: declare(symbols_.bundles, d.bundle->id, *d.bundle, u, "bundle"); break;
+          case DeclarationKind::import: break;
+        }
+      }
+    }
+  }
+
+  void check_unit(std::size_t unit) {
+    unit_ = unit;
+    build_symbols(unit);
+    for (const auto& d : program_.units[unit].file.declarations) {
+      switch (d.kind) {
+        case DeclarationKind::import: break;
+        case DeclarationKind::department: break;
+        case DeclarationKind::material: check_material(*d.material, nullptr); break;
+        case DeclarationKind::item: check_catalog_item(*d.item); break;
+        case DeclarationKind::lifecycle: check_lifecycle(*d.lifecycle); break;
+        case DeclarationKind::calendar: check_calendar(*d.calendar); break;
+        case DeclarationKind::decision: {
+          Scope empty;
+          with_sink([&](DiagnosticSink& sink) { return compile_decision(*d.decision, empty, sink); });
+          break;
+        }
+        case DeclarationKind::bundle: check_bundle(*d.bundle); break;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Bundle context: what names mean inside one bundle
+
+  struct BundleContext {
+    const Bundle* bundle = nullptr;
+    Scope scope;
+    std::map<std::string, const Department*, std::less<>> departments;
+    std::map<std::string, const Material*, std::less<>> materials;
+    std::map<std::string, EffectiveItem, std::less<>> items;          ///< by local name
+    std::map<std::string, std::string, std::less<>> item_by_catalog;  ///< catalog id -> local name
+    std::set<std::string, std::less<>> field_names;
+  };
+
+  bool department_exists(std::string_view name, const BundleContext* ctx) const {
+    return symbols_.departments.contains(name) || (ctx && ctx->departments.contains(name));
+  }
+  std::vector<std::string_view> department_names(const BundleContext* ctx) const {
+    auto names = keys(symbols_.departments);
+    if (ctx) {
+      for (const auto& [k, v] : ctx->departments) names.push_back(k);
+    }
+    return names;
+  }
+  bool material_exists(std::string_view name, const BundleContext* ctx) const {
+    return symbols_.materials.contains(name) || (ctx && ctx->materials.contains(name));
+  }
+  std::vector<std::string_view> material_names(const BundleContext* ctx) const {
+    auto names = keys(symbols_.materials);
+    if (ctx) {
+      for (const auto& [k, v] : ctx->materials) names.push_back(k);
+    }
+    return names;
+  }
+
+  void check_material_names(const std::vector<Name>& names, const BundleContext* ctx) {
+    for (const auto& n : names) {
+      if (!material_exists(n.text, ctx)) unknown(n, "material", material_names(ctx));
+    }
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Materials
+
+  void check_material(const Material& m, BundleContext* ctx) {
+    std::map<MaterialOptionKind, const MaterialOption*> seen;
+    for (const auto& o : m.options) {
+      if (auto [it, inserted] = seen.emplace(o.kind, &o); !inserted) {
+        error(o.span, "duplicate-option", "this option is already given for material '" + m.id.text + "'");
+        continue;
+      }
+      switch (o.kind) {
+        case MaterialOptionKind::upload:
+          for (const auto& f : o.names) {
+            if (!contains(kUploadFormats, f.text)) unknown(f, "upload format", as_vector(kUploadFormats));
+          }
+          break;
+        case MaterialOptionKind::elicense:
+          if (o.text && o.text->value.empty()) error(o.text->span, "empty-text", "the e-license type is empty");
+          break;
+        case MaterialOptionKind::produced_by:
+          for (const auto& n : o.names) {
+            const bool found = ctx ? (ctx->items.contains(n.text) || ctx->item_by_catalog.contains(n.text))
+                                   : symbols_.items.contains(n.text);
+            if (!found) {
+              std::vector<std::string_view> candidates;
+              if (ctx) {
+                for (const auto& [k, v] : ctx->items) candidates.push_back(k);
+              } else {
+                candidates = keys(symbols_.items);
+              }
+              unknown(n, "item", candidates, ctx ? "produced_by names an item of this bundle" : "");
+            }
+          }
+          break;
+        case MaterialOptionKind::when:
+          if (!ctx) {
+            error(o.span, "misplaced", "'when' on a material is only allowed inside a bundle, where the form's fields exist");
+          } else {
+            with_sink([&](DiagnosticSink& sink) {
+              return compile_expression_as(*o.expr, ctx->scope, ValueType::of(BaseType::boolean), "a material's condition", sink);
+            });
+          }
+          break;
+        case MaterialOptionKind::original:
+        case MaterialOptionKind::secondary: break;
+      }
+    }
+    if (seen.contains(MaterialOptionKind::produced_by) && seen.contains(MaterialOptionKind::elicense)) {
+      error(seen[MaterialOptionKind::produced_by]->span, "conflicting-source",
+            "material '" + m.id.text + "' comes either from an e-license or from an item's result, not both");
+    }
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Items
+
+  // Checks the members of one item declaration (catalog or bundle).
+  void check_item_members(const Item& item, const BundleContext* ctx) {
+    std::map<ItemMemberKind, const ItemMember*> singles;
+    std::set<std::string> specials;
+    const ItemMember* limit = nullptr;
+    const ItemMember* statutory = nullptr;
+    const ItemMember* immediate = nullptr;
+    for (const auto& m : item.members) {
+      const bool single = m.kind == ItemMemberKind::code || m.kind == ItemMemberKind::kind ||
+                          m.kind == ItemMemberKind::immediate || m.kind == ItemMemberKind::limit ||
+                          m.kind == ItemMemberKind::statutory || m.kind == ItemMemberKind::tolerant ||
+                          m.kind == ItemMemberKind::lifecycle;
+      if (single && !singles.emplace(m.kind, &m).second) {
+        error(m.span, "duplicate-member", "this is already set for item '" + item.local_name().text + "'");
+        continue;
+      }
+      switch (m.kind) {
+        case ItemMemberKind::code:
+          if (m.text->value.empty()) error(m.text->span, "empty-text", "the item code is empty");
+          break;
+        case ItemMemberKind::kind:
+          if (!contains(kItemKinds, m.names[0].text)) unknown(m.names[0], "item kind", as_vector(kItemKinds));
+          break;
+        case ItemMemberKind::immediate: immediate = &m; break;
+        case ItemMemberKind::limit:
+          limit = &m;
+          if (m.statutory) statutory = &m;
+          break;
+        case ItemMemberKind::statutory:
+          if (statutory) {
+            error(m.span, "duplicate-member", "the statutory limit is already set with 'limit ... statutory ...'");
+          }
+          statutory = &m;
+          break;
+        case ItemMemberKind::needs:
+        case ItemMemberKind::produces: check_material_names(m.names, ctx); break;
+        case ItemMemberKind::sends:
+          if (ctx) check_sends(m.names, *ctx, nullptr);
+          break;
+        case ItemMemberKind::special:
+          if (!specials.insert(m.names[0].text).second) {
+            error(m.names[0].span, "duplicate-name", "special procedure '" + m.names[0].text + "' is declared twice");
+          }
+          if (amount_of(*m.duration) <= 0) error(m.duration->span, "invalid-limit", "a special procedure's maximum must be above zero");
+          break;
+        case ItemMemberKind::tolerant: break;
+        case ItemMemberKind::lifecycle:
+          if (!symbols_.lifecycles.contains(m.names[0].text)) unknown(m.names[0], "lifecycle", keys(symbols_.lifecycles));
+          break;
+      }
+    }
+    if (immediate && limit) {
+      error(limit->span, "conflicting-limit", "an immediate item (即办件) has no promised limit; remove 'immediate' or 'limit'");
+    }
+    check_limits(limit ? &*limit->duration : nullptr,
+                 statutory ? (statutory->statutory ? &*statutory->statutory : &*statutory->duration) : nullptr,
+                 item.local_name().text, limit ? limit->span : Span{});
+  }
+
+  void check_limits(const Duration* promised, const Duration* statutory, const std::string& item, Span at) {
+    if (promised && amount_of(*promised) < 0) error(promised->span, "invalid-limit", "a limit cannot be negative");
+    if (!promised || !statutory) return;
+    if (promised->unit != statutory->unit) return;  // working and calendar days do not compare
+    if (amount_of(*promised) > amount_of(*statutory)) {
+      error(at.end > at.begin ? promised->span : at, "limit-exceeds-statutory",
+            "item '" + item + "' promises " + promised->amount.text + " " + std::string(unit_name(promised->unit)) +
+                ", more than its statutory limit of " + statutory->amount.text + " " +
+                std::string(unit_name(statutory->unit)) + " (the promised limit must not exceed the statutory one)");
+    }
+  }
+
+  void check_catalog_item(const Item& item) {
+    if (item.department && !department_exists(item.department->text, nullptr)) {
+      unknown(*item.department, "department", department_names(nullptr));
+    }
+    if (!item.after.empty()) {
+      error(item.after.front().span, "misplaced", "'after' is only allowed on items inside a bundle");
+    }
+    if (item.when) error(item.when->span, "misplaced", "'when' is only allowed on items inside a bundle");
+    check_item_members(item, nullptr);
+  }
+
+  // `sends` names a form field, a situation answer or a material of the bundle.
+  void check_sends(const std::vector<Name>& names, const BundleContext& ctx, const Item* use_site) {
+    for (const auto& n : names) {
+      if (ctx.field_names.contains(n.text) || material_exists(n.text, &ctx)) continue;
+      std::vector<std::string_view> candidates(ctx.field_names.begin(), ctx.field_names.end());
+      if (use_site) {
+        std::string message = "catalog item '" + use_site->id.text + "' sends '" + n.text +
+                              "', which is neither a field nor a material of bundle '" + ctx.bundle->id.text + "'";
+        if (auto guess = closest_name(n.text, candidates); !guess.empty()) message += "; did you mean '" + guess + "'?";
+        error(use_site->id.span, "unknown-name", message);
+      } else {
+        unknown(n, "field or material", candidates, "sends names form fields and materials");
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Lifecycles
+
+  void check_action(const Action& a, std::string_view where_text) {
+    const std::string& f = a.function.text;
+    if (!contains(kActions, f)) {
+      unknown(a.function, "action", as_vector(kActions));
+      return;
+    }
+    auto arity = [&](std::size_t lo, std::size_t hi) {
+      if (a.arguments.size() < lo || a.arguments.size() > hi) {
+        error(a.span, "wrong-arity", "'" + f + "' takes " + (lo == hi ? std::to_string(lo) : std::to_string(lo) + " or " + std::to_string(hi)) +
+                                         " argument" + (hi == 1 ? "" : "s") + ", found " + std::to_string(a.arguments.size()));
+        return false;
+      }
+      return true;
+    };
+    auto role_argument = [&](const Expr& e) {
+      if (e.kind != ExprKind::name || !contains(kRoles, e.text)) {
+        std::string message = "expected a role (applicant, clerk, reviewer, supervisor, system)";
+        if (e.kind == ExprKind::name) {
+          if (auto guess = closest_name(e.text, as_vector(kRoles)); !guess.empty()) message += "; did you mean '" + guess + "'?";
+        }
+        error(e.span, "unknown-name", message);
+      }
+    };
+    if (f == "call") {
+      if (!arity(1, 1)) return;
+      const Expr& target = a.arguments[0];
+      const bool shape = target.kind == ExprKind::member && target.children[0].kind == ExprKind::name;
+      if (!shape) {
+        error(target.span, "invalid-action", "call needs department.operation, e.g. call(dept.submit) for the item's own department");
+        return;
+      }
+      const std::string& dept = target.children[0].text;
+      if (dept != "dept" && !symbols_.departments.contains(dept)) {
+        Name n{dept, target.children[0].span};
+        unknown(n, "department", department_names(nullptr), "use 'dept' for the item's own department");
+      }
+    } else if (f == "notify") {
+      if (!arity(1, 2)) return;
+      role_argument(a.arguments[0]);
+      if (a.arguments.size() == 2 && a.arguments[1].kind != ExprKind::string) {
+        error(a.arguments[1].span, "type-mismatch", "the notification message must be a string");
+      }
+    } else if (f == "escalate") {
+      if (!arity(1, 1)) return;
+      role_argument(a.arguments[0]);
+    }
+    (void)where_text;
+  }
+
+  static Scope lifecycle_scope() {
+    Scope scope;
+    scope.add_namespace("materials", {{"complete", ValueType::of(BaseType::boolean)},
+                                      {"verified", ValueType::of(BaseType::boolean)},
+                                      {"pending", ValueType::of(BaseType::integer)}});
+    scope.add_namespace("item", {{"corrections", ValueType::of(BaseType::integer)},
+                                 {"elapsed", ValueType::of(BaseType::duration)},
+                                 {"remaining", ValueType::of(BaseType::duration)}});
+    scope.add_namespace("form", {}, /*open=*/true);
+    return scope;
+  }
+
+  void check_lifecycle(const Lifecycle& l) {
+    std::map<std::string, const LifecycleMember*, std::less<>> states;
+    const LifecycleMember* initial = nullptr;
+    bool has_final = false;
+    for (const auto& m : l.members) {
+      if (m.kind != LifecycleMemberKind::state) continue;
+      if (auto [it, inserted] = states.emplace(m.name.text, &m); !inserted) {
+        error(m.name.span, "duplicate-name", "state '" + m.name.text + "' is already declared in lifecycle '" + l.id.text + "'");
+        continue;
+      }
+      const bool is_initial = std::count(m.flags.begin(), m.flags.end(), StateFlag::initial) > 0;
+      const bool is_final = std::count(m.flags.begin(), m.flags.end(), StateFlag::final_state) > 0;
+      if (is_initial && is_final) error(m.name.span, "invalid-state", "a state cannot be both initial and final");
+      if (is_initial) {
+        if (initial) {
+          error(m.name.span, "several-initial-states", "lifecycle '" + l.id.text + "' already has initial state '" +
+                                                           initial->name.text + "'");
+        } else {
+          initial = &m;
+        }
+      }
+      has_final = has_final || is_final;
+    }
+    if (!initial) error(l.id.span, "no-initial-state", "lifecycle '" + l.id.text + "' has no initial state (mark one state 'initial')");
+    if (!has_final && !states.empty()) warning(l.id.span, "no-final-state", "lifecycle '" + l.id.text + "' has no final state, so its items never finish");
+
+    Scope scope = lifecycle_scope();
+    auto state_names = keys(states);
+    std::set<std::pair<std::string, std::string>> unguarded;  // (event, source)
+    std::set<std::string> hooks;
+    for (const auto& m : l.members) {
+      switch (m.kind) {
+        case LifecycleMemberKind::state: break;
+        case LifecycleMemberKind::transition: {
+          for (const auto& s : m.sources) {
+            if (!states.contains(s.text)) unknown(s, "state", state_names, "declare it with 'state'");
+          }
+          if (m.target && !states.contains(m.target->text)) unknown(*m.target, "state", state_names, "declare it with 'state'");
+          bool guarded = false;
+          std::set<TransitionOptionKind> seen;
+          for (const auto& o : m.options) {
+            if (o.kind != TransitionOptionKind::actions && !seen.insert(o.kind).second) {
+              error(o.span, "duplicate-option", "this option is already given for transition '" + m.name.text + "'");
+              continue;
+            }
+            switch (o.kind) {
+              case TransitionOptionKind::roles:
+                for (const auto& r : o.names) {
+                  if (!contains(kRoles, r.text)) unknown(r, "role", as_vector(kRoles));
+                }
+                break;
+              case TransitionOptionKind::guard:
+                guarded = true;
+                with_sink([&](DiagnosticSink& sink) {
+                  return compile_expression_as(*o.expr, scope, ValueType::of(BaseType::boolean), "a guard", sink);
+                });
+                break;
+              case TransitionOptionKind::requires_fields: break;
+              case TransitionOptionKind::actions:
+                for (const auto& a : o.actions) check_action(a, "transition");
+                break;
+              case TransitionOptionKind::after:
+                if (amount_of(*o.duration) <= 0) error(o.duration->span, "invalid-limit", "a timed transition needs a delay above zero");
+                break;
+            }
+          }
+          if (!guarded) {
+            for (const auto& s : m.sources) {
+              if (!unguarded.emplace(m.name.text, s.text).second) {
+                error(m.name.span, "ambiguous-transition", "event '" + m.name.text + "' already leaves state '" + s.text +
+                                                               "' without a guard; add a 'when' to tell them apart");
+              }
+            }
+          }
+          break;
+        }
+        case LifecycleMemberKind::hook:
+          if (!hooks.insert(m.name.text).second) {
+            error(m.name.span, "duplicate-member", "'on " + m.name.text + "' is already declared in lifecycle '" + l.id.text + "'");
+          }
+          for (const auto& a : m.actions) check_action(a, "hook");
+          break;
+        case LifecycleMemberKind::warn:
+          if (m.percent) {
+            const auto p = Decimal::parse(m.percent->text);
+            if (!p || *p <= Decimal::from_int(0) || *p >= Decimal::from_int(100)) {
+              error(m.percent->span, "invalid-warning", "the warning percentage must be between 0 and 100 (exclusive)");
+            }
+          } else if (m.left && amount_of(*m.left) <= 0) {
+            error(m.left->span, "invalid-warning", "the time left at the warning must be above zero");
+          }
+          break;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Calendars
+
+  void check_calendar(const Calendar& c) {
+    std::set<CalendarMemberKind> singles;
+    std::map<std::int64_t, const CalendarMember*> holidays;  // day -> member
+    std::vector<std::string> weekend;
+    bool weekend_given = false;
+    for (const auto& m : c.members) {
+      if ((m.kind == CalendarMemberKind::weekend || m.kind == CalendarMemberKind::hours) && !singles.insert(m.kind).second) {
+        error(m.span, "duplicate-member", "calendar '" + c.id.text + "' already sets this");
+        continue;
+      }
+      switch (m.kind) {
+        case CalendarMemberKind::include:
+          for (const auto& n : m.names) {
+            if (n.text == c.id.text) {
+              error(n.span, "include-cycle", "calendar '" + c.id.text + "' includes itself");
+            } else if (!symbols_.calendars.contains(n.text)) {
+              unknown(n, "calendar", keys(symbols_.calendars));
+            } else if (includes(n.text, c.id.text)) {
+              error(n.span, "include-cycle", "calendars '" + c.id.text + "' and '" + n.text + "' include each other");
+            }
+          }
+          break;
+        case CalendarMemberKind::weekend: {
+          weekend_given = true;
+          std::set<std::string> days;
+          for (const auto& d : m.names) {
+            if (!days.insert(d.text).second) warning(d.span, "duplicate-name", "day '" + d.text + "' is listed twice");
+            weekend.push_back(d.text);
+          }
+          if (days.size() == 7) error(m.span, "no-working-days", "a calendar with every day off has no working days");
+          break;
+        }
+        case CalendarMemberKind::hours: {
+          int previous_end = -1;
+          for (const auto& r : m.hours) {
+            if (r.from.minutes() >= r.to.minutes()) {
+              error(r.span, "invalid-hours", "working hours must end after they start");
+            } else if (r.from.minutes() < previous_end) {
+              error(r.span, "invalid-hours", "working hour ranges must be in order and must not overlap");
+            }
+            previous_end = r.to.minutes();
+          }
+          break;
+        }
+        case CalendarMemberKind::holiday: {
+          const auto from = days_from_civil({m.from->year, m.from->month, m.from->day});
+          const auto to = m.to ? days_from_civil({m.to->year, m.to->month, m.to->day}) : from;
+          if (to < from) {
+            error(m.to->span, "invalid-range", "the holiday ends before it starts");
+            break;
+          }
+          if (to - from > 366) {
+            error(m.span, "invalid-range", "a holiday longer than a year is surely a typo");
+            break;
+          }
+          for (auto day = from; day <= to; ++day) {
+            if (auto [it, inserted] = holidays.emplace(day, &m); !inserted) {
+              warning(m.span, "overlapping-holidays", "this holiday overlaps another holiday of calendar '" + c.id.text + "'");
+              break;
+            }
+          }
+          break;
+        }
+        case CalendarMemberKind::workday: break;
+      }
+    }
+    if (!weekend_given) weekend = {"sat", "sun"};
+    for (const auto& m : c.members) {
+      if (m.kind != CalendarMemberKind::workday) continue;
+      const auto day = days_from_civil({m.from->year, m.from->month, m.from->day});
+      if (holidays.contains(day)) {
+        error(m.from->span, "conflicting-day", "this date is both a holiday and a make-up working day");
+        continue;
+      }
+      static constexpr std::string_view kDays[] = {"thu", "fri", "sat", "sun", "mon", "tue", "wed"};  // 1970-01-01 was a Thursday
+      const auto weekday = kDays[((day % 7) + 7) % 7];
+      if (std::find(weekend.begin(), weekend.end(), weekday) == weekend.end()) {
+        warning(m.from->span, "redundant-workday", "make-up working day falls on a " + std::string(weekday) +
+                                                       ", which is a working day anyway");
+      }
+    }
+  }
+
+  // Does calendar `from` include `target`, directly or through others?
+  bool includes(std::string_view from, std::string_view target) const {
+    std::set<std::string_view> seen;
+    std::vector<std::string_view> todo{from};
+    while (!todo.empty()) {
+      const auto name = todo.back();
+      todo.pop_back();
+      if (!seen.insert(name).second) continue;
+      const auto it = symbols_.calendars.find(name);
+      if (it == symbols_.calendars.end()) continue;
+      for (const auto& m : it->second.node->members) {
+        if (m.kind != CalendarMemberKind::include) continue;
+        for (const auto& n : m.names) {
+          if (n.text == target) return true;
+          todo.push_back(n.text);
+        }
+      }
+    }
+    return false;
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Bundles
+
+  void check_fields(const BundleMember& block, BundleContext& ctx) {
+    for (const auto& f : block.fields) {
+      if (f.type.kind == TypeKind::enumeration) {
+        std::set<std::string> values;
+        for (const auto& v : f.type.values) {
+          if (!values.insert(v.name.text).second) error(v.name.span, "duplicate-name", "enum value '" + v.name.text + "' is listed twice");
+        }
+      }
+      const ValueType type = ValueType::from_ast(f.type);
+      std::set<FieldOptionKind> seen;
+      std::optional<Value> min_value, max_value;
+      for (const auto& o : f.options) {
+        if (!seen.insert(o.kind).second) {
+          error(o.span, "duplicate-option", "this option is already given for field '" + f.name.text + "'");
+          continue;
+        }
+        switch (o.kind) {
+          case FieldOptionKind::required: break;
+          case FieldOptionKind::default_value: {
+            auto compiled = with_sink([&](DiagnosticSink& sink) {
+              return compile_expression_as(*o.expr, ctx.scope, type, "the default of '" + f.name.text + "'", sink);
+            });
+            if (compiled && !compiled->is_constant()) {
+              // Defaults are filled before anything else is known, except today().
+              bool uses_today = o.expr->kind == ExprKind::call && o.expr->text == "today";
+              if (!uses_today) error(o.expr->span, "not-constant", "a default must be a constant value (or today())");
+            }
+            if (compiled && compiled->is_constant() && type.base == BaseType::idcard) {
+              const Value v = compiled->evaluate(Environment{});
+              if (v.kind == ValueKind::text && !valid_idcard(v.text)) error(o.expr->span, "invalid-default", "the default is not a valid ID number");
+            }
+            break;
+          }
+          case FieldOptionKind::min:
+          case FieldOptionKind::max: {
+            const bool ordered = type.base == BaseType::integer || type.base == BaseType::decimal ||
+                                 type.base == BaseType::money || type.base == BaseType::date;
+            if (!ordered) {
+              error(o.span, "type-mismatch", std::string(o.kind == FieldOptionKind::min ? "min" : "max") +
+                                                 " applies to int, decimal, money and date fields, not " + to_string(type));
+              break;
+            }
+            auto compiled = with_sink([&](DiagnosticSink& sink) {
+              return compile_expression_as(*o.expr, ctx.scope, type, "the bound of '" + f.name.text + "'", sink);
+            });
+            if (compiled && compiled->is_constant()) {
+              (o.kind == FieldOptionKind::min ? min_value : max_value) = compiled->evaluate(Environment{});
+            }
+            break;
+          }
+          case FieldOptionKind::pattern: {
+            const bool textual = type.base == BaseType::text || type.base == BaseType::phone;
+            if (!textual) {
+              error(o.span, "type-mismatch", "pattern applies to text and phone fields, not " + to_string(type));
+              break;
+            }
+            try {
+              std::regex re(o.text->value, std::regex::ECMAScript);
+            } catch (const std::regex_error&) {
+              error(o.text->span, "invalid-pattern", "not a valid regular expression");
+            }
+            break;
+          }
+          case FieldOptionKind::when:
+            with_sink([&](DiagnosticSink& sink) {
+              return compile_expression_as(*o.expr, ctx.scope, ValueType::of(BaseType::boolean),
+                                           "the condition of '" + f.name.text + "'", sink);
+            });
+            break;
+        }
+      }
+      if (min_value && max_value && !min_value->is_null() && !max_value->is_null()) {
+        bool bad = false;
+        if (min_value->kind == ValueKind::date || max_value->kind == ValueKind::date) {
+          bad = min_value->integer > max_value->integer;
+        } else {
+          bad = min_value->as_decimal() > max_value->as_decimal();
+        }
+        if (bad) error(f.name.span, "invalid-range", "field '" + f.name.text + "' has min above max");
+      }
+    }
+  }
+
+  void check_bundle(const Bundle& b) {
+    BundleContext ctx;
+    ctx.bundle = &b;
+    {
+      const auto version = Decimal::parse(b.version.text);
+      if (!version || b.version.text.find('.') != std::string::npos || *version < Decimal::from_int(1)) {
+        error(b.version.span, "invalid-version", "a bundle version is a whole number from 1");
+      }
+    }
+    // Singletons
+    std::map<BundleMemberKind, const BundleMember*> singles;
+    for (const auto& m : b.members) {
+      const bool single = m.kind != BundleMemberKind::department && m.kind != BundleMemberKind::material &&
+                          m.kind != BundleMemberKind::item && m.kind != BundleMemberKind::decision;
+      if (single && !singles.emplace(m.kind, &m).second) {
+        error(m.span, "duplicate-member", "bundle '" + b.id.text + "' already has this (only one is allowed)");
+      }
+    }
+    if (!singles.contains(BundleMemberKind::promise)) {
+      warning(b.id.span, "no-promise", "bundle '" + b.id.text + "' promises no time limit ('promise N workdays')");
+    }
+    if (!singles.contains(BundleMemberKind::calendar)) {
+      warning(b.id.span, "no-calendar", "bundle '" + b.id.text + "' names no calendar, so working days skip no holidays");
+    }
+
+    // Fields first: every condition in the bundle reads them.
+    std::map<std::string, const Field*, std::less<>> fields;
+    for (const auto& m : b.members) {
+      if (m.kind != BundleMemberKind::form && m.kind != BundleMemberKind::situation) continue;
+      if (singles[m.kind] != &m) continue;
+      for (const auto& f : m.fields) {
+        if (auto [it, inserted] = fields.emplace(f.name.text, &f); !inserted) {
+          error(f.name.span, "duplicate-name", "field '" + f.name.text + "' is already declared in this bundle");
+          continue;
+        }
+        ctx.field_names.insert(f.name.text);
+        ctx.scope.add_variable(f.name.text, ValueType::from_ast(f.type));
+      }
+    }
+    // Decisions: top-level ones are callable, bundle ones see the fields.
+    for (const auto& [name, ref] : symbols_.decisions) {
+      DiagnosticSink ignored(file());  // checked in their own file
+      Scope empty;
+      if (auto d = compile_decision(*ref.node, ref.node->has_parameters ? empty : ctx.scope, ignored)) {
+        ctx.scope.add_decision(name, std::move(d));
+      }
+    }
+    for (const auto& m : b.members) {
+      if (m.kind != BundleMemberKind::decision) continue;
+      const Decision& d = *m.decision;
+      if (ctx.scope.find_variable(d.id.text)) {
+        error(d.id.span, "duplicate-name", "'" + d.id.text + "' is already a field of this bundle");
+        continue;
+      }
+      auto compiled = with_sink([&](DiagnosticSink& sink) { return compile_decision(d, ctx.scope, sink); });
+      if (compiled) ctx.scope.add_decision(d.id.text, std::move(compiled));
+    }
+    for (const auto& m : b.members) {
+      if ((m.kind == BundleMemberKind::form || m.kind == BundleMemberKind::situation) && singles[m.kind] == &m) {
+        check_fields(m, ctx);
+      }
+    }
+
+    // Local departments and materials
+    for (const auto& m : b.members) {
+      if (m.kind == BundleMemberKind::department) {
+        const Department& d = *m.department;
+        if (auto it = symbols_.departments.find(d.id.text); it != symbols_.departments.end()) {
+          error(d.id.span, "duplicate-name", "department '" + d.id.text + "' is already declared at " +
+                                                 where(it->second.unit, it->second.node->id.span));
+        } else if (!ctx.departments.emplace(d.id.text, &d).second) {
+          error(d.id.span, "duplicate-name", "department '" + d.id.text + "' is already declared in this bundle");
+        }
+      } else if (m.kind == BundleMemberKind::material) {
+        const Material& mat = *m.material;
+        if (auto it = symbols_.materials.find(mat.id.text); it != symbols_.materials.end()) {
+          error(mat.id.span, "duplicate-name", "material '" + mat.id.text + "' is already declared at " +
+                                                   where(it->second.unit, it->second.node->id.span));
+        } else if (!ctx.materials.emplace(mat.id.text, &mat).second) {
+          error(mat.id.span, "duplicate-name", "material '" + mat.id.text + "' is already declared in this bundle");
+        }
+      }
+    }
+
+    // Items: gather local names first so `after` and `produced_by` can point forward.
+    for (const auto& m : b.members) {
+      if (m.kind != BundleMemberKind::item) continue;
+      const Item& it = *m.item;
+      const Item* catalog = nullptr;
+      std::size_t catalog_unit = 0;
+      if (it.is_use) {
+        if (auto found = symbols_.items.find(it.id.text); found != symbols_.items.end()) {
+          catalog = found->second.node;
+          catalog_unit = found->second.unit;
+        } else {
+          unknown(it.id, "catalog item", keys(symbols_.items), "'use' places an item declared at top level, usually in a catalog file");
+        }
+      }
+      const std::string& local = it.local_name().text;
+      if (ctx.items.contains(local)) {
+        error(it.local_name().span, "duplicate-name", "item '" + local + "' is already in this bundle" +
+                                                          (it.is_use && !it.alias ? "; use 'as' to give it another name" : ""));
+        continue;
+      }
+      ctx.items.emplace(local, effective(it, catalog, catalog_unit));
+      if (it.is_use) ctx.item_by_catalog.emplace(it.id.text, local);
+    }
+
+    // Bundle-level settings
+    for (const auto& m : b.members) {
+      switch (m.kind) {
+        case BundleMemberKind::promise:
+          if (amount_of(*m.duration) < 0) error(m.duration->span, "invalid-limit", "a promise cannot be negative");
+          break;
+        case BundleMemberKind::calendar:
+          if (!symbols_.calendars.contains(m.names[0].text)) unknown(m.names[0], "calendar", keys(symbols_.calendars));
+          break;
+        case BundleMemberKind::lifecycle:
+          if (!symbols_.lifecycles.contains(m.names[0].text)) unknown(m.names[0], "lifecycle", keys(symbols_.lifecycles));
+          break;
+        case BundleMemberKind::lead:
+          if (!department_exists(m.names[0].text, &ctx)) unknown(m.names[0], "department", department_names(&ctx));
+          break;
+        case BundleMemberKind::stages: {
+          std::set<std::string> seen;
+          for (const auto& s : m.names) {
+            if (!contains(kStages, s.text)) {
+              unknown(s, "stage", as_vector(kStages));
+            } else if (!seen.insert(s.text).second) {
+              error(s.span, "duplicate-name", "stage '" + s.text + "' is listed twice");
+            }
+          }
+          if (!seen.contains("items")) error(m.span, "missing-stage", "the stages must include 'items', where the items run");
+          break;
+        }
+        case BundleMemberKind::rating: {
+          std::set<RatingMemberKind> seen;
+          for (const auto& r : m.rating) {
+            if (!seen.insert(r.kind).second) {
+              error(r.span, "duplicate-member", "this rating setting is already given");
+              continue;
+            }
+            if (r.kind == RatingMemberKind::bad_at_most) {
+              const auto level = Decimal::parse(r.level->text);
+              if (!level || r.level->text.find('.') != std::string::npos || *level < Decimal::from_int(1) ||
+                  *level > Decimal::from_int(4)) {
+                error(r.level->span, "invalid-rating", "ratings run from 1 to 5, so 'bad at most' takes 1 to 4");
+              }
+            } else if (amount_of(*r.within) <= 0) {
+              error(r.within->span, "invalid-limit", "the rectification limit must be above zero");
+            }
+          }
+          break;
+        }
+        case BundleMemberKind::material: check_material(*m.material, &ctx); break;
+        default: break;
+      }
+    }
+
+    const bool has_default_lifecycle = singles.contains(BundleMemberKind::lifecycle);
+    std::set<std::string, std::less<>> needed_materials;
+    std::set<std::string, std::less<>> used_departments;
+    if (singles.contains(BundleMemberKind::lead)) used_departments.insert(singles[BundleMemberKind::lead]->names[0].text);
+    for (const auto& m : b.members) {
+      if (m.kind != BundleMemberKind::item) continue;
+      const Item& it = *m.item;
+      const auto found = ctx.items.find(it.local_name().text);
+      if (found == ctx.items.end() || found->second.site != &it) continue;  // duplicate, reported
+      const EffectiveItem& e = found->second;
+      if (!it.is_use) {
+        if (it.department && !department_exists(it.department->text, &ctx)) {
+          unknown(*it.department, "department", department_names(&ctx));
+        }
+        if (it.department) used_departments.insert(it.department->text);
+      } else if (e.catalog && e.catalog->department) {
+        used_departments.insert(e.catalog->department->text);
+      }
+      for (const auto& a : it.after) {
+        if (a.text == it.local_name().text) {
+          error(a.span, "self-dependency", "item '" + a.text + "' cannot come after itself");
+        } else if (!ctx.items.contains(a.text)) {
+          std::vector<std::string_view> candidates;
+          for (const auto& [k, v] : ctx.items) candidates.push_back(k);
+          std::string hint;
+          if (auto c = ctx.item_by_catalog.find(a.text); c != ctx.item_by_catalog.end()) hint = "it is used here as '" + c->second + "'";
+          unknown(a, "item", candidates, hint);
+        }
+      }
+      if (it.when) {
+        with_sink([&](DiagnosticSink& sink) {
+          return compile_expression_as(*it.when, ctx.scope, ValueType::of(BaseType::boolean), "an item's condition", sink);
+        });
+      }
+      check_item_members(it, &ctx);
+      if (e.catalog) {
+        // The catalog item's own sends are checked against this bundle's fields, and its
+        // limits against the overrides placed here.
+        for (const auto* member : e.members) {
+          if (member->kind == ItemMemberKind::sends && std::find_if(it.members.begin(), it.members.end(), [&](const ItemMember& x) {
+                return &x == member;
+              }) == it.members.end()) {
+            check_sends(member->names, ctx, &it);
+          }
+        }
+        const ItemMember* limit = e.find(ItemMemberKind::limit);
+        const ItemMember* statutory = e.find(ItemMemberKind::statutory);
+        const Duration* statutory_duration = statutory ? &*statutory->duration : (limit && limit->statutory ? &*limit->statutory : nullptr);
+        // Only re-check when this site overrides one side (the catalog checked its own pair).
+        const bool overrides = std::any_of(it.members.begin(), it.members.end(), [](const ItemMember& x) {
+          return x.kind == ItemMemberKind::limit || x.kind == ItemMemberKind::statutory;
+        });
+        if (overrides) check_limits(limit ? &*limit->duration : nullptr, statutory_duration, it.local_name().text, it.id.span);
+      }
+      if (!has_default_lifecycle && !e.find(ItemMemberKind::lifecycle)) {
+        error(it.local_name().span, "no-lifecycle", "item '" + it.local_name().text +
+                                                        "' runs no lifecycle: set 'lifecycle' on the bundle or on the item");
+      }
+      for (const auto* n : e.names_of(ItemMemberKind::needs)) needed_materials.insert(n->text);
+    }
+    for (const auto& [name, material] : ctx.materials) {
+      if (!needed_materials.contains(name)) {
+        warning(material->id.span, "unused-material", "material '" + name + "' is not needed by any item of bundle '" + b.id.text + "'");
+      }
+    }
+    for (const auto& [name, department] : ctx.departments) {
+      if (!used_departments.contains(name)) {
+        warning(department->id.span, "unused-department", "department '" + name + "' handles no item of bundle '" + b.id.text + "'");
+      }
+    }
+  }
+};
+
+}  // namespace
+
+std::vector<Diagnostic> check(const Program& program) { return Checker(program).run(); }
+
+}  // namespace onevisit::dsl

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency from Debian packages.
+# Idempotent and quick when everything is already there: dpkg is asked first,
+# apt-get only runs for what is missing.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config git
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-graph1.81-dev
+  libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libpugixml-dev catch2 libcli11-dev
+  libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libpq-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
