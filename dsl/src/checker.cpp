@@ -972,8 +972,17 @@ class Checker {
           }
         }
         const ItemMember* limit = e.find(ItemMemberKind::limit);
-        const ItemMember* statutory = e.find(ItemMemberKind::statutory);
-        const Duration* statutory_duration = statutory ? &*statutory->duration : (limit && limit->statutory ? &*limit->statutory : nullptr);
+        // The statutory limit may sit in a `statutory` member or inside `limit ... statutory`,
+        // on this site or in the catalog; the site's wins.
+        auto statutory_of = [](const std::vector<ItemMember>& members) -> const Duration* {
+          for (const auto& x : members) {
+            if (x.kind == ItemMemberKind::statutory) return &*x.duration;
+            if (x.kind == ItemMemberKind::limit && x.statutory) return &*x.statutory;
+          }
+          return nullptr;
+        };
+        const Duration* statutory_duration = statutory_of(it.members);
+        if (!statutory_duration) statutory_duration = statutory_of(e.catalog->members);
         // Only re-check when this site overrides one side (the catalog checked its own pair).
         const bool overrides = std::any_of(it.members.begin(), it.members.end(), [](const ItemMember& x) {
           return x.kind == ItemMemberKind::limit || x.kind == ItemMemberKind::statutory;

@@ -34,6 +34,18 @@ struct ParseState {
   DiagnosticSink* sink = nullptr;
   int depth = 0;
   const char* last_error_at = nullptr;
+  const char* token_end = nullptr;  ///< end of the last token consumed, for spans
+  int errors = 0;
+
+  // A file of garbage would otherwise yield one error per statement; past this many the
+  // rest is noise, so parsing stops (kept linear on hostile input).
+  static constexpr int kMaxErrors = 100;
+  bool gave_up() const { return errors >= kMaxErrors; }
+  void report(Span at, std::string message) {
+    if (gave_up()) return;
+    ++errors;
+    sink->error(at, "syntax", std::move(message));
+  }
 
   Span span(const char* from, const char* to) const {
     return Span{static_cast<std::uint32_t>(from - base), static_cast<std::uint32_t>(to - base)};
@@ -115,10 +127,28 @@ struct keyword_parser : x3::parser<keyword_parser> {
     It after = first + word.size();
     if (after != last && is_ident_char(*after)) return false;
     first = after;
+    state_of(ctx).token_end = after;
     return true;
   }
 };
 constexpr keyword_parser kw(std::string_view word) { return keyword_parser{word}; }
+
+
+// A punctuation symbol such as '{' or "->" (records where it ends, for spans).
+struct symbol_parser : x3::parser<symbol_parser> {
+  using attribute_type = x3::unused_type;
+  static bool const has_attribute = false;
+  std::string_view text;
+  template <class It, class Ctx, class RCtx, class Attr>
+  bool parse(It& first, It const& last, Ctx const& ctx, RCtx&, Attr&) const {
+    x3::skip_over(first, last, ctx);
+    if (static_cast<std::size_t>(last - first) < text.size() || std::memcmp(first, text.data(), text.size()) != 0) return false;
+    first += text.size();
+    state_of(ctx).token_end = first;
+    return true;
+  }
+};
+constexpr symbol_parser sym(std::string_view text) { return symbol_parser{{}, text}; }
 
 // An identifier that is not a reserved word.
 struct identifier_parser : x3::parser<identifier_parser> {
@@ -136,6 +166,7 @@ struct identifier_parser : x3::parser<identifier_parser> {
       attr.span = state_of(ctx).span(first, p);
     }
     first = p;
+    state_of(ctx).token_end = p;
     return true;
   }
 };
@@ -150,10 +181,16 @@ struct word_set_parser : x3::parser<word_set_parser> {
   bool parse(It& first, It const& last, Ctx const& ctx, RCtx& rctx, Attr& attr) const {
     It p = first;
     ast::Name name;
+    ParseState& st = state_of(ctx);
+    const char* const token_end = st.token_end;
     if (!identifier.parse(p, last, ctx, rctx, name)) return false;
-    if (std::find(words.begin(), words.end(), name.text) == words.end()) return false;
+    if (std::find(words.begin(), words.end(), name.text) == words.end()) {
+      st.token_end = token_end;  // not consumed after all
+      return false;
+    }
     if constexpr (!std::is_same_v<Attr, x3::unused_type>) attr = std::move(name);
     first = p;
+    state_of(ctx).token_end = p;
     return true;
   }
 };
@@ -195,6 +232,7 @@ struct string_parser : x3::parser<string_parser> {
       attr.span = state_of(ctx).span(first, p);
     }
     first = p;
+    state_of(ctx).token_end = p;
     return true;
   }
 };
@@ -220,6 +258,7 @@ struct number_parser : x3::parser<number_parser> {
       attr.span = state_of(ctx).span(first, p);
     }
     first = p;
+    state_of(ctx).token_end = p;
     return true;
   }
 };
@@ -266,6 +305,7 @@ struct date_parser : x3::parser<date_parser> {
       attr.span = state_of(ctx).span(first, p);
     }
     first = p;
+    state_of(ctx).token_end = p;
     return true;
   }
 };
@@ -290,6 +330,7 @@ struct time_parser : x3::parser<time_parser> {
       attr.minute = m;
     }
     first = p;
+    state_of(ctx).token_end = p;
     return true;
   }
 };
@@ -356,15 +397,20 @@ struct recovering_directive : x3::unary_parser<Subject, recovering_directive<Sub
   template <class It, class Ctx, class RCtx, class Attr>
   bool parse(It& first, It const& last, Ctx const& ctx, RCtx& rctx, Attr&) const {
     x3::skip_over(first, last, ctx);
-    if (first == last || *first == '}') return false;
     ParseState& st = state_of(ctx);
+    if (first == last || *first == '}' || st.gave_up()) return false;
     const It start = first;
     const int depth = st.depth;
     try {
       if (this->subject.parse(first, last, ctx, rctx, x3::unused)) return true;
       record(st, start, last, "expected " + std::string(what));
     } catch (const Failure& failure) {
-      record(st, skip_blank(failure.where(), last), last, failure_message(failure.which()));
+      // Point at the next token, unless the expected thing is missing at the end of a line:
+      // then point just after the previous token, where it should have been.
+      const char* at = skip_blank(failure.where(), last);
+      const char* previous = st.token_end && st.token_end >= start && st.token_end <= at ? st.token_end : at;
+      if (std::find(previous, at, '\n') != at) at = previous;
+      record(st, at, last, failure_message(failure.which()));
     }
     st.depth = depth;
     first = skip_statement(start, last);
@@ -376,8 +422,8 @@ struct recovering_directive : x3::unary_parser<Subject, recovering_directive<Sub
     st.last_error_at = at;
     const char* end = at;
     while (end != last && is_ident_char(*end)) ++end;
-    if (end == at && at != last) end = at + 1;
-    st.sink->error(st.span(at, end), "syntax", std::move(message));
+    if (end == at && at != last && *at != '\n' && *at != '\r') end = at + 1;
+    st.report(st.span(at, end), std::move(message));
   }
 };
 
@@ -402,7 +448,11 @@ struct spanned_directive : x3::unary_parser<Subject, spanned_directive<Subject>>
     x3::skip_over(first, last, ctx);
     const It start = first;
     if (!this->subject.parse(first, last, ctx, rctx, attr)) return false;
-    rctx.span = state_of(ctx).span(start, first);
+    // `first` may have moved past blanks where an optional part was looked for and not
+    // found; the span ends with the last token actually consumed.
+    const ParseState& st = state_of(ctx);
+    const It end = st.token_end && st.token_end >= start && st.token_end <= first ? st.token_end : first;
+    rctx.span = st.span(start, end);
     return true;
   }
 };
@@ -489,6 +539,11 @@ struct get_info<onevisit::dsl::keyword_parser> {
   }
 };
 template <>
+struct get_info<onevisit::dsl::symbol_parser> {
+  using result_type = std::string;
+  std::string operator()(onevisit::dsl::symbol_parser const& p) const { return "'" + std::string(p.text) + "'"; }
+};
+template <>
 struct get_info<onevisit::dsl::identifier_parser> {
   using result_type = std::string;
   std::string operator()(onevisit::dsl::identifier_parser const&) const { return "a name"; }
@@ -526,7 +581,6 @@ namespace onevisit::dsl {
 namespace {
 
 using namespace onevisit::dsl::ast;
-using x3::lit;
 
 // ---------------------------------------------------------------------------------------
 // Rules. Names are what "expected ..." messages say.
@@ -629,11 +683,11 @@ struct comparison_ops_ : x3::symbols<Op> {
 x3::rule<class comparison_op_r, Op> const comparison_op = "a comparison";
 x3::rule<class sum_op_r, Op> const sum_op = "'+' or '-'";
 x3::rule<class product_op_r, Op> const product_op = "'*' or '/'";
-auto const minus_op = lit('-') >> !lit('>');
+auto const minus_op = sym("-") >> !sym(">");
 auto const comparison_op_def = comparison_ops | (kw("not") >> kw("in") >> x3::attr(Op::not_in)) |
                                (kw("in") >> x3::attr(Op::in));
-auto const sum_op_def = (lit('+') >> x3::attr(Op::add)) | (minus_op >> x3::attr(Op::sub));
-auto const product_op_def = (lit('*') >> x3::attr(Op::mul)) | (lit('/') >> x3::attr(Op::div));
+auto const sum_op_def = (sym("+") >> x3::attr(Op::add)) | (minus_op >> x3::attr(Op::sub));
+auto const product_op_def = (sym("*") >> x3::attr(Op::mul)) | (sym("/") >> x3::attr(Op::div));
 
 auto const expr_def = depth_guarded[or_expr[set_val]];
 auto const or_expr_def = and_expr[set_val] >> *(kw("or") > and_expr)[fold_binary<Op::logical_or>];
@@ -671,7 +725,7 @@ constexpr auto make_member = [](auto& ctx) {
   e.children.push_back(std::move(base));
   base = std::move(e);
 };
-auto const postfix_expr_def = primary_expr[set_val] >> *(lit('.') > identifier)[make_member];
+auto const postfix_expr_def = primary_expr[set_val] >> *(sym(".") > identifier)[make_member];
 
 constexpr auto number_expr = [](auto& ctx) {
   Expr& e = _val(ctx);
@@ -714,18 +768,18 @@ constexpr auto nested_expr = [](auto& ctx) {
 };
 
 auto const arguments_def = -(expr % ',');
-auto const list_literal_def = spanned[lit('[') > arguments[list_expr] > lit(']')];
+auto const list_literal_def = spanned[sym("[") > arguments[list_expr] > sym("]")];
 auto const primary_expr_def =
     spanned[number[number_expr] >> -time_unit[number_unit]] |
     spanned[string_literal[string_expr]] | spanned[kw("true")[bool_expr<true>]] |
     spanned[kw("false")[bool_expr<false>]] | spanned[kw("null")[null_expr]] | list_literal[set_val] |
-    spanned[identifier[name_expr] >> -((lit('(') > arguments > lit(')'))[to_call])] |
+    spanned[identifier[name_expr] >> -((sym("(") > arguments > sym(")"))[to_call])] |
     // `item` is a declaration keyword, yet guards read the running item's figures (item.corrections).
     spanned[kw("item")[([](auto& ctx) {
       _val(ctx).kind = ExprKind::name;
       _val(ctx).text = "item";
     })]] |
-    (lit('(') > expr[nested_expr] > lit(')'));
+    (sym("(") > expr[nested_expr] > sym(")"));
 
 // ---------------------------------------------------------------------------------------
 // Types and fields
@@ -747,12 +801,12 @@ word_set_parser const simple_type_word{
 auto const enum_value_def = identifier[set<&EnumValue::name>] >> -string_literal[set<&EnumValue::title>];
 auto const type_def = spanned[
     simple_type_word[([](auto& ctx) { _val(ctx).kind = type_kind_of(_attr(ctx).text); })] |
-    (kw("enum")[set_to<&Type::kind, TypeKind::enumeration>] > lit('(') >
-     (enum_value % ',')[set<&Type::values>] > lit(')')) |
-    (kw("list")[set_to<&Type::kind, TypeKind::list>] > lit('(') > type[push<&Type::element>] > lit(')'))];
+    (kw("enum")[set_to<&Type::kind, TypeKind::enumeration>] > sym("(") >
+     (enum_value % ',')[set<&Type::values>] > sym(")")) |
+    (kw("list")[set_to<&Type::kind, TypeKind::list>] > sym("(") > type[push<&Type::element>] > sym(")"))];
 
 // An option keyword must not be the start of the next field (`min: int`).
-auto const option_word = [](std::string_view w) { return kw(w) >> !lit(':'); };
+auto const option_word = [](std::string_view w) { return kw(w) >> !sym(":"); };
 
 auto const field_option_def = spanned[
     option_word("required")[set_to<&FieldOption::kind, FieldOptionKind::required>] |
@@ -763,14 +817,14 @@ auto const field_option_def = spanned[
     (option_word("when")[set_to<&FieldOption::kind, FieldOptionKind::when>] > expr[set<&FieldOption::expr>])];
 
 auto const field_def = spanned[identifier[set<&Field::name>] > -string_literal[set<&Field::title>] >
-                               lit(':') > type[set<&Field::type>] > *field_option[push<&Field::options>]];
+                               sym(":") > type[set<&Field::type>] > *field_option[push<&Field::options>]];
 
 constexpr std::string_view kFieldWhat = "a field (name \"title\": type) or '}'";
 
 // A block of fields: `{ field ... }`
 template <auto Member>
 auto field_block() {
-  return lit('{') > *(recovering(kFieldWhat)[field[push<Member>]] >> -lit(';')) > lit('}');
+  return sym("{") > *(recovering(kFieldWhat)[field[push<Member>]] >> -sym(";")) > sym("}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -824,9 +878,9 @@ constexpr std::string_view kItemMemberWhat =
 
 auto const item_tail = -(kw("after") > name_list[set<&Item::after>]) >
                        -(kw("when") > expr[set<&Item::when>]) >
-                       -(lit('{')[set_to<&Item::has_body, true>] >
-                         *(recovering(kItemMemberWhat)[item_member[push<&Item::members>]] >> -lit(';')) >
-                         lit('}'));
+                       -(sym("{")[set_to<&Item::has_body, true>] >
+                         *(recovering(kItemMemberWhat)[item_member[push<&Item::members>]] >> -sym(";")) >
+                         sym("}"));
 
 auto const item_decl_def = spanned[kw("item") > identifier[set<&Item::id>] >
                                    -string_literal[set<&Item::title>] > kw("by") >
@@ -837,8 +891,8 @@ auto const use_decl_def = spanned[kw("use")[set_to<&Item::is_use, true>] > ident
 
 // Lifecycles
 
-auto const action_def = spanned[identifier[set<&Action::function>] >> lit('(') >
-                                arguments[set<&Action::arguments>] > lit(')')];
+auto const action_def = spanned[identifier[set<&Action::function>] >> sym("(") >
+                                arguments[set<&Action::arguments>] > sym(")")];
 auto const action_list_def = action % ',';
 
 auto const transition_option_def = spanned[
@@ -861,8 +915,8 @@ auto const hook_tail = hook_name[set<&LifecycleMember::name>] >> kw("do") >
                          _val(ctx).actions = std::move(_attr(ctx));
                        })];
 auto const transition_tail =
-    identifier[set<&LifecycleMember::name>] > lit(':') > name_list[set<&LifecycleMember::sources>] >
-    lit("->") > identifier[([](auto& ctx) {
+    identifier[set<&LifecycleMember::name>] > sym(":") > name_list[set<&LifecycleMember::sources>] >
+    sym("->") > identifier[([](auto& ctx) {
       _val(ctx).kind = LifecycleMemberKind::transition;
       _val(ctx).target = std::move(_attr(ctx));
     })] > *transition_option[push<&LifecycleMember::options>];
@@ -872,7 +926,7 @@ auto const lifecycle_member_def = spanned[
      identifier[set<&LifecycleMember::name>] > -string_literal[set<&LifecycleMember::title>] > *state_flag) |
     (kw("on") > (hook_tail | transition_tail)) |
     (kw("warn")[set_to<&LifecycleMember::kind, LifecycleMemberKind::warn>] > kw("at") >
-     ((number >> lit('%'))[set<&LifecycleMember::percent>] |
+     ((number >> sym("%"))[set<&LifecycleMember::percent>] |
       (duration > kw("left"))[set<&LifecycleMember::left>] |
       expected("a percentage (80%) or a duration (1 workday left)")))];
 
@@ -880,8 +934,8 @@ constexpr std::string_view kLifecycleMemberWhat =
     "a lifecycle member (state, on, warn) or '}'";
 
 auto const lifecycle_decl_def = spanned[
-    kw("lifecycle") > identifier[set<&Lifecycle::id>] > -string_literal[set<&Lifecycle::title>] > lit('{') >
-    *(recovering(kLifecycleMemberWhat)[lifecycle_member[push<&Lifecycle::members>]] >> -lit(';')) > lit('}')];
+    kw("lifecycle") > identifier[set<&Lifecycle::id>] > -string_literal[set<&Lifecycle::title>] > sym("{") >
+    *(recovering(kLifecycleMemberWhat)[lifecycle_member[push<&Lifecycle::members>]] >> -sym(";")) > sym("}")];
 
 // Calendars
 
@@ -889,7 +943,7 @@ word_set_parser const day_name{{}, {"mon", "tue", "wed", "thu", "fri", "sat", "s
                                "a day (mon tue wed thu fri sat sun)"};
 
 auto const time_range_def = spanned[time_literal[([](auto& ctx) { _val(ctx).from = _attr(ctx); })] >
-                                    lit('-') > time_literal[([](auto& ctx) { _val(ctx).to = _attr(ctx); })]];
+                                    sym("-") > time_literal[([](auto& ctx) { _val(ctx).to = _attr(ctx); })]];
 
 template <CalendarMemberKind K>
 constexpr auto calendar_kind = set_to<&CalendarMember::kind, K>;
@@ -899,7 +953,7 @@ auto const calendar_member_def = spanned[
     (kw("weekend")[calendar_kind<CalendarMemberKind::weekend>] > +day_name[push<&CalendarMember::names>]) |
     (kw("hours")[calendar_kind<CalendarMemberKind::hours>] > +time_range[push<&CalendarMember::hours>]) |
     (kw("holiday")[calendar_kind<CalendarMemberKind::holiday>] > date_literal[set<&CalendarMember::from>] >
-     -(lit("..") > date_literal[set<&CalendarMember::to>]) > -string_literal[set<&CalendarMember::title>]) |
+     -(sym("..") > date_literal[set<&CalendarMember::to>]) > -string_literal[set<&CalendarMember::title>]) |
     (kw("workday")[calendar_kind<CalendarMemberKind::workday>] > date_literal[set<&CalendarMember::from>] >
      -string_literal[set<&CalendarMember::title>])];
 
@@ -907,28 +961,28 @@ constexpr std::string_view kCalendarMemberWhat =
     "a calendar member (include, weekend, hours, holiday, workday) or '}'";
 
 auto const calendar_decl_def = spanned[
-    kw("calendar") > identifier[set<&Calendar::id>] > -string_literal[set<&Calendar::title>] > lit('{') >
-    *(recovering(kCalendarMemberWhat)[calendar_member[push<&Calendar::members>]] >> -lit(';')) > lit('}')];
+    kw("calendar") > identifier[set<&Calendar::id>] > -string_literal[set<&Calendar::title>] > sym("{") >
+    *(recovering(kCalendarMemberWhat)[calendar_member[push<&Calendar::members>]] >> -sym(";")) > sym("}")];
 
 // Decision tables
 
 word_set_parser const hit_policy{{}, {"first", "unique", "collect"}, "a hit policy (first, unique or collect)"};
 
-auto const parameter_def = identifier[set<&Parameter::name>] > lit(':') > type[set<&Parameter::type>];
+auto const parameter_def = identifier[set<&Parameter::name>] > sym(":") > type[set<&Parameter::type>];
 
 auto const decision_row_def = spanned[((kw("when") > expr[set<&DecisionRow::condition>]) | kw("otherwise")) >
-                                      lit("->") > (expr % ',')[set<&DecisionRow::results>]];
+                                      sym("->") > (expr % ',')[set<&DecisionRow::results>]];
 
 constexpr std::string_view kRowWhat = "a rule ('when' condition -> result, or 'otherwise' -> result) or '}'";
 
 auto const decision_decl_def = spanned[
     kw("decide") > identifier[set<&Decision::id>] > -string_literal[set<&Decision::title>] >
-    -(lit('(')[set_to<&Decision::has_parameters, true>] > (parameter % ',')[set<&Decision::parameters>] > lit(')')) >
+    -(sym("(")[set_to<&Decision::has_parameters, true>] > (parameter % ',')[set<&Decision::parameters>] > sym(")")) >
     hit_policy[([](auto& ctx) {
       const std::string& w = _attr(ctx).text;
       _val(ctx).policy = w == "first" ? HitPolicy::first : w == "unique" ? HitPolicy::unique : HitPolicy::collect;
     })] >
-    lit('{') > *(recovering(kRowWhat)[decision_row[push<&Decision::rows>]] >> -lit(';')) > lit('}')];
+    sym("{") > *(recovering(kRowWhat)[decision_row[push<&Decision::rows>]] >> -sym(";")) > sym("}")];
 
 // Bundles
 
@@ -958,9 +1012,9 @@ auto const bundle_member_def = spanned[
     (kw("form")[bundle_kind<BundleMemberKind::form>] > field_block<&BundleMember::fields>()) |
     (kw("situation")[bundle_kind<BundleMemberKind::situation>] > field_block<&BundleMember::fields>()) |
     (kw("stages")[bundle_kind<BundleMemberKind::stages>] > identifier[push<&BundleMember::names>] >
-     *(lit("->") > identifier[push<&BundleMember::names>])) |
-    (kw("rating")[bundle_kind<BundleMemberKind::rating>] > lit('{') >
-     *(recovering(kRatingWhat)[rating_member[push<&BundleMember::rating>]] >> -lit(';')) > lit('}')) |
+     *(sym("->") > identifier[push<&BundleMember::names>])) |
+    (kw("rating")[bundle_kind<BundleMemberKind::rating>] > sym("{") >
+     *(recovering(kRatingWhat)[rating_member[push<&BundleMember::rating>]] >> -sym(";")) > sym("}")) |
     department_decl[nested_declaration<BundleMemberKind::department, &BundleMember::department>] |
     material_decl[nested_declaration<BundleMemberKind::material, &BundleMember::material>] |
     item_decl[nested_declaration<BundleMemberKind::item, &BundleMember::item>] |
@@ -973,8 +1027,8 @@ constexpr std::string_view kBundleMemberWhat =
 
 auto const bundle_decl_def = spanned[
     kw("bundle") > identifier[set<&Bundle::id>] > -string_literal[set<&Bundle::title>] > kw("version") >
-    number[set<&Bundle::version>] > lit('{') >
-    *(recovering(kBundleMemberWhat)[bundle_member[push<&Bundle::members>]] >> -lit(';')) > lit('}')];
+    number[set<&Bundle::version>] > sym("{") >
+    *(recovering(kBundleMemberWhat)[bundle_member[push<&Bundle::members>]] >> -sym(";")) > sym("}")];
 
 template <DeclarationKind K, auto Member>
 constexpr auto top_declaration = [](auto& ctx) {
@@ -997,11 +1051,11 @@ constexpr std::string_view kDeclarationWhat =
     "a declaration (import, department, material, item, lifecycle, calendar, decide, bundle)";
 
 auto const file_def =
-    *((recovering(kDeclarationWhat)[declaration[push<&File::declarations>]] >> -lit(';')) |
-      x3::omit[x3::raw[lit('}')][([](auto& ctx) {
+    *((recovering(kDeclarationWhat)[declaration[push<&File::declarations>]] >> -sym(";")) |
+      x3::omit[x3::raw[sym("}")][([](auto& ctx) {
         ParseState& st = state_of(ctx);
         const auto& range = _attr(ctx);
-        st.sink->error(st.span(range.begin(), range.end()), "syntax", "unmatched '}'");
+        st.report(st.span(range.begin(), range.end()), "unmatched '}'");
       })]]) >
     x3::eoi;
 
@@ -1089,10 +1143,15 @@ ParseResult parse(std::string_view text, std::string_view file_name) {
     try {
       x3::phrase_parse(first, last, parser, skipper, result.file);
     } catch (const Failure& failure) {
-      // Only `> eoi` can throw here, and the loop above consumes everything; keep a clear
-      // message anyway rather than trusting that.
+      // Only `> eoi` can throw here: after too many errors, or (never seen) when the loop
+      // above stops early; keep a clear message rather than trusting that.
       const char* at = skip_blank(failure.where(), last);
-      sink.error(state.span(at, at), "syntax", failure_message(failure.which()));
+      if (state.gave_up()) {
+        sink.report(Severity::note, state.span(at, at), "too-many-errors",
+                    "too many syntax errors; stopped here (fix the ones above first)");
+      } else {
+        sink.error(state.span(at, at), "syntax", failure_message(failure.which()));
+      }
     }
     result.file.comments = collect_comments(text);
   }

@@ -1,0 +1,200 @@
+#include <catch2/catch.hpp>
+
+#include "../test_support.hpp"
+
+using namespace onevisit::dsl;
+using namespace onevisit::testing;
+
+namespace {
+
+const std::string kCatalog = R"(
+department market "市场监管局" adapter market_registry
+material id_card "身份证" from elicense "居民身份证"
+material articles "公司章程" upload pdf
+material license "营业执照" produced_by company_registration
+lifecycle standard {
+  state submitted initial; state accepted; state correcting pauses_clock; state approved final; state rejected final
+  on accept: submitted -> accepted by clerk
+  on request_correction: submitted, accepted -> correcting by clerk requires reason
+  on corrected: correcting -> submitted by applicant
+  on approve: accepted -> approved by reviewer when materials.verified do call(dept.submit)
+  on reject: accepted -> rejected by reviewer requires reason
+  warn at 80%
+  on overdue do escalate(supervisor)
+}
+calendar cn { weekend sat sun; holiday 2026-02-15..2026-02-23 "春节"; workday 2026-02-14 "调休" }
+item company_registration "企业设立登记" by market {
+  code "330217001000"; kind licensing; limit 1 workday statutory 15 workdays
+  needs id_card, articles; produces license; sends company_name, capital
+}
+)";
+
+const std::string kBundle = R"(
+import "catalog.flow"
+bundle startup "企业开办" version 1 {
+  promise 2 workdays; calendar cn; lifecycle standard
+  form {
+    company_name "企业名称": text required
+    capital: money required min 0
+    needs_invoice: bool default true
+    category: enum(company "公司", sole "个体") default "company"
+  }
+  department tax "税务局" adapter tax_gateway
+  material invoice_form "发票申请表" upload pdf when needs_invoice
+  use company_registration as registration
+  item invoice "发票申领" by tax after registration when needs_invoice and category == "company" {
+    needs license, invoice_form; limit 1 workday
+  }
+}
+)";
+
+std::vector<LocatedDiagnostic> check_bundle(const std::string& bundle, const std::string& catalog = kCatalog) {
+  return check_files({{"catalog.flow", catalog}, {"main.flow", bundle}});
+}
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("checker: the reference bundle is clean", "[checker]") {
+  const auto d = check_bundle(kBundle);
+  INFO(describe(d));
+  CHECK(d.empty());
+}
+
+TEST_CASE("checker: unknown names, with suggestions, across imports", "[checker]") {
+  const auto d = check_bundle(replace(kBundle, "use company_registration", "use company_registraton"));
+  REQUIRE(has_code(d, "unknown-name"));
+  CHECK(describe(d).find("did you mean 'company_registration'?") != std::string::npos);
+  const auto d2 = check_bundle(replace(kBundle, "calendar cn;", "calendar cm;"));
+  CHECK(describe(d2).find("unknown calendar 'cm'; did you mean 'cn'?") != std::string::npos);
+  // Not visible without the import.
+  const auto d3 = check_bundle(replace(kBundle, "import \"catalog.flow\"", ""));
+  CHECK(error_count(d3) >= 3);
+}
+
+TEST_CASE("checker: duplicate names", "[checker]") {
+  const auto d = check_files({{"catalog.flow", kCatalog + "department market \"again\"\n"}, {"main.flow", kBundle}});
+  REQUIRE(has_code(d, "duplicate-name"));
+  CHECK(describe(d).find("already declared at catalog.flow:2:12") != std::string::npos);
+  const auto d2 = check_bundle(replace(kBundle, "needs_invoice: bool", "capital: bool"));
+  CHECK(has_code(d2, "duplicate-name"));
+}
+
+TEST_CASE("checker: type errors in expressions", "[checker][expr]") {
+  auto d = check_bundle(replace(kBundle, "when needs_invoice and", "when capital and"));
+  REQUIRE(has_code(d, "type-mismatch"));
+  CHECK(describe(d).find("'and' needs bool operands, found money") != std::string::npos);
+  d = check_bundle(replace(kBundle, "category == \"company\"", "category == \"compnay\""));
+  REQUIRE(has_code(d, "unknown-enum-value"));
+  CHECK(describe(d).find("did you mean \"company\"?") != std::string::npos);
+  d = check_bundle(replace(kBundle, "min 0", "min \"zero\""));
+  CHECK(has_code(d, "type-mismatch"));
+  d = check_bundle(replace(kBundle, "default true", "default 3"));
+  CHECK(has_code(d, "type-mismatch"));
+}
+
+TEST_CASE("checker: promised limit above the statutory one", "[checker]") {
+  const auto d = check_bundle(kBundle, replace(kCatalog, "limit 1 workday statutory 15 workdays", "limit 20 workdays statutory 15 workdays"));
+  REQUIRE(has_code(d, "limit-exceeds-statutory"));
+  // An override in the bundle is checked against the catalog's statutory limit.
+  const auto d2 = check_bundle(replace(kBundle, "use company_registration as registration",
+                                       "use company_registration as registration { limit 16 workdays }"));
+  CHECK(has_code(d2, "limit-exceeds-statutory"));
+  const auto d3 = check_bundle(replace(kBundle, "use company_registration as registration",
+                                       "use company_registration as registration { limit 0.5 workday }"));
+  CHECK(!has_code(d3, "limit-exceeds-statutory"));
+}
+
+TEST_CASE("checker: lifecycles", "[checker]") {
+  auto d = check_bundle(kBundle, replace(kCatalog, "state submitted initial;", "state submitted;"));
+  CHECK(has_code(d, "no-initial-state"));
+  d = check_bundle(kBundle, replace(kCatalog, "on corrected: correcting -> submitted", "on corrected: corecting -> submitted"));
+  REQUIRE(has_code(d, "unknown-name"));
+  CHECK(describe(d).find("unknown state 'corecting'; did you mean 'correcting'?") != std::string::npos);
+  d = check_bundle(kBundle, replace(kCatalog, "by clerk requires", "by clark requires"));
+  CHECK(describe(d).find("unknown role 'clark'") != std::string::npos);
+  d = check_bundle(kBundle, replace(kCatalog, "when materials.verified", "when materials.verifed"));
+  CHECK(describe(d).find("did you mean 'verified'?") != std::string::npos);
+  d = check_bundle(kBundle, replace(kCatalog, "call(dept.submit)", "cal(dept.submit)"));
+  CHECK(describe(d).find("unknown action 'cal'; did you mean 'call'?") != std::string::npos);
+  d = check_bundle(kBundle, replace(kCatalog, "warn at 80%", "warn at 120%"));
+  CHECK(has_code(d, "invalid-warning"));
+  d = check_bundle(kBundle, kCatalog + "lifecycle twice { state a initial; state b final; on go: a -> b; on go: a -> a }\n");
+  CHECK(has_code(d, "ambiguous-transition"));
+}
+
+TEST_CASE("checker: calendars", "[checker]") {
+  auto d = check_bundle(kBundle, replace(kCatalog, "workday 2026-02-14", "workday 2026-02-16"));
+  CHECK(has_code(d, "conflicting-day"));
+  d = check_bundle(kBundle, replace(kCatalog, "workday 2026-02-14", "workday 2026-02-13"));  // a Friday
+  CHECK(has_code(d, "redundant-workday"));
+  d = check_bundle(kBundle, replace(kCatalog, "2026-02-15..2026-02-23", "2026-02-23..2026-02-15"));
+  CHECK(has_code(d, "invalid-range"));
+  d = check_bundle(kBundle, kCatalog + "calendar a { include b }\ncalendar b { include a }\n");
+  CHECK(has_code(d, "include-cycle"));
+}
+
+TEST_CASE("checker: unused materials and departments are warnings", "[checker]") {
+  auto d = check_bundle(replace(kBundle, "needs license, invoice_form;", "needs license;"));
+  REQUIRE(has_code(d, "unused-material"));
+  CHECK(error_count(d) == 0);
+  d = check_bundle(replace(kBundle, "department tax \"税务局\" adapter tax_gateway",
+                           "department tax \"税务局\" adapter tax_gateway\n department police \"公安\""));
+  CHECK(has_code(d, "unused-department"));
+}
+
+TEST_CASE("checker: catalog item sends checked against each bundle's form", "[checker]") {
+  const auto d = check_bundle(replace(kBundle, "capital: money required min 0", "registered_capital: money required min 0"));
+  REQUIRE(has_code(d, "unknown-name"));
+  CHECK(describe(d).find("catalog item 'company_registration' sends 'capital'") != std::string::npos);
+}
+
+TEST_CASE("checker: items, dependencies, decisions and stages", "[checker]") {
+  auto d = check_bundle(replace(kBundle, "after registration", "after company_registration"));
+  CHECK(describe(d).find("it is used here as 'registration'") != std::string::npos);
+  d = check_bundle(replace(kBundle, "after registration", "after invoice"));
+  CHECK(has_code(d, "self-dependency"));
+  d = check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; stages intake -> delivery;"));
+  CHECK(has_code(d, "missing-stage"));
+  d = check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; lifecycle standard;"));
+  CHECK(has_code(d, "duplicate-member"));
+  d = check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; decide extra first { otherwise -> 1; when capital > 5 -> 2 }"));
+  CHECK(has_code(d, "unreachable-rule"));
+  d = check_bundle(replace(kBundle, "when needs_invoice and", "when fees > 2 and"));
+  CHECK(has_code(d, "unknown-name"));
+  d = check_bundle(replace(replace(kBundle, "promise 2 workdays;",
+                                   "promise 2 workdays; decide fees first { when capital > 100 -> 3; otherwise -> 1 }"),
+                           "when needs_invoice and", "when fees > 2 and"));
+  INFO(describe(d));
+  CHECK(error_count(d) == 0);
+  d = check_bundle(replace(kBundle, "lifecycle standard", ""));
+  CHECK(has_code(d, "no-lifecycle"));
+}
+
+TEST_CASE("checker: import problems", "[checker][imports]") {
+  auto d = check_files({{"main.flow", "import \"missing.flow\"\n"}});
+  REQUIRE(has_code(d, "import-not-found"));
+  CHECK(d[0].start.line == 1);
+  CHECK(d[0].start.column == 8);
+  d = check_files({{"main.flow", "import \"main.flow\"\n"}});
+  CHECK(has_code(d, "import-cycle"));
+  d = check_files({{"main.flow", "import \"a/b.flow\"\n"}, {"a/b.flow", "import \"../main.flow\"\n"}});
+  REQUIRE(has_code(d, "import-cycle"));
+  CHECK(describe(d).find("main.flow -> a/b.flow -> main.flow") != std::string::npos);
+  // The same file through two paths is loaded once: no duplicate declarations.
+  d = check_files({{"main.flow", "import \"a/b.flow\"\nimport \"./a/../a/b.flow\"\n"}, {"a/b.flow", "department d\n"}});
+  CHECK(d.empty());
+}
+
+TEST_CASE("checker: every bundled workflow is clean", "[checker][workflows]") {
+  std::vector<std::string> paths;
+  for (const auto& p : workflow_files()) paths.push_back(p.string());
+  const auto d = load_and_check(paths, filesystem_reader());
+  INFO(describe(d));
+  CHECK(error_count(d) == 0);
+}

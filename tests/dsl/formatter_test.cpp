@@ -1,0 +1,67 @@
+#include <catch2/catch.hpp>
+
+#include <onevisit/dsl/formatter.hpp>
+#include <onevisit/dsl/parser.hpp>
+
+#include "../test_support.hpp"
+
+using namespace onevisit::dsl;
+using namespace onevisit::testing;
+
+TEST_CASE("formatter: every bundled workflow round-trips and is idempotent", "[formatter]") {
+  const auto files = workflow_files();
+  REQUIRE(files.size() >= 5);
+  for (const auto& path : files) {
+    INFO(path.string());
+    const std::string text = read_file(path);
+    const auto parsed = parse(text, path.string());
+    REQUIRE(parsed.ok());
+    const std::string formatted = format(parsed.file, text);
+    const auto reparsed = parse(formatted, "formatted");
+    REQUIRE(reparsed.ok());
+    CHECK(reparsed.file == parsed.file);                   // same tree
+    CHECK(format(reparsed.file, formatted) == formatted);  // idempotent
+    CHECK(reparsed.file.comments.size() == parsed.file.comments.size());  // no comment lost
+  }
+}
+
+TEST_CASE("formatter: canonical layout", "[formatter]") {
+  const std::string text =
+      "# catalog\n\n\n"
+      "department  d \"部门\"   adapter  sys # the system\n"
+      "item i \"事项\" by d { code \"1\"; limit 1 workday statutory 15 workdays\n"
+      "  # needs the card\n"
+      "  needs a,b }\n"
+      "decide x first { when (a or b) and c -> 1 ; when a - (b - c) > 2 * (3 + 4) -> 2 }\n";
+  const auto parsed = parse(text, "t.flow");
+  REQUIRE(parsed.ok());
+  CHECK(format(parsed.file, text) ==
+        "# catalog\n"
+        "\n"
+        "department d \"部门\" adapter sys  # the system\n"
+        "item i \"事项\" by d {\n"
+        "  code \"1\"\n"
+        "  limit 1 workday statutory 15 workdays\n"
+        "  # needs the card\n"
+        "  needs a, b\n"
+        "}\n"
+        "decide x first {\n"
+        "  when (a or b) and c -> 1\n"
+        "  when a - (b - c) > 2 * (3 + 4) -> 2\n"
+        "}\n");
+}
+
+TEST_CASE("formatter: minimal parentheses keep the tree", "[formatter][expr]") {
+  for (const char* source : {"a or b or c", "a or (b or c)", "(a and b) or c", "not (a and b)", "not a == b",
+                             "-(a + b)", "a - (b - c)", "(a - b) - c", "a / (b * c)", "(a == b) == c",
+                             "x.y.z", "f(a, [1, 2], \"s\\\"q\")", "5 workdays", "not not a", "- -1"}) {
+    INFO(source);
+    const auto e = parse_expression(source);
+    REQUIRE(e.ok());
+    const std::string printed = format_expression(e.expr);
+    const auto again = parse_expression(printed);
+    REQUIRE(again.ok());
+    CHECK(again.expr == e.expr);
+  }
+  CHECK(format_expression(parse_expression("(a + (b * c))").expr) == "a + b * c");
+}

@@ -1,0 +1,72 @@
+// Helpers shared by the test executables.
+#pragma once
+
+#include <onevisit/dsl/program.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace onevisit::testing {
+
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+/// Every .flow file below workflows/, sorted.
+inline std::vector<std::filesystem::path> workflow_files() {
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(ONEVISIT_SOURCE_DIR) + "/workflows")) {
+    if (entry.is_regular_file() && entry.path().extension() == ".flow") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+/// A FileReader over an in-memory map of path -> text.
+inline dsl::FileReader memory_reader(std::map<std::string, std::string> files) {
+  return [files = std::move(files)](const std::string& path, std::string& error) -> std::optional<std::string> {
+    const auto it = files.find(path);
+    if (it == files.end()) {
+      error = "no such file";
+      return std::nullopt;
+    }
+    return it->second;
+  };
+}
+
+/// Loads and checks in-memory files; returns "line:col code" strings for easy matching.
+inline std::vector<dsl::LocatedDiagnostic> check_files(std::map<std::string, std::string> files, std::string root = "main.flow") {
+  return dsl::load_and_check({root}, memory_reader(std::move(files)));
+}
+
+inline std::vector<dsl::LocatedDiagnostic> check_text(std::string text) {
+  return check_files({{"main.flow", std::move(text)}});
+}
+
+inline bool has_code(const std::vector<dsl::LocatedDiagnostic>& diagnostics, std::string_view code) {
+  for (const auto& d : diagnostics) {
+    if (d.diagnostic.code == code) return true;
+  }
+  return false;
+}
+
+inline std::size_t error_count(const std::vector<dsl::LocatedDiagnostic>& diagnostics) {
+  std::size_t n = 0;
+  for (const auto& d : diagnostics) n += d.diagnostic.severity == dsl::Severity::error;
+  return n;
+}
+
+inline std::string describe(const std::vector<dsl::LocatedDiagnostic>& diagnostics) {
+  std::string out;
+  for (const auto& d : diagnostics) out += dsl::render_text(d);
+  return out;
+}
+
+}  // namespace onevisit::testing
