@@ -24,14 +24,64 @@ struct Ref {
   std::size_t unit = 0;
 };
 
+// Every top-level declaration of one kind in the whole program, by name. Which of them a
+// file may use depends on its imports: `visible` marks the units the current file sees.
+// Built once per program, so checking many files that share catalogs stays linear.
+template <class T>
+class SymbolTable {
+ public:
+  void add(const std::string& name, const T* node, std::size_t unit) { by_name_[name].push_back(Ref<T>{node, unit}); }
+  void set_visibility(const std::vector<char>* visible) { visible_ = visible; }
+
+  /// The first declaration of `name` the current file sees, or null.
+  const Ref<T>* find(std::string_view name) const {
+    const auto it = by_name_.find(name);
+    if (it == by_name_.end()) return nullptr;
+    for (const auto& ref : it->second) {
+      if ((*visible_)[ref.unit]) return &ref;
+    }
+    return nullptr;
+  }
+  bool contains(std::string_view name) const { return find(name) != nullptr; }
+
+  /// Names the current file sees (for suggestions; only used on error paths).
+  std::vector<std::string_view> names() const {
+    std::vector<std::string_view> out;
+    for (const auto& [name, refs] : by_name_) {
+      if (std::any_of(refs.begin(), refs.end(), [&](const Ref<T>& r) { return (*visible_)[r.unit]; })) out.push_back(name);
+    }
+    return out;
+  }
+  const std::map<std::string, std::vector<Ref<T>>, std::less<>>& all() const { return by_name_; }
+
+ private:
+  std::map<std::string, std::vector<Ref<T>>, std::less<>> by_name_;
+  const std::vector<char>* visible_ = nullptr;
+};
+
+template <class T>
+std::vector<std::string_view> keys(const SymbolTable<T>& table) {
+  return table.names();
+}
+
 struct Symbols {
-  std::map<std::string, Ref<Department>, std::less<>> departments;
-  std::map<std::string, Ref<Material>, std::less<>> materials;
-  std::map<std::string, Ref<Item>, std::less<>> items;
-  std::map<std::string, Ref<Lifecycle>, std::less<>> lifecycles;
-  std::map<std::string, Ref<Calendar>, std::less<>> calendars;
-  std::map<std::string, Ref<Decision>, std::less<>> decisions;
-  std::map<std::string, Ref<Bundle>, std::less<>> bundles;
+  SymbolTable<Department> departments;
+  SymbolTable<Material> materials;
+  SymbolTable<Item> items;
+  SymbolTable<Lifecycle> lifecycles;
+  SymbolTable<Calendar> calendars;
+  SymbolTable<Decision> decisions;
+  SymbolTable<Bundle> bundles;
+
+  void set_visibility(const std::vector<char>* visible) {
+    departments.set_visibility(visible);
+    materials.set_visibility(visible);
+    items.set_visibility(visible);
+    lifecycles.set_visibility(visible);
+    calendars.set_visibility(visible);
+    decisions.set_visibility(visible);
+    bundles.set_visibility(visible);
+  }
 };
 
 template <class Map>
@@ -118,6 +168,7 @@ class Checker {
   explicit Checker(const Program& program) : program_(program) {}
 
   std::vector<Diagnostic> run() {
+    index_declarations();
     for (std::size_t u = 0; u < program_.units.size(); ++u) check_unit(u);
     // The same duplicate can be seen from several files; report each finding once.
     std::vector<Diagnostic> unique;
@@ -133,6 +184,7 @@ class Checker {
   std::vector<Diagnostic> out_;
   std::size_t unit_ = 0;
   Symbols symbols_;
+  std::vector<char> visible_;  ///< units the current file sees
 
   const std::string& file() const { return program_.units[unit_].path; }
 
@@ -168,35 +220,62 @@ class Checker {
   // ------------------------------------------------------------------------------------
   // Symbols visible from a file
 
-  template <class T>
-  void declare(std::map<std::string, Ref<T>, std::less<>>& table, const Name& id, const T& node, std::size_t unit,
-               std::string_view what) {
-    auto [it, inserted] = table.emplace(id.text, Ref<T>{&node, unit});
-    if (inserted || it->second.node == &node) return;
-    // Report in the file that declares the later one.
-    const std::size_t saved = unit_;
-    unit_ = unit;
-    error(id.span, "duplicate-name", std::string(what) + " '" + id.text + "' is already declared at " +
-                                         where(it->second.unit, it->second.node->id.span));
-    unit_ = saved;
-  }
-
-  void build_symbols(std::size_t unit) {
-    symbols_ = Symbols{};
-    for (const auto u : program_.visible_from(unit)) {
+  void index_declarations() {
+    for (std::size_t u = 0; u < program_.units.size(); ++u) {
       for (const auto& d : program_.units[u].file.declarations) {
         switch (d.kind) {
-          case DeclarationKind::department: declare(symbols_.departments, d.department->id, *d.department, u, "department"); break;
-          case DeclarationKind::material: declare(symbols_.materials, d.material->id, *d.material, u, "material"); break;
-          case DeclarationKind::item: declare(symbols_.items, d.item->id, *d.item, u, "item"); break;
-          case DeclarationKind::lifecycle: declare(symbols_.lifecycles, d.lifecycle->id, *d.lifecycle, u, "lifecycle"); break;
-          case DeclarationKind::calendar: declare(symbols_.calendars, d.calendar->id, *d.calendar, u, "calendar"); break;
-          case DeclarationKind::decision: declare(symbols_.decisions, d.decision->id, *d.decision, u, "decision"); break;
-          case DeclarationKind::bundle: declare(symbols_.bundles, d.bundle->id, *d.bundle, u, "bundle"); break;
+          case DeclarationKind::department: symbols_.departments.add(d.department->id.text, &*d.department, u); break;
+          case DeclarationKind::material: symbols_.materials.add(d.material->id.text, &*d.material, u); break;
+          case DeclarationKind::item: symbols_.items.add(d.item->id.text, &*d.item, u); break;
+          case DeclarationKind::lifecycle: symbols_.lifecycles.add(d.lifecycle->id.text, &*d.lifecycle, u); break;
+          case DeclarationKind::calendar: symbols_.calendars.add(d.calendar->id.text, &*d.calendar, u); break;
+          case DeclarationKind::decision: symbols_.decisions.add(d.decision->id.text, &*d.decision, u); break;
+          case DeclarationKind::bundle: symbols_.bundles.add(d.bundle->id.text, &*d.bundle, u); break;
           case DeclarationKind::import: break;
         }
       }
     }
+    symbols_.set_visibility(&visible_);
+  }
+
+  // Two declarations of one name that one file sees: reported at the later of the two in
+  // that file's view (its own declarations first, then its imports in order).
+  template <class T>
+  void report_duplicates(const SymbolTable<T>& table, const std::vector<std::size_t>& order, std::string_view what) {
+    std::vector<std::size_t> rank(program_.units.size(), SIZE_MAX);
+    for (std::size_t i = 0; i < order.size(); ++i) rank[order[i]] = i;
+    for (const auto& [name, refs] : table.all()) {
+      if (refs.size() < 2) continue;
+      std::vector<const Ref<T>*> seen;
+      for (const auto& r : refs) {
+        if (visible_[r.unit]) seen.push_back(&r);
+      }
+      if (seen.size() < 2) continue;
+      std::stable_sort(seen.begin(), seen.end(), [&](const Ref<T>* a, const Ref<T>* b) {
+        if (rank[a->unit] != rank[b->unit]) return rank[a->unit] < rank[b->unit];
+        return a->node->id.span.begin < b->node->id.span.begin;
+      });
+      for (std::size_t i = 1; i < seen.size(); ++i) {
+        const std::size_t saved = unit_;
+        unit_ = seen[i]->unit;
+        error(seen[i]->node->id.span, "duplicate-name", std::string(what) + " '" + name + "' is already declared at " +
+                                                            where(seen[0]->unit, seen[0]->node->id.span));
+        unit_ = saved;
+      }
+    }
+  }
+
+  void build_symbols(std::size_t unit) {
+    const auto order = program_.visible_from(unit);
+    visible_.assign(program_.units.size(), 0);
+    for (const auto u : order) visible_[u] = 1;
+    report_duplicates(symbols_.departments, order, "department");
+    report_duplicates(symbols_.materials, order, "material");
+    report_duplicates(symbols_.items, order, "item");
+    report_duplicates(symbols_.lifecycles, order, "lifecycle");
+    report_duplicates(symbols_.calendars, order, "calendar");
+    report_duplicates(symbols_.decisions, order, "decision");
+    report_duplicates(symbols_.bundles, order, "bundle");
   }
 
   void check_unit(std::size_t unit) {
@@ -668,9 +747,9 @@ class Checker {
       const auto name = todo.back();
       todo.pop_back();
       if (!seen.insert(name).second) continue;
-      const auto it = symbols_.calendars.find(name);
-      if (it == symbols_.calendars.end()) continue;
-      for (const auto& m : it->second.node->members) {
+      const auto* ref = symbols_.calendars.find(name);
+      if (!ref) continue;
+      for (const auto& m : ref->node->members) {
         if (m.kind != CalendarMemberKind::include) continue;
         for (const auto& n : m.names) {
           if (n.text == target) return true;
@@ -807,10 +886,12 @@ class Checker {
       }
     }
     // Decisions: top-level ones are callable, bundle ones see the fields.
-    for (const auto& [name, ref] : symbols_.decisions) {
+    for (const auto& [name, refs] : symbols_.decisions.all()) {
+      const auto* ref = symbols_.decisions.find(name);
+      if (!ref) continue;
       DiagnosticSink ignored(file());  // checked in their own file
       Scope empty;
-      if (auto d = compile_decision(*ref.node, ref.node->has_parameters ? empty : ctx.scope, ignored)) {
+      if (auto d = compile_decision(*ref->node, ref->node->has_parameters ? empty : ctx.scope, ignored)) {
         ctx.scope.add_decision(name, std::move(d));
       }
     }
@@ -834,17 +915,17 @@ class Checker {
     for (const auto& m : b.members) {
       if (m.kind == BundleMemberKind::department) {
         const Department& d = *m.department;
-        if (auto it = symbols_.departments.find(d.id.text); it != symbols_.departments.end()) {
+        if (const auto* ref = symbols_.departments.find(d.id.text)) {
           error(d.id.span, "duplicate-name", "department '" + d.id.text + "' is already declared at " +
-                                                 where(it->second.unit, it->second.node->id.span));
+                                                 where(ref->unit, ref->node->id.span));
         } else if (!ctx.departments.emplace(d.id.text, &d).second) {
           error(d.id.span, "duplicate-name", "department '" + d.id.text + "' is already declared in this bundle");
         }
       } else if (m.kind == BundleMemberKind::material) {
         const Material& mat = *m.material;
-        if (auto it = symbols_.materials.find(mat.id.text); it != symbols_.materials.end()) {
+        if (const auto* ref = symbols_.materials.find(mat.id.text)) {
           error(mat.id.span, "duplicate-name", "material '" + mat.id.text + "' is already declared at " +
-                                                   where(it->second.unit, it->second.node->id.span));
+                                                   where(ref->unit, ref->node->id.span));
         } else if (!ctx.materials.emplace(mat.id.text, &mat).second) {
           error(mat.id.span, "duplicate-name", "material '" + mat.id.text + "' is already declared in this bundle");
         }
@@ -858,9 +939,9 @@ class Checker {
       const Item* catalog = nullptr;
       std::size_t catalog_unit = 0;
       if (it.is_use) {
-        if (auto found = symbols_.items.find(it.id.text); found != symbols_.items.end()) {
-          catalog = found->second.node;
-          catalog_unit = found->second.unit;
+        if (const auto* found = symbols_.items.find(it.id.text)) {
+          catalog = found->node;
+          catalog_unit = found->unit;
         } else {
           unknown(it.id, "catalog item", keys(symbols_.items), "'use' places an item declared at top level, usually in a catalog file");
         }

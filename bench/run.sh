@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds an optimised tree in build-bench/ and prints the benchmark figures.
+# Extra arguments go to the benchmark binary, e.g. --benchmark_filter=District.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+ONEVISIT_BUILD_DIR=build-bench ONEVISIT_BUILD_TYPE=Release bash scripts/build.sh -DONEVISIT_BUILD_TESTS=OFF
+# One core, as the targets are stated per core.
+exec taskset -c 0 build-bench/bench/onevisit_bench --benchmark_counters_tabular=true "$@"
