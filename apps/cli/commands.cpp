@@ -3,6 +3,9 @@
 #include "cli/files.hpp"
 
 #include <onevisit/dsl/formatter.hpp>
+#include <onevisit/engine/figures.hpp>
+#include <onevisit/engine/graph_export.hpp>
+#include <onevisit/engine/workflow.hpp>
 #include <onevisit/dsl/parser.hpp>
 #include <onevisit/dsl/program.hpp>
 
@@ -11,7 +14,52 @@
 #include <iterator>
 #include <sstream>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
 namespace onevisit::cli {
+
+namespace {
+
+// Loads, checks and (when the checker is satisfied) compiles and analyses: everything
+// `onevisit check` reports.
+struct Checked {
+  dsl::Program program;
+  std::vector<dsl::Diagnostic> diagnostics;
+  engine::CompileResult compiled;
+  bool has_errors() const {
+    return std::any_of(diagnostics.begin(), diagnostics.end(),
+                       [](const dsl::Diagnostic& d) { return d.severity == dsl::Severity::error; });
+  }
+};
+
+Checked load_check_compile(const std::vector<std::string>& paths) {
+  Checked c;
+  c.program = dsl::load(paths, dsl::filesystem_reader());
+  c.diagnostics = c.program.diagnostics;
+  auto checked = dsl::check(c.program);
+  c.diagnostics.insert(c.diagnostics.end(), checked.begin(), checked.end());
+  c.compiled = engine::compile(c.program);
+  c.diagnostics.insert(c.diagnostics.end(), c.compiled.diagnostics.begin(), c.compiled.diagnostics.end());
+  return c;
+}
+
+std::vector<dsl::LocatedDiagnostic> check_with_analysis(const std::vector<std::string>& paths) {
+  const auto c = load_check_compile(paths);
+  return c.program.located(c.diagnostics);
+}
+
+void print_errors(const Checked& c, std::ostream& err) {
+  for (const auto& d : c.program.located(c.diagnostics)) {
+    if (d.diagnostic.severity == dsl::Severity::error) err << dsl::render_text(d);
+  }
+}
+
+}  // namespace
 
 int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err) {
   std::string error;
@@ -24,7 +72,7 @@ int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err)
     err << "onevisit check: no .flow files found\n";
     return 2;
   }
-  const auto diagnostics = dsl::load_and_check(*paths, dsl::filesystem_reader());
+  const auto diagnostics = check_with_analysis(*paths);
   const auto errors = std::count_if(diagnostics.begin(), diagnostics.end(), [](const dsl::LocatedDiagnostic& d) {
     return d.diagnostic.severity == dsl::Severity::error;
   });
@@ -109,6 +157,171 @@ int run_fmt(const FormatOptions& options, std::istream& in, std::ostream& out, s
     }
   }
   return status;
+}
+
+namespace {
+
+const engine::Workflow* pick_bundle(const Checked& c, const std::string& path, const std::string& bundle, std::ostream& err) {
+  std::vector<const engine::Workflow*> candidates;
+  const auto root = c.program.units.empty() ? std::string() : c.program.units.front().path;
+  for (const auto& wf : c.compiled.workflows) {
+    if (!bundle.empty() ? wf->bundle_id == bundle : wf->source_ref.file == root) candidates.push_back(wf.get());
+  }
+  if (candidates.size() == 1) return candidates.front();
+  if (candidates.empty()) {
+    err << "onevisit: " << (bundle.empty() ? "no bundle in '" + path + "'" : "no bundle '" + bundle + "'") << "\n";
+  } else {
+    err << "onevisit: '" << path << "' has several bundles; choose one with --bundle:";
+    for (const auto* wf : candidates) err << " " << wf->bundle_id;
+    err << "\n";
+  }
+  return nullptr;
+}
+
+// Runs `dot -Tsvg FILE` and returns its output, or an error message.
+std::expected<std::string, std::string> render_svg(const std::string& dot_text) {
+  char dot_path[] = "/tmp/onevisit-graph-XXXXXX";
+  const int fd = ::mkstemp(dot_path);
+  if (fd < 0) return std::unexpected(std::string("cannot create a temporary file"));
+  const bool written = ::write(fd, dot_text.data(), dot_text.size()) == static_cast<ssize_t>(dot_text.size());
+  ::close(fd);
+  if (!written) {
+    ::unlink(dot_path);
+    return std::unexpected(std::string("cannot write a temporary file"));
+  }
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) {
+    ::unlink(dot_path);
+    return std::unexpected(std::string("cannot create a pipe"));
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+  char arg0[] = "dot", arg1[] = "-Tsvg";
+  char* argv[] = {arg0, arg1, dot_path, nullptr};
+  pid_t pid = 0;
+  const int spawned = posix_spawnp(&pid, "dot", &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
+  if (spawned != 0) {
+    ::close(pipe_fds[0]);
+    ::unlink(dot_path);
+    return std::unexpected(std::string("Graphviz's 'dot' is not installed (apt-get install graphviz); use --format dot or mermaid"));
+  }
+  std::string svg;
+  char buffer[65536];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) svg.append(buffer, static_cast<std::size_t>(n));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::unlink(dot_path);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::unexpected(std::string("'dot' failed to render the graph"));
+  return svg;
+}
+
+}  // namespace
+
+int run_graph(const GraphOptions& options, std::ostream& out, std::ostream& err) {
+  const auto c = load_check_compile({options.path});
+  if (c.has_errors()) {
+    print_errors(c, err);
+    return 1;
+  }
+  std::string dot, mermaid;
+  if (!options.lifecycle.empty()) {
+    const engine::LifecycleModel* found = nullptr;
+    for (const auto& wf : c.compiled.workflows) {
+      for (const auto& lc : wf->lifecycles) {
+        if (lc.id == options.lifecycle) found = &lc;
+      }
+    }
+    if (!found) {
+      err << "onevisit graph: no bundle in '" << options.path << "' uses lifecycle '" << options.lifecycle << "'\n";
+      return 1;
+    }
+    dot = engine::lifecycle_dot(*found);
+    mermaid = engine::lifecycle_mermaid(*found);
+  } else {
+    const auto* wf = pick_bundle(c, options.path, options.bundle, err);
+    if (!wf) return 1;
+    dot = engine::bundle_dot(*wf);
+    mermaid = engine::bundle_mermaid(*wf);
+  }
+  switch (options.format) {
+    case GraphFormat::dot: out << dot; break;
+    case GraphFormat::mermaid: out << mermaid; break;
+    case GraphFormat::svg: {
+      auto svg = render_svg(dot);
+      if (!svg) {
+        err << "onevisit graph: " << svg.error() << "\n";
+        return 2;
+      }
+      out << *svg;
+      break;
+    }
+  }
+  return 0;
+}
+
+int run_stats(const StatsOptions& options, std::ostream& out, std::ostream& err) {
+  std::string error;
+  const auto paths = expand_flow_paths(options.paths, error);
+  if (!paths) {
+    err << "onevisit stats: " << error << "\n";
+    return 2;
+  }
+  const auto c = load_check_compile(*paths);
+  if (c.has_errors()) {
+    print_errors(c, err);
+    return 1;
+  }
+  std::vector<const engine::Workflow*> selected;
+  for (const auto& wf : c.compiled.workflows) {
+    const bool named_file = std::any_of(c.program.units.begin(), c.program.units.end(), [&](const dsl::SourceUnit& u) {
+      return u.is_root && u.path == wf->source_ref.file;
+    });
+    if (options.bundle.empty() ? named_file : wf->bundle_id == options.bundle) selected.push_back(wf.get());
+  }
+  if (selected.empty()) {
+    err << "onevisit stats: " << (options.bundle.empty() ? "no bundle in the given files" : "no bundle '" + options.bundle + "'") << "\n";
+    return 1;
+  }
+  std::vector<std::string> json;
+  for (const auto* wf : selected) {
+    std::map<std::string, dsl::Value> given;
+    for (const auto& g : options.given) {
+      const auto eq = g.find('=');
+      if (eq == std::string::npos) {
+        err << "onevisit stats: --given takes field=value, not '" << g << "'\n";
+        return 2;
+      }
+      const std::string name = g.substr(0, eq);
+      if (!wf->find_field(name) && selected.size() > 1) continue;  // a field of another bundle
+      auto value = engine::parse_field_value(*wf, name, g.substr(eq + 1));
+      if (!value) {
+        err << "onevisit stats: " << value.error() << "\n";
+        return 2;
+      }
+      given[name] = std::move(*value);
+    }
+    const auto figures = engine::compute_figures(*wf, given);
+    if (options.format == OutputFormat::json) {
+      json.push_back(engine::figures_json(figures));
+    } else {
+      out << engine::figures_text(figures, *wf);
+    }
+  }
+  if (options.format == OutputFormat::json) {
+    if (json.size() == 1) {
+      out << json.front() << "\n";
+    } else {
+      out << "[";
+      for (std::size_t i = 0; i < json.size(); ++i) out << (i ? "," : "") << json[i];
+      out << "]\n";
+    }
+  }
+  return 0;
 }
 
 }  // namespace onevisit::cli

@@ -24,4 +24,22 @@ struct FormatOptions {
 };
 int run_fmt(const FormatOptions& options, std::istream& in, std::ostream& out, std::ostream& err);
 
+enum class GraphFormat { dot, mermaid, svg };
+
+struct GraphOptions {
+  std::string path;
+  std::string bundle;     ///< empty: the only bundle of the file
+  std::string lifecycle;  ///< draw this lifecycle instead of the bundle
+  GraphFormat format = GraphFormat::dot;
+};
+int run_graph(const GraphOptions& options, std::ostream& out, std::ostream& err);
+
+struct StatsOptions {
+  std::vector<std::string> paths;  ///< files or directories
+  std::string bundle;              ///< empty: every bundle in the given files
+  std::vector<std::string> given;  ///< field=value
+  OutputFormat format = OutputFormat::text;
+};
+int run_stats(const StatsOptions& options, std::ostream& out, std::ostream& err);
+
 }  // namespace onevisit::cli

@@ -457,7 +457,12 @@ class Checker {
   void check_limits(const Duration* promised, const Duration* statutory, const std::string& item, Span at) {
     if (promised && amount_of(*promised) < 0) error(promised->span, "invalid-limit", "a limit cannot be negative");
     if (!promised || !statutory) return;
-    if (promised->unit != statutory->unit) return;  // working and calendar days do not compare
+    // N working days span at least N calendar days, so a promise in working days above a
+    // statutory limit in calendar days is surely too long; other unit pairs depend on the
+    // calendar and are not compared.
+    const bool comparable = promised->unit == statutory->unit ||
+                            (promised->unit == TimeUnit::workday && statutory->unit == TimeUnit::day);
+    if (!comparable) return;
     if (amount_of(*promised) > amount_of(*statutory)) {
       error(at.end > at.begin ? promised->span : at, "limit-exceeds-statutory",
             "item '" + item + "' promises " + promised->amount.text + " " + std::string(unit_name(promised->unit)) +

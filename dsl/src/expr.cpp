@@ -787,6 +787,8 @@ std::optional<std::int64_t> age_on(const std::string& id, std::int64_t today) {
   return age;
 }
 
+__extension__ using Int128 = __int128;  // exact products of 4-place decimals
+
 Value arithmetic(OpCode code, const Value& a, const Value& b) {
   if (a.is_null() || b.is_null()) return {};
   const bool numeric_a = a.kind == ValueKind::integer || a.kind == ValueKind::decimal;
@@ -799,8 +801,8 @@ Value arithmetic(OpCode code, const Value& a, const Value& b) {
                                                 : __builtin_mul_overflow(a.integer, b.integer, &r);
       return overflow ? Value{} : Value::of_int(r);
     }
-    const __int128 x = a.as_decimal().units, y = b.as_decimal().units;
-    __int128 r = 0;
+    const Int128 x = a.as_decimal().units, y = b.as_decimal().units;
+    Int128 r = 0;
     switch (code) {
       case OpCode::add: r = x + y; break;
       case OpCode::sub: r = x - y; break;
@@ -974,6 +976,21 @@ bool CompiledExpression::is_constant() const {
   });
 }
 
+std::vector<std::size_t> CompiledExpression::referenced_slots() const {
+  std::vector<std::size_t> out;
+  if (!body_) return out;
+  for (const auto& n : body_->nodes) {
+    if (n.code == OpCode::load) out.push_back(n.slot);
+  }
+  for (const auto& d : body_->decisions) {
+    if (d->has_parameters()) continue;  // reads only its arguments, which are counted above
+    for (const auto slot : d->referenced_slots()) out.push_back(slot);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------
 // Decisions
 
@@ -1037,6 +1054,21 @@ std::shared_ptr<const CompiledDecision> compile_decision(const ast::Decision& de
   compiled->slot_count_ = scope.slot_count();
   if (!ok) return nullptr;
   return compiled;
+}
+
+std::vector<std::size_t> CompiledDecision::referenced_slots() const {
+  std::vector<std::size_t> out;
+  for (const auto& row : rows_) {
+    if (row.condition) {
+      for (const auto slot : row.condition->referenced_slots()) out.push_back(slot);
+    }
+    for (const auto& r : row.results) {
+      for (const auto slot : r.referenced_slots()) out.push_back(slot);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 Value CompiledDecision::evaluate(const Environment& env) const {

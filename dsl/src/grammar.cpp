@@ -769,8 +769,24 @@ constexpr auto nested_expr = [](auto& ctx) {
 
 auto const arguments_def = -(expr % ',');
 auto const list_literal_def = spanned[sym("[") > arguments[list_expr] > sym("]")];
+// In an expression a unit word belongs to the number only on the same line, so a field
+// named `days` on the next line is not swallowed (`default 3` / `days: int`).
+struct same_line_parser : x3::parser<same_line_parser> {
+  using attribute_type = x3::unused_type;
+  static bool const has_attribute = false;
+  template <class It, class Ctx, class RCtx, class Attr>
+  bool parse(It& first, It const& last, Ctx const&, RCtx&, Attr&) const {
+    for (It p = first; p != last; ++p) {
+      if (*p == '\n') return false;
+      if (*p != ' ' && *p != '\t' && *p != '\r') return true;
+    }
+    return true;
+  }
+};
+same_line_parser const same_line{};
+
 auto const primary_expr_def =
-    spanned[number[number_expr] >> -time_unit[number_unit]] |
+    spanned[number[number_expr] >> -(x3::no_skip[same_line] >> time_unit[number_unit])] |
     spanned[string_literal[string_expr]] | spanned[kw("true")[bool_expr<true>]] |
     spanned[kw("false")[bool_expr<false>]] | spanned[kw("null")[null_expr]] | list_literal[set_val] |
     spanned[identifier[name_expr] >> -((sym("(") > arguments > sym(")"))[to_call])] |

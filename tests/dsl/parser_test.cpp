@@ -210,3 +210,13 @@ TEST_CASE("parser: comments are collected for the formatter", "[parser]") {
   CHECK(!r.file.comments[1].own_line);
   CHECK(r.file.comments[1].text == "# trailing \"not a string");
 }
+
+TEST_CASE("parser: a unit word on the next line is not part of a number", "[parser]") {
+  const auto r = parse("bundle b version 1 { form { n: int default 3\n days: int\n d: int default 2 days } }", "t.flow");
+  REQUIRE(r.ok());
+  const auto& fields = r.file.declarations[0].bundle->members[0].fields;
+  REQUIRE(fields.size() == 3);
+  CHECK(!fields[0].options[0].expr->unit);
+  CHECK(fields[1].name.text == "days");
+  CHECK(fields[2].options[0].expr->unit == ast::TimeUnit::day);
+}

@@ -168,6 +168,8 @@ class CompiledExpression {
   /// Convenience for guards and conditions: true only when the value is boolean true.
   bool holds(const Environment& env) const;
   bool is_constant() const;
+  /// The scope slots this expression reads (sorted, unique), decisions' reads included.
+  std::vector<std::size_t> referenced_slots() const;
 
  private:
   friend class ExpressionCompiler;
@@ -199,6 +201,8 @@ class CompiledDecision {
   const ValueType& result_type() const { return result_type_; }
   const std::vector<ValueType>& parameter_types() const { return parameter_types_; }
   bool has_parameters() const { return has_parameters_; }
+  /// Slots of the enclosing scope the rules read (empty for decisions with parameters).
+  std::vector<std::size_t> referenced_slots() const;
 
  private:
   friend std::shared_ptr<const CompiledDecision> compile_decision(const ast::Decision&, Scope&,

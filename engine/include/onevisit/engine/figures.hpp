@@ -1,0 +1,49 @@
+// A bundle's figures the way a district reports them: items, departments, materials, visits
+// and working days if each item were applied for separately versus in the bundle.
+//
+// How each figure is counted is specified in docs/figures.md. All functions are pure.
+#pragma once
+
+#include <onevisit/engine/workflow.hpp>
+
+#include <expected>
+#include <map>
+#include <string>
+
+namespace onevisit::engine {
+
+struct BundleFigures {
+  std::string bundle;
+  int version = 1;
+  int items = 0;
+  int departments = 0;
+  int materials_separate = 0;
+  int materials_bundled = 0;
+  int visits_separate = 0;
+  int visits_bundled = 0;
+  dsl::Decimal workdays_separate;
+  dsl::Decimal workdays_bundled;
+  double reduction_materials = 0;  ///< percent, one decimal
+  double reduction_visits = 0;
+  double reduction_workdays = 0;
+  std::vector<ItemIndex> applicable_items;
+  std::vector<ItemIndex> critical_path;
+};
+
+/// Parses `value` as the type of field `name` ("true"/"false" for bools, an enum member's
+/// name, YYYY-MM-DD for dates ...). Returns an error message when it does not fit.
+std::expected<dsl::Value, std::string> parse_field_value(const Workflow& workflow, std::string_view name,
+                                                        std::string_view value);
+
+/// The situation: given answers by field name; every other field takes its default (or stays
+/// unanswered). Returns one value per slot of workflow.scope().
+std::vector<dsl::Value> situation_slots(const Workflow& workflow, const std::map<std::string, dsl::Value>& given,
+                                        std::int64_t today_days = 0);
+
+/// Computes the figures for a situation (see situation_slots).
+BundleFigures compute_figures(const Workflow& workflow, const std::map<std::string, dsl::Value>& given);
+
+std::string figures_json(const BundleFigures& figures);
+std::string figures_text(const BundleFigures& figures, const Workflow& workflow);
+
+}  // namespace onevisit::engine

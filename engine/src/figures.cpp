@@ -1,0 +1,196 @@
+#include <onevisit/engine/figures.hpp>
+
+#include <boost/json.hpp>
+
+#include <cmath>
+#include <set>
+#include <sstream>
+
+namespace onevisit::engine {
+
+using dsl::Value;
+using dsl::ValueKind;
+
+std::expected<Value, std::string> parse_field_value(const Workflow& workflow, std::string_view name, std::string_view text) {
+  const auto index = workflow.find_field(name);
+  if (!index) {
+    std::vector<std::string_view> names;
+    for (const auto& f : workflow.fields) names.push_back(f.name);
+    std::string message = "bundle '" + workflow.bundle_id + "' has no field '" + std::string(name) + "'";
+    if (auto guess = dsl::closest_name(name, names); !guess.empty()) message += "; did you mean '" + guess + "'?";
+    return std::unexpected(message);
+  }
+  const FieldModel& field = workflow.fields[*index];
+  const std::string value(text);
+  auto bad = [&](std::string_view wanted) {
+    return std::unexpected("field '" + field.name + "' is " + std::string(wanted) + "; '" + value + "' is not");
+  };
+  switch (field.value_type.base) {
+    case dsl::BaseType::boolean:
+      if (value == "true" || value == "yes" || value == "是") return Value::of_bool(true);
+      if (value == "false" || value == "no" || value == "否") return Value::of_bool(false);
+      return bad("a bool (true or false)");
+    case dsl::BaseType::integer: {
+      const auto d = dsl::Decimal::parse(value);
+      if (!d || d->units % dsl::Decimal::kScale != 0) return bad("a whole number");
+      return Value::of_int(d->units / dsl::Decimal::kScale);
+    }
+    case dsl::BaseType::decimal:
+    case dsl::BaseType::money: {
+      const auto d = dsl::Decimal::parse(value);
+      if (!d) return bad("a number");
+      return Value::of_decimal(*d);
+    }
+    case dsl::BaseType::date: {
+      const auto d = dsl::parse_civil_date(value);
+      if (!d) return bad("a date YYYY-MM-DD");
+      return Value::of_date(dsl::days_from_civil(*d));
+    }
+    case dsl::BaseType::enumeration: {
+      const auto& values = *field.value_type.values;
+      if (std::find(values.begin(), values.end(), value) == values.end()) {
+        std::string all;
+        for (const auto& v : values) all += (all.empty() ? "" : ", ") + v;
+        return bad("one of " + all);
+      }
+      return Value::of_text(value);
+    }
+    case dsl::BaseType::list: {
+      std::vector<Value> items;
+      std::stringstream stream(value);
+      std::string part;
+      while (std::getline(stream, part, ',')) items.push_back(Value::of_text(part));
+      return Value::of_list(std::move(items));
+    }
+    default: return Value::of_text(value);
+  }
+}
+
+std::vector<Value> situation_slots(const Workflow& workflow, const std::map<std::string, Value>& given, std::int64_t today) {
+  std::vector<Value> slots(workflow.scope().slot_count());
+  for (const auto& f : workflow.fields) {
+    if (auto it = given.find(f.name); it != given.end()) {
+      slots[f.slot] = it->second;
+    } else if (f.default_value) {
+      slots[f.slot] = *f.default_value;
+    } else if (f.default_expression) {
+      slots[f.slot] = f.default_expression->evaluate(dsl::Environment{slots, today, nullptr});
+    }
+  }
+  return slots;
+}
+
+namespace {
+double reduction(double separate, double bundled) {
+  if (separate <= 0) return 0;
+  return std::round((separate - bundled) / separate * 1000.0) / 10.0;
+}
+}  // namespace
+
+BundleFigures compute_figures(const Workflow& workflow, const std::map<std::string, Value>& given) {
+  BundleFigures f;
+  f.bundle = workflow.bundle_id;
+  f.version = workflow.version;
+  const auto slots = situation_slots(workflow, given);
+  const dsl::Environment env{slots, 0, nullptr};
+
+  std::vector<bool> applicable(workflow.items.size(), false);
+  for (ItemIndex i = 0; i < workflow.items.size(); ++i) {
+    applicable[i] = !workflow.items[i].when || workflow.items[i].when->holds(env);
+    if (applicable[i]) f.applicable_items.push_back(i);
+  }
+  auto material_applies = [&](MaterialIndex m) {
+    return !workflow.materials[m].when || workflow.materials[m].when->holds(env);
+  };
+
+  std::set<DepartmentIndex> departments;
+  std::set<MaterialIndex> needed;
+  dsl::Decimal separate_days;
+  for (const auto i : f.applicable_items) {
+    const ItemModel& item = workflow.items[i];
+    departments.insert(item.department);
+    for (const auto m : item.needs) {
+      if (!material_applies(m)) continue;
+      ++f.materials_separate;
+      needed.insert(m);
+    }
+    const auto& limit = item.statutory ? item.statutory : item.promised;
+    if (limit) separate_days.units += limit->approximate_workdays().units;
+  }
+  f.items = static_cast<int>(f.applicable_items.size());
+  f.departments = static_cast<int>(departments.size());
+
+  bool all_electronic = true;
+  for (const auto m : needed) {
+    const MaterialModel& material = workflow.materials[m];
+    if (material.source == MaterialSource::elicense) continue;
+    if (material.source == MaterialSource::produced && material.producer && applicable[*material.producer]) continue;
+    ++f.materials_bundled;
+    if (material.original) all_electronic = false;
+  }
+  f.visits_separate = f.departments;
+  f.visits_bundled = f.items == 0 ? 0 : (all_electronic ? 0 : 1);
+
+  const CriticalPath path = workflow.critical_path(applicable);
+  f.critical_path = path.items;
+  f.workdays_separate = separate_days;
+  f.workdays_bundled = path.workdays;
+  f.reduction_materials = reduction(f.materials_separate, f.materials_bundled);
+  f.reduction_visits = reduction(f.visits_separate, f.visits_bundled);
+  f.reduction_workdays = reduction(separate_days.to_double(), path.workdays.to_double());
+  return f;
+}
+
+namespace {
+// Figures are reported to one decimal, as the district's reports do.
+std::string one_decimal(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f", std::round(value * 10.0) / 10.0);
+  std::string text = buffer;
+  if (text.size() > 2 && text.ends_with(".0")) text.resize(text.size() - 2);
+  return text;
+}
+}  // namespace
+
+std::string figures_json(const BundleFigures& f) {
+  // Written by hand rather than with Boost.JSON, whose serializer prints 54.5 as 5.45E1.
+  std::string out = "{\"bundle\":" + boost::json::serialize(boost::json::value(f.bundle));
+  auto field = [&](std::string_view key, const std::string& value) { out += ",\"" + std::string(key) + "\":" + value; };
+  field("version", std::to_string(f.version));
+  field("items", std::to_string(f.items));
+  field("departments", std::to_string(f.departments));
+  field("materials_separate", std::to_string(f.materials_separate));
+  field("materials_bundled", std::to_string(f.materials_bundled));
+  field("visits_separate", std::to_string(f.visits_separate));
+  field("visits_bundled", std::to_string(f.visits_bundled));
+  field("workdays_separate", one_decimal(f.workdays_separate.to_double()));
+  field("workdays_bundled", one_decimal(f.workdays_bundled.to_double()));
+  field("reduction_materials", one_decimal(f.reduction_materials));
+  field("reduction_visits", one_decimal(f.reduction_visits));
+  field("reduction_workdays", one_decimal(f.reduction_workdays));
+  return out + "}";
+}
+
+std::string figures_text(const BundleFigures& f, const Workflow& workflow) {
+  auto percent = [](double p) { return one_decimal(p) + "%"; };
+  std::ostringstream out;
+  out << workflow.title << " (" << f.bundle << " v" << f.version << ")\n";
+  out << "  items        " << f.items << "\n";
+  out << "  departments  " << f.departments << "\n";
+  out << "                 separately  in the bundle  reduction\n";
+  auto row = [&](const char* name, const std::string& a, const std::string& b, double r) {
+    out << "  " << name << std::string(15 - std::string_view(name).size(), ' ') << a << std::string(12 - a.size(), ' ') << b
+        << std::string(15 - b.size(), ' ') << percent(r) << "\n";
+  };
+  row("materials", std::to_string(f.materials_separate), std::to_string(f.materials_bundled), f.reduction_materials);
+  row("visits", std::to_string(f.visits_separate), std::to_string(f.visits_bundled), f.reduction_visits);
+  row("workdays", one_decimal(f.workdays_separate.to_double()), one_decimal(f.workdays_bundled.to_double()), f.reduction_workdays);
+  if (!f.critical_path.empty()) {
+    out << "  critical path:";
+    for (std::size_t i = 0; i < f.critical_path.size(); ++i) out << (i ? " -> " : " ") << workflow.items[f.critical_path[i]].id;
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace onevisit::engine

@@ -1,0 +1,254 @@
+#include <catch2/catch.hpp>
+
+#include <onevisit/engine/figures.hpp>
+#include <onevisit/engine/graph_export.hpp>
+#include <onevisit/engine/workflow.hpp>
+
+#include "cli/commands.hpp"
+
+#include "../test_support.hpp"
+
+#include <sstream>
+
+using namespace onevisit;
+using namespace onevisit::engine;
+using onevisit::testing::describe;
+
+namespace {
+
+const std::string kLifecycle = R"(
+lifecycle standard {
+  state submitted initial; state accepted; state correcting pauses_clock; state approved final; state rejected final
+  on accept: submitted -> accepted by clerk
+  on request_correction: submitted, accepted -> correcting by clerk requires reason
+  on corrected: correcting -> submitted by applicant
+  on approve: accepted -> approved by reviewer when materials.verified do call(dept.submit)
+  on reject: accepted -> rejected by reviewer requires reason
+}
+)";
+
+// A small bundle whose figures are easy to count by hand.
+const std::string kBundle = kLifecycle + R"(
+department market "市场监管局"
+department police "公安局"
+department tax "税务局"
+material id_card "身份证" from elicense "居民身份证"
+material articles "公司章程" upload pdf
+material lease "租赁合同" upload pdf original
+material license "营业执照" produced_by registration
+item registration "设立登记" by market { limit 1 workday statutory 15 workdays; needs id_card, articles, lease; produces license }
+bundle startup "企业开办" version 1 {
+  promise 3 workdays; lifecycle standard
+  form { needs_invoice: bool default true; needs_seal: bool default true }
+  use registration
+  item seal "刻章" by police after registration when needs_seal { needs license, id_card; limit 0.5 workday statutory 3 workdays }
+  item invoice "发票" by tax after registration when needs_invoice { needs license, id_card, articles; limit 1 workday statutory 10 workdays }
+}
+)";
+
+struct Compiled {
+  dsl::Program program;
+  std::vector<dsl::LocatedDiagnostic> check;
+  CompileResult result;
+};
+
+Compiled compile_text(const std::string& text) {
+  Compiled c;
+  c.program = dsl::load_text("main.flow", text, testing::memory_reader({}));
+  std::vector<dsl::Diagnostic> all = c.program.diagnostics;
+  for (auto& d : dsl::check(c.program)) all.push_back(d);
+  c.check = c.program.located(all);
+  c.result = compile(c.program);
+  return c;
+}
+
+std::vector<dsl::LocatedDiagnostic> findings(const std::string& text) {
+  auto c = compile_text(text);
+  INFO(describe(c.check));
+  REQUIRE(testing::error_count(c.check) == 0);
+  return c.program.located(c.result.diagnostics);
+}
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("compile: the model of a small bundle", "[compile]") {
+  auto c = compile_text(kBundle);
+  REQUIRE(c.result.ok());
+  REQUIRE(c.result.workflows.size() == 1);
+  const Workflow& wf = *c.result.workflows[0];
+  CHECK(wf.bundle_id == "startup");
+  CHECK(wf.version == 1);
+  CHECK(wf.source_hash.size() == 64);
+  REQUIRE(wf.items.size() == 3);
+  CHECK(wf.items[0].id == "registration");
+  CHECK(wf.items[0].statutory->amount == dsl::Decimal::from_int(15));
+  CHECK(wf.items[1].after == std::vector<ItemIndex>{0});
+  CHECK(wf.items[0].dependents == std::vector<ItemIndex>{1, 2});
+  CHECK(wf.topological_order.front() == 0);
+  // Routing: every material knows where it comes from and who needs it.
+  const auto license = wf.find_material("license");
+  REQUIRE(license);
+  CHECK(wf.materials[*license].source == MaterialSource::produced);
+  CHECK(wf.materials[*license].producer == 0u);
+  CHECK(wf.materials[*license].consumers == std::vector<ItemIndex>{1, 2});
+  CHECK(wf.materials[*wf.find_material("id_card")].consumers.size() == 3);
+  // The lifecycle is a graph.
+  const auto& lc = wf.lifecycles[wf.items[0].lifecycle];
+  CHECK(lc.transitions_from(*lc.find_state("accepted")).size() == 3);
+  CHECK(lc.transitions[3].guard.has_value());
+  const auto critical = wf.critical_path();
+  CHECK(critical.workdays == dsl::Decimal::from_int(2));
+  CHECK(critical.items == std::vector<ItemIndex>{0, 2});
+}
+
+TEST_CASE("compile: identity ignores layout and comments, not content", "[compile]") {
+  const auto a = compile_text(kBundle);
+  const auto b = compile_text("# a comment\n" + replace(kBundle, "promise 3 workdays;", "promise   3 workdays\n"));
+  const auto c = compile_text(replace(kBundle, "promise 3 workdays;", "promise 4 workdays;"));
+  CHECK(a.result.workflows[0]->source_hash == b.result.workflows[0]->source_hash);
+  CHECK(a.result.workflows[0]->source_hash != c.result.workflows[0]->source_hash);
+}
+
+TEST_CASE("analysis: unreachable, dead-end and exiting final states", "[analysis]") {
+  CHECK(findings(kBundle).empty());
+  auto d = findings(replace(kBundle, "state rejected final", "state rejected final; state orphan final"));
+  CHECK(testing::has_code(d, "unreachable-state"));
+  d = findings(replace(kBundle, "state accepted;", "state accepted; state limbo;") +
+               "lifecycle other { state a initial; state limbo2; state done final; on go: a -> limbo2; on end: a -> done }\n");
+  CHECK(testing::has_code(d, "dead-end-state"));
+  CHECK(describe(d).find("state 'limbo2' is not final") != std::string::npos);
+  d = findings(replace(kBundle, "on reject: accepted -> rejected", "on reopen: approved -> accepted by clerk\n  on reject: accepted -> rejected"));
+  CHECK(testing::has_code(d, "final-state-exits"));
+}
+
+TEST_CASE("analysis: guards that can never hold", "[analysis]") {
+  auto d = findings(replace(kBundle, "when materials.verified", "when 1 > 2"));
+  REQUIRE(testing::has_code(d, "guard-never-holds"));
+  CHECK(findings(replace(kBundle, "when materials.verified", "when 1 < 2")).empty());
+  // A guard reading a form field this bundle does not have.
+  d = findings(replace(kBundle, "when materials.verified", "when form.capital > 0"));
+  CHECK(describe(d).find("'form' has no member 'capital'") != std::string::npos);
+  CHECK(findings(replace(kBundle, "when materials.verified", "when form.needs_seal")).empty());
+}
+
+TEST_CASE("analysis: dependency cycles are reported as a path", "[analysis]") {
+  const auto text = replace(replace(kBundle, "use registration", "use registration after invoice"), "", "");
+  const auto d = findings(text);
+  REQUIRE(testing::has_code(d, "dependency-cycle"));
+  CHECK(describe(d).find("registration -> invoice -> registration") != std::string::npos);
+}
+
+TEST_CASE("analysis: materials that come from nowhere or too late", "[analysis]") {
+  // The producer is a catalog item the bundle does not use.
+  auto d = findings(kLifecycle + R"(
+department market "市场"
+material license "执照" produced_by registration
+item registration "登记" by market { needs license }
+item other "其他" by market { needs license }
+bundle b version 1 { lifecycle standard; use other }
+)");
+  CHECK(testing::has_code(d, "material-from-nowhere"));
+  // The producer runs in parallel, not before.
+  d = findings(replace(kBundle, "item seal \"刻章\" by police after registration", "item seal \"刻章\" by police"));
+  REQUIRE(testing::has_code(d, "material-not-ready"));
+  CHECK(describe(d).find("add 'after registration'") != std::string::npos);
+}
+
+TEST_CASE("analysis: a producer that may not run while its consumer does", "[analysis]") {
+  auto text = replace(kBundle, "use registration", "use registration when needs_seal");
+  auto d = findings(text);
+  REQUIRE(testing::has_code(d, "material-may-be-missing"));
+  CHECK(describe(d).find("e.g. when needs_invoice = true, needs_seal = false") != std::string::npos);
+  // The consumer's condition implies the producer's: fine.
+  text = replace(replace(kBundle, "use registration", "use registration when needs_seal or needs_invoice"), "", "");
+  CHECK(!testing::has_code(findings(text), "material-may-be-missing"));
+}
+
+TEST_CASE("analysis: a critical path longer than the promise", "[analysis]") {
+  const auto d = findings(replace(kBundle, "promise 3 workdays", "promise 1.5 workdays"));
+  REQUIRE(testing::has_code(d, "promise-too-short"));
+  CHECK(describe(d).find("critical path takes 2 workdays: registration (1 workdays) -> invoice (1 workdays)") != std::string::npos);
+}
+
+TEST_CASE("figures: counted by hand", "[figures]") {
+  auto c = compile_text(kBundle);
+  const Workflow& wf = *c.result.workflows[0];
+  // All three items: needs 3 + 2 + 3 = 8 separately; bundled: id_card (e-license) and
+  // license (produced inside) drop out, leaving articles and lease = 2. Three departments,
+  // so three trips separately; lease must be shown in the original, so one window visit.
+  // Working days: statutory 15 + 3 + 10 = 28 separately; critical path 1 + 1 = 2 bundled.
+  auto f = compute_figures(wf, {});
+  CHECK(f.items == 3);
+  CHECK(f.departments == 3);
+  CHECK(f.materials_separate == 8);
+  CHECK(f.materials_bundled == 2);
+  CHECK(f.visits_separate == 3);
+  CHECK(f.visits_bundled == 1);
+  CHECK(f.workdays_separate == dsl::Decimal::from_int(28));
+  CHECK(f.workdays_bundled == dsl::Decimal::from_int(2));
+  CHECK(f.reduction_materials == Approx(75.0));
+  CHECK(f.reduction_visits == Approx(66.7));
+  CHECK(f.reduction_workdays == Approx(92.9));
+  CHECK(figures_json(f) ==
+        "{\"bundle\":\"startup\",\"version\":1,\"items\":3,\"departments\":3,\"materials_separate\":8,"
+        "\"materials_bundled\":2,\"visits_separate\":3,\"visits_bundled\":1,\"workdays_separate\":28,"
+        "\"workdays_bundled\":2,\"reduction_materials\":75,\"reduction_visits\":66.7,\"reduction_workdays\":92.9}");
+  // Without an invoice: needs 3 + 2 = 5, bundled 2; statutory 15 + 3; path 1 + 0.5.
+  auto given = parse_field_value(wf, "needs_invoice", "false");
+  REQUIRE(given);
+  f = compute_figures(wf, {{"needs_invoice", *given}});
+  CHECK(f.items == 2);
+  CHECK(f.materials_separate == 5);
+  CHECK(f.workdays_separate == dsl::Decimal::from_int(18));
+  CHECK(f.workdays_bundled == *dsl::Decimal::parse("1.5"));
+  CHECK(!parse_field_value(wf, "needs_invoyce", "false"));
+  CHECK(parse_field_value(wf, "needs_invoyce", "false").error().find("did you mean 'needs_invoice'?") != std::string::npos);
+  CHECK(!parse_field_value(wf, "needs_invoice", "maybe"));
+}
+
+TEST_CASE("graph: DOT that Graphviz accepts, Mermaid text", "[graph]") {
+  auto c = compile_text(kBundle);
+  const Workflow& wf = *c.result.workflows[0];
+  const auto dot = bundle_dot(wf);
+  CHECK(dot.find("subgraph cluster_0") != std::string::npos);
+  CHECK(dot.find("市场监管局") != std::string::npos);
+  CHECK(dot.find("#c0392b") != std::string::npos);  // the critical path is marked
+  const auto mermaid = bundle_mermaid(wf);
+  CHECK(mermaid.find("flowchart LR") != std::string::npos);
+  CHECK(mermaid.find("class item_0 critical") != std::string::npos);
+  CHECK(lifecycle_mermaid(wf.lifecycles[0]).find("[*] --> submitted") != std::string::npos);
+
+  // Render through the CLI with Graphviz: every bundled workflow and lifecycle.
+  for (const auto& path : testing::workflow_files()) {
+    if (path.string().find("/bundles/") == std::string::npos) continue;
+    INFO(path.string());
+    std::ostringstream out, err;
+    REQUIRE(cli::run_graph({path.string(), "", "", cli::GraphFormat::svg}, out, err) == 0);
+    CHECK(out.str().find("<svg") != std::string::npos);
+    CHECK(err.str().empty());
+    std::ostringstream lc_out;
+    CHECK(cli::run_graph({path.string(), "", "standard", cli::GraphFormat::svg}, lc_out, err) == 0);
+    CHECK(lc_out.str().find("<svg") != std::string::npos);
+  }
+}
+
+TEST_CASE("figures: the stats command", "[figures][cli]") {
+  std::ostringstream out, err;
+  const std::string newborn = std::string(ONEVISIT_SOURCE_DIR) + "/workflows/bundles/newborn.flow";
+  REQUIRE(cli::run_stats({{newborn}, "", {"mother_hukou_local=true"}, cli::OutputFormat::json}, out, err) == 0);
+  const std::string json = out.str();
+  for (const char* key : {"bundle", "version", "items", "departments", "materials_separate", "materials_bundled",
+                          "visits_separate", "visits_bundled", "workdays_separate", "workdays_bundled",
+                          "reduction_materials", "reduction_visits", "reduction_workdays"}) {
+    CHECK(json.find("\"" + std::string(key) + "\":") != std::string::npos);
+  }
+  std::ostringstream bad;
+  CHECK(cli::run_stats({{newborn}, "", {"mother_hukou_local=perhaps"}, cli::OutputFormat::json}, out, bad) == 2);
+  CHECK(bad.str().find("is a bool") != std::string::npos);
+}
