@@ -7,5 +7,7 @@ bash scripts/build.sh
 build_dir=${ONEVISIT_BUILD_DIR:-build}
 echo "== onevisit check workflows/"
 "$build_dir/apps/onevisit" check workflows/
+echo "== onevisit stats workflows/bundles/"
+"$build_dir/apps/onevisit" stats workflows/bundles/
 echo "== onevisit fmt --check workflows/"
 "$build_dir/apps/onevisit" fmt --check workflows/ && echo "all workflow files are formatted"

@@ -2052,7 +2052,12 @@ std::string bundle_text(const District& dist, int b, std::uint64_t seed) {
       head1 += " after " + ref(uses[static_cast<std::size_t>(j)]);
       dep1.push_back(j);
     }
-    if (rng.chance(25)) head1 += " when " + expression(rng, ops);
+    // The second local item needs the first one's result, so it runs only when the first does.
+    std::string when1;
+    if (rng.chance(25)) {
+      when1 = expression(rng, ops);
+      head1 += " when " + when1;
+    }
     const int limit1 = std::vector<int>{1, 2, 4, 6}[static_cast<std::size_t>(rng.below(4))];
     local_text += head1 + " {\n";
     local_text += "    code \"3302129" + pad((b + 1) % 100) + "001\"\n";
@@ -2078,7 +2083,7 @@ std::string bundle_text(const District& dist, int b, std::uint64_t seed) {
     if (local_two) {
       const int limit2 = rng.chance(50) ? 1 : 2;
       local_text += "  item " + item2 + " " + quote(local->item2_zh) + " by " + dept_id +
-                    " after " + item1 + " {\n";
+                    " after " + item1 + (when1.empty() ? "" : " when " + when1) + " {\n";
       local_text += "    code \"3302129" + pad((b + 1) % 100) + "002\"\n";
       local_text += "    kind service\n";
       local_text += "    limit " + workdays(limit2) + "\n";

@@ -59,7 +59,9 @@ std::string date_text(std::int64_t day) {
   return padded(d.year, 4) + "-" + padded(d.month, 2) + "-" + padded(d.day, 2);
 }
 
-std::string time_text(int minute_of_day) { return padded(minute_of_day / 60, 2) + ":" + padded(minute_of_day % 60, 2); }
+std::string time_text(int minute_of_day) {
+  return padded(minute_of_day / 60, 2) + ":" + padded(minute_of_day % 60, 2);
+}
 
 std::string weekend_text(std::uint8_t mask) {
   std::string out;
@@ -95,7 +97,8 @@ class Resolver {
   std::expected<const Resolved*, std::string> resolve(const ast::Calendar& calendar) {
     const std::string& name = calendar.id.text;
     if (const auto it = done_.find(name); it != done_.end()) return &it->second;
-    if (std::find(stack_.begin(), stack_.end(), name) != stack_.end()) return std::unexpected(cycle_error(name));
+    if (std::find(stack_.begin(), stack_.end(), name) != stack_.end())
+      return std::unexpected(cycle_error(name));
     if (stack_.size() >= kMaxIncludeDepth) {
       return std::unexpected("calendar '" + stack_.front() + "': includes nest deeper than " +
                              std::to_string(kMaxIncludeDepth) + " levels");
@@ -115,7 +118,8 @@ class Resolver {
     return "calendar '" + stack_.back() + "': include cycle " + path + again;
   }
 
-  static std::expected<std::int64_t, std::string> day_of_date(const ast::Date& date, const std::string& calendar) {
+  static std::expected<std::int64_t, std::string> day_of_date(const ast::Date& date,
+                                                              const std::string& calendar) {
     using namespace std::chrono;
     const year_month_day ymd{year{date.year}, month{static_cast<unsigned>(std::clamp(date.month, 0, 255))},
                              day{static_cast<unsigned>(std::clamp(date.day, 0, 255))}};
@@ -159,7 +163,8 @@ class Resolver {
             const auto valid = [](const ast::TimeOfDay& t) {
               return t.hour >= 0 && t.minute >= 0 && t.minute < 60 && t.minutes() <= kMinutesPerDay;
             };
-            if (!valid(r.from) || !valid(r.to)) return fail("working hours must be times of day (00:00 to 24:00)");
+            if (!valid(r.from) || !valid(r.to))
+              return fail("working hours must be times of day (00:00 to 24:00)");
             const WorkingPeriod p{r.from.minutes(), r.to.minutes()};
             if (p.from >= p.to) return fail("working hours must end after they start");
             if (!periods.empty() && p.from < periods.back().to) {
@@ -181,7 +186,8 @@ class Resolver {
             to = day_of_date(*m.to, name);
             if (!to) return std::unexpected(to.error());
           }
-          if (*to < *from) return fail("the holiday " + date_text(*from) + ".." + date_text(*to) + " ends before it starts");
+          if (*to < *from)
+            return fail("the holiday " + date_text(*from) + ".." + date_text(*to) + " ends before it starts");
           if (*to - *from >= kMaxHolidayLength) {
             return fail("the holiday " + date_text(*from) + ".." + date_text(*to) + " is longer than a year");
           }
@@ -218,9 +224,9 @@ class Resolver {
       const Resolved& r = **included;
       if (!own.weekend && r.weekend) {
         if (result.weekend && *result.weekend != *r.weekend) {
-          return fail("included calendars '" + result.weekend_from + "' (weekend " + weekend_text(*result.weekend) +
-                      ") and '" + r.weekend_from + "' (weekend " + weekend_text(*r.weekend) +
-                      ") disagree; say 'weekend' in '" + name + "'");
+          return fail("included calendars '" + result.weekend_from + "' (weekend " +
+                      weekend_text(*result.weekend) + ") and '" + r.weekend_from + "' (weekend " +
+                      weekend_text(*r.weekend) + ") disagree; say 'weekend' in '" + name + "'");
         }
         result.weekend = r.weekend;
         result.weekend_from = r.weekend_from;
@@ -228,8 +234,8 @@ class Resolver {
       if (!own.hours && r.hours) {
         if (result.hours && *result.hours != *r.hours) {
           return fail("included calendars '" + result.hours_from + "' (hours " + hours_text(*result.hours) +
-                      ") and '" + r.hours_from + "' (hours " + hours_text(*r.hours) + ") disagree; say 'hours' in '" +
-                      name + "'");
+                      ") and '" + r.hours_from + "' (hours " + hours_text(*r.hours) +
+                      ") disagree; say 'hours' in '" + name + "'");
         }
         result.hours = r.hours;
         result.hours_from = r.hours_from;
@@ -241,8 +247,9 @@ class Resolver {
           day_from.emplace(day, n->text);
         } else if (it->second != workday) {
           const std::string& other = day_from[day];
-          return fail("included calendars '" + other + "' and '" + n->text + "' disagree on " + date_text(day) +
-                      " (a holiday in one, a make-up working day in the other); declare it in '" + name + "'");
+          return fail(
+              "included calendars '" + other + "' and '" + n->text + "' disagree on " + date_text(day) +
+              " (a holiday in one, a make-up working day in the other); declare it in '" + name + "'");
         }
       }
     }
@@ -276,30 +283,37 @@ WorkCalendar::WorkCalendar(std::string name, std::uint8_t weekend_mask, std::vec
   }
 }
 
-std::expected<WorkCalendar, std::string> WorkCalendar::from_ast(const ast::Calendar& root, const Lookup& lookup) {
+std::expected<WorkCalendar, std::string> WorkCalendar::from_ast(const ast::Calendar& root,
+                                                                const Lookup& lookup) {
   Resolver resolver(lookup);
   const auto resolved = resolver.resolve(root);
   if (!resolved) return std::unexpected(resolved.error());
   const Resolved& r = **resolved;
   const std::uint8_t weekend = r.weekend.value_or(kDefaultWeekend);
   if ((weekend & 0x7f) == 0x7f) {
-    return std::unexpected("calendar '" + root.id.text + "': every day of the week is a rest day, so it has no working days");
+    return std::unexpected("calendar '" + root.id.text +
+                           "': every day of the week is a rest day, so it has no working days");
   }
   const std::vector<std::pair<std::int64_t, bool>> days(r.days.begin(), r.days.end());  // sorted: a std::map
   return WorkCalendar(root.id.text, weekend, r.hours.value_or(default_hours()), days);
 }
 
-WorkCalendar WorkCalendar::weekdays() { return WorkCalendar("weekdays", kDefaultWeekend, default_hours(), {}); }
+WorkCalendar WorkCalendar::weekdays() {
+  return WorkCalendar("weekdays", kDefaultWeekend, default_hours(), {});
+}
 
 // ---------------------------------------------------------------------------------------
 // Days
 
-bool WorkCalendar::weekly_working(std::int64_t day) const { return !(weekend_mask_ & (1u << weekday_of(day))); }
+bool WorkCalendar::weekly_working(std::int64_t day) const {
+  return !(weekend_mask_ & (1u << weekday_of(day)));
+}
 
 std::int64_t WorkCalendar::working_days_upto(std::int64_t day) const {
   // Working weekdays from Monday 1969-12-29 (day -3) through `day`, by whole weeks…
   const std::int64_t shifted = day + 3;
-  const std::int64_t weekly = floor_div(shifted, 7) * week_working_days_ + week_prefix_[floor_mod(shifted, 7) + 1];
+  const std::int64_t weekly =
+      floor_div(shifted, 7) * week_working_days_ + week_prefix_[floor_mod(shifted, 7) + 1];
   // …corrected by the declared days up to and including `day`.
   const auto after = std::upper_bound(exception_days_.begin(), exception_days_.end(), day);
   return weekly + exception_prefix_[static_cast<std::size_t>(after - exception_days_.begin())];
@@ -379,7 +393,8 @@ bool WorkCalendar::is_working_time(Minutes instant) const {
   const std::int64_t day = day_of(instant);
   if (!is_working_day(day)) return false;
   const Minutes minute = instant - day * kMinutesPerDay;
-  return std::any_of(hours_.begin(), hours_.end(), [&](const WorkingPeriod& p) { return p.from <= minute && minute < p.to; });
+  return std::any_of(hours_.begin(), hours_.end(),
+                     [&](const WorkingPeriod& p) { return p.from <= minute && minute < p.to; });
 }
 
 Minutes WorkCalendar::working_minutes_between(Minutes a, Minutes b) const {
@@ -393,7 +408,7 @@ Minutes WorkCalendar::add_working_minutes(Minutes start, Minutes minutes) const 
   // ((j-1)·per_day, j·per_day]. Find the day the target falls in, then the minute in it.
   const Minutes target = working_minutes_upto(start) + minutes;
   const std::int64_t j = -floor_div(-target, minutes_per_day_);  // ceil(target / per_day)
-  Minutes remaining = target - (j - 1) * minutes_per_day_;      // in (0, per_day]
+  Minutes remaining = target - (j - 1) * minutes_per_day_;       // in (0, per_day]
   // working_days_upto(day_of(start) - 1) < j because its minutes lie before `start`.
   const std::int64_t day = first_day_reaching(day_of(start) - 1, j);
   for (const auto& p : hours_) {
@@ -409,8 +424,8 @@ Minutes WorkCalendar::add_working_time(Minutes start, dsl::Decimal workdays) con
   const std::int64_t units = std::min(workdays.units, kMaxLimitDays * dsl::Decimal::kScale);
   // units · per_day / kScale, rounded up, without overflowing.
   const std::int64_t whole = units / dsl::Decimal::kScale, fraction = units % dsl::Decimal::kScale;
-  const Minutes minutes =
-      whole * minutes_per_day_ + (fraction * minutes_per_day_ + dsl::Decimal::kScale - 1) / dsl::Decimal::kScale;
+  const Minutes minutes = whole * minutes_per_day_ +
+                          (fraction * minutes_per_day_ + dsl::Decimal::kScale - 1) / dsl::Decimal::kScale;
   return add_working_minutes(start, minutes);
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 namespace onevisit::engine {
 
@@ -33,7 +34,10 @@ Decimal Limit::approximate_workdays() const {
 }
 
 std::string Limit::to_string() const {
-  const char* name = unit == TimeUnit::workday ? " workdays" : unit == TimeUnit::day ? " days" : " hours";
+  const bool one = amount == Decimal::from_int(1);
+  const char* name = unit == TimeUnit::workday ? (one ? " workday" : " workdays")
+                     : unit == TimeUnit::day   ? (one ? " day" : " days")
+                                               : (one ? " hour" : " hours");
   return amount.to_string() + name;
 }
 
@@ -130,23 +134,43 @@ ActionModel action_of(const Action& a) {
   return m;
 }
 
-// Names visible from one file: the first declaration of each name in visibility order.
-struct Visible {
-  std::map<std::string, const Department*, std::less<>> departments;
-  std::map<std::string, std::pair<const Material*, std::size_t>, std::less<>> materials;
-  std::map<std::string, const Item*, std::less<>> items;
-  std::map<std::string, std::pair<const Lifecycle*, std::size_t>, std::less<>> lifecycles;
-  std::map<std::string, const Decision*, std::less<>> decisions;
+// Every top-level declaration of the program by kind and name, built once; `visible` marks
+// the files the bundle being compiled sees (its own and its imports, transitively).
+template <class T>
+class Declarations {
+ public:
+  void add(std::string_view name, const T* node, std::size_t unit) { by_name_[name].emplace_back(node, unit); }
+  /// A visible declaration of `name`, with the file it is in.
+  std::optional<std::pair<const T*, std::size_t>> find(std::string_view name, const std::vector<char>& visible) const {
+    const auto it = by_name_.find(name);
+    if (it == by_name_.end()) return std::nullopt;
+    for (const auto& entry : it->second) {
+      if (visible[entry.second]) return entry;
+    }
+    return std::nullopt;
+  }
+  const std::unordered_map<std::string_view, std::vector<std::pair<const T*, std::size_t>>>& all() const { return by_name_; }
 
-  Visible(const dsl::Program& program, std::size_t unit) {
-    for (const auto u : program.visible_from(unit)) {
+ private:
+  std::unordered_map<std::string_view, std::vector<std::pair<const T*, std::size_t>>> by_name_;
+};
+
+struct ProgramIndex {
+  Declarations<Department> departments;
+  Declarations<Material> materials;
+  Declarations<Item> items;
+  Declarations<Lifecycle> lifecycles;
+  Declarations<Decision> decisions;
+
+  explicit ProgramIndex(const dsl::Program& program) {
+    for (std::size_t u = 0; u < program.units.size(); ++u) {
       for (const auto& d : program.units[u].file.declarations) {
         switch (d.kind) {
-          case DeclarationKind::department: departments.emplace(d.department->id.text, &*d.department); break;
-          case DeclarationKind::material: materials.emplace(d.material->id.text, std::make_pair(&*d.material, u)); break;
-          case DeclarationKind::item: items.emplace(d.item->id.text, &*d.item); break;
-          case DeclarationKind::lifecycle: lifecycles.emplace(d.lifecycle->id.text, std::make_pair(&*d.lifecycle, u)); break;
-          case DeclarationKind::decision: decisions.emplace(d.decision->id.text, &*d.decision); break;
+          case DeclarationKind::department: departments.add(d.department->id.text, &*d.department, u); break;
+          case DeclarationKind::material: materials.add(d.material->id.text, &*d.material, u); break;
+          case DeclarationKind::item: items.add(d.item->id.text, &*d.item, u); break;
+          case DeclarationKind::lifecycle: lifecycles.add(d.lifecycle->id.text, &*d.lifecycle, u); break;
+          case DeclarationKind::decision: decisions.add(d.decision->id.text, &*d.decision, u); break;
           default: break;
         }
       }
@@ -181,11 +205,12 @@ std::shared_ptr<dsl::Scope> make_guard_scope(const std::vector<FieldModel>* fiel
 class WorkflowCompiler {
  public:
   WorkflowCompiler(const dsl::Program& program, std::vector<Diagnostic>& findings)
-      : program_(program), findings_(findings) {}
+      : program_(program), findings_(findings), index_(program) {}
 
   std::shared_ptr<const Workflow> compile(const Bundle& bundle, std::size_t unit) {
     unit_ = unit;
-    visible_ = std::make_unique<Visible>(program_, unit);
+    visible_.assign(program_.units.size(), 0);
+    for (const auto u : program_.visible_from(unit)) visible_[u] = 1;
     wf_ = std::make_shared<Workflow>();
     local_departments_.clear();
     local_materials_.clear();
@@ -250,7 +275,8 @@ class WorkflowCompiler {
   const dsl::Program& program_;
   std::vector<Diagnostic>& findings_;
   std::size_t unit_ = 0;
-  std::unique_ptr<Visible> visible_;
+  ProgramIndex index_;
+  std::vector<char> visible_;
   std::shared_ptr<Workflow> wf_;
   std::map<std::string, const Department*, std::less<>> local_departments_;
   std::map<std::string, const Material*, std::less<>> local_materials_;
@@ -267,17 +293,23 @@ class WorkflowCompiler {
     findings_.push_back(Diagnostic{at.file, at.span, severity, std::move(code), std::move(message)});
   }
 
-  // Hash of everything the bundle sees, formatted canonically without comments.
-  std::string normalised_hash() const {
-    std::string normalised;
+  // Hash of everything the bundle sees, formatted canonically without comments: the hash of
+  // the hashes of each file's normalised text, in visibility order. Files are hashed once per
+  // program however many bundles import them.
+  std::string normalised_hash() {
+    std::string hashes;
     for (const auto u : program_.visible_from(unit_)) {
-      File copy;
-      copy.declarations = program_.units[u].file.declarations;
-      normalised += dsl::format(copy, "");
-      normalised += '\0';
+      auto it = unit_hashes_.find(u);
+      if (it == unit_hashes_.end()) {
+        File copy;
+        copy.declarations = program_.units[u].file.declarations;
+        it = unit_hashes_.emplace(u, sha256_hex(dsl::format(copy, ""))).first;
+      }
+      hashes += it->second;
     }
-    return sha256_hex(normalised);
+    return sha256_hex(hashes);
   }
+  std::map<std::size_t, std::string> unit_hashes_;
 
   // A checker-rejected reference: the bundle is skipped (the checker reported why).
   template <class T>
@@ -291,7 +323,7 @@ class WorkflowCompiler {
     const Department* d = nullptr;
     if (auto it = local_departments_.find(name.text); it != local_departments_.end()) d = it->second;
     if (!d) {
-      if (auto it = visible_->departments.find(name.text); it != visible_->departments.end()) d = it->second;
+      if (auto found = index_.departments.find(name.text, visible_)) d = found->first;
     }
     if (!d) return unresolved<DepartmentIndex>();
     DepartmentModel model;
@@ -311,9 +343,9 @@ class WorkflowCompiler {
     std::size_t declared_in = unit_;
     if (auto it = local_materials_.find(name.text); it != local_materials_.end()) {
       m = it->second;
-    } else if (auto found = visible_->materials.find(name.text); found != visible_->materials.end()) {
-      m = found->second.first;
-      declared_in = found->second.second;
+    } else if (auto found = index_.materials.find(name.text, visible_)) {
+      m = found->first;
+      declared_in = found->second;
     }
     if (!m) return unresolved<MaterialIndex>();
     MaterialModel model;
@@ -350,10 +382,10 @@ class WorkflowCompiler {
 
   std::optional<LifecycleIndex> lifecycle(const std::string& name) {
     if (auto it = lifecycle_index_.find(name); it != lifecycle_index_.end()) return it->second;
-    const auto found = visible_->lifecycles.find(name);
-    if (found == visible_->lifecycles.end()) return unresolved<LifecycleIndex>();
-    const Lifecycle& l = *found->second.first;
-    const std::string& file = program_.units[found->second.second].path;
+    const auto found = index_.lifecycles.find(name, visible_);
+    if (!found) return unresolved<LifecycleIndex>();
+    const Lifecycle& l = *found->first;
+    const std::string& file = program_.units[found->second].path;
     LifecycleModel model;
     model.id = l.id.text;
     model.title = l.title ? l.title->value : l.id.text;
@@ -485,9 +517,14 @@ class WorkflowCompiler {
   void compile_decisions(const Bundle& bundle) {
     auto& scope = *wf_->scope_;
     dsl::DiagnosticSink sink(program_.units[unit_].path);
-    for (const auto& [name, decision] : visible_->decisions) {
+    for (const auto& [name, declarations] : index_.decisions.all()) {
+      const auto found = index_.decisions.find(name, visible_);
+      if (!found) continue;
+      const Decision* decision = found->first;
       dsl::Scope empty;
-      if (auto d = dsl::compile_decision(*decision, decision->has_parameters ? empty : scope, sink)) scope.add_decision(name, d);
+      if (auto d = dsl::compile_decision(*decision, decision->has_parameters ? empty : scope, sink)) {
+        scope.add_decision(std::string(name), d);
+      }
     }
     for (const auto& m : bundle.members) {
       if (m.kind != BundleMemberKind::decision) continue;
@@ -512,12 +549,12 @@ class WorkflowCompiler {
       ItemModel& item = wf_->items[index];
       const Item* catalog = nullptr;
       if (site.is_use) {
-        const auto found = visible_->items.find(site.id.text);
-        if (found == visible_->items.end()) {
+        const auto found = index_.items.find(site.id.text, visible_);
+        if (!found) {
           failed_ = true;
           return;
         }
-        catalog = found->second;
+        catalog = found->first;
       }
       const Item& definition = catalog ? *catalog : site;
       item.id = site.local_name().text;

@@ -74,7 +74,8 @@ std::string bundle_dot(const Workflow& wf) {
 
   for (const auto& item : wf.items) {
     const ItemIndex i = static_cast<ItemIndex>(boost::num_vertices(g));
-    std::string attributes = ", shape=box, style=\"rounded,filled\"";
+    // Conditional items (a `when`) are drawn dashed: they run only in some situations.
+    std::string attributes = item.when ? ", shape=box, style=\"rounded,filled,dashed\"" : ", shape=box, style=\"rounded,filled\"";
     attributes += critical.contains(i) ? ", fillcolor=\"#fde2e1\", color=\"#c0392b\", penwidth=2" : ", fillcolor=\"#eef3fb\"";
     boost::add_vertex(Node{item.title + "\n" + item.id + " · " + limit_text(item), attributes}, g);
   }

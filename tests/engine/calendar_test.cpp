@@ -134,13 +134,14 @@ TEST_CASE("calendar: 2025 and 2026 each have 248 working days", "[calendar]") {
   CHECK(mainland().name() == "cn_mainland");
 }
 
-TEST_CASE("calendar: Spring Festival 2026 (holiday 02-15..02-23, make-up Sat 02-14 and 02-28)", "[calendar]") {
+TEST_CASE("calendar: Spring Festival 2026 (holiday 02-15..02-23, make-up Sat 02-14 and 02-28)",
+          "[calendar]") {
   const auto& cal = mainland();
-  CHECK(cal.is_working_day(day(2026, 2, 13)));   // Fri
-  CHECK(cal.is_working_day(day(2026, 2, 14)));   // Sat, make-up working day
+  CHECK(cal.is_working_day(day(2026, 2, 13)));  // Fri
+  CHECK(cal.is_working_day(day(2026, 2, 14)));  // Sat, make-up working day
   for (int d = 15; d <= 23; ++d) CHECK_FALSE(cal.is_working_day(day(2026, 2, d)));
-  CHECK(cal.is_working_day(day(2026, 2, 24)));   // Tue, first day back
-  CHECK(cal.is_working_day(day(2026, 2, 28)));   // Sat, make-up working day
+  CHECK(cal.is_working_day(day(2026, 2, 24)));       // Tue, first day back
+  CHECK(cal.is_working_day(day(2026, 2, 28)));       // Sat, make-up working day
   CHECK_FALSE(cal.is_working_day(day(2026, 3, 1)));  // an ordinary Sunday
   CHECK(iso(cal.next_working_day(day(2026, 2, 14))) == "2026-02-24");
   CHECK(iso(cal.next_working_day(day(2026, 2, 13))) == "2026-02-14");
@@ -185,7 +186,7 @@ TEST_CASE("calendar: National Day 2025 (10-01..10-08, make-up Sun 09-28 and Sat 
 TEST_CASE("calendar: National Day 2026 (Mid-Autumn 09-25..27, 10-01..10-07, make-up Sun 09-20 and Sat 10-10)",
           "[calendar]") {
   const auto& cal = mainland();
-  CHECK(cal.is_working_day(day(2026, 9, 20)));  // Sun, make-up
+  CHECK(cal.is_working_day(day(2026, 9, 20)));        // Sun, make-up
   CHECK_FALSE(cal.is_working_day(day(2026, 9, 25)));  // Fri, 中秋节
   for (int d = 1; d <= 7; ++d) CHECK_FALSE(cal.is_working_day(day(2026, 10, d)));
   CHECK(cal.is_working_day(day(2026, 10, 8)));
@@ -240,10 +241,11 @@ TEST_CASE("calendar: fractions of a workday count office minutes (09:00-12:00 13
 
 TEST_CASE("calendar: counting starts at the next working period when started outside hours", "[calendar]") {
   const auto& cal = mainland();
-  CHECK(stamp(cal.add_working_time(at(2026, 3, 2, 7, 30), amount("0.5"))) == "2026-03-02 14:00");   // before opening
-  CHECK(stamp(cal.add_working_time(at(2026, 3, 2, 12, 15), amount("0.5"))) == "2026-03-02 17:00");  // lunch
-  CHECK(stamp(cal.add_working_time(at(2026, 3, 6, 18, 0), amount("0.5"))) == "2026-03-09 14:00");   // Fri evening
-  CHECK(stamp(cal.add_working_time(at(2026, 3, 7, 10, 0), whole(1))) == "2026-03-09 17:30");        // Saturday
+  // Before opening, in the lunch break, on Friday evening, on a Saturday.
+  CHECK(stamp(cal.add_working_time(at(2026, 3, 2, 7, 30), amount("0.5"))) == "2026-03-02 14:00");
+  CHECK(stamp(cal.add_working_time(at(2026, 3, 2, 12, 15), amount("0.5"))) == "2026-03-02 17:00");
+  CHECK(stamp(cal.add_working_time(at(2026, 3, 6, 18, 0), amount("0.5"))) == "2026-03-09 14:00");
+  CHECK(stamp(cal.add_working_time(at(2026, 3, 7, 10, 0), whole(1))) == "2026-03-09 17:30");
   // Fri 2026-02-13 17:00: 30 minutes Friday, then the make-up Saturday 09:00-12:00.
   CHECK(stamp(cal.add_working_time(at(2026, 2, 13, 17, 0), amount("0.5"))) == "2026-02-14 12:00");
   // After closing on the make-up Saturday: the next working period is after the holiday.
@@ -255,7 +257,7 @@ TEST_CASE("calendar: counting starts at the next working period when started out
   CHECK_FALSE(cal.is_working_time(at(2026, 3, 2, 12, 0)));
   CHECK(cal.is_working_time(at(2026, 3, 2, 13, 30)));
   CHECK_FALSE(cal.is_working_time(at(2026, 3, 2, 17, 30)));
-  CHECK(cal.is_working_time(at(2026, 2, 14, 10, 0)));       // make-up Saturday
+  CHECK(cal.is_working_time(at(2026, 2, 14, 10, 0)));        // make-up Saturday
   CHECK_FALSE(cal.is_working_time(at(2026, 2, 16, 10, 0)));  // Spring Festival Monday
 }
 
@@ -347,24 +349,32 @@ TEST_CASE("calendar: include cycles, unknown includes and bad declarations are e
   CHECK_THAT(build_error("calendar a { include a }", "a"), Catch::Contains("include cycle a -> a"));
   CHECK_THAT(build_error("calendar a { include b }\ncalendar b { include c }\ncalendar c { include b }", "a"),
              Catch::Contains("include cycle b -> c -> b"));
-  CHECK_THAT(build_error("calendar cn { include cn_2025, cn_2027 }\ncalendar cn_2025 { holiday 2025-01-01 }", "cn"),
-             Catch::Contains("calendar 'cn': includes unknown calendar 'cn_2027'"));
+  CHECK_THAT(
+      build_error("calendar cn { include cn_2025, cn_2027 }\ncalendar cn_2025 { holiday 2025-01-01 }", "cn"),
+      Catch::Contains("calendar 'cn': includes unknown calendar 'cn_2027'"));
   CHECK_THAT(build_error("calendar a { include b, c }\ncalendar b { hours 09:00-17:00 }\n"
                          "calendar c { hours 08:00-16:00 }",
                          "a"),
              Catch::Contains("disagree; say 'hours' in 'a'"));
-  CHECK_THAT(build_error("calendar a { include b, c }\ncalendar b { weekend sun }\ncalendar c { weekend sat sun }", "a"),
-             Catch::Contains("disagree; say 'weekend' in 'a'"));
+  CHECK_THAT(
+      build_error("calendar a { include b, c }\ncalendar b { weekend sun }\ncalendar c { weekend sat sun }",
+                  "a"),
+      Catch::Contains("disagree; say 'weekend' in 'a'"));
   CHECK(build_error("calendar a { include b, c; weekend sun }\ncalendar b { weekend sun }\n"
                     "calendar c { weekend sat sun }",
                     "a") == "(no error)");
   CHECK_THAT(build_error("calendar a { holiday 2026-02-14; workday 2026-02-14 }", "a"),
              Catch::Contains("2026-02-14 is both a holiday and a make-up working day"));
-  CHECK_THAT(build_error("calendar a { holiday 2026-02-23..2026-02-15 }", "a"), Catch::Contains("ends before it starts"));
-  CHECK_THAT(build_error("calendar a { hours 12:00-09:00 }", "a"), Catch::Contains("must end after they start"));
-  CHECK_THAT(build_error("calendar a { hours 09:00-12:00 11:00-17:00 }", "a"), Catch::Contains("must not overlap"));
-  CHECK_THAT(build_error("calendar a { weekend mon tue wed thu fri sat sun }", "a"), Catch::Contains("no working days"));
-  CHECK_THAT(build_error("calendar a { weekend sun\n weekend sat }", "a"), Catch::Contains("sets 'weekend' twice"));
+  CHECK_THAT(build_error("calendar a { holiday 2026-02-23..2026-02-15 }", "a"),
+             Catch::Contains("ends before it starts"));
+  CHECK_THAT(build_error("calendar a { hours 12:00-09:00 }", "a"),
+             Catch::Contains("must end after they start"));
+  CHECK_THAT(build_error("calendar a { hours 09:00-12:00 11:00-17:00 }", "a"),
+             Catch::Contains("must not overlap"));
+  CHECK_THAT(build_error("calendar a { weekend mon tue wed thu fri sat sun }", "a"),
+             Catch::Contains("no working days"));
+  CHECK_THAT(build_error("calendar a { weekend sun\n weekend sat }", "a"),
+             Catch::Contains("sets 'weekend' twice"));
 
   // Hand-built trees the parser would refuse still give errors, not crashes.
   dsl::ast::Calendar odd;
@@ -379,11 +389,13 @@ TEST_CASE("calendar: include cycles, unknown includes and bad declarations are e
   odd.members[0].from = dsl::ast::Date{2026, 2, 30, {}};
   CHECK_THAT(WorkCalendar::from_ast(odd, none).error(), Catch::Contains("is not a date"));
   odd.members[0].kind = dsl::ast::CalendarMemberKind::include;
-  CHECK_THAT(WorkCalendar::from_ast(odd, none).error(), Catch::Contains("includes unknown calendar 'funday'"));
+  CHECK_THAT(WorkCalendar::from_ast(odd, none).error(),
+             Catch::Contains("includes unknown calendar 'funday'"));
 
   // A long include chain is fine; one past the nesting limit is refused.
   std::string chain;
-  for (int i = 0; i < 200; ++i) chain += "calendar c" + std::to_string(i) + " { include c" + std::to_string(i + 1) + " }\n";
+  for (int i = 0; i < 200; ++i)
+    chain += "calendar c" + std::to_string(i) + " { include c" + std::to_string(i + 1) + " }\n";
   chain += "calendar c200 { holiday 2026-03-04 }\n";
   CHECK_THAT(build_error(chain, "c0"), Catch::Contains("nest deeper than"));
   CHECK(build_error(chain, "c150") == "(no error)");
@@ -423,7 +435,8 @@ TEST_CASE("calendar: weekdays() counts Monday to Friday like the language's defa
       CHECK(by_default.integer == by_weekdays.integer);
     }
   }
-  const std::vector<dsl::Value> festival{dsl::Value::of_date(day(2026, 2, 12)), dsl::Value::of_date(day(2026, 2, 26))};
+  const std::vector<dsl::Value> festival{dsl::Value::of_date(day(2026, 2, 12)),
+                                         dsl::Value::of_date(day(2026, 2, 26))};
   CHECK(expression->evaluate({festival, 0, &mainland()}).integer == 5);
 }
 

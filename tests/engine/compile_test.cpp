@@ -173,7 +173,7 @@ TEST_CASE("analysis: a producer that may not run while its consumer does", "[ana
 TEST_CASE("analysis: a critical path longer than the promise", "[analysis]") {
   const auto d = findings(replace(kBundle, "promise 3 workdays", "promise 1.5 workdays"));
   REQUIRE(testing::has_code(d, "promise-too-short"));
-  CHECK(describe(d).find("critical path takes 2 workdays: registration (1 workdays) -> invoice (1 workdays)") != std::string::npos);
+  CHECK(describe(d).find("critical path takes 2 workdays: registration (1 workday) -> invoice (1 workday)") != std::string::npos);
 }
 
 TEST_CASE("figures: counted by hand", "[figures]") {

@@ -86,8 +86,9 @@ struct WorkingPeriod {
   friend bool operator==(const WorkingPeriod&, const WorkingPeriod&) = default;
 };
 
-/// The working-day calendar a bundle counts its limits on. Cheap to query; copy or share
-/// it by const reference or shared_ptr<const WorkCalendar>.
+/// The working-day calendar a bundle counts its limits on. A value type (copyable,
+/// movable); build it once per deployed workflow and share it by const reference or
+/// shared_ptr<const WorkCalendar>.
 ///
 /// REQUIRES for every query: days within ±10^9 and instants within ±10^12 minutes (far
 /// beyond any civil date the language can write); outside that, results may overflow.
@@ -191,8 +192,8 @@ class WorkCalendar final : public dsl::WorkdayCounter {
   Minutes minutes_into_day(Minutes minute_of_day) const;
 
   std::string name_;
-  std::uint8_t weekend_mask_ = 0;  ///< bit i set: weekday i (0 = Monday) is a rest day
-  int week_working_days_ = 0;      ///< working weekdays per week, 1..7
+  std::uint8_t weekend_mask_ = 0;     ///< bit i set: weekday i (0 = Monday) is a rest day
+  int week_working_days_ = 0;         ///< working weekdays per week, 1..7
   std::int64_t week_prefix_[8] = {};  ///< working weekdays among Monday-based days [0, i)
   std::vector<WorkingPeriod> hours_;
   Minutes minutes_per_day_ = 0;
