@@ -575,6 +575,9 @@ class Checker {
       const bool is_initial = std::count(m.flags.begin(), m.flags.end(), StateFlag::initial) > 0;
       const bool is_final = std::count(m.flags.begin(), m.flags.end(), StateFlag::final_state) > 0;
       if (is_initial && is_final) error(m.name.span, "invalid-state", "a state cannot be both initial and final");
+      if (std::count(m.flags.begin(), m.flags.end(), StateFlag::failed) > 0 && !is_final) {
+        error(m.name.span, "invalid-state", "only a final state can be 'failed' (mark it 'final failed')");
+      }
       if (is_initial) {
         if (initial) {
           error(m.name.span, "several-initial-states", "lifecycle '" + l.id.text + "' already has initial state '" +

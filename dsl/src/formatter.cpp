@@ -368,7 +368,10 @@ class Printer {
         case LifecycleMemberKind::state:
           text = "state " + m.name.text + title_text(m.title);
           for (const auto flag : m.flags) {
-            text += flag == StateFlag::initial ? " initial" : flag == StateFlag::final_state ? " final" : " pauses_clock";
+            text += flag == StateFlag::initial       ? " initial"
+                    : flag == StateFlag::final_state ? " final"
+                    : flag == StateFlag::failed      ? " failed"
+                                                     : " pauses_clock";
           }
           break;
         case LifecycleMemberKind::transition:

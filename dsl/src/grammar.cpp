@@ -923,7 +923,8 @@ word_set_parser const hook_name{{}, {"warning", "overdue"}, "'warning' or 'overd
 
 auto const state_flag = kw("initial")[push_value<&LifecycleMember::flags, StateFlag::initial>] |
                         kw("final")[push_value<&LifecycleMember::flags, StateFlag::final_state>] |
-                        kw("pauses_clock")[push_value<&LifecycleMember::flags, StateFlag::pauses_clock>];
+                        kw("pauses_clock")[push_value<&LifecycleMember::flags, StateFlag::pauses_clock>] |
+                        kw("failed")[push_value<&LifecycleMember::flags, StateFlag::failed>];
 
 auto const hook_tail = hook_name[set<&LifecycleMember::name>] >> kw("do") >
                        action_list[([](auto& ctx) {

@@ -399,6 +399,7 @@ class WorkflowCompiler {
         s.initial = s.initial || flag == StateFlag::initial;
         s.final = s.final || flag == StateFlag::final_state;
         s.pauses_clock = s.pauses_clock || flag == StateFlag::pauses_clock;
+        s.failed = s.failed || flag == StateFlag::failed;
       }
       s.source_ref = SourceRef{file, m.name.span};
       if (s.initial && !model.initial) model.initial = static_cast<StateIndex>(model.states.size());

@@ -241,7 +241,9 @@ struct TransitionOption {
 };
 
 enum class LifecycleMemberKind : std::uint8_t { state, transition, hook, warn };
-enum class StateFlag : std::uint8_t { initial, final_state, pauses_clock };
+/// `failed` marks a final state in which the item did not succeed (rejected, withdrawn): its
+/// produced materials are not issued and the items that come after it cannot run.
+enum class StateFlag : std::uint8_t { initial, final_state, pauses_clock, failed };
 
 struct LifecycleMember {
   LifecycleMemberKind kind = LifecycleMemberKind::state;

@@ -93,6 +93,7 @@ struct StateModel {
   bool initial = false;
   bool final = false;
   bool pauses_clock = false;
+  bool failed = false;  ///< a final state in which the item did not succeed
   SourceRef source_ref;
 };
 
