@@ -1,0 +1,311 @@
+// The pure core of the case runtime: commands, events, decide and apply.
+//
+//   decide(context, case, command) -> events, or a Rejection saying why not
+//   apply(case, event)             -> the case after the event (the only code that changes a case)
+//
+// Neither does I/O nor reads a clock: `context.now` is the time, `context.calendar` the
+// bundle's working-day calendar, so every rule, deadline and holiday is testable with a
+// virtual clock. Recovery replays stored events through the very same apply().
+//
+// Time: instants are Timestamps (milliseconds since 1970-01-01 00:00 local time, see
+// store.hpp); working time is counted in minutes on the calendar (calendar.hpp).
+//
+// Thread safety: decide and apply are pure functions; a Case is a plain value (copy it or
+// guard it). The Workflow and WorkCalendar they read are immutable and shareable.
+#pragma once
+
+#include <onevisit/engine/calendar.hpp>
+#include <onevisit/engine/store.hpp>
+#include <onevisit/engine/workflow.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace onevisit::engine {
+
+// ---------------------------------------------------------------------------------------
+// Case state
+
+enum class MaterialStatus : std::uint8_t {
+  missing,    ///< not supplied yet
+  submitted,  ///< supplied (uploaded, fetched from an e-license, or produced), not yet checked
+  verified,   ///< checked by a clerk (e-licenses and produced documents are verified at once)
+  rejected,   ///< checked and refused; must be supplied again
+  tolerated,  ///< missing, but accepted as pending under tolerant intake (容缺)
+};
+
+struct MaterialState {
+  MaterialStatus status = MaterialStatus::missing;
+  std::string content_hash;  ///< SHA-256 (hex) of the content, stored once by the store
+  std::string file_name;
+  std::string note;          ///< rejection reason, or where it came from
+};
+
+enum class ItemPhase : std::uint8_t {
+  waiting,         ///< some item it comes after is not done yet
+  not_applicable,  ///< its `when` is false for this case
+  active,          ///< running its lifecycle
+  done,            ///< reached a final state
+  cancelled,       ///< an item it comes after failed, so it cannot run
+};
+
+enum class Light : std::uint8_t { none, yellow, red };
+
+struct ItemState {
+  ItemPhase phase = ItemPhase::waiting;
+  StateIndex state = 0;            ///< lifecycle state (when active or done)
+  Timestamp started_at = 0;        ///< when the item became active: its clock starts
+  Timestamp state_entered_at = 0;  ///< for timed transitions
+  Timestamp paused_since = 0;      ///< 0 while the clock runs
+  /// Closed intervals in which the clock stood still. Kept as instants (apply has no
+  /// calendar); the working minutes in them extend the deadline.
+  std::vector<std::pair<Timestamp, Timestamp>> pauses;
+  bool paused_by_clerk = false;    ///< an explicit PauseClock (besides pauses_clock states)
+  int corrections = 0;
+  Light light = Light::none;
+  Timestamp finished_at = 0;
+};
+
+enum class CaseStatus : std::uint8_t { running, completed, withdrawn, delivered, rated };
+
+std::string_view to_string(CaseStatus status);
+std::string_view to_string(ItemPhase phase);
+std::string_view to_string(MaterialStatus status);
+
+/// One application running through one bundle version.
+struct Case {
+  std::string id;
+  std::string bundle_id;
+  int bundle_version = 0;
+  std::uint64_t version = 0;  ///< number of events applied
+  CaseStatus status = CaseStatus::running;
+  Timestamp started_at = 0;
+  Timestamp updated_at = 0;
+  std::string applicant_masked;         ///< for lists and logs
+  std::vector<dsl::Value> slots;        ///< form values, one per field slot of the workflow scope
+  std::vector<MaterialState> materials; ///< by MaterialIndex
+  std::vector<ItemState> items;         ///< by ItemIndex
+  std::optional<int> rating;
+  std::string rating_comment;
+  std::string delivery_channel;
+  std::optional<Timestamp> rectification_due;
+};
+
+// ---------------------------------------------------------------------------------------
+// Commands (imperative) and events (past tense)
+
+struct StartCase {
+  std::map<std::string, dsl::Value> form;  ///< by field name; situation answers included
+  std::string applicant;                   ///< e.g. an ID number; stored masked in summaries
+};
+struct AttachMaterial {
+  std::string material;
+  std::string content_hash;  ///< SHA-256 hex of the content (the Engine computes it)
+  std::string file_name;
+  bool from_elicense = false;
+};
+struct VerifyMaterial {
+  std::string material;
+  bool accept = true;
+  std::string reason;  ///< required when refusing
+};
+struct FireEvent {
+  std::string item;
+  std::string event;
+  std::map<std::string, std::string> fields;  ///< e.g. reason
+};
+struct TolerantIntake {
+  std::string item;
+  std::vector<std::string> pending;  ///< secondary materials accepted as pending
+  std::string event = "accept";      ///< the lifecycle event that accepts the item
+  std::map<std::string, std::string> fields;
+};
+struct PauseClock {
+  std::string item;  ///< empty: every active item
+  std::string reason;
+};
+struct ResumeClock {
+  std::string item;
+};
+struct Withdraw {
+  std::string reason;
+};
+struct Deliver {
+  std::string channel;  ///< window, mail, electronic
+};
+struct Rate {
+  int level = 5;  ///< 1 (very bad) .. 5 (very good)
+  std::string comment;
+};
+/// Sent by the scheduler when a timer is due (warnings, overdue, timed transitions).
+struct TimerFired {
+  std::string timer_id;
+};
+
+using CommandBody = std::variant<StartCase, AttachMaterial, VerifyMaterial, FireEvent, TolerantIntake, PauseClock,
+                                 ResumeClock, Withdraw, Deliver, Rate, TimerFired>;
+
+struct Command {
+  std::string command_id;  ///< idempotency key; the same id is applied once
+  std::string case_id;
+  std::string actor;       ///< who (a user name, "system", "applicant")
+  std::string role;        ///< applicant clerk reviewer supervisor system ...
+  CommandBody body;
+};
+
+struct CaseStarted {
+  std::string bundle_id;
+  int bundle_version = 0;
+  std::vector<dsl::Value> slots;
+  std::string applicant_masked;
+};
+struct MaterialAttached {
+  MaterialIndex material = 0;
+  std::string content_hash;
+  std::string file_name;
+  bool from_elicense = false;
+};
+struct MaterialVerified {
+  MaterialIndex material = 0;
+};
+struct MaterialRejected {
+  MaterialIndex material = 0;
+  std::string reason;
+};
+struct MaterialProduced {
+  MaterialIndex material = 0;
+  ItemIndex by = 0;
+};
+struct MaterialTolerated {
+  MaterialIndex material = 0;
+  ItemIndex item = 0;
+};
+struct ItemActivated {
+  ItemIndex item = 0;
+  StateIndex state = 0;
+};
+struct ItemNotApplicable {
+  ItemIndex item = 0;
+};
+struct ItemCancelled {
+  ItemIndex item = 0;
+  ItemIndex because = 0;  ///< the failed item it came after
+};
+struct ItemTransitioned {
+  ItemIndex item = 0;
+  TransitionIndex transition = 0;
+  StateIndex from = 0;
+  StateIndex to = 0;
+  std::map<std::string, std::string> fields;
+};
+struct ClockPaused {
+  ItemIndex item = 0;
+  std::string reason;
+};
+struct ClockResumed {
+  ItemIndex item = 0;
+};
+struct ItemWarned {
+  ItemIndex item = 0;
+};
+struct ItemOverdue {
+  ItemIndex item = 0;
+};
+struct CaseCompleted {};
+struct CaseWithdrawn {
+  std::string reason;
+};
+struct CaseDelivered {
+  std::string channel;
+};
+struct CaseRated {
+  int level = 5;
+  std::string comment;
+  std::optional<Timestamp> rectification_due;  ///< set for a bad rating
+};
+
+using EventBody = std::variant<CaseStarted, MaterialAttached, MaterialVerified, MaterialRejected, MaterialProduced,
+                               MaterialTolerated, ItemActivated, ItemNotApplicable, ItemCancelled, ItemTransitioned,
+                               ClockPaused, ClockResumed, ItemWarned, ItemOverdue, CaseCompleted, CaseWithdrawn,
+                               CaseDelivered, CaseRated>;
+
+struct Event {
+  Timestamp at = 0;
+  std::string actor;
+  EventBody body;
+};
+
+/// The event's type name, e.g. "ItemTransitioned".
+std::string_view event_type(const EventBody& body);
+
+/// Why a command was refused. Nothing changed.
+struct Rejection {
+  enum class Code {
+    not_found,         ///< no such case, item, material or event
+    wrong_state,       ///< the case or item is not in a state that allows it
+    guard_false,       ///< the transition's guard does not hold (values in details)
+    role_not_allowed,
+    missing_material,
+    missing_field,     ///< a field the transition requires (e.g. reason) is missing
+    invalid_field,     ///< form data does not fit (every problem in field_errors)
+    invalid,           ///< anything else malformed
+  };
+  struct FieldError {
+    std::string field;
+    std::string message;
+  };
+  Code code = Code::invalid;
+  std::string message;  ///< "Expected to ..., but ..."
+  std::vector<FieldError> field_errors;
+};
+
+std::string_view to_string(Rejection::Code code);
+
+// ---------------------------------------------------------------------------------------
+// decide and apply
+
+struct DecideContext {
+  const Workflow& workflow;
+  const WorkCalendar& calendar;
+  Timestamp now = 0;
+};
+
+/// Decides what a command does to a case: the events to record, or why not. A TimerFired for
+/// a timer that no longer applies yields no events (not a rejection). For StartCase, `state`
+/// is an empty Case whose id is the new case's id.
+std::variant<std::vector<Event>, Rejection> decide(const DecideContext& context, const Case& state, const Command& command);
+
+/// Applies one event. The workflow gives sizes and lifecycle facts; nothing else is read.
+void apply(const Workflow& workflow, Case& state, const Event& event);
+
+// ---------------------------------------------------------------------------------------
+// Effects derived from a case (for the store's timer table, item rows and outbox)
+
+/// The timers the case needs now: for each active item with a running clock, its warning and
+/// overdue timers, and timed transitions out of its current state.
+std::vector<TimerRecord> timers_for(const Workflow& workflow, const WorkCalendar& calendar, const Case& state);
+
+/// The deadline of an active item with a running clock (0 when paused or not active).
+Timestamp due_at(const Workflow& workflow, const WorkCalendar& calendar, const Case& state, ItemIndex item);
+
+/// One row per item, for worklists.
+std::vector<ItemRow> item_rows(const Workflow& workflow, const WorkCalendar& calendar, const Case& state);
+
+/// Adapter-call intents for the committed events (call/notify/escalate actions), each with an
+/// idempotency key that is the same on every retry: case/item/event sequence/action.
+std::vector<OutboxRecord> outbox_for(const Workflow& workflow, const Case& state, const std::vector<Event>& events,
+                                     std::uint64_t first_sequence);
+
+/// Validates form values against the workflow's fields: every problem at once.
+std::vector<Rejection::FieldError> validate_form(const Workflow& workflow, const std::map<std::string, dsl::Value>& form,
+                                                 Timestamp now);
+
+/// The guard environment of an item (materials.*, item.*, form.*), in guard_scope() order.
+std::vector<dsl::Value> guard_slots(const Workflow& workflow, const WorkCalendar& calendar, const Case& state,
+                                    ItemIndex item, Timestamp now);
+
+}  // namespace onevisit::engine

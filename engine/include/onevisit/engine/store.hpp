@@ -1,0 +1,180 @@
+// Durable storage for cases: the Store interface and its SQLite implementation.
+//
+// The runtime decides (pure) and the store persists. One command's effects commit in ONE
+// transaction: the events it produced, the case's new snapshot, the rows that index the
+// case's items for worklists, timer changes and adapter-call intents (the outbox). Either
+// all of it is durable or none of it is.
+//
+// The store sees events, snapshots, timers and outbox payloads as opaque JSON text; the
+// runtime owns their meaning (docs/storage.md specifies the schema).
+//
+// Guarantees:
+// - Optimistic concurrency: a commit names the case version it was decided on; when the case
+//   has moved on, the commit is refused with version_conflict and nothing is written.
+// - Idempotency: a command id seen before returns the first commit's stored result, without
+//   writing anything again.
+// - Group commit: commits from many threads share transactions (one fsync for a batch).
+// - A corrupt file, or a file that is not an onevisit database, is refused at open with a
+//   clear error; the schema is versioned and migrated forward on open.
+//
+// Thread safety: every member function of Store may be called from any thread concurrently.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace onevisit::engine {
+
+/// Milliseconds since 1970-01-01 00:00 in the offices' local time (see calendar.hpp).
+using Timestamp = std::int64_t;
+
+struct StoreError {
+  enum class Kind {
+    io,                ///< the disk or the database engine failed
+    corrupt,           ///< the file is damaged
+    foreign,           ///< the file is not an onevisit database (or from a newer version)
+    version_conflict,  ///< the case changed since the command was decided
+    not_found,
+    invalid,           ///< the request itself is inconsistent
+  };
+  Kind kind = Kind::io;
+  std::string message;
+};
+
+struct StoredEvent {
+  std::uint64_t sequence = 0;  ///< 1-based position in the case's history (= case version after it)
+  std::string type;            ///< e.g. "CaseStarted", "ItemTransitioned"
+  std::string payload;         ///< JSON
+  Timestamp recorded_at = 0;
+};
+
+struct TimerRecord {
+  std::string case_id;
+  std::string timer_id;  ///< unique within the case, e.g. "item:seal:overdue"
+  Timestamp due_at = 0;
+  std::string payload;   ///< JSON: what to do when it fires
+};
+
+struct OutboxRecord {
+  std::uint64_t id = 0;          ///< assigned by the store
+  std::string idempotency_key;   ///< case/item/transition: the same for every attempt
+  std::string case_id;
+  std::string department;
+  std::string adapter;           ///< the department's system name
+  std::string operation;
+  std::string payload;           ///< JSON
+  int attempts = 0;
+  Timestamp next_attempt_at = 0;
+  std::string status = "pending";  ///< pending | delivered | parked
+  std::string last_error;
+};
+
+/// One row per item of a case, replaced on every commit: what worklists query.
+struct ItemRow {
+  std::string item_id;
+  std::string department;
+  std::string state;
+  bool final = false;
+  Timestamp due_at = 0;  ///< 0 when the item has no running deadline
+  std::string light;     ///< "", "yellow" or "red"
+};
+
+struct CaseSummary {
+  std::string case_id;
+  std::string bundle_id;
+  int bundle_version = 0;
+  std::string status;  ///< e.g. "running", "completed", "withdrawn"
+  std::string applicant;  ///< already masked by the runtime
+  Timestamp started_at = 0;
+  Timestamp updated_at = 0;
+  std::uint64_t version = 0;
+};
+
+struct CommitRequest {
+  std::string command_id;         ///< idempotency key of the command (required)
+  std::string case_id;
+  std::uint64_t expected_version = 0;  ///< 0: the case must not exist yet
+  std::vector<StoredEvent> events;     ///< sequences expected_version+1 ...
+  std::string snapshot;                ///< JSON of the case after the events
+  CaseSummary summary;                 ///< version = expected_version + events.size()
+  std::vector<ItemRow> items;          ///< replaces the case's item rows
+  std::vector<TimerRecord> set_timers;       ///< insert or replace by (case_id, timer_id)
+  std::vector<std::string> cancel_timers;    ///< timer ids of this case
+  std::vector<OutboxRecord> outbox;          ///< new adapter-call intents
+  std::string result;                  ///< JSON returned to a retried command
+};
+
+struct CommitResult {
+  bool duplicate = false;     ///< the command id was seen before; nothing was written
+  std::uint64_t version = 0;  ///< the case version after the (first) commit
+  std::string result;         ///< the stored result of the (first) commit
+};
+
+struct DeployedWorkflow {
+  std::string bundle_id;
+  int version = 0;
+  std::string source_hash;
+  std::string source;  ///< the normalised source (every file it needs)
+  Timestamp deployed_at = 0;
+  std::uint64_t cases = 0;  ///< filled by list_workflows
+};
+
+struct CaseQuery {
+  std::optional<std::string> bundle_id;
+  std::optional<std::string> status;
+  std::optional<std::string> department;  ///< cases with a non-final item of this department
+  std::optional<std::string> item_state;
+  std::optional<Timestamp> due_before;
+  std::size_t limit = 100;
+  std::size_t offset = 0;
+};
+
+struct WorklistEntry {
+  std::string case_id;
+  std::string bundle_id;
+  ItemRow item;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  /// Commits one command's effects atomically (see CommitRequest). Blocks until durable.
+  virtual std::expected<CommitResult, StoreError> commit(const CommitRequest& request) = 0;
+
+  virtual std::expected<std::optional<std::pair<CaseSummary, std::string>>, StoreError> load_case(
+      const std::string& case_id) = 0;  ///< summary and snapshot
+  virtual std::expected<std::vector<StoredEvent>, StoreError> load_events(const std::string& case_id) = 0;
+  virtual std::expected<std::vector<CaseSummary>, StoreError> list_cases(const CaseQuery& query) = 0;
+  /// Non-final items, ordered by due date (no deadline last).
+  virtual std::expected<std::vector<WorklistEntry>, StoreError> worklist(const CaseQuery& query) = 0;
+
+  /// Timers due at or before `now`, oldest first.
+  virtual std::expected<std::vector<TimerRecord>, StoreError> due_timers(Timestamp now, std::size_t limit) = 0;
+
+  /// Outbox entries with status pending and next_attempt_at <= now, oldest first.
+  virtual std::expected<std::vector<OutboxRecord>, StoreError> pending_outbox(Timestamp now, std::size_t limit) = 0;
+  /// Updates an outbox entry's status, attempts, next attempt and last error.
+  virtual std::expected<void, StoreError> update_outbox(const OutboxRecord& record) = 0;
+
+  /// Stores a workflow version. The same bundle, version and hash again is a no-op
+  /// (returns false); the same bundle and version with another hash is refused (invalid).
+  virtual std::expected<bool, StoreError> deploy(const DeployedWorkflow& workflow) = 0;
+  virtual std::expected<std::vector<DeployedWorkflow>, StoreError> list_workflows() = 0;
+};
+
+struct SqliteOptions {
+  bool create = true;                          ///< create the file when missing
+  std::chrono::milliseconds busy_timeout{5000};
+  std::size_t max_batch = 256;                 ///< commits per group transaction at most
+};
+
+/// Opens (or creates) an SQLite database in WAL mode with synchronous=FULL.
+std::expected<std::unique_ptr<Store>, StoreError> open_sqlite_store(const std::string& path, const SqliteOptions& options = {});
+
+}  // namespace onevisit::engine

@@ -1,0 +1,1097 @@
+// The SQLite store (docs/storage.md): one write connection owned by a writer thread that
+// group-commits requests, and a small pool of read-only connections for queries.
+//
+// Write path. commit(), update_outbox() and deploy() validate their request, queue it as a
+// job with a promise, and wait. The writer thread takes every queued job (up to max_batch),
+// opens one BEGIN IMMEDIATE transaction and runs each job in its own SAVEPOINT: a job that
+// ends in an error (a version conflict, a refused deploy, a failed statement) rolls back to
+// its savepoint and leaves the other jobs of the batch alone. One COMMIT (one fsync of the
+// WAL with synchronous=FULL) makes the whole batch durable; only then are the promises
+// fulfilled, so a caller never sees a result that a crash could take back.
+//
+// Read path. Queries run on read-only connections from a pool guarded by a mutex; in WAL mode
+// a reader sees the last committed state and never waits for the writer.
+//
+// Open. Nothing is written to a file before it is known to be ours: the header, the
+// application id, the schema version and PRAGMA quick_check are read first; a file that
+// fails any of them is refused and left as it was. Then WAL mode is set and the schema is
+// migrated forward in one transaction.
+#include "sqlite_store.hpp"
+
+#include "sqlite_connection.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <set>
+#include <string_view>
+#include <thread>
+#include <variant>
+
+namespace onevisit::engine {
+namespace {
+
+using sqlite::Connection;
+using sqlite::Statement;
+using sqlite::to_sql;
+using Kind = StoreError::Kind;
+
+// PRAGMA application_id of every onevisit database: "ONEV" in ASCII.
+constexpr std::int64_t kApplicationId = 0x4F4E4556;
+// PRAGMA user_version: the schema version this build creates and reads (docs/storage.md).
+constexpr std::int64_t kSchemaVersion = 1;
+// Idle read connections kept open; more are opened under load and closed when released.
+constexpr std::size_t kMaxIdleReaders = 8;
+// Per-connection settings of the write connection. journal_size_limit truncates the WAL
+// back to 64 MiB after a checkpoint, so a burst does not leave a large file behind.
+constexpr const char* kConfigureWriter =
+    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 67108864;";
+
+StoreError make_error(Kind kind, std::string message) { return StoreError{kind, std::move(message)}; }
+std::unexpected<StoreError> fail(Kind kind, std::string message) {
+  return std::unexpected(make_error(kind, std::move(message)));
+}
+
+std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// ---------------------------------------------------------------------------------------
+// Schema and migrations. Portable SQL: TEXT, INTEGER and BIGINT columns only (BIGINT has
+// INTEGER affinity in SQLite and is 64-bit in PostgreSQL, where INTEGER is 32-bit), upserts
+// with ON CONFLICT. The one dialect difference is outbox.id: `INTEGER PRIMARY KEY` is
+// SQLite's auto-assigned rowid, `BIGINT GENERATED ALWAYS AS IDENTITY` in PostgreSQL.
+// Migration N takes a database from schema version N-1 to N; never edit a released one.
+
+struct Migration {
+  std::int64_t version;
+  const char* sql;
+};
+
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE workflows (
+  bundle_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  source_hash TEXT NOT NULL,
+  source TEXT NOT NULL,
+  deployed_at BIGINT NOT NULL,
+  PRIMARY KEY (bundle_id, version)
+);
+CREATE TABLE cases (
+  case_id TEXT PRIMARY KEY,
+  bundle_id TEXT NOT NULL,
+  bundle_version INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  applicant TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  version BIGINT NOT NULL CHECK (version >= 0),
+  snapshot TEXT NOT NULL
+);
+CREATE INDEX cases_by_bundle ON cases (bundle_id, bundle_version);
+CREATE INDEX cases_by_status ON cases (status, started_at);
+CREATE INDEX cases_by_start ON cases (started_at);
+CREATE TABLE events (
+  case_id TEXT NOT NULL REFERENCES cases (case_id),
+  sequence BIGINT NOT NULL CHECK (sequence > 0),
+  type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  recorded_at BIGINT NOT NULL,
+  PRIMARY KEY (case_id, sequence)
+);
+CREATE TABLE commands (
+  command_id TEXT PRIMARY KEY,
+  case_id TEXT NOT NULL REFERENCES cases (case_id),
+  version BIGINT NOT NULL,
+  result TEXT NOT NULL
+);
+CREATE TABLE case_items (
+  case_id TEXT NOT NULL REFERENCES cases (case_id),
+  item_id TEXT NOT NULL,
+  department TEXT NOT NULL,
+  state TEXT NOT NULL,
+  final INTEGER NOT NULL CHECK (final IN (0, 1)),
+  due_at BIGINT NOT NULL,
+  light TEXT NOT NULL,
+  PRIMARY KEY (case_id, item_id)
+);
+CREATE INDEX case_items_open_by_department ON case_items (department, due_at) WHERE final = 0;
+CREATE INDEX case_items_open_by_state ON case_items (state, due_at) WHERE final = 0;
+CREATE INDEX case_items_open_by_due ON case_items (due_at) WHERE final = 0;
+CREATE TABLE timers (
+  case_id TEXT NOT NULL REFERENCES cases (case_id),
+  timer_id TEXT NOT NULL,
+  due_at BIGINT NOT NULL,
+  payload TEXT NOT NULL,
+  PRIMARY KEY (case_id, timer_id)
+);
+CREATE INDEX timers_by_due ON timers (due_at);
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  case_id TEXT NOT NULL REFERENCES cases (case_id),
+  department TEXT NOT NULL,
+  adapter TEXT NOT NULL,
+  operation TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_at BIGINT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'parked')),
+  last_error TEXT NOT NULL
+);
+CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at);
+INSERT INTO meta (key, value) VALUES ('application', 'onevisit');
+)sql";
+
+constexpr Migration kMigrations[] = {{1, kSchemaV1}};
+static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
+
+// ---------------------------------------------------------------------------------------
+// Statements.
+
+constexpr const char* kSelectCommand = "SELECT case_id, version, result FROM commands WHERE command_id = ?";
+constexpr const char* kSelectCaseHead = "SELECT version, bundle_id, bundle_version FROM cases WHERE case_id = ?";
+constexpr const char* kUpsertCase =
+    "INSERT INTO cases (case_id, bundle_id, bundle_version, status, applicant, started_at, updated_at, version, "
+    "snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, "
+    "applicant = excluded.applicant, updated_at = excluded.updated_at, version = excluded.version, "
+    "snapshot = excluded.snapshot";
+constexpr const char* kInsertEvent =
+    "INSERT INTO events (case_id, sequence, type, payload, recorded_at) VALUES (?, ?, ?, ?, ?)";
+constexpr const char* kDeleteItems = "DELETE FROM case_items WHERE case_id = ?";
+constexpr const char* kInsertItem =
+    "INSERT INTO case_items (case_id, item_id, department, state, final, due_at, light) VALUES (?, ?, ?, ?, ?, ?, ?)";
+constexpr const char* kDeleteTimer = "DELETE FROM timers WHERE case_id = ? AND timer_id = ?";
+constexpr const char* kUpsertTimer =
+    "INSERT INTO timers (case_id, timer_id, due_at, payload) VALUES (?, ?, ?, ?) ON CONFLICT (case_id, timer_id) "
+    "DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload";
+constexpr const char* kInsertOutbox =
+    "INSERT INTO outbox (idempotency_key, case_id, department, adapter, operation, payload, attempts, "
+    "next_attempt_at, status, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) "
+    "DO NOTHING";
+constexpr const char* kInsertCommand = "INSERT INTO commands (command_id, case_id, version, result) VALUES (?, ?, ?, ?)";
+constexpr const char* kUpdateOutbox =
+    "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?";
+constexpr const char* kSelectWorkflowHash = "SELECT source_hash FROM workflows WHERE bundle_id = ? AND version = ?";
+constexpr const char* kInsertWorkflow =
+    "INSERT INTO workflows (bundle_id, version, source_hash, source, deployed_at) VALUES (?, ?, ?, ?, ?)";
+
+constexpr const char* kCaseColumns =
+    "c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, c.version";
+constexpr const char* kSelectCase =
+    "SELECT c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, c.version, "
+    "c.snapshot FROM cases c WHERE c.case_id = ?";
+constexpr const char* kSelectEvents =
+    "SELECT sequence, type, payload, recorded_at FROM events WHERE case_id = ? ORDER BY sequence";
+constexpr const char* kDueTimers =
+    "SELECT case_id, timer_id, due_at, payload FROM timers WHERE due_at <= ? ORDER BY due_at, case_id, timer_id "
+    "LIMIT ?";
+constexpr const char* kPendingOutbox =
+    "SELECT id, idempotency_key, case_id, department, adapter, operation, payload, attempts, next_attempt_at, "
+    "status, last_error FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+    "ORDER BY next_attempt_at, id LIMIT ?";
+constexpr const char* kListWorkflows =
+    "SELECT w.bundle_id, w.version, w.source_hash, w.source, w.deployed_at, "
+    "(SELECT COUNT(*) FROM cases c WHERE c.bundle_id = w.bundle_id AND c.bundle_version = w.version) "
+    "FROM workflows w ORDER BY w.bundle_id, w.version";
+
+/// Prepares `sql`, binds `args` in order and runs it to completion.
+template <typename... Args>
+std::expected<void, StoreError> execute(Connection& c, const char* sql, const Args&... args) {
+  auto stmt = c.prepare(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  (stmt->bind(args), ...);
+  return stmt->run();
+}
+
+/// A query assembled from optional filters: its text and its parameters in order.
+struct DynamicQuery {
+  std::string sql;
+  std::vector<std::variant<std::int64_t, std::string>> params;
+
+  void where(std::string_view condition, std::variant<std::int64_t, std::string> param) {
+    sql += " AND ";
+    sql += condition;
+    params.push_back(std::move(param));
+  }
+
+  std::expected<Statement, StoreError> prepare(Connection& c) const {
+    auto stmt = c.prepare(sql);
+    if (!stmt) return stmt;
+    for (const auto& p : params) {
+      std::visit([&](const auto& v) { stmt->bind(v); }, p);
+    }
+    return stmt;
+  }
+};
+
+bool valid_outbox_status(std::string_view s) { return s == "pending" || s == "delivered" || s == "parked"; }
+
+// ---------------------------------------------------------------------------------------
+// Request validation: everything that can be checked without the database, before queueing.
+
+std::optional<StoreError> validate(const CommitRequest& r) {
+  const auto invalid = [](std::string message) { return make_error(Kind::invalid, std::move(message)); };
+  if (r.command_id.empty()) return invalid("a commit needs a command id");
+  if (r.case_id.empty()) return invalid("command " + in_quotes(r.command_id) + " names no case");
+  const std::string who = "command " + in_quotes(r.command_id) + " on case " + in_quotes(r.case_id);
+  if (!r.summary.case_id.empty() && r.summary.case_id != r.case_id) {
+    return invalid(who + ": its summary is for case " + in_quotes(r.summary.case_id));
+  }
+  if (r.summary.bundle_id.empty()) return invalid(who + ": the summary names no bundle");
+  if (r.expected_version == 0 && r.events.empty()) {
+    return invalid(who + ": a new case needs at least one event");
+  }
+  constexpr auto kMaxVersion = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  if (r.expected_version > kMaxVersion - r.events.size()) return invalid(who + ": the case version overflows");
+  for (std::size_t i = 0; i < r.events.size(); ++i) {
+    const auto want = r.expected_version + 1 + i;
+    if (r.events[i].sequence != want) {
+      return invalid(who + ": expected event " + std::to_string(i + 1) + " to have sequence " + std::to_string(want) +
+                     " (expected_version + " + std::to_string(i + 1) + "), but it has " +
+                     std::to_string(r.events[i].sequence));
+    }
+    if (r.events[i].type.empty()) return invalid(who + ": event " + std::to_string(want) + " has no type");
+  }
+  const auto version_after = r.expected_version + r.events.size();
+  if (r.summary.version != version_after) {
+    return invalid(who + ": expected the summary at version " + std::to_string(version_after) +
+                   " (expected_version + events), but it says " + std::to_string(r.summary.version));
+  }
+  std::set<std::string_view> seen;
+  for (const auto& item : r.items) {
+    if (item.item_id.empty()) return invalid(who + ": an item row has no item id");
+    if (!seen.insert(item.item_id).second) return invalid(who + ": item " + in_quotes(item.item_id) + " appears twice");
+    if (item.light != "" && item.light != "yellow" && item.light != "red") {
+      return invalid(who + ": item " + in_quotes(item.item_id) + " has light " + in_quotes(item.light) +
+                     "; expected \"\", \"yellow\" or \"red\"");
+    }
+  }
+  seen.clear();
+  for (const auto& timer : r.set_timers) {
+    if (timer.timer_id.empty()) return invalid(who + ": a timer has no timer id");
+    if (!timer.case_id.empty() && timer.case_id != r.case_id) {
+      return invalid(who + ": timer " + in_quotes(timer.timer_id) + " belongs to case " + in_quotes(timer.case_id));
+    }
+    if (!seen.insert(timer.timer_id).second) return invalid(who + ": timer " + in_quotes(timer.timer_id) + " is set twice");
+  }
+  for (const auto& id : r.cancel_timers) {
+    if (id.empty()) return invalid(who + ": a cancelled timer has no timer id");
+    if (seen.contains(id)) return invalid(who + ": timer " + in_quotes(id) + " is both set and cancelled");
+  }
+  for (const auto& o : r.outbox) {
+    if (o.idempotency_key.empty()) return invalid(who + ": an outbox entry has no idempotency key");
+    if (!o.case_id.empty() && o.case_id != r.case_id) {
+      return invalid(who + ": outbox entry " + in_quotes(o.idempotency_key) + " belongs to case " + in_quotes(o.case_id));
+    }
+    if (!valid_outbox_status(o.status)) {
+      return invalid(who + ": outbox entry " + in_quotes(o.idempotency_key) + " has status " + in_quotes(o.status) +
+                     "; expected pending, delivered or parked");
+    }
+    if (o.attempts < 0) return invalid(who + ": outbox entry " + in_quotes(o.idempotency_key) + " has negative attempts");
+  }
+  return std::nullopt;
+}
+
+std::optional<StoreError> validate(const OutboxRecord& o) {
+  if (o.id == 0) return make_error(Kind::invalid, "an outbox update needs the entry's id");
+  if (!valid_outbox_status(o.status)) {
+    return make_error(Kind::invalid, "outbox entry " + std::to_string(o.id) + ": status " + in_quotes(o.status) +
+                                         " is not one of pending, delivered, parked");
+  }
+  if (o.attempts < 0) return make_error(Kind::invalid, "outbox entry " + std::to_string(o.id) + ": negative attempts");
+  return std::nullopt;
+}
+
+std::optional<StoreError> validate(const DeployedWorkflow& w) {
+  if (w.bundle_id.empty()) return make_error(Kind::invalid, "a deployed workflow needs a bundle id");
+  if (w.version <= 0) {
+    return make_error(Kind::invalid, "bundle " + in_quotes(w.bundle_id) + ": version " + std::to_string(w.version) +
+                                         " is not positive");
+  }
+  if (w.source_hash.empty()) return make_error(Kind::invalid, "bundle " + in_quotes(w.bundle_id) + ": no source hash");
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------
+// The writer: one connection, one thread, a queue of jobs executed in group transactions.
+
+class Writer;
+
+class Job {
+ public:
+  virtual ~Job() = default;
+  /// Runs inside the batch transaction, in the job's savepoint. Returns the job's error (its
+  /// savepoint is then rolled back), or nullptr on success. Never throws.
+  virtual const StoreError* execute(Writer& writer) noexcept = 0;
+  /// Fulfils the promise once: with the outcome, or `batch_error` when the batch did not commit.
+  virtual void finish(const StoreError* batch_error) noexcept = 0;
+};
+
+template <typename T>
+class TypedJob final : public Job {
+ public:
+  using Outcome = std::expected<T, StoreError>;
+  using Body = std::function<Outcome(Writer&)>;
+
+  explicit TypedJob(Body body) : body_(std::move(body)) {}
+  std::future<Outcome> future() { return promise_.get_future(); }
+
+  const StoreError* execute(Writer& writer) noexcept override {
+    executed_ = true;
+    try {
+      outcome_ = body_(writer);
+    } catch (const std::exception& e) {
+      outcome_ = fail(Kind::io, std::string("store write failed: ") + e.what());
+    } catch (...) {
+      outcome_ = fail(Kind::io, "store write failed");
+    }
+    return outcome_.has_value() ? nullptr : &outcome_.error();
+  }
+
+  void finish(const StoreError* batch_error) noexcept override {
+    if (finished_) return;
+    finished_ = true;
+    try {
+      // A job refused on its own (a version conflict) keeps its reason; a job that succeeded,
+      // or never ran, fails with the batch.
+      if (batch_error != nullptr && (!executed_ || outcome_.has_value())) outcome_ = std::unexpected(*batch_error);
+      promise_.set_value(std::move(outcome_));
+    } catch (...) {
+      // set_value only throws when already satisfied, which finished_ rules out.
+    }
+  }
+
+ private:
+  Body body_;
+  Outcome outcome_ = fail(Kind::io, "the store closed before the request ran");
+  std::promise<Outcome> promise_;
+  bool executed_ = false;
+  bool finished_ = false;
+};
+
+class Writer {
+ public:
+  Writer(std::unique_ptr<Connection> connection, std::size_t max_batch)
+      : connection_(std::move(connection)), max_batch_(std::max<std::size_t>(max_batch, 1)) {}
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+  ~Writer() { stop(); }
+
+  void start() { thread_ = std::thread([this] { loop(); }); }
+
+  /// Finishes every queued job, then stops the thread. Idempotent.
+  void stop() noexcept {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::expected<void, StoreError> submit(std::shared_ptr<Job> job) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return fail(Kind::io, "the store is closing");
+      queue_.push_back(std::move(job));
+    }
+    wake_.notify_one();
+    return {};
+  }
+
+  SqliteStoreStats stats() const {
+    return SqliteStoreStats{writes_.load(), transactions_.load(), largest_batch_.load()};
+  }
+
+  // The job bodies; they run on the writer thread inside a transaction.
+  std::expected<CommitResult, StoreError> apply(const CommitRequest& r);
+  std::expected<void, StoreError> apply(const OutboxRecord& o);
+  std::expected<bool, StoreError> apply(const DeployedWorkflow& w);
+
+ private:
+  void loop() noexcept;
+  void run_batch(std::vector<std::shared_ptr<Job>>& batch);
+  std::expected<void, StoreError> control(const char* sql) {
+    auto stmt = connection_->prepare(sql);
+    if (!stmt) return std::unexpected(stmt.error());
+    return stmt->run();
+  }
+
+  std::unique_ptr<Connection> connection_;
+  const std::size_t max_batch_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+  std::atomic<std::uint64_t> writes_{0};
+  std::atomic<std::uint64_t> transactions_{0};
+  std::atomic<std::uint64_t> largest_batch_{0};
+};
+
+void Writer::loop() noexcept {
+  std::vector<std::shared_ptr<Job>> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and drained
+      const auto n = std::min(queue_.size(), max_batch_);
+      batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    try {
+      run_batch(batch);
+    } catch (...) {
+      const StoreError error{Kind::io, "the store's writer failed (out of memory?); nothing of the batch was written"};
+      if (!sqlite3_get_autocommit(connection_->handle())) {
+        sqlite3_exec(connection_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      }
+      for (auto& job : batch) job->finish(&error);  // no-op for jobs already finished
+    }
+    batch.clear();
+  }
+}
+
+void Writer::run_batch(std::vector<std::shared_ptr<Job>>& batch) {
+  sqlite3* db = connection_->handle();
+  std::optional<StoreError> batch_error;
+  if (auto begun = control("BEGIN IMMEDIATE"); !begun) {
+    batch_error = begun.error();
+  } else {
+    for (auto& job : batch) {
+      if (auto s = control("SAVEPOINT request"); !s) {
+        batch_error = s.error();
+        break;
+      }
+      if (const StoreError* error = job->execute(*this); error != nullptr) {
+        // Some errors (disk full, I/O) make SQLite roll back the whole transaction; then the
+        // jobs before this one are lost too.
+        if (sqlite3_get_autocommit(db)) {
+          batch_error = make_error(error->kind, "the batch transaction was rolled back: " + error->message);
+          break;
+        }
+        if (auto s = control("ROLLBACK TO request"); !s) {
+          batch_error = s.error();
+          break;
+        }
+      }
+      if (auto s = control("RELEASE request"); !s) {
+        batch_error = s.error();
+        break;
+      }
+    }
+    if (!batch_error) {
+      if (auto committed = control("COMMIT"); !committed) batch_error = committed.error();
+    }
+    if (batch_error && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  if (!batch_error) transactions_.fetch_add(1);
+  writes_.fetch_add(batch.size());
+  auto largest = largest_batch_.load();
+  while (batch.size() > largest && !largest_batch_.compare_exchange_weak(largest, batch.size())) {
+  }
+  for (auto& job : batch) job->finish(batch_error ? &*batch_error : nullptr);
+}
+
+std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
+  Connection& c = *connection_;
+  const std::string who = "command " + in_quotes(r.command_id) + " on case " + in_quotes(r.case_id);
+
+  // 1. Idempotency: a command seen before returns its first result and writes nothing.
+  {
+    auto stmt = c.prepare(kSelectCommand);
+    if (!stmt) return std::unexpected(stmt.error());
+    stmt->bind(r.command_id);
+    auto row = stmt->next();
+    if (!row) return std::unexpected(row.error());
+    if (*row) {
+      if (auto stored_case = stmt->text(0); stored_case != r.case_id) {
+        return fail(Kind::invalid, "command id " + in_quotes(r.command_id) + " was already used for case " +
+                                       in_quotes(stored_case) + ", not " + in_quotes(r.case_id));
+      }
+      return CommitResult{true, stmt->uint64(1), stmt->text(2)};
+    }
+  }
+
+  // 2. Optimistic concurrency: the case must still be at the version the command saw.
+  {
+    auto stmt = c.prepare(kSelectCaseHead);
+    if (!stmt) return std::unexpected(stmt.error());
+    stmt->bind(r.case_id);
+    auto row = stmt->next();
+    if (!row) return std::unexpected(row.error());
+    if (r.expected_version == 0) {
+      if (*row) {
+        return fail(Kind::version_conflict, who + ": expected a new case, but it exists at version " +
+                                                std::to_string(stmt->uint64(0)));
+      }
+    } else {
+      if (!*row) {
+        return fail(Kind::not_found, who + ": expected the case at version " + std::to_string(r.expected_version) +
+                                         ", but there is no such case");
+      }
+      if (const auto version = stmt->uint64(0); version != r.expected_version) {
+        return fail(Kind::version_conflict, who + ": expected the case at version " +
+                                                std::to_string(r.expected_version) + ", but it is at version " +
+                                                std::to_string(version));
+      }
+      if (stmt->text(1) != r.summary.bundle_id || stmt->int64(2) != r.summary.bundle_version) {
+        return fail(Kind::invalid, who + ": the case runs on " + stmt->text(1) + " version " +
+                                       std::to_string(stmt->int64(2)) + " and cannot move to " + r.summary.bundle_id +
+                                       " version " + std::to_string(r.summary.bundle_version));
+      }
+    }
+  }
+
+  // 3. The case row (parent of every other row), then its history and its index rows.
+  const auto& s = r.summary;
+  if (auto done = execute(c, kUpsertCase, r.case_id, s.bundle_id, std::int64_t{s.bundle_version}, s.status,
+                          s.applicant, s.started_at, s.updated_at, to_sql(s.version), r.snapshot);
+      !done) {
+    return std::unexpected(done.error());
+  }
+  for (const auto& e : r.events) {
+    if (auto done = execute(c, kInsertEvent, r.case_id, to_sql(e.sequence), e.type, e.payload, e.recorded_at); !done) {
+      return std::unexpected(done.error());
+    }
+  }
+  if (auto done = execute(c, kDeleteItems, r.case_id); !done) return std::unexpected(done.error());
+  for (const auto& item : r.items) {
+    if (auto done = execute(c, kInsertItem, r.case_id, item.item_id, item.department, item.state,
+                            std::int64_t{item.final ? 1 : 0}, item.due_at, item.light);
+        !done) {
+      return std::unexpected(done.error());
+    }
+  }
+  for (const auto& timer_id : r.cancel_timers) {
+    if (auto done = execute(c, kDeleteTimer, r.case_id, timer_id); !done) return std::unexpected(done.error());
+  }
+  for (const auto& t : r.set_timers) {
+    if (auto done = execute(c, kUpsertTimer, r.case_id, t.timer_id, t.due_at, t.payload); !done) {
+      return std::unexpected(done.error());
+    }
+  }
+  for (const auto& o : r.outbox) {
+    // An idempotency key already present (a retried intent) keeps its first entry.
+    if (auto done = execute(c, kInsertOutbox, o.idempotency_key, r.case_id, o.department, o.adapter, o.operation,
+                            o.payload, std::int64_t{o.attempts}, o.next_attempt_at, o.status, o.last_error);
+        !done) {
+      return std::unexpected(done.error());
+    }
+  }
+  if (auto done = execute(c, kInsertCommand, r.command_id, r.case_id, to_sql(s.version), r.result); !done) {
+    return std::unexpected(done.error());
+  }
+  return CommitResult{false, s.version, r.result};
+}
+
+std::expected<void, StoreError> Writer::apply(const OutboxRecord& o) {
+  if (auto done = execute(*connection_, kUpdateOutbox, o.status, std::int64_t{o.attempts}, o.next_attempt_at,
+                          o.last_error, to_sql(o.id));
+      !done) {
+    return std::unexpected(done.error());
+  }
+  if (sqlite3_changes64(connection_->handle()) == 0) {
+    return fail(Kind::not_found, "no outbox entry " + std::to_string(o.id));
+  }
+  return {};
+}
+
+std::expected<bool, StoreError> Writer::apply(const DeployedWorkflow& w) {
+  {
+    auto stmt = connection_->prepare(kSelectWorkflowHash);
+    if (!stmt) return std::unexpected(stmt.error());
+    stmt->bind(w.bundle_id).bind(std::int64_t{w.version});
+    auto row = stmt->next();
+    if (!row) return std::unexpected(row.error());
+    if (*row) {
+      if (auto hash = stmt->text(0); hash != w.source_hash) {
+        return fail(Kind::invalid, "bundle " + in_quotes(w.bundle_id) + " version " + std::to_string(w.version) +
+                                       " is already deployed with another source (hash " + hash + ", not " +
+                                       w.source_hash + "); deploy the change as a new version");
+      }
+      return false;  // the same workflow again
+    }
+  }
+  if (auto done = execute(*connection_, kInsertWorkflow, w.bundle_id, std::int64_t{w.version}, w.source_hash,
+                          w.source, w.deployed_at);
+      !done) {
+    return std::unexpected(done.error());
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Read connections.
+
+class ReaderPool {
+ public:
+  ReaderPool(std::string path, int busy_timeout_ms) : path_(std::move(path)), busy_timeout_ms_(busy_timeout_ms) {}
+
+  std::expected<std::unique_ptr<Connection>, StoreError> acquire() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+    }
+    return Connection::open(path_, SQLITE_OPEN_READONLY, busy_timeout_ms_);
+  }
+
+  void release(std::unique_ptr<Connection> c) {
+    std::lock_guard lock(mutex_);
+    if (idle_.size() < kMaxIdleReaders) idle_.push_back(std::move(c));
+  }
+
+  void clear() {
+    std::lock_guard lock(mutex_);
+    idle_.clear();
+  }
+
+ private:
+  const std::string path_;
+  const int busy_timeout_ms_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+};
+
+// ---------------------------------------------------------------------------------------
+// The store.
+
+CaseSummary read_summary(const Statement& stmt) {
+  CaseSummary s;
+  s.case_id = stmt.text(0);
+  s.bundle_id = stmt.text(1);
+  s.bundle_version = static_cast<int>(stmt.int64(2));
+  s.status = stmt.text(3);
+  s.applicant = stmt.text(4);
+  s.started_at = stmt.int64(5);
+  s.updated_at = stmt.int64(6);
+  s.version = stmt.uint64(7);
+  return s;
+}
+
+template <typename T, typename F>
+std::expected<T, StoreError> guarded(F&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return fail(Kind::io, std::string("store failure: ") + e.what());
+  } catch (...) {
+    return fail(Kind::io, "store failure");
+  }
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(const std::string& path, const SqliteOptions& options, std::unique_ptr<Connection> writer)
+      : readers_(path, static_cast<int>(options.busy_timeout.count())),
+        writer_(std::move(writer), options.max_batch) {}
+
+  ~SqliteStore() override {
+    writer_.stop();
+    // Read-only connections cannot checkpoint; closing them first lets the writer's
+    // connection, the last one, checkpoint and remove the WAL.
+    readers_.clear();
+  }
+
+  void start() { writer_.start(); }
+  SqliteStoreStats stats() const { return writer_.stats(); }
+
+  std::expected<CommitResult, StoreError> commit(const CommitRequest& request) override {
+    return guarded<CommitResult>([&]() -> std::expected<CommitResult, StoreError> {
+      if (auto error = validate(request)) return std::unexpected(*error);
+      return write<CommitResult>([&request](Writer& w) { return w.apply(request); });
+    });
+  }
+
+  std::expected<std::optional<std::pair<CaseSummary, std::string>>, StoreError> load_case(
+      const std::string& case_id) override {
+    using Result = std::optional<std::pair<CaseSummary, std::string>>;
+    return read<Result>([&](Connection& c) -> std::expected<Result, StoreError> {
+      auto stmt = c.prepare(kSelectCase);
+      if (!stmt) return std::unexpected(stmt.error());
+      stmt->bind(case_id);
+      auto row = stmt->next();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return Result{};
+      return Result{std::pair{read_summary(*stmt), stmt->text(8)}};
+    });
+  }
+
+  std::expected<std::vector<StoredEvent>, StoreError> load_events(const std::string& case_id) override {
+    return read<std::vector<StoredEvent>>([&](Connection& c) -> std::expected<std::vector<StoredEvent>, StoreError> {
+      auto stmt = c.prepare(kSelectEvents);
+      if (!stmt) return std::unexpected(stmt.error());
+      stmt->bind(case_id);
+      std::vector<StoredEvent> events;
+      for (;;) {
+        auto row = stmt->next();
+        if (!row) return std::unexpected(row.error());
+        if (!*row) return events;
+        events.push_back(StoredEvent{stmt->uint64(0), stmt->text(1), stmt->text(2), stmt->int64(3)});
+      }
+    });
+  }
+
+  std::expected<std::vector<CaseSummary>, StoreError> list_cases(const CaseQuery& q) override {
+    return read<std::vector<CaseSummary>>([&](Connection& c) -> std::expected<std::vector<CaseSummary>, StoreError> {
+      DynamicQuery query;
+      query.sql = std::string("SELECT ") + kCaseColumns + " FROM cases c WHERE 1 = 1";
+      if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
+      if (q.status) query.where("c.status = ?", *q.status);
+      if (q.department || q.item_state || q.due_before) {
+        // All item filters hold for one and the same item. An item with a department or a
+        // due date filter must still be open (non-final); a state filter alone may name a
+        // final state (e.g. cases with a rejected item).
+        std::string exists = "EXISTS (SELECT 1 FROM case_items i WHERE i.case_id = c.case_id";
+        if (q.department || q.due_before) exists += " AND i.final = 0";
+        if (q.department) {
+          exists += " AND i.department = ?";
+          query.params.emplace_back(*q.department);
+        }
+        if (q.item_state) {
+          exists += " AND i.state = ?";
+          query.params.emplace_back(*q.item_state);
+        }
+        if (q.due_before) {
+          exists += " AND i.due_at <> 0 AND i.due_at <= ?";
+          query.params.emplace_back(std::int64_t{*q.due_before});
+        }
+        query.sql += " AND " + exists + ")";
+      }
+      query.sql += " ORDER BY c.started_at DESC, c.case_id LIMIT ? OFFSET ?";
+      query.params.emplace_back(to_sql(q.limit));
+      query.params.emplace_back(to_sql(q.offset));
+      auto stmt = query.prepare(c);
+      if (!stmt) return std::unexpected(stmt.error());
+      std::vector<CaseSummary> cases;
+      for (;;) {
+        auto row = stmt->next();
+        if (!row) return std::unexpected(row.error());
+        if (!*row) return cases;
+        cases.push_back(read_summary(*stmt));
+      }
+    });
+  }
+
+  std::expected<std::vector<WorklistEntry>, StoreError> worklist(const CaseQuery& q) override {
+    return read<std::vector<WorklistEntry>>([&](Connection& c) -> std::expected<std::vector<WorklistEntry>, StoreError> {
+      DynamicQuery query;
+      query.sql =
+          "SELECT i.case_id, c.bundle_id, i.item_id, i.department, i.state, i.final, i.due_at, i.light "
+          "FROM case_items i JOIN cases c ON c.case_id = i.case_id WHERE i.final = 0";
+      if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
+      if (q.status) query.where("c.status = ?", *q.status);
+      if (q.department) query.where("i.department = ?", *q.department);
+      if (q.item_state) query.where("i.state = ?", *q.item_state);
+      if (q.due_before) query.where("i.due_at <> 0 AND i.due_at <= ?", std::int64_t{*q.due_before});
+      query.sql +=
+          " ORDER BY CASE WHEN i.due_at = 0 THEN 1 ELSE 0 END, i.due_at, i.case_id, i.item_id LIMIT ? OFFSET ?";
+      query.params.emplace_back(to_sql(q.limit));
+      query.params.emplace_back(to_sql(q.offset));
+      auto stmt = query.prepare(c);
+      if (!stmt) return std::unexpected(stmt.error());
+      std::vector<WorklistEntry> entries;
+      for (;;) {
+        auto row = stmt->next();
+        if (!row) return std::unexpected(row.error());
+        if (!*row) return entries;
+        WorklistEntry e;
+        e.case_id = stmt->text(0);
+        e.bundle_id = stmt->text(1);
+        e.item = ItemRow{stmt->text(2), stmt->text(3), stmt->text(4), stmt->int64(5) != 0, stmt->int64(6),
+                         stmt->text(7)};
+        entries.push_back(std::move(e));
+      }
+    });
+  }
+
+  std::expected<std::vector<TimerRecord>, StoreError> due_timers(Timestamp now, std::size_t limit) override {
+    return read<std::vector<TimerRecord>>([&](Connection& c) -> std::expected<std::vector<TimerRecord>, StoreError> {
+      auto stmt = c.prepare(kDueTimers);
+      if (!stmt) return std::unexpected(stmt.error());
+      stmt->bind(std::int64_t{now}).bind(to_sql(limit));
+      std::vector<TimerRecord> timers;
+      for (;;) {
+        auto row = stmt->next();
+        if (!row) return std::unexpected(row.error());
+        if (!*row) return timers;
+        timers.push_back(TimerRecord{stmt->text(0), stmt->text(1), stmt->int64(2), stmt->text(3)});
+      }
+    });
+  }
+
+  std::expected<std::vector<OutboxRecord>, StoreError> pending_outbox(Timestamp now, std::size_t limit) override {
+    return read<std::vector<OutboxRecord>>([&](Connection& c) -> std::expected<std::vector<OutboxRecord>, StoreError> {
+      auto stmt = c.prepare(kPendingOutbox);
+      if (!stmt) return std::unexpected(stmt.error());
+      stmt->bind(std::int64_t{now}).bind(to_sql(limit));
+      std::vector<OutboxRecord> records;
+      for (;;) {
+        auto row = stmt->next();
+        if (!row) return std::unexpected(row.error());
+        if (!*row) return records;
+        OutboxRecord o;
+        o.id = stmt->uint64(0);
+        o.idempotency_key = stmt->text(1);
+        o.case_id = stmt->text(2);
+        o.department = stmt->text(3);
+        o.adapter = stmt->text(4);
+        o.operation = stmt->text(5);
+        o.payload = stmt->text(6);
+        o.attempts = static_cast<int>(stmt->int64(7));
+        o.next_attempt_at = stmt->int64(8);
+        o.status = stmt->text(9);
+        o.last_error = stmt->text(10);
+        records.push_back(std::move(o));
+      }
+    });
+  }
+
+  std::expected<void, StoreError> update_outbox(const OutboxRecord& record) override {
+    return guarded<void>([&]() -> std::expected<void, StoreError> {
+      if (auto error = validate(record)) return std::unexpected(*error);
+      return write<void>([&record](Writer& w) { return w.apply(record); });
+    });
+  }
+
+  std::expected<bool, StoreError> deploy(const DeployedWorkflow& workflow) override {
+    return guarded<bool>([&]() -> std::expected<bool, StoreError> {
+      if (auto error = validate(workflow)) return std::unexpected(*error);
+      return write<bool>([&workflow](Writer& w) { return w.apply(workflow); });
+    });
+  }
+
+  std::expected<std::vector<DeployedWorkflow>, StoreError> list_workflows() override {
+    return read<std::vector<DeployedWorkflow>>(
+        [&](Connection& c) -> std::expected<std::vector<DeployedWorkflow>, StoreError> {
+          auto stmt = c.prepare(kListWorkflows);
+          if (!stmt) return std::unexpected(stmt.error());
+          std::vector<DeployedWorkflow> workflows;
+          for (;;) {
+            auto row = stmt->next();
+            if (!row) return std::unexpected(row.error());
+            if (!*row) return workflows;
+            workflows.push_back(DeployedWorkflow{stmt->text(0), static_cast<int>(stmt->int64(1)), stmt->text(2),
+                                                 stmt->text(3), stmt->int64(4), stmt->uint64(5)});
+          }
+        });
+  }
+
+ private:
+  // Queues a job on the writer and waits for its batch to commit. The request the body
+  // refers to lives on the caller's stack, which stays put until the promise is fulfilled.
+  template <typename T>
+  std::expected<T, StoreError> write(typename TypedJob<T>::Body body) {
+    auto job = std::make_shared<TypedJob<T>>(std::move(body));
+    auto future = job->future();
+    if (auto queued = writer_.submit(job); !queued) return std::unexpected(queued.error());
+    return future.get();
+  }
+
+  // Runs `body` on a pooled read connection. A connection that saw an error is closed rather
+  // than pooled.
+  template <typename T, typename F>
+  std::expected<T, StoreError> read(F&& body) noexcept {
+    return guarded<T>([&]() -> std::expected<T, StoreError> {
+      auto connection = readers_.acquire();
+      if (!connection) return std::unexpected(connection.error());
+      std::expected<T, StoreError> result = body(**connection);
+      if (result.has_value()) readers_.release(std::move(*connection));
+      return result;
+    });
+  }
+
+  ReaderPool readers_;
+  Writer writer_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Opening: inspection (read-only), configuration, migration.
+
+constexpr char kSqliteMagic[] = "SQLite format 3";  // with its NUL: the first 16 bytes of every SQLite file
+
+struct Inspection {
+  std::int64_t application_id = 0;
+  std::int64_t schema_version = 0;
+  std::int64_t schema_objects = 0;
+};
+
+std::expected<Inspection, StoreError> inspect(Connection& c) {
+  Inspection result;
+  auto app = c.query_int("PRAGMA application_id");
+  if (!app) return std::unexpected(app.error());
+  auto version = c.query_int("PRAGMA user_version");
+  if (!version) return std::unexpected(version.error());
+  auto objects = c.query_int("SELECT COUNT(*) FROM sqlite_master");
+  if (!objects) return std::unexpected(objects.error());
+  return Inspection{*app, *version, *objects};
+}
+
+std::string hex(std::int64_t value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "0x%08llX", static_cast<unsigned long long>(value) & 0xFFFFFFFFull);
+  return buffer;
+}
+
+/// Refuses what is not an onevisit database this build can open. Reads only.
+std::optional<StoreError> check_ownership(const Inspection& in, const std::string& path) {
+  if (in.application_id != 0 && in.application_id != kApplicationId) {
+    return make_error(Kind::foreign, path + " is not an onevisit database: its SQLite application_id is " +
+                                         hex(in.application_id) + ", onevisit's is " + hex(kApplicationId));
+  }
+  if (in.application_id == 0 && in.schema_objects > 0) {
+    return make_error(Kind::foreign, path + " is not an onevisit database: an SQLite database without onevisit's "
+                                            "application_id that already holds " +
+                                            std::to_string(in.schema_objects) + " tables or indexes");
+  }
+  if (in.application_id == kApplicationId && in.schema_version > kSchemaVersion) {
+    return make_error(Kind::foreign, path + " has onevisit schema version " + std::to_string(in.schema_version) +
+                                         ", newer than this build reads (" + std::to_string(kSchemaVersion) +
+                                         "); open it with a newer onevisit");
+  }
+  if (in.application_id == kApplicationId && in.schema_version <= 0) {
+    return make_error(Kind::corrupt, path + " carries onevisit's application_id but no schema version (" +
+                                         std::to_string(in.schema_version) + ")");
+  }
+  return std::nullopt;
+}
+
+std::optional<StoreError> quick_check(Connection& c) {
+  auto stmt = c.prepare("PRAGMA quick_check");
+  if (!stmt) return stmt.error();
+  std::vector<std::string> problems;
+  for (;;) {
+    auto row = stmt->next();
+    if (!row) return row.error();
+    if (!*row) break;
+    if (auto line = stmt->text(0); line != "ok" && problems.size() < 3) problems.push_back(std::move(line));
+  }
+  if (problems.empty()) return std::nullopt;
+  std::string message = c.path() + " is damaged (PRAGMA quick_check):";
+  for (const auto& p : problems) message += " " + p + ";";
+  return make_error(Kind::corrupt, message);
+}
+
+std::expected<void, StoreError> migrate(Connection& c) {
+  if (auto begun = c.exec("BEGIN IMMEDIATE"); !begun) return begun;
+  auto rollback = [&c](StoreError error) -> std::expected<void, StoreError> {
+    c.exec("ROLLBACK");
+    return std::unexpected(std::move(error));
+  };
+  // Another process may have created or migrated the file since it was inspected.
+  auto in = inspect(c);
+  if (!in) return rollback(in.error());
+  if (auto refused = check_ownership(*in, c.path())) return rollback(*refused);
+  const std::int64_t from = in->application_id == kApplicationId ? in->schema_version : 0;
+  for (const auto& m : kMigrations) {
+    if (m.version <= from) continue;
+    if (auto done = c.exec(m.sql); !done) {
+      return rollback(make_error(done.error().kind, "migrating " + c.path() + " to schema version " +
+                                                        std::to_string(m.version) + ": " + done.error().message));
+    }
+  }
+  if (from < kSchemaVersion) {
+    const std::string pragmas = "PRAGMA application_id = " + std::to_string(kApplicationId) +
+                                "; PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";";
+    if (auto done = c.exec(pragmas.c_str()); !done) return rollback(done.error());
+    if (auto done = execute(c,
+                            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            std::to_string(kSchemaVersion));
+        !done) {
+      return rollback(done.error());
+    }
+  }
+  if (auto committed = c.exec("COMMIT"); !committed) return rollback(committed.error());
+  return {};
+}
+
+std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& path, const SqliteOptions& options) {
+  namespace fs = std::filesystem;
+  if (path.empty() || path == ":memory:" || path.starts_with("file:")) {
+    return fail(Kind::invalid, "the SQLite store needs a file path (got " + in_quotes(path) +
+                                   "); use a temporary directory for tests");
+  }
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return fail(Kind::io, "cannot access " + path + ": " + ec.message());
+  }
+  const bool exists = fs::exists(status);
+  if (!exists && !options.create) return fail(Kind::not_found, "no database at " + path + " (create is off)");
+  if (exists && !fs::is_regular_file(status)) return fail(Kind::foreign, path + " is not a regular file");
+
+  if (exists) {
+    // The header check needs no SQLite and cannot write: anything else is refused here.
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail(Kind::io, "cannot read " + path);
+    char header[sizeof kSqliteMagic] = {};
+    in.read(header, sizeof header);
+    const auto got = static_cast<std::size_t>(in.gcount());
+    // An empty file is an empty database, as for SQLite itself.
+    if (got > 0 && (got < sizeof header || std::memcmp(header, kSqliteMagic, sizeof header) != 0)) {
+      return fail(Kind::foreign, path + " is not an SQLite database (its first bytes are not \"SQLite format 3\")");
+    }
+  }
+
+  const int busy_ms = static_cast<int>(std::clamp<std::int64_t>(options.busy_timeout.count(), 0, 1 << 30));
+  auto opened = Connection::open(path, SQLITE_OPEN_READWRITE | (options.create ? SQLITE_OPEN_CREATE : 0), busy_ms);
+  if (!opened) return std::unexpected(opened.error());
+  auto& c = **opened;
+
+  // Inspect before writing anything. A file with the SQLite magic that SQLite cannot read
+  // (SQLITE_NOTADB: a damaged header; SQLITE_CORRUPT) is damaged rather than foreign, which
+  // kind_of already says.
+  auto in = inspect(c);
+  if (!in) return fail(in.error().kind, "cannot open " + path + ": " + in.error().message);
+  if (auto refused = check_ownership(*in, path)) return std::unexpected(*refused);
+  if (in->schema_objects > 0) {
+    if (auto damaged = quick_check(c)) return std::unexpected(*damaged);
+  }
+
+  // The file is ours (or new): configure and migrate.
+  auto mode = c.query_text("PRAGMA journal_mode = WAL");
+  if (!mode) return std::unexpected(mode.error());
+  if (*mode != "wal") {
+    return fail(Kind::io, "cannot put " + path + " in WAL mode (journal_mode stays " + *mode +
+                              "; is it on a network file system?)");
+  }
+  if (auto done = c.exec(kConfigureWriter); !done) return std::unexpected(done.error());
+  if (in->application_id != kApplicationId || in->schema_version < kSchemaVersion) {
+    if (auto done = migrate(c); !done) return std::unexpected(done.error());
+  }
+
+  auto store = std::make_unique<SqliteStore>(path, options, std::move(*opened));
+  store->start();
+  return store;
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<Store>, StoreError> open_sqlite_store(const std::string& path,
+                                                                    const SqliteOptions& options) {
+  return guarded<std::unique_ptr<Store>>([&] { return open_store(path, options); });
+}
+
+std::optional<SqliteStoreStats> sqlite_store_stats(const Store& store) {
+  if (const auto* sqlite_store = dynamic_cast<const SqliteStore*>(&store)) return sqlite_store->stats();
+  return std::nullopt;
+}
+
+}  // namespace onevisit::engine

@@ -1,0 +1,380 @@
+// The pure core: given events, when a command, then events or a rejection, on a virtual
+// clock and the real 2026 calendar.
+#include <catch2/catch.hpp>
+
+#include <onevisit/engine/runtime.hpp>
+
+#include "../test_support.hpp"
+
+using namespace onevisit;
+using namespace onevisit::engine;
+using dsl::Value;
+
+namespace {
+
+const std::string kFlow = R"(
+import "workflows/calendars/cn_mainland.flow"
+lifecycle standard {
+  state submitted initial; state accepted; state correcting pauses_clock
+  state approved final; state rejected final failed
+  on accept: submitted -> accepted by clerk when materials.complete
+  on request_correction: submitted, accepted -> correcting by clerk requires reason do notify(applicant, "请补正")
+  on corrected: correcting -> accepted by applicant
+  on approve: accepted -> approved by reviewer when materials.verified do call(dept.submit)
+  on reject: accepted -> rejected by reviewer requires reason
+  on auto_accept: submitted -> accepted by system after 5 workdays
+  warn at 80%
+  on overdue do escalate(supervisor)
+}
+department market "市场监管局" adapter market_registry
+department police "公安局" adapter seal_system
+material id_card "身份证" from elicense "居民身份证"
+material articles "公司章程" upload pdf
+material lease "租赁合同" upload pdf secondary
+material license "营业执照" produced_by registration
+item registration "设立登记" by market { limit 5 workdays statutory 15 workdays; needs id_card, articles, lease; produces license; tolerant }
+bundle startup "企业开办" version 1 {
+  promise 6 workdays; calendar cn_mainland; lifecycle standard
+  form {
+    company_name "企业名称": text required
+    legal_rep_id "法定代表人身份证": idcard required
+    capital "注册资本": money required min 0
+    category "类型": enum(company "公司", sole "个体") default "company"
+    needs_seal "刻章": bool default true
+  }
+  use registration
+  item seal "刻章" by police after registration when needs_seal { needs license, id_card; limit 1 workday }
+  rating { bad at most 2; rectify within 15 workdays }
+}
+)";
+
+// 2026-02-12 (Thursday) 10:00 local, just before the Spring Festival holiday.
+Timestamp at(int year, int month, int day, int hour = 10, int minute = 0) {
+  return (dsl::days_from_civil({year, month, day}) * 24 * 60 + hour * 60 + minute) * 60'000;
+}
+
+std::string date_of(Timestamp t) {
+  const auto minutes = t / 60'000;
+  const auto d = dsl::civil_from_days(day_of(minutes));
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02d %02lld:%02lld", d.year, d.month, d.day,
+                static_cast<long long>((minutes % 1440) / 60), static_cast<long long>(minutes % 60));
+  return buffer;
+}
+
+struct World {
+  dsl::Program program;
+  std::shared_ptr<const Workflow> wf;
+  WorkCalendar calendar = WorkCalendar::weekdays();
+  Case state;
+  Timestamp now = at(2026, 2, 12);
+  std::vector<Event> history;
+
+  World() {
+    const std::string root = ONEVISIT_SOURCE_DIR;
+    program = dsl::load_text(root + "/startup.flow", kFlow, dsl::filesystem_reader());
+    auto diagnostics = dsl::check(program);
+    INFO(testing::describe(program.located(diagnostics)));
+    REQUIRE(testing::error_count(program.located(diagnostics)) == 0);
+    auto compiled = compile(program);
+    INFO(testing::describe(program.located(compiled.diagnostics)));
+    REQUIRE(compiled.ok());
+    wf = compiled.workflows.at(0);
+    const dsl::ast::Calendar* cal = nullptr;
+    std::function<const dsl::ast::Calendar*(std::string_view)> lookup = [&](std::string_view name) -> const dsl::ast::Calendar* {
+      for (const auto& u : program.units) {
+        for (const auto& d : u.file.declarations) {
+          if (d.calendar && d.calendar->id.text == name) return &*d.calendar;
+        }
+      }
+      return nullptr;
+    };
+    cal = lookup("cn_mainland");
+    REQUIRE(cal);
+    auto built = WorkCalendar::from_ast(*cal, lookup);
+    REQUIRE(built);
+    calendar = std::move(*built);
+    state.id = "case-1";
+  }
+
+  std::variant<std::vector<Event>, Rejection> send(CommandBody body, std::string role = "clerk") {
+    Command command{"cmd-" + std::to_string(history.size()), state.id, role + "-user", role, std::move(body)};
+    auto outcome = decide(DecideContext{*wf, calendar, now}, state, command);
+    if (auto* events = std::get_if<std::vector<Event>>(&outcome)) {
+      for (const auto& e : *events) {
+        apply(*wf, state, e);
+        history.push_back(e);
+      }
+    }
+    return outcome;
+  }
+
+  std::vector<Event> ok(CommandBody body, std::string role = "clerk") {
+    auto outcome = send(std::move(body), std::move(role));
+    if (auto* r = std::get_if<Rejection>(&outcome)) FAIL("rejected: " << r->message);
+    return std::get<std::vector<Event>>(outcome);
+  }
+
+  Rejection refused(CommandBody body, std::string role = "clerk") {
+    const auto version = state.version;
+    auto outcome = send(std::move(body), std::move(role));
+    REQUIRE(std::holds_alternative<Rejection>(outcome));
+    CHECK(state.version == version);  // nothing changed
+    return std::get<Rejection>(outcome);
+  }
+
+  std::map<std::string, Value> form() const {
+    return {{"company_name", Value::of_text("杭州一件事科技有限公司")},
+            {"legal_rep_id", Value::of_text("11010519491231002X")},
+            {"capital", Value::of_decimal(*dsl::Decimal::parse("100000"))}};
+  }
+
+  void start() { ok(StartCase{form(), "11010519491231002X"}, "clerk"); }
+  ItemIndex item(std::string_view id) const { return *wf->find_item(id); }
+  const ItemState& item_state(std::string_view id) const { return state.items[item(id)]; }
+  std::string state_of(std::string_view id) const {
+    const auto& s = item_state(id);
+    return wf->lifecycles[wf->items[item(id)].lifecycle].states[s.state].id;
+  }
+  void supply_all() {
+    ok(AttachMaterial{"id_card", "", "", true});
+    ok(AttachMaterial{"articles", "sha-articles", "章程.pdf", false});
+    ok(AttachMaterial{"lease", "sha-lease", "租赁合同.pdf", false});
+    ok(VerifyMaterial{"articles", true, ""});
+    ok(VerifyMaterial{"lease", true, ""});
+  }
+};
+
+template <class T>
+bool has_event(const std::vector<Event>& events) {
+  return std::any_of(events.begin(), events.end(), [](const Event& e) { return std::holds_alternative<T>(e.body); });
+}
+
+}  // namespace
+
+TEST_CASE("runtime: the form is validated and every problem reported at once", "[runtime]") {
+  World w;
+  auto form = w.form();
+  form.erase("company_name");
+  form["legal_rep_id"] = Value::of_text("340524198001010013");
+  form["capital"] = Value::of_int(-5);
+  form["category"] = Value::of_text("partnership");
+  form["captial"] = Value::of_int(1);
+  const auto r = w.refused(StartCase{form, ""});
+  CHECK(r.code == Rejection::Code::invalid_field);
+  std::map<std::string, std::string> errors;
+  for (const auto& e : r.field_errors) errors[e.field] = e.message;
+  CHECK(errors.size() == 5);
+  CHECK(errors["company_name"] == "is required");
+  CHECK(errors["legal_rep_id"].find("GB 11643") != std::string::npos);
+  CHECK(errors["capital"] == "must be at least 0");
+  CHECK(errors["category"] == "must be one of: company, sole");
+  CHECK(errors["captial"].find("did you mean 'capital'?") != std::string::npos);
+  CHECK(w.state.version == 0);
+}
+
+TEST_CASE("runtime: starting a case activates the items that can run", "[runtime]") {
+  World w;
+  w.start();
+  CHECK(w.state.status == CaseStatus::running);
+  CHECK(w.state.applicant_masked == "110*************2X");
+  CHECK(w.item_state("registration").phase == ItemPhase::active);
+  CHECK(w.state_of("registration") == "submitted");
+  CHECK(w.item_state("seal").phase == ItemPhase::waiting);
+  // A situation that leaves the seal out.
+  World w2;
+  auto form = w2.form();
+  form["needs_seal"] = Value::of_bool(false);
+  w2.ok(StartCase{form, ""});
+  CHECK(w2.item_state("seal").phase == ItemPhase::not_applicable);
+}
+
+TEST_CASE("runtime: rejections say why and change nothing", "[runtime]") {
+  World w;
+  w.start();
+  auto r = w.refused(FireEvent{"registration", "accept", {}}, "applicant");
+  CHECK(r.code == Rejection::Code::role_not_allowed);
+  CHECK(r.message == "Expected role 'clerk' for 'accept', but the role is 'applicant'");
+  r = w.refused(FireEvent{"registration", "accept", {}});
+  CHECK(r.code == Rejection::Code::guard_false);
+  CHECK(r.message == "Expected 'materials.complete' for 'accept', but it is false (materials.complete = false)");
+  r = w.refused(FireEvent{"registration", "approve", {}}, "reviewer");
+  CHECK(r.code == Rejection::Code::wrong_state);
+  CHECK(r.message == "Expected item 'registration' in 'accepted' for 'approve', but it is in 'submitted'");
+  r = w.refused(FireEvent{"registraton", "accept", {}});
+  CHECK(r.code == Rejection::Code::not_found);
+  CHECK(r.message.find("did you mean 'registration'?") != std::string::npos);
+  r = w.refused(FireEvent{"registration", "acept", {}});
+  CHECK(r.message.find("from 'submitted': 'accept', 'request_correction', 'auto_accept'") != std::string::npos);
+  r = w.refused(FireEvent{"registration", "request_correction", {}});
+  CHECK(r.code == Rejection::Code::missing_field);
+  r = w.refused(FireEvent{"seal", "accept", {}});
+  CHECK(r.message == "Expected item 'seal' to be active, but it is waiting");
+  r = w.refused(VerifyMaterial{"articles", true, ""});
+  CHECK(r.message == "Expected material 'articles' to be submitted, but it is missing");
+  r = w.refused(AttachMaterial{"license", "sha", "x.pdf", false});
+  CHECK(r.message.find("produced by an item") != std::string::npos);
+  r = w.refused(Deliver{"window"});
+  CHECK(r.code == Rejection::Code::wrong_state);
+}
+
+TEST_CASE("runtime: a case from intake to rating", "[runtime]") {
+  World w;
+  w.start();
+  w.supply_all();
+  w.ok(FireEvent{"registration", "accept", {}});
+  auto events = w.ok(FireEvent{"registration", "approve", {}}, "reviewer");
+  // Approval issues the licence, which lets the seal start.
+  CHECK(has_event<MaterialProduced>(events));
+  CHECK(has_event<ItemActivated>(events));
+  CHECK(w.state.materials[*w.wf->find_material("license")].status == MaterialStatus::verified);
+  CHECK(w.item_state("seal").phase == ItemPhase::active);
+  // The outbox gets the department call, keyed the same on every retry.
+  const auto outbox = outbox_for(*w.wf, w.state, events, w.state.version - events.size() + 1);
+  REQUIRE(outbox.size() == 1);
+  CHECK(outbox[0].adapter == "market_registry");
+  CHECK(outbox[0].operation == "submit");
+  CHECK(outbox[0].idempotency_key.starts_with("case-1/registration/"));
+  w.ok(FireEvent{"seal", "accept", {}});
+  events = w.ok(FireEvent{"seal", "approve", {}}, "reviewer");
+  CHECK(has_event<CaseCompleted>(events));
+  CHECK(w.state.status == CaseStatus::completed);
+  w.ok(Deliver{"electronic"}, "clerk");
+  w.now = at(2026, 3, 2);
+  auto rated = w.ok(Rate{1, "等了太久"}, "applicant");
+  const auto& r = std::get<CaseRated>(rated.at(0).body);
+  REQUIRE(r.rectification_due);
+  // 15 working days from Monday 2026-03-02: Mar 3..6 (4), 9..13 (9), 16..20 (14), 23 (15).
+  CHECK(date_of(*r.rectification_due) == "2026-03-23 17:30");
+  CHECK(w.state.status == CaseStatus::rated);
+  // Replaying the history reproduces the state.
+  Case replayed;
+  replayed.id = w.state.id;
+  for (const auto& e : w.history) apply(*w.wf, replayed, e);
+  CHECK(replayed.version == w.state.version);
+  CHECK(replayed.status == w.state.status);
+  CHECK(replayed.rating == w.state.rating);
+  for (ItemIndex i = 0; i < replayed.items.size(); ++i) {
+    CHECK(replayed.items[i].phase == w.state.items[i].phase);
+    CHECK(replayed.items[i].state == w.state.items[i].state);
+  }
+}
+
+TEST_CASE("runtime: deadlines across the Spring Festival, and corrections stop the clock", "[runtime][calendar]") {
+  World w;
+  w.start();  // Thursday 2026-02-12 10:00
+  // 5 working days counted from the next day: Fri 13, make-up Sat 14, then after the
+  // holiday (15th to 23rd) Tue 24, Wed 25, Thu 26 -> due Thursday 26 February at close.
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, w.item("registration"))) == "2026-02-26 17:30");
+  // A correction from Friday 13 10:00 to Tuesday 24 10:00 stops the clock: the working
+  // time in between (Fri 13 10:00-12:00 and 13:30-17:30 = 360 min, make-up Sat 14 = 420
+  // min, Tue 24 09:00-10:00 = 60 min: 840 min) moves the deadline 840 working minutes on.
+  w.now = at(2026, 2, 13, 10);
+  w.ok(FireEvent{"registration", "request_correction", {{"reason", "章程缺少签字"}}});
+  CHECK(w.item_state("registration").corrections == 1);
+  CHECK(due_at(*w.wf, w.calendar, w.state, w.item("registration")) == 0);  // paused: no deadline
+  w.now = at(2026, 2, 24, 10);
+  w.ok(FireEvent{"registration", "corrected", {}}, "applicant");
+  // From Thu 26 17:30, 840 working minutes: Fri 27 (420) and the make-up Saturday 28 (420).
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, w.item("registration"))) == "2026-02-28 17:30");
+}
+
+TEST_CASE("runtime: National Day 2026 with its make-up days", "[runtime][calendar]") {
+  World w;
+  w.now = at(2026, 9, 30, 16);  // Wednesday before the holiday (10-01 to 10-07; make-up Sat 10-10)
+  w.start();
+  // Next day counting: Oct 1-7 holiday, Thu 8 (1), Fri 9 (2), Sat 10 make-up (3), Mon 12 (4), Tue 13 (5).
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, w.item("registration"))) == "2026-10-13 17:30");
+}
+
+TEST_CASE("runtime: timers for warnings, overdue and timed transitions", "[runtime][timers]") {
+  World w;
+  w.start();
+  auto timers = timers_for(*w.wf, w.calendar, w.state);
+  std::map<std::string, Timestamp> by_id;
+  for (const auto& t : timers) by_id[t.timer_id.substr(0, t.timer_id.find('@'))] = t.due_at;
+  const auto reg = "i" + std::to_string(w.item("registration"));
+  REQUIRE(by_id.contains(reg + ".overdue"));
+  REQUIRE(by_id.contains(reg + ".warn"));
+  REQUIRE(by_id.contains(reg + ".t5"));  // auto_accept after 5 workdays in submitted
+  CHECK(by_id[reg + ".warn"] < by_id[reg + ".overdue"]);
+  // Firing early does nothing; at the time, the light turns and the hook escalates.
+  w.now = by_id[reg + ".warn"] - 60'000;
+  CHECK(w.ok(TimerFired{reg + ".warn"}, "system").empty());
+  w.now = by_id[reg + ".warn"];
+  CHECK(has_event<ItemWarned>(w.ok(TimerFired{reg + ".warn"}, "system")));
+  CHECK(w.item_state("registration").light == Light::yellow);
+  // The timed transition fires by itself (the guard-free auto-accept).
+  std::string timed;
+  for (const auto& t : timers) {
+    if (t.timer_id.starts_with(reg + ".t5")) timed = t.timer_id;
+  }
+  w.now = by_id[reg + ".t5"];
+  auto events = w.ok(TimerFired{timed}, "system");
+  CHECK(has_event<ItemTransitioned>(events));
+  CHECK(w.state_of("registration") == "accepted");
+  CHECK(w.ok(TimerFired{timed}, "system").empty());  // a stale timer is a no-op
+  w.now = by_id[reg + ".overdue"];
+  events = w.ok(TimerFired{reg + ".overdue"}, "system");
+  REQUIRE(has_event<ItemOverdue>(events));
+  CHECK(w.item_state("registration").light == Light::red);
+  const auto outbox = outbox_for(*w.wf, w.state, events, w.state.version);
+  REQUIRE(outbox.size() == 1);
+  CHECK(outbox[0].operation == "escalate");
+  CHECK(item_rows(*w.wf, w.calendar, w.state)[w.item("registration")].light == "red");
+}
+
+TEST_CASE("runtime: tolerant intake accepts with a secondary material pending", "[runtime]") {
+  World w;
+  w.start();
+  w.ok(AttachMaterial{"id_card", "", "", true});
+  w.ok(AttachMaterial{"articles", "sha-articles", "章程.pdf", false});
+  auto r = w.refused(TolerantIntake{"registration", {"articles"}});
+  CHECK(r.code == Rejection::Code::missing_material);  // a main material is never tolerated
+  CHECK(r.message.find("is a main material") != std::string::npos);
+  r = w.refused(TolerantIntake{"registration", {}});
+  CHECK(r.code == Rejection::Code::invalid);
+  r = w.refused(TolerantIntake{"seal", {"lease"}});
+  CHECK(r.message.find("does not") != std::string::npos);  // the seal item is not tolerant
+  w.ok(TolerantIntake{"registration", {"lease"}});
+  CHECK(w.state_of("registration") == "accepted");
+  CHECK(w.state.materials[*w.wf->find_material("lease")].status == MaterialStatus::tolerated);
+  // Approval waits for the pending material: materials.verified is false.
+  w.ok(VerifyMaterial{"articles", true, ""});
+  r = w.refused(FireEvent{"registration", "approve", {}}, "reviewer");
+  CHECK(r.code == Rejection::Code::guard_false);
+  w.ok(AttachMaterial{"lease", "sha-lease", "租赁合同.pdf", false});
+  w.ok(VerifyMaterial{"lease", true, ""});
+  w.ok(FireEvent{"registration", "approve", {}}, "reviewer");
+}
+
+TEST_CASE("runtime: a rejected item cancels what comes after it", "[runtime]") {
+  World w;
+  w.start();
+  w.supply_all();
+  w.ok(FireEvent{"registration", "accept", {}});
+  auto events = w.ok(FireEvent{"registration", "reject", {{"reason", "名称不合规"}}}, "reviewer");
+  CHECK(has_event<ItemCancelled>(events));
+  CHECK(has_event<CaseCompleted>(events));
+  CHECK(w.item_state("seal").phase == ItemPhase::cancelled);
+  CHECK(w.state.materials[*w.wf->find_material("license")].status == MaterialStatus::missing);
+}
+
+TEST_CASE("runtime: withdrawal, pauses by a clerk", "[runtime]") {
+  World w;
+  w.start();
+  auto r = w.refused(PauseClock{"registration", ""});
+  CHECK(r.code == Rejection::Code::missing_field);
+  w.ok(PauseClock{"registration", "现场核查"});
+  CHECK(due_at(*w.wf, w.calendar, w.state, w.item("registration")) == 0);
+  w.refused(PauseClock{"registration", "again"});
+  w.now = at(2026, 2, 13, 10);
+  w.ok(ResumeClock{"registration"});
+  // Paused Thu 12 10:00 to Fri 13 10:00: 360 + 60 = 420 working minutes, one working day.
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, w.item("registration"))) == "2026-02-27 17:30");
+  r = w.refused(Withdraw{"不办了"}, "reviewer");
+  CHECK(r.code == Rejection::Code::role_not_allowed);
+  w.ok(Withdraw{"不办了"}, "applicant");
+  CHECK(w.state.status == CaseStatus::withdrawn);
+  w.refused(FireEvent{"registration", "accept", {}});
+}
