@@ -255,8 +255,9 @@ class WorkflowCompiler {
     }
     if (wf_->stages.empty()) wf_->stages = {"intake", "items", "delivery", "rating"};
 
-    compile_fields(bundle);
-    compile_decisions(bundle);
+    const auto fields = declare_fields(bundle);
+    compile_decisions(bundle);  // decisions read fields; field conditions may read decisions
+    compile_field_options(fields);
     wf_->guard_scope_ = make_guard_scope(&wf_->fields);
     for (const auto& m : bundle.members) {
       if (m.kind == BundleMemberKind::lead) wf_->lead = department(m.names[0]);
@@ -466,7 +467,7 @@ class WorkflowCompiler {
     return index;
   }
 
-  void compile_fields(const Bundle& bundle) {
+  std::vector<std::pair<const Field*, bool>> declare_fields(const Bundle& bundle) {
     auto& scope = *wf_->scope_;
     std::vector<std::pair<const Field*, bool>> fields;
     for (const auto& m : bundle.members) {
@@ -485,6 +486,11 @@ class WorkflowCompiler {
         fields.emplace_back(&f, model.situation);
       }
     }
+    return fields;
+  }
+
+  void compile_field_options(const std::vector<std::pair<const Field*, bool>>& fields) {
+    auto& scope = *wf_->scope_;
     dsl::DiagnosticSink sink(program_.units[unit_].path);
     const dsl::Environment constants{};
     for (std::size_t i = 0; i < fields.size(); ++i) {
@@ -505,7 +511,12 @@ class WorkflowCompiler {
           case FieldOptionKind::min:
           case FieldOptionKind::max: {
             auto e = dsl::compile_expression(*o.expr, scope, sink);
-            if (e && e->is_constant()) (o.kind == FieldOptionKind::min ? model.min : model.max) = e->evaluate(constants);
+            if (!e) break;
+            if (e->is_constant()) {
+              (o.kind == FieldOptionKind::min ? model.min : model.max) = e->evaluate(constants);
+            } else {
+              (o.kind == FieldOptionKind::min ? model.min_expression : model.max_expression) = std::move(e);
+            }
             break;
           }
           case FieldOptionKind::pattern: model.pattern = o.text->value; break;

@@ -282,14 +282,17 @@ std::vector<Rejection::FieldError> validate_form(const Workflow& wf, const std::
         break;
     }
     if (!errors.empty() && errors.back().field == f.name) continue;
-    if (f.min || f.max) {
+    std::optional<Value> min = f.min, max = f.max;
+    if (f.min_expression) min = f.min_expression->evaluate(env);
+    if (f.max_expression) max = f.max_expression->evaluate(env);
+    if (min || max) {
       auto compare = [&](const Value& bound) {
         if (v.kind == ValueKind::date) return (v.integer > bound.integer) - (v.integer < bound.integer);
         const auto a = v.as_decimal(), b = bound.as_decimal();
         return (a > b) - (a < b);
       };
-      if (f.min && !f.min->is_null() && compare(*f.min) < 0) fail("must be at least " + dsl::to_string(*f.min));
-      if (f.max && !f.max->is_null() && compare(*f.max) > 0) fail("must be at most " + dsl::to_string(*f.max));
+      if (min && !min->is_null() && compare(*min) < 0) fail("must be at least " + dsl::to_string(*min));
+      if (max && !max->is_null() && compare(*max) > 0) fail("must be at most " + dsl::to_string(*max));
     }
     if (!f.pattern.empty() && v.kind == ValueKind::text) {
       try {

@@ -154,6 +154,9 @@ class Store {
   /// Non-final items, ordered by due date (no deadline last).
   virtual std::expected<std::vector<WorklistEntry>, StoreError> worklist(const CaseQuery& query) = 0;
 
+  /// The stored result of a command id committed before, if any.
+  virtual std::expected<std::optional<CommitResult>, StoreError> find_command(const std::string& command_id) = 0;
+
   /// Timers due at or before `now`, oldest first.
   virtual std::expected<std::vector<TimerRecord>, StoreError> due_timers(Timestamp now, std::size_t limit) = 0;
 

@@ -192,6 +192,7 @@ struct FieldModel {
   std::optional<dsl::Value> default_value;
   std::optional<dsl::CompiledExpression> default_expression;  ///< e.g. today()
   std::optional<dsl::Value> min, max;
+  std::optional<dsl::CompiledExpression> min_expression, max_expression;  ///< bounds that read today()
   std::string pattern;
   std::optional<dsl::CompiledExpression> when;  ///< asked only when
   std::size_t slot = 0;                        ///< its slot in scope()

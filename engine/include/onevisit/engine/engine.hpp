@@ -1,0 +1,204 @@
+// The embeddable engine: deploy workflows, start cases, send commands, query, subscribe.
+//
+//   auto engine = onevisit::engine::Engine::open({.database = "cases.db"});
+//   (*engine)->deploy({"workflows/bundles/newborn.flow"});
+//   auto started = (*engine)->start_case("newborn", form, {.command_id = "c-1", .role = "clerk"});
+//   (*engine)->execute(Command{...FireEvent{"birth_cert", "accept"}...});
+//
+// Every command runs decide (pure) on the case's current state and commits the events, the
+// new snapshot, item rows, timers and outbox entries in one store transaction. A retried
+// command (same command id) returns its first result. When two threads race on one case,
+// the loser re-decides on the fresh state.
+//
+// Thread safety: an Engine is safe to use from many threads at once; commands to different
+// cases run in parallel (and their commits share transactions); commands to one case are
+// serialised. Subscribers are called on the committing thread, after the commit.
+//
+// No global state: two Engines on two databases are independent.
+#pragma once
+
+#include <onevisit/engine/calendar.hpp>
+#include <onevisit/engine/runtime.hpp>
+#include <onevisit/engine/store.hpp>
+#include <onevisit/engine/workflow.hpp>
+
+#include <array>
+#include <atomic>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace onevisit::engine {
+
+/// Where the engine reads time. Tests and `simulate` use VirtualClock.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual Timestamp now() const = 0;
+};
+
+/// The system clock in the offices' local time (UTC + offset; China has no DST).
+class SystemClock final : public Clock {
+ public:
+  explicit SystemClock(int utc_offset_minutes = 8 * 60) : offset_(utc_offset_minutes) {}
+  Timestamp now() const override;
+
+ private:
+  int offset_;
+};
+
+/// A clock that moves only when told. Thread-safe.
+class VirtualClock final : public Clock {
+ public:
+  explicit VirtualClock(Timestamp start) : now_(start) {}
+  Timestamp now() const override { return now_.load(); }
+  void set(Timestamp t) { now_.store(t); }
+  void advance(Timestamp by) { now_.fetch_add(by); }
+
+ private:
+  std::atomic<Timestamp> now_;
+};
+
+struct EngineError {
+  enum class Kind { rejected, invalid_workflow, store, not_found, invalid };
+  Kind kind = Kind::invalid;
+  std::string message;
+  std::optional<Rejection> rejection;                   ///< for rejected
+  std::vector<dsl::LocatedDiagnostic> diagnostics;       ///< for invalid_workflow
+  static EngineError from(const StoreError& e);
+};
+
+struct EngineOptions {
+  /// An SQLite file, or ":memory:" for a volatile in-memory store (tests, simulations).
+  std::string database = ":memory:";
+  /// Time source; null means the system clock at UTC+8. Not owned; must outlive the engine.
+  const Clock* clock = nullptr;
+};
+
+struct DeployReport {
+  struct Entry {
+    std::string bundle_id;
+    int version = 0;
+    std::string source_hash;
+    bool new_version = false;  ///< false when the same source was deployed before
+  };
+  std::vector<Entry> bundles;
+  std::vector<dsl::LocatedDiagnostic> warnings;
+};
+
+struct CommandOptions {
+  std::string command_id;  ///< idempotency key; generated when empty
+  std::string actor = "system";
+  std::string role = "system";
+};
+
+struct CommandResult {
+  std::string case_id;
+  std::uint64_t version = 0;
+  std::vector<std::string> events;  ///< event types, in order
+  bool duplicate = false;           ///< the command id was seen before; nothing was applied
+};
+
+/// A case as queries see it: its state, with the workflow to interpret it.
+struct CaseView {
+  Case state;
+  std::shared_ptr<const Workflow> workflow;
+  std::vector<ItemRow> items;  ///< with deadlines and lights
+};
+
+struct HistoryEntry {
+  std::uint64_t sequence = 0;
+  std::string type;
+  std::string payload;  ///< JSON
+  Timestamp at = 0;
+};
+
+class Engine {
+ public:
+  static std::expected<std::unique_ptr<Engine>, EngineError> open(const EngineOptions& options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Loads, checks and compiles workflow files and stores every bundle in them as a
+  /// version. Nothing is deployed when any file has an error. Deploying the same source
+  /// again is a no-op; a changed source under an existing version number is refused.
+  std::expected<DeployReport, EngineError> deploy(const std::vector<std::string>& paths);
+  /// Like deploy, from texts in memory (path -> text); imports resolve among them.
+  std::expected<DeployReport, EngineError> deploy_sources(const std::map<std::string, std::string>& files,
+                                                          const std::vector<std::string>& roots);
+
+  /// Deployed versions with their case counts.
+  std::expected<std::vector<DeployedWorkflow>, EngineError> workflows();
+  /// The newest version of a bundle (what new cases use), or a specific one.
+  std::shared_ptr<const Workflow> workflow(const std::string& bundle_id, std::optional<int> version = std::nullopt) const;
+
+  /// Starts a case on the newest version of `bundle_id`. The case id is generated unless
+  /// `case_id` is given.
+  std::expected<CommandResult, EngineError> start_case(const std::string& bundle_id, const std::map<std::string, dsl::Value>& form,
+                                                       const std::string& applicant, const CommandOptions& options,
+                                                       std::string case_id = {});
+  /// Runs any command on an existing case.
+  std::expected<CommandResult, EngineError> execute(const std::string& case_id, CommandBody body, const CommandOptions& options);
+
+  std::expected<CaseView, EngineError> get_case(const std::string& case_id);
+  std::expected<std::vector<HistoryEntry>, EngineError> history(const std::string& case_id);
+  std::expected<std::vector<CaseSummary>, EngineError> list_cases(const CaseQuery& query);
+  std::expected<std::vector<WorklistEntry>, EngineError> worklist(const CaseQuery& query);
+
+  /// Fires every timer due now (in due order, each as a TimerFired command). Returns how
+  /// many fired. Timers that came due while the engine was down fire on the first call.
+  std::expected<std::size_t, EngineError> fire_due_timers(std::size_t limit = 1000);
+
+  /// Content-addressed material storage: the SHA-256 (hex) of `content`.
+  static std::string content_hash(std::string_view content);
+
+  using Listener = std::function<void(const std::string& case_id, const Event& event)>;
+  /// Calls `listener` for every committed event. Returns an id for unsubscribe.
+  std::size_t subscribe(Listener listener);
+  void unsubscribe(std::size_t id);
+
+  /// The working-day calendar of a workflow (weekdays when it names none).
+  const WorkCalendar& calendar_of(const Workflow& workflow) const;
+  Store& store() { return *store_; }
+  Timestamp now() const { return clock_->now(); }
+
+ private:
+  Engine(std::unique_ptr<Store> store, const Clock* clock, std::unique_ptr<Clock> owned_clock);
+  std::expected<void, EngineError> load_deployed();
+  std::expected<DeployReport, EngineError> deploy_program(const dsl::Program& program, bool persist);
+  /// Decides and commits one command; `new_bundle` names the bundle for a StartCase.
+  std::expected<CommandResult, EngineError> run(const std::string& case_id, const Command& command,
+                                                const std::optional<std::string>& new_bundle);
+  std::expected<std::optional<Case>, EngineError> load(const std::string& case_id, std::shared_ptr<const Workflow>& workflow);
+  std::mutex& case_lock(const std::string& case_id);
+
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Clock> owned_clock_;
+  const Clock* clock_;
+
+  mutable std::shared_mutex workflows_mutex_;
+  std::map<std::pair<std::string, int>, std::shared_ptr<const Workflow>> workflows_;
+  std::map<std::pair<std::string, int>, std::shared_ptr<const WorkCalendar>> calendars_;
+
+  std::shared_mutex cache_mutex_;
+  std::unordered_map<std::string, Case> cache_;  ///< open cases, by id
+  std::array<std::mutex, 64> case_locks_;
+
+  std::mutex listeners_mutex_;
+  std::map<std::size_t, Listener> listeners_;
+  std::size_t next_listener_ = 1;
+  std::atomic<std::uint64_t> next_id_{0};
+};
+
+/// A Store kept in memory: for tests, simulations and embedding without durability.
+std::unique_ptr<Store> make_memory_store();
+
+}  // namespace onevisit::engine

@@ -1,0 +1,496 @@
+#include <onevisit/engine/engine.hpp>
+
+#include <onevisit/dsl/identifiers.hpp>
+
+#include "codec.hpp"
+
+#include <boost/json.hpp>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <random>
+#include <set>
+
+namespace onevisit::engine {
+
+namespace json = boost::json;
+
+Timestamp SystemClock::now() const {
+  using namespace std::chrono;
+  const auto utc = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  return utc + static_cast<Timestamp>(offset_) * 60'000;
+}
+
+EngineError EngineError::from(const StoreError& e) {
+  EngineError error;
+  error.kind = e.kind == StoreError::Kind::not_found ? Kind::not_found : Kind::store;
+  error.message = e.message;
+  return error;
+}
+
+namespace {
+
+EngineError make_error(EngineError::Kind kind, std::string message) {
+  EngineError e;
+  e.kind = kind;
+  e.message = std::move(message);
+  return e;
+}
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+  std::string out;
+  auto bits = random();
+  for (int i = 0; i < 6; ++i) {
+    out.push_back(kAlphabet[bits & 31]);
+    bits >>= 5;
+  }
+  return out;
+}
+
+std::string result_json(const CommandResult& r) {
+  json::array events;
+  for (const auto& e : r.events) events.push_back(json::string(e));
+  return json::serialize(json::object{{"case_id", r.case_id}, {"version", r.version}, {"events", std::move(events)}});
+}
+
+CommandResult result_from_json(const std::string& text, bool duplicate) {
+  CommandResult r;
+  r.duplicate = duplicate;
+  boost::system::error_code ec;
+  const auto j = json::parse(text, ec);
+  if (ec || !j.is_object()) return r;
+  const auto& o = j.as_object();
+  if (const auto* v = o.if_contains("case_id"); v && v->is_string()) r.case_id = std::string(v->as_string());
+  if (const auto* v = o.if_contains("version"); v && v->is_number()) r.version = v->to_number<std::uint64_t>();
+  if (const auto* v = o.if_contains("events"); v && v->is_array()) {
+    for (const auto& e : v->as_array()) {
+      if (e.is_string()) r.events.emplace_back(e.as_string());
+    }
+  }
+  return r;
+}
+
+// The calendar a workflow names, built from the program it was compiled from.
+std::expected<WorkCalendar, std::string> build_calendar(const dsl::Program& program, const Workflow& wf) {
+  if (wf.calendar.empty()) return WorkCalendar::weekdays();
+  std::function<const dsl::ast::Calendar*(std::string_view)> lookup = [&](std::string_view name) -> const dsl::ast::Calendar* {
+    for (const auto& unit : program.units) {
+      for (const auto& d : unit.file.declarations) {
+        if (d.calendar && d.calendar->id.text == name) return &*d.calendar;
+      }
+    }
+    return nullptr;
+  };
+  const auto* root = lookup(wf.calendar);
+  if (!root) return std::unexpected("calendar '" + wf.calendar + "' not found");
+  return WorkCalendar::from_ast(*root, lookup);
+}
+
+// Every file a bundle's unit sees, as {path: text}: what is stored as its source.
+std::string source_bundle(const dsl::Program& program, const Workflow& wf) {
+  json::object files;
+  const auto unit = program.find(wf.source_ref.file);
+  if (!unit) return "{}";
+  for (const auto u : program.visible_from(*unit)) files[program.units[u].path] = program.units[u].text;
+  json::object o{{"root", wf.source_ref.file}, {"files", std::move(files)}};
+  return json::serialize(o);
+}
+
+}  // namespace
+
+std::string Engine::content_hash(std::string_view content) {
+  static const bool initialised = sodium_init() >= 0;
+  (void)initialised;
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(content.data()), content.size());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+Engine::Engine(std::unique_ptr<Store> store, const Clock* clock, std::unique_ptr<Clock> owned_clock)
+    : store_(std::move(store)), owned_clock_(std::move(owned_clock)), clock_(clock ? clock : owned_clock_.get()) {}
+
+Engine::~Engine() = default;
+
+std::expected<std::unique_ptr<Engine>, EngineError> Engine::open(const EngineOptions& options) {
+  std::unique_ptr<Store> store;
+  if (options.database == ":memory:") {
+    store = make_memory_store();
+  } else {
+    auto opened = open_sqlite_store(options.database);
+    if (!opened) return std::unexpected(EngineError::from(opened.error()));
+    store = std::move(*opened);
+  }
+  std::unique_ptr<Clock> owned;
+  if (!options.clock) owned = std::make_unique<SystemClock>();
+  std::unique_ptr<Engine> engine(new Engine(std::move(store), options.clock, std::move(owned)));
+  if (auto loaded = engine->load_deployed(); !loaded) return std::unexpected(loaded.error());
+  return engine;
+}
+
+// Recompiles every deployed version from its stored source.
+std::expected<void, EngineError> Engine::load_deployed() {
+  auto deployed = store_->list_workflows();
+  if (!deployed) return std::unexpected(EngineError::from(deployed.error()));
+  for (const auto& d : *deployed) {
+    boost::system::error_code ec;
+    const auto j = json::parse(d.source, ec);
+    if (ec || !j.is_object() || !j.as_object().contains("files")) {
+      return std::unexpected(make_error(EngineError::Kind::store, "the stored source of " + d.bundle_id + " v" +
+                                                                      std::to_string(d.version) + " is damaged"));
+    }
+    std::map<std::string, std::string> files;
+    for (const auto& [path, text] : j.at("files").as_object()) {
+      if (text.is_string()) files[std::string(path)] = std::string(text.as_string());
+    }
+    const std::string root = j.at("root").is_string() ? std::string(j.at("root").as_string()) : std::string();
+    const auto program = dsl::load({root}, [&files](const std::string& path, std::string& error) -> std::optional<std::string> {
+      const auto it = files.find(path);
+      if (it == files.end()) {
+        error = "not in the stored source";
+        return std::nullopt;
+      }
+      return it->second;
+    });
+    auto compiled = compile(program);
+    bool found = false;
+    for (const auto& wf : compiled.workflows) {
+      if (wf->bundle_id != d.bundle_id || wf->version != d.version) continue;
+      auto calendar = build_calendar(program, *wf);
+      if (!calendar) return std::unexpected(make_error(EngineError::Kind::invalid_workflow, calendar.error()));
+      std::unique_lock lock(workflows_mutex_);
+      workflows_[{wf->bundle_id, wf->version}] = wf;
+      calendars_[{wf->bundle_id, wf->version}] = std::make_shared<const WorkCalendar>(std::move(*calendar));
+      found = true;
+    }
+    if (!found) {
+      return std::unexpected(make_error(EngineError::Kind::invalid_workflow, "the stored source of " + d.bundle_id + " v" +
+                                                                                 std::to_string(d.version) + " no longer compiles"));
+    }
+  }
+  return {};
+}
+
+std::expected<DeployReport, EngineError> Engine::deploy(const std::vector<std::string>& paths) {
+  return deploy_program(dsl::load(paths, dsl::filesystem_reader()), true);
+}
+
+std::expected<DeployReport, EngineError> Engine::deploy_sources(const std::map<std::string, std::string>& files,
+                                                                const std::vector<std::string>& roots) {
+  return deploy_program(dsl::load(roots, [&files](const std::string& path, std::string& error) -> std::optional<std::string> {
+                          const auto it = files.find(path);
+                          if (it == files.end()) {
+                            error = "no such file";
+                            return std::nullopt;
+                          }
+                          return it->second;
+                        }),
+                        true);
+}
+
+std::expected<DeployReport, EngineError> Engine::deploy_program(const dsl::Program& program, bool persist) {
+  std::vector<dsl::Diagnostic> all = program.diagnostics;
+  for (auto& d : dsl::check(program)) all.push_back(std::move(d));
+  auto compiled = compile(program);
+  for (auto& d : compiled.diagnostics) all.push_back(d);
+  auto located = program.located(all);
+  const bool errors = std::any_of(located.begin(), located.end(), [](const auto& d) { return d.diagnostic.severity == dsl::Severity::error; });
+  if (errors) {
+    EngineError e = make_error(EngineError::Kind::invalid_workflow, "the workflow files have errors; nothing was deployed");
+    e.diagnostics = std::move(located);
+    return std::unexpected(std::move(e));
+  }
+  DeployReport report;
+  report.warnings = std::move(located);
+  // Refuse before writing anything when a version would change meaning.
+  auto existing = store_->list_workflows();
+  if (!existing) return std::unexpected(EngineError::from(existing.error()));
+  for (const auto& wf : compiled.workflows) {
+    if (!program.units[*program.find(wf->source_ref.file)].is_root) continue;
+    for (const auto& d : *existing) {
+      if (d.bundle_id == wf->bundle_id && d.version == wf->version && d.source_hash != wf->source_hash) {
+        return std::unexpected(make_error(EngineError::Kind::invalid_workflow,
+                                          "bundle '" + wf->bundle_id + "' version " + std::to_string(wf->version) +
+                                              " is already deployed with another source; raise its version to deploy the change"));
+      }
+    }
+  }
+  for (const auto& wf : compiled.workflows) {
+    if (!program.units[*program.find(wf->source_ref.file)].is_root) continue;  // only bundles of the named files
+    auto calendar = build_calendar(program, *wf);
+    if (!calendar) return std::unexpected(make_error(EngineError::Kind::invalid_workflow, calendar.error()));
+    bool fresh = true;
+    if (persist) {
+      auto stored = store_->deploy(DeployedWorkflow{wf->bundle_id, wf->version, wf->source_hash, source_bundle(program, *wf), now(), 0});
+      if (!stored) return std::unexpected(EngineError::from(stored.error()));
+      fresh = *stored;
+    }
+    {
+      std::unique_lock lock(workflows_mutex_);
+      if (fresh || !workflows_.contains({wf->bundle_id, wf->version})) {
+        workflows_[{wf->bundle_id, wf->version}] = wf;
+        calendars_[{wf->bundle_id, wf->version}] = std::make_shared<const WorkCalendar>(std::move(*calendar));
+      }
+    }
+    report.bundles.push_back({wf->bundle_id, wf->version, wf->source_hash, fresh});
+    spdlog::info("deployed {} v{} ({})", wf->bundle_id, wf->version, fresh ? "new" : "unchanged");
+  }
+  return report;
+}
+
+std::expected<std::vector<DeployedWorkflow>, EngineError> Engine::workflows() {
+  auto list = store_->list_workflows();
+  if (!list) return std::unexpected(EngineError::from(list.error()));
+  for (auto& w : *list) w.source.clear();  // large; callers ask for models, not text
+  return *list;
+}
+
+std::shared_ptr<const Workflow> Engine::workflow(const std::string& bundle_id, std::optional<int> version) const {
+  std::shared_lock lock(workflows_mutex_);
+  if (version) {
+    const auto it = workflows_.find({bundle_id, *version});
+    return it == workflows_.end() ? nullptr : it->second;
+  }
+  std::shared_ptr<const Workflow> newest;
+  for (const auto& [key, wf] : workflows_) {
+    if (key.first == bundle_id) newest = wf;  // ordered by version
+  }
+  return newest;
+}
+
+const WorkCalendar& Engine::calendar_of(const Workflow& wf) const {
+  static const WorkCalendar kWeekdays = WorkCalendar::weekdays();
+  std::shared_lock lock(workflows_mutex_);
+  const auto it = calendars_.find({wf.bundle_id, wf.version});
+  return it == calendars_.end() ? kWeekdays : *it->second;
+}
+
+std::mutex& Engine::case_lock(const std::string& case_id) {
+  return case_locks_[std::hash<std::string>{}(case_id) % case_locks_.size()];
+}
+
+std::expected<std::optional<Case>, EngineError> Engine::load(const std::string& case_id, std::shared_ptr<const Workflow>& wf) {
+  {
+    std::shared_lock lock(cache_mutex_);
+    if (auto it = cache_.find(case_id); it != cache_.end()) {
+      wf = workflow(it->second.bundle_id, it->second.bundle_version);
+      return std::optional<Case>{it->second};
+    }
+  }
+  auto stored = store_->load_case(case_id);
+  if (!stored) return std::unexpected(EngineError::from(stored.error()));
+  if (!*stored) return std::optional<Case>{};
+  const auto& [summary, snapshot] = **stored;
+  wf = workflow(summary.bundle_id, summary.bundle_version);
+  if (!wf) {
+    return std::unexpected(make_error(EngineError::Kind::store, "case " + case_id + " runs on " + summary.bundle_id + " v" +
+                                                                    std::to_string(summary.bundle_version) + ", which is not deployed"));
+  }
+  auto decoded = codec::decode_case(snapshot, *wf);
+  if (!decoded) return std::unexpected(make_error(EngineError::Kind::store, "case " + case_id + ": " + decoded.error()));
+  {
+    std::unique_lock lock(cache_mutex_);
+    cache_[case_id] = *decoded;
+  }
+  return std::optional<Case>{std::move(*decoded)};
+}
+
+std::expected<CommandResult, EngineError> Engine::start_case(const std::string& bundle_id, const std::map<std::string, dsl::Value>& form,
+                                                             const std::string& applicant, const CommandOptions& options,
+                                                             std::string case_id) {
+  if (case_id.empty()) {
+    const auto day = dsl::civil_from_days(day_of(now() / 60'000));
+    char prefix[32];
+    std::snprintf(prefix, sizeof prefix, "C%04d%02d%02d-", day.year, day.month, day.day);
+    case_id = prefix + std::to_string(++next_id_) + "-" + random_suffix();
+  }
+  Command command{options.command_id, case_id, options.actor, options.role, StartCase{form, applicant}};
+  if (!workflow(bundle_id)) {
+    std::vector<std::string> names;
+    {
+      std::shared_lock lock(workflows_mutex_);
+      for (const auto& [key, wf] : workflows_) names.push_back(key.first);
+    }
+    std::vector<std::string_view> views(names.begin(), names.end());
+    std::string message = "no bundle '" + bundle_id + "' is deployed";
+    if (auto guess = dsl::closest_name(bundle_id, views); !guess.empty()) message += "; did you mean '" + guess + "'?";
+    return std::unexpected(make_error(EngineError::Kind::not_found, message));
+  }
+  return run(case_id, command, bundle_id);
+}
+
+std::expected<CommandResult, EngineError> Engine::execute(const std::string& case_id, CommandBody body, const CommandOptions& options) {
+  if (std::holds_alternative<StartCase>(body)) return std::unexpected(make_error(EngineError::Kind::invalid, "use start_case to start a case"));
+  Command command{options.command_id, case_id, options.actor, options.role, std::move(body)};
+  return run(case_id, command, std::nullopt);
+}
+
+std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id, const Command& original,
+                                                      const std::optional<std::string>& new_bundle) {
+  const bool new_case = new_bundle.has_value();
+  Command command = original;
+  if (command.command_id.empty()) command.command_id = "auto-" + case_id + "-" + std::to_string(++next_id_) + "-" + random_suffix();
+  // A command seen before returns its first result.
+  if (!original.command_id.empty()) {
+    auto seen = store_->find_command(command.command_id);
+    if (!seen) return std::unexpected(EngineError::from(seen.error()));
+    if (*seen) return result_from_json((*seen)->result, true);
+  }
+  std::lock_guard case_guard(case_lock(case_id));
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::shared_ptr<const Workflow> wf;
+    auto loaded = load(case_id, wf);
+    if (!loaded) return std::unexpected(loaded.error());
+    Case state;
+    if (*loaded) {
+      state = std::move(**loaded);
+    } else if (new_case) {
+      state.id = case_id;
+      wf = workflow(*new_bundle);
+    } else {
+      return std::unexpected(make_error(EngineError::Kind::not_found, "no case '" + case_id + "'"));
+    }
+    if (new_case && state.version > 0) {
+      EngineError e = make_error(EngineError::Kind::rejected, "case '" + case_id + "' exists already");
+      e.rejection = Rejection{Rejection::Code::wrong_state, "Expected a new case, but case '" + case_id + "' exists", {}};
+      return std::unexpected(std::move(e));
+    }
+    if (!wf) return std::unexpected(make_error(EngineError::Kind::not_found, "the case's workflow is not deployed"));
+    const WorkCalendar& calendar = calendar_of(*wf);
+    const Timestamp at = now();
+    auto outcome = decide(DecideContext{*wf, calendar, at}, state, command);
+    if (auto* rejection = std::get_if<Rejection>(&outcome)) {
+      EngineError e = make_error(EngineError::Kind::rejected, rejection->message);
+      e.rejection = std::move(*rejection);
+      return std::unexpected(std::move(e));
+    }
+    auto& events = std::get<std::vector<Event>>(outcome);
+    const bool timer_command = std::holds_alternative<TimerFired>(command.body);
+    if (events.empty() && !timer_command) return CommandResult{case_id, state.version, {}, false};
+
+    const auto old_timers = timers_for(*wf, calendar, state);
+    Case next = state;
+    CommitRequest request;
+    request.command_id = command.command_id;
+    request.case_id = case_id;
+    request.expected_version = state.version;
+    CommandResult result{case_id, state.version + events.size(), {}, false};
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      apply(*wf, next, events[i]);
+      request.events.push_back(StoredEvent{state.version + i + 1, std::string(event_type(events[i].body)),
+                                           codec::encode_event_payload(events[i]), events[i].at});
+      result.events.emplace_back(event_type(events[i].body));
+    }
+    request.snapshot = codec::encode_case(next);
+    request.summary = CaseSummary{case_id, next.bundle_id, next.bundle_version, std::string(to_string(next.status)),
+                                  next.applicant_masked, next.started_at, next.updated_at, next.version};
+    request.items = item_rows(*wf, calendar, next);
+    request.set_timers = timers_for(*wf, calendar, next);
+    std::set<std::string> keep;
+    for (const auto& t : request.set_timers) keep.insert(t.timer_id);
+    for (const auto& t : old_timers) {
+      if (!keep.contains(t.timer_id)) request.cancel_timers.push_back(t.timer_id);
+    }
+    if (timer_command) {
+      const auto& id = std::get<TimerFired>(command.body).timer_id;
+      if (!keep.contains(id)) request.cancel_timers.push_back(id);
+    }
+    request.outbox = outbox_for(*wf, next, events, state.version + 1);
+    request.result = result_json(result);
+    auto committed = store_->commit(request);
+    if (!committed) {
+      if (committed.error().kind == StoreError::Kind::version_conflict) {
+        std::unique_lock lock(cache_mutex_);
+        cache_.erase(case_id);  // someone else moved the case: decide again on fresh state
+        continue;
+      }
+      return std::unexpected(EngineError::from(committed.error()));
+    }
+    if (committed->duplicate) return result_from_json(committed->result, true);
+    {
+      std::unique_lock lock(cache_mutex_);
+      // Keep running cases in memory; finished ones are read back from the store when asked.
+      if (next.status == CaseStatus::running || next.status == CaseStatus::completed || next.status == CaseStatus::delivered) {
+        cache_[case_id] = std::move(next);
+      } else {
+        cache_.erase(case_id);
+      }
+    }
+    std::vector<Listener> listeners;
+    {
+      std::lock_guard lock(listeners_mutex_);
+      for (const auto& [id, l] : listeners_) listeners.push_back(l);
+    }
+    for (const auto& l : listeners) {
+      for (const auto& e : events) l(case_id, e);
+    }
+    return result;
+  }
+  return std::unexpected(make_error(EngineError::Kind::store, "case '" + case_id + "' kept changing under this command; try again"));
+}
+
+std::expected<CaseView, EngineError> Engine::get_case(const std::string& case_id) {
+  std::shared_ptr<const Workflow> wf;
+  auto loaded = load(case_id, wf);
+  if (!loaded) return std::unexpected(loaded.error());
+  if (!*loaded) return std::unexpected(make_error(EngineError::Kind::not_found, "no case '" + case_id + "'"));
+  CaseView view{std::move(**loaded), wf, {}};
+  view.items = item_rows(*wf, calendar_of(*wf), view.state);
+  return view;
+}
+
+std::expected<std::vector<HistoryEntry>, EngineError> Engine::history(const std::string& case_id) {
+  auto events = store_->load_events(case_id);
+  if (!events) return std::unexpected(EngineError::from(events.error()));
+  if (events->empty()) return std::unexpected(make_error(EngineError::Kind::not_found, "no case '" + case_id + "'"));
+  std::vector<HistoryEntry> out;
+  for (auto& e : *events) out.push_back(HistoryEntry{e.sequence, std::move(e.type), std::move(e.payload), e.recorded_at});
+  return out;
+}
+
+std::expected<std::vector<CaseSummary>, EngineError> Engine::list_cases(const CaseQuery& query) {
+  auto r = store_->list_cases(query);
+  if (!r) return std::unexpected(EngineError::from(r.error()));
+  return *r;
+}
+
+std::expected<std::vector<WorklistEntry>, EngineError> Engine::worklist(const CaseQuery& query) {
+  auto r = store_->worklist(query);
+  if (!r) return std::unexpected(EngineError::from(r.error()));
+  return *r;
+}
+
+std::expected<std::size_t, EngineError> Engine::fire_due_timers(std::size_t limit) {
+  auto due = store_->due_timers(now(), limit);
+  if (!due) return std::unexpected(EngineError::from(due.error()));
+  std::size_t fired = 0;
+  for (const auto& t : *due) {
+    // One command id per timer and due time: a timer fires once even if two schedulers run.
+    CommandOptions options{"timer/" + t.case_id + "/" + t.timer_id + "/" + std::to_string(t.due_at), "scheduler", "system"};
+    auto r = execute(t.case_id, TimerFired{t.timer_id}, options);
+    if (!r && r.error().kind != EngineError::Kind::rejected) return std::unexpected(r.error());
+    ++fired;
+  }
+  return fired;
+}
+
+std::size_t Engine::subscribe(Listener listener) {
+  std::lock_guard lock(listeners_mutex_);
+  listeners_[next_listener_] = std::move(listener);
+  return next_listener_++;
+}
+
+void Engine::unsubscribe(std::size_t id) {
+  std::lock_guard lock(listeners_mutex_);
+  listeners_.erase(id);
+}
+
+}  // namespace onevisit::engine

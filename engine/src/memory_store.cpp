@@ -1,0 +1,203 @@
+// A Store in memory, with the same semantics as the SQLite one (minus durability).
+#include <onevisit/engine/engine.hpp>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+
+namespace onevisit::engine {
+
+namespace {
+
+class MemoryStore final : public Store {
+ public:
+  std::expected<CommitResult, StoreError> commit(const CommitRequest& request) override {
+    std::lock_guard lock(mutex_);
+    if (request.command_id.empty()) return std::unexpected(StoreError{StoreError::Kind::invalid, "a commit needs a command id"});
+    if (auto it = commands_.find(request.command_id); it != commands_.end()) {
+      CommitResult r = it->second;
+      r.duplicate = true;
+      return r;
+    }
+    const auto existing = cases_.find(request.case_id);
+    const std::uint64_t current = existing == cases_.end() ? 0 : existing->second.summary.version;
+    if (current != request.expected_version) {
+      return std::unexpected(StoreError{StoreError::Kind::version_conflict, "case " + request.case_id + " is at version " +
+                                                                              std::to_string(current) + ", not " +
+                                                                              std::to_string(request.expected_version)});
+    }
+    for (std::size_t i = 0; i < request.events.size(); ++i) {
+      if (request.events[i].sequence != request.expected_version + i + 1) {
+        return std::unexpected(StoreError{StoreError::Kind::invalid, "event sequences must follow the case version"});
+      }
+    }
+    if (request.summary.version != request.expected_version + request.events.size()) {
+      return std::unexpected(StoreError{StoreError::Kind::invalid, "the summary's version does not match the events"});
+    }
+    auto& c = cases_[request.case_id];
+    c.summary = request.summary;
+    c.snapshot = request.snapshot;
+    c.events.insert(c.events.end(), request.events.begin(), request.events.end());
+    c.items = request.items;
+    for (const auto& id : request.cancel_timers) timers_.erase({request.case_id, id});
+    for (const auto& t : request.set_timers) timers_[{t.case_id, t.timer_id}] = t;
+    for (auto o : request.outbox) {
+      if (outbox_keys_.contains(o.idempotency_key)) continue;
+      o.id = ++next_outbox_;
+      outbox_keys_.insert(o.idempotency_key);
+      outbox_.emplace(o.id, std::move(o));
+    }
+    CommitResult result{false, request.summary.version, request.result};
+    commands_.emplace(request.command_id, result);
+    return result;
+  }
+
+  std::expected<std::optional<CommitResult>, StoreError> find_command(const std::string& command_id) override {
+    std::lock_guard lock(mutex_);
+    const auto it = commands_.find(command_id);
+    if (it == commands_.end()) return std::optional<CommitResult>{};
+    CommitResult r = it->second;
+    r.duplicate = true;
+    return std::optional<CommitResult>{r};
+  }
+
+  std::expected<std::optional<std::pair<CaseSummary, std::string>>, StoreError> load_case(const std::string& case_id) override {
+    std::lock_guard lock(mutex_);
+    const auto it = cases_.find(case_id);
+    if (it == cases_.end()) return std::optional<std::pair<CaseSummary, std::string>>{};
+    return std::optional<std::pair<CaseSummary, std::string>>{std::make_pair(it->second.summary, it->second.snapshot)};
+  }
+
+  std::expected<std::vector<StoredEvent>, StoreError> load_events(const std::string& case_id) override {
+    std::lock_guard lock(mutex_);
+    const auto it = cases_.find(case_id);
+    if (it == cases_.end()) return std::vector<StoredEvent>{};
+    return it->second.events;
+  }
+
+  std::expected<std::vector<CaseSummary>, StoreError> list_cases(const CaseQuery& q) override {
+    std::lock_guard lock(mutex_);
+    std::vector<CaseSummary> out;
+    std::size_t skipped = 0;
+    for (const auto& [id, c] : cases_) {
+      if (q.bundle_id && c.summary.bundle_id != *q.bundle_id) continue;
+      if (q.status && c.summary.status != *q.status) continue;
+      if (q.department || q.item_state || q.due_before) {
+        const bool any = std::any_of(c.items.begin(), c.items.end(), [&](const ItemRow& r) { return matches(q, r); });
+        if (!any) continue;
+      }
+      if (skipped++ < q.offset) continue;
+      out.push_back(c.summary);
+      if (out.size() >= q.limit) break;
+    }
+    return out;
+  }
+
+  std::expected<std::vector<WorklistEntry>, StoreError> worklist(const CaseQuery& q) override {
+    std::lock_guard lock(mutex_);
+    std::vector<WorklistEntry> all;
+    for (const auto& [id, c] : cases_) {
+      if (q.bundle_id && c.summary.bundle_id != *q.bundle_id) continue;
+      for (const auto& r : c.items) {
+        if (r.final || !matches(q, r)) continue;
+        all.push_back(WorklistEntry{id, c.summary.bundle_id, r});
+      }
+    }
+    std::stable_sort(all.begin(), all.end(), [](const WorklistEntry& a, const WorklistEntry& b) {
+      const auto ka = a.item.due_at == 0 ? INT64_MAX : a.item.due_at, kb = b.item.due_at == 0 ? INT64_MAX : b.item.due_at;
+      return ka < kb;
+    });
+    std::vector<WorklistEntry> out;
+    for (std::size_t i = q.offset; i < all.size() && out.size() < q.limit; ++i) out.push_back(all[i]);
+    return out;
+  }
+
+  std::expected<std::vector<TimerRecord>, StoreError> due_timers(Timestamp now, std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    std::vector<TimerRecord> out;
+    for (const auto& [key, t] : timers_) {
+      if (t.due_at <= now) out.push_back(t);
+    }
+    std::stable_sort(out.begin(), out.end(), [](const TimerRecord& a, const TimerRecord& b) { return a.due_at < b.due_at; });
+    if (out.size() > limit) out.resize(limit);
+    return out;
+  }
+
+  std::expected<std::vector<OutboxRecord>, StoreError> pending_outbox(Timestamp now, std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    std::vector<OutboxRecord> out;
+    for (const auto& [id, o] : outbox_) {
+      if (o.status == "pending" && o.next_attempt_at <= now) out.push_back(o);
+      if (out.size() >= limit) break;
+    }
+    return out;
+  }
+
+  std::expected<void, StoreError> update_outbox(const OutboxRecord& record) override {
+    std::lock_guard lock(mutex_);
+    const auto it = outbox_.find(record.id);
+    if (it == outbox_.end()) return std::unexpected(StoreError{StoreError::Kind::not_found, "no outbox entry " + std::to_string(record.id)});
+    it->second.attempts = record.attempts;
+    it->second.next_attempt_at = record.next_attempt_at;
+    it->second.status = record.status;
+    it->second.last_error = record.last_error;
+    return {};
+  }
+
+  std::expected<bool, StoreError> deploy(const DeployedWorkflow& w) override {
+    std::lock_guard lock(mutex_);
+    const auto key = std::make_pair(w.bundle_id, w.version);
+    if (auto it = workflows_.find(key); it != workflows_.end()) {
+      if (it->second.source_hash == w.source_hash) return false;
+      return std::unexpected(StoreError{StoreError::Kind::invalid, "bundle " + w.bundle_id + " version " + std::to_string(w.version) +
+                                                                       " is already deployed with another source; raise the version"});
+    }
+    workflows_.emplace(key, w);
+    return true;
+  }
+
+  std::expected<std::vector<DeployedWorkflow>, StoreError> list_workflows() override {
+    std::lock_guard lock(mutex_);
+    std::vector<DeployedWorkflow> out;
+    for (const auto& [key, w] : workflows_) {
+      DeployedWorkflow copy = w;
+      copy.cases = 0;
+      for (const auto& [id, c] : cases_) {
+        copy.cases += c.summary.bundle_id == w.bundle_id && c.summary.bundle_version == w.version;
+      }
+      out.push_back(std::move(copy));
+    }
+    return out;
+  }
+
+ private:
+  struct StoredCase {
+    CaseSummary summary;
+    std::string snapshot;
+    std::vector<StoredEvent> events;
+    std::vector<ItemRow> items;
+  };
+
+  static bool matches(const CaseQuery& q, const ItemRow& r) {
+    if (q.department && r.department != *q.department) return false;
+    if (q.item_state && r.state != *q.item_state) return false;
+    if (q.due_before && (r.due_at == 0 || r.due_at > *q.due_before)) return false;
+    return true;
+  }
+
+  std::mutex mutex_;
+  std::map<std::string, StoredCase> cases_;
+  std::map<std::string, CommitResult> commands_;
+  std::map<std::pair<std::string, std::string>, TimerRecord> timers_;
+  std::map<std::uint64_t, OutboxRecord> outbox_;
+  std::set<std::string> outbox_keys_;
+  std::uint64_t next_outbox_ = 0;
+  std::map<std::pair<std::string, int>, DeployedWorkflow> workflows_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> make_memory_store() { return std::make_unique<MemoryStore>(); }
+
+}  // namespace onevisit::engine

@@ -1,0 +1,191 @@
+// The embedding API end to end, on the in-memory store and on SQLite files.
+#include <catch2/catch.hpp>
+
+#include <onevisit/engine/engine.hpp>
+
+#include "../test_support.hpp"
+
+#include <filesystem>
+
+using namespace onevisit;
+using namespace onevisit::engine;
+using dsl::Value;
+namespace fs = std::filesystem;
+
+namespace {
+
+Timestamp at(int year, int month, int day, int hour = 10) {
+  return (dsl::days_from_civil({year, month, day}) * 24 * 60 + hour * 60) * 60'000;
+}
+
+std::vector<std::string> bundled_workflows() {
+  std::vector<std::string> paths;
+  for (const auto& p : testing::workflow_files()) {
+    if (p.string().find("/bundles/") != std::string::npos) paths.push_back(p.string());
+  }
+  return paths;
+}
+
+fs::path temp_db(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("onevisit-engine-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto path = dir / name;
+  fs::remove(path);
+  fs::remove(path.string() + "-wal");
+  fs::remove(path.string() + "-shm");
+  return path;
+}
+
+std::map<std::string, Value> newborn_form() {
+  return {{"baby_name", Value::of_text("王小明")},
+          {"baby_gender", Value::of_text("male")},
+          {"baby_birth_date", Value::of_date(dsl::days_from_civil({2026, 2, 20}))},
+          {"mother_name", Value::of_text("李梅")},
+          {"mother_id", Value::of_text("11010519491231002X")},
+          {"mother_phone", Value::of_text("13812345678")},
+          {"father_name", Value::of_text("王强")},
+          {"father_id", Value::of_text("440524188001010014")},
+          {"home_address", Value::of_text("杭州市西湖区文三路1号")},
+          {"household_head_name", Value::of_text("李梅")},
+          {"insurance_address", Value::of_text("西湖区文新街道")},
+          {"father_hukou_local", Value::of_bool(false)},
+          {"mother_hukou_local", Value::of_bool(true)}};
+}
+
+}  // namespace
+
+TEST_CASE("engine: deploy, versions and identity", "[engine]") {
+  VirtualClock clock(at(2026, 3, 2));
+  auto engine = Engine::open({":memory:", &clock});
+  REQUIRE(engine);
+  auto report = (*engine)->deploy(bundled_workflows());
+  if (!report) FAIL(report.error().message << "\n" << testing::describe(report.error().diagnostics));
+  CHECK(report->bundles.size() == 3);
+  CHECK(std::all_of(report->bundles.begin(), report->bundles.end(), [](const auto& b) { return b.new_version; }));
+  // The same source again is a no-op.
+  report = (*engine)->deploy(bundled_workflows());
+  REQUIRE(report);
+  CHECK(std::none_of(report->bundles.begin(), report->bundles.end(), [](const auto& b) { return b.new_version; }));
+  // A changed source under the same version is refused; under a new version it deploys.
+  const std::string root = ONEVISIT_SOURCE_DIR;
+  const auto path = root + "/workflows/bundles/restaurant_opening.flow";
+  std::string text = testing::read_file(path);
+  const auto promise = text.find("promise ");
+  REQUIRE(promise != std::string::npos);
+  std::map<std::string, std::string> files;
+  for (const auto& p : testing::workflow_files()) files[p.lexically_normal().generic_string()] = testing::read_file(p);
+  std::string changed = text;
+  changed.replace(promise, 8, "promise 1 + ");  // not valid: a promise is a duration
+  files[fs::path(path).lexically_normal().generic_string()] = changed;
+  auto bad = (*engine)->deploy_sources(files, {fs::path(path).lexically_normal().generic_string()});
+  REQUIRE(!bad);
+  CHECK(bad.error().kind == EngineError::Kind::invalid_workflow);
+  CHECK(!bad.error().diagnostics.empty());
+  changed = text;
+  changed.insert(promise + 8, "1");  // promise 6 workdays -> promise 16 workdays
+  files[fs::path(path).lexically_normal().generic_string()] = changed;
+  auto refused = (*engine)->deploy_sources(files, {fs::path(path).lexically_normal().generic_string()});
+  REQUIRE(!refused);
+  CHECK(refused.error().message.find("raise its version") != std::string::npos);
+}
+
+TEST_CASE("engine: a case through the engine, idempotent commands, subscriptions", "[engine]") {
+  VirtualClock clock(at(2026, 3, 2));
+  auto opened = Engine::open({":memory:", &clock});
+  REQUIRE(opened);
+  auto& engine = **opened;
+  REQUIRE(engine.deploy(bundled_workflows()));
+  std::vector<std::string> seen;
+  const auto id = engine.subscribe([&](const std::string&, const Event& e) { seen.emplace_back(event_type(e.body)); });
+
+  auto bad = engine.start_case("newborn", {{"mother_name", Value::of_int(3)}}, "", {"", "clerk-1", "clerk"});
+  REQUIRE(!bad);
+  CHECK(bad.error().kind == EngineError::Kind::rejected);
+  CHECK(!bad.error().rejection->field_errors.empty());
+
+  auto started = engine.start_case("newborn", newborn_form(), "11010519491231002X", {"start-1", "clerk-1", "clerk"});
+  if (!started) {
+    std::string why = started.error().message;
+    if (started.error().rejection) {
+      for (const auto& f : started.error().rejection->field_errors) why += "\n" + f.field + ": " + f.message;
+    }
+    FAIL(why);
+  }
+  CHECK(started->events.front() == "CaseStarted");
+  CHECK(seen.front() == "CaseStarted");
+  // The same command id again: the first result, nothing applied.
+  auto again = engine.start_case("newborn", newborn_form(), "11010519491231002X", {"start-1", "clerk-1", "clerk"});
+  REQUIRE(again);
+  CHECK(again->duplicate);
+  CHECK(again->case_id == started->case_id);
+  CHECK(again->version == started->version);
+
+  auto view = engine.get_case(started->case_id);
+  REQUIRE(view);
+  CHECK(view->state.status == CaseStatus::running);
+  CHECK(view->state.applicant_masked == "110*************2X");
+  auto worklist = engine.worklist(CaseQuery{});
+  REQUIRE(worklist);
+  CHECK(!worklist->empty());
+  auto listed = engine.list_cases(CaseQuery{.bundle_id = "newborn"});
+  REQUIRE(listed);
+  CHECK(listed->size() == 1);
+  auto history = engine.history(started->case_id);
+  REQUIRE(history);
+  CHECK(history->size() == started->version);
+  engine.unsubscribe(id);
+  auto workflows = engine.workflows();
+  REQUIRE(workflows);
+  for (const auto& w : *workflows) CHECK(w.cases == (w.bundle_id == "newborn" ? 1u : 0u));
+
+  auto nope = engine.execute("no-such-case", FireEvent{"x", "y", {}}, {"", "u", "clerk"});
+  REQUIRE(!nope);
+  CHECK(nope.error().kind == EngineError::Kind::not_found);
+}
+
+TEST_CASE("engine: durable on SQLite, recovers after a restart, timers due while down fire", "[engine][sqlite]") {
+  const auto db = temp_db("restart.db");
+  VirtualClock clock(at(2026, 3, 2));
+  std::string case_id;
+  {
+    auto opened = Engine::open({db.string(), &clock});
+    if (!opened) FAIL(opened.error().message);
+    REQUIRE((*opened)->deploy(bundled_workflows()));
+    auto started = (*opened)->start_case("newborn", newborn_form(), "11010519491231002X", {"s", "clerk-1", "clerk"});
+    if (!started) {
+    std::string why = started.error().message;
+    if (started.error().rejection) {
+      for (const auto& f : started.error().rejection->field_errors) why += "\n" + f.field + ": " + f.message;
+    }
+    FAIL(why);
+  }
+    case_id = started->case_id;
+  }
+  // A month later the engine starts again: the case is there, and its overdue timers fire.
+  clock.set(at(2026, 4, 2));
+  auto opened = Engine::open({db.string(), &clock});
+  if (!opened) FAIL(opened.error().message);
+  auto view = (*opened)->get_case(case_id);
+  REQUIRE(view);
+  CHECK(view->state.status == CaseStatus::running);
+  auto fired = (*opened)->fire_due_timers();
+  REQUIRE(fired);
+  CHECK(*fired > 0);
+  view = (*opened)->get_case(case_id);
+  REQUIRE(view);
+  const bool any_red = std::any_of(view->state.items.begin(), view->state.items.end(), [](const ItemState& s) { return s.light == Light::red; });
+  CHECK(any_red);
+  // Firing again finds nothing left to do.
+  fired = (*opened)->fire_due_timers();
+  REQUIRE(fired);
+  CHECK(*fired == 0);
+}
+
+TEST_CASE("engine: a damaged database file is refused clearly", "[engine][sqlite]") {
+  const auto db = temp_db("garbage.db");
+  { std::ofstream(db) << "this is not a database, just text\n"; }
+  auto opened = Engine::open({db.string(), nullptr});
+  REQUIRE(!opened);
+  CHECK(opened.error().kind == EngineError::Kind::store);
+  CHECK(testing::read_file(db) == "this is not a database, just text\n");
+}
