@@ -1,4 +1,5 @@
 // onevisit — the command-line tool for service designers, clerks and operators.
+#include "cli/case_commands.hpp"
 #include "cli/commands.hpp"
 
 #include <CLI/CLI.hpp>
@@ -47,6 +48,84 @@ int main(int argc, char** argv) {
   stats_command->add_option("--format", stats.format, "Output format: text or json")
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
 
+  onevisit::cli::DeployOptions deploy;
+  auto* deploy_command = app.add_subcommand("deploy", "Store workflow versions in a case database");
+  deploy_command->add_option("--db", deploy.database, "The SQLite database (created when missing)")->required();
+  deploy_command->add_option("files", deploy.paths, "Workflow files or directories")->required();
+
+  onevisit::cli::CaseOptions case_options;
+  auto* case_command = app.add_subcommand("case", "Start cases, send commands, show and list them");
+  case_command->require_subcommand(1);
+  case_command->add_option("--db", case_options.database, "The SQLite database")->required();
+  case_command->add_option("--format", case_options.format, "Output format: text or json")
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
+  case_command->add_option("--as", case_options.role, "The role acting: applicant, clerk, reviewer, supervisor");
+  case_command->add_option("--actor", case_options.actor, "Who acts (a user name)");
+  case_command->add_option("--command-id", case_options.command_id, "Idempotency key: the same id is applied once");
+  auto with_case = [&](CLI::App* sub) { sub->add_option("case", case_options.case_id, "The case id")->required(); };
+  case_command->fallthrough();  // --db, --as ... may come before or after the action
+  auto* start = case_command->add_subcommand("start", "Start a case");
+  start->add_option("--bundle", case_options.bundle, "The bundle")->required();
+  start->add_option("--field", case_options.fields, "A form field or situation answer, name=value (repeatable)");
+  start->add_option("--applicant", case_options.applicant, "The applicant's ID number (stored masked)");
+  start->add_option("--id", case_options.case_id, "The case id (generated when absent)");
+  auto* attach = case_command->add_subcommand("attach", "Attach a material (stored once by SHA-256)");
+  with_case(attach);
+  attach->add_option("material", case_options.material)->required();
+  attach->add_option("file", case_options.file, "The document");
+  attach->add_flag("--elicense", case_options.elicense, "Fetched from the e-license library instead of a file");
+  auto* verify = case_command->add_subcommand("verify", "Verify a submitted material, or refuse it");
+  with_case(verify);
+  verify->add_option("material", case_options.material)->required();
+  verify->add_option("--refuse", case_options.refuse, "Refuse with this reason");
+  auto* fire = case_command->add_subcommand("fire", "Fire an item's lifecycle event (accept, approve, ...)");
+  with_case(fire);
+  fire->add_option("item", case_options.item)->required();
+  fire->add_option("event", case_options.event)->required();
+  fire->add_option("--reason", case_options.reason, "The reason, where the transition requires one");
+  fire->add_option("--field", case_options.fields, "Another required field, name=value");
+  auto* pause = case_command->add_subcommand("pause", "Stop an item's clock (or every item's)");
+  with_case(pause);
+  pause->add_option("--item", case_options.item);
+  pause->add_option("--reason", case_options.reason)->required();
+  auto* resume = case_command->add_subcommand("resume", "Restart a clock stopped by a clerk");
+  with_case(resume);
+  resume->add_option("--item", case_options.item);
+  auto* withdraw = case_command->add_subcommand("withdraw", "Withdraw the application");
+  with_case(withdraw);
+  withdraw->add_option("--reason", case_options.reason);
+  auto* deliver = case_command->add_subcommand("deliver", "Deliver the results (window, mail, electronic)");
+  with_case(deliver);
+  deliver->add_option("--channel", case_options.channel);
+  auto* rate = case_command->add_subcommand("rate", "Record the applicant's rating (好差评, 1-5)");
+  with_case(rate);
+  rate->add_option("level", case_options.level)->required()->check(CLI::Range(1, 5));
+  rate->add_option("--comment", case_options.comment);
+  auto* show = case_command->add_subcommand("show", "Show a case: form, materials, items with deadlines");
+  with_case(show);
+  auto* history = case_command->add_subcommand("history", "A case's events");
+  with_case(history);
+  auto* list = case_command->add_subcommand("list", "List cases");
+  list->add_option("--bundle", case_options.bundle);
+  list->add_option("--status", case_options.status);
+  list->add_option("--department", case_options.department);
+  auto* worklist = case_command->add_subcommand("worklist", "Open items by due date, with yellow/red lights");
+  worklist->add_option("--department", case_options.department);
+  worklist->add_option("--bundle", case_options.bundle);
+
+  onevisit::cli::SimulateOptions simulate;
+  auto* simulate_command = app.add_subcommand("simulate", "Drive synthetic cases through the engine on a virtual clock");
+  simulate_command->add_option("file", simulate.path, "A workflow file")->required();
+  simulate_command->add_option("--bundle", simulate.bundle, "The bundle (when the file has several)");
+  simulate_command->add_option("--cases", simulate.cases, "How many cases")->default_val(100);
+  simulate_command->add_option("--seed", simulate.seed, "Random seed")->default_val(1);
+  simulate_command->add_option("--corrections", simulate.correction_rate, "Share of items with a correction round")->default_val(0.1);
+  simulate_command->add_option("--start", simulate.start, "Virtual start date")->default_val("2026-03-02");
+  simulate_command->add_option("--format", simulate.format, "Output format: text or json")
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
+
+  for (auto* sub : case_command->get_subcommands()) sub->fallthrough();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -59,5 +138,11 @@ int main(int argc, char** argv) {
   if (fmt_command->parsed()) return onevisit::cli::run_fmt(fmt, std::cin, std::cout, std::cerr);
   if (graph_command->parsed()) return onevisit::cli::run_graph(graph, std::cout, std::cerr);
   if (stats_command->parsed()) return onevisit::cli::run_stats(stats, std::cout, std::cerr);
+  if (deploy_command->parsed()) return onevisit::cli::run_deploy(deploy, std::cout, std::cerr);
+  if (simulate_command->parsed()) return onevisit::cli::run_simulate(simulate, std::cout, std::cerr);
+  if (case_command->parsed()) {
+    for (auto* sub : case_command->get_subcommands()) case_options.action = sub->get_name();
+    return onevisit::cli::run_case(case_options, std::cout, std::cerr);
+  }
   return 2;
 }

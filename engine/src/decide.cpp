@@ -546,7 +546,7 @@ std::vector<ItemRow> item_rows(const Workflow& wf, const WorkCalendar& calendar,
     row.department = wf.departments[model.department].id;
     row.state = item.phase == ItemPhase::active || item.phase == ItemPhase::done ? lc.states[item.state].id
                                                                                   : std::string(to_string(item.phase));
-    row.final = item.phase != ItemPhase::active && item.phase != ItemPhase::waiting;
+    row.final = item.phase != ItemPhase::active;
     row.due_at = due_at(wf, calendar, c, i);
     row.light = item.light == Light::red ? "red" : item.light == Light::yellow ? "yellow" : "";
     rows.push_back(std::move(row));

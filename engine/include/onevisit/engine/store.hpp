@@ -79,6 +79,8 @@ struct ItemRow {
   std::string item_id;
   std::string department;
   std::string state;
+  /// True when nobody can act on the item now: finished, not applicable, cancelled, or
+  /// still waiting for the items it comes after. Worklists show the others.
   bool final = false;
   Timestamp due_at = 0;  ///< 0 when the item has no running deadline
   std::string light;     ///< "", "yellow" or "red"

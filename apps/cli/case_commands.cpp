@@ -1,0 +1,370 @@
+#include "cli/case_commands.hpp"
+
+#include "cli/files.hpp"
+
+#include <onevisit/dsl/identifiers.hpp>
+#include <onevisit/engine/engine.hpp>
+#include <onevisit/engine/figures.hpp>
+#include <onevisit/engine/simulate.hpp>
+
+#include <boost/json.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace onevisit::cli {
+
+namespace json = boost::json;
+using engine::Engine;
+using engine::EngineError;
+
+namespace {
+
+void print_error(const EngineError& e, std::ostream& err) {
+  err << "onevisit: " << e.message << "\n";
+  if (e.rejection) {
+    for (const auto& f : e.rejection->field_errors) err << "  " << f.field << ": " << f.message << "\n";
+  }
+  for (const auto& d : e.diagnostics) {
+    if (d.diagnostic.severity == dsl::Severity::error) err << dsl::render_text(d);
+  }
+}
+
+int exit_code(const EngineError& e) {
+  return e.kind == EngineError::Kind::store ? 2 : 1;
+}
+
+std::string format_time(engine::Timestamp t) {
+  if (t == 0) return "-";
+  const auto minutes = t / 60'000;
+  const auto d = dsl::civil_from_days(engine::day_of(minutes));
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02d %02d:%02d", d.year, d.month, d.day, static_cast<int>((minutes % 1440) / 60),
+                static_cast<int>(minutes % 60));
+  return buffer;
+}
+
+std::expected<std::unique_ptr<Engine>, EngineError> open_engine(const std::string& database) {
+  return Engine::open({database, nullptr});
+}
+
+std::map<std::string, std::string> pairs(const std::vector<std::string>& items, std::string& error) {
+  std::map<std::string, std::string> out;
+  for (const auto& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      error = "expected name=value, not '" + item + "'";
+      return {};
+    }
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+json::object case_json(const engine::CaseView& view) {
+  const auto& c = view.state;
+  const auto& wf = *view.workflow;
+  json::object o{{"case_id", c.id},
+                 {"bundle", c.bundle_id},
+                 {"bundle_version", c.bundle_version},
+                 {"version", c.version},
+                 {"status", std::string(engine::to_string(c.status))},
+                 {"applicant", c.applicant_masked},
+                 {"started_at", format_time(c.started_at)},
+                 {"updated_at", format_time(c.updated_at)}};
+  json::object form;
+  for (const auto& f : wf.fields) {
+    const auto& v = c.slots[f.slot];
+    if (v.is_null()) continue;
+    // ID and phone numbers are masked in every output.
+    std::string text = v.kind == dsl::ValueKind::text ? v.text : dsl::to_string(v);
+    if (f.value_type.base == dsl::BaseType::idcard) text = dsl::mask_idcard(text);
+    if (f.value_type.base == dsl::BaseType::phone) text = dsl::mask_phone(text);
+    form[f.name] = text;
+  }
+  o["form"] = std::move(form);
+  json::array materials;
+  for (std::size_t m = 0; m < wf.materials.size(); ++m) {
+    materials.push_back(json::object{{"material", wf.materials[m].id},
+                                     {"title", wf.materials[m].title},
+                                     {"status", std::string(engine::to_string(c.materials[m].status))},
+                                     {"note", c.materials[m].note}});
+  }
+  o["materials"] = std::move(materials);
+  json::array items;
+  for (std::size_t i = 0; i < wf.items.size(); ++i) {
+    const auto& row = view.items[i];
+    items.push_back(json::object{{"item", row.item_id},
+                                 {"title", wf.items[i].title},
+                                 {"department", row.department},
+                                 {"phase", std::string(engine::to_string(c.items[i].phase))},
+                                 {"state", row.state},
+                                 {"due", format_time(row.due_at)},
+                                 {"light", row.light}});
+  }
+  o["items"] = std::move(items);
+  return o;
+}
+
+}  // namespace
+
+int run_deploy(const DeployOptions& options, std::ostream& out, std::ostream& err) {
+  std::string error;
+  const auto paths = expand_flow_paths(options.paths, error);
+  if (!paths) {
+    err << "onevisit deploy: " << error << "\n";
+    return 2;
+  }
+  auto engine = open_engine(options.database);
+  if (!engine) {
+    print_error(engine.error(), err);
+    return exit_code(engine.error());
+  }
+  auto report = (*engine)->deploy(*paths);
+  if (!report) {
+    print_error(report.error(), err);
+    return exit_code(report.error());
+  }
+  for (const auto& b : report->bundles) {
+    out << (b.new_version ? "deployed  " : "unchanged ") << b.bundle_id << " v" << b.version << "  " << b.source_hash.substr(0, 12) << "\n";
+  }
+  auto list = (*engine)->workflows();
+  if (list) {
+    out << "versions in " << options.database << ":\n";
+    for (const auto& w : *list) out << "  " << w.bundle_id << " v" << w.version << "  " << w.cases << (w.cases == 1 ? " case\n" : " cases\n");
+  }
+  return 0;
+}
+
+int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
+  auto opened = open_engine(o.database);
+  if (!opened) {
+    print_error(opened.error(), err);
+    return exit_code(opened.error());
+  }
+  Engine& engine = **opened;
+  const engine::CommandOptions command{o.command_id, o.actor, o.role};
+  auto report = [&](const std::expected<engine::CommandResult, EngineError>& r) {
+    if (!r) {
+      print_error(r.error(), err);
+      return exit_code(r.error());
+    }
+    if (o.format == OutputFormat::json) {
+      json::array events;
+      for (const auto& e : r->events) events.push_back(json::string(e));
+      out << json::serialize(json::object{{"case_id", r->case_id}, {"version", r->version}, {"duplicate", r->duplicate}, {"events", events}})
+          << "\n";
+    } else {
+      out << r->case_id << " v" << r->version << (r->duplicate ? " (already done)" : "") << ":";
+      for (const auto& e : r->events) out << " " << e;
+      out << "\n";
+    }
+    return 0;
+  };
+  std::string error;
+  if (o.action == "start") {
+    const auto wf = engine.workflow(o.bundle);
+    if (!wf) {
+      err << "onevisit case start: no bundle '" << o.bundle << "' is deployed in " << o.database << " (run onevisit deploy first)\n";
+      return 1;
+    }
+    const auto given = pairs(o.fields, error);
+    if (!error.empty()) {
+      err << "onevisit case start: " << error << "\n";
+      return 2;
+    }
+    std::map<std::string, dsl::Value> form;
+    for (const auto& [name, text] : given) {
+      auto value = engine::parse_field_value(*wf, name, text);
+      if (!value) {
+        err << "onevisit case start: " << value.error() << "\n";
+        return 1;
+      }
+      form[name] = std::move(*value);
+    }
+    return report(engine.start_case(o.bundle, form, o.applicant, command, o.case_id));
+  }
+  if (o.case_id.empty() && o.action != "list" && o.action != "worklist") {
+    err << "onevisit case " << o.action << ": which case? (--case ID)\n";
+    return 2;
+  }
+  if (o.action == "attach") {
+    std::string content;
+    if (!o.elicense) {
+      std::ifstream in(o.file, std::ios::binary);
+      if (!in) {
+        err << "onevisit case attach: cannot read '" << o.file << "'\n";
+        return 2;
+      }
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      content = buffer.str();
+    }
+    return report(engine.execute(o.case_id,
+                                 engine::AttachMaterial{o.material, o.elicense ? "" : Engine::content_hash(content),
+                                                        o.file, o.elicense},
+                                 command));
+  }
+  if (o.action == "verify") return report(engine.execute(o.case_id, engine::VerifyMaterial{o.material, o.refuse.empty(), o.refuse}, command));
+  if (o.action == "fire") {
+    auto fields = pairs(o.fields, error);
+    if (!error.empty()) {
+      err << "onevisit case fire: " << error << "\n";
+      return 2;
+    }
+    if (!o.reason.empty()) fields["reason"] = o.reason;
+    return report(engine.execute(o.case_id, engine::FireEvent{o.item, o.event, fields}, command));
+  }
+  if (o.action == "pause") return report(engine.execute(o.case_id, engine::PauseClock{o.item, o.reason}, command));
+  if (o.action == "resume") return report(engine.execute(o.case_id, engine::ResumeClock{o.item}, command));
+  if (o.action == "withdraw") return report(engine.execute(o.case_id, engine::Withdraw{o.reason}, command));
+  if (o.action == "deliver") return report(engine.execute(o.case_id, engine::Deliver{o.channel}, command));
+  if (o.action == "rate") return report(engine.execute(o.case_id, engine::Rate{o.level, o.comment}, command));
+  if (o.action == "show") {
+    auto view = engine.get_case(o.case_id);
+    if (!view) {
+      print_error(view.error(), err);
+      return exit_code(view.error());
+    }
+    const auto j = case_json(*view);
+    if (o.format == OutputFormat::json) {
+      out << json::serialize(j) << "\n";
+      return 0;
+    }
+    out << view->state.id << "  " << view->workflow->title << " v" << view->state.bundle_version << "  "
+        << engine::to_string(view->state.status) << "  applicant " << view->state.applicant_masked << "\n";
+    out << "items:\n";
+    for (const auto& item : j.at("items").as_array()) {
+      const auto& x = item.as_object();
+      out << "  " << std::string(x.at("item").as_string()) << "  " << std::string(x.at("state").as_string()) << "  due "
+          << std::string(x.at("due").as_string()) << (x.at("light").as_string().empty() ? "" : "  " + std::string(x.at("light").as_string()))
+          << "\n";
+    }
+    out << "materials:\n";
+    for (const auto& m : j.at("materials").as_array()) {
+      const auto& x = m.as_object();
+      out << "  " << std::string(x.at("material").as_string()) << "  " << std::string(x.at("status").as_string()) << "\n";
+    }
+    return 0;
+  }
+  if (o.action == "history") {
+    auto history = engine.history(o.case_id);
+    if (!history) {
+      print_error(history.error(), err);
+      return exit_code(history.error());
+    }
+    json::array a;
+    for (const auto& h : *history) {
+      if (o.format == OutputFormat::json) {
+        boost::system::error_code ec;
+        a.push_back(json::object{{"sequence", h.sequence}, {"type", h.type}, {"at", format_time(h.at)}, {"payload", json::parse(h.payload, ec)}});
+      } else {
+        out << h.sequence << "  " << format_time(h.at) << "  " << h.type << "  " << h.payload << "\n";
+      }
+    }
+    if (o.format == OutputFormat::json) out << json::serialize(a) << "\n";
+    return 0;
+  }
+  if (o.action == "list" || o.action == "worklist") {
+    engine::CaseQuery query;
+    if (!o.bundle.empty()) query.bundle_id = o.bundle;
+    if (!o.status.empty()) query.status = o.status;
+    if (!o.department.empty()) query.department = o.department;
+    if (o.action == "list") {
+      auto cases = engine.list_cases(query);
+      if (!cases) {
+        print_error(cases.error(), err);
+        return exit_code(cases.error());
+      }
+      json::array a;
+      for (const auto& c : *cases) {
+        if (o.format == OutputFormat::json) {
+          a.push_back(json::object{{"case_id", c.case_id}, {"bundle", c.bundle_id}, {"bundle_version", c.bundle_version}, {"status", c.status},
+                                   {"applicant", c.applicant}, {"updated_at", format_time(c.updated_at)}});
+        } else {
+          out << c.case_id << "  " << c.bundle_id << " v" << c.bundle_version << "  " << c.status << "  " << format_time(c.updated_at) << "\n";
+        }
+      }
+      if (o.format == OutputFormat::json) out << json::serialize(a) << "\n";
+      return 0;
+    }
+    auto entries = engine.worklist(query);
+    if (!entries) {
+      print_error(entries.error(), err);
+      return exit_code(entries.error());
+    }
+    json::array a;
+    for (const auto& e : *entries) {
+      if (o.format == OutputFormat::json) {
+        a.push_back(json::object{{"case_id", e.case_id}, {"bundle", e.bundle_id}, {"item", e.item.item_id}, {"department", e.item.department},
+                                 {"state", e.item.state}, {"due", format_time(e.item.due_at)}, {"light", e.item.light}});
+      } else {
+        out << format_time(e.item.due_at) << "  " << (e.item.light.empty() ? "     " : e.item.light) << "  " << e.case_id << "  "
+            << e.item.item_id << "  " << e.item.state << "  " << e.item.department << "\n";
+      }
+    }
+    if (o.format == OutputFormat::json) out << json::serialize(a) << "\n";
+    return 0;
+  }
+  err << "onevisit case: unknown action '" << o.action << "'\n";
+  return 2;
+}
+
+int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err) {
+  const auto start = dsl::parse_civil_date(o.start);
+  if (!start) {
+    err << "onevisit simulate: --start takes a date YYYY-MM-DD\n";
+    return 2;
+  }
+  engine::VirtualClock clock((dsl::days_from_civil(*start) * 24 * 60 + 9 * 60) * 60'000);
+  auto opened = Engine::open({":memory:", &clock});
+  if (!opened) {
+    print_error(opened.error(), err);
+    return exit_code(opened.error());
+  }
+  auto deployed = (*opened)->deploy({o.path});
+  if (!deployed) {
+    print_error(deployed.error(), err);
+    return exit_code(deployed.error());
+  }
+  std::string bundle = o.bundle;
+  if (bundle.empty()) {
+    if (deployed->bundles.size() != 1) {
+      err << "onevisit simulate: '" << o.path << "' has " << deployed->bundles.size() << " bundles; choose one with --bundle\n";
+      return 2;
+    }
+    bundle = deployed->bundles.front().bundle_id;
+  }
+  auto report = engine::simulate(**opened, clock, {bundle, o.cases, o.seed, o.correction_rate, 90});
+  if (!report) {
+    print_error(report.error(), err);
+    return exit_code(report.error());
+  }
+  const auto& r = *report;
+  if (o.format == OutputFormat::json) {
+    out << json::serialize(json::object{{"bundle", bundle},
+                                        {"cases_started", r.cases_started},
+                                        {"cases_completed", r.cases_completed},
+                                        {"commands", r.commands},
+                                        {"rejected_commands", r.rejected_commands},
+                                        {"corrections", r.corrections},
+                                        {"timers_fired", r.timers_fired},
+                                        {"commands_per_second", r.commands_per_second},
+                                        {"average_workdays", r.average_workdays},
+                                        {"on_time_rate", r.on_time_rate}})
+        << "\n";
+  } else {
+    out << "simulated " << r.cases_started << " cases of " << bundle << " (seed " << o.seed << ")\n";
+    out << "  completed        " << r.cases_completed << "\n";
+    out << "  commands         " << r.commands << " (" << static_cast<long long>(r.commands_per_second) << "/s through the engine)\n";
+    out << "  corrections      " << r.corrections << "\n";
+    out << "  timers fired     " << r.timers_fired << "\n";
+    out << "  average workdays " << r.average_workdays << " per completed case\n";
+    out << "  on time          " << r.on_time_rate << "% of items\n";
+    if (r.rejected_commands) out << "  rejected         " << r.rejected_commands << " (first: " << r.first_problem << ")\n";
+  }
+  return r.rejected_commands ? 1 : 0;
+}
+
+}  // namespace onevisit::cli

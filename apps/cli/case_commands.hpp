@@ -1,0 +1,58 @@
+// `onevisit deploy`, `onevisit case ...` and `onevisit simulate`: the runtime from the shell.
+#pragma once
+
+#include "cli/commands.hpp"
+
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace onevisit::cli {
+
+struct DeployOptions {
+  std::string database;
+  std::vector<std::string> paths;
+};
+int run_deploy(const DeployOptions& options, std::ostream& out, std::ostream& err);
+
+/// One `onevisit case` invocation. `action` is start, attach, verify, fire, pause, resume,
+/// withdraw, deliver, rate, show, list, history or worklist.
+struct CaseOptions {
+  std::string database;
+  std::string action;
+  std::string case_id;
+  std::string bundle;                  ///< start
+  std::vector<std::string> fields;     ///< start: name=value; fire: name=value
+  std::string applicant;               ///< start
+  std::string item;                    ///< fire, pause, resume
+  std::string event;                   ///< fire
+  std::string material;                ///< attach, verify
+  std::string file;                    ///< attach
+  bool elicense = false;               ///< attach
+  std::string refuse;                  ///< verify: refuse with this reason
+  std::string reason;                  ///< fire, pause, withdraw
+  std::string channel = "window";      ///< deliver
+  int level = 5;                       ///< rate
+  std::string comment;                 ///< rate
+  std::string role = "clerk";
+  std::string actor = "cli";
+  std::string command_id;
+  std::string department;              ///< list, worklist
+  std::string status;                  ///< list
+  OutputFormat format = OutputFormat::text;
+};
+int run_case(const CaseOptions& options, std::ostream& out, std::ostream& err);
+
+struct SimulateOptions {
+  std::string path;
+  std::string bundle;
+  std::size_t cases = 100;
+  std::uint64_t seed = 1;
+  double correction_rate = 0.1;
+  std::string start = "2026-03-02";
+  OutputFormat format = OutputFormat::text;
+};
+int run_simulate(const SimulateOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace onevisit::cli

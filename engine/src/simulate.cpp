@@ -1,0 +1,271 @@
+#include <onevisit/engine/simulate.hpp>
+
+#include <onevisit/dsl/identifiers.hpp>
+
+#include <chrono>
+#include <deque>
+#include <random>
+#include <regex>
+#include <set>
+
+namespace onevisit::engine {
+
+using dsl::Value;
+
+namespace {
+
+constexpr Timestamp kMinute = 60'000;
+
+std::string valid_idcard(std::uint64_t n) {
+  // Area 330106 (Hangzhou, Xihu), birth 1980-1999, sequence from n.
+  char first17[18];
+  const int year = 1980 + static_cast<int>(n % 20);
+  const int month = 1 + static_cast<int>((n / 20) % 12);
+  const int day = 1 + static_cast<int>((n / 240) % 28);
+  std::snprintf(first17, sizeof first17, "330106%04d%02d%02d%03d", year, month, day, static_cast<int>(n % 1000));
+  return std::string(first17) + *dsl::idcard_check_character(first17);
+}
+
+std::string valid_uscc(std::uint64_t n) {
+  char first17[18];
+  std::snprintf(first17, sizeof first17, "91330106%09llu", static_cast<unsigned long long>(n % 1000000000ULL));
+  return std::string(first17) + *dsl::uscc_check_character(first17);
+}
+
+bool fits_pattern(const std::string& pattern, const std::string& text) {
+  try {
+    return std::regex_search(text, std::regex(pattern, std::regex::ECMAScript));
+  } catch (const std::regex_error&) {
+    return true;
+  }
+}
+
+}  // namespace
+
+std::map<std::string, Value> synthetic_form(const Workflow& wf, Timestamp now, std::uint64_t seed) {
+  std::map<std::string, Value> form;
+  const std::int64_t today = day_of(now / kMinute);
+  for (const auto& f : wf.fields) {
+    if (f.default_value && !f.required) continue;  // let defaults speak
+    Value v;
+    switch (f.value_type.base) {
+      case dsl::BaseType::boolean: v = f.default_value ? *f.default_value : Value::of_bool(true); break;
+      case dsl::BaseType::integer: v = f.min && f.min->kind == dsl::ValueKind::integer ? *f.min : Value::of_int(1); break;
+      case dsl::BaseType::decimal:
+      case dsl::BaseType::money:
+        v = f.min && !f.min->is_null() ? Value::of_decimal(f.min->as_decimal()) : Value::of_decimal(dsl::Decimal::from_int(100000));
+        if (f.max && !f.max->is_null() && v.as_decimal() > f.max->as_decimal()) v = Value::of_decimal(f.max->as_decimal());
+        break;
+      case dsl::BaseType::date: v = Value::of_date(today - 30); break;
+      case dsl::BaseType::idcard: v = Value::of_text(valid_idcard(seed * 7919 + form.size())); break;
+      case dsl::BaseType::uscc: v = Value::of_text(valid_uscc(seed * 104729 + form.size())); break;
+      case dsl::BaseType::phone: {
+        char phone[16];
+        std::snprintf(phone, sizeof phone, "138%08llu", static_cast<unsigned long long>((seed * 7 + form.size()) % 100000000ULL));
+        v = Value::of_text(phone);
+        break;
+      }
+      case dsl::BaseType::enumeration:
+        v = f.default_value ? *f.default_value : Value::of_text(f.value_type.values->front());
+        break;
+      case dsl::BaseType::list: v = f.default_value ? *f.default_value : Value::of_list({}); break;
+      default: {
+        std::string text = f.title + "(模拟)";
+        if (!f.pattern.empty()) {
+          for (const char* candidate : {"6222020200112233445", "330106000001", "A123456", "123456", "模拟"}) {
+            if (fits_pattern(f.pattern, candidate)) {
+              text = candidate;
+              break;
+            }
+          }
+        }
+        v = Value::of_text(text);
+      }
+    }
+    if (f.value_type.base == dsl::BaseType::date) {
+      // Keep the date within the field's bounds (which may read today()).
+      const dsl::Environment env{{}, today, nullptr};
+      std::optional<Value> min = f.min, max = f.max;
+      if (f.min_expression) min = f.min_expression->evaluate(env);
+      if (f.max_expression) max = f.max_expression->evaluate(env);
+      if (min && min->kind == dsl::ValueKind::date && v.integer < min->integer) v.integer = min->integer;
+      if (max && max->kind == dsl::ValueKind::date && v.integer > max->integer) v.integer = max->integer;
+    }
+    form[f.name] = std::move(v);
+  }
+  return form;
+}
+
+namespace {
+
+// The shortest path of transitions from `from` to a successful final state, ignoring guards
+// (the driver satisfies them by supplying materials) and timed transitions.
+std::vector<TransitionIndex> path_to_success(const LifecycleModel& lc, StateIndex from) {
+  std::vector<std::optional<std::pair<StateIndex, TransitionIndex>>> previous(lc.states.size());
+  std::vector<bool> seen(lc.states.size(), false);
+  std::deque<StateIndex> queue{from};
+  seen[from] = true;
+  while (!queue.empty()) {
+    const StateIndex s = queue.front();
+    queue.pop_front();
+    if (lc.states[s].final && !lc.states[s].failed) {
+      std::vector<TransitionIndex> path;
+      for (StateIndex at = s; previous[at]; at = previous[at]->first) path.push_back(previous[at]->second);
+      std::reverse(path.begin(), path.end());
+      return path;
+    }
+    for (const auto t : lc.transitions_from(s)) {
+      const auto& tr = lc.transitions[t];
+      if (tr.after) continue;
+      if (lc.states[tr.target].pauses_clock) continue;
+      if (!seen[tr.target]) {
+        seen[tr.target] = true;
+        previous[tr.target] = std::make_pair(s, t);
+        queue.push_back(tr.target);
+      }
+    }
+  }
+  return {};
+}
+
+std::optional<TransitionIndex> correction_from(const LifecycleModel& lc, StateIndex from) {
+  for (const auto t : lc.transitions_from(from)) {
+    if (!lc.transitions[t].after && lc.states[lc.transitions[t].target].pauses_clock) return t;
+  }
+  return std::nullopt;
+}
+
+std::map<std::string, std::string> fields_for(const TransitionModel& tr) {
+  std::map<std::string, std::string> fields;
+  for (const auto& f : tr.required_fields) fields[f] = "模拟:" + f;
+  return fields;
+}
+
+std::string role_for(const TransitionModel& tr) { return tr.roles.empty() ? "clerk" : tr.roles.front(); }
+
+}  // namespace
+
+std::expected<SimulationReport, EngineError> simulate(Engine& engine, VirtualClock& clock, const SimulationOptions& options) {
+  SimulationReport report;
+  const auto wf = engine.workflow(options.bundle_id);
+  if (!wf) return std::unexpected(EngineError{EngineError::Kind::not_found, "no bundle '" + options.bundle_id + "' is deployed", {}, {}});
+  std::mt19937_64 random(options.seed);
+  std::uniform_real_distribution<double> chance(0.0, 1.0);
+  const auto started_wall = std::chrono::steady_clock::now();
+  double total_workdays = 0;
+  const WorkCalendar& calendar = engine.calendar_of(*wf);
+
+  auto note = [&](const EngineError& e) {
+    ++report.rejected_commands;
+    if (report.first_problem.empty()) report.first_problem = e.message;
+  };
+
+  for (std::size_t n = 0; n < options.cases; ++n) {
+    const auto form = synthetic_form(*wf, clock.now(), options.seed * 1000003 + n);
+    std::string applicant;
+    for (const auto& f : wf->fields) {
+      if (f.value_type.base == dsl::BaseType::idcard && form.contains(f.name)) {
+        applicant = form.at(f.name).text;
+        break;
+      }
+    }
+    auto started = engine.start_case(options.bundle_id, form, applicant, {"", "sim-window", "clerk"});
+    ++report.commands;
+    if (!started) {
+      note(started.error());
+      continue;
+    }
+    ++report.cases_started;
+    const std::string id = started->case_id;
+    std::set<ItemIndex> corrected;
+    for (int round = 0; round < 200; ++round) {
+      auto view = engine.get_case(id);
+      if (!view) return std::unexpected(view.error());
+      const Case& c = view->state;
+      if (c.status != CaseStatus::running) break;
+      bool acted = false;
+      for (ItemIndex i = 0; i < c.items.size() && !acted; ++i) {
+        if (c.items[i].phase != ItemPhase::active) continue;
+        const auto& model = wf->items[i];
+        // Supply what the item needs.
+        for (const auto m : model.needs) {
+          const auto& material = wf->materials[m];
+          const auto status = c.materials[m].status;
+          if (material.source == MaterialSource::produced) continue;
+          if (status == MaterialStatus::missing || status == MaterialStatus::rejected) {
+            const bool elicense = material.source == MaterialSource::elicense;
+            const std::string content = "simulated " + material.id + " for " + id;
+            auto r = engine.execute(id, AttachMaterial{material.id, elicense ? "" : Engine::content_hash(content), material.id + ".pdf", elicense},
+                                    {"", "sim-applicant", "applicant"});
+            ++report.commands;
+            if (!r) note(r.error());
+            acted = true;
+          } else if (status == MaterialStatus::submitted) {
+            auto r = engine.execute(id, VerifyMaterial{material.id, true, ""}, {"", "sim-clerk", "clerk"});
+            ++report.commands;
+            if (!r) note(r.error());
+            acted = true;
+          }
+        }
+        if (acted) break;
+        const auto& lc = wf->lifecycles[model.lifecycle];
+        const StateIndex state = c.items[i].state;
+        if (lc.states[state].pauses_clock) {
+          // The applicant answers the correction: the shortest way back.
+          const auto path = path_to_success(lc, state);
+          if (path.empty()) continue;
+          const auto& tr = lc.transitions[path.front()];
+          auto r = engine.execute(id, FireEvent{model.id, tr.event, fields_for(tr)}, {"", "sim", role_for(tr)});
+          ++report.commands;
+          if (!r) note(r.error());
+          acted = true;
+          break;
+        }
+        // Each item is picked for a correction round once, with the given chance.
+        const bool first_look = corrected.insert(i).second;
+        if (first_look && chance(random) < options.correction_rate) {
+          if (const auto t = correction_from(lc, state)) {
+            const auto& tr = lc.transitions[*t];
+            auto r = engine.execute(id, FireEvent{model.id, tr.event, fields_for(tr)}, {"", "sim", role_for(tr)});
+            ++report.commands;
+            if (r) ++report.corrections;
+            else note(r.error());
+            acted = true;
+            break;
+          }
+        }
+        const auto path = path_to_success(lc, state);
+        if (path.empty()) continue;
+        const auto& tr = lc.transitions[path.front()];
+        auto r = engine.execute(id, FireEvent{model.id, tr.event, fields_for(tr)}, {"", "sim", role_for(tr)});
+        ++report.commands;
+        if (!r) note(r.error());
+        acted = true;
+      }
+      clock.advance(options.step_minutes * kMinute);
+      auto fired = engine.fire_due_timers();
+      if (fired) report.timers_fired += *fired;
+      if (!acted) break;
+    }
+    auto view = engine.get_case(id);
+    if (!view) return std::unexpected(view.error());
+    const Case& c = view->state;
+    if (c.status == CaseStatus::completed) {
+      ++report.cases_completed;
+      total_workdays += static_cast<double>(calendar.working_minutes_between(c.started_at / kMinute, c.updated_at / kMinute)) /
+                        static_cast<double>(std::max<Minutes>(1, calendar.working_minutes_per_day()));
+    }
+    for (ItemIndex i = 0; i < c.items.size(); ++i) {
+      if (c.items[i].phase != ItemPhase::done) continue;
+      ++report.items_finished;
+      report.items_on_time += c.items[i].light != Light::red;
+    }
+  }
+  report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_wall).count();
+  report.commands_per_second = report.wall_seconds > 0 ? static_cast<double>(report.commands) / report.wall_seconds : 0;
+  report.average_workdays = report.cases_completed ? total_workdays / static_cast<double>(report.cases_completed) : 0;
+  report.on_time_rate = report.items_finished ? 100.0 * static_cast<double>(report.items_on_time) / static_cast<double>(report.items_finished) : 0;
+  return report;
+}
+
+}  // namespace onevisit::engine
