@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 ONEVISIT_BUILD_DIR=build-bench ONEVISIT_BUILD_TYPE=Release bash scripts/build.sh -DONEVISIT_BUILD_TESTS=OFF
 # One core, as the targets are stated per core.
-exec taskset -c 0 build-bench/bench/onevisit_bench --benchmark_counters_tabular=true "$@"
+taskset -c 0 build-bench/bench/onevisit_bench --benchmark_counters_tabular=true "$@"
+build-bench/bench/onevisit_engine_bench

@@ -415,6 +415,11 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id
       return std::unexpected(EngineError::from(committed.error()));
     }
     if (committed->duplicate) return result_from_json(committed->result, true);
+    if (new_case) {
+      // Never log an ID or phone number in full: the applicant is already masked.
+      spdlog::info("case {} started on {} v{} for {} by {}", case_id, next.bundle_id, next.bundle_version, next.applicant_masked,
+                   command.actor);
+    }
     {
       std::unique_lock lock(cache_mutex_);
       // Keep running cases in memory; finished ones are read back from the store when asked.
