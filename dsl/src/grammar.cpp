@@ -12,6 +12,8 @@
 // - Expressions are guarded by a depth counter, so hostile nesting cannot blow the stack.
 #include <onevisit/dsl/parser.hpp>
 
+#include <onevisit/dsl/identifiers.hpp>
+
 #include <boost/spirit/home/x3.hpp>
 
 #include <algorithm>
@@ -274,13 +276,6 @@ bool read_digits(const char*& p, const char* last, int count, int& out) {
   return true;
 }
 
-bool is_real_date(int y, int m, int d) {
-  if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1) return false;
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return d <= kDays[m - 1] + (m == 2 && leap ? 1 : 0);
-}
-
 // YYYY-MM-DD, a real date.
 struct date_parser : x3::parser<date_parser> {
   using attribute_type = ast::Date;
@@ -295,7 +290,7 @@ struct date_parser : x3::parser<date_parser> {
     ++p;
     if (!read_digits(p, last, 2, d)) return false;
     if (p != last && is_ident_char(*p)) return false;
-    if (!is_real_date(y, m, d)) {
+    if (y < 1900 || y > 2999 || !onevisit::dsl::is_real_date(y, m, d)) {
       boost::throw_exception(Failure(first, "!not a real calendar date (expected YYYY-MM-DD)"));
     }
     if constexpr (!std::is_same_v<Attr, x3::unused_type>) {

@@ -4,8 +4,8 @@
 #include <onevisit/dsl/formatter.hpp>
 
 #include "graphs.hpp"
+#include "hash.hpp"
 
-#include <sodium.h>
 
 #include <algorithm>
 #include <map>
@@ -101,20 +101,6 @@ namespace {
 
 Limit limit_of(const Duration& d) {
   return Limit{Decimal::parse(d.amount.text).value_or(Decimal{}), d.unit};
-}
-
-std::string sha256_hex(std::string_view data) {
-  static const bool initialised = sodium_init() >= 0;
-  (void)initialised;
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
 }
 
 ActionModel action_of(const Action& a) {

@@ -3,9 +3,9 @@
 #include <onevisit/dsl/identifiers.hpp>
 
 #include "codec.hpp"
+#include "hash.hpp"
 
 #include <boost/json.hpp>
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -101,19 +101,7 @@ std::string source_bundle(const dsl::Program& program, const Workflow& wf) {
 
 }  // namespace
 
-std::string Engine::content_hash(std::string_view content) {
-  static const bool initialised = sodium_init() >= 0;
-  (void)initialised;
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(content.data()), content.size());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
+std::string Engine::content_hash(std::string_view content) { return sha256_hex(content); }
 
 Engine::Engine(std::unique_ptr<Store> store, const Clock* clock, std::unique_ptr<Clock> owned_clock)
     : store_(std::move(store)), owned_clock_(std::move(owned_clock)), clock_(clock ? clock : owned_clock_.get()) {}

@@ -210,37 +210,24 @@ std::expected<SimulationReport, EngineError> simulate(Engine& engine, VirtualClo
         if (acted) break;
         const auto& lc = wf->lifecycles[model.lifecycle];
         const StateIndex state = c.items[i].state;
-        if (lc.states[state].pauses_clock) {
-          // The applicant answers the correction: the shortest way back.
-          const auto path = path_to_success(lc, state);
-          if (path.empty()) continue;
-          const auto& tr = lc.transitions[path.front()];
+        auto fire = [&](TransitionIndex t) {
+          const auto& tr = lc.transitions[t];
           auto r = engine.execute(id, FireEvent{model.id, tr.event, fields_for(tr)}, {"", "sim", role_for(tr)});
           ++report.commands;
           if (!r) note(r.error());
           acted = true;
+          return r.has_value();
+        };
+        // Each item is picked for a correction round once, with the given chance; the
+        // applicant answers it by the shortest way back.
+        const bool first_look = corrected.insert(i).second;
+        const auto correction = correction_from(lc, state);
+        if (!lc.states[state].pauses_clock && first_look && correction && chance(random) < options.correction_rate) {
+          report.corrections += fire(*correction);
           break;
         }
-        // Each item is picked for a correction round once, with the given chance.
-        const bool first_look = corrected.insert(i).second;
-        if (first_look && chance(random) < options.correction_rate) {
-          if (const auto t = correction_from(lc, state)) {
-            const auto& tr = lc.transitions[*t];
-            auto r = engine.execute(id, FireEvent{model.id, tr.event, fields_for(tr)}, {"", "sim", role_for(tr)});
-            ++report.commands;
-            if (r) ++report.corrections;
-            else note(r.error());
-            acted = true;
-            break;
-          }
-        }
         const auto path = path_to_success(lc, state);
-        if (path.empty()) continue;
-        const auto& tr = lc.transitions[path.front()];
-        auto r = engine.execute(id, FireEvent{model.id, tr.event, fields_for(tr)}, {"", "sim", role_for(tr)});
-        ++report.commands;
-        if (!r) note(r.error());
-        acted = true;
+        if (!path.empty()) fire(path.front());
       }
       clock.advance(options.step_minutes * kMinute);
       auto fired = engine.fire_due_timers();

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <onevisit/engine/engine.hpp>
+#include <onevisit/engine/simulate.hpp>
 
 #include "../test_support.hpp"
 
@@ -188,4 +189,22 @@ TEST_CASE("engine: a damaged database file is refused clearly", "[engine][sqlite
   REQUIRE(!opened);
   CHECK(opened.error().kind == EngineError::Kind::store);
   CHECK(testing::read_file(db) == "this is not a database, just text\n");
+}
+
+TEST_CASE("engine: simulated cases of every bundled workflow complete without a refused command", "[engine][simulate]") {
+  for (const auto& path : bundled_workflows()) {
+    INFO(path);
+    VirtualClock clock(at(2026, 9, 28, 9));  // runs into the National Day holiday
+    auto opened = Engine::open({":memory:", &clock});
+    REQUIRE(opened);
+    auto deployed = (*opened)->deploy({path});
+    REQUIRE(deployed);
+    auto report = simulate(**opened, clock, {deployed->bundles.at(0).bundle_id, 30, 7, 0.3, 90});
+    REQUIRE(report);
+    INFO(report->first_problem);
+    CHECK(report->rejected_commands == 0);
+    CHECK(report->cases_started == 30);
+    CHECK(report->cases_completed == 30);
+    CHECK(report->corrections > 0);
+  }
 }
