@@ -118,8 +118,10 @@ bundle big "大型一件事" version 1 {
   }
   for (int i = 0; i < items; ++i) {
     text += "  item i" + std::to_string(i) + " \"事项\" by d";
+    // Up to 5 distinct earlier items each, until the bundle has exactly 2,000 edges.
     std::vector<int> after;
-    for (int k = 0; k < 4 && i > 0 && edges < 2000; ++k) {
+    const int want = std::min(i, 5);
+    while (static_cast<int>(after.size()) < want && edges < 2000) {
       const int before = static_cast<int>(next() % static_cast<std::uint64_t>(i));
       if (std::find(after.begin(), after.end(), before) != after.end()) continue;
       after.push_back(before);

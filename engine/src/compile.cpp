@@ -206,7 +206,7 @@ class WorkflowCompiler {
     local_by_catalog_.clear();
     item_sites_.clear();
     pending_producers_.clear();
-    ancestors_.clear();
+    ancestors_ = Ancestors{};
     failed_ = false;
 
     wf_->bundle_id = bundle.id.text;
@@ -692,7 +692,7 @@ class WorkflowCompiler {
     wf_->topological_order = result.order;
     ancestors_ = ancestors(graph, result.order);
   }
-  std::vector<std::vector<bool>> ancestors_;
+  Ancestors ancestors_;
 
   // Every material an item needs must come from somewhere before that item runs.
   void analyse_materials() {
@@ -709,7 +709,7 @@ class WorkflowCompiler {
         }
         const ItemIndex producer = *material.producer;
         if (producer == consumer) continue;  // an item renewing its own document
-        if (!ancestors_[consumer][producer]) {
+        if (!ancestors_.contains(consumer, producer)) {
           finding(Severity::error, item.source_ref, "material-not-ready",
                   "item '" + item.id + "' needs '" + material.id + "', produced by item '" + wf_->items[producer].id +
                       "', which does not run before it; add 'after " + wf_->items[producer].id + "'");

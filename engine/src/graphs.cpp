@@ -115,16 +115,13 @@ OrderOrCycle topological_order_or_cycle(const ItemGraph& graph) {
   return result;
 }
 
-std::vector<std::vector<bool>> ancestors(const ItemGraph& graph, const std::vector<ItemIndex>& order) {
-  const auto n = boost::num_vertices(graph);
-  std::vector<std::vector<bool>> result(n, std::vector<bool>(n, false));
+Ancestors ancestors(const ItemGraph& graph, const std::vector<ItemIndex>& order) {
+  Ancestors result(boost::num_vertices(graph));
   for (const auto item : order) {
     for (const auto edge : boost::make_iterator_range(boost::in_edges(item, graph))) {
-      const auto before = boost::source(edge, graph);
-      result[item][before] = true;
-      for (std::size_t j = 0; j < n; ++j) {
-        if (result[before][j]) result[item][j] = true;
-      }
+      const auto before = static_cast<ItemIndex>(boost::source(edge, graph));
+      result.add(item, before);
+      result.add_all(item, before);
     }
   }
   return result;

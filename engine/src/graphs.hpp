@@ -35,7 +35,26 @@ struct OrderOrCycle {
 };
 OrderOrCycle topological_order_or_cycle(const ItemGraph& graph);
 
-/// ancestors[i][j]: item j must be done before item i starts (transitively).
-std::vector<std::vector<bool>> ancestors(const ItemGraph& graph, const std::vector<ItemIndex>& order);
+/// Which items must be done before which (transitively), as bit rows.
+class Ancestors {
+ public:
+  Ancestors() = default;
+  Ancestors(std::size_t items) : words_((items + 63) / 64), bits_(items * words_, 0) {}
+  /// True when item `before` must be done before `item` starts.
+  bool contains(ItemIndex item, ItemIndex before) const {
+    return (bits_[item * words_ + before / 64] >> (before % 64)) & 1;
+  }
+  void add(ItemIndex item, ItemIndex before) { bits_[item * words_ + before / 64] |= std::uint64_t{1} << (before % 64); }
+  void add_all(ItemIndex item, ItemIndex from) {
+    for (std::size_t w = 0; w < words_; ++w) bits_[item * words_ + w] |= bits_[from * words_ + w];
+  }
+
+ private:
+  std::size_t words_ = 0;
+  std::vector<std::uint64_t> bits_;
+};
+
+/// The ancestors of every item, OR-ed along the edges in topological order.
+Ancestors ancestors(const ItemGraph& graph, const std::vector<ItemIndex>& order);
 
 }  // namespace onevisit::engine
