@@ -21,6 +21,7 @@
 #include <cassert>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -55,7 +56,10 @@ class Statement {
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
   Statement(Statement&& other) noexcept
-      : stmt_(std::exchange(other.stmt_, nullptr)), path_(other.path_), next_(other.next_), bind_rc_(other.bind_rc_) {}
+      : stmt_(std::exchange(other.stmt_, nullptr)),
+        path_(other.path_),
+        next_(other.next_),
+        bind_rc_(other.bind_rc_) {}
   Statement& operator=(Statement&&) = delete;
   ~Statement() {
     if (stmt_ != nullptr) {
@@ -71,7 +75,8 @@ class Statement {
     return *this;
   }
   Statement& bind(std::string_view text) {
-    note(sqlite3_bind_text64(stmt_, ++next_, text.empty() ? "" : text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
+    note(sqlite3_bind_text64(stmt_, ++next_, text.empty() ? "" : text.data(), text.size(), SQLITE_STATIC,
+                             SQLITE_UTF8));
     return *this;
   }
 
@@ -106,7 +111,8 @@ class Statement {
 
   StoreError error(int rc) const {
     sqlite3* db = sqlite3_db_handle(stmt_);
-    std::string message = db != nullptr && sqlite3_errcode(db) == rc ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    std::string message =
+        db != nullptr && sqlite3_errcode(db) == rc ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     const char* sql = sqlite3_sql(stmt_);
     std::string what = sql != nullptr ? std::string(sql).substr(0, 60) : std::string();
     return StoreError{kind_of(rc), message + " (in \"" + what + "\" on " + *path_ + ")"};
@@ -134,8 +140,9 @@ class Connection {
     const int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     auto connection = std::unique_ptr<Connection>(new Connection(db, path));
     if (rc != SQLITE_OK) {
-      return std::unexpected(StoreError{kind_of(rc), "cannot open " + path + ": " +
-                                                          (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc))});
+      return std::unexpected(StoreError{
+          kind_of(rc),
+          "cannot open " + path + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc))});
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, busy_timeout_ms);
@@ -152,15 +159,18 @@ class Connection {
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
 
-  /// The cached prepared statement for `sql` (prepared on first use).
-  std::expected<Statement, StoreError> prepare(const std::string& sql) {
+  /// The cached prepared statement for `sql` (prepared on first use; a cache hit allocates
+  /// nothing).
+  std::expected<Statement, StoreError> prepare(std::string_view sql) {
     auto it = cache_.find(sql);
     if (it == cache_.end()) {
       sqlite3_stmt* stmt = nullptr;
-      const int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size() + 1), SQLITE_PREPARE_PERSISTENT,
-                                        &stmt, nullptr);
-      if (rc != SQLITE_OK) return std::unexpected(error(rc, "prepare \"" + sql.substr(0, 60) + "\""));
-      it = cache_.emplace(sql, stmt).first;
+      const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                        SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) {
+        return std::unexpected(error(rc, "prepare \"" + std::string(sql.substr(0, 60)) + "\""));
+      }
+      it = cache_.emplace(std::string(sql), stmt).first;
     }
     return Statement(it->second, &path_);
   }
@@ -178,7 +188,8 @@ class Connection {
     if (!stmt) return std::unexpected(stmt.error());
     auto row = stmt->next();
     if (!row) return std::unexpected(row.error());
-    if (!*row) return std::unexpected(StoreError{StoreError::Kind::io, std::string(sql) + " returned no row"});
+    if (!*row)
+      return std::unexpected(StoreError{StoreError::Kind::io, std::string(sql) + " returned no row"});
     return stmt->int64(0);
   }
 
@@ -188,7 +199,8 @@ class Connection {
     if (!stmt) return std::unexpected(stmt.error());
     auto row = stmt->next();
     if (!row) return std::unexpected(row.error());
-    if (!*row) return std::unexpected(StoreError{StoreError::Kind::io, std::string(sql) + " returned no row"});
+    if (!*row)
+      return std::unexpected(StoreError{StoreError::Kind::io, std::string(sql) + " returned no row"});
     return stmt->text(0);
   }
 
@@ -207,8 +219,14 @@ class Connection {
   Connection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
 
   sqlite3* db_;
+  // Heterogeneous lookup: find() takes a string_view without building a std::string.
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const noexcept { return std::hash<std::string_view>{}(sql); }
+  };
+
   std::string path_;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> cache_;
 };
 
 }  // namespace onevisit::engine::sqlite

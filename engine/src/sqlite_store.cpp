@@ -36,6 +36,8 @@
 #include <thread>
 #include <variant>
 
+#include <pthread.h>
+
 namespace onevisit::engine {
 namespace {
 
@@ -50,10 +52,14 @@ constexpr std::int64_t kApplicationId = 0x4F4E4556;
 constexpr std::int64_t kSchemaVersion = 1;
 // Idle read connections kept open; more are opened under load and closed when released.
 constexpr std::size_t kMaxIdleReaders = 8;
-// Per-connection settings of the write connection. journal_size_limit truncates the WAL
-// back to 64 MiB after a checkpoint, so a burst does not leave a large file behind.
+// Per-connection settings of the write connection. synchronous=FULL: every COMMIT fsyncs
+// the WAL before it returns. temp_store=MEMORY keeps the statement journals of the
+// per-request savepoints in memory (by default they spill to a temporary file: measured
+// 4.5 KB of extra disk writes per commit). journal_size_limit truncates the WAL back to
+// 64 MiB after a checkpoint, so a burst does not leave a large file behind.
 constexpr const char* kConfigureWriter =
-    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 67108864;";
+    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
+    "PRAGMA journal_size_limit = 67108864;";
 
 StoreError make_error(Kind kind, std::string message) { return StoreError{kind, std::move(message)}; }
 std::unexpected<StoreError> fail(Kind kind, std::string message) {
@@ -61,6 +67,10 @@ std::unexpected<StoreError> fail(Kind kind, std::string message) {
 }
 
 std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+int busy_timeout_ms(const SqliteOptions& options) {
+  return static_cast<int>(std::clamp<std::int64_t>(options.busy_timeout.count(), 0, 1 << 30));
+}
 
 // ---------------------------------------------------------------------------------------
 // Schema and migrations. Portable SQL: TEXT, INTEGER and BIGINT columns only (BIGINT has
@@ -126,7 +136,6 @@ CREATE TABLE case_items (
   PRIMARY KEY (case_id, item_id)
 );
 CREATE INDEX case_items_open_by_department ON case_items (department, due_at) WHERE final = 0;
-CREATE INDEX case_items_open_by_state ON case_items (state, due_at) WHERE final = 0;
 CREATE INDEX case_items_open_by_due ON case_items (due_at) WHERE final = 0;
 CREATE TABLE timers (
   case_id TEXT NOT NULL REFERENCES cases (case_id),
@@ -160,46 +169,61 @@ static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schem
 // Statements.
 
 constexpr const char* kSelectCommand = "SELECT case_id, version, result FROM commands WHERE command_id = ?";
-constexpr const char* kSelectCaseHead = "SELECT version, bundle_id, bundle_version FROM cases WHERE case_id = ?";
-constexpr const char* kUpsertCase =
-    "INSERT INTO cases (case_id, bundle_id, bundle_version, status, applicant, started_at, updated_at, version, "
-    "snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, "
-    "applicant = excluded.applicant, updated_at = excluded.updated_at, version = excluded.version, "
-    "snapshot = excluded.snapshot";
+constexpr const char* kSelectCaseHead =
+    "SELECT version, bundle_id, bundle_version, status FROM cases WHERE case_id = ?";
+constexpr const char* kInsertCase =
+    "INSERT INTO cases (case_id, bundle_id, bundle_version, status, applicant, started_at, updated_at, "
+    "version, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+// Two forms so that an unchanged status does not rewrite the cases_by_status entry (SQLite
+// maintains every index on a column named in SET, whatever the value).
+constexpr const char* kUpdateCase =
+    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, snapshot = ? WHERE case_id = ?";
+constexpr const char* kUpdateCaseAndStatus =
+    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, snapshot = ?, status = ? WHERE case_id = ?";
 constexpr const char* kInsertEvent =
     "INSERT INTO events (case_id, sequence, type, payload, recorded_at) VALUES (?, ?, ?, ?, ?)";
-constexpr const char* kDeleteItems = "DELETE FROM case_items WHERE case_id = ?";
+constexpr const char* kSelectItems =
+    "SELECT item_id, department, state, final, due_at, light FROM case_items WHERE case_id = ?";
 constexpr const char* kInsertItem =
-    "INSERT INTO case_items (case_id, item_id, department, state, final, due_at, light) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO case_items (case_id, item_id, department, state, final, due_at, light) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)";
+constexpr const char* kUpdateItem =
+    "UPDATE case_items SET department = ?, state = ?, final = ?, due_at = ?, light = ? "
+    "WHERE case_id = ? AND item_id = ?";
+constexpr const char* kDeleteItem = "DELETE FROM case_items WHERE case_id = ? AND item_id = ?";
 constexpr const char* kDeleteTimer = "DELETE FROM timers WHERE case_id = ? AND timer_id = ?";
+// The runtime re-sends every timer of the case on each commit; the WHERE makes an unchanged
+// timer a no-op instead of a rewrite of its row and its due_at index entry.
 constexpr const char* kUpsertTimer =
-    "INSERT INTO timers (case_id, timer_id, due_at, payload) VALUES (?, ?, ?, ?) ON CONFLICT (case_id, timer_id) "
-    "DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload";
+    "INSERT INTO timers (case_id, timer_id, due_at, payload) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (case_id, timer_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload "
+    "WHERE timers.due_at <> excluded.due_at OR timers.payload <> excluded.payload";
 constexpr const char* kInsertOutbox =
     "INSERT INTO outbox (idempotency_key, case_id, department, adapter, operation, payload, attempts, "
-    "next_attempt_at, status, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) "
-    "DO NOTHING";
-constexpr const char* kInsertCommand = "INSERT INTO commands (command_id, case_id, version, result) VALUES (?, ?, ?, ?)";
+    "next_attempt_at, status, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (idempotency_key) DO NOTHING";
+constexpr const char* kInsertCommand =
+    "INSERT INTO commands (command_id, case_id, version, result) VALUES (?, ?, ?, ?)";
 constexpr const char* kUpdateOutbox =
     "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?";
-constexpr const char* kSelectWorkflowHash = "SELECT source_hash FROM workflows WHERE bundle_id = ? AND version = ?";
+constexpr const char* kSelectWorkflowHash =
+    "SELECT source_hash FROM workflows WHERE bundle_id = ? AND version = ?";
 constexpr const char* kInsertWorkflow =
     "INSERT INTO workflows (bundle_id, version, source_hash, source, deployed_at) VALUES (?, ?, ?, ?, ?)";
 
 constexpr const char* kCaseColumns =
     "c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, c.version";
 constexpr const char* kSelectCase =
-    "SELECT c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, c.version, "
-    "c.snapshot FROM cases c WHERE c.case_id = ?";
+    "SELECT c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, "
+    "c.version, c.snapshot FROM cases c WHERE c.case_id = ?";
 constexpr const char* kSelectEvents =
     "SELECT sequence, type, payload, recorded_at FROM events WHERE case_id = ? ORDER BY sequence";
 constexpr const char* kDueTimers =
-    "SELECT case_id, timer_id, due_at, payload FROM timers WHERE due_at <= ? ORDER BY due_at, case_id, timer_id "
-    "LIMIT ?";
+    "SELECT case_id, timer_id, due_at, payload FROM timers WHERE due_at <= ? "
+    "ORDER BY due_at, case_id, timer_id LIMIT ?";
 constexpr const char* kPendingOutbox =
     "SELECT id, idempotency_key, case_id, department, adapter, operation, payload, attempts, next_attempt_at, "
-    "status, last_error FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
-    "ORDER BY next_attempt_at, id LIMIT ?";
+    "status, last_error FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?";
 constexpr const char* kListWorkflows =
     "SELECT w.bundle_id, w.version, w.source_hash, w.source, w.deployed_at, "
     "(SELECT COUNT(*) FROM cases c WHERE c.bundle_id = w.bundle_id AND c.bundle_version = w.version) "
@@ -253,13 +277,14 @@ std::optional<StoreError> validate(const CommitRequest& r) {
     return invalid(who + ": a new case needs at least one event");
   }
   constexpr auto kMaxVersion = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  if (r.expected_version > kMaxVersion - r.events.size()) return invalid(who + ": the case version overflows");
+  if (r.expected_version > kMaxVersion - r.events.size())
+    return invalid(who + ": the case version overflows");
   for (std::size_t i = 0; i < r.events.size(); ++i) {
     const auto want = r.expected_version + 1 + i;
     if (r.events[i].sequence != want) {
-      return invalid(who + ": expected event " + std::to_string(i + 1) + " to have sequence " + std::to_string(want) +
-                     " (expected_version + " + std::to_string(i + 1) + "), but it has " +
-                     std::to_string(r.events[i].sequence));
+      return invalid(who + ": expected event " + std::to_string(i + 1) + " to have sequence " +
+                     std::to_string(want) + " (expected_version + " + std::to_string(i + 1) +
+                     "), but it has " + std::to_string(r.events[i].sequence));
     }
     if (r.events[i].type.empty()) return invalid(who + ": event " + std::to_string(want) + " has no type");
   }
@@ -271,7 +296,8 @@ std::optional<StoreError> validate(const CommitRequest& r) {
   std::set<std::string_view> seen;
   for (const auto& item : r.items) {
     if (item.item_id.empty()) return invalid(who + ": an item row has no item id");
-    if (!seen.insert(item.item_id).second) return invalid(who + ": item " + in_quotes(item.item_id) + " appears twice");
+    if (!seen.insert(item.item_id).second)
+      return invalid(who + ": item " + in_quotes(item.item_id) + " appears twice");
     if (item.light != "" && item.light != "yellow" && item.light != "red") {
       return invalid(who + ": item " + in_quotes(item.item_id) + " has light " + in_quotes(item.light) +
                      "; expected \"\", \"yellow\" or \"red\"");
@@ -281,9 +307,11 @@ std::optional<StoreError> validate(const CommitRequest& r) {
   for (const auto& timer : r.set_timers) {
     if (timer.timer_id.empty()) return invalid(who + ": a timer has no timer id");
     if (!timer.case_id.empty() && timer.case_id != r.case_id) {
-      return invalid(who + ": timer " + in_quotes(timer.timer_id) + " belongs to case " + in_quotes(timer.case_id));
+      return invalid(who + ": timer " + in_quotes(timer.timer_id) + " belongs to case " +
+                     in_quotes(timer.case_id));
     }
-    if (!seen.insert(timer.timer_id).second) return invalid(who + ": timer " + in_quotes(timer.timer_id) + " is set twice");
+    if (!seen.insert(timer.timer_id).second)
+      return invalid(who + ": timer " + in_quotes(timer.timer_id) + " is set twice");
   }
   for (const auto& id : r.cancel_timers) {
     if (id.empty()) return invalid(who + ": a cancelled timer has no timer id");
@@ -292,13 +320,15 @@ std::optional<StoreError> validate(const CommitRequest& r) {
   for (const auto& o : r.outbox) {
     if (o.idempotency_key.empty()) return invalid(who + ": an outbox entry has no idempotency key");
     if (!o.case_id.empty() && o.case_id != r.case_id) {
-      return invalid(who + ": outbox entry " + in_quotes(o.idempotency_key) + " belongs to case " + in_quotes(o.case_id));
+      return invalid(who + ": outbox entry " + in_quotes(o.idempotency_key) + " belongs to case " +
+                     in_quotes(o.case_id));
     }
     if (!valid_outbox_status(o.status)) {
-      return invalid(who + ": outbox entry " + in_quotes(o.idempotency_key) + " has status " + in_quotes(o.status) +
-                     "; expected pending, delivered or parked");
+      return invalid(who + ": outbox entry " + in_quotes(o.idempotency_key) + " has status " +
+                     in_quotes(o.status) + "; expected pending, delivered or parked");
     }
-    if (o.attempts < 0) return invalid(who + ": outbox entry " + in_quotes(o.idempotency_key) + " has negative attempts");
+    if (o.attempts < 0)
+      return invalid(who + ": outbox entry " + in_quotes(o.idempotency_key) + " has negative attempts");
   }
   return std::nullopt;
 }
@@ -306,20 +336,22 @@ std::optional<StoreError> validate(const CommitRequest& r) {
 std::optional<StoreError> validate(const OutboxRecord& o) {
   if (o.id == 0) return make_error(Kind::invalid, "an outbox update needs the entry's id");
   if (!valid_outbox_status(o.status)) {
-    return make_error(Kind::invalid, "outbox entry " + std::to_string(o.id) + ": status " + in_quotes(o.status) +
-                                         " is not one of pending, delivered, parked");
+    return make_error(Kind::invalid, "outbox entry " + std::to_string(o.id) + ": status " +
+                                         in_quotes(o.status) + " is not one of pending, delivered, parked");
   }
-  if (o.attempts < 0) return make_error(Kind::invalid, "outbox entry " + std::to_string(o.id) + ": negative attempts");
+  if (o.attempts < 0)
+    return make_error(Kind::invalid, "outbox entry " + std::to_string(o.id) + ": negative attempts");
   return std::nullopt;
 }
 
 std::optional<StoreError> validate(const DeployedWorkflow& w) {
   if (w.bundle_id.empty()) return make_error(Kind::invalid, "a deployed workflow needs a bundle id");
   if (w.version <= 0) {
-    return make_error(Kind::invalid, "bundle " + in_quotes(w.bundle_id) + ": version " + std::to_string(w.version) +
-                                         " is not positive");
+    return make_error(Kind::invalid, "bundle " + in_quotes(w.bundle_id) + ": version " +
+                                         std::to_string(w.version) + " is not positive");
   }
-  if (w.source_hash.empty()) return make_error(Kind::invalid, "bundle " + in_quotes(w.bundle_id) + ": no source hash");
+  if (w.source_hash.empty())
+    return make_error(Kind::invalid, "bundle " + in_quotes(w.bundle_id) + ": no source hash");
   return std::nullopt;
 }
 
@@ -365,7 +397,8 @@ class TypedJob final : public Job {
     try {
       // A job refused on its own (a version conflict) keeps its reason; a job that succeeded,
       // or never ran, fails with the batch.
-      if (batch_error != nullptr && (!executed_ || outcome_.has_value())) outcome_ = std::unexpected(*batch_error);
+      if (batch_error != nullptr && (!executed_ || outcome_.has_value()))
+        outcome_ = std::unexpected(*batch_error);
       promise_.set_value(std::move(outcome_));
     } catch (...) {
       // set_value only throws when already satisfied, which finished_ rules out.
@@ -388,7 +421,9 @@ class Writer {
   Writer& operator=(const Writer&) = delete;
   ~Writer() { stop(); }
 
-  void start() { thread_ = std::thread([this] { loop(); }); }
+  void start() {
+    thread_ = std::thread([this] { loop(); });
+  }
 
   /// Finishes every queued job, then stops the thread. Idempotent.
   void stop() noexcept {
@@ -420,8 +455,16 @@ class Writer {
   std::expected<bool, StoreError> apply(const DeployedWorkflow& w);
 
  private:
+  std::expected<void, StoreError> replace_items(const CommitRequest& r);
   void loop() noexcept;
   void run_batch(std::vector<std::shared_ptr<Job>>& batch);
+  // Moves queued jobs into `batch` until it holds max_batch_. REQUIRES: mutex_ held.
+  void take_queued(std::vector<std::shared_ptr<Job>>& batch) {
+    const auto n = std::min(queue_.size(), max_batch_ - std::min(max_batch_, batch.size()));
+    batch.insert(batch.end(), std::make_move_iterator(queue_.begin()),
+                 std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  }
   std::expected<void, StoreError> control(const char* sql) {
     auto stmt = connection_->prepare(sql);
     if (!stmt) return std::unexpected(stmt.error());
@@ -441,20 +484,22 @@ class Writer {
 };
 
 void Writer::loop() noexcept {
+#ifdef __linux__
+  pthread_setname_np(pthread_self(), "ov-store-write");  // shows in top -H, perf, gdb
+#endif
   std::vector<std::shared_ptr<Job>> batch;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and drained
-      const auto n = std::min(queue_.size(), max_batch_);
-      batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      take_queued(batch);
     }
     try {
       run_batch(batch);
     } catch (...) {
-      const StoreError error{Kind::io, "the store's writer failed (out of memory?); nothing of the batch was written"};
+      const StoreError error{Kind::io,
+                             "the store's writer failed (out of memory?); nothing of the batch was written"};
       if (!sqlite3_get_autocommit(connection_->handle())) {
         sqlite3_exec(connection_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
       }
@@ -470,12 +515,12 @@ void Writer::run_batch(std::vector<std::shared_ptr<Job>>& batch) {
   if (auto begun = control("BEGIN IMMEDIATE"); !begun) {
     batch_error = begun.error();
   } else {
-    for (auto& job : batch) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
       if (auto s = control("SAVEPOINT request"); !s) {
         batch_error = s.error();
         break;
       }
-      if (const StoreError* error = job->execute(*this); error != nullptr) {
+      if (const StoreError* error = batch[i]->execute(*this); error != nullptr) {
         // Some errors (disk full, I/O) make SQLite roll back the whole transaction; then the
         // jobs before this one are lost too.
         if (sqlite3_get_autocommit(db)) {
@@ -490,6 +535,12 @@ void Writer::run_batch(std::vector<std::shared_ptr<Job>>& batch) {
       if (auto s = control("RELEASE request"); !s) {
         batch_error = s.error();
         break;
+      }
+      if (i + 1 == batch.size()) {
+        // Requests that arrived while this batch ran join it before COMMIT: they share its
+        // fsync instead of waiting for it and then paying for their own.
+        std::lock_guard lock(mutex_);
+        take_queued(batch);
       }
     }
     if (!batch_error) {
@@ -507,7 +558,7 @@ void Writer::run_batch(std::vector<std::shared_ptr<Job>>& batch) {
 
 std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   Connection& c = *connection_;
-  const std::string who = "command " + in_quotes(r.command_id) + " on case " + in_quotes(r.case_id);
+  const auto who = [&r] { return "command " + in_quotes(r.command_id) + " on case " + in_quotes(r.case_id); };
 
   // 1. Idempotency: a command seen before returns its first result and writes nothing.
   {
@@ -526,6 +577,7 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   }
 
   // 2. Optimistic concurrency: the case must still be at the version the command saw.
+  std::string old_status;
   {
     auto stmt = c.prepare(kSelectCaseHead);
     if (!stmt) return std::unexpected(stmt.error());
@@ -534,49 +586,61 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
     if (!row) return std::unexpected(row.error());
     if (r.expected_version == 0) {
       if (*row) {
-        return fail(Kind::version_conflict, who + ": expected a new case, but it exists at version " +
+        return fail(Kind::version_conflict, who() + ": expected a new case, but it exists at version " +
                                                 std::to_string(stmt->uint64(0)));
       }
     } else {
       if (!*row) {
-        return fail(Kind::not_found, who + ": expected the case at version " + std::to_string(r.expected_version) +
-                                         ", but there is no such case");
+        return fail(Kind::not_found, who() + ": expected the case at version " +
+                                         std::to_string(r.expected_version) + ", but there is no such case");
       }
       if (const auto version = stmt->uint64(0); version != r.expected_version) {
-        return fail(Kind::version_conflict, who + ": expected the case at version " +
-                                                std::to_string(r.expected_version) + ", but it is at version " +
-                                                std::to_string(version));
+        return fail(Kind::version_conflict, who() + ": expected the case at version " +
+                                                std::to_string(r.expected_version) +
+                                                ", but it is at version " + std::to_string(version));
       }
       if (stmt->text(1) != r.summary.bundle_id || stmt->int64(2) != r.summary.bundle_version) {
-        return fail(Kind::invalid, who + ": the case runs on " + stmt->text(1) + " version " +
-                                       std::to_string(stmt->int64(2)) + " and cannot move to " + r.summary.bundle_id +
-                                       " version " + std::to_string(r.summary.bundle_version));
+        return fail(Kind::invalid, who() + ": the case runs on " + stmt->text(1) + " version " +
+                                       std::to_string(stmt->int64(2)) + " and cannot move to " +
+                                       r.summary.bundle_id + " version " +
+                                       std::to_string(r.summary.bundle_version));
       }
+      old_status = stmt->text(3);
     }
   }
 
-  // 3. The case row (parent of every other row), then its history and its index rows.
+  // 3. The case row (parent of every other row), then its history and its index rows. Only
+  // what changed is written: every page touched is another 4 KiB frame in the WAL.
   const auto& s = r.summary;
-  if (auto done = execute(c, kUpsertCase, r.case_id, s.bundle_id, std::int64_t{s.bundle_version}, s.status,
-                          s.applicant, s.started_at, s.updated_at, to_sql(s.version), r.snapshot);
-      !done) {
-    return std::unexpected(done.error());
-  }
-  for (const auto& e : r.events) {
-    if (auto done = execute(c, kInsertEvent, r.case_id, to_sql(e.sequence), e.type, e.payload, e.recorded_at); !done) {
+  if (r.expected_version == 0) {
+    if (auto done = execute(c, kInsertCase, r.case_id, s.bundle_id, std::int64_t{s.bundle_version}, s.status,
+                            s.applicant, s.started_at, s.updated_at, to_sql(s.version), r.snapshot);
+        !done) {
       return std::unexpected(done.error());
     }
-  }
-  if (auto done = execute(c, kDeleteItems, r.case_id); !done) return std::unexpected(done.error());
-  for (const auto& item : r.items) {
-    if (auto done = execute(c, kInsertItem, r.case_id, item.item_id, item.department, item.state,
-                            std::int64_t{item.final ? 1 : 0}, item.due_at, item.light);
+  } else if (s.status == old_status) {
+    if (auto done =
+            execute(c, kUpdateCase, s.applicant, s.updated_at, to_sql(s.version), r.snapshot, r.case_id);
+        !done) {
+      return std::unexpected(done.error());
+    }
+  } else {
+    if (auto done = execute(c, kUpdateCaseAndStatus, s.applicant, s.updated_at, to_sql(s.version), r.snapshot,
+                            s.status, r.case_id);
         !done) {
       return std::unexpected(done.error());
     }
   }
+  for (const auto& e : r.events) {
+    if (auto done = execute(c, kInsertEvent, r.case_id, to_sql(e.sequence), e.type, e.payload, e.recorded_at);
+        !done) {
+      return std::unexpected(done.error());
+    }
+  }
+  if (auto done = replace_items(r); !done) return std::unexpected(done.error());
   for (const auto& timer_id : r.cancel_timers) {
-    if (auto done = execute(c, kDeleteTimer, r.case_id, timer_id); !done) return std::unexpected(done.error());
+    if (auto done = execute(c, kDeleteTimer, r.case_id, timer_id); !done)
+      return std::unexpected(done.error());
   }
   for (const auto& t : r.set_timers) {
     if (auto done = execute(c, kUpsertTimer, r.case_id, t.timer_id, t.due_at, t.payload); !done) {
@@ -585,8 +649,9 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   }
   for (const auto& o : r.outbox) {
     // An idempotency key already present (a retried intent) keeps its first entry.
-    if (auto done = execute(c, kInsertOutbox, o.idempotency_key, r.case_id, o.department, o.adapter, o.operation,
-                            o.payload, std::int64_t{o.attempts}, o.next_attempt_at, o.status, o.last_error);
+    if (auto done =
+            execute(c, kInsertOutbox, o.idempotency_key, r.case_id, o.department, o.adapter, o.operation,
+                    o.payload, std::int64_t{o.attempts}, o.next_attempt_at, o.status, o.last_error);
         !done) {
       return std::unexpected(done.error());
     }
@@ -595,6 +660,49 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
     return std::unexpected(done.error());
   }
   return CommitResult{false, s.version, r.result};
+}
+
+// Makes the case's item rows equal to r.items, writing only the rows that differ.
+std::expected<void, StoreError> Writer::replace_items(const CommitRequest& r) {
+  Connection& c = *connection_;
+  std::vector<ItemRow> old;
+  if (r.expected_version > 0) {
+    auto stmt = c.prepare(kSelectItems);
+    if (!stmt) return std::unexpected(stmt.error());
+    stmt->bind(r.case_id);
+    for (;;) {
+      auto row = stmt->next();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      old.push_back(ItemRow{stmt->text(0), stmt->text(1), stmt->text(2), stmt->int64(3) != 0, stmt->int64(4),
+                            stmt->text(5)});
+    }
+  }
+  const auto same = [](const ItemRow& a, const ItemRow& b) {
+    return a.department == b.department && a.state == b.state && a.final == b.final && a.due_at == b.due_at &&
+           a.light == b.light;
+  };
+  std::vector<bool> kept(old.size(), false);
+  for (const auto& item : r.items) {
+    const auto it =
+        std::find_if(old.begin(), old.end(), [&](const ItemRow& o) { return o.item_id == item.item_id; });
+    std::expected<void, StoreError> done;
+    if (it == old.end()) {
+      done = execute(c, kInsertItem, r.case_id, item.item_id, item.department, item.state,
+                     std::int64_t{item.final ? 1 : 0}, item.due_at, item.light);
+    } else {
+      kept[static_cast<std::size_t>(it - old.begin())] = true;
+      if (same(*it, item)) continue;
+      done = execute(c, kUpdateItem, item.department, item.state, std::int64_t{item.final ? 1 : 0},
+                     item.due_at, item.light, r.case_id, item.item_id);
+    }
+    if (!done) return done;
+  }
+  for (std::size_t i = 0; i < old.size(); ++i) {
+    if (kept[i]) continue;
+    if (auto done = execute(c, kDeleteItem, r.case_id, old[i].item_id); !done) return done;
+  }
+  return {};
 }
 
 std::expected<void, StoreError> Writer::apply(const OutboxRecord& o) {
@@ -618,7 +726,8 @@ std::expected<bool, StoreError> Writer::apply(const DeployedWorkflow& w) {
     if (!row) return std::unexpected(row.error());
     if (*row) {
       if (auto hash = stmt->text(0); hash != w.source_hash) {
-        return fail(Kind::invalid, "bundle " + in_quotes(w.bundle_id) + " version " + std::to_string(w.version) +
+        return fail(Kind::invalid, "bundle " + in_quotes(w.bundle_id) + " version " +
+                                       std::to_string(w.version) +
                                        " is already deployed with another source (hash " + hash + ", not " +
                                        w.source_hash + "); deploy the change as a new version");
       }
@@ -638,7 +747,8 @@ std::expected<bool, StoreError> Writer::apply(const DeployedWorkflow& w) {
 
 class ReaderPool {
  public:
-  ReaderPool(std::string path, int busy_timeout_ms) : path_(std::move(path)), busy_timeout_ms_(busy_timeout_ms) {}
+  ReaderPool(std::string path, int busy_timeout_ms)
+      : path_(std::move(path)), busy_timeout_ms_(busy_timeout_ms) {}
 
   std::expected<std::unique_ptr<Connection>, StoreError> acquire() {
     {
@@ -699,8 +809,7 @@ std::expected<T, StoreError> guarded(F&& body) noexcept {
 class SqliteStore final : public Store {
  public:
   SqliteStore(const std::string& path, const SqliteOptions& options, std::unique_ptr<Connection> writer)
-      : readers_(path, static_cast<int>(options.busy_timeout.count())),
-        writer_(std::move(writer), options.max_batch) {}
+      : readers_(path, busy_timeout_ms(options)), writer_(std::move(writer), options.max_batch) {}
 
   ~SqliteStore() override {
     writer_.stop();
@@ -734,133 +843,155 @@ class SqliteStore final : public Store {
   }
 
   std::expected<std::vector<StoredEvent>, StoreError> load_events(const std::string& case_id) override {
-    return read<std::vector<StoredEvent>>([&](Connection& c) -> std::expected<std::vector<StoredEvent>, StoreError> {
-      auto stmt = c.prepare(kSelectEvents);
-      if (!stmt) return std::unexpected(stmt.error());
-      stmt->bind(case_id);
-      std::vector<StoredEvent> events;
-      for (;;) {
-        auto row = stmt->next();
-        if (!row) return std::unexpected(row.error());
-        if (!*row) return events;
-        events.push_back(StoredEvent{stmt->uint64(0), stmt->text(1), stmt->text(2), stmt->int64(3)});
-      }
-    });
+    return read<std::vector<StoredEvent>>(
+        [&](Connection& c) -> std::expected<std::vector<StoredEvent>, StoreError> {
+          auto stmt = c.prepare(kSelectEvents);
+          if (!stmt) return std::unexpected(stmt.error());
+          stmt->bind(case_id);
+          std::vector<StoredEvent> events;
+          for (;;) {
+            auto row = stmt->next();
+            if (!row) return std::unexpected(row.error());
+            if (!*row) return events;
+            events.push_back(StoredEvent{stmt->uint64(0), stmt->text(1), stmt->text(2), stmt->int64(3)});
+          }
+        });
   }
 
   std::expected<std::vector<CaseSummary>, StoreError> list_cases(const CaseQuery& q) override {
-    return read<std::vector<CaseSummary>>([&](Connection& c) -> std::expected<std::vector<CaseSummary>, StoreError> {
-      DynamicQuery query;
-      query.sql = std::string("SELECT ") + kCaseColumns + " FROM cases c WHERE 1 = 1";
-      if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
-      if (q.status) query.where("c.status = ?", *q.status);
-      if (q.department || q.item_state || q.due_before) {
-        // All item filters hold for one and the same item. An item with a department or a
-        // due date filter must still be open (non-final); a state filter alone may name a
-        // final state (e.g. cases with a rejected item).
-        std::string exists = "EXISTS (SELECT 1 FROM case_items i WHERE i.case_id = c.case_id";
-        if (q.department || q.due_before) exists += " AND i.final = 0";
-        if (q.department) {
-          exists += " AND i.department = ?";
-          query.params.emplace_back(*q.department);
-        }
-        if (q.item_state) {
-          exists += " AND i.state = ?";
-          query.params.emplace_back(*q.item_state);
-        }
-        if (q.due_before) {
-          exists += " AND i.due_at <> 0 AND i.due_at <= ?";
-          query.params.emplace_back(std::int64_t{*q.due_before});
-        }
-        query.sql += " AND " + exists + ")";
-      }
-      query.sql += " ORDER BY c.started_at DESC, c.case_id LIMIT ? OFFSET ?";
-      query.params.emplace_back(to_sql(q.limit));
-      query.params.emplace_back(to_sql(q.offset));
-      auto stmt = query.prepare(c);
-      if (!stmt) return std::unexpected(stmt.error());
-      std::vector<CaseSummary> cases;
-      for (;;) {
-        auto row = stmt->next();
-        if (!row) return std::unexpected(row.error());
-        if (!*row) return cases;
-        cases.push_back(read_summary(*stmt));
-      }
-    });
+    return read<std::vector<CaseSummary>>(
+        [&](Connection& c) -> std::expected<std::vector<CaseSummary>, StoreError> {
+          DynamicQuery query;
+          query.sql = std::string("SELECT ") + kCaseColumns + " FROM cases c WHERE 1 = 1";
+          if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
+          if (q.status) query.where("c.status = ?", *q.status);
+          if (q.department || q.item_state || q.due_before) {
+            // All item filters hold for one and the same item. An item with a department or a
+            // due date filter must still be open (non-final); a state filter alone may name a
+            // final state (e.g. cases with a rejected item).
+            std::string exists = "EXISTS (SELECT 1 FROM case_items i WHERE i.case_id = c.case_id";
+            if (q.department || q.due_before) exists += " AND i.final = 0";
+            if (q.department) {
+              exists += " AND i.department = ?";
+              query.params.emplace_back(*q.department);
+            }
+            if (q.item_state) {
+              exists += " AND i.state = ?";
+              query.params.emplace_back(*q.item_state);
+            }
+            if (q.due_before) {
+              exists += " AND i.due_at <> 0 AND i.due_at <= ?";
+              query.params.emplace_back(std::int64_t{*q.due_before});
+            }
+            query.sql += " AND " + exists + ")";
+          }
+          query.sql += " ORDER BY c.started_at DESC, c.case_id LIMIT ? OFFSET ?";
+          query.params.emplace_back(to_sql(q.limit));
+          query.params.emplace_back(to_sql(q.offset));
+          auto stmt = query.prepare(c);
+          if (!stmt) return std::unexpected(stmt.error());
+          std::vector<CaseSummary> cases;
+          for (;;) {
+            auto row = stmt->next();
+            if (!row) return std::unexpected(row.error());
+            if (!*row) return cases;
+            cases.push_back(read_summary(*stmt));
+          }
+        });
   }
 
   std::expected<std::vector<WorklistEntry>, StoreError> worklist(const CaseQuery& q) override {
-    return read<std::vector<WorklistEntry>>([&](Connection& c) -> std::expected<std::vector<WorklistEntry>, StoreError> {
-      DynamicQuery query;
-      query.sql =
-          "SELECT i.case_id, c.bundle_id, i.item_id, i.department, i.state, i.final, i.due_at, i.light "
-          "FROM case_items i JOIN cases c ON c.case_id = i.case_id WHERE i.final = 0";
-      if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
-      if (q.status) query.where("c.status = ?", *q.status);
-      if (q.department) query.where("i.department = ?", *q.department);
-      if (q.item_state) query.where("i.state = ?", *q.item_state);
-      if (q.due_before) query.where("i.due_at <> 0 AND i.due_at <= ?", std::int64_t{*q.due_before});
-      query.sql +=
-          " ORDER BY CASE WHEN i.due_at = 0 THEN 1 ELSE 0 END, i.due_at, i.case_id, i.item_id LIMIT ? OFFSET ?";
-      query.params.emplace_back(to_sql(q.limit));
-      query.params.emplace_back(to_sql(q.offset));
-      auto stmt = query.prepare(c);
+    return read<std::vector<WorklistEntry>>(
+        [&](Connection& c) -> std::expected<std::vector<WorklistEntry>, StoreError> {
+          DynamicQuery query;
+          query.sql =
+              "SELECT i.case_id, c.bundle_id, i.item_id, i.department, i.state, i.final, i.due_at, i.light "
+              "FROM case_items i JOIN cases c ON c.case_id = i.case_id WHERE i.final = 0";
+          if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
+          if (q.status) query.where("c.status = ?", *q.status);
+          if (q.department) query.where("i.department = ?", *q.department);
+          if (q.item_state) query.where("i.state = ?", *q.item_state);
+          if (q.due_before) query.where("i.due_at <> 0 AND i.due_at <= ?", std::int64_t{*q.due_before});
+          query.sql +=
+              " ORDER BY CASE WHEN i.due_at = 0 THEN 1 ELSE 0 END, i.due_at, i.case_id, i.item_id LIMIT ? "
+              "OFFSET ?";
+          query.params.emplace_back(to_sql(q.limit));
+          query.params.emplace_back(to_sql(q.offset));
+          auto stmt = query.prepare(c);
+          if (!stmt) return std::unexpected(stmt.error());
+          std::vector<WorklistEntry> entries;
+          for (;;) {
+            auto row = stmt->next();
+            if (!row) return std::unexpected(row.error());
+            if (!*row) return entries;
+            WorklistEntry e;
+            e.case_id = stmt->text(0);
+            e.bundle_id = stmt->text(1);
+            e.item = ItemRow{stmt->text(2),       stmt->text(3),  stmt->text(4),
+                             stmt->int64(5) != 0, stmt->int64(6), stmt->text(7)};
+            entries.push_back(std::move(e));
+          }
+        });
+  }
+
+  std::expected<std::optional<CommitResult>, StoreError> find_command(
+      const std::string& command_id) override {
+    using Result = std::optional<CommitResult>;
+    return read<Result>([&](Connection& c) -> std::expected<Result, StoreError> {
+      auto stmt = c.prepare(kSelectCommand);
       if (!stmt) return std::unexpected(stmt.error());
-      std::vector<WorklistEntry> entries;
-      for (;;) {
-        auto row = stmt->next();
-        if (!row) return std::unexpected(row.error());
-        if (!*row) return entries;
-        WorklistEntry e;
-        e.case_id = stmt->text(0);
-        e.bundle_id = stmt->text(1);
-        e.item = ItemRow{stmt->text(2), stmt->text(3), stmt->text(4), stmt->int64(5) != 0, stmt->int64(6),
-                         stmt->text(7)};
-        entries.push_back(std::move(e));
-      }
+      stmt->bind(command_id);
+      auto row = stmt->next();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return Result{};
+      return Result{
+          CommitResult{true, stmt->uint64(1), stmt->text(2)}};  // seen before: a duplicate if retried
     });
   }
 
   std::expected<std::vector<TimerRecord>, StoreError> due_timers(Timestamp now, std::size_t limit) override {
-    return read<std::vector<TimerRecord>>([&](Connection& c) -> std::expected<std::vector<TimerRecord>, StoreError> {
-      auto stmt = c.prepare(kDueTimers);
-      if (!stmt) return std::unexpected(stmt.error());
-      stmt->bind(std::int64_t{now}).bind(to_sql(limit));
-      std::vector<TimerRecord> timers;
-      for (;;) {
-        auto row = stmt->next();
-        if (!row) return std::unexpected(row.error());
-        if (!*row) return timers;
-        timers.push_back(TimerRecord{stmt->text(0), stmt->text(1), stmt->int64(2), stmt->text(3)});
-      }
-    });
+    return read<std::vector<TimerRecord>>(
+        [&](Connection& c) -> std::expected<std::vector<TimerRecord>, StoreError> {
+          auto stmt = c.prepare(kDueTimers);
+          if (!stmt) return std::unexpected(stmt.error());
+          stmt->bind(std::int64_t{now}).bind(to_sql(limit));
+          std::vector<TimerRecord> timers;
+          for (;;) {
+            auto row = stmt->next();
+            if (!row) return std::unexpected(row.error());
+            if (!*row) return timers;
+            timers.push_back(TimerRecord{stmt->text(0), stmt->text(1), stmt->int64(2), stmt->text(3)});
+          }
+        });
   }
 
-  std::expected<std::vector<OutboxRecord>, StoreError> pending_outbox(Timestamp now, std::size_t limit) override {
-    return read<std::vector<OutboxRecord>>([&](Connection& c) -> std::expected<std::vector<OutboxRecord>, StoreError> {
-      auto stmt = c.prepare(kPendingOutbox);
-      if (!stmt) return std::unexpected(stmt.error());
-      stmt->bind(std::int64_t{now}).bind(to_sql(limit));
-      std::vector<OutboxRecord> records;
-      for (;;) {
-        auto row = stmt->next();
-        if (!row) return std::unexpected(row.error());
-        if (!*row) return records;
-        OutboxRecord o;
-        o.id = stmt->uint64(0);
-        o.idempotency_key = stmt->text(1);
-        o.case_id = stmt->text(2);
-        o.department = stmt->text(3);
-        o.adapter = stmt->text(4);
-        o.operation = stmt->text(5);
-        o.payload = stmt->text(6);
-        o.attempts = static_cast<int>(stmt->int64(7));
-        o.next_attempt_at = stmt->int64(8);
-        o.status = stmt->text(9);
-        o.last_error = stmt->text(10);
-        records.push_back(std::move(o));
-      }
-    });
+  std::expected<std::vector<OutboxRecord>, StoreError> pending_outbox(Timestamp now,
+                                                                      std::size_t limit) override {
+    return read<std::vector<OutboxRecord>>(
+        [&](Connection& c) -> std::expected<std::vector<OutboxRecord>, StoreError> {
+          auto stmt = c.prepare(kPendingOutbox);
+          if (!stmt) return std::unexpected(stmt.error());
+          stmt->bind(std::int64_t{now}).bind(to_sql(limit));
+          std::vector<OutboxRecord> records;
+          for (;;) {
+            auto row = stmt->next();
+            if (!row) return std::unexpected(row.error());
+            if (!*row) return records;
+            OutboxRecord o;
+            o.id = stmt->uint64(0);
+            o.idempotency_key = stmt->text(1);
+            o.case_id = stmt->text(2);
+            o.department = stmt->text(3);
+            o.adapter = stmt->text(4);
+            o.operation = stmt->text(5);
+            o.payload = stmt->text(6);
+            o.attempts = static_cast<int>(stmt->int64(7));
+            o.next_attempt_at = stmt->int64(8);
+            o.status = stmt->text(9);
+            o.last_error = stmt->text(10);
+            records.push_back(std::move(o));
+          }
+        });
   }
 
   std::expected<void, StoreError> update_outbox(const OutboxRecord& record) override {
@@ -887,8 +1018,9 @@ class SqliteStore final : public Store {
             auto row = stmt->next();
             if (!row) return std::unexpected(row.error());
             if (!*row) return workflows;
-            workflows.push_back(DeployedWorkflow{stmt->text(0), static_cast<int>(stmt->int64(1)), stmt->text(2),
-                                                 stmt->text(3), stmt->int64(4), stmt->uint64(5)});
+            workflows.push_back(DeployedWorkflow{stmt->text(0), static_cast<int>(stmt->int64(1)),
+                                                 stmt->text(2), stmt->text(3), stmt->int64(4),
+                                                 stmt->uint64(5)});
           }
         });
   }
@@ -933,7 +1065,6 @@ struct Inspection {
 };
 
 std::expected<Inspection, StoreError> inspect(Connection& c) {
-  Inspection result;
   auto app = c.query_int("PRAGMA application_id");
   if (!app) return std::unexpected(app.error());
   auto version = c.query_int("PRAGMA user_version");
@@ -956,12 +1087,15 @@ std::optional<StoreError> check_ownership(const Inspection& in, const std::strin
                                          hex(in.application_id) + ", onevisit's is " + hex(kApplicationId));
   }
   if (in.application_id == 0 && in.schema_objects > 0) {
-    return make_error(Kind::foreign, path + " is not an onevisit database: an SQLite database without onevisit's "
-                                            "application_id that already holds " +
-                                            std::to_string(in.schema_objects) + " tables or indexes");
+    return make_error(Kind::foreign,
+                      path +
+                          " is not an onevisit database: an SQLite database without onevisit's "
+                          "application_id that already holds " +
+                          std::to_string(in.schema_objects) + " tables or indexes");
   }
   if (in.application_id == kApplicationId && in.schema_version > kSchemaVersion) {
-    return make_error(Kind::foreign, path + " has onevisit schema version " + std::to_string(in.schema_version) +
+    return make_error(Kind::foreign, path + " has onevisit schema version " +
+                                         std::to_string(in.schema_version) +
                                          ", newer than this build reads (" + std::to_string(kSchemaVersion) +
                                          "); open it with a newer onevisit");
   }
@@ -978,9 +1112,17 @@ std::optional<StoreError> quick_check(Connection& c) {
   std::vector<std::string> problems;
   for (;;) {
     auto row = stmt->next();
-    if (!row) return row.error();
+    if (!row) {
+      const auto kind = row.error().kind;
+      return make_error(kind, c.path() +
+                                  (kind == Kind::corrupt ? " is damaged (PRAGMA quick_check): " : ": ") +
+                                  row.error().message);
+    }
     if (!*row) break;
-    if (auto line = stmt->text(0); line != "ok" && problems.size() < 3) problems.push_back(std::move(line));
+    if (auto line = stmt->text(0); line != "ok" && problems.size() < 3) {
+      std::replace(line.begin(), line.end(), '\n', ' ');
+      problems.push_back(std::move(line));
+    }
   }
   if (problems.empty()) return std::nullopt;
   std::string message = c.path() + " is damaged (PRAGMA quick_check):";
@@ -1003,7 +1145,8 @@ std::expected<void, StoreError> migrate(Connection& c) {
     if (m.version <= from) continue;
     if (auto done = c.exec(m.sql); !done) {
       return rollback(make_error(done.error().kind, "migrating " + c.path() + " to schema version " +
-                                                        std::to_string(m.version) + ": " + done.error().message));
+                                                        std::to_string(m.version) + ": " +
+                                                        done.error().message));
     }
   }
   if (from < kSchemaVersion) {
@@ -1022,7 +1165,8 @@ std::expected<void, StoreError> migrate(Connection& c) {
   return {};
 }
 
-std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& path, const SqliteOptions& options) {
+std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& path,
+                                                             const SqliteOptions& options) {
   namespace fs = std::filesystem;
   if (path.empty() || path == ":memory:" || path.starts_with("file:")) {
     return fail(Kind::invalid, "the SQLite store needs a file path (got " + in_quotes(path) +
@@ -1046,12 +1190,14 @@ std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& 
     const auto got = static_cast<std::size_t>(in.gcount());
     // An empty file is an empty database, as for SQLite itself.
     if (got > 0 && (got < sizeof header || std::memcmp(header, kSqliteMagic, sizeof header) != 0)) {
-      return fail(Kind::foreign, path + " is not an SQLite database (its first bytes are not \"SQLite format 3\")");
+      return fail(Kind::foreign,
+                  path + " is not an SQLite database (its first bytes are not \"SQLite format 3\")");
     }
   }
 
-  const int busy_ms = static_cast<int>(std::clamp<std::int64_t>(options.busy_timeout.count(), 0, 1 << 30));
-  auto opened = Connection::open(path, SQLITE_OPEN_READWRITE | (options.create ? SQLITE_OPEN_CREATE : 0), busy_ms);
+  const int busy_ms = busy_timeout_ms(options);
+  auto opened =
+      Connection::open(path, SQLITE_OPEN_READWRITE | (options.create ? SQLITE_OPEN_CREATE : 0), busy_ms);
   if (!opened) return std::unexpected(opened.error());
   auto& c = **opened;
 
@@ -1059,7 +1205,11 @@ std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& 
   // (SQLITE_NOTADB: a damaged header; SQLITE_CORRUPT) is damaged rather than foreign, which
   // kind_of already says.
   auto in = inspect(c);
-  if (!in) return fail(in.error().kind, "cannot open " + path + ": " + in.error().message);
+  if (!in) {
+    const auto kind = in.error().kind;
+    return fail(kind,
+                path + (kind == Kind::corrupt ? " is damaged: " : " cannot be read: ") + in.error().message);
+  }
   if (auto refused = check_ownership(*in, path)) return std::unexpected(*refused);
   if (in->schema_objects > 0) {
     if (auto damaged = quick_check(c)) return std::unexpected(*damaged);

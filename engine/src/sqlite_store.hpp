@@ -12,9 +12,9 @@ namespace onevisit::engine {
 
 /// Counters of the store's writer thread since the store was opened.
 struct SqliteStoreStats {
-  std::uint64_t writes = 0;        ///< write requests executed (commit, update_outbox, deploy)
-  std::uint64_t transactions = 0;  ///< group transactions committed (one fsync of the WAL each)
-  std::uint64_t largest_batch = 0; ///< most write requests in one transaction
+  std::uint64_t writes = 0;         ///< write requests executed (commit, update_outbox, deploy)
+  std::uint64_t transactions = 0;   ///< group transactions committed (one fsync of the WAL each)
+  std::uint64_t largest_batch = 0;  ///< most write requests in one transaction
 };
 
 /// The counters of a store made by open_sqlite_store; nullopt for any other Store.
