@@ -1,0 +1,146 @@
+#include <catch2/catch.hpp>
+
+#include <onevisit/adapters/adapter.hpp>
+#include <onevisit/engine/engine.hpp>
+
+#include <map>
+
+using namespace onevisit;
+using namespace onevisit::adapters;
+using engine::Timestamp;
+
+namespace {
+
+// Answers `retry` for the first `failures` attempts of every call, then delivers; counts
+// effects per idempotency key as a department system would.
+class FlakyAdapter final : public Adapter {
+ public:
+  explicit FlakyAdapter(int failures, AdapterResult::Status failure = AdapterResult::Status::retry) : failures_(failures), failure_(failure) {}
+  AdapterResult submit(const AdapterCall& call) override {
+    ++attempts[call.idempotency_key];
+    if (attempts[call.idempotency_key] <= failures_) return {failure_, "department system unavailable"};
+    ++effects[call.idempotency_key];
+    return {AdapterResult::Status::delivered, "ok"};
+  }
+  std::map<std::string, int> attempts, effects;
+
+ private:
+  int failures_;
+  AdapterResult::Status failure_;
+};
+
+engine::CommitRequest request_with_outbox(const std::string& case_id, const std::string& system) {
+  engine::CommitRequest r;
+  r.command_id = "cmd-" + case_id;
+  r.case_id = case_id;
+  r.events.push_back(engine::StoredEvent{1, "CaseStarted", "{}", 0});
+  r.snapshot = "{}";
+  r.summary.case_id = case_id;
+  r.summary.bundle_id = "b";
+  r.summary.bundle_version = 1;
+  r.summary.status = "running";
+  r.summary.version = 1;
+  engine::OutboxRecord o;
+  o.idempotency_key = case_id + "/item/1/0";
+  o.case_id = case_id;
+  o.department = "tax";
+  o.adapter = system;
+  o.operation = "submit";
+  o.payload = R"({"legal_rep_id":"11010519491231002X","phone":"13812345678"})";
+  r.outbox.push_back(o);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("adapters: identifiers are masked in payloads", "[adapters]") {
+  CHECK(mask_identifiers(R"({"id":"11010519491231002X","phone":"13812345678"})") == R"({"id":"110*************2X","phone":"138******78"})");
+  CHECK(mask_identifiers("code 330217001000 and 340524198001010013") == "code 330217001000 and 340524198001010013");
+  CHECK(mask_identifiers("电话13812345678。") == "电话138******78。");
+}
+
+TEST_CASE("adapters: at-least-once delivery with backoff, parking after the last attempt", "[adapters]") {
+  auto store = engine::make_memory_store();
+  REQUIRE(store->commit(request_with_outbox("c1", "tax_gateway")));
+  REQUIRE(store->commit(request_with_outbox("c2", "unknown_system")));
+  auto flaky = std::make_shared<FlakyAdapter>(2);
+  AdapterRegistry registry;
+  registry.add("tax_gateway", flaky);
+  Dispatcher dispatcher(*store, registry, {.max_attempts = 5, .first_backoff = std::chrono::milliseconds(1000), .seed = 7});
+  Timestamp now = 1'000'000;
+  auto report = dispatcher.drain_once(now);
+  REQUIRE(report);
+  CHECK(report->retried == 1);
+  CHECK(report->parked == 1);  // no adapter for the system: a configuration error
+  // Not due again before the backoff has passed.
+  report = dispatcher.drain_once(now + 100);
+  REQUIRE(report);
+  CHECK(report->retried + report->delivered == 0);
+  for (int i = 0; i < 5 && flaky->effects.empty(); ++i) {
+    now += 60'000;
+    REQUIRE(dispatcher.drain_once(now));
+  }
+  CHECK(flaky->attempts["c1/item/1/0"] == 3);
+  CHECK(flaky->effects["c1/item/1/0"] == 1);  // exactly once in effect
+  auto left = store->pending_outbox(now + 10'000'000, 10);
+  REQUIRE(left);
+  CHECK(left->empty());
+
+  // A department that keeps failing: parked after max_attempts.
+  auto store2 = engine::make_memory_store();
+  REQUIRE(store2->commit(request_with_outbox("c3", "tax_gateway")));
+  auto down = std::make_shared<FlakyAdapter>(100);
+  AdapterRegistry registry2;
+  registry2.add("tax_gateway", down);
+  Dispatcher dispatcher2(*store2, registry2, {.max_attempts = 3, .first_backoff = std::chrono::milliseconds(10), .seed = 1});
+  std::size_t parked = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = dispatcher2.drain_once(now + i * 3'600'000);
+    REQUIRE(r);
+    parked += r->parked;
+  }
+  CHECK(parked == 1);
+  CHECK(down->attempts["c3/item/1/0"] == 3);
+}
+
+TEST_CASE("adapters: backoff grows exponentially with jitter, capped", "[adapters]") {
+  auto store = engine::make_memory_store();
+  AdapterRegistry registry;
+  Dispatcher d(*store, registry, {.max_attempts = 10, .first_backoff = std::chrono::milliseconds(1000),
+                                  .max_backoff = std::chrono::milliseconds(60'000), .seed = 3});
+  for (int attempt = 1; attempt <= 10; ++attempt) {
+    const auto base = std::min<std::int64_t>(60'000, 1000LL << (attempt - 1));
+    const auto b = d.backoff(attempt).count();
+    CHECK(b >= base / 2);
+    CHECK(b <= base);
+  }
+}
+
+TEST_CASE("adapters: the engine's transitions reach the department once", "[adapters][engine]") {
+  const std::string flow = R"(
+lifecycle standard {
+  state submitted initial; state approved final
+  on approve: submitted -> approved by clerk do call(dept.submit), notify(applicant, "已办结")
+}
+department tax "税务局" adapter tax_gateway
+bundle b "发票" version 1 { lifecycle standard; form { legal_rep_id: idcard required }; item invoice "发票申领" by tax { limit 1 workday; sends legal_rep_id } }
+)";
+  engine::VirtualClock clock(1'800'000'000'000);
+  auto opened = engine::Engine::open({":memory:", &clock});
+  REQUIRE(opened);
+  REQUIRE((*opened)->deploy_sources({{"b.flow", flow}}, {"b.flow"}));
+  auto started = (*opened)->start_case("b", {{"legal_rep_id", dsl::Value::of_text("11010519491231002X")}}, "", {"s1", "u", "clerk"});
+  REQUIRE(started);
+  REQUIRE((*opened)->execute(started->case_id, engine::FireEvent{"invoice", "approve", {}}, {"a1", "u", "clerk"}));
+  // A retried command adds no second call.
+  REQUIRE((*opened)->execute(started->case_id, engine::FireEvent{"invoice", "approve", {}}, {"a1", "u", "clerk"}));
+  auto department = std::make_shared<FlakyAdapter>(1);
+  AdapterRegistry registry;
+  registry.add("tax_gateway", department);
+  registry.add("notify", std::make_shared<LogAdapter>());
+  Dispatcher dispatcher((*opened)->store(), registry, {.first_backoff = std::chrono::milliseconds(1), .seed = 5});
+  for (int i = 0; i < 5; ++i) REQUIRE(dispatcher.drain_once(clock.now() + i * 1000));
+  REQUIRE(department->effects.size() == 1);
+  CHECK(department->effects.begin()->second == 1);
+  CHECK(department->effects.begin()->first.starts_with(started->case_id + "/invoice/"));
+}
