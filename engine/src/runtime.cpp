@@ -74,8 +74,6 @@ constexpr Timestamp kMillisPerMinute = 60'000;
 Minutes minutes_of(Timestamp t) { return t / kMillisPerMinute; }
 Timestamp timestamp_of(Minutes m) { return m * kMillisPerMinute; }
 
-Rejection reject(Rejection::Code code, std::string message) { return Rejection{code, std::move(message), {}}; }
-
 template <class T>
 std::string join(const std::vector<T>& items, std::string_view separator = ", ") {
   std::string out;
@@ -86,10 +84,6 @@ std::string join(const std::vector<T>& items, std::string_view separator = ", ")
   return out;
 }
 
-dsl::Environment case_environment(const Case& c, Timestamp now, const WorkCalendar& calendar) {
-  return dsl::Environment{c.slots, dsl::days_from_civil(dsl::civil_from_days(day_of(minutes_of(now)))), &calendar};
-}
-
 bool material_applies(const Workflow& wf, const Case& c, MaterialIndex m) {
   const auto& when = wf.materials[m].when;
   return !when || when->holds(dsl::Environment{c.slots, 0, nullptr});
@@ -98,24 +92,6 @@ bool material_applies(const Workflow& wf, const Case& c, MaterialIndex m) {
 bool clock_stopped(const Workflow& wf, const ItemState& item, ItemIndex index) {
   const auto& lc = wf.lifecycles[wf.items[index].lifecycle];
   return item.paused_by_clerk || lc.states[item.state].pauses_clock;
-}
-
-std::optional<ItemIndex> find_item(const Workflow& wf, std::string_view id) { return wf.find_item(id); }
-
-Rejection unknown_item(const Workflow& wf, std::string_view id) {
-  std::vector<std::string_view> names;
-  for (const auto& item : wf.items) names.push_back(item.id);
-  std::string message = "Expected an item of bundle '" + wf.bundle_id + "', but there is no item '" + std::string(id) + "'";
-  if (auto guess = dsl::closest_name(id, names); !guess.empty()) message += "; did you mean '" + guess + "'?";
-  return reject(Rejection::Code::not_found, message);
-}
-
-Rejection unknown_material(const Workflow& wf, std::string_view id) {
-  std::vector<std::string_view> names;
-  for (const auto& m : wf.materials) names.push_back(m.id);
-  std::string message = "Expected a material of bundle '" + wf.bundle_id + "', but there is no material '" + std::string(id) + "'";
-  if (auto guess = dsl::closest_name(id, names); !guess.empty()) message += "; did you mean '" + guess + "'?";
-  return reject(Rejection::Code::not_found, message);
 }
 
 // The item's deadline before pauses: the legal day rule for whole working days, working
