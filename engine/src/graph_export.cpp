@@ -1,5 +1,9 @@
 #include <onevisit/engine/graph_export.hpp>
 
+// g++ 12 reports a false -Wmaybe-uninitialized inside boost::optional when write_graphviz
+// iterates edges; the iterator is always set before use.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/graphviz.hpp>
 
@@ -197,3 +201,5 @@ std::string lifecycle_mermaid(const LifecycleModel& lc) {
 }
 
 }  // namespace onevisit::engine
+
+#pragma GCC diagnostic pop
