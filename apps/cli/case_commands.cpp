@@ -2,6 +2,7 @@
 
 #include "cli/files.hpp"
 
+#include <onevisit/adapters/config.hpp>
 #include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/figures.hpp>
@@ -9,9 +10,12 @@
 
 #include <boost/json.hpp>
 
+#include <atomic>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 namespace onevisit::cli {
 
@@ -365,6 +369,42 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
     if (r.rejected_commands) out << "  rejected         " << r.rejected_commands << " (first: " << r.first_problem << ")\n";
   }
   return r.rejected_commands ? 1 : 0;
+}
+
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void request_stop(int) { g_stop.store(true); }
+}  // namespace
+
+int run_dispatch(const DispatchCommandOptions& o, std::ostream& out, std::ostream& err) {
+  auto config = adapters::load_adapter_config(o.config);
+  if (!config) {
+    err << "onevisit dispatch: " << config.error() << "\n";
+    return 1;
+  }
+  auto opened = open_engine(o.database);
+  if (!opened) {
+    print_error(opened.error(), err);
+    return exit_code(opened.error());
+  }
+  adapters::Dispatcher dispatcher((*opened)->store(), config->registry, config->dispatch);
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+  adapters::DispatchReport total;
+  do {
+    auto report = dispatcher.drain_once((*opened)->now());
+    if (!report) {
+      err << "onevisit dispatch: " << report.error().message << "\n";
+      return 2;
+    }
+    total.delivered += report->delivered;
+    total.retried += report->retried;
+    total.parked += report->parked;
+    if (o.once) break;
+    for (int waited = 0; waited < o.interval_ms && !g_stop.load(); waited += 50) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (!g_stop.load());
+  out << "delivered " << total.delivered << ", to retry " << total.retried << ", parked " << total.parked << "\n";
+  return 0;
 }
 
 }  // namespace onevisit::cli

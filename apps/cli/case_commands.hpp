@@ -55,4 +55,13 @@ struct SimulateOptions {
 };
 int run_simulate(const SimulateOptions& options, std::ostream& out, std::ostream& err);
 
+struct DispatchCommandOptions {
+  std::string database;
+  std::string config;  ///< TOML deployment configuration (systems -> adapters)
+  bool once = false;   ///< drain what is due now and exit
+  int interval_ms = 1000;
+};
+/// Delivers the outbox's adapter calls until SIGINT/SIGTERM (or once).
+int run_dispatch(const DispatchCommandOptions& options, std::ostream& out, std::ostream& err);
+
 }  // namespace onevisit::cli

@@ -126,6 +126,13 @@ int main(int argc, char** argv) {
 
   for (auto* sub : case_command->get_subcommands()) sub->fallthrough();
 
+  onevisit::cli::DispatchCommandOptions dispatch;
+  auto* dispatch_command = app.add_subcommand("dispatch", "Deliver the outbox's calls to the departments' systems");
+  dispatch_command->add_option("--db", dispatch.database, "The SQLite database")->required();
+  dispatch_command->add_option("--config", dispatch.config, "Deployment configuration (TOML): systems and their adapters")->required();
+  dispatch_command->add_flag("--once", dispatch.once, "Deliver what is due now and exit");
+  dispatch_command->add_option("--interval-ms", dispatch.interval_ms, "Pause between rounds")->default_val(1000);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -139,6 +146,7 @@ int main(int argc, char** argv) {
   if (graph_command->parsed()) return onevisit::cli::run_graph(graph, std::cout, std::cerr);
   if (stats_command->parsed()) return onevisit::cli::run_stats(stats, std::cout, std::cerr);
   if (deploy_command->parsed()) return onevisit::cli::run_deploy(deploy, std::cout, std::cerr);
+  if (dispatch_command->parsed()) return onevisit::cli::run_dispatch(dispatch, std::cout, std::cerr);
   if (simulate_command->parsed()) return onevisit::cli::run_simulate(simulate, std::cout, std::cerr);
   if (case_command->parsed()) {
     for (auto* sub : case_command->get_subcommands()) case_options.action = sub->get_name();

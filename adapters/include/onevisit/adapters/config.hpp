@@ -1,0 +1,40 @@
+// Deployment configuration: which adapter serves which department system.
+//
+// The workflow names a system (`department tax ... adapter tax_gateway`); a TOML file read
+// with toml++ says what that system is at this site:
+//
+//   [systems.tax_gateway]
+//   kind = "xml-exchange"            # or "log"
+//   folder = "/srv/exchange/tax"     # out/, in/, processed/, quarantine/ below it
+//
+//   [systems.notify]
+//   kind = "log"
+//
+//   [dispatch]
+//   max_attempts = 8
+//   first_backoff_ms = 1000
+//   max_backoff_ms = 600000
+//
+// Secrets never belong in workflow files; adapters that need them read them from the
+// environment or a file named here.
+#pragma once
+
+#include <onevisit/adapters/adapter.hpp>
+
+#include <expected>
+#include <string>
+
+namespace onevisit::adapters {
+
+struct AdapterConfig {
+  AdapterRegistry registry;
+  DispatchOptions dispatch;
+  std::vector<std::string> systems;  ///< configured system names, sorted
+};
+
+/// Parses a configuration text; errors name the line and the key.
+std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view toml, std::string_view source_name = "config");
+/// Reads and parses a configuration file.
+std::expected<AdapterConfig, std::string> load_adapter_config(const std::string& path);
+
+}  // namespace onevisit::adapters

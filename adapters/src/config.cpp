@@ -1,0 +1,81 @@
+#include <onevisit/adapters/config.hpp>
+
+#include <onevisit/adapters/xml_exchange.hpp>
+
+#define TOML_EXCEPTIONS 0
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace onevisit::adapters {
+
+namespace {
+
+std::string where(const toml::source_region& region, std::string_view source) {
+  return std::string(source) + ":" + std::to_string(region.begin.line) + ":" + std::to_string(region.begin.column);
+}
+
+}  // namespace
+
+std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view text, std::string_view source_name) {
+  auto parsed = toml::parse(text, source_name);
+  if (!parsed) {
+    const auto& e = parsed.error();
+    return std::unexpected(where(e.source(), source_name) + ": " + std::string(e.description()));
+  }
+  const toml::table& root = parsed.table();
+  AdapterConfig config;
+  if (const auto* dispatch = root["dispatch"].as_table()) {
+    for (const auto& [key, value] : *dispatch) {
+      const auto number = value.value<std::int64_t>();
+      if (!number || *number <= 0) {
+        return std::unexpected(where(value.source(), source_name) + ": dispatch." + std::string(key.str()) + " must be a positive whole number");
+      }
+      if (key == "max_attempts") {
+        config.dispatch.max_attempts = static_cast<int>(*number);
+      } else if (key == "first_backoff_ms") {
+        config.dispatch.first_backoff = std::chrono::milliseconds(*number);
+      } else if (key == "max_backoff_ms") {
+        config.dispatch.max_backoff = std::chrono::milliseconds(*number);
+      } else {
+        return std::unexpected(where(value.source(), source_name) + ": unknown setting dispatch." + std::string(key.str()) +
+                               " (max_attempts, first_backoff_ms, max_backoff_ms)");
+      }
+    }
+  }
+  const auto* systems = root["systems"].as_table();
+  if (!systems) return std::unexpected(std::string(source_name) + ": no [systems.NAME] table configures any adapter");
+  for (const auto& [name, node] : *systems) {
+    const auto* system = node.as_table();
+    if (!system) return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " must be a table");
+    const auto kind = (*system)["kind"].value<std::string>();
+    if (!kind) return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " needs kind = \"...\"");
+    if (*kind == "log") {
+      config.registry.add(std::string(name.str()), std::make_shared<LogAdapter>());
+    } else if (*kind == "xml-exchange") {
+      const auto folder = (*system)["folder"].value<std::string>();
+      if (!folder || folder->empty()) {
+        return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " (xml-exchange) needs folder = \"...\"");
+      }
+      config.registry.add(std::string(name.str()), std::make_shared<XmlExchangeAdapter>(ExchangeFolders::under(*folder)));
+    } else {
+      return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " has unknown kind '" + *kind +
+                             "' (this build has: log, xml-exchange)");
+    }
+    config.systems.emplace_back(name.str());
+  }
+  std::sort(config.systems.begin(), config.systems.end());
+  return config;
+}
+
+std::expected<AdapterConfig, std::string> load_adapter_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected("cannot read '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_adapter_config(buffer.str(), path);
+}
+
+}  // namespace onevisit::adapters
