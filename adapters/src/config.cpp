@@ -1,11 +1,13 @@
 #include <onevisit/adapters/config.hpp>
 
+#include <onevisit/adapters/http_adapter.hpp>
 #include <onevisit/adapters/xml_exchange.hpp>
 
 #define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -60,9 +62,27 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
         return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " (xml-exchange) needs folder = \"...\"");
       }
       config.registry.add(std::string(name.str()), std::make_shared<XmlExchangeAdapter>(ExchangeFolders::under(*folder)));
+    } else if (*kind == "http") {
+      const auto url = (*system)["url"].value<std::string>();
+      if (!url) return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " (http) needs url = \"http://...\"");
+      auto endpoint = HttpEndpoint::parse(*url);
+      if (!endpoint) return std::unexpected(where(node.source(), source_name) + ": " + endpoint.error());
+      const auto timeout = (*system)["timeout_ms"].value_or<std::int64_t>(5000);
+      if (timeout <= 0) return std::unexpected(where(node.source(), source_name) + ": timeout_ms must be positive");
+      // The secret comes from the environment, named here; never from the file itself.
+      std::string token;
+      if (const auto variable = (*system)["token_env"].value<std::string>()) {
+        const char* value = std::getenv(variable->c_str());
+        if (!value || !*value) {
+          return std::unexpected(where(node.source(), source_name) + ": the environment variable " + *variable + " (token_env) is not set");
+        }
+        token = value;
+      }
+      config.registry.add(std::string(name.str()),
+                          std::make_shared<HttpAdapter>(std::move(*endpoint), std::chrono::milliseconds(timeout), std::move(token)));
     } else {
       return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " has unknown kind '" + *kind +
-                             "' (this build has: log, xml-exchange)");
+                             "' (this build has: log, xml-exchange, http)");
     }
     config.systems.emplace_back(name.str());
   }

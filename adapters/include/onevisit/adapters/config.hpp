@@ -7,6 +7,12 @@
 //   kind = "xml-exchange"            # or "log"
 //   folder = "/srv/exchange/tax"     # out/, in/, processed/, quarantine/ below it
 //
+//   [systems.market_registry]
+//   kind = "http"
+//   url = "http://10.1.2.3:8080/api/onevisit"   # POST <url>/<operation>
+//   timeout_ms = 5000
+//   token_env = "MARKET_TOKEN"                   # bearer token read from the environment
+//
 //   [systems.notify]
 //   kind = "log"
 //
