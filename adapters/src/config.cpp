@@ -1,6 +1,7 @@
 #include <onevisit/adapters/config.hpp>
 
 #include <onevisit/adapters/http_adapter.hpp>
+#include <onevisit/adapters/plugin.hpp>
 #include <onevisit/adapters/xml_exchange.hpp>
 
 #define TOML_EXCEPTIONS 0
@@ -80,9 +81,22 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
       }
       config.registry.add(std::string(name.str()),
                           std::make_shared<HttpAdapter>(std::move(*endpoint), std::chrono::milliseconds(timeout), std::move(token)));
+    } else if (*kind == "plugin") {
+      const auto path = (*system)["path"].value<std::string>();
+      if (!path) return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " (plugin) needs path = \"...so\"");
+      // The plugin's own settings travel as JSON: [systems.NAME.settings].
+      std::ostringstream settings;
+      if (const auto* table = (*system)["settings"].as_table()) {
+        settings << toml::json_formatter{*table};
+      } else {
+        settings << "{}";
+      }
+      auto plugin = load_plugin_adapter(*path, settings.str());
+      if (!plugin) return std::unexpected(where(node.source(), source_name) + ": " + plugin.error());
+      config.registry.add(std::string(name.str()), std::move(*plugin));
     } else {
       return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " has unknown kind '" + *kind +
-                             "' (this build has: log, xml-exchange, http)");
+                             "' (this build has: log, xml-exchange, http, plugin)");
     }
     config.systems.emplace_back(name.str());
   }
