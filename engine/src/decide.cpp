@@ -3,6 +3,8 @@
 
 #include <onevisit/dsl/identifiers.hpp>
 
+#include <boost/json.hpp>
+
 #include <algorithm>
 
 namespace onevisit::engine {
@@ -577,13 +579,25 @@ std::vector<OutboxRecord> outbox_for(const Workflow& wf, const Case& c, const st
       r.adapter = "notify";
       r.operation = action.kind == ActionModel::Kind::notify ? "notify" : "escalate";
     }
-    // The payload names what the department receives; the adapter issue fills in values.
-    std::string payload = "{\"case\":\"" + c.id + "\",\"item\":\"" + model.id + "\",\"bundle\":\"" + wf.bundle_id + "\"";
-    if (!action.role.empty()) payload += ",\"role\":\"" + action.role + "\"";
-    payload += ",\"sends\":[";
-    for (std::size_t k = 0; k < model.sends.size(); ++k) payload += (k ? ",\"" : "\"") + model.sends[k].name + "\"";
-    payload += "]}";
-    r.payload = payload;
+    // The department receives just what the item `sends`: form values as the applicant gave
+    // them, materials as their content hash and status (collected once, reused by many).
+    boost::json::object payload{{"case", c.id}, {"item", model.id}, {"item_code", model.code}, {"bundle", wf.bundle_id}};
+    if (!action.role.empty()) payload["role"] = action.role;
+    if (!action.message.empty()) payload["message"] = action.message;
+    boost::json::object fields, materials;
+    for (const auto& sent : model.sends) {
+      if (sent.kind == SentValue::Kind::field) {
+        const auto& value = c.slots[wf.fields[sent.index].slot];
+        if (value.is_null()) continue;
+        fields[sent.name] = value.kind == dsl::ValueKind::text ? boost::json::value(value.text) : boost::json::value(dsl::to_string(value));
+      } else {
+        const auto& m = c.materials[sent.index];
+        materials[sent.name] = boost::json::object{{"status", std::string(to_string(m.status))}, {"sha256", m.content_hash}, {"file", m.file_name}};
+      }
+    }
+    payload["fields"] = std::move(fields);
+    payload["materials"] = std::move(materials);
+    r.payload = boost::json::serialize(payload);
     out.push_back(std::move(r));
   };
   for (std::size_t k = 0; k < events.size(); ++k) {

@@ -18,11 +18,13 @@ class FlakyAdapter final : public Adapter {
   explicit FlakyAdapter(int failures, AdapterResult::Status failure = AdapterResult::Status::retry) : failures_(failures), failure_(failure) {}
   AdapterResult submit(const AdapterCall& call) override {
     ++attempts[call.idempotency_key];
+    payloads[call.idempotency_key] = call.payload;
     if (attempts[call.idempotency_key] <= failures_) return {failure_, "department system unavailable"};
     ++effects[call.idempotency_key];
     return {AdapterResult::Status::delivered, "ok"};
   }
   std::map<std::string, int> attempts, effects;
+  std::map<std::string, std::string> payloads;
 
  private:
   int failures_;
@@ -141,6 +143,8 @@ bundle b "发票" version 1 { lifecycle standard; form { legal_rep_id: idcard re
   Dispatcher dispatcher((*opened)->store(), registry, {.first_backoff = std::chrono::milliseconds(1), .seed = 5});
   for (int i = 0; i < 5; ++i) REQUIRE(dispatcher.drain_once(clock.now() + i * 1000));
   REQUIRE(department->effects.size() == 1);
+  // The department got the value the item sends.
+  CHECK(department->payloads.begin()->second.find(R"("fields":{"legal_rep_id":"11010519491231002X"})") != std::string::npos);
   CHECK(department->effects.begin()->second == 1);
   CHECK(department->effects.begin()->first.starts_with(started->case_id + "/invoice/"));
 }
