@@ -298,9 +298,14 @@ class WorkflowCompiler {
   }
   std::map<std::size_t, std::string> unit_hashes_;
 
-  // A checker-rejected reference: the bundle is skipped (the checker reported why).
+  // A reference that does not resolve: the bundle cannot be compiled. The checker has
+  // usually reported why; say it here too, so a bundle never vanishes silently.
   template <class T>
-  std::optional<T> unresolved() {
+  std::optional<T> unresolved(std::string what = {}) {
+    if (!failed_ && !what.empty()) {
+      finding(Severity::error, wf_->source_ref, "not-compiled",
+              "bundle '" + wf_->bundle_id + "' cannot be compiled: " + what);
+    }
     failed_ = true;
     return std::nullopt;
   }
@@ -312,7 +317,7 @@ class WorkflowCompiler {
     if (!d) {
       if (auto found = index_.departments.find(name.text, visible_)) d = found->first;
     }
-    if (!d) return unresolved<DepartmentIndex>();
+    if (!d) return unresolved<DepartmentIndex>("unknown department '" + name.text + "'");
     DepartmentModel model;
     model.id = d->id.text;
     model.title = d->title ? d->title->value : d->id.text;
@@ -334,7 +339,7 @@ class WorkflowCompiler {
       m = found->first;
       declared_in = found->second;
     }
-    if (!m) return unresolved<MaterialIndex>();
+    if (!m) return unresolved<MaterialIndex>("'" + name.text + "' is neither a field nor a material it knows");
     MaterialModel model;
     model.id = m->id.text;
     model.title = m->title ? m->title->value : m->id.text;
@@ -370,7 +375,7 @@ class WorkflowCompiler {
   std::optional<LifecycleIndex> lifecycle(const std::string& name) {
     if (auto it = lifecycle_index_.find(name); it != lifecycle_index_.end()) return it->second;
     const auto found = index_.lifecycles.find(name, visible_);
-    if (!found) return unresolved<LifecycleIndex>();
+    if (!found) return unresolved<LifecycleIndex>("unknown lifecycle '" + name + "'");
     const Lifecycle& l = *found->first;
     const std::string& file = program_.units[found->second].path;
     LifecycleModel model;
@@ -565,8 +570,37 @@ class WorkflowCompiler {
         return;
       }
       item.department = *dept;
-      apply_members(item, catalog ? catalog->members : site.members);
-      if (catalog) apply_members(item, site.members);
+      if (catalog) {
+        // A member in the `use` body replaces the catalog's member of the same kind (a
+        // promised limit replaces `limit`/`immediate`, but keeps the catalog's statutory
+        // limit unless the body gives one); the catalog's replaced members are not even
+        // resolved, so a catalog `sends` naming fields this bundle lacks does no harm.
+        std::set<ItemMemberKind> overridden;
+        for (const auto& m : site.members) overridden.insert(m.kind);
+        const bool promised_overridden = overridden.contains(ItemMemberKind::limit) || overridden.contains(ItemMemberKind::immediate);
+        std::vector<ItemMember> kept;
+        for (const auto& m : catalog->members) {
+          const bool promised = m.kind == ItemMemberKind::limit || m.kind == ItemMemberKind::immediate;
+          if (promised && promised_overridden) {
+            if (m.kind == ItemMemberKind::limit && m.statutory && !overridden.contains(ItemMemberKind::statutory)) {
+              ItemMember statutory;
+              statutory.kind = ItemMemberKind::statutory;
+              statutory.duration = m.statutory;
+              kept.push_back(std::move(statutory));
+            }
+            continue;
+          }
+          if (!overridden.contains(m.kind)) kept.push_back(m);
+        }
+        // "Separately", the item runs at the catalog's own limits, not the bundle's shortened one.
+        for (const auto& m : catalog->members) {
+          if (m.kind == ItemMemberKind::limit) item.catalog_promised = limit_of(*m.duration);
+          if (m.kind == ItemMemberKind::immediate) item.catalog_promised = Limit{Decimal{}, TimeUnit::workday};
+        }
+        apply_members(item, kept);
+      }
+      apply_members(item, site.members);
+      if (!catalog) item.catalog_promised = item.promised;
       std::optional<std::string> lifecycle_name = default_lifecycle;
       for (const auto* members : {catalog ? &catalog->members : nullptr, &site.members}) {
         if (!members) continue;
@@ -725,11 +759,16 @@ class WorkflowCompiler {
     if (!producer.when) return;
     const auto& p = *producer.when;
     const dsl::CompiledExpression* c = consumer.when ? &*consumer.when : nullptr;
+    // The consumer needs the material only where the material's own `when` holds.
+    const dsl::CompiledExpression* needed = material.when ? &*material.when : nullptr;
     // Enumerate the finite fields both conditions read (bools and enums); other fields make
     // the conditions undecidable here, and then nothing is claimed.
     std::vector<std::size_t> slots = p.referenced_slots();
     if (c) {
       for (const auto s : c->referenced_slots()) slots.push_back(s);
+    }
+    if (needed) {
+      for (const auto s : needed->referenced_slots()) slots.push_back(s);
     }
     std::sort(slots.begin(), slots.end());
     slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
@@ -762,7 +801,7 @@ class WorkflowCompiler {
         rest /= domains[k].size();
       }
       const dsl::Environment env{values, 0, nullptr};
-      if ((!c || c->holds(env)) && !p.holds(env)) {
+      if ((!c || c->holds(env)) && (!needed || needed->holds(env)) && !p.holds(env)) {
         std::string example;
         for (std::size_t k = 0; k < slots.size(); ++k) {
           for (const auto& f : wf_->fields) {

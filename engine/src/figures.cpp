@@ -1,5 +1,7 @@
 #include <onevisit/engine/figures.hpp>
 
+#include <onevisit/dsl/identifiers.hpp>
+
 #include <boost/json.hpp>
 
 #include <cmath>
@@ -62,6 +64,12 @@ std::expected<Value, std::string> parse_field_value(const Workflow& workflow, st
       while (std::getline(stream, part, ',')) items.push_back(Value::of_text(part));
       return Value::of_list(std::move(items));
     }
+    case dsl::BaseType::idcard:
+      if (!dsl::valid_idcard(value)) return bad("a resident ID number (GB 11643 check digit)");
+      return Value::of_text(value);
+    case dsl::BaseType::uscc:
+      if (!dsl::valid_uscc(value)) return bad("a unified social credit code (GB 32100 check digit)");
+      return Value::of_text(value);
     default: return Value::of_text(value);
   }
 }
@@ -114,7 +122,7 @@ BundleFigures compute_figures(const Workflow& workflow, const std::map<std::stri
       ++f.materials_separate;
       needed.insert(m);
     }
-    const auto& limit = item.statutory ? item.statutory : item.promised;
+    const auto& limit = item.statutory ? item.statutory : item.catalog_promised ? item.catalog_promised : item.promised;
     if (limit) separate_days.units += limit->approximate_workdays().units;
   }
   f.items = static_cast<int>(f.applicable_items.size());

@@ -252,3 +252,35 @@ TEST_CASE("figures: the stats command", "[figures][cli]") {
   CHECK(cli::run_stats({{newborn}, "", {"mother_hukou_local=perhaps"}, cli::OutputFormat::json}, out, bad) == 2);
   CHECK(bad.str().find("is a bool") != std::string::npos);
 }
+
+TEST_CASE("compile: a use body replaces the catalog's members of the same kind", "[compile]") {
+  // The catalog item sends a field this bundle does not have; the bundle replaces `sends`.
+  auto text = replace(kBundle, "use registration", "use registration { sends needs_seal; limit 0.5 workday }");
+  text = replace(text, "produces license }", "produces license; sends company_name, nowhere }");
+  auto c = compile_text(text);
+  // The checker does not object to the catalog's sends when they are replaced...
+  REQUIRE(c.result.workflows.size() == 1);  // ...and the bundle is not dropped.
+  const Workflow& wf = *c.result.workflows[0];
+  const auto& item = wf.items[0];
+  REQUIRE(item.sends.size() == 1);
+  CHECK(item.sends[0].name == "needs_seal");
+  CHECK(item.promised->amount == *dsl::Decimal::parse("0.5"));
+  CHECK(item.statutory->amount == dsl::Decimal::from_int(15));  // kept from the catalog
+  CHECK(item.catalog_promised->amount == dsl::Decimal::from_int(1));
+  // Separately the item runs at its statutory limit; in the bundle at the shortened one.
+  const auto f = compute_figures(wf, {});
+  CHECK(f.workdays_separate == dsl::Decimal::from_int(28));
+  CHECK(f.workdays_bundled == *dsl::Decimal::parse("1.5"));
+}
+
+TEST_CASE("analysis: a material needed only in some situations", "[analysis]") {
+  // The licence is produced only when needs_seal, and needed by the invoice only then too.
+  auto text = replace(kBundle, "use registration", "use registration when needs_seal");
+  text = replace(text, "item invoice \"发票\" by tax after registration when needs_invoice { needs license, id_card, articles;",
+                 "material invoice_license \"执照副本\" produced_by registration when needs_seal\n"
+                 "  item invoice \"发票\" by tax after registration when needs_invoice { needs invoice_license, id_card, articles;");
+  const auto d = findings(text);
+  // The seal (needs license, runs when needs_seal) is fine; the invoice needs the copy only
+  // when needs_seal, which is exactly when the producer runs.
+  CHECK(!testing::has_code(d, "material-may-be-missing"));
+}

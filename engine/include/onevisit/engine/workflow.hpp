@@ -170,6 +170,7 @@ struct ItemModel {
   bool immediate = false;
   std::optional<Limit> promised;   ///< 0 for immediate items
   std::optional<Limit> statutory;
+  std::optional<Limit> catalog_promised;  ///< the catalog's own promised limit (before `use` overrides)
   std::vector<MaterialIndex> needs;
   std::vector<MaterialIndex> produces;
   std::vector<SentValue> sends;
