@@ -72,7 +72,8 @@ std::map<std::string, Value> synthetic_form(const Workflow& wf, Timestamp now, s
       default: {
         std::string text = f.title + "(模拟)";
         if (!f.pattern.empty()) {
-          for (const char* candidate : {"6222020200112233445", "330106000001", "A123456", "123456", "模拟"}) {
+          for (const char* candidate : {"6222020200112233445", "330106000001", "A123456", "123456", "applicant@example.cn",
+                                        "0571-88888888", "2026-01-01", "310000", "模拟"}) {
             if (fits_pattern(f.pattern, candidate)) {
               text = candidate;
               break;
@@ -157,7 +158,11 @@ std::expected<SimulationReport, EngineError> simulate(Engine& engine, VirtualClo
 
   auto note = [&](const EngineError& e) {
     ++report.rejected_commands;
-    if (report.first_problem.empty()) report.first_problem = e.message;
+    if (!report.first_problem.empty()) return;
+    report.first_problem = e.message;
+    if (e.rejection) {
+      for (const auto& f : e.rejection->field_errors) report.first_problem += "; " + f.field + " " + f.message;
+    }
   };
 
   for (std::size_t n = 0; n < options.cases; ++n) {

@@ -4,6 +4,8 @@
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/simulate.hpp>
 
+#include "district_generator.hpp"
+
 #include "../test_support.hpp"
 
 #include <filesystem>
@@ -206,5 +208,33 @@ TEST_CASE("engine: simulated cases of every bundled workflow complete without a 
     CHECK(report->cases_started == 30);
     CHECK(report->cases_completed == 30);
     CHECK(report->corrections > 0);
+  }
+}
+
+TEST_CASE("engine: the generated district loads, checks clean and runs", "[engine][district]") {
+  std::map<std::string, std::string> files;
+  std::vector<std::string> bundles;
+  for (auto& f : onevisit::bench::generate_district({})) {
+    if (f.path.starts_with("bundles/")) bundles.push_back(f.path);
+    files.emplace(f.path, std::move(f.text));
+  }
+  REQUIRE(bundles.size() == 58);
+  VirtualClock clock(at(2026, 9, 28, 9));
+  auto opened = Engine::open({":memory:", &clock});
+  REQUIRE(opened);
+  auto deployed = (*opened)->deploy_sources(files, bundles);
+  if (!deployed) FAIL(deployed.error().message << "\n" << testing::describe(deployed.error().diagnostics));
+  CHECK(deployed->bundles.size() == 58);
+  std::size_t items = 0;
+  for (const auto& b : deployed->bundles) items += (*opened)->workflow(b.bundle_id)->items.size();
+  CHECK(items > 500);
+  // A few cases of every fifth bundle, through the whole engine.
+  for (std::size_t i = 0; i < deployed->bundles.size(); i += 5) {
+    INFO(deployed->bundles[i].bundle_id);
+    auto report = simulate(**opened, clock, {deployed->bundles[i].bundle_id, 3, i + 1, 0.2, 90});
+    REQUIRE(report);
+    INFO(report->first_problem);
+    CHECK(report->rejected_commands == 0);
+    CHECK(report->cases_completed == 3);
   }
 }
