@@ -489,8 +489,6 @@ class Decider {
                                     : lc.warn_left->approximate_workdays().units * calendar.working_minutes_per_day() / dsl::Decimal::kScale;
       const Minutes start = minutes_of(item.started_at);
       const std::int64_t total = calendar.working_minutes_between(start, minutes_of(due));
-      std::int64_t paused = 0;
-      for (const auto& [from, to] : item.pauses) paused += calendar.working_minutes_between(minutes_of(from), minutes_of(to));
       return timestamp_of(calendar.add_working_minutes(start, std::max<std::int64_t>(0, total - left)));
     }
     return std::nullopt;

@@ -378,3 +378,24 @@ TEST_CASE("runtime: withdrawal, pauses by a clerk", "[runtime]") {
   CHECK(w.state.status == CaseStatus::withdrawn);
   w.refused(FireEvent{"registration", "accept", {}});
 }
+
+TEST_CASE("runtime: a warning counted back from the deadline", "[runtime][timers]") {
+  World w;
+  // Same bundle, but the lifecycle warns when one working day is left.
+  std::string flow = kFlow;
+  flow.replace(flow.find("warn at 80%"), 11, "warn at 1 workday left");
+  const std::string root = ONEVISIT_SOURCE_DIR;
+  auto program = dsl::load_text(root + "/startup.flow", flow, dsl::filesystem_reader());
+  auto compiled = compile(program);
+  REQUIRE(compiled.ok());
+  w.wf = compiled.workflows.at(0);
+  w.start();  // Thu 2026-02-12 10:00; due Thu 2026-02-26 17:30
+  bool found = false;
+  for (const auto& t : timers_for(*w.wf, w.calendar, w.state)) {
+    if (t.timer_id == "i" + std::to_string(w.item("registration")) + ".warn") {
+      found = true;
+      CHECK(date_of(t.due_at) == "2026-02-25 17:30");  // one working day (420 min) before
+    }
+  }
+  CHECK(found);
+}
