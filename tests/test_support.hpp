@@ -3,6 +3,8 @@
 
 #include <onevisit/dsl/program.hpp>
 
+#include <catch2/catch.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -61,6 +63,14 @@ inline std::size_t error_count(const std::vector<dsl::LocatedDiagnostic>& diagno
   std::size_t n = 0;
   for (const auto& d : diagnostics) n += d.diagnostic.severity == dsl::Severity::error;
   return n;
+}
+
+/// `text` with the first `from` replaced by `to`; the test fails when `from` is absent, so a
+/// mutation that no longer applies cannot pass silently.
+inline std::string replace(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
 }
 
 inline std::string describe(const std::vector<dsl::LocatedDiagnostic>& diagnostics) {

@@ -7,6 +7,8 @@ using namespace onevisit::testing;
 
 namespace {
 
+using onevisit::testing::replace;
+
 const std::string kCatalog = R"(
 department market "市场监管局" adapter market_registry
 material id_card "身份证" from elicense "居民身份证"
@@ -50,12 +52,6 @@ bundle startup "企业开办" version 1 {
 
 std::vector<LocatedDiagnostic> check_bundle(const std::string& bundle, const std::string& catalog = kCatalog) {
   return check_files({{"catalog.flow", catalog}, {"main.flow", bundle}});
-}
-
-std::string replace(std::string text, const std::string& from, const std::string& to) {
-  const auto at = text.find(from);
-  REQUIRE(at != std::string::npos);
-  return text.replace(at, from.size(), to);
 }
 
 }  // namespace

@@ -16,6 +16,8 @@ using onevisit::testing::describe;
 
 namespace {
 
+using onevisit::testing::replace;
+
 const std::string kLifecycle = R"(
 lifecycle standard {
   state submitted initial; state accepted; state correcting pauses_clock; state approved final; state rejected final
@@ -67,12 +69,6 @@ std::vector<dsl::LocatedDiagnostic> findings(const std::string& text) {
   INFO(describe(c.check));
   REQUIRE(testing::error_count(c.check) == 0);
   return c.program.located(c.result.diagnostics);
-}
-
-std::string replace(std::string text, const std::string& from, const std::string& to) {
-  const auto at = text.find(from);
-  REQUIRE(at != std::string::npos);
-  return text.replace(at, from.size(), to);
 }
 
 }  // namespace
