@@ -17,6 +17,8 @@
 #include <iostream>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 using namespace onevisit;
 using namespace onevisit::engine;
 using Stopwatch = std::chrono::steady_clock;
@@ -179,6 +181,7 @@ void memory_of_open_cases(const std::string& dir, std::size_t cases) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);  // one log line per started case would drown the figures
   std::size_t memory_cases = 100'000;
   std::string dir = std::filesystem::temp_directory_path().string();
   for (int i = 1; i + 1 < argc; i += 2) {
