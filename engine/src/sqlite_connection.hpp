@@ -109,6 +109,18 @@ class Statement {
     return std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
   }
 
+  /// Reads every remaining row through `read(*this)` into a vector.
+  template <class Read>
+  auto collect(Read read) -> std::expected<std::vector<decltype(read(*this))>, StoreError> {
+    std::vector<decltype(read(*this))> rows;
+    for (;;) {
+      auto row = next();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return rows;
+      rows.push_back(read(*this));
+    }
+  }
+
   StoreError error(int rc) const {
     sqlite3* db = sqlite3_db_handle(stmt_);
     std::string message =
@@ -184,24 +196,12 @@ class Connection {
 
   /// Runs a statement returning one integer (e.g. `PRAGMA user_version`).
   std::expected<std::int64_t, StoreError> query_int(const char* sql) {
-    auto stmt = prepare(sql);
-    if (!stmt) return std::unexpected(stmt.error());
-    auto row = stmt->next();
-    if (!row) return std::unexpected(row.error());
-    if (!*row)
-      return std::unexpected(StoreError{StoreError::Kind::io, std::string(sql) + " returned no row"});
-    return stmt->int64(0);
+    return query_one(sql, [](const Statement& s) { return s.int64(0); });
   }
 
   /// Runs a statement returning one text value (e.g. `PRAGMA journal_mode=WAL`).
   std::expected<std::string, StoreError> query_text(const char* sql) {
-    auto stmt = prepare(sql);
-    if (!stmt) return std::unexpected(stmt.error());
-    auto row = stmt->next();
-    if (!row) return std::unexpected(row.error());
-    if (!*row)
-      return std::unexpected(StoreError{StoreError::Kind::io, std::string(sql) + " returned no row"});
-    return stmt->text(0);
+    return query_one(sql, [](const Statement& s) { return s.text(0); });
   }
 
   /// Drops the cached statements (needed before a schema change makes them stale).
@@ -216,6 +216,16 @@ class Connection {
   }
 
  private:
+  template <class Read>
+  auto query_one(const char* sql, Read read) -> std::expected<decltype(read(std::declval<const Statement&>())), StoreError> {
+    auto stmt = prepare(sql);
+    if (!stmt) return std::unexpected(stmt.error());
+    auto row = stmt->next();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return std::unexpected(StoreError{StoreError::Kind::io, std::string(sql) + " returned no row"});
+    return read(*stmt);
+  }
+
   Connection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
 
   sqlite3* db_;

@@ -848,13 +848,7 @@ class SqliteStore final : public Store {
           auto stmt = c.prepare(kSelectEvents);
           if (!stmt) return std::unexpected(stmt.error());
           stmt->bind(case_id);
-          std::vector<StoredEvent> events;
-          for (;;) {
-            auto row = stmt->next();
-            if (!row) return std::unexpected(row.error());
-            if (!*row) return events;
-            events.push_back(StoredEvent{stmt->uint64(0), stmt->text(1), stmt->text(2), stmt->int64(3)});
-          }
+          return stmt->collect([](const Statement& s) { return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)}; });
         });
   }
 
@@ -890,13 +884,7 @@ class SqliteStore final : public Store {
           query.params.emplace_back(to_sql(q.offset));
           auto stmt = query.prepare(c);
           if (!stmt) return std::unexpected(stmt.error());
-          std::vector<CaseSummary> cases;
-          for (;;) {
-            auto row = stmt->next();
-            if (!row) return std::unexpected(row.error());
-            if (!*row) return cases;
-            cases.push_back(read_summary(*stmt));
-          }
+          return stmt->collect([](const Statement& s) { return read_summary(s); });
         });
   }
 
@@ -919,18 +907,13 @@ class SqliteStore final : public Store {
           query.params.emplace_back(to_sql(q.offset));
           auto stmt = query.prepare(c);
           if (!stmt) return std::unexpected(stmt.error());
-          std::vector<WorklistEntry> entries;
-          for (;;) {
-            auto row = stmt->next();
-            if (!row) return std::unexpected(row.error());
-            if (!*row) return entries;
+          return stmt->collect([](const Statement& s) {
             WorklistEntry e;
-            e.case_id = stmt->text(0);
-            e.bundle_id = stmt->text(1);
-            e.item = ItemRow{stmt->text(2),       stmt->text(3),  stmt->text(4),
-                             stmt->int64(5) != 0, stmt->int64(6), stmt->text(7)};
-            entries.push_back(std::move(e));
-          }
+            e.case_id = s.text(0);
+            e.bundle_id = s.text(1);
+            e.item = ItemRow{s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.int64(6), s.text(7)};
+            return e;
+          });
         });
   }
 
@@ -955,13 +938,7 @@ class SqliteStore final : public Store {
           auto stmt = c.prepare(kDueTimers);
           if (!stmt) return std::unexpected(stmt.error());
           stmt->bind(std::int64_t{now}).bind(to_sql(limit));
-          std::vector<TimerRecord> timers;
-          for (;;) {
-            auto row = stmt->next();
-            if (!row) return std::unexpected(row.error());
-            if (!*row) return timers;
-            timers.push_back(TimerRecord{stmt->text(0), stmt->text(1), stmt->int64(2), stmt->text(3)});
-          }
+          return stmt->collect([](const Statement& s) { return TimerRecord{s.text(0), s.text(1), s.int64(2), s.text(3)}; });
         });
   }
 
@@ -972,25 +949,21 @@ class SqliteStore final : public Store {
           auto stmt = c.prepare(kPendingOutbox);
           if (!stmt) return std::unexpected(stmt.error());
           stmt->bind(std::int64_t{now}).bind(to_sql(limit));
-          std::vector<OutboxRecord> records;
-          for (;;) {
-            auto row = stmt->next();
-            if (!row) return std::unexpected(row.error());
-            if (!*row) return records;
+          return stmt->collect([](const Statement& s) {
             OutboxRecord o;
-            o.id = stmt->uint64(0);
-            o.idempotency_key = stmt->text(1);
-            o.case_id = stmt->text(2);
-            o.department = stmt->text(3);
-            o.adapter = stmt->text(4);
-            o.operation = stmt->text(5);
-            o.payload = stmt->text(6);
-            o.attempts = static_cast<int>(stmt->int64(7));
-            o.next_attempt_at = stmt->int64(8);
-            o.status = stmt->text(9);
-            o.last_error = stmt->text(10);
-            records.push_back(std::move(o));
-          }
+            o.id = s.uint64(0);
+            o.idempotency_key = s.text(1);
+            o.case_id = s.text(2);
+            o.department = s.text(3);
+            o.adapter = s.text(4);
+            o.operation = s.text(5);
+            o.payload = s.text(6);
+            o.attempts = static_cast<int>(s.int64(7));
+            o.next_attempt_at = s.int64(8);
+            o.status = s.text(9);
+            o.last_error = s.text(10);
+            return o;
+          });
         });
   }
 
@@ -1013,15 +986,9 @@ class SqliteStore final : public Store {
         [&](Connection& c) -> std::expected<std::vector<DeployedWorkflow>, StoreError> {
           auto stmt = c.prepare(kListWorkflows);
           if (!stmt) return std::unexpected(stmt.error());
-          std::vector<DeployedWorkflow> workflows;
-          for (;;) {
-            auto row = stmt->next();
-            if (!row) return std::unexpected(row.error());
-            if (!*row) return workflows;
-            workflows.push_back(DeployedWorkflow{stmt->text(0), static_cast<int>(stmt->int64(1)),
-                                                 stmt->text(2), stmt->text(3), stmt->int64(4),
-                                                 stmt->uint64(5)});
-          }
+          return stmt->collect([](const Statement& s) {
+            return DeployedWorkflow{s.text(0), static_cast<int>(s.int64(1)), s.text(2), s.text(3), s.int64(4), s.uint64(5)};
+          });
         });
   }
 
