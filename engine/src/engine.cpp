@@ -131,15 +131,18 @@ std::expected<void, EngineError> Engine::load_deployed() {
   for (const auto& d : *deployed) {
     boost::system::error_code ec;
     const auto j = json::parse(d.source, ec);
-    if (ec || !j.is_object() || !j.as_object().contains("files")) {
+    // Never trust the database: a damaged source is an error, not an exception.
+    const auto* files_json = !ec && j.is_object() ? j.as_object().if_contains("files") : nullptr;
+    const auto* root_json = !ec && j.is_object() ? j.as_object().if_contains("root") : nullptr;
+    if (!files_json || !files_json->is_object() || !root_json || !root_json->is_string()) {
       return std::unexpected(make_error(EngineError::Kind::store, "the stored source of " + d.bundle_id + " v" +
                                                                       std::to_string(d.version) + " is damaged"));
     }
     std::map<std::string, std::string> files;
-    for (const auto& [path, text] : j.at("files").as_object()) {
+    for (const auto& [path, text] : files_json->as_object()) {
       if (text.is_string()) files[std::string(path)] = std::string(text.as_string());
     }
-    const std::string root = j.at("root").is_string() ? std::string(j.at("root").as_string()) : std::string();
+    const std::string root(root_json->as_string());
     const auto program = dsl::load({root}, [&files](const std::string& path, std::string& error) -> std::optional<std::string> {
       const auto it = files.find(path);
       if (it == files.end()) {

@@ -8,6 +8,7 @@
 
 #include "../test_support.hpp"
 
+#include <cstring>
 #include <filesystem>
 
 using namespace onevisit;
@@ -237,4 +238,19 @@ TEST_CASE("engine: the generated district loads, checks clean and runs", "[engin
     CHECK(report->rejected_commands == 0);
     CHECK(report->cases_completed == 3);
   }
+}
+
+TEST_CASE("engine: a damaged stored workflow source is refused at open", "[engine][sqlite]") {
+  const auto db = temp_db("damaged-source.db");
+  {
+    auto store = open_sqlite_store(db.string());
+    REQUIRE(store);
+    for (const char* source : {"not json", R"({"files": 3, "root": "x.flow"})", R"({"files": {}})"}) {
+      REQUIRE((*store)->deploy(DeployedWorkflow{"b" + std::to_string(std::strlen(source)), 1, "h", source, 0, 0}));
+    }
+  }
+  auto opened = Engine::open({db.string(), nullptr});
+  REQUIRE(!opened);
+  CHECK(opened.error().kind == EngineError::Kind::store);
+  CHECK(opened.error().message.find("is damaged") != std::string::npos);
 }
