@@ -2,6 +2,7 @@
 
 #include <onevisit/dsl/identifiers.hpp>
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -41,6 +42,27 @@ std::string mask_identifiers(std::string_view text) {
     }
     i = end;
   }
+  return out;
+}
+
+std::expected<std::string, std::string> decode_base64(std::string_view encoded) {
+  std::string out(encoded.size() / 4 * 3 + 3, '\0');
+  std::size_t length = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), encoded.data(), encoded.size(), " \t\r\n", &length,
+                        &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      end != encoded.data() + encoded.size()) {
+    return std::unexpected(std::string("is not valid base64"));
+  }
+  out.resize(length);
+  return out;
+}
+
+std::string encode_base64(std::string_view bytes) {
+  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
   return out;
 }
 

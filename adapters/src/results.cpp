@@ -1,5 +1,7 @@
 #include <onevisit/adapters/results.hpp>
 
+#include <onevisit/adapters/elicense.hpp>
+
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -99,6 +101,56 @@ std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engin
   if (!fired) return std::unexpected(from(fired.error()));
   (fired->duplicate ? done.notes : done.commands).push_back("fire " + event + " on " + item_id);
   return done;
+}
+
+}  // namespace onevisit::adapters
+
+namespace onevisit::adapters {
+
+std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine, const std::string& case_id, ElicenseLibrary& library,
+                                                          const engine::CommandOptions& options) {
+  auto view = engine.get_case(case_id);
+  if (!view) return std::unexpected(view.error().message);
+  const auto& wf = *view->workflow;
+  const auto& state = view->state;
+  // The holders the form names, in form order.
+  std::vector<std::string> holders;
+  for (const auto& f : wf.fields) {
+    const auto& value = state.slots[f.slot];
+    const bool identifier = f.value_type.base == dsl::BaseType::idcard || f.value_type.base == dsl::BaseType::uscc;
+    if (identifier && value.kind == dsl::ValueKind::text && !value.text.empty() &&
+        std::find(holders.begin(), holders.end(), value.text) == holders.end()) {
+      holders.push_back(value.text);
+    }
+  }
+  ElicenseFetch fetched;
+  for (engine::MaterialIndex m = 0; m < wf.materials.size(); ++m) {
+    const auto& material = wf.materials[m];
+    const auto status = state.materials[m].status;
+    if (material.source != engine::MaterialSource::elicense || !engine::material_applies(wf, state, m)) continue;
+    if (status != engine::MaterialStatus::missing && status != engine::MaterialStatus::rejected) continue;
+    std::optional<Elicense> found;
+    for (const auto& holder : holders) {
+      auto license = library.lookup(material.elicense_type, holder);
+      if (!license) return std::unexpected(license.error());
+      if (*license) {
+        found = std::move(**license);
+        break;
+      }
+    }
+    if (!found) {
+      fetched.to_upload.push_back(material.id);
+      continue;
+    }
+    auto hash = engine.contents().put(found->content);
+    if (!hash) return std::unexpected(hash.error());
+    engine::CommandOptions command = options;
+    command.command_id = options.command_id.empty() ? "" : options.command_id + "/" + material.id;
+    auto attached = engine.execute(case_id, engine::AttachMaterial{material.id, *hash, found->file_name, true}, command);
+    if (!attached) return std::unexpected("attaching e-license " + material.id + ": " + attached.error().message);
+    fetched.attached.push_back(material.id);
+  }
+  return fetched;
 }
 
 }  // namespace onevisit::adapters

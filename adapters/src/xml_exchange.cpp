@@ -1,7 +1,6 @@
 #include <onevisit/adapters/xml_exchange.hpp>
 
 #include <pugixml.hpp>
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -63,20 +62,6 @@ std::optional<std::string> write_atomically(const fs::path& path, const std::str
     return "cannot rename into " + path.string();
   }
   return std::nullopt;
-}
-
-// Standard base64 (whitespace and line breaks allowed, as XML writers wrap long text).
-std::expected<std::string, std::string> decode_base64(std::string_view encoded) {
-  std::string out(encoded.size() / 4 * 3 + 3, '\0');
-  std::size_t length = 0;
-  const char* end = nullptr;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), encoded.data(), encoded.size(), " \t\r\n",
-                        &length, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-      end != encoded.data() + encoded.size()) {
-    return std::unexpected(std::string("the content is not valid base64"));
-  }
-  out.resize(length);
-  return out;
 }
 
 // Moves a file into `folder`, keeping its name unique there.
@@ -156,7 +141,7 @@ std::expected<Receipt, std::string> ReceiptReader::parse(std::string_view xml) {
     const std::string_view encoded = document.child_value();
     if (!encoded.empty()) {
       auto content = decode_base64(encoded);
-      if (!content) return std::unexpected("<document material=\"" + d.material + "\">: " + content.error());
+      if (!content) return std::unexpected("<document material=\"" + d.material + "\">: the content " + content.error());
       d.content = std::move(*content);
     }
     if (d.content.empty() && d.elicense_id.empty()) {

@@ -64,6 +64,14 @@ struct Receipt {
 };
 
 std::string_view to_string(Receipt::Status status);
+/// Parses a department's answer in JSON (the http adapter's response `result`, a callback
+/// body): {"request_id", "case", "item", "from", "status", "reason", "documents": [{"material",
+/// "file", "content_base64" | "elicense_id"}]}.
+std::expected<Receipt, std::string> parse_receipt_json(std::string_view text);
+
+/// Base64 (standard alphabet; whitespace between groups allowed when decoding).
+std::expected<std::string, std::string> decode_base64(std::string_view encoded);
+std::string encode_base64(std::string_view bytes);
 /// "APPROVED" -> approved, ...; nullopt for anything else.
 std::optional<Receipt::Status> receipt_status(std::string_view text);
 
