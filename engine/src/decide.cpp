@@ -625,6 +625,12 @@ std::vector<OutboxRecord> outbox_for(const Workflow& wf, const Case& c, const st
     }
     payload["fields"] = std::move(fields);
     payload["materials"] = std::move(materials);
+    // The documents the department is to issue for this item (it answers with them).
+    if (action.kind == ActionModel::Kind::call && !model.produces.empty()) {
+      boost::json::array produces;
+      for (const auto m : model.produces) produces.push_back(boost::json::string(wf.materials[m].id));
+      payload["produces"] = std::move(produces);
+    }
     r.payload = boost::json::serialize(payload);
     out.push_back(std::move(r));
   };
