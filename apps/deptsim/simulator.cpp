@@ -315,8 +315,10 @@ struct Simulator::Impl {
         const std::string key = envelope.attribute("msgId").value();
         const auto request = envelope.child("request");
         const std::string payload_text = request.child_value("payload");
-        fs::rename(file, taken / file.filename(), ec);
-        if (ec || key.empty()) continue;
+        if (key.empty()) {
+          fs::rename(file, taken / file.filename(), ec);
+          continue;
+        }
         json::value result;
         std::uint64_t seen = 0;
         {
@@ -328,7 +330,11 @@ struct Simulator::Impl {
           ec.clear();
           result = result_for(department, key, call, b);
         }
-        if (result.is_null()) continue;
+        // The request leaves out/ only once it took effect and its answer is written.
+        if (result.is_null()) {
+          fs::rename(file, taken / file.filename(), ec);
+          continue;
+        }
         const auto& r = result.as_object();
         pugi::xml_document receipt;
         auto e = receipt.append_child("envelope");
@@ -359,6 +365,7 @@ struct Simulator::Impl {
         for (int n = 0; n < copies; ++n) {
           write_atomically(in / (safe_name(key) + "." + std::to_string(seen) + "." + std::to_string(n) + ".xml"), text.str());
         }
+        fs::rename(file, taken / file.filename(), ec);
       }
       std::unique_lock lock(mutex);
       wake.wait_for(lock, options.exchange_poll, [&] { return stopping.load(); });
