@@ -114,23 +114,18 @@ bool Dispatcher::circuit_open(const std::string& department, engine::Timestamp n
 }
 
 void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, DispatchReport& report,
-                         std::optional<engine::StoreError>& failure) {
+                         std::vector<engine::OutboxRecord>& updates) {
   // The breaker: an open circuit holds the call back without counting an attempt; once the
-  // cool-down is over, one probe goes through while the others wait for its verdict.
-  auto store = [&] {
-    auto updated = store_.update_outbox(record);
-    std::lock_guard lock(mutex_);
-    if (!updated && !failure) failure = updated.error();
-  };
+  // cool-down is over, one probe goes through while the others wait for its verdict. The
+  // call's new state joins the round's updates (guarded by mutex_), written in one commit.
   {
-    std::unique_lock lock(mutex_);
+    std::lock_guard lock(mutex_);
     Breaker& breaker = breakers_[record.department];
     const bool tripped = breaker.failures >= options_.breaker_threshold;
     if (breaker.open_until > now || (tripped && breaker.probing)) {
       ++report.deferred;
       record.next_attempt_at = std::max(breaker.open_until, now + options_.first_backoff.count());
-      lock.unlock();
-      store();
+      updates.push_back(record);
       return;
     }
     if (tripped) breaker.probing = true;
@@ -199,8 +194,7 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
     ++report.parked;
     spdlog::warn("adapter call {} parked after {} attempt(s): {}", record.idempotency_key, attempt, mask_identifiers(result.message));
   }
-  lock.unlock();
-  store();  // outside the lock: the store groups the lanes' concurrent writes into one commit
+  updates.push_back(record);
 }
 
 std::expected<DispatchReport, engine::StoreError> Dispatcher::drain_once(engine::Timestamp now) {
@@ -211,16 +205,18 @@ std::expected<DispatchReport, engine::StoreError> Dispatcher::drain_once(engine:
   const std::size_t lanes = std::min<std::size_t>(std::max<std::size_t>(1, options_.workers), pending->size());
   std::vector<std::vector<engine::OutboxRecord*>> by_lane(lanes);
   for (auto& record : *pending) by_lane[std::hash<std::string>{}(record.case_id) % lanes].push_back(&record);
-  std::optional<engine::StoreError> failure;
+  std::vector<engine::OutboxRecord> updates;
+  updates.reserve(pending->size());
   std::latch finished(static_cast<std::ptrdiff_t>(lanes));
   for (auto& lane : by_lane) {
     boost::asio::post(*pool_, [&, calls = &lane] {
-      for (auto* record : *calls) deliver(*record, now, report, failure);
+      for (auto* record : *calls) deliver(*record, now, report, updates);
       finished.count_down();
     });
   }
   finished.wait();
-  if (failure) return std::unexpected(*failure);
+  // A crash before this commit sends the round's calls again: at least once, never lost.
+  if (auto written = store_.update_outbox_many(updates); !written) return std::unexpected(written.error());
   return report;
 }
 

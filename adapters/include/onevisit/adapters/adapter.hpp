@@ -176,7 +176,7 @@ class Dispatcher {
     engine::Timestamp open_until = 0;
     bool probing = false;
   };
-  void deliver(engine::OutboxRecord& record, engine::Timestamp now, DispatchReport& report, std::optional<engine::StoreError>& failure);
+  void deliver(engine::OutboxRecord& record, engine::Timestamp now, DispatchReport& report, std::vector<engine::OutboxRecord>& updates);
 
   engine::Store& store_;
   const AdapterRegistry& registry_;
