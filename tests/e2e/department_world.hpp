@@ -78,7 +78,7 @@ class DepartmentWorld {
     for (const auto& s : exchange_systems_) toml << "[systems." << s << "]\nkind = \"xml-exchange\"\nfolder = \"" << (root_ / s).string() << "\"\n";
     toml << "[systems.notify]\nkind = \"sms\"\nurl = \"" << simulator_->url() << "/sms\"\nsign = \"政务服务中心\"\n";
     toml << "[elicense]\nurl = \"" << simulator_->url() << "/elicense\"\n";
-    toml << "[dispatch]\nfirst_backoff_ms = 60000\nmax_backoff_ms = 600000\nworkers = 4\nbreaker_threshold = 3\nbreaker_cooldown_ms = 300000\n";
+    toml << "[dispatch]\nmax_attempts = 25\nfirst_backoff_ms = 60000\nmax_backoff_ms = 600000\nworkers = 4\nbreaker_threshold = 3\nbreaker_cooldown_ms = 300000\n";
     auto config = adapters::parse_adapter_config(toml.str(), "e2e.toml");
     REQUIRE(config);
     config_ = std::make_unique<adapters::AdapterConfig>(std::move(*config));
