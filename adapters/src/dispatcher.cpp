@@ -136,7 +136,7 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
   if (Adapter* adapter = registry_.find(record.adapter)) {
     try {
       result = adapter->submit(AdapterCall{record.idempotency_key, record.case_id, record.department, record.adapter,
-                                           record.operation, record.payload, attempt});
+                                           record.operation, record.payload, attempt, record.last_error == kAwaitingAnswer});
     } catch (const std::exception& e) {
       // An adapter (a plugin, say) must not take the dispatcher down with it.
       result = {AdapterResult::Status::retry, std::string("the adapter failed: ") + e.what(), std::nullopt};
@@ -177,6 +177,14 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
     breaker.open_until = 0;
   }
 
+  if (result.status == AdapterResult::Status::awaiting) {
+    // The department has it; asking for the answer spends no attempt.
+    record.last_error = std::string(kAwaitingAnswer);
+    record.next_attempt_at = now + options_.poll_interval.count();
+    ++report.awaiting;
+    updates.push_back(record);
+    return;
+  }
   record.attempts = attempt;
   record.last_error = result.status == AdapterResult::Status::delivered ? "" : result.message;
   if (result.status == AdapterResult::Status::delivered) {

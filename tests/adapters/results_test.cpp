@@ -167,3 +167,35 @@ TEST_CASE("results: notices to applicants go by text message, staff notices to t
   REQUIRE_FALSE(config);
   CHECK(config.error().find("workers") != std::string::npos);
 }
+
+TEST_CASE("results: a department that answers later is asked until it does (polling)", "[adapters][results]") {
+  deptsim::Behaviour later;
+  later.answer_after_polls = 2;
+  DepartmentWorld w("workflows/bundles/newborn.flow", "newborn", date_at(2026, 3, 2, 9, 0), later);
+  const std::string id = w.start_case(21);
+  bool saw_awaiting = false;
+  for (int round = 0; round < 300 && w.view(id).state.status == CaseStatus::running; ++round) {
+    w.advance_items(id);
+    w.settle();
+    auto pending = w.engine().store().list_outbox(id, "pending", 1000);
+    REQUIRE(pending);
+    for (const auto& p : *pending) saw_awaiting = saw_awaiting || p.last_error == adapters::kAwaitingAnswer;
+    w.clock().advance(30 * onevisit::testing::kMinuteMs);
+    REQUIRE(w.engine().fire_due_timers());
+  }
+  CHECK(saw_awaiting);
+  CHECK(w.view(id).state.status == CaseStatus::completed);
+  for (int round = 0; round < 100; ++round) {
+    w.settle();
+    auto pending = w.engine().store().list_outbox(id, "pending", 1000);
+    REQUIRE(pending);
+    if (pending->empty()) break;
+    w.clock().advance(10 * onevisit::testing::kMinuteMs);
+  }
+  w.check_calls_took_effect_once(id);
+  // The answers that came late still brought their documents.
+  const auto v = w.view(id);
+  std::size_t issued = 0;
+  for (MaterialIndex m = 0; m < w.workflow().materials.size(); ++m) issued += v.state.materials[m].note == "issued by the department's system";
+  CHECK(issued > 0);
+}

@@ -41,6 +41,9 @@ struct AdapterCall {
   std::string operation;        ///< e.g. submit, notify, escalate
   std::string payload;          ///< JSON
   int attempt = 1;              ///< 1 for the first attempt
+  /// The department took the call earlier and said it would answer later: ask for the
+  /// answer (http: GET <url>/<operation>/<key>) instead of sending the call again.
+  bool awaiting_answer = false;
 };
 
 /// A department's answer to one call: by the call's response (http), by a receipt file
@@ -80,6 +83,7 @@ struct AdapterResult {
     delivered,  ///< the department has it (also when it had it already)
     retry,      ///< a passing failure: try again later
     rejected,   ///< the department refuses the call for good: park it for a clerk
+    awaiting,   ///< the department has the call and answers later: ask again (polling)
   };
   Status status = Status::delivered;
   std::string message;
@@ -134,6 +138,9 @@ struct DispatchOptions {
   /// calls wait `breaker_cooldown`; then one probe call decides whether it is back.
   int breaker_threshold = 5;
   std::chrono::milliseconds breaker_cooldown{30 * 1000};
+  /// How often to ask a department that answers later (HTTP 202) for its answer. Asking
+  /// spends no attempts: a review may take days.
+  std::chrono::milliseconds poll_interval{60 * 1000};
 };
 
 struct DispatchReport {
@@ -142,6 +149,7 @@ struct DispatchReport {
   std::size_t parked = 0;
   std::size_t deferred = 0;  ///< held back by an open circuit breaker (no attempt counted)
   std::size_t results = 0;   ///< department answers applied to cases
+  std::size_t awaiting = 0;  ///< calls whose department answers later (asked again later)
 };
 
 /// Drains the outbox of a store through the registry's adapters.
@@ -187,6 +195,9 @@ class Dispatcher {
   std::map<std::string, Breaker> breakers_;
   std::unique_ptr<boost::asio::thread_pool> pool_;
 };
+
+/// The last_error text that marks a pending call as waiting for the department's answer.
+inline constexpr std::string_view kAwaitingAnswer = "awaiting the department's answer";
 
 /// A parked call back to pending, due at `now`, with its attempts counted from zero.
 std::expected<void, engine::StoreError> retry_parked(engine::Store& store, engine::OutboxRecord parked, engine::Timestamp now);
