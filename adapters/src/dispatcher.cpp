@@ -100,10 +100,14 @@ Dispatcher::Dispatcher(engine::Store& store, const AdapterRegistry& registry, Di
 Dispatcher::~Dispatcher() { pool_->join(); }
 
 std::chrono::milliseconds Dispatcher::backoff(int attempt) {
+  std::lock_guard lock(mutex_);
+  return backoff_locked(attempt);
+}
+
+std::chrono::milliseconds Dispatcher::backoff_locked(int attempt) {
   const int exponent = std::clamp(attempt - 1, 0, 30);
   const auto base = std::min<std::int64_t>(options_.max_backoff.count(), options_.first_backoff.count() << exponent);
   std::uniform_int_distribution<std::int64_t> jitter(base / 2, std::max<std::int64_t>(base / 2, base));
-  std::lock_guard lock(mutex_);
   return std::chrono::milliseconds(jitter(random_));
 }
 
@@ -163,11 +167,11 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
     }
   }
 
-  std::unique_lock lock(mutex_);
+  std::lock_guard lock(mutex_);
   Breaker& breaker = breakers_[record.department];
   breaker.probing = false;
   if (result.status == AdapterResult::Status::retry) {
-    if (++breaker.failures == options_.breaker_threshold || breaker.failures > options_.breaker_threshold) {
+    if (++breaker.failures >= options_.breaker_threshold) {
       breaker.open_until = now + options_.breaker_cooldown.count();
       spdlog::warn("department {}: circuit open for {} ms after {} failures in a row ({})", record.department,
                    options_.breaker_cooldown.count(), breaker.failures, mask_identifiers(result.message));
@@ -192,10 +196,7 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
     ++report.delivered;
     if (applied_result) ++report.results;
   } else if (result.status == AdapterResult::Status::retry && attempt < options_.max_attempts) {
-    const int exponent = std::clamp(attempt - 1, 0, 30);
-    const auto base = std::min<std::int64_t>(options_.max_backoff.count(), options_.first_backoff.count() << exponent);
-    std::uniform_int_distribution<std::int64_t> jitter(base / 2, std::max<std::int64_t>(base / 2, base));
-    record.next_attempt_at = now + jitter(random_);
+    record.next_attempt_at = now + backoff_locked(attempt).count();
     ++report.retried;
   } else {
     record.status = "parked";

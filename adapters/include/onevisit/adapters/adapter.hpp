@@ -11,7 +11,8 @@
 // Adapter instance.
 //
 // Thread safety: an AdapterRegistry is filled before use and then only read; Adapters must
-// be safe to call from the dispatcher's thread. The Dispatcher itself is used by one thread.
+// be safe to call from several threads at once (the dispatcher's lanes). The Dispatcher
+// itself is driven by one thread (drain_once), which it fans out to its lanes.
 #pragma once
 
 #include <onevisit/engine/store.hpp>
@@ -184,6 +185,7 @@ class Dispatcher {
     engine::Timestamp open_until = 0;
     bool probing = false;
   };
+  std::chrono::milliseconds backoff_locked(int attempt);  // REQUIRES: mutex_ held
   void deliver(engine::OutboxRecord& record, engine::Timestamp now, DispatchReport& report, std::vector<engine::OutboxRecord>& updates);
 
   engine::Store& store_;
