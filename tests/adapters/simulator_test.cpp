@@ -178,7 +178,7 @@ TEST_CASE("simulator: the engine killed mid-delivery delivers the rest after res
   const std::string db = (dir / "cases.db").string();
 
   deptsim::Options options;
-  options.behaviours["*"].latency = std::chrono::milliseconds(3);  // delivery takes a while
+  options.behaviours["*"].latency = std::chrono::milliseconds(10);  // delivery takes a while
   auto simulator = deptsim::Simulator::start(options);
   REQUIRE(simulator);
 
@@ -208,17 +208,28 @@ TEST_CASE("simulator: the engine killed mid-delivery delivers the rest after res
   }
 
   // Kill the dispatcher three times in the middle of its work, then let it finish.
+  // Each kill comes once the dispatcher is delivering (new effects at the simulator), at a
+  // random moment after that: however slow the build, it lands mid-delivery.
   std::mt19937 random(42);
   for (int kill = 0; kill < 3; ++kill) {
+    const auto seen = (*simulator)->effects().size();
     const pid_t pid = spawn_dispatch(db, config);
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(80, 250)(random)));
+    for (int wait = 0; wait < 2000 && (*simulator)->effects().size() == seen; ++wait) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 40)(random)));
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);
     CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
   }
   const auto effects_before_finish = (*simulator)->effects().size();
-  CHECK(effects_before_finish > 0);  // the kills really came mid-delivery
+  CHECK(effects_before_finish > 0);  // the kills really came mid-delivery ...
+  {
+    auto opened = open_sqlite_store(db);
+    REQUIRE(opened);
+    auto pending = (*opened)->list_outbox("", "pending", 1'000'000);
+    REQUIRE(pending);
+    CHECK(!pending->empty());  // ... with calls still to deliver
+  }
 
   const pid_t last = spawn_dispatch(db, config);
   std::size_t pending_left = 1;
