@@ -1,6 +1,7 @@
 // Runtime figures (issue 4):
 //   1. in memory: item transitions per second on one core (decide + apply)
-//   2. case start latency on SQLite (WAL, synchronous=FULL) at a paced 1,000 cases/s: p50, p99
+//   2. case start latency on SQLite (WAL, synchronous=FULL) at a paced 1,000 cases/s: p50, p99,
+//      and next to it the floor: one plain durable SQLite commit on the same disk, p50, p99
 //   3. memory of 100,000 open cases in a running engine
 //
 // Usage: onevisit_engine_bench [--cases-for-memory N] [--dir DIR]
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 using namespace onevisit;
 using namespace onevisit::engine;
@@ -151,6 +153,47 @@ void start_latency(const std::string& dir) {
               all[all.size() / 2], all[all.size() * 99 / 100], all.back(), all.size(), all.size() / seconds);
 }
 
+// The floor under the case start latency: what one durable commit costs on this disk now.
+// Plain SQLite, one connection, WAL and synchronous=FULL like the store, one event row per
+// transaction, paced at 500/s from one thread (so no commit waits for another).
+void plain_commit_latency(const std::string& dir) {
+  const auto db = dir + "/plain-latency.db";
+  std::filesystem::remove(db);
+  std::filesystem::remove(db + "-wal");
+  std::filesystem::remove(db + "-shm");
+  sqlite3* c = nullptr;
+  sqlite3_stmt* insert = nullptr;
+  if (sqlite3_open(db.c_str(), &c) != SQLITE_OK ||
+      sqlite3_exec(c,
+                   "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                   "CREATE TABLE events (case_id TEXT NOT NULL, sequence BIGINT NOT NULL, type TEXT NOT NULL, "
+                   "payload TEXT NOT NULL, recorded_at BIGINT NOT NULL, PRIMARY KEY (case_id, sequence));",
+                   nullptr, nullptr, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(c, "INSERT INTO events VALUES (?, 1, 'CaseStarted', ?, 0)", -1, &insert, nullptr) != SQLITE_OK) {
+    std::cerr << "plain SQLite: " << sqlite3_errmsg(c) << "\n";
+    std::exit(1);
+  }
+  const std::string payload(400, 'p');
+  std::vector<double> latencies;
+  auto next = Stopwatch::now();
+  for (int n = 0; n < 2500; ++n) {
+    std::this_thread::sleep_until(next);
+    next += std::chrono::microseconds(2000);
+    const std::string id = "case-" + std::to_string(n);
+    const auto s = Stopwatch::now();
+    sqlite3_bind_text(insert, 1, id.c_str(), -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert, 2, payload.c_str(), -1, SQLITE_STATIC);
+    if (sqlite3_step(insert) != SQLITE_DONE) std::exit(1);
+    sqlite3_reset(insert);
+    latencies.push_back(std::chrono::duration<double, std::milli>(Stopwatch::now() - s).count());
+  }
+  sqlite3_finalize(insert);
+  sqlite3_close(c);
+  std::sort(latencies.begin(), latencies.end());
+  std::printf("the floor: plain SQLite, one event row per durable transaction at 500/s: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+              latencies[latencies.size() / 2], latencies[latencies.size() * 99 / 100], latencies.back());
+}
+
 void memory_of_open_cases(const std::string& dir, std::size_t cases) {
   const auto db = dir + "/memory.db";
   std::filesystem::remove(db);
@@ -198,6 +241,7 @@ int main(int argc, char** argv) {
   const auto wf = (*engine)->workflow("startup");
   transitions_in_memory(*wf, (*engine)->calendar_of(*wf));
   start_latency(dir);
+  plain_commit_latency(dir);
   memory_of_open_cases(dir, memory_cases);
   return 0;
 }

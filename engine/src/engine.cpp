@@ -374,7 +374,11 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id
   std::lock_guard case_guard(case_lock(case_id));
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::shared_ptr<const Workflow> wf;
-    auto loaded = load(case_id, wf);
+    // A new case is not looked for on the first attempt (a read of the store per start): if
+    // the id is taken after all, the commit (expected version 0) is refused as a conflict and
+    // the next attempt loads the case and rejects the command.
+    auto loaded = new_case && attempt == 0 ? std::expected<std::optional<Case>, EngineError>{std::optional<Case>{}}
+                                           : load(case_id, wf);
     if (!loaded) return std::unexpected(loaded.error());
     Case state;
     if (*loaded) {

@@ -325,3 +325,31 @@ TEST_CASE("engine: a case restored from its latest snapshot and the events after
   REQUIRE(history);
   CHECK(history->size() == view->state.version);
 }
+
+// start_case does not read the store before committing a new case; a taken case id must
+// still be refused, from the cache or from the store.
+TEST_CASE("engine: starting a case under an id that exists is rejected and changes nothing", "[engine][sqlite]") {
+  const auto db = temp_db("taken.db");
+  VirtualClock clock(at(2026, 3, 2, 9));
+  const std::map<std::string, Value> form{{"company_name", Value::of_text("某某公司")}};
+  {
+    auto opened = Engine::open({db.string(), &clock});
+    if (!opened) FAIL(opened.error().message);
+    REQUIRE((*opened)->deploy_sources({{"loop.flow", kCorrectionFlow}}, {"loop.flow"}));
+    auto first = (*opened)->start_case("loop", form, "11010519491231002X", {"cmd-1", "clerk-1", "clerk"}, "case-1");
+    if (!first) FAIL(first.error().message);
+    auto again = (*opened)->start_case("loop", form, "11010519491231002X", {"cmd-2", "clerk-1", "clerk"}, "case-1");
+    REQUIRE_FALSE(again);
+    CHECK(again.error().kind == EngineError::Kind::rejected);
+  }
+  auto opened = Engine::open({db.string(), &clock});  // nothing cached: the store says it exists
+  if (!opened) FAIL(opened.error().message);
+  auto again = (*opened)->start_case("loop", form, "11010519491231002X", {"cmd-3", "clerk-1", "clerk"}, "case-1");
+  REQUIRE_FALSE(again);
+  CHECK(again.error().kind == EngineError::Kind::rejected);
+  auto view = (*opened)->get_case("case-1");
+  REQUIRE(view);
+  auto history = (*opened)->history("case-1");
+  REQUIRE(history);
+  CHECK(history->size() == view->state.version);
+}
