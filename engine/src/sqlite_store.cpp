@@ -799,11 +799,14 @@ class Checkpointer {
   /// sqlite3_wal_hook callback of the write connection: runs on the writer thread after each
   /// commit with the number of frames in the WAL.
   static int on_commit(void* self, sqlite3*, const char*, int frames) {
-    if (frames >= kCheckpointFrames) static_cast<Checkpointer*>(self)->request();
+    auto* checkpointer = static_cast<Checkpointer*>(self);
+    checkpointer->count_frames(frames);
+    if (frames >= kCheckpointFrames) checkpointer->request();
     return SQLITE_OK;
   }
 
   std::uint64_t checkpoints() const { return checkpoints_.load(); }
+  std::uint64_t frames_written() const { return frames_written_.load(); }
 
  private:
   void request() noexcept {
@@ -830,7 +833,17 @@ class Checkpointer {
     }
   }
 
+  // Frames (pages) the writer appended to the WAL: the WAL holds `frames` after a commit, and
+  // fewer than before means the writer restarted it from the beginning.
+  void count_frames(int frames) noexcept {
+    const auto now = static_cast<std::uint64_t>(frames);
+    frames_written_.fetch_add(now >= wal_frames_ ? now - wal_frames_ : now);
+    wal_frames_ = now;
+  }
+
   std::unique_ptr<Connection> connection_;
+  std::uint64_t wal_frames_ = 0;  // writer thread only
+  std::atomic<std::uint64_t> frames_written_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<bool> requested_{false};
@@ -930,6 +943,7 @@ class SqliteStore final : public Store {
   SqliteStoreStats stats() const {
     auto s = writer_.stats();
     s.checkpoints = checkpointer_.checkpoints();
+    s.wal_frames = checkpointer_.frames_written();
     return s;
   }
 

@@ -19,6 +19,7 @@ struct SqliteStoreStats {
   /// it had written something (see Writer::run_batch).
   std::uint64_t savepoint_reruns = 0;
   std::uint64_t checkpoints = 0;  ///< PASSIVE checkpoints run by the checkpointer thread
+  std::uint64_t wal_frames = 0;   ///< pages appended to the WAL by commits (4 KiB each)
 };
 
 /// The counters of a store made by open_sqlite_store; nullopt for any other Store.
