@@ -1,9 +1,10 @@
 // Durable storage for cases: the Store interface and its SQLite implementation.
 //
 // The runtime decides (pure) and the store persists. One command's effects commit in ONE
-// transaction: the events it produced, the case's new snapshot, the rows that index the
-// case's items for worklists, timer changes and adapter-call intents (the outbox). Either
-// all of it is durable or none of it is.
+// transaction: the events it produced, the case's new version (and now and then its
+// snapshot), the item rows that changed (they index the case's items for worklists), timer
+// changes and adapter-call intents (the outbox). Either all of it is durable or none of it
+// is. A case's state is its latest snapshot plus the events after it (load_case).
 //
 // The store sees events, snapshots, timers and outbox payloads as opaque JSON text; the
 // runtime owns their meaning (docs/storage.md specifies the schema).
