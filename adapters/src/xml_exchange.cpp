@@ -15,13 +15,7 @@ namespace onevisit::adapters {
 
 namespace fs = std::filesystem;
 
-ExchangeFolders ExchangeFolders::under(const fs::path& root) {
-  return ExchangeFolders{root / "out", root / "in", root / "processed", root / "quarantine"};
-}
-
-namespace {
-
-std::string safe_name(std::string_view key) {
+std::string exchange_file_name(std::string_view key) {
   std::string out;
   for (const char c : key) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
@@ -30,6 +24,13 @@ std::string safe_name(std::string_view key) {
   if (out.empty() || out.front() == '.') out.insert(out.begin(), '_');
   return out;
 }
+
+ExchangeFolders ExchangeFolders::under(const fs::path& root) {
+  return ExchangeFolders{root / "out", root / "in", root / "processed", root / "quarantine"};
+}
+
+namespace {
+
 
 // Writes `text` to `path` through a hidden temporary file in the same folder, fsynced, then
 // renamed: readers see the whole file or none.
@@ -80,7 +81,7 @@ XmlExchangeAdapter::XmlExchangeAdapter(ExchangeFolders folders, std::string node
     : folders_(std::move(folders)), node_(std::move(node_name)) {}
 
 fs::path XmlExchangeAdapter::request_path(const AdapterCall& call) const {
-  return folders_.outbound / (safe_name(call.idempotency_key) + ".xml");
+  return folders_.outbound / (exchange_file_name(call.idempotency_key) + ".xml");
 }
 
 AdapterResult XmlExchangeAdapter::submit(const AdapterCall& call) {

@@ -1,6 +1,7 @@
 #include "deptsim/simulator.hpp"
 
 #include <onevisit/adapters/adapter.hpp>
+#include <onevisit/adapters/xml_exchange.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -33,14 +34,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string safe_name(std::string_view key) {
-  std::string out;
-  for (const char c : key) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-    out.push_back(ok ? c : '_');
-  }
-  return out;
-}
 
 // Write-then-rename, as a department's exchange client must: readers never see half a file.
 bool write_atomically(const fs::path& path, const std::string& text) {
@@ -395,7 +388,7 @@ struct Simulator::Impl {
         // Answered again for a repeated request, and twice when the behaviour says so.
         const int copies = b.duplicate ? 2 : 1;
         for (int n = 0; n < copies; ++n) {
-          write_atomically(in / (safe_name(key) + "." + std::to_string(seen) + "." + std::to_string(n) + ".xml"), text.str());
+          write_atomically(in / (adapters::exchange_file_name(key) + "." + std::to_string(seen) + "." + std::to_string(n) + ".xml"), text.str());
         }
         fs::rename(file, taken / file.filename(), ec);
       }

@@ -55,6 +55,10 @@ struct PollResult {
   std::size_t left_for_later = 0;  ///< handler said retry_later
 };
 
+/// The file name (without ".xml") of a message keyed `key`: characters other than
+/// A-Za-z0-9-_. become '_' (docs/exchange.md). Department-side tools follow the same rule.
+std::string exchange_file_name(std::string_view key);
+
 /// What became of a receipt handed to the caller of ReceiptReader::poll.
 struct ReceiptHandling {
   enum class Kind {
