@@ -9,6 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-graph1.81-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libpugixml-dev catch2 libcli11-dev
   libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libpq-dev
+  nodejs npm chromium
 )
 
 missing=()
@@ -25,4 +26,12 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The browser test's driver (playwright-core, no bundled browsers: it drives Debian's chromium),
+# from the committed lock file.
+browser_tests="$(dirname "$0")/../tests/browser"
+if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
+  echo "setup: npm ci in tests/browser"
+  (cd "$browser_tests" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -624,6 +624,8 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
         auto& o = items[i].as_object();
         o["due_at"] = view->items[i].due_at;
         const auto& state = view->state.items[i];
+        const auto& states = wf.lifecycles[wf.items[i].lifecycle].states;
+        if (state.state < states.size()) o["state_title"] = states[state.state].title;
         json::array events;
         if (state.phase == engine::ItemPhase::active) {
           const auto& lifecycle = wf.lifecycles[wf.items[i].lifecycle];
@@ -675,7 +677,10 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
         // The content is stored before the command: a stored content without a command is
         // harmless (content-addressed); a command without its content would not be.
         if (auto ok = accounts_.put_content(hash, request.body, engine_.now()); !ok) return account_error(ok.error());
+        // Percent-encoded by browsers (header values are ASCII); kept as sent when malformed.
         std::string file_name = request.header("x-file-name");
+        bool decoded_ok = true;
+        if (auto decoded = percent_decode(file_name, decoded_ok); decoded_ok) file_name = std::move(decoded);
         if (file_name.size() > 200) file_name.resize(200);
         return run_command(case_id, engine::AttachMaterial{material, hash, file_name, false});
       }
