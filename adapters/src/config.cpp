@@ -20,6 +20,22 @@ std::string where(const toml::source_region& region, std::string_view source) {
   return std::string(source) + ":" + std::to_string(region.begin.line) + ":" + std::to_string(region.begin.column);
 }
 
+// timeout_ms and the bearer token of an HTTP service. The secret comes from the environment,
+// named by token_env; never from the file itself.
+std::expected<std::pair<std::chrono::milliseconds, std::string>, std::string> http_settings(const toml::table& table,
+                                                                                            const toml::source_region& region,
+                                                                                            std::string_view source_name) {
+  const auto timeout = table["timeout_ms"].value_or<std::int64_t>(5000);
+  if (timeout <= 0) return std::unexpected(where(region, source_name) + ": timeout_ms must be positive");
+  std::string token;
+  if (const auto variable = table["token_env"].value<std::string>()) {
+    const char* value = std::getenv(variable->c_str());
+    if (!value || !*value) return std::unexpected(where(region, source_name) + ": the environment variable " + *variable + " (token_env) is not set");
+    token = value;
+  }
+  return std::pair{std::chrono::milliseconds(timeout), std::move(token)};
+}
+
 }  // namespace
 
 std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view text, std::string_view source_name) {
@@ -42,9 +58,15 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
         config.dispatch.first_backoff = std::chrono::milliseconds(*number);
       } else if (key == "max_backoff_ms") {
         config.dispatch.max_backoff = std::chrono::milliseconds(*number);
+      } else if (key == "workers" && *number <= 256) {
+        config.dispatch.workers = static_cast<std::size_t>(*number);
+      } else if (key == "breaker_threshold") {
+        config.dispatch.breaker_threshold = static_cast<int>(*number);
+      } else if (key == "breaker_cooldown_ms") {
+        config.dispatch.breaker_cooldown = std::chrono::milliseconds(*number);
       } else {
-        return std::unexpected(where(value.source(), source_name) + ": unknown setting dispatch." + std::string(key.str()) +
-                               " (max_attempts, first_backoff_ms, max_backoff_ms)");
+        return std::unexpected(where(value.source(), source_name) + ": unknown or out-of-range setting dispatch." + std::string(key.str()) +
+                               " (max_attempts, first_backoff_ms, max_backoff_ms, workers <= 256, breaker_threshold, breaker_cooldown_ms)");
       }
     }
   }
@@ -63,24 +85,23 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
         return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " (xml-exchange) needs folder = \"...\"");
       }
       config.registry.add(std::string(name.str()), std::make_shared<XmlExchangeAdapter>(ExchangeFolders::under(*folder)));
-    } else if (*kind == "http") {
+      config.exchanges.emplace_back(std::string(name.str()), ExchangeFolders::under(*folder));
+    } else if (*kind == "http" || *kind == "sms") {
       const auto url = (*system)["url"].value<std::string>();
-      if (!url) return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " (http) needs url = \"http://...\"");
+      if (!url) {
+        return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " (" + *kind +
+                               ") needs url = \"http://...\"");
+      }
       auto endpoint = HttpEndpoint::parse(*url);
       if (!endpoint) return std::unexpected(where(node.source(), source_name) + ": " + endpoint.error());
-      const auto timeout = (*system)["timeout_ms"].value_or<std::int64_t>(5000);
-      if (timeout <= 0) return std::unexpected(where(node.source(), source_name) + ": timeout_ms must be positive");
-      // The secret comes from the environment, named here; never from the file itself.
-      std::string token;
-      if (const auto variable = (*system)["token_env"].value<std::string>()) {
-        const char* value = std::getenv(variable->c_str());
-        if (!value || !*value) {
-          return std::unexpected(where(node.source(), source_name) + ": the environment variable " + *variable + " (token_env) is not set");
-        }
-        token = value;
+      auto settings = http_settings(*system, node.source(), source_name);
+      if (!settings) return std::unexpected(settings.error());
+      if (*kind == "http") {
+        config.registry.add(std::string(name.str()), std::make_shared<HttpAdapter>(std::move(*endpoint), settings->first, settings->second));
+      } else {
+        config.registry.add(std::string(name.str()), std::make_shared<SmsAdapter>(std::move(*endpoint), settings->first, settings->second,
+                                                                                  (*system)["sign"].value_or<std::string>("")));
       }
-      config.registry.add(std::string(name.str()),
-                          std::make_shared<HttpAdapter>(std::move(*endpoint), std::chrono::milliseconds(timeout), std::move(token)));
     } else if (*kind == "plugin") {
       const auto path = (*system)["path"].value<std::string>();
       if (!path) return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " (plugin) needs path = \"...so\"");
@@ -96,11 +117,26 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
       config.registry.add(std::string(name.str()), std::move(*plugin));
     } else {
       return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " has unknown kind '" + *kind +
-                             "' (this build has: log, xml-exchange, http, plugin)");
+                             "' (this build has: log, xml-exchange, http, sms, plugin)");
     }
     config.systems.emplace_back(name.str());
   }
   std::sort(config.systems.begin(), config.systems.end());
+  if (const auto* library = root["elicense"].as_table()) {
+    const auto url = (*library)["url"].value<std::string>();
+    if (!url) return std::unexpected(where(library->source(), source_name) + ": [elicense] needs url = \"http://...\"");
+    auto endpoint = HttpEndpoint::parse(*url);
+    if (!endpoint) return std::unexpected(where(library->source(), source_name) + ": " + endpoint.error());
+    auto settings = http_settings(*library, library->source(), source_name);
+    if (!settings) return std::unexpected(settings.error());
+    config.elicense = std::make_shared<HttpElicenseLibrary>(std::move(*endpoint), settings->first, settings->second);
+  }
+  if (const auto* results = root["results"].as_table()) {
+    if (const auto role = (*results)["role"].value<std::string>()) {
+      if (role->empty()) return std::unexpected(where(results->source(), source_name) + ": results.role must not be empty");
+      config.results.role = *role;
+    }
+  }
   return config;
 }
 

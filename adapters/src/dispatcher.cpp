@@ -2,9 +2,14 @@
 
 #include <onevisit/dsl/identifiers.hpp>
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <latch>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 namespace onevisit::adapters {
 
@@ -40,6 +45,45 @@ std::string mask_identifiers(std::string_view text) {
   return out;
 }
 
+std::expected<std::string, std::string> decode_base64(std::string_view encoded) {
+  std::string out(encoded.size() / 4 * 3 + 3, '\0');
+  std::size_t length = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), encoded.data(), encoded.size(), " \t\r\n", &length,
+                        &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      end != encoded.data() + encoded.size()) {
+    return std::unexpected(std::string("is not valid base64"));
+  }
+  out.resize(length);
+  return out;
+}
+
+std::string encode_base64(std::string_view bytes) {
+  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+std::string_view to_string(Receipt::Status status) {
+  switch (status) {
+    case Receipt::Status::accepted: return "ACCEPTED";
+    case Receipt::Status::correction_required: return "CORRECTION_REQUIRED";
+    case Receipt::Status::approved: return "APPROVED";
+    case Receipt::Status::rejected: return "REJECTED";
+  }
+  return "ACCEPTED";
+}
+
+std::optional<Receipt::Status> receipt_status(std::string_view s) {
+  if (s == "ACCEPTED") return Receipt::Status::accepted;
+  if (s == "CORRECTION_REQUIRED") return Receipt::Status::correction_required;
+  if (s == "APPROVED") return Receipt::Status::approved;
+  if (s == "REJECTED") return Receipt::Status::rejected;
+  return std::nullopt;
+}
+
 AdapterResult LogAdapter::submit(const AdapterCall& call) {
   spdlog::info("adapter call {} {} {}.{} attempt {}: {}", call.idempotency_key, call.case_id, call.department, call.operation,
                call.attempt, mask_identifiers(call.payload));
@@ -47,44 +91,158 @@ AdapterResult LogAdapter::submit(const AdapterCall& call) {
 }
 
 Dispatcher::Dispatcher(engine::Store& store, const AdapterRegistry& registry, DispatchOptions options)
-    : store_(store), registry_(registry), options_(options), random_(options.seed ? options.seed : std::random_device{}()) {}
+    : store_(store),
+      registry_(registry),
+      options_(options),
+      random_(options.seed ? options.seed : std::random_device{}()),
+      pool_(std::make_unique<boost::asio::thread_pool>(std::max<std::size_t>(1, options.workers))) {}
+
+Dispatcher::~Dispatcher() { pool_->join(); }
 
 std::chrono::milliseconds Dispatcher::backoff(int attempt) {
   const int exponent = std::clamp(attempt - 1, 0, 30);
   const auto base = std::min<std::int64_t>(options_.max_backoff.count(), options_.first_backoff.count() << exponent);
   std::uniform_int_distribution<std::int64_t> jitter(base / 2, std::max<std::int64_t>(base / 2, base));
+  std::lock_guard lock(mutex_);
   return std::chrono::milliseconds(jitter(random_));
+}
+
+bool Dispatcher::circuit_open(const std::string& department, engine::Timestamp now) const {
+  std::lock_guard lock(mutex_);
+  const auto it = breakers_.find(department);
+  return it != breakers_.end() && it->second.open_until > now;
+}
+
+void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, DispatchReport& report,
+                         std::optional<engine::StoreError>& failure) {
+  // The breaker: an open circuit holds the call back without counting an attempt; once the
+  // cool-down is over, one probe goes through while the others wait for its verdict.
+  auto store = [&] {
+    auto updated = store_.update_outbox(record);
+    std::lock_guard lock(mutex_);
+    if (!updated && !failure) failure = updated.error();
+  };
+  {
+    std::unique_lock lock(mutex_);
+    Breaker& breaker = breakers_[record.department];
+    const bool tripped = breaker.failures >= options_.breaker_threshold;
+    if (breaker.open_until > now || (tripped && breaker.probing)) {
+      ++report.deferred;
+      record.next_attempt_at = std::max(breaker.open_until, now + options_.first_backoff.count());
+      lock.unlock();
+      store();
+      return;
+    }
+    if (tripped) breaker.probing = true;
+  }
+
+  const int attempt = record.attempts + 1;
+  AdapterResult result;
+  if (Adapter* adapter = registry_.find(record.adapter)) {
+    try {
+      result = adapter->submit(AdapterCall{record.idempotency_key, record.case_id, record.department, record.adapter,
+                                           record.operation, record.payload, attempt});
+    } catch (const std::exception& e) {
+      // An adapter (a plugin, say) must not take the dispatcher down with it.
+      result = {AdapterResult::Status::retry, std::string("the adapter failed: ") + e.what(), std::nullopt};
+    }
+  } else {
+    result = {AdapterResult::Status::rejected, "no adapter is configured for system '" + record.adapter + "'", std::nullopt};
+  }
+  // The department's answer is applied before the call counts as delivered.
+  bool applied_result = false;
+  if (result.status == AdapterResult::Status::delivered && result.receipt) {
+    if (!result.receipt->request_id.empty() && result.receipt->request_id != record.idempotency_key) {
+      result = {AdapterResult::Status::rejected, "the answer is for request '" + result.receipt->request_id + "', not this call", std::nullopt};
+    } else if (result_handler_) {
+      if (result.receipt->request_id.empty()) result.receipt->request_id = record.idempotency_key;
+      if (result.receipt->case_id.empty()) result.receipt->case_id = record.case_id;
+      if (auto handled = result_handler_(*result.receipt); !handled) {
+        result = {handled.error().permanent ? AdapterResult::Status::rejected : AdapterResult::Status::retry,
+                  "the department's answer cannot be applied: " + handled.error().message, std::nullopt};
+      } else {
+        applied_result = true;
+      }
+    } else {
+      spdlog::info("adapter call {}: answer {} not applied (no result handler)", record.idempotency_key, to_string(result.receipt->status));
+    }
+  }
+
+  std::unique_lock lock(mutex_);
+  Breaker& breaker = breakers_[record.department];
+  breaker.probing = false;
+  if (result.status == AdapterResult::Status::retry) {
+    if (++breaker.failures == options_.breaker_threshold || breaker.failures > options_.breaker_threshold) {
+      breaker.open_until = now + options_.breaker_cooldown.count();
+      spdlog::warn("department {}: circuit open for {} ms after {} failures in a row ({})", record.department,
+                   options_.breaker_cooldown.count(), breaker.failures, mask_identifiers(result.message));
+    }
+  } else {
+    breaker.failures = 0;
+    breaker.open_until = 0;
+  }
+
+  record.attempts = attempt;
+  record.last_error = result.status == AdapterResult::Status::delivered ? "" : result.message;
+  if (result.status == AdapterResult::Status::delivered) {
+    record.status = "delivered";
+    ++report.delivered;
+    if (applied_result) ++report.results;
+  } else if (result.status == AdapterResult::Status::retry && attempt < options_.max_attempts) {
+    const int exponent = std::clamp(attempt - 1, 0, 30);
+    const auto base = std::min<std::int64_t>(options_.max_backoff.count(), options_.first_backoff.count() << exponent);
+    std::uniform_int_distribution<std::int64_t> jitter(base / 2, std::max<std::int64_t>(base / 2, base));
+    record.next_attempt_at = now + jitter(random_);
+    ++report.retried;
+  } else {
+    record.status = "parked";
+    ++report.parked;
+    spdlog::warn("adapter call {} parked after {} attempt(s): {}", record.idempotency_key, attempt, mask_identifiers(result.message));
+  }
+  lock.unlock();
+  store();  // outside the lock: the store groups the lanes' concurrent writes into one commit
 }
 
 std::expected<DispatchReport, engine::StoreError> Dispatcher::drain_once(engine::Timestamp now) {
   DispatchReport report;
   auto pending = store_.pending_outbox(now, options_.batch);
   if (!pending) return std::unexpected(pending.error());
-  for (auto& record : *pending) {
-    const int attempt = record.attempts + 1;
-    AdapterResult result;
-    if (Adapter* adapter = registry_.find(record.adapter)) {
-      result = adapter->submit(AdapterCall{record.idempotency_key, record.case_id, record.department, record.adapter, record.operation,
-                                           record.payload, attempt});
-    } else {
-      result = {AdapterResult::Status::rejected, "no adapter is configured for system '" + record.adapter + "'"};
-    }
-    record.attempts = attempt;
-    record.last_error = result.status == AdapterResult::Status::delivered ? "" : result.message;
-    if (result.status == AdapterResult::Status::delivered) {
-      record.status = "delivered";
-      ++report.delivered;
-    } else if (result.status == AdapterResult::Status::retry && attempt < options_.max_attempts) {
-      record.next_attempt_at = now + backoff(attempt).count();
-      ++report.retried;
-    } else {
-      record.status = "parked";
-      ++report.parked;
-      spdlog::warn("adapter call {} parked after {} attempt(s): {}", record.idempotency_key, attempt, mask_identifiers(result.message));
-    }
-    if (auto updated = store_.update_outbox(record); !updated) return std::unexpected(updated.error());
+  // Lanes: the calls of one case stay in outbox order on one lane; lanes run in parallel.
+  const std::size_t lanes = std::min<std::size_t>(std::max<std::size_t>(1, options_.workers), pending->size());
+  std::vector<std::vector<engine::OutboxRecord*>> by_lane(lanes);
+  for (auto& record : *pending) by_lane[std::hash<std::string>{}(record.case_id) % lanes].push_back(&record);
+  std::optional<engine::StoreError> failure;
+  std::latch finished(static_cast<std::ptrdiff_t>(lanes));
+  for (auto& lane : by_lane) {
+    boost::asio::post(*pool_, [&, calls = &lane] {
+      for (auto* record : *calls) deliver(*record, now, report, failure);
+      finished.count_down();
+    });
   }
+  finished.wait();
+  if (failure) return std::unexpected(*failure);
   return report;
+}
+
+std::expected<void, engine::StoreError> retry_parked(engine::Store& store, engine::OutboxRecord parked, engine::Timestamp now) {
+  if (parked.status != "parked") {
+    return std::unexpected(engine::StoreError{engine::StoreError::Kind::invalid, "call " + parked.idempotency_key + " is " + parked.status + ", not parked"});
+  }
+  parked.status = "pending";
+  parked.attempts = 0;
+  parked.next_attempt_at = now;
+  parked.last_error = "retried by hand after: " + parked.last_error;
+  return store.update_outbox(parked);
+}
+
+std::expected<void, engine::StoreError> resolve_parked(engine::Store& store, engine::OutboxRecord parked, std::string_view note) {
+  if (parked.status != "parked") {
+    return std::unexpected(engine::StoreError{engine::StoreError::Kind::invalid, "call " + parked.idempotency_key + " is " + parked.status + ", not parked"});
+  }
+  if (note.empty()) return std::unexpected(engine::StoreError{engine::StoreError::Kind::invalid, "resolving a call by hand needs a note saying how"});
+  parked.status = "delivered";
+  parked.last_error = "resolved by hand: " + std::string(note);
+  return store.update_outbox(parked);
 }
 
 }  // namespace onevisit::adapters

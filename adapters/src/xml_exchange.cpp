@@ -64,14 +64,6 @@ std::optional<std::string> write_atomically(const fs::path& path, const std::str
   return std::nullopt;
 }
 
-std::optional<Receipt::Status> status_of(std::string_view s) {
-  if (s == "ACCEPTED") return Receipt::Status::accepted;
-  if (s == "CORRECTION_REQUIRED") return Receipt::Status::correction_required;
-  if (s == "APPROVED") return Receipt::Status::approved;
-  if (s == "REJECTED") return Receipt::Status::rejected;
-  return std::nullopt;
-}
-
 // Moves a file into `folder`, keeping its name unique there.
 fs::path move_into(const fs::path& file, const fs::path& folder) {
   std::error_code ec;
@@ -132,7 +124,7 @@ std::expected<Receipt, std::string> ReceiptReader::parse(std::string_view xml) {
   r.from = envelope.attribute("fromNode").value();
   if (r.request_id.empty()) return std::unexpected(std::string("<result> has no requestId"));
   if (r.case_id.empty()) return std::unexpected(std::string("<result> has no caseNo"));
-  const auto status = status_of(result.attribute("status").value());
+  const auto status = receipt_status(result.attribute("status").value());
   if (!status) {
     return std::unexpected("<result> status '" + std::string(result.attribute("status").value()) +
                            "' is not ACCEPTED, CORRECTION_REQUIRED, APPROVED or REJECTED");
@@ -143,14 +135,24 @@ std::expected<Receipt, std::string> ReceiptReader::parse(std::string_view xml) {
     return std::unexpected(std::string("a REJECTED or CORRECTION_REQUIRED result needs a <reason>"));
   }
   for (const auto document : result.children("document")) {
-    Receipt::Document d{document.attribute("material").value(), document.attribute("elicenseId").value()};
+    Receipt::Document d{document.attribute("material").value(), document.attribute("elicenseId").value(),
+                        document.attribute("file").value(), {}};
     if (d.material.empty()) return std::unexpected(std::string("a <document> needs a material"));
+    const std::string_view encoded = document.child_value();
+    if (!encoded.empty()) {
+      auto content = decode_base64(encoded);
+      if (!content) return std::unexpected("<document material=\"" + d.material + "\">: the content " + content.error());
+      d.content = std::move(*content);
+    }
+    if (d.content.empty() && d.elicense_id.empty()) {
+      return std::unexpected("<document material=\"" + d.material + "\"> has neither content (base64) nor an elicenseId");
+    }
     r.documents.push_back(std::move(d));
   }
   return r;
 }
 
-PollResult ReceiptReader::poll() {
+PollResult ReceiptReader::poll(const Handler& handle) {
   PollResult out;
   std::error_code ec;
   if (!fs::is_directory(folders_.inbound, ec)) return out;
@@ -180,6 +182,19 @@ PollResult ReceiptReader::poll() {
       std::ofstream(moved.string() + ".error.txt") << receipt.error() << "\n";
       spdlog::warn("exchange receipt {} quarantined: {}", file.filename().string(), receipt.error());
       out.quarantined.push_back({moved, receipt.error()});
+      continue;
+    }
+    receipt->file = file;
+    const ReceiptHandling handling = handle ? handle(*receipt) : ReceiptHandling{};
+    if (handling.kind == ReceiptHandling::Kind::retry_later) {
+      ++out.left_for_later;
+      continue;
+    }
+    if (handling.kind == ReceiptHandling::Kind::refused) {
+      const auto moved = move_into(file, folders_.quarantine);
+      std::ofstream(moved.string() + ".error.txt") << handling.message << "\n";
+      spdlog::warn("exchange receipt {} refused: {}", file.filename().string(), mask_identifiers(handling.message));
+      out.quarantined.push_back({moved, handling.message});
       continue;
     }
     receipt->file = move_into(file, folders_.processed);

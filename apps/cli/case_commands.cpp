@@ -3,7 +3,7 @@
 #include "cli/case_json.hpp"
 #include "cli/files.hpp"
 
-#include <onevisit/adapters/config.hpp>
+#include <onevisit/adapters/delivery.hpp>
 #include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/figures.hpp>
@@ -334,23 +334,29 @@ int run_dispatch(const DispatchCommandOptions& o, std::ostream& out, std::ostrea
     print_error(opened.error(), err);
     return exit_code(opened.error());
   }
-  adapters::Dispatcher dispatcher((*opened)->store(), config->registry, config->dispatch);
+  adapters::Delivery delivery(**opened, *config);
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
-  adapters::DispatchReport total;
+  adapters::DeliveryRound total;
   do {
-    auto report = dispatcher.drain_once((*opened)->now());
-    if (!report) {
-      err << "onevisit dispatch: " << report.error().message << "\n";
+    auto round = delivery.run_once();
+    if (!round) {
+      err << "onevisit dispatch: " << round.error() << "\n";
       return 2;
     }
-    total.delivered += report->delivered;
-    total.retried += report->retried;
-    total.parked += report->parked;
+    total.dispatch.delivered += round->dispatch.delivered;
+    total.dispatch.retried += round->dispatch.retried;
+    total.dispatch.parked += round->dispatch.parked;
+    total.dispatch.deferred += round->dispatch.deferred;
+    total.dispatch.results += round->dispatch.results;
+    total.receipts += round->receipts;
+    total.quarantined += round->quarantined;
     if (o.once) break;
     for (int waited = 0; waited < o.interval_ms && !g_stop.load(); waited += 50) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   } while (!g_stop.load());
-  out << "delivered " << total.delivered << ", to retry " << total.retried << ", parked " << total.parked << "\n";
+  out << "delivered " << total.dispatch.delivered << ", to retry " << total.dispatch.retried << ", parked " << total.dispatch.parked
+      << ", held by open circuits " << total.dispatch.deferred << "; answers applied " << total.dispatch.results + total.receipts
+      << ", receipts quarantined " << total.quarantined << "\n";
   return 0;
 }
 

@@ -168,14 +168,34 @@ class Decider {
   }
 
   Outcome decide(const AttachMaterial& cmd) {
-    if (auto r = require_running()) return *r;
+    // A department's issued document may arrive after the case completed (or was delivered):
+    // the call that asks for it goes out with the final transition.
+    const bool issued_document = command_.role == "system" && state_.version != 0 &&
+                                 (state_.status == CaseStatus::completed || state_.status == CaseStatus::delivered ||
+                                  state_.status == CaseStatus::rated);
+    if (!issued_document) {
+      if (auto r = require_running()) return *r;
+    }
     Rejection why;
     const auto m = material_index(cmd.material, why);
     if (!m) return why;
+    if (issued_document && wf_.materials[*m].source != MaterialSource::produced) {
+      if (auto r = require_running()) return *r;
+    }
     if (cmd.content_hash.empty() && !cmd.from_elicense) return reject(Rejection::Code::invalid, "Expected the material's content, but none was given");
     if (wf_.materials[*m].source == MaterialSource::produced) {
-      return reject(Rejection::Code::invalid, "Expected a material the applicant supplies, but '" + cmd.material +
-                                                  "' is produced by an item of the bundle");
+      // The document an item issues comes from the department's own system (its result),
+      // never from the applicant or a clerk; it is verified at once, like an e-license.
+      if (command_.role != "system") {
+        return reject(Rejection::Code::role_not_allowed, "Expected a material the applicant supplies, but '" + cmd.material +
+                                                             "' is produced by an item of the bundle and only its department's system delivers it");
+      }
+      if (cmd.content_hash.empty()) return reject(Rejection::Code::invalid, "Expected the issued document's content, but none was given");
+      if (!state_.materials[*m].content_hash.empty()) {
+        return reject(Rejection::Code::wrong_state, "Expected material '" + cmd.material + "' to have no document yet, but it has one");
+      }
+      events_.push_back(event(MaterialAttached{*m, cmd.content_hash, cmd.file_name, true}));
+      return std::move(events_);
     }
     if (state_.materials[*m].status == MaterialStatus::verified) {
       return reject(Rejection::Code::wrong_state, "Expected material '" + cmd.material + "' to be missing or refused, but it is already verified");
@@ -582,6 +602,16 @@ std::vector<OutboxRecord> outbox_for(const Workflow& wf, const Case& c, const st
     boost::json::object payload{{"case", c.id}, {"item", model.id}, {"item_code", model.code}, {"bundle", wf.bundle_id}};
     if (!action.role.empty()) payload["role"] = action.role;
     if (!action.message.empty()) payload["message"] = action.message;
+    // A notice to the applicant needs an address: the first mobile number on the form.
+    if (action.kind == ActionModel::Kind::notify && action.role == "applicant") {
+      for (const auto& f : wf.fields) {
+        const auto& value = c.slots[f.slot];
+        if (f.value_type.base == dsl::BaseType::phone && value.kind == dsl::ValueKind::text && !value.text.empty()) {
+          payload["phone"] = value.text;
+          break;
+        }
+      }
+    }
     boost::json::object fields, materials;
     for (const auto& sent : model.sends) {
       if (sent.kind == SentValue::Kind::field) {
@@ -595,6 +625,12 @@ std::vector<OutboxRecord> outbox_for(const Workflow& wf, const Case& c, const st
     }
     payload["fields"] = std::move(fields);
     payload["materials"] = std::move(materials);
+    // The documents the department is to issue for this item (it answers with them).
+    if (action.kind == ActionModel::Kind::call && !model.produces.empty()) {
+      boost::json::array produces;
+      for (const auto m : model.produces) produces.push_back(boost::json::string(wf.materials[m].id));
+      payload["produces"] = std::move(produces);
+    }
     r.payload = boost::json::serialize(payload);
     out.push_back(std::move(r));
   };

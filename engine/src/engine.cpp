@@ -103,8 +103,17 @@ std::string source_bundle(const dsl::Program& program, const Workflow& wf) {
 
 std::string Engine::content_hash(std::string_view content) { return sha256_hex(content); }
 
-Engine::Engine(std::unique_ptr<Store> store, const Clock* clock, std::unique_ptr<Clock> owned_clock)
-    : store_(std::move(store)), owned_clock_(std::move(owned_clock)), clock_(clock ? clock : owned_clock_.get()) {}
+std::expected<CommandResult, EngineError> Engine::attach_content(const std::string& case_id, const std::string& material,
+                                                                 std::string_view content, const std::string& file_name,
+                                                                 const CommandOptions& options) {
+  auto hash = contents_->put(content);
+  if (!hash) return std::unexpected(make_error(EngineError::Kind::store, hash.error()));
+  return execute(case_id, AttachMaterial{material, *hash, file_name, false}, options);
+}
+
+Engine::Engine(std::unique_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock,
+               std::unique_ptr<Clock> owned_clock)
+    : store_(std::move(store)), contents_(std::move(contents)), owned_clock_(std::move(owned_clock)), clock_(clock ? clock : owned_clock_.get()) {}
 
 Engine::~Engine() = default;
 
@@ -117,9 +126,17 @@ std::expected<std::unique_ptr<Engine>, EngineError> Engine::open(const EngineOpt
     if (!opened) return std::unexpected(EngineError::from(opened.error()));
     store = std::move(*opened);
   }
+  std::unique_ptr<ContentStore> contents;
+  if (options.content_folder.empty() && options.database == ":memory:") {
+    contents = make_memory_content_store();
+  } else {
+    auto folder = make_folder_content_store(options.content_folder.empty() ? options.database + ".contents" : options.content_folder);
+    if (!folder) return std::unexpected(make_error(EngineError::Kind::store, folder.error()));
+    contents = std::move(*folder);
+  }
   std::unique_ptr<Clock> owned;
   if (!options.clock) owned = std::make_unique<SystemClock>();
-  std::unique_ptr<Engine> engine(new Engine(std::move(store), options.clock, std::move(owned)));
+  std::unique_ptr<Engine> engine(new Engine(std::move(store), std::move(contents), options.clock, std::move(owned)));
   if (auto loaded = engine->load_deployed(); !loaded) return std::unexpected(loaded.error());
   return engine;
 }

@@ -134,6 +134,17 @@ class MemoryStore final : public Store {
     return out;
   }
 
+  std::expected<std::vector<OutboxRecord>, StoreError> list_outbox(const std::string& case_id, const std::string& status,
+                                                                  std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    std::vector<OutboxRecord> out;
+    for (const auto& [id, o] : outbox_) {
+      if (out.size() >= limit) break;
+      if ((case_id.empty() || o.case_id == case_id) && (status.empty() || o.status == status)) out.push_back(o);
+    }
+    return out;
+  }
+
   std::expected<void, StoreError> update_outbox(const OutboxRecord& record) override {
     std::lock_guard lock(mutex_);
     const auto it = outbox_.find(record.id);

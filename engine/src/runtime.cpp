@@ -84,11 +84,6 @@ std::string join(const std::vector<T>& items, std::string_view separator = ", ")
   return out;
 }
 
-bool material_applies(const Workflow& wf, const Case& c, MaterialIndex m) {
-  const auto& when = wf.materials[m].when;
-  return !when || when->holds(dsl::Environment{c.slots, 0, nullptr});
-}
-
 bool clock_stopped(const Workflow& wf, const ItemState& item, ItemIndex index) {
   const auto& lc = wf.lifecycles[wf.items[index].lifecycle];
   return item.paused_by_clerk || lc.states[item.state].pauses_clock;
@@ -133,6 +128,11 @@ std::int64_t paused_minutes(const ItemState& item, const WorkCalendar& calendar,
 }
 
 }  // namespace
+
+bool material_applies(const Workflow& wf, const Case& c, MaterialIndex m) {
+  const auto& when = wf.materials[m].when;
+  return !when || when->holds(dsl::Environment{c.slots, 0, nullptr});
+}
 
 // ---------------------------------------------------------------------------------------
 // Deadlines and guard values
@@ -316,7 +316,9 @@ struct Applier {
     m.status = x.from_elicense ? MaterialStatus::verified : MaterialStatus::submitted;
     m.content_hash = x.content_hash;
     m.file_name = x.file_name;
-    m.note = x.from_elicense ? "e-license" : "";
+    m.note = !x.from_elicense                                             ? ""
+             : wf.materials.at(x.material).source == MaterialSource::produced ? "issued by the department's system"
+                                                                              : "e-license";
   }
   void operator()(const MaterialVerified& x) { c.materials.at(x.material).status = MaterialStatus::verified; }
   void operator()(const MaterialRejected& x) {

@@ -224,10 +224,29 @@ constexpr const char* kDueTimers =
 constexpr const char* kPendingOutbox =
     "SELECT id, idempotency_key, case_id, department, adapter, operation, payload, attempts, next_attempt_at, "
     "status, last_error FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?";
+constexpr const char* kListOutbox =
+    "SELECT id, idempotency_key, case_id, department, adapter, operation, payload, attempts, next_attempt_at, "
+    "status, last_error FROM outbox WHERE (? = '' OR case_id = ?) AND (? = '' OR status = ?) ORDER BY id LIMIT ?";
 constexpr const char* kListWorkflows =
     "SELECT w.bundle_id, w.version, w.source_hash, w.source, w.deployed_at, "
     "(SELECT COUNT(*) FROM cases c WHERE c.bundle_id = w.bundle_id AND c.bundle_version = w.version) "
     "FROM workflows w ORDER BY w.bundle_id, w.version";
+
+OutboxRecord outbox_row(const Statement& s) {
+  OutboxRecord o;
+  o.id = s.uint64(0);
+  o.idempotency_key = s.text(1);
+  o.case_id = s.text(2);
+  o.department = s.text(3);
+  o.adapter = s.text(4);
+  o.operation = s.text(5);
+  o.payload = s.text(6);
+  o.attempts = static_cast<int>(s.int64(7));
+  o.next_attempt_at = s.int64(8);
+  o.status = s.text(9);
+  o.last_error = s.text(10);
+  return o;
+}
 
 /// Prepares `sql`, binds `args` in order and runs it to completion.
 template <typename... Args>
@@ -949,21 +968,18 @@ class SqliteStore final : public Store {
           auto stmt = c.prepare(kPendingOutbox);
           if (!stmt) return std::unexpected(stmt.error());
           stmt->bind(std::int64_t{now}).bind(to_sql(limit));
-          return stmt->collect([](const Statement& s) {
-            OutboxRecord o;
-            o.id = s.uint64(0);
-            o.idempotency_key = s.text(1);
-            o.case_id = s.text(2);
-            o.department = s.text(3);
-            o.adapter = s.text(4);
-            o.operation = s.text(5);
-            o.payload = s.text(6);
-            o.attempts = static_cast<int>(s.int64(7));
-            o.next_attempt_at = s.int64(8);
-            o.status = s.text(9);
-            o.last_error = s.text(10);
-            return o;
-          });
+          return stmt->collect(outbox_row);
+        });
+  }
+
+  std::expected<std::vector<OutboxRecord>, StoreError> list_outbox(const std::string& case_id, const std::string& status,
+                                                                  std::size_t limit) override {
+    return read<std::vector<OutboxRecord>>(
+        [&](Connection& c) -> std::expected<std::vector<OutboxRecord>, StoreError> {
+          auto stmt = c.prepare(kListOutbox);
+          if (!stmt) return std::unexpected(stmt.error());
+          stmt->bind(case_id).bind(case_id).bind(status).bind(status).bind(to_sql(limit));
+          return stmt->collect(outbox_row);
         });
   }
 

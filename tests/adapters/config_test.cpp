@@ -72,12 +72,12 @@ bundle b "发票" version 1 { lifecycle standard; item invoice "发票申领" by
   std::ofstream(root / "deploy.toml") << "[systems.tax_gateway]\nkind = \"xml-exchange\"\nfolder = \"" << (root / "tax").string() << "\"\n";
   std::ostringstream out, err;
   REQUIRE(cli::run_dispatch({db, (root / "deploy.toml").string(), true, 10}, out, err) == 0);
-  CHECK(out.str() == "delivered 1, to retry 0, parked 0\n");
+  CHECK(out.str() == "delivered 1, to retry 0, parked 0, held by open circuits 0; answers applied 0, receipts quarantined 0\n");
   std::size_t files = 0;
   for (const auto& e : fs::directory_iterator(root / "tax" / "out")) files += e.path().extension() == ".xml";
   CHECK(files == 1);
   // Nothing left to deliver the second time.
   std::ostringstream again;
   REQUIRE(cli::run_dispatch({db, (root / "deploy.toml").string(), true, 10}, again, err) == 0);
-  CHECK(again.str() == "delivered 0, to retry 0, parked 0\n");
+  CHECK(again.str() == "delivered 0, to retry 0, parked 0, held by open circuits 0; answers applied 0, receipts quarantined 0\n");
 }

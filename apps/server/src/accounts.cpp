@@ -89,14 +89,6 @@ class Query {
     if (!failed_ && sqlite3_bind_text64(stmt_, ++next_, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8) != SQLITE_OK) failed_ = true;
     return *this;
   }
-  Query& bind_blob(std::string_view bytes) {
-    if (!failed_ && sqlite3_bind_blob64(stmt_, ++next_, bytes.data(), bytes.size(), SQLITE_TRANSIENT) != SQLITE_OK) failed_ = true;
-    return *this;
-  }
-  Query& bind_null() {
-    if (!failed_ && sqlite3_bind_null(stmt_, ++next_) != SQLITE_OK) failed_ = true;
-    return *this;
-  }
 
   /// True when a row is ready.
   std::expected<bool, AccountError> step() {
@@ -145,7 +137,7 @@ std::expected<void, AccountError> exec(sqlite3* db, const char* sql) {
 // Migrations, applied in order, each once, each in its own transaction. An old migration
 // never changes; a new schema change is a new entry.
 constexpr const char* kMigrations[] = {
-    // 1: accounts, sessions, tokens, audit trail, material contents.
+    // 1: accounts, sessions, tokens, audit trail.
     R"(CREATE TABLE server_users (
          name TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL,
          department TEXT NOT NULL DEFAULT '', password_hash TEXT NOT NULL,
@@ -165,9 +157,7 @@ constexpr const char* kMigrations[] = {
        CREATE TRIGGER server_audit_no_update BEFORE UPDATE ON server_audit
          BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
        CREATE TRIGGER server_audit_no_delete BEFORE DELETE ON server_audit
-         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-       CREATE TABLE server_material_contents (
-         hash TEXT PRIMARY KEY, size INTEGER NOT NULL, content BLOB NOT NULL, stored_at INTEGER NOT NULL);)",
+         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;)",
 };
 
 User read_user(const Query& q) {
@@ -474,21 +464,6 @@ std::expected<std::vector<AuditRecord>, AccountError> AccountStore::audit(std::s
           "SELECT sequence, at, actor, role, remote_address, action, target, outcome, detail FROM server_audit "
           "ORDER BY sequence DESC LIMIT ? OFFSET ?");
   return q.bind(static_cast<std::int64_t>(limit)).bind(static_cast<std::int64_t>(offset)).collect(read);
-}
-
-std::expected<void, AccountError> AccountStore::put_content(const std::string& hash, std::string_view content, Timestamp now) {
-  std::lock_guard lock(mutex_);
-  Query q(db_, "INSERT OR IGNORE INTO server_material_contents (hash, size, content, stored_at) VALUES (?,?,?,?)");
-  return q.bind(hash).bind(static_cast<std::int64_t>(content.size())).bind_blob(content).bind(now).run();
-}
-
-std::expected<std::optional<std::string>, AccountError> AccountStore::content(const std::string& hash) {
-  std::lock_guard lock(mutex_);
-  Query q(db_, "SELECT content FROM server_material_contents WHERE hash = ?");
-  auto rows = q.bind(hash).collect([](const Query& row) { return row.text(0); });
-  if (!rows) return std::unexpected(rows.error());
-  if (rows->empty()) return std::nullopt;
-  return rows->front();
 }
 
 }  // namespace onevisit::server

@@ -1,5 +1,5 @@
-// Private to the server: users, sessions, API tokens, the audit trail and material contents,
-// kept in tables of their own in the case database (the engine's store schema is untouched;
+// Private to the server: users, sessions, API tokens and the audit trail, kept in tables of
+// their own in the case database (the engine's store schema is untouched;
 // docs/api.md lists the tables and their versioned migrations).
 //
 // Secrets are never stored: passwords as argon2id strings (libsodium crypto_pwhash_str),
@@ -139,10 +139,6 @@ class AccountStore {
   /// Newest first.
   std::expected<std::vector<AuditRecord>, AccountError> audit(std::size_t limit, std::size_t offset,
                                                               const std::optional<std::string>& target);
-
-  /// Content-addressed material storage: stores `content` under its SHA-256 `hash` (once).
-  std::expected<void, AccountError> put_content(const std::string& hash, std::string_view content, Timestamp now);
-  std::expected<std::optional<std::string>, AccountError> content(const std::string& hash);
 
  private:
   AccountStore(sqlite3* db, std::string path, PasswordCost cost) : db_(db), path_(std::move(path)), cost_(cost) {}

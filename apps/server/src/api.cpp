@@ -673,16 +673,17 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
         auto view = load_case(case_id, denied);
         if (!view) return *denied;
         if (!view->workflow->find_material(material)) return error(404, "not_found", "no material '" + material + "' in this bundle");
-        const std::string hash = engine::Engine::content_hash(request.body);
-        // The content is stored before the command: a stored content without a command is
-        // harmless (content-addressed); a command without its content would not be.
-        if (auto ok = accounts_.put_content(hash, request.body, engine_.now()); !ok) return account_error(ok.error());
         // Percent-encoded by browsers (header values are ASCII); kept as sent when malformed.
         std::string file_name = request.header("x-file-name");
         bool decoded_ok = true;
         if (auto decoded = percent_decode(file_name, decoded_ok); decoded_ok) file_name = std::move(decoded);
         if (file_name.size() > 200) file_name.resize(200);
-        return run_command(case_id, engine::AttachMaterial{material, hash, file_name, false});
+        auto options = command_options();
+        if (!options) return bad_key();
+        // The engine stores the bytes (content-addressed) before the command commits.
+        auto result = engine_.attach_content(case_id, material, request.body, file_name, *options);
+        if (!result) return engine_error(result.error());
+        return json_response(200, command_json(*result));
       }
       if (method == "GET") {
         if (auto d = require(Action::read_cases)) return *d;
@@ -692,8 +693,11 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
         if (!m) return error(404, "not_found", "no material '" + material + "' in this bundle");
         const auto& hash = view->state.materials[*m].content_hash;
         if (hash.empty()) return error(404, "not_found", "material '" + material + "' has no stored content");
-        auto content = accounts_.content(hash);
-        if (!content) return account_error(content.error());
+        auto content = engine_.contents().get(hash);
+        if (!content) {
+          spdlog::error("request {}: material {} of case {}: {}", context.request_id, material, case_id, content.error());
+          return error(500, "internal", "the material's content cannot be read; the request id is in the server log");
+        }
         if (!*content) return error(404, "not_found", "the content of material '" + material + "' is not stored here");
         HttpResponse r{200, "application/octet-stream", {}, std::move(**content)};
         r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + material + "\"");

@@ -6,6 +6,7 @@
 #include "http_server.hpp"
 
 #include <onevisit/adapters/config.hpp>
+#include <onevisit/adapters/delivery.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -25,9 +26,9 @@ struct Service::Impl {
   std::unique_ptr<AccountStore> accounts;
   std::unique_ptr<Api> api;
   std::unique_ptr<HttpServer> http;
-  std::optional<adapters::AdapterConfig> config;
-  adapters::AdapterRegistry log_registry;  ///< without a configuration: every system logs
-  std::unique_ptr<adapters::Dispatcher> dispatcher;
+  adapters::AdapterConfig config;
+  bool configured = false;  ///< false: every system the workflows name logs its calls
+  std::unique_ptr<adapters::Delivery> delivery;
   std::optional<std::string> admin_password;
 
   std::mutex mutex;
@@ -55,25 +56,30 @@ struct Service::Impl {
   }
 
   void drain_outbox() {
-    if (!config) {
-      // Systems named by every deployed version (a designer may deploy new ones while we run).
-      log_registry = adapters::AdapterRegistry{};
+    if (!configured) {
+      // Systems named by every deployed version (a designer may deploy new ones while we
+      // run). Only this thread uses the registry, between rounds.
       auto log = std::make_shared<adapters::LogAdapter>();
-      log_registry.add("notify", log);
+      config.registry.add("notify", log);
       if (auto list = engine->workflows()) {
         for (const auto& w : *list) {
           if (const auto wf = engine->workflow(w.bundle_id, w.version)) {
             for (const auto& d : wf->departments) {
-              if (!d.adapter.empty()) log_registry.add(d.adapter, log);
+              if (!d.adapter.empty()) config.registry.add(d.adapter, log);
             }
           }
         }
       }
     }
-    auto report = dispatcher->drain_once(engine->now());
-    if (!report) spdlog::error("dispatch: {}", report.error().message);
-    else if (report->delivered + report->retried + report->parked > 0) {
-      spdlog::info("dispatch: delivered {}, to retry {}, parked {}", report->delivered, report->retried, report->parked);
+    auto round = delivery->run_once();
+    if (!round) {
+      spdlog::error("delivery: {}", round.error());
+      return;
+    }
+    const auto& d = round->dispatch;
+    if (d.delivered + d.retried + d.parked + d.results + round->receipts + round->quarantined > 0) {
+      spdlog::info("delivery: delivered {}, to retry {}, parked {}, answers applied {}, receipts {} (quarantined {})", d.delivered,
+                   d.retried, d.parked, d.results, round->receipts, round->quarantined);
     }
   }
 };
@@ -114,6 +120,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
     auto config = adapters::load_adapter_config(options.adapter_config);
     if (!config) return std::unexpected(config.error());
     impl->config = std::move(*config);
+    impl->configured = true;
   }
 
   auto engine = engine::Engine::open({options.database, options.clock});
@@ -156,9 +163,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   api.console_dir = options.console_dir.empty() ? default_console_dir() : options.console_dir;
   impl->api = std::make_unique<Api>(*impl->engine, *impl->accounts, api);
 
-  impl->dispatcher = std::make_unique<adapters::Dispatcher>(impl->engine->store(),
-                                                            impl->config ? impl->config->registry : impl->log_registry,
-                                                            impl->config ? impl->config->dispatch : adapters::DispatchOptions{});
+  impl->delivery = std::make_unique<adapters::Delivery>(*impl->engine, impl->config);
 
   HttpServerOptions http;
   http.address = options.listen.substr(0, colon);

@@ -18,10 +18,18 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
+
+namespace boost::asio {
+class thread_pool;  // the dispatcher's workers (Boost.Asio stays out of this header)
+}
 
 namespace onevisit::adapters {
 
@@ -35,6 +43,38 @@ struct AdapterCall {
   int attempt = 1;              ///< 1 for the first attempt
 };
 
+/// A department's answer to one call: by the call's response (http), by a receipt file
+/// (xml-exchange), or by a callback. apply_result (results.hpp) turns it into case commands.
+struct Receipt {
+  enum class Status { accepted, correction_required, approved, rejected };
+  std::string request_id;  ///< the idempotency key of the call it answers
+  std::string case_id;
+  std::string item;        ///< the item in the bundle; empty: taken from the request id
+  std::string from;        ///< the department's node or system name
+  Status status = Status::accepted;
+  std::string reason;      ///< required for rejected and correction_required
+  struct Document {
+    std::string material;     ///< the material the result produces
+    std::string elicense_id;  ///< 电子证照标识, when the document is an e-license
+    std::string file_name;
+    std::string content;      ///< the document's bytes (may be empty when elicense_id is set)
+  };
+  std::vector<Document> documents;
+  std::filesystem::path file;  ///< for receipt files: where it was read from
+};
+
+std::string_view to_string(Receipt::Status status);
+/// Parses a department's answer in JSON (the http adapter's response `result`, a callback
+/// body): {"request_id", "case", "item", "from", "status", "reason", "documents": [{"material",
+/// "file", "content_base64" | "elicense_id"}]}.
+std::expected<Receipt, std::string> parse_receipt_json(std::string_view text);
+
+/// Base64 (standard alphabet; whitespace between groups allowed when decoding).
+std::expected<std::string, std::string> decode_base64(std::string_view encoded);
+std::string encode_base64(std::string_view bytes);
+/// "APPROVED" -> approved, ...; nullopt for anything else.
+std::optional<Receipt::Status> receipt_status(std::string_view text);
+
 struct AdapterResult {
   enum class Status {
     delivered,  ///< the department has it (also when it had it already)
@@ -43,6 +83,7 @@ struct AdapterResult {
   };
   Status status = Status::delivered;
   std::string message;
+  std::optional<Receipt> receipt;  ///< when the department answered with its result at once
 };
 
 class Adapter {
@@ -75,36 +116,81 @@ class LogAdapter final : public Adapter {
 /// (11 digits) inside a text, keeping the first 3 and last 2 characters.
 std::string mask_identifiers(std::string_view text);
 
+/// Why a department's answer could not be applied to its case.
+struct ResultError {
+  bool permanent = true;  ///< false: a passing failure (store busy); try again later
+  std::string message;
+};
+
 struct DispatchOptions {
   int max_attempts = 8;
   std::chrono::milliseconds first_backoff{1000};
   std::chrono::milliseconds max_backoff{10 * 60 * 1000};
   std::size_t batch = 256;
   std::uint64_t seed = 0;  ///< for the jitter; 0: random
+  /// Calls in flight at once. Calls of one case go through one lane, in outbox order.
+  std::size_t workers = 8;
+  /// Circuit breaker: after this many passing failures in a row from one department, its
+  /// calls wait `breaker_cooldown`; then one probe call decides whether it is back.
+  int breaker_threshold = 5;
+  std::chrono::milliseconds breaker_cooldown{30 * 1000};
 };
 
 struct DispatchReport {
   std::size_t delivered = 0;
   std::size_t retried = 0;
   std::size_t parked = 0;
+  std::size_t deferred = 0;  ///< held back by an open circuit breaker (no attempt counted)
+  std::size_t results = 0;   ///< department answers applied to cases
 };
 
 /// Drains the outbox of a store through the registry's adapters.
 class Dispatcher {
  public:
+  /// Applies a department's answer that came with the call's response (see results.hpp).
+  using ResultHandler = std::function<std::expected<void, ResultError>(const Receipt&)>;
+
   Dispatcher(engine::Store& store, const AdapterRegistry& registry, DispatchOptions options = {});
-  /// Delivers every call due at `now` once. A call whose system has no adapter is parked
-  /// with that reason at once (configuration error, not a passing failure).
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  /// Where answers that come with a response go. Without one they are logged and dropped.
+  void on_result(ResultHandler handler) { result_handler_ = std::move(handler); }
+
+  /// Delivers every call due at `now` once, `workers` at a time. A call whose system has no
+  /// adapter is parked with that reason at once (configuration error, not a passing
+  /// failure). An answer that comes with the response is applied before the call counts as
+  /// delivered, so a crash in between re-sends the call and the department's repeated answer
+  /// is applied once.
   std::expected<DispatchReport, engine::StoreError> drain_once(engine::Timestamp now);
   /// The delay before attempt `attempt + 1`: exponential from first_backoff, capped, with
   /// full jitter in its upper half so retries of many calls spread out.
   std::chrono::milliseconds backoff(int attempt);
+  /// True while the department's breaker holds its calls back at `now`.
+  bool circuit_open(const std::string& department, engine::Timestamp now) const;
 
  private:
+  struct Breaker {
+    int failures = 0;
+    engine::Timestamp open_until = 0;
+    bool probing = false;
+  };
+  void deliver(engine::OutboxRecord& record, engine::Timestamp now, DispatchReport& report, std::optional<engine::StoreError>& failure);
+
   engine::Store& store_;
   const AdapterRegistry& registry_;
   DispatchOptions options_;
+  ResultHandler result_handler_;
+  mutable std::mutex mutex_;  ///< guards random_, breakers_ and the report while lanes run
   std::mt19937_64 random_;
+  std::map<std::string, Breaker> breakers_;
+  std::unique_ptr<boost::asio::thread_pool> pool_;
 };
+
+/// A parked call back to pending, due at `now`, with its attempts counted from zero.
+std::expected<void, engine::StoreError> retry_parked(engine::Store& store, engine::OutboxRecord parked, engine::Timestamp now);
+/// A parked call closed by hand (the clerk settled it with the department another way).
+std::expected<void, engine::StoreError> resolve_parked(engine::Store& store, engine::OutboxRecord parked, std::string_view note);
 
 }  // namespace onevisit::adapters

@@ -4,7 +4,7 @@
 // with toml++ says what that system is at this site:
 //
 //   [systems.tax_gateway]
-//   kind = "xml-exchange"            # or "log"
+//   kind = "xml-exchange"            # or "log", "http", "sms", "plugin"
 //   folder = "/srv/exchange/tax"     # out/, in/, processed/, quarantine/ below it
 //
 //   [systems.market_registry]
@@ -16,16 +16,35 @@
 //   [systems.notify]
 //   kind = "log"
 //
+//   [systems.notify]                 # applicant notices by text message
+//   kind = "sms"
+//   url = "http://10.1.2.9/sms"       # POST <url>/send
+//   sign = "某某区政务服务中心"
+//   token_env = "SMS_TOKEN"
+//
+//   [elicense]                        # the e-license library (电子证照库)
+//   url = "http://10.1.2.8/elicense"  # GET <url>/licenses?type=&holder=
+//   timeout_ms = 3000
+//
+//   [results]
+//   role = "reviewer"                 # the lifecycle role departments' answers act in
+//
 //   [dispatch]
 //   max_attempts = 8
 //   first_backoff_ms = 1000
 //   max_backoff_ms = 600000
+//   workers = 8                       # calls in flight at once
+//   breaker_threshold = 5             # failures in a row that open a department's circuit
+//   breaker_cooldown_ms = 30000
 //
 // Secrets never belong in workflow files; adapters that need them read them from the
 // environment or a file named here.
 #pragma once
 
 #include <onevisit/adapters/adapter.hpp>
+#include <onevisit/adapters/elicense.hpp>
+#include <onevisit/adapters/results.hpp>
+#include <onevisit/adapters/xml_exchange.hpp>
 
 #include <expected>
 #include <string>
@@ -36,6 +55,10 @@ struct AdapterConfig {
   AdapterRegistry registry;
   DispatchOptions dispatch;
   std::vector<std::string> systems;  ///< configured system names, sorted
+  /// The exchange folders of every xml-exchange system: their receipts are read back.
+  std::vector<std::pair<std::string, ExchangeFolders>> exchanges;
+  ResultMapping results;
+  std::shared_ptr<ElicenseLibrary> elicense;  ///< null when no [elicense] is configured
 };
 
 /// Parses a configuration text; errors name the line and the key.

@@ -15,6 +15,7 @@
 #include <onevisit/adapters/adapter.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,39 +43,38 @@ class XmlExchangeAdapter final : public Adapter {
   std::string node_;
 };
 
-/// A department's answer to one request.
-struct Receipt {
-  enum class Status { accepted, correction_required, approved, rejected };
-  std::string request_id;  ///< the idempotency key of the request
-  std::string case_id;
-  std::string item;
-  std::string from;        ///< the department's node name
-  Status status = Status::accepted;
-  std::string reason;
-  struct Document {
-    std::string material;
-    std::string elicense_id;  ///< 电子证照标识, when the result is an e-license
-  };
-  std::vector<Document> documents;
-  std::filesystem::path file;  ///< where it was read from (now in processed/)
-};
-
 struct QuarantinedReceipt {
   std::filesystem::path file;  ///< now in quarantine/
   std::string error;
 };
 
 struct PollResult {
-  std::vector<Receipt> receipts;
+  std::vector<Receipt> receipts;  ///< applied (now in processed/)
   std::vector<QuarantinedReceipt> quarantined;
+  std::size_t left_for_later = 0;  ///< handler said retry_later
+};
+
+/// What became of a receipt handed to the caller of ReceiptReader::poll.
+struct ReceiptHandling {
+  enum class Kind {
+    applied,      ///< done: the file moves to processed/
+    retry_later,  ///< a passing failure (e.g. the database is busy): the file stays in in/
+    refused,      ///< it can never apply (unknown case, ...): the file moves to quarantine/
+  };
+  Kind kind = Kind::applied;
+  std::string message;
 };
 
 class ReceiptReader {
  public:
   explicit ReceiptReader(ExchangeFolders folders, std::size_t max_file_bytes = 8u << 20);
-  /// Reads every receipt file now in the inbound folder, oldest name first. Files whose name
-  /// starts with '.' (being written) are left alone.
-  PollResult poll();
+  using Handler = std::function<ReceiptHandling(const Receipt&)>;
+  /// Reads every receipt file now in the inbound folder, oldest name first, and hands each
+  /// well-formed one to `handle` before moving it: a crash before the receipt is applied
+  /// leaves the file to be read again (handling must be idempotent: apply_result is).
+  /// Without a handler, every well-formed receipt counts as applied. Files whose name starts
+  /// with '.' (being written) are left alone.
+  PollResult poll(const Handler& handle = {});
   /// Parses one receipt document; the error says what is wrong.
   static std::expected<Receipt, std::string> parse(std::string_view xml);
 

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <onevisit/engine/calendar.hpp>
+#include <onevisit/engine/content_store.hpp>
 #include <onevisit/engine/runtime.hpp>
 #include <onevisit/engine/store.hpp>
 #include <onevisit/engine/workflow.hpp>
@@ -80,6 +81,9 @@ struct EngineOptions {
   std::string database = ":memory:";
   /// Time source; null means the system clock at UTC+8. Not owned; must outlive the engine.
   const Clock* clock = nullptr;
+  /// Where material contents are kept (content_store.hpp). Empty: `<database>.contents/`
+  /// beside an SQLite file, memory for ":memory:".
+  std::string content_folder;
 };
 
 struct DeployReport {
@@ -159,6 +163,13 @@ class Engine {
 
   /// Content-addressed material storage: the SHA-256 (hex) of `content`.
   static std::string content_hash(std::string_view content);
+  /// Stores a material's bytes (once per content) and attaches them to the case: the
+  /// content is durable before the command that refers to it commits.
+  std::expected<CommandResult, EngineError> attach_content(const std::string& case_id, const std::string& material,
+                                                           std::string_view content, const std::string& file_name,
+                                                           const CommandOptions& options);
+  /// The material contents of this engine.
+  ContentStore& contents() { return *contents_; }
 
   using Listener = std::function<void(const std::string& case_id, const Event& event)>;
   /// Calls `listener` for every committed event. Returns an id for unsubscribe.
@@ -171,7 +182,7 @@ class Engine {
   Timestamp now() const { return clock_->now(); }
 
  private:
-  Engine(std::unique_ptr<Store> store, const Clock* clock, std::unique_ptr<Clock> owned_clock);
+  Engine(std::unique_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock, std::unique_ptr<Clock> owned_clock);
   std::expected<void, EngineError> load_deployed();
   std::expected<DeployReport, EngineError> deploy_program(const dsl::Program& program, bool persist);
   /// Decides and commits one command; `new_bundle` names the bundle for a StartCase.
@@ -181,6 +192,7 @@ class Engine {
   std::mutex& case_lock(const std::string& case_id);
 
   std::unique_ptr<Store> store_;
+  std::unique_ptr<ContentStore> contents_;
   std::unique_ptr<Clock> owned_clock_;
   const Clock* clock_;
 

@@ -292,6 +292,9 @@ std::vector<TimerRecord> timers_for(const Workflow& workflow, const WorkCalendar
 /// The deadline of an active item with a running clock (0 when paused or not active).
 Timestamp due_at(const Workflow& workflow, const WorkCalendar& calendar, const Case& state, ItemIndex item);
 
+/// True when the material's `when` holds for the case (materials without one always apply).
+bool material_applies(const Workflow& workflow, const Case& state, MaterialIndex material);
+
 /// One row per item, for worklists.
 std::vector<ItemRow> item_rows(const Workflow& workflow, const WorkCalendar& calendar, const Case& state);
 

@@ -166,6 +166,10 @@ class Store {
   virtual std::expected<std::vector<OutboxRecord>, StoreError> pending_outbox(Timestamp now, std::size_t limit) = 0;
   /// Updates an outbox entry's status, attempts, next attempt and last error.
   virtual std::expected<void, StoreError> update_outbox(const OutboxRecord& record) = 0;
+  /// Outbox entries of one case (empty: every case) with one status (empty: any), oldest
+  /// first: what a clerk sees of a case's calls, and the parked ones to retry or resolve.
+  virtual std::expected<std::vector<OutboxRecord>, StoreError> list_outbox(const std::string& case_id, const std::string& status,
+                                                                          std::size_t limit) = 0;
 
   /// Stores a workflow version. The same bundle, version and hash again is a no-op
   /// (returns false); the same bundle and version with another hash is refused (invalid).

@@ -1,0 +1,39 @@
+#include <onevisit/adapters/delivery.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace onevisit::adapters {
+
+Delivery::Delivery(engine::Engine& engine, const AdapterConfig& config)
+    : engine_(engine), config_(config), dispatcher_(engine.store(), config.registry, config.dispatch) {
+  dispatcher_.on_result([this](const Receipt& receipt) -> std::expected<void, ResultError> {
+    auto applied = apply_result(engine_, receipt, config_.results);
+    if (!applied) return std::unexpected(applied.error());
+    return {};
+  });
+  for (const auto& [system, folders] : config.exchanges) readers_.emplace_back(folders);
+}
+
+std::expected<DeliveryRound, std::string> Delivery::run_once() {
+  DeliveryRound round;
+  auto dispatched = dispatcher_.drain_once(engine_.now());
+  if (!dispatched) return std::unexpected("delivering calls: " + dispatched.error().message);
+  round.dispatch = *dispatched;
+  for (auto& reader : readers_) {
+    const auto polled = reader.poll([this](const Receipt& receipt) {
+      auto applied = apply_result(engine_, receipt, config_.results);
+      if (applied) {
+        for (const auto& c : applied->commands) spdlog::info("receipt {} for case {}: {}", receipt.request_id, receipt.case_id, c);
+        return ReceiptHandling{};
+      }
+      return ReceiptHandling{applied.error().permanent ? ReceiptHandling::Kind::refused : ReceiptHandling::Kind::retry_later,
+                             applied.error().message};
+    });
+    round.receipts += polled.receipts.size();
+    round.quarantined += polled.quarantined.size();
+    round.left_for_later += polled.left_for_later;
+  }
+  return round;
+}
+
+}  // namespace onevisit::adapters

@@ -1,0 +1,156 @@
+#include <onevisit/adapters/results.hpp>
+
+#include <onevisit/adapters/elicense.hpp>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace onevisit::adapters {
+
+namespace {
+
+using engine::EngineError;
+using engine::Rejection;
+
+ResultError from(const EngineError& e) {
+  return ResultError{e.kind != EngineError::Kind::store, e.message};
+}
+
+std::string lowercase(std::string_view status) {
+  std::string out(status);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+}  // namespace
+
+std::string item_of_request(std::string_view request_id) {
+  const auto first = request_id.find('/');
+  if (first == std::string_view::npos) return {};
+  const auto second = request_id.find('/', first + 1);
+  if (second == std::string_view::npos) return {};
+  return std::string(request_id.substr(first + 1, second - first - 1));
+}
+
+std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engine, const Receipt& receipt, const ResultMapping& mapping) {
+  ResultApplication done;
+  if (receipt.request_id.empty()) return std::unexpected(ResultError{true, "the answer names no request"});
+  auto view = engine.get_case(receipt.case_id);
+  if (!view) return std::unexpected(from(view.error()));
+  const std::string item_id = receipt.item.empty() ? item_of_request(receipt.request_id) : receipt.item;
+  const auto& wf = *view->workflow;
+  const auto item = std::find_if(wf.items.begin(), wf.items.end(), [&](const auto& i) { return i.id == item_id; });
+  if (item == wf.items.end()) {
+    return std::unexpected(ResultError{true, "case " + receipt.case_id + " has no item '" + item_id + "'"});
+  }
+  const engine::ItemIndex index = static_cast<engine::ItemIndex>(item - wf.items.begin());
+  const std::string actor = "system:" + (receipt.from.empty() ? wf.departments[item->department].id : receipt.from);
+
+  for (const auto& document : receipt.documents) {
+    std::string stored = document.content;
+    if (stored.empty()) {
+      // An e-license is kept as a reference: the library holds the document itself.
+      stored = boost::json::serialize(boost::json::object{{"elicense_id", document.elicense_id}, {"issuer", actor}});
+    }
+    auto hash = engine.contents().put(stored);
+    if (!hash) return std::unexpected(ResultError{false, hash.error()});
+    const std::string file = !document.file_name.empty() ? document.file_name
+                             : !document.elicense_id.empty() ? document.elicense_id
+                                                             : document.material;
+    auto attached = engine.execute(receipt.case_id, engine::AttachMaterial{document.material, *hash, file, true},
+                                   {.command_id = "result/" + receipt.request_id + "/document/" + document.material,
+                                    .actor = actor,
+                                    .role = "system"});
+    if (attached) {
+      (attached->duplicate ? done.notes : done.commands).push_back("attach " + document.material);
+    } else if (attached.error().rejection && attached.error().rejection->code == Rejection::Code::wrong_state) {
+      done.notes.push_back("document " + document.material + " already there: " + attached.error().message);
+    } else {
+      return std::unexpected(from(attached.error()));
+    }
+  }
+
+  // Fire the lifecycle event for the status, if the item is where that event leaves from.
+  view = engine.get_case(receipt.case_id);
+  if (!view) return std::unexpected(from(view.error()));
+  const auto& state = view->state.items[index];
+  const auto& lifecycle = wf.lifecycles[item->lifecycle];
+  const auto candidates = mapping.events.find(receipt.status);
+  std::string event;
+  if (state.phase == engine::ItemPhase::active && candidates != mapping.events.end()) {
+    for (const auto& candidate : candidates->second) {
+      for (const auto t : lifecycle.transitions_from(state.state)) {
+        if (lifecycle.transitions[t].event == candidate && event.empty()) event = candidate;
+      }
+    }
+  }
+  if (event.empty()) {
+    done.notes.push_back("item " + item_id + " is " + std::string(engine::to_string(state.phase)) +
+                         (state.phase == engine::ItemPhase::waiting ? "" : " in state " + lifecycle.states[state.state].id) +
+                         ": nothing to fire for " + std::string(to_string(receipt.status)));
+    return done;
+  }
+  engine::FireEvent fire{item_id, event, {}};
+  if (!receipt.reason.empty()) fire.fields["reason"] = receipt.reason;
+  auto fired = engine.execute(receipt.case_id, fire,
+                              {.command_id = "result/" + receipt.request_id + "/" + lowercase(to_string(receipt.status)),
+                               .actor = actor,
+                               .role = mapping.role});
+  if (!fired) return std::unexpected(from(fired.error()));
+  (fired->duplicate ? done.notes : done.commands).push_back("fire " + event + " on " + item_id);
+  return done;
+}
+
+}  // namespace onevisit::adapters
+
+namespace onevisit::adapters {
+
+std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine, const std::string& case_id, ElicenseLibrary& library,
+                                                          const engine::CommandOptions& options) {
+  auto view = engine.get_case(case_id);
+  if (!view) return std::unexpected(view.error().message);
+  const auto& wf = *view->workflow;
+  const auto& state = view->state;
+  // The holders the form names, in form order.
+  std::vector<std::string> holders;
+  for (const auto& f : wf.fields) {
+    const auto& value = state.slots[f.slot];
+    const bool identifier = f.value_type.base == dsl::BaseType::idcard || f.value_type.base == dsl::BaseType::uscc;
+    if (identifier && value.kind == dsl::ValueKind::text && !value.text.empty() &&
+        std::find(holders.begin(), holders.end(), value.text) == holders.end()) {
+      holders.push_back(value.text);
+    }
+  }
+  ElicenseFetch fetched;
+  for (engine::MaterialIndex m = 0; m < wf.materials.size(); ++m) {
+    const auto& material = wf.materials[m];
+    const auto status = state.materials[m].status;
+    if (material.source != engine::MaterialSource::elicense || !engine::material_applies(wf, state, m)) continue;
+    if (status != engine::MaterialStatus::missing && status != engine::MaterialStatus::rejected) continue;
+    std::optional<Elicense> found;
+    for (const auto& holder : holders) {
+      auto license = library.lookup(material.elicense_type, holder);
+      if (!license) return std::unexpected(license.error());
+      if (*license) {
+        found = std::move(**license);
+        break;
+      }
+    }
+    if (!found) {
+      fetched.to_upload.push_back(material.id);
+      continue;
+    }
+    auto hash = engine.contents().put(found->content);
+    if (!hash) return std::unexpected(hash.error());
+    engine::CommandOptions command = options;
+    command.command_id = options.command_id.empty() ? "" : options.command_id + "/" + material.id;
+    auto attached = engine.execute(case_id, engine::AttachMaterial{material.id, *hash, found->file_name, true}, command);
+    if (!attached) return std::unexpected("attaching e-license " + material.id + ": " + attached.error().message);
+    fetched.attached.push_back(material.id);
+  }
+  return fetched;
+}
+
+}  // namespace onevisit::adapters

@@ -1,0 +1,511 @@
+#include "deptsim/simulator.hpp"
+
+#include <onevisit/adapters/adapter.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <pugixml.hpp>
+#define TOML_EXCEPTIONS 0
+#include <toml++/toml.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <fstream>
+#include <list>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace onevisit::deptsim {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string safe_name(std::string_view key) {
+  std::string out;
+  for (const char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    out.push_back(ok ? c : '_');
+  }
+  return out;
+}
+
+// Write-then-rename, as a department's exchange client must: readers never see half a file.
+bool write_atomically(const fs::path& path, const std::string& text) {
+  const fs::path temporary = path.parent_path() / ("." + path.filename().string() + ".tmp");
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) return false;
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+  return !ec;
+}
+
+json::object object_of(std::string_view text) {
+  boost::system::error_code ec;
+  auto value = json::parse(text, ec);
+  return !ec && value.is_object() ? std::move(value.as_object()) : json::object{};
+}
+
+std::string text_of(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+struct Simulator::Impl {
+  Options options;
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor{io};
+  std::thread accept_thread;
+  std::vector<std::thread> exchange_threads;
+  std::atomic<bool> stopping{false};
+
+  mutable std::mutex mutex;  // everything below
+  std::mt19937_64 random;
+  std::map<std::string, Behaviour> behaviours;
+  std::map<std::string, std::uint64_t> effects, received;
+  std::map<std::string, std::string> payloads;
+  std::map<std::string, std::string> answers;  // the first answer per key, repeated for repeats
+  std::map<std::string, DepartmentCounts> counts;
+  std::map<std::string, int> messages;  // by reference
+  std::uint64_t elicense_lookups = 0;
+  std::list<std::shared_ptr<asio::ip::tcp::socket>> sockets;
+  std::list<std::thread> connection_threads;
+  std::condition_variable wake;
+
+  Behaviour behaviour_for(const std::string& department) {
+    if (auto it = behaviours.find(department); it != behaviours.end()) return it->second;
+    if (auto it = behaviours.find("*"); it != behaviours.end()) return it->second;
+    return Behaviour{};
+  }
+  double draw() {
+    std::uniform_real_distribution<double> d(0, 1);
+    return d(random);
+  }
+
+  // A department's verdict on a call, as the JSON `result` the engine understands.
+  json::value result_for(const std::string& department, const std::string& key, const json::object& call, const Behaviour& b) {
+    if (b.verdict.empty()) return nullptr;
+    const auto* payload_value = call.if_contains("payload");
+    const json::object payload = payload_value && payload_value->is_object() ? payload_value->as_object() : json::object{};
+    json::object result{{"request_id", key},
+                        {"case", text_of(payload, "case")},
+                        {"item", text_of(payload, "item")},
+                        {"from", department},
+                        {"status", b.verdict}};
+    if (b.verdict == "REJECTED") result["reason"] = "不符合法定条件（模拟）";
+    if (b.verdict == "CORRECTION_REQUIRED") result["reason"] = "请补正材料（模拟）";
+    if (b.verdict == "APPROVED") {
+      json::array documents;
+      if (const auto* produces = payload.if_contains("produces"); produces && produces->is_array()) {
+        for (const auto& m : produces->as_array()) {
+          if (!m.is_string()) continue;
+          const std::string material(m.as_string());
+          const std::string content = "证照 " + material + " 由 " + department + " 为办件 " + text_of(payload, "case") + " 签发";
+          documents.push_back(json::object{{"material", material}, {"file", material + ".ofd"}, {"content_base64", adapters::encode_base64(content)}});
+        }
+      }
+      result["documents"] = std::move(documents);
+    }
+    return result;
+  }
+
+  // Takes effect once per key; records what the department received.
+  bool take_effect(const std::string& department, const std::string& key, const std::string& payload) {
+    ++received[key];
+    auto& c = counts[department];
+    ++c.calls;
+    if (effects[key] > 0) return false;
+    effects[key] = 1;
+    payloads[key] = payload;
+    ++c.effects;
+    return true;
+  }
+
+  struct Answer {
+    bool drop = false;
+    unsigned status = 200;
+    std::string body;
+    std::chrono::milliseconds delay{0};
+  };
+
+  Answer department_call(const std::string& department, const std::string& body, const std::string& key_header) {
+    const json::object call = object_of(body);
+    const std::string key = key_header.empty() ? text_of(call, "idempotency_key") : key_header;
+    if (key.empty()) return {false, 400, R"({"error":"no Idempotency-Key"})", {}};
+    std::lock_guard lock(mutex);
+    const Behaviour b = behaviour_for(department);
+    if (b.down) {
+      ++counts[department].dropped;
+      return {true, 0, {}, {}};
+    }
+    if (draw() < b.error_rate) {
+      ++counts[department].errors;
+      ++counts[department].calls;
+      return {false, 500, R"({"error":"内部错误（模拟）"})", b.latency};
+    }
+    const auto* payload = call.if_contains("payload");
+    const bool first = take_effect(department, key, payload ? json::serialize(*payload) : "null");
+    Answer answer{false, first ? 200u : 409u, {}, b.latency};
+    if (first) {
+      // A repeated call is answered with the first answer, as a department system would.
+      const json::value result = result_for(department, key, call, b);
+      answers[key] = json::serialize(result.is_null() ? json::object{{"ok", true}} : json::object{{"ok", true}, {"result", result}});
+    }
+    answer.body = answers[key];
+    if (draw() < b.hang_rate) {
+      ++counts[department].timeouts;
+      answer.delay += b.hang;
+    }
+    return answer;
+  }
+
+  Answer elicense_lookup(const boost::urls::url_view& target) {
+    std::string type, holder;
+    for (const auto& p : target.params()) {
+      if (p.key == "type") type = p.value;
+      if (p.key == "holder") holder = p.value;
+    }
+    if (type.empty() || holder.empty()) return {false, 400, R"({"error":"type and holder are required"})", {}};
+    std::lock_guard lock(mutex);
+    ++elicense_lookups;
+    if (std::find(options.missing_licenses.begin(), options.missing_licenses.end(), type) != options.missing_licenses.end()) {
+      return {false, 404, R"({"error":"no such license"})", {}};
+    }
+    const std::string id = "1.2.156.3005.2." + std::to_string(std::hash<std::string>{}(type + "/" + holder) % 1000000007);
+    const std::string content = "电子证照 " + type + " " + id;
+    return {false, 200, json::serialize(json::object{{"id", id}, {"file", type + ".ofd"}, {"content_base64", adapters::encode_base64(content)}}), {}};
+  }
+
+  Answer text_message(const std::string& body) {
+    const json::object message = object_of(body);
+    const std::string phone = text_of(message, "phone"), reference = text_of(message, "reference");
+    if (phone.size() != 11 || text_of(message, "text").empty() || reference.empty()) return {false, 400, R"({"error":"phone, text, reference"})", {}};
+    std::lock_guard lock(mutex);
+    const bool first = messages[reference]++ == 0;
+    return {false, first ? 200u : 409u, R"({"ok":true})", {}};
+  }
+
+  Answer control(const std::string& body) {
+    const json::object c = object_of(body);
+    const std::string department = text_of(c, "department");
+    if (department.empty()) return {false, 400, R"({"error":"department is required"})", {}};
+    std::lock_guard lock(mutex);
+    Behaviour b = behaviour_for(department);
+    auto number = [&](std::string_view key) -> std::optional<double> {
+      const auto* v = c.if_contains(key);
+      if (!v || !v->is_number()) return std::nullopt;
+      return v->to_number<double>();
+    };
+    if (auto v = number("latency_ms")) b.latency = std::chrono::milliseconds(static_cast<long>(*v));
+    if (auto v = number("error_rate")) b.error_rate = *v;
+    if (auto v = number("hang_rate")) b.hang_rate = *v;
+    if (auto v = number("hang_ms")) b.hang = std::chrono::milliseconds(static_cast<long>(*v));
+    if (const auto* v = c.if_contains("down"); v && v->is_bool()) b.down = v->as_bool();
+    if (const auto* v = c.if_contains("duplicate"); v && v->is_bool()) b.duplicate = v->as_bool();
+    if (const auto* v = c.if_contains("verdict"); v && v->is_string()) b.verdict = std::string(v->as_string());
+    behaviours[department] = b;
+    return {false, 200, R"({"ok":true})", {}};
+  }
+
+  Answer route(const http::request<http::string_body>& request) {
+    const auto target = boost::urls::parse_origin_form(request.target());
+    if (!target) return {false, 400, R"({"error":"bad target"})", {}};
+    const std::string path(target->path());
+    const bool post = request.method() == http::verb::post, get = request.method() == http::verb::get;
+    if (post && path.starts_with("/dept/")) {
+      const auto rest = path.substr(6);
+      const auto slash = rest.find('/');
+      if (slash == std::string::npos || slash == 0) return {false, 404, R"({"error":"POST /dept/<system>/<operation>"})", {}};
+      return department_call(rest.substr(0, slash), request.body(), std::string(request["Idempotency-Key"]));
+    }
+    if (get && path == "/elicense/licenses") return elicense_lookup(*target);
+    if (post && path == "/sms/send") return text_message(request.body());
+    if (get && path == "/stats") return {false, 200, stats(), {}};
+    if (post && path == "/control") return control(request.body());
+    return {false, 404, R"({"error":"no such endpoint"})", {}};
+  }
+
+  void serve_connection(std::shared_ptr<asio::ip::tcp::socket> socket) {
+    beast::flat_buffer buffer;
+    boost::system::error_code ec;
+    while (!stopping) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(16u << 20);
+      http::read(*socket, buffer, parser, ec);
+      if (ec) break;
+      const auto& request = parser.get();
+      Answer answer = route(request);
+      if (answer.drop) break;
+      if (answer.delay.count() > 0) {
+        std::unique_lock lock(mutex);
+        wake.wait_for(lock, answer.delay, [&] { return stopping.load(); });
+      }
+      http::response<http::string_body> response{static_cast<http::status>(answer.status), request.version()};
+      response.set(http::field::content_type, "application/json; charset=utf-8");
+      response.keep_alive(request.keep_alive());
+      response.body() = std::move(answer.body);
+      response.prepare_payload();
+      http::write(*socket, response, ec);
+      if (ec || !request.keep_alive()) break;
+    }
+    socket->shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket->close(ec);
+  }
+
+  void accept_loop() {
+    while (!stopping) {
+      auto socket = std::make_shared<asio::ip::tcp::socket>(io);
+      boost::system::error_code ec;
+      acceptor.accept(*socket, ec);
+      if (stopping) break;
+      if (ec) continue;
+      socket->set_option(asio::ip::tcp::no_delay(true), ec);
+      std::lock_guard lock(mutex);
+      sockets.push_back(socket);
+      connection_threads.emplace_back([this, socket] { serve_connection(socket); });
+    }
+  }
+
+  // The exchange worker of one department: takes requests from out/, answers in in/.
+  void exchange_loop(const std::string& department, const fs::path& root) {
+    const fs::path out = root / "out", in = root / "in", taken = root / "taken";
+    std::error_code ec;
+    fs::create_directories(in, ec);
+    fs::create_directories(taken, ec);
+    while (!stopping) {
+      std::vector<fs::path> files;
+      for (const auto& entry : fs::directory_iterator(out, ec)) {
+        const auto name = entry.path().filename().string();
+        if (!name.empty() && name.front() != '.' && entry.path().extension() == ".xml") files.push_back(entry.path());
+      }
+      std::sort(files.begin(), files.end());
+      for (const auto& file : files) {
+        if (stopping) return;
+        Behaviour b;
+        {
+          std::lock_guard lock(mutex);
+          b = behaviour_for(department);
+          if (b.down) break;
+          if (draw() < b.error_rate) {
+            ++counts[department].errors;
+            continue;  // it fails to pick the file up this time
+          }
+        }
+        if (b.latency.count() > 0) std::this_thread::sleep_for(b.latency);
+        pugi::xml_document doc;
+        if (!doc.load_file(file.c_str())) continue;
+        const auto envelope = doc.child("envelope");
+        const std::string key = envelope.attribute("msgId").value();
+        const auto request = envelope.child("request");
+        const std::string payload_text = request.child_value("payload");
+        fs::rename(file, taken / file.filename(), ec);
+        if (ec || key.empty()) continue;
+        json::value result;
+        std::uint64_t seen = 0;
+        {
+          std::lock_guard lock(mutex);
+          take_effect(department, key, payload_text);
+          seen = received[key];
+          json::object call{{"payload", json::parse(payload_text, ec)}};
+          if (ec) call["payload"] = json::object{};
+          ec.clear();
+          result = result_for(department, key, call, b);
+        }
+        if (result.is_null()) continue;
+        const auto& r = result.as_object();
+        pugi::xml_document receipt;
+        auto e = receipt.append_child("envelope");
+        e.append_attribute("version") = "1";
+        e.append_attribute("msgId") = ("r-" + key).c_str();
+        e.append_attribute("bizType") = "result";
+        e.append_attribute("fromNode") = department.c_str();
+        e.append_attribute("toNode") = "onevisit";
+        auto x = e.append_child("result");
+        x.append_attribute("caseNo") = text_of(r, "case").c_str();
+        x.append_attribute("itemCode") = text_of(r, "item").c_str();
+        x.append_attribute("requestId") = key.c_str();
+        x.append_attribute("status") = text_of(r, "status").c_str();
+        if (const auto reason = text_of(r, "reason"); !reason.empty()) x.append_child("reason").text().set(reason.c_str());
+        if (const auto* documents = r.if_contains("documents"); documents && documents->is_array()) {
+          for (const auto& d : documents->as_array()) {
+            const auto& od = d.as_object();
+            auto document = x.append_child("document");
+            document.append_attribute("material") = text_of(od, "material").c_str();
+            document.append_attribute("file") = text_of(od, "file").c_str();
+            document.text().set(text_of(od, "content_base64").c_str());
+          }
+        }
+        std::ostringstream text;
+        receipt.save(text, "  ", pugi::format_default, pugi::encoding_utf8);
+        // Answered again for a repeated request, and twice when the behaviour says so.
+        const int copies = b.duplicate ? 2 : 1;
+        for (int n = 0; n < copies; ++n) {
+          write_atomically(in / (safe_name(key) + "." + std::to_string(seen) + "." + std::to_string(n) + ".xml"), text.str());
+        }
+      }
+      std::unique_lock lock(mutex);
+      wake.wait_for(lock, options.exchange_poll, [&] { return stopping.load(); });
+    }
+  }
+
+  std::string stats() const {
+    std::lock_guard lock(mutex);
+    json::object departments;
+    for (const auto& [name, c] : counts) {
+      departments[name] = json::object{{"calls", c.calls}, {"effects", c.effects}, {"errors", c.errors}, {"timeouts", c.timeouts}, {"dropped", c.dropped}};
+    }
+    json::object e, r, p;
+    for (const auto& [k, n] : effects) e[k] = n;
+    for (const auto& [k, n] : received) r[k] = n;
+    for (const auto& [k, text] : payloads) {
+      boost::system::error_code ec;
+      auto value = json::parse(text, ec);
+      p[k] = ec ? json::value(text) : std::move(value);
+    }
+    return json::serialize(json::object{{"departments", std::move(departments)},
+                                        {"effects", std::move(e)},
+                                        {"received", std::move(r)},
+                                        {"payloads", std::move(p)},
+                                        {"text_messages", messages.size()},
+                                        {"elicense_lookups", elicense_lookups}});
+  }
+};
+
+std::expected<std::unique_ptr<Simulator>, std::string> Simulator::start(Options options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->behaviours = options.behaviours;
+  impl->random.seed(options.seed);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(options.listen_address, ec);
+  if (ec) return std::unexpected("'" + options.listen_address + "' is not an IP address");
+  const asio::ip::tcp::endpoint endpoint(address, options.port);
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return std::unexpected("cannot listen on " + options.listen_address + ":" + std::to_string(options.port) + ": " + ec.message());
+  auto* raw = impl.get();
+  impl->accept_thread = std::thread([raw] { raw->accept_loop(); });
+  for (const auto& [department, root] : options.exchanges) {
+    impl->exchange_threads.emplace_back([raw, department, root] { raw->exchange_loop(department, root); });
+  }
+  return std::unique_ptr<Simulator>(new Simulator(std::move(impl)));
+}
+
+Simulator::Simulator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Simulator::~Simulator() { stop(); }
+
+void Simulator::stop() {
+  if (impl_->stopping.exchange(true)) return;
+  impl_->wake.notify_all();
+  boost::system::error_code ec;
+  {
+    // Wake accept(): a connection to ourselves.
+    asio::ip::tcp::socket poke(impl_->io);
+    poke.connect(impl_->acceptor.local_endpoint(), ec);
+  }
+  impl_->accept_thread.join();
+  impl_->acceptor.close(ec);
+  std::list<std::thread> threads;
+  {
+    std::lock_guard lock(impl_->mutex);
+    for (auto& s : impl_->sockets) s->shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    threads = std::move(impl_->connection_threads);
+  }
+  impl_->wake.notify_all();
+  for (auto& t : threads) t.join();
+  for (auto& t : impl_->exchange_threads) t.join();
+}
+
+unsigned short Simulator::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::string Simulator::url() const { return "http://" + impl_->options.listen_address + ":" + std::to_string(port()); }
+
+void Simulator::set_behaviour(const std::string& department, const Behaviour& behaviour) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->behaviours[department] = behaviour;
+}
+
+std::map<std::string, std::uint64_t> Simulator::effects() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->effects;
+}
+std::map<std::string, std::uint64_t> Simulator::received() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->received;
+}
+std::map<std::string, DepartmentCounts> Simulator::counts() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->counts;
+}
+std::map<std::string, std::string> Simulator::payloads() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->payloads;
+}
+std::uint64_t Simulator::text_messages() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->messages.size();
+}
+std::string Simulator::stats_json() const { return impl_->stats(); }
+
+std::expected<Options, std::string> load_options(const std::string& path) {
+  auto parsed = toml::parse_file(path);
+  if (!parsed) {
+    const auto& e = parsed.error();
+    return std::unexpected(path + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) + ": " +
+                           std::string(e.description()));
+  }
+  const toml::table& root = parsed.table();
+  Options o;
+  o.seed = static_cast<std::uint64_t>(root["seed"].value_or<std::int64_t>(1));
+  if (const auto* departments = root["departments"].as_table()) {
+    for (const auto& [name, node] : *departments) {
+      const auto* t = node.as_table();
+      if (!t) return std::unexpected(path + ": departments." + std::string(name.str()) + " must be a table");
+      Behaviour b;
+      b.latency = std::chrono::milliseconds((*t)["latency_ms"].value_or<std::int64_t>(0));
+      b.error_rate = (*t)["error_rate"].value_or(0.0);
+      b.hang_rate = (*t)["hang_rate"].value_or(0.0);
+      b.hang = std::chrono::milliseconds((*t)["hang_ms"].value_or<std::int64_t>(3000));
+      b.down = (*t)["down"].value_or(false);
+      b.duplicate = (*t)["duplicate"].value_or(false);
+      b.verdict = (*t)["verdict"].value_or<std::string>("APPROVED");
+      if (b.error_rate < 0 || b.error_rate > 1 || b.hang_rate < 0 || b.hang_rate > 1) {
+        return std::unexpected(path + ": departments." + std::string(name.str()) + ": rates are between 0 and 1");
+      }
+      o.behaviours[std::string(name.str())] = b;
+    }
+  }
+  if (const auto* exchanges = root["exchanges"].as_table()) {
+    for (const auto& [name, node] : *exchanges) {
+      const auto folder = node.value<std::string>();
+      if (!folder) return std::unexpected(path + ": exchanges." + std::string(name.str()) + " must be a folder path");
+      o.exchanges[std::string(name.str())] = *folder;
+    }
+  }
+  if (const auto* missing = root["elicense"]["missing"].as_array()) {
+    for (const auto& type : *missing) {
+      if (const auto t = type.value<std::string>()) o.missing_licenses.push_back(*t);
+    }
+  }
+  return o;
+}
+
+}  // namespace onevisit::deptsim

@@ -1,0 +1,100 @@
+// The department-system simulator: plays the departments' own IT systems for tests, benchmarks
+// and the demo, so the engine's delivery can be proven against systems that misbehave.
+//
+// One process serves, on one HTTP port:
+//   POST /dept/<system>/<operation>   a department's REST endpoint (the `http` adapter)
+//   GET  /elicense/licenses?type=&holder=   the e-license library
+//   POST /sms/send                     the SMS gateway
+//   GET  /stats                        what each department received and applied (JSON)
+//   POST /control                      change a department's behaviour while running (JSON)
+// and, for each exchange folder it is given, a worker that takes request files from out/ and
+// answers with receipt files in in/ (the xml-exchange adapter, docs/exchange.md).
+//
+// Each department has a behaviour: latency, a share of 500 answers, a share of calls it
+// applies but answers too late (timeouts), whether it answers twice (a duplicate receipt),
+// and downtime (connections closed without an answer). Whatever it does, it counts effects
+// per idempotency key the way a well-behaved department system would: the first call with a
+// key takes effect, later ones are answered "seen before" (409) and change nothing. The
+// counts prove exactly-once effect.
+//
+// Thread safety: all public members may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace onevisit::deptsim {
+
+struct Behaviour {
+  std::chrono::milliseconds latency{0};
+  double error_rate = 0;   ///< share of calls answered 500 without taking effect
+  double hang_rate = 0;    ///< share of calls applied but answered after `hang`
+  std::chrono::milliseconds hang{3000};
+  bool down = false;       ///< connections closed without an answer
+  bool duplicate = false;  ///< every answer is given twice (exchange: two receipt files)
+  /// What the department answers: "APPROVED" (with the documents the call asks for),
+  /// "REJECTED" or "CORRECTION_REQUIRED" (with a reason), or "" for a bare acknowledgement.
+  std::string verdict = "APPROVED";
+};
+
+struct Options {
+  std::string listen_address = "127.0.0.1";
+  unsigned short port = 0;  ///< 0: any free port
+  std::map<std::string, Behaviour> behaviours;  ///< by system (or exchange) name; "*" for all others
+  std::map<std::string, std::filesystem::path> exchanges;  ///< exchange name -> folder root
+  std::vector<std::string> missing_licenses;  ///< e-license types the library never has
+  std::uint64_t seed = 1;
+  std::chrono::milliseconds exchange_poll{20};
+};
+
+/// What one department saw.
+struct DepartmentCounts {
+  std::uint64_t calls = 0;       ///< requests received, repeats included
+  std::uint64_t effects = 0;     ///< calls that took effect (first per key)
+  std::uint64_t errors = 0;      ///< answered 500 (no effect)
+  std::uint64_t timeouts = 0;    ///< applied but answered late
+  std::uint64_t dropped = 0;     ///< closed without an answer while down
+};
+
+class Simulator {
+ public:
+  static std::expected<std::unique_ptr<Simulator>, std::string> start(Options options);
+  ~Simulator();
+  Simulator(const Simulator&) = delete;
+  Simulator& operator=(const Simulator&) = delete;
+
+  unsigned short port() const;
+  std::string url() const;  ///< http://address:port
+  void set_behaviour(const std::string& department, const Behaviour& behaviour);
+
+  /// Effects per idempotency key (each must be 1), and repeats received per key.
+  std::map<std::string, std::uint64_t> effects() const;
+  std::map<std::string, std::uint64_t> received() const;
+  std::map<std::string, DepartmentCounts> counts() const;
+  /// The payload (JSON text) of the first call with each key: what the department received.
+  std::map<std::string, std::string> payloads() const;
+  std::uint64_t text_messages() const;
+  /// Everything above as one JSON document (what GET /stats answers).
+  std::string stats_json() const;
+  void stop();
+
+  struct Impl;
+
+ private:
+  explicit Simulator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Reads a simulator configuration (TOML): [departments.NAME] latency_ms, error_rate,
+/// hang_rate, hang_ms, down, duplicate, verdict; [exchanges] NAME = "folder";
+/// [elicense] missing = ["类型", ...]; seed.
+std::expected<Options, std::string> load_options(const std::string& path);
+
+}  // namespace onevisit::deptsim

@@ -1,0 +1,41 @@
+// Content-addressed storage of material files: each content is kept once, under its SHA-256.
+//
+// The case events record a material by its hash; the bytes live here. A folder store keeps
+// one file per content (`ab/abcdef….bin`), written to a temporary name, fsynced and renamed,
+// so a reader never sees half a file and a crash leaves at most an unreferenced file. Put the
+// content before committing the command that refers to it: an orphan is harmless, a dangling
+// hash is not.
+//
+// Thread safety: both implementations are safe to use from many threads.
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace onevisit::engine {
+
+class ContentStore {
+ public:
+  virtual ~ContentStore() = default;
+  /// Stores `content` (once; a second put of the same bytes is a no-op) and returns its
+  /// SHA-256 in lower-case hex.
+  virtual std::expected<std::string, std::string> put(std::string_view content) = 0;
+  /// The content with that hash, or nullopt when there is none. An error when the hash is
+  /// malformed or the stored bytes no longer match it (a damaged file is never served).
+  virtual std::expected<std::optional<std::string>, std::string> get(std::string_view sha256_hex) const = 0;
+};
+
+/// Keeps contents as files below `root` (created when missing).
+std::expected<std::unique_ptr<ContentStore>, std::string> make_folder_content_store(const std::filesystem::path& root);
+/// Keeps contents in memory: for tests and in-memory engines.
+std::unique_ptr<ContentStore> make_memory_content_store();
+
+/// True when `text` is 64 lower-case hex digits.
+bool is_sha256_hex(std::string_view text);
+
+}  // namespace onevisit::engine
