@@ -146,7 +146,7 @@ struct Fixture {
   std::unique_ptr<server::Service> service;
   std::string admin_password;
 
-  explicit Fixture(std::size_t max_material_bytes = 64 * 1024) {
+  explicit Fixture(std::size_t max_material_bytes = 64 * 1024, std::string adapter_config = {}) {
     static int counter = 0;
     dir = fs::temp_directory_path() / ("onevisit-server-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
     fs::remove_all(dir);
@@ -164,6 +164,10 @@ struct Fixture {
     options.max_material_bytes = max_material_bytes;
     options.max_json_bytes = 16 * 1024;
     options.console_dir = dir / "console";
+    if (!adapter_config.empty()) {
+      std::ofstream(dir / "deploy.toml") << adapter_config;
+      options.adapter_config = (dir / "deploy.toml").string();
+    }
     options.clock = &clock;
     options.cheap_password_hashing = true;
     options.timer_interval = std::chrono::milliseconds(50);
@@ -664,4 +668,89 @@ TEST_CASE("server: stop() lets an in-flight request answer and refuses new conne
   boost::system::error_code ec;
   socket.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
   CHECK(ec);  // nobody listens any more
+}
+
+TEST_CASE("server: parked adapter calls are listed, retried and resolved by hand", "[server]") {
+  // Only `notify` is configured: the market's submit call has no adapter and is parked.
+  Fixture f(64 * 1024, "[systems.notify]\nkind = \"log\"\n");
+  Client clerk = f.as("clerk");
+  const auto case_id = case_ready_for_approval(f, clerk);
+  Client market = f.as("market");
+  REQUIRE(market.post("/api/cases/" + case_id + "/items/registration/events/approve", json::object{}).status == 200);
+
+  auto parked_call = [&]() -> json::value {
+    for (int i = 0; i < 100; ++i) {
+      auto calls = clerk.get("/api/calls?status=parked");
+      REQUIRE(calls.status == 200);
+      const auto body = calls.json();
+      if (!body.at("calls").as_array().empty()) return body.at("calls").as_array()[0];
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL("no call was parked");
+    return nullptr;
+  };
+  const auto call = parked_call();
+  CHECK(call.at("department").as_string() == "market");
+  CHECK(call.at("system").as_string() == "market_registry");
+  const std::string id = std::to_string(call.at("id").as_int64());
+  const std::string base = "/api/cases/" + case_id + "/calls/" + id;
+
+  // The police reviewer sees none of the market's calls and may not settle them.
+  Client police = f.as("police");
+  CHECK(police.get("/api/calls?status=parked").json().at("calls").as_array().empty());
+  CHECK(police.post(base + "/retry", json::object{}).status == 403);
+  Client designer = f.as("designer");
+  CHECK(designer.get("/api/calls").status == 403);
+
+  // Resolving needs a note; retrying puts the call back to pending (and, still without an
+  // adapter, it parks again); resolving closes it.
+  CHECK(clerk.post(base + "/resolve", json::object{}).status == 400);
+  auto retried = market.post(base + "/retry", json::object{});
+  INFO(retried.body);
+  REQUIRE(retried.status == 200);
+  CHECK(retried.json().at("status").as_string() == "pending");
+  parked_call();
+  auto resolved = clerk.post(base + "/resolve", json::object{{"note", "已电话确认，部门线下办理"}});
+  REQUIRE(resolved.status == 200);
+  CHECK(resolved.json().at("status").as_string() == "delivered");
+  CHECK(clerk.post(base + "/resolve", json::object{{"note", "again"}}).status == 409);
+  CHECK(clerk.post("/api/cases/" + case_id + "/calls/999999/retry", json::object{}).status == 404);
+  auto listed = clerk.get("/api/cases/" + case_id + "/calls");
+  REQUIRE(listed.status == 200);
+  CHECK(listed.body.find("resolved by hand") != std::string::npos);
+}
+
+TEST_CASE("server: a case to delivery and rating, and the supervisor's figures", "[server]") {
+  Fixture f;
+  Client clerk = f.as("clerk");
+  const auto case_id = case_ready_for_approval(f, clerk);
+  Client market = f.as("market");
+  Client police = f.as("police");
+  REQUIRE(market.post("/api/cases/" + case_id + "/items/registration/events/approve", json::object{}).status == 200);
+  // The seal: a pause and resume of its clock, then accept and approve.
+  CHECK(clerk.post("/api/cases/" + case_id + "/pause", json::object{}).status == 400);  // a reason is required
+  REQUIRE(clerk.post("/api/cases/" + case_id + "/pause", json::object{{"item", "seal"}, {"reason", "现场核查"}}).status == 200);
+  REQUIRE(clerk.post("/api/cases/" + case_id + "/resume", json::object{{"item", "seal"}}).status == 200);
+  REQUIRE(clerk.post("/api/cases/" + case_id + "/items/seal/events/accept", json::object{}).status == 200);
+  CHECK(clerk.post("/api/cases/" + case_id + "/rate", json::object{{"level", 5}}).status == 409);  // not delivered yet
+  REQUIRE(police.post("/api/cases/" + case_id + "/items/seal/events/approve", json::object{}).status == 200);
+  CHECK(clerk.get("/api/cases/" + case_id).json().at("status").as_string() == "completed");
+  CHECK(clerk.post("/api/cases/" + case_id + "/deliver", json::object{{"channel", 3}}).status == 400);
+  REQUIRE(clerk.post("/api/cases/" + case_id + "/deliver", json::object{{"channel", "window"}}).status == 200);
+  CHECK(clerk.post("/api/cases/" + case_id + "/rate", json::object{{"level", 9}}).status == 422);
+  REQUIRE(clerk.post("/api/cases/" + case_id + "/rate", json::object{{"level", 4}, {"comment", "很方便"}}).status == 200);
+
+  Client boss = f.as("boss");
+  auto report = boss.get("/api/report");
+  INFO(report.body);
+  REQUIRE(report.status == 200);
+  const auto figures = report.json().at("overall");
+  CHECK(figures.at("cases_started").to_number<std::int64_t>() == 1);
+  CHECK(figures.at("cases_completed").to_number<std::int64_t>() == 1);
+  CHECK(figures.at("ratings").as_array()[3].to_number<std::int64_t>() == 1);
+  CHECK(figures.at("good_rating_rate").as_double() == Approx(100.0));
+  CHECK(figures.at("average_visits").as_double() == Approx(2.0));  // intake + delivery at the window
+  CHECK(boss.get("/api/report?from=2027-01-01").json().at("overall").at("cases_started").to_number<std::int64_t>() == 0);
+  CHECK(boss.get("/api/report?from=yesterday").status == 400);
+  CHECK(clerk.get("/api/report").status == 403);
 }

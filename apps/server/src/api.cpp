@@ -50,6 +50,9 @@ bool role_may(Role role, Action action) {
       return role == Role::admin;
     case Action::read_report:
       return role == Role::supervisor || role == Role::admin;
+    case Action::read_calls:
+    case Action::settle_calls:
+      return role == Role::window_clerk || role == Role::reviewer || role == Role::supervisor;
   }
   return false;
 }
@@ -276,6 +279,19 @@ json::object command_json(const engine::CommandResult& r) {
   json::array events;
   for (const auto& e : r.events) events.push_back(json::string(e));
   return json::object{{"case_id", r.case_id}, {"version", r.version}, {"duplicate", r.duplicate}, {"events", std::move(events)}};
+}
+
+json::object call_json(const engine::OutboxRecord& r) {
+  return json::object{{"id", r.id},
+                      {"case_id", r.case_id},
+                      {"idempotency_key", r.idempotency_key},
+                      {"department", r.department},
+                      {"system", r.adapter},
+                      {"operation", r.operation},
+                      {"status", r.status},
+                      {"attempts", r.attempts},
+                      {"next_attempt", cli::format_time(r.next_attempt_at)},
+                      {"last_error", adapters::mask_identifiers(r.last_error)}};
 }
 
 json::object user_json(const User& u) {
@@ -762,6 +778,49 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
       if (!load_case(case_id, denied)) return *denied;
       return run_command(case_id, engine::TolerantIntake{parts[4], *pending, event.value_or("accept"), fields.value_or(std::map<std::string, std::string>{})});
     }
+    // Adapter calls of the case; parked ones can be retried or resolved by hand. Reviewers
+    // see and settle only their department's calls.
+    if (is({"api", "cases", "*", "calls"}, "GET")) {
+      if (auto d = require(Action::read_calls)) return *d;
+      if (!load_case(case_id, denied)) return *denied;
+      auto calls = engine_.store().list_outbox(case_id, "", 1000);
+      if (!calls) return engine_error(EngineError::from(calls.error()));
+      json::array a;
+      for (const auto& r : *calls) {
+        if (user.role != Role::reviewer || r.department == user.department) a.push_back(call_json(r));
+      }
+      return json_response(200, json::object{{"calls", std::move(a)}});
+    }
+    if (n == 6 && parts[3] == "calls" && method == "POST" && (parts[5] == "retry" || parts[5] == "resolve")) {
+      if (auto d = require(Action::settle_calls)) return *d;
+      auto object = body();
+      if (!object) return *failure;
+      BodyReader reader(*object);
+      const auto note = reader.text("note", parts[5] == "resolve");
+      if (!reader.ok()) return bad_fields(reader);
+      if (!load_case(case_id, denied)) return *denied;
+      auto calls = engine_.store().list_outbox(case_id, "", 1000);
+      if (!calls) return engine_error(EngineError::from(calls.error()));
+      const auto it = std::find_if(calls->begin(), calls->end(), [&](const engine::OutboxRecord& r) { return std::to_string(r.id) == parts[4]; });
+      if (it == calls->end()) return error(404, "not_found", "case " + case_id + " has no call " + parts[4]);
+      if (user.role == Role::reviewer && it->department != user.department) {
+        return forbidden("call " + parts[4] + " goes to department " + it->department + ", not " + user.department);
+      }
+      if (it->status != "parked") return error(409, "wrong_state", "call " + parts[4] + " is " + it->status + ", not parked");
+      auto settled = parts[5] == "retry" ? adapters::retry_parked(engine_.store(), *it, engine_.now())
+                                         : adapters::resolve_parked(engine_.store(), *it, *note);
+      if (!settled) {
+        if (settled.error().kind == engine::StoreError::Kind::invalid) return error(422, "invalid", settled.error().message);
+        return engine_error(EngineError::from(settled.error()));
+      }
+      context.detail = parts[5] + " call " + parts[4] + (note ? ": " + *note : std::string());
+      auto updated = engine_.store().list_outbox(case_id, "", 1000);
+      if (!updated) return engine_error(EngineError::from(updated.error()));
+      for (const auto& r : *updated) {
+        if (r.id == it->id) return json_response(200, call_json(r));
+      }
+      return error(500, "internal", "the call vanished after it was updated");
+    }
     if (n == 4 && method == "POST") {
       const std::string& verb = parts[3];
       auto object = body();
@@ -800,6 +859,22 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
         return run_command(case_id, engine::Rate{static_cast<int>(*level), comment.value_or("")});
       }
     }
+  }
+
+  // ---- adapter calls across cases (e.g. every parked one)
+  if (is({"api", "calls"}, "GET")) {
+    if (auto denied = require(Action::read_calls)) return *denied;
+    bool ok = true;
+    const auto limit = parse_size(request.query.count("limit") ? request.query.at("limit") : "", 100, 1000, ok);
+    if (!ok) return error(400, "invalid_request", "limit is a non-negative integer");
+    const std::string status = request.query.count("status") ? request.query.at("status") : "";
+    auto calls = engine_.store().list_outbox("", status, limit);
+    if (!calls) return engine_error(EngineError::from(calls.error()));
+    json::array a;
+    for (const auto& r : *calls) {
+      if (user.role != Role::reviewer || r.department == user.department) a.push_back(call_json(r));
+    }
+    return json_response(200, json::object{{"calls", std::move(a)}});
   }
 
   // ---- worklist

@@ -40,6 +40,8 @@ enum class Action {
   manage_users,
   read_audit,
   read_report,
+  read_calls,         ///< the adapter calls of cases (the outbox)
+  settle_calls,       ///< retry or resolve a parked call
 };
 
 /// Whether `role` may perform `action` at all (reviewers further only on their department).
