@@ -9,8 +9,12 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-graph1.81-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libpugixml-dev catch2 libcli11-dev
   libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libpq-dev
-  nodejs npm chromium
+  chromium
 )
+# Node.js for the browser test: Debian's nodejs and npm, unless a node (with its own npm, as
+# NodeSource's build has) is already installed.
+if ! command -v node >/dev/null; then packages+=(nodejs); fi
+if ! command -v npm >/dev/null; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

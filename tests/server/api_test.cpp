@@ -272,6 +272,17 @@ TEST_CASE("server: first start deploys the workflows and creates the admin once"
   Client c((*again)->port());
   CHECK(c.login("admin", f.admin_password).status == 200);
   CHECK(c.login("admin", "wrong password").status == 401);
+
+  // A lost admin password: --reset-admin-password generates a new one; the old one is dead.
+  again->reset();
+  options.reset_admin_password = true;
+  auto reset = server::Service::start(options);
+  REQUIRE(reset);
+  REQUIRE((*reset)->initial_admin_password());
+  CHECK(*(*reset)->initial_admin_password() != f.admin_password);
+  Client r((*reset)->port());
+  CHECK(r.login("admin", f.admin_password).status == 401);
+  CHECK(r.login("admin", *(*reset)->initial_admin_password()).status == 200);
 }
 
 TEST_CASE("server: log in, who am I, log out; the session ends", "[server]") {

@@ -149,11 +149,23 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   }
   auto users = impl->accounts->user_count();
   if (!users) return std::unexpected(users.error().message);
-  if (*users == 0) {
+  auto admin = impl->accounts->find_user("admin");
+  if (!admin) return std::unexpected(admin.error().message);
+  if (*users == 0 || (options.reset_admin_password && !*admin)) {
     std::string password = random_hex(12);
-    auto admin = impl->accounts->create_user(User{"admin", "Administrator", Role::admin, "", false, 0}, password, impl->engine->now());
-    if (!admin) return std::unexpected("creating the admin user: " + admin.error().message);
+    auto created = impl->accounts->create_user(User{"admin", "Administrator", Role::admin, "", false, 0}, password, impl->engine->now());
+    if (!created) return std::unexpected("creating the admin user: " + created.error().message);
     impl->admin_password = std::move(password);
+  } else if (options.reset_admin_password) {
+    std::string password = random_hex(12);
+    AccountStore::UserChange change;
+    change.password = password;
+    change.role = Role::admin;
+    change.disabled = false;
+    auto updated = impl->accounts->update_user("admin", change);
+    if (!updated) return std::unexpected("resetting the admin password: " + updated.error().message);
+    impl->admin_password = std::move(password);
+    spdlog::warn("the admin password was reset (--reset-admin-password)");
   }
 
   ApiOptions api;
@@ -211,7 +223,7 @@ int run_serve(const ServiceOptions& options, std::ostream& out, std::ostream& er
   const auto colon = options.listen.rfind(':');
   out << "onevisit serve: listening on http://" << options.listen.substr(0, colon) << ":" << (*service)->port() << "/\n";
   if (const auto& password = (*service)->initial_admin_password()) {
-    out << "first start: log in as 'admin' with the password " << *password << "\n"
+    out << "log in as 'admin' with the password " << *password << "\n"
         << "(shown only this once; it is stored hashed. Create the clerks' accounts under 用户 / Users.)\n";
   }
   out.flush();

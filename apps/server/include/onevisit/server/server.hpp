@@ -39,6 +39,9 @@ struct ServiceOptions {
   std::filesystem::path console_dir;
   /// Time source for the engine and for sessions; null: the system clock. Not owned.
   const engine::Clock* clock = nullptr;
+  /// Give `admin` a new generated password (shown once, like on the first start); creates
+  /// the user when missing. For a lost admin password.
+  bool reset_admin_password = false;
   /// Tests only: the cheapest argon2id parameters (passwords stay argon2id strings).
   bool cheap_password_hashing = false;
 };
@@ -53,7 +56,8 @@ class Service {
   Service& operator=(const Service&) = delete;
 
   unsigned short port() const;
-  /// The generated admin password when this start created the admin user; shown once.
+  /// The generated admin password when this start created the admin user (or reset its
+  /// password); shown once.
   const std::optional<std::string>& initial_admin_password() const;
   engine::Engine& engine();
   /// Stops accepting, lets in-flight requests answer, stops the timer and dispatch threads.
