@@ -50,6 +50,9 @@ bundle startup "企业开办" version 1 {
 const work = mkdtempSync(path.join(tmpdir(), 'onevisit-console-'));
 mkdirSync(path.join(work, 'workflows'));
 writeFileSync(path.join(work, 'workflows', 'startup.flow'), flow);
+// Only notices are configured: the market's submit call after the approval finds no adapter
+// and is parked for a clerk.
+writeFileSync(path.join(work, 'deploy.toml'), '[systems.notify]\nkind = "log"\n');
 mkdirSync(screenshots, { recursive: true });
 
 let server;
@@ -61,7 +64,8 @@ function check(condition, message) {
 }
 
 try {
-  server = spawn(binary, ['serve', '--db', path.join(work, 'cases.db'), '--workflows', path.join(work, 'workflows'), '--listen', '127.0.0.1:0'],
+  server = spawn(binary, ['serve', '--db', path.join(work, 'cases.db'), '--workflows', path.join(work, 'workflows'), '--listen', '127.0.0.1:0',
+    '--config', path.join(work, 'deploy.toml')],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   server.stderr.on('data', () => {});
@@ -156,6 +160,22 @@ try {
   check(after > before, `the timeline grows (${before} -> ${after} entries)`);
   check((await page.textContent('#timeline')).includes('事项流转 设立登记'), 'the timeline names the approval of 设立登记');
   await page.screenshot({ path: path.join(screenshots, '5-case-approved.png'), fullPage: true });
+
+  // The market's submit call is parked (no adapter configured): the reviewer resolves it.
+  let parked = null;
+  for (let i = 0; i < 50 && !parked; ++i) {
+    await page.reload();
+    await page.waitForSelector('#timeline');
+    parked = await page.$('#calls button[id^="resolve-"]');
+    if (!parked) await page.waitForTimeout(200);
+  }
+  check(parked !== null, 'the parked call shows with retry and resolve buttons');
+  const callId = (await parked.getAttribute('id')).slice('resolve-'.length);
+  await page.fill(`#resolve-note-${callId}`, '已电话确认，部门线下办理');
+  await page.click(`#resolve-${callId}`);
+  await page.waitForSelector(`#call-${callId} >> text=已送达`);
+  check(true, 'resolving the call by hand marks it delivered');
+  await page.screenshot({ path: path.join(screenshots, '6-call-resolved.png'), fullPage: true });
 
   await page.click('#language');
   await page.waitForSelector('#logout >> text=Log out');

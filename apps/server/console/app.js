@@ -136,8 +136,9 @@ async function worklistPage() {
 }
 
 async function casePage(caseId) {
-  const [caseResult, historyResult] = await Promise.all([
-    api('GET', `/api/cases/${encodeURIComponent(caseId)}`), api('GET', `/api/cases/${encodeURIComponent(caseId)}/history`)]);
+  const [caseResult, historyResult, callsResult] = await Promise.all([
+    api('GET', `/api/cases/${encodeURIComponent(caseId)}`), api('GET', `/api/cases/${encodeURIComponent(caseId)}/history`),
+    api('GET', `/api/cases/${encodeURIComponent(caseId)}/calls`)]);
   if (!caseResult.ok) return page(h('section', {}, h('div', { class: 'error-box' }, errorText(caseResult))));
   const c = caseResult.data;
   const workflow = (await api('GET', `/api/workflows/${encodeURIComponent(c.bundle)}`)).data || { fields: [], items: [] };
@@ -197,7 +198,7 @@ async function casePage(caseId) {
       } }, e.event));
     });
     return h('tr', { id: `item-${item.item}` }, h('td', {}, item.title), h('td', {}, item.department),
-      h('td', {}, t(item.phase)), h('td', { class: 'item-state', 'data-state': item.state }, item.state_title ? `${item.state_title} (${item.state})` : item.state), h('td', {}, item.due), h('td', {}, lightBadge(item.light)),
+      h('td', {}, t(item.phase)), h('td', { class: 'item-state', 'data-state': item.state }, item.state_title && item.state_title !== item.state ? `${item.state_title} (${item.state})` : item.state), h('td', {}, item.due), h('td', {}, lightBadge(item.light)),
       h('td', {}, buttons));
   });
 
@@ -218,6 +219,21 @@ async function casePage(caseId) {
       caseActions.push(h('span', { class: 'inline' }, level, comment, h('button', { class: 'action', id: 'rate', onclick: () => run('POST', '/rate', { level: Number(level.value), comment: comment.value }) }, t('rate'))));
     }
   }
+
+  // The departments' calls; parked ones wait for a clerk to retry or resolve them
+  const calls = callsResult.ok ? callsResult.data.calls : [];
+  const callRows = calls.map((call) => {
+    const actions = [];
+    if (call.status === 'parked') {
+      const note = h('input', { id: `resolve-note-${call.id}`, placeholder: t('note'), size: 18 });
+      actions.push(h('button', { class: 'action', id: `retry-${call.id}`, onclick: () => run('POST', `/calls/${call.id}/retry`, {}) }, t('retry')),
+        h('span', { class: 'inline' }, note, h('button', { class: 'secondary', id: `resolve-${call.id}`,
+          onclick: () => run('POST', `/calls/${call.id}/resolve`, { note: note.value }) }, t('resolve'))));
+    }
+    return h('tr', { id: `call-${call.id}` }, h('td', {}, call.department), h('td', {}, `${call.system} / ${call.operation}`),
+      h('td', {}, h('span', { class: `badge ${call.status === 'parked' ? 'bad' : call.status === 'delivered' ? 'ok' : ''}` }, t(`call_${call.status}`))),
+      h('td', {}, String(call.attempts)), h('td', {}, call.last_error), h('td', {}, actions));
+  });
 
   // Timeline from the history
   const events = historyResult.ok ? historyResult.data.events : [];
@@ -242,6 +258,9 @@ async function casePage(caseId) {
     h('section', {}, h('h2', {}, t('items')),
       h('table', { id: 'items' }, h('thead', {}, h('tr', {}, [t('item'), t('department'), t('phase'), t('state'), t('deadline'), t('light'), t('actions')].map((x) => h('th', {}, x)))),
         h('tbody', {}, itemRows))),
+    calls.length ? h('section', {}, h('h2', {}, t('calls')),
+      h('table', { id: 'calls' }, h('thead', {}, h('tr', {}, [t('department'), t('system'), t('status'), t('attempts'), t('last_error'), t('actions')].map((x) => h('th', {}, x)))),
+        h('tbody', {}, callRows))) : null,
     h('section', {}, h('h2', {}, t('timeline')), h('ol', { class: 'timeline', id: 'timeline' }, timeline)));
 }
 

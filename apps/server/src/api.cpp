@@ -73,6 +73,14 @@ Timestamp LoginThrottle::blocked_for(const std::string& user, const std::string&
 
 void LoginThrottle::failed(const std::string& user, const std::string& address, Timestamp now) {
   std::lock_guard lock(mutex_);
+  // Guessed user names must not grow the maps without bound: drop what has aged out.
+  for (auto* map : {&by_user_, &by_address_}) {
+    if (map->size() < 10'000) continue;
+    for (auto it = map->begin(); it != map->end();) {
+      blocked(it->second, 1, now);  // drops failures older than the window
+      it = it->second.empty() ? map->erase(it) : std::next(it);
+    }
+  }
   by_user_[user].push_back(now);
   by_address_[address].push_back(now);
 }
@@ -338,11 +346,10 @@ HttpResponse Api::handle(const HttpRequest& request) {
     record.outcome = response.status < 400 ? "ok" : context.outcome;
     record.detail = masked(context.detail.substr(0, 500));
     if (auto ok = accounts_.append_audit(record); !ok) {
-      spdlog::error("audit trail: cannot append ({}); request {} answered 500", ok.error().message, context.request_id);
-      HttpResponse failed = json_response(500, json::object{{"code", "audit_unavailable"}, {"message", "the audit trail cannot be written"},
-                                                            {"details", json::object{{"request_id", context.request_id}}}});
-      failed.headers.emplace_back("X-Request-Id", context.request_id);
-      return failed;
+      // The command has happened (or was refused) already; answering 500 now would make the
+      // client believe otherwise. The log keeps the record instead.
+      spdlog::error("audit trail: cannot append ({}); request {}: {} {} by {} from {} -> {}", ok.error().message, context.request_id,
+                    record.action, record.target, record.actor, record.remote_address, record.outcome);
     }
   }
   spdlog::debug("{} {} {} -> {} ({})", context.request_id, request.method, masked(request.path), response.status, context.outcome);
