@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config git python3
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-graph1.81-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libpugixml-dev catch2 libcli11-dev
-  libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libpq-dev
+  libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libpq-dev wrk
   chromium
 )
 # Node.js for the browser test: Debian's nodejs and npm, unless a node (with its own npm, as

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 using namespace onevisit;
 namespace fs = std::filesystem;
@@ -764,4 +765,54 @@ TEST_CASE("server: a case to delivery and rating, and the supervisor's figures",
   CHECK(boss.get("/api/report?from=2027-01-01").json().at("overall").at("cases_started").to_number<std::int64_t>() == 0);
   CHECK(boss.get("/api/report?from=yesterday").status == 400);
   CHECK(clerk.get("/api/report").status == 403);
+}
+
+TEST_CASE("server: a designer deploys a bundle; tolerant intake on it", "[server]") {
+  Fixture f;
+  Client designer = f.as("designer");
+  std::string flow = kFlow;
+  const auto at_bundle = flow.find("bundle startup");
+  REQUIRE(at_bundle != std::string::npos);
+  // A second bundle: registration tolerates a missing lease (a secondary material).
+  std::string tolerant = flow.substr(0, at_bundle);
+  tolerant.replace(tolerant.find("needs id_card, articles;"), 24, "needs id_card, articles, lease; tolerant;");
+  tolerant.insert(tolerant.find("material license"), "material lease \"租赁合同\" upload pdf secondary\n");
+  tolerant += "bundle tolerant_startup \"容缺开办\" version 1 {\n  promise 6 workdays; lifecycle standard\n"
+              "  form { company_name \"企业名称\": text required }\n  use registration\n}\n";
+  auto deployed = designer.post("/api/workflows", json::object{{"files", json::object{{"tolerant.flow", tolerant}}}});
+  INFO(deployed.body);
+  REQUIRE(deployed.status == 200);
+  CHECK(deployed.json().at("bundles").as_array()[0].at("bundle").as_string() == "tolerant_startup");
+
+  // A broken file: 422 with the designer's diagnostics, nothing deployed.
+  auto broken = designer.post("/api/workflows", json::object{{"files", json::object{{"broken.flow", "bundle b \"x\" version 1 { use nothing }"}}}});
+  CHECK(broken.status == 422);
+  CHECK(broken.code() == "invalid_workflow");
+  CHECK_FALSE(broken.json().at("details").at("diagnostics").as_array().empty());
+  CHECK(designer.get("/api/workflows").json().at("workflows").as_array().size() == 2);
+  auto fields = designer.get("/api/workflows/tolerant_startup");
+  REQUIRE(fields.status == 200);
+  CHECK(fields.json().at("fields").as_array().size() == 1);
+  CHECK(designer.get("/api/workflows/nothing").status == 404);
+
+  Client clerk = f.as("clerk");
+  REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "tolerant_startup"}, {"case_id", "T1"}, {"form", json::object{{"company_name", "小馆"}}}}).status == 201);
+  REQUIRE(clerk.post("/api/cases/T1/materials/id_card/elicense", json::object{}).status == 200);
+  REQUIRE(clerk.send("PUT", "/api/cases/T1/materials/articles", "%PDF", {{"Content-Type", "application/pdf"}}).status == 200);
+  const auto version = f.case_version("T1");
+  // articles is a main material: it cannot be pending.
+  auto main_material = clerk.post("/api/cases/T1/items/registration/tolerant-intake", json::object{{"pending", json::array{"articles"}}});
+  INFO(main_material.body);
+  CHECK(main_material.status == 409);
+  CHECK(main_material.code() == "missing_material");
+  CHECK(clerk.post("/api/cases/T1/items/registration/tolerant-intake", json::object{{"pending", "lease"}}).status == 400);
+  CHECK(f.case_version("T1") == version);
+  auto accepted = clerk.post("/api/cases/T1/items/registration/tolerant-intake", json::object{{"pending", json::array{"lease"}}});
+  INFO(accepted.body);
+  REQUIRE(accepted.status == 200);
+  CHECK(item_state(clerk, "T1", "registration") == "accepted");
+  const auto view = clerk.get("/api/cases/T1").json();
+  for (const auto& m : view.at("materials").as_array()) {
+    if (m.at("material").as_string() == "lease") CHECK(m.at("status").as_string() == "tolerated");
+  }
 }
