@@ -391,6 +391,8 @@ int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
     out << "  on time                                " << f.on_time_rate << "% of " << f.items_finished << " finished items\n";
     out << "  average working days                   " << f.average_workdays << " per completed case\n";
     out << "  immediate handling (即办率)             " << f.immediate_rate << "%\n";
+    out << "  fully online                           " << f.fully_online_rate << "%\n";
+    out << "  materials uploaded / from e-licenses   " << f.materials_uploaded << " / " << f.materials_from_elicense << "\n";
     out << "  average visits                         " << f.average_visits << " per case\n";
     out << "  corrections (补正)                      " << f.corrections_per_case << " per case\n";
     out << "  ratings (好差评) 1..5                   ";

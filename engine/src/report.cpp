@@ -34,6 +34,7 @@ struct Tally {
     f.average_visits = average(static_cast<double>(visits), f.cases_started);
     f.corrections_per_case = average(static_cast<double>(f.corrections), f.cases_started);
     f.good_rating_rate = percent(good, f.rated);
+    f.fully_online_rate = percent(f.fully_online, f.cases_started);
   }
 };
 
@@ -91,6 +92,15 @@ std::expected<ServiceReport, EngineError> service_report(Engine& engine, const R
           last_end = std::max(last_end, item.finished_at);
         }
         for (const auto& d : overdue_departments) ++f.overdue_cases_by_department[d];
+        bool original_needed = false;
+        for (std::size_t m = 0; m < wf.materials.size() && m < c.materials.size(); ++m) {
+          const auto& material = c.materials[m];
+          if (material.status == MaterialStatus::missing || material.status == MaterialStatus::tolerated) continue;
+          if (wf.materials[m].source == MaterialSource::elicense) ++f.materials_from_elicense;
+          else if (wf.materials[m].source == MaterialSource::upload) ++f.materials_uploaded;
+          original_needed = original_needed || wf.materials[m].original;
+        }
+        if (!original_needed && c.delivery_channel != "window") ++f.fully_online;
         f.corrections += corrections;
         tally->visits += 1 + corrections + (c.delivery_channel == "window" ? 1 : 0);
         if (completed) {

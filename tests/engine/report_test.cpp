@@ -3,6 +3,13 @@
 
 #include <onevisit/engine/report.hpp>
 
+#include "cli/case_commands.hpp"
+
+#include <boost/json.hpp>
+
+#include <filesystem>
+#include <sstream>
+
 #include "../test_support.hpp"
 
 using namespace onevisit;
@@ -28,7 +35,9 @@ lifecycle quick {
 }
 department market "市场监管局" adapter market_registry
 department police "公安局" adapter seal_system
-item registration "设立登记" by market { limit 2 workdays }
+material id_card "身份证" from elicense "居民身份证"
+material articles "公司章程" upload pdf original
+item registration "设立登记" by market { limit 2 workdays; needs id_card, articles }
 bundle startup "企业开办" version 1 {
   promise 3 workdays; lifecycle standard
   form { company_name "企业名称": text required }
@@ -73,6 +82,8 @@ TEST_CASE("report: service figures per bundle and overall", "[report]") {
   Office office;
   // A: on time, one working day from start to the last item, delivered at the window, rated 5.
   office.start("A");
+  office.send("A", AttachMaterial{"id_card", "", "", true}, "clerk");
+  office.send("A", AttachMaterial{"articles", Engine::content_hash("%PDF"), "articles.pdf", false}, "clerk");
   office.fire("A", "notice", "approve", "clerk");
   office.fire("A", "registration", "accept", "clerk");
   office.clock.set(at(2026, 3, 3));
@@ -84,6 +95,7 @@ TEST_CASE("report: service figures per bundle and overall", "[report]") {
   // mail, rated 1.
   office.clock.set(at(2026, 3, 4));
   office.start("B");
+  office.send("B", AttachMaterial{"id_card", "", "", true}, "clerk");
   office.fire("B", "notice", "approve", "clerk");
   office.fire("B", "registration", "request_correction", "clerk", {{"reason", "缺少签字"}});
   office.fire("B", "registration", "corrected", "applicant");
@@ -121,6 +133,11 @@ TEST_CASE("report: service figures per bundle and overall", "[report]") {
   CHECK(f.good_rating_rate == Approx(50.0));
   CHECK(f.overdue_cases_by_department == std::map<std::string, std::size_t>{{"market", 1}});
   CHECK(f.average_workdays > 1.0);
+  // A shows an original and collects at the window; B and C need neither.
+  CHECK(f.fully_online == 2);
+  CHECK(f.fully_online_rate == Approx(66.7));
+  CHECK(f.materials_uploaded == 1);
+  CHECK(f.materials_from_elicense == 2);
 
   // The period picks cases by their start: only A started on Monday.
   auto monday = service_report(*office.engine, {at(2026, 3, 2, 0), at(2026, 3, 3, 0)});
@@ -134,4 +151,34 @@ TEST_CASE("report: service figures per bundle and overall", "[report]") {
   CHECK(empty->overall.cases_started == 0);
   CHECK(empty->bundles.empty());
   CHECK(empty->overall.on_time_rate == 0);
+}
+
+TEST_CASE("report: onevisit report reads an SQLite file, in text and JSON", "[report]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("onevisit-report-test-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const auto database = (dir / "cases.db").string();
+  {
+    VirtualClock clock(at(2026, 3, 2));
+    auto opened = Engine::open({database, &clock});
+    REQUIRE(opened);
+    REQUIRE((*opened)->deploy_sources({{"startup.flow", kFlow}}, {"startup.flow"}));
+    REQUIRE((*opened)->start_case("startup", {{"company_name", Value::of_text("杭州小馆")}}, "", {"", "clerk", "clerk"}, "R1"));
+  }
+  std::ostringstream out, err;
+  REQUIRE(cli::run_report({database, "2026-03-01", "2026-03-02", cli::OutputFormat::json}, out, err) == 0);
+  const auto report = boost::json::parse(out.str());
+  CHECK(report.at("overall").at("cases_started").to_number<int>() == 1);
+  CHECK(report.at("bundles").at(0).at("bundle").as_string() == "startup");
+  std::ostringstream none;
+  REQUIRE(cli::run_report({database, "2026-03-03", "", cli::OutputFormat::json}, none, err) == 0);
+  CHECK(boost::json::parse(none.str()).at("overall").at("cases_started").to_number<int>() == 0);
+  std::ostringstream text;
+  REQUIRE(cli::run_report({database, "", "", cli::OutputFormat::text}, text, err) == 0);
+  CHECK(text.str().find("startup  企业开办") != std::string::npos);
+  std::ostringstream bad_out, bad_err;
+  CHECK(cli::run_report({database, "March", "", cli::OutputFormat::text}, bad_out, bad_err) == 2);
+  CHECK(bad_err.str().find("YYYY-MM-DD") != std::string::npos);
+  fs::remove_all(dir);
 }

@@ -370,6 +370,7 @@ async function dashboardPage() {
       return h('section', {}, h('h2', {}, title),
         h('div', { class: 'kpis' }, kpi('cases_started', f.cases_started), kpi('cases_completed', f.cases_completed),
           kpi('on_time_rate', `${f.on_time_rate}%`), kpi('average_workdays', f.average_workdays), kpi('immediate_rate', `${f.immediate_rate}%`),
+          kpi('fully_online_rate', `${f.fully_online_rate}%`), kpi('elicense_reuse', `${f.materials_from_elicense} / ${f.materials_uploaded + f.materials_from_elicense}`),
           kpi('average_visits', f.average_visits), kpi('corrections_per_case', f.corrections_per_case), kpi('good_rating_rate', `${f.good_rating_rate}%`)),
         h('h2', {}, t('ratings')),
         f.ratings.map((n, i) => h('div', { class: 'bar' }, h('span', { class: 'label' }, '★'.repeat(i + 1)), h('span', { class: 'fill', style: `width:${(n / maxRating) * 20}rem` }), String(n))),

@@ -31,6 +31,11 @@ struct ServiceFigures {
   std::size_t items_on_time = 0;    ///< ... without ever turning red (no ItemOverdue)
   double on_time_rate = 0;          ///< percent of items_finished
   double average_workdays = 0;      ///< working days from start to the last item's end, completed cases
+  std::size_t fully_online = 0;     ///< cases without a window trip besides intake (see fully_online_rate)
+  /// Percent of cases that need no original shown at the window and were not delivered there.
+  double fully_online_rate = 0;
+  std::size_t materials_uploaded = 0;      ///< materials supplied as files (collected once per case)
+  std::size_t materials_from_elicense = 0; ///< materials fetched from the e-license library instead
   std::size_t immediate_items = 0;  ///< finished items that are 即办件 (limit 0)
   double immediate_rate = 0;        ///< percent of items_finished (即办率)
   double average_visits = 0;        ///< per case: 1 intake + 1 per correction round + 1 for delivery at the window
