@@ -157,6 +157,9 @@ try {
   await page.click('#event-registration-approve');
   await page.waitForSelector('#item-registration .item-state >> text=approved');
   const after = await page.$$eval('#timeline li', (items) => items.length);
+  check((await page.getAttribute('#process-graph rect[data-item="registration"]', 'fill')) === '#c8e6c9',
+    'the process graph shows registration done (green)');
+  check((await page.getAttribute('#process-graph rect[data-item="seal"]', 'stroke-width')) === '2.5', 'and the seal active, highlighted');
   check(after > before, `the timeline grows (${before} -> ${after} entries)`);
   check((await page.textContent('#timeline')).includes('事项流转 设立登记'), 'the timeline names the approval of 设立登记');
   await page.screenshot({ path: path.join(screenshots, '5-case-approved.png'), fullPage: true });

@@ -255,6 +255,7 @@ async function casePage(caseId) {
     h('section', {}, h('h2', {}, t('materials')),
       h('table', { id: 'materials' }, h('thead', {}, h('tr', {}, [t('material'), t('status'), t('file'), t('actions')].map((x) => h('th', {}, x)))),
         h('tbody', {}, materialRows))),
+    h('section', {}, h('h2', {}, t('process')), h('div', { style: 'overflow-x:auto' }, processGraph(c.items))),
     h('section', {}, h('h2', {}, t('items')),
       h('table', { id: 'items' }, h('thead', {}, h('tr', {}, [t('item'), t('department'), t('phase'), t('state'), t('deadline'), t('light'), t('actions')].map((x) => h('th', {}, x)))),
         h('tbody', {}, itemRows))),
@@ -262,6 +263,61 @@ async function casePage(caseId) {
       h('table', { id: 'calls' }, h('thead', {}, h('tr', {}, [t('department'), t('system'), t('status'), t('attempts'), t('last_error'), t('actions')].map((x) => h('th', {}, x)))),
         h('tbody', {}, callRows))) : null,
     h('section', {}, h('h2', {}, t('timeline')), h('ol', { class: 'timeline', id: 'timeline' }, timeline)));
+}
+
+// The bundle's items as a graph: columns by dependency depth, arrows from each item to
+// the items that come after it, colours by phase (the current states written in the boxes).
+function processGraph(items) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = (tag, attributes, text) => {
+    const element = document.createElementNS(ns, tag);
+    for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+    if (text !== undefined) element.textContent = text;
+    return element;
+  };
+  const byId = new Map(items.map((item) => [item.item, item]));
+  const depth = new Map();
+  const depthOf = (id, seen = new Set()) => {
+    if (depth.has(id)) return depth.get(id);
+    if (seen.has(id)) return 0;  // a cycle cannot be deployed; never loop
+    seen.add(id);
+    const item = byId.get(id);
+    const d = item && item.after.length ? 1 + Math.max(...item.after.map((a) => depthOf(a, seen))) : 0;
+    depth.set(id, d);
+    return d;
+  };
+  items.forEach((item) => depthOf(item.item));
+  const columns = [];
+  for (const item of items) (columns[depth.get(item.item)] ||= []).push(item);
+  const boxWidth = 170, boxHeight = 48, columnGap = 60, rowGap = 16;
+  const position = new Map();
+  columns.forEach((column, c) => column.forEach((item, r) => position.set(item.item, { x: 10 + c * (boxWidth + columnGap), y: 10 + r * (boxHeight + rowGap) })));
+  const width = 20 + columns.length * (boxWidth + columnGap) - columnGap;
+  const height = 20 + Math.max(...columns.map((column) => column.length)) * (boxHeight + rowGap) - rowGap;
+  const root = svg('svg', { id: 'process-graph', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img' });
+  const marker = svg('marker', { id: 'arrow', markerWidth: 8, markerHeight: 8, refX: 7, refY: 4, orient: 'auto' });
+  marker.append(svg('path', { d: 'M0,0 L8,4 L0,8 z', fill: '#6b7785' }));
+  const defs = svg('defs', {});
+  defs.append(marker);
+  root.append(defs);
+  for (const item of items) {
+    for (const a of item.after) {
+      const from = position.get(a), to = position.get(item.item);
+      if (!from || !to) continue;
+      root.append(svg('line', { x1: from.x + boxWidth, y1: from.y + boxHeight / 2, x2: to.x - 2, y2: to.y + boxHeight / 2, stroke: '#6b7785', 'marker-end': 'url(#arrow)' }));
+    }
+  }
+  const fill = { done: '#c8e6c9', active: '#ffebee', waiting: '#eceff1', not_applicable: '#ffffff', cancelled: '#f5f5f5' };
+  for (const item of items) {
+    const { x, y } = position.get(item.item);
+    const stroke = item.light === 'red' ? '#c62828' : item.light === 'yellow' ? '#f9a825' : item.phase === 'active' ? '#b71c1c' : '#9aa5b1';
+    root.append(svg('rect', { x, y, width: boxWidth, height: boxHeight, rx: 6, fill: fill[item.phase] || '#fff', stroke,
+      'stroke-width': item.phase === 'active' ? 2.5 : 1, 'stroke-dasharray': item.phase === 'not_applicable' ? '4 3' : 'none', 'data-item': item.item }));
+    root.append(svg('text', { x: x + 8, y: y + 19, 'font-size': 13, 'font-weight': 600 }, item.title));
+    root.append(svg('text', { x: x + 8, y: y + 37, 'font-size': 12, fill: '#52606d' },
+      `${t(item.phase)} · ${item.state_title && item.state_title !== item.state ? item.state_title : item.state}`));
+  }
+  return root;
 }
 
 // Client-side checks as the clerk types; the server checks everything again.

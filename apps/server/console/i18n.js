@@ -27,7 +27,7 @@ const texts = {
     ItemCancelled: '事项取消', ItemTransitioned: '事项流转', ClockPaused: '暂停计时', ClockResumed: '恢复计时',
     ItemWarned: '黄灯预警', ItemOverdue: '红灯超时', CaseCompleted: '办结', CaseWithdrawn: '撤回', CaseDelivered: '出件', CaseRated: '评价',
     saved: '已完成', not_allowed: '无权操作',
-    calls: '部门系统调用', system: '系统 / 操作', attempts: '尝试次数', last_error: '最近错误', note: '处理说明',
+    calls: '部门系统调用', process: '办理流程', system: '系统 / 操作', attempts: '尝试次数', last_error: '最近错误', note: '处理说明',
     retry: '重试', resolve: '人工办结', call_pending: '待发送', call_delivered: '已送达', call_parked: '已挂起',
   },
   en: {
@@ -53,7 +53,7 @@ const texts = {
     missing: 'missing', submitted: 'to verify', verified: 'verified', rejected: 'refused', tolerated: 'pending (tolerated)',
     waiting: 'waiting', not_applicable: 'not applicable', active: 'active', done: 'done', cancelled: 'cancelled',
     saved: 'Done', not_allowed: 'Not allowed',
-    calls: "Departments' system calls", system: 'System / operation', attempts: 'Attempts', last_error: 'Last error', note: 'Note',
+    calls: "Departments' system calls", process: 'Process', system: 'System / operation', attempts: 'Attempts', last_error: 'Last error', note: 'Note',
     retry: 'Retry', resolve: 'Resolve by hand', call_pending: 'pending', call_delivered: 'delivered', call_parked: 'parked',
   },
 };

@@ -663,6 +663,9 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
           }
         }
         o["events"] = std::move(events);
+        json::array after;
+        for (const auto a : wf.items[i].after) after.push_back(json::string(wf.items[a].id));
+        o["after"] = std::move(after);
       }
       j["deadline_due"] = [&] {
         Timestamp latest = 0;
