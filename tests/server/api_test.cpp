@@ -789,6 +789,10 @@ TEST_CASE("server: a designer deploys a bundle; tolerant intake on it", "[server
   CHECK(broken.status == 422);
   CHECK(broken.code() == "invalid_workflow");
   CHECK_FALSE(broken.json().at("details").at("diagnostics").as_array().empty());
+  // Imports resolve only among the files sent: nothing is read from the server's disk.
+  auto reads_disk = designer.post("/api/workflows", json::object{{"files", json::object{{"x.flow", "import \"/etc/passwd\"\n"}}}});
+  CHECK(reads_disk.status == 422);
+  CHECK(reads_disk.body.find("root:") == std::string::npos);
   CHECK(designer.get("/api/workflows").json().at("workflows").as_array().size() == 2);
   auto fields = designer.get("/api/workflows/tolerant_startup");
   REQUIRE(fields.status == 200);

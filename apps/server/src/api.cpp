@@ -327,7 +327,17 @@ HttpResponse Api::handle(const HttpRequest& request) {
   Context context;
   const std::string given_id = request.header("x-request-id");
   context.request_id = safe_token(given_id, 64) ? given_id : random_hex(8);
-  HttpResponse response = route(request, context);
+  HttpResponse response;
+  try {
+    response = route(request, context);
+  } catch (const std::exception& e) {
+    // A bug, not bad input (bad input is answered by route); one request must not take the
+    // service down, and the log ties it to the request id.
+    spdlog::error("request {}: {} {}: unexpected exception: {}", context.request_id, request.method, masked(request.path), e.what());
+    context.outcome = "internal";
+    response = json_response(500, json::object{{"code", "internal"}, {"message", "internal error; the request id is in the server log"},
+                                               {"details", json::object{{"request_id", context.request_id}}}});
+  }
   response.headers.emplace_back("X-Request-Id", context.request_id);
   response.headers.emplace_back("X-Content-Type-Options", "nosniff");
   response.headers.emplace_back("Cache-Control", "no-store");
