@@ -366,126 +366,247 @@ HttpResponse Api::handle(const HttpRequest& request) {
   return response;
 }
 
-HttpResponse Api::route(const HttpRequest& request, Context& context) {
-  auto error = [&](unsigned status, std::string code, std::string message, json::object details = {}) {
-    context.outcome = code;
-    context.detail = message;
-    details["request_id"] = context.request_id;
-    return json_response(status, json::object{{"code", std::move(code)}, {"message", masked(message)}, {"details", std::move(details)}});
-  };
-  auto engine_error = [&](const EngineError& e) {
-    if (e.kind == EngineError::Kind::rejected && e.rejection) {
-      unsigned status = 422;
-      const auto code = rejection_http_code(e.rejection->code, status);
-      json::array fields;
-      for (const auto& f : e.rejection->field_errors) fields.push_back(json::object{{"field", f.field}, {"message", masked(f.message)}});
-      return error(status, std::string(code), e.message, json::object{{"fields", std::move(fields)}});
-    }
-    switch (e.kind) {
-      case EngineError::Kind::not_found: return error(404, "not_found", e.message);
-      case EngineError::Kind::invalid_workflow: {
-        json::array diagnostics;
-        for (const auto& d : e.diagnostics) diagnostics.push_back(json::string(dsl::render_text(d)));
-        return error(422, "invalid_workflow", e.message, json::object{{"diagnostics", std::move(diagnostics)}});
-      }
-      case EngineError::Kind::invalid: return error(422, "invalid", e.message);
-      default:
-        spdlog::error("request {}: {}", context.request_id, masked(e.message));
-        return error(500, "internal", "the case store failed; the request id is in the server log");
-    }
-  };
-  auto account_error = [&](const AccountError& e) {
-    switch (e.kind) {
-      case AccountError::Kind::not_found: return error(404, "not_found", e.message);
-      case AccountError::Kind::conflict: return error(409, "conflict", e.message);
-      case AccountError::Kind::invalid: return error(422, "invalid", e.message);
-      default:
-        spdlog::error("request {}: {}", context.request_id, e.message);
-        return error(500, "internal", "the account store failed; the request id is in the server log");
-    }
-  };
+// One request being answered: what it asks, who asks, and the helpers every route uses.
+// The route groups return nullopt for a request that is not theirs.
+struct Api::Exchange {
+  Exchange(Api& api, const HttpRequest& request, Context& context)
+      : engine_(api.engine_),
+        accounts_(api.accounts_),
+        options_(api.options_),
+        throttle_(api.throttle_),
+        api(api),
+        request(request),
+        context(context),
+        parts(split_path(request.path)),
+        n(parts.size()),
+        method(request.method) {}
 
+  HttpResponse answer();
+
+  // The service, named as in Api so that routes read the same in both.
+  engine::Engine& engine_;
+  AccountStore& accounts_;
+  const ApiOptions& options_;
+  LoginThrottle& throttle_;
+
+  Api& api;
+  const HttpRequest& request;
+  Context& context;
+  const std::vector<std::string> parts;  ///< the path's segments; parts[0] == "api"
+  const std::size_t n;
+  const std::string& method;
+  std::optional<HttpResponse> failure;  ///< why body() returned nothing
+  std::string session_token;            ///< the session cookie, when the caller has one
+
+  HttpResponse error(unsigned status, std::string code, std::string message, json::object details = {});
+  HttpResponse engine_error(const EngineError& e);
+  HttpResponse account_error(const AccountError& e);
+  /// The request is `verb` on a path of exactly these segments ("*" matches any).
+  bool is(std::initializer_list<std::string_view> pattern, std::string_view verb) const;
+  /// Parses the JSON body (an object); nullopt with `failure` set when it is not one.
+  std::optional<json::object> body();
+  HttpResponse bad_fields(const BodyReader& reader);
+  HttpResponse forbidden(std::string message);
+  /// nullopt when the caller's role may do `action`, else the 403.
+  std::optional<HttpResponse> require(Action action);
+  /// The engine's command options for the caller; nullopt for a malformed Idempotency-Key.
+  std::optional<engine::CommandOptions> command_options();
+  HttpResponse bad_key();
+  /// Loads a case the caller may see: reviewers only cases with an item of their department.
+  std::optional<engine::CaseView> load_case(const std::string& case_id, std::optional<HttpResponse>& denied);
+  HttpResponse run_command(const std::string& case_id, engine::CommandBody command);
+
+  HttpResponse login();
+  /// Sets context.caller from the API token or the session (and checks CSRF); the error
+  /// response when that fails.
+  std::optional<HttpResponse> authenticate();
+  std::optional<HttpResponse> session_routes();
+  std::optional<HttpResponse> case_routes();
+  std::optional<HttpResponse> call_routes();
+  std::optional<HttpResponse> worklist_routes();
+  std::optional<HttpResponse> workflow_routes();
+  std::optional<HttpResponse> timer_routes();
+  std::optional<HttpResponse> user_routes();
+  std::optional<HttpResponse> token_routes();
+  std::optional<HttpResponse> report_routes();
+  std::optional<HttpResponse> audit_routes();
+};
+
+HttpResponse Api::Exchange::error(unsigned status, std::string code, std::string message, json::object details) {
+  context.outcome = code;
+  context.detail = message;
+  details["request_id"] = context.request_id;
+  return json_response(status, json::object{{"code", std::move(code)}, {"message", masked(message)}, {"details", std::move(details)}});
+}
+
+HttpResponse Api::Exchange::engine_error(const EngineError& e) {
+  if (e.kind == EngineError::Kind::rejected && e.rejection) {
+    unsigned status = 422;
+    const auto code = rejection_http_code(e.rejection->code, status);
+    json::array fields;
+    for (const auto& f : e.rejection->field_errors) fields.push_back(json::object{{"field", f.field}, {"message", masked(f.message)}});
+    return error(status, std::string(code), e.message, json::object{{"fields", std::move(fields)}});
+  }
+  switch (e.kind) {
+    case EngineError::Kind::not_found: return error(404, "not_found", e.message);
+    case EngineError::Kind::invalid_workflow: {
+      json::array diagnostics;
+      for (const auto& d : e.diagnostics) diagnostics.push_back(json::string(dsl::render_text(d)));
+      return error(422, "invalid_workflow", e.message, json::object{{"diagnostics", std::move(diagnostics)}});
+    }
+    case EngineError::Kind::invalid: return error(422, "invalid", e.message);
+    default:
+      spdlog::error("request {}: {}", context.request_id, masked(e.message));
+      return error(500, "internal", "the case store failed; the request id is in the server log");
+  }
+}
+
+HttpResponse Api::Exchange::account_error(const AccountError& e) {
+  switch (e.kind) {
+    case AccountError::Kind::not_found: return error(404, "not_found", e.message);
+    case AccountError::Kind::conflict: return error(409, "conflict", e.message);
+    case AccountError::Kind::invalid: return error(422, "invalid", e.message);
+    default:
+      spdlog::error("request {}: {}", context.request_id, e.message);
+      return error(500, "internal", "the account store failed; the request id is in the server log");
+  }
+}
+
+bool Api::Exchange::is(std::initializer_list<std::string_view> pattern, std::string_view verb) const {
+  if (method != verb || pattern.size() != n) return false;
+  std::size_t i = 0;
+  for (const auto p : pattern) {
+    if (p != "*" && p != parts[i]) return false;
+    ++i;
+  }
+  return true;
+}
+
+std::optional<json::object> Api::Exchange::body() {
+  if (request.body.size() > options_.max_json_bytes) {
+    failure = error(413, "body_too_large", "a JSON body is at most " + std::to_string(options_.max_json_bytes) + " bytes");
+    return std::nullopt;
+  }
+  if (request.body.empty()) return json::object{};
+  boost::system::error_code ec;
+  auto parsed = json::parse(request.body, ec);
+  if (ec) {
+    failure = error(400, "malformed_json", "the body is not JSON: " + ec.message());
+    return std::nullopt;
+  }
+  if (!parsed.is_object()) {
+    failure = error(400, "invalid_request", "the body must be a JSON object");
+    return std::nullopt;
+  }
+  return std::move(parsed.as_object());
+}
+
+HttpResponse Api::Exchange::bad_fields(const BodyReader& reader) {
+  return error(400, "invalid_request", "the body has fields of the wrong type or misses required ones",
+               json::object{{"fields", reader.problems()}});
+}
+
+HttpResponse Api::Exchange::forbidden(std::string message) { return error(403, "forbidden", std::move(message)); }
+
+std::optional<HttpResponse> Api::Exchange::require(Action action) {
+  const User& user = context.caller->user;
+  if (role_may(user.role, action)) return std::nullopt;
+  return forbidden("the role " + std::string(to_string(user.role)) + " may not do this");
+}
+
+std::optional<engine::CommandOptions> Api::Exchange::command_options() {
+  const User& user = context.caller->user;
+  engine::CommandOptions o;
+  o.actor = user.name;
+  o.role = std::string(engine_role(user.role));
+  const std::string key = request.header("idempotency-key");
+  if (!key.empty()) {
+    if (!safe_token(key, 100)) return std::nullopt;
+    // Scoped by user: two callers cannot collide, or replay each other's results.
+    o.command_id = "http:" + user.name + ":" + key;
+  }
+  return o;
+}
+
+HttpResponse Api::Exchange::bad_key() { return error(400, "invalid_request", "Idempotency-Key is 1 to 100 of A-Z a-z 0-9 - _ . :"); }
+
+std::optional<engine::CaseView> Api::Exchange::load_case(const std::string& case_id, std::optional<HttpResponse>& denied) {
+  const User& user = context.caller->user;
+  context.target = case_id;
+  auto view = engine_.get_case(case_id);
+  if (!view) {
+    denied = engine_error(view.error());
+    return std::nullopt;
+  }
+  if (user.role == Role::reviewer) {
+    const bool mine = std::any_of(view->items.begin(), view->items.end(), [&](const engine::ItemRow& r) { return r.department == user.department; });
+    if (!mine) {
+      denied = forbidden("case " + case_id + " has no item of department " + user.department);
+      return std::nullopt;
+    }
+  }
+  return std::move(*view);
+}
+
+HttpResponse Api::Exchange::run_command(const std::string& case_id, engine::CommandBody command) {
+  auto options = command_options();
+  if (!options) return bad_key();
+  auto result = engine_.execute(case_id, std::move(command), *options);
+  if (!result) return engine_error(result.error());
+  return json_response(200, command_json(*result));
+}
+
+HttpResponse Api::Exchange::answer() {
   if (request.body_too_large) {
     return error(413, "body_too_large", "the request body is larger than the server accepts",
                  json::object{{"limit_bytes", options_.max_material_bytes}});
   }
-  if (request.path.rfind("/api/", 0) != 0 && request.path != "/api") return serve_static(request, context);
+  if (request.path.rfind("/api/", 0) != 0 && request.path != "/api") return api.serve_static(request, context);
+  if (is({"api", "session"}, "POST")) return login();
+  if (auto refused = authenticate()) return *refused;
+  for (const auto routes : {&Exchange::session_routes, &Exchange::case_routes, &Exchange::call_routes, &Exchange::worklist_routes,
+                            &Exchange::workflow_routes, &Exchange::timer_routes, &Exchange::user_routes, &Exchange::token_routes,
+                            &Exchange::report_routes, &Exchange::audit_routes}) {
+    if (auto answered = (this->*routes)()) return std::move(*answered);
+  }
+  return error(404, "no_route", "no route " + method + " " + request.path.substr(0, 200));
+}
 
-  const auto parts = split_path(request.path);  // parts[0] == "api"
-  const auto n = parts.size();
-  const auto& method = request.method;
-  auto is = [&](std::initializer_list<std::string_view> pattern, std::string_view verb) {
-    if (method != verb || pattern.size() != n) return false;
-    std::size_t i = 0;
-    for (const auto p : pattern) {
-      if (p != "*" && p != parts[i]) return false;
-      ++i;
-    }
-    return true;
-  };
-
-  // Parses the JSON body (an object); nullopt with `failure` set when it is not one.
-  std::optional<HttpResponse> failure;
-  auto body = [&]() -> std::optional<json::object> {
-    if (request.body.size() > options_.max_json_bytes) {
-      failure = error(413, "body_too_large", "a JSON body is at most " + std::to_string(options_.max_json_bytes) + " bytes");
-      return std::nullopt;
-    }
-    if (request.body.empty()) return json::object{};
-    boost::system::error_code ec;
-    auto parsed = json::parse(request.body, ec);
-    if (ec) {
-      failure = error(400, "malformed_json", "the body is not JSON: " + ec.message());
-      return std::nullopt;
-    }
-    if (!parsed.is_object()) {
-      failure = error(400, "invalid_request", "the body must be a JSON object");
-      return std::nullopt;
-    }
-    return std::move(parsed.as_object());
-  };
-  auto bad_fields = [&](const BodyReader& reader) {
-    return error(400, "invalid_request", "the body has fields of the wrong type or misses required ones",
-                 json::object{{"fields", reader.problems()}});
-  };
-
-  // ---- session (login needs no caller)
-  if (is({"api", "session"}, "POST")) {
-    auto object = body();
-    if (!object) return *failure;
-    BodyReader reader(*object);
-    const auto name = reader.text("name", true);
-    const auto password = reader.text("password", true);
-    if (!reader.ok()) return bad_fields(reader);
-    context.attempted_user = safe_token(*name, 64) ? *name : "?";
-    context.target = context.attempted_user;
-    const auto now = engine_.now();
-    if (const auto wait = throttle_.blocked_for(*name, request.remote_address, now); wait > 0) {
-      auto r = error(429, "too_many_attempts", "too many failed logins; try again later",
-                     json::object{{"retry_after_seconds", (wait + 999) / 1000}});
-      r.headers.emplace_back("Retry-After", std::to_string((wait + 999) / 1000));
-      return r;
-    }
-    auto user = accounts_.authenticate(*name, *password);
-    if (!user) return account_error(user.error());
-    if (!*user) {
-      throttle_.failed(*name, request.remote_address, now);
-      return error(401, "bad_credentials", "unknown user or wrong password");
-    }
-    throttle_.succeeded(*name);
-    auto session = accounts_.create_session((*user)->name, now, options_.session_lifetime);
-    if (!session) return account_error(session.error());
-    context.caller = Caller{**user, false, "write", session->csrf_token};
-    const auto max_age = std::to_string(options_.session_lifetime / 1000);
-    auto r = json_response(200, json::object{{"user", user_json(**user)}, {"csrf_token", session->csrf_token}});
-    r.headers.emplace_back("Set-Cookie", "ov_session=" + session->token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + max_age);
-    r.headers.emplace_back("Set-Cookie", "ov_csrf=" + session->csrf_token + "; Path=/; SameSite=Strict; Max-Age=" + max_age);
+HttpResponse Api::Exchange::login() {
+  auto object = body();
+  if (!object) return *failure;
+  BodyReader reader(*object);
+  const auto name = reader.text("name", true);
+  const auto password = reader.text("password", true);
+  if (!reader.ok()) return bad_fields(reader);
+  context.attempted_user = safe_token(*name, 64) ? *name : "?";
+  context.target = context.attempted_user;
+  const auto now = engine_.now();
+  if (const auto wait = throttle_.blocked_for(*name, request.remote_address, now); wait > 0) {
+    auto r = error(429, "too_many_attempts", "too many failed logins; try again later",
+                   json::object{{"retry_after_seconds", (wait + 999) / 1000}});
+    r.headers.emplace_back("Retry-After", std::to_string((wait + 999) / 1000));
     return r;
   }
+  auto user = accounts_.authenticate(*name, *password);
+  if (!user) return account_error(user.error());
+  if (!*user) {
+    throttle_.failed(*name, request.remote_address, now);
+    return error(401, "bad_credentials", "unknown user or wrong password");
+  }
+  throttle_.succeeded(*name);
+  auto session = accounts_.create_session((*user)->name, now, options_.session_lifetime);
+  if (!session) return account_error(session.error());
+  context.caller = Caller{**user, false, "write", session->csrf_token};
+  const auto max_age = std::to_string(options_.session_lifetime / 1000);
+  auto r = json_response(200, json::object{{"user", user_json(**user)}, {"csrf_token", session->csrf_token}});
+  r.headers.emplace_back("Set-Cookie", "ov_session=" + session->token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + max_age);
+  r.headers.emplace_back("Set-Cookie", "ov_csrf=" + session->csrf_token + "; Path=/; SameSite=Strict; Max-Age=" + max_age);
+  return r;
+}
 
-  // ---- authentication
+std::optional<HttpResponse> Api::Exchange::authenticate() {
   const std::string authorization = request.header("authorization");
-  std::string session_token;
   if (authorization.rfind("Bearer ", 0) == 0) {
     auto found = accounts_.find_token(authorization.substr(7));
     if (!found) return account_error(found.error());
@@ -511,51 +632,12 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
       }
     }
   }
-  const User& user = caller.user;
-  auto forbidden = [&](std::string message) { return error(403, "forbidden", std::move(message)); };
-  auto require = [&](Action action) -> std::optional<HttpResponse> {
-    if (role_may(user.role, action)) return std::nullopt;
-    return forbidden("the role " + std::string(to_string(user.role)) + " may not do this");
-  };
-  auto command_options = [&]() -> std::optional<engine::CommandOptions> {
-    engine::CommandOptions o;
-    o.actor = user.name;
-    o.role = std::string(engine_role(user.role));
-    const std::string key = request.header("idempotency-key");
-    if (!key.empty()) {
-      if (!safe_token(key, 100)) return std::nullopt;
-      // Scoped by user: two callers cannot collide, or replay each other's results.
-      o.command_id = "http:" + user.name + ":" + key;
-    }
-    return o;
-  };
-  auto bad_key = [&] { return error(400, "invalid_request", "Idempotency-Key is 1 to 100 of A-Z a-z 0-9 - _ . :"); };
+  return std::nullopt;
+}
 
-  // Loads a case the caller may see: reviewers only cases with an item of their department.
-  auto load_case = [&](const std::string& case_id, std::optional<HttpResponse>& denied) -> std::optional<engine::CaseView> {
-    context.target = case_id;
-    auto view = engine_.get_case(case_id);
-    if (!view) {
-      denied = engine_error(view.error());
-      return std::nullopt;
-    }
-    if (user.role == Role::reviewer) {
-      const bool mine = std::any_of(view->items.begin(), view->items.end(), [&](const engine::ItemRow& r) { return r.department == user.department; });
-      if (!mine) {
-        denied = forbidden("case " + case_id + " has no item of department " + user.department);
-        return std::nullopt;
-      }
-    }
-    return std::move(*view);
-  };
-  auto run_command = [&](const std::string& case_id, engine::CommandBody command) -> HttpResponse {
-    auto options = command_options();
-    if (!options) return bad_key();
-    auto result = engine_.execute(case_id, std::move(command), *options);
-    if (!result) return engine_error(result.error());
-    return json_response(200, command_json(*result));
-  };
-
+std::optional<HttpResponse> Api::Exchange::session_routes() {
+  [[maybe_unused]] Caller& caller = *context.caller;
+  [[maybe_unused]] const User& user = caller.user;
   // ---- who am I, log out
   if (is({"api", "session"}, "GET")) {
     return json_response(200, json::object{{"user", user_json(user)}, {"csrf_token", caller.csrf_token}});
@@ -570,6 +652,12 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
     return r;
   }
 
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Api::Exchange::case_routes() {
+  [[maybe_unused]] Caller& caller = *context.caller;
+  [[maybe_unused]] const User& user = caller.user;
   // ---- cases
   if (is({"api", "cases"}, "GET")) {
     if (auto denied = require(Action::read_cases)) return *denied;
@@ -881,6 +969,12 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
     }
   }
 
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Api::Exchange::call_routes() {
+  [[maybe_unused]] Caller& caller = *context.caller;
+  [[maybe_unused]] const User& user = caller.user;
   // ---- adapter calls across cases (e.g. every parked one)
   if (is({"api", "calls"}, "GET")) {
     if (auto denied = require(Action::read_calls)) return *denied;
@@ -897,6 +991,12 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
     return json_response(200, json::object{{"calls", std::move(a)}});
   }
 
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Api::Exchange::worklist_routes() {
+  [[maybe_unused]] Caller& caller = *context.caller;
+  [[maybe_unused]] const User& user = caller.user;
   // ---- worklist
   if (is({"api", "worklist"}, "GET")) {
     if (auto denied = require(Action::read_worklist)) return *denied;
@@ -922,6 +1022,12 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
     return json_response(200, json::object{{"entries", std::move(a)}});
   }
 
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Api::Exchange::workflow_routes() {
+  [[maybe_unused]] Caller& caller = *context.caller;
+  [[maybe_unused]] const User& user = caller.user;
   // ---- workflows
   if (is({"api", "workflows"}, "GET")) {
     if (auto denied = require(Action::list_workflows)) return *denied;
@@ -987,6 +1093,12 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
     return json_response(200, json::object{{"bundles", std::move(bundles)}, {"warnings", std::move(warnings)}});
   }
 
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Api::Exchange::timer_routes() {
+  [[maybe_unused]] Caller& caller = *context.caller;
+  [[maybe_unused]] const User& user = caller.user;
   // ---- timers
   if (is({"api", "timers"}, "GET")) {
     if (auto denied = require(Action::read_timers)) return *denied;
@@ -1010,6 +1122,12 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
     return json_response(200, json::object{{"fired", *fired}});
   }
 
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Api::Exchange::user_routes() {
+  [[maybe_unused]] Caller& caller = *context.caller;
+  [[maybe_unused]] const User& user = caller.user;
   // ---- users
   if (is({"api", "users"}, "GET")) {
     if (auto denied = require(Action::manage_users)) return *denied;
@@ -1059,6 +1177,12 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
     return json_response(200, user_json(*updated));
   }
 
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Api::Exchange::token_routes() {
+  [[maybe_unused]] Caller& caller = *context.caller;
+  [[maybe_unused]] const User& user = caller.user;
   // ---- API tokens: everyone manages their own; admins everyone's
   if (is({"api", "tokens"}, "GET")) {
     auto tokens = accounts_.tokens(user.role == Role::admin ? std::nullopt : std::optional(user.name));
@@ -1097,6 +1221,12 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
     return json_response(200, json::object{{"revoked", id}});
   }
 
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Api::Exchange::report_routes() {
+  [[maybe_unused]] Caller& caller = *context.caller;
+  [[maybe_unused]] const User& user = caller.user;
   // ---- service figures (the supervisor's dashboard)
   if (is({"api", "report"}, "GET")) {
     if (auto denied = require(Action::read_report)) return *denied;
@@ -1113,6 +1243,12 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
     return json_response(200, cli::report_json(*report));
   }
 
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Api::Exchange::audit_routes() {
+  [[maybe_unused]] Caller& caller = *context.caller;
+  [[maybe_unused]] const User& user = caller.user;
   // ---- audit trail
   if (is({"api", "audit"}, "GET")) {
     if (auto denied = require(Action::read_audit)) return *denied;
@@ -1133,7 +1269,12 @@ HttpResponse Api::route(const HttpRequest& request, Context& context) {
     return json_response(200, json::object{{"records", std::move(a)}});
   }
 
-  return error(404, "no_route", "no route " + method + " " + request.path.substr(0, 200));
+  return std::nullopt;
+}
+
+HttpResponse Api::route(const HttpRequest& request, Context& context) {
+  Exchange exchange(*this, request, context);
+  return exchange.answer();
 }
 
 HttpResponse Api::serve_static(const HttpRequest& request, Context& context) {

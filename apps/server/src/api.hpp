@@ -82,6 +82,7 @@ class Api {
 
  private:
   struct Context;
+  struct Exchange;
   HttpResponse route(const HttpRequest& request, Context& context);
   HttpResponse serve_static(const HttpRequest& request, Context& context);
 
