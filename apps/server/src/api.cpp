@@ -422,6 +422,12 @@ struct Api::Exchange {
   std::optional<HttpResponse> authenticate();
   std::optional<HttpResponse> session_routes();
   std::optional<HttpResponse> case_routes();
+  // The routes below /api/cases/{id}/ (case_routes hands them on).
+  std::optional<HttpResponse> case_view_routes();
+  std::optional<HttpResponse> material_routes();
+  std::optional<HttpResponse> item_routes();
+  std::optional<HttpResponse> case_call_routes();
+  std::optional<HttpResponse> case_command_routes();
   std::optional<HttpResponse> call_routes();
   std::optional<HttpResponse> worklist_routes();
   std::optional<HttpResponse> workflow_routes();
@@ -720,255 +726,297 @@ std::optional<HttpResponse> Api::Exchange::case_routes() {
     return r;
   }
   if (n >= 3 && parts[1] == "cases") {
-    const std::string& case_id = parts[2];
-    context.target = case_id;
-    std::optional<HttpResponse> denied;
-    if (is({"api", "cases", "*"}, "GET")) {
-      if (auto d = require(Action::read_cases)) return *d;
-      auto view = load_case(case_id, denied);
-      if (!view) return *denied;
-      auto j = cli::case_json(*view);
-      // What the console needs besides the CLI's view: each material's source and file,
-      // and the events each active item offers now, with the roles that may fire them.
-      const auto& wf = *view->workflow;
-      auto& materials = j["materials"].as_array();
-      for (std::size_t m = 0; m < wf.materials.size() && m < materials.size(); ++m) {
-        auto& o = materials[m].as_object();
-        const auto& model = wf.materials[m];
-        o["source"] = model.source == engine::MaterialSource::upload ? "upload" : model.source == engine::MaterialSource::elicense ? "elicense" : "produced";
-        o["secondary"] = model.secondary;
-        o["file_name"] = view->state.materials[m].file_name;
-        o["has_content"] = !view->state.materials[m].content_hash.empty();
-      }
-      auto& items = j["items"].as_array();
-      for (std::size_t i = 0; i < wf.items.size() && i < items.size(); ++i) {
-        auto& o = items[i].as_object();
-        o["due_at"] = view->items[i].due_at;
-        const auto& state = view->state.items[i];
-        const auto& states = wf.lifecycles[wf.items[i].lifecycle].states;
-        if (state.state < states.size()) o["state_title"] = states[state.state].title;
-        json::array events;
-        if (state.phase == engine::ItemPhase::active) {
-          const auto& lifecycle = wf.lifecycles[wf.items[i].lifecycle];
-          for (const auto t : lifecycle.transitions_from(state.state)) {
-            const auto& tr = lifecycle.transitions[t];
-            if (tr.after) continue;  // timed transitions fire by themselves
-            json::array roles, fields;
-            for (const auto& r : tr.roles) roles.push_back(json::string(r));
-            for (const auto& f : tr.required_fields) fields.push_back(json::string(f));
-            events.push_back(json::object{{"event", tr.event}, {"to", lifecycle.states[tr.target].id}, {"roles", std::move(roles)},
-                                          {"required_fields", std::move(fields)}});
-          }
-        }
-        o["events"] = std::move(events);
-        json::array after;
-        for (const auto a : wf.items[i].after) after.push_back(json::string(wf.items[a].id));
-        o["after"] = std::move(after);
-      }
-      j["deadline_due"] = [&] {
-        Timestamp latest = 0;
-        for (const auto& row : view->items) latest = std::max(latest, row.due_at);
-        return cli::format_time(latest);
-      }();
-      return json_response(200, j);
-    }
-    if (is({"api", "cases", "*", "history"}, "GET")) {
-      if (auto d = require(Action::read_cases)) return *d;
-      if (!load_case(case_id, denied)) return *denied;
-      auto history = engine_.history(case_id);
-      if (!history) return engine_error(history.error());
-      json::array a;
-      for (const auto& h : *history) {
-        boost::system::error_code ec;
-        auto payload = json::parse(h.payload, ec);
-        a.push_back(json::object{{"sequence", h.sequence}, {"type", h.type}, {"at", cli::format_time(h.at)},
-                                 {"payload", ec ? json::value(nullptr) : std::move(payload)}});
-      }
-      return json_response(200, json::object{{"case_id", case_id}, {"events", std::move(a)}});
-    }
-    if (n == 5 && parts[3] == "materials") {
-      const std::string& material = parts[4];
-      if (method == "PUT") {
-        if (auto d = require(Action::attach_material)) return *d;
-        if (request.body.size() > options_.max_material_bytes) {
-          return error(413, "body_too_large", "a material is at most " + std::to_string(options_.max_material_bytes) + " bytes");
-        }
-        if (request.body.empty()) return error(400, "invalid_request", "the body is the material's content; it is empty");
-        auto view = load_case(case_id, denied);
-        if (!view) return *denied;
-        if (!view->workflow->find_material(material)) return error(404, "not_found", "no material '" + material + "' in this bundle");
-        // Percent-encoded by browsers (header values are ASCII); kept as sent when malformed.
-        std::string file_name = request.header("x-file-name");
-        bool decoded_ok = true;
-        if (auto decoded = percent_decode(file_name, decoded_ok); decoded_ok) file_name = std::move(decoded);
-        if (file_name.size() > 200) file_name.resize(200);
-        auto options = command_options();
-        if (!options) return bad_key();
-        // The engine stores the bytes (content-addressed) before the command commits.
-        auto result = engine_.attach_content(case_id, material, request.body, file_name, *options);
-        if (!result) return engine_error(result.error());
-        return json_response(200, command_json(*result));
-      }
-      if (method == "GET") {
-        if (auto d = require(Action::read_cases)) return *d;
-        auto view = load_case(case_id, denied);
-        if (!view) return *denied;
-        const auto m = view->workflow->find_material(material);
-        if (!m) return error(404, "not_found", "no material '" + material + "' in this bundle");
-        const auto& hash = view->state.materials[*m].content_hash;
-        if (hash.empty()) return error(404, "not_found", "material '" + material + "' has no stored content");
-        auto content = engine_.contents().get(hash);
-        if (!content) {
-          spdlog::error("request {}: material {} of case {}: {}", context.request_id, material, case_id, content.error());
-          return error(500, "internal", "the material's content cannot be read; the request id is in the server log");
-        }
-        if (!*content) return error(404, "not_found", "the content of material '" + material + "' is not stored here");
-        HttpResponse r{200, "application/octet-stream", {}, std::move(**content)};
-        r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + material + "\"");
-        r.headers.emplace_back("X-Content-SHA256", hash);
-        return r;
-      }
-    }
-    if (n == 6 && parts[3] == "materials" && method == "POST") {
-      const std::string& material = parts[4];
-      if (parts[5] == "elicense") {
-        if (auto d = require(Action::attach_material)) return *d;
-        if (!load_case(case_id, denied)) return *denied;
-        return run_command(case_id, engine::AttachMaterial{material, "", "", true});
-      }
-      if (parts[5] == "verify") {
-        if (auto d = require(Action::verify_material)) return *d;
-        auto object = body();
-        if (!object) return *failure;
-        BodyReader reader(*object);
-        const auto accept = reader.boolean("accept", true);
-        const auto reason = reader.text("reason");
-        if (!reader.ok()) return bad_fields(reader);
-        auto view = load_case(case_id, denied);
-        if (!view) return *denied;
-        const auto m = view->workflow->find_material(material);
-        if (!m) return error(404, "not_found", "no material '" + material + "' in this bundle");
-        if (user.role == Role::reviewer) {
-          const auto& wf = *view->workflow;
-          const auto& consumers = wf.materials[*m].consumers;
-          const bool mine = std::any_of(consumers.begin(), consumers.end(),
-                                        [&](engine::ItemIndex i) { return wf.departments[wf.items[i].department].id == user.department; });
-          if (!mine) return forbidden("no item of department " + user.department + " needs material " + material);
-        }
-        return run_command(case_id, engine::VerifyMaterial{material, *accept, reason.value_or("")});
-      }
-    }
-    if (n == 7 && parts[3] == "items" && parts[5] == "events" && method == "POST") {
-      if (auto d = require(Action::fire_event)) return *d;
-      auto object = body();
-      if (!object) return *failure;
-      BodyReader reader(*object);
-      const auto fields = reader.scalars("fields");
-      if (!reader.ok()) return bad_fields(reader);
-      auto view = load_case(case_id, denied);
-      if (!view) return *denied;
-      const auto item = view->workflow->find_item(parts[4]);
-      if (!item) return error(404, "not_found", "no item '" + parts[4] + "' in this bundle");
-      if (user.role == Role::reviewer && view->items[*item].department != user.department) {
-        return forbidden("item " + parts[4] + " belongs to department " + view->items[*item].department + ", not " + user.department);
-      }
-      return run_command(case_id, engine::FireEvent{parts[4], parts[6], fields.value_or(std::map<std::string, std::string>{})});
-    }
-    if (n == 6 && parts[3] == "items" && parts[5] == "tolerant-intake" && method == "POST") {
-      if (auto d = require(Action::tolerant_intake)) return *d;
-      auto object = body();
-      if (!object) return *failure;
-      BodyReader reader(*object);
-      const auto pending = reader.strings("pending", true);
-      const auto event = reader.text("event");
-      const auto fields = reader.scalars("fields");
-      if (!reader.ok()) return bad_fields(reader);
-      if (!load_case(case_id, denied)) return *denied;
-      return run_command(case_id, engine::TolerantIntake{parts[4], *pending, event.value_or("accept"), fields.value_or(std::map<std::string, std::string>{})});
-    }
-    // Adapter calls of the case; parked ones can be retried or resolved by hand. Reviewers
-    // see and settle only their department's calls.
-    if (is({"api", "cases", "*", "calls"}, "GET")) {
-      if (auto d = require(Action::read_calls)) return *d;
-      if (!load_case(case_id, denied)) return *denied;
-      auto calls = engine_.store().list_outbox(case_id, "", 1000);
-      if (!calls) return engine_error(EngineError::from(calls.error()));
-      json::array a;
-      for (const auto& r : *calls) {
-        if (user.role != Role::reviewer || r.department == user.department) a.push_back(call_json(r));
-      }
-      return json_response(200, json::object{{"calls", std::move(a)}});
-    }
-    if (n == 6 && parts[3] == "calls" && method == "POST" && (parts[5] == "retry" || parts[5] == "resolve")) {
-      if (auto d = require(Action::settle_calls)) return *d;
-      auto object = body();
-      if (!object) return *failure;
-      BodyReader reader(*object);
-      const auto note = reader.text("note", parts[5] == "resolve");
-      if (!reader.ok()) return bad_fields(reader);
-      if (!load_case(case_id, denied)) return *denied;
-      auto calls = engine_.store().list_outbox(case_id, "", 1000);
-      if (!calls) return engine_error(EngineError::from(calls.error()));
-      const auto it = std::find_if(calls->begin(), calls->end(), [&](const engine::OutboxRecord& r) { return std::to_string(r.id) == parts[4]; });
-      if (it == calls->end()) return error(404, "not_found", "case " + case_id + " has no call " + parts[4]);
-      if (user.role == Role::reviewer && it->department != user.department) {
-        return forbidden("call " + parts[4] + " goes to department " + it->department + ", not " + user.department);
-      }
-      if (it->status != "parked") return error(409, "wrong_state", "call " + parts[4] + " is " + it->status + ", not parked");
-      auto settled = parts[5] == "retry" ? adapters::retry_parked(engine_.store(), *it, engine_.now())
-                                         : adapters::resolve_parked(engine_.store(), *it, *note);
-      if (!settled) {
-        if (settled.error().kind == engine::StoreError::Kind::invalid) return error(422, "invalid", settled.error().message);
-        return engine_error(EngineError::from(settled.error()));
-      }
-      context.detail = parts[5] + " call " + parts[4] + (note ? ": " + *note : std::string());
-      auto updated = engine_.store().list_outbox(case_id, "", 1000);
-      if (!updated) return engine_error(EngineError::from(updated.error()));
-      for (const auto& r : *updated) {
-        if (r.id == it->id) return json_response(200, call_json(r));
-      }
-      return error(500, "internal", "the call vanished after it was updated");
-    }
-    if (n == 4 && method == "POST") {
-      const std::string& verb = parts[3];
-      auto object = body();
-      if (!object) return *failure;
-      BodyReader reader(*object);
-      if (verb == "pause" || verb == "resume") {
-        if (auto d = require(Action::pause_clock)) return *d;
-        const auto item = reader.text("item");
-        const auto reason = reader.text("reason", verb == "pause");
-        if (!reader.ok()) return bad_fields(reader);
-        if (!load_case(case_id, denied)) return *denied;
-        if (verb == "pause") return run_command(case_id, engine::PauseClock{item.value_or(""), *reason});
-        return run_command(case_id, engine::ResumeClock{item.value_or("")});
-      }
-      if (verb == "withdraw") {
-        if (auto d = require(Action::withdraw)) return *d;
-        const auto reason = reader.text("reason");
-        if (!reader.ok()) return bad_fields(reader);
-        if (!load_case(case_id, denied)) return *denied;
-        return run_command(case_id, engine::Withdraw{reason.value_or("")});
-      }
-      if (verb == "deliver") {
-        if (auto d = require(Action::deliver)) return *d;
-        const auto channel = reader.text("channel", true);
-        if (!reader.ok()) return bad_fields(reader);
-        if (!load_case(case_id, denied)) return *denied;
-        return run_command(case_id, engine::Deliver{*channel});
-      }
-      if (verb == "rate") {
-        if (auto d = require(Action::rate)) return *d;
-        const auto level = reader.integer("level", true);
-        const auto comment = reader.text("comment");
-        if (!reader.ok()) return bad_fields(reader);
-        if (*level < 1 || *level > 5) return error(422, "invalid", "a rating level is 1 to 5");
-        if (!load_case(case_id, denied)) return *denied;
-        return run_command(case_id, engine::Rate{static_cast<int>(*level), comment.value_or("")});
-      }
+    context.target = parts[2];
+    for (const auto routes : {&Exchange::case_view_routes, &Exchange::material_routes, &Exchange::item_routes,
+                              &Exchange::case_call_routes, &Exchange::case_command_routes}) {
+      if (auto answered = (this->*routes)()) return answered;
     }
   }
 
+  return std::nullopt;
+}
+
+// A case as the console shows it, and its history.
+std::optional<HttpResponse> Api::Exchange::case_view_routes() {
+  [[maybe_unused]] const User& user = context.caller->user;
+  const std::string& case_id = parts[2];
+  [[maybe_unused]] std::optional<HttpResponse> denied;
+  if (is({"api", "cases", "*"}, "GET")) {
+    if (auto d = require(Action::read_cases)) return *d;
+    auto view = load_case(case_id, denied);
+    if (!view) return *denied;
+    auto j = cli::case_json(*view);
+    // What the console needs besides the CLI's view: each material's source and file,
+    // and the events each active item offers now, with the roles that may fire them.
+    const auto& wf = *view->workflow;
+    auto& materials = j["materials"].as_array();
+    for (std::size_t m = 0; m < wf.materials.size() && m < materials.size(); ++m) {
+      auto& o = materials[m].as_object();
+      const auto& model = wf.materials[m];
+      o["source"] = model.source == engine::MaterialSource::upload ? "upload" : model.source == engine::MaterialSource::elicense ? "elicense" : "produced";
+      o["secondary"] = model.secondary;
+      o["file_name"] = view->state.materials[m].file_name;
+      o["has_content"] = !view->state.materials[m].content_hash.empty();
+    }
+    auto& items = j["items"].as_array();
+    for (std::size_t i = 0; i < wf.items.size() && i < items.size(); ++i) {
+      auto& o = items[i].as_object();
+      o["due_at"] = view->items[i].due_at;
+      const auto& state = view->state.items[i];
+      const auto& states = wf.lifecycles[wf.items[i].lifecycle].states;
+      if (state.state < states.size()) o["state_title"] = states[state.state].title;
+      json::array events;
+      if (state.phase == engine::ItemPhase::active) {
+        const auto& lifecycle = wf.lifecycles[wf.items[i].lifecycle];
+        for (const auto t : lifecycle.transitions_from(state.state)) {
+          const auto& tr = lifecycle.transitions[t];
+          if (tr.after) continue;  // timed transitions fire by themselves
+          json::array roles, fields;
+          for (const auto& r : tr.roles) roles.push_back(json::string(r));
+          for (const auto& f : tr.required_fields) fields.push_back(json::string(f));
+          events.push_back(json::object{{"event", tr.event}, {"to", lifecycle.states[tr.target].id}, {"roles", std::move(roles)},
+                                        {"required_fields", std::move(fields)}});
+        }
+      }
+      o["events"] = std::move(events);
+      json::array after;
+      for (const auto a : wf.items[i].after) after.push_back(json::string(wf.items[a].id));
+      o["after"] = std::move(after);
+    }
+    j["deadline_due"] = [&] {
+      Timestamp latest = 0;
+      for (const auto& row : view->items) latest = std::max(latest, row.due_at);
+      return cli::format_time(latest);
+    }();
+    return json_response(200, j);
+  }
+  if (is({"api", "cases", "*", "history"}, "GET")) {
+    if (auto d = require(Action::read_cases)) return *d;
+    if (!load_case(case_id, denied)) return *denied;
+    auto history = engine_.history(case_id);
+    if (!history) return engine_error(history.error());
+    json::array a;
+    for (const auto& h : *history) {
+      boost::system::error_code ec;
+      auto payload = json::parse(h.payload, ec);
+      a.push_back(json::object{{"sequence", h.sequence}, {"type", h.type}, {"at", cli::format_time(h.at)},
+                               {"payload", ec ? json::value(nullptr) : std::move(payload)}});
+    }
+    return json_response(200, json::object{{"case_id", case_id}, {"events", std::move(a)}});
+  }
+  return std::nullopt;
+}
+
+// Materials: upload, e-license, download, verify or refuse.
+std::optional<HttpResponse> Api::Exchange::material_routes() {
+  [[maybe_unused]] const User& user = context.caller->user;
+  const std::string& case_id = parts[2];
+  [[maybe_unused]] std::optional<HttpResponse> denied;
+  if (n == 5 && parts[3] == "materials") {
+    const std::string& material = parts[4];
+    if (method == "PUT") {
+      if (auto d = require(Action::attach_material)) return *d;
+      if (request.body.size() > options_.max_material_bytes) {
+        return error(413, "body_too_large", "a material is at most " + std::to_string(options_.max_material_bytes) + " bytes");
+      }
+      if (request.body.empty()) return error(400, "invalid_request", "the body is the material's content; it is empty");
+      auto view = load_case(case_id, denied);
+      if (!view) return *denied;
+      if (!view->workflow->find_material(material)) return error(404, "not_found", "no material '" + material + "' in this bundle");
+      // Percent-encoded by browsers (header values are ASCII); kept as sent when malformed.
+      std::string file_name = request.header("x-file-name");
+      bool decoded_ok = true;
+      if (auto decoded = percent_decode(file_name, decoded_ok); decoded_ok) file_name = std::move(decoded);
+      if (file_name.size() > 200) file_name.resize(200);
+      auto options = command_options();
+      if (!options) return bad_key();
+      // The engine stores the bytes (content-addressed) before the command commits.
+      auto result = engine_.attach_content(case_id, material, request.body, file_name, *options);
+      if (!result) return engine_error(result.error());
+      return json_response(200, command_json(*result));
+    }
+    if (method == "GET") {
+      if (auto d = require(Action::read_cases)) return *d;
+      auto view = load_case(case_id, denied);
+      if (!view) return *denied;
+      const auto m = view->workflow->find_material(material);
+      if (!m) return error(404, "not_found", "no material '" + material + "' in this bundle");
+      const auto& hash = view->state.materials[*m].content_hash;
+      if (hash.empty()) return error(404, "not_found", "material '" + material + "' has no stored content");
+      auto content = engine_.contents().get(hash);
+      if (!content) {
+        spdlog::error("request {}: material {} of case {}: {}", context.request_id, material, case_id, content.error());
+        return error(500, "internal", "the material's content cannot be read; the request id is in the server log");
+      }
+      if (!*content) return error(404, "not_found", "the content of material '" + material + "' is not stored here");
+      HttpResponse r{200, "application/octet-stream", {}, std::move(**content)};
+      r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + material + "\"");
+      r.headers.emplace_back("X-Content-SHA256", hash);
+      return r;
+    }
+  }
+  if (n == 6 && parts[3] == "materials" && method == "POST") {
+    const std::string& material = parts[4];
+    if (parts[5] == "elicense") {
+      if (auto d = require(Action::attach_material)) return *d;
+      if (!load_case(case_id, denied)) return *denied;
+      return run_command(case_id, engine::AttachMaterial{material, "", "", true});
+    }
+    if (parts[5] == "verify") {
+      if (auto d = require(Action::verify_material)) return *d;
+      auto object = body();
+      if (!object) return *failure;
+      BodyReader reader(*object);
+      const auto accept = reader.boolean("accept", true);
+      const auto reason = reader.text("reason");
+      if (!reader.ok()) return bad_fields(reader);
+      auto view = load_case(case_id, denied);
+      if (!view) return *denied;
+      const auto m = view->workflow->find_material(material);
+      if (!m) return error(404, "not_found", "no material '" + material + "' in this bundle");
+      if (user.role == Role::reviewer) {
+        const auto& wf = *view->workflow;
+        const auto& consumers = wf.materials[*m].consumers;
+        const bool mine = std::any_of(consumers.begin(), consumers.end(),
+                                      [&](engine::ItemIndex i) { return wf.departments[wf.items[i].department].id == user.department; });
+        if (!mine) return forbidden("no item of department " + user.department + " needs material " + material);
+      }
+      return run_command(case_id, engine::VerifyMaterial{material, *accept, reason.value_or("")});
+    }
+  }
+  return std::nullopt;
+}
+
+// Item events and tolerant intake.
+std::optional<HttpResponse> Api::Exchange::item_routes() {
+  [[maybe_unused]] const User& user = context.caller->user;
+  const std::string& case_id = parts[2];
+  [[maybe_unused]] std::optional<HttpResponse> denied;
+  if (n == 7 && parts[3] == "items" && parts[5] == "events" && method == "POST") {
+    if (auto d = require(Action::fire_event)) return *d;
+    auto object = body();
+    if (!object) return *failure;
+    BodyReader reader(*object);
+    const auto fields = reader.scalars("fields");
+    if (!reader.ok()) return bad_fields(reader);
+    auto view = load_case(case_id, denied);
+    if (!view) return *denied;
+    const auto item = view->workflow->find_item(parts[4]);
+    if (!item) return error(404, "not_found", "no item '" + parts[4] + "' in this bundle");
+    if (user.role == Role::reviewer && view->items[*item].department != user.department) {
+      return forbidden("item " + parts[4] + " belongs to department " + view->items[*item].department + ", not " + user.department);
+    }
+    return run_command(case_id, engine::FireEvent{parts[4], parts[6], fields.value_or(std::map<std::string, std::string>{})});
+  }
+  if (n == 6 && parts[3] == "items" && parts[5] == "tolerant-intake" && method == "POST") {
+    if (auto d = require(Action::tolerant_intake)) return *d;
+    auto object = body();
+    if (!object) return *failure;
+    BodyReader reader(*object);
+    const auto pending = reader.strings("pending", true);
+    const auto event = reader.text("event");
+    const auto fields = reader.scalars("fields");
+    if (!reader.ok()) return bad_fields(reader);
+    if (!load_case(case_id, denied)) return *denied;
+    return run_command(case_id, engine::TolerantIntake{parts[4], *pending, event.value_or("accept"), fields.value_or(std::map<std::string, std::string>{})});
+  }
+  return std::nullopt;
+}
+
+// The case's adapter calls; parked ones retried or resolved by hand.
+std::optional<HttpResponse> Api::Exchange::case_call_routes() {
+  [[maybe_unused]] const User& user = context.caller->user;
+  const std::string& case_id = parts[2];
+  [[maybe_unused]] std::optional<HttpResponse> denied;
+  // Adapter calls of the case; parked ones can be retried or resolved by hand. Reviewers
+  // see and settle only their department's calls.
+  if (is({"api", "cases", "*", "calls"}, "GET")) {
+    if (auto d = require(Action::read_calls)) return *d;
+    if (!load_case(case_id, denied)) return *denied;
+    auto calls = engine_.store().list_outbox(case_id, "", 1000);
+    if (!calls) return engine_error(EngineError::from(calls.error()));
+    json::array a;
+    for (const auto& r : *calls) {
+      if (user.role != Role::reviewer || r.department == user.department) a.push_back(call_json(r));
+    }
+    return json_response(200, json::object{{"calls", std::move(a)}});
+  }
+  if (n == 6 && parts[3] == "calls" && method == "POST" && (parts[5] == "retry" || parts[5] == "resolve")) {
+    if (auto d = require(Action::settle_calls)) return *d;
+    auto object = body();
+    if (!object) return *failure;
+    BodyReader reader(*object);
+    const auto note = reader.text("note", parts[5] == "resolve");
+    if (!reader.ok()) return bad_fields(reader);
+    if (!load_case(case_id, denied)) return *denied;
+    auto calls = engine_.store().list_outbox(case_id, "", 1000);
+    if (!calls) return engine_error(EngineError::from(calls.error()));
+    const auto it = std::find_if(calls->begin(), calls->end(), [&](const engine::OutboxRecord& r) { return std::to_string(r.id) == parts[4]; });
+    if (it == calls->end()) return error(404, "not_found", "case " + case_id + " has no call " + parts[4]);
+    if (user.role == Role::reviewer && it->department != user.department) {
+      return forbidden("call " + parts[4] + " goes to department " + it->department + ", not " + user.department);
+    }
+    if (it->status != "parked") return error(409, "wrong_state", "call " + parts[4] + " is " + it->status + ", not parked");
+    auto settled = parts[5] == "retry" ? adapters::retry_parked(engine_.store(), *it, engine_.now())
+                                       : adapters::resolve_parked(engine_.store(), *it, *note);
+    if (!settled) {
+      if (settled.error().kind == engine::StoreError::Kind::invalid) return error(422, "invalid", settled.error().message);
+      return engine_error(EngineError::from(settled.error()));
+    }
+    context.detail = parts[5] + " call " + parts[4] + (note ? ": " + *note : std::string());
+    auto updated = engine_.store().list_outbox(case_id, "", 1000);
+    if (!updated) return engine_error(EngineError::from(updated.error()));
+    for (const auto& r : *updated) {
+      if (r.id == it->id) return json_response(200, call_json(r));
+    }
+    return error(500, "internal", "the call vanished after it was updated");
+  }
+  return std::nullopt;
+}
+
+// Pause and resume, withdraw, deliver, rate.
+std::optional<HttpResponse> Api::Exchange::case_command_routes() {
+  [[maybe_unused]] const User& user = context.caller->user;
+  const std::string& case_id = parts[2];
+  [[maybe_unused]] std::optional<HttpResponse> denied;
+  if (n == 4 && method == "POST") {
+    const std::string& verb = parts[3];
+    auto object = body();
+    if (!object) return *failure;
+    BodyReader reader(*object);
+    if (verb == "pause" || verb == "resume") {
+      if (auto d = require(Action::pause_clock)) return *d;
+      const auto item = reader.text("item");
+      const auto reason = reader.text("reason", verb == "pause");
+      if (!reader.ok()) return bad_fields(reader);
+      if (!load_case(case_id, denied)) return *denied;
+      if (verb == "pause") return run_command(case_id, engine::PauseClock{item.value_or(""), *reason});
+      return run_command(case_id, engine::ResumeClock{item.value_or("")});
+    }
+    if (verb == "withdraw") {
+      if (auto d = require(Action::withdraw)) return *d;
+      const auto reason = reader.text("reason");
+      if (!reader.ok()) return bad_fields(reader);
+      if (!load_case(case_id, denied)) return *denied;
+      return run_command(case_id, engine::Withdraw{reason.value_or("")});
+    }
+    if (verb == "deliver") {
+      if (auto d = require(Action::deliver)) return *d;
+      const auto channel = reader.text("channel", true);
+      if (!reader.ok()) return bad_fields(reader);
+      if (!load_case(case_id, denied)) return *denied;
+      return run_command(case_id, engine::Deliver{*channel});
+    }
+    if (verb == "rate") {
+      if (auto d = require(Action::rate)) return *d;
+      const auto level = reader.integer("level", true);
+      const auto comment = reader.text("comment");
+      if (!reader.ok()) return bad_fields(reader);
+      if (*level < 1 || *level > 5) return error(422, "invalid", "a rating level is 1 to 5");
+      if (!load_case(case_id, denied)) return *denied;
+      return run_command(case_id, engine::Rate{static_cast<int>(*level), comment.value_or("")});
+    }
+  }
   return std::nullopt;
 }
 
