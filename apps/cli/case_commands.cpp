@@ -208,10 +208,9 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
     json::array a;
     for (const auto& h : *history) {
       if (o.format == OutputFormat::json) {
-        boost::system::error_code ec;
-        a.push_back(json::object{{"sequence", h.sequence}, {"type", h.type}, {"at", format_time(h.at)}, {"payload", json::parse(h.payload, ec)}});
+        a.push_back(json::object{{"sequence", h.sequence}, {"type", h.type}, {"at", format_time(h.at)}, {"payload", history_payload_json(h.type, h.payload)}});
       } else {
-        out << h.sequence << "  " << format_time(h.at) << "  " << h.type << "  " << h.payload << "\n";
+        out << h.sequence << "  " << format_time(h.at) << "  " << h.type << "  " << json::serialize(history_payload_json(h.type, h.payload)) << "\n";
       }
     }
     if (o.format == OutputFormat::json) out << json::serialize(a) << "\n";

@@ -18,6 +18,11 @@ std::string format_time(engine::Timestamp t);
 /// items with their states, deadlines and lights.
 boost::json::object case_json(const engine::CaseView& view);
 
+/// An event's payload as it may be shown: CaseStarted's raw form values are left out (the
+/// case view shows the form, masked) and ID and phone numbers in every text are masked.
+/// A payload that is not JSON comes back as null.
+boost::json::value history_payload_json(std::string_view type, std::string_view payload);
+
 /// The service figures as JSON: {"overall": {...}, "bundles": [{...}]} (docs/figures.md).
 boost::json::object report_json(const engine::ServiceReport& report);
 

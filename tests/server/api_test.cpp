@@ -56,7 +56,7 @@ bundle startup "企业开办" version 1 {
     capital "注册资本": money required min 0
   }
   use registration
-  item seal "刻章" by police after registration { needs license, id_card; limit 1 workday }
+  item seal "刻章" by police after registration { needs license, id_card; sends company_name; limit 1 workday }
 }
 )";
 
@@ -338,6 +338,22 @@ TEST_CASE("server: a window clerk starts a case, the market reviewer approves, t
   CHECK(police.get("/api/worklist").json().at("entries").as_array().size() == 1);
   CHECK(market.get("/api/worklist").json().at("entries").as_array().empty());
   CHECK(market.get("/api/worklist?department=police").status == 403);
+
+  // The police reviewer's view of the case: the seal, the materials it needs, and only the
+  // form field it sends to the police; nothing of the market's item, no ID number anywhere.
+  auto police_view = police.get("/api/cases/" + case_id);
+  REQUIRE(police_view.status == 200);
+  const auto seen = police_view.json();
+  REQUIRE(seen.at("items").as_array().size() == 1);
+  CHECK(seen.at("items").as_array()[0].at("item").as_string() == "seal");
+  CHECK(seen.at("form").as_object().size() == 1);
+  CHECK(seen.at("form").as_object().contains("company_name"));
+  CHECK(seen.at("materials").as_array().size() == 2);  // license, id_card
+  auto police_history = police.get("/api/cases/" + case_id + "/history");
+  REQUIRE(police_history.status == 200);
+  CHECK(police_history.body.find("articles") == std::string::npos);
+  for (const auto* body : {&police_view.body, &police_history.body}) CHECK(body->find("11010519491231002X") == std::string::npos);
+  CHECK(clerk.get("/api/cases/" + case_id + "/history").body.find("11010519491231002X") == std::string::npos);
 
   // History shows the approval; the audit trail records who did it from where.
   auto history = clerk.get("/api/cases/" + case_id + "/history");

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace onevisit::server {
@@ -288,6 +289,44 @@ json::object command_json(const engine::CommandResult& r) {
   for (const auto& e : r.events) events.push_back(json::string(e));
   return json::object{{"case_id", r.case_id}, {"version", r.version}, {"duplicate", r.duplicate}, {"events", std::move(events)}};
 }
+
+// What a reviewer of `department` may see of a case of this workflow: the department's items,
+// the materials they need or produce, and the form fields they send to the department (each
+// department gets its mapped subset of the one form).
+struct DepartmentView {
+  std::vector<bool> items;
+  std::vector<bool> materials;
+  std::set<std::string> fields;
+
+  static DepartmentView of(const engine::Workflow& wf, const std::string& department) {
+    DepartmentView view{std::vector<bool>(wf.items.size()), std::vector<bool>(wf.materials.size()), {}};
+    for (std::size_t i = 0; i < wf.items.size(); ++i) {
+      const auto& item = wf.items[i];
+      if (wf.departments[item.department].id != department) continue;
+      view.items[i] = true;
+      for (const auto m : item.needs) view.materials[m] = true;
+      for (const auto m : item.produces) view.materials[m] = true;
+      for (const auto& sent : item.sends) {
+        if (sent.kind == engine::SentValue::Kind::field) view.fields.insert(wf.fields[sent.index].name);
+      }
+    }
+    return view;
+  }
+
+  // Events about another department's item or a material it cannot see are left out;
+  // case-level events stay.
+  bool shows_event(const json::value& payload) const {
+    const auto* object = payload.if_object();
+    if (object == nullptr) return true;
+    auto visible = [&](std::string_view key, const std::vector<bool>& shown) {
+      const auto* index = object->if_contains(key);
+      if (index == nullptr || !index->is_number()) return true;
+      const auto i = index->to_number<std::int64_t>();
+      return i >= 0 && static_cast<std::size_t>(i) < shown.size() && shown[static_cast<std::size_t>(i)];
+    };
+    return visible("item", items) && visible("material", materials);
+  }
+};
 
 json::object call_json(const engine::OutboxRecord& r) {
   return json::object{{"id", r.id},
@@ -783,24 +822,46 @@ std::optional<HttpResponse> Api::Exchange::case_view_routes() {
       for (const auto a : wf.items[i].after) after.push_back(json::string(wf.items[a].id));
       o["after"] = std::move(after);
     }
-    j["deadline_due"] = [&] {
-      Timestamp latest = 0;
+    Timestamp latest = 0;
+    if (user.role == Role::reviewer) {
+      // A reviewer sees their department's items, the materials those need or produce and
+      // the form fields they send to the department; nothing of the other departments'.
+      const auto scope = DepartmentView::of(wf, user.department);
+      json::array own_items, own_materials;
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        if (!scope.items[i]) continue;
+        own_items.push_back(items[i]);
+        latest = std::max(latest, view->items[i].due_at);
+      }
+      for (std::size_t m = 0; m < materials.size(); ++m) {
+        if (scope.materials[m]) own_materials.push_back(materials[m]);
+      }
+      json::object own_form;
+      for (const auto& [name, value] : j["form"].as_object()) {
+        if (scope.fields.count(std::string(name))) own_form[name] = value;
+      }
+      j["items"] = std::move(own_items);
+      j["materials"] = std::move(own_materials);
+      j["form"] = std::move(own_form);
+    } else {
       for (const auto& row : view->items) latest = std::max(latest, row.due_at);
-      return cli::format_time(latest);
-    }();
+    }
+    j["deadline_due"] = cli::format_time(latest);
     return json_response(200, j);
   }
   if (is({"api", "cases", "*", "history"}, "GET")) {
     if (auto d = require(Action::read_cases)) return *d;
-    if (!load_case(case_id, denied)) return *denied;
+    auto view = load_case(case_id, denied);
+    if (!view) return *denied;
     auto history = engine_.history(case_id);
     if (!history) return engine_error(history.error());
+    std::optional<DepartmentView> scope;
+    if (user.role == Role::reviewer) scope = DepartmentView::of(*view->workflow, user.department);
     json::array a;
     for (const auto& h : *history) {
-      boost::system::error_code ec;
-      auto payload = json::parse(h.payload, ec);
-      a.push_back(json::object{{"sequence", h.sequence}, {"type", h.type}, {"at", cli::format_time(h.at)},
-                               {"payload", ec ? json::value(nullptr) : std::move(payload)}});
+      auto payload = cli::history_payload_json(h.type, h.payload);
+      if (scope && !scope->shows_event(payload)) continue;
+      a.push_back(json::object{{"sequence", h.sequence}, {"type", h.type}, {"at", cli::format_time(h.at)}, {"payload", std::move(payload)}});
     }
     return json_response(200, json::object{{"case_id", case_id}, {"events", std::move(a)}});
   }
