@@ -330,6 +330,8 @@ TEST_CASE("server: a window clerk starts a case, the market reviewer approves, t
   REQUIRE(worklist.status == 200);
   REQUIRE(worklist.json().at("entries").as_array().size() == 1);
   CHECK(worklist.json().at("entries").as_array()[0].at("item").as_string() == "registration");
+  CHECK(worklist.json().at("entries").as_array()[0].at("item_title").as_string() == "设立登记");
+  CHECK(worklist.json().at("entries").as_array()[0].at("bundle_title").as_string() == "企业开办");
   auto approved = market.post("/api/cases/" + case_id + "/items/registration/events/approve", json::object{});
   INFO(approved.body);
   REQUIRE(approved.status == 200);

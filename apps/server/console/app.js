@@ -127,7 +127,7 @@ async function worklistPage() {
   const rows = entries.map((e) => h('tr', { class: 'worklist-row' },
     h('td', {}, e.due), h('td', {}, lightBadge(e.light)),
     h('td', {}, h('a', { href: `#/case/${encodeURIComponent(e.case_id)}` }, e.case_id)),
-    h('td', {}, e.bundle), h('td', {}, e.item), h('td', {}, t(e.state)), h('td', {}, e.department)));
+    h('td', {}, e.bundle_title || e.bundle), h('td', {}, e.item_title || e.item), h('td', {}, e.state_title || e.state), h('td', {}, e.department)));
   page(h('section', {}, h('h1', {}, t('worklist')),
     entries.length === 0 ? h('p', { class: 'muted' }, t('empty')) :
       h('table', { id: 'worklist' },
@@ -181,7 +181,7 @@ async function casePage(caseId) {
       }
     }
     return h('tr', { id: `material-${m.material}` }, h('td', {}, m.title || m.material),
-      h('td', {}, h('span', { class: `badge ${m.status === 'verified' ? 'ok' : m.status === 'rejected' ? 'bad' : ''}` }, t(m.status)), m.note ? ` ${m.note}` : ''),
+      h('td', {}, h('span', { class: `badge ${m.status === 'verified' ? 'ok' : m.status === 'rejected' ? 'bad' : ''}` }, t(`material_${m.status}`)), m.note ? ` ${m.note}` : ''),
       h('td', {}, m.file_name || ''), h('td', {}, actions));
   });
 
@@ -425,9 +425,9 @@ async function dashboardPage() {
       const maxOverdue = Math.max(1, ...overdue.map(([, n]) => n));
       return h('section', {}, h('h2', {}, title),
         h('div', { class: 'kpis' }, kpi('cases_started', f.cases_started), kpi('cases_completed', f.cases_completed),
-          kpi('on_time_rate', `${f.on_time_rate}%`), kpi('average_workdays', f.average_workdays), kpi('immediate_rate', `${f.immediate_rate}%`),
+          kpi('on_time_rate', f.items_finished ? `${f.on_time_rate}%` : '—'), kpi('average_workdays', f.average_workdays), kpi('immediate_rate', `${f.immediate_rate}%`),
           kpi('fully_online_rate', `${f.fully_online_rate}%`), kpi('elicense_reuse', `${f.materials_from_elicense} / ${f.materials_uploaded + f.materials_from_elicense}`),
-          kpi('average_visits', f.average_visits), kpi('corrections_per_case', f.corrections_per_case), kpi('good_rating_rate', `${f.good_rating_rate}%`)),
+          kpi('average_visits', f.average_visits), kpi('corrections_per_case', f.corrections_per_case), kpi('good_rating_rate', f.rated ? `${f.good_rating_rate}%` : '—')),
         h('h2', {}, t('ratings')),
         f.ratings.map((n, i) => h('div', { class: 'bar' }, h('span', { class: 'label' }, '★'.repeat(i + 1)), h('span', { class: 'fill', style: `width:${(n / maxRating) * 20}rem` }), String(n))),
         overdue.length ? h('h2', {}, t('overdue_by_department')) : null,

@@ -1124,9 +1124,19 @@ std::optional<HttpResponse> Api::Exchange::worklist_routes() {
     if (!entries) return engine_error(entries.error());
     json::array a;
     for (const auto& e : *entries) {
-      a.push_back(json::object{{"case_id", e.case_id}, {"bundle", e.bundle_id}, {"item", e.item.item_id}, {"department", e.item.department},
-                               {"state", e.item.state}, {"due", cli::format_time(e.item.due_at)}, {"due_at", e.item.due_at},
-                               {"light", e.item.light}});
+      json::object entry{{"case_id", e.case_id}, {"bundle", e.bundle_id}, {"item", e.item.item_id}, {"department", e.item.department},
+                         {"state", e.item.state}, {"due", cli::format_time(e.item.due_at)}, {"due_at", e.item.due_at},
+                         {"light", e.item.light}};
+      // Titles from the newest version, for people (a renamed item keeps its id).
+      if (const auto wf = engine_.workflow(e.bundle_id)) {
+        entry["bundle_title"] = wf->title;
+        if (const auto i = wf->find_item(e.item.item_id)) {
+          entry["item_title"] = wf->items[*i].title;
+          const auto& lifecycle = wf->lifecycles[wf->items[*i].lifecycle];
+          if (const auto state = lifecycle.find_state(e.item.state)) entry["state_title"] = lifecycle.states[*state].title;
+        }
+      }
+      a.push_back(std::move(entry));
     }
     return json_response(200, json::object{{"entries", std::move(a)}});
   }
