@@ -147,7 +147,7 @@ struct Fixture {
   std::unique_ptr<server::Service> service;
   std::string admin_password;
 
-  explicit Fixture(std::size_t max_material_bytes = 64 * 1024, std::string adapter_config = {}) {
+  explicit Fixture(std::size_t max_material_bytes = 64 * 1024, std::string adapter_config = {}, bool secure_cookies = false) {
     static int counter = 0;
     dir = fs::temp_directory_path() / ("onevisit-server-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
     fs::remove_all(dir);
@@ -165,6 +165,7 @@ struct Fixture {
     options.max_material_bytes = max_material_bytes;
     options.max_json_bytes = 16 * 1024;
     options.console_dir = dir / "console";
+    options.secure_cookies = secure_cookies;
     if (!adapter_config.empty()) {
       std::ofstream(dir / "deploy.toml") << adapter_config;
       options.adapter_config = (dir / "deploy.toml").string();
@@ -302,6 +303,7 @@ TEST_CASE("server: log in, who am I, log out; the session ends", "[server]") {
     if (it->second.rfind("ov_session=", 0) == 0) http_only = it->second.find("HttpOnly") != std::string::npos && it->second.find("SameSite=Strict") != std::string::npos;
   }
   CHECK(http_only);
+  CHECK(ok.header("set-cookie").find("Secure") == std::string::npos);  // plain HTTP by default
   auto me = clerk.get("/api/session");
   REQUIRE(me.status == 200);
   CHECK(me.json().at("user").at("name").as_string() == "clerk");
@@ -837,4 +839,13 @@ TEST_CASE("server: a designer deploys a bundle; tolerant intake on it", "[server
   for (const auto& m : view.at("materials").as_array()) {
     if (m.at("material").as_string() == "lease") CHECK(m.at("status").as_string() == "tolerated");
   }
+}
+
+TEST_CASE("server: --secure-cookies marks both cookies Secure", "[server]") {
+  Fixture f(64 * 1024, {}, true);
+  auto reply = f.client().login("clerk", kPassword);
+  REQUIRE(reply.status == 200);
+  int secure = 0;
+  for (auto [it, end] = reply.headers.equal_range("set-cookie"); it != end; ++it) secure += it->second.find("; Secure") != std::string::npos;
+  CHECK(secure == 2);
 }

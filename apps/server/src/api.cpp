@@ -643,7 +643,7 @@ HttpResponse Api::Exchange::login() {
   auto session = accounts_.create_session((*user)->name, now, options_.session_lifetime);
   if (!session) return account_error(session.error());
   context.caller = Caller{**user, false, "write", session->csrf_token};
-  const auto max_age = std::to_string(options_.session_lifetime / 1000);
+  const auto max_age = std::to_string(options_.session_lifetime / 1000) + (options_.secure_cookies ? "; Secure" : "");
   auto r = json_response(200, json::object{{"user", user_json(**user)}, {"csrf_token", session->csrf_token}});
   r.headers.emplace_back("Set-Cookie", "ov_session=" + session->token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + max_age);
   r.headers.emplace_back("Set-Cookie", "ov_csrf=" + session->csrf_token + "; Path=/; SameSite=Strict; Max-Age=" + max_age);
@@ -692,8 +692,9 @@ std::optional<HttpResponse> Api::Exchange::session_routes() {
       if (auto ok = accounts_.delete_session(session_token); !ok) return account_error(ok.error());
     }
     auto r = json_response(200, json::object{{"logged_out", true}});
-    r.headers.emplace_back("Set-Cookie", "ov_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    r.headers.emplace_back("Set-Cookie", "ov_csrf=; Path=/; SameSite=Strict; Max-Age=0");
+    const std::string secure = options_.secure_cookies ? "; Secure" : "";
+    r.headers.emplace_back("Set-Cookie", "ov_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" + secure);
+    r.headers.emplace_back("Set-Cookie", "ov_csrf=; Path=/; SameSite=Strict; Max-Age=0" + secure);
     return r;
   }
 

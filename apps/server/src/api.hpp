@@ -52,6 +52,7 @@ struct ApiOptions {
   std::size_t max_material_bytes = 8 * 1024 * 1024;
   Timestamp session_lifetime = 8LL * 3600 * 1000;
   std::filesystem::path console_dir;  ///< static files of the web console (empty: none)
+  bool secure_cookies = false;        ///< mark cookies Secure (the service is reached over HTTPS)
   int max_failures_per_user = 5;      ///< login failures per window before 429
   int max_failures_per_address = 20;
   Timestamp failure_window = 15LL * 60 * 1000;

@@ -35,6 +35,9 @@ struct ServiceOptions {
   std::chrono::milliseconds timer_interval{1000};     ///< how often due timers are fired
   std::chrono::milliseconds dispatch_interval{1000};  ///< how often the outbox is drained
   std::chrono::milliseconds session_lifetime{8 * 3600 * 1000};
+  /// Mark the session and CSRF cookies Secure: set it when clients reach the service over
+  /// HTTPS (a TLS proxy in front); browsers then never send the cookies in clear text.
+  bool secure_cookies = false;
   /// The web console's files. Default: `console/` next to the executable, if present.
   std::filesystem::path console_dir;
   /// Time source for the engine and for sessions; null: the system clock. Not owned.
