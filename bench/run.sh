@@ -9,3 +9,4 @@ ONEVISIT_BUILD_DIR=build-bench ONEVISIT_BUILD_TYPE=Release bash scripts/build.sh
 taskset -c 0 build-bench/bench/onevisit_bench --benchmark_counters_tabular=true "$@"
 build-bench/bench/onevisit_engine_bench
 build-bench/bench/onevisit_store_bench
+build-bench/bench/onevisit_dispatch_bench

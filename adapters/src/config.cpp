@@ -64,9 +64,11 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
         config.dispatch.breaker_threshold = static_cast<int>(*number);
       } else if (key == "breaker_cooldown_ms") {
         config.dispatch.breaker_cooldown = std::chrono::milliseconds(*number);
+      } else if (key == "poll_interval_ms") {
+        config.dispatch.poll_interval = std::chrono::milliseconds(*number);
       } else {
         return std::unexpected(where(value.source(), source_name) + ": unknown or out-of-range setting dispatch." + std::string(key.str()) +
-                               " (max_attempts, first_backoff_ms, max_backoff_ms, workers <= 256, breaker_threshold, breaker_cooldown_ms)");
+                               " (max_attempts, first_backoff_ms, max_backoff_ms, workers <= 256, breaker_threshold, breaker_cooldown_ms, poll_interval_ms)");
       }
     }
   }

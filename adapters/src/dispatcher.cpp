@@ -100,10 +100,14 @@ Dispatcher::Dispatcher(engine::Store& store, const AdapterRegistry& registry, Di
 Dispatcher::~Dispatcher() { pool_->join(); }
 
 std::chrono::milliseconds Dispatcher::backoff(int attempt) {
+  std::lock_guard lock(mutex_);
+  return backoff_locked(attempt);
+}
+
+std::chrono::milliseconds Dispatcher::backoff_locked(int attempt) {
   const int exponent = std::clamp(attempt - 1, 0, 30);
   const auto base = std::min<std::int64_t>(options_.max_backoff.count(), options_.first_backoff.count() << exponent);
   std::uniform_int_distribution<std::int64_t> jitter(base / 2, std::max<std::int64_t>(base / 2, base));
-  std::lock_guard lock(mutex_);
   return std::chrono::milliseconds(jitter(random_));
 }
 
@@ -114,23 +118,18 @@ bool Dispatcher::circuit_open(const std::string& department, engine::Timestamp n
 }
 
 void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, DispatchReport& report,
-                         std::optional<engine::StoreError>& failure) {
+                         std::vector<engine::OutboxRecord>& updates) {
   // The breaker: an open circuit holds the call back without counting an attempt; once the
-  // cool-down is over, one probe goes through while the others wait for its verdict.
-  auto store = [&] {
-    auto updated = store_.update_outbox(record);
-    std::lock_guard lock(mutex_);
-    if (!updated && !failure) failure = updated.error();
-  };
+  // cool-down is over, one probe goes through while the others wait for its verdict. The
+  // call's new state joins the round's updates (guarded by mutex_), written in one commit.
   {
-    std::unique_lock lock(mutex_);
+    std::lock_guard lock(mutex_);
     Breaker& breaker = breakers_[record.department];
     const bool tripped = breaker.failures >= options_.breaker_threshold;
     if (breaker.open_until > now || (tripped && breaker.probing)) {
       ++report.deferred;
       record.next_attempt_at = std::max(breaker.open_until, now + options_.first_backoff.count());
-      lock.unlock();
-      store();
+      updates.push_back(record);
       return;
     }
     if (tripped) breaker.probing = true;
@@ -141,7 +140,7 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
   if (Adapter* adapter = registry_.find(record.adapter)) {
     try {
       result = adapter->submit(AdapterCall{record.idempotency_key, record.case_id, record.department, record.adapter,
-                                           record.operation, record.payload, attempt});
+                                           record.operation, record.payload, attempt, record.last_error == kAwaitingAnswer});
     } catch (const std::exception& e) {
       // An adapter (a plugin, say) must not take the dispatcher down with it.
       result = {AdapterResult::Status::retry, std::string("the adapter failed: ") + e.what(), std::nullopt};
@@ -168,11 +167,11 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
     }
   }
 
-  std::unique_lock lock(mutex_);
+  std::lock_guard lock(mutex_);
   Breaker& breaker = breakers_[record.department];
   breaker.probing = false;
   if (result.status == AdapterResult::Status::retry) {
-    if (++breaker.failures == options_.breaker_threshold || breaker.failures > options_.breaker_threshold) {
+    if (++breaker.failures >= options_.breaker_threshold) {
       breaker.open_until = now + options_.breaker_cooldown.count();
       spdlog::warn("department {}: circuit open for {} ms after {} failures in a row ({})", record.department,
                    options_.breaker_cooldown.count(), breaker.failures, mask_identifiers(result.message));
@@ -182,6 +181,14 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
     breaker.open_until = 0;
   }
 
+  if (result.status == AdapterResult::Status::awaiting) {
+    // The department has it; asking for the answer spends no attempt.
+    record.last_error = std::string(kAwaitingAnswer);
+    record.next_attempt_at = now + options_.poll_interval.count();
+    ++report.awaiting;
+    updates.push_back(record);
+    return;
+  }
   record.attempts = attempt;
   record.last_error = result.status == AdapterResult::Status::delivered ? "" : result.message;
   if (result.status == AdapterResult::Status::delivered) {
@@ -189,18 +196,14 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
     ++report.delivered;
     if (applied_result) ++report.results;
   } else if (result.status == AdapterResult::Status::retry && attempt < options_.max_attempts) {
-    const int exponent = std::clamp(attempt - 1, 0, 30);
-    const auto base = std::min<std::int64_t>(options_.max_backoff.count(), options_.first_backoff.count() << exponent);
-    std::uniform_int_distribution<std::int64_t> jitter(base / 2, std::max<std::int64_t>(base / 2, base));
-    record.next_attempt_at = now + jitter(random_);
+    record.next_attempt_at = now + backoff_locked(attempt).count();
     ++report.retried;
   } else {
     record.status = "parked";
     ++report.parked;
     spdlog::warn("adapter call {} parked after {} attempt(s): {}", record.idempotency_key, attempt, mask_identifiers(result.message));
   }
-  lock.unlock();
-  store();  // outside the lock: the store groups the lanes' concurrent writes into one commit
+  updates.push_back(record);
 }
 
 std::expected<DispatchReport, engine::StoreError> Dispatcher::drain_once(engine::Timestamp now) {
@@ -211,16 +214,18 @@ std::expected<DispatchReport, engine::StoreError> Dispatcher::drain_once(engine:
   const std::size_t lanes = std::min<std::size_t>(std::max<std::size_t>(1, options_.workers), pending->size());
   std::vector<std::vector<engine::OutboxRecord*>> by_lane(lanes);
   for (auto& record : *pending) by_lane[std::hash<std::string>{}(record.case_id) % lanes].push_back(&record);
-  std::optional<engine::StoreError> failure;
+  std::vector<engine::OutboxRecord> updates;
+  updates.reserve(pending->size());
   std::latch finished(static_cast<std::ptrdiff_t>(lanes));
   for (auto& lane : by_lane) {
     boost::asio::post(*pool_, [&, calls = &lane] {
-      for (auto* record : *calls) deliver(*record, now, report, failure);
+      for (auto* record : *calls) deliver(*record, now, report, updates);
       finished.count_down();
     });
   }
   finished.wait();
-  if (failure) return std::unexpected(*failure);
+  // A crash before this commit sends the round's calls again: at least once, never lost.
+  if (auto written = store_.update_outbox_many(updates); !written) return std::unexpected(written.error());
   return report;
 }
 

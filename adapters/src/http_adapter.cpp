@@ -202,9 +202,16 @@ AdapterResult HttpAdapter::submit(const AdapterCall& call) {
   std::vector<std::pair<std::string, std::string>> headers{{"Idempotency-Key", call.idempotency_key}};
   if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
 
-  auto response = client_->request("POST", "/" + call.operation, json::serialize(body), headers);
+  // Asking for an answer the department promised (202 earlier) is a GET of the call's key.
+  const std::string target = "/" + call.operation;
+  auto response = call.awaiting_answer
+                      ? client_->request("GET", target + "/" + boost::urls::encode(call.idempotency_key, boost::urls::unreserved_chars), "", headers)
+                      : client_->request("POST", target, json::serialize(body), headers);
   if (!response) return {AdapterResult::Status::retry, response.error(), std::nullopt};
   const unsigned status = response->status;
+  if (status == 202) return {AdapterResult::Status::awaiting, "accepted; the department answers later", std::nullopt};
+  // The department does not know the call it promised to answer: send it again.
+  if (call.awaiting_answer && status == 404) return {AdapterResult::Status::retry, "the department lost the call; sending it again", std::nullopt};
   std::string reason = std::to_string(status) + " " + response->reason;
   if (!response->body.empty()) reason += ": " + response->body.substr(0, 500);
   if ((status >= 200 && status < 300) || status == 409) {

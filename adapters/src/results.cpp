@@ -48,6 +48,41 @@ std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engin
   const engine::ItemIndex index = static_cast<engine::ItemIndex>(item - wf.items.begin());
   const std::string actor = "system:" + (receipt.from.empty() ? wf.departments[item->department].id : receipt.from);
 
+  // Every document must name a material of the bundle: check them all before changing anything.
+  for (const auto& document : receipt.documents) {
+    if (!wf.find_material(document.material)) {
+      return std::unexpected(ResultError{true, "bundle " + wf.bundle_id + " has no material '" + document.material + "'"});
+    }
+  }
+
+  // First the lifecycle event for the status, if the item is where that event leaves from:
+  // an answer the lifecycle refuses changes nothing at all.
+  const auto& state = view->state.items[index];
+  const auto& lifecycle = wf.lifecycles[item->lifecycle];
+  const auto candidates = mapping.events.find(receipt.status);
+  std::string event;
+  if (state.phase == engine::ItemPhase::active && candidates != mapping.events.end()) {
+    for (const auto& candidate : candidates->second) {
+      for (const auto t : lifecycle.transitions_from(state.state)) {
+        if (lifecycle.transitions[t].event == candidate && event.empty()) event = candidate;
+      }
+    }
+  }
+  if (event.empty()) {
+    done.notes.push_back("item " + item_id + " is " + std::string(engine::to_string(state.phase)) +
+                         (state.phase == engine::ItemPhase::waiting ? "" : " in state " + lifecycle.states[state.state].id) +
+                         ": nothing to fire for " + std::string(to_string(receipt.status)));
+  } else {
+    engine::FireEvent fire{item_id, event, {}};
+    if (!receipt.reason.empty()) fire.fields["reason"] = receipt.reason;
+    auto fired = engine.execute(receipt.case_id, fire,
+                                {.command_id = "result/" + receipt.request_id + "/" + lowercase(to_string(receipt.status)),
+                                 .actor = actor,
+                                 .role = mapping.role});
+    if (!fired) return std::unexpected(from(fired.error()));
+    (fired->duplicate ? done.notes : done.commands).push_back("fire " + event + " on " + item_id);
+  }
+
   for (const auto& document : receipt.documents) {
     std::string stored = document.content;
     if (stored.empty()) {
@@ -72,34 +107,6 @@ std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engin
     }
   }
 
-  // Fire the lifecycle event for the status, if the item is where that event leaves from.
-  view = engine.get_case(receipt.case_id);
-  if (!view) return std::unexpected(from(view.error()));
-  const auto& state = view->state.items[index];
-  const auto& lifecycle = wf.lifecycles[item->lifecycle];
-  const auto candidates = mapping.events.find(receipt.status);
-  std::string event;
-  if (state.phase == engine::ItemPhase::active && candidates != mapping.events.end()) {
-    for (const auto& candidate : candidates->second) {
-      for (const auto t : lifecycle.transitions_from(state.state)) {
-        if (lifecycle.transitions[t].event == candidate && event.empty()) event = candidate;
-      }
-    }
-  }
-  if (event.empty()) {
-    done.notes.push_back("item " + item_id + " is " + std::string(engine::to_string(state.phase)) +
-                         (state.phase == engine::ItemPhase::waiting ? "" : " in state " + lifecycle.states[state.state].id) +
-                         ": nothing to fire for " + std::string(to_string(receipt.status)));
-    return done;
-  }
-  engine::FireEvent fire{item_id, event, {}};
-  if (!receipt.reason.empty()) fire.fields["reason"] = receipt.reason;
-  auto fired = engine.execute(receipt.case_id, fire,
-                              {.command_id = "result/" + receipt.request_id + "/" + lowercase(to_string(receipt.status)),
-                               .actor = actor,
-                               .role = mapping.role});
-  if (!fired) return std::unexpected(from(fired.error()));
-  (fired->duplicate ? done.notes : done.commands).push_back("fire " + event + " on " + item_id);
   return done;
 }
 

@@ -12,7 +12,9 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -152,10 +154,62 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
       buffer << in.rdbuf();
       content = buffer.str();
     }
-    return report(engine.execute(o.case_id,
-                                 engine::AttachMaterial{o.material, o.elicense ? "" : Engine::content_hash(content),
-                                                        o.file, o.elicense},
-                                 command));
+    if (o.elicense) return report(engine.execute(o.case_id, engine::AttachMaterial{o.material, "", o.file, true}, command));
+    return report(engine.attach_content(o.case_id, o.material, content, std::filesystem::path(o.file).filename().string(), command));
+  }
+  if (o.action == "elicense") {
+    auto config = adapters::load_adapter_config(o.config);
+    if (!config) {
+      err << "onevisit case elicense: " << config.error() << "\n";
+      return 2;
+    }
+    if (!config->elicense) {
+      err << "onevisit case elicense: " << o.config << " configures no [elicense] library\n";
+      return 2;
+    }
+    auto fetched = adapters::fetch_elicenses(engine, o.case_id, *config->elicense, command);
+    if (!fetched) {
+      err << "onevisit case elicense: " << fetched.error() << "\n";
+      return 1;
+    }
+    for (const auto& m : fetched->attached) out << "attached from the e-license library: " << m << "\n";
+    for (const auto& m : fetched->to_upload) out << "not in the library, to upload: " << m << "\n";
+    return 0;
+  }
+  if (o.action == "calls" || o.action == "retry-call" || o.action == "resolve-call") {
+    auto calls = engine.store().list_outbox(o.case_id, "", 100'000);
+    if (!calls) {
+      err << "onevisit case " << o.action << ": " << calls.error().message << "\n";
+      return 1;
+    }
+    if (o.action == "calls") {
+      json::array a;
+      for (const auto& c : *calls) {
+        if (o.format == OutputFormat::json) {
+          a.push_back(json::object{{"id", c.id}, {"key", c.idempotency_key}, {"department", c.department}, {"system", c.adapter},
+                                   {"operation", c.operation}, {"status", c.status}, {"attempts", c.attempts},
+                                   {"last_error", adapters::mask_identifiers(c.last_error)}});
+        } else {
+          out << c.id << "  " << c.status << "  " << c.department << "." << c.operation << " via " << c.adapter << "  attempts "
+              << c.attempts << (c.last_error.empty() ? "" : "  " + adapters::mask_identifiers(c.last_error)) << "\n";
+        }
+      }
+      if (o.format == OutputFormat::json) out << json::serialize(a) << "\n";
+      return 0;
+    }
+    const auto call = std::find_if(calls->begin(), calls->end(), [&](const auto& c) { return std::to_string(c.id) == o.call_id; });
+    if (call == calls->end()) {
+      err << "onevisit case " << o.action << ": case " << o.case_id << " has no call " << o.call_id << " (see `onevisit case calls`)\n";
+      return 1;
+    }
+    auto done = o.action == "retry-call" ? adapters::retry_parked(engine.store(), *call, engine.now())
+                                         : adapters::resolve_parked(engine.store(), *call, o.note.empty() ? "" : o.note + " (by " + o.actor + ")");
+    if (!done) {
+      err << "onevisit case " << o.action << ": " << done.error().message << "\n";
+      return 1;
+    }
+    out << "call " << call->id << (o.action == "retry-call" ? " will be delivered again\n" : " resolved by hand\n");
+    return 0;
   }
   if (o.action == "verify") return report(engine.execute(o.case_id, engine::VerifyMaterial{o.material, o.refuse.empty(), o.refuse}, command));
   if (o.action == "fire") {

@@ -16,8 +16,9 @@ struct DeployOptions {
 };
 int run_deploy(const DeployOptions& options, std::ostream& out, std::ostream& err);
 
-/// One `onevisit case` invocation. `action` is start, attach, verify, fire, pause, resume,
-/// withdraw, deliver, rate, show, list, history or worklist.
+/// One `onevisit case` invocation. `action` is start, attach, elicense, verify, fire, pause,
+/// resume, withdraw, deliver, rate, show, list, history, worklist, calls, retry-call or
+/// resolve-call.
 struct CaseOptions {
   std::string database;
   std::string action;
@@ -40,6 +41,9 @@ struct CaseOptions {
   std::string command_id;
   std::string department;              ///< list, worklist
   std::string status;                  ///< list
+  std::string config;                  ///< elicense: the deployment configuration
+  std::string call_id;                 ///< retry-call, resolve-call
+  std::string note;                    ///< resolve-call: how it was settled
   OutputFormat format = OutputFormat::text;
 };
 int run_case(const CaseOptions& options, std::ostream& out, std::ostream& err);

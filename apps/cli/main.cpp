@@ -76,6 +76,18 @@ int main(int argc, char** argv) {
   attach->add_option("material", case_options.material)->required();
   attach->add_option("file", case_options.file, "The document");
   attach->add_flag("--elicense", case_options.elicense, "Fetched from the e-license library instead of a file");
+  auto* elicense = case_command->add_subcommand("elicense", "Fetch the case's e-license materials from the library");
+  with_case(elicense);
+  elicense->add_option("--config", case_options.config, "Deployment configuration with an [elicense] library")->required();
+  auto* calls = case_command->add_subcommand("calls", "The case's calls to departments' systems, with their status");
+  with_case(calls);
+  auto* retry_call = case_command->add_subcommand("retry-call", "Deliver a parked call again");
+  with_case(retry_call);
+  retry_call->add_option("call", case_options.call_id, "The call's id (see `case calls`)")->required();
+  auto* resolve_call = case_command->add_subcommand("resolve-call", "Close a parked call settled another way");
+  with_case(resolve_call);
+  resolve_call->add_option("call", case_options.call_id, "The call's id (see `case calls`)")->required();
+  resolve_call->add_option("--note", case_options.note, "How it was settled")->required();
   auto* verify = case_command->add_subcommand("verify", "Verify a submitted material, or refuse it");
   with_case(verify);
   verify->add_option("material", case_options.material)->required();

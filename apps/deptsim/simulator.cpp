@@ -82,6 +82,7 @@ struct Simulator::Impl {
   std::map<std::string, std::uint64_t> effects, received;
   std::map<std::string, std::string> payloads;
   std::map<std::string, std::string> answers;  // the first answer per key, repeated for repeats
+  std::map<std::string, int> polls_left;       // questions to answer 202 before the verdict
   std::map<std::string, DepartmentCounts> counts;
   std::map<std::string, int> messages;  // by reference
   std::uint64_t elicense_lookups = 0;
@@ -167,13 +168,35 @@ struct Simulator::Impl {
       // A repeated call is answered with the first answer, as a department system would.
       const json::value result = result_for(department, key, call, b);
       answers[key] = json::serialize(result.is_null() ? json::object{{"ok", true}} : json::object{{"ok", true}, {"result", result}});
+      polls_left[key] = b.answer_after_polls;
     }
     answer.body = answers[key];
+    if (polls_left[key] > 0) {
+      answer.status = 202;
+      answer.body = R"({"ok":true,"status":"PROCESSING"})";
+    }
     if (draw() < b.hang_rate) {
       ++counts[department].timeouts;
       answer.delay += b.hang;
     }
     return answer;
+  }
+
+  // A question about a call taken earlier: 202 while the department works on it.
+  Answer department_answer(const std::string& department, const std::string& key) {
+    std::lock_guard lock(mutex);
+    const Behaviour b = behaviour_for(department);
+    if (b.down) {
+      ++counts[department].dropped;
+      return {true, 0, {}, {}};
+    }
+    const auto it = answers.find(key);
+    if (it == answers.end()) return {false, 404, R"({"error":"no such call"})", b.latency};
+    if (polls_left[key] > 0) {
+      --polls_left[key];
+      return {false, 202, R"({"ok":true,"status":"PROCESSING"})", b.latency};
+    }
+    return {false, 200, it->second, b.latency};
   }
 
   Answer elicense_lookup(const boost::urls::url_view& target) {
@@ -220,6 +243,7 @@ struct Simulator::Impl {
     if (const auto* v = c.if_contains("down"); v && v->is_bool()) b.down = v->as_bool();
     if (const auto* v = c.if_contains("duplicate"); v && v->is_bool()) b.duplicate = v->as_bool();
     if (const auto* v = c.if_contains("verdict"); v && v->is_string()) b.verdict = std::string(v->as_string());
+    if (auto v = number("answer_after_polls")) b.answer_after_polls = static_cast<int>(*v);
     behaviours[department] = b;
     return {false, 200, R"({"ok":true})", {}};
   }
@@ -234,6 +258,14 @@ struct Simulator::Impl {
       const auto slash = rest.find('/');
       if (slash == std::string::npos || slash == 0) return {false, 404, R"({"error":"POST /dept/<system>/<operation>"})", {}};
       return department_call(rest.substr(0, slash), request.body(), std::string(request["Idempotency-Key"]));
+    }
+    if (get && path.starts_with("/dept/")) {
+      // /dept/<system>/<operation>/<key>; the key is percent-encoded, path() decodes it.
+      const auto rest = path.substr(6);
+      const auto first = rest.find('/');
+      const auto second = first == std::string::npos ? std::string::npos : rest.find('/', first + 1);
+      if (second == std::string::npos) return {false, 404, R"({"error":"GET /dept/<system>/<operation>/<key>"})", {}};
+      return department_answer(rest.substr(0, first), rest.substr(second + 1));
     }
     if (get && path == "/elicense/licenses") return elicense_lookup(*target);
     if (post && path == "/sms/send") return text_message(request.body());
@@ -315,8 +347,10 @@ struct Simulator::Impl {
         const std::string key = envelope.attribute("msgId").value();
         const auto request = envelope.child("request");
         const std::string payload_text = request.child_value("payload");
-        fs::rename(file, taken / file.filename(), ec);
-        if (ec || key.empty()) continue;
+        if (key.empty()) {
+          fs::rename(file, taken / file.filename(), ec);
+          continue;
+        }
         json::value result;
         std::uint64_t seen = 0;
         {
@@ -328,7 +362,11 @@ struct Simulator::Impl {
           ec.clear();
           result = result_for(department, key, call, b);
         }
-        if (result.is_null()) continue;
+        // The request leaves out/ only once it took effect and its answer is written.
+        if (result.is_null()) {
+          fs::rename(file, taken / file.filename(), ec);
+          continue;
+        }
         const auto& r = result.as_object();
         pugi::xml_document receipt;
         auto e = receipt.append_child("envelope");
@@ -359,6 +397,7 @@ struct Simulator::Impl {
         for (int n = 0; n < copies; ++n) {
           write_atomically(in / (safe_name(key) + "." + std::to_string(seen) + "." + std::to_string(n) + ".xml"), text.str());
         }
+        fs::rename(file, taken / file.filename(), ec);
       }
       std::unique_lock lock(mutex);
       wake.wait_for(lock, options.exchange_poll, [&] { return stopping.load(); });
@@ -487,6 +526,7 @@ std::expected<Options, std::string> load_options(const std::string& path) {
       b.down = (*t)["down"].value_or(false);
       b.duplicate = (*t)["duplicate"].value_or(false);
       b.verdict = (*t)["verdict"].value_or<std::string>("APPROVED");
+      b.answer_after_polls = static_cast<int>((*t)["answer_after_polls"].value_or<std::int64_t>(0));
       if (b.error_rate < 0 || b.error_rate > 1 || b.hang_rate < 0 || b.hang_rate > 1) {
         return std::unexpected(path + ": departments." + std::string(name.str()) + ": rates are between 0 and 1");
       }

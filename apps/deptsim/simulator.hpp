@@ -3,6 +3,7 @@
 //
 // One process serves, on one HTTP port:
 //   POST /dept/<system>/<operation>   a department's REST endpoint (the `http` adapter)
+//   GET  /dept/<system>/<operation>/<key>   its answer to a call it took earlier (polling)
 //   GET  /elicense/licenses?type=&holder=   the e-license library
 //   POST /sms/send                     the SMS gateway
 //   GET  /stats                        what each department received and applied (JSON)
@@ -42,6 +43,9 @@ struct Behaviour {
   /// What the department answers: "APPROVED" (with the documents the call asks for),
   /// "REJECTED" or "CORRECTION_REQUIRED" (with a reason), or "" for a bare acknowledgement.
   std::string verdict = "APPROVED";
+  /// Answers later: the call is taken (202 Accepted) and each of the next this-many questions
+  /// about it (GET /dept/<system>/<operation>/<key>) is answered 202 before the verdict.
+  int answer_after_polls = 0;
 };
 
 struct Options {
@@ -93,7 +97,7 @@ class Simulator {
 };
 
 /// Reads a simulator configuration (TOML): [departments.NAME] latency_ms, error_rate,
-/// hang_rate, hang_ms, down, duplicate, verdict; [exchanges] NAME = "folder";
+/// hang_rate, hang_ms, down, duplicate, verdict, answer_after_polls; [exchanges] NAME = "folder";
 /// [elicense] missing = ["类型", ...]; seed.
 std::expected<Options, std::string> load_options(const std::string& path);
 

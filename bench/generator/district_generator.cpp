@@ -1481,11 +1481,15 @@ std::string catalog_text(const District& dist, int d, std::uint64_t seed) {
     t += "item " + it.id + " " + quote(it.title) + " by " + dept.id + " {\n";
     t += "  code " + quote(it.code) + "\n";
     t += "  kind " + std::string(it.action->kind) + "\n";
+    // Some statutory limits are in calendar days, as laws write them (行政许可法 §42: 20 days);
+    // a day count at least as long as the working days keeps promised <= statutory.
+    const bool calendar_days = it.stat_h > 0 && i % 8 == 3;
+    const std::string statutory = calendar_days ? std::to_string((it.stat_h + 1) / 2 * 7 / 5 + 2) + " days" : workdays(it.stat_h);
     if (it.immediate) {
       t += "  immediate\n";
-      if (it.stat_h > 0) t += "  statutory " + workdays(it.stat_h) + "\n";
+      if (it.stat_h > 0) t += "  statutory " + statutory + "\n";
     } else {
-      t += "  limit " + workdays(it.limit_h) + " statutory " + workdays(it.stat_h) + "\n";
+      t += "  limit " + workdays(it.limit_h) + " statutory " + statutory + "\n";
     }
     std::vector<std::string> names;
     for (int m : it.needs) names.push_back(dist.mats[static_cast<std::size_t>(m)].id);

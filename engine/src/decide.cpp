@@ -179,23 +179,24 @@ class Decider {
     Rejection why;
     const auto m = material_index(cmd.material, why);
     if (!m) return why;
-    if (issued_document && wf_.materials[*m].source != MaterialSource::produced) {
+    const bool issued_by_an_item = wf_.materials[*m].producer.has_value();
+    if (issued_document && !issued_by_an_item) {
       if (auto r = require_running()) return *r;
     }
     if (cmd.content_hash.empty() && !cmd.from_elicense) return reject(Rejection::Code::invalid, "Expected the material's content, but none was given");
-    if (wf_.materials[*m].source == MaterialSource::produced) {
-      // The document an item issues comes from the department's own system (its result),
-      // never from the applicant or a clerk; it is verified at once, like an e-license.
-      if (command_.role != "system") {
-        return reject(Rejection::Code::role_not_allowed, "Expected a material the applicant supplies, but '" + cmd.material +
-                                                             "' is produced by an item of the bundle and only its department's system delivers it");
-      }
+    // The document an item issues comes from the department's own system (its result); it
+    // is verified at once, like an e-license, and replaces an older one (a changed licence).
+    if (issued_by_an_item && command_.role == "system") {
       if (cmd.content_hash.empty()) return reject(Rejection::Code::invalid, "Expected the issued document's content, but none was given");
-      if (!state_.materials[*m].content_hash.empty()) {
-        return reject(Rejection::Code::wrong_state, "Expected material '" + cmd.material + "' to have no document yet, but it has one");
+      if (state_.materials[*m].content_hash == cmd.content_hash) {
+        return reject(Rejection::Code::wrong_state, "Expected a new document for material '" + cmd.material + "', but it has this one already");
       }
       events_.push_back(event(MaterialAttached{*m, cmd.content_hash, cmd.file_name, true}));
       return std::move(events_);
+    }
+    if (wf_.materials[*m].source == MaterialSource::produced) {
+      return reject(Rejection::Code::role_not_allowed, "Expected a material the applicant supplies, but '" + cmd.material +
+                                                           "' is produced by an item of the bundle and only its department's system delivers it");
     }
     if (state_.materials[*m].status == MaterialStatus::verified) {
       return reject(Rejection::Code::wrong_state, "Expected material '" + cmd.material + "' to be missing or refused, but it is already verified");

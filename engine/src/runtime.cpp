@@ -316,9 +316,9 @@ struct Applier {
     m.status = x.from_elicense ? MaterialStatus::verified : MaterialStatus::submitted;
     m.content_hash = x.content_hash;
     m.file_name = x.file_name;
-    m.note = !x.from_elicense                                             ? ""
-             : wf.materials.at(x.material).source == MaterialSource::produced ? "issued by the department's system"
-                                                                              : "e-license";
+    // A department's system (actor "system:<department>") delivering what its item issued.
+    const bool issued = wf.materials.at(x.material).producer && e.actor.starts_with("system:");
+    m.note = !x.from_elicense ? "" : issued ? "issued by the department's system" : "e-license";
   }
   void operator()(const MaterialVerified& x) { c.materials.at(x.material).status = MaterialStatus::verified; }
   void operator()(const MaterialRejected& x) {

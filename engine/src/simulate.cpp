@@ -97,8 +97,6 @@ std::map<std::string, Value> synthetic_form(const Workflow& wf, Timestamp now, s
   return form;
 }
 
-namespace {
-
 // The shortest path of transitions from `from` to a successful final state, ignoring guards
 // (the driver satisfies them by supplying materials) and timed transitions.
 std::vector<TransitionIndex> path_to_success(const LifecycleModel& lc, StateIndex from) {
@@ -143,8 +141,6 @@ std::map<std::string, std::string> fields_for(const TransitionModel& tr) {
 }
 
 std::string role_for(const TransitionModel& tr) { return tr.roles.empty() ? "clerk" : tr.roles.front(); }
-
-}  // namespace
 
 std::expected<SimulationReport, EngineError> simulate(Engine& engine, VirtualClock& clock, const SimulationOptions& options) {
   SimulationReport report;

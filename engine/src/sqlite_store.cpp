@@ -990,6 +990,22 @@ class SqliteStore final : public Store {
     });
   }
 
+  std::expected<void, StoreError> update_outbox_many(const std::vector<OutboxRecord>& records) override {
+    return guarded<void>([&]() -> std::expected<void, StoreError> {
+      for (const auto& record : records) {
+        if (auto error = validate(record)) return std::unexpected(*error);
+      }
+      if (records.empty()) return {};
+      // One job: the whole round of a dispatcher costs one commit.
+      return write<void>([&records](Writer& w) -> std::expected<void, StoreError> {
+        for (const auto& record : records) {
+          if (auto done = w.apply(record); !done) return done;
+        }
+        return {};
+      });
+    });
+  }
+
   std::expected<bool, StoreError> deploy(const DeployedWorkflow& workflow) override {
     return guarded<bool>([&]() -> std::expected<bool, StoreError> {
       if (auto error = validate(workflow)) return std::unexpected(*error);

@@ -81,3 +81,80 @@ bundle b "发票" version 1 { lifecycle standard; item invoice "发票申领" by
   REQUIRE(cli::run_dispatch({db, (root / "deploy.toml").string(), true, 10}, again, err) == 0);
   CHECK(again.str() == "delivered 0, to retry 0, parked 0, held by open circuits 0; answers applied 0, receipts quarantined 0\n");
 }
+
+TEST_CASE("adapters: a parked call is shown with the case, retried and resolved by hand", "[adapters][cli]") {
+  const fs::path root = fs::temp_directory_path() / ("onevisit-parked-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root);
+  const std::string flow = R"(
+lifecycle standard {
+  state submitted initial; state approved final
+  on approve: submitted -> approved by clerk do call(dept.submit)
+}
+department tax "税务局" adapter tax_gateway
+department police "公安局" adapter police_exchange
+bundle b "发票" version 1 {
+  lifecycle standard
+  item invoice "发票申领" by tax { limit 1 workday }
+  item seal "刻章" by police { limit 1 workday }
+}
+)";
+  const auto db = (root / "cases.db").string();
+  std::string case_id;
+  {
+    auto engine = engine::Engine::open({db, nullptr});
+    REQUIRE(engine);
+    REQUIRE((*engine)->deploy_sources({{"b.flow", flow}}, {"b.flow"}));
+    auto started = (*engine)->start_case("b", {}, "", {"s", "u", "clerk"});
+    REQUIRE(started);
+    case_id = started->case_id;
+    REQUIRE((*engine)->execute(case_id, engine::FireEvent{"invoice", "approve", {}}, {"a1", "u", "clerk"}));
+    REQUIRE((*engine)->execute(case_id, engine::FireEvent{"seal", "approve", {}}, {"a2", "u", "clerk"}));
+  }
+  // Only the tax system is configured: the police call is parked at once.
+  std::ofstream(root / "deploy.toml") << "[systems.tax_gateway]\nkind = \"log\"\n";
+  std::ostringstream out, err;
+  REQUIRE(cli::run_dispatch({db, (root / "deploy.toml").string(), true, 10}, out, err) == 0);
+  CHECK(out.str().starts_with("delivered 1, to retry 0, parked 1"));
+
+  auto run = [&](cli::CaseOptions o, std::string& printed) {
+    o.database = db;
+    o.case_id = case_id;
+    std::ostringstream o_out, o_err;
+    const int code = cli::run_case(o, o_out, o_err);
+    printed = o_out.str() + o_err.str();
+    return code;
+  };
+  std::string printed;
+  cli::CaseOptions calls;
+  calls.action = "calls";
+  REQUIRE(run(calls, printed) == 0);
+  CHECK(printed.find("delivered  tax.submit via tax_gateway") != std::string::npos);
+  CHECK(printed.find("parked  police.submit via police_exchange  attempts 1  no adapter is configured for system 'police_exchange'") !=
+        std::string::npos);
+  const std::string parked_id = printed.substr(printed.find('\n') + 1, printed.find("  parked") - printed.find('\n') - 1);
+
+  cli::CaseOptions resolve;
+  resolve.action = "resolve-call";
+  resolve.call_id = parked_id;
+  CHECK(run(resolve, printed) == 1);  // a note is required
+  CHECK(printed.find("needs a note") != std::string::npos);
+  cli::CaseOptions retry;
+  retry.action = "retry-call";
+  retry.call_id = parked_id;
+  REQUIRE(run(retry, printed) == 0);
+  CHECK(printed == "call " + parked_id + " will be delivered again\n");
+  CHECK(run(retry, printed) == 1);  // pending now, not parked
+  // Parked again (still no adapter), then settled by hand.
+  REQUIRE(cli::run_dispatch({db, (root / "deploy.toml").string(), true, 10}, out, err) == 0);
+  resolve.note = "已电话通知公安分局，线下办结";
+  REQUIRE(run(resolve, printed) == 0);
+  REQUIRE(run(calls, printed) == 0);
+  CHECK(printed.find("parked") == std::string::npos);
+  CHECK(printed.find("resolved by hand: 已电话通知公安分局，线下办结 (by cli)") != std::string::npos);
+  cli::CaseOptions unknown;
+  unknown.action = "retry-call";
+  unknown.call_id = "999999";
+  CHECK(run(unknown, printed) == 1);
+  fs::remove_all(root);
+}

@@ -9,6 +9,7 @@
 #include "../test_support.hpp"
 
 #include <cstring>
+#include <regex>
 #include <filesystem>
 
 using namespace onevisit;
@@ -253,4 +254,55 @@ TEST_CASE("engine: a damaged stored workflow source is refused at open", "[engin
   REQUIRE(!opened);
   CHECK(opened.error().kind == EngineError::Kind::store);
   CHECK(opened.error().message.find("is damaged") != std::string::npos);
+}
+
+namespace {
+
+// How often each construct of the language appears, per unit it belongs to (bundles, items,
+// materials, departments), in a set of workflow texts with comments removed.
+std::map<std::string, double> construct_rates(const std::vector<std::string>& texts) {
+  std::string all;
+  for (const auto& t : texts) all += std::regex_replace(t, std::regex("#[^\n]*"), "") + "\n";
+  auto count = [&](const char* pattern) {
+    const std::regex re(pattern, std::regex::multiline);
+    return static_cast<double>(std::distance(std::sregex_iterator(all.begin(), all.end(), re), std::sregex_iterator()));
+  };
+  const double bundles = count(R"(\bbundle \w+ ")"), uses = count(R"(\buse \w+)"), materials = count(R"(^\s*material \w+)"),
+               departments = count(R"(^department \w+)");
+  return {
+      {"when (per bundle)", count(R"(\bwhen\b)") / bundles},
+      {"situation (per bundle)", count(R"(\bsituation\s*\{)") / bundles},
+      {"decide (per bundle)", count(R"(\bdecide \w+)") / bundles},
+      {"rating (per bundle)", count(R"(\brating\b)") / bundles},
+      {"enum fields (per bundle)", count(R"(enum\()") / bundles},
+      {"after (per item used)", count(R"(\bafter \w)") / uses},
+      {"use ... as (per item used)", count(R"(\buse \w+ as)") / uses},
+      {"produces (per item used)", count(R"(\bproduces\b)") / uses},
+      {"tolerant (per item used)", count(R"(\btolerant\b)") / uses},
+      {"special procedures (per item used)", count(R"(\bspecial\b)") / uses},
+      {"immediate (per item used)", count(R"(\bimmediate\b)") / uses},
+      {"sends (per item used)", count(R"(\bsends\b)") / uses},
+      {"calendar-day limits (per item used)", count(R"(\b\d+ days\b)") / uses},
+      {"e-license materials", count(R"(from elicense)") / materials},
+      {"secondary materials", count(R"(\bsecondary\b)") / materials},
+      {"originals shown", count(R"(\boriginal\b)") / materials},
+      {"organisations (per department)", count(R"(kind organisation)") / departments},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("engine: the generated district uses every construct the real bundles use, in similar proportions", "[engine][district]") {
+  std::vector<std::string> real, generated;
+  for (const auto& path : onevisit::testing::workflow_files()) real.push_back(onevisit::testing::read_file(path));
+  for (auto& f : onevisit::bench::generate_district({})) generated.push_back(std::move(f.text));
+  const auto ours = construct_rates(real), district = construct_rates(generated);
+  for (const auto& [construct, rate] : ours) {
+    INFO(construct << ": real bundles " << rate << ", generated district " << district.at(construct));
+    REQUIRE(rate > 0);  // the real bundles use it
+    CHECK(district.at(construct) > 0);
+    // Within a factor of four either way: the benchmarks measure the same kind of work.
+    CHECK(district.at(construct) >= rate / 4);
+    CHECK(district.at(construct) <= rate * 4);
+  }
 }

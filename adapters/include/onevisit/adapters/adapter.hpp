@@ -11,7 +11,8 @@
 // Adapter instance.
 //
 // Thread safety: an AdapterRegistry is filled before use and then only read; Adapters must
-// be safe to call from the dispatcher's thread. The Dispatcher itself is used by one thread.
+// be safe to call from several threads at once (the dispatcher's lanes). The Dispatcher
+// itself is driven by one thread (drain_once), which it fans out to its lanes.
 #pragma once
 
 #include <onevisit/engine/store.hpp>
@@ -41,6 +42,9 @@ struct AdapterCall {
   std::string operation;        ///< e.g. submit, notify, escalate
   std::string payload;          ///< JSON
   int attempt = 1;              ///< 1 for the first attempt
+  /// The department took the call earlier and said it would answer later: ask for the
+  /// answer (http: GET <url>/<operation>/<key>) instead of sending the call again.
+  bool awaiting_answer = false;
 };
 
 /// A department's answer to one call: by the call's response (http), by a receipt file
@@ -80,6 +84,7 @@ struct AdapterResult {
     delivered,  ///< the department has it (also when it had it already)
     retry,      ///< a passing failure: try again later
     rejected,   ///< the department refuses the call for good: park it for a clerk
+    awaiting,   ///< the department has the call and answers later: ask again (polling)
   };
   Status status = Status::delivered;
   std::string message;
@@ -134,6 +139,9 @@ struct DispatchOptions {
   /// calls wait `breaker_cooldown`; then one probe call decides whether it is back.
   int breaker_threshold = 5;
   std::chrono::milliseconds breaker_cooldown{30 * 1000};
+  /// How often to ask a department that answers later (HTTP 202) for its answer. Asking
+  /// spends no attempts: a review may take days.
+  std::chrono::milliseconds poll_interval{60 * 1000};
 };
 
 struct DispatchReport {
@@ -142,6 +150,7 @@ struct DispatchReport {
   std::size_t parked = 0;
   std::size_t deferred = 0;  ///< held back by an open circuit breaker (no attempt counted)
   std::size_t results = 0;   ///< department answers applied to cases
+  std::size_t awaiting = 0;  ///< calls whose department answers later (asked again later)
 };
 
 /// Drains the outbox of a store through the registry's adapters.
@@ -176,7 +185,8 @@ class Dispatcher {
     engine::Timestamp open_until = 0;
     bool probing = false;
   };
-  void deliver(engine::OutboxRecord& record, engine::Timestamp now, DispatchReport& report, std::optional<engine::StoreError>& failure);
+  std::chrono::milliseconds backoff_locked(int attempt);  // REQUIRES: mutex_ held
+  void deliver(engine::OutboxRecord& record, engine::Timestamp now, DispatchReport& report, std::vector<engine::OutboxRecord>& updates);
 
   engine::Store& store_;
   const AdapterRegistry& registry_;
@@ -187,6 +197,9 @@ class Dispatcher {
   std::map<std::string, Breaker> breakers_;
   std::unique_ptr<boost::asio::thread_pool> pool_;
 };
+
+/// The last_error text that marks a pending call as waiting for the department's answer.
+inline constexpr std::string_view kAwaitingAnswer = "awaiting the department's answer";
 
 /// A parked call back to pending, due at `now`, with its attempts counted from zero.
 std::expected<void, engine::StoreError> retry_parked(engine::Store& store, engine::OutboxRecord parked, engine::Timestamp now);

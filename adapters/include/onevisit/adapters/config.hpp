@@ -36,6 +36,7 @@
 //   workers = 8                       # calls in flight at once
 //   breaker_threshold = 5             # failures in a row that open a department's circuit
 //   breaker_cooldown_ms = 30000
+//   poll_interval_ms = 60000          # asking a department that answers later (202)
 //
 // Secrets never belong in workflow files; adapters that need them read them from the
 // environment or a file named here.

@@ -8,8 +8,9 @@
 // malformed ones go to `quarantine/` with a `.error.txt` beside them saying what is wrong,
 // and are never half-applied.
 //
-// Thread safety: one XmlExchangeAdapter per folder set; submit may be called from one
-// thread at a time. ReceiptReader is for one thread.
+// Thread safety: one XmlExchangeAdapter per folder set; submit may be called from several
+// threads at once for different calls (each key has its own files). ReceiptReader is for
+// one thread.
 #pragma once
 
 #include <onevisit/adapters/adapter.hpp>

@@ -44,6 +44,19 @@ struct SimulationReport {
 /// Runs the simulation. The engine must have the bundle deployed and use `clock`.
 std::expected<SimulationReport, EngineError> simulate(Engine& engine, VirtualClock& clock, const SimulationOptions& options);
 
+// Helpers for drivers (the simulation, end-to-end tests, demos).
+
+/// The shortest path of transitions from `from` to a successful final state, ignoring guards
+/// (a driver satisfies them by supplying materials), timed transitions and clock-pausing
+/// detours. Empty when none exists.
+std::vector<TransitionIndex> path_to_success(const LifecycleModel& lifecycle, StateIndex from);
+/// A transition from `from` into a state that pauses the clock (a correction), if any.
+std::optional<TransitionIndex> correction_from(const LifecycleModel& lifecycle, StateIndex from);
+/// Values for the fields a transition requires (e.g. a reason).
+std::map<std::string, std::string> fields_for(const TransitionModel& transition);
+/// The first role the transition allows ("clerk" when any role may).
+std::string role_for(const TransitionModel& transition);
+
 /// A form that passes the bundle's validation, for tests and tools.
 std::map<std::string, dsl::Value> synthetic_form(const Workflow& workflow, Timestamp now, std::uint64_t seed);
 

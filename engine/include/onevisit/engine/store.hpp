@@ -166,6 +166,13 @@ class Store {
   virtual std::expected<std::vector<OutboxRecord>, StoreError> pending_outbox(Timestamp now, std::size_t limit) = 0;
   /// Updates an outbox entry's status, attempts, next attempt and last error.
   virtual std::expected<void, StoreError> update_outbox(const OutboxRecord& record) = 0;
+  /// Updates many outbox entries in one transaction (all or none): a dispatcher's round.
+  virtual std::expected<void, StoreError> update_outbox_many(const std::vector<OutboxRecord>& records) {
+    for (const auto& record : records) {
+      if (auto done = update_outbox(record); !done) return done;
+    }
+    return {};
+  }
   /// Outbox entries of one case (empty: every case) with one status (empty: any), oldest
   /// first: what a clerk sees of a case's calls, and the parked ones to retry or resolve.
   virtual std::expected<std::vector<OutboxRecord>, StoreError> list_outbox(const std::string& case_id, const std::string& status,

@@ -1,0 +1,201 @@
+// Departments' answers as case commands, e-licenses, the SMS gateway: each input that can be
+// wrong is refused with a clear reason and changes nothing.
+#include "e2e/department_world.hpp"
+
+#include <onevisit/adapters/results.hpp>
+#include <onevisit/adapters/xml_exchange.hpp>
+
+#include <fstream>
+
+using namespace onevisit;
+using namespace onevisit::engine;
+using onevisit::testing::date_at;
+using onevisit::testing::DepartmentWorld;
+
+namespace {
+
+// Drives the case until the registration item is done (its department has been called).
+std::string approved_startup(DepartmentWorld& w) {
+  const std::string id = w.start_case(5);
+  const auto reg = w.item_index("registration");
+  for (int round = 0; round < 20 && w.view(id).state.items[reg].phase != ItemPhase::done; ++round) w.advance_items(id);
+  REQUIRE(w.view(id).state.items[reg].phase == ItemPhase::done);
+  return id;
+}
+
+}  // namespace
+
+TEST_CASE("results: an answer applies once, however often it comes", "[adapters][results]") {
+  DepartmentWorld w("workflows/bundles/enterprise_startup.flow", "enterprise_startup", date_at(2026, 3, 2, 9, 0));
+  const std::string id = approved_startup(w);
+  const auto& wf = w.workflow();
+  // The licence the registration item produces.
+  std::string licence;
+  for (const auto& m : wf.materials) {
+    if (m.producer == w.item_index("registration")) licence = m.id;
+  }
+  REQUIRE(!licence.empty());
+
+  adapters::Receipt receipt;
+  receipt.request_id = id + "/registration/99/0";
+  receipt.case_id = id;
+  receipt.status = adapters::Receipt::Status::approved;
+  receipt.documents.push_back({licence, "", "licence.ofd", "营业执照电子版"});
+  const auto version = w.view(id).state.version;
+  auto first = adapters::apply_result(w.engine(), receipt);
+  REQUIRE(first);
+  CHECK(first->commands == std::vector<std::string>{"attach " + licence});
+  CHECK(w.view(id).state.version == version + 1);
+  auto again = adapters::apply_result(w.engine(), receipt);
+  REQUIRE(again);
+  CHECK(again->commands.empty());
+  CHECK(w.view(id).state.version == version + 1);
+  const auto after = w.view(id);
+  const auto& material = after.state.materials[*wf.find_material(licence)];
+  CHECK(material.status == MaterialStatus::verified);
+  CHECK(material.note == "issued by the department's system");
+  auto bytes = w.engine().contents().get(material.content_hash);
+  REQUIRE(bytes);
+  CHECK(**bytes == "营业执照电子版");
+
+  // The applicant cannot replace what the department issued.
+  auto forged = w.engine().execute(id, AttachMaterial{licence, std::string(64, 'a'), "fake.pdf", false},
+                                   {.command_id = "", .actor = "x", .role = "applicant"});
+  REQUIRE_FALSE(forged);
+  CHECK(forged.error().rejection->code == Rejection::Code::wrong_state);
+
+  // Answers that cannot apply say why and change nothing.
+  adapters::Receipt unknown_case = receipt;
+  unknown_case.case_id = "C-none";
+  auto refused = adapters::apply_result(w.engine(), unknown_case);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().permanent);
+  adapters::Receipt unknown_item = receipt;
+  unknown_item.item = "no_such_item";
+  refused = adapters::apply_result(w.engine(), unknown_item);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("no item 'no_such_item'") != std::string::npos);
+  adapters::Receipt unknown_material = receipt;
+  unknown_material.request_id += "x";
+  unknown_material.documents = {{"no_such_material", "", "x.pdf", "x"}};
+  refused = adapters::apply_result(w.engine(), unknown_material);
+  REQUIRE_FALSE(refused);
+  CHECK(w.view(id).state.version == version + 1);
+}
+
+TEST_CASE("results: receipts in JSON and XML are parsed strictly", "[adapters][results]") {
+  auto ok = adapters::parse_receipt_json(
+      R"({"request_id":"C1/reg/5/0","case":"C1","status":"APPROVED","documents":[{"material":"licence","file":"l.ofd","content_base64":"5Lit5paH"}]})");
+  REQUIRE(ok);
+  CHECK(ok->documents.at(0).content == "中文");
+  for (const char* bad : {R"([])", R"({"status":"MAYBE"})", R"({"status":"REJECTED"})", R"({"status":"APPROVED","documents":{}})",
+                          R"({"status":"APPROVED","documents":[{"file":"x"}]})",
+                          R"({"status":"APPROVED","documents":[{"material":"m","content_base64":"***"}]})",
+                          R"({"status":"APPROVED","documents":[{"material":"m"}]})", "not json"}) {
+    INFO(bad);
+    CHECK_FALSE(adapters::parse_receipt_json(bad));
+  }
+  auto xml = adapters::ReceiptReader::parse(R"(<envelope version="1"><result caseNo="C1" requestId="C1/reg/5/0" status="APPROVED">
+      <document material="licence" file="l.ofd">5Lit
+      5paH</document></result></envelope>)");
+  REQUIRE(xml);
+  CHECK(xml->documents.at(0).content == "中文");
+  auto bad_base64 = adapters::ReceiptReader::parse(
+      R"(<envelope version="1"><result caseNo="C1" requestId="k" status="APPROVED"><document material="m">@@@</document></result></envelope>)");
+  REQUIRE_FALSE(bad_base64);
+  CHECK(bad_base64.error().find("base64") != std::string::npos);
+  CHECK_FALSE(adapters::ReceiptReader::parse(
+      R"(<envelope version="1"><result caseNo="C1" requestId="k" status="APPROVED"><document material="m"/></result></envelope>)"));
+  CHECK(adapters::decode_base64(adapters::encode_base64("一件事\x01\xff")).value() == "一件事\x01\xff");
+}
+
+TEST_CASE("results: e-licenses come from the library; missing ones stay to upload", "[adapters][results][elicense]") {
+  DepartmentWorld w("workflows/bundles/enterprise_startup.flow", "enterprise_startup", date_at(2026, 3, 2, 9, 0), {}, {"居民身份证"});
+  const std::string id = w.start_case(8);  // fetches what the library has
+  const auto& wf = w.workflow();
+  const auto v = w.view(id);
+  bool some_missing = false;
+  for (MaterialIndex m = 0; m < wf.materials.size(); ++m) {
+    if (wf.materials[m].source != MaterialSource::elicense || !material_applies(wf, v.state, m)) continue;
+    INFO(wf.materials[m].id << " " << wf.materials[m].elicense_type);
+    if (wf.materials[m].elicense_type == "居民身份证") {
+      CHECK(v.state.materials[m].status == MaterialStatus::missing);
+      some_missing = true;
+    } else {
+      CHECK(v.state.materials[m].status == MaterialStatus::verified);
+    }
+  }
+  CHECK(some_missing);
+  // Unreachable library: an error, nothing attached.
+  adapters::HttpElicenseLibrary nowhere(adapters::HttpEndpoint{"127.0.0.1", "1", ""}, std::chrono::milliseconds(200));
+  auto failed = adapters::fetch_elicenses(w.engine(), id, nowhere, {});
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().find("unreachable") != std::string::npos);
+  CHECK(w.view(id).state.version == v.state.version);
+}
+
+TEST_CASE("results: notices to applicants go by text message, staff notices to the log", "[adapters][sms]") {
+  deptsim::Options options;
+  auto simulator = deptsim::Simulator::start(options);
+  REQUIRE(simulator);
+  auto endpoint = adapters::HttpEndpoint::parse((*simulator)->url() + "/sms");
+  REQUIRE(endpoint);
+  adapters::SmsAdapter sms(*endpoint, std::chrono::milliseconds(1000), "", "政务服务中心");
+  adapters::AdapterCall call{"C1/reg/3/0", "C1", "market", "notify", "notify", R"({"role":"applicant","message":"已受理","phone":"13800138000"})", 1};
+  CHECK(sms.submit(call).status == adapters::AdapterResult::Status::delivered);
+  CHECK(sms.submit(call).status == adapters::AdapterResult::Status::delivered);  // a repeat: sent once
+  CHECK((*simulator)->text_messages() == 1);
+  call.idempotency_key = "C1/reg/4/0";
+  call.payload = R"({"role":"applicant","message":"已受理"})";
+  const auto no_phone = sms.submit(call);
+  CHECK(no_phone.status == adapters::AdapterResult::Status::rejected);
+  CHECK(no_phone.message.find("no mobile number") != std::string::npos);
+  call.payload = R"({"role":"clerk","message":"办件已用去80%的承诺时限"})";
+  CHECK(sms.submit(call).status == adapters::AdapterResult::Status::delivered);
+  CHECK((*simulator)->text_messages() == 1);
+  call.payload = "not json";
+  CHECK(sms.submit(call).status == adapters::AdapterResult::Status::rejected);
+  CHECK(adapters::mask_identifiers("发往 13800138000") == "发往 138******00");
+
+  auto config = adapters::parse_adapter_config("[systems.notify]\nkind = \"sms\"\n");
+  REQUIRE_FALSE(config);
+  CHECK(config.error().find("needs url") != std::string::npos);
+  config = adapters::parse_adapter_config("[systems.n]\nkind = \"log\"\n[elicense]\ntimeout_ms = 5\n");
+  REQUIRE_FALSE(config);
+  CHECK(config.error().find("[elicense] needs url") != std::string::npos);
+  config = adapters::parse_adapter_config("[systems.n]\nkind = \"log\"\n[dispatch]\nworkers = 100000\n");
+  REQUIRE_FALSE(config);
+  CHECK(config.error().find("workers") != std::string::npos);
+}
+
+TEST_CASE("results: a department that answers later is asked until it does (polling)", "[adapters][results]") {
+  deptsim::Behaviour later;
+  later.answer_after_polls = 2;
+  DepartmentWorld w("workflows/bundles/newborn.flow", "newborn", date_at(2026, 3, 2, 9, 0), later);
+  const std::string id = w.start_case(21);
+  bool saw_awaiting = false;
+  for (int round = 0; round < 300 && w.view(id).state.status == CaseStatus::running; ++round) {
+    w.advance_items(id);
+    w.settle();
+    auto pending = w.engine().store().list_outbox(id, "pending", 1000);
+    REQUIRE(pending);
+    for (const auto& p : *pending) saw_awaiting = saw_awaiting || p.last_error == adapters::kAwaitingAnswer;
+    w.clock().advance(30 * onevisit::testing::kMinuteMs);
+    REQUIRE(w.engine().fire_due_timers());
+  }
+  CHECK(saw_awaiting);
+  CHECK(w.view(id).state.status == CaseStatus::completed);
+  for (int round = 0; round < 100; ++round) {
+    w.settle();
+    auto pending = w.engine().store().list_outbox(id, "pending", 1000);
+    REQUIRE(pending);
+    if (pending->empty()) break;
+    w.clock().advance(10 * onevisit::testing::kMinuteMs);
+  }
+  w.check_calls_took_effect_once(id);
+  // The answers that came late still brought their documents.
+  const auto v = w.view(id);
+  std::size_t issued = 0;
+  for (MaterialIndex m = 0; m < w.workflow().materials.size(); ++m) issued += v.state.materials[m].note == "issued by the department's system";
+  CHECK(issued > 0);
+}

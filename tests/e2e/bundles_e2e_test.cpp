@@ -1,0 +1,298 @@
+// End to end, for every bundle: a case from intake to rating through the real engine on a
+// virtual clock, with the department systems played by the simulator (HTTP and exchange
+// folders), e-licenses from the library, notices through the SMS gateway.
+//
+//   happy path:   intake on Monday 2026-09-28, deadlines across the National Day holiday,
+//                 every call taken effect once, each department received exactly what its
+//                 item sends, issued documents come back as materials, delivery, rating.
+//   correction:   one correction round stops the item's clock; the deadline moves by the
+//                 working time it stood still; a bad rating opens a rectification due in
+//                 15 working days.
+//   rejection:    a reviewer refuses an item; no department call goes out for it, the items
+//                 after it are cancelled, the applicant is told by text message.
+#include "e2e/department_world.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+
+using namespace onevisit;
+using namespace onevisit::engine;
+using onevisit::testing::date_at;
+using onevisit::testing::DepartmentWorld;
+using onevisit::testing::kMinuteMs;
+
+namespace {
+
+const Timestamp kIntake = date_at(2026, 9, 28, 9, 30);  // Monday; National Day is Oct 1–7
+const std::int64_t kNationalDayEnd = date_at(2026, 10, 7) / kMinuteMs / kMinutesPerDay;
+
+std::string flow_of(const std::string& bundle) { return "workflows/bundles/" + bundle + ".flow"; }
+
+const ItemRow* row_of(const CaseView& v, const std::string& item) {
+  for (const auto& r : v.items) {
+    if (r.item_id == item) return &r;
+  }
+  return nullptr;
+}
+
+// What each department received is what its item `sends`: those fields (when given) and
+// those materials, nothing else.
+void check_payloads(DepartmentWorld& w, const std::string& id) {
+  const auto payloads = w.simulator().payloads();
+  auto calls = w.engine().store().list_outbox(id, "", 100'000);
+  REQUIRE(calls);
+  const auto v = w.view(id);
+  std::size_t checked = 0;
+  for (const auto& call : *calls) {
+    if (call.adapter == "notify") continue;
+    const auto it = payloads.find(call.idempotency_key);
+    REQUIRE(it != payloads.end());
+    boost::system::error_code ec;
+    const auto payload = boost::json::parse(it->second, ec);
+    REQUIRE(!ec);
+    const auto& o = payload.as_object();
+    const auto& item = w.workflow().items[w.item_index(std::string(o.at("item").as_string()))];
+    std::set<std::string> expected_fields, expected_materials, got_fields, got_materials;
+    for (const auto& sent : item.sends) {
+      if (sent.kind == SentValue::Kind::field) {
+        if (!v.state.slots[w.workflow().fields[sent.index].slot].is_null()) expected_fields.insert(sent.name);
+      } else {
+        expected_materials.insert(sent.name);
+      }
+    }
+    for (const auto& [k, value] : o.at("fields").as_object()) got_fields.insert(std::string(k));
+    for (const auto& [k, value] : o.at("materials").as_object()) {
+      got_materials.insert(std::string(k));
+      // A material the item needs reaches the department verified, with its content hash.
+      const auto& m = value.as_object();
+      if (!m.at("sha256").as_string().empty()) CHECK(m.at("sha256").as_string().size() == 64);
+    }
+    INFO("call " << call.idempotency_key);
+    CHECK(got_fields == expected_fields);
+    CHECK(got_materials == expected_materials);
+    ++checked;
+  }
+  CHECK(checked > 0);
+}
+
+void happy_path(const std::string& bundle) {
+  DepartmentWorld w(flow_of(bundle), bundle, kIntake);
+  const std::string id = w.start_case(11);
+  const auto& wf = w.workflow();
+
+  // E-licenses came from the library: the applicant uploads none of them.
+  {
+    const auto v = w.view(id);
+    for (MaterialIndex m = 0; m < wf.materials.size(); ++m) {
+      if (wf.materials[m].source != MaterialSource::elicense || !material_applies(wf, v.state, m)) continue;
+      INFO("e-license " << wf.materials[m].id);
+      CHECK(v.state.materials[m].status == MaterialStatus::verified);
+      CHECK(v.state.materials[m].note == "e-license");
+    }
+  }
+
+  // A few steps in, the running deadlines skip the National Day holiday.
+  for (int step = 0; step < 3; ++step) {
+    w.advance_items(id);
+    w.settle();
+  }
+  {
+    const auto v = w.view(id);
+    for (ItemIndex i = 0; i < wf.items.size(); ++i) {
+      const auto* row = row_of(v, wf.items[i].id);
+      REQUIRE(row);
+      if (!row->due_at) continue;
+      const std::int64_t due_day = row->due_at / kMinuteMs / kMinutesPerDay;
+      INFO("item " << wf.items[i].id << " due day " << due_day);
+      CHECK(w.calendar().is_working_day(due_day));
+      const auto& limit = wf.items[i].promised;
+      const std::int64_t started_day = v.state.items[i].started_at / kMinuteMs / kMinutesPerDay;
+      if (limit && limit->unit == dsl::ast::TimeUnit::workday && limit->amount >= dsl::Decimal::from_int(3) &&
+          started_day < kNationalDayEnd - 7) {
+        CHECK(due_day > kNationalDayEnd);
+      }
+    }
+  }
+
+  w.run_to_completion(id);
+  auto v = w.view(id);
+  REQUIRE(v.state.status == CaseStatus::completed);
+  w.check_calls_took_effect_once(id);
+  check_payloads(w, id);
+
+  // Documents issued by the departments are the case's materials now, with their bytes.
+  std::size_t issued = 0;
+  for (MaterialIndex m = 0; m < wf.materials.size(); ++m) {
+    const auto& material = wf.materials[m];
+    if (!material.producer) continue;
+    const auto& producer = v.state.items[*material.producer];
+    if (producer.phase != ItemPhase::done) continue;
+    INFO("issued document " << material.id);
+    CHECK(v.state.materials[m].status == MaterialStatus::verified);
+    const auto& system = wf.departments[wf.items[*material.producer].department].adapter;
+    if (system.empty()) continue;
+    ++issued;
+    CHECK(v.state.materials[m].note == "issued by the department's system");
+    REQUIRE(v.state.materials[m].content_hash.size() == 64);
+    auto content = w.engine().contents().get(v.state.materials[m].content_hash);
+    REQUIRE(content);
+    REQUIRE(*content);
+    CHECK((*content)->find("签发") != std::string::npos);
+  }
+
+  UNSCOPED_INFO(bundle << ": " << issued << " documents issued by departments");
+  REQUIRE(w.engine().execute(id, Deliver{"window"}, {.command_id = "", .actor = "window-1", .role = "clerk"}));
+  REQUIRE(w.engine().execute(id, Rate{5, "一次办好"}, {.command_id = "", .actor = "applicant", .role = "applicant"}));
+  CHECK(w.view(id).state.status == CaseStatus::rated);
+  CHECK(!w.view(id).state.rectification_due);
+}
+
+void correction_round(const std::string& bundle) {
+  DepartmentWorld w(flow_of(bundle), bundle, kIntake);
+  const std::string id = w.start_case(12);
+  const auto& wf = w.workflow();
+  // The first active item with a running deadline that can ask for a correction does so
+  // (immediate items are done on the spot: the case moves on until one is there).
+  CaseView v = w.view(id);
+  std::optional<ItemIndex> corrected;
+  for (int round = 0; round < 100 && !corrected; ++round) {
+    while (w.supply_materials(id)) {
+    }
+    w.settle();
+    v = w.view(id);
+    for (ItemIndex i = 0; i < wf.items.size() && !corrected; ++i) {
+      if (v.state.items[i].phase != ItemPhase::active || !row_of(v, wf.items[i].id)->due_at) continue;
+      const auto& lc = wf.lifecycles[wf.items[i].lifecycle];
+      if (correction_from(lc, v.state.items[i].state)) corrected = i;
+    }
+    if (!corrected) REQUIRE(w.advance_items(id));
+  }
+  REQUIRE(corrected);
+  const std::string item = wf.items[*corrected].id;
+  const auto& lc = wf.lifecycles[wf.items[*corrected].lifecycle];
+  const Timestamp due_before = row_of(v, item)->due_at;
+  REQUIRE(due_before > 0);
+  const auto texts_before = w.simulator().text_messages();
+  w.fire(id, *corrected, *correction_from(lc, v.state.items[*corrected].state), {{"reason", "营业执照副本不清晰"}});
+  const Timestamp paused_at = w.clock().now();
+  w.settle();
+  v = w.view(id);
+  CHECK(v.state.items[*corrected].paused_since == paused_at);
+  CHECK(row_of(v, item)->due_at == 0);                      // no running deadline while correcting
+  CHECK(w.simulator().text_messages() == texts_before + 1);  // 《一次性补正告知书》 by text message
+
+  // The applicant answers after three calendar days (across the holiday's eve).
+  w.clock().advance(3 * 24 * 60 * kMinuteMs);
+  const auto back = path_to_success(lc, v.state.items[*corrected].state);
+  REQUIRE(!back.empty());
+  w.fire(id, *corrected, back.front());
+  const Timestamp resumed_at = w.clock().now();
+  v = w.view(id);
+  const Timestamp due_after = row_of(v, item)->due_at;
+  const Minutes stood_still = w.calendar().working_minutes_between(paused_at / kMinuteMs, resumed_at / kMinuteMs);
+  CHECK(stood_still > 0);
+  CHECK(due_after > due_before);
+  CHECK(w.calendar().working_minutes_between(due_before / kMinuteMs, due_after / kMinuteMs) == stood_still);
+  CHECK(v.state.items[*corrected].corrections == 1);
+
+  w.run_to_completion(id);
+  REQUIRE(w.view(id).state.status == CaseStatus::completed);
+  w.check_calls_took_effect_once(id);
+
+  // A bad rating opens a rectification, due 15 working days later.
+  REQUIRE(w.engine().execute(id, Deliver{"mail"}, {.command_id = "", .actor = "window-1", .role = "clerk"}));
+  const Timestamp rated_at = w.clock().now();
+  REQUIRE(w.engine().execute(id, Rate{2, "补正后等待时间较长"}, {.command_id = "", .actor = "applicant", .role = "applicant"}));
+  v = w.view(id);
+  REQUIRE(v.state.rectification_due);
+  const std::int64_t due_day = *v.state.rectification_due / kMinuteMs / kMinutesPerDay;
+  CHECK(w.calendar().is_working_day(due_day));
+  const std::int64_t rated_day = rated_at / kMinuteMs / kMinutesPerDay;
+  std::int64_t working_days = 0;
+  for (std::int64_t d = rated_day + 1; d <= due_day; ++d) working_days += w.calendar().is_working_day(d);
+  CHECK(working_days == 15);
+}
+
+void rejection(const std::string& bundle) {
+  DepartmentWorld w(flow_of(bundle), bundle, kIntake);
+  const std::string id = w.start_case(13);
+  const auto& wf = w.workflow();
+  // Drive until some active item can be refused for good by its reviewer.
+  std::optional<ItemIndex> refused;
+  for (int round = 0; round < 100 && !refused; ++round) {
+    w.settle();
+    const auto v = w.view(id);
+    for (ItemIndex i = 0; i < wf.items.size() && !refused; ++i) {
+      if (v.state.items[i].phase != ItemPhase::active) continue;
+      const auto& lc = wf.lifecycles[wf.items[i].lifecycle];
+      for (const auto t : lc.transitions_from(v.state.items[i].state)) {
+        const auto& tr = lc.transitions[t];
+        if (tr.event == "reject" && lc.states[tr.target].failed && !refused) {
+          w.fire(id, i, t, {{"reason", "经审查不符合法定条件"}});
+          refused = i;
+        }
+      }
+    }
+    if (!refused) REQUIRE(w.advance_items(id));
+  }
+  REQUIRE(refused);
+  const auto texts_before = w.simulator().text_messages();
+  w.settle();
+  CHECK(w.simulator().text_messages() == texts_before + 1);  // 《不予许可决定书》
+  w.run_to_completion(id);
+  const auto v = w.view(id);
+  CHECK(v.state.status == CaseStatus::completed);
+  const auto& item = v.state.items[*refused];
+  CHECK(item.phase == ItemPhase::done);
+  CHECK(wf.lifecycles[wf.items[*refused].lifecycle].states[item.state].failed);
+  // Nothing went to the department for the refused item; what came after it was cancelled.
+  auto calls = w.engine().store().list_outbox(id, "", 100'000);
+  REQUIRE(calls);
+  for (const auto& call : *calls) {
+    if (call.adapter != "notify") CHECK(call.idempotency_key.find("/" + wf.items[*refused].id + "/") == std::string::npos);
+  }
+  for (const auto dependent : wf.items[*refused].dependents) {
+    if (v.state.items[dependent].phase == ItemPhase::not_applicable) continue;
+    INFO("dependent " << wf.items[dependent].id);
+    CHECK(v.state.items[dependent].phase == ItemPhase::cancelled);
+  }
+  w.check_calls_took_effect_once(id);
+}
+
+const std::vector<std::string> kBundles = {"enterprise_startup", "restaurant_opening", "newborn",          "employee_hiring",
+                                           "retirement",         "disability_services", "veteran_services", "bankruptcy_check",
+                                           "utility_connection", "company_change",     "transport_company", "home_transfer",
+                                           "posthumous"};
+
+}  // namespace
+
+TEST_CASE("e2e: every bundle in workflows/bundles has its end-to-end tests", "[e2e]") {
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(ONEVISIT_SOURCE_DIR) + "/workflows/bundles")) {
+    if (entry.path().extension() == ".flow") found.push_back(entry.path().stem().string());
+  }
+  std::sort(found.begin(), found.end());
+  auto listed = kBundles;
+  std::sort(listed.begin(), listed.end());
+  CHECK(found == listed);
+}
+
+#define ONEVISIT_E2E(bundle)                                                                                 \
+  TEST_CASE("e2e " #bundle ": happy path across National Day", "[e2e]") { happy_path(#bundle); }            \
+  TEST_CASE("e2e " #bundle ": one correction round stops the clock", "[e2e]") { correction_round(#bundle); } \
+  TEST_CASE("e2e " #bundle ": a rejection", "[e2e]") { rejection(#bundle); }
+
+ONEVISIT_E2E(enterprise_startup)
+ONEVISIT_E2E(restaurant_opening)
+ONEVISIT_E2E(newborn)
+ONEVISIT_E2E(employee_hiring)
+ONEVISIT_E2E(retirement)
+ONEVISIT_E2E(disability_services)
+ONEVISIT_E2E(veteran_services)
+ONEVISIT_E2E(bankruptcy_check)
+ONEVISIT_E2E(utility_connection)
+ONEVISIT_E2E(company_change)
+ONEVISIT_E2E(transport_company)
+ONEVISIT_E2E(home_transfer)
+ONEVISIT_E2E(posthumous)
