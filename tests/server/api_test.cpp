@@ -600,6 +600,9 @@ TEST_CASE("server: permission matrix, every role by every action", "[server]") {
       {"fire timers", {boss_, admin_}},
       {"manage users", {admin_}},
       {"read audit", {boss_, admin_}},
+      {"read report", {boss_, admin_}},
+      {"list calls", {clerk_, market_, police_, boss_}},
+      {"download material", {clerk_, market_, boss_}},  // police: no police item needs the articles
   };
   const std::vector<std::pair<Who, std::string>> people = {{clerk_, "clerk"}, {market_, "market"}, {police_, "police"},
                                                           {boss_, "boss"},   {designer_, "designer"}, {admin_, "admin"}};
@@ -633,6 +636,9 @@ TEST_CASE("server: permission matrix, every role by every action", "[server]") {
       else if (row.action == "fire timers") r = c.post("/api/timers/fire", json::object{});
       else if (row.action == "manage users") r = c.get("/api/users");
       else if (row.action == "read audit") r = c.get("/api/audit");
+      else if (row.action == "read report") r = c.get("/api/report");
+      else if (row.action == "list calls") r = c.get(base + "/calls");
+      else if (row.action == "download material") r = c.get(base + "/materials/articles");
       const bool expected = row.allowed.count(who) > 0;
       INFO(name << " -> " << row.action << ": " << r.status << " " << r.body);
       if (row.action == "fire event" && who == boss_) {

@@ -903,6 +903,9 @@ std::optional<HttpResponse> Api::Exchange::material_routes() {
       if (!view) return *denied;
       const auto m = view->workflow->find_material(material);
       if (!m) return error(404, "not_found", "no material '" + material + "' in this bundle");
+      if (user.role == Role::reviewer && !DepartmentView::of(*view->workflow, user.department).materials[*m]) {
+        return forbidden("no item of department " + user.department + " needs or produces material " + material);
+      }
       const auto& hash = view->state.materials[*m].content_hash;
       if (hash.empty()) return error(404, "not_found", "material '" + material + "' has no stored content");
       auto content = engine_.contents().get(hash);
