@@ -855,3 +855,40 @@ TEST_CASE("server: --secure-cookies marks both cookies Secure", "[server]") {
   for (auto [it, end] = reply.headers.equal_range("set-cookie"); it != end; ++it) secure += it->second.find("; Secure") != std::string::npos;
   CHECK(secure == 2);
 }
+
+TEST_CASE("server: a department's system posts its answer (a receipt) with its reviewer token", "[server]") {
+  Fixture f;
+  Client clerk = f.as("clerk");
+  const auto case_id = case_ready_for_approval(f, clerk);
+  Client market = f.as("market");
+  Client police = f.as("police");
+  auto token = [&](Client& c) {
+    auto created = c.post("/api/tokens", json::object{{"name", "department system"}, {"scope", "write"}});
+    REQUIRE(created.status == 201);
+    Client system = f.client();
+    system.use_token(std::string(created.json().at("token").as_string()));
+    return system;
+  };
+  Client market_system = token(market);
+  Client police_system = token(police);
+  const json::object receipt{{"request_id", case_id + "/registration/7/0"}, {"case", case_id}, {"item", "registration"},
+                             {"from", "market_registry"}, {"status", "APPROVED"}};
+  const auto version = f.case_version(case_id);
+  CHECK(police_system.post("/api/receipts", receipt).status == 403);  // not the police's item
+  CHECK(clerk.post("/api/receipts", receipt).status == 403);          // clerks do not answer for departments
+  CHECK(market_system.send("POST", "/api/receipts", "{\"status\": ").status == 400);
+  CHECK(market_system.post("/api/receipts", json::object{{"request_id", "x"}, {"case", case_id}, {"status", "MAYBE"}}).status == 400);
+  CHECK(f.case_version(case_id) == version);
+
+  auto applied = market_system.post("/api/receipts", receipt);
+  INFO(applied.body);
+  REQUIRE(applied.status == 200);
+  CHECK_FALSE(applied.json().at("commands").as_array().empty());
+  CHECK(item_state(clerk, case_id, "registration") == "approved");
+  // The same answer again changes nothing.
+  const auto after = f.case_version(case_id);
+  auto again = market_system.post("/api/receipts", receipt);
+  REQUIRE(again.status == 200);
+  CHECK(again.json().at("commands").as_array().empty());
+  CHECK(f.case_version(case_id) == after);
+}

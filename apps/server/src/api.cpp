@@ -54,6 +54,8 @@ bool role_may(Role role, Action action) {
     case Action::read_calls:
     case Action::settle_calls:
       return role == Role::window_clerk || role == Role::reviewer || role == Role::supervisor;
+    case Action::post_receipts:
+      return role == Role::reviewer;
   }
   return false;
 }
@@ -1110,6 +1112,36 @@ std::optional<HttpResponse> Api::Exchange::call_routes() {
 std::optional<HttpResponse> Api::Exchange::worklist_routes() {
   [[maybe_unused]] Caller& caller = *context.caller;
   [[maybe_unused]] const User& user = caller.user;
+  // ---- a department's answer to a call, posted by its system (docs/adapters.md §3); the
+  // system acts through a reviewer account of its department
+  if (is({"api", "receipts"}, "POST")) {
+    if (auto denied = require(Action::post_receipts)) return *denied;
+    if (request.body.size() > options_.max_material_bytes) {
+      return error(413, "body_too_large", "a receipt is at most " + std::to_string(options_.max_material_bytes) + " bytes");
+    }
+    auto receipt = adapters::parse_receipt_json(request.body);
+    if (!receipt) return error(400, "invalid_request", "not a receipt: " + receipt.error());
+    std::optional<HttpResponse> denied;
+    auto view = load_case(receipt->case_id, denied);
+    if (!view) return *denied;
+    const std::string item_id = receipt->item.empty() ? adapters::item_of_request(receipt->request_id) : receipt->item;
+    const auto item = view->workflow->find_item(item_id);
+    if (!item) return error(404, "not_found", "no item '" + item_id + "' in case " + receipt->case_id);
+    if (view->items[*item].department != user.department) {
+      return forbidden("item " + item_id + " belongs to department " + view->items[*item].department + ", not " + user.department);
+    }
+    auto applied = adapters::apply_result(engine_, *receipt, options_.result_mapping);
+    if (!applied) {
+      if (applied.error().permanent) return error(422, "invalid", applied.error().message);
+      return error(503, "try_again", applied.error().message);
+    }
+    json::array commands, notes;
+    for (const auto& c : applied->commands) commands.push_back(json::string(c));
+    for (const auto& note : applied->notes) notes.push_back(json::string(masked(note)));
+    context.detail = std::to_string(applied->commands.size()) + " commands from " + receipt->from;
+    return json_response(200, json::object{{"case_id", receipt->case_id}, {"commands", std::move(commands)}, {"notes", std::move(notes)}});
+  }
+
   // ---- worklist
   if (is({"api", "worklist"}, "GET")) {
     if (auto denied = require(Action::read_worklist)) return *denied;

@@ -11,6 +11,7 @@
 #include "accounts.hpp"
 #include "http_server.hpp"
 
+#include <onevisit/adapters/results.hpp>
 #include <onevisit/engine/engine.hpp>
 
 #include <deque>
@@ -42,6 +43,7 @@ enum class Action {
   read_report,
   read_calls,         ///< the adapter calls of cases (the outbox)
   settle_calls,       ///< retry or resolve a parked call
+  post_receipts,      ///< a department's system answers a call (its result, documents)
 };
 
 /// Whether `role` may perform `action` at all (reviewers further only on their department).
@@ -53,6 +55,7 @@ struct ApiOptions {
   Timestamp session_lifetime = 8LL * 3600 * 1000;
   std::filesystem::path console_dir;  ///< static files of the web console (empty: none)
   bool secure_cookies = false;        ///< mark cookies Secure (the service is reached over HTTPS)
+  adapters::ResultMapping result_mapping;  ///< how departments' answers become lifecycle events
   int max_failures_per_user = 5;      ///< login failures per window before 429
   int max_failures_per_address = 20;
   Timestamp failure_window = 15LL * 60 * 1000;

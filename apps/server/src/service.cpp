@@ -173,6 +173,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   api.max_material_bytes = options.max_material_bytes;
   api.session_lifetime = options.session_lifetime.count();
   api.secure_cookies = options.secure_cookies;
+  api.result_mapping = impl->config.results;
   api.console_dir = options.console_dir.empty() ? default_console_dir() : options.console_dir;
   impl->api = std::make_unique<Api>(*impl->engine, *impl->accounts, api);
 
