@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <set>
@@ -97,6 +98,41 @@ std::string source_bundle(const dsl::Program& program, const Workflow& wf) {
   for (const auto u : program.visible_from(*unit)) files[program.units[u].path] = program.units[u].text;
   json::object o{{"root", wf.source_ref.file}, {"files", std::move(files)}};
   return json::serialize(o);
+}
+
+// A snapshot every this many events (when a commit crosses a multiple of it). In between, the
+// store keeps the latest snapshot and the events after it, and restore() replays them through
+// the same apply() as live commands: at most kSnapshotEvery - 1 events plus one command's.
+constexpr std::uint64_t kSnapshotEvery = 16;
+
+// The case as stored: its latest snapshot (an empty case when there is none) with the events
+// after it applied.
+std::expected<Case, std::string> restore(const StoredCase& stored, const Workflow& wf) {
+  Case state;
+  if (stored.snapshot_version > 0) {
+    auto decoded = codec::decode_case(stored.snapshot, wf);
+    if (!decoded) return std::unexpected(decoded.error());
+    state = std::move(*decoded);
+    if (state.version != stored.snapshot_version) {
+      return std::unexpected("its snapshot says version " + std::to_string(state.version) + ", stored as version " +
+                             std::to_string(stored.snapshot_version));
+    }
+  } else {
+    state.id = stored.summary.case_id;
+  }
+  for (const auto& e : stored.events) {
+    if (e.sequence != state.version + 1) {
+      return std::unexpected("event " + std::to_string(e.sequence) + " follows version " + std::to_string(state.version));
+    }
+    auto event = codec::decode_event(e.type, e.payload, e.recorded_at);
+    if (!event) return std::unexpected("event " + std::to_string(e.sequence) + ": " + event.error());
+    apply(wf, state, *event);
+  }
+  if (state.version != stored.summary.version) {
+    return std::unexpected("replay ends at version " + std::to_string(state.version) + ", the case is at version " +
+                           std::to_string(stored.summary.version));
+  }
+  return state;
 }
 
 }  // namespace
@@ -296,13 +332,13 @@ std::expected<std::optional<Case>, EngineError> Engine::load(const std::string& 
   auto stored = store_->load_case(case_id);
   if (!stored) return std::unexpected(EngineError::from(stored.error()));
   if (!*stored) return std::optional<Case>{};
-  const auto& [summary, snapshot] = **stored;
+  const auto& summary = (*stored)->summary;
   wf = workflow(summary.bundle_id, summary.bundle_version);
   if (!wf) {
     return std::unexpected(make_error(EngineError::Kind::store, "case " + case_id + " runs on " + summary.bundle_id + " v" +
                                                                     std::to_string(summary.bundle_version) + ", which is not deployed"));
   }
-  auto decoded = codec::decode_case(snapshot, *wf);
+  auto decoded = restore(**stored, *wf);
   if (!decoded) return std::unexpected(make_error(EngineError::Kind::store, "case " + case_id + ": " + decoded.error()));
   {
     std::unique_lock lock(cache_mutex_);
@@ -355,7 +391,11 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id
   std::lock_guard case_guard(case_lock(case_id));
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::shared_ptr<const Workflow> wf;
-    auto loaded = load(case_id, wf);
+    // A new case is not looked for on the first attempt (a read of the store per start): if
+    // the id is taken after all, the commit (expected version 0) is refused as a conflict and
+    // the next attempt loads the case and rejects the command.
+    auto loaded = new_case && attempt == 0 ? std::expected<std::optional<Case>, EngineError>{std::optional<Case>{}}
+                                           : load(case_id, wf);
     if (!loaded) return std::unexpected(loaded.error());
     Case state;
     if (*loaded) {
@@ -397,13 +437,30 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id
                                            codec::encode_event_payload(events[i]), events[i].at});
       result.events.emplace_back(event_type(events[i].body));
     }
-    request.snapshot = codec::encode_case(next);
+    if (next.version / kSnapshotEvery > state.version / kSnapshotEvery) request.snapshot = codec::encode_case(next);
     request.summary = CaseSummary{case_id, next.bundle_id, next.bundle_version, std::string(to_string(next.status)),
                                   next.applicant_masked, next.started_at, next.updated_at, next.version};
-    request.items = item_rows(*wf, calendar, next);
-    request.set_timers = timers_for(*wf, calendar, next);
+    // Only what changed: the store holds the item rows and timers of `state` (both are pure
+    // functions of the case), so an unchanged row or timer need not be written again.
+    auto new_items = item_rows(*wf, calendar, next);
+    const auto old_items = state.version > 0 ? item_rows(*wf, calendar, state) : std::vector<ItemRow>{};
+    for (std::size_t i = 0; i < new_items.size(); ++i) {
+      const auto& row = new_items[i];
+      const bool same = i < old_items.size() && old_items[i].item_id == row.item_id &&
+                        old_items[i].department == row.department && old_items[i].state == row.state &&
+                        old_items[i].final == row.final && old_items[i].due_at == row.due_at &&
+                        old_items[i].light == row.light;
+      if (!same) request.items.push_back(std::move(new_items[i]));
+    }
+    auto new_timers = timers_for(*wf, calendar, next);
     std::set<std::string> keep;
-    for (const auto& t : request.set_timers) keep.insert(t.timer_id);
+    for (auto& t : new_timers) {
+      keep.insert(t.timer_id);
+      const auto same = std::find_if(old_timers.begin(), old_timers.end(), [&](const TimerRecord& o) {
+        return o.timer_id == t.timer_id && o.due_at == t.due_at && o.payload == t.payload;
+      });
+      if (same == old_timers.end()) request.set_timers.push_back(std::move(t));
+    }
     for (const auto& t : old_timers) {
       if (!keep.contains(t.timer_id)) request.cancel_timers.push_back(t.timer_id);
     }

@@ -37,9 +37,19 @@ class MemoryStore final : public Store {
     }
     auto& c = cases_[request.case_id];
     c.summary = request.summary;
-    c.snapshot = request.snapshot;
+    if (!request.snapshot.empty()) {
+      c.snapshot = request.snapshot;
+      c.snapshot_version = request.summary.version;
+    }
     c.events.insert(c.events.end(), request.events.begin(), request.events.end());
-    c.items = request.items;
+    for (const auto& row : request.items) {
+      const auto it = std::find_if(c.items.begin(), c.items.end(), [&](const ItemRow& r) { return r.item_id == row.item_id; });
+      if (it == c.items.end()) {
+        c.items.push_back(row);
+      } else {
+        *it = row;
+      }
+    }
     for (const auto& id : request.cancel_timers) timers_.erase({request.case_id, id});
     for (const auto& t : request.set_timers) timers_[{t.case_id, t.timer_id}] = t;
     for (auto o : request.outbox) {
@@ -62,11 +72,16 @@ class MemoryStore final : public Store {
     return std::optional<CommitResult>{r};
   }
 
-  std::expected<std::optional<std::pair<CaseSummary, std::string>>, StoreError> load_case(const std::string& case_id) override {
+  std::expected<std::optional<StoredCase>, StoreError> load_case(const std::string& case_id) override {
     std::lock_guard lock(mutex_);
     const auto it = cases_.find(case_id);
-    if (it == cases_.end()) return std::optional<std::pair<CaseSummary, std::string>>{};
-    return std::optional<std::pair<CaseSummary, std::string>>{std::make_pair(it->second.summary, it->second.snapshot)};
+    if (it == cases_.end()) return std::optional<StoredCase>{};
+    const auto& c = it->second;
+    StoredCase stored{c.summary, c.snapshot_version, c.snapshot, {}};
+    for (const auto& e : c.events) {
+      if (e.sequence > c.snapshot_version) stored.events.push_back(e);
+    }
+    return std::optional<StoredCase>{std::move(stored)};
   }
 
   std::expected<std::vector<StoredEvent>, StoreError> load_events(const std::string& case_id) override {
@@ -183,9 +198,10 @@ class MemoryStore final : public Store {
   }
 
  private:
-  struct StoredCase {
+  struct CaseRecord {
     CaseSummary summary;
     std::string snapshot;
+    std::uint64_t snapshot_version = 0;
     std::vector<StoredEvent> events;
     std::vector<ItemRow> items;
   };
@@ -198,7 +214,7 @@ class MemoryStore final : public Store {
   }
 
   std::mutex mutex_;
-  std::map<std::string, StoredCase> cases_;
+  std::map<std::string, CaseRecord> cases_;
   std::map<std::string, CommitResult> commands_;
   std::map<std::pair<std::string, std::string>, TimerRecord> timers_;
   std::map<std::uint64_t, OutboxRecord> outbox_;

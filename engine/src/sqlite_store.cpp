@@ -49,7 +49,7 @@ using Kind = StoreError::Kind;
 // PRAGMA application_id of every onevisit database: "ONEV" in ASCII.
 constexpr std::int64_t kApplicationId = 0x4F4E4556;
 // PRAGMA user_version: the schema version this build creates and reads (docs/storage.md).
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;
 // Idle read connections kept open; more are opened under load and closed when released.
 constexpr std::size_t kMaxIdleReaders = 8;
 // Per-connection settings of the write connection. synchronous=FULL: every COMMIT fsyncs
@@ -57,6 +57,10 @@ constexpr std::size_t kMaxIdleReaders = 8;
 // per-request savepoints in memory (by default they spill to a temporary file: measured
 // 4.5 KB of extra disk writes per commit). journal_size_limit truncates the WAL back to
 // 64 MiB after a checkpoint, so a burst does not leave a large file behind.
+// WAL frames (pages) after which the checkpointer copies the WAL back into the database file.
+// SQLite's own automatic checkpoint (also at 1000) is off on the write connection: it runs
+// inside the COMMIT that crosses the mark, and every caller of that batch would wait for it.
+constexpr int kCheckpointFrames = 1000;
 constexpr const char* kConfigureWriter =
     "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
     "PRAGMA journal_size_limit = 67108864;";
@@ -162,7 +166,21 @@ CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at);
 INSERT INTO meta (key, value) VALUES ('application', 'onevisit');
 )sql";
 
-constexpr Migration kMigrations[] = {{1, kSchemaV1}};
+// Version 2: the snapshot moves out of the case row into its own table and is written only
+// when the runtime sends one (every few events); the case's state is the latest snapshot plus
+// the events after it. The case rows, rewritten by every commit, become small: about forty to
+// a page instead of three.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE snapshots (
+  case_id TEXT PRIMARY KEY REFERENCES cases (case_id),
+  version BIGINT NOT NULL CHECK (version > 0),
+  snapshot TEXT NOT NULL
+);
+INSERT INTO snapshots (case_id, version, snapshot) SELECT case_id, version, snapshot FROM cases WHERE version > 0;
+ALTER TABLE cases DROP COLUMN snapshot;
+)sql";
+
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 // ---------------------------------------------------------------------------------------
@@ -173,24 +191,29 @@ constexpr const char* kSelectCaseHead =
     "SELECT version, bundle_id, bundle_version, status FROM cases WHERE case_id = ?";
 constexpr const char* kInsertCase =
     "INSERT INTO cases (case_id, bundle_id, bundle_version, status, applicant, started_at, updated_at, "
-    "version, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 // Two forms so that an unchanged status does not rewrite the cases_by_status entry (SQLite
 // maintains every index on a column named in SET, whatever the value).
 constexpr const char* kUpdateCase =
-    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, snapshot = ? WHERE case_id = ?";
+    "UPDATE cases SET applicant = ?, updated_at = ?, version = ? WHERE case_id = ?";
 constexpr const char* kUpdateCaseAndStatus =
-    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, snapshot = ?, status = ? WHERE case_id = ?";
+    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, status = ? WHERE case_id = ?";
+constexpr const char* kUpsertSnapshot =
+    "INSERT INTO snapshots (case_id, version, snapshot) VALUES (?, ?, ?) "
+    "ON CONFLICT (case_id) DO UPDATE SET version = excluded.version, snapshot = excluded.snapshot";
 constexpr const char* kInsertEvent =
     "INSERT INTO events (case_id, sequence, type, payload, recorded_at) VALUES (?, ?, ?, ?, ?)";
-constexpr const char* kSelectItems =
-    "SELECT item_id, department, state, final, due_at, light FROM case_items WHERE case_id = ?";
-constexpr const char* kInsertItem =
+// An item row named by a commit is inserted or updated; the WHERE makes an unchanged row a
+// no-op instead of a rewrite of the row and of its worklist index entries. Rows a commit does
+// not name stay as they are (a case's items are fixed by its workflow version).
+constexpr const char* kUpsertItem =
     "INSERT INTO case_items (case_id, item_id, department, state, final, due_at, light) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)";
-constexpr const char* kUpdateItem =
-    "UPDATE case_items SET department = ?, state = ?, final = ?, due_at = ?, light = ? "
-    "WHERE case_id = ? AND item_id = ?";
-constexpr const char* kDeleteItem = "DELETE FROM case_items WHERE case_id = ? AND item_id = ?";
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id, item_id) DO UPDATE SET "
+    "department = excluded.department, state = excluded.state, final = excluded.final, "
+    "due_at = excluded.due_at, light = excluded.light "
+    "WHERE case_items.department <> excluded.department OR case_items.state <> excluded.state OR "
+    "case_items.final <> excluded.final OR case_items.due_at <> excluded.due_at OR "
+    "case_items.light <> excluded.light";
 constexpr const char* kDeleteTimer = "DELETE FROM timers WHERE case_id = ? AND timer_id = ?";
 // The runtime re-sends every timer of the case on each commit; the WHERE makes an unchanged
 // timer a no-op instead of a rewrite of its row and its due_at index entry.
@@ -215,7 +238,11 @@ constexpr const char* kCaseColumns =
     "c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, c.version";
 constexpr const char* kSelectCase =
     "SELECT c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, "
-    "c.version, c.snapshot FROM cases c WHERE c.case_id = ?";
+    "c.version, s.version, s.snapshot FROM cases c LEFT JOIN snapshots s ON s.case_id = c.case_id "
+    "WHERE c.case_id = ?";
+constexpr const char* kSelectEventsAfter =
+    "SELECT sequence, type, payload, recorded_at FROM events WHERE case_id = ? AND sequence > ? "
+    "ORDER BY sequence";
 constexpr const char* kSelectEvents =
     "SELECT sequence, type, payload, recorded_at FROM events WHERE case_id = ? ORDER BY sequence";
 constexpr const char* kDueTimers =
@@ -465,7 +492,7 @@ class Writer {
   }
 
   SqliteStoreStats stats() const {
-    return SqliteStoreStats{writes_.load(), transactions_.load(), largest_batch_.load()};
+    return SqliteStoreStats{writes_.load(), transactions_.load(), largest_batch_.load(), fallbacks_.load()};
   }
 
   // The job bodies; they run on the writer thread inside a transaction.
@@ -474,9 +501,12 @@ class Writer {
   std::expected<bool, StoreError> apply(const DeployedWorkflow& w);
 
  private:
-  std::expected<void, StoreError> replace_items(const CommitRequest& r);
+  enum class Attempt { done, needs_savepoints };
   void loop() noexcept;
   void run_batch(std::vector<std::shared_ptr<Job>>& batch);
+  // One transaction over `batch`; sets batch_error when the transaction as a whole failed.
+  Attempt run_transaction(std::vector<std::shared_ptr<Job>>& batch, bool savepoints,
+                          std::optional<StoreError>& batch_error);
   // Moves queued jobs into `batch` until it holds max_batch_. REQUIRES: mutex_ held.
   void take_queued(std::vector<std::shared_ptr<Job>>& batch) {
     const auto n = std::min(queue_.size(), max_batch_ - std::min(max_batch_, batch.size()));
@@ -500,6 +530,7 @@ class Writer {
   std::atomic<std::uint64_t> writes_{0};
   std::atomic<std::uint64_t> transactions_{0};
   std::atomic<std::uint64_t> largest_batch_{0};
+  std::atomic<std::uint64_t> fallbacks_{0};
 };
 
 void Writer::loop() noexcept {
@@ -529,43 +560,15 @@ void Writer::loop() noexcept {
 }
 
 void Writer::run_batch(std::vector<std::shared_ptr<Job>>& batch) {
-  sqlite3* db = connection_->handle();
+  // First without savepoints: two statements fewer per request, and most requests either
+  // succeed or are refused before they write anything (a version conflict, a duplicate). Only
+  // a request that fails after it wrote something cannot be undone on its own; then the whole
+  // transaction is rolled back (nothing of it was acknowledged) and the batch runs again with
+  // a savepoint per request, so that request leaves no trace and the others are unaffected.
   std::optional<StoreError> batch_error;
-  if (auto begun = control("BEGIN IMMEDIATE"); !begun) {
-    batch_error = begun.error();
-  } else {
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (auto s = control("SAVEPOINT request"); !s) {
-        batch_error = s.error();
-        break;
-      }
-      if (const StoreError* error = batch[i]->execute(*this); error != nullptr) {
-        // Some errors (disk full, I/O) make SQLite roll back the whole transaction; then the
-        // jobs before this one are lost too.
-        if (sqlite3_get_autocommit(db)) {
-          batch_error = make_error(error->kind, "the batch transaction was rolled back: " + error->message);
-          break;
-        }
-        if (auto s = control("ROLLBACK TO request"); !s) {
-          batch_error = s.error();
-          break;
-        }
-      }
-      if (auto s = control("RELEASE request"); !s) {
-        batch_error = s.error();
-        break;
-      }
-      if (i + 1 == batch.size()) {
-        // Requests that arrived while this batch ran join it before COMMIT: they share its
-        // fsync instead of waiting for it and then paying for their own.
-        std::lock_guard lock(mutex_);
-        take_queued(batch);
-      }
-    }
-    if (!batch_error) {
-      if (auto committed = control("COMMIT"); !committed) batch_error = committed.error();
-    }
-    if (batch_error && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (run_transaction(batch, false, batch_error) == Attempt::needs_savepoints) {
+    fallbacks_.fetch_add(1);
+    run_transaction(batch, true, batch_error);
   }
   if (!batch_error) transactions_.fetch_add(1);
   writes_.fetch_add(batch.size());
@@ -573,6 +576,61 @@ void Writer::run_batch(std::vector<std::shared_ptr<Job>>& batch) {
   while (batch.size() > largest && !largest_batch_.compare_exchange_weak(largest, batch.size())) {
   }
   for (auto& job : batch) job->finish(batch_error ? &*batch_error : nullptr);
+}
+
+Writer::Attempt Writer::run_transaction(std::vector<std::shared_ptr<Job>>& batch, bool savepoints,
+                                        std::optional<StoreError>& batch_error) {
+  sqlite3* db = connection_->handle();
+  batch_error.reset();
+  if (auto begun = control("BEGIN IMMEDIATE"); !begun) {
+    batch_error = begun.error();
+    return Attempt::done;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (savepoints) {
+      if (auto s = control("SAVEPOINT request"); !s) {
+        batch_error = s.error();
+        break;
+      }
+    }
+    const auto changes_before = sqlite3_total_changes64(db);
+    if (const StoreError* error = batch[i]->execute(*this); error != nullptr) {
+      // Some errors (disk full, I/O) make SQLite roll back the whole transaction; then the
+      // jobs before this one are lost too.
+      if (sqlite3_get_autocommit(db)) {
+        batch_error = make_error(error->kind, "the batch transaction was rolled back: " + error->message);
+        break;
+      }
+      if (!savepoints && sqlite3_total_changes64(db) != changes_before) {
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        return Attempt::needs_savepoints;
+      }
+      if (savepoints) {
+        if (auto s = control("ROLLBACK TO request"); !s) {
+          batch_error = s.error();
+          break;
+        }
+      }
+    }
+    if (savepoints) {
+      if (auto s = control("RELEASE request"); !s) {
+        batch_error = s.error();
+        break;
+      }
+    }
+    if (i + 1 == batch.size() && !savepoints) {
+      // Requests that arrived while this batch ran join it before COMMIT: they share its
+      // fsync instead of waiting for it and then paying for their own. (Not on the second,
+      // savepoint attempt: it reruns exactly the batch of the first.)
+      std::lock_guard lock(mutex_);
+      take_queued(batch);
+    }
+  }
+  if (!batch_error) {
+    if (auto committed = control("COMMIT"); !committed) batch_error = committed.error();
+  }
+  if (batch_error && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return Attempt::done;
 }
 
 std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
@@ -633,20 +691,23 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   const auto& s = r.summary;
   if (r.expected_version == 0) {
     if (auto done = execute(c, kInsertCase, r.case_id, s.bundle_id, std::int64_t{s.bundle_version}, s.status,
-                            s.applicant, s.started_at, s.updated_at, to_sql(s.version), r.snapshot);
+                            s.applicant, s.started_at, s.updated_at, to_sql(s.version));
         !done) {
       return std::unexpected(done.error());
     }
   } else if (s.status == old_status) {
-    if (auto done =
-            execute(c, kUpdateCase, s.applicant, s.updated_at, to_sql(s.version), r.snapshot, r.case_id);
-        !done) {
+    if (auto done = execute(c, kUpdateCase, s.applicant, s.updated_at, to_sql(s.version), r.case_id); !done) {
       return std::unexpected(done.error());
     }
   } else {
-    if (auto done = execute(c, kUpdateCaseAndStatus, s.applicant, s.updated_at, to_sql(s.version), r.snapshot,
-                            s.status, r.case_id);
+    if (auto done = execute(c, kUpdateCaseAndStatus, s.applicant, s.updated_at, to_sql(s.version), s.status,
+                            r.case_id);
         !done) {
+      return std::unexpected(done.error());
+    }
+  }
+  if (!r.snapshot.empty()) {
+    if (auto done = execute(c, kUpsertSnapshot, r.case_id, to_sql(s.version), r.snapshot); !done) {
       return std::unexpected(done.error());
     }
   }
@@ -656,7 +717,13 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
       return std::unexpected(done.error());
     }
   }
-  if (auto done = replace_items(r); !done) return std::unexpected(done.error());
+  for (const auto& item : r.items) {
+    if (auto done = execute(c, kUpsertItem, r.case_id, item.item_id, item.department, item.state,
+                            std::int64_t{item.final ? 1 : 0}, item.due_at, item.light);
+        !done) {
+      return std::unexpected(done.error());
+    }
+  }
   for (const auto& timer_id : r.cancel_timers) {
     if (auto done = execute(c, kDeleteTimer, r.case_id, timer_id); !done)
       return std::unexpected(done.error());
@@ -679,49 +746,6 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
     return std::unexpected(done.error());
   }
   return CommitResult{false, s.version, r.result};
-}
-
-// Makes the case's item rows equal to r.items, writing only the rows that differ.
-std::expected<void, StoreError> Writer::replace_items(const CommitRequest& r) {
-  Connection& c = *connection_;
-  std::vector<ItemRow> old;
-  if (r.expected_version > 0) {
-    auto stmt = c.prepare(kSelectItems);
-    if (!stmt) return std::unexpected(stmt.error());
-    stmt->bind(r.case_id);
-    for (;;) {
-      auto row = stmt->next();
-      if (!row) return std::unexpected(row.error());
-      if (!*row) break;
-      old.push_back(ItemRow{stmt->text(0), stmt->text(1), stmt->text(2), stmt->int64(3) != 0, stmt->int64(4),
-                            stmt->text(5)});
-    }
-  }
-  const auto same = [](const ItemRow& a, const ItemRow& b) {
-    return a.department == b.department && a.state == b.state && a.final == b.final && a.due_at == b.due_at &&
-           a.light == b.light;
-  };
-  std::vector<bool> kept(old.size(), false);
-  for (const auto& item : r.items) {
-    const auto it =
-        std::find_if(old.begin(), old.end(), [&](const ItemRow& o) { return o.item_id == item.item_id; });
-    std::expected<void, StoreError> done;
-    if (it == old.end()) {
-      done = execute(c, kInsertItem, r.case_id, item.item_id, item.department, item.state,
-                     std::int64_t{item.final ? 1 : 0}, item.due_at, item.light);
-    } else {
-      kept[static_cast<std::size_t>(it - old.begin())] = true;
-      if (same(*it, item)) continue;
-      done = execute(c, kUpdateItem, item.department, item.state, std::int64_t{item.final ? 1 : 0},
-                     item.due_at, item.light, r.case_id, item.item_id);
-    }
-    if (!done) return done;
-  }
-  for (std::size_t i = 0; i < old.size(); ++i) {
-    if (kept[i]) continue;
-    if (auto done = execute(c, kDeleteItem, r.case_id, old[i].item_id); !done) return done;
-  }
-  return {};
 }
 
 std::expected<void, StoreError> Writer::apply(const OutboxRecord& o) {
@@ -760,6 +784,92 @@ std::expected<bool, StoreError> Writer::apply(const DeployedWorkflow& w) {
   }
   return true;
 }
+
+// ---------------------------------------------------------------------------------------
+// The checkpointer: copies the WAL back into the database file on its own thread and
+// connection (PASSIVE: it never waits for, nor blocks, the writer or the readers), so that no
+// commit waits for a checkpoint. The writer's WAL hook asks for one when the WAL holds
+// kCheckpointFrames pages; the writer restarts the WAL from its beginning at its next
+// transaction once everything in it has been copied.
+
+class Checkpointer {
+ public:
+  explicit Checkpointer(std::unique_ptr<Connection> connection) : connection_(std::move(connection)) {}
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+  ~Checkpointer() { stop(); }
+
+  void start() {
+    thread_ = std::thread([this] { loop(); });
+  }
+
+  /// Stops the thread and closes the connection (before the writer's, which must be the last
+  /// to close so that it checkpoints and removes the WAL). Idempotent.
+  void stop() noexcept {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    connection_.reset();
+  }
+
+  /// sqlite3_wal_hook callback of the write connection: runs on the writer thread after each
+  /// commit with the number of frames in the WAL.
+  static int on_commit(void* self, sqlite3*, const char*, int frames) {
+    auto* checkpointer = static_cast<Checkpointer*>(self);
+    checkpointer->count_frames(frames);
+    if (frames >= kCheckpointFrames) checkpointer->request();
+    return SQLITE_OK;
+  }
+
+  std::uint64_t checkpoints() const { return checkpoints_.load(); }
+  std::uint64_t frames_written() const { return frames_written_.load(); }
+
+ private:
+  void request() noexcept {
+    if (requested_.exchange(true)) return;  // already asked; one wake-up is enough
+    std::lock_guard lock(mutex_);
+    wake_.notify_one();
+  }
+
+  void loop() noexcept {
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "ov-store-ckpt");
+#endif
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || requested_.load(); });
+        if (stopping_) return;
+      }
+      requested_.store(false);
+      // SQLITE_BUSY (another checkpoint runs, e.g. from another process) is fine: the next
+      // request tries again. Other errors show on the writer's own statements.
+      sqlite3_wal_checkpoint_v2(connection_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      checkpoints_.fetch_add(1);
+    }
+  }
+
+  // Frames (pages) the writer appended to the WAL: the WAL holds `frames` after a commit, and
+  // fewer than before means the writer restarted it from the beginning.
+  void count_frames(int frames) noexcept {
+    const auto now = static_cast<std::uint64_t>(frames);
+    frames_written_.fetch_add(now >= wal_frames_ ? now - wal_frames_ : now);
+    wal_frames_ = now;
+  }
+
+  std::unique_ptr<Connection> connection_;
+  std::uint64_t wal_frames_ = 0;  // writer thread only
+  std::atomic<std::uint64_t> frames_written_{0};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::atomic<bool> requested_{false};
+  bool stopping_ = false;
+  std::thread thread_;
+  std::atomic<std::uint64_t> checkpoints_{0};
+};
 
 // ---------------------------------------------------------------------------------------
 // Read connections.
@@ -827,18 +937,34 @@ std::expected<T, StoreError> guarded(F&& body) noexcept {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(const std::string& path, const SqliteOptions& options, std::unique_ptr<Connection> writer)
-      : readers_(path, busy_timeout_ms(options)), writer_(std::move(writer), options.max_batch) {}
+  SqliteStore(const std::string& path, const SqliteOptions& options, std::unique_ptr<Connection> writer,
+              std::unique_ptr<Connection> checkpointer)
+      : readers_(path, busy_timeout_ms(options)),
+        writer_handle_(writer->handle()),
+        writer_(std::move(writer), options.max_batch),
+        checkpointer_(std::move(checkpointer)) {}
 
   ~SqliteStore() override {
     writer_.stop();
+    sqlite3_wal_hook(writer_handle_, nullptr, nullptr);
+    checkpointer_.stop();
     // Read-only connections cannot checkpoint; closing them first lets the writer's
     // connection, the last one, checkpoint and remove the WAL.
     readers_.clear();
   }
 
-  void start() { writer_.start(); }
-  SqliteStoreStats stats() const { return writer_.stats(); }
+  void start() {
+    // Replaces SQLite's automatic checkpoint on the write connection (see Checkpointer).
+    sqlite3_wal_hook(writer_handle_, &Checkpointer::on_commit, &checkpointer_);
+    checkpointer_.start();
+    writer_.start();
+  }
+  SqliteStoreStats stats() const {
+    auto s = writer_.stats();
+    s.checkpoints = checkpointer_.checkpoints();
+    s.wal_frames = checkpointer_.frames_written();
+    return s;
+  }
 
   std::expected<CommitResult, StoreError> commit(const CommitRequest& request) override {
     return guarded<CommitResult>([&]() -> std::expected<CommitResult, StoreError> {
@@ -847,17 +973,38 @@ class SqliteStore final : public Store {
     });
   }
 
-  std::expected<std::optional<std::pair<CaseSummary, std::string>>, StoreError> load_case(
-      const std::string& case_id) override {
-    using Result = std::optional<std::pair<CaseSummary, std::string>>;
+  std::expected<std::optional<StoredCase>, StoreError> load_case(const std::string& case_id) override {
+    using Result = std::optional<StoredCase>;
     return read<Result>([&](Connection& c) -> std::expected<Result, StoreError> {
-      auto stmt = c.prepare(kSelectCase);
-      if (!stmt) return std::unexpected(stmt.error());
-      stmt->bind(case_id);
-      auto row = stmt->next();
-      if (!row) return std::unexpected(row.error());
-      if (!*row) return Result{};
-      return Result{std::pair{read_summary(*stmt), stmt->text(8)}};
+      // Two statements, one read transaction: the events after the snapshot are those of the
+      // same committed state as the summary.
+      if (auto begun = c.exec("BEGIN"); !begun) return std::unexpected(begun.error());
+      auto loaded = [&]() -> std::expected<Result, StoreError> {
+        StoredCase stored;
+        {
+          auto stmt = c.prepare(kSelectCase);
+          if (!stmt) return std::unexpected(stmt.error());
+          stmt->bind(case_id);
+          auto row = stmt->next();
+          if (!row) return std::unexpected(row.error());
+          if (!*row) return Result{};
+          stored.summary = read_summary(*stmt);
+          stored.snapshot_version = stmt->uint64(8);  // NULL (no snapshot yet) reads as 0
+          stored.snapshot = stmt->text(9);
+        }
+        if (stored.snapshot_version < stored.summary.version) {
+          auto stmt = c.prepare(kSelectEventsAfter);
+          if (!stmt) return std::unexpected(stmt.error());
+          stmt->bind(case_id).bind(to_sql(stored.snapshot_version));
+          auto events = stmt->collect(
+              [](const Statement& s) { return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)}; });
+          if (!events) return std::unexpected(events.error());
+          stored.events = std::move(*events);
+        }
+        return Result{std::move(stored)};
+      }();
+      if (auto ended = c.exec("COMMIT"); !ended && loaded) return std::unexpected(ended.error());
+      return loaded;
     });
   }
 
@@ -1049,7 +1196,9 @@ class SqliteStore final : public Store {
   }
 
   ReaderPool readers_;
+  sqlite3* writer_handle_;  // owned by writer_
   Writer writer_;
+  Checkpointer checkpointer_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -1226,7 +1375,10 @@ std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& 
     if (auto done = migrate(c); !done) return std::unexpected(done.error());
   }
 
-  auto store = std::make_unique<SqliteStore>(path, options, std::move(*opened));
+  auto checkpointer = Connection::open(path, SQLITE_OPEN_READWRITE, busy_ms);
+  if (!checkpointer) return std::unexpected(checkpointer.error());
+  if (auto done = (*checkpointer)->exec(kConfigureWriter); !done) return std::unexpected(done.error());
+  auto store = std::make_unique<SqliteStore>(path, options, std::move(*opened), std::move(*checkpointer));
   store->start();
   return store;
 }

@@ -4,8 +4,9 @@
 //
 // Usage: crash_writer <database> <run number>
 // Every run works on its own cases ("r<run>-t<thread>-c<n>"), so the test can tell runs
-// apart. Each commit leaves marks of its version everywhere it writes (snapshot, item state,
-// timer, outbox key = command id) so that a half-applied commit would show.
+// apart. Each commit leaves marks of its version everywhere it writes (item state, timer,
+// outbox key = command id, the snapshot when it sends one) so that a half-applied commit
+// would show.
 #include <onevisit/engine/store.hpp>
 
 #include <cstdio>
@@ -45,9 +46,11 @@ void work(Store& store, const std::string& run, int thread) {
         r.events.push_back(StoredEvent{version + i, version + i == 1 ? "CaseStarted" : "ItemTransitioned",
                                        "{\"payload\":\"" + std::string(200, 'e') + "\"}", 1});
       }
+      const auto before = version;
       version += count;
       const auto v = std::to_string(version);
-      r.snapshot = "{\"version\":" + v + "}";
+      // A snapshot whenever the case crosses a multiple of 4 events, as the runtime does (of 16).
+      if (version / 4 > before / 4) r.snapshot = "{\"version\":" + v + "}";
       r.summary = CaseSummary{case_id, "crash_bundle", 1, "running", "李*", 1, 1, version};
       r.items = {ItemRow{"item", "market", "v" + v, false, static_cast<Timestamp>(version), ""}};
       r.set_timers = {TimerRecord{case_id, "t", static_cast<Timestamp>(version), "{}"}};

@@ -4,6 +4,7 @@
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/simulate.hpp>
 
+#include "codec.hpp"  // white-box: compare whole case states
 #include "district_generator.hpp"
 
 #include "../test_support.hpp"
@@ -305,4 +306,102 @@ TEST_CASE("engine: the generated district uses every construct the real bundles 
     CHECK(district.at(construct) >= rate / 4);
     CHECK(district.at(construct) <= rate * 4);
   }
+}
+
+namespace {
+
+// A bundle whose one item can go round the correction loop as often as a test likes.
+constexpr const char* kCorrectionFlow = R"(
+lifecycle standard {
+  state submitted initial; state accepted; state correcting pauses_clock; state approved final
+  on accept: submitted -> accepted by clerk
+  on request_correction: submitted, accepted -> correcting by clerk requires reason
+  on corrected: correcting -> accepted by applicant
+  on approve: accepted -> approved by reviewer
+  warn at 80%
+}
+department market "市场监管局" adapter market_registry
+item registration "设立登记" by market { limit 5 workdays }
+bundle loop "补正" version 1 {
+  promise 5 workdays; lifecycle standard
+  form { company_name "企业名称": text required }
+  use registration
+}
+)";
+
+}  // namespace
+
+// The store keeps a snapshot every 16 events and the events after it; a restarted engine
+// replays that tail through apply(). Whatever the version, it must equal the live state.
+TEST_CASE("engine: a case restored from its latest snapshot and the events after it equals the live case", "[engine][sqlite]") {
+  const auto db = temp_db("replay.db");
+  VirtualClock clock(at(2026, 3, 2, 9));
+  std::string case_id;
+  std::vector<std::string> live;  // the encoded live state after each round
+  {
+    auto opened = Engine::open({db.string(), &clock});
+    if (!opened) FAIL(opened.error().message);
+    auto& engine = **opened;
+    REQUIRE(engine.deploy_sources({{"loop.flow", kCorrectionFlow}}, {"loop.flow"}));
+    auto started = engine.start_case("loop", {{"company_name", Value::of_text("某某公司")}}, "11010519491231002X",
+                                     {"", "clerk-1", "clerk"});
+    if (!started) FAIL(started.error().message);
+    case_id = started->case_id;
+    REQUIRE(engine.execute(case_id, FireEvent{"registration", "accept", {}}, {"", "clerk-1", "clerk"}));
+    for (int round = 0; round < 12; ++round) {
+      clock.advance(3'600'000);
+      REQUIRE(engine.execute(case_id, FireEvent{"registration", "request_correction", {{"reason", "补正 " + std::to_string(round)}}},
+                             {"", "clerk-1", "clerk"}));
+      clock.advance(1'800'000);
+      REQUIRE(engine.execute(case_id, FireEvent{"registration", "corrected", {}}, {"", "applicant", "applicant"}));
+      auto view = engine.get_case(case_id);
+      REQUIRE(view);
+      live.push_back(codec::encode_case(view->state));
+    }
+  }
+  auto opened = Engine::open({db.string(), &clock});
+  if (!opened) FAIL(opened.error().message);
+  auto restored = (*opened)->get_case(case_id);
+  REQUIRE(restored);
+  INFO("version " << restored->state.version);
+  CHECK(restored->state.version > 16);
+  CHECK(restored->state.version % 16 != 0);  // so that a tail of events is replayed
+  CHECK(codec::encode_case(restored->state) == live.back());
+  // The restored case goes on as the live one would have.
+  auto approved = (*opened)->execute(case_id, FireEvent{"registration", "approve", {}}, {"", "reviewer-1", "reviewer"});
+  if (!approved) FAIL(approved.error().message);
+  auto view = (*opened)->get_case(case_id);
+  REQUIRE(view);
+  CHECK(view->state.status == CaseStatus::completed);
+  auto history = (*opened)->history(case_id);
+  REQUIRE(history);
+  CHECK(history->size() == view->state.version);
+}
+
+// start_case does not read the store before committing a new case; a taken case id must
+// still be refused, from the cache or from the store.
+TEST_CASE("engine: starting a case under an id that exists is rejected and changes nothing", "[engine][sqlite]") {
+  const auto db = temp_db("taken.db");
+  VirtualClock clock(at(2026, 3, 2, 9));
+  const std::map<std::string, Value> form{{"company_name", Value::of_text("某某公司")}};
+  {
+    auto opened = Engine::open({db.string(), &clock});
+    if (!opened) FAIL(opened.error().message);
+    REQUIRE((*opened)->deploy_sources({{"loop.flow", kCorrectionFlow}}, {"loop.flow"}));
+    auto first = (*opened)->start_case("loop", form, "11010519491231002X", {"cmd-1", "clerk-1", "clerk"}, "case-1");
+    if (!first) FAIL(first.error().message);
+    auto again = (*opened)->start_case("loop", form, "11010519491231002X", {"cmd-2", "clerk-1", "clerk"}, "case-1");
+    REQUIRE_FALSE(again);
+    CHECK(again.error().kind == EngineError::Kind::rejected);
+  }
+  auto opened = Engine::open({db.string(), &clock});  // nothing cached: the store says it exists
+  if (!opened) FAIL(opened.error().message);
+  auto again = (*opened)->start_case("loop", form, "11010519491231002X", {"cmd-3", "clerk-1", "clerk"}, "case-1");
+  REQUIRE_FALSE(again);
+  CHECK(again.error().kind == EngineError::Kind::rejected);
+  auto view = (*opened)->get_case("case-1");
+  REQUIRE(view);
+  auto history = (*opened)->history("case-1");
+  REQUIRE(history);
+  CHECK(history->size() == view->state.version);
 }

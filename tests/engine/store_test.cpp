@@ -185,7 +185,10 @@ TEST_CASE("store: every record type round-trips, also after reopening") {
   auto loaded = store->load_case("case-1");
   REQUIRE(loaded);
   REQUIRE(loaded->has_value());
-  const auto& [summary, snapshot] = **loaded;
+  const auto& summary = (*loaded)->summary;
+  CHECK((*loaded)->snapshot_version == 3);  // every commit of this test sends a snapshot
+  CHECK((*loaded)->events.empty());
+  const auto& snapshot = (*loaded)->snapshot;
   CHECK(summary.case_id == "case-1");
   CHECK(summary.bundle_id == "enterprise_startup");
   CHECK(summary.bundle_version == 2);
@@ -229,10 +232,13 @@ TEST_CASE("store: every record type round-trips, also after reopening") {
   CHECK(o.attempts == 0);
   CHECK(o.status == "pending");
 
-  // The items were replaced: the one left is final, so the worklist is empty.
+  // The second commit named only the registration row, now final; the seal row stays as the
+  // first commit left it, so it is the one open item.
   auto work = store->worklist({});
   REQUIRE(work);
-  CHECK(work->empty());
+  REQUIRE(work->size() == 1);
+  CHECK((*work)[0].item.item_id == "seal");
+  CHECK((*work)[0].item.state == "submitted");
   CaseQuery approved;
   approved.item_state = "approved";
   auto cases = store->list_cases(approved);
@@ -298,8 +304,8 @@ TEST_CASE("store: a version conflict changes nothing") {
   auto loaded = store->load_case("case-1");
   REQUIRE(loaded);
   REQUIRE(loaded->has_value());
-  CHECK((*loaded)->first.version == 2);
-  CHECK((*loaded)->second == "{\"version\":2}");
+  CHECK((*loaded)->summary.version == 2);
+  CHECK((*loaded)->snapshot == "{\"version\":2}");
   CHECK(store->load_events("case-1")->size() == 2);
   CHECK(store->due_timers(1000, 10)->size() == 1);
   CHECK(store->pending_outbox(1000, 10)->empty());
@@ -329,7 +335,7 @@ TEST_CASE("store: a duplicate command id returns the first result and writes not
   CHECK(again->version == first.version);
   CHECK(again->result == first.result);
   CHECK(store->load_events("case-1")->size() == 3);
-  CHECK((*store->load_case("case-1"))->first.version == 3);
+  CHECK((*store->load_case("case-1"))->summary.version == 3);
   CHECK(store->pending_outbox(1000, 10)->empty());
   CHECK(count_rows(path, "SELECT COUNT(*) FROM commands") == 2);
 
@@ -403,7 +409,7 @@ TEST_CASE("store: 8 threads x 500 commits all land and share transactions") {
       if (!c) {
         ++failures;
       } else if (c->has_value() &&
-                 (*c)->second != "{\"version\":" + std::to_string((*c)->first.version) + "}") {
+                 (*c)->snapshot != "{\"version\":" + std::to_string((*c)->summary.version) + "}") {
         ++inconsistent_reads;
       }
       if (!store->worklist({}) || !store->list_cases({})) ++failures;
@@ -433,7 +439,7 @@ TEST_CASE("store: 8 threads x 500 commits all land and share transactions") {
       auto events = store->load_events(case_id);
       REQUIRE(events);
       CHECK(events->size() == kCommits / kCasesPerThread);
-      CHECK((*store->load_case(case_id))->first.version == kCommits / kCasesPerThread);
+      CHECK((*store->load_case(case_id))->summary.version == kCommits / kCasesPerThread);
     }
   }
   auto stats = sqlite_store_stats(*store);
@@ -469,7 +475,7 @@ TEST_CASE("store: racing commands on one case: one wins per version, the losers 
           ++other_errors;
           continue;
         }
-        const auto version = (*loaded)->first.version;
+        const auto version = (*loaded)->summary.version;
         auto r = make_commit("t" + std::to_string(t) + "-" + std::to_string(i), "shared", version, 1);
         r.outbox = {
             OutboxRecord{0, r.command_id, "", "tax", "tax_gateway", "submit", "{}", 0, 0, "pending", ""}};
@@ -495,7 +501,7 @@ TEST_CASE("store: racing commands on one case: one wins per version, the losers 
   CHECK(other_errors == 0);
   CHECK(won + conflicts == kThreads * kAttempts);
   CHECK(conflicts > 0);
-  const auto version = (*store->load_case("shared"))->first.version;
+  const auto version = (*store->load_case("shared"))->summary.version;
   CHECK(version == static_cast<std::uint64_t>(won + 1));
   CHECK(store->load_events("shared")->size() == version);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM commands WHERE case_id = 'shared'") == version);
@@ -572,7 +578,7 @@ TEST_CASE("store: files that are not onevisit databases are refused and left as 
   }
   SECTION("an onevisit database of a newer schema version") {
     { open_store(path); }
-    raw_sql(path, "PRAGMA user_version = 2;");
+    raw_sql(path, "PRAGMA user_version = 3;");
     expected = Kind::foreign;
   }
 
@@ -933,7 +939,9 @@ TEST_CASE("store: acknowledged commits survive kill -9 and nothing is half-appli
       auto loaded = store->load_case(ack.case_id);
       REQUIRE(loaded);
       REQUIRE(loaded->has_value());
-      CHECK((*loaded)->first.version >= ack.version);
+      CHECK((*loaded)->summary.version >= ack.version);
+      // The latest snapshot and the events after it make up the whole case.
+      CHECK((*loaded)->snapshot_version + (*loaded)->events.size() == (*loaded)->summary.version);
     }
   }
 
@@ -964,9 +972,12 @@ TEST_CASE("store: acknowledged commits survive kill -9 and nothing is half-appli
     REQUIRE(command_versions.contains(command));
     CHECK(command_versions[command] == std::to_string(ack.version));
   }
-  // Every case: events 1..version without gaps, snapshot, item row and timer at that version.
+  // Every case: events 1..version without gaps, item row and timer at that version, and its
+  // latest snapshot (the writer sends one every fourth event) at a version it reached.
   const auto cases = query(
-      "SELECT c.case_id, c.version, c.snapshot, COUNT(e.sequence), MIN(e.sequence), MAX(e.sequence), "
+      "SELECT c.case_id, c.version, "
+      "COALESCE((SELECT s.version || ' ' || s.snapshot FROM snapshots s WHERE s.case_id = c.case_id), ''), "
+      "COUNT(e.sequence), MIN(e.sequence), MAX(e.sequence), "
       "(SELECT state FROM case_items i WHERE i.case_id = c.case_id), "
       "(SELECT due_at FROM timers t WHERE t.case_id = c.case_id) "
       "FROM cases c LEFT JOIN events e ON e.case_id = c.case_id GROUP BY c.case_id");
@@ -976,7 +987,14 @@ TEST_CASE("store: acknowledged commits survive kill -9 and nothing is half-appli
     CHECK(row[3] == row[1]);
     CHECK(row[4] == "1");
     CHECK(row[5] == row[1]);
-    CHECK(row[2] == "{\"version\":" + row[1] + "}");
+    if (!row[2].empty()) {
+      const auto space = row[2].find(' ');
+      const auto snapshot_version = std::stoull(row[2].substr(0, space));
+      CHECK(snapshot_version <= std::stoull(row[1]));
+      CHECK(row[2].substr(space + 1) == "{\"version\":" + std::to_string(snapshot_version) + "}");
+    } else {
+      CHECK(std::stoull(row[1]) < 4);
+    }
     CHECK(row[6] == "v" + row[1]);
     CHECK(row[7] == row[1]);
   }
@@ -995,4 +1013,148 @@ TEST_CASE("store: acknowledged commits survive kill -9 and nothing is half-appli
       "WHERE e.sequence > c.version");
   CHECK(stray_events.empty());
   sqlite3_close(raw);
+}
+
+// The schema of release 1 exactly as it shipped (sqlite_store.cpp, kSchemaV1): a frozen copy,
+// so that this test keeps opening a real version-1 file however the store changes.
+constexpr const char* kReleasedSchemaV1 = R"sql(
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE workflows (bundle_id TEXT NOT NULL, version INTEGER NOT NULL, source_hash TEXT NOT NULL,
+  source TEXT NOT NULL, deployed_at BIGINT NOT NULL, PRIMARY KEY (bundle_id, version));
+CREATE TABLE cases (case_id TEXT PRIMARY KEY, bundle_id TEXT NOT NULL, bundle_version INTEGER NOT NULL,
+  status TEXT NOT NULL, applicant TEXT NOT NULL, started_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+  version BIGINT NOT NULL CHECK (version >= 0), snapshot TEXT NOT NULL);
+CREATE INDEX cases_by_bundle ON cases (bundle_id, bundle_version);
+CREATE INDEX cases_by_status ON cases (status, started_at);
+CREATE INDEX cases_by_start ON cases (started_at);
+CREATE TABLE events (case_id TEXT NOT NULL REFERENCES cases (case_id), sequence BIGINT NOT NULL CHECK (sequence > 0),
+  type TEXT NOT NULL, payload TEXT NOT NULL, recorded_at BIGINT NOT NULL, PRIMARY KEY (case_id, sequence));
+CREATE TABLE commands (command_id TEXT PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases (case_id),
+  version BIGINT NOT NULL, result TEXT NOT NULL);
+CREATE TABLE case_items (case_id TEXT NOT NULL REFERENCES cases (case_id), item_id TEXT NOT NULL,
+  department TEXT NOT NULL, state TEXT NOT NULL, final INTEGER NOT NULL CHECK (final IN (0, 1)),
+  due_at BIGINT NOT NULL, light TEXT NOT NULL, PRIMARY KEY (case_id, item_id));
+CREATE INDEX case_items_open_by_department ON case_items (department, due_at) WHERE final = 0;
+CREATE INDEX case_items_open_by_due ON case_items (due_at) WHERE final = 0;
+CREATE TABLE timers (case_id TEXT NOT NULL REFERENCES cases (case_id), timer_id TEXT NOT NULL,
+  due_at BIGINT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (case_id, timer_id));
+CREATE INDEX timers_by_due ON timers (due_at);
+CREATE TABLE outbox (id INTEGER PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE,
+  case_id TEXT NOT NULL REFERENCES cases (case_id), department TEXT NOT NULL, adapter TEXT NOT NULL,
+  operation TEXT NOT NULL, payload TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_at BIGINT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'parked')), last_error TEXT NOT NULL);
+CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at);
+INSERT INTO meta (key, value) VALUES ('application', 'onevisit'), ('schema_version', '1');
+PRAGMA application_id = 1330529622;
+PRAGMA user_version = 1;
+)sql";
+
+TEST_CASE("store: a version-1 database is migrated to version 2 and its cases load as before") {
+  TempDir dir;
+  const auto path = dir.file("v1.db");
+  raw_sql(path, kReleasedSchemaV1);
+  raw_sql(path,
+          "INSERT INTO cases VALUES ('case-1', 'enterprise_startup', 2, 'running', '张*', 1000, 1002, 2, "
+          "'{\"version\":2}');"
+          "INSERT INTO events VALUES ('case-1', 1, 'CaseStarted', '{\"n\":1}', 1001), "
+          "('case-1', 2, 'ItemTransitioned', '{\"n\":2}', 1002);"
+          "INSERT INTO commands VALUES ('cmd-1', 'case-1', 2, '{\"ok\":true}');"
+          "INSERT INTO case_items VALUES ('case-1', 'registration', 'market', 'accepted', 0, 5000, '');");
+  {
+    auto store = open_store(path);
+    auto loaded = store->load_case("case-1");
+    REQUIRE(loaded);
+    REQUIRE(loaded->has_value());
+    CHECK((*loaded)->summary.version == 2);
+    CHECK((*loaded)->summary.applicant == "张*");
+    CHECK((*loaded)->snapshot_version == 2);  // the case row's snapshot moved to its own table
+    CHECK((*loaded)->snapshot == "{\"version\":2}");
+    CHECK((*loaded)->events.empty());
+    auto again = store->find_command("cmd-1");
+    REQUIRE(again);
+    REQUIRE(again->has_value());
+    CHECK((*again)->version == 2);
+
+    // The next commit sends no snapshot: the migrated one stays, the new event follows it.
+    CommitRequest next = make_commit("cmd-2", "case-1", 2, 1);
+    next.snapshot.clear();
+    commit_ok(*store, next);
+    loaded = store->load_case("case-1");
+    REQUIRE(loaded);
+    REQUIRE(loaded->has_value());
+    CHECK((*loaded)->summary.version == 3);
+    CHECK((*loaded)->snapshot_version == 2);
+    REQUIRE((*loaded)->events.size() == 1);
+    CHECK((*loaded)->events[0].sequence == 3);
+    CHECK((*loaded)->events[0].payload == "{\"n\":3}");
+  }
+  CHECK(count_rows(path, "PRAGMA user_version") == 2);
+  CHECK(count_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 2);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM pragma_table_info('cases') WHERE name = 'snapshot'") == 0);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM snapshots") == 1);
+}
+
+TEST_CASE("store: a case without a snapshot loads as all its events") {
+  TempDir dir;
+  auto store = open_store(dir.file("cases.db"));
+  CommitRequest first = make_commit("cmd-1", "case-1", 0, 2);
+  first.snapshot.clear();
+  commit_ok(*store, first);
+  auto loaded = store->load_case("case-1");
+  REQUIRE(loaded);
+  REQUIRE(loaded->has_value());
+  CHECK((*loaded)->snapshot_version == 0);
+  CHECK((*loaded)->snapshot.empty());
+  REQUIRE((*loaded)->events.size() == 2);
+  CHECK((*loaded)->events[0].type == "CaseStarted");
+  CHECK((*loaded)->events[1].sequence == 2);
+
+  commit_ok(*store, make_commit("cmd-2", "case-1", 2, 1));  // with a snapshot at version 3
+  loaded = store->load_case("case-1");
+  REQUIRE(loaded);
+  CHECK((*loaded)->snapshot_version == 3);
+  CHECK((*loaded)->events.empty());
+}
+
+// The writer runs a batch without savepoints first; a request that fails after it wrote
+// something makes it roll back and run the batch again with a savepoint per request. A
+// trigger (added behind the store's back) makes such a failure happen in the middle of one.
+TEST_CASE("store: a request failing after its first writes leaves no trace, the rest of its batch lands") {
+  TempDir dir;
+  const auto path = dir.file("cases.db");
+  { open_store(path); }
+  raw_sql(path,
+          "CREATE TRIGGER refuse_boom BEFORE INSERT ON timers WHEN NEW.timer_id = 'boom' "
+          "BEGIN SELECT RAISE(ABORT, 'boom refused'); END;");
+  auto store = open_store(path);
+  constexpr int kThreads = 6;
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 20; ++k) {
+        const auto case_id = "t" + std::to_string(t) + "-c" + std::to_string(k);
+        CommitRequest r = make_commit(case_id + "-start", case_id, 0, 2);
+        // Every third case carries the refused timer: its case row and events are written
+        // before the timer insert fails.
+        if (k % 3 == 0) r.set_timers = {TimerRecord{"", "boom", 1, "{}"}};
+        auto result = store->commit(r);
+        if (k % 3 == 0) {
+          CHECK_FALSE(result);
+          if (!result) ++refused;
+        } else {
+          CHECK(result);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(refused == kThreads * 7);
+  const auto stats = sqlite_store_stats(*store).value_or(SqliteStoreStats{});
+  CHECK(stats.savepoint_reruns >= 1);
+  store.reset();
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM cases") == kThreads * 13);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM events") == kThreads * 13 * 2);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM commands") == kThreads * 13);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM cases WHERE CAST(substr(case_id, instr(case_id, '-c') + 2) AS INTEGER) % 3 = 0") == 0);
 }

@@ -1,9 +1,10 @@
 // Durable storage for cases: the Store interface and its SQLite implementation.
 //
 // The runtime decides (pure) and the store persists. One command's effects commit in ONE
-// transaction: the events it produced, the case's new snapshot, the rows that index the
-// case's items for worklists, timer changes and adapter-call intents (the outbox). Either
-// all of it is durable or none of it is.
+// transaction: the events it produced, the case's new version (and now and then its
+// snapshot), the item rows that changed (they index the case's items for worklists), timer
+// changes and adapter-call intents (the outbox). Either all of it is durable or none of it
+// is. A case's state is its latest snapshot plus the events after it (load_case).
 //
 // The store sees events, snapshots, timers and outbox payloads as opaque JSON text; the
 // runtime owns their meaning (docs/storage.md specifies the schema).
@@ -74,7 +75,7 @@ struct OutboxRecord {
   std::string last_error;
 };
 
-/// One row per item of a case, replaced on every commit: what worklists query.
+/// One row per item of a case: what worklists query. A commit names the rows that changed.
 struct ItemRow {
   std::string item_id;
   std::string department;
@@ -102,13 +103,26 @@ struct CommitRequest {
   std::string case_id;
   std::uint64_t expected_version = 0;  ///< 0: the case must not exist yet
   std::vector<StoredEvent> events;     ///< sequences expected_version+1 ...
-  std::string snapshot;                ///< JSON of the case after the events
+  /// JSON of the case after the events, or empty: no new snapshot this time. The store keeps
+  /// the latest one; load_case returns it with the events after it, which the runtime replays.
+  std::string snapshot;
   CaseSummary summary;                 ///< version = expected_version + events.size()
-  std::vector<ItemRow> items;          ///< replaces the case's item rows
-  std::vector<TimerRecord> set_timers;       ///< insert or replace by (case_id, timer_id)
+  /// Item rows to insert or update by item_id; rows not named stay as they are. The runtime
+  /// sends only the rows that changed (sending all is allowed: an unchanged row is not written).
+  std::vector<ItemRow> items;
+  std::vector<TimerRecord> set_timers;       ///< insert or replace by (case_id, timer_id); unchanged ones need not be sent
   std::vector<std::string> cancel_timers;    ///< timer ids of this case
   std::vector<OutboxRecord> outbox;          ///< new adapter-call intents
   std::string result;                  ///< JSON returned to a retried command
+};
+
+/// What load_case returns: the case's summary, its latest snapshot, and the events after it.
+/// The case's state is the snapshot (an empty case when there is none) with `events` applied.
+struct StoredCase {
+  CaseSummary summary;
+  std::uint64_t snapshot_version = 0;  ///< 0: no snapshot yet; `events` then start at 1
+  std::string snapshot;
+  std::vector<StoredEvent> events;     ///< sequences snapshot_version+1 ... summary.version
 };
 
 struct CommitResult {
@@ -149,8 +163,8 @@ class Store {
   /// Commits one command's effects atomically (see CommitRequest). Blocks until durable.
   virtual std::expected<CommitResult, StoreError> commit(const CommitRequest& request) = 0;
 
-  virtual std::expected<std::optional<std::pair<CaseSummary, std::string>>, StoreError> load_case(
-      const std::string& case_id) = 0;  ///< summary and snapshot
+  /// The summary, the latest snapshot and the events after it, all of one committed state.
+  virtual std::expected<std::optional<StoredCase>, StoreError> load_case(const std::string& case_id) = 0;
   virtual std::expected<std::vector<StoredEvent>, StoreError> load_events(const std::string& case_id) = 0;
   virtual std::expected<std::vector<CaseSummary>, StoreError> list_cases(const CaseQuery& query) = 0;
   /// Non-final items, ordered by due date (no deadline last).
