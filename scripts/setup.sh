@@ -8,8 +8,13 @@ packages=(
   g++ cmake ninja-build pkg-config git python3
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-graph1.81-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libpugixml-dev catch2 libcli11-dev
-  libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libpq-dev
+  libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libpq-dev wrk
+  chromium
 )
+# Node.js for the browser test: Debian's nodejs and npm, unless a node (with its own npm, as
+# NodeSource's build has) is already installed.
+if ! command -v node >/dev/null; then packages+=(nodejs); fi
+if ! command -v npm >/dev/null; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -25,4 +30,12 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The browser test's driver (playwright-core, no bundled browsers: it drives Debian's chromium),
+# from the committed lock file.
+browser_tests="$(dirname "$0")/../tests/browser"
+if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
+  echo "setup: npm ci in tests/browser"
+  (cd "$browser_tests" && npm ci --no-audit --no-fund --loglevel=error)
 fi

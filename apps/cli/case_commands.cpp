@@ -1,11 +1,13 @@
 #include "cli/case_commands.hpp"
 
+#include "cli/case_json.hpp"
 #include "cli/files.hpp"
 
 #include <onevisit/adapters/delivery.hpp>
 #include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/figures.hpp>
+#include <onevisit/engine/report.hpp>
 #include <onevisit/engine/simulate.hpp>
 
 #include <boost/json.hpp>
@@ -41,16 +43,6 @@ int exit_code(const EngineError& e) {
   return e.kind == EngineError::Kind::store ? 2 : 1;
 }
 
-std::string format_time(engine::Timestamp t) {
-  if (t == 0) return "-";
-  const auto minutes = t / 60'000;
-  const auto d = dsl::civil_from_days(engine::day_of(minutes));
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02d %02d:%02d", d.year, d.month, d.day, static_cast<int>((minutes % 1440) / 60),
-                static_cast<int>(minutes % 60));
-  return buffer;
-}
-
 std::expected<std::unique_ptr<Engine>, EngineError> open_engine(const std::string& database) {
   return Engine::open({database, nullptr});
 }
@@ -66,51 +58,6 @@ std::map<std::string, std::string> pairs(const std::vector<std::string>& items, 
     out[item.substr(0, eq)] = item.substr(eq + 1);
   }
   return out;
-}
-
-json::object case_json(const engine::CaseView& view) {
-  const auto& c = view.state;
-  const auto& wf = *view.workflow;
-  json::object o{{"case_id", c.id},
-                 {"bundle", c.bundle_id},
-                 {"bundle_version", c.bundle_version},
-                 {"version", c.version},
-                 {"status", std::string(engine::to_string(c.status))},
-                 {"applicant", c.applicant_masked},
-                 {"started_at", format_time(c.started_at)},
-                 {"updated_at", format_time(c.updated_at)}};
-  json::object form;
-  for (const auto& f : wf.fields) {
-    const auto& v = c.slots[f.slot];
-    if (v.is_null()) continue;
-    // ID and phone numbers are masked in every output.
-    std::string text = v.kind == dsl::ValueKind::text ? v.text : dsl::to_string(v);
-    if (f.value_type.base == dsl::BaseType::idcard) text = dsl::mask_idcard(text);
-    if (f.value_type.base == dsl::BaseType::phone) text = dsl::mask_phone(text);
-    form[f.name] = text;
-  }
-  o["form"] = std::move(form);
-  json::array materials;
-  for (std::size_t m = 0; m < wf.materials.size(); ++m) {
-    materials.push_back(json::object{{"material", wf.materials[m].id},
-                                     {"title", wf.materials[m].title},
-                                     {"status", std::string(engine::to_string(c.materials[m].status))},
-                                     {"note", c.materials[m].note}});
-  }
-  o["materials"] = std::move(materials);
-  json::array items;
-  for (std::size_t i = 0; i < wf.items.size(); ++i) {
-    const auto& row = view.items[i];
-    items.push_back(json::object{{"item", row.item_id},
-                                 {"title", wf.items[i].title},
-                                 {"department", row.department},
-                                 {"phase", std::string(engine::to_string(c.items[i].phase))},
-                                 {"state", row.state},
-                                 {"due", format_time(row.due_at)},
-                                 {"light", row.light}});
-  }
-  o["items"] = std::move(items);
-  return o;
 }
 
 }  // namespace
@@ -315,10 +262,9 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
     json::array a;
     for (const auto& h : *history) {
       if (o.format == OutputFormat::json) {
-        boost::system::error_code ec;
-        a.push_back(json::object{{"sequence", h.sequence}, {"type", h.type}, {"at", format_time(h.at)}, {"payload", json::parse(h.payload, ec)}});
+        a.push_back(json::object{{"sequence", h.sequence}, {"type", h.type}, {"at", format_time(h.at)}, {"payload", history_payload_json(h.type, h.payload)}});
       } else {
-        out << h.sequence << "  " << format_time(h.at) << "  " << h.type << "  " << h.payload << "\n";
+        out << h.sequence << "  " << format_time(h.at) << "  " << h.type << "  " << json::serialize(history_payload_json(h.type, h.payload)) << "\n";
       }
     }
     if (o.format == OutputFormat::json) out << json::serialize(a) << "\n";
@@ -464,6 +410,55 @@ int run_dispatch(const DispatchCommandOptions& o, std::ostream& out, std::ostrea
   out << "delivered " << total.dispatch.delivered << ", to retry " << total.dispatch.retried << ", parked " << total.dispatch.parked
       << ", held by open circuits " << total.dispatch.deferred << "; answers applied " << total.dispatch.results + total.receipts
       << ", receipts quarantined " << total.quarantined << "\n";
+  return 0;
+}
+
+int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
+  engine::ReportPeriod period;
+  for (const auto& [text, bound, next_day] : {std::tuple{&o.from, &period.from, false}, std::tuple{&o.to, &period.to, true}}) {
+    if (text->empty()) continue;
+    const auto date = dsl::parse_civil_date(*text);
+    if (!date) {
+      err << "onevisit report: --from and --to take a date YYYY-MM-DD, not '" << *text << "'\n";
+      return 2;
+    }
+    *bound = (dsl::days_from_civil(*date) + (next_day ? 1 : 0)) * 24 * 60 * 60'000;
+  }
+  auto opened = open_engine(o.database);
+  if (!opened) {
+    print_error(opened.error(), err);
+    return exit_code(opened.error());
+  }
+  auto report = engine::service_report(**opened, period);
+  if (!report) {
+    print_error(report.error(), err);
+    return exit_code(report.error());
+  }
+  if (o.format == OutputFormat::json) {
+    out << json::serialize(report_json(*report)) << "\n";
+    return 0;
+  }
+  auto print = [&](const engine::ServiceFigures& f, const std::string& heading) {
+    out << heading << "\n";
+    out << "  cases started / completed / withdrawn  " << f.cases_started << " / " << f.cases_completed << " / " << f.cases_withdrawn << "\n";
+    out << "  on time                                " << f.on_time_rate << "% of " << f.items_finished << " finished items\n";
+    out << "  average working days                   " << f.average_workdays << " per completed case\n";
+    out << "  immediate handling (即办率)             " << f.immediate_rate << "%\n";
+    out << "  fully online                           " << f.fully_online_rate << "%\n";
+    out << "  materials uploaded / from e-licenses   " << f.materials_uploaded << " / " << f.materials_from_elicense << "\n";
+    out << "  average visits                         " << f.average_visits << " per case\n";
+    out << "  corrections (补正)                      " << f.corrections_per_case << " per case\n";
+    out << "  ratings (好差评) 1..5                   ";
+    for (const auto n : f.ratings) out << n << " ";
+    out << "  good " << f.good_rating_rate << "% of " << f.rated << "\n";
+    if (!f.overdue_cases_by_department.empty()) {
+      out << "  overdue cases by department           ";
+      for (const auto& [department, n] : f.overdue_cases_by_department) out << " " << department << "=" << n;
+      out << "\n";
+    }
+  };
+  for (const auto& b : report->bundles) print(b, b.bundle_id + "  " + b.title);
+  print(report->overall, "overall");
   return 0;
 }
 

@@ -68,4 +68,13 @@ struct DispatchCommandOptions {
 /// Delivers the outbox's adapter calls until SIGINT/SIGTERM (or once).
 int run_dispatch(const DispatchCommandOptions& options, std::ostream& out, std::ostream& err);
 
+/// `onevisit report`: the service figures (engine/report.hpp) of the cases in a database.
+struct ReportOptions {
+  std::string database;
+  std::string from;  ///< YYYY-MM-DD: cases started on or after this day
+  std::string to;    ///< YYYY-MM-DD: cases started on or before this day
+  OutputFormat format = OutputFormat::text;
+};
+int run_report(const ReportOptions& options, std::ostream& out, std::ostream& err);
+
 }  // namespace onevisit::cli

@@ -2,6 +2,8 @@
 #include "cli/case_commands.hpp"
 #include "cli/commands.hpp"
 
+#include <onevisit/server/server.hpp>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -145,6 +147,25 @@ int main(int argc, char** argv) {
   dispatch_command->add_flag("--once", dispatch.once, "Deliver what is due now and exit");
   dispatch_command->add_option("--interval-ms", dispatch.interval_ms, "Pause between rounds")->default_val(1000);
 
+  onevisit::cli::ReportOptions report;
+  auto* report_command = app.add_subcommand("report", "Service figures: on-time rate, working days, visits, corrections, 好差评");
+  report_command->add_option("--db", report.database, "The SQLite database")->required();
+  report_command->add_option("--from", report.from, "Cases started on or after this day (YYYY-MM-DD)");
+  report_command->add_option("--to", report.to, "Cases started on or before this day (YYYY-MM-DD)");
+  report_command->add_option("--format", report.format, "Output format: text or json")
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
+
+  onevisit::server::ServiceOptions serve;
+  auto* serve_command = app.add_subcommand("serve", "Run the clerk service: REST API, web console, timers and adapter dispatch");
+  serve_command->add_option("--db", serve.database, "The SQLite database (created when missing)")->required();
+  serve_command->add_option("--workflows", serve.workflows, "Workflows folder, deployed on first start")->required();
+  serve_command->add_option("--config", serve.adapter_config, "Deployment configuration (TOML); default: every system logs its calls");
+  serve_command->add_option("--listen", serve.listen, "address:port")->default_val("127.0.0.1:8080");
+  serve_command->add_option("--threads", serve.threads, "HTTP worker threads")->default_val(4)->check(CLI::Range(1, 64));
+  serve_command->add_option("--console", serve.console_dir, "The web console's files (default: console/ next to the executable)");
+  serve_command->add_flag("--secure-cookies", serve.secure_cookies, "Mark cookies Secure (clients come over HTTPS through a TLS proxy)");
+  serve_command->add_flag("--reset-admin-password", serve.reset_admin_password, "Give the user admin a new generated password, shown once");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -158,6 +179,11 @@ int main(int argc, char** argv) {
   if (graph_command->parsed()) return onevisit::cli::run_graph(graph, std::cout, std::cerr);
   if (stats_command->parsed()) return onevisit::cli::run_stats(stats, std::cout, std::cerr);
   if (deploy_command->parsed()) return onevisit::cli::run_deploy(deploy, std::cout, std::cerr);
+  if (report_command->parsed()) return onevisit::cli::run_report(report, std::cout, std::cerr);
+  if (serve_command->parsed()) {
+    if (log_level == "warn") spdlog::set_level(spdlog::level::info);  // a service says what it does
+    return onevisit::server::run_serve(serve, std::cout, std::cerr);
+  }
   if (dispatch_command->parsed()) return onevisit::cli::run_dispatch(dispatch, std::cout, std::cerr);
   if (simulate_command->parsed()) return onevisit::cli::run_simulate(simulate, std::cout, std::cerr);
   if (case_command->parsed()) {

@@ -1,0 +1,469 @@
+#include "accounts.hpp"
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <functional>
+
+namespace onevisit::server {
+
+std::string_view to_string(Role role) {
+  switch (role) {
+    case Role::window_clerk: return "window_clerk";
+    case Role::reviewer: return "reviewer";
+    case Role::supervisor: return "supervisor";
+    case Role::designer: return "designer";
+    case Role::admin: return "admin";
+  }
+  return "?";
+}
+
+std::optional<Role> parse_role(std::string_view text) {
+  for (const auto role : kAllRoles) {
+    if (to_string(role) == text) return role;
+  }
+  return std::nullopt;
+}
+
+std::string_view engine_role(Role role) {
+  switch (role) {
+    case Role::window_clerk: return "clerk";
+    case Role::reviewer: return "reviewer";
+    case Role::supervisor: return "supervisor";
+    default: return "";
+  }
+}
+
+PasswordCost PasswordCost::interactive() {
+  return {crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE};
+}
+PasswordCost PasswordCost::minimal() { return {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN}; }
+
+std::string random_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  std::string hex(bytes * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  hex.pop_back();
+  return hex;
+}
+
+std::string sha256_hex(std::string_view text) {
+  std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  std::string hex(digest.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+  hex.pop_back();
+  return hex;
+}
+
+namespace {
+
+using Kind = AccountError::Kind;
+
+AccountError db_error(sqlite3* db, std::string_view what) {
+  const int rc = sqlite3_extended_errcode(db);
+  const Kind kind = (rc & 0xff) == SQLITE_CONSTRAINT ? Kind::conflict : Kind::io;
+  return AccountError{kind, std::string(what) + ": " + sqlite3_errmsg(db)};
+}
+
+// One prepared statement, finalized on scope exit. Text is copied (SQLITE_TRANSIENT): the
+// statements here are few and short.
+class Query {
+ public:
+  Query(sqlite3* db, const char* sql) : db_(db), sql_(sql) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) failed_ = true;
+  }
+  ~Query() { sqlite3_finalize(stmt_); }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  Query& bind(std::int64_t value) {
+    if (!failed_ && sqlite3_bind_int64(stmt_, ++next_, value) != SQLITE_OK) failed_ = true;
+    return *this;
+  }
+  Query& bind(std::string_view text) {
+    if (!failed_ && sqlite3_bind_text64(stmt_, ++next_, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8) != SQLITE_OK) failed_ = true;
+    return *this;
+  }
+
+  /// True when a row is ready.
+  std::expected<bool, AccountError> step() {
+    if (failed_) return std::unexpected(db_error(db_, sql_));
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return std::unexpected(db_error(db_, sql_));
+  }
+  std::expected<void, AccountError> run() {
+    auto row = step();
+    if (!row) return std::unexpected(row.error());
+    return {};
+  }
+  template <class Read>
+  auto collect(Read read) -> std::expected<std::vector<decltype(read(*this))>, AccountError> {
+    std::vector<decltype(read(*this))> rows;
+    for (;;) {
+      auto row = step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return rows;
+      rows.push_back(read(*this));
+    }
+  }
+
+  std::int64_t int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::string text(int column) const {
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    if (data == nullptr) return {};
+    return std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+  }
+
+ private:
+  sqlite3* db_;
+  const char* sql_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int next_ = 0;
+  bool failed_ = false;
+};
+
+std::expected<void, AccountError> exec(sqlite3* db, const char* sql) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return std::unexpected(db_error(db, "exec"));
+  return {};
+}
+
+// Migrations, applied in order, each once, each in its own transaction. An old migration
+// never changes; a new schema change is a new entry.
+constexpr const char* kMigrations[] = {
+    // 1: accounts, sessions, tokens, audit trail.
+    R"(CREATE TABLE server_users (
+         name TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL,
+         department TEXT NOT NULL DEFAULT '', password_hash TEXT NOT NULL,
+         disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+       CREATE TABLE server_sessions (
+         token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL REFERENCES server_users(name),
+         csrf_token TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+       CREATE TABLE server_api_tokens (
+         id INTEGER PRIMARY KEY AUTOINCREMENT, user_name TEXT NOT NULL REFERENCES server_users(name),
+         name TEXT NOT NULL, scope TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+         created_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);
+       CREATE TABLE server_audit (
+         sequence INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
+         role TEXT NOT NULL, remote_address TEXT NOT NULL, action TEXT NOT NULL,
+         target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL);
+       CREATE INDEX server_audit_by_target ON server_audit(target, sequence);
+       CREATE TRIGGER server_audit_no_update BEFORE UPDATE ON server_audit
+         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+       CREATE TRIGGER server_audit_no_delete BEFORE DELETE ON server_audit
+         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;)",
+};
+
+User read_user(const Query& q) {
+  User u;
+  u.name = q.text(0);
+  u.display_name = q.text(1);
+  u.role = parse_role(q.text(2)).value_or(Role::window_clerk);
+  u.department = q.text(3);
+  u.disabled = q.int64(4) != 0;
+  u.created_at = q.int64(5);
+  return u;
+}
+constexpr const char* kUserColumns = "name, display_name, role, department, disabled, created_at";
+
+ApiToken read_token(const Query& q) {
+  return ApiToken{q.int64(0), q.text(1), q.text(2), q.text(3), q.int64(4), q.int64(5)};
+}
+
+bool valid_user_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+  });
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<AccountStore>, AccountError> AccountStore::open(const std::string& path, PasswordCost cost) {
+  if (sodium_init() < 0) return std::unexpected(AccountError{Kind::io, "libsodium cannot start"});
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    AccountError error{Kind::io, "cannot open " + path + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc))};
+    sqlite3_close_v2(db);
+    return std::unexpected(error);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, 5000);
+  std::unique_ptr<AccountStore> store(new AccountStore(db, path, cost));
+  if (auto ok = exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"); !ok) return std::unexpected(ok.error());
+  if (auto migrated = store->migrate(); !migrated) return std::unexpected(migrated.error());
+  return store;
+}
+
+AccountStore::~AccountStore() { sqlite3_close_v2(db_); }
+
+std::expected<void, AccountError> AccountStore::migrate() {
+  std::lock_guard lock(mutex_);
+  if (auto ok = exec(db_, "CREATE TABLE IF NOT EXISTS server_schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+      !ok) {
+    return ok;
+  }
+  Query current(db_, "SELECT COALESCE(MAX(version), 0) FROM server_schema_migrations");
+  auto row = current.step();
+  if (!row) return std::unexpected(row.error());
+  const int applied = static_cast<int>(current.int64(0));
+  constexpr int kLatest = static_cast<int>(std::size(kMigrations));
+  if (applied > kLatest) {
+    return std::unexpected(AccountError{Kind::invalid, path_ + " has server schema version " + std::to_string(applied) +
+                                                           ", newer than this build reads (" + std::to_string(kLatest) + ")"});
+  }
+  for (int version = applied + 1; version <= kLatest; ++version) {
+    if (auto ok = exec(db_, "BEGIN IMMEDIATE"); !ok) return ok;
+    auto ok = exec(db_, kMigrations[version - 1]);
+    if (ok) {
+      Query record(db_, "INSERT INTO server_schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))");
+      ok = record.bind(version).run();
+    }
+    if (!ok) {
+      (void)exec(db_, "ROLLBACK");
+      return std::unexpected(AccountError{ok.error().kind, "server schema migration " + std::to_string(version) + ": " + ok.error().message});
+    }
+    if (auto committed = exec(db_, "COMMIT"); !committed) return committed;
+  }
+  schema_version_ = kLatest;
+  return {};
+}
+
+std::expected<std::size_t, AccountError> AccountStore::user_count() {
+  std::lock_guard lock(mutex_);
+  Query q(db_, "SELECT COUNT(*) FROM server_users");
+  auto row = q.step();
+  if (!row) return std::unexpected(row.error());
+  return static_cast<std::size_t>(q.int64(0));
+}
+
+std::expected<User, AccountError> AccountStore::create_user(User user, std::string_view password, Timestamp now) {
+  if (!valid_user_name(user.name)) {
+    return std::unexpected(AccountError{Kind::invalid, "a user name is 1 to 64 of a-z 0-9 _ . -"});
+  }
+  if (password.size() < 8) return std::unexpected(AccountError{Kind::invalid, "a password has 8 characters or more"});
+  if (user.role == Role::reviewer && user.department.empty()) {
+    return std::unexpected(AccountError{Kind::invalid, "a reviewer belongs to a department"});
+  }
+  std::string hash(crypto_pwhash_STRBYTES, '\0');
+  if (crypto_pwhash_str_alg(hash.data(), password.data(), password.size(), cost_.ops, cost_.memory, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    return std::unexpected(AccountError{Kind::io, "out of memory while hashing the password"});
+  }
+  hash.resize(std::strlen(hash.c_str()));
+  if (user.display_name.empty()) user.display_name = user.name;
+  user.created_at = now;
+  std::lock_guard lock(mutex_);
+  Query q(db_, "INSERT INTO server_users (name, display_name, role, department, password_hash, disabled, created_at) VALUES (?,?,?,?,?,?,?)");
+  auto ok = q.bind(user.name).bind(user.display_name).bind(to_string(user.role)).bind(user.department).bind(hash)
+                .bind(std::int64_t{user.disabled}).bind(now).run();
+  if (!ok) {
+    if (ok.error().kind == Kind::conflict) return std::unexpected(AccountError{Kind::conflict, "a user '" + user.name + "' exists"});
+    return std::unexpected(ok.error());
+  }
+  return user;
+}
+
+std::expected<std::optional<User>, AccountError> AccountStore::find_user_locked(const std::string& name) {
+  Query q(db_, "SELECT name, display_name, role, department, disabled, created_at FROM server_users WHERE name = ?");
+  auto rows = q.bind(name).collect(read_user);
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::nullopt;
+  return rows->front();
+}
+
+std::expected<std::optional<User>, AccountError> AccountStore::find_user(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  return find_user_locked(name);
+}
+
+std::expected<User, AccountError> AccountStore::update_user(const std::string& name, const UserChange& change) {
+  std::string hash;
+  if (change.password) {
+    if (change.password->size() < 8) return std::unexpected(AccountError{Kind::invalid, "a password has 8 characters or more"});
+    hash.assign(crypto_pwhash_STRBYTES, '\0');
+    if (crypto_pwhash_str_alg(hash.data(), change.password->data(), change.password->size(), cost_.ops, cost_.memory,
+                              crypto_pwhash_ALG_ARGON2ID13) != 0) {
+      return std::unexpected(AccountError{Kind::io, "out of memory while hashing the password"});
+    }
+    hash.resize(std::strlen(hash.c_str()));
+  }
+  std::lock_guard lock(mutex_);
+  auto found = find_user_locked(name);
+  if (!found) return std::unexpected(found.error());
+  if (!*found) return std::unexpected(AccountError{Kind::not_found, "no user '" + name + "'"});
+  User user = **found;
+  if (change.display_name) user.display_name = *change.display_name;
+  if (change.role) user.role = *change.role;
+  if (change.department) user.department = *change.department;
+  if (change.disabled) user.disabled = *change.disabled;
+  if (user.role == Role::reviewer && user.department.empty()) {
+    return std::unexpected(AccountError{Kind::invalid, "a reviewer belongs to a department"});
+  }
+  if (auto ok = exec(db_, "BEGIN IMMEDIATE"); !ok) return std::unexpected(ok.error());
+  Query q(db_, "UPDATE server_users SET display_name = ?, role = ?, department = ?, disabled = ? WHERE name = ?");
+  auto ok = q.bind(user.display_name).bind(to_string(user.role)).bind(user.department).bind(std::int64_t{user.disabled}).bind(name).run();
+  if (ok && !hash.empty()) {
+    Query p(db_, "UPDATE server_users SET password_hash = ? WHERE name = ?");
+    ok = p.bind(hash).bind(name).run();
+  }
+  // A changed password or a disabled account ends the user's sessions.
+  if (ok && (!hash.empty() || user.disabled)) {
+    Query s(db_, "DELETE FROM server_sessions WHERE user_name = ?");
+    ok = s.bind(name).run();
+  }
+  if (!ok) {
+    (void)exec(db_, "ROLLBACK");
+    return std::unexpected(ok.error());
+  }
+  if (auto committed = exec(db_, "COMMIT"); !committed) return std::unexpected(committed.error());
+  return user;
+}
+
+std::expected<std::vector<User>, AccountError> AccountStore::users() {
+  std::lock_guard lock(mutex_);
+  Query q(db_, "SELECT name, display_name, role, department, disabled, created_at FROM server_users ORDER BY name");
+  return q.collect(read_user);
+}
+
+std::expected<std::optional<User>, AccountError> AccountStore::authenticate(const std::string& name, std::string_view password) {
+  std::string hash;
+  std::optional<User> user;
+  {
+    std::lock_guard lock(mutex_);
+    Query q(db_, "SELECT name, display_name, role, department, disabled, created_at, password_hash FROM server_users WHERE name = ?");
+    auto rows = q.bind(name).collect([](const Query& row) { return std::pair(read_user(row), row.text(6)); });
+    if (!rows) return std::unexpected(rows.error());
+    if (!rows->empty()) {
+      user = rows->front().first;
+      hash = rows->front().second;
+    }
+  }
+  if (!user || user->disabled) return std::nullopt;
+  // Verified outside the lock: argon2id is slow on purpose.
+  if (crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) != 0) return std::nullopt;
+  return user;
+}
+
+std::expected<NewSession, AccountError> AccountStore::create_session(const std::string& user, Timestamp now, Timestamp lifetime) {
+  NewSession session{random_hex(32), random_hex(16), now + lifetime};
+  std::lock_guard lock(mutex_);
+  // Expired sessions are removed on the way.
+  Query cleanup(db_, "DELETE FROM server_sessions WHERE expires_at <= ?");
+  if (auto ok = cleanup.bind(now).run(); !ok) return std::unexpected(ok.error());
+  Query q(db_, "INSERT INTO server_sessions (token_hash, user_name, csrf_token, created_at, expires_at) VALUES (?,?,?,?,?)");
+  if (auto ok = q.bind(sha256_hex(session.token)).bind(user).bind(session.csrf_token).bind(now).bind(session.expires_at).run(); !ok) {
+    return std::unexpected(ok.error());
+  }
+  return session;
+}
+
+std::expected<std::optional<SessionInfo>, AccountError> AccountStore::find_session(std::string_view token, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  Query q(db_,
+          "SELECT u.name, u.display_name, u.role, u.department, u.disabled, u.created_at, s.csrf_token, s.expires_at "
+          "FROM server_sessions s JOIN server_users u ON u.name = s.user_name WHERE s.token_hash = ?");
+  auto rows = q.bind(sha256_hex(token)).collect([](const Query& row) {
+    return SessionInfo{read_user(row), row.text(6), row.int64(7)};
+  });
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::nullopt;
+  auto& info = rows->front();
+  if (info.expires_at <= now || info.user.disabled) return std::nullopt;
+  return info;
+}
+
+std::expected<void, AccountError> AccountStore::delete_session(std::string_view token) {
+  std::lock_guard lock(mutex_);
+  Query q(db_, "DELETE FROM server_sessions WHERE token_hash = ?");
+  return q.bind(sha256_hex(token)).run();
+}
+
+std::expected<std::pair<ApiToken, std::string>, AccountError> AccountStore::create_token(const std::string& user, const std::string& name,
+                                                                                        const std::string& scope, Timestamp now) {
+  if (scope != "read" && scope != "write") return std::unexpected(AccountError{Kind::invalid, "a token's scope is read or write"});
+  if (name.empty() || name.size() > 100) return std::unexpected(AccountError{Kind::invalid, "a token needs a name (at most 100 bytes)"});
+  const std::string secret = "ovt_" + random_hex(24);
+  std::lock_guard lock(mutex_);
+  Query q(db_, "INSERT INTO server_api_tokens (user_name, name, scope, token_hash, created_at) VALUES (?,?,?,?,?)");
+  if (auto ok = q.bind(user).bind(name).bind(scope).bind(sha256_hex(secret)).bind(now).run(); !ok) {
+    if (ok.error().kind == Kind::conflict) return std::unexpected(AccountError{Kind::not_found, "no user '" + user + "'"});
+    return std::unexpected(ok.error());
+  }
+  return std::pair(ApiToken{sqlite3_last_insert_rowid(db_), user, name, scope, now, 0}, secret);
+}
+
+std::expected<std::optional<std::pair<User, ApiToken>>, AccountError> AccountStore::find_token(std::string_view secret) {
+  std::lock_guard lock(mutex_);
+  Query q(db_,
+          "SELECT u.name, u.display_name, u.role, u.department, u.disabled, u.created_at, "
+          "t.id, t.name, t.scope, t.created_at, t.revoked_at "
+          "FROM server_api_tokens t JOIN server_users u ON u.name = t.user_name WHERE t.token_hash = ?");
+  auto rows = q.bind(sha256_hex(secret)).collect([](const Query& row) {
+    User user = read_user(row);
+    ApiToken token{row.int64(6), user.name, row.text(7), row.text(8), row.int64(9), row.int64(10)};
+    return std::pair(std::move(user), std::move(token));
+  });
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::nullopt;
+  if (rows->front().second.revoked_at != 0 || rows->front().first.disabled) return std::nullopt;
+  return rows->front();
+}
+
+std::expected<std::vector<ApiToken>, AccountError> AccountStore::tokens(const std::optional<std::string>& user) {
+  std::lock_guard lock(mutex_);
+  if (user) {
+    Query q(db_, "SELECT id, user_name, name, scope, created_at, revoked_at FROM server_api_tokens WHERE user_name = ? ORDER BY id");
+    return q.bind(*user).collect(read_token);
+  }
+  Query q(db_, "SELECT id, user_name, name, scope, created_at, revoked_at FROM server_api_tokens ORDER BY id");
+  return q.collect(read_token);
+}
+
+std::expected<std::optional<ApiToken>, AccountError> AccountStore::token(std::int64_t id) {
+  std::lock_guard lock(mutex_);
+  Query q(db_, "SELECT id, user_name, name, scope, created_at, revoked_at FROM server_api_tokens WHERE id = ?");
+  auto rows = q.bind(id).collect(read_token);
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::nullopt;
+  return rows->front();
+}
+
+std::expected<void, AccountError> AccountStore::revoke_token(std::int64_t id, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  Query q(db_, "UPDATE server_api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0");
+  return q.bind(now).bind(id).run();
+}
+
+std::expected<void, AccountError> AccountStore::append_audit(const AuditRecord& r) {
+  std::lock_guard lock(mutex_);
+  Query q(db_,
+          "INSERT INTO server_audit (at, actor, role, remote_address, action, target, outcome, detail) VALUES (?,?,?,?,?,?,?,?)");
+  return q.bind(r.at).bind(r.actor).bind(r.role).bind(r.remote_address).bind(r.action).bind(r.target).bind(r.outcome).bind(r.detail).run();
+}
+
+std::expected<std::vector<AuditRecord>, AccountError> AccountStore::audit(std::size_t limit, std::size_t offset,
+                                                                         const std::optional<std::string>& target) {
+  auto read = [](const Query& q) {
+    return AuditRecord{q.int64(0), q.int64(1), q.text(2), q.text(3), q.text(4), q.text(5), q.text(6), q.text(7), q.text(8)};
+  };
+  std::lock_guard lock(mutex_);
+  if (target) {
+    Query q(db_,
+            "SELECT sequence, at, actor, role, remote_address, action, target, outcome, detail FROM server_audit "
+            "WHERE target = ? ORDER BY sequence DESC LIMIT ? OFFSET ?");
+    return q.bind(*target).bind(static_cast<std::int64_t>(limit)).bind(static_cast<std::int64_t>(offset)).collect(read);
+  }
+  Query q(db_,
+          "SELECT sequence, at, actor, role, remote_address, action, target, outcome, detail FROM server_audit "
+          "ORDER BY sequence DESC LIMIT ? OFFSET ?");
+  return q.bind(static_cast<std::int64_t>(limit)).bind(static_cast<std::int64_t>(offset)).collect(read);
+}
+
+}  // namespace onevisit::server

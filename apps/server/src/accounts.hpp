@@ -1,0 +1,160 @@
+// Private to the server: users, sessions, API tokens and the audit trail, kept in tables of
+// their own in the case database (the engine's store schema is untouched;
+// docs/api.md lists the tables and their versioned migrations).
+//
+// Secrets are never stored: passwords as argon2id strings (libsodium crypto_pwhash_str),
+// session and API tokens as SHA-256 digests of the random value the client holds. The audit
+// table is append-only: triggers refuse UPDATE and DELETE.
+//
+// Thread safety: every member function may be called from any thread (one connection,
+// guarded by a mutex; the statements are short).
+#pragma once
+
+#include <onevisit/engine/store.hpp>
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+
+namespace onevisit::server {
+
+using engine::Timestamp;
+
+/// What a user of the service is. Reviewers belong to a department.
+enum class Role { window_clerk, reviewer, supervisor, designer, admin };
+inline constexpr Role kAllRoles[] = {Role::window_clerk, Role::reviewer, Role::supervisor, Role::designer, Role::admin};
+
+std::string_view to_string(Role role);
+std::optional<Role> parse_role(std::string_view text);
+/// The role the engine's lifecycles name (`by clerk`, `by reviewer`): window_clerk -> clerk,
+/// reviewer -> reviewer, supervisor -> supervisor; empty for roles that run no case commands.
+std::string_view engine_role(Role role);
+
+struct User {
+  std::string name;
+  std::string display_name;
+  Role role = Role::window_clerk;
+  std::string department;  ///< reviewers: the department whose items they handle
+  bool disabled = false;
+  Timestamp created_at = 0;
+};
+
+struct AccountError {
+  enum class Kind { io, not_found, conflict, invalid };
+  Kind kind = Kind::io;
+  std::string message;
+};
+
+struct NewSession {
+  std::string token;       ///< for the HttpOnly cookie; only its digest is stored
+  std::string csrf_token;  ///< for the readable cookie and the X-CSRF-Token header
+  Timestamp expires_at = 0;
+};
+
+struct SessionInfo {
+  User user;
+  std::string csrf_token;
+  Timestamp expires_at = 0;
+};
+
+/// What a token may do: `read` allows GET only; `write` everything its user's role allows.
+struct ApiToken {
+  std::int64_t id = 0;
+  std::string user;
+  std::string name;
+  std::string scope;
+  Timestamp created_at = 0;
+  Timestamp revoked_at = 0;  ///< 0 while valid
+};
+
+struct AuditRecord {
+  std::int64_t sequence = 0;
+  Timestamp at = 0;
+  std::string actor;           ///< user name, or "-" when unknown
+  std::string role;
+  std::string remote_address;
+  std::string action;          ///< e.g. "POST /api/cases/C1/items/seal/events/approve"
+  std::string target;          ///< the case id, user name ... it concerns
+  std::string outcome;         ///< "ok", or the error code (forbidden, conflict, ...)
+  std::string detail;          ///< message; never a full ID or phone number
+};
+
+struct PasswordCost {
+  unsigned long long ops;
+  std::size_t memory;
+  static PasswordCost interactive();
+  static PasswordCost minimal();  ///< for tests only
+};
+
+class AccountStore {
+ public:
+  /// Opens the tables in the SQLite file `path` (which the engine has opened before) and
+  /// migrates them forward.
+  static std::expected<std::unique_ptr<AccountStore>, AccountError> open(const std::string& path, PasswordCost cost);
+  ~AccountStore();
+  AccountStore(const AccountStore&) = delete;
+  AccountStore& operator=(const AccountStore&) = delete;
+
+  /// The schema version after migrations.
+  int schema_version() const { return schema_version_; }
+
+  std::expected<std::size_t, AccountError> user_count();
+  /// REQUIRES: a valid name ([a-z0-9_.-]{1,64}) and a password of 8 characters or more.
+  std::expected<User, AccountError> create_user(User user, std::string_view password, Timestamp now);
+  struct UserChange {
+    std::optional<std::string> display_name;
+    std::optional<Role> role;
+    std::optional<std::string> department;
+    std::optional<std::string> password;
+    std::optional<bool> disabled;
+  };
+  std::expected<User, AccountError> update_user(const std::string& name, const UserChange& change);
+  std::expected<std::vector<User>, AccountError> users();
+  std::expected<std::optional<User>, AccountError> find_user(const std::string& name);
+  /// The user when the password is right and the user not disabled; nullopt otherwise.
+  std::expected<std::optional<User>, AccountError> authenticate(const std::string& name, std::string_view password);
+
+  std::expected<NewSession, AccountError> create_session(const std::string& user, Timestamp now, Timestamp lifetime);
+  /// The session's user when the token is known, unexpired and its user enabled.
+  std::expected<std::optional<SessionInfo>, AccountError> find_session(std::string_view token, Timestamp now);
+  std::expected<void, AccountError> delete_session(std::string_view token);
+
+  /// Returns the token and its secret ("ovt_<random>"), shown once.
+  std::expected<std::pair<ApiToken, std::string>, AccountError> create_token(const std::string& user, const std::string& name,
+                                                                            const std::string& scope, Timestamp now);
+  /// The token's user when the secret is known, not revoked and its user enabled.
+  std::expected<std::optional<std::pair<User, ApiToken>>, AccountError> find_token(std::string_view secret);
+  std::expected<std::vector<ApiToken>, AccountError> tokens(const std::optional<std::string>& user);
+  std::expected<std::optional<ApiToken>, AccountError> token(std::int64_t id);
+  std::expected<void, AccountError> revoke_token(std::int64_t id, Timestamp now);
+
+  std::expected<void, AccountError> append_audit(const AuditRecord& record);
+  /// Newest first.
+  std::expected<std::vector<AuditRecord>, AccountError> audit(std::size_t limit, std::size_t offset,
+                                                              const std::optional<std::string>& target);
+
+ private:
+  AccountStore(sqlite3* db, std::string path, PasswordCost cost) : db_(db), path_(std::move(path)), cost_(cost) {}
+  std::expected<void, AccountError> migrate();
+  std::expected<std::optional<User>, AccountError> find_user_locked(const std::string& name);
+
+  std::mutex mutex_;
+  sqlite3* db_;
+  std::string path_;
+  PasswordCost cost_;
+  int schema_version_ = 0;
+};
+
+/// A random token of `bytes` bytes, hex encoded (libsodium's CSPRNG).
+std::string random_hex(std::size_t bytes);
+/// SHA-256 of `text`, hex encoded.
+std::string sha256_hex(std::string_view text);
+
+}  // namespace onevisit::server

@@ -1,0 +1,241 @@
+#include <onevisit/server/server.hpp>
+
+#include "accounts.hpp"
+#include "api.hpp"
+#include "cli/files.hpp"
+#include "http_server.hpp"
+
+#include <onevisit/adapters/config.hpp>
+#include <onevisit/adapters/delivery.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <csignal>
+#include <iostream>
+#include <mutex>
+#include <pthread.h>
+#include <set>
+#include <thread>
+
+namespace onevisit::server {
+
+struct Service::Impl {
+  ServiceOptions options;
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<AccountStore> accounts;
+  std::unique_ptr<Api> api;
+  std::unique_ptr<HttpServer> http;
+  adapters::AdapterConfig config;
+  bool configured = false;  ///< false: every system the workflows name logs its calls
+  std::unique_ptr<adapters::Delivery> delivery;
+  std::optional<std::string> admin_password;
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  bool stopped = false;
+  std::thread timer_thread;
+  std::thread dispatch_thread;
+
+  // Runs `work` every `interval` until stop.
+  void every(std::chrono::milliseconds interval, const std::function<void()>& work) {
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+      lock.unlock();
+      work();
+      lock.lock();
+      wake.wait_for(lock, interval, [this] { return stopping; });
+    }
+  }
+
+  void fire_timers() {
+    auto fired = engine->fire_due_timers();
+    if (!fired) spdlog::error("timers: {}", fired.error().message);
+    else if (*fired > 0) spdlog::info("timers: fired {}", *fired);
+  }
+
+  void drain_outbox() {
+    if (!configured) {
+      // Systems named by every deployed version (a designer may deploy new ones while we
+      // run). Only this thread uses the registry, between rounds.
+      auto log = std::make_shared<adapters::LogAdapter>();
+      config.registry.add("notify", log);
+      if (auto list = engine->workflows()) {
+        for (const auto& w : *list) {
+          if (const auto wf = engine->workflow(w.bundle_id, w.version)) {
+            for (const auto& d : wf->departments) {
+              if (!d.adapter.empty()) config.registry.add(d.adapter, log);
+            }
+          }
+        }
+      }
+    }
+    auto round = delivery->run_once();
+    if (!round) {
+      spdlog::error("delivery: {}", round.error());
+      return;
+    }
+    const auto& d = round->dispatch;
+    if (d.delivered + d.retried + d.parked + d.results + round->receipts + round->quarantined > 0) {
+      spdlog::info("delivery: delivered {}, to retry {}, parked {}, answers applied {}, receipts {} (quarantined {})", d.delivered,
+                   d.retried, d.parked, d.results, round->receipts, round->quarantined);
+    }
+  }
+};
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Service::~Service() { stop(); }
+
+unsigned short Service::port() const { return impl_->http->port(); }
+const std::optional<std::string>& Service::initial_admin_password() const { return impl_->admin_password; }
+engine::Engine& Service::engine() { return *impl_->engine; }
+
+namespace {
+
+std::filesystem::path default_console_dir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  auto dir = exe.parent_path() / "console";
+  if (std::filesystem::is_regular_file(dir / "index.html", ec)) return dir;
+  return {};
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<Service>, std::string> Service::start(const ServiceOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  if (options.database.empty() || options.database == ":memory:") {
+    return std::unexpected(std::string("--db names an SQLite file (accounts and the audit trail need one)"));
+  }
+  const auto colon = options.listen.rfind(':');
+  unsigned port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      std::sscanf(options.listen.c_str() + colon + 1, "%u", &port) != 1 || port > 65535) {
+    return std::unexpected("--listen takes address:port, not '" + options.listen + "'");
+  }
+  if (!options.adapter_config.empty()) {
+    auto config = adapters::load_adapter_config(options.adapter_config);
+    if (!config) return std::unexpected(config.error());
+    impl->config = std::move(*config);
+    impl->configured = true;
+  }
+
+  auto engine = engine::Engine::open({options.database, options.clock});
+  if (!engine) return std::unexpected(engine.error().message);
+  impl->engine = std::move(*engine);
+  auto accounts = AccountStore::open(options.database, options.cheap_password_hashing ? PasswordCost::minimal() : PasswordCost::interactive());
+  if (!accounts) return std::unexpected(accounts.error().message);
+  impl->accounts = std::move(*accounts);
+
+  // First start: deploy the workflows, create the admin.
+  auto deployed = impl->engine->workflows();
+  if (!deployed) return std::unexpected(deployed.error().message);
+  if (deployed->empty() && !options.workflows.empty()) {
+    std::string error;
+    const auto paths = cli::expand_flow_paths({options.workflows}, error);
+    if (!paths) return std::unexpected("--workflows: " + error);
+    auto report = impl->engine->deploy(*paths);
+    if (!report) {
+      std::string message = "deploying " + options.workflows + ": " + report.error().message;
+      for (const auto& d : report.error().diagnostics) {
+        if (d.diagnostic.severity == dsl::Severity::error) message += "\n" + dsl::render_text(d);
+      }
+      return std::unexpected(message);
+    }
+    spdlog::info("deployed {} bundles from {}", report->bundles.size(), options.workflows);
+  }
+  auto users = impl->accounts->user_count();
+  if (!users) return std::unexpected(users.error().message);
+  auto admin = impl->accounts->find_user("admin");
+  if (!admin) return std::unexpected(admin.error().message);
+  if (*users == 0 || (options.reset_admin_password && !*admin)) {
+    std::string password = random_hex(12);
+    auto created = impl->accounts->create_user(User{"admin", "Administrator", Role::admin, "", false, 0}, password, impl->engine->now());
+    if (!created) return std::unexpected("creating the admin user: " + created.error().message);
+    impl->admin_password = std::move(password);
+  } else if (options.reset_admin_password) {
+    std::string password = random_hex(12);
+    AccountStore::UserChange change;
+    change.password = password;
+    change.role = Role::admin;
+    change.disabled = false;
+    auto updated = impl->accounts->update_user("admin", change);
+    if (!updated) return std::unexpected("resetting the admin password: " + updated.error().message);
+    impl->admin_password = std::move(password);
+    spdlog::warn("the admin password was reset (--reset-admin-password)");
+  }
+
+  ApiOptions api;
+  api.max_json_bytes = options.max_json_bytes;
+  api.max_material_bytes = options.max_material_bytes;
+  api.session_lifetime = options.session_lifetime.count();
+  api.secure_cookies = options.secure_cookies;
+  api.result_mapping = impl->config.results;
+  api.console_dir = options.console_dir.empty() ? default_console_dir() : options.console_dir;
+  impl->api = std::make_unique<Api>(*impl->engine, *impl->accounts, api);
+
+  impl->delivery = std::make_unique<adapters::Delivery>(*impl->engine, impl->config);
+
+  HttpServerOptions http;
+  http.address = options.listen.substr(0, colon);
+  http.port = static_cast<unsigned short>(port);
+  http.threads = options.threads;
+  // The parser's limit is the larger of the two; JSON routes check their own smaller limit.
+  http.max_body_bytes = std::max(options.max_material_bytes, options.max_json_bytes);
+  Api* handler = impl->api.get();
+  auto server = HttpServer::start(http, [handler](const HttpRequest& request) { return handler->handle(request); });
+  if (!server) return std::unexpected(server.error());
+  impl->http = std::move(*server);
+
+  Impl* raw = impl.get();
+  impl->timer_thread = std::thread([raw] { raw->every(raw->options.timer_interval, [raw] { raw->fire_timers(); }); });
+  impl->dispatch_thread = std::thread([raw] { raw->every(raw->options.dispatch_interval, [raw] { raw->drain_outbox(); }); });
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+void Service::stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->http->stop();  // in-flight requests answer first
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_all();
+  impl_->timer_thread.join();
+  impl_->dispatch_thread.join();
+}
+
+int run_serve(const ServiceOptions& options, std::ostream& out, std::ostream& err) {
+  // Block the stop signals in every thread the service starts; this thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto service = Service::start(options);
+  if (!service) {
+    err << "onevisit serve: " << service.error() << "\n";
+    return 2;
+  }
+  const auto colon = options.listen.rfind(':');
+  out << "onevisit serve: listening on http://" << options.listen.substr(0, colon) << ":" << (*service)->port() << "/\n";
+  if (const auto& password = (*service)->initial_admin_password()) {
+    out << "log in as 'admin' with the password " << *password << "\n"
+        << "(shown only this once; it is stored hashed. Create the clerks' accounts under 用户 / Users.)\n";
+  }
+  out.flush();
+  int received = 0;
+  sigwait(&signals, &received);
+  out << "onevisit serve: " << (received == SIGTERM ? "SIGTERM" : "SIGINT") << ", finishing in-flight requests\n";
+  out.flush();
+  (*service)->stop();
+  out << "onevisit serve: stopped\n";
+  return 0;
+}
+
+}  // namespace onevisit::server

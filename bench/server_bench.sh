@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Load test of `onevisit serve` on loopback with wrk: worklist and case reads, then durable
+# commands (case starts and item events), each over API tokens (no cookies, no CSRF).
+#   bash bench/server_bench.sh [path to onevisit] [seconds per run]
+# Default binary: build-bench/apps/onevisit (bench/run.sh builds it). Prints wrk's figures
+# (requests/s, latency percentiles); non-2xx answers are reported by wrk and counted out.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+binary=${1:-build-bench/apps/onevisit}
+seconds=${2:-10}
+command -v wrk >/dev/null || { echo "server_bench: wrk is missing (apt-get install wrk)"; exit 2; }
+work=$(mktemp -d)
+port=${ONEVISIT_BENCH_PORT:-18380}
+trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
+
+mkdir "$work/workflows"
+cat > "$work/workflows/bench.flow" <<'FLOW'
+lifecycle simple {
+  state submitted initial; state accepted; state approved final
+  on accept: submitted -> accepted by clerk
+  on approve: accepted -> approved by reviewer
+  warn at 80%
+}
+department market "市场监管局" adapter market_registry
+item registration "设立登记" by market { limit 5 workdays }
+bundle bench "压测" version 1 {
+  promise 5 workdays; lifecycle simple
+  form { company_name "企业名称": text required }
+  use registration
+}
+FLOW
+"$binary" --log-level error serve --db "$work/cases.db" --workflows "$work/workflows" --listen "127.0.0.1:$port" \
+  --threads "${ONEVISIT_BENCH_THREADS:-4}" > "$work/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 50); do grep -q "with the password" "$work/serve.log" && break; sleep 0.1; done
+password=$(sed -n "s/.*with the password \([0-9a-f]*\).*/\1/p" "$work/serve.log")
+base="http://127.0.0.1:$port"
+
+# Users and their API tokens, through the API.
+read -r clerk_token reviewer_token < <(python3 - "$base" "$password" <<'PY'
+import json, sys, urllib.request, http.cookiejar
+base, password = sys.argv[1], sys.argv[2]
+def session(name, pw):
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    r = opener.open(urllib.request.Request(base + "/api/session", json.dumps({"name": name, "password": pw}).encode(), {"Content-Type": "application/json"}))
+    csrf = json.load(r)["csrf_token"]
+    def post(path, body):
+        req = urllib.request.Request(base + path, json.dumps(body).encode(), {"Content-Type": "application/json", "X-CSRF-Token": csrf})
+        return json.load(opener.open(req))
+    return post
+admin = session("admin", password)
+admin("/api/users", {"name": "clerk", "role": "window_clerk", "password": "bench-clerk-1"})
+admin("/api/users", {"name": "market", "role": "reviewer", "department": "market", "password": "bench-market-1"})
+clerk = session("clerk", "bench-clerk-1")
+market = session("market", "bench-market-1")
+print(clerk("/api/tokens", {"name": "bench", "scope": "write"})["token"], market("/api/tokens", {"name": "bench", "scope": "write"})["token"])
+PY
+)
+
+cat > "$work/start.lua" <<'LUA'
+-- POST /api/cases with a case id unique per thread and request.
+local threads = {}
+function setup(thread) table.insert(threads, thread); thread:set("id", #threads) end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, "/api/cases", nil, '{"bundle":"bench","case_id":"T' .. id .. '-' .. counter .. '","form":{"company_name":"小馆"}}')
+end
+LUA
+cat > "$work/event.lua" <<'LUA'
+-- POST accept on the cases start.lua created, one per request, in the same order.
+local threads = {}
+function setup(thread) table.insert(threads, thread); thread:set("id", #threads) end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, "/api/cases/T" .. id .. "-" .. counter .. "/items/registration/events/accept", nil, "{}")
+end
+LUA
+
+run() {
+  local title=$1; shift
+  echo "== $title"
+  wrk --latency -d "${seconds}s" "$@" | grep -E "Requests/sec|Latency Distribution|^ +(50|90|99)%|requests in|Non-2xx"
+}
+run "case starts (durable), clerk token" -t2 -c16 -H "Authorization: Bearer $clerk_token" -s "$work/start.lua" "$base"
+run "item events: accept (durable), clerk token" -t2 -c16 -H "Authorization: Bearer $clerk_token" -s "$work/event.lua" "$base"
+run "worklist reads (market, 50 entries)" -t2 -c16 -H "Authorization: Bearer $reviewer_token" "$base/api/worklist?limit=50"
+# (wrk builds one request per thread before the run starts, so each thread's first id is skipped)
+run "case reads" -t2 -c16 -H "Authorization: Bearer $reviewer_token" "$base/api/cases/T1-2"

@@ -1,0 +1,57 @@
+// Service figures (the supervisor's KPIs) computed from the cases a store holds: per bundle
+// and overall, for the cases started in a period. `onevisit report` prints them and the
+// server's dashboard shows them; docs/figures.md says exactly how each one counts.
+//
+// Thread safety: service_report reads through the Engine, which may be used concurrently.
+#pragma once
+
+#include <onevisit/engine/engine.hpp>
+
+#include <array>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace onevisit::engine {
+
+/// Cases started at or after `from` and before `to` (either bound optional).
+struct ReportPeriod {
+  std::optional<Timestamp> from;
+  std::optional<Timestamp> to;
+};
+
+struct ServiceFigures {
+  std::string bundle_id;  ///< empty for the overall figures
+  std::string title;
+  std::size_t cases_started = 0;
+  std::size_t cases_completed = 0;  ///< every item final: completed, delivered or rated
+  std::size_t cases_withdrawn = 0;
+  std::size_t items_finished = 0;   ///< items that reached a final state
+  std::size_t items_on_time = 0;    ///< ... without ever turning red (no ItemOverdue)
+  double on_time_rate = 0;          ///< percent of items_finished
+  double average_workdays = 0;      ///< working days from start to the last item's end, completed cases
+  std::size_t fully_online = 0;     ///< cases without a window trip besides intake (see fully_online_rate)
+  /// Percent of cases that need no original shown at the window and were not delivered there.
+  double fully_online_rate = 0;
+  std::size_t materials_uploaded = 0;      ///< materials supplied as files (collected once per case)
+  std::size_t materials_from_elicense = 0; ///< materials fetched from the e-license library instead
+  std::size_t immediate_items = 0;  ///< finished items that are 即办件 (limit 0)
+  double immediate_rate = 0;        ///< percent of items_finished (即办率)
+  double average_visits = 0;        ///< per case: 1 intake + 1 per correction round + 1 for delivery at the window
+  std::size_t corrections = 0;      ///< correction rounds (补正) over all items
+  double corrections_per_case = 0;
+  std::array<std::size_t, 5> ratings{};  ///< 好差评: cases rated 1..5
+  std::size_t rated = 0;
+  double good_rating_rate = 0;      ///< percent of rated cases above the bundle's `bad at most`
+  std::map<std::string, std::size_t> overdue_cases_by_department;  ///< cases with an overdue item of it
+};
+
+struct ServiceReport {
+  std::vector<ServiceFigures> bundles;  ///< by bundle id
+  ServiceFigures overall;
+};
+
+std::expected<ServiceReport, EngineError> service_report(Engine& engine, const ReportPeriod& period);
+
+}  // namespace onevisit::engine

@@ -1,0 +1,130 @@
+#include <onevisit/engine/report.hpp>
+
+#include "codec.hpp"
+
+#include <cmath>
+#include <set>
+
+namespace onevisit::engine {
+
+namespace {
+
+double percent(std::size_t part, std::size_t whole) {
+  if (whole == 0) return 0;
+  return std::round(1000.0 * static_cast<double>(part) / static_cast<double>(whole)) / 10.0;
+}
+
+double average(double sum, std::size_t count) {
+  if (count == 0) return 0;
+  return std::round(100.0 * sum / static_cast<double>(count)) / 100.0;
+}
+
+// Sums before the rates are derived.
+struct Tally {
+  ServiceFigures figures;
+  double workdays = 0;
+  std::size_t visits = 0;
+  std::size_t good = 0;
+
+  void finish() {
+    auto& f = figures;
+    f.on_time_rate = percent(f.items_on_time, f.items_finished);
+    f.immediate_rate = percent(f.immediate_items, f.items_finished);
+    f.average_workdays = average(workdays, f.cases_completed);
+    f.average_visits = average(static_cast<double>(visits), f.cases_started);
+    f.corrections_per_case = average(static_cast<double>(f.corrections), f.cases_started);
+    f.good_rating_rate = percent(good, f.rated);
+    f.fully_online_rate = percent(f.fully_online, f.cases_started);
+  }
+};
+
+}  // namespace
+
+std::expected<ServiceReport, EngineError> service_report(Engine& engine, const ReportPeriod& period) {
+  std::map<std::string, Tally> by_bundle;
+  Tally overall;
+  constexpr std::size_t kPage = 500;
+  for (std::size_t offset = 0;; offset += kPage) {
+    CaseQuery query;
+    query.limit = kPage;
+    query.offset = offset;
+    auto page = engine.list_cases(query);
+    if (!page) return std::unexpected(page.error());
+    for (const auto& summary : *page) {
+      if (period.from && summary.started_at < *period.from) continue;
+      if (period.to && summary.started_at >= *period.to) continue;
+      auto view = engine.get_case(summary.case_id);
+      if (!view) return std::unexpected(view.error());
+      auto history = engine.history(summary.case_id);
+      if (!history) return std::unexpected(history.error());
+      const Case& c = view->state;
+      const Workflow& wf = *view->workflow;
+      const WorkCalendar& calendar = engine.calendar_of(wf);
+
+      std::set<ItemIndex> overdue;
+      for (const auto& h : *history) {
+        if (h.type != "ItemOverdue") continue;
+        auto event = codec::decode_event(h.type, h.payload, h.at);
+        if (!event) return std::unexpected(EngineError{EngineError::Kind::store, "case " + c.id + ": " + event.error(), {}, {}});
+        overdue.insert(std::get<ItemOverdue>(event->body).item);
+      }
+
+      for (Tally* tally : {&by_bundle[c.bundle_id], &overall}) {
+        auto& f = tally->figures;
+        if (tally != &overall && f.bundle_id.empty()) {
+          f.bundle_id = c.bundle_id;
+          f.title = wf.title;
+        }
+        ++f.cases_started;
+        const bool completed = c.status == CaseStatus::completed || c.status == CaseStatus::delivered || c.status == CaseStatus::rated;
+        if (c.status == CaseStatus::withdrawn) ++f.cases_withdrawn;
+        std::size_t corrections = 0;
+        Timestamp last_end = c.started_at;
+        std::set<std::string> overdue_departments;
+        for (std::size_t i = 0; i < wf.items.size(); ++i) {
+          const auto& item = c.items[i];
+          corrections += static_cast<std::size_t>(item.corrections);
+          if (overdue.count(static_cast<ItemIndex>(i))) overdue_departments.insert(wf.departments[wf.items[i].department].id);
+          if (item.phase != ItemPhase::done) continue;
+          ++f.items_finished;
+          if (!overdue.count(static_cast<ItemIndex>(i))) ++f.items_on_time;
+          if (wf.items[i].immediate) ++f.immediate_items;
+          last_end = std::max(last_end, item.finished_at);
+        }
+        for (const auto& d : overdue_departments) ++f.overdue_cases_by_department[d];
+        bool original_needed = false;
+        for (std::size_t m = 0; m < wf.materials.size() && m < c.materials.size(); ++m) {
+          const auto& material = c.materials[m];
+          if (material.status == MaterialStatus::missing || material.status == MaterialStatus::tolerated) continue;
+          if (wf.materials[m].source == MaterialSource::elicense) ++f.materials_from_elicense;
+          else if (wf.materials[m].source == MaterialSource::upload) ++f.materials_uploaded;
+          original_needed = original_needed || wf.materials[m].original;
+        }
+        if (!original_needed && c.delivery_channel != "window") ++f.fully_online;
+        f.corrections += corrections;
+        tally->visits += 1 + corrections + (c.delivery_channel == "window" ? 1 : 0);
+        if (completed) {
+          ++f.cases_completed;
+          const auto minutes = calendar.working_minutes_between(c.started_at / 60'000, last_end / 60'000);
+          tally->workdays += static_cast<double>(minutes) / static_cast<double>(calendar.working_minutes_per_day());
+        }
+        if (c.rating && *c.rating >= 1 && *c.rating <= 5) {
+          ++f.ratings[static_cast<std::size_t>(*c.rating - 1)];
+          ++f.rated;
+          if (*c.rating > wf.rating.bad_at_most) ++tally->good;
+        }
+      }
+    }
+    if (page->size() < kPage) break;
+  }
+  ServiceReport report;
+  for (auto& [id, tally] : by_bundle) {
+    tally.finish();
+    report.bundles.push_back(std::move(tally.figures));
+  }
+  overall.finish();
+  report.overall = std::move(overall.figures);
+  return report;
+}
+
+}  // namespace onevisit::engine
