@@ -1055,31 +1055,54 @@ class SqliteStore final : public Store {
   }
 
   std::expected<std::vector<WorklistEntry>, StoreError> worklist(const CaseQuery& q) override {
+    // Items with a deadline first, earliest first, then those without one. Two queries rather
+    // than one ORDER BY on an expression: each walks a partial index in due order and stops
+    // at its LIMIT, instead of sorting every open item of the department.
     return read<std::vector<WorklistEntry>>(
         [&](Connection& c) -> std::expected<std::vector<WorklistEntry>, StoreError> {
-          DynamicQuery query;
-          query.sql =
-              "SELECT i.case_id, c.bundle_id, i.item_id, i.department, i.state, i.final, i.due_at, i.light "
-              "FROM case_items i JOIN cases c ON c.case_id = i.case_id WHERE i.final = 0";
-          if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
-          if (q.status) query.where("c.status = ?", *q.status);
-          if (q.department) query.where("i.department = ?", *q.department);
-          if (q.item_state) query.where("i.state = ?", *q.item_state);
-          if (q.due_before) query.where("i.due_at <> 0 AND i.due_at <= ?", std::int64_t{*q.due_before});
-          query.sql +=
-              " ORDER BY CASE WHEN i.due_at = 0 THEN 1 ELSE 0 END, i.due_at, i.case_id, i.item_id LIMIT ? "
-              "OFFSET ?";
-          query.params.emplace_back(to_sql(q.limit));
-          query.params.emplace_back(to_sql(q.offset));
-          auto stmt = query.prepare(c);
-          if (!stmt) return std::unexpected(stmt.error());
-          return stmt->collect([](const Statement& s) {
-            WorklistEntry e;
-            e.case_id = s.text(0);
-            e.bundle_id = s.text(1);
-            e.item = ItemRow{s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.int64(6), s.text(7)};
-            return e;
-          });
+          auto filtered = [&](const char* columns, const char* part) {
+            DynamicQuery query;
+            query.sql = std::string("SELECT ") + columns +
+                        " FROM case_items i JOIN cases c ON c.case_id = i.case_id WHERE i.final = 0 AND " + part;
+            if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
+            if (q.status) query.where("c.status = ?", *q.status);
+            if (q.department) query.where("i.department = ?", *q.department);
+            if (q.item_state) query.where("i.state = ?", *q.item_state);
+            if (q.due_before) query.where("i.due_at <= ?", std::int64_t{*q.due_before});
+            return query;
+          };
+          constexpr const char* kColumns = "i.case_id, c.bundle_id, i.item_id, i.department, i.state, i.final, i.due_at, i.light";
+          auto rows = [&](const char* part, std::size_t limit, std::size_t offset) -> std::expected<std::vector<WorklistEntry>, StoreError> {
+            DynamicQuery query = filtered(kColumns, part);
+            query.sql += " ORDER BY i.due_at, i.case_id, i.item_id LIMIT ? OFFSET ?";
+            query.params.emplace_back(to_sql(limit));
+            query.params.emplace_back(to_sql(offset));
+            auto stmt = query.prepare(c);
+            if (!stmt) return std::unexpected(stmt.error());
+            return stmt->collect([](const Statement& s) {
+              WorklistEntry e;
+              e.case_id = s.text(0);
+              e.bundle_id = s.text(1);
+              e.item = ItemRow{s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.int64(6), s.text(7)};
+              return e;
+            });
+          };
+          auto entries = rows("i.due_at > 0", q.limit, q.offset);
+          if (!entries || entries->size() == q.limit || q.due_before) return entries;
+          // The page goes on into the items without a deadline; skip what the offset still covers.
+          std::size_t skip = 0;
+          if (entries->empty() && q.offset > 0) {
+            auto counted = filtered("COUNT(*)", "i.due_at > 0").prepare(c);
+            if (!counted) return std::unexpected(counted.error());
+            auto all = counted->collect([](const Statement& s) { return s.int64(0); });
+            if (!all) return std::unexpected(all.error());
+            const auto with_deadline = static_cast<std::size_t>(all->empty() ? 0 : all->front());
+            skip = q.offset > with_deadline ? q.offset - with_deadline : 0;
+          }
+          auto rest = rows("i.due_at = 0", q.limit - entries->size(), skip);
+          if (!rest) return std::unexpected(rest.error());
+          entries->insert(entries->end(), std::make_move_iterator(rest->begin()), std::make_move_iterator(rest->end()));
+          return entries;
         });
   }
 

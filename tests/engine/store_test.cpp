@@ -732,6 +732,21 @@ TEST_CASE("store: the worklist is ordered by due date with no deadline last, and
   q.limit = 2;
   q.offset = 3;
   CHECK(keys(*store->worklist(q)) == V{"a/registration", "a/seal"});
+  // Pages of every size, across the items with a deadline and those without, add up to the whole.
+  for (std::size_t size = 1; size <= 7; ++size) {
+    V paged;
+    for (std::size_t offset = 0; offset < 8; offset += size) {
+      q = {};
+      q.limit = size;
+      q.offset = offset;
+      auto page = store->worklist(q);
+      REQUIRE(page);
+      CHECK(page->size() <= size);
+      for (auto& k : keys(*page)) paged.push_back(k);
+    }
+    INFO("page size " << size);
+    CHECK(paged == keys(*all));
+  }
 
   auto ids = [](const std::vector<CaseSummary>& cases) {
     std::vector<std::string> out;
