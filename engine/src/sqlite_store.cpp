@@ -49,7 +49,7 @@ using Kind = StoreError::Kind;
 // PRAGMA application_id of every onevisit database: "ONEV" in ASCII.
 constexpr std::int64_t kApplicationId = 0x4F4E4556;
 // PRAGMA user_version: the schema version this build creates and reads (docs/storage.md).
-constexpr std::int64_t kSchemaVersion = 2;
+constexpr std::int64_t kSchemaVersion = 3;
 // Idle read connections kept open; more are opened under load and closed when released.
 constexpr std::size_t kMaxIdleReaders = 8;
 // Per-connection settings of the write connection. synchronous=FULL: every COMMIT fsyncs
@@ -180,7 +180,17 @@ INSERT INTO snapshots (case_id, version, snapshot) SELECT case_id, version, snap
 ALTER TABLE cases DROP COLUMN snapshot;
 )sql";
 
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
+// Version 3: the worklist indexes carry the tie-breakers of the worklist's order. Deadlines
+// are whole working days, so thousands of open items share one due_at; with (case, item) in
+// the index a page is read in order and the query stops at its limit instead of sorting them.
+constexpr const char* kSchemaV3 = R"sql(
+DROP INDEX case_items_open_by_department;
+DROP INDEX case_items_open_by_due;
+CREATE INDEX case_items_open_by_department ON case_items (department, due_at, case_id, item_id) WHERE final = 0;
+CREATE INDEX case_items_open_by_due ON case_items (due_at, case_id, item_id) WHERE final = 0;
+)sql";
+
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 // ---------------------------------------------------------------------------------------
