@@ -892,3 +892,42 @@ TEST_CASE("server: a department's system posts its answer (a receipt) with its r
   CHECK(again.json().at("commands").as_array().empty());
   CHECK(f.case_version(case_id) == after);
 }
+
+TEST_CASE("server: the intake's material list follows the situation answers", "[server]") {
+  Fixture f;
+  Client designer = f.as("designer");
+  std::string flow = kFlow;
+  const auto at_bundle = flow.find("bundle startup");
+  REQUIRE(at_bundle != std::string::npos);
+  // A bundle where a situation question brings a material and an item.
+  std::string situational = flow.substr(0, at_bundle);
+  situational.insert(situational.find("material license"), "material lease \"租赁合同\" upload pdf secondary\n");
+  situational += "bundle shop \"开店\" version 1 {\n  promise 6 workdays; lifecycle standard\n"
+                 "  form { company_name \"企业名称\": text required }\n"
+                 "  situation { rents_premises \"租用经营场所\": bool default false }\n"
+                 "  material lease_record \"租赁备案\" upload pdf when rents_premises\n"
+                 "  use registration\n"
+                 "  item seal \"刻章\" by police after registration when rents_premises { needs license, lease_record; limit 1 workday }\n}\n";
+  auto deployed = designer.post("/api/workflows", json::object{{"files", json::object{{"shop.flow", situational}}}});
+  INFO(deployed.body);
+  REQUIRE(deployed.status == 200);
+
+  Client clerk = f.as("clerk");
+  auto list = [&](json::object form) {
+    auto r = clerk.post("/api/workflows/shop/materials", json::object{{"form", std::move(form)}});
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    std::vector<std::string> out;
+    const auto answer = r.json();
+    for (const auto& m : answer.at("materials").as_array()) out.push_back(std::string(m.at("material").as_string()));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  CHECK(list({}) == V{"id_card", "articles"});  // the license is issued inside the bundle
+  CHECK(list({{"rents_premises", "true"}}) == V{"id_card", "articles", "lease_record"});
+  CHECK(list({{"rents_premises", "false"}}) == V{"id_card", "articles"});
+  CHECK(list({{"rents_premises", "not a bool"}}) == V{"id_card", "articles"});  // not parsed: not answered
+  CHECK(clerk.post("/api/workflows/nothing/materials", json::object{{"form", json::object{}}}).status == 404);
+  CHECK(clerk.post("/api/workflows/shop/materials", json::object{{"form", json::array{}}}).status == 400);
+  CHECK(f.as("market").post("/api/workflows/shop/materials", json::object{{"form", json::object{}}}).status == 403);
+}

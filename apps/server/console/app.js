@@ -371,6 +371,25 @@ async function intakePage() {
       errors.set(f.name, error);
       return h('div', { class: 'field' }, h('label', { for: `form-${f.name}` }, `${f.title || f.name}${f.required ? ' *' : ''}`), input, error);
     };
+    // The one material list for this situation, recomputed by the server as answers change.
+    const materialList = h('ul', { id: 'intake-materials' });
+    let pending = null;
+    const refreshMaterials = () => {
+      clearTimeout(pending);
+      pending = setTimeout(async () => {
+        const form = {};
+        for (const f of wf.fields) {
+          const value = inputs.get(f.name).value.trim();
+          if (value !== '' && !checkValue(f.type, value)) form[f.name] = value;
+        }
+        const result = await api('POST', `/api/workflows/${encodeURIComponent(wf.bundle)}/materials`, { form });
+        if (!result.ok) return;
+        materialList.replaceChildren(...result.data.materials.map((m) => h('li', { 'data-material': m.material },
+          `${m.title}${m.source === 'elicense' ? ' · ' + t('from_elicense') : ''}${m.secondary ? ' · ' + t('secondary') : ''}`)));
+      }, 250);
+    };
+    formArea.addEventListener('input', refreshMaterials);
+    formArea.addEventListener('change', refreshMaterials);
     const applicant = h('input', { id: 'intake-applicant', size: 30 });
     const message = h('div', { class: 'error-box', id: 'intake-error' });
     const submit = async (event) => {
@@ -402,8 +421,9 @@ async function intakePage() {
       h('h2', {}, t('situation')), wf.fields.filter((f) => f.situation).map(fieldRow),
       h('h2', {}, t('form')), wf.fields.filter((f) => !f.situation).map(fieldRow),
       h('div', { class: 'field' }, h('label', {}, t('applicant')), applicant),
-      h('h2', {}, t('materials')), h('ul', {}, wf.materials.map((m) => h('li', {}, `${m.title}${m.source === 'elicense' ? ' · ' + t('elicense') : ''}`))),
+      h('h2', {}, t('materials')), materialList,
       message, h('button', { class: 'primary', type: 'submit', id: 'intake-submit' }, t('start_case'))));
+    refreshMaterials();
   });
   page(h('section', {}, h('h1', {}, t('intake')), select, formArea));
 }

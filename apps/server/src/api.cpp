@@ -1224,6 +1224,45 @@ std::optional<HttpResponse> Api::Exchange::workflow_routes() {
     return json_response(200, json::object{{"bundle", wf->bundle_id}, {"version", wf->version}, {"title", wf->title},
                                            {"fields", std::move(fields)}, {"materials", std::move(materials)}, {"items", std::move(items)}});
   }
+  // The one material list for a situation: what the intake page shows as the clerk types.
+  if (is({"api", "workflows", "*", "materials"}, "POST")) {
+    if (auto denied = require(Action::start_case)) return *denied;
+    const auto wf = engine_.workflow(parts[2]);
+    if (!wf) return error(404, "not_found", "no bundle '" + parts[2] + "' is deployed");
+    auto object = body();
+    if (!object) return *failure;
+    BodyReader reader(*object);
+    const auto form = reader.scalars("form", false);
+    if (!reader.ok()) return bad_fields(reader);
+    // A preview case: the answers given so far (values that do not parse yet are left out)
+    // and the defaults; conditions on questions not answered yet do not hold.
+    engine::Case preview;
+    preview.slots.assign(wf->scope().slot_count(), dsl::Value{});
+    for (const auto& f : wf->fields) {
+      if (f.default_value) preview.slots[f.slot] = *f.default_value;
+      if (!form) continue;
+      if (const auto it = form->find(f.name); it != form->end() && !it->second.empty()) {
+        if (auto value = engine::parse_field_value(*wf, f.name, it->second)) preview.slots[f.slot] = std::move(*value);
+      }
+    }
+    const auto& calendar = engine_.calendar_of(*wf);
+    const dsl::Environment environment{preview.slots, engine::day_of(engine_.now() / 60'000), &calendar};
+    std::vector<bool> needed(wf->materials.size(), false);
+    for (const auto& item : wf->items) {
+      if (item.when && !item.when->holds(environment)) continue;
+      for (const auto m : item.needs) needed[m] = true;
+    }
+    json::array materials;
+    for (engine::MaterialIndex m = 0; m < wf->materials.size(); ++m) {
+      const auto& material = wf->materials[m];
+      // What an item of the bundle issues is not the applicant's to bring.
+      if (!needed[m] || material.producer || !engine::material_applies(*wf, preview, m)) continue;
+      materials.push_back(json::object{{"material", material.id}, {"title", material.title}, {"secondary", material.secondary},
+                                       {"original", material.original},
+                                       {"source", material.source == engine::MaterialSource::elicense ? "elicense" : "upload"}});
+    }
+    return json_response(200, json::object{{"bundle", wf->bundle_id}, {"materials", std::move(materials)}});
+  }
   if (is({"api", "workflows"}, "POST")) {
     if (auto denied = require(Action::deploy_workflows)) return *denied;
     auto object = body();
