@@ -121,10 +121,9 @@ class MemoryContentStore final : public ContentStore {
 }  // namespace
 
 std::expected<std::unique_ptr<ContentStore>, std::string> make_folder_content_store(const fs::path& root) {
+  // Created by the first put: opening an engine to read (a report, a query) leaves no folder.
   std::error_code ec;
-  fs::create_directories(root, ec);
-  if (ec) return std::unexpected("cannot create the content folder '" + root.string() + "': " + ec.message());
-  if (!fs::is_directory(root, ec)) return std::unexpected("'" + root.string() + "' is not a folder");
+  if (fs::exists(root, ec) && !fs::is_directory(root, ec)) return std::unexpected("'" + root.string() + "' is not a folder");
   return std::make_unique<FolderContentStore>(root);
 }
 

@@ -11,6 +11,9 @@
 
 #include <cstring>
 #include <regex>
+#include <fstream>
+
+#include <unistd.h>
 #include <filesystem>
 
 using namespace onevisit;
@@ -404,4 +407,33 @@ TEST_CASE("engine: starting a case under an id that exists is rejected and chang
   auto history = (*opened)->history("case-1");
   REQUIRE(history);
   CHECK(history->size() == view->state.version);
+}
+
+TEST_CASE("engine: material contents are stored once, created lazily, and never served damaged", "[engine]") {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("onevisit-contents-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  auto store = make_folder_content_store(root);
+  REQUIRE(store);
+  CHECK_FALSE(fs::exists(root));  // nothing written, nothing created
+  auto hash = (*store)->put("营业执照");
+  REQUIRE(hash);
+  CHECK(*(*store)->put("营业执照") == *hash);
+  auto back = (*store)->get(*hash);
+  REQUIRE(back);
+  CHECK(**back == "营业执照");
+  CHECK_FALSE((*store)->get("not-a-hash"));
+  auto missing = (*store)->get(std::string(64, '0'));
+  REQUIRE(missing);
+  CHECK_FALSE(*missing);
+  // A file changed on disk is an error, not content.
+  std::ofstream(root / hash->substr(0, 2) / (*hash + ".bin"), std::ios::trunc) << "forged";
+  auto damaged = (*store)->get(*hash);
+  REQUIRE_FALSE(damaged);
+  CHECK(damaged.error().find("damaged") != std::string::npos);
+  // A root that is a file is refused at once.
+  fs::remove_all(root);
+  std::ofstream(root) << "x";
+  CHECK_FALSE(make_folder_content_store(root));
+  fs::remove(root);
 }

@@ -30,7 +30,8 @@ class ContentStore {
   virtual std::expected<std::optional<std::string>, std::string> get(std::string_view sha256_hex) const = 0;
 };
 
-/// Keeps contents as files below `root` (created when missing).
+/// Keeps contents as files below `root` (created by the first put). An error when `root`
+/// exists and is not a folder.
 std::expected<std::unique_ptr<ContentStore>, std::string> make_folder_content_store(const std::filesystem::path& root);
 /// Keeps contents in memory: for tests and in-memory engines.
 std::unique_ptr<ContentStore> make_memory_content_store();
