@@ -1,6 +1,6 @@
 // Delivery figures (issue 5):
-//   1. dispatch throughput: calls per second from a durable outbox (SQLite, WAL,
-//      synchronous=FULL) to the department simulator over HTTP on loopback, each call's new
+//   1. dispatch throughput: calls per second from a durable outbox (SQLite, WAL, every
+//      commit on disk before it returns) to the department simulator over HTTP on loopback, each call's new
 //      status committed (one commit per dispatcher round). Target: >= 5,000 calls/s on 2 cores.
 //   2. outbox overhead: durable transitions per second (8 threads, group commit) whose
 //      transition calls a department (an outbox entry commits with the events) against the
