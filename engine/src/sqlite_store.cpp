@@ -54,7 +54,7 @@ using Kind = StoreError::Kind;
 // PRAGMA application_id of every onevisit database: "ONEV" in ASCII.
 constexpr std::int64_t kApplicationId = 0x4F4E4556;
 // PRAGMA user_version: the schema version this build creates and reads (docs/storage.md).
-constexpr std::int64_t kSchemaVersion = 3;
+constexpr std::int64_t kSchemaVersion = 4;
 // Idle read connections kept open; more are opened under load and closed when released.
 constexpr std::size_t kMaxIdleReaders = 8;
 // Per-connection settings of the write connection. synchronous=FULL while the schema is
@@ -201,7 +201,37 @@ CREATE INDEX case_items_open_by_department ON case_items (department, due_at, ca
 CREATE INDEX case_items_open_by_due ON case_items (due_at, case_id, item_id) WHERE final = 0;
 )sql";
 
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
+// Version 4: a case's events are a chain instead of an index. The index on (case_id,
+// sequence) took one more random 4 KiB page into the WAL with every commit (its entries for
+// the cases of one batch lie far apart), a quarter of all pages a transition writes. Events
+// are now appended in id order; each names the case's event before it (`previous`, 0 for the
+// first) and the case row names its latest (`last_event`): a case's events are read by
+// walking back from there. Sequences stay unique per case because a commit only lands on the
+// case version it was decided on. The migration copies every case's events in order, so the
+// chain of the old events is simply id - 1.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE events_v4 (
+  id INTEGER PRIMARY KEY,
+  case_id TEXT NOT NULL REFERENCES cases (case_id),
+  sequence BIGINT NOT NULL CHECK (sequence > 0),
+  previous BIGINT NOT NULL,
+  type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  recorded_at BIGINT NOT NULL
+);
+INSERT INTO events_v4 (case_id, sequence, previous, type, payload, recorded_at)
+  SELECT case_id, sequence, 0, type, payload, recorded_at FROM events ORDER BY case_id, sequence;
+UPDATE events_v4 SET previous = id - 1 WHERE sequence > 1;
+ALTER TABLE cases ADD COLUMN last_event BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX events_v4_migration ON events_v4 (case_id, sequence);
+UPDATE cases SET last_event = COALESCE(
+  (SELECT e.id FROM events_v4 e WHERE e.case_id = cases.case_id ORDER BY e.sequence DESC LIMIT 1), 0);
+DROP INDEX events_v4_migration;
+DROP TABLE events;
+ALTER TABLE events_v4 RENAME TO events;
+)sql";
+
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 // ---------------------------------------------------------------------------------------
@@ -209,21 +239,22 @@ static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schem
 
 constexpr const char* kSelectCommand = "SELECT case_id, version, result FROM commands WHERE command_id = ?";
 constexpr const char* kSelectCaseHead =
-    "SELECT version, bundle_id, bundle_version, status FROM cases WHERE case_id = ?";
+    "SELECT version, bundle_id, bundle_version, status, last_event FROM cases WHERE case_id = ?";
 constexpr const char* kInsertCase =
     "INSERT INTO cases (case_id, bundle_id, bundle_version, status, applicant, started_at, updated_at, "
     "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 // Two forms so that an unchanged status does not rewrite the cases_by_status entry (SQLite
 // maintains every index on a column named in SET, whatever the value).
 constexpr const char* kUpdateCase =
-    "UPDATE cases SET applicant = ?, updated_at = ?, version = ? WHERE case_id = ?";
+    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ? WHERE case_id = ?";
 constexpr const char* kUpdateCaseAndStatus =
-    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, status = ? WHERE case_id = ?";
+    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ?, status = ? WHERE case_id = ?";
+constexpr const char* kSetLastEvent = "UPDATE cases SET last_event = ? WHERE case_id = ?";
 constexpr const char* kUpsertSnapshot =
     "INSERT INTO snapshots (case_id, version, snapshot) VALUES (?, ?, ?) "
     "ON CONFLICT (case_id) DO UPDATE SET version = excluded.version, snapshot = excluded.snapshot";
 constexpr const char* kInsertEvent =
-    "INSERT INTO events (case_id, sequence, type, payload, recorded_at) VALUES (?, ?, ?, ?, ?)";
+    "INSERT INTO events (case_id, sequence, previous, type, payload, recorded_at) VALUES (?, ?, ?, ?, ?, ?)";
 // An item row named by a commit is inserted or updated; the WHERE makes an unchanged row a
 // no-op instead of a rewrite of the row and of its worklist index entries. Rows a commit does
 // not name stay as they are (a case's items are fixed by its workflow version).
@@ -259,13 +290,17 @@ constexpr const char* kCaseColumns =
     "c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, c.version";
 constexpr const char* kSelectCase =
     "SELECT c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, "
-    "c.version, s.version, s.snapshot FROM cases c LEFT JOIN snapshots s ON s.case_id = c.case_id "
+    "c.version, s.version, s.snapshot, c.last_event FROM cases c LEFT JOIN snapshots s ON s.case_id = c.case_id "
     "WHERE c.case_id = ?";
+// A case's events after sequence ?2, walking its chain back from its latest event ?1.
 constexpr const char* kSelectEventsAfter =
-    "SELECT sequence, type, payload, recorded_at FROM events WHERE case_id = ? AND sequence > ? "
-    "ORDER BY sequence";
-constexpr const char* kSelectEvents =
-    "SELECT sequence, type, payload, recorded_at FROM events WHERE case_id = ? ORDER BY sequence";
+    "WITH RECURSIVE chain (id, previous, sequence) AS ("
+    " SELECT id, previous, sequence FROM events WHERE id = ?1 AND sequence > ?2"
+    " UNION ALL"
+    " SELECT e.id, e.previous, e.sequence FROM events e JOIN chain ON e.id = chain.previous WHERE e.sequence > ?2)"
+    " SELECT e.sequence, e.type, e.payload, e.recorded_at FROM chain JOIN events e ON e.id = chain.id"
+    " ORDER BY e.sequence";
+constexpr const char* kSelectLastEvent = "SELECT last_event FROM cases WHERE case_id = ?";
 constexpr const char* kDueTimers =
     "SELECT case_id, timer_id, due_at, payload FROM timers WHERE due_at <= ? "
     "ORDER BY due_at, case_id, timer_id LIMIT ?";
@@ -852,6 +887,7 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
 
   // 2. Optimistic concurrency: the case must still be at the version the command saw.
   std::string old_status;
+  std::int64_t last_event = 0;  // the case's latest event, which the next one links back to
   {
     auto stmt = c.prepare(kSelectCaseHead);
     if (!stmt) return std::unexpected(stmt.error());
@@ -880,11 +916,12 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
                                        std::to_string(r.summary.bundle_version));
       }
       old_status = stmt->text(3);
+      last_event = stmt->int64(4);
     }
   }
 
-  // 3. The case row (parent of every other row), then its history and its index rows. Only
-  // what changed is written: every page touched is another 4 KiB frame in the WAL.
+  // 3. The case row (parent of every other row), its events, then its index rows. Only what
+  // changed is written: every page touched is another 4 KiB frame in the WAL.
   const auto& s = r.summary;
   if (r.expected_version == 0) {
     if (auto done = execute(c, kInsertCase, r.case_id, s.bundle_id, std::int64_t{s.bundle_version}, s.status,
@@ -892,25 +929,31 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
         !done) {
       return std::unexpected(done.error());
     }
+  }
+  for (const auto& e : r.events) {
+    if (auto done = execute(c, kInsertEvent, r.case_id, to_sql(e.sequence), last_event, e.type, e.payload,
+                            e.recorded_at);
+        !done) {
+      return std::unexpected(done.error());
+    }
+    last_event = sqlite3_last_insert_rowid(c.handle());
+  }
+  if (r.expected_version == 0) {
+    if (auto done = execute(c, kSetLastEvent, last_event, r.case_id); !done) return std::unexpected(done.error());
   } else if (s.status == old_status) {
-    if (auto done = execute(c, kUpdateCase, s.applicant, s.updated_at, to_sql(s.version), r.case_id); !done) {
+    if (auto done = execute(c, kUpdateCase, s.applicant, s.updated_at, to_sql(s.version), last_event, r.case_id);
+        !done) {
       return std::unexpected(done.error());
     }
   } else {
-    if (auto done = execute(c, kUpdateCaseAndStatus, s.applicant, s.updated_at, to_sql(s.version), s.status,
-                            r.case_id);
+    if (auto done = execute(c, kUpdateCaseAndStatus, s.applicant, s.updated_at, to_sql(s.version), last_event,
+                            s.status, r.case_id);
         !done) {
       return std::unexpected(done.error());
     }
   }
   if (!r.snapshot.empty()) {
     if (auto done = execute(c, kUpsertSnapshot, r.case_id, to_sql(s.version), r.snapshot); !done) {
-      return std::unexpected(done.error());
-    }
-  }
-  for (const auto& e : r.events) {
-    if (auto done = execute(c, kInsertEvent, r.case_id, to_sql(e.sequence), e.type, e.payload, e.recorded_at);
-        !done) {
       return std::unexpected(done.error());
     }
   }
@@ -1183,6 +1226,7 @@ class SqliteStore final : public Store {
       if (auto begun = c.exec("BEGIN"); !begun) return std::unexpected(begun.error());
       auto loaded = [&]() -> std::expected<Result, StoreError> {
         StoredCase stored;
+        std::int64_t last_event = 0;
         {
           auto stmt = c.prepare(kSelectCase);
           if (!stmt) return std::unexpected(stmt.error());
@@ -1193,11 +1237,12 @@ class SqliteStore final : public Store {
           stored.summary = read_summary(*stmt);
           stored.snapshot_version = stmt->uint64(8);  // NULL (no snapshot yet) reads as 0
           stored.snapshot = stmt->text(9);
+          last_event = stmt->int64(10);
         }
         if (stored.snapshot_version < stored.summary.version) {
           auto stmt = c.prepare(kSelectEventsAfter);
           if (!stmt) return std::unexpected(stmt.error());
-          stmt->bind(case_id).bind(to_sql(stored.snapshot_version));
+          stmt->bind(last_event).bind(to_sql(stored.snapshot_version));
           auto events = stmt->collect(
               [](const Statement& s) { return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)}; });
           if (!events) return std::unexpected(events.error());
@@ -1213,10 +1258,26 @@ class SqliteStore final : public Store {
   std::expected<std::vector<StoredEvent>, StoreError> load_events(const std::string& case_id) override {
     return read<std::vector<StoredEvent>>(
         [&](Connection& c) -> std::expected<std::vector<StoredEvent>, StoreError> {
-          auto stmt = c.prepare(kSelectEvents);
-          if (!stmt) return std::unexpected(stmt.error());
-          stmt->bind(case_id);
-          return stmt->collect([](const Statement& s) { return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)}; });
+          // One read transaction: the chain walked is the one the case row names.
+          if (auto begun = c.exec("BEGIN"); !begun) return std::unexpected(begun.error());
+          auto loaded = [&]() -> std::expected<std::vector<StoredEvent>, StoreError> {
+            std::int64_t last_event = 0;
+            {
+              auto stmt = c.prepare(kSelectLastEvent);
+              if (!stmt) return std::unexpected(stmt.error());
+              stmt->bind(case_id);
+              auto row = stmt->next();
+              if (!row) return std::unexpected(row.error());
+              if (!*row) return std::vector<StoredEvent>{};
+              last_event = stmt->int64(0);
+            }
+            auto stmt = c.prepare(kSelectEventsAfter);
+            if (!stmt) return std::unexpected(stmt.error());
+            stmt->bind(last_event).bind(std::int64_t{0});
+            return stmt->collect([](const Statement& s) { return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)}; });
+          }();
+          if (auto ended = c.exec("COMMIT"); !ended && loaded) return std::unexpected(ended.error());
+          return loaded;
         });
   }
 

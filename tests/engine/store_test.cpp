@@ -1073,8 +1073,12 @@ TEST_CASE("store: a version-1 database is migrated to the current version and it
   raw_sql(path,
           "INSERT INTO cases VALUES ('case-1', 'enterprise_startup', 2, 'running', '张*', 1000, 1002, 2, "
           "'{\"version\":2}');"
-          "INSERT INTO events VALUES ('case-1', 1, 'CaseStarted', '{\"n\":1}', 1001), "
-          "('case-1', 2, 'ItemTransitioned', '{\"n\":2}', 1002);"
+          "INSERT INTO cases VALUES ('case-2', 'enterprise_startup', 2, 'running', '李*', 1000, 1003, 3, "
+          "'{\"version\":3}');"
+          // The two cases' events interleaved, as concurrent commits leave them.
+          "INSERT INTO events VALUES ('case-2', 1, 'CaseStarted', '{\"m\":1}', 1001), "
+          "('case-1', 1, 'CaseStarted', '{\"n\":1}', 1001), ('case-2', 2, 'ItemTransitioned', '{\"m\":2}', 1002), "
+          "('case-1', 2, 'ItemTransitioned', '{\"n\":2}', 1002), ('case-2', 3, 'ItemTransitioned', '{\"m\":3}', 1003);"
           "INSERT INTO commands VALUES ('cmd-1', 'case-1', 2, '{\"ok\":true}');"
           "INSERT INTO case_items VALUES ('case-1', 'registration', 'market', 'accepted', 0, 5000, '');");
   {
@@ -1104,13 +1108,30 @@ TEST_CASE("store: a version-1 database is migrated to the current version and it
     REQUIRE((*loaded)->events.size() == 1);
     CHECK((*loaded)->events[0].sequence == 3);
     CHECK((*loaded)->events[0].payload == "{\"n\":3}");
+    // Version 4: each case's history is its chain of events, the migrated ones and the new one.
+    const auto payloads = [&](const std::string& case_id) {
+      std::vector<std::string> out;
+      auto events = store->load_events(case_id);
+      REQUIRE(events);
+      for (std::size_t i = 0; i < events->size(); ++i) {
+        CHECK((*events)[i].sequence == i + 1);
+        out.push_back((*events)[i].payload);
+      }
+      return out;
+    };
+    CHECK(payloads("case-1") == std::vector<std::string>{"{\"n\":1}", "{\"n\":2}", "{\"n\":3}"});
+    CHECK(payloads("case-2") == std::vector<std::string>{"{\"m\":1}", "{\"m\":2}", "{\"m\":3}"});
+    CHECK(store->load_events("case-3")->empty());
+    commit_ok(*store, make_commit("cmd-3", "case-2", 3, 2));
+    CHECK(payloads("case-2").size() == 5);
   }
-  CHECK(count_rows(path, "PRAGMA user_version") == 3);
-  CHECK(count_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 3);
+  CHECK(count_rows(path, "PRAGMA user_version") == 4);
+  CHECK(count_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM pragma_index_list('events')") == 0);
   // Version 3: the worklist index reads a page in order (no sort of the open items).
   CHECK(count_rows(path, "SELECT COUNT(*) FROM pragma_index_info('case_items_open_by_department')") == 4);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM pragma_table_info('cases') WHERE name = 'snapshot'") == 0);
-  CHECK(count_rows(path, "SELECT COUNT(*) FROM snapshots") == 1);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM snapshots") == 2);
 }
 
 TEST_CASE("store: a case without a snapshot loads as all its events") {
