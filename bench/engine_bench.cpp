@@ -1,7 +1,8 @@
 // Runtime figures (issue 4):
 //   1. in memory: item transitions per second on one core (decide + apply)
-//   2. case start latency on SQLite (WAL, each commit on disk before it returns) at a paced 1,000 cases/s: p50, p99,
-//      and next to it the floor of any durable commit: one 4 KiB write + fdatasync, p50, p99
+//   2. case start latency on SQLite (WAL, each commit on disk before it returns) at a paced
+//      1,000 cases/s: p50, p99, and next to it the floor of any durable commit: one 4 KiB
+//      write + fdatasync, p50, p99
 //   3. memory of 100,000 open cases in a running engine
 //
 // Usage: onevisit_engine_bench [--cases-for-memory N] [--dir DIR]

@@ -388,7 +388,8 @@ void BM_GroupCommitVsPlain(benchmark::State& state) {
   f.store_commits_per_second = static_cast<double>(rows) / store_seconds;
   f.plain_commits_per_second = static_cast<double>(rows) / plain_seconds;
   f.average_batch = static_cast<double>(stats.writes) / static_cast<double>(std::max<std::uint64_t>(1, stats.transactions));
-  f.commits_per_flush = static_cast<double>(stats.writes) / static_cast<double>(std::max<std::uint64_t>(1, stats.flushes));
+  f.commits_per_flush =
+      static_cast<double>(stats.writes) / static_cast<double>(std::max<std::uint64_t>(1, stats.flushes));
   f.largest_batch = stats.largest_batch;
   f.store_cpu_us_per_commit = 1e6 * store_cpu / static_cast<double>(rows);
   f.store_frames_per_commit = static_cast<double>(stats.wal_frames) / static_cast<double>(std::max<std::uint64_t>(1, stats.writes));
@@ -404,7 +405,13 @@ void BM_GroupCommitVsPlain(benchmark::State& state) {
   state.counters["per_flush"] = f.commits_per_flush;
   record("vs/" + std::to_string(threads), f);
 }
-BENCHMARK(BM_GroupCommitVsPlain)->ArgName("threads")->Arg(8)->Arg(32)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(6.0);
+BENCHMARK(BM_GroupCommitVsPlain)
+    ->ArgName("threads")
+    ->Arg(8)
+    ->Arg(32)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(6.0);
 
 }  // namespace
 

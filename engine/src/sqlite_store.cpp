@@ -60,9 +60,11 @@ constexpr std::size_t kMaxIdleReaders = 8;
 // Per-connection settings of the write connection. synchronous=FULL while the schema is
 // migrated; then NORMAL (kPipelineWriter): COMMIT writes the WAL and the syncer flushes it
 // (WalFlusher). Checkpoints flush the WAL and the database file in both modes.
-// temp_store=MEMORY keeps the statement journals of the per-request savepoints in memory (by default they spill to a temporary file: measured
-// 4.5 KB of extra disk writes per commit). journal_size_limit truncates the WAL back to
-// 64 MiB after a checkpoint, so a burst does not leave a large file behind.
+// temp_store=MEMORY keeps the statement journals of the per-request savepoints in memory
+// (by default they spill to a temporary file: measured 4.5 KB of extra disk writes per
+// commit). journal_size_limit truncates the WAL back to 64 MiB after a checkpoint, so a
+// burst does not leave a large file behind.
+//
 // WAL frames (pages) after which the checkpointer copies the WAL back into the database file
 // (32 MiB). SQLite's own automatic checkpoint (at 1000) is off on the write connection: it
 // runs inside the COMMIT that crosses the mark, and every caller of that batch would wait for
@@ -248,7 +250,8 @@ constexpr const char* kInsertCase =
 constexpr const char* kUpdateCase =
     "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ? WHERE case_id = ?";
 constexpr const char* kUpdateCaseAndStatus =
-    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ?, status = ? WHERE case_id = ?";
+    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ?, status = ? "
+    "WHERE case_id = ?";
 constexpr const char* kSetLastEvent = "UPDATE cases SET last_event = ? WHERE case_id = ?";
 constexpr const char* kUpsertSnapshot =
     "INSERT INTO snapshots (case_id, version, snapshot) VALUES (?, ?, ?) "
@@ -290,14 +293,15 @@ constexpr const char* kCaseColumns =
     "c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, c.version";
 constexpr const char* kSelectCase =
     "SELECT c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, "
-    "c.version, s.version, s.snapshot, c.last_event FROM cases c LEFT JOIN snapshots s ON s.case_id = c.case_id "
-    "WHERE c.case_id = ?";
+    "c.version, s.version, s.snapshot, c.last_event "
+    "FROM cases c LEFT JOIN snapshots s ON s.case_id = c.case_id WHERE c.case_id = ?";
 // A case's events after sequence ?2, walking its chain back from its latest event ?1.
 constexpr const char* kSelectEventsAfter =
     "WITH RECURSIVE chain (id, previous, sequence) AS ("
     " SELECT id, previous, sequence FROM events WHERE id = ?1 AND sequence > ?2"
     " UNION ALL"
-    " SELECT e.id, e.previous, e.sequence FROM events e JOIN chain ON e.id = chain.previous WHERE e.sequence > ?2)"
+    " SELECT e.id, e.previous, e.sequence FROM events e JOIN chain ON e.id = chain.previous"
+    " WHERE e.sequence > ?2)"
     " SELECT e.sequence, e.type, e.payload, e.recorded_at FROM chain JOIN events e ON e.id = chain.id"
     " ORDER BY e.sequence";
 constexpr const char* kSelectLastEvent = "SELECT last_event FROM cases WHERE case_id = ?";
@@ -517,16 +521,24 @@ class WalFlusher {
       if (::fstat(current_, &st) == 0 && st.st_nlink > 0) return current_;
     }
     const int fd = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::unexpected(make_error(Kind::io, "cannot open " + wal_path_ + " to flush it: " + std::strerror(errno)));
+    if (fd < 0) {
+      return std::unexpected(
+          make_error(Kind::io, "cannot open " + wal_path_ + " to flush it: " + std::strerror(errno)));
+    }
     // Kept open until the store closes: another thread may still be flushing the old one.
     descriptors_.push_back(fd);
     current_ = fd;
     const int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) return std::unexpected(make_error(Kind::io, "cannot open " + directory_ + ": " + std::strerror(errno)));
+    if (dir < 0) {
+      return std::unexpected(make_error(Kind::io, "cannot open " + directory_ + ": " + std::strerror(errno)));
+    }
     const int synced = sync_(dir);
     const int error = errno;
     ::close(dir);
-    if (synced != 0) return std::unexpected(make_error(Kind::io, "flushing the directory " + directory_ + " failed: " + std::strerror(error)));
+    if (synced != 0) {
+      return std::unexpected(
+          make_error(Kind::io, "flushing the directory " + directory_ + " failed: " + std::strerror(error)));
+    }
     return current_;
   }
   std::unexpected<StoreError> fail_for_good(StoreError error) {
@@ -688,7 +700,9 @@ void Syncer::loop() noexcept {
 class Writer {
  public:
   Writer(std::unique_ptr<Connection> connection, std::size_t max_batch, Syncer& syncer)
-      : connection_(std::move(connection)), max_batch_(std::max<std::size_t>(max_batch, 1)), syncer_(syncer) {}
+      : connection_(std::move(connection)),
+        max_batch_(std::max<std::size_t>(max_batch, 1)),
+        syncer_(syncer) {}
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
   ~Writer() { stop(); }
@@ -939,9 +953,12 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
     last_event = sqlite3_last_insert_rowid(c.handle());
   }
   if (r.expected_version == 0) {
-    if (auto done = execute(c, kSetLastEvent, last_event, r.case_id); !done) return std::unexpected(done.error());
+    if (auto done = execute(c, kSetLastEvent, last_event, r.case_id); !done) {
+      return std::unexpected(done.error());
+    }
   } else if (s.status == old_status) {
-    if (auto done = execute(c, kUpdateCase, s.applicant, s.updated_at, to_sql(s.version), last_event, r.case_id);
+    if (auto done =
+            execute(c, kUpdateCase, s.applicant, s.updated_at, to_sql(s.version), last_event, r.case_id);
         !done) {
       return std::unexpected(done.error());
     }
@@ -1274,7 +1291,8 @@ class SqliteStore final : public Store {
             auto stmt = c.prepare(kSelectEventsAfter);
             if (!stmt) return std::unexpected(stmt.error());
             stmt->bind(last_event).bind(std::int64_t{0});
-            return stmt->collect([](const Statement& s) { return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)}; });
+            return stmt->collect(
+                [](const Statement& s) { return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)}; });
           }();
           if (auto ended = c.exec("COMMIT"); !ended && loaded) return std::unexpected(ended.error());
           return loaded;
@@ -1372,18 +1390,21 @@ class SqliteStore final : public Store {
   std::expected<std::optional<CommitResult>, StoreError> find_command(
       const std::string& command_id) override {
     using Result = std::optional<CommitResult>;
-    return read<Result>([&](Connection& c) -> std::expected<Result, StoreError> {
+    auto found = read<Result>([&](Connection& c) -> std::expected<Result, StoreError> {
       auto stmt = c.prepare(kSelectCommand);
       if (!stmt) return std::unexpected(stmt.error());
       stmt->bind(command_id);
       auto row = stmt->next();
       if (!row) return std::unexpected(row.error());
       if (!*row) return Result{};
-      Result found{CommitResult{true, stmt->uint64(1), stmt->text(2)}};  // seen before: a duplicate if retried
-      // The caller takes this as "done": the commit may still be on its way to the disk.
-      if (auto flushed = flusher_.flush(); !flushed) return std::unexpected(flushed.error());
-      return found;
+      // Seen before: a duplicate if retried.
+      return Result{CommitResult{true, stmt->uint64(1), stmt->text(2)}};
     });
+    // The caller takes a command found as done: its commit may still be on its way to the disk.
+    if (found && *found) {
+      if (auto flushed = flusher_.flush(); !flushed) return std::unexpected(flushed.error());
+    }
+    return found;
   }
 
   std::expected<std::vector<TimerRecord>, StoreError> due_timers(Timestamp now, std::size_t limit) override {
@@ -1398,19 +1419,19 @@ class SqliteStore final : public Store {
 
   std::expected<std::vector<OutboxRecord>, StoreError> pending_outbox(Timestamp now,
                                                                       std::size_t limit) override {
-    return read<std::vector<OutboxRecord>>(
+    auto pending = read<std::vector<OutboxRecord>>(
         [&](Connection& c) -> std::expected<std::vector<OutboxRecord>, StoreError> {
           auto stmt = c.prepare(kPendingOutbox);
           if (!stmt) return std::unexpected(stmt.error());
           stmt->bind(std::int64_t{now}).bind(to_sql(limit));
-          auto pending = stmt->collect(outbox_row);
-          // A department is called for what was read here: the commits that asked for the calls
-          // must be on disk first (a call must never come from a command a power loss takes back).
-          if (pending && !pending->empty()) {
-            if (auto flushed = flusher_.flush(); !flushed) return std::unexpected(flushed.error());
-          }
-          return pending;
+          return stmt->collect(outbox_row);
         });
+    // A department is called for what was read here: the commits that asked for the calls must
+    // be on disk first (a call must never come from a command a power loss takes back).
+    if (pending && !pending->empty()) {
+      if (auto flushed = flusher_.flush(); !flushed) return std::unexpected(flushed.error());
+    }
+    return pending;
   }
 
   std::expected<std::vector<OutboxRecord>, StoreError> list_outbox(const std::string& case_id, const std::string& status,
@@ -1609,7 +1630,8 @@ std::expected<void, StoreError> migrate(Connection& c) {
   return {};
 }
 
-std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& path, const SqliteOptions& options,
+std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& path,
+                                                             const SqliteOptions& options,
                                                              std::function<int(int)> sync) {
   namespace fs = std::filesystem;
   if (path.empty() || path == ":memory:" || path.starts_with("file:")) {
