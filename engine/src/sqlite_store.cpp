@@ -2,14 +2,12 @@
 // group-commits requests, and a small pool of read-only connections for queries.
 //
 // Write path. commit(), update_outbox() and deploy() validate their request, queue it as a
-// job with a promise, and wait. The writer thread takes every queued job (up to max_batch)
-// and runs them in one BEGIN IMMEDIATE transaction: a job that ends in an error (a version
-// conflict, a refused deploy, a failed statement) leaves no trace and the other jobs of the
-// batch alone. COMMIT writes the batch to the WAL without flushing it (synchronous=NORMAL);
-// the writer hands the batch to the syncer thread and starts the next one while the syncer
-// flushes the WAL (fdatasync). Only after that flush are the batch's promises fulfilled, so a
-// caller never sees a result that a power loss could take back, and the disk's flush of one
-// batch overlaps the execution of the next.
+// job with a promise, and wait. The writer thread takes every queued job (up to max_batch),
+// opens one BEGIN IMMEDIATE transaction and runs each job in its own SAVEPOINT: a job that
+// ends in an error (a version conflict, a refused deploy, a failed statement) rolls back to
+// its savepoint and leaves the other jobs of the batch alone. One COMMIT (one fsync of the
+// WAL with synchronous=FULL) makes the whole batch durable; only then are the promises
+// fulfilled, so a caller never sees a result that a crash could take back.
 //
 // Read path. Queries run on read-only connections from a pool guarded by a mutex; in WAL mode
 // a reader sees the last committed state and never waits for the writer.
@@ -38,10 +36,7 @@
 #include <thread>
 #include <variant>
 
-#include <fcntl.h>
 #include <pthread.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace onevisit::engine {
 namespace {
@@ -57,14 +52,11 @@ constexpr std::int64_t kApplicationId = 0x4F4E4556;
 constexpr std::int64_t kSchemaVersion = 4;
 // Idle read connections kept open; more are opened under load and closed when released.
 constexpr std::size_t kMaxIdleReaders = 8;
-// Per-connection settings of the write connection. synchronous=FULL while the schema is
-// migrated; then NORMAL (kPipelineWriter): COMMIT writes the WAL and the syncer flushes it
-// (WalFlusher). Checkpoints flush the WAL and the database file in both modes.
-// temp_store=MEMORY keeps the statement journals of the per-request savepoints in memory
-// (by default they spill to a temporary file: measured 4.5 KB of extra disk writes per
-// commit). journal_size_limit truncates the WAL back to 64 MiB after a checkpoint, so a
-// burst does not leave a large file behind.
-//
+// Per-connection settings of the write connection. synchronous=FULL: every COMMIT fsyncs
+// the WAL before it returns. temp_store=MEMORY keeps the statement journals of the
+// per-request savepoints in memory (by default they spill to a temporary file: measured
+// 4.5 KB of extra disk writes per commit). journal_size_limit truncates the WAL back to
+// 64 MiB after a checkpoint, so a burst does not leave a large file behind.
 // WAL frames (pages) after which the checkpointer copies the WAL back into the database file
 // (32 MiB). SQLite's own automatic checkpoint (at 1000) is off on the write connection: it
 // runs inside the COMMIT that crosses the mark, and every caller of that batch would wait for
@@ -75,8 +67,6 @@ constexpr int kCheckpointFrames = 8000;
 constexpr const char* kConfigureWriter =
     "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
     "PRAGMA journal_size_limit = 67108864;";
-// After the migration: the write connection's COMMIT no longer flushes; the syncer does.
-constexpr const char* kPipelineWriter = "PRAGMA synchronous = NORMAL;";
 
 StoreError make_error(Kind kind, std::string message) { return StoreError{kind, std::move(message)}; }
 std::unexpected<StoreError> fail(Kind kind, std::string message) {
@@ -462,141 +452,6 @@ std::optional<StoreError> validate(const DeployedWorkflow& w) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Durability: the flush of the WAL, by the syncer for acknowledgements and by readers before
-// an external effect.
-
-// Makes everything written to the WAL so far durable: fdatasync of `<database>-wal`. An fsync
-// covers the file, not the descriptor, so a descriptor of our own serves for the frames the
-// writer's connection wrote. A failed flush is sticky: after one, Linux may have dropped the
-// dirty pages it could not write, so no later flush can prove anything durable (the lesson
-// PostgreSQL learnt in 2018); the store then refuses every write until it is reopened, when
-// SQLite recovers the WAL from what is on disk.
-class WalFlusher {
- public:
-  WalFlusher(std::string database_path, std::function<int(int)> sync)
-      : wal_path_(database_path + "-wal"),
-        directory_(std::filesystem::absolute(std::filesystem::path(database_path)).parent_path().string()),
-        sync_(sync ? std::move(sync) : std::function<int(int)>(::fdatasync)) {}
-  WalFlusher(const WalFlusher&) = delete;
-  WalFlusher& operator=(const WalFlusher&) = delete;
-  ~WalFlusher() {
-    for (const int fd : descriptors_) ::close(fd);
-  }
-
-  /// Thread-safe. Returns once every frame written to the WAL before the call is on disk.
-  std::expected<void, StoreError> flush() noexcept {
-    int fd = -1;
-    {
-      std::lock_guard lock(mutex_);
-      if (failure_) return std::unexpected(*failure_);
-      auto opened = descriptor();
-      if (!opened) return fail_for_good(opened.error());
-      fd = *opened;
-    }
-    if (sync_(fd) != 0) {
-      const int error = errno;
-      std::lock_guard lock(mutex_);
-      return fail_for_good(make_error(Kind::io, "flushing " + wal_path_ + " to disk failed (" +
-                                                    std::strerror(error) +
-                                                    "); the store accepts no more writes: reopen it"));
-    }
-    flushes_.fetch_add(1, std::memory_order_relaxed);
-    return {};
-  }
-
-  std::optional<StoreError> failure() const {
-    std::lock_guard lock(mutex_);
-    return failure_;
-  }
-  std::uint64_t flushes() const { return flushes_.load(std::memory_order_relaxed); }
-
- private:
-  // The WAL's descriptor, opened on first use. Reopened when the file was unlinked (SQLite
-  // removes the WAL when the last connection closes, e.g. of another process while ours was
-  // between transactions). A newly opened WAL may be a new file: its directory entry is
-  // flushed too, once. REQUIRES: mutex_ held.
-  std::expected<int, StoreError> descriptor() {
-    if (current_ >= 0) {
-      struct stat st{};
-      if (::fstat(current_, &st) == 0 && st.st_nlink > 0) return current_;
-    }
-    const int fd = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      return std::unexpected(
-          make_error(Kind::io, "cannot open " + wal_path_ + " to flush it: " + std::strerror(errno)));
-    }
-    // Kept open until the store closes: another thread may still be flushing the old one.
-    descriptors_.push_back(fd);
-    current_ = fd;
-    const int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) {
-      return std::unexpected(make_error(Kind::io, "cannot open " + directory_ + ": " + std::strerror(errno)));
-    }
-    const int synced = sync_(dir);
-    const int error = errno;
-    ::close(dir);
-    if (synced != 0) {
-      return std::unexpected(
-          make_error(Kind::io, "flushing the directory " + directory_ + " failed: " + std::strerror(error)));
-    }
-    return current_;
-  }
-  std::unexpected<StoreError> fail_for_good(StoreError error) {
-    if (!failure_) failure_ = error;
-    return std::unexpected(std::move(error));
-  }
-
-  const std::string wal_path_;
-  const std::string directory_;
-  const std::function<int(int)> sync_;
-  mutable std::mutex mutex_;
-  int current_ = -1;
-  std::vector<int> descriptors_;
-  std::optional<StoreError> failure_;
-  std::atomic<std::uint64_t> flushes_{0};
-};
-
-class Job;
-
-// Fulfils the promises of committed batches once the WAL holding them is flushed. Batches
-// that arrive while a flush runs share the next one. Every job of a batch waits, a refused
-// one too: its refusal (a duplicate command id, a version conflict) may rest on a commit of
-// an earlier batch that is not yet durable.
-class Syncer {
- public:
-  explicit Syncer(WalFlusher& flusher) : flusher_(flusher) {}
-  Syncer(const Syncer&) = delete;
-  Syncer& operator=(const Syncer&) = delete;
-  ~Syncer() { stop(); }
-
-  void start() {
-    thread_ = std::thread([this] { loop(); });
-  }
-  /// Flushes and fulfils everything handed over, then stops the thread. Idempotent.
-  void stop() noexcept;
-
-  /// Hands over a batch the writer ran; `batch_error`: its transaction did not commit.
-  void submit(std::vector<std::shared_ptr<Job>> jobs, std::optional<StoreError> batch_error);
-
-  /// The failed flush after which nothing more may be written, if any.
-  std::optional<StoreError> failure() const { return flusher_.failure(); }
-
- private:
-  struct Batch {
-    std::vector<std::shared_ptr<Job>> jobs;
-    std::optional<StoreError> error;
-  };
-  void loop() noexcept;
-
-  WalFlusher& flusher_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::vector<Batch> pending_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
-
-// ---------------------------------------------------------------------------------------
 // The writer: one connection, one thread, a queue of jobs executed in group transactions.
 
 class Writer;
@@ -654,55 +509,10 @@ class TypedJob final : public Job {
   bool finished_ = false;
 };
 
-void Syncer::stop() noexcept {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void Syncer::submit(std::vector<std::shared_ptr<Job>> jobs, std::optional<StoreError> batch_error) {
-  {
-    std::lock_guard lock(mutex_);
-    pending_.push_back(Batch{std::move(jobs), std::move(batch_error)});
-  }
-  wake_.notify_one();
-}
-
-void Syncer::loop() noexcept {
-#ifdef __linux__
-  pthread_setname_np(pthread_self(), "ov-store-sync");
-#endif
-  std::vector<Batch> batches;
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty()) return;  // stopping, and drained
-      batches.swap(pending_);
-    }
-    // Batches whose transaction failed wrote nothing; the others need the flush.
-    const bool wrote = std::any_of(batches.begin(), batches.end(), [](const Batch& b) { return !b.error; });
-    std::optional<StoreError> flush_error;
-    if (wrote) {
-      if (auto flushed = flusher_.flush(); !flushed) flush_error = flushed.error();
-    }
-    for (auto& batch : batches) {
-      const StoreError* error = batch.error ? &*batch.error : flush_error ? &*flush_error : nullptr;
-      for (auto& job : batch.jobs) job->finish(error);
-    }
-    batches.clear();
-  }
-}
-
 class Writer {
  public:
-  Writer(std::unique_ptr<Connection> connection, std::size_t max_batch, Syncer& syncer)
-      : connection_(std::move(connection)),
-        max_batch_(std::max<std::size_t>(max_batch, 1)),
-        syncer_(syncer) {}
+  Writer(std::unique_ptr<Connection> connection, std::size_t max_batch)
+      : connection_(std::move(connection)), max_batch_(std::max<std::size_t>(max_batch, 1)) {}
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
   ~Writer() { stop(); }
@@ -711,7 +521,7 @@ class Writer {
     thread_ = std::thread([this] { loop(); });
   }
 
-  /// Runs every queued job and hands it to the syncer, then stops the thread. Idempotent.
+  /// Finishes every queued job, then stops the thread. Idempotent.
   void stop() noexcept {
     {
       std::lock_guard lock(mutex_);
@@ -743,8 +553,7 @@ class Writer {
  private:
   enum class Attempt { done, needs_savepoints };
   void loop() noexcept;
-  // Runs the batch; the error of its transaction when it did not commit.
-  std::optional<StoreError> run_batch(std::vector<std::shared_ptr<Job>>& batch);
+  void run_batch(std::vector<std::shared_ptr<Job>>& batch);
   // One transaction over `batch`; sets batch_error when the transaction as a whole failed.
   Attempt run_transaction(std::vector<std::shared_ptr<Job>>& batch, bool savepoints,
                           std::optional<StoreError>& batch_error);
@@ -763,7 +572,6 @@ class Writer {
 
   std::unique_ptr<Connection> connection_;
   const std::size_t max_batch_;
-  Syncer& syncer_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::shared_ptr<Job>> queue_;
@@ -787,31 +595,27 @@ void Writer::loop() noexcept {
       if (queue_.empty()) return;  // stopping, and drained
       take_queued(batch);
     }
-    std::optional<StoreError> batch_error;
     try {
-      batch_error = run_batch(batch);
+      run_batch(batch);
     } catch (...) {
-      batch_error = StoreError{Kind::io,
-                               "the store's writer failed (out of memory?); nothing of the batch was written"};
+      const StoreError error{Kind::io,
+                             "the store's writer failed (out of memory?); nothing of the batch was written"};
       if (!sqlite3_get_autocommit(connection_->handle())) {
         sqlite3_exec(connection_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
       }
+      for (auto& job : batch) job->finish(&error);  // no-op for jobs already finished
     }
-    // The syncer fulfils the promises once the WAL is flushed; meanwhile this thread runs the
-    // next batch.
-    syncer_.submit(std::move(batch), std::move(batch_error));
-    batch = {};
+    batch.clear();
   }
 }
 
-std::optional<StoreError> Writer::run_batch(std::vector<std::shared_ptr<Job>>& batch) {
+void Writer::run_batch(std::vector<std::shared_ptr<Job>>& batch) {
   // First without savepoints: two statements fewer per request, and most requests either
   // succeed or are refused before they write anything (a version conflict, a duplicate). Only
   // a request that fails after it wrote something cannot be undone on its own; then the whole
   // transaction is rolled back (nothing of it was acknowledged) and the batch runs again with
   // a savepoint per request, so that request leaves no trace and the others are unaffected.
-  std::optional<StoreError> batch_error = syncer_.failure();
-  if (batch_error) return batch_error;  // a flush failed: nothing more is written
+  std::optional<StoreError> batch_error;
   if (run_transaction(batch, false, batch_error) == Attempt::needs_savepoints) {
     fallbacks_.fetch_add(1);
     run_transaction(batch, true, batch_error);
@@ -821,7 +625,7 @@ std::optional<StoreError> Writer::run_batch(std::vector<std::shared_ptr<Job>>& b
   auto largest = largest_batch_.load();
   while (batch.size() > largest && !largest_batch_.compare_exchange_weak(largest, batch.size())) {
   }
-  return batch_error;
+  for (auto& job : batch) job->finish(batch_error ? &*batch_error : nullptr);
 }
 
 Writer::Attempt Writer::run_transaction(std::vector<std::shared_ptr<Job>>& batch, bool savepoints,
@@ -1195,17 +999,14 @@ std::expected<T, StoreError> guarded(F&& body) noexcept {
 class SqliteStore final : public Store {
  public:
   SqliteStore(const std::string& path, const SqliteOptions& options, std::unique_ptr<Connection> writer,
-              std::unique_ptr<Connection> checkpointer, std::function<int(int)> sync)
+              std::unique_ptr<Connection> checkpointer)
       : readers_(path, busy_timeout_ms(options)),
-        flusher_(path, std::move(sync)),
-        syncer_(flusher_),
         writer_handle_(writer->handle()),
-        writer_(std::move(writer), options.max_batch, syncer_),
+        writer_(std::move(writer), options.max_batch),
         checkpointer_(std::move(checkpointer)) {}
 
   ~SqliteStore() override {
     writer_.stop();
-    syncer_.stop();  // after the writer: it fulfils what the writer handed over last
     sqlite3_wal_hook(writer_handle_, nullptr, nullptr);
     checkpointer_.stop();
     // Read-only connections cannot checkpoint; closing them first lets the writer's
@@ -1217,14 +1018,12 @@ class SqliteStore final : public Store {
     // Replaces SQLite's automatic checkpoint on the write connection (see Checkpointer).
     sqlite3_wal_hook(writer_handle_, &Checkpointer::on_commit, &checkpointer_);
     checkpointer_.start();
-    syncer_.start();
     writer_.start();
   }
   SqliteStoreStats stats() const {
     auto s = writer_.stats();
     s.checkpoints = checkpointer_.checkpoints();
     s.wal_frames = checkpointer_.frames_written();
-    s.flushes = flusher_.flushes();
     return s;
   }
 
@@ -1390,21 +1189,16 @@ class SqliteStore final : public Store {
   std::expected<std::optional<CommitResult>, StoreError> find_command(
       const std::string& command_id) override {
     using Result = std::optional<CommitResult>;
-    auto found = read<Result>([&](Connection& c) -> std::expected<Result, StoreError> {
+    return read<Result>([&](Connection& c) -> std::expected<Result, StoreError> {
       auto stmt = c.prepare(kSelectCommand);
       if (!stmt) return std::unexpected(stmt.error());
       stmt->bind(command_id);
       auto row = stmt->next();
       if (!row) return std::unexpected(row.error());
       if (!*row) return Result{};
-      // Seen before: a duplicate if retried.
-      return Result{CommitResult{true, stmt->uint64(1), stmt->text(2)}};
+      return Result{
+          CommitResult{true, stmt->uint64(1), stmt->text(2)}};  // seen before: a duplicate if retried
     });
-    // The caller takes a command found as done: its commit may still be on its way to the disk.
-    if (found && *found) {
-      if (auto flushed = flusher_.flush(); !flushed) return std::unexpected(flushed.error());
-    }
-    return found;
   }
 
   std::expected<std::vector<TimerRecord>, StoreError> due_timers(Timestamp now, std::size_t limit) override {
@@ -1419,19 +1213,13 @@ class SqliteStore final : public Store {
 
   std::expected<std::vector<OutboxRecord>, StoreError> pending_outbox(Timestamp now,
                                                                       std::size_t limit) override {
-    auto pending = read<std::vector<OutboxRecord>>(
+    return read<std::vector<OutboxRecord>>(
         [&](Connection& c) -> std::expected<std::vector<OutboxRecord>, StoreError> {
           auto stmt = c.prepare(kPendingOutbox);
           if (!stmt) return std::unexpected(stmt.error());
           stmt->bind(std::int64_t{now}).bind(to_sql(limit));
           return stmt->collect(outbox_row);
         });
-    // A department is called for what was read here: the commits that asked for the calls must
-    // be on disk first (a call must never come from a command a power loss takes back).
-    if (pending && !pending->empty()) {
-      if (auto flushed = flusher_.flush(); !flushed) return std::unexpected(flushed.error());
-    }
-    return pending;
   }
 
   std::expected<std::vector<OutboxRecord>, StoreError> list_outbox(const std::string& case_id, const std::string& status,
@@ -1511,8 +1299,6 @@ class SqliteStore final : public Store {
   }
 
   ReaderPool readers_;
-  WalFlusher flusher_;
-  Syncer syncer_;
   sqlite3* writer_handle_;  // owned by writer_
   Writer writer_;
   Checkpointer checkpointer_;
@@ -1631,8 +1417,7 @@ std::expected<void, StoreError> migrate(Connection& c) {
 }
 
 std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& path,
-                                                             const SqliteOptions& options,
-                                                             std::function<int(int)> sync) {
+                                                             const SqliteOptions& options) {
   namespace fs = std::filesystem;
   if (path.empty() || path == ":memory:" || path.starts_with("file:")) {
     return fail(Kind::invalid, "the SQLite store needs a file path (got " + in_quotes(path) +
@@ -1692,12 +1477,11 @@ std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& 
   if (in->application_id != kApplicationId || in->schema_version < kSchemaVersion) {
     if (auto done = migrate(c); !done) return std::unexpected(done.error());
   }
-  if (auto done = c.exec(kPipelineWriter); !done) return std::unexpected(done.error());
 
   auto checkpointer = Connection::open(path, SQLITE_OPEN_READWRITE, busy_ms);
   if (!checkpointer) return std::unexpected(checkpointer.error());
   if (auto done = (*checkpointer)->exec(kConfigureWriter); !done) return std::unexpected(done.error());
-  auto store = std::make_unique<SqliteStore>(path, options, std::move(*opened), std::move(*checkpointer), std::move(sync));
+  auto store = std::make_unique<SqliteStore>(path, options, std::move(*opened), std::move(*checkpointer));
   store->start();
   return store;
 }
@@ -1706,13 +1490,7 @@ std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& 
 
 std::expected<std::unique_ptr<Store>, StoreError> open_sqlite_store(const std::string& path,
                                                                     const SqliteOptions& options) {
-  return guarded<std::unique_ptr<Store>>([&] { return open_store(path, options, nullptr); });
-}
-
-std::expected<std::unique_ptr<Store>, StoreError> open_sqlite_store_with_hooks(const std::string& path,
-                                                                               const SqliteOptions& options,
-                                                                               const SqliteTestHooks& hooks) {
-  return guarded<std::unique_ptr<Store>>([&] { return open_store(path, options, hooks.sync_wal); });
+  return guarded<std::unique_ptr<Store>>([&] { return open_store(path, options); });
 }
 
 std::optional<SqliteStoreStats> sqlite_store_stats(const Store& store) {

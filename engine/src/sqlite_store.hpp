@@ -6,7 +6,6 @@
 #include <onevisit/engine/store.hpp>
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 
 namespace onevisit::engine {
@@ -21,24 +20,10 @@ struct SqliteStoreStats {
   std::uint64_t savepoint_reruns = 0;
   std::uint64_t checkpoints = 0;  ///< PASSIVE checkpoints run by the checkpointer thread
   std::uint64_t wal_frames = 0;   ///< pages appended to the WAL by commits (4 KiB each)
-  /// Flushes of the WAL (fdatasync) by the syncer and by readers; several batches may share one.
-  std::uint64_t flushes = 0;
 };
 
 /// The counters of a store made by open_sqlite_store; nullopt for any other Store.
 /// Thread safety: may be called concurrently with every other member of the store.
 std::optional<SqliteStoreStats> sqlite_store_stats(const Store& store);
-
-/// What tests substitute in the store.
-struct SqliteTestHooks {
-  /// Called instead of fdatasync(fd) to flush the WAL (and, once per WAL file, its
-  /// directory); returns 0 or -1 with errno set, like fdatasync. Empty: fdatasync.
-  std::function<int(int)> sync_wal;
-};
-
-/// open_sqlite_store with test hooks.
-std::expected<std::unique_ptr<Store>, StoreError> open_sqlite_store_with_hooks(const std::string& path,
-                                                                               const SqliteOptions& options,
-                                                                               const SqliteTestHooks& hooks);
 
 }  // namespace onevisit::engine

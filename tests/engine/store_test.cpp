@@ -11,14 +11,12 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
@@ -1197,157 +1195,4 @@ TEST_CASE("store: a request failing after its first writes leaves no trace, the 
   CHECK(count_rows(path, "SELECT COUNT(*) FROM events") == kThreads * 13 * 2);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM commands") == kThreads * 13);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM cases WHERE CAST(substr(case_id, instr(case_id, '-c') + 2) AS INTEGER) % 3 = 0") == 0);
-}
-
-namespace {
-
-/// A stand-in for fdatasync that can be held shut (callers wait at it), or made to fail.
-struct FlushGate {
-  std::mutex mutex;
-  std::condition_variable changed;
-  bool shut = false;
-  bool failing = false;
-  int waiting = 0;
-  int calls = 0;
-
-  int sync(int fd) {
-    std::unique_lock lock(mutex);
-    ++calls;
-    if (failing) {
-      errno = EIO;
-      return -1;
-    }
-    ++waiting;
-    changed.notify_all();
-    changed.wait(lock, [this] { return !shut; });
-    --waiting;
-    lock.unlock();
-    return ::fdatasync(fd);
-  }
-  void set_shut(bool value) {
-    std::lock_guard lock(mutex);
-    shut = value;
-    changed.notify_all();
-  }
-  /// Waits until `n` callers wait at the shut gate; false after 10 s.
-  bool await_waiting(int n) {
-    std::unique_lock lock(mutex);
-    return changed.wait_for(lock, std::chrono::seconds(10), [&] { return waiting >= n; });
-  }
-};
-
-std::unique_ptr<Store> open_with_gate(const std::string& path, FlushGate& gate) {
-  SqliteTestHooks hooks;
-  hooks.sync_wal = [&gate](int fd) { return gate.sync(fd); };
-  auto store = open_sqlite_store_with_hooks(path, {}, hooks);
-  if (!store) FAIL("open_sqlite_store_with_hooks: " << store.error().message);
-  return std::move(*store);
-}
-
-}  // namespace
-
-TEST_CASE("store: a commit is acknowledged only once the WAL holding it is flushed") {
-  TempDir dir;
-  const auto path = dir.file("cases.db");
-  FlushGate gate;
-  auto store = open_with_gate(path, gate);
-  commit_ok(*store, make_commit("c1", "case-1", 0));  // opens the WAL for flushing
-
-  gate.set_shut(true);
-  auto r2 = make_commit("c2", "case-1", 1);
-  r2.outbox = {OutboxRecord{0, "case-1/reg/submit", "", "market", "market_registry", "submit", "{}", 0, 0,
-                            "pending", ""}};
-  std::atomic<bool> acknowledged{false};
-  std::thread committer([&] {
-    auto result = store->commit(r2);
-    CHECK(result);
-    acknowledged = true;
-  });
-  REQUIRE(gate.await_waiting(1));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  CHECK_FALSE(acknowledged);
-  // Visible to readers before it is durable (docs/storage.md, "Visibility and durability")...
-  auto loaded = store->load_case("case-1");
-  REQUIRE(loaded);
-  REQUIRE(*loaded);
-  CHECK((*loaded)->summary.version == 2);
-  // ...but nothing that acts on it outside the store gets it before the flush: the dispatcher
-  // (pending_outbox) and a retry asking whether the command was done (find_command) wait.
-  std::atomic<bool> outbox_read{false}, command_found{false};
-  std::thread dispatcher([&] {
-    auto pending = store->pending_outbox(10, 10);
-    CHECK(pending);
-    if (pending) CHECK(pending->size() == 1);
-    outbox_read = true;
-  });
-  std::thread retry([&] {
-    auto found = store->find_command("c2");
-    CHECK(found);
-    if (found) CHECK(found->has_value());
-    command_found = true;
-  });
-  REQUIRE(gate.await_waiting(3));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  CHECK_FALSE(acknowledged);
-  CHECK_FALSE(outbox_read);
-  CHECK_FALSE(command_found);
-  // An unknown command id needs no flush: nothing was read that could be undone.
-  auto unknown = store->find_command("c9");
-  REQUIRE(unknown);
-  CHECK_FALSE(unknown->has_value());
-
-  gate.set_shut(false);
-  committer.join();
-  dispatcher.join();
-  retry.join();
-  CHECK(acknowledged);
-  CHECK(outbox_read);
-  CHECK(command_found);
-  const auto stats = sqlite_store_stats(*store).value_or(SqliteStoreStats{});
-  CHECK(stats.flushes >= 3);
-}
-
-TEST_CASE("store: a failed flush fails the commits waiting for it, and no write is taken until reopened") {
-  TempDir dir;
-  const auto path = dir.file("cases.db");
-  {
-    FlushGate gate;
-    auto store = open_with_gate(path, gate);
-    commit_ok(*store, make_commit("c1", "case-1", 0));
-    {
-      std::lock_guard lock(gate.mutex);
-      gate.failing = true;
-    }
-    auto failed = store->commit(make_commit("c2", "case-1", 1));
-    REQUIRE_FALSE(failed);
-    CHECK(failed.error().kind == Kind::io);
-    CHECK_THAT(failed.error().message, Catch::Contains("-wal to disk failed") && Catch::Contains("reopen"));
-    // The disk answers again, but after a failed flush nothing proves a write durable: the
-    // store refuses every write, with the first failure as the reason.
-    {
-      std::lock_guard lock(gate.mutex);
-      gate.failing = false;
-    }
-    const int calls_before = gate.calls;
-    auto refused = store->commit(make_commit("c3", "case-2", 0));
-    REQUIRE_FALSE(refused);
-    CHECK(refused.error().kind == Kind::io);
-    CHECK_THAT(refused.error().message, Catch::Contains("reopen"));
-    auto outbox = store->update_outbox(OutboxRecord{1, "k", "case-1", "market", "a", "op", "{}", 0, 0, "pending", ""});
-    REQUIRE_FALSE(outbox);
-    CHECK(outbox.error().kind == Kind::io);
-    CHECK(gate.calls == calls_before);  // refused without trying the disk again
-    // Reads go on.
-    auto loaded = store->load_case("case-1");
-    REQUIRE(loaded);
-    CHECK(*loaded);
-  }
-  // Reopened, the store works; c2's outcome was unknown to its caller (an io error), and a
-  // retry with the same command id applies it at most once.
-  auto store = open_store(path);
-  auto retried = store->commit(make_commit("c2", "case-1", 1));
-  REQUIRE(retried);
-  CHECK(retried->version == 2);
-  commit_ok(*store, make_commit("c3", "case-2", 0));
-  CHECK(store->load_events("case-1")->size() == 2);
 }

@@ -15,10 +15,6 @@
 // - Idempotency: a command id seen before returns the first commit's stored result, without
 //   writing anything again.
 // - Group commit: commits from many threads share transactions (one fsync for a batch).
-// - Durability: commit() returns only once its effects are on disk. Readers may see a commit
-//   a moment before that (between the write and the flush of its batch); whatever acts on a
-//   read outside the store is made durable first: pending_outbox() and a find_command() that
-//   finds the command return only after the flush.
 // - A corrupt file, or a file that is not an onevisit database, is refused at open with a
 //   clear error; the schema is versioned and migrated forward on open.
 //
@@ -208,8 +204,7 @@ struct SqliteOptions {
   std::size_t max_batch = 256;                 ///< commits per group transaction at most
 };
 
-/// Opens (or creates) an SQLite database in WAL mode. A commit returns once the WAL holding it
-/// is flushed to disk (fdatasync); see docs/storage.md for when readers see it.
+/// Opens (or creates) an SQLite database in WAL mode with synchronous=FULL.
 std::expected<std::unique_ptr<Store>, StoreError> open_sqlite_store(const std::string& path, const SqliteOptions& options = {});
 
 }  // namespace onevisit::engine
