@@ -985,6 +985,25 @@ CaseSummary read_summary(const Statement& stmt) {
   return s;
 }
 
+// Runs `body` in one read transaction on `c`, so that its statements see one committed state.
+template <typename T, typename F>
+std::expected<T, StoreError> in_read_transaction(Connection& c, F&& body) {
+  if (auto begun = c.exec("BEGIN"); !begun) return std::unexpected(begun.error());
+  std::expected<T, StoreError> result = body();
+  if (auto ended = c.exec("COMMIT"); !ended && result) return std::unexpected(ended.error());
+  return result;
+}
+
+// A case's events after sequence `after`, in order, walking its chain back from `last_event`.
+std::expected<std::vector<StoredEvent>, StoreError> chained_events(Connection& c, std::int64_t last_event,
+                                                                  std::uint64_t after) {
+  auto stmt = c.prepare(kSelectEventsAfter);
+  if (!stmt) return std::unexpected(stmt.error());
+  stmt->bind(last_event).bind(to_sql(after));
+  return stmt->collect(
+      [](const Statement& s) { return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)}; });
+}
+
 template <typename T, typename F>
 std::expected<T, StoreError> guarded(F&& body) noexcept {
   try {
@@ -1036,11 +1055,9 @@ class SqliteStore final : public Store {
 
   std::expected<std::optional<StoredCase>, StoreError> load_case(const std::string& case_id) override {
     using Result = std::optional<StoredCase>;
-    return read<Result>([&](Connection& c) -> std::expected<Result, StoreError> {
-      // Two statements, one read transaction: the events after the snapshot are those of the
-      // same committed state as the summary.
-      if (auto begun = c.exec("BEGIN"); !begun) return std::unexpected(begun.error());
-      auto loaded = [&]() -> std::expected<Result, StoreError> {
+    return read<Result>([&](Connection& c) {
+      // The events after the snapshot are those of the same committed state as the summary.
+      return in_read_transaction<Result>(c, [&]() -> std::expected<Result, StoreError> {
         StoredCase stored;
         std::int64_t last_event = 0;
         {
@@ -1056,46 +1073,29 @@ class SqliteStore final : public Store {
           last_event = stmt->int64(10);
         }
         if (stored.snapshot_version < stored.summary.version) {
-          auto stmt = c.prepare(kSelectEventsAfter);
-          if (!stmt) return std::unexpected(stmt.error());
-          stmt->bind(last_event).bind(to_sql(stored.snapshot_version));
-          auto events = stmt->collect(
-              [](const Statement& s) { return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)}; });
+          auto events = chained_events(c, last_event, stored.snapshot_version);
           if (!events) return std::unexpected(events.error());
           stored.events = std::move(*events);
         }
         return Result{std::move(stored)};
-      }();
-      if (auto ended = c.exec("COMMIT"); !ended && loaded) return std::unexpected(ended.error());
-      return loaded;
+      });
     });
   }
 
   std::expected<std::vector<StoredEvent>, StoreError> load_events(const std::string& case_id) override {
-    return read<std::vector<StoredEvent>>(
-        [&](Connection& c) -> std::expected<std::vector<StoredEvent>, StoreError> {
-          // One read transaction: the chain walked is the one the case row names.
-          if (auto begun = c.exec("BEGIN"); !begun) return std::unexpected(begun.error());
-          auto loaded = [&]() -> std::expected<std::vector<StoredEvent>, StoreError> {
-            std::int64_t last_event = 0;
-            {
-              auto stmt = c.prepare(kSelectLastEvent);
-              if (!stmt) return std::unexpected(stmt.error());
-              stmt->bind(case_id);
-              auto row = stmt->next();
-              if (!row) return std::unexpected(row.error());
-              if (!*row) return std::vector<StoredEvent>{};
-              last_event = stmt->int64(0);
-            }
-            auto stmt = c.prepare(kSelectEventsAfter);
-            if (!stmt) return std::unexpected(stmt.error());
-            stmt->bind(last_event).bind(std::int64_t{0});
-            return stmt->collect(
-                [](const Statement& s) { return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)}; });
-          }();
-          if (auto ended = c.exec("COMMIT"); !ended && loaded) return std::unexpected(ended.error());
-          return loaded;
-        });
+    using Result = std::vector<StoredEvent>;
+    return read<Result>([&](Connection& c) {
+      // The chain walked is the one the case row names.
+      return in_read_transaction<Result>(c, [&]() -> std::expected<Result, StoreError> {
+        auto stmt = c.prepare(kSelectLastEvent);
+        if (!stmt) return std::unexpected(stmt.error());
+        stmt->bind(case_id);
+        auto row = stmt->next();
+        if (!row) return std::unexpected(row.error());
+        if (!*row) return Result{};
+        return chained_events(c, stmt->int64(0), 0);
+      });
+    });
   }
 
   std::expected<std::vector<CaseSummary>, StoreError> list_cases(const CaseQuery& q) override {
