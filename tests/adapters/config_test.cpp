@@ -4,6 +4,7 @@
 #include <onevisit/engine/engine.hpp>
 
 #include "cli/case_commands.hpp"
+#include "../test_support.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -49,9 +50,8 @@ first_backoff_ms = 200
 }
 
 TEST_CASE("adapters: onevisit dispatch delivers a case's calls into the exchange folder", "[adapters][cli]") {
-  const fs::path root = fs::temp_directory_path() / ("onevisit-dispatch-" + std::to_string(::getpid()));
-  fs::remove_all(root);
-  fs::create_directories(root);
+  const onevisit::testing::ScratchDir scratch("onevisit-dispatch");
+  const fs::path& root = scratch.path();
   const std::string flow = R"(
 lifecycle standard {
   state submitted initial; state approved final
@@ -83,9 +83,8 @@ bundle b "发票" version 1 { lifecycle standard; item invoice "发票申领" by
 }
 
 TEST_CASE("adapters: a parked call is shown with the case, retried and resolved by hand", "[adapters][cli]") {
-  const fs::path root = fs::temp_directory_path() / ("onevisit-parked-" + std::to_string(::getpid()));
-  fs::remove_all(root);
-  fs::create_directories(root);
+  const onevisit::testing::ScratchDir scratch("onevisit-parked");
+  const fs::path& root = scratch.path();
   const std::string flow = R"(
 lifecycle standard {
   state submitted initial; state approved final
@@ -156,5 +155,4 @@ bundle b "发票" version 1 {
   unknown.action = "retry-call";
   unknown.call_id = "999999";
   CHECK(run(unknown, printed) == 1);
-  fs::remove_all(root);
 }

@@ -3,6 +3,8 @@
 #include <onevisit/adapters/config.hpp>
 #include <onevisit/adapters/plugin.hpp>
 
+#include "../test_support.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -11,8 +13,8 @@ using namespace onevisit::adapters;
 namespace fs = std::filesystem;
 
 TEST_CASE("plugins: a C plugin loads through the ABI and delivers calls", "[adapters][plugin]") {
-  const fs::path log = fs::temp_directory_path() / ("onevisit-plugin-" + std::to_string(::getpid()) + ".log");
-  fs::remove(log);
+  const onevisit::testing::ScratchDir scratch("onevisit-plugin");
+  const fs::path log = scratch.path() / "calls.log";
   auto adapter = load_plugin_adapter(ONEVISIT_EXAMPLE_PLUGIN, "{\"file\": \"" + log.string() + "\"}");
   if (!adapter) FAIL(adapter.error());
   const auto result = (*adapter)->submit({"C1/seal/4/0", "C1", "police", "seal_system", "submit", "{}", 2});

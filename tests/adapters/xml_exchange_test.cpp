@@ -2,6 +2,8 @@
 
 #include <onevisit/adapters/xml_exchange.hpp>
 
+#include "../test_support.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,7 +14,8 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path fresh_root(const std::string& name) {
-  const auto root = fs::temp_directory_path() / ("onevisit-exchange-" + std::to_string(::getpid()) + "-" + name);
+  static const onevisit::testing::ScratchDir scratch("onevisit-exchange");  // removed when the tests end
+  const auto root = scratch.path() / name;
   fs::remove_all(root);
   fs::create_directories(root / "in");
   return root;

@@ -14,9 +14,8 @@ namespace fs = std::filesystem;
 
 namespace {
 fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("onevisit-cli-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
+  static const testing::ScratchDir dir("onevisit-cli-test");  // removed when the tests end
+  return dir.path() / name;
 }
 void write(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 }  // namespace

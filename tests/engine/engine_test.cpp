@@ -36,9 +36,8 @@ std::vector<std::string> bundled_workflows() {
 }
 
 fs::path temp_db(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("onevisit-engine-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const auto path = dir / name;
+  static const testing::ScratchDir dir("onevisit-engine-test");  // removed when the tests end
+  const auto path = dir.path() / name;
   fs::remove(path);
   fs::remove(path.string() + "-wal");
   fs::remove(path.string() + "-shm");
@@ -411,8 +410,8 @@ TEST_CASE("engine: starting a case under an id that exists is rejected and chang
 
 TEST_CASE("engine: material contents are stored once, created lazily, and never served damaged", "[engine]") {
   namespace fs = std::filesystem;
-  const fs::path root = fs::temp_directory_path() / ("onevisit-contents-" + std::to_string(::getpid()));
-  fs::remove_all(root);
+  const testing::ScratchDir scratch("onevisit-contents");
+  const fs::path root = scratch.path() / "contents";
   auto store = make_folder_content_store(root);
   REQUIRE(store);
   CHECK_FALSE(fs::exists(root));  // nothing written, nothing created
@@ -435,5 +434,4 @@ TEST_CASE("engine: material contents are stored once, created lazily, and never 
   fs::remove_all(root);
   std::ofstream(root) << "x";
   CHECK_FALSE(make_folder_content_store(root));
-  fs::remove(root);
 }

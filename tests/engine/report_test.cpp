@@ -155,9 +155,8 @@ TEST_CASE("report: service figures per bundle and overall", "[report]") {
 
 TEST_CASE("report: onevisit report reads an SQLite file, in text and JSON", "[report]") {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("onevisit-report-test-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const testing::ScratchDir scratch("onevisit-report-test");
+  const fs::path& dir = scratch.path();
   const auto database = (dir / "cases.db").string();
   {
     VirtualClock clock(at(2026, 3, 2));
@@ -180,5 +179,4 @@ TEST_CASE("report: onevisit report reads an SQLite file, in text and JSON", "[re
   std::ostringstream bad_out, bad_err;
   CHECK(cli::run_report({database, "March", "", cli::OutputFormat::text}, bad_out, bad_err) == 2);
   CHECK(bad_err.str().find("YYYY-MM-DD") != std::string::npos);
-  fs::remove_all(dir);
 }

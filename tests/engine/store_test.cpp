@@ -4,6 +4,7 @@
 #include <onevisit/engine/store.hpp>
 
 #include "sqlite_store.hpp"  // white-box: group-commit counters
+#include "../test_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
@@ -38,23 +39,7 @@ namespace fs = std::filesystem;
 using namespace onevisit::engine;
 using Kind = StoreError::Kind;
 
-/// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "onevisit-store-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using onevisit::testing::ScratchDir;
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -153,7 +138,7 @@ std::size_t count_rows(const std::string& path, const std::string& sql) {
 }  // namespace
 
 TEST_CASE("store: every record type round-trips, also after reopening") {
-  TempDir dir;
+  ScratchDir dir;
   const auto path = dir.file("cases.db");
   {
     auto store = open_store(path);
@@ -265,7 +250,7 @@ TEST_CASE("store: every record type round-trips, also after reopening") {
 }
 
 TEST_CASE("store: a version conflict changes nothing") {
-  TempDir dir;
+  ScratchDir dir;
   const auto path = dir.file("cases.db");
   auto store = open_store(path);
   CommitRequest first = make_commit("cmd-1", "case-1", 0, 2);
@@ -318,7 +303,7 @@ TEST_CASE("store: a version conflict changes nothing") {
 }
 
 TEST_CASE("store: a duplicate command id returns the first result and writes nothing") {
-  TempDir dir;
+  ScratchDir dir;
   const auto path = dir.file("cases.db");
   auto store = open_store(path);
   const auto first = commit_ok(*store, make_commit("cmd-1", "case-1", 0, 2));
@@ -347,7 +332,7 @@ TEST_CASE("store: a duplicate command id returns the first result and writes not
 }
 
 TEST_CASE("store: inconsistent requests are refused as invalid before anything is written") {
-  TempDir dir;
+  ScratchDir dir;
   const auto path = dir.file("cases.db");
   auto store = open_store(path);
   commit_ok(*store, make_commit("cmd-0", "case-0", 0, 1));
@@ -392,7 +377,7 @@ TEST_CASE("store: inconsistent requests are refused as invalid before anything i
 }
 
 TEST_CASE("store: 8 threads x 500 commits all land and share transactions") {
-  TempDir dir;
+  ScratchDir dir;
   const auto path = dir.file("cases.db");
   auto store = open_store(path);
   constexpr int kThreads = 8;
@@ -457,7 +442,7 @@ TEST_CASE("store: 8 threads x 500 commits all land and share transactions") {
 TEST_CASE("store: racing commands on one case: one wins per version, the losers leave no trace") {
   // Commands decided on the same version land in the same group transaction; each loser is
   // rolled back to its own savepoint while the winner and the other cases' commits stay.
-  TempDir dir;
+  ScratchDir dir;
   const auto path = dir.file("cases.db");
   auto store = open_store(path);
   commit_ok(*store, make_commit("start", "shared", 0, 1));
@@ -512,7 +497,7 @@ TEST_CASE("store: racing commands on one case: one wins per version, the losers 
 }
 
 TEST_CASE("store: files that are not onevisit databases are refused and left as they were") {
-  TempDir dir;
+  ScratchDir dir;
   const auto path = dir.file("input.db");
   Kind expected = Kind::io;
 
@@ -595,7 +580,7 @@ TEST_CASE("store: files that are not onevisit databases are refused and left as 
 }
 
 TEST_CASE("store: opening creates, initialises an empty file, or reports what is missing") {
-  TempDir dir;
+  ScratchDir dir;
   SECTION("a missing file without create") {
     SqliteOptions options;
     options.create = false;
@@ -636,7 +621,7 @@ TEST_CASE("store: opening creates, initialises an empty file, or reports what is
 }
 
 TEST_CASE("store: deploy is a no-op for the same source and refused for another") {
-  TempDir dir;
+  ScratchDir dir;
   auto store = open_store(dir.file("cases.db"));
   const DeployedWorkflow v1{"newborn", 1, "sha256:1111", "bundle newborn version 1 {}", 100};
   auto first = store->deploy(v1);
@@ -677,7 +662,7 @@ TEST_CASE("store: deploy is a no-op for the same source and refused for another"
 }
 
 TEST_CASE("store: the worklist is ordered by due date with no deadline last, and filtered") {
-  TempDir dir;
+  ScratchDir dir;
   auto store = open_store(dir.file("cases.db"));
   auto add = [&](const std::string& case_id, const std::string& bundle, const std::string& status,
                  Timestamp started, std::vector<ItemRow> items) {
@@ -780,7 +765,7 @@ TEST_CASE("store: the worklist is ordered by due date with no deadline last, and
 }
 
 TEST_CASE("store: due timers come oldest first, up to the limit") {
-  TempDir dir;
+  ScratchDir dir;
   auto store = open_store(dir.file("cases.db"));
   auto r1 = make_commit("c1", "case-1", 0, 1);
   r1.set_timers = {TimerRecord{"", "late", 1000, "{}"}, TimerRecord{"", "warn", 200, "{\"w\":1}"}};
@@ -808,7 +793,7 @@ TEST_CASE("store: due timers come oldest first, up to the limit") {
 }
 
 TEST_CASE("store: outbox entries are recorded once per key and updated") {
-  TempDir dir;
+  ScratchDir dir;
   auto store = open_store(dir.file("cases.db"));
   auto r = make_commit("c1", "case-1", 0, 1);
   r.outbox = {OutboxRecord{0, "case-1/reg/submit", "", "market", "market_registry", "submit", "{\"a\":1}", 0,
@@ -923,7 +908,7 @@ std::vector<std::string> run_and_kill(const std::string& db, int run, std::chron
 }  // namespace
 
 TEST_CASE("store: acknowledged commits survive kill -9 and nothing is half-applied") {
-  TempDir dir;
+  ScratchDir dir;
   const auto db = dir.file("crash.db");
   const auto seed = std::random_device{}();
   INFO("seed " << seed);
@@ -1065,7 +1050,7 @@ PRAGMA user_version = 1;
 )sql";
 
 TEST_CASE("store: a version-1 database is migrated to the current version and its cases load as before") {
-  TempDir dir;
+  ScratchDir dir;
   const auto path = dir.file("v1.db");
   raw_sql(path, kReleasedSchemaV1);
   raw_sql(path,
@@ -1133,7 +1118,7 @@ TEST_CASE("store: a version-1 database is migrated to the current version and it
 }
 
 TEST_CASE("store: a case without a snapshot loads as all its events") {
-  TempDir dir;
+  ScratchDir dir;
   auto store = open_store(dir.file("cases.db"));
   CommitRequest first = make_commit("cmd-1", "case-1", 0, 2);
   first.snapshot.clear();
@@ -1158,7 +1143,7 @@ TEST_CASE("store: a case without a snapshot loads as all its events") {
 // something makes it roll back and run the batch again with a savepoint per request. A
 // trigger (added behind the store's back) makes such a failure happen in the middle of one.
 TEST_CASE("store: a request failing after its first writes leaves no trace, the rest of its batch lands") {
-  TempDir dir;
+  ScratchDir dir;
   const auto path = dir.file("cases.db");
   { open_store(path); }
   raw_sql(path,
