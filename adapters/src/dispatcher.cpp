@@ -84,6 +84,30 @@ std::optional<Receipt::Status> receipt_status(std::string_view s) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_receipt_reason(const Receipt& receipt, std::string_view reason_field) {
+  if ((receipt.status == Receipt::Status::rejected || receipt.status == Receipt::Status::correction_required) &&
+      receipt.reason.empty()) {
+    return "a " + std::string(to_string(receipt.status)) + " result needs a " + std::string(reason_field);
+  }
+  return std::nullopt;
+}
+
+std::expected<Receipt::Document, std::string> receipt_document(std::string material, std::string elicense_id,
+                                                               std::string file_name,
+                                                               std::string_view content_base64) {
+  if (material.empty()) return std::unexpected(std::string("a document needs a material"));
+  Receipt::Document document{std::move(material), std::move(elicense_id), std::move(file_name), {}};
+  if (!content_base64.empty()) {
+    auto bytes = decode_base64(content_base64);
+    if (!bytes) return std::unexpected("document " + document.material + ": its content " + bytes.error());
+    document.content = std::move(*bytes);
+  }
+  if (document.content.empty() && document.elicense_id.empty()) {
+    return std::unexpected("document " + document.material + " has neither content nor an e-license id");
+  }
+  return document;
+}
+
 AdapterResult LogAdapter::submit(const AdapterCall& call) {
   spdlog::info("adapter call {} {} {}.{} attempt {}: {}", call.idempotency_key, call.case_id, call.department, call.operation,
                call.attempt, mask_identifiers(call.payload));

@@ -146,9 +146,7 @@ std::expected<Receipt, std::string> receipt_from_json(const json::value& value) 
   const auto status = receipt_status(text("status"));
   if (!status) return std::unexpected("result status '" + text("status") + "' is not ACCEPTED, CORRECTION_REQUIRED, APPROVED or REJECTED");
   r.status = *status;
-  if ((r.status == Receipt::Status::rejected || r.status == Receipt::Status::correction_required) && r.reason.empty()) {
-    return std::unexpected(std::string("a REJECTED or CORRECTION_REQUIRED result needs a reason"));
-  }
+  if (auto missing = check_receipt_reason(r, "reason")) return std::unexpected(*missing);
   if (const auto* documents = o.if_contains("documents")) {
     if (!documents->is_array()) return std::unexpected(std::string("documents must be an array"));
     for (const auto& d : documents->as_array()) {
@@ -158,18 +156,9 @@ std::expected<Receipt, std::string> receipt_from_json(const json::value& value) 
         const auto* v = od.if_contains(key);
         return v && v->is_string() ? std::string(v->as_string()) : std::string();
       };
-      Receipt::Document document{field("material"), field("elicense_id"), field("file"), {}};
-      if (document.material.empty()) return std::unexpected(std::string("a document needs a material"));
-      const std::string encoded = field("content_base64");
-      if (!encoded.empty()) {
-        auto bytes = decode_base64(encoded);
-        if (!bytes) return std::unexpected("document " + document.material + ": content_base64 " + bytes.error());
-        document.content = std::move(*bytes);
-      }
-      if (document.content.empty() && document.elicense_id.empty()) {
-        return std::unexpected("document " + document.material + " has neither content_base64 nor elicense_id");
-      }
-      r.documents.push_back(std::move(document));
+      auto document = receipt_document(field("material"), field("elicense_id"), field("file"), field("content_base64"));
+      if (!document) return std::unexpected(document.error());
+      r.documents.push_back(std::move(*document));
     }
   }
   return r;

@@ -132,23 +132,12 @@ std::expected<Receipt, std::string> ReceiptReader::parse(std::string_view xml) {
   }
   r.status = *status;
   r.reason = result.child_value("reason");
-  if ((r.status == Receipt::Status::rejected || r.status == Receipt::Status::correction_required) && r.reason.empty()) {
-    return std::unexpected(std::string("a REJECTED or CORRECTION_REQUIRED result needs a <reason>"));
-  }
+  if (auto missing = check_receipt_reason(r, "<reason>")) return std::unexpected(*missing);
   for (const auto document : result.children("document")) {
-    Receipt::Document d{document.attribute("material").value(), document.attribute("elicenseId").value(),
-                        document.attribute("file").value(), {}};
-    if (d.material.empty()) return std::unexpected(std::string("a <document> needs a material"));
-    const std::string_view encoded = document.child_value();
-    if (!encoded.empty()) {
-      auto content = decode_base64(encoded);
-      if (!content) return std::unexpected("<document material=\"" + d.material + "\">: the content " + content.error());
-      d.content = std::move(*content);
-    }
-    if (d.content.empty() && d.elicense_id.empty()) {
-      return std::unexpected("<document material=\"" + d.material + "\"> has neither content (base64) nor an elicenseId");
-    }
-    r.documents.push_back(std::move(d));
+    auto d = receipt_document(document.attribute("material").value(), document.attribute("elicenseId").value(),
+                              document.attribute("file").value(), document.child_value());
+    if (!d) return std::unexpected(d.error());
+    r.documents.push_back(std::move(*d));
   }
   return r;
 }

@@ -78,6 +78,15 @@ std::expected<std::string, std::string> decode_base64(std::string_view encoded);
 std::string encode_base64(std::string_view bytes);
 /// "APPROVED" -> approved, ...; nullopt for anything else.
 std::optional<Receipt::Status> receipt_status(std::string_view text);
+/// The rules a receipt keeps whatever format it came in (JSON or an exchange file): a
+/// REJECTED or CORRECTION_REQUIRED result has a reason (`reason_field`, as the format names
+/// it, for the error). The error, or nullopt.
+std::optional<std::string> check_receipt_reason(const Receipt& receipt, std::string_view reason_field);
+/// A receipt's document from the parts its format carries: it must name a material and carry
+/// its content (base64, decoded here) or an e-license id.
+std::expected<Receipt::Document, std::string> receipt_document(std::string material, std::string elicense_id,
+                                                               std::string file_name,
+                                                               std::string_view content_base64);
 
 struct AdapterResult {
   enum class Status {
