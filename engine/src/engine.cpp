@@ -377,19 +377,21 @@ std::expected<CommandResult, EngineError> Engine::execute(const std::string& cas
   return run(case_id, command, std::nullopt);
 }
 
-std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id, const Command& original,
+std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id, const Command& command,
                                                       const std::optional<std::string>& new_bundle) {
   const bool new_case = new_bundle.has_value();
-  Command command = original;
-  if (command.command_id.empty()) command.command_id = "auto-" + case_id + "-" + std::to_string(++next_id_) + "-" + random_suffix();
-  // A command seen before returns its first result.
-  if (!original.command_id.empty()) {
-    auto seen = store_->find_command(command.command_id);
-    if (!seen) return std::unexpected(EngineError::from(seen.error()));
-    if (*seen) return result_from_json((*seen)->result, true);
-  }
   std::lock_guard case_guard(case_lock(case_id));
   for (int attempt = 0; attempt < 5; ++attempt) {
+    // A command seen before returns its first result. Looked for under the case's lock and
+    // again after every conflict, right before deciding: the store recognises a retry only
+    // when the case moved on since it was decided (docs/storage.md, Idempotency), and a
+    // conflict may mean another attempt of this very command landed. (A command without an
+    // id cannot be retried by anyone: the store keeps no record of it.)
+    if (!command.command_id.empty()) {
+      auto seen = store_->find_command(case_id, command.command_id);
+      if (!seen) return std::unexpected(EngineError::from(seen.error()));
+      if (*seen) return result_from_json((*seen)->result, true);
+    }
     std::shared_ptr<const Workflow> wf;
     // A new case is not looked for on the first attempt (a read of the store per start): if
     // the id is taken after all, the commit (expected version 0) is refused as a conflict and

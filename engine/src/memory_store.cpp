@@ -14,11 +14,8 @@ class MemoryStore final : public Store {
  public:
   std::expected<CommitResult, StoreError> commit(const CommitRequest& request) override {
     std::lock_guard lock(mutex_);
-    if (request.command_id.empty()) return std::unexpected(StoreError{StoreError::Kind::invalid, "a commit needs a command id"});
-    if (auto it = commands_.find(request.command_id); it != commands_.end()) {
-      CommitResult r = it->second;
-      r.duplicate = true;
-      return r;
+    if (!request.command_id.empty()) {
+      if (auto seen = find(request.case_id, request.command_id)) return *seen;
     }
     const auto existing = cases_.find(request.case_id);
     const std::uint64_t current = existing == cases_.end() ? 0 : existing->second.summary.version;
@@ -59,17 +56,18 @@ class MemoryStore final : public Store {
       outbox_.emplace(o.id, std::move(o));
     }
     CommitResult result{false, request.summary.version, request.result};
-    commands_.emplace(request.command_id, result);
+    if (!request.command_id.empty()) {
+      // Scoped as in the SQLite store: case starts and commits without events by id alone.
+      const bool by_id_alone = request.expected_version == 0 || request.events.empty();
+      commands_.emplace(std::pair{by_id_alone ? std::string() : request.case_id, request.command_id}, result);
+    }
     return result;
   }
 
-  std::expected<std::optional<CommitResult>, StoreError> find_command(const std::string& command_id) override {
+  std::expected<std::optional<CommitResult>, StoreError> find_command(const std::string& case_id,
+                                                                     const std::string& command_id) override {
     std::lock_guard lock(mutex_);
-    const auto it = commands_.find(command_id);
-    if (it == commands_.end()) return std::optional<CommitResult>{};
-    CommitResult r = it->second;
-    r.duplicate = true;
-    return std::optional<CommitResult>{r};
+    return find(case_id, command_id);
   }
 
   std::expected<std::optional<StoredCase>, StoreError> load_case(const std::string& case_id) override {
@@ -215,7 +213,20 @@ class MemoryStore final : public Store {
 
   std::mutex mutex_;
   std::map<std::string, CaseRecord> cases_;
-  std::map<std::string, CommitResult> commands_;
+  // Idempotency records by (scope, command id): scope "" for records found by the id alone.
+  std::map<std::pair<std::string, std::string>, CommitResult> commands_;
+
+  // REQUIRES: mutex_ held.
+  std::optional<CommitResult> find(const std::string& case_id, const std::string& command_id) const {
+    for (const auto& scope : {std::string(), case_id}) {
+      if (const auto it = commands_.find({scope, command_id}); it != commands_.end()) {
+        CommitResult r = it->second;
+        r.duplicate = true;
+        return r;
+      }
+    }
+    return std::nullopt;
+  }
   std::map<std::pair<std::string, std::string>, TimerRecord> timers_;
   std::map<std::uint64_t, OutboxRecord> outbox_;
   std::set<std::string> outbox_keys_;

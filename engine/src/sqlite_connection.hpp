@@ -50,6 +50,11 @@ inline std::int64_t to_sql(std::uint64_t value) {
   return static_cast<std::int64_t>(value > kMax ? kMax : value);
 }
 
+/// A text parameter that is NULL when absent: `text` null.
+struct OptionalText {
+  const std::string* text = nullptr;
+};
+
 class Statement {
  public:
   Statement(sqlite3_stmt* stmt, const std::string* path) : stmt_(stmt), path_(path) {}
@@ -78,6 +83,15 @@ class Statement {
     note(sqlite3_bind_text64(stmt_, ++next_, text.empty() ? "" : text.data(), text.size(), SQLITE_STATIC,
                              SQLITE_UTF8));
     return *this;
+  }
+
+  /// Binds the text `value` points to, or NULL when it points to nothing (not copied either).
+  Statement& bind(OptionalText value) {
+    if (value.text == nullptr) {
+      note(sqlite3_bind_null(stmt_, ++next_));
+      return *this;
+    }
+    return bind(std::string_view(*value.text));
   }
 
   /// Steps once: true when a row is ready to read, false when the statement is done.

@@ -42,6 +42,7 @@ namespace onevisit::engine {
 namespace {
 
 using sqlite::Connection;
+using sqlite::OptionalText;
 using sqlite::Statement;
 using sqlite::to_sql;
 using Kind = StoreError::Kind;
@@ -49,7 +50,7 @@ using Kind = StoreError::Kind;
 // PRAGMA application_id of every onevisit database: "ONEV" in ASCII.
 constexpr std::int64_t kApplicationId = 0x4F4E4556;
 // PRAGMA user_version: the schema version this build creates and reads (docs/storage.md).
-constexpr std::int64_t kSchemaVersion = 4;
+constexpr std::int64_t kSchemaVersion = 5;
 // Idle read connections kept open; more are opened under load and closed when released.
 constexpr std::size_t kMaxIdleReaders = 8;
 // Per-connection settings of the write connection. synchronous=FULL: every COMMIT fsyncs
@@ -223,7 +224,20 @@ DROP TABLE events;
 ALTER TABLE events_v4 RENAME TO events;
 )sql";
 
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
+// Version 5: a command's idempotency record moves onto its last event. A row in `commands`
+// per command put one more random page into the WAL with every commit (its index on the
+// command id: the ids of one batch lie far apart), half of all pages a transition wrote. Now
+// a command on an existing case that appends events records its id and result on the last
+// of them, in the row that is appended anyway; its retry always finds the case moved past the
+// version it was decided on, and the lookup walks the case's chain. `commands` keeps the
+// records a case cannot hold: case starts (a retried start may come with another, newly
+// generated case id), commits without events, and every record made before version 5.
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE events ADD COLUMN command_id TEXT;
+ALTER TABLE events ADD COLUMN result TEXT;
+)sql";
+
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 // ---------------------------------------------------------------------------------------
@@ -232,13 +246,15 @@ static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schem
 constexpr const char* kSelectCommand = "SELECT case_id, version, result FROM commands WHERE command_id = ?";
 constexpr const char* kSelectCaseHead =
     "SELECT version, bundle_id, bundle_version, status, last_event FROM cases WHERE case_id = ?";
+// Inserts a new case; nothing when the id is taken (the commit is then refused).
 constexpr const char* kInsertCase =
     "INSERT INTO cases (case_id, bundle_id, bundle_version, status, applicant, started_at, updated_at, "
-    "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING";
 // Two forms so that an unchanged status does not rewrite the cases_by_status entry (SQLite
-// maintains every index on a column named in SET, whatever the value).
+// maintains every index on a column named in SET, whatever the value). The first changes
+// nothing when the status differs; then the second runs.
 constexpr const char* kUpdateCase =
-    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ? WHERE case_id = ?";
+    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ? WHERE case_id = ? AND status = ?";
 constexpr const char* kUpdateCaseAndStatus =
     "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ?, status = ? "
     "WHERE case_id = ?";
@@ -247,7 +263,25 @@ constexpr const char* kUpsertSnapshot =
     "INSERT INTO snapshots (case_id, version, snapshot) VALUES (?, ?, ?) "
     "ON CONFLICT (case_id) DO UPDATE SET version = excluded.version, snapshot = excluded.snapshot";
 constexpr const char* kInsertEvent =
-    "INSERT INTO events (case_id, sequence, previous, type, payload, recorded_at) VALUES (?, ?, ?, ?, ?, ?)";
+    "INSERT INTO events (case_id, sequence, previous, type, payload, recorded_at, command_id, result) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+// A command's first event, inserted only if the case is at the version the command was
+// decided on (and on its bundle version), linked to the case's latest event: the optimistic
+// concurrency check and the first write in one statement. Nothing inserted: refused.
+constexpr const char* kInsertFirstEvent =
+    "INSERT INTO events (case_id, sequence, previous, type, payload, recorded_at, command_id, result) "
+    "SELECT case_id, ?, last_event, ?, ?, ?, ?, ? FROM cases "
+    "WHERE case_id = ? AND version = ? AND bundle_id = ? AND bundle_version = ?";
+// A command recorded on one of the case's events: walks the chain back from the latest event
+// and stops at the command's (a retry mostly follows its command closely).
+constexpr const char* kSelectCaseCommand =
+    "WITH RECURSIVE chain (previous, sequence, command_id, result) AS ("
+    " SELECT e.previous, e.sequence, e.command_id, e.result FROM cases c JOIN events e ON e.id = c.last_event"
+    " WHERE c.case_id = ?1"
+    " UNION ALL"
+    " SELECT e.previous, e.sequence, e.command_id, e.result FROM chain JOIN events e ON e.id = chain.previous"
+    " WHERE chain.command_id IS NOT ?2)"
+    " SELECT sequence, result FROM chain WHERE command_id = ?2 LIMIT 1";
 // An item row named by a commit is inserted or updated; the WHERE makes an unchanged row a
 // no-op instead of a rewrite of the row and of its worklist index entries. Rows a commit does
 // not name stay as they are (a case's items are fixed by its workflow version).
@@ -270,8 +304,10 @@ constexpr const char* kInsertOutbox =
     "INSERT INTO outbox (idempotency_key, case_id, department, adapter, operation, payload, attempts, "
     "next_attempt_at, status, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (idempotency_key) DO NOTHING";
+// Nothing inserted: the id was recorded before (apply looks first, so never in practice).
 constexpr const char* kInsertCommand =
-    "INSERT INTO commands (command_id, case_id, version, result) VALUES (?, ?, ?, ?)";
+    "INSERT INTO commands (command_id, case_id, version, result) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (command_id) DO NOTHING";
 constexpr const char* kUpdateOutbox =
     "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?";
 constexpr const char* kSelectWorkflowHash =
@@ -362,7 +398,6 @@ bool valid_outbox_status(std::string_view s) { return s == "pending" || s == "de
 
 std::optional<StoreError> validate(const CommitRequest& r) {
   const auto invalid = [](std::string message) { return make_error(Kind::invalid, std::move(message)); };
-  if (r.command_id.empty()) return invalid("a commit needs a command id");
   if (r.case_id.empty()) return invalid("command " + in_quotes(r.command_id) + " names no case");
   const std::string who = "command " + in_quotes(r.command_id) + " on case " + in_quotes(r.case_id);
   if (!r.summary.case_id.empty() && r.summary.case_id != r.case_id) {
@@ -452,6 +487,34 @@ std::optional<StoreError> validate(const DeployedWorkflow& w) {
 }
 
 // ---------------------------------------------------------------------------------------
+// A command's idempotency record and the case it was for: in `commands` (case starts,
+// commits without events, records from before schema 5), else on the command's last event
+// in `case_id`'s chain (docs/storage.md, Idempotency). The CommitResult is marked duplicate.
+struct CommandRecord {
+  std::string case_id;
+  CommitResult result;
+};
+std::expected<std::optional<CommandRecord>, StoreError> find_record(Connection& c, const std::string& case_id,
+                                                                   const std::string& command_id) {
+  using Found = std::optional<CommandRecord>;
+  {
+    auto stmt = c.prepare(kSelectCommand);
+    if (!stmt) return std::unexpected(stmt.error());
+    stmt->bind(command_id);
+    auto row = stmt->next();
+    if (!row) return std::unexpected(row.error());
+    if (*row) return Found{CommandRecord{stmt->text(0), CommitResult{true, stmt->uint64(1), stmt->text(2)}}};
+  }
+  if (case_id.empty()) return Found{};
+  auto stmt = c.prepare(kSelectCaseCommand);
+  if (!stmt) return std::unexpected(stmt.error());
+  stmt->bind(case_id).bind(command_id);
+  auto row = stmt->next();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return Found{};
+  return Found{CommandRecord{case_id, CommitResult{true, stmt->uint64(0), stmt->text(1)}}};
+}
+
 // The writer: one connection, one thread, a queue of jobs executed in group transactions.
 
 class Writer;
@@ -547,6 +610,10 @@ class Writer {
 
   // The job bodies; they run on the writer thread inside a transaction.
   std::expected<CommitResult, StoreError> apply(const CommitRequest& r);
+  // Why `r` cannot be applied: its command was applied before (its first result, marked
+  // duplicate), or an error (the case is not at the expected version, is missing, or runs on
+  // another bundle). nullopt when nothing stands in its way. Reads only.
+  std::expected<std::optional<CommitResult>, StoreError> refusal(const CommitRequest& r);
   std::expected<void, StoreError> apply(const OutboxRecord& o);
   std::expected<bool, StoreError> apply(const DeployedWorkflow& w);
 
@@ -683,94 +750,141 @@ Writer::Attempt Writer::run_transaction(std::vector<std::shared_ptr<Job>>& batch
   return Attempt::done;
 }
 
+std::expected<std::optional<CommitResult>, StoreError> Writer::refusal(const CommitRequest& r) {
+  Connection& c = *connection_;
+  const auto who = [&r] {
+    return (r.command_id.empty() ? std::string("a command") : "command " + in_quotes(r.command_id)) + " on case " +
+           in_quotes(r.case_id);
+  };
+  // A command seen before returns its first result and writes nothing.
+  if (!r.command_id.empty()) {
+    auto record = find_record(c, r.case_id, r.command_id);
+    if (!record) return std::unexpected(record.error());
+    if (*record) {
+      if ((*record)->case_id != r.case_id) {
+        return fail(Kind::invalid, "command id " + in_quotes(r.command_id) + " was already used for case " +
+                                       in_quotes((*record)->case_id) + ", not " + in_quotes(r.case_id));
+      }
+      return std::optional<CommitResult>{(*record)->result};
+    }
+  }
+  auto stmt = c.prepare(kSelectCaseHead);
+  if (!stmt) return std::unexpected(stmt.error());
+  stmt->bind(r.case_id);
+  auto row = stmt->next();
+  if (!row) return std::unexpected(row.error());
+  if (r.expected_version == 0) {
+    if (*row) {
+      return fail(Kind::version_conflict,
+                  who() + ": expected a new case, but it exists at version " + std::to_string(stmt->uint64(0)));
+    }
+    return std::nullopt;
+  }
+  if (!*row) {
+    return fail(Kind::not_found, who() + ": expected the case at version " + std::to_string(r.expected_version) +
+                                     ", but there is no such case");
+  }
+  if (const auto version = stmt->uint64(0); version != r.expected_version) {
+    return fail(Kind::version_conflict, who() + ": expected the case at version " +
+                                            std::to_string(r.expected_version) + ", but it is at version " +
+                                            std::to_string(version));
+  }
+  if (stmt->text(1) != r.summary.bundle_id || stmt->int64(2) != r.summary.bundle_version) {
+    return fail(Kind::invalid, who() + ": the case runs on " + stmt->text(1) + " version " +
+                                   std::to_string(stmt->int64(2)) + " and cannot move to " + r.summary.bundle_id +
+                                   " version " + std::to_string(r.summary.bundle_version));
+  }
+  return std::nullopt;
+}
+
 std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   Connection& c = *connection_;
-  const auto who = [&r] { return "command " + in_quotes(r.command_id) + " on case " + in_quotes(r.case_id); };
-
-  // 1. Idempotency: a command seen before returns its first result and writes nothing.
-  {
-    auto stmt = c.prepare(kSelectCommand);
-    if (!stmt) return std::unexpected(stmt.error());
-    stmt->bind(r.command_id);
-    auto row = stmt->next();
-    if (!row) return std::unexpected(row.error());
-    if (*row) {
-      if (auto stored_case = stmt->text(0); stored_case != r.case_id) {
-        return fail(Kind::invalid, "command id " + in_quotes(r.command_id) + " was already used for case " +
-                                       in_quotes(stored_case) + ", not " + in_quotes(r.case_id));
-      }
-      return CommitResult{true, stmt->uint64(1), stmt->text(2)};
-    }
-  }
-
-  // 2. Optimistic concurrency: the case must still be at the version the command saw.
-  std::string old_status;
-  std::int64_t last_event = 0;  // the case's latest event, which the next one links back to
-  {
-    auto stmt = c.prepare(kSelectCaseHead);
-    if (!stmt) return std::unexpected(stmt.error());
-    stmt->bind(r.case_id);
-    auto row = stmt->next();
-    if (!row) return std::unexpected(row.error());
-    if (r.expected_version == 0) {
-      if (*row) {
-        return fail(Kind::version_conflict, who() + ": expected a new case, but it exists at version " +
-                                                std::to_string(stmt->uint64(0)));
-      }
-    } else {
-      if (!*row) {
-        return fail(Kind::not_found, who() + ": expected the case at version " +
-                                         std::to_string(r.expected_version) + ", but there is no such case");
-      }
-      if (const auto version = stmt->uint64(0); version != r.expected_version) {
-        return fail(Kind::version_conflict, who() + ": expected the case at version " +
-                                                std::to_string(r.expected_version) +
-                                                ", but it is at version " + std::to_string(version));
-      }
-      if (stmt->text(1) != r.summary.bundle_id || stmt->int64(2) != r.summary.bundle_version) {
-        return fail(Kind::invalid, who() + ": the case runs on " + stmt->text(1) + " version " +
-                                       std::to_string(stmt->int64(2)) + " and cannot move to " +
-                                       r.summary.bundle_id + " version " +
-                                       std::to_string(r.summary.bundle_version));
-      }
-      old_status = stmt->text(3);
-      last_event = stmt->int64(4);
-    }
-  }
-
-  // 3. The case row (parent of every other row), its events, then its index rows. Only what
-  // changed is written: every page touched is another 4 KiB frame in the WAL.
+  sqlite3* db = c.handle();
   const auto& s = r.summary;
+  // The command's idempotency record: on its last event when it appends events to an existing
+  // case, else a row in `commands`; none without an id (docs/storage.md, Idempotency).
+  const bool record_on_event = !r.command_id.empty() && r.expected_version > 0 && !r.events.empty();
+  const bool record_in_commands = !r.command_id.empty() && !record_on_event;
+  const auto last_of_command = [&](std::size_t i) {
+    const bool last = record_on_event && i + 1 == r.events.size();
+    return std::pair{OptionalText{last ? &r.command_id : nullptr}, OptionalText{last ? &r.result : nullptr}};
+  };
+  // A refused request must write nothing. Most requests are checked by their first write:
+  // the new case's row is inserted only if the id is free, the first event only if the case
+  // is at the expected version; when that write changes nothing, refusal() finds out why
+  // (a duplicate command, a version conflict, no such case, another bundle). A command that
+  // appends events to an existing case moves its version, so the retry of one applied before
+  // always fails that check and is found there. The others are looked for first: a commit
+  // without events leaves the version as it was, and a retried case start may come with
+  // another (generated) case id.
+  const auto refused = [&]() -> std::expected<CommitResult, StoreError> {
+    auto why = refusal(r);
+    if (!why) return std::unexpected(why.error());
+    if (!*why) return fail(Kind::io, "a commit on case " + in_quotes(r.case_id) + " was not applied, for no reason found");
+    return **why;
+  };
+  if (r.events.empty() || record_in_commands) {
+    auto why = refusal(r);
+    if (!why) return std::unexpected(why.error());
+    if (*why) return **why;
+  }
+  std::int64_t last_event = 0;  // the case's latest event, which the next one links back to
+  std::size_t next_event = 0;
   if (r.expected_version == 0) {
     if (auto done = execute(c, kInsertCase, r.case_id, s.bundle_id, std::int64_t{s.bundle_version}, s.status,
                             s.applicant, s.started_at, s.updated_at, to_sql(s.version));
         !done) {
       return std::unexpected(done.error());
     }
-  }
-  for (const auto& e : r.events) {
-    if (auto done = execute(c, kInsertEvent, r.case_id, to_sql(e.sequence), last_event, e.type, e.payload,
-                            e.recorded_at);
+    if (sqlite3_changes64(db) == 0) return refused();
+  } else if (!r.events.empty()) {
+    const auto& e = r.events.front();
+    const auto [command_id, result] = last_of_command(0);
+    if (auto done = execute(c, kInsertFirstEvent, to_sql(e.sequence), e.type, e.payload, e.recorded_at, command_id,
+                            result, r.case_id, to_sql(r.expected_version), s.bundle_id,
+                            std::int64_t{s.bundle_version});
         !done) {
       return std::unexpected(done.error());
     }
-    last_event = sqlite3_last_insert_rowid(c.handle());
+    if (sqlite3_changes64(db) == 0) return refused();
+    last_event = sqlite3_last_insert_rowid(db);
+    next_event = 1;
+  } else {
+    auto stmt = c.prepare(kSelectCaseHead);
+    if (!stmt) return std::unexpected(stmt.error());
+    stmt->bind(r.case_id);
+    if (auto row = stmt->next(); !row || !*row) return row ? fail(Kind::io, "the case vanished") : std::unexpected(row.error());
+    last_event = stmt->int64(4);
+  }
+
+  // The case's events, then its row and its index rows. Only what changed is written: every
+  // page touched is another 4 KiB frame in the WAL.
+  for (std::size_t i = next_event; i < r.events.size(); ++i) {
+    const auto& e = r.events[i];
+    const auto [command_id, result] = last_of_command(i);
+    if (auto done = execute(c, kInsertEvent, r.case_id, to_sql(e.sequence), last_event, e.type, e.payload,
+                            e.recorded_at, command_id, result);
+        !done) {
+      return std::unexpected(done.error());
+    }
+    last_event = sqlite3_last_insert_rowid(db);
   }
   if (r.expected_version == 0) {
     if (auto done = execute(c, kSetLastEvent, last_event, r.case_id); !done) {
       return std::unexpected(done.error());
     }
-  } else if (s.status == old_status) {
-    if (auto done =
-            execute(c, kUpdateCase, s.applicant, s.updated_at, to_sql(s.version), last_event, r.case_id);
+  } else {
+    if (auto done = execute(c, kUpdateCase, s.applicant, s.updated_at, to_sql(s.version), last_event, r.case_id,
+                            s.status);
         !done) {
       return std::unexpected(done.error());
     }
-  } else {
-    if (auto done = execute(c, kUpdateCaseAndStatus, s.applicant, s.updated_at, to_sql(s.version), last_event,
-                            s.status, r.case_id);
-        !done) {
-      return std::unexpected(done.error());
+    if (sqlite3_changes64(db) == 0) {
+      if (auto done = execute(c, kUpdateCaseAndStatus, s.applicant, s.updated_at, to_sql(s.version), last_event,
+                              s.status, r.case_id);
+          !done) {
+        return std::unexpected(done.error());
+      }
     }
   }
   if (!r.snapshot.empty()) {
@@ -803,8 +917,12 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
       return std::unexpected(done.error());
     }
   }
-  if (auto done = execute(c, kInsertCommand, r.command_id, r.case_id, to_sql(s.version), r.result); !done) {
-    return std::unexpected(done.error());
+  if (record_in_commands) {
+    if (auto done = execute(c, kInsertCommand, r.command_id, r.case_id, to_sql(s.version), r.result); !done) {
+      return std::unexpected(done.error());
+    }
+    // refusal() looked for the id first, in this transaction: a conflict here is a bug.
+    if (sqlite3_changes64(db) == 0) return fail(Kind::io, "command id " + in_quotes(r.command_id) + " appeared twice");
   }
   return CommitResult{false, s.version, r.result};
 }
@@ -1186,18 +1304,16 @@ class SqliteStore final : public Store {
         });
   }
 
-  std::expected<std::optional<CommitResult>, StoreError> find_command(
-      const std::string& command_id) override {
+  std::expected<std::optional<CommitResult>, StoreError> find_command(const std::string& case_id,
+                                                                     const std::string& command_id) override {
     using Result = std::optional<CommitResult>;
     return read<Result>([&](Connection& c) -> std::expected<Result, StoreError> {
-      auto stmt = c.prepare(kSelectCommand);
-      if (!stmt) return std::unexpected(stmt.error());
-      stmt->bind(command_id);
-      auto row = stmt->next();
-      if (!row) return std::unexpected(row.error());
-      if (!*row) return Result{};
-      return Result{
-          CommitResult{true, stmt->uint64(1), stmt->text(2)}};  // seen before: a duplicate if retried
+      return in_read_transaction<Result>(c, [&]() -> std::expected<Result, StoreError> {
+        auto record = find_record(c, case_id, command_id);
+        if (!record) return std::unexpected(record.error());
+        if (!*record) return Result{};
+        return Result{(*record)->result};
+      });
     });
   }
 

@@ -90,6 +90,12 @@ void raw_sql(const std::string& path, const std::string& sql) {
   REQUIRE(rc == SQLITE_OK);
 }
 
+/// Every idempotency record in a file, as rows (command_id, case_id, version): a case start's
+/// and a commit's without events in `commands`, any other's on its last event (schema 5).
+const std::string kCommandRecords =
+    "(SELECT command_id, case_id, version FROM commands UNION ALL "
+    "SELECT command_id, case_id, sequence AS version FROM events WHERE command_id IS NOT NULL)";
+
 /// A commit of `events` events to `case_id` at `expected_version`, with an item, a timer
 /// and a result derived from the resulting version.
 CommitRequest make_commit(const std::string& command_id, const std::string& case_id,
@@ -294,7 +300,7 @@ TEST_CASE("store: a version conflict changes nothing") {
   CHECK(store->load_events("case-1")->size() == 2);
   CHECK(store->due_timers(1000, 10)->size() == 1);
   CHECK(store->pending_outbox(1000, 10)->empty());
-  CHECK(count_rows(path, "SELECT COUNT(*) FROM commands") == 1);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM " + kCommandRecords) == 1);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM cases") == 1);
   // The refused command id was not recorded: deciding it again on the current version works.
   auto retried = commit_ok(*store, make_commit("cmd-2", "case-1", 2, 1));
@@ -309,9 +315,9 @@ TEST_CASE("store: a duplicate command id returns the first result and writes not
   const auto first = commit_ok(*store, make_commit("cmd-1", "case-1", 0, 2));
   commit_ok(*store, make_commit("cmd-2", "case-1", 2, 1));
 
-  // The retry carries other content (it was decided again, on another version); the store
-  // answers with what the first commit stored.
-  CommitRequest retry = make_commit("cmd-1", "case-1", 3, 4);
+  // The retry of the start carries other content (it was decided again); the store answers
+  // with what the first commit stored.
+  CommitRequest retry = make_commit("cmd-1", "case-1", 0, 4);
   retry.outbox = {OutboxRecord{0, "k", "", "tax", "tax_gateway", "submit", "{}", 0, 0, "pending", ""}};
   retry.result = "{\"other\":true}";
   auto again = store->commit(retry);
@@ -322,13 +328,104 @@ TEST_CASE("store: a duplicate command id returns the first result and writes not
   CHECK(store->load_events("case-1")->size() == 3);
   CHECK((*store->load_case("case-1"))->summary.version == 3);
   CHECK(store->pending_outbox(1000, 10)->empty());
-  CHECK(count_rows(path, "SELECT COUNT(*) FROM commands") == 2);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM " + kCommandRecords) == 2);
 
   // The same id on another case is a client bug, not a retry.
   auto reused = store->commit(make_commit("cmd-1", "case-9", 0, 1));
   REQUIRE_FALSE(reused);
   CHECK(reused.error().kind == Kind::invalid);
   CHECK_FALSE(store->load_case("case-9")->has_value());
+}
+
+TEST_CASE("store: a command on an existing case is recorded on its last event, and its late retry finds it") {
+  ScratchDir dir;
+  const auto path = dir.file("cases.db");
+  auto store = open_store(path);
+  commit_ok(*store, make_commit("start-1", "case-1", 0, 1));
+  const auto first = commit_ok(*store, make_commit("cmd-2", "case-1", 1, 2));
+  for (std::uint64_t v = 3; v < 40; ++v) commit_ok(*store, make_commit("cmd-" + std::to_string(v), "case-1", v, 1));
+
+  // The start is in `commands` (a retried start may come with another case id); cmd-2 only on
+  // its last event, the case's third.
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM commands") == 1);
+  CHECK(count_rows(path, "SELECT sequence FROM events WHERE command_id = 'cmd-2'") == 3);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM events WHERE command_id IS NULL") == 2);
+
+  // A retry decided long ago (version 20), held up, and sent now gets the first result of 37
+  // commits back; nothing is written.
+  CommitRequest retry = make_commit("cmd-2", "case-1", 20, 1);
+  retry.result = "{\"other\":true}";
+  auto again = store->commit(retry);
+  REQUIRE(again);
+  CHECK(again->duplicate);
+  CHECK(again->version == first.version);
+  CHECK(again->result == first.result);
+  CHECK((*store->load_case("case-1"))->summary.version == 40);
+  // And so does a retry decided on the version the command was applied to (it lost the race
+  // to its first attempt). One decided again after that commit is the caller's to recognise
+  // (find_command before deciding; the engine does, under the case's lock).
+  auto raced = store->commit(make_commit("cmd-2", "case-1", 1, 2));
+  REQUIRE(raced);
+  CHECK(raced->duplicate);
+  CHECK(raced->version == 3);
+
+  auto found = store->find_command("case-1", "cmd-2");
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->duplicate);
+  CHECK((*found)->version == 3);
+  CHECK((*found)->result == first.result);
+  CHECK(store->find_command("case-1", "start-1")->has_value());
+  CHECK(store->find_command("", "start-1")->has_value());  // a start's id alone finds it
+  CHECK_FALSE(store->find_command("", "cmd-2")->has_value());
+  CHECK_FALSE(store->find_command("case-1", "cmd-99")->has_value());
+  CHECK_FALSE(store->find_command("case-9", "cmd-2")->has_value());
+
+  // Ids of commands on existing cases are scoped to their case: on another case it is another command.
+  commit_ok(*store, make_commit("start-2", "case-2", 0, 1));
+  const auto other = commit_ok(*store, make_commit("cmd-2", "case-2", 1, 1));
+  CHECK_FALSE(other.duplicate);
+  CHECK(other.version == 2);
+  // A start's id is not: the same id starting another case is a client bug.
+  auto reused = store->commit(make_commit("start-1", "case-3", 0, 1));
+  REQUIRE_FALSE(reused);
+  CHECK(reused.error().kind == Kind::invalid);
+  CHECK(reused.error().message.find("case-1") != std::string::npos);
+}
+
+TEST_CASE("store: commits without a command id keep no record; a keyed commit without events is found by its id") {
+  ScratchDir dir;
+  const auto path = dir.file("cases.db");
+  auto store = open_store(path);
+  commit_ok(*store, make_commit("", "case-1", 0, 2));
+  commit_ok(*store, make_commit("", "case-1", 2, 1));
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM " + kCommandRecords) == 0);
+  // Without an id a stale commit is simply a conflict.
+  auto stale = store->commit(make_commit("", "case-1", 2, 1));
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error().kind == Kind::version_conflict);
+  auto unknown = store->commit(make_commit("", "case-9", 4, 1));
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().kind == Kind::not_found);
+  // A new case id that is taken: a conflict, and nothing of the request is written.
+  auto taken = store->commit(make_commit("", "case-1", 0, 1));
+  REQUIRE_FALSE(taken);
+  CHECK(taken.error().kind == Kind::version_conflict);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM events") == 3);
+
+  // A commit without events (a fired timer that changes nothing else) leaves the version as
+  // it was, so its record goes to `commands` and a retry at the same version finds it.
+  CommitRequest quiet = make_commit("timer-1", "case-1", 3, 0);
+  quiet.snapshot.clear();
+  quiet.cancel_timers = {"t"};
+  const auto applied = commit_ok(*store, quiet);
+  CHECK_FALSE(applied.duplicate);
+  CHECK(applied.version == 3);
+  auto retried = store->commit(quiet);
+  REQUIRE(retried);
+  CHECK(retried->duplicate);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM commands WHERE command_id = 'timer-1'") == 1);
+  CHECK(store->find_command("", "timer-1")->has_value());
 }
 
 TEST_CASE("store: inconsistent requests are refused as invalid before anything is written") {
@@ -338,7 +435,6 @@ TEST_CASE("store: inconsistent requests are refused as invalid before anything i
   commit_ok(*store, make_commit("cmd-0", "case-0", 0, 1));
 
   CommitRequest r = make_commit("cmd-1", "case-1", 0, 2);
-  SECTION("no command id") { r.command_id.clear(); }
   SECTION("no case id") { r.case_id.clear(); }
   SECTION("a gap in the event sequences") {
     r.events[1].sequence = 3;
@@ -436,7 +532,7 @@ TEST_CASE("store: 8 threads x 500 commits all land and share transactions") {
   CHECK(stats->transactions < stats->writes);
   CHECK(stats->largest_batch > 1);
   CHECK(stats->largest_batch <= kThreads);
-  CHECK(count_rows(path, "SELECT COUNT(*) FROM commands") == kThreads * kCommits);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM " + kCommandRecords) == kThreads * kCommits);
 }
 
 TEST_CASE("store: racing commands on one case: one wins per version, the losers leave no trace") {
@@ -489,7 +585,7 @@ TEST_CASE("store: racing commands on one case: one wins per version, the losers 
   const auto version = (*store->load_case("shared"))->summary.version;
   CHECK(version == static_cast<std::uint64_t>(won + 1));
   CHECK(store->load_events("shared")->size() == version);
-  CHECK(count_rows(path, "SELECT COUNT(*) FROM commands WHERE case_id = 'shared'") == version);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM " + kCommandRecords + " WHERE case_id = 'shared'") == version);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM outbox") == version - 1);
   for (int t = 0; t < kThreads; ++t) {
     CHECK(store->load_events("own-" + std::to_string(t))->size() == kAttempts);
@@ -966,7 +1062,7 @@ TEST_CASE("store: acknowledged commits survive kill -9 and nothing is half-appli
   CHECK(query("PRAGMA integrity_check") == std::vector<std::vector<std::string>>{{"ok"}});
 
   std::map<std::string, std::string> command_versions;
-  for (const auto& row : query("SELECT command_id, version FROM commands")) command_versions[row[0]] = row[1];
+  for (const auto& row : query("SELECT command_id, version FROM " + kCommandRecords)) command_versions[row[0]] = row[1];
   for (const auto& [command, ack] : acknowledged) {
     INFO("command " << command);
     REQUIRE(command_versions.contains(command));
@@ -1000,13 +1096,13 @@ TEST_CASE("store: acknowledged commits survive kill -9 and nothing is half-appli
   }
   // Every recorded command: its case reached its version, and its outbox intent is there.
   const auto orphans = query(
-      "SELECT m.command_id FROM commands m LEFT JOIN cases c ON c.case_id = m.case_id "
+      "SELECT m.command_id FROM " + kCommandRecords + " m LEFT JOIN cases c ON c.case_id = m.case_id "
       "WHERE c.case_id IS NULL OR c.version < m.version "
       "OR NOT EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = m.command_id)");
   CHECK(orphans.empty());
   const auto unexplained = query(
       "SELECT c.case_id FROM cases c WHERE NOT EXISTS "
-      "(SELECT 1 FROM commands m WHERE m.case_id = c.case_id AND m.version = c.version)");
+      "(SELECT 1 FROM " + kCommandRecords + " m WHERE m.case_id = c.case_id AND m.version = c.version)");
   CHECK(unexplained.empty());
   const auto stray_events = query(
       "SELECT e.case_id, e.sequence FROM events e JOIN cases c ON c.case_id = e.case_id "
@@ -1074,7 +1170,7 @@ TEST_CASE("store: a version-1 database is migrated to the current version and it
     CHECK((*loaded)->snapshot_version == 2);  // the case row's snapshot moved to its own table
     CHECK((*loaded)->snapshot == "{\"version\":2}");
     CHECK((*loaded)->events.empty());
-    auto again = store->find_command("cmd-1");
+    auto again = store->find_command("case-1", "cmd-1");
     REQUIRE(again);
     REQUIRE(again->has_value());
     CHECK((*again)->version == 2);
@@ -1108,8 +1204,12 @@ TEST_CASE("store: a version-1 database is migrated to the current version and it
     commit_ok(*store, make_commit("cmd-3", "case-2", 3, 2));
     CHECK(payloads("case-2").size() == 5);
   }
-  CHECK(count_rows(path, "PRAGMA user_version") == 4);
-  CHECK(count_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+  CHECK(count_rows(path, "PRAGMA user_version") == 5);
+  CHECK(count_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 5);
+  // Version 5: commands on existing cases are recorded on their last event; the records made
+  // before stay in `commands`.
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM commands WHERE command_id = 'cmd-1'") == 1);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM events WHERE command_id = 'cmd-3' AND sequence = 5") == 1);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM pragma_index_list('events')") == 0);
   // Version 3: the worklist index reads a page in order (no sort of the open items).
   CHECK(count_rows(path, "SELECT COUNT(*) FROM pragma_index_info('case_items_open_by_department')") == 4);
@@ -1178,6 +1278,6 @@ TEST_CASE("store: a request failing after its first writes leaves no trace, the 
   store.reset();
   CHECK(count_rows(path, "SELECT COUNT(*) FROM cases") == kThreads * 13);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM events") == kThreads * 13 * 2);
-  CHECK(count_rows(path, "SELECT COUNT(*) FROM commands") == kThreads * 13);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM " + kCommandRecords) == kThreads * 13);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM cases WHERE CAST(substr(case_id, instr(case_id, '-c') + 2) AS INTEGER) % 3 = 0") == 0);
 }

@@ -98,7 +98,10 @@ struct DeployReport {
 };
 
 struct CommandOptions {
-  std::string command_id;  ///< idempotency key; generated when empty
+  /// Idempotency key: a retry with the same id returns the first result and applies nothing
+  /// again. Scoped to the case (a case start's id to the engine). Empty: the command cannot
+  /// be recognised if retried, and no record of it is kept.
+  std::string command_id;
   std::string actor = "system";
   std::string role = "system";
 };

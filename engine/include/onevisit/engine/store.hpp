@@ -99,7 +99,9 @@ struct CaseSummary {
 };
 
 struct CommitRequest {
-  std::string command_id;         ///< idempotency key of the command (required)
+  /// The command's idempotency key: a retry with the same id returns the first result. Empty:
+  /// nobody can retry this commit (the runtime's own commands), so no record is kept.
+  std::string command_id;
   std::string case_id;
   std::uint64_t expected_version = 0;  ///< 0: the case must not exist yet
   std::vector<StoredEvent> events;     ///< sequences expected_version+1 ...
@@ -170,8 +172,11 @@ class Store {
   /// Non-final items, ordered by due date (no deadline last).
   virtual std::expected<std::vector<WorklistEntry>, StoreError> worklist(const CaseQuery& query) = 0;
 
-  /// The stored result of a command id committed before, if any.
-  virtual std::expected<std::optional<CommitResult>, StoreError> find_command(const std::string& command_id) = 0;
+  /// The first result of the command committed with this id before (marked duplicate), if
+  /// any. A case start's id, and the id of a commit without events, are found by the id
+  /// alone; any other command's only in its case, `case_id` (ids are scoped to their case).
+  virtual std::expected<std::optional<CommitResult>, StoreError> find_command(const std::string& case_id,
+                                                                             const std::string& command_id) = 0;
 
   /// Timers due at or before `now`, oldest first.
   virtual std::expected<std::vector<TimerRecord>, StoreError> due_timers(Timestamp now, std::size_t limit) = 0;
