@@ -15,6 +15,8 @@
 
 #include <unistd.h>
 #include <filesystem>
+#include <thread>
+#include <atomic>
 
 using namespace onevisit;
 using namespace onevisit::engine;
@@ -187,6 +189,59 @@ TEST_CASE("engine: durable on SQLite, recovers after a restart, timers due while
   fired = (*opened)->fire_due_timers();
   REQUIRE(fired);
   CHECK(*fired == 0);
+}
+
+TEST_CASE("engine: one command id sent at once from many threads and by two engines on one file is applied once", "[engine][sqlite]") {
+  // Every sender must get the first result: a retry decided again on the state after the
+  // first commit would be refused (the material is verified already), and one decided on the
+  // stale state of the other engine conflicts. The engine looks the id up under the case's
+  // lock, and again after a conflict.
+  const auto db = temp_db("retries.db");
+  VirtualClock clock(at(2026, 3, 2));
+  auto first = Engine::open({db.string(), &clock});
+  auto second = Engine::open({db.string(), &clock});
+  if (!first || !second) FAIL("cannot open the engines");
+  REQUIRE((*first)->deploy(bundled_workflows()));
+  REQUIRE((*second)->deploy(bundled_workflows()));
+  auto started = (*first)->start_case("newborn", newborn_form(), "11010519491231002X", {"start", "clerk-1", "clerk"});
+  REQUIRE(started);
+  const auto case_id = started->case_id;
+  REQUIRE((*second)->get_case(case_id));  // the second engine holds the case in memory too
+
+  const auto attachments = [&] {
+    auto history = (*first)->history(case_id);
+    REQUIRE(history);
+    return std::count_if(history->begin(), history->end(), [](const HistoryEntry& e) { return e.type == "MaterialAttached"; });
+  };
+  const auto before = attachments();
+  constexpr int kThreads = 8;
+  std::atomic<int> applied{0}, duplicates{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Engine& engine = t % 2 == 0 ? **first : **second;
+      auto r = engine.execute(case_id, AttachMaterial{"birth_certificate", "", "", true}, {"attach-1", "clerk-1", "clerk"});
+      if (!r) ++failed;
+      else if (r->duplicate) ++duplicates;
+      else ++applied;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failed == 0);
+  CHECK(applied == 1);
+  CHECK(duplicates == kThreads - 1);
+  CHECK(attachments() == before + 1);
+  // The same command under a new id is refused: a retry that was not recognised would be too.
+  auto fresh = (*first)->execute(case_id, AttachMaterial{"birth_certificate", "", "", true}, {"attach-2", "clerk-1", "clerk"});
+  REQUIRE_FALSE(fresh);
+  CHECK(fresh.error().kind == EngineError::Kind::rejected);
+  // Late, from either engine: still the first result.
+  for (auto* engine : {&**first, &**second}) {
+    auto late = engine->execute(case_id, AttachMaterial{"birth_certificate", "", "", true}, {"attach-1", "clerk-1", "clerk"});
+    REQUIRE(late);
+    CHECK(late->duplicate);
+  }
+  CHECK(attachments() == before + 1);
 }
 
 TEST_CASE("engine: a damaged database file is refused clearly", "[engine][sqlite]") {
