@@ -212,9 +212,10 @@ struct PlainRig {
         sqlite3_exec(db, setup.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK ||
         !prepare("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", &insert) ||
         !prepare("BEGIN IMMEDIATE", &begin) || !prepare("COMMIT", &commit) ||
-        (contract && !prepare("INSERT INTO cases VALUES (?1, ?2) ON CONFLICT (case_id) DO UPDATE SET version = "
-                              "excluded.version WHERE cases.version = ?2 - 1",
-                              &move_case))) {
+        (contract &&
+         !prepare("INSERT INTO cases VALUES (?1, ?2) ON CONFLICT (case_id) DO UPDATE SET version = "
+                  "excluded.version WHERE cases.version = ?2 - 1",
+                  &move_case))) {
       error = sqlite3_errmsg(db);
     }
     // Counts WAL pages like the store does, and checkpoints as SQLite's automatic checkpoint
@@ -432,9 +433,10 @@ int main(int argc, char** argv) {
                 f.plain_commits_per_second);
     std::printf("ratio store / plain: %.0f%% (target >= 50%%)\n",
                 100 * f.store_commits_per_second / f.plain_commits_per_second);
-    std::printf("the contract's floor: plain SQLite doing per row only the case version check and move and the "
-                "command record on the event besides the event: %.0f commits/s, %.0f%% of plain\n",
-                f.contract_commits_per_second, 100 * f.contract_commits_per_second / f.plain_commits_per_second);
+    std::printf(
+        "the contract's floor: plain SQLite doing per row only the case version check and move and the "
+        "command record on the event besides the event: %.0f commits/s, %.0f%% of plain\n",
+        f.contract_commits_per_second, 100 * f.contract_commits_per_second / f.plain_commits_per_second);
     std::printf("CPU per commit (all threads, user + system): store %.0f us, plain %.0f us, floor %.0f us\n",
                 f.store_cpu_us_per_commit, f.plain_cpu_us_per_commit, f.contract_cpu_us_per_commit);
     std::printf("WAL pages written per commit: store %.2f, plain %.2f, floor %.2f\n", f.store_frames_per_commit,

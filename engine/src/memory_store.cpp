@@ -64,8 +64,8 @@ class MemoryStore final : public Store {
     return result;
   }
 
-  std::expected<std::optional<CommitResult>, StoreError> find_command(const std::string& case_id,
-                                                                     const std::string& command_id) override {
+  std::expected<std::optional<CommitResult>, StoreError> find_command(
+      const std::string& case_id, const std::string& command_id) override {
     std::lock_guard lock(mutex_);
     return find(case_id, command_id);
   }

@@ -228,16 +228,18 @@ ALTER TABLE events_v4 RENAME TO events;
 // per command put one more random page into the WAL with every commit (its index on the
 // command id: the ids of one batch lie far apart), half of all pages a transition wrote. Now
 // a command on an existing case that appends events records its id and result on the last
-// of them, in the row that is appended anyway; its retry always finds the case moved past the
-// version it was decided on, and the lookup walks the case's chain. `commands` keeps the
-// records a case cannot hold: case starts (a retried start may come with another, newly
-// generated case id), commits without events, and every record made before version 5.
+// of them, in the row that is appended anyway. A retry decided before that commit finds the
+// case moved on and the record by walking the case's chain; one decided after it is the
+// caller's to look up first (the engine does; docs/storage.md, Idempotency). `commands`
+// keeps the records a case cannot hold: case starts (a retried start may come with another,
+// newly generated case id), commits without events, and every record made before version 5.
 constexpr const char* kSchemaV5 = R"sql(
 ALTER TABLE events ADD COLUMN command_id TEXT;
 ALTER TABLE events ADD COLUMN result TEXT;
 )sql";
 
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
+constexpr Migration kMigrations[] = {
+    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 // ---------------------------------------------------------------------------------------
@@ -254,7 +256,8 @@ constexpr const char* kInsertCase =
 // maintains every index on a column named in SET, whatever the value). The first changes
 // nothing when the status differs; then the second runs.
 constexpr const char* kUpdateCase =
-    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ? WHERE case_id = ? AND status = ?";
+    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ? "
+    "WHERE case_id = ? AND status = ?";
 constexpr const char* kUpdateCaseAndStatus =
     "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ?, status = ? "
     "WHERE case_id = ?";
@@ -495,7 +498,7 @@ struct CommandRecord {
   CommitResult result;
 };
 std::expected<std::optional<CommandRecord>, StoreError> find_record(Connection& c, const std::string& case_id,
-                                                                   const std::string& command_id) {
+                                                                    const std::string& command_id) {
   using Found = std::optional<CommandRecord>;
   {
     auto stmt = c.prepare(kSelectCommand);
@@ -753,8 +756,8 @@ Writer::Attempt Writer::run_transaction(std::vector<std::shared_ptr<Job>>& batch
 std::expected<std::optional<CommitResult>, StoreError> Writer::refusal(const CommitRequest& r) {
   Connection& c = *connection_;
   const auto who = [&r] {
-    return (r.command_id.empty() ? std::string("a command") : "command " + in_quotes(r.command_id)) + " on case " +
-           in_quotes(r.case_id);
+    return (r.command_id.empty() ? std::string("a command") : "command " + in_quotes(r.command_id)) +
+           " on case " + in_quotes(r.case_id);
   };
   // A command seen before returns its first result and writes nothing.
   if (!r.command_id.empty()) {
@@ -775,14 +778,14 @@ std::expected<std::optional<CommitResult>, StoreError> Writer::refusal(const Com
   if (!row) return std::unexpected(row.error());
   if (r.expected_version == 0) {
     if (*row) {
-      return fail(Kind::version_conflict,
-                  who() + ": expected a new case, but it exists at version " + std::to_string(stmt->uint64(0)));
+      return fail(Kind::version_conflict, who() + ": expected a new case, but it exists at version " +
+                                              std::to_string(stmt->uint64(0)));
     }
     return std::nullopt;
   }
   if (!*row) {
-    return fail(Kind::not_found, who() + ": expected the case at version " + std::to_string(r.expected_version) +
-                                     ", but there is no such case");
+    return fail(Kind::not_found, who() + ": expected the case at version " +
+                                     std::to_string(r.expected_version) + ", but there is no such case");
   }
   if (const auto version = stmt->uint64(0); version != r.expected_version) {
     return fail(Kind::version_conflict, who() + ": expected the case at version " +
@@ -791,8 +794,9 @@ std::expected<std::optional<CommitResult>, StoreError> Writer::refusal(const Com
   }
   if (stmt->text(1) != r.summary.bundle_id || stmt->int64(2) != r.summary.bundle_version) {
     return fail(Kind::invalid, who() + ": the case runs on " + stmt->text(1) + " version " +
-                                   std::to_string(stmt->int64(2)) + " and cannot move to " + r.summary.bundle_id +
-                                   " version " + std::to_string(r.summary.bundle_version));
+                                   std::to_string(stmt->int64(2)) + " and cannot move to " +
+                                   r.summary.bundle_id + " version " +
+                                   std::to_string(r.summary.bundle_version));
   }
   return std::nullopt;
 }
@@ -813,14 +817,16 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   // the new case's row is inserted only if the id is free, the first event only if the case
   // is at the expected version; when that write changes nothing, refusal() finds out why
   // (a duplicate command, a version conflict, no such case, another bundle). A command that
-  // appends events to an existing case moves its version, so the retry of one applied before
-  // always fails that check and is found there. The others are looked for first: a commit
-  // without events leaves the version as it was, and a retried case start may come with
-  // another (generated) case id.
+  // appends events to an existing case moves its version, so a retry decided before it
+  // committed fails that check and is found there (one decided after it is the caller's to
+  // look up first). The others are looked for first: a commit without events leaves the
+  // version as it was, and a retried case start may come with another (generated) case id.
   const auto refused = [&]() -> std::expected<CommitResult, StoreError> {
     auto why = refusal(r);
     if (!why) return std::unexpected(why.error());
-    if (!*why) return fail(Kind::io, "a commit on case " + in_quotes(r.case_id) + " was not applied, for no reason found");
+    if (!*why)
+      return fail(Kind::io,
+                  "a commit on case " + in_quotes(r.case_id) + " was not applied, for no reason found");
     return **why;
   };
   if (r.events.empty() || record_in_commands) {
@@ -840,8 +846,8 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   } else if (!r.events.empty()) {
     const auto& e = r.events.front();
     const auto [command_id, result] = last_of_command(0);
-    if (auto done = execute(c, kInsertFirstEvent, to_sql(e.sequence), e.type, e.payload, e.recorded_at, command_id,
-                            result, r.case_id, to_sql(r.expected_version), s.bundle_id,
+    if (auto done = execute(c, kInsertFirstEvent, to_sql(e.sequence), e.type, e.payload, e.recorded_at,
+                            command_id, result, r.case_id, to_sql(r.expected_version), s.bundle_id,
                             std::int64_t{s.bundle_version});
         !done) {
       return std::unexpected(done.error());
@@ -853,7 +859,8 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
     auto stmt = c.prepare(kSelectCaseHead);
     if (!stmt) return std::unexpected(stmt.error());
     stmt->bind(r.case_id);
-    if (auto row = stmt->next(); !row || !*row) return row ? fail(Kind::io, "the case vanished") : std::unexpected(row.error());
+    if (auto row = stmt->next(); !row || !*row)
+      return row ? fail(Kind::io, "the case vanished") : std::unexpected(row.error());
     last_event = stmt->int64(4);
   }
 
@@ -874,14 +881,14 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
       return std::unexpected(done.error());
     }
   } else {
-    if (auto done = execute(c, kUpdateCase, s.applicant, s.updated_at, to_sql(s.version), last_event, r.case_id,
-                            s.status);
+    if (auto done = execute(c, kUpdateCase, s.applicant, s.updated_at, to_sql(s.version), last_event,
+                            r.case_id, s.status);
         !done) {
       return std::unexpected(done.error());
     }
     if (sqlite3_changes64(db) == 0) {
-      if (auto done = execute(c, kUpdateCaseAndStatus, s.applicant, s.updated_at, to_sql(s.version), last_event,
-                              s.status, r.case_id);
+      if (auto done = execute(c, kUpdateCaseAndStatus, s.applicant, s.updated_at, to_sql(s.version),
+                              last_event, s.status, r.case_id);
           !done) {
         return std::unexpected(done.error());
       }
@@ -922,7 +929,8 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
       return std::unexpected(done.error());
     }
     // refusal() looked for the id first, in this transaction: a conflict here is a bug.
-    if (sqlite3_changes64(db) == 0) return fail(Kind::io, "command id " + in_quotes(r.command_id) + " appeared twice");
+    if (sqlite3_changes64(db) == 0)
+      return fail(Kind::io, "command id " + in_quotes(r.command_id) + " appeared twice");
   }
   return CommitResult{false, s.version, r.result};
 }
@@ -1304,8 +1312,8 @@ class SqliteStore final : public Store {
         });
   }
 
-  std::expected<std::optional<CommitResult>, StoreError> find_command(const std::string& case_id,
-                                                                     const std::string& command_id) override {
+  std::expected<std::optional<CommitResult>, StoreError> find_command(
+      const std::string& case_id, const std::string& command_id) override {
     using Result = std::optional<CommitResult>;
     return read<Result>([&](Connection& c) -> std::expected<Result, StoreError> {
       return in_read_transaction<Result>(c, [&]() -> std::expected<Result, StoreError> {

@@ -1,22 +1,19 @@
 // The embedding API end to end, on the in-memory store and on SQLite files.
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/simulate.hpp>
-
-#include "codec.hpp"  // white-box: compare whole case states
-#include "district_generator.hpp"
+#include <regex>
+#include <thread>
 
 #include "../test_support.hpp"
-
-#include <cstring>
-#include <regex>
-#include <fstream>
-
-#include <unistd.h>
-#include <filesystem>
-#include <thread>
-#include <atomic>
+#include "codec.hpp"  // white-box: compare whole case states
+#include "district_generator.hpp"
 
 using namespace onevisit;
 using namespace onevisit::engine;
@@ -191,7 +188,9 @@ TEST_CASE("engine: durable on SQLite, recovers after a restart, timers due while
   CHECK(*fired == 0);
 }
 
-TEST_CASE("engine: one command id sent at once from many threads and by two engines on one file is applied once", "[engine][sqlite]") {
+TEST_CASE(
+    "engine: one command id sent at once from many threads and by two engines on one file is applied once",
+    "[engine][sqlite]") {
   // Every sender must get the first result: a retry decided again on the state after the
   // first commit would be refused (the material is verified already), and one decided on the
   // stale state of the other engine conflicts. The engine looks the id up under the case's
@@ -203,7 +202,8 @@ TEST_CASE("engine: one command id sent at once from many threads and by two engi
   if (!first || !second) FAIL("cannot open the engines");
   REQUIRE((*first)->deploy(bundled_workflows()));
   REQUIRE((*second)->deploy(bundled_workflows()));
-  auto started = (*first)->start_case("newborn", newborn_form(), "11010519491231002X", {"start", "clerk-1", "clerk"});
+  auto started =
+      (*first)->start_case("newborn", newborn_form(), "11010519491231002X", {"start", "clerk-1", "clerk"});
   REQUIRE(started);
   const auto case_id = started->case_id;
   REQUIRE((*second)->get_case(case_id));  // the second engine holds the case in memory too
@@ -211,7 +211,8 @@ TEST_CASE("engine: one command id sent at once from many threads and by two engi
   const auto attachments = [&] {
     auto history = (*first)->history(case_id);
     REQUIRE(history);
-    return std::count_if(history->begin(), history->end(), [](const HistoryEntry& e) { return e.type == "MaterialAttached"; });
+    return std::count_if(history->begin(), history->end(),
+                         [](const HistoryEntry& e) { return e.type == "MaterialAttached"; });
   };
   const auto before = attachments();
   constexpr int kThreads = 8;
@@ -220,10 +221,14 @@ TEST_CASE("engine: one command id sent at once from many threads and by two engi
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       Engine& engine = t % 2 == 0 ? **first : **second;
-      auto r = engine.execute(case_id, AttachMaterial{"birth_certificate", "", "", true}, {"attach-1", "clerk-1", "clerk"});
-      if (!r) ++failed;
-      else if (r->duplicate) ++duplicates;
-      else ++applied;
+      auto r = engine.execute(case_id, AttachMaterial{"birth_certificate", "", "", true},
+                              {"attach-1", "clerk-1", "clerk"});
+      if (!r)
+        ++failed;
+      else if (r->duplicate)
+        ++duplicates;
+      else
+        ++applied;
     });
   }
   for (auto& t : threads) t.join();
@@ -232,12 +237,14 @@ TEST_CASE("engine: one command id sent at once from many threads and by two engi
   CHECK(duplicates == kThreads - 1);
   CHECK(attachments() == before + 1);
   // The same command under a new id is refused: a retry that was not recognised would be too.
-  auto fresh = (*first)->execute(case_id, AttachMaterial{"birth_certificate", "", "", true}, {"attach-2", "clerk-1", "clerk"});
+  auto fresh = (*first)->execute(case_id, AttachMaterial{"birth_certificate", "", "", true},
+                                 {"attach-2", "clerk-1", "clerk"});
   REQUIRE_FALSE(fresh);
   CHECK(fresh.error().kind == EngineError::Kind::rejected);
   // Late, from either engine: still the first result.
   for (auto* engine : {&**first, &**second}) {
-    auto late = engine->execute(case_id, AttachMaterial{"birth_certificate", "", "", true}, {"attach-1", "clerk-1", "clerk"});
+    auto late = engine->execute(case_id, AttachMaterial{"birth_certificate", "", "", true},
+                                {"attach-1", "clerk-1", "clerk"});
     REQUIRE(late);
     CHECK(late->duplicate);
   }

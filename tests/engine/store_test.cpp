@@ -343,7 +343,8 @@ TEST_CASE("store: a command on an existing case is recorded on its last event, a
   auto store = open_store(path);
   commit_ok(*store, make_commit("start-1", "case-1", 0, 1));
   const auto first = commit_ok(*store, make_commit("cmd-2", "case-1", 1, 2));
-  for (std::uint64_t v = 3; v < 40; ++v) commit_ok(*store, make_commit("cmd-" + std::to_string(v), "case-1", v, 1));
+  for (std::uint64_t v = 3; v < 40; ++v)
+    commit_ok(*store, make_commit("cmd-" + std::to_string(v), "case-1", v, 1));
 
   // The start is in `commands` (a retried start may come with another case id); cmd-2 only on
   // its last event, the case's third.
@@ -393,7 +394,8 @@ TEST_CASE("store: a command on an existing case is recorded on its last event, a
   CHECK(reused.error().message.find("case-1") != std::string::npos);
 }
 
-TEST_CASE("store: commits without a command id keep no record; a keyed commit without events is found by its id") {
+TEST_CASE(
+    "store: commits without a command id keep no record; a keyed commit without events is found by its id") {
   ScratchDir dir;
   const auto path = dir.file("cases.db");
   auto store = open_store(path);
@@ -1062,7 +1064,8 @@ TEST_CASE("store: acknowledged commits survive kill -9 and nothing is half-appli
   CHECK(query("PRAGMA integrity_check") == std::vector<std::vector<std::string>>{{"ok"}});
 
   std::map<std::string, std::string> command_versions;
-  for (const auto& row : query("SELECT command_id, version FROM " + kCommandRecords)) command_versions[row[0]] = row[1];
+  for (const auto& row : query("SELECT command_id, version FROM " + kCommandRecords))
+    command_versions[row[0]] = row[1];
   for (const auto& [command, ack] : acknowledged) {
     INFO("command " << command);
     REQUIRE(command_versions.contains(command));
@@ -1095,14 +1098,15 @@ TEST_CASE("store: acknowledged commits survive kill -9 and nothing is half-appli
     CHECK(row[7] == row[1]);
   }
   // Every recorded command: its case reached its version, and its outbox intent is there.
-  const auto orphans = query(
-      "SELECT m.command_id FROM " + kCommandRecords + " m LEFT JOIN cases c ON c.case_id = m.case_id "
-      "WHERE c.case_id IS NULL OR c.version < m.version "
-      "OR NOT EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = m.command_id)");
+  const auto orphans = query("SELECT m.command_id FROM " + kCommandRecords +
+                             " m LEFT JOIN cases c ON c.case_id = m.case_id "
+                             "WHERE c.case_id IS NULL OR c.version < m.version "
+                             "OR NOT EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = m.command_id)");
   CHECK(orphans.empty());
   const auto unexplained = query(
       "SELECT c.case_id FROM cases c WHERE NOT EXISTS "
-      "(SELECT 1 FROM " + kCommandRecords + " m WHERE m.case_id = c.case_id AND m.version = c.version)");
+      "(SELECT 1 FROM " +
+      kCommandRecords + " m WHERE m.case_id = c.case_id AND m.version = c.version)");
   CHECK(unexplained.empty());
   const auto stray_events = query(
       "SELECT e.case_id, e.sequence FROM events e JOIN cases c ON c.case_id = e.case_id "

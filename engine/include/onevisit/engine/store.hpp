@@ -175,8 +175,8 @@ class Store {
   /// The first result of the command committed with this id before (marked duplicate), if
   /// any. A case start's id, and the id of a commit without events, are found by the id
   /// alone; any other command's only in its case, `case_id` (ids are scoped to their case).
-  virtual std::expected<std::optional<CommitResult>, StoreError> find_command(const std::string& case_id,
-                                                                             const std::string& command_id) = 0;
+  virtual std::expected<std::optional<CommitResult>, StoreError> find_command(
+      const std::string& case_id, const std::string& command_id) = 0;
 
   /// Timers due at or before `now`, oldest first.
   virtual std::expected<std::vector<TimerRecord>, StoreError> due_timers(Timestamp now, std::size_t limit) = 0;
