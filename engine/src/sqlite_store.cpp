@@ -276,14 +276,15 @@ constexpr const char* kInsertFirstEvent =
     "SELECT case_id, ?, last_event, ?, ?, ?, ?, ? FROM cases "
     "WHERE case_id = ? AND version = ? AND bundle_id = ? AND bundle_version = ?";
 // A command recorded on one of the case's events: walks the chain back from the latest event
-// and stops at the command's (a retry mostly follows its command closely).
+// and stops at the command's (a retry mostly follows its command closely), or at a damaged
+// link (each step goes to a smaller id).
 constexpr const char* kSelectCaseCommand =
-    "WITH RECURSIVE chain (previous, sequence, command_id, result) AS ("
-    " SELECT e.previous, e.sequence, e.command_id, e.result FROM cases c JOIN events e ON e.id = c.last_event"
-    " WHERE c.case_id = ?1"
+    "WITH RECURSIVE chain (id, previous, sequence, command_id, result) AS ("
+    " SELECT e.id, e.previous, e.sequence, e.command_id, e.result FROM cases c"
+    " JOIN events e ON e.id = c.last_event WHERE c.case_id = ?1"
     " UNION ALL"
-    " SELECT e.previous, e.sequence, e.command_id, e.result FROM chain JOIN events e ON e.id = chain.previous"
-    " WHERE chain.command_id IS NOT ?2)"
+    " SELECT e.id, e.previous, e.sequence, e.command_id, e.result FROM chain"
+    " JOIN events e ON e.id = chain.previous WHERE chain.command_id IS NOT ?2 AND e.id < chain.id)"
     " SELECT sequence, result FROM chain WHERE command_id = ?2 LIMIT 1";
 // An item row named by a commit is inserted or updated; the WHERE makes an unchanged row a
 // no-op instead of a rewrite of the row and of its worklist index entries. Rows a commit does
@@ -325,15 +326,17 @@ constexpr const char* kSelectCase =
     "c.version, s.version, s.snapshot, c.last_event "
     "FROM cases c LEFT JOIN snapshots s ON s.case_id = c.case_id WHERE c.case_id = ?";
 // A case's events after sequence ?2, walking its chain back from its latest event ?1.
+// (Every step goes to a smaller id, as events are appended in id order: a damaged link
+// that points forward ends the walk instead of looping.)
 constexpr const char* kSelectEventsAfter =
     "WITH RECURSIVE chain (id, previous, sequence) AS ("
     " SELECT id, previous, sequence FROM events WHERE id = ?1 AND sequence > ?2"
     " UNION ALL"
     " SELECT e.id, e.previous, e.sequence FROM events e JOIN chain ON e.id = chain.previous"
-    " WHERE e.sequence > ?2)"
+    " WHERE e.sequence > ?2 AND e.id < chain.id)"
     " SELECT e.sequence, e.type, e.payload, e.recorded_at FROM chain JOIN events e ON e.id = chain.id"
     " ORDER BY e.sequence";
-constexpr const char* kSelectLastEvent = "SELECT last_event FROM cases WHERE case_id = ?";
+constexpr const char* kSelectLastEvent = "SELECT last_event, version FROM cases WHERE case_id = ?";
 constexpr const char* kDueTimers =
     "SELECT case_id, timer_id, due_at, payload FROM timers WHERE due_at <= ? "
     "ORDER BY due_at, case_id, timer_id LIMIT ?";
@@ -1120,14 +1123,33 @@ std::expected<T, StoreError> in_read_transaction(Connection& c, F&& body) {
   return result;
 }
 
-// A case's events after sequence `after`, in order, walking its chain back from `last_event`.
-std::expected<std::vector<StoredEvent>, StoreError> chained_events(Connection& c, std::int64_t last_event,
-                                                                  std::uint64_t after) {
+// A case's events after sequence `after` up to its `version`, in order, walking its chain
+// back from `last_event`. A chain that does not hold exactly those (a damaged file) is an
+// error, not a shorter history.
+std::expected<std::vector<StoredEvent>, StoreError> chained_events(Connection& c, const std::string& case_id,
+                                                                   std::int64_t last_event,
+                                                                   std::uint64_t after,
+                                                                   std::uint64_t version) {
   auto stmt = c.prepare(kSelectEventsAfter);
   if (!stmt) return std::unexpected(stmt.error());
   stmt->bind(last_event).bind(to_sql(after));
-  return stmt->collect(
-      [](const Statement& s) { return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)}; });
+  auto events = stmt->collect([](const Statement& s) {
+    return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)};
+  });
+  if (!events) return events;
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    if ((*events)[i].sequence != after + i + 1) {
+      return fail(Kind::corrupt, "case " + in_quotes(case_id) + ": its history is damaged (event " +
+                                     std::to_string(after + i + 1) + " is missing from its chain)");
+    }
+  }
+  if (after + events->size() != version) {
+    return fail(Kind::corrupt,
+                "case " + in_quotes(case_id) + ": its history is damaged (its chain holds events " +
+                    std::to_string(after + 1) + " to " + std::to_string(after + events->size()) +
+                    ", the case is at version " + std::to_string(version) + ")");
+  }
+  return events;
 }
 
 template <typename T, typename F>
@@ -1199,7 +1221,8 @@ class SqliteStore final : public Store {
           last_event = stmt->int64(10);
         }
         if (stored.snapshot_version < stored.summary.version) {
-          auto events = chained_events(c, last_event, stored.snapshot_version);
+          auto events =
+              chained_events(c, case_id, last_event, stored.snapshot_version, stored.summary.version);
           if (!events) return std::unexpected(events.error());
           stored.events = std::move(*events);
         }
@@ -1219,7 +1242,7 @@ class SqliteStore final : public Store {
         auto row = stmt->next();
         if (!row) return std::unexpected(row.error());
         if (!*row) return Result{};
-        return chained_events(c, stmt->int64(0), 0);
+        return chained_events(c, case_id, stmt->int64(0), 0, stmt->uint64(1));
       });
     });
   }

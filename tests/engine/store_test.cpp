@@ -430,6 +430,37 @@ TEST_CASE(
   CHECK(store->find_command("", "timer-1")->has_value());
 }
 
+TEST_CASE("store: a damaged chain of events is reported as corrupt, and no walk of it loops") {
+  ScratchDir dir;
+  const auto path = dir.file("cases.db");
+  {
+    auto store = open_store(path);
+    commit_ok(*store, make_commit("start", "case-1", 0, 1));
+    for (std::uint64_t v = 1; v < 5; ++v)
+      commit_ok(*store, make_commit("cmd-" + std::to_string(v), "case-1", v, 1));
+  }
+  SECTION("a link that points forward (a loop)") {
+    raw_sql(path, "UPDATE events SET previous = (SELECT MAX(id) FROM events) WHERE sequence = 3");
+  }
+  SECTION("a link to nothing (an event lost)") {
+    raw_sql(path, "UPDATE events SET previous = 0 WHERE sequence = 4");
+  }
+  SECTION("an event of another sequence in the chain") {
+    raw_sql(path, "UPDATE events SET sequence = 9 WHERE sequence = 2");
+  }
+  auto store = open_store(path);
+  auto events = store->load_events("case-1");
+  REQUIRE_FALSE(events);
+  CHECK(events.error().kind == Kind::corrupt);
+  CHECK(events.error().message.find("case-1") != std::string::npos);
+  auto loaded = store->load_case("case-1");  // its snapshot is at version 5: no events to walk
+  REQUIRE(loaded);
+  // Looking a command up walks the chain too; it ends.
+  auto found = store->find_command("case-1", "no-such-command");
+  REQUIRE(found);
+  CHECK_FALSE(found->has_value());
+}
+
 TEST_CASE("store: inconsistent requests are refused as invalid before anything is written") {
   ScratchDir dir;
   const auto path = dir.file("cases.db");
