@@ -211,11 +211,7 @@ class MemoryStore final : public Store {
     return true;
   }
 
-  std::mutex mutex_;
-  std::map<std::string, CaseRecord> cases_;
-  // Idempotency records by (scope, command id): scope "" for records found by the id alone.
-  std::map<std::pair<std::string, std::string>, CommitResult> commands_;
-
+  // The idempotency record of `command_id`: by the id alone, then in `case_id`.
   // REQUIRES: mutex_ held.
   std::optional<CommitResult> find(const std::string& case_id, const std::string& command_id) const {
     for (const auto& scope : {std::string(), case_id}) {
@@ -227,6 +223,11 @@ class MemoryStore final : public Store {
     }
     return std::nullopt;
   }
+
+  std::mutex mutex_;
+  std::map<std::string, CaseRecord> cases_;
+  // Idempotency records by (scope, command id): scope "" for records found by the id alone.
+  std::map<std::pair<std::string, std::string>, CommitResult> commands_;
   std::map<std::pair<std::string, std::string>, TimerRecord> timers_;
   std::map<std::uint64_t, OutboxRecord> outbox_;
   std::set<std::string> outbox_keys_;
