@@ -1,6 +1,8 @@
 // Benchmark of the SQLite store's group commit against plain SQLite (docs/storage.md).
 //
 //   BM_StoreCommit/threads:1   SqliteStore::commit from one thread: one fsync per commit.
+//   BM_FindCommandInCase       find_command of a command recorded on a case's events (a walk
+//                              of the case's chain) for cases of 16, 64 and 256 events.
 //   BM_GroupCommitVsPlain      for 8 and for 32 client threads, alternating rounds of
 //                              (b) SqliteStore::commit from N threads, each on its own cases
 //                                  (a typical transition: one event, one of three items changes
@@ -333,6 +335,40 @@ void BM_StoreCommit(benchmark::State& state) {
   record("store/" + std::to_string(state.range(0)), f);
 }
 BENCHMARK(BM_StoreCommit)->ArgName("threads")->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+// find_command on a case whose commands are recorded on its events (schema 5): the look-up
+// walks the case's chain back from its latest event. An id that is not there (a new command:
+// what the engine looks up before nearly every keyed command) walks all of it; the id of the
+// case's first command too. Cases of 16, 64 and 256 events, each event a keyed command.
+void BM_FindCommandInCase(benchmark::State& state) {
+  const auto events = static_cast<std::uint64_t>(state.range(0));
+  TempDir dir;
+  auto opened = open_sqlite_store(dir.file("find.db"));
+  if (!opened) {
+    state.SkipWithError("cannot open the store");
+    return;
+  }
+  auto& store = **opened;
+  const std::string case_id = "case-find";
+  for (std::uint64_t v = 0; v < events; ++v) {
+    if (!store.commit(transition(case_id, v))) {
+      state.SkipWithError("commit failed");
+      return;
+    }
+  }
+  const std::string first = transition(case_id, 1).command_id;  // recorded on the second event
+  bool missing_ok = true, first_ok = true;
+  for (auto _ : state) {
+    const auto missing = store.find_command(case_id, "never-sent");
+    const auto found = store.find_command(case_id, first);
+    missing_ok = missing_ok && missing && !missing->has_value();
+    first_ok = first_ok && found && found->has_value();
+  }
+  if (!missing_ok || !first_ok) state.SkipWithError("find_command answered wrongly");
+  state.counters["lookups_per_s"] =
+      benchmark::Counter(2.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_FindCommandInCase)->ArgName("events")->Arg(16)->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
 
 // The comparison: rounds of the store (N threads) and of plain SQLite alternate, so both see
 // the same disk (an fsync's cost varies by a factor of several on a shared machine). Each

@@ -94,6 +94,14 @@ class Statement {
     return bind(std::string_view(*value.text));
   }
 
+  /// Resets the statement to run again: the next bind() sets the first parameter.
+  Statement& restart() {
+    sqlite3_reset(stmt_);
+    next_ = 0;
+    bind_rc_ = SQLITE_OK;
+    return *this;
+  }
+
   /// Steps once: true when a row is ready to read, false when the statement is done.
   std::expected<bool, StoreError> next() {
     if (bind_rc_ != SQLITE_OK) return std::unexpected(error(bind_rc_));
@@ -116,6 +124,12 @@ class Statement {
   std::uint64_t uint64(int column) const {
     const auto value = sqlite3_column_int64(stmt_, column);
     return value < 0 ? 0 : static_cast<std::uint64_t>(value);
+  }
+  /// The text of `column` without a copy, valid until the next step or reset; empty for NULL.
+  std::string_view text_view(int column) const {
+    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    if (data == nullptr) return {};
+    return std::string_view(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
   }
   std::string text(int column) const {
     const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));

@@ -275,17 +275,9 @@ constexpr const char* kInsertFirstEvent =
     "INSERT INTO events (case_id, sequence, previous, type, payload, recorded_at, command_id, result) "
     "SELECT case_id, ?, last_event, ?, ?, ?, ?, ? FROM cases "
     "WHERE case_id = ? AND version = ? AND bundle_id = ? AND bundle_version = ?";
-// A command recorded on one of the case's events: walks the chain back from the latest event
-// and stops at the command's (a retry mostly follows its command closely), or at a damaged
-// link (each step goes to a smaller id).
-constexpr const char* kSelectCaseCommand =
-    "WITH RECURSIVE chain (id, previous, sequence, command_id, result) AS ("
-    " SELECT e.id, e.previous, e.sequence, e.command_id, e.result FROM cases c"
-    " JOIN events e ON e.id = c.last_event WHERE c.case_id = ?1"
-    " UNION ALL"
-    " SELECT e.id, e.previous, e.sequence, e.command_id, e.result FROM chain"
-    " JOIN events e ON e.id = chain.previous WHERE chain.command_id IS NOT ?2 AND e.id < chain.id)"
-    " SELECT sequence, result FROM chain WHERE command_id = ?2 LIMIT 1";
+// One step of a walk back along a case's chain of events (find_record).
+constexpr const char* kSelectChainStep =
+    "SELECT previous, sequence, command_id, result FROM events WHERE id = ?";
 // An item row named by a commit is inserted or updated; the WHERE makes an unchanged row a
 // no-op instead of a rewrite of the row and of its worklist index entries. Rows a commit does
 // not name stay as they are (a case's items are fixed by its workflow version).
@@ -503,6 +495,7 @@ struct CommandRecord {
 std::expected<std::optional<CommandRecord>, StoreError> find_record(Connection& c, const std::string& case_id,
                                                                     const std::string& command_id) {
   using Found = std::optional<CommandRecord>;
+  if (command_id.empty()) return Found{};  // commits without an id keep no record
   {
     auto stmt = c.prepare(kSelectCommand);
     if (!stmt) return std::unexpected(stmt.error());
@@ -512,13 +505,35 @@ std::expected<std::optional<CommandRecord>, StoreError> find_record(Connection& 
     if (*row) return Found{CommandRecord{stmt->text(0), CommitResult{true, stmt->uint64(1), stmt->text(2)}}};
   }
   if (case_id.empty()) return Found{};
-  auto stmt = c.prepare(kSelectCaseCommand);
-  if (!stmt) return std::unexpected(stmt.error());
-  stmt->bind(case_id).bind(command_id);
-  auto row = stmt->next();
-  if (!row) return std::unexpected(row.error());
-  if (!*row) return Found{};
-  return Found{CommandRecord{case_id, CommitResult{true, stmt->uint64(0), stmt->text(1)}}};
+  // Walk the case's chain back from its latest event, a point read by id per step (one
+  // prepared statement run again: about half the cost per event of a recursive query), and
+  // stop at the command's event. Each step must go to a smaller id: a damaged link that
+  // points forward ends the walk instead of looping.
+  std::int64_t id = 0;
+  {
+    auto head = c.prepare(kSelectLastEvent);
+    if (!head) return std::unexpected(head.error());
+    head->bind(case_id);
+    auto row = head->next();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return Found{};
+    id = head->int64(0);
+  }
+  auto step = c.prepare(kSelectChainStep);
+  if (!step) return std::unexpected(step.error());
+  while (id > 0) {
+    step->restart().bind(id);
+    auto row = step->next();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    if (step->text_view(2) == command_id) {
+      return Found{CommandRecord{case_id, CommitResult{true, step->uint64(1), step->text(3)}}};
+    }
+    const auto previous = step->int64(0);
+    if (previous >= id) break;
+    id = previous;
+  }
+  return Found{};
 }
 
 // The writer: one connection, one thread, a queue of jobs executed in group transactions.
