@@ -506,8 +506,8 @@ std::expected<std::optional<CommandRecord>, StoreError> find_record(Connection& 
   }
   if (case_id.empty()) return Found{};
   // Walk the case's chain back from its latest event, a point read by id per step (one
-  // prepared statement run again: about half the cost per event of a recursive query), and
-  // stop at the command's event. Each step must go to a smaller id: a damaged link that
+  // prepared statement run again: a quarter to a third less time than a recursive query,
+  // BM_FindCommandInCase), and stop at the command's event. Each step must go to a smaller id: a damaged link that
   // points forward ends the walk instead of looping.
   std::int64_t id = 0;
   {
