@@ -246,21 +246,21 @@ static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schem
 // Statements.
 
 constexpr const char* kSelectCommand = "SELECT case_id, version, result FROM commands WHERE command_id = ?";
-constexpr const char* kSelectCaseHead =
-    "SELECT version, bundle_id, bundle_version, status, last_event FROM cases WHERE case_id = ?";
+constexpr const char* kSelectCaseHead = "SELECT version, bundle_id, bundle_version FROM cases WHERE case_id = ?";
 // Inserts a new case; nothing when the id is taken (the commit is then refused).
 constexpr const char* kInsertCase =
     "INSERT INTO cases (case_id, bundle_id, bundle_version, status, applicant, started_at, updated_at, "
     "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING";
 // Two forms so that an unchanged status does not rewrite the cases_by_status entry (SQLite
 // maintains every index on a column named in SET, whatever the value). The first changes
-// nothing when the status differs; then the second runs.
+// nothing when the status differs; then the second runs. A commit without events passes
+// last_event 0: the case keeps its own.
 constexpr const char* kUpdateCase =
-    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ? "
-    "WHERE case_id = ? AND status = ?";
+    "UPDATE cases SET applicant = ?1, updated_at = ?2, version = ?3, "
+    "last_event = CASE WHEN ?4 = 0 THEN last_event ELSE ?4 END WHERE case_id = ?5 AND status = ?6";
 constexpr const char* kUpdateCaseAndStatus =
-    "UPDATE cases SET applicant = ?, updated_at = ?, version = ?, last_event = ?, status = ? "
-    "WHERE case_id = ?";
+    "UPDATE cases SET applicant = ?1, updated_at = ?2, version = ?3, "
+    "last_event = CASE WHEN ?4 = 0 THEN last_event ELSE ?4 END, status = ?5 WHERE case_id = ?6";
 constexpr const char* kSetLastEvent = "UPDATE cases SET last_event = ? WHERE case_id = ?";
 constexpr const char* kUpsertSnapshot =
     "INSERT INTO snapshots (case_id, version, snapshot) VALUES (?, ?, ?) "
@@ -854,7 +854,9 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
     if (!why) return std::unexpected(why.error());
     if (*why) return **why;
   }
-  std::int64_t last_event = 0;  // the case's latest event, which the next one links back to
+  // The case's latest event, which the next one links back to (0: a commit without events,
+  // which leaves the case's own, see kUpdateCase).
+  std::int64_t last_event = 0;
   std::size_t next_event = 0;
   if (r.expected_version == 0) {
     if (auto done = execute(c, kInsertCase, r.case_id, s.bundle_id, std::int64_t{s.bundle_version}, s.status,
@@ -875,13 +877,6 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
     if (sqlite3_changes64(db) == 0) return refused();
     last_event = sqlite3_last_insert_rowid(db);
     next_event = 1;
-  } else {
-    auto stmt = c.prepare(kSelectCaseHead);
-    if (!stmt) return std::unexpected(stmt.error());
-    stmt->bind(r.case_id);
-    if (auto row = stmt->next(); !row || !*row)
-      return row ? fail(Kind::io, "the case vanished") : std::unexpected(row.error());
-    last_event = stmt->int64(4);
   }
 
   // The case's events, then its row and its index rows. Only what changed is written: every

@@ -423,6 +423,9 @@ TEST_CASE(
   const auto applied = commit_ok(*store, quiet);
   CHECK_FALSE(applied.duplicate);
   CHECK(applied.version == 3);
+  auto history = store->load_events("case-1");  // the case row still names its latest event
+  REQUIRE(history);
+  CHECK(history->size() == 3);
   auto retried = store->commit(quiet);
   REQUIRE(retried);
   CHECK(retried->duplicate);
