@@ -246,7 +246,8 @@ static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schem
 // Statements.
 
 constexpr const char* kSelectCommand = "SELECT case_id, version, result FROM commands WHERE command_id = ?";
-constexpr const char* kSelectCaseHead = "SELECT version, bundle_id, bundle_version FROM cases WHERE case_id = ?";
+constexpr const char* kSelectCaseHead =
+    "SELECT version, bundle_id, bundle_version FROM cases WHERE case_id = ?";
 // Inserts a new case; nothing when the id is taken (the commit is then refused).
 constexpr const char* kInsertCase =
     "INSERT INTO cases (case_id, bundle_id, bundle_version, status, applicant, started_at, updated_at, "
