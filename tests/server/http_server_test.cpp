@@ -57,7 +57,8 @@ server::HttpServerOptions small_options() {
 
 struct Running {
   std::unique_ptr<server::HttpServer> server;
-  explicit Running(const server::HttpServerOptions& options = small_options(), server::HttpHandler handler = echo) {
+  explicit Running(const server::HttpServerOptions& options = small_options(),
+                   server::HttpHandler handler = echo) {
     auto started = server::HttpServer::start(options, std::move(handler));
     if (!started) FAIL(started.error());
     server = std::move(*started);
@@ -94,7 +95,9 @@ int highest_open_descriptor() {
 
 }  // namespace
 
-TEST_CASE("http: the accept loop survives running out of descriptors (EMFILE) and logs it once, not per failure", "[http]") {
+TEST_CASE(
+    "http: the accept loop survives running out of descriptors (EMFILE) and logs it once, not per failure",
+    "[http]") {
   auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
   auto options = small_options();
   options.logger = std::make_shared<spdlog::logger>("http-test", sink);
@@ -122,7 +125,8 @@ TEST_CASE("http: the accept loop survives running out of descriptors (EMFILE) an
       address.sin_family = AF_INET;
       address.sin_port = htons(running.port());
       address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      for (const int fd : clients) REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+      for (const int fd : clients)
+        REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
       std::this_thread::sleep_for(500ms);  // the server tries to accept them, several times
     }
     for (const int fd : fillers) ::close(fd);
@@ -149,8 +153,8 @@ TEST_CASE("http: pipelined requests on one connection are all answered, in order
   Running running;
   RawConnection c(running.port());
   const std::string post_body = "{\"a\":1}";
-  REQUIRE(c.send(get("/one") + "POST /two HTTP/1.1\r\nHost: test\r\nContent-Length: " + std::to_string(post_body.size()) + "\r\n\r\n" +
-                 post_body + get("/three")));
+  REQUIRE(c.send(get("/one") + "POST /two HTTP/1.1\r\nHost: test\r\nContent-Length: " +
+                 std::to_string(post_body.size()) + "\r\n\r\n" + post_body + get("/three")));
   for (const std::string expected : {"GET /one 0", "POST /two 7", "GET /three 0"}) {
     const auto reply = c.read_response();
     REQUIRE(reply);
@@ -179,9 +183,11 @@ TEST_CASE("http: a HEAD answer has GET's Content-Length and no body", "[http]") 
   CHECK(after->body == "GET /page 0");
 }
 
-TEST_CASE("http: a HTTP/1.1 request without Host, or with two, gets 400 and the connection closes", "[http]") {
+TEST_CASE("http: a HTTP/1.1 request without Host, or with two, gets 400 and the connection closes",
+          "[http]") {
   Running running;
-  for (const std::string request : {"GET /x HTTP/1.1\r\n\r\n", "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"}) {
+  for (const std::string request :
+       {"GET /x HTTP/1.1\r\n\r\n", "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"}) {
     RawConnection c(running.port());
     REQUIRE(c.send(request));
     const auto reply = c.read_response();
@@ -198,7 +204,8 @@ TEST_CASE("http: a HTTP/1.1 request without Host, or with two, gets 400 and the 
   CHECK(reply->status == 200);
 }
 
-TEST_CASE("http: an oversized header gets 431, an oversized target 414, then the connection closes", "[http]") {
+TEST_CASE("http: an oversized header gets 431, an oversized target 414, then the connection closes",
+          "[http]") {
   Running running;
   SECTION("a header field larger than the head limit") {
     RawConnection c(running.port());
@@ -255,13 +262,16 @@ TEST_CASE("http: a Content-Length over the limit gets 413 at once, without the b
 
 TEST_CASE("http: a malformed request line or chunked body gets 400, then the connection closes", "[http]") {
   Running running;
-  for (const std::string& request : {std::string("GARBAGE\r\n\r\n"), std::string("GET /x HTTP/9.9 extra\r\nHost: t\r\n\r\n"),
-                                    std::string("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
-                                    std::string("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"),
-                                    // Smuggling: a body of unknown length must not become the next request.
-                                    std::string("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n") + get("/smuggled"),
-                                    std::string("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                                "0\r\n\r\n") + get("/smuggled")}) {
+  for (const std::string& request :
+       {std::string("GARBAGE\r\n\r\n"), std::string("GET /x HTTP/9.9 extra\r\nHost: t\r\n\r\n"),
+        std::string(
+            "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
+        std::string("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"),
+        // Smuggling: a body of unknown length must not become the next request.
+        std::string("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n") + get("/smuggled"),
+        std::string("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "0\r\n\r\n") +
+            get("/smuggled")}) {
     INFO(request);
     RawConnection c(running.port());
     REQUIRE(c.send(request));
@@ -272,7 +282,8 @@ TEST_CASE("http: a malformed request line or chunked body gets 400, then the con
   }
   // A well-formed chunked body is read.
   RawConnection c(running.port());
-  REQUIRE(c.send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
+  REQUIRE(c.send(
+      "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
   const auto reply = c.read_response();
   REQUIRE(reply);
   CHECK(reply->body == "POST /x 5");
@@ -313,7 +324,8 @@ TEST_CASE("http: Expect: 100-continue is answered before the body; other expecta
   }
   SECTION("an unknown expectation") {
     RawConnection c(running.port());
-    REQUIRE(c.send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: something-else\r\n\r\nhello"));
+    REQUIRE(
+        c.send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: something-else\r\n\r\nhello"));
     const auto reply = c.read_response(false, 3s);
     REQUIRE(reply);
     CHECK(reply->status == 417);
@@ -322,7 +334,9 @@ TEST_CASE("http: Expect: 100-continue is answered before the body; other expecta
 
 TEST_CASE("http: the body limit comes from the request's head, before the body is read", "[http]") {
   auto options = small_options();
-  options.body_limit = [](const server::HttpRequest& head) -> std::size_t { return head.header("authorization") == "yes" ? 64 * 1024 : 100; };
+  options.body_limit = [](const server::HttpRequest& head) -> std::size_t {
+    return head.header("authorization") == "yes" ? 64 * 1024 : 100;
+  };
   Running running(options);
   SECTION("a stranger's large Content-Length: 413 at once (the server waits for no body)") {
     RawConnection c(running.port());
@@ -341,21 +355,24 @@ TEST_CASE("http: the body limit comes from the request's head, before the body i
   }
   SECTION("a known caller's large body is read") {
     RawConnection c(running.port());
-    REQUIRE(c.send("POST /x HTTP/1.1\r\nHost: t\r\nAuthorization: yes\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'x')));
+    REQUIRE(c.send("POST /x HTTP/1.1\r\nHost: t\r\nAuthorization: yes\r\nContent-Length: 5000\r\n\r\n" +
+                   std::string(5000, 'x')));
     const auto reply = c.read_response();
     REQUIRE(reply);
     CHECK(reply->body == "POST /x 5000");
   }
   SECTION("a stranger's chunked body is cut at the limit") {
     RawConnection c(running.port());
-    c.send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n" + std::string(0x100, 'x') + "\r\n0\r\n\r\n");
+    c.send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n" +
+           std::string(0x100, 'x') + "\r\n0\r\n\r\n");
     const auto reply = c.read_response();
     REQUIRE(reply);
     CHECK(reply->status == 413);
   }
 }
 
-TEST_CASE("http: connections beyond max_connections get 503 with Retry-After; a freed slot serves again", "[http]") {
+TEST_CASE("http: connections beyond max_connections get 503 with Retry-After; a freed slot serves again",
+          "[http]") {
   auto options = small_options();
   options.max_connections = 2;
   Running running(options);

@@ -77,18 +77,21 @@ class RawConnection {
     while (line_start != std::string::npos) {
       line_start += 2;
       const auto line_end = head.find("\r\n", line_start);
-      const auto line = head.substr(line_start, line_end == std::string::npos ? std::string::npos : line_end - line_start);
+      const auto line =
+          head.substr(line_start, line_end == std::string::npos ? std::string::npos : line_end - line_start);
       const auto colon = line.find(':');
       if (colon != std::string::npos) {
         std::string name = line.substr(0, colon);
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         r.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
       }
       line_start = line_end;
     }
     pending_.erase(0, end_of_head + 4);
     if (to_head || r.status / 100 == 1 || r.status == 204 || r.status == 304) return r;
-    const std::size_t length = r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
+    const std::size_t length =
+        r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
     while (pending_.size() < length) {
       if (!fill(deadline)) return std::nullopt;
     }
@@ -109,7 +112,9 @@ class RawConnection {
  private:
   bool fill(std::chrono::steady_clock::time_point deadline) {
     if (eof_) return false;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+            .count();
     if (left <= 0) return false;
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;

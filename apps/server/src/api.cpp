@@ -376,7 +376,8 @@ std::size_t Api::body_limit(const HttpRequest& head) {
     const auto found = accounts_.find_session(session, engine_.now());
     known = found && *found;
   }
-  return known ? std::max(options_.max_json_bytes, options_.max_material_bytes) : options_.max_unauthenticated_body_bytes;
+  return known ? std::max(options_.max_json_bytes, options_.max_material_bytes)
+               : options_.max_unauthenticated_body_bytes;
 }
 
 HttpResponse Api::handle(const HttpRequest& request) {
@@ -620,8 +621,9 @@ HttpResponse Api::Exchange::run_command(const std::string& case_id, engine::Comm
 
 HttpResponse Api::Exchange::answer() {
   if (request.body_too_large) {
-    return error(413, "body_too_large", "the request body is larger than the server accepts",
-                 json::object{{"limit_bytes", request.body_limit ? request.body_limit : options_.max_material_bytes}});
+    return error(
+        413, "body_too_large", "the request body is larger than the server accepts",
+        json::object{{"limit_bytes", request.body_limit ? request.body_limit : options_.max_material_bytes}});
   }
   if (request.path.rfind("/api/", 0) != 0 && request.path != "/api") return api.serve_static(request, context);
   if (is({"api", "session"}, "POST")) return login();

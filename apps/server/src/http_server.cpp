@@ -2,12 +2,12 @@
 #include "http_server.hpp"
 
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -123,7 +123,8 @@ HttpRequest to_plain(const http::request<http::string_body>& in, const std::stri
 HttpResponse refusal(unsigned status, std::string_view code, std::string_view message) {
   HttpResponse r;
   r.status = status;
-  r.body = std::string(R"({"code":")") + std::string(code) + R"(","message":")" + std::string(message) + R"(","details":{}})";
+  r.body = std::string(R"({"code":")") + std::string(code) + R"(","message":")" + std::string(message) +
+           R"(","details":{}})";
   return r;
 }
 
@@ -131,8 +132,9 @@ HttpResponse refusal(unsigned status, std::string_view code, std::string_view me
 // timeout, or a limit (answered with their own statuses).
 bool is_malformed(const boost::system::error_code& ec) {
   if (ec.category() != http::make_error_code(http::error::bad_target).category()) return false;
-  return ec != http::error::end_of_stream && ec != http::error::partial_message && ec != http::error::short_read &&
-         ec != http::error::header_limit && ec != http::error::body_limit && ec != http::error::buffer_overflow;
+  return ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::short_read && ec != http::error::header_limit && ec != http::error::body_limit &&
+         ec != http::error::buffer_overflow;
 }
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -178,8 +180,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(shared_.options.max_body_bytes);
     head_request_ = false;
     stream_.expires_after(std::chrono::seconds(shared_.options.idle_timeout_seconds));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_header(ec); });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
   void on_header(boost::system::error_code ec) {
@@ -193,13 +196,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
     const auto& head = parser_->get();
     head_request_ = head.method() == http::verb::head;
-    if (head.target().size() > shared_.options.max_target_bytes) return refuse(414, "target_too_long", "the request target is too long");
+    if (head.target().size() > shared_.options.max_target_bytes)
+      return refuse(414, "target_too_long", "the request target is too long");
     // RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in HTTP/1.0.
     const auto hosts = head.count(http::field::host);
-    if (hosts > 1 || (hosts == 0 && head.version() >= 11)) return refuse(400, "bad_request", "a HTTP/1.1 request needs exactly one Host header");
+    if (hosts > 1 || (hosts == 0 && head.version() >= 11))
+      return refuse(400, "bad_request", "a HTTP/1.1 request needs exactly one Host header");
     const auto expect = head.count(http::field::expect) ? head[http::field::expect] : beast::string_view();
     const bool continue_expected = !expect.empty() && beast::iequals(expect, "100-continue");
-    if (!expect.empty() && !continue_expected) return refuse(417, "expectation_failed", "only Expect: 100-continue is supported");
+    if (!expect.empty() && !continue_expected)
+      return refuse(417, "expectation_failed", "only Expect: 100-continue is supported");
     // RFC 9112 6.3: a transfer coding other than chunked last leaves the body's length unknown;
     // reading on would take the body for the next, pipelined request.
     if (head.count(http::field::transfer_encoding) > 0 && !parser_->chunked()) {
@@ -235,12 +241,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void read_body() {
     // The deadline set for the head still runs: head and body arrive within one timeout.
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      if (ec == http::error::body_limit || ec == http::error::buffer_overflow) return self->too_large();
-      if (is_malformed(ec)) return self->refuse(400, "bad_request", "malformed HTTP request body (chunked encoding)");
-      if (ec) return self->close();
-      self->respond(to_plain(self->parser_->get(), self->remote_, false), self->parser_->get().keep_alive());
-    });
+    http::async_read(
+        stream_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+          if (ec == http::error::body_limit || ec == http::error::buffer_overflow) return self->too_large();
+          if (is_malformed(ec))
+            return self->refuse(400, "bad_request", "malformed HTTP request body (chunked encoding)");
+          if (ec) return self->close();
+          self->respond(to_plain(self->parser_->get(), self->remote_, false),
+                        self->parser_->get().keep_alive());
+        });
   }
 
   // Whether the head that did not fit is too long because of its target. Beast consumes the
@@ -297,7 +306,8 @@ class Session : public std::enable_shared_from_this<Session> {
     body_limit_.reset();
     stream_.expires_after(std::chrono::seconds(shared_.options.idle_timeout_seconds));
     http::async_write(stream_, *response,
-                      [self = shared_from_this(), response, keep_alive, input_left](boost::system::error_code ec, std::size_t) {
+                      [self = shared_from_this(), response, keep_alive, input_left](
+                          boost::system::error_code ec, std::size_t) {
                         self->busy_ = false;
                         if (!ec && input_left && !self->shared_.stopping.load()) return self->linger();
                         if (ec || !keep_alive || self->shared_.stopping.load()) return self->close();
@@ -310,16 +320,20 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     buffer_.consume(buffer_.size());
     lingered_ = 0;
-    stream_.expires_after(shedding_ ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(kShedLingerTime) : kLingerTime);
+    stream_.expires_after(
+        shedding_ ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(kShedLingerTime)
+                  : kLingerTime);
     drain();
   }
 
   void drain() {
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-      self->lingered_ += n;
-      if (ec || self->lingered_ > kLingerBytes || self->shared_.stopping.load()) return self->close();
-      self->drain();
-    });
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                              self->lingered_ += n;
+                              if (ec || self->lingered_ > kLingerBytes || self->shared_.stopping.load())
+                                return self->close();
+                              self->drain();
+                            });
   }
 
   void close() {
@@ -329,8 +343,10 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
     std::lock_guard lock(shared_.sessions_mutex);
-    if (shedding_) --shared_.shedding;
-    else shared_.sessions.erase(shared_from_this());
+    if (shedding_)
+      --shared_.shedding;
+    else
+      shared_.sessions.erase(shared_from_this());
   }
 
   beast::tcp_stream stream_;
@@ -365,8 +381,8 @@ struct HttpServer::Impl {
   static constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
   static constexpr auto kLogInterval = std::chrono::seconds(10);
   std::chrono::milliseconds backoff{0};
-  std::size_t failures = 0;    ///< since the last successful accept
-  std::size_t unlogged = 0;    ///< failures since the last log line
+  std::size_t failures = 0;  ///< since the last successful accept
+  std::size_t unlogged = 0;  ///< failures since the last log line
   std::optional<std::chrono::steady_clock::time_point> last_log;
 
   void accept() {
@@ -391,10 +407,13 @@ struct HttpServer::Impl {
     ++failures;
     ++unlogged;
     const auto now = std::chrono::steady_clock::now();
-    backoff = std::min<std::chrono::milliseconds>(backoff.count() == 0 ? kFirstBackoff : backoff * 2, kMaxBackoff);
+    backoff =
+        std::min<std::chrono::milliseconds>(backoff.count() == 0 ? kFirstBackoff : backoff * 2, kMaxBackoff);
     if (!last_log || now - *last_log >= kLogInterval) {
-      shared.log().error("http: cannot accept connections: {} ({} failed attempts since the last report); retrying every {} ms at most",
-                         ec.message(), unlogged, kMaxBackoff.count());
+      shared.log().error(
+          "http: cannot accept connections: {} ({} failed attempts since the last report); retrying every {} "
+          "ms at most",
+          ec.message(), unlogged, kMaxBackoff.count());
       unlogged = 0;
       last_log = now;
     }
@@ -413,7 +432,8 @@ struct HttpServer::Impl {
       std::lock_guard lock(shared.sessions_mutex);
       if (shared.stopping.load()) return;
       if (shared.sessions.size() >= shared.options.max_connections) {
-        if (shared.shedding >= kMaxShedding) return;  // closed unanswered (the socket closes with the session)
+        if (shared.shedding >= kMaxShedding)
+          return;  // closed unanswered (the socket closes with the session)
         ++shared.shedding;
       } else {
         shared.sessions.insert(session);
