@@ -162,6 +162,11 @@ int main(int argc, char** argv) {
   serve_command->add_option("--config", serve.adapter_config, "Deployment configuration (TOML); default: every system logs its calls");
   serve_command->add_option("--listen", serve.listen, "address:port")->default_val("127.0.0.1:8080");
   serve_command->add_option("--threads", serve.threads, "HTTP worker threads")->default_val(4)->check(CLI::Range(1, 64));
+  serve_command
+      ->add_option("--max-connections", serve.max_connections,
+                   "Open HTTP connections; more get 503 (each costs a descriptor)")
+      ->default_val(512)
+      ->check(CLI::Range(1, 1000000));
   serve_command->add_option("--console", serve.console_dir, "The web console's files (default: console/ next to the executable)");
   serve_command->add_flag("--secure-cookies", serve.secure_cookies, "Mark cookies Secure (clients come over HTTPS through a TLS proxy)");
   serve_command->add_flag("--reset-admin-password", serve.reset_admin_password, "Give the user admin a new generated password, shown once");

@@ -5,6 +5,8 @@
 
 #include <onevisit/server/server.hpp>
 
+#include "server/raw_http.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -930,4 +932,38 @@ TEST_CASE("server: the intake's material list follows the situation answers", "[
   CHECK(clerk.post("/api/workflows/nothing/materials", json::object{{"form", json::object{}}}).status == 404);
   CHECK(clerk.post("/api/workflows/shop/materials", json::object{{"form", json::array{}}}).status == 400);
   CHECK(f.as("market").post("/api/workflows/shop/materials", json::object{{"form", json::object{}}}).status == 403);
+}
+
+TEST_CASE("server: a caller who is not logged in cannot make the server read a large body", "[server]") {
+  Fixture f;  // materials up to 64 KiB
+  onevisit::testing::RawConnection stranger(f.service->port());
+  // The head alone: the answer must not wait for 60,000 body bytes that never come.
+  REQUIRE(stranger.send(
+      "PUT /api/cases/X/materials/articles HTTP/1.1\r\nHost: t\r\nContent-Type: application/pdf\r\n"
+      "Content-Length: 60000\r\n\r\n"));
+  const auto refused = stranger.read_response(false, std::chrono::seconds(3));
+  REQUIRE(refused);
+  CHECK(refused->status == 413);
+  CHECK(refused->body.find("\"limit_bytes\":8192") != std::string::npos);
+  CHECK(stranger.closed_by_server());
+  // A login fits; a logged-in clerk's large upload is read and answered by its route.
+  Client clerk = f.as("clerk");
+  REQUIRE(clerk
+              .post("/api/cases",
+                    json::object{{"bundle", "startup"}, {"case_id", "B1"}, {"form", startup_form()}})
+              .status == 201);
+  CHECK(clerk
+            .send("PUT", "/api/cases/B1/materials/articles", std::string(60000, 'x'),
+                  {{"Content-Type", "application/pdf"}})
+            .status == 200);
+  // So is an API token's.
+  const auto token = clerk.post("/api/tokens", json::object{{"name", "intake"}, {"scope", "write"}});
+  INFO(token.body);
+  REQUIRE(token.status == 201);
+  Client backend = f.client();
+  backend.use_token(std::string(token.json().at("token").as_string()));
+  CHECK(backend
+            .send("PUT", "/api/cases/B1/materials/articles", std::string(50000, 'y'),
+                  {{"Content-Type", "application/pdf"}})
+            .status == 200);
 }

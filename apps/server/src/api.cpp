@@ -364,6 +364,22 @@ Api::Api(engine::Engine& engine, AccountStore& accounts, ApiOptions options)
       options_(std::move(options)),
       throttle_(options_.max_failures_per_user, options_.max_failures_per_address, options_.failure_window) {}
 
+std::size_t Api::body_limit(const HttpRequest& head) {
+  // Only whether the credentials are valid matters here; handle() checks them again with
+  // CSRF and role. A store error counts as a stranger (the request then fails there anyway).
+  const std::string authorization = head.header("authorization");
+  bool known = false;
+  if (authorization.rfind("Bearer ", 0) == 0) {
+    const auto found = accounts_.find_token(authorization.substr(7));
+    known = found && *found;
+  } else if (const auto session = cookie(head, "ov_session"); !session.empty()) {
+    const auto found = accounts_.find_session(session, engine_.now());
+    known = found && *found;
+  }
+  return known ? std::max(options_.max_json_bytes, options_.max_material_bytes)
+               : options_.max_unauthenticated_body_bytes;
+}
+
 HttpResponse Api::handle(const HttpRequest& request) {
   Context context;
   const std::string given_id = request.header("x-request-id");
@@ -605,8 +621,9 @@ HttpResponse Api::Exchange::run_command(const std::string& case_id, engine::Comm
 
 HttpResponse Api::Exchange::answer() {
   if (request.body_too_large) {
-    return error(413, "body_too_large", "the request body is larger than the server accepts",
-                 json::object{{"limit_bytes", options_.max_material_bytes}});
+    return error(
+        413, "body_too_large", "the request body is larger than the server accepts",
+        json::object{{"limit_bytes", request.body_limit ? request.body_limit : options_.max_material_bytes}});
   }
   if (request.path.rfind("/api/", 0) != 0 && request.path != "/api") return api.serve_static(request, context);
   if (is({"api", "session"}, "POST")) return login();

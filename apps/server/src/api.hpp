@@ -52,6 +52,8 @@ bool role_may(Role role, Action action);
 struct ApiOptions {
   std::size_t max_json_bytes = 1024 * 1024;
   std::size_t max_material_bytes = 8 * 1024 * 1024;
+  /// The body limit for a caller who is not authenticated (a login needs well under this).
+  std::size_t max_unauthenticated_body_bytes = 8 * 1024;
   Timestamp session_lifetime = 8LL * 3600 * 1000;
   std::filesystem::path console_dir;  ///< static files of the web console (empty: none)
   bool secure_cookies = false;        ///< mark cookies Secure (the service is reached over HTTPS)
@@ -83,6 +85,9 @@ class Api {
  public:
   Api(engine::Engine& engine, AccountStore& accounts, ApiOptions options);
   HttpResponse handle(const HttpRequest& request);
+  /// The server's BodyLimit (http_server.hpp): the larger of the JSON and material limits for
+  /// a valid API token or session cookie, max_unauthenticated_body_bytes for anyone else.
+  std::size_t body_limit(const HttpRequest& head);
 
  private:
   struct Context;

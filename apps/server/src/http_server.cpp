@@ -5,16 +5,22 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <string_view>
 #include <thread>
 
 namespace onevisit::server {
@@ -49,14 +55,32 @@ namespace {
 
 class Session;
 
-// What sessions share: the handler, the limits and the list of open sessions (for stop()).
+// What sessions share: the handler, the limits and the list of open sessions (for stop()
+// and the connection cap).
 struct Shared {
   HttpHandler handler;
   HttpServerOptions options;
   std::atomic<bool> stopping{false};
   std::mutex sessions_mutex;
-  std::set<std::shared_ptr<Session>> sessions;
+  std::set<std::shared_ptr<Session>> sessions;  ///< served connections (the cap counts these)
+  std::size_t shedding = 0;                     ///< connections being answered 503 (guarded by the mutex)
+
+  spdlog::logger& log() const { return options.logger ? *options.logger : *spdlog::default_logger_raw(); }
 };
+
+// After answering early (before reading all of a request), the client may still be sending:
+// closing at once would make the kernel reset the connection and the client could lose the
+// answer. So the connection half-closes and reads what comes for a while (as nginx and Apache
+// do), bounded in time and bytes.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::size_t kLingerBytes = 1024 * 1024;
+// A connection refused with 503 has sent a head at most: it lingers briefly, and beyond this
+// many at once the next ones are closed without an answer (a flood must not cost more than
+// the cap allows).
+constexpr auto kShedLingerTime = std::chrono::milliseconds(500);
+constexpr std::size_t kMaxShedding = 128;
+// Pipelined input buffered beyond the head limit (the parser consumes the body as it comes).
+constexpr std::size_t kBufferSlack = 16 * 1024;
 
 HttpRequest to_plain(const http::request<http::string_body>& in, const std::string& remote, bool too_large) {
   HttpRequest out;
@@ -95,9 +119,28 @@ HttpRequest to_plain(const http::request<http::string_body>& in, const std::stri
   return out;
 }
 
+// A refusal by the server itself, in the API's error shape (docs/api.md).
+HttpResponse refusal(unsigned status, std::string_view code, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::string(R"({"code":")") + std::string(code) + R"(","message":")" + std::string(message) +
+           R"(","details":{}})";
+  return r;
+}
+
+// Errors that mean the request is malformed (400), as opposed to the peer going away, a
+// timeout, or a limit (answered with their own statuses).
+bool is_malformed(const boost::system::error_code& ec) {
+  if (ec.category() != http::make_error_code(http::error::bad_target).category()) return false;
+  return ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::short_read && ec != http::error::header_limit && ec != http::error::body_limit &&
+         ec != http::error::buffer_overflow;
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+  Session(tcp::socket socket, Shared& shared)
+      : stream_(std::move(socket)), shared_(shared), buffer_(shared.options.max_head_bytes + kBufferSlack) {
     boost::system::error_code ec;
     const auto endpoint = stream_.socket().remote_endpoint(ec);
     remote_ = ec ? std::string("?") : endpoint.address().to_string();
@@ -105,6 +148,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+  // For a connection beyond the cap: answers 503 and closes, without reading a request.
+  void shed() {
+    shedding_ = true;
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      auto r = refusal(503, "overloaded", "the server has too many connections; try again shortly");
+      r.headers.emplace_back("Retry-After", "1");
+      self->write(std::move(r), false, true);
+    });
   }
 
   // Called from stop(): closes the connection unless a request is being handled (that one
@@ -121,29 +174,106 @@ class Session : public std::enable_shared_from_this<Session> {
       close();
       return;
     }
+    // The buffer keeps what the client sent beyond the last request: a pipelined request.
     parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_head_bytes));
     parser_->body_limit(shared_.options.max_body_bytes);
-    parser_->header_limit(16 * 1024);
-    buffer_.consume(buffer_.size());
+    head_request_ = false;
     stream_.expires_after(std::chrono::seconds(shared_.options.idle_timeout_seconds));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_read(ec); });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
-  void on_read(boost::system::error_code ec) {
-    if (ec == http::error::body_limit) {
-      respond(to_plain(parser_->get(), remote_, true), false);
+  void on_header(boost::system::error_code ec) {
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      if (target_too_long()) return refuse(414, "target_too_long", "the request target is too long");
+      return refuse(431, "header_too_large", "the request's header fields are too large");
+    }
+    if (ec == http::error::body_limit) return too_large();  // a Content-Length over max_body_bytes
+    if (is_malformed(ec)) return refuse(400, "bad_request", "malformed HTTP request");
+    if (ec) return close();  // the client went away or took too long
+
+    const auto& head = parser_->get();
+    head_request_ = head.method() == http::verb::head;
+    if (head.target().size() > shared_.options.max_target_bytes)
+      return refuse(414, "target_too_long", "the request target is too long");
+    // RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in HTTP/1.0.
+    const auto hosts = head.count(http::field::host);
+    if (hosts > 1 || (hosts == 0 && head.version() >= 11))
+      return refuse(400, "bad_request", "a HTTP/1.1 request needs exactly one Host header");
+    const auto expect = head.count(http::field::expect) ? head[http::field::expect] : beast::string_view();
+    const bool continue_expected = !expect.empty() && beast::iequals(expect, "100-continue");
+    if (!expect.empty() && !continue_expected)
+      return refuse(417, "expectation_failed", "only Expect: 100-continue is supported");
+    // RFC 9112 6.3: a transfer coding other than chunked last leaves the body's length unknown;
+    // reading on would take the body for the next, pipelined request.
+    if (head.count(http::field::transfer_encoding) > 0 && !parser_->chunked()) {
+      return refuse(400, "bad_request", "Transfer-Encoding must end with chunked");
+    }
+    if (parser_->is_done()) return respond(to_plain(head, remote_, false), head.keep_alive());
+
+    std::size_t limit = shared_.options.max_body_bytes;
+    if (shared_.options.body_limit) {
+      try {
+        limit = std::min(limit, shared_.options.body_limit(to_plain(head, remote_, false)));
+      } catch (...) {
+        limit = 0;  // a bug in the hook; refusing the body is the safe side
+      }
+    }
+    body_limit_ = limit;
+    if (const auto length = parser_->content_length(); length && *length > limit) return too_large();
+    // Only the remaining body counts from here on (Beast checked Content-Length against the
+    // larger limit already; chunked bodies are counted as they come).
+    parser_->body_limit(limit);
+    if (continue_expected && head.version() >= 11) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(std::chrono::seconds(shared_.options.idle_timeout_seconds));
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                          if (ec) return self->close();
+                          self->read_body();
+                        });
       return;
     }
-    if (ec) {
-      close();
-      return;
-    }
-    respond(to_plain(parser_->get(), remote_, false), parser_->get().keep_alive());
+    read_body();
   }
 
-  void respond(const HttpRequest& request, bool keep_alive) {
+  void read_body() {
+    // The deadline set for the head still runs: head and body arrive within one timeout.
+    http::async_read(
+        stream_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+          if (ec == http::error::body_limit || ec == http::error::buffer_overflow) return self->too_large();
+          if (is_malformed(ec))
+            return self->refuse(400, "bad_request", "malformed HTTP request body (chunked encoding)");
+          if (ec) return self->close();
+          self->respond(to_plain(self->parser_->get(), self->remote_, false),
+                        self->parser_->get().keep_alive());
+        });
+  }
+
+  // Whether the head that did not fit is too long because of its target. Beast consumes the
+  // request line once it is complete: then the target is known; a request line that never
+  // completed within the head limit is all target (method and version are short).
+  bool target_too_long() const {
+    const auto target = parser_->get().target();
+    return target.empty() || target.size() > shared_.options.max_target_bytes;
+  }
+
+  // The handler answers 413 (in the API's shape, with its request id); the body is not read.
+  void too_large() {
+    auto request = to_plain(parser_->get(), remote_, true);
+    request.body_limit = body_limit_.value_or(shared_.options.max_body_bytes);
+    respond(request, false, true);
+  }
+
+  void refuse(unsigned status, std::string_view code, std::string_view message) {
+    write(refusal(status, code, message), false, true);
+  }
+
+  void respond(HttpRequest request, bool keep_alive, bool input_left = false) {
     busy_ = true;
+    if (!request.body_too_large) request.body_limit = body_limit_.value_or(0);
     HttpResponse plain;
     try {
       plain = shared_.handler(request);
@@ -152,7 +282,14 @@ class Session : public std::enable_shared_from_this<Session> {
       // must not take the server down.
       plain = HttpResponse{500, "application/json; charset=utf-8", {}, R"({"code":"internal","message":"internal error","details":{}})"};
     }
-    keep_alive = keep_alive && !shared_.stopping.load();
+    write(std::move(plain), keep_alive, input_left);
+  }
+
+  // Sends `plain`; then reads the next request, or closes (lingering when the client may
+  // still be sending a request that was answered early).
+  void write(HttpResponse plain, bool keep_alive, bool input_left) {
+    busy_ = true;
+    keep_alive = keep_alive && !input_left && !shared_.stopping.load();
     auto response = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(plain.status), 11);
     response->set(http::field::server, "onevisit");
     response->set(http::field::content_type, plain.content_type);
@@ -160,16 +297,43 @@ class Session : public std::enable_shared_from_this<Session> {
     response->body() = std::move(plain.body);
     response->keep_alive(keep_alive);
     response->prepare_payload();
+    if (head_request_) {
+      // RFC 9110 9.3.2: the same header fields as GET, Content-Length included, and no body.
+      const auto length = response->body().size();
+      response->body().clear();
+      response->content_length(length);
+    }
+    body_limit_.reset();
     stream_.expires_after(std::chrono::seconds(shared_.options.idle_timeout_seconds));
     http::async_write(stream_, *response,
-                      [self = shared_from_this(), response, keep_alive](boost::system::error_code ec, std::size_t) {
+                      [self = shared_from_this(), response, keep_alive, input_left](
+                          boost::system::error_code ec, std::size_t) {
                         self->busy_ = false;
-                        if (ec || !keep_alive || self->shared_.stopping.load()) {
-                          self->close();
-                          return;
-                        }
+                        if (!ec && input_left && !self->shared_.stopping.load()) return self->linger();
+                        if (ec || !keep_alive || self->shared_.stopping.load()) return self->close();
                         self->read();
                       });
+  }
+
+  void linger() {
+    boost::system::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    buffer_.consume(buffer_.size());
+    lingered_ = 0;
+    stream_.expires_after(
+        shedding_ ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(kShedLingerTime)
+                  : kLingerTime);
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                              self->lingered_ += n;
+                              if (ec || self->lingered_ > kLingerBytes || self->shared_.stopping.load())
+                                return self->close();
+                              self->drain();
+                            });
   }
 
   void close() {
@@ -179,42 +343,105 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
     std::lock_guard lock(shared_.sessions_mutex);
-    shared_.sessions.erase(shared_from_this());
+    if (shedding_)
+      --shared_.shedding;
+    else
+      shared_.sessions.erase(shared_from_this());
   }
 
   beast::tcp_stream stream_;
   Shared& shared_;
   std::string remote_;
-  beast::flat_buffer buffer_;
+  beast::flat_buffer buffer_;  ///< bounded: at most one head and some pipelined input
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<std::size_t> body_limit_;  ///< the limit for the request being read, once known
+  std::size_t lingered_ = 0;
+  bool head_request_ = false;
   bool busy_ = false;
   bool closed_ = false;
+  bool shedding_ = false;
 };
 
 }  // namespace
 
 struct HttpServer::Impl {
   asio::io_context io;
-  tcp::acceptor acceptor{io};
+  // The acceptor, its retry timer and the failure counts live on one strand, so stop() can
+  // close the acceptor from another thread.
+  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(io)};
+  tcp::acceptor acceptor{accept_strand};
+  asio::steady_timer retry{accept_strand};
   Shared shared;
   std::vector<std::thread> threads;
   unsigned short port = 0;
   bool stopped = false;
 
+  // Accept failures: the wait before the next attempt, and what is not logged yet.
+  static constexpr auto kFirstBackoff = std::chrono::milliseconds(10);
+  static constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+  static constexpr auto kLogInterval = std::chrono::seconds(10);
+  std::chrono::milliseconds backoff{0};
+  std::size_t failures = 0;  ///< since the last successful accept
+  std::size_t unlogged = 0;  ///< failures since the last log line
+  std::optional<std::chrono::steady_clock::time_point> last_log;
+
   void accept() {
     acceptor.async_accept(asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
-      if (ec) return;  // the acceptor was closed
-      auto session = std::make_shared<Session>(std::move(socket), shared);
-      {
-        // stop() sets `stopping` before it takes this lock to list the sessions: a session
-        // is either in its list or sees `stopping` here.
-        std::lock_guard lock(shared.sessions_mutex);
-        if (shared.stopping.load()) return;
-        shared.sessions.insert(session);
+      if (!acceptor.is_open() || shared.stopping.load()) return;  // stop() closed it: the only way out
+      if (ec) return accept_failed(ec);
+      if (failures > 0) {
+        shared.log().info("http: accepting connections again after {} failed attempts", failures);
+        failures = 0;
+        unlogged = 0;
+        last_log.reset();
       }
-      session->run();
+      backoff = std::chrono::milliseconds(0);
+      serve(std::move(socket));
       accept();
     });
+  }
+
+  // EMFILE, ENFILE, ENOBUFS ... pass when connections close: wait (doubling up to a second)
+  // and try again. One log line per interval, however many attempts fail.
+  void accept_failed(const boost::system::error_code& ec) {
+    ++failures;
+    ++unlogged;
+    const auto now = std::chrono::steady_clock::now();
+    backoff =
+        std::min<std::chrono::milliseconds>(backoff.count() == 0 ? kFirstBackoff : backoff * 2, kMaxBackoff);
+    if (!last_log || now - *last_log >= kLogInterval) {
+      shared.log().error(
+          "http: cannot accept connections: {} ({} failed attempts since the last report); retrying every {} "
+          "ms at most",
+          ec.message(), unlogged, kMaxBackoff.count());
+      unlogged = 0;
+      last_log = now;
+    }
+    retry.expires_after(backoff);
+    retry.async_wait([this](boost::system::error_code wait_ec) {
+      if (wait_ec || !acceptor.is_open()) return;
+      accept();
+    });
+  }
+
+  void serve(tcp::socket socket) {
+    auto session = std::make_shared<Session>(std::move(socket), shared);
+    {
+      // stop() sets `stopping` before it takes this lock to list the sessions: a session
+      // is either in its list or sees `stopping` here.
+      std::lock_guard lock(shared.sessions_mutex);
+      if (shared.stopping.load()) return;
+      if (shared.sessions.size() >= shared.options.max_connections) {
+        if (shared.shedding >= kMaxShedding)
+          return;  // closed unanswered (the socket closes with the session)
+        ++shared.shedding;
+      } else {
+        shared.sessions.insert(session);
+        session->run();
+        return;
+      }
+    }
+    session->shed();
   }
 };
 
@@ -248,9 +475,10 @@ void HttpServer::stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
   impl_->shared.stopping.store(true);
-  asio::post(impl_->io, [impl = impl_.get()] {
+  asio::post(impl_->accept_strand, [impl = impl_.get()] {
     boost::system::error_code ec;
     impl->acceptor.close(ec);
+    impl->retry.cancel();
   });
   std::vector<std::shared_ptr<Session>> open;
   {

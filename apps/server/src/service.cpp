@@ -185,7 +185,10 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   http.threads = options.threads;
   // The parser's limit is the larger of the two; JSON routes check their own smaller limit.
   http.max_body_bytes = std::max(options.max_material_bytes, options.max_json_bytes);
+  http.max_connections = options.max_connections;
   Api* handler = impl->api.get();
+  // Strangers get a login's worth of body: the body is only read once the head authenticates.
+  http.body_limit = [handler](const HttpRequest& head) { return handler->body_limit(head); };
   auto server = HttpServer::start(http, [handler](const HttpRequest& request) { return handler->handle(request); });
   if (!server) return std::unexpected(server.error());
   impl->http = std::move(*server);

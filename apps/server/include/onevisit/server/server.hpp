@@ -32,6 +32,8 @@ struct ServiceOptions {
   std::size_t threads = 4;                ///< HTTP worker threads
   std::size_t max_material_bytes = 8 * 1024 * 1024;
   std::size_t max_json_bytes = 1024 * 1024;
+  /// Open HTTP connections; more are answered 503 with Retry-After. Each costs a descriptor.
+  std::size_t max_connections = 512;
   std::chrono::milliseconds timer_interval{1000};     ///< how often due timers are fired
   std::chrono::milliseconds dispatch_interval{1000};  ///< how often the outbox is drained
   std::chrono::milliseconds session_lifetime{8 * 3600 * 1000};
