@@ -459,3 +459,60 @@ TEST_CASE("server: the audit retention is configurable, and never under 180 days
     CHECK(refused.json().at("message").as_string().find("365 days") != std::string::npos);
   }
 }
+
+TEST_CASE("server: an audit trail from before migration 2 keeps its records, and they become prunable", "[server][audit]") {
+  testing::ScratchDir dir{"onevisit-audit-migration-test"};
+  const auto database = dir.file("cases.db");
+  // The engine's tables, and the server's as migration 1 left them, with one record of
+  // 2025-01-02.
+  REQUIRE(engine::Engine::open({database}));
+  const engine::Timestamp old_at = dsl::days_from_civil({2025, 1, 2}) * kDay;
+  REQUIRE(raw_sql_error(database, R"(
+    CREATE TABLE server_schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+    INSERT INTO server_schema_migrations VALUES (1, 0);
+    CREATE TABLE server_users (
+      name TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL,
+      department TEXT NOT NULL DEFAULT '', password_hash TEXT NOT NULL,
+      disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+    CREATE TABLE server_sessions (
+      token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL REFERENCES server_users(name),
+      csrf_token TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+    CREATE TABLE server_api_tokens (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, user_name TEXT NOT NULL REFERENCES server_users(name),
+      name TEXT NOT NULL, scope TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+      created_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE server_audit (
+      sequence INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
+      role TEXT NOT NULL, remote_address TEXT NOT NULL, action TEXT NOT NULL,
+      target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL);
+    CREATE INDEX server_audit_by_target ON server_audit(target, sequence);
+    CREATE TRIGGER server_audit_no_update BEFORE UPDATE ON server_audit
+      BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER server_audit_no_delete BEFORE DELETE ON server_audit
+      BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    INSERT INTO server_audit (at, actor, role, remote_address, action, target, outcome, detail)
+      VALUES ()" + std::to_string(old_at) + R"(, 'wang', 'window_clerk', '10.0.0.1', 'POST /api/cases', 'C1', 'ok', '');)")
+              .empty());
+
+  engine::VirtualClock clock{dsl::days_from_civil({2025, 9, 1}) * kDay};
+  server::ServiceOptions options;
+  options.database = database;
+  options.listen = "127.0.0.1:0";
+  options.clock = &clock;
+  options.cheap_password_hashing = true;
+  auto started = server::Service::start(options);
+  if (!started) FAIL(started.error());
+  Client admin((*started)->port());
+  REQUIRE(admin.login("admin", *(*started)->initial_admin_password()).status == 200);
+  const auto records = admin.get("/api/audit?target=C1").json();
+  REQUIRE(records.at("records").as_array().size() == 1);
+  const auto& old = records.at("records").as_array()[0];
+  CHECK(old.at("count").as_int64() == 1);
+  CHECK(old.at("last_action").as_string() == "POST /api/cases");
+  CHECK(old.at("last_at") == old.at("at"));
+  auto pruned = admin.post("/api/audit/prune", json::object{{"before", "2025-02-01"}});
+  INFO(pruned.body);
+  REQUIRE(pruned.status == 200);
+  CHECK(pruned.json().at("pruned").as_int64() == 1);
+  CHECK(raw_count(database, "SELECT COUNT(*) FROM server_audit WHERE target = 'C1'") == 0);
+}
