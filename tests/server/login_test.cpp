@@ -126,7 +126,7 @@ TEST_CASE("server: an unknown or disabled user is refused as slowly as a wrong p
   CHECK(median(disabled) > 0.5 * median(wrong));
 }
 
-TEST_CASE("server: wrong passwords delay the next attempt, growing and capped; the right one gets in after the delay", "[server][login]") {
+TEST_CASE("server: wrong passwords delay the next attempt, growing and capped, and the right one gets in after the delay", "[server][login]") {
   LoginFixture f;
   Client c = f.client("127.0.0.2");
   for (int i = 0; i < 5; ++i) CHECK(c.login("clerk", "wrong password " + std::to_string(i)).status == 401);
@@ -203,7 +203,7 @@ TEST_CASE("server: 40 parallel wrong passwords get no more attempts evaluated th
   CHECK(other.load() == 0);
 }
 
-TEST_CASE("server: a login flood does not slow other requests; hashing beyond its pool answers 503 at once", "[server][login]") {
+TEST_CASE("server: a login flood does not slow other requests: hashing beyond its pool answers 503 at once", "[server][login]") {
   LoginFixture f({.threads = 4, .real_hashing = true});
   Client boss = f.as("boss");
   // One login alone, for scale.
@@ -391,7 +391,7 @@ std::int64_t raw_count(const std::string& database, const std::string& sql) {
 
 }  // namespace
 
-TEST_CASE("server: an admin prunes the audit trail past its retention; the pruning is a record no pruning removes", "[server][audit]") {
+TEST_CASE("server: an admin prunes the audit trail past its retention, and the pruning is a record no pruning removes", "[server][audit]") {
   LoginFixture f;  // 2026-03-02: the admin's login, the users created
   const auto& database = f.options.database;
   const auto first_day = raw_count(database, "SELECT COUNT(*) FROM server_audit");
