@@ -1,6 +1,8 @@
 // The clerk service over real HTTP on loopback: sessions, CSRF, permissions by role and
 // department, bad input, the audit trail. Each test starts its own service on an ephemeral
 // port with a small workflow and a virtual clock.
+#include "server/http_client.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <onevisit/server/server.hpp>
@@ -27,6 +29,8 @@ namespace json = boost::json;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace asio = boost::asio;
+using testing::Client;
+using testing::Reply;
 
 namespace {
 
@@ -65,80 +69,6 @@ bundle startup "企业开办" version 1 {
 engine::Timestamp at(int year, int month, int day, int hour = 10) {
   return (dsl::days_from_civil({year, month, day}) * 24 * 60 + hour * 60) * 60'000;
 }
-
-struct Reply {
-  unsigned status = 0;
-  std::string body;
-  std::multimap<std::string, std::string> headers;  ///< lower-case names
-  json::value json() const {
-    boost::system::error_code ec;
-    auto v = json::parse(body, ec);
-    INFO(body);
-    REQUIRE_FALSE(ec);
-    return v;
-  }
-  std::string code() const { return std::string(json().at("code").as_string()); }
-  std::string header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? std::string() : it->second;
-  }
-};
-
-// One user's browser: keeps the session and CSRF cookies, sends the CSRF header.
-class Client {
- public:
-  explicit Client(unsigned short port) : port_(port) {}
-
-  Reply send(const std::string& method, const std::string& target, const std::string& body = {},
-             std::map<std::string, std::string> headers = {}) {
-    asio::io_context io;
-    asio::ip::tcp::socket socket(io);
-    socket.connect({asio::ip::make_address("127.0.0.1"), port_});
-    http::request<http::string_body> request(http::string_to_verb(method), target, 11);
-    request.set(http::field::host, "127.0.0.1");
-    if (!session_.empty()) request.set(http::field::cookie, "ov_session=" + session_ + "; ov_csrf=" + csrf_);
-    if (!csrf_.empty() && method != "GET") request.set("X-CSRF-Token", csrf_);
-    if (!bearer_.empty()) request.set(http::field::authorization, "Bearer " + bearer_);
-    for (const auto& [name, value] : headers) request.set(name, value);
-    request.body() = body;
-    if (!body.empty() && headers.count("Content-Type") == 0) request.set(http::field::content_type, "application/json");
-    request.prepare_payload();
-    http::write(socket, request);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    http::read(socket, buffer, parser);
-    const auto& response = parser.get();
-    Reply reply{response.result_int(), response.body(), {}};
-    for (const auto& field : response) {
-      std::string name(field.name_string());
-      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      reply.headers.emplace(name, std::string(field.value()));
-    }
-    return reply;
-  }
-  Reply get(const std::string& target) { return send("GET", target); }
-  Reply post(const std::string& target, const json::value& body) { return send("POST", target, json::serialize(body)); }
-
-  Reply login(const std::string& name, const std::string& password) {
-    auto reply = post("/api/session", json::object{{"name", name}, {"password", password}});
-    if (reply.status == 200) {
-      for (auto [it, end] = reply.headers.equal_range("set-cookie"); it != end; ++it) {
-        const auto& c = it->second;
-        if (c.rfind("ov_session=", 0) == 0) session_ = c.substr(11, c.find(';') - 11);
-        if (c.rfind("ov_csrf=", 0) == 0) csrf_ = c.substr(8, c.find(';') - 8);
-      }
-    }
-    return reply;
-  }
-  void use_token(std::string token) { bearer_ = std::move(token); }
-  std::string& session() { return session_; }
-  std::string& csrf() { return csrf_; }
-
- private:
-  unsigned short port_;
-  std::string session_, csrf_, bearer_;
-};
 
 const std::string kPassword = "correct horse battery";
 

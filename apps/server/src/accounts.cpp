@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cstring>
 #include <functional>
 
@@ -158,7 +159,25 @@ constexpr const char* kMigrations[] = {
          BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
        CREATE TRIGGER server_audit_no_delete BEFORE DELETE ON server_audit
          BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;)",
+    // 2: refusals counted into one record (count, the last one's time and action); records
+    // past their retention may be pruned, only by the service's own connection, which
+    // defines server_audit_prune_cutoff() (anywhere else the DELETE fails on the missing
+    // function) and returns a cutoff above 0 only inside AccountStore::prune_audit.
+    R"(ALTER TABLE server_audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+       ALTER TABLE server_audit ADD COLUMN last_at INTEGER NOT NULL DEFAULT 0;
+       ALTER TABLE server_audit ADD COLUMN last_action TEXT NOT NULL DEFAULT '';
+       CREATE INDEX server_audit_by_at ON server_audit(at);
+       DROP TRIGGER server_audit_no_delete;
+       CREATE TRIGGER server_audit_no_delete BEFORE DELETE ON server_audit
+         WHEN OLD.at >= server_audit_prune_cutoff()
+         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: only records past their retention are pruned'); END;)",
 };
+
+// server_audit_prune_cutoff(): the AccountStore's prune_cutoff_, read by the delete trigger
+// while prune_audit holds the store's mutex.
+void prune_cutoff_function(sqlite3_context* context, int, sqlite3_value**) {
+  sqlite3_result_int64(context, *static_cast<const Timestamp*>(sqlite3_user_data(context)));
+}
 
 User read_user(const Query& q) {
   User u;
@@ -198,6 +217,13 @@ std::expected<std::unique_ptr<AccountStore>, AccountError> AccountStore::open(co
   sqlite3_busy_timeout(db, 5000);
   std::unique_ptr<AccountStore> store(new AccountStore(db, path, cost));
   if (auto ok = exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"); !ok) return std::unexpected(ok.error());
+  if (sqlite3_create_function_v2(db, "server_audit_prune_cutoff", 0, SQLITE_UTF8, &store->prune_cutoff_, prune_cutoff_function, nullptr,
+                                 nullptr, nullptr) != SQLITE_OK) {
+    return std::unexpected(db_error(db, "defining server_audit_prune_cutoff()"));
+  }
+  // Checked against for unknown and disabled users, so that they take as long as a wrong
+  // password.
+  if (auto ok = store->hash_password(random_hex(16), store->dummy_hash_); !ok) return std::unexpected(ok.error());
   if (auto migrated = store->migrate(); !migrated) return std::unexpected(migrated.error());
   return store;
 }
@@ -236,6 +262,15 @@ std::expected<void, AccountError> AccountStore::migrate() {
   return {};
 }
 
+std::expected<void, AccountError> AccountStore::hash_password(std::string_view password, std::string& hash) const {
+  hash.assign(crypto_pwhash_STRBYTES, '\0');
+  if (crypto_pwhash_str_alg(hash.data(), password.data(), password.size(), cost_.ops, cost_.memory, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    return std::unexpected(AccountError{Kind::io, "out of memory while hashing the password"});
+  }
+  hash.resize(std::strlen(hash.c_str()));
+  return {};
+}
+
 std::expected<std::size_t, AccountError> AccountStore::user_count() {
   std::lock_guard lock(mutex_);
   Query q(db_, "SELECT COUNT(*) FROM server_users");
@@ -252,11 +287,8 @@ std::expected<User, AccountError> AccountStore::create_user(User user, std::stri
   if (user.role == Role::reviewer && user.department.empty()) {
     return std::unexpected(AccountError{Kind::invalid, "a reviewer belongs to a department"});
   }
-  std::string hash(crypto_pwhash_STRBYTES, '\0');
-  if (crypto_pwhash_str_alg(hash.data(), password.data(), password.size(), cost_.ops, cost_.memory, crypto_pwhash_ALG_ARGON2ID13) != 0) {
-    return std::unexpected(AccountError{Kind::io, "out of memory while hashing the password"});
-  }
-  hash.resize(std::strlen(hash.c_str()));
+  std::string hash;
+  if (auto ok = hash_password(password, hash); !ok) return std::unexpected(ok.error());
   if (user.display_name.empty()) user.display_name = user.name;
   user.created_at = now;
   std::lock_guard lock(mutex_);
@@ -287,12 +319,7 @@ std::expected<User, AccountError> AccountStore::update_user(const std::string& n
   std::string hash;
   if (change.password) {
     if (change.password->size() < 8) return std::unexpected(AccountError{Kind::invalid, "a password has 8 characters or more"});
-    hash.assign(crypto_pwhash_STRBYTES, '\0');
-    if (crypto_pwhash_str_alg(hash.data(), change.password->data(), change.password->size(), cost_.ops, cost_.memory,
-                              crypto_pwhash_ALG_ARGON2ID13) != 0) {
-      return std::unexpected(AccountError{Kind::io, "out of memory while hashing the password"});
-    }
-    hash.resize(std::strlen(hash.c_str()));
+    if (auto ok = hash_password(*change.password, hash); !ok) return std::unexpected(ok.error());
   }
   std::lock_guard lock(mutex_);
   auto found = find_user_locked(name);
@@ -345,9 +372,12 @@ std::expected<std::optional<User>, AccountError> AccountStore::authenticate(cons
       hash = rows->front().second;
     }
   }
-  if (!user || user->disabled) return std::nullopt;
-  // Verified outside the lock: argon2id is slow on purpose.
-  if (crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) != 0) return std::nullopt;
+  // Verified outside the lock: argon2id is slow on purpose. Unknown and disabled users are
+  // checked against the dummy hash, so that the time taken tells nothing.
+  const bool may_log_in = user && !user->disabled;
+  const std::string& checked = may_log_in ? hash : dummy_hash_;
+  const bool right = crypto_pwhash_str_verify(checked.c_str(), password.data(), password.size()) == 0;
+  if (!may_log_in || !right) return std::nullopt;
   return user;
 }
 
@@ -443,27 +473,66 @@ std::expected<void, AccountError> AccountStore::revoke_token(std::int64_t id, Ti
 
 std::expected<void, AccountError> AccountStore::append_audit(const AuditRecord& r) {
   std::lock_guard lock(mutex_);
+  return append_audit_locked(r);
+}
+
+std::expected<void, AccountError> AccountStore::append_audit_locked(const AuditRecord& r) {
   Query q(db_,
-          "INSERT INTO server_audit (at, actor, role, remote_address, action, target, outcome, detail) VALUES (?,?,?,?,?,?,?,?)");
-  return q.bind(r.at).bind(r.actor).bind(r.role).bind(r.remote_address).bind(r.action).bind(r.target).bind(r.outcome).bind(r.detail).run();
+          "INSERT INTO server_audit (at, actor, role, remote_address, action, target, outcome, detail, count, last_at, last_action) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+  return q.bind(r.at).bind(r.actor).bind(r.role).bind(r.remote_address).bind(r.action).bind(r.target).bind(r.outcome).bind(r.detail)
+      .bind(r.count).bind(r.last_at == 0 ? r.at : r.last_at).bind(r.last_action.empty() ? r.action : r.last_action).run();
 }
 
 std::expected<std::vector<AuditRecord>, AccountError> AccountStore::audit(std::size_t limit, std::size_t offset,
                                                                          const std::optional<std::string>& target) {
   auto read = [](const Query& q) {
-    return AuditRecord{q.int64(0), q.int64(1), q.text(2), q.text(3), q.text(4), q.text(5), q.text(6), q.text(7), q.text(8)};
+    AuditRecord r{q.int64(0), q.int64(1), q.text(2), q.text(3), q.text(4), q.text(5), q.text(6), q.text(7), q.text(8),
+                  q.int64(9), q.int64(10), q.text(11)};
+    // Records from before migration 2 carry the defaults.
+    if (r.last_at == 0) r.last_at = r.at;
+    if (r.last_action.empty()) r.last_action = r.action;
+    return r;
   };
   std::lock_guard lock(mutex_);
   if (target) {
     Query q(db_,
-            "SELECT sequence, at, actor, role, remote_address, action, target, outcome, detail FROM server_audit "
-            "WHERE target = ? ORDER BY sequence DESC LIMIT ? OFFSET ?");
+            "SELECT sequence, at, actor, role, remote_address, action, target, outcome, detail, count, last_at, last_action "
+            "FROM server_audit WHERE target = ? ORDER BY sequence DESC LIMIT ? OFFSET ?");
     return q.bind(*target).bind(static_cast<std::int64_t>(limit)).bind(static_cast<std::int64_t>(offset)).collect(read);
   }
   Query q(db_,
-          "SELECT sequence, at, actor, role, remote_address, action, target, outcome, detail FROM server_audit "
-          "ORDER BY sequence DESC LIMIT ? OFFSET ?");
+          "SELECT sequence, at, actor, role, remote_address, action, target, outcome, detail, count, last_at, last_action "
+          "FROM server_audit ORDER BY sequence DESC LIMIT ? OFFSET ?");
   return q.bind(static_cast<std::int64_t>(limit)).bind(static_cast<std::int64_t>(offset)).collect(read);
+}
+
+std::expected<AuditRecord, AccountError> AccountStore::prune_audit(Timestamp before,
+                                                                  const std::function<AuditRecord(const PrunedAudit&)>& describe) {
+  std::lock_guard lock(mutex_);
+  if (auto ok = exec(db_, "BEGIN IMMEDIATE"); !ok) return std::unexpected(ok.error());
+  auto pruned = [&]() -> std::expected<AuditRecord, AccountError> {
+    Query range(db_, "SELECT COUNT(*), COALESCE(MIN(at), 0), COALESCE(MAX(at), 0) FROM server_audit WHERE at < ?");
+    auto row = range.bind(before).step();
+    if (!row) return std::unexpected(row.error());
+    const PrunedAudit what{range.int64(0), range.int64(1), range.int64(2)};
+    prune_cutoff_ = before;
+    Query remove(db_, "DELETE FROM server_audit WHERE at < ?");
+    auto removed = remove.bind(before).run();
+    prune_cutoff_ = 0;
+    if (!removed) return std::unexpected(removed.error());
+    AuditRecord record = describe(what);
+    assert(record.at >= before);
+    if (auto ok = append_audit_locked(record); !ok) return std::unexpected(ok.error());
+    record.sequence = sqlite3_last_insert_rowid(db_);
+    return record;
+  }();
+  if (!pruned) {
+    (void)exec(db_, "ROLLBACK");
+    return pruned;
+  }
+  if (auto committed = exec(db_, "COMMIT"); !committed) return std::unexpected(committed.error());
+  return pruned;
 }
 
 }  // namespace onevisit::server

@@ -4,7 +4,8 @@
 //
 // Secrets are never stored: passwords as argon2id strings (libsodium crypto_pwhash_str),
 // session and API tokens as SHA-256 digests of the random value the client holds. The audit
-// table is append-only: triggers refuse UPDATE and DELETE.
+// table is append-only: triggers refuse UPDATE, and DELETE of everything but what
+// prune_audit removes (records past their retention, by this connection only).
 //
 // Thread safety: every member function may be called from any thread (one connection,
 // guarded by a mutex; the statements are short).
@@ -14,6 +15,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -84,6 +86,16 @@ struct AuditRecord {
   std::string target;          ///< the case id, user name ... it concerns
   std::string outcome;         ///< "ok", or the error code (forbidden, conflict, ...)
   std::string detail;          ///< message; never a full ID or phone number
+  std::int64_t count = 1;      ///< refusals counted into this record (refusal_log.hpp); 1 otherwise
+  Timestamp last_at = 0;       ///< when the last of them came; 0: `at`
+  std::string last_action;     ///< the last one's action; empty: `action`
+};
+
+/// What prune_audit removed: `count` records from `first_at` to `last_at` (0 when none).
+struct PrunedAudit {
+  std::int64_t count = 0;
+  Timestamp first_at = 0;
+  Timestamp last_at = 0;
 };
 
 struct PasswordCost {
@@ -119,6 +131,9 @@ class AccountStore {
   std::expected<std::vector<User>, AccountError> users();
   std::expected<std::optional<User>, AccountError> find_user(const std::string& name);
   /// The user when the password is right and the user not disabled; nullopt otherwise.
+  /// Takes as long for an unknown or disabled user as for a wrong password (it checks the
+  /// password against a dummy argon2id hash of the same cost): the answer's time does not
+  /// tell which user names exist.
   std::expected<std::optional<User>, AccountError> authenticate(const std::string& name, std::string_view password);
 
   std::expected<NewSession, AccountError> create_session(const std::string& user, Timestamp now, Timestamp lifetime);
@@ -139,16 +154,29 @@ class AccountStore {
   /// Newest first.
   std::expected<std::vector<AuditRecord>, AccountError> audit(std::size_t limit, std::size_t offset,
                                                               const std::optional<std::string>& target);
+  /// Removes the audit records from before `before` and appends the record of the pruning,
+  /// `describe(what was removed)`, in one transaction; returns that record with its
+  /// sequence. The caller checks the retention. The record of the pruning is younger than
+  /// `before` (REQUIRES: its `at` >= before), so no pruning removes its own record. The
+  /// triggers refuse every other DELETE.
+  std::expected<AuditRecord, AccountError> prune_audit(Timestamp before,
+                                                       const std::function<AuditRecord(const PrunedAudit&)>& describe);
 
  private:
   AccountStore(sqlite3* db, std::string path, PasswordCost cost) : db_(db), path_(std::move(path)), cost_(cost) {}
   std::expected<void, AccountError> migrate();
+  std::expected<void, AccountError> hash_password(std::string_view password, std::string& hash) const;
+  std::expected<void, AccountError> append_audit_locked(const AuditRecord& record);
   std::expected<std::optional<User>, AccountError> find_user_locked(const std::string& name);
 
   std::mutex mutex_;
   sqlite3* db_;
   std::string path_;
   PasswordCost cost_;
+  std::string dummy_hash_;  ///< of a random password, for unknown and disabled users
+  /// Records older than this may be deleted (the delete trigger asks, through an SQL
+  /// function of this connection); 0 outside prune_audit. Guarded by mutex_.
+  Timestamp prune_cutoff_ = 0;
   int schema_version_ = 0;
 };
 

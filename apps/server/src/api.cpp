@@ -56,41 +56,10 @@ bool role_may(Role role, Action action) {
       return role == Role::window_clerk || role == Role::reviewer || role == Role::supervisor;
     case Action::post_receipts:
       return role == Role::reviewer;
+    case Action::prune_audit:
+      return role == Role::admin;
   }
   return false;
-}
-
-// ---------------------------------------------------------------------------------------
-// Login throttling
-
-Timestamp LoginThrottle::blocked(std::deque<Timestamp>& failures, int limit, Timestamp now) {
-  while (!failures.empty() && failures.front() <= now - window_) failures.pop_front();
-  if (static_cast<int>(failures.size()) < limit) return 0;
-  return failures.front() + window_ - now;
-}
-
-Timestamp LoginThrottle::blocked_for(const std::string& user, const std::string& address, Timestamp now) {
-  std::lock_guard lock(mutex_);
-  return std::max(blocked(by_user_[user], per_user_, now), blocked(by_address_[address], per_address_, now));
-}
-
-void LoginThrottle::failed(const std::string& user, const std::string& address, Timestamp now) {
-  std::lock_guard lock(mutex_);
-  // Guessed user names must not grow the maps without bound: drop what has aged out.
-  for (auto* map : {&by_user_, &by_address_}) {
-    if (map->size() < 10'000) continue;
-    for (auto it = map->begin(); it != map->end();) {
-      blocked(it->second, 1, now);  // drops failures older than the window
-      it = it->second.empty() ? map->erase(it) : std::next(it);
-    }
-  }
-  by_user_[user].push_back(now);
-  by_address_[address].push_back(now);
-}
-
-void LoginThrottle::succeeded(const std::string& user) {
-  std::lock_guard lock(mutex_);
-  by_user_.erase(user);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -110,6 +79,7 @@ struct Api::Context {
   std::string target;          ///< what the request concerns (case id, user name ...)
   std::string outcome = "ok";
   std::string detail;
+  bool audited = false;  ///< the route wrote its own audit record (in its transaction)
 };
 
 namespace {
@@ -263,16 +233,10 @@ std::string_view rejection_http_code(Rejection::Code code, unsigned& status) {
 
 bool is_get(const HttpRequest& r) { return r.method == "GET" || r.method == "HEAD"; }
 
-std::size_t parse_size(const std::string& text, std::size_t fallback, std::size_t max, bool& ok) {
-  if (text.empty()) return fallback;
-  std::size_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    ok = false;
-    return fallback;
-  }
-  return std::min(value, max);
-}
+// Bounds of numbers in queries: beyond them a number is a mistake (or an attack), never a
+// page to answer.
+constexpr std::int64_t kMaxOffset = 1'000'000'000;
+constexpr std::int64_t kMaxTimestamp = 253'402'300'799'999;  // 9999-12-31 23:59:59.999 UTC, in ms
 
 std::string content_type_for(const std::filesystem::path& path) {
   const auto ext = path.extension().string();
@@ -351,6 +315,14 @@ json::object user_json(const User& u) {
                       {"disabled", u.disabled}};
 }
 
+json::object audit_json(const AuditRecord& r) {
+  return json::object{{"sequence", r.sequence}, {"at", cli::format_time(r.at)}, {"actor", r.actor}, {"role", r.role},
+                      {"remote_address", r.remote_address}, {"action", r.action}, {"target", r.target},
+                      {"outcome", r.outcome}, {"detail", r.detail}, {"count", r.count},
+                      {"last_at", cli::format_time(r.last_at == 0 ? r.at : r.last_at)},
+                      {"last_action", r.last_action.empty() ? r.action : r.last_action}};
+}
+
 json::object token_json(const ApiToken& t) {
   return json::object{{"id", t.id}, {"user", t.user}, {"name", t.name}, {"scope", t.scope}, {"created_at", cli::format_time(t.created_at)},
                       {"revoked", t.revoked_at != 0}};
@@ -362,7 +334,12 @@ Api::Api(engine::Engine& engine, AccountStore& accounts, ApiOptions options)
     : engine_(engine),
       accounts_(accounts),
       options_(std::move(options)),
-      throttle_(options_.max_failures_per_user, options_.max_failures_per_address, options_.failure_window) {}
+      throttle_(options_.login_throttle),
+      refusals_(accounts_),
+      hashing_(std::max<std::size_t>(1, options_.hashing_threads), options_.hashing_queue) {}
+
+void Api::flush_refusals() { refusals_.flush_ended(engine_.now()); }
+void Api::flush_all_refusals() { refusals_.flush_all(); }
 
 std::size_t Api::body_limit(const HttpRequest& head) {
   // Only whether the credentials are valid matters here; handle() checks them again with
@@ -382,6 +359,7 @@ std::size_t Api::body_limit(const HttpRequest& head) {
 
 HttpResponse Api::handle(const HttpRequest& request) {
   Context context;
+  refusals_.flush_ended(engine_.now());
   const std::string given_id = request.header("x-request-id");
   context.request_id = safe_token(given_id, 64) ? given_id : random_hex(8);
   HttpResponse response;
@@ -399,20 +377,24 @@ HttpResponse Api::handle(const HttpRequest& request) {
   response.headers.emplace_back("X-Content-Type-Options", "nosniff");
   response.headers.emplace_back("Cache-Control", "no-store");
 
-  // Every state-changing request and every denied attempt goes to the audit trail.
+  // Every state-changing request and every denied attempt goes to the audit trail; those
+  // without authentication (all refused) counted per address and minute.
   const bool denied = response.status == 401 || response.status == 403 || response.status == 429;
   const bool api = request.path.rfind("/api/", 0) == 0;
-  if (api && (!is_get(request) || denied)) {
+  if (api && (!is_get(request) || denied) && !context.audited) {
     AuditRecord record;
     record.at = engine_.now();
-    record.actor = context.caller ? context.caller->user.name : (context.attempted_user.empty() ? "-" : context.attempted_user);
+    record.actor = context.caller ? context.caller->user.name : (context.attempted_user.empty() ? "-" : masked(context.attempted_user));
     record.role = context.caller ? std::string(to_string(context.caller->user.role)) : "";
     record.remote_address = request.remote_address;
     record.action = request.method + " " + masked(request.path.substr(0, 300));
     record.target = context.target;
     record.outcome = response.status < 400 ? "ok" : context.outcome;
     record.detail = masked(context.detail.substr(0, 500));
-    if (auto ok = accounts_.append_audit(record); !ok) {
+    if (!context.caller) {
+      record.target = "";  // the user name tried is in the actor
+      refusals_.add(record);
+    } else if (auto ok = accounts_.append_audit(record); !ok) {
       // The command has happened (or was refused) already; answering 500 now would make the
       // client believe otherwise. The log keeps the record instead.
       spdlog::error("audit trail: cannot append ({}); request {}: {} {} by {} from {} -> {}", ok.error().message, context.request_id,
@@ -474,6 +456,11 @@ struct Api::Exchange {
   HttpResponse run_command(const std::string& case_id, engine::CommandBody command);
 
   HttpResponse login();
+  /// 503 with Retry-After: every password hashing thread is busy and its queue full.
+  HttpResponse hashing_busy();
+  /// Reads the query parameter `name` into `value` (left as it is when absent): digits
+  /// only, from `min` to `max`. The 400 naming the parameter and its range otherwise.
+  std::optional<HttpResponse> query_number(std::string_view name, std::int64_t& value, std::int64_t min, std::int64_t max);
   /// Sets context.caller from the API token or the session (and checks CSRF); the error
   /// response when that fails.
   std::optional<HttpResponse> authenticate();
@@ -645,20 +632,31 @@ HttpResponse Api::Exchange::login() {
   if (!reader.ok()) return bad_fields(reader);
   context.attempted_user = safe_token(*name, 64) ? *name : "?";
   context.target = context.attempted_user;
-  const auto now = engine_.now();
-  if (const auto wait = throttle_.blocked_for(*name, request.remote_address, now); wait > 0) {
-    auto r = error(429, "too_many_attempts", "too many failed logins; try again later",
-                   json::object{{"retry_after_seconds", (wait + 999) / 1000}});
-    r.headers.emplace_back("Retry-After", std::to_string((wait + 999) / 1000));
+  // Reserved before the password is checked: attempts in parallel see each other.
+  const auto attempt = throttle_.reserve(*name, request.remote_address, engine_.now());
+  if (!attempt) {
+    const auto seconds = (attempt.error() + 999) / 1000;
+    auto r = error(429, "too_many_attempts", "too many failed logins; try again in " + std::to_string(seconds) + " s",
+                   json::object{{"retry_after_seconds", seconds}});
+    r.headers.emplace_back("Retry-After", std::to_string(seconds));
     return r;
   }
-  auto user = accounts_.authenticate(*name, *password);
-  if (!user) return account_error(user.error());
+  auto checked = api.hashing_.run([&] { return accounts_.authenticate(*name, *password); });
+  if (!checked) {
+    throttle_.released(*attempt);
+    return hashing_busy();
+  }
+  auto& user = *checked;
+  if (!user) {
+    throttle_.released(*attempt);
+    return account_error(user.error());
+  }
   if (!*user) {
-    throttle_.failed(*name, request.remote_address, now);
+    throttle_.failed(*attempt, engine_.now());
     return error(401, "bad_credentials", "unknown user or wrong password");
   }
-  throttle_.succeeded(*name);
+  throttle_.succeeded(*attempt, engine_.now());
+  const auto now = engine_.now();
   auto session = accounts_.create_session((*user)->name, now, options_.session_lifetime);
   if (!session) return account_error(session.error());
   context.caller = Caller{**user, false, "write", session->csrf_token};
@@ -667,6 +665,30 @@ HttpResponse Api::Exchange::login() {
   r.headers.emplace_back("Set-Cookie", "ov_session=" + session->token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + max_age);
   r.headers.emplace_back("Set-Cookie", "ov_csrf=" + session->csrf_token + "; Path=/; SameSite=Strict; Max-Age=" + max_age);
   return r;
+}
+
+HttpResponse Api::Exchange::hashing_busy() {
+  auto r = error(503, "try_again", "the service is checking many passwords at the moment; try again in a second");
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+std::optional<HttpResponse> Api::Exchange::query_number(std::string_view name, std::int64_t& value, std::int64_t min, std::int64_t max) {
+  const auto it = request.query.find(std::string(name));
+  if (it == request.query.end()) return std::nullopt;
+  const std::string& text = it->second;
+  std::int64_t parsed = 0;
+  // from_chars alone would take a leading '-'; digits only, and overflow is an error.
+  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (!digits || ec != std::errc() || end != text.data() + text.size() || parsed < min || parsed > max) {
+    return error(400, "invalid_request",
+                 std::string(name) + " is a whole number from " + std::to_string(min) + " to " + std::to_string(max) + ", not '" +
+                     text.substr(0, 40) + "'",
+                 json::object{{"parameter", std::string(name)}, {"min", min}, {"max", max}});
+  }
+  value = parsed;
+  return std::nullopt;
 }
 
 std::optional<HttpResponse> Api::Exchange::authenticate() {
@@ -727,18 +749,18 @@ std::optional<HttpResponse> Api::Exchange::case_routes() {
   if (is({"api", "cases"}, "GET")) {
     if (auto denied = require(Action::read_cases)) return *denied;
     engine::CaseQuery query;
-    bool ok = true;
-    query.limit = parse_size(request.query.count("limit") ? request.query.at("limit") : "", 50, 500, ok);
-    query.offset = parse_size(request.query.count("offset") ? request.query.at("offset") : "", 0, SIZE_MAX, ok);
-    if (!ok) return error(400, "invalid_request", "limit and offset are non-negative integers");
+    std::int64_t limit = 50, offset = 0;
+    if (auto bad = query_number("limit", limit, 1, 500)) return *bad;
+    if (auto bad = query_number("offset", offset, 0, kMaxOffset)) return *bad;
+    query.limit = static_cast<std::size_t>(limit);
+    query.offset = static_cast<std::size_t>(offset);
     if (auto it = request.query.find("bundle"); it != request.query.end()) query.bundle_id = it->second;
     if (auto it = request.query.find("status"); it != request.query.end()) query.status = it->second;
     if (auto it = request.query.find("department"); it != request.query.end()) query.department = it->second;
-    if (auto it = request.query.find("due_before"); it != request.query.end()) {
-      bool due_ok = true;
-      const auto due = parse_size(it->second, 0, SIZE_MAX, due_ok);
-      if (!due_ok) return error(400, "invalid_request", "due_before is a timestamp in milliseconds");
-      query.due_before = static_cast<Timestamp>(due);
+    if (request.query.count("due_before")) {
+      std::int64_t due = 0;
+      if (auto bad = query_number("due_before", due, 0, kMaxTimestamp)) return *bad;
+      query.due_before = due;
     }
     if (user.role == Role::reviewer) {
       if (query.department && *query.department != user.department) return forbidden("reviewers see only their department's cases");
@@ -1110,11 +1132,10 @@ std::optional<HttpResponse> Api::Exchange::call_routes() {
   // ---- adapter calls across cases (e.g. every parked one)
   if (is({"api", "calls"}, "GET")) {
     if (auto denied = require(Action::read_calls)) return *denied;
-    bool ok = true;
-    const auto limit = parse_size(request.query.count("limit") ? request.query.at("limit") : "", 100, 1000, ok);
-    if (!ok) return error(400, "invalid_request", "limit is a non-negative integer");
+    std::int64_t limit = 100;
+    if (auto bad = query_number("limit", limit, 1, 1000)) return *bad;
     const std::string status = request.query.count("status") ? request.query.at("status") : "";
-    auto calls = engine_.store().list_outbox("", status, limit);
+    auto calls = engine_.store().list_outbox("", status, static_cast<std::size_t>(limit));
     if (!calls) return engine_error(EngineError::from(calls.error()));
     json::array a;
     for (const auto& r : *calls) {
@@ -1163,10 +1184,11 @@ std::optional<HttpResponse> Api::Exchange::worklist_routes() {
   if (is({"api", "worklist"}, "GET")) {
     if (auto denied = require(Action::read_worklist)) return *denied;
     engine::CaseQuery query;
-    bool ok = true;
-    query.limit = parse_size(request.query.count("limit") ? request.query.at("limit") : "", 100, 1000, ok);
-    query.offset = parse_size(request.query.count("offset") ? request.query.at("offset") : "", 0, SIZE_MAX, ok);
-    if (!ok) return error(400, "invalid_request", "limit and offset are non-negative integers");
+    std::int64_t limit = 100, offset = 0;
+    if (auto bad = query_number("limit", limit, 1, 1000)) return *bad;
+    if (auto bad = query_number("offset", offset, 0, kMaxOffset)) return *bad;
+    query.limit = static_cast<std::size_t>(limit);
+    query.offset = static_cast<std::size_t>(offset);
     if (auto it = request.query.find("bundle"); it != request.query.end()) query.bundle_id = it->second;
     if (auto it = request.query.find("department"); it != request.query.end()) query.department = it->second;
     if (user.role == Role::reviewer) {
@@ -1313,12 +1335,11 @@ std::optional<HttpResponse> Api::Exchange::timer_routes() {
   // ---- timers
   if (is({"api", "timers"}, "GET")) {
     if (auto denied = require(Action::read_timers)) return *denied;
-    bool ok = true;
-    const auto limit = parse_size(request.query.count("limit") ? request.query.at("limit") : "", 100, 1000, ok);
+    std::int64_t limit = 100;
     Timestamp before = engine_.now();
-    if (auto it = request.query.find("before"); it != request.query.end()) before = static_cast<Timestamp>(parse_size(it->second, 0, INT64_MAX, ok));
-    if (!ok) return error(400, "invalid_request", "limit and before are non-negative integers");
-    auto timers = engine_.store().due_timers(before, limit);
+    if (auto bad = query_number("limit", limit, 1, 1000)) return *bad;
+    if (auto bad = query_number("before", before, 0, kMaxTimestamp)) return *bad;
+    auto timers = engine_.store().due_timers(before, static_cast<std::size_t>(limit));
     if (!timers) return engine_error(EngineError::from(timers.error()));
     json::array a;
     for (const auto& t : *timers) {
@@ -1362,7 +1383,11 @@ std::optional<HttpResponse> Api::Exchange::user_routes() {
     const auto role = parse_role(*role_text);
     if (!role) return error(422, "invalid", "role is one of window_clerk, reviewer, supervisor, designer, admin");
     context.target = *name;
-    auto created = accounts_.create_user(User{*name, display_name.value_or(""), *role, department.value_or(""), false, 0}, *password, engine_.now());
+    auto hashed = api.hashing_.run([&] {
+      return accounts_.create_user(User{*name, display_name.value_or(""), *role, department.value_or(""), false, 0}, *password, engine_.now());
+    });
+    if (!hashed) return hashing_busy();
+    auto& created = *hashed;
     if (!created) return account_error(created.error());
     return json_response(201, user_json(*created));
   }
@@ -1383,7 +1408,11 @@ std::optional<HttpResponse> Api::Exchange::user_routes() {
       if (!change.role) return error(422, "invalid", "role is one of window_clerk, reviewer, supervisor, designer, admin");
     }
     context.target = parts[2];
-    auto updated = accounts_.update_user(parts[2], change);
+    // A new password is hashed on the hashing pool; other changes need no hashing.
+    auto hashed = change.password ? api.hashing_.run([&] { return accounts_.update_user(parts[2], change); })
+                                  : std::optional(accounts_.update_user(parts[2], change));
+    if (!hashed) return hashing_busy();
+    auto& updated = *hashed;
     if (!updated) return account_error(updated.error());
     return json_response(200, user_json(*updated));
   }
@@ -1463,21 +1492,60 @@ std::optional<HttpResponse> Api::Exchange::audit_routes() {
   // ---- audit trail
   if (is({"api", "audit"}, "GET")) {
     if (auto denied = require(Action::read_audit)) return *denied;
-    bool ok = true;
-    const auto limit = parse_size(request.query.count("limit") ? request.query.at("limit") : "", 100, 1000, ok);
-    const auto offset = parse_size(request.query.count("offset") ? request.query.at("offset") : "", 0, SIZE_MAX, ok);
-    if (!ok) return error(400, "invalid_request", "limit and offset are non-negative integers");
+    std::int64_t limit = 100, offset = 0;
+    if (auto bad = query_number("limit", limit, 1, 1000)) return *bad;
+    if (auto bad = query_number("offset", offset, 0, kMaxOffset)) return *bad;
     std::optional<std::string> target;
     if (auto it = request.query.find("target"); it != request.query.end()) target = it->second;
-    auto records = accounts_.audit(limit, offset, target);
+    auto records = accounts_.audit(static_cast<std::size_t>(limit), static_cast<std::size_t>(offset), target);
     if (!records) return account_error(records.error());
     json::array a;
-    for (const auto& r : *records) {
-      a.push_back(json::object{{"sequence", r.sequence}, {"at", cli::format_time(r.at)}, {"actor", r.actor}, {"role", r.role},
-                               {"remote_address", r.remote_address}, {"action", r.action}, {"target", r.target},
-                               {"outcome", r.outcome}, {"detail", r.detail}});
-    }
+    for (const auto& r : *records) a.push_back(audit_json(r));
     return json_response(200, json::object{{"records", std::move(a)}});
+  }
+  // Records past their retention go; the pruning itself is a record, which this call cannot
+  // remove (it is younger than any cutoff allowed).
+  if (is({"api", "audit", "prune"}, "POST")) {
+    if (auto denied = require(Action::prune_audit)) return *denied;
+    auto object = body();
+    if (!object) return *failure;
+    BodyReader reader(*object);
+    const auto before_text = reader.text("before", true);
+    if (!reader.ok()) return bad_fields(reader);
+    context.target = "audit";
+    const auto date = dsl::parse_civil_date(*before_text);
+    if (!date) return error(400, "invalid_request", "before is a date YYYY-MM-DD");
+    const Timestamp before = dsl::days_from_civil(*date) * 24 * 60 * 60'000;
+    const Timestamp now = engine_.now();
+    // Whole days: the latest `before` allowed is the day on which the retention ends.
+    const auto latest_day = (now - options_.audit_retention) / (24 * 60 * 60'000);
+    if (dsl::days_from_civil(*date) > latest_day) {
+      const auto latest = dsl::civil_from_days(latest_day);
+      char text[16];
+      std::snprintf(text, sizeof text, "%04d-%02d-%02d", latest.year, latest.month, latest.day);
+      return error(422, "invalid",
+                   "the audit trail keeps records for " + std::to_string(options_.audit_retention / (24 * 60 * 60'000)) +
+                       " days: before is " + text + " at the latest",
+                   json::object{{"latest_before", text}});
+    }
+    std::int64_t removed = 0;
+    auto pruned = accounts_.prune_audit(before, [&](const PrunedAudit& what) {
+      removed = what.count;
+      AuditRecord record;
+      record.at = now;
+      record.actor = user.name;
+      record.role = std::string(to_string(user.role));
+      record.remote_address = request.remote_address;
+      record.action = "POST /api/audit/prune";
+      record.target = "audit";
+      record.outcome = "ok";
+      record.detail = "pruned " + std::to_string(what.count) + " records before " + *before_text +
+                      (what.count > 0 ? " (recorded " + cli::format_time(what.first_at) + " to " + cli::format_time(what.last_at) + ")" : "");
+      return record;
+    });
+    if (!pruned) return account_error(pruned.error());
+    context.audited = true;
+    return json_response(200, json::object{{"pruned", removed}, {"record", audit_json(*pruned)}});
   }
 
   return std::nullopt;

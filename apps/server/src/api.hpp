@@ -3,21 +3,24 @@
 //
 // Every response carries X-Request-Id. Callers authenticate with a session cookie (and the
 // X-CSRF-Token header on state-changing requests) or an API token (Authorization: Bearer).
-// Every state-changing request and every denied attempt is appended to the audit trail.
+// Every state-changing request and every denied attempt is appended to the audit trail;
+// refusals of requests without authentication are counted per address and minute
+// (refusal_log.hpp). Password hashing runs on a small pool of its own (bounded_pool.hpp),
+// logins are throttled by user name and address (login_throttle.hpp).
 //
 // Thread safety: handle() may be called from many threads at once.
 #pragma once
 
 #include "accounts.hpp"
+#include "bounded_pool.hpp"
 #include "http_server.hpp"
+#include "login_throttle.hpp"
+#include "refusal_log.hpp"
 
 #include <onevisit/adapters/results.hpp>
 #include <onevisit/engine/engine.hpp>
 
-#include <deque>
 #include <filesystem>
-#include <map>
-#include <mutex>
 
 namespace onevisit::server {
 
@@ -44,6 +47,7 @@ enum class Action {
   read_calls,         ///< the adapter calls of cases (the outbox)
   settle_calls,       ///< retry or resolve a parked call
   post_receipts,      ///< a department's system answers a call (its result, documents)
+  prune_audit,        ///< remove audit records past their retention
 };
 
 /// Whether `role` may perform `action` at all (reviewers further only on their department).
@@ -58,27 +62,15 @@ struct ApiOptions {
   std::filesystem::path console_dir;  ///< static files of the web console (empty: none)
   bool secure_cookies = false;        ///< mark cookies Secure (the service is reached over HTTPS)
   adapters::ResultMapping result_mapping;  ///< how departments' answers become lifecycle events
-  int max_failures_per_user = 5;      ///< login failures per window before 429
-  int max_failures_per_address = 20;
-  Timestamp failure_window = 15LL * 60 * 1000;
-};
-
-/// Too many failed logins: per user name and per remote address, in a sliding window.
-class LoginThrottle {
- public:
-  LoginThrottle(int per_user, int per_address, Timestamp window) : per_user_(per_user), per_address_(per_address), window_(window) {}
-  /// Milliseconds until the next attempt is allowed, 0 when it is allowed now.
-  Timestamp blocked_for(const std::string& user, const std::string& address, Timestamp now);
-  void failed(const std::string& user, const std::string& address, Timestamp now);
-  void succeeded(const std::string& user);
-
- private:
-  Timestamp blocked(std::deque<Timestamp>& failures, int limit, Timestamp now);
-  std::mutex mutex_;
-  int per_user_;
-  int per_address_;
-  Timestamp window_;
-  std::map<std::string, std::deque<Timestamp>> by_user_, by_address_;
+  LoginThrottleOptions login_throttle;
+  /// Password hashing (login, creating a user, changing a password): its threads, and how
+  /// many more jobs may wait for them before the service answers 503. Keep the sum below
+  /// the HTTP request threads, so that some are always free for other requests.
+  std::size_t hashing_threads = 1;
+  std::size_t hashing_queue = 1;
+  /// Audit records younger than this cannot be pruned. Default: 180 days, the six months the
+  /// Cybersecurity Law (网络安全法, art. 21) asks network logs to be kept.
+  Timestamp audit_retention = 180LL * 24 * 3600 * 1000;
 };
 
 class Api {
@@ -88,6 +80,11 @@ class Api {
   /// The server's BodyLimit (http_server.hpp): the larger of the JSON and material limits for
   /// a valid API token or session cookie, max_unauthenticated_body_bytes for anyone else.
   std::size_t body_limit(const HttpRequest& head);
+  /// Writes the audit records of refusals counted in minutes that have ended (handle() does
+  /// it too; the service's timer calls it for quiet times).
+  void flush_refusals();
+  /// Writes every counted refusal (at shutdown, after the last request).
+  void flush_all_refusals();
 
  private:
   struct Context;
@@ -99,6 +96,8 @@ class Api {
   AccountStore& accounts_;
   ApiOptions options_;
   LoginThrottle throttle_;
+  RefusalLog refusals_;
+  BoundedPool hashing_;  ///< last: its threads end before the members their jobs use
 };
 
 }  // namespace onevisit::server

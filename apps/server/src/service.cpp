@@ -116,6 +116,10 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
       std::sscanf(options.listen.c_str() + colon + 1, "%u", &port) != 1 || port > 65535) {
     return std::unexpected("--listen takes address:port, not '" + options.listen + "'");
   }
+  if (options.audit_retention_days < 180) {
+    return std::unexpected("--audit-retention-days is at least 180 (the Cybersecurity Law keeps network logs six months), not " +
+                           std::to_string(options.audit_retention_days));
+  }
   if (!options.adapter_config.empty()) {
     auto config = adapters::load_adapter_config(options.adapter_config);
     if (!config) return std::unexpected(config.error());
@@ -175,6 +179,12 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   api.secure_cookies = options.secure_cookies;
   api.result_mapping = impl->config.results;
   api.console_dir = options.console_dir.empty() ? default_console_dir() : options.console_dir;
+  api.audit_retention = options.audit_retention_days * 24LL * 3600 * 1000;
+  // Password hashing waits for at most half the request threads (one when there is one);
+  // the others stay free for everything else. One thread hashes: argon2id takes a core.
+  const std::size_t hashing_slots = std::max<std::size_t>(1, options.threads / 2);
+  api.hashing_threads = 1;
+  api.hashing_queue = hashing_slots - 1;
   impl->api = std::make_unique<Api>(*impl->engine, *impl->accounts, api);
 
   impl->delivery = std::make_unique<adapters::Delivery>(*impl->engine, impl->config);
@@ -194,7 +204,12 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   impl->http = std::move(*server);
 
   Impl* raw = impl.get();
-  impl->timer_thread = std::thread([raw] { raw->every(raw->options.timer_interval, [raw] { raw->fire_timers(); }); });
+  impl->timer_thread = std::thread([raw] {
+    raw->every(raw->options.timer_interval, [raw] {
+      raw->fire_timers();
+      raw->api->flush_refusals();
+    });
+  });
   impl->dispatch_thread = std::thread([raw] { raw->every(raw->options.dispatch_interval, [raw] { raw->drain_outbox(); }); });
   return std::unique_ptr<Service>(new Service(std::move(impl)));
 }
@@ -203,6 +218,7 @@ void Service::stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
   impl_->http->stop();  // in-flight requests answer first
+  impl_->api->flush_all_refusals();
   {
     std::lock_guard lock(impl_->mutex);
     impl_->stopping = true;

@@ -49,6 +49,9 @@ struct ServiceOptions {
   bool reset_admin_password = false;
   /// Tests only: the cheapest argon2id parameters (passwords stay argon2id strings).
   bool cheap_password_hashing = false;
+  /// Audit records younger than this many days cannot be pruned (POST /api/audit/prune).
+  /// At least 180: the Cybersecurity Law (网络安全法, art. 21) keeps network logs six months.
+  int audit_retention_days = 180;
 };
 
 class Service {
