@@ -1,6 +1,7 @@
 #include <onevisit/dsl/personal_numbers.hpp>
 
 #include <onevisit/dsl/identifiers.hpp>
+#include <onevisit/dsl/source.hpp>
 
 #include <algorithm>
 #include <array>
@@ -125,7 +126,8 @@ struct Candidate {
   std::size_t first = 0;
   std::size_t last = 0;  ///< exclusive
   PersonalNumberKind kind = PersonalNumberKind::mobile_phone;
-  std::vector<std::size_t> characters;
+  std::array<std::size_t, 18> characters{};  // no number has more than 18
+  std::size_t count = 0;
   std::size_t prefix = 0;
 };
 
@@ -185,11 +187,16 @@ class Scanner {
     const bool plus = ch(p) == '+';
     if (plus) ++p;
     if (!is_digit(ch(p))) return std::nullopt;
-    std::vector<std::size_t> digits;
+    // Fixed buffers: this runs at every number in every text shown or logged.
+    Candidate found;
+    auto& digits = found.characters;
+    std::size_t count = 0;
+    char d[18];
     std::size_t group = 0;
-    for (std::size_t q = p; q < n_ && digits.size() < 18;) {
+    for (std::size_t q = p; q < n_ && count < 18;) {
       if (is_digit(ch(q))) {
-        digits.push_back(q++);
+        d[count] = ch(q);
+        digits[count++] = q++;
         ++group;
         continue;
       }
@@ -202,24 +209,23 @@ class Scanner {
       q = r;
     }
     const bool letters_separate = scan_ == PersonalNumberScan::identifier;
-    std::string d;
-    for (const auto i : digits) d.push_back(ch(i));
+    found.first = s;
     // An ID number's check character X follows its 17 digits directly.
-    if (!plus && digits.size() >= 17) {
+    if (!plus && count >= 17) {
       const std::size_t x = digits[16] + 1;
       if ((ch(x) == 'X' || ch(x) == 'x') && ends_after(x, letters_separate) &&
-          valid_idcard(d.substr(0, 17) + 'X')) {
-        std::vector<std::size_t> characters(digits.begin(), digits.begin() + 17);
-        characters.push_back(x);
-        return Candidate{s, x + 1, PersonalNumberKind::resident_id, std::move(characters), 0};
+          valid_idcard(std::string(d, 17) + 'X')) {
+        digits[17] = x;
+        found.last = x + 1, found.count = 18, found.kind = PersonalNumberKind::resident_id;
+        return found;
       }
     }
-    for (std::size_t k = digits.size(); k >= 7; --k) {
+    for (std::size_t k = count; k >= 7; --k) {
       if (!ends_after(digits[k - 1], letters_separate)) continue;
-      const std::string_view number = std::string_view(d).substr(0, k);
-      if (const auto kind = classify(number, plus)) {
-        return Candidate{s, digits[k - 1] + 1, kind->first,
-                         std::vector<std::size_t>(digits.begin(), digits.begin() + k), kind->second};
+      if (const auto kind = classify(std::string_view(d, k), plus)) {
+        found.last = digits[k - 1] + 1, found.count = k;
+        found.kind = kind->first, found.prefix = kind->second;
+        return found;
       }
     }
     return std::nullopt;
@@ -251,21 +257,21 @@ class Scanner {
     static constexpr std::string_view kAuthorities = "123456789ANYany";
     if (s + 18 > n_ || kAuthorities.find(ch(s)) == std::string_view::npos) return std::nullopt;
     if (s > 0 && (is_letter(ch(s - 1)) || is_digit(ch(s - 1)))) return std::nullopt;
-    std::string code;
-    for (std::size_t i = s; i < s + 18; ++i) {
-      const char c = ch(i);
+    char code[18];
+    for (std::size_t i = 0; i < 18; ++i) {
+      const char c = ch(s + i);
       if (!is_digit(c) && !is_letter(c)) return std::nullopt;
-      code.push_back(c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c);
+      code[i] = c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
     }
     const char after = ch(s + 18);
     if (is_digit(after) || is_letter(after)) return std::nullopt;
     for (std::size_t i = 2; i < 8; ++i) {
       if (!is_digit(code[i])) return std::nullopt;
     }
-    if (!valid_uscc(code)) return std::nullopt;
-    std::vector<std::size_t> characters;
-    for (std::size_t i = s; i < s + 18; ++i) characters.push_back(i);
-    return Candidate{s, s + 18, PersonalNumberKind::credit_code, std::move(characters), 0};
+    if (!valid_uscc(std::string_view(code, 18))) return std::nullopt;
+    Candidate found{s, s + 18, PersonalNumberKind::credit_code, {}, 18, 0};
+    for (std::size_t i = 0; i < 18; ++i) found.characters[i] = s + i;
+    return found;
   }
 
   const std::vector<Unit>& u_;
@@ -320,10 +326,12 @@ bool contains_personal_number(std::string_view text, PersonalNumberScan scan) {
 std::string mask_personal_numbers(std::string_view text, PersonalNumberScan scan) {
   if (!may_hold_number(text)) return to_valid_utf8(text);
   const auto units = decode_units(text);
+  const auto found = Scanner(units, scan).all();
+  if (found.empty()) return to_valid_utf8(text);
   std::vector<bool> hidden(units.size(), false);
-  for (const auto& c : Scanner(units, scan).all()) {
+  for (const auto& c : found) {
     // Keep the country code, the first 3 and the last 2 characters of the number itself.
-    const std::size_t count = c.characters.size() - c.prefix;
+    const std::size_t count = c.count - c.prefix;
     for (std::size_t i = 3; i + 2 < count; ++i) hidden[c.characters[c.prefix + i]] = true;
   }
   std::string out;
@@ -353,6 +361,7 @@ std::string mask_applicant(std::string_view applicant) {
 std::string to_valid_utf8(std::string_view text) { return truncate_utf8(text, std::string_view::npos); }
 
 std::string truncate_utf8(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes && find_invalid_utf8(text) == std::string_view::npos) return std::string(text);
   std::string out;
   out.reserve(std::min(text.size(), max_bytes));
   for (std::size_t i = 0; i < text.size();) {
