@@ -40,11 +40,13 @@ json::object case_json(const engine::CaseView& view) {
     // ID and phone numbers are masked in every output: typed ones whole, and those the
     // detector finds in any other value (free text, a credit code, a number).
     std::string text = v.kind == dsl::ValueKind::text ? v.text : dsl::to_string(v);
-    if (f.value_type.base == dsl::BaseType::idcard) text = dsl::mask_idcard(text);
-    else if (f.value_type.base == dsl::BaseType::phone)
+    if (f.value_type.base == dsl::BaseType::idcard) {
+      text = dsl::mask_idcard(text);
+    } else if (f.value_type.base == dsl::BaseType::phone) {
       text = dsl::mask_phone(text);
-    else
+    } else {
       text = adapters::mask_identifiers(text);
+    }
     form[f.name] = text;
   }
   o["form"] = std::move(form);

@@ -51,9 +51,11 @@ struct Service::Impl {
 
   void fire_timers() {
     auto fired = engine->fire_due_timers();
-    if (!fired)
+    if (!fired) {
       spdlog::error("timers: {}", adapters::mask_identifiers(fired.error().message));
-    else if (*fired > 0) spdlog::info("timers: fired {}", *fired);
+    } else if (*fired > 0) {
+      spdlog::info("timers: fired {}", *fired);
+    }
   }
 
   void drain_outbox() {
