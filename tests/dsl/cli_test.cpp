@@ -69,7 +69,7 @@ TEST_CASE("cli: fmt rewrites, --check reports, bad files stay untouched", "[cli]
 
 // Issue 17: the engine refuses a phone or ID number as a client-chosen case id, so the CLI
 // does too; what the CLI prints (errors, the case, its history) shows no full number.
-TEST_CASE("cli: case start refuses a personal number as case id; show, history and errors mask numbers", "[cli][personal]") {
+TEST_CASE("cli: case start refuses a personal number as case id, and show, history and errors mask numbers", "[cli][personal]") {
   const auto flow = scratch("personal.flow");
   write(flow, R"(
 lifecycle standard {
