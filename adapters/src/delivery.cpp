@@ -23,7 +23,10 @@ std::expected<DeliveryRound, std::string> Delivery::run_once() {
     const auto polled = reader.poll([this](const Receipt& receipt) {
       auto applied = apply_result(engine_, receipt, config_.results);
       if (applied) {
-        for (const auto& c : applied->commands) spdlog::info("receipt {} for case {}: {}", receipt.request_id, receipt.case_id, c);
+        for (const auto& c : applied->commands) {
+          spdlog::info("receipt {} for case {}: {}", mask_identifiers(receipt.request_id),
+                       mask_identifiers(receipt.case_id), mask_identifiers(c));
+        }
         return ReceiptHandling{};
       }
       return ReceiptHandling{applied.error().permanent ? ReceiptHandling::Kind::refused : ReceiptHandling::Kind::retry_later,

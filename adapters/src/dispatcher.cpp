@@ -1,6 +1,6 @@
 #include <onevisit/adapters/adapter.hpp>
 
-#include <onevisit/dsl/identifiers.hpp>
+#include <onevisit/dsl/personal_numbers.hpp>
 
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -13,37 +13,7 @@
 
 namespace onevisit::adapters {
 
-std::string mask_identifiers(std::string_view text) {
-  std::string out(text);
-  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-  std::size_t i = 0;
-  while (i < out.size()) {
-    if (!is_digit(out[i]) || (i > 0 && is_digit(out[i - 1]))) {
-      ++i;
-      continue;
-    }
-    std::size_t j = i;
-    while (j < out.size() && is_digit(out[j])) ++j;
-    const std::size_t digits = j - i;
-    std::size_t end = j;
-    bool mask = false;
-    if (digits == 17 && j < out.size() && (out[j] == 'X' || out[j] == 'x')) {
-      end = j + 1;
-      mask = dsl::valid_idcard(std::string_view(out).substr(i, 18));
-    } else if (digits == 18) {
-      mask = dsl::valid_idcard(std::string_view(out).substr(i, 18));
-    } else if (digits == 11) {
-      mask = dsl::valid_mobile_phone(std::string_view(out).substr(i, 11));
-    }
-    if (mask) {
-      const std::string masked = end - i == 11 ? dsl::mask_phone(std::string_view(out).substr(i, 11))
-                                               : dsl::mask_idcard(std::string_view(out).substr(i, 18));
-      out.replace(i, end - i, masked);
-    }
-    i = end;
-  }
-  return out;
-}
+std::string mask_identifiers(std::string_view text) { return dsl::mask_personal_numbers(text); }
 
 std::expected<std::string, std::string> decode_base64(std::string_view encoded) {
   std::string out(encoded.size() / 4 * 3 + 3, '\0');
@@ -109,8 +79,9 @@ std::expected<Receipt::Document, std::string> receipt_document(std::string mater
 }
 
 AdapterResult LogAdapter::submit(const AdapterCall& call) {
-  spdlog::info("adapter call {} {} {}.{} attempt {}: {}", call.idempotency_key, call.case_id, call.department, call.operation,
-               call.attempt, mask_identifiers(call.payload));
+  spdlog::info("adapter call {} {} {}.{} attempt {}: {}", mask_identifiers(call.idempotency_key),
+               mask_identifiers(call.case_id), call.department, call.operation, call.attempt,
+               mask_identifiers(call.payload));
   return {AdapterResult::Status::delivered, "logged"};
 }
 
@@ -187,7 +158,8 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
         applied_result = true;
       }
     } else {
-      spdlog::info("adapter call {}: answer {} not applied (no result handler)", record.idempotency_key, to_string(result.receipt->status));
+      spdlog::info("adapter call {}: answer {} not applied (no result handler)",
+                   mask_identifiers(record.idempotency_key), to_string(result.receipt->status));
     }
   }
 
@@ -225,7 +197,8 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
   } else {
     record.status = "parked";
     ++report.parked;
-    spdlog::warn("adapter call {} parked after {} attempt(s): {}", record.idempotency_key, attempt, mask_identifiers(result.message));
+    spdlog::warn("adapter call {} parked after {} attempt(s): {}", mask_identifiers(record.idempotency_key),
+                 attempt, mask_identifiers(result.message));
   }
   updates.push_back(record);
 }

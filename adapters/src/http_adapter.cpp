@@ -239,7 +239,8 @@ AdapterResult SmsAdapter::submit(const AdapterCall& call) {
   // Staff (clerks, supervisors) see warnings and escalations in their worklist and console;
   // text messages are for applicants.
   if (call.operation != "notify" || text("role") != "applicant") {
-    spdlog::info("notice {} for {}: {}", call.idempotency_key, text("role"), mask_identifiers(text("message")));
+    spdlog::info("notice {} for {}: {}", mask_identifiers(call.idempotency_key), text("role"),
+                 mask_identifiers(text("message")));
     return {AdapterResult::Status::delivered, "shown to staff in the console", std::nullopt};
   }
   const std::string phone = text("phone");
@@ -254,7 +255,8 @@ AdapterResult SmsAdapter::submit(const AdapterCall& call) {
   if (!response) return {AdapterResult::Status::retry, response.error(), std::nullopt};
   const std::string reason = std::to_string(response->status) + " " + mask_identifiers(response->body.substr(0, 300));
   if (response->status / 100 == 2 || response->status == 409) {
-    spdlog::info("text message {} to {} sent", call.idempotency_key, mask_identifiers(phone));
+    spdlog::info("text message {} to {} sent", mask_identifiers(call.idempotency_key),
+                 mask_identifiers(phone));
     return {AdapterResult::Status::delivered, reason, std::nullopt};
   }
   if (response->status / 100 == 4 && response->status != 408 && response->status != 429) return {AdapterResult::Status::rejected, reason, std::nullopt};

@@ -170,7 +170,8 @@ PollResult ReceiptReader::poll(const Handler& handle) {
     if (!receipt) {
       const auto moved = move_into(file, folders_.quarantine);
       std::ofstream(moved.string() + ".error.txt") << receipt.error() << "\n";
-      spdlog::warn("exchange receipt {} quarantined: {}", file.filename().string(), receipt.error());
+      spdlog::warn("exchange receipt {} quarantined: {}", mask_identifiers(file.filename().string()),
+                   mask_identifiers(receipt.error()));
       out.quarantined.push_back({moved, receipt.error()});
       continue;
     }
@@ -183,7 +184,8 @@ PollResult ReceiptReader::poll(const Handler& handle) {
     if (handling.kind == ReceiptHandling::Kind::refused) {
       const auto moved = move_into(file, folders_.quarantine);
       std::ofstream(moved.string() + ".error.txt") << handling.message << "\n";
-      spdlog::warn("exchange receipt {} refused: {}", file.filename().string(), mask_identifiers(handling.message));
+      spdlog::warn("exchange receipt {} refused: {}", mask_identifiers(file.filename().string()),
+                   mask_identifiers(handling.message));
       out.quarantined.push_back({moved, handling.message});
       continue;
     }

@@ -29,10 +29,13 @@ using engine::EngineError;
 
 namespace {
 
+// Errors repeat what was given (a case id, a field's value): personal numbers are masked.
 void print_error(const EngineError& e, std::ostream& err) {
-  err << "onevisit: " << e.message << "\n";
+  err << "onevisit: " << adapters::mask_identifiers(e.message) << "\n";
   if (e.rejection) {
-    for (const auto& f : e.rejection->field_errors) err << "  " << f.field << ": " << f.message << "\n";
+    for (const auto& f : e.rejection->field_errors) {
+      err << "  " << f.field << ": " << adapters::mask_identifiers(f.message) << "\n";
+    }
   }
   for (const auto& d : e.diagnostics) {
     if (d.diagnostic.severity == dsl::Severity::error) err << dsl::render_text(d);
@@ -131,7 +134,7 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
     for (const auto& [name, text] : given) {
       auto value = engine::parse_field_value(*wf, name, text);
       if (!value) {
-        err << "onevisit case start: " << value.error() << "\n";
+        err << "onevisit case start: " << adapters::mask_identifiers(value.error()) << "\n";
         return 1;
       }
       form[name] = std::move(*value);
@@ -169,7 +172,7 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
     }
     auto fetched = adapters::fetch_elicenses(engine, o.case_id, *config->elicense, command);
     if (!fetched) {
-      err << "onevisit case elicense: " << fetched.error() << "\n";
+      err << "onevisit case elicense: " << adapters::mask_identifiers(fetched.error()) << "\n";
       return 1;
     }
     for (const auto& m : fetched->attached) out << "attached from the e-license library: " << m << "\n";
@@ -199,7 +202,8 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
     }
     const auto call = std::find_if(calls->begin(), calls->end(), [&](const auto& c) { return std::to_string(c.id) == o.call_id; });
     if (call == calls->end()) {
-      err << "onevisit case " << o.action << ": case " << o.case_id << " has no call " << o.call_id << " (see `onevisit case calls`)\n";
+      err << "onevisit case " << o.action << ": case " << adapters::mask_identifiers(o.case_id)
+          << " has no call " << o.call_id << " (see `onevisit case calls`)\n";
       return 1;
     }
     auto done = o.action == "retry-call" ? adapters::retry_parked(engine.store(), *call, engine.now())
@@ -238,7 +242,8 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
       return 0;
     }
     out << view->state.id << "  " << view->workflow->title << " v" << view->state.bundle_version << "  "
-        << engine::to_string(view->state.status) << "  applicant " << view->state.applicant_masked << "\n";
+        << engine::to_string(view->state.status) << "  applicant "
+        << std::string(j.at("applicant").as_string()) << "\n";
     out << "items:\n";
     for (const auto& item : j.at("items").as_array()) {
       const auto& x = item.as_object();
@@ -285,7 +290,7 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
       for (const auto& c : *cases) {
         if (o.format == OutputFormat::json) {
           a.push_back(json::object{{"case_id", c.case_id}, {"bundle", c.bundle_id}, {"bundle_version", c.bundle_version}, {"status", c.status},
-                                   {"applicant", c.applicant}, {"updated_at", format_time(c.updated_at)}});
+                                   {"applicant", adapters::mask_identifiers(c.applicant)}, {"updated_at", format_time(c.updated_at)}});
         } else {
           out << c.case_id << "  " << c.bundle_id << " v" << c.bundle_version << "  " << c.status << "  " << format_time(c.updated_at) << "\n";
         }

@@ -30,17 +30,23 @@ json::object case_json(const engine::CaseView& view) {
                  {"bundle_version", c.bundle_version},
                  {"version", c.version},
                  {"status", std::string(engine::to_string(c.status))},
-                 {"applicant", c.applicant_masked},
+                 {"applicant", adapters::mask_identifiers(c.applicant_masked)},
                  {"started_at", format_time(c.started_at)},
                  {"updated_at", format_time(c.updated_at)}};
   json::object form;
   for (const auto& f : wf.fields) {
     const auto& v = c.slots[f.slot];
     if (v.is_null()) continue;
-    // ID and phone numbers are masked in every output.
+    // ID and phone numbers are masked in every output: typed ones whole, and those the
+    // detector finds in any other value (free text, a credit code, a number).
     std::string text = v.kind == dsl::ValueKind::text ? v.text : dsl::to_string(v);
-    if (f.value_type.base == dsl::BaseType::idcard) text = dsl::mask_idcard(text);
-    if (f.value_type.base == dsl::BaseType::phone) text = dsl::mask_phone(text);
+    if (f.value_type.base == dsl::BaseType::idcard) {
+      text = dsl::mask_idcard(text);
+    } else if (f.value_type.base == dsl::BaseType::phone) {
+      text = dsl::mask_phone(text);
+    } else {
+      text = adapters::mask_identifiers(text);
+    }
     form[f.name] = text;
   }
   o["form"] = std::move(form);
@@ -49,7 +55,7 @@ json::object case_json(const engine::CaseView& view) {
     materials.push_back(json::object{{"material", wf.materials[m].id},
                                      {"title", wf.materials[m].title},
                                      {"status", std::string(engine::to_string(c.materials[m].status))},
-                                     {"note", c.materials[m].note}});
+                                     {"note", adapters::mask_identifiers(c.materials[m].note)}});
   }
   o["materials"] = std::move(materials);
   json::array items;

@@ -14,8 +14,9 @@ namespace onevisit::cli {
 /// "YYYY-MM-DD HH:MM" in the offices' local time, or "-" for 0 (no time).
 std::string format_time(engine::Timestamp t);
 
-/// A case: status, applicant (masked), form (ID and phone numbers masked), materials and
-/// items with their states, deadlines and lights.
+/// A case: status, applicant (masked), form (typed ID and phone fields masked whole, and every
+/// personal number the detector finds in the other values), materials (notes masked likewise)
+/// and items with their states, deadlines and lights.
 boost::json::object case_json(const engine::CaseView& view);
 
 /// An event's payload as it may be shown: CaseStarted's raw form values are left out (the

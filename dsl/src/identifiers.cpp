@@ -1,6 +1,9 @@
 #include <onevisit/dsl/identifiers.hpp>
 
+#include <onevisit/dsl/personal_numbers.hpp>
+
 #include <array>
+#include <vector>
 
 namespace onevisit::dsl {
 
@@ -77,11 +80,19 @@ bool valid_uscc(std::string_view code) {
 }
 
 namespace {
-std::string mask_middle(std::string_view text, std::size_t keep_front, std::size_t keep_back) {
-  if (text.size() <= keep_front + keep_back + 1) return std::string(text.size(), '*');
-  std::string out(text.substr(0, keep_front));
-  out.append(text.size() - keep_front - keep_back, '*');
-  out.append(text.substr(text.size() - keep_back));
+// Counts characters, not bytes: cutting a UTF-8 sequence apart made "张三丰" invalid text in
+// JSON and in the log (issue 17).
+std::string mask_middle(std::string_view raw, std::size_t keep_front, std::size_t keep_back) {
+  const std::string text = to_valid_utf8(raw);  // so every byte that is no continuation starts a character
+  std::vector<std::size_t> starts;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) starts.push_back(i);
+  }
+  const std::size_t count = starts.size();
+  if (count <= keep_front + keep_back + 1) return std::string(count, '*');
+  std::string out = text.substr(0, starts[keep_front]);
+  out.append(count - keep_front - keep_back, '*');
+  out.append(text.substr(starts[count - keep_back]));
   return out;
 }
 }  // namespace

@@ -2,6 +2,7 @@
 #include <onevisit/engine/runtime.hpp>
 
 #include <onevisit/dsl/identifiers.hpp>
+#include <onevisit/dsl/personal_numbers.hpp>
 
 #include <boost/json.hpp>
 
@@ -159,7 +160,7 @@ class Decider {
         started.slots[f.slot] = f.default_expression->evaluate(dsl::Environment{started.slots, today, &ctx_.calendar});
       }
     }
-    started.applicant_masked = dsl::mask_idcard(cmd.applicant);
+    started.applicant_masked = dsl::mask_applicant(cmd.applicant);
     events_.push_back(event(std::move(started)));
     Case empty;
     empty.id = command_.case_id;

@@ -1,6 +1,7 @@
 #include <onevisit/engine/engine.hpp>
 
 #include <onevisit/dsl/identifiers.hpp>
+#include <onevisit/dsl/personal_numbers.hpp>
 
 #include "codec.hpp"
 #include "hash.hpp"
@@ -350,6 +351,16 @@ std::expected<std::optional<Case>, EngineError> Engine::load(const std::string& 
 std::expected<CommandResult, EngineError> Engine::start_case(const std::string& bundle_id, const std::map<std::string, dsl::Value>& form,
                                                              const std::string& applicant, const CommandOptions& options,
                                                              std::string case_id) {
+  // A case id shows in lists, URLs, the audit trail and every log line about the case: one
+  // chosen by the client must not be a phone, ID or credit-code number (issue 17).
+  if (const auto found = dsl::find_personal_numbers(case_id, dsl::PersonalNumberScan::identifier);
+      !found.empty()) {
+    return std::unexpected(make_error(
+        EngineError::Kind::invalid,
+        "the case id '" + dsl::mask_personal_numbers(case_id, dsl::PersonalNumberScan::identifier) +
+            "' holds personal data (a " + std::string(dsl::to_string(found.front().kind)) +
+            "); choose another, or leave it out to have one generated"));
+  }
   if (case_id.empty()) {
     const auto day = dsl::civil_from_days(day_of(now() / 60'000));
     char prefix[32];
@@ -483,9 +494,11 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id
     }
     if (committed->duplicate) return result_from_json(committed->result, true);
     if (new_case) {
-      // Never log an ID or phone number in full: the applicant is already masked.
-      spdlog::info("case {} started on {} v{} for {} by {}", case_id, next.bundle_id, next.bundle_version, next.applicant_masked,
-                   command.actor);
+      // Never log an ID or phone number in full: the applicant is already masked; case ids
+      // from before they were checked and user names may hold one.
+      spdlog::info("case {} started on {} v{} for {} by {}", dsl::mask_personal_numbers(case_id),
+                   next.bundle_id, next.bundle_version, next.applicant_masked,
+                   dsl::mask_personal_numbers(command.actor));
     }
     {
       std::unique_lock lock(cache_mutex_);

@@ -59,6 +59,12 @@ TEST_CASE("adapters: identifiers are masked in payloads", "[adapters]") {
   CHECK(mask_identifiers(R"({"id":"11010519491231002X","phone":"13812345678"})") == R"({"id":"110*************2X","phone":"138******78"})");
   CHECK(mask_identifiers("code 330217001000 and 340524198001010013") == "code 330217001000 and 340524198001010013");
   CHECK(mask_identifiers("电话13812345678。") == "电话138******78。");
+  // Issue 17: it is the one detector now — phones with +86, separators or full-width digits,
+  // old ID numbers, credit codes — and what it returns is valid UTF-8.
+  CHECK(mask_identifiers("请回电 +86 138 1234 5678") == "请回电 +86 138 **** **78");
+  CHECK(mask_identifiers("１３８１２３４５６７８") == "１３８******７８");
+  CHECK(mask_identifiers("旧证 110105491231002，代码 91350100M000100Y43") == "旧证 110**********02，代码 913*************43");
+  CHECK(mask_identifiers("张\xe4\xb8") == "张\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
 TEST_CASE("adapters: at-least-once delivery with backoff, parking after the last attempt", "[adapters]") {

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "cli/case_commands.hpp"
 #include "cli/commands.hpp"
 
 #include <boost/json.hpp>
@@ -64,4 +65,88 @@ TEST_CASE("cli: fmt rewrites, --check reports, bad files stay untouched", "[cli]
   std::ostringstream formatted;
   CHECK(cli::run_fmt({{"-"}, false}, stdin_text, formatted, err) == 0);
   CHECK(formatted.str() == "item x by d\n");
+}
+
+// Issue 17: the engine refuses a phone or ID number as a client-chosen case id, so the CLI
+// does too; what the CLI prints (errors, the case, its history) shows no full number.
+TEST_CASE("cli: case start refuses a personal number as case id, and show, history and errors mask numbers", "[cli][personal]") {
+  const auto flow = scratch("personal.flow");
+  write(flow, R"(
+lifecycle standard {
+  state submitted initial; state accepted; state correcting pauses_clock; state approved final
+  on accept: submitted -> accepted by clerk
+  on request_correction: submitted, accepted -> correcting by clerk requires reason
+  on corrected: correcting -> accepted by applicant
+  on approve: accepted -> approved by reviewer
+}
+department market "市场监管局" adapter market_registry
+item registration "设立登记" by market { limit 5 workdays }
+bundle personal "个人信息" version 1 {
+  promise 5 workdays; lifecycle standard
+  form { company_name "企业名称": text required }
+  use registration
+}
+)");
+  const auto db = scratch("personal.db").string();
+  std::ostringstream out, err;
+  REQUIRE(cli::run_deploy({db, {flow.string()}}, out, err) == 0);
+  auto run = [&](cli::CaseOptions o, std::string& printed) {
+    o.database = db;
+    std::ostringstream o_out, o_err;
+    const int code = cli::run_case(o, o_out, o_err);
+    printed = o_out.str() + o_err.str();
+    return code;
+  };
+  std::string printed;
+  cli::CaseOptions start;
+  start.action = "start";
+  start.bundle = "personal";
+  start.fields = {"company_name=某某公司"};
+  for (const std::string id : {"13812345678", "+86 138 1234 5678", "11010519491231002X"}) {
+    INFO(id);
+    start.case_id = id;
+    CHECK(run(start, printed) == 1);
+    CHECK(printed.find("holds personal data") != std::string::npos);
+    CHECK(printed.find(id) == std::string::npos);
+  }
+  cli::CaseOptions list;
+  list.action = "list";
+  REQUIRE(run(list, printed) == 0);
+  CHECK(printed.empty());
+  // An unknown case named by a phone number: the error does not repeat it.
+  cli::CaseOptions missing;
+  missing.action = "show";
+  missing.case_id = "13812345678";
+  CHECK(run(missing, printed) == 1);
+  CHECK(printed.find("13812345678") == std::string::npos);
+
+  start.case_id = "P1";
+  start.applicant = "张三丰";
+  start.fields = {"company_name=某某公司（联系人 +86 138 1234 5678）"};
+  REQUIRE(run(start, printed) == 0);
+  cli::CaseOptions correction;
+  correction.action = "fire";
+  correction.case_id = "P1";
+  correction.item = "registration";
+  correction.event = "request_correction";
+  correction.reason = "请致电 0571-8765-4321 或 １３９１２３４５６７８";
+  REQUIRE(run(correction, printed) == 0);
+  cli::CaseOptions show;
+  show.action = "show";
+  show.case_id = "P1";
+  show.format = cli::OutputFormat::json;
+  REQUIRE(run(show, printed) == 0);
+  CHECK(printed.find("+86 138 **** **78") != std::string::npos);
+  CHECK(printed.find("张**") != std::string::npos);
+  cli::CaseOptions history;
+  history.action = "history";
+  history.case_id = "P1";
+  std::string shown_history;
+  REQUIRE(run(history, shown_history) == 0);
+  CHECK(shown_history.find("057*-****-**21") != std::string::npos);
+  for (const std::string number : {"1234 5678", "8765-4321", "１２３４５６７８"}) {
+    INFO(number);
+    CHECK(printed.find(number) == std::string::npos);
+    CHECK(shown_history.find(number) == std::string::npos);
+  }
 }

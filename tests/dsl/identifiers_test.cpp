@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <onevisit/dsl/identifiers.hpp>
+#include <onevisit/dsl/personal_numbers.hpp>
+#include <onevisit/dsl/source.hpp>
 
 using namespace onevisit::dsl;
 
@@ -47,4 +49,26 @@ TEST_CASE("identifiers: masking for logs", "[identifiers]") {
   CHECK(mask_phone("123") == "***");
   CHECK(valid_mobile_phone("13812345678"));
   CHECK(!valid_mobile_phone("12812345678"));
+}
+
+// Issue 17 item 9: masking cut UTF-8 sequences apart ("张三丰" became invalid UTF-8 in JSON
+// and in the log). It counts characters now, and never returns invalid UTF-8.
+TEST_CASE("identifiers: masking counts characters, not bytes", "[identifiers][utf8]") {
+  CHECK(mask_idcard("张三丰") == "***");
+  CHECK(mask_idcard("欧阳娜娜的身份证") == "欧阳娜***份证");
+  CHECK(mask_phone("１３８１２３４５６７８") == "１３８******７８");
+  CHECK(mask_phone("138 1234 5678") == "138********78");
+  CHECK(mask_idcard("11010519491231002X") == "110*************2X");
+  // Invalid input bytes count as one character each and come back as U+FFFD.
+  CHECK(mask_idcard("\xff\xfe" "3456789") == "\xEF\xBF\xBD\xEF\xBF\xBD" "3****89");
+  CHECK(mask_phone("138123456\xe5\xbc") == "138******\xEF\xBF\xBD\xEF\xBF\xBD");  // each invalid byte is one
+  CHECK(onevisit::dsl::find_invalid_utf8(mask_idcard("张三丰李四王五赵六")) == std::string_view::npos);
+  // An applicant: a number as mask_idcard, a name keeps its first character.
+  CHECK(mask_applicant("11010519491231002X") == "110*************2X");
+  CHECK(mask_applicant("１３８１２３４５６７８") == "１３８******７８");
+  CHECK(mask_applicant("张三丰") == "张**");
+  CHECK(mask_applicant("阿卜杜热西提·扎克尔") == "阿*********");
+  CHECK(mask_applicant("李") == "*");
+  CHECK(mask_applicant("") == "");
+  CHECK(mask_applicant("\xe5\xbc") == "\xEF\xBF\xBD*");
 }

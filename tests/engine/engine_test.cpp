@@ -6,9 +6,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <onevisit/dsl/source.hpp>
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/simulate.hpp>
 #include <regex>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sstream>
 #include <thread>
 
 #include "../test_support.hpp"
@@ -496,4 +500,61 @@ TEST_CASE("engine: material contents are stored once, created lazily, and never 
   fs::remove_all(root);
   std::ofstream(root) << "x";
   CHECK_FALSE(make_folder_content_store(root));
+}
+
+// Issue 17: a client-chosen case id shows in lists, URLs, the audit trail and every log line
+// about the case. A phone or ID number as case id would spread it everywhere, so the engine
+// refuses one — the CLI, the REST API and embedders alike — and its error does not repeat it.
+TEST_CASE("engine: a case id that looks like a phone, ID or credit-code number is refused", "[engine][personal]") {
+  VirtualClock clock(at(2026, 3, 2, 9));
+  auto opened = Engine::open({":memory:", &clock});
+  REQUIRE(opened);
+  auto& engine = **opened;
+  REQUIRE(engine.deploy_sources({{"loop.flow", kCorrectionFlow}}, {"loop.flow"}));
+  const std::map<std::string, Value> form{{"company_name", Value::of_text("某某公司")}};
+  for (const std::string id : {"13812345678", "+86 138 1234 5678", "C13812345678", "case-13812345678", "11010519491231002X",
+                               "110105491231002", "010-65529988", "91350100M000100Y43", "１３８１２３４５６７８"}) {
+    INFO(id);
+    auto refused = engine.start_case("loop", form, "", {"", "clerk-1", "clerk"}, id);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().kind == EngineError::Kind::invalid);
+    CHECK(refused.error().message.find("holds personal data") != std::string::npos);
+    CHECK(refused.error().message.find(id) == std::string::npos);
+  }
+  auto listed = engine.list_cases({});
+  REQUIRE(listed);
+  CHECK(listed->empty());
+  // Case numbers, dates and short numbers are fine.
+  for (const std::string id : {"C1", "C20261207-0001", "2026-浙-0001", "intake.20261207.42"}) {
+    INFO(id);
+    CHECK(engine.start_case("loop", form, "", {"", "clerk-1", "clerk"}, id));
+  }
+}
+
+// Issue 17 item 9: the applicant was masked by bytes, so a name came out as invalid UTF-8 in
+// the case list, the history and the log line of the start. A name keeps its first character.
+TEST_CASE("engine: an applicant given by name is masked by characters, in the state and the log", "[engine][utf8]") {
+  VirtualClock clock(at(2026, 3, 2, 9));
+  auto opened = Engine::open({":memory:", &clock});
+  REQUIRE(opened);
+  auto& engine = **opened;
+  REQUIRE(engine.deploy_sources({{"loop.flow", kCorrectionFlow}}, {"loop.flow"}));
+  std::ostringstream log;
+  const auto previous = spdlog::default_logger();
+  auto capture = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
+  capture->set_level(spdlog::level::info);
+  spdlog::set_default_logger(capture);
+  auto started = engine.start_case("loop", {{"company_name", Value::of_text("某某公司")}}, "张三丰", {"", "clerk-1", "clerk"}, "C7");
+  spdlog::set_default_logger(previous);
+  REQUIRE(started);
+  auto view = engine.get_case("C7");
+  REQUIRE(view);
+  CHECK(view->state.applicant_masked == "张**");
+  auto listed = engine.list_cases({});
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().applicant == "张**");
+  INFO(log.str());
+  CHECK(log.str().find("for 张** by clerk-1") != std::string::npos);
+  CHECK(dsl::find_invalid_utf8(log.str()) == std::string::npos);
 }

@@ -896,4 +896,104 @@ TEST_CASE("server: a caller who is not logged in cannot make the server read a l
             .send("PUT", "/api/cases/B1/materials/articles", std::string(50000, 'y'),
                   {{"Content-Type", "application/pdf"}})
             .status == 200);
+
+// Issue 17: a client-chosen case id shows in lists, URLs, the audit trail and log lines; a
+// phone or ID number as case id is refused by the engine, and the answer does not repeat it.
+TEST_CASE("server: a case id that is a phone, ID or credit-code number is refused and nothing starts", "[server][personal]") {
+  Fixture f;
+  Client clerk = f.as("clerk");
+  for (const std::string id : {"13812345678", "8613812345678", "C13812345678", "11010519491231002X", "010-65529988", "91350100M000100Y43"}) {
+    INFO(id);
+    auto refused = clerk.post("/api/cases", json::object{{"bundle", "startup"}, {"case_id", id}, {"form", startup_form()}});
+    CHECK(refused.status == 422);
+    CHECK(refused.code() == "invalid");
+    CHECK(std::string(refused.json().at("message").as_string()).find("holds personal data") != std::string::npos);
+    CHECK(refused.body.find(id) == std::string::npos);
+  }
+  CHECK(clerk.get("/api/cases").json().at("cases").as_array().empty());
+  CHECK(clerk.post("/api/cases", json::object{{"bundle", "startup"}, {"case_id", "C20261207-0001"}, {"form", startup_form()}}).status == 201);
+  Client boss = f.as("boss");
+  auto audit = boss.get("/api/audit");
+  REQUIRE(audit.status == 200);
+  for (const std::string id : {"13812345678", "11010519491231002X", "65529988"}) CHECK(audit.body.find(id) == std::string::npos);
+}
+
+// Issue 17: full ID and phone numbers showed in free-text form fields, material notes, file
+// names, history (phones written +86 …, with separators or full-width digits) and, typed as
+// a user name at the login, in the audit trail. One detector masks them in every view.
+TEST_CASE("server: personal numbers typed as free text are masked in the case, its history and the audit trail", "[server][personal]") {
+  Fixture f;
+  Client clerk = f.as("clerk");
+  json::object form = startup_form();
+  form["company_name"] = "杭州一件事科技有限公司（联系人 +86 138 1234 5678）";
+  auto started = clerk.post("/api/cases", json::object{{"bundle", "startup"}, {"case_id", "P1"}, {"form", form}, {"applicant", "张三丰"}});
+  INFO(started.body);
+  REQUIRE(started.status == 201);
+  // A file name of more than 200 bytes is cut to 200: never in the middle of a character.
+  std::string file_name = "身份证11010519491231002X-";
+  for (int i = 0; i < 70; ++i) file_name += "章";
+  std::string encoded;
+  for (const unsigned char c : file_name + ".pdf") {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    if (c < 0x80 && c != '%') encoded += static_cast<char>(c);
+    else encoded += std::string{'%', kHex[c >> 4], kHex[c & 15]};
+  }
+  auto uploaded = clerk.send("PUT", "/api/cases/P1/materials/articles", "%PDF-1.4", {{"Content-Type", "application/pdf"}, {"X-File-Name", encoded}});
+  INFO(uploaded.body);
+  REQUIRE(uploaded.status == 200);
+  auto refused = clerk.post("/api/cases/P1/materials/articles/verify",
+                            json::object{{"accept", false}, {"reason", "章程上的电话１３９１２３４５６７８与申请表不符"}});
+  INFO(refused.body);
+  REQUIRE(refused.status == 200);
+  auto correction = clerk.post("/api/cases/P1/items/registration/events/request_correction",
+                               json::object{{"fields", json::object{{"reason", "请致电 0571-8765-4321 或 86 139 1234 5678，身份证 110105491231002"}}}});
+  INFO(correction.body);
+  REQUIRE(correction.status == 200);
+
+  const std::vector<std::string> full_numbers = {"1234 5678", "11010519491231002X", "１２３４５６７８", "8765-4321", "110105491231002"};
+  auto shown = clerk.get("/api/cases/P1");
+  REQUIRE(shown.status == 200);
+  const auto view = shown.json();  // parses: valid UTF-8
+  CHECK(view.at("form").at("company_name").as_string() == "杭州一件事科技有限公司（联系人 +86 138 **** **78）");
+  CHECK(view.at("applicant").as_string() == "张**");
+  bool articles = false;
+  for (const auto& m : view.at("materials").as_array()) {
+    if (m.at("material").as_string() != "articles") continue;
+    articles = true;
+    CHECK(m.at("note").as_string() == "章程上的电话１３９******７８与申请表不符");
+    std::string expected = "身份证110*************2X-";
+    for (int i = 0; i < 57; ++i) expected += "章";
+    CHECK(m.at("file_name").as_string() == expected);
+  }
+  CHECK(articles);
+  auto history = clerk.get("/api/cases/P1/history");
+  REQUIRE(history.status == 200);
+  (void)history.json();
+  CHECK(history.body.find("057*-****-**21") != std::string::npos);
+  CHECK(history.body.find("86 139 **** **78") != std::string::npos);
+  for (const auto& number : full_numbers) {
+    INFO(number);
+    CHECK(shown.body.find(number) == std::string::npos);
+    CHECK(history.body.find(number) == std::string::npos);
+  }
+
+  // A phone or ID number typed as the user name at the login: refused, audited masked.
+  Client stranger = f.client();
+  CHECK(stranger.login("13912345678", "guess").status == 401);
+  CHECK(stranger.login("11010519491231002X", "guess").status == 401);
+  // Refusals without authentication are counted per address and minute: written when it ends.
+  f.clock.advance(60'000);
+  Client boss = f.as("boss");
+  auto audit = boss.get("/api/audit?limit=1000");
+  REQUIRE(audit.status == 200);
+  bool masked_login = false;
+  const auto records = audit.json();
+  for (const auto& r : records.at("records").as_array()) {
+    masked_login |= std::string_view(r.at("detail").as_string()).find("139******78 (1)") != std::string_view::npos;
+  }
+  CHECK(masked_login);
+  for (const std::string number : {"13912345678", "11010519491231002X", "1234 5678", "8765-4321"}) {
+    INFO(number);
+    CHECK(audit.body.find(number) == std::string::npos);
+  }
 }

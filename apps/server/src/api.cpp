@@ -4,6 +4,7 @@
 
 #include <onevisit/adapters/adapter.hpp>
 #include <onevisit/dsl/diagnostic.hpp>
+#include <onevisit/dsl/personal_numbers.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/report.hpp>
 
@@ -91,6 +92,10 @@ HttpResponse json_response(unsigned status, const json::value& body) {
 }
 
 std::string masked(std::string_view text) { return adapters::mask_identifiers(text); }
+// Masked, then cut to `max_bytes` at a character boundary (a cut number stays masked).
+std::string masked(std::string_view text, std::size_t max_bytes) {
+  return dsl::truncate_utf8(masked(text), max_bytes);
+}
 
 bool safe_token(std::string_view text, std::size_t max) {
   if (text.empty() || text.size() > max) return false;
@@ -315,12 +320,13 @@ json::object user_json(const User& u) {
                       {"disabled", u.disabled}};
 }
 
+// Records written before the trail masked what people typed are masked when shown.
 json::object audit_json(const AuditRecord& r) {
-  return json::object{{"sequence", r.sequence}, {"at", cli::format_time(r.at)}, {"actor", r.actor}, {"role", r.role},
-                      {"remote_address", r.remote_address}, {"action", r.action}, {"target", r.target},
-                      {"outcome", r.outcome}, {"detail", r.detail}, {"count", r.count},
+  return json::object{{"sequence", r.sequence}, {"at", cli::format_time(r.at)}, {"actor", masked(r.actor)}, {"role", r.role},
+                      {"remote_address", r.remote_address}, {"action", masked(r.action)}, {"target", masked(r.target)},
+                      {"outcome", r.outcome}, {"detail", masked(r.detail)}, {"count", r.count},
                       {"last_at", cli::format_time(r.last_at == 0 ? r.at : r.last_at)},
-                      {"last_action", r.last_action.empty() ? r.action : r.last_action}};
+                      {"last_action", masked(r.last_action.empty() ? r.action : r.last_action)}};
 }
 
 json::object token_json(const ApiToken& t) {
@@ -368,7 +374,8 @@ HttpResponse Api::handle(const HttpRequest& request) {
   } catch (const std::exception& e) {
     // A bug, not bad input (bad input is answered by route); one request must not take the
     // service down, and the log ties it to the request id.
-    spdlog::error("request {}: {} {}: unexpected exception: {}", context.request_id, request.method, masked(request.path), e.what());
+    spdlog::error("request {}: {} {}: unexpected exception: {}", context.request_id, request.method,
+                  masked(request.path), masked(e.what()));
     context.outcome = "internal";
     response = json_response(500, json::object{{"code", "internal"}, {"message", "internal error; the request id is in the server log"},
                                                {"details", json::object{{"request_id", context.request_id}}}});
@@ -384,13 +391,16 @@ HttpResponse Api::handle(const HttpRequest& request) {
   if (api && (!is_get(request) || denied) && !context.audited) {
     AuditRecord record;
     record.at = engine_.now();
-    record.actor = context.caller ? context.caller->user.name : (context.attempted_user.empty() ? "-" : masked(context.attempted_user));
+    // What a person typed (the user name at a login, a case id, a path, a message) may hold an
+    // ID or phone number: the trail keeps it masked, for it is never deleted.
+    record.actor = masked(context.caller ? context.caller->user.name
+                                         : (context.attempted_user.empty() ? "-" : context.attempted_user));
     record.role = context.caller ? std::string(to_string(context.caller->user.role)) : "";
     record.remote_address = request.remote_address;
-    record.action = request.method + " " + masked(request.path.substr(0, 300));
-    record.target = context.target;
+    record.action = request.method + " " + masked(request.path, 300);
+    record.target = masked(context.target);
     record.outcome = response.status < 400 ? "ok" : context.outcome;
-    record.detail = masked(context.detail.substr(0, 500));
+    record.detail = masked(context.detail, 500);
     if (!context.caller) {
       record.target = "";  // the user name tried is in the actor
       refusals_.add(record);
@@ -517,7 +527,7 @@ HttpResponse Api::Exchange::account_error(const AccountError& e) {
     case AccountError::Kind::conflict: return error(409, "conflict", e.message);
     case AccountError::Kind::invalid: return error(422, "invalid", e.message);
     default:
-      spdlog::error("request {}: {}", context.request_id, e.message);
+      spdlog::error("request {}: {}", context.request_id, masked(e.message));
       return error(500, "internal", "the account store failed; the request id is in the server log");
   }
 }
@@ -771,7 +781,7 @@ std::optional<HttpResponse> Api::Exchange::case_routes() {
     json::array a;
     for (const auto& c : *cases) {
       a.push_back(json::object{{"case_id", c.case_id}, {"bundle", c.bundle_id}, {"bundle_version", c.bundle_version}, {"status", c.status},
-                               {"applicant", c.applicant}, {"started_at", cli::format_time(c.started_at)},
+                               {"applicant", masked(c.applicant)}, {"started_at", cli::format_time(c.started_at)},
                                {"updated_at", cli::format_time(c.updated_at)}, {"version", c.version}});
     }
     return json_response(200, json::object{{"cases", std::move(a)}, {"limit", query.limit}, {"offset", query.offset}});
@@ -836,7 +846,7 @@ std::optional<HttpResponse> Api::Exchange::case_view_routes() {
       const auto& model = wf.materials[m];
       o["source"] = model.source == engine::MaterialSource::upload ? "upload" : model.source == engine::MaterialSource::elicense ? "elicense" : "produced";
       o["secondary"] = model.secondary;
-      o["file_name"] = view->state.materials[m].file_name;
+      o["file_name"] = masked(view->state.materials[m].file_name);
       o["has_content"] = !view->state.materials[m].content_hash.empty();
     }
     auto& items = j["items"].as_array();
@@ -930,7 +940,7 @@ std::optional<HttpResponse> Api::Exchange::material_routes() {
       std::string file_name = request.header("x-file-name");
       bool decoded_ok = true;
       if (auto decoded = percent_decode(file_name, decoded_ok); decoded_ok) file_name = std::move(decoded);
-      if (file_name.size() > 200) file_name.resize(200);
+      file_name = dsl::truncate_utf8(file_name, 200);  // also makes it valid UTF-8
       auto options = command_options();
       if (!options) return bad_key();
       // The engine stores the bytes (content-addressed) before the command commits.
@@ -951,7 +961,8 @@ std::optional<HttpResponse> Api::Exchange::material_routes() {
       if (hash.empty()) return error(404, "not_found", "material '" + material + "' has no stored content");
       auto content = engine_.contents().get(hash);
       if (!content) {
-        spdlog::error("request {}: material {} of case {}: {}", context.request_id, material, case_id, content.error());
+        spdlog::error("request {}: material {} of case {}: {}", context.request_id, material, masked(case_id),
+                      content.error());
         return error(500, "internal", "the material's content cannot be read; the request id is in the server log");
       }
       if (!*content) return error(404, "not_found", "the content of material '" + material + "' is not stored here");

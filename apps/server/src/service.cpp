@@ -51,8 +51,11 @@ struct Service::Impl {
 
   void fire_timers() {
     auto fired = engine->fire_due_timers();
-    if (!fired) spdlog::error("timers: {}", fired.error().message);
-    else if (*fired > 0) spdlog::info("timers: fired {}", *fired);
+    if (!fired) {
+      spdlog::error("timers: {}", adapters::mask_identifiers(fired.error().message));
+    } else if (*fired > 0) {
+      spdlog::info("timers: fired {}", *fired);
+    }
   }
 
   void drain_outbox() {
@@ -73,7 +76,7 @@ struct Service::Impl {
     }
     auto round = delivery->run_once();
     if (!round) {
-      spdlog::error("delivery: {}", round.error());
+      spdlog::error("delivery: {}", adapters::mask_identifiers(round.error()));
       return;
     }
     const auto& d = round->dispatch;

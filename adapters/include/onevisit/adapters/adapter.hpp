@@ -126,8 +126,8 @@ class LogAdapter final : public Adapter {
   AdapterResult submit(const AdapterCall& call) override;
 };
 
-/// Masks every resident ID number (18 characters, checksum valid) and mainland mobile number
-/// (11 digits) inside a text, keeping the first 3 and last 2 characters.
+/// Masks every ID, credit-code and phone number in a text: dsl::mask_personal_numbers, the one
+/// detector every view, log line and error message uses. The result is valid UTF-8.
 std::string mask_identifiers(std::string_view text);
 
 /// Why a department's answer could not be applied to its case.

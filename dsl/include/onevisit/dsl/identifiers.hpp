@@ -32,11 +32,11 @@ bool valid_uscc(std::string_view code);
 /// The check character a code's first 17 characters call for.
 std::optional<char> uscc_check_character(std::string_view first17);
 
-/// Masks an ID number for logs: keeps the first 3 and last 2 characters
-/// ("110***********002X" style); anything shorter than 6 is fully masked.
+/// Masks an ID number for logs: keeps the first 3 and last 2 characters (code points; the
+/// result is valid UTF-8: "110*************2X"); 6 characters or fewer are fully masked.
 std::string mask_idcard(std::string_view id);
 
-/// Masks a phone number for logs: keeps the first 3 and last 2 digits.
+/// Masks a phone number for logs: keeps the first 3 and last 2 characters, as mask_idcard.
 std::string mask_phone(std::string_view phone);
 
 /// True for a mainland mobile number: 11 digits starting with 1[3-9].
