@@ -43,10 +43,11 @@ enum class Action {
   read_report,
   read_calls,         ///< the adapter calls of cases (the outbox)
   settle_calls,       ///< retry or resolve a parked call
-  post_receipts,      ///< a department's system answers a call (its result, documents)
+  post_receipts,      ///< a department's system answers a call (its result, documents); department_system only
 };
 
-/// Whether `role` may perform `action` at all (reviewers further only on their department).
+/// Whether `role` may perform `action` at all (reviewers and department systems further only
+/// on their department; department systems only with an API token).
 bool role_may(Role role, Action action);
 
 struct ApiOptions {
