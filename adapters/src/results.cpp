@@ -157,13 +157,10 @@ std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engin
 
 namespace onevisit::adapters {
 
-std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine, const std::string& case_id, ElicenseLibrary& library,
-                                                          const engine::CommandOptions& options) {
-  auto view = engine.get_case(case_id);
-  if (!view) return std::unexpected(view.error().message);
-  const auto& wf = *view->workflow;
-  const auto& state = view->state;
-  // The holders the form names, in form order.
+namespace {
+
+// The holders the form names, in form order: each resident ID number and credit code.
+std::vector<std::string> elicense_holders(const engine::Workflow& wf, const engine::Case& state) {
   std::vector<std::string> holders;
   for (const auto& f : wf.fields) {
     const auto& value = state.slots[f.slot];
@@ -173,22 +170,79 @@ std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine
       holders.push_back(value.text);
     }
   }
+  return holders;
+}
+
+// The first holder's license of the type; nullopt when none of them has one.
+std::expected<std::optional<Elicense>, std::string> find_elicense(ElicenseLibrary& library, const std::string& type,
+                                                                  const std::vector<std::string>& holders) {
+  for (const auto& holder : holders) {
+    auto license = library.lookup(type, holder);
+    if (!license) return std::unexpected(license.error());
+    if (*license) return std::move(*license);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::expected<engine::CommandResult, ElicenseError> fetch_elicense(engine::Engine& engine, const std::string& case_id,
+                                                                   const std::string& material_id, ElicenseLibrary* library,
+                                                                   const engine::CommandOptions& options) {
+  using Kind = ElicenseError::Kind;
+  auto view = engine.get_case(case_id);
+  if (!view) return std::unexpected(ElicenseError{Kind::engine, view.error().message, view.error()});
+  const auto& wf = *view->workflow;
+  const auto m = wf.find_material(material_id);
+  if (!m) {
+    return std::unexpected(ElicenseError{Kind::engine, "no material '" + material_id + "' in this bundle",
+                                         engine::EngineError{engine::EngineError::Kind::not_found, "no material '" + material_id + "' in this bundle"}});
+  }
+  const auto& material = wf.materials[*m];
+  if (material.producer) {
+    return std::unexpected(ElicenseError{Kind::not_an_elicense, "material '" + material_id + "' is issued by item '" +
+                                                                    wf.items[*material.producer].id +
+                                                                    "' of this bundle: its department's system delivers it"});
+  }
+  if (material.source != engine::MaterialSource::elicense) {
+    return std::unexpected(ElicenseError{Kind::not_an_elicense, "material '" + material_id + "' is not declared `from elicense`: upload it"});
+  }
+  if (library == nullptr) {
+    return std::unexpected(ElicenseError{Kind::not_held, "no e-license library is configured; upload material '" + material_id + "' instead"});
+  }
+  const auto holders = elicense_holders(wf, view->state);
+  auto found = find_elicense(*library, material.elicense_type, holders);
+  if (!found) {
+    return std::unexpected(ElicenseError{Kind::library, found.error() + "; try again, or upload material '" + material_id + "' instead"});
+  }
+  if (!*found) {
+    return std::unexpected(ElicenseError{Kind::not_held, "the e-license library holds no " + material.elicense_type +
+                                                             " for the ID or credit code numbers on the form; upload material '" +
+                                                             material_id + "' instead"});
+  }
+  auto hash = engine.contents().put((*found)->content);
+  if (!hash) return std::unexpected(ElicenseError{Kind::library, "storing the e-license: " + hash.error()});
+  auto attached = engine.execute(case_id, engine::AttachMaterial{material_id, *hash, (*found)->file_name, true}, options);
+  if (!attached) return std::unexpected(ElicenseError{Kind::engine, attached.error().message, attached.error()});
+  return std::move(*attached);
+}
+
+std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine, const std::string& case_id, ElicenseLibrary& library,
+                                                          const engine::CommandOptions& options) {
+  auto view = engine.get_case(case_id);
+  if (!view) return std::unexpected(view.error().message);
+  const auto& wf = *view->workflow;
+  const auto& state = view->state;
+  const auto holders = elicense_holders(wf, state);
   ElicenseFetch fetched;
   for (engine::MaterialIndex m = 0; m < wf.materials.size(); ++m) {
     const auto& material = wf.materials[m];
     const auto status = state.materials[m].status;
     if (material.source != engine::MaterialSource::elicense || !engine::material_applies(wf, state, m)) continue;
     if (status != engine::MaterialStatus::missing && status != engine::MaterialStatus::rejected) continue;
-    std::optional<Elicense> found;
-    for (const auto& holder : holders) {
-      auto license = library.lookup(material.elicense_type, holder);
-      if (!license) return std::unexpected(license.error());
-      if (*license) {
-        found = std::move(**license);
-        break;
-      }
-    }
-    if (!found) {
+    auto found = find_elicense(library, material.elicense_type, holders);
+    if (!found) return std::unexpected(found.error());
+    if (!*found) {
       fetched.to_upload.push_back(material.id);
       continue;
     }

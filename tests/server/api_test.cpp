@@ -3,6 +3,8 @@
 // port with a small workflow and a virtual clock.
 #include <catch2/catch.hpp>
 
+#include "deptsim/simulator.hpp"
+
 #include <onevisit/adapters/adapter.hpp>
 #include <onevisit/server/server.hpp>
 
@@ -141,14 +143,32 @@ class Client {
 
 const std::string kPassword = "correct horse battery";
 
+// What the service's e-license library is: the department simulator's (the default), the
+// simulator's with no resident ID cards in it, or none configured.
+enum class Library { simulator, simulator_without_id_cards, none };
+
+// Every system the test workflows name logs its calls (as an unconfigured service does).
+const std::string kLogSystems =
+    "[systems.market_registry]\nkind = \"log\"\n[systems.seal_system]\nkind = \"log\"\n[systems.notify]\nkind = \"log\"\n";
+
 // A running service with one user per role (two reviewers: market and police).
 struct Fixture {
   fs::path dir;
   engine::VirtualClock clock{at(2026, 3, 2)};
+  std::unique_ptr<deptsim::Simulator> simulator;  ///< plays the e-license library
   std::unique_ptr<server::Service> service;
   std::string admin_password;
 
-  explicit Fixture(std::size_t max_material_bytes = 64 * 1024, std::string adapter_config = {}, bool secure_cookies = false) {
+  explicit Fixture(std::size_t max_material_bytes = 64 * 1024, std::string adapter_config = kLogSystems, bool secure_cookies = false,
+                   Library library = Library::simulator) {
+    if (library != Library::none) {
+      deptsim::Options sim;
+      if (library == Library::simulator_without_id_cards) sim.missing_licenses = {"居民身份证"};
+      auto started = deptsim::Simulator::start(sim);
+      if (!started) FAIL(started.error());
+      simulator = std::move(*started);
+      adapter_config += "[elicense]\nurl = \"" + simulator->url() + "/elicense\"\ntimeout_ms = 2000\n";
+    }
     static int counter = 0;
     dir = fs::temp_directory_path() / ("onevisit-server-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
     fs::remove_all(dir);
@@ -195,6 +215,7 @@ struct Fixture {
   }
   ~Fixture() {
     service.reset();
+    if (simulator) simulator->stop();
     std::error_code ec;
     fs::remove_all(dir, ec);
   }
@@ -805,7 +826,7 @@ TEST_CASE("server: a designer deploys a bundle; tolerant intake on it", "[server
   tolerant.replace(tolerant.find("needs id_card, articles;"), 24, "needs id_card, articles, lease; tolerant;");
   tolerant.insert(tolerant.find("material license"), "material lease \"租赁合同\" upload pdf secondary\n");
   tolerant += "bundle tolerant_startup \"容缺开办\" version 1 {\n  promise 6 workdays; lifecycle standard\n"
-              "  form { company_name \"企业名称\": text required }\n  use registration\n}\n";
+              "  form { company_name \"企业名称\": text required\n legal_rep_id \"法定代表人身份证\": idcard required }\n  use registration\n}\n";
   auto deployed = designer.post("/api/workflows", json::object{{"files", json::object{{"tolerant.flow", tolerant}}}});
   INFO(deployed.body);
   REQUIRE(deployed.status == 200);
@@ -823,11 +844,12 @@ TEST_CASE("server: a designer deploys a bundle; tolerant intake on it", "[server
   CHECK(designer.get("/api/workflows").json().at("workflows").as_array().size() == 2);
   auto fields = designer.get("/api/workflows/tolerant_startup");
   REQUIRE(fields.status == 200);
-  CHECK(fields.json().at("fields").as_array().size() == 1);
+  CHECK(fields.json().at("fields").as_array().size() == 2);
   CHECK(designer.get("/api/workflows/nothing").status == 404);
 
   Client clerk = f.as("clerk");
-  REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "tolerant_startup"}, {"case_id", "T1"}, {"form", json::object{{"company_name", "小馆"}}}}).status == 201);
+  REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "tolerant_startup"}, {"case_id", "T1"},
+                                          {"form", json::object{{"company_name", "小馆"}, {"legal_rep_id", "11010519491231002X"}}}}).status == 201);
   REQUIRE(clerk.post("/api/cases/T1/materials/id_card/elicense", json::object{}).status == 200);
   REQUIRE(clerk.send("PUT", "/api/cases/T1/materials/articles", "%PDF", {{"Content-Type", "application/pdf"}}).status == 200);
   const auto version = f.case_version("T1");
@@ -849,7 +871,7 @@ TEST_CASE("server: a designer deploys a bundle; tolerant intake on it", "[server
 }
 
 TEST_CASE("server: --secure-cookies marks both cookies Secure", "[server]") {
-  Fixture f(64 * 1024, {}, true);
+  Fixture f(64 * 1024, kLogSystems, true);
   auto reply = f.client().login("clerk", kPassword);
   REQUIRE(reply.status == 200);
   int secure = 0;
@@ -1046,6 +1068,62 @@ TEST_CASE("server: the market's system approves its item with a receipt", "[serv
   CHECK(item_state(clerk, case_id, "registration") == "approved");
   CHECK(material_status(clerk, case_id, "license") == "verified");
   CHECK(history_text(f, case_id).find("\"actor\":\"system:market_gateway\"") != std::string::npos);
+}
+
+// Issue 17 #10: the e-license route marked a material verified without asking the library.
+TEST_CASE("server: e-licenses come from the configured library, or the clerk is told to upload", "[server][elicense]") {
+  SECTION("the simulator's library holds the license: fetched, stored, verified") {
+    Fixture f;
+    Client clerk = f.as("clerk");
+    REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "startup"}, {"case_id", "E1"}, {"form", startup_form()}}).status == 201);
+    auto fetched = clerk.post("/api/cases/E1/materials/id_card/elicense", json::object{});
+    INFO(fetched.body);
+    REQUIRE(fetched.status == 200);
+    CHECK(material_status(clerk, "E1", "id_card") == "verified");
+    auto content = clerk.get("/api/cases/E1/materials/id_card");
+    REQUIRE(content.status == 200);
+    CHECK(content.body.rfind("电子证照 居民身份证 ", 0) == 0);
+    CHECK_FALSE(content.header("x-content-sha256").empty());
+    // Fetched once: asking again is refused by the engine (already verified).
+    CHECK(clerk.post("/api/cases/E1/materials/id_card/elicense", json::object{}).status == 409);
+
+    // Only materials declared `from elicense`: not uploads, not what the bundle's items issue.
+    const auto version = f.case_version("E1");
+    for (const char* material : {"articles", "license"}) {
+      auto refused = clerk.post(std::string("/api/cases/E1/materials/") + material + "/elicense", json::object{});
+      INFO(material << ": " << refused.body);
+      CHECK(refused.status == 422);
+      CHECK(refused.code() == "invalid");
+    }
+    CHECK(clerk.post("/api/cases/E1/materials/nothing/elicense", json::object{}).status == 404);
+    CHECK(f.case_version("E1") == version);
+    CHECK(material_status(clerk, "E1", "articles") == "missing");
+  }
+  SECTION("the library does not hold it: upload instead, nothing changed") {
+    Fixture f(64 * 1024, kLogSystems, false, Library::simulator_without_id_cards);
+    Client clerk = f.as("clerk");
+    REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "startup"}, {"case_id", "E2"}, {"form", startup_form()}}).status == 201);
+    const auto version = f.case_version("E2");
+    auto refused = clerk.post("/api/cases/E2/materials/id_card/elicense", json::object{});
+    INFO(refused.body);
+    CHECK(refused.status == 409);
+    CHECK(refused.code() == "upload_instead");
+    CHECK(refused.body.find("upload") != std::string::npos);
+    CHECK(f.case_version("E2") == version);
+    CHECK(material_status(clerk, "E2", "id_card") == "missing");
+  }
+  SECTION("no library is configured: upload instead, nothing changed") {
+    Fixture f(64 * 1024, kLogSystems, false, Library::none);
+    Client clerk = f.as("clerk");
+    REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "startup"}, {"case_id", "E3"}, {"form", startup_form()}}).status == 201);
+    const auto version = f.case_version("E3");
+    auto refused = clerk.post("/api/cases/E3/materials/id_card/elicense", json::object{});
+    INFO(refused.body);
+    CHECK(refused.status == 409);
+    CHECK(refused.code() == "upload_instead");
+    CHECK(f.case_version("E3") == version);
+    CHECK(material_status(clerk, "E3", "id_card") == "missing");
+  }
 }
 
 TEST_CASE("server: the intake's material list follows the situation answers", "[server]") {

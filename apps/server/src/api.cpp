@@ -3,6 +3,7 @@
 #include "cli/case_json.hpp"
 
 #include <onevisit/adapters/adapter.hpp>
+#include <onevisit/adapters/elicense.hpp>
 #include <onevisit/dsl/diagnostic.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/report.hpp>
@@ -936,7 +937,25 @@ std::optional<HttpResponse> Api::Exchange::material_routes() {
     if (parts[5] == "elicense") {
       if (auto d = require(Action::attach_material)) return *d;
       if (!load_case(case_id, denied)) return *denied;
-      return run_command(case_id, engine::AttachMaterial{material, "", "", true});
+      auto options = command_options();
+      if (!options) return bad_key();
+      // Verified only because the library holds it: the library is asked, its document stored.
+      auto fetched = adapters::fetch_elicense(engine_, case_id, material, options_.elicense.get(), *options);
+      if (!fetched) {
+        const auto& e = fetched.error();
+        switch (e.kind) {
+          case adapters::ElicenseError::Kind::not_an_elicense: return error(422, "invalid", e.message);
+          case adapters::ElicenseError::Kind::not_held: return error(409, "upload_instead", e.message);
+          case adapters::ElicenseError::Kind::library:
+            spdlog::warn("request {}: e-license {} of case {}: {}", context.request_id, material, masked(case_id), e.message);
+            return error(503, "try_again", e.message);
+          case adapters::ElicenseError::Kind::engine:
+            if (e.engine_error) return engine_error(*e.engine_error);
+            break;
+        }
+        return error(500, "internal", "the e-license could not be fetched; the request id is in the server log");
+      }
+      return json_response(200, command_json(*fetched));
     }
     if (parts[5] == "verify") {
       if (auto d = require(Action::verify_material)) return *d;

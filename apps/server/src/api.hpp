@@ -11,6 +11,7 @@
 #include "accounts.hpp"
 #include "http_server.hpp"
 
+#include <onevisit/adapters/elicense.hpp>
 #include <onevisit/adapters/results.hpp>
 #include <onevisit/engine/engine.hpp>
 
@@ -57,6 +58,9 @@ struct ApiOptions {
   std::filesystem::path console_dir;  ///< static files of the web console (empty: none)
   bool secure_cookies = false;        ///< mark cookies Secure (the service is reached over HTTPS)
   adapters::ResultMapping result_mapping;  ///< how departments' answers become lifecycle events
+  /// The e-license library (电子证照库) materials `from elicense` are fetched from; null: none is
+  /// configured, and the clerk is told to upload them instead.
+  std::shared_ptr<adapters::ElicenseLibrary> elicense;
   int max_failures_per_user = 5;      ///< login failures per window before 429
   int max_failures_per_address = 20;
   Timestamp failure_window = 15LL * 60 * 1000;

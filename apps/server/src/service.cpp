@@ -174,6 +174,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   api.session_lifetime = options.session_lifetime.count();
   api.secure_cookies = options.secure_cookies;
   api.result_mapping = impl->config.results;
+  api.elicense = impl->config.elicense;
   api.console_dir = options.console_dir.empty() ? default_console_dir() : options.console_dir;
   impl->api = std::make_unique<Api>(*impl->engine, *impl->accounts, api);
 
