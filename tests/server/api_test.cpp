@@ -6,6 +6,7 @@
 #include "deptsim/simulator.hpp"
 
 #include <onevisit/adapters/adapter.hpp>
+#include <onevisit/adapters/results.hpp>
 #include <onevisit/server/server.hpp>
 
 #include <boost/asio/connect.hpp>
@@ -1050,6 +1051,55 @@ TEST_CASE("server: a department's system answers only its department's items, wi
   REQUIRE(again.status == 200);
   CHECK(again.json().at("commands").as_array().empty());
   CHECK(f.case_version(case_id) == applied_version);
+}
+
+// An item may call another department (`call(police.check)`): that department's system may
+// answer the call it received about the item, and only that call.
+TEST_CASE("server: a department called about another department's item answers that call only", "[server][receipts]") {
+  Fixture f;
+  Client designer = f.as("designer");
+  std::string flow = kFlow.substr(0, kFlow.find("bundle startup"));
+  flow += "lifecycle consult {\n  state submitted initial; state approved final\n"
+          "  on approve: submitted -> approved by reviewer do call(police.check)\n}\n"
+          "bundle consult_startup \"征询开办\" version 1 {\n  promise 6 workdays; lifecycle consult\n"
+          "  form { company_name \"企业名称\": text required }\n  item permit \"许可\" by market { limit 5 workdays }\n"
+          "  item police_filing \"备案\" by police after permit { limit 1 workday }\n}\n";
+  auto deployed = designer.post("/api/workflows", json::object{{"files", json::object{{"consult.flow", flow}}}});
+  INFO(deployed.body);
+  REQUIRE(deployed.status == 200);
+  Client clerk = f.as("clerk");
+  REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "consult_startup"}, {"case_id", "K1"}, {"form", json::object{{"company_name", "小馆"}}}})
+              .status == 201);
+  REQUIRE(f.as("market").post("/api/cases/K1/items/permit/events/approve", json::object{}).status == 200);
+  auto calls = f.service->engine().store().list_outbox("K1", "", 10);
+  REQUIRE(calls);
+  std::string key;
+  for (const auto& c : *calls) {
+    if (c.department == "police") key = c.idempotency_key;
+  }
+  REQUIRE_FALSE(key.empty());
+
+  adapters::Receipt answer;
+  answer.request_id = key;
+  answer.case_id = "K1";
+  answer.item = "permit";
+  answer.status = adapters::Receipt::Status::approved;
+  const adapters::ReceiptSender police{"seal_system", ""};
+  auto applied = adapters::apply_result(f.service->engine(), answer, police);
+  INFO((applied ? std::string("applied") : applied.error().message));
+  CHECK(applied);
+  // Not a call it received: refused.
+  answer.request_id = "K1/permit/999/0";
+  auto refused = adapters::apply_result(f.service->engine(), answer, police);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().not_allowed);
+  // The market's system was not called, but owns the item.
+  CHECK(adapters::apply_result(f.service->engine(), answer, adapters::ReceiptSender{"market_registry", ""}));
+  // Another system, called about nothing here: refused.
+  answer.request_id = key;
+  auto stranger = adapters::apply_result(f.service->engine(), answer, adapters::ReceiptSender{"fire_supervision", ""});
+  REQUIRE_FALSE(stranger);
+  CHECK(stranger.error().not_allowed);
 }
 
 TEST_CASE("server: the market's system approves its item with a receipt", "[server][receipts]") {
