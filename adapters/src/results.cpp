@@ -91,7 +91,8 @@ std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engin
     if (!m) {
       return std::unexpected(ResultError{true, "bundle " + wf.bundle_id + " has no material '" + document.material + "'"});
     }
-    const bool produced = wf.materials[*m].producer == index || std::find(item->produces.begin(), item->produces.end(), *m) != item->produces.end();
+    const bool produced = wf.materials[*m].producer == index ||
+                          std::find(item->produces.begin(), item->produces.end(), *m) != item->produces.end();
     if (!produced) {
       return std::unexpected(not_allowed("item " + item_id + " does not produce material '" + document.material +
                                          "': an answer attaches only the documents its item issues"));

@@ -73,7 +73,7 @@ struct Receipt {
 /// token posted it. apply_result lets a sender answer only its own department's items (or
 /// calls) and attach only what the answering item produces; the history names the sender.
 struct ReceiptSender {
-  std::string system;      ///< the system's name (or the account's); the actor is "system:<system>"
+  std::string system;  ///< the system's name (or the account's); the actor is "system:<system>"
   /// The department the sender is bound to (an account's). Empty: the departments whose
   /// workflow `adapter` is `system`.
   std::string department;

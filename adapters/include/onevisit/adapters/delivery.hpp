@@ -7,7 +7,8 @@
 // parking), applies the answers that came with responses, and reads the receipts of every
 // xml-exchange system, applying each to its case (apply_result) before the file moves to
 // processed/. A receipt file's sender is the system whose folder it lies in, and it answers
-// only that system's items (apply_result). `onevisit dispatch`, `onevisit serve` and the tests all drive this class.
+// only that system's items (apply_result). `onevisit dispatch`, `onevisit serve` and the
+// tests all drive this class.
 //
 // Thread safety: one thread calls run_once; the Engine may be used by others meanwhile.
 #pragma once

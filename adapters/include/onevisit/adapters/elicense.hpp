@@ -56,10 +56,10 @@ struct ElicenseFetch {
 /// Why one e-license could not be fetched (fetch_elicense). Nothing changed in the case.
 struct ElicenseError {
   enum class Kind {
-    not_an_elicense,  ///< the material is not declared `from elicense`, or an item of the bundle issues it
-    not_held,         ///< no library is configured, or it holds no such license for the form's holders: upload instead
+    not_an_elicense,  ///< not declared `from elicense`, or an item of the bundle issues it
+    not_held,         ///< no library configured, or it has no such license for the form's holders
     library,          ///< the library cannot be reached or answers nonsense (a passing failure)
-    engine,           ///< the case or material is unknown, or the engine refused the attachment (`engine_error`)
+    engine,           ///< unknown case or material, or the engine refused (`engine_error`)
   };
   Kind kind = Kind::engine;
   std::string message;
