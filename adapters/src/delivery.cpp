@@ -6,12 +6,12 @@ namespace onevisit::adapters {
 
 Delivery::Delivery(engine::Engine& engine, const AdapterConfig& config)
     : engine_(engine), config_(config), dispatcher_(engine.store(), config.registry, config.dispatch) {
-  dispatcher_.on_result([this](const Receipt& receipt) -> std::expected<void, ResultError> {
-    auto applied = apply_result(engine_, receipt, config_.results);
+  dispatcher_.on_result([this](const Receipt& receipt, const ReceiptSender& sender) -> std::expected<void, ResultError> {
+    auto applied = apply_result(engine_, receipt, sender, config_.results);
     if (!applied) return std::unexpected(applied.error());
     return {};
   });
-  for (const auto& [system, folders] : config.exchanges) readers_.emplace_back(folders);
+  for (const auto& [system, folders] : config.exchanges) readers_.emplace_back(system, ReceiptReader(folders));
 }
 
 std::expected<DeliveryRound, std::string> Delivery::run_once() {
@@ -19,9 +19,11 @@ std::expected<DeliveryRound, std::string> Delivery::run_once() {
   auto dispatched = dispatcher_.drain_once(engine_.now());
   if (!dispatched) return std::unexpected("delivering calls: " + dispatched.error().message);
   round.dispatch = *dispatched;
-  for (auto& reader : readers_) {
-    const auto polled = reader.poll([this](const Receipt& receipt) {
-      auto applied = apply_result(engine_, receipt, config_.results);
+  for (auto& [system, reader] : readers_) {
+    // Whoever can write into this folder speaks for its system, whatever fromNode says.
+    const ReceiptSender sender{system, {}};
+    const auto polled = reader.poll([this, &sender](const Receipt& receipt) {
+      auto applied = apply_result(engine_, receipt, sender, config_.results);
       if (applied) {
         for (const auto& c : applied->commands) {
           spdlog::info("receipt {} for case {}: {}", mask_identifiers(receipt.request_id),

@@ -148,10 +148,12 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
   if (result.status == AdapterResult::Status::delivered && result.receipt) {
     if (!result.receipt->request_id.empty() && result.receipt->request_id != record.idempotency_key) {
       result = {AdapterResult::Status::rejected, "the answer is for request '" + result.receipt->request_id + "', not this call", std::nullopt};
+    } else if (!result.receipt->case_id.empty() && result.receipt->case_id != record.case_id) {
+      result = {AdapterResult::Status::rejected, "the answer is for case '" + result.receipt->case_id + "', not this call's", std::nullopt};
     } else if (result_handler_) {
       if (result.receipt->request_id.empty()) result.receipt->request_id = record.idempotency_key;
       if (result.receipt->case_id.empty()) result.receipt->case_id = record.case_id;
-      if (auto handled = result_handler_(*result.receipt); !handled) {
+      if (auto handled = result_handler_(*result.receipt, ReceiptSender{record.adapter, record.department}); !handled) {
         result = {handled.error().permanent ? AdapterResult::Status::rejected : AdapterResult::Status::retry,
                   "the department's answer cannot be applied: " + handled.error().message, std::nullopt};
       } else {

@@ -18,6 +18,8 @@ ResultError from(const EngineError& e) {
   return ResultError{e.kind != EngineError::Kind::store, e.message};
 }
 
+ResultError not_allowed(std::string message) { return ResultError{true, std::move(message), true}; }
+
 std::string lowercase(std::string_view status) {
   std::string out(status);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -34,24 +36,66 @@ std::string item_of_request(std::string_view request_id) {
   return std::string(request_id.substr(first + 1, second - first - 1));
 }
 
-std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engine, const Receipt& receipt, const ResultMapping& mapping) {
+std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engine, const Receipt& receipt, const ReceiptSender& sender,
+                                                           const ResultMapping& mapping) {
   ResultApplication done;
   if (receipt.request_id.empty()) return std::unexpected(ResultError{true, "the answer names no request"});
+  if (sender.system.empty()) return std::unexpected(not_allowed("the answer has no authenticated sender"));
   auto view = engine.get_case(receipt.case_id);
   if (!view) return std::unexpected(from(view.error()));
-  const std::string item_id = receipt.item.empty() ? item_of_request(receipt.request_id) : receipt.item;
+  const std::string requested_item = item_of_request(receipt.request_id);
+  const std::string item_id = receipt.item.empty() ? requested_item : receipt.item;
   const auto& wf = *view->workflow;
   const auto item = std::find_if(wf.items.begin(), wf.items.end(), [&](const auto& i) { return i.id == item_id; });
   if (item == wf.items.end()) {
     return std::unexpected(ResultError{true, "case " + receipt.case_id + " has no item '" + item_id + "'"});
   }
   const engine::ItemIndex index = static_cast<engine::ItemIndex>(item - wf.items.begin());
-  const std::string actor = "system:" + (receipt.from.empty() ? wf.departments[item->department].id : receipt.from);
 
-  // Every document must name a material of the bundle: check them all before changing anything.
+  // Who may answer: the sender's department must own the item, or have been called about it
+  // (an item may call another department). A request id names its case and item; a receipt
+  // that names others would answer one department's call on another's item.
+  if (receipt.request_id.rfind(receipt.case_id + "/", 0) != 0 || (!requested_item.empty() && requested_item != item_id)) {
+    return std::unexpected(not_allowed("the answer to request '" + receipt.request_id + "' cannot be for item '" + item_id + "' of case " +
+                                       receipt.case_id));
+  }
+  const auto speaks_for = [&](const std::string& department, const std::string& system) {
+    return sender.department.empty() ? system == sender.system : department == sender.department;
+  };
+  const auto& owner = wf.departments[item->department];
+  std::vector<std::string> sender_names{sender.system};
+  if (speaks_for(owner.id, owner.adapter)) {
+    sender_names.insert(sender_names.end(), {owner.id, owner.adapter});
+  } else {
+    auto calls = engine.store().list_outbox(receipt.case_id, "", 100'000);
+    if (!calls) return std::unexpected(ResultError{false, calls.error().message});
+    const auto call = std::find_if(calls->begin(), calls->end(), [&](const engine::OutboxRecord& r) {
+      return r.idempotency_key == receipt.request_id && speaks_for(r.department, r.adapter);
+    });
+    if (call == calls->end()) {
+      return std::unexpected(not_allowed("item " + item_id + " belongs to department " + owner.id + ", and " + sender.system +
+                                         " was not called about it: a system answers only its own department's items"));
+    }
+    sender_names.insert(sender_names.end(), {call->department, call->adapter});
+  }
+  // The body's `from` is not who sent it; one that names someone else is a forgery or a mistake.
+  if (!receipt.from.empty() && std::find(sender_names.begin(), sender_names.end(), receipt.from) == sender_names.end()) {
+    return std::unexpected(not_allowed("the answer says it is from '" + receipt.from + "', but " + sender.system + " sent it"));
+  }
+  const std::string actor = "system:" + sender.system;
+
+  // Every document must name a material the answering item issues: check them all before
+  // changing anything.
   for (const auto& document : receipt.documents) {
-    if (!wf.find_material(document.material)) {
+    const auto m = wf.find_material(document.material);
+    if (!m) {
       return std::unexpected(ResultError{true, "bundle " + wf.bundle_id + " has no material '" + document.material + "'"});
+    }
+    const bool produced = wf.materials[*m].producer == index ||
+                          std::find(item->produces.begin(), item->produces.end(), *m) != item->produces.end();
+    if (!produced) {
+      return std::unexpected(not_allowed("item " + item_id + " does not produce material '" + document.material +
+                                         "': an answer attaches only the documents its item issues"));
     }
   }
 
@@ -114,13 +158,10 @@ std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engin
 
 namespace onevisit::adapters {
 
-std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine, const std::string& case_id, ElicenseLibrary& library,
-                                                          const engine::CommandOptions& options) {
-  auto view = engine.get_case(case_id);
-  if (!view) return std::unexpected(view.error().message);
-  const auto& wf = *view->workflow;
-  const auto& state = view->state;
-  // The holders the form names, in form order.
+namespace {
+
+// The holders the form names, in form order: each resident ID number and credit code.
+std::vector<std::string> elicense_holders(const engine::Workflow& wf, const engine::Case& state) {
   std::vector<std::string> holders;
   for (const auto& f : wf.fields) {
     const auto& value = state.slots[f.slot];
@@ -130,30 +171,87 @@ std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine
       holders.push_back(value.text);
     }
   }
+  return holders;
+}
+
+// The first holder's license of the type; nullopt when none of them has one.
+std::expected<std::optional<Elicense>, std::string> find_elicense(ElicenseLibrary& library, const std::string& type,
+                                                                  const std::vector<std::string>& holders) {
+  for (const auto& holder : holders) {
+    auto license = library.lookup(type, holder);
+    if (!license) return std::unexpected(license.error());
+    if (*license) return std::move(*license);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::expected<engine::CommandResult, ElicenseError> fetch_elicense(engine::Engine& engine, const std::string& case_id,
+                                                                   const std::string& material_id, ElicenseLibrary* library,
+                                                                   const engine::CommandOptions& options) {
+  using Kind = ElicenseError::Kind;
+  auto view = engine.get_case(case_id);
+  if (!view) return std::unexpected(ElicenseError{Kind::engine, view.error().message, view.error()});
+  const auto& wf = *view->workflow;
+  const auto m = wf.find_material(material_id);
+  if (!m) {
+    return std::unexpected(ElicenseError{Kind::engine, "no material '" + material_id + "' in this bundle",
+                                         engine::EngineError{engine::EngineError::Kind::not_found, "no material '" + material_id + "' in this bundle"}});
+  }
+  const auto& material = wf.materials[*m];
+  if (material.producer) {
+    return std::unexpected(ElicenseError{Kind::not_an_elicense, "material '" + material_id + "' is issued by item '" +
+                                                                    wf.items[*material.producer].id +
+                                                                    "' of this bundle: its department's system delivers it"});
+  }
+  if (material.source != engine::MaterialSource::elicense) {
+    return std::unexpected(ElicenseError{Kind::not_an_elicense, "material '" + material_id + "' is not declared `from elicense`: upload it"});
+  }
+  if (library == nullptr) {
+    return std::unexpected(ElicenseError{Kind::not_held, "no e-license library is configured; upload material '" + material_id + "' instead"});
+  }
+  const auto holders = elicense_holders(wf, view->state);
+  auto found = find_elicense(*library, material.elicense_type, holders);
+  if (!found) {
+    return std::unexpected(ElicenseError{Kind::library, found.error() + "; try again, or upload material '" + material_id + "' instead"});
+  }
+  if (!*found) {
+    return std::unexpected(ElicenseError{Kind::not_held, "the e-license library holds no " + material.elicense_type +
+                                                             " for the ID or credit code numbers on the form; upload material '" +
+                                                             material_id + "' instead"});
+  }
+  auto hash = engine.contents().put((*found)->content);
+  if (!hash) return std::unexpected(ElicenseError{Kind::library, "storing the e-license: " + hash.error()});
+  auto attached = engine.execute(case_id, engine::AttachMaterial{material_id, *hash, (*found)->file_name, true}, options);
+  if (!attached) return std::unexpected(ElicenseError{Kind::engine, attached.error().message, attached.error()});
+  return std::move(*attached);
+}
+
+std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine, const std::string& case_id, ElicenseLibrary& library,
+                                                          const engine::CommandOptions& options) {
+  auto view = engine.get_case(case_id);
+  if (!view) return std::unexpected(view.error().message);
+  const auto& wf = *view->workflow;
+  const auto& state = view->state;
+  const auto holders = elicense_holders(wf, state);
   ElicenseFetch fetched;
   for (engine::MaterialIndex m = 0; m < wf.materials.size(); ++m) {
     const auto& material = wf.materials[m];
     const auto status = state.materials[m].status;
     if (material.source != engine::MaterialSource::elicense || !engine::material_applies(wf, state, m)) continue;
     if (status != engine::MaterialStatus::missing && status != engine::MaterialStatus::rejected) continue;
-    std::optional<Elicense> found;
-    for (const auto& holder : holders) {
-      auto license = library.lookup(material.elicense_type, holder);
-      if (!license) return std::unexpected(license.error());
-      if (*license) {
-        found = std::move(**license);
-        break;
-      }
-    }
-    if (!found) {
+    auto found = find_elicense(library, material.elicense_type, holders);
+    if (!found) return std::unexpected(found.error());
+    if (!*found) {
       fetched.to_upload.push_back(material.id);
       continue;
     }
-    auto hash = engine.contents().put(found->content);
+    auto hash = engine.contents().put((*found)->content);
     if (!hash) return std::unexpected(hash.error());
     engine::CommandOptions command = options;
     command.command_id = options.command_id.empty() ? "" : options.command_id + "/" + material.id;
-    auto attached = engine.execute(case_id, engine::AttachMaterial{material.id, *hash, found->file_name, true}, command);
+    auto attached = engine.execute(case_id, engine::AttachMaterial{material.id, *hash, (*found)->file_name, true}, command);
     if (!attached) return std::unexpected("attaching e-license " + material.id + ": " + attached.error().message);
     fetched.attached.push_back(material.id);
   }

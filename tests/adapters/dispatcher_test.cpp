@@ -154,3 +154,47 @@ bundle b "发票" version 1 { lifecycle standard; form { legal_rep_id: idcard re
   CHECK(department->effects.begin()->second == 1);
   CHECK(department->effects.begin()->first.starts_with(started->case_id + "/invoice/"));
 }
+
+// An answer that comes with a call's response is sent by the system called: the handler gets
+// that system (and its department) as the sender, and an answer naming another case is refused
+// before it reaches the handler (issue 17 #1: nobody answers for another case's items).
+TEST_CASE("adapters: an answer in a response is from the system called, and only for its call's case", "[adapters][receipts]") {
+  class AnsweringAdapter final : public Adapter {
+   public:
+    explicit AnsweringAdapter(std::string case_id) : case_id_(std::move(case_id)) {}
+    AdapterResult submit(const AdapterCall& call) override {
+      Receipt receipt;
+      receipt.request_id = call.idempotency_key;
+      receipt.case_id = case_id_;
+      receipt.status = Receipt::Status::approved;
+      return {AdapterResult::Status::delivered, "ok", receipt};
+    }
+
+   private:
+    std::string case_id_;
+  };
+  auto store = engine::make_memory_store();
+  REQUIRE(store->commit(request_with_outbox("c1", "tax_gateway")));
+  REQUIRE(store->commit(request_with_outbox("c2", "other_gateway")));
+  AdapterRegistry registry;
+  registry.add("tax_gateway", std::make_shared<AnsweringAdapter>("c1"));
+  registry.add("other_gateway", std::make_shared<AnsweringAdapter>("c1"));  // answers c2's call for c1
+  Dispatcher dispatcher(*store, registry, {.max_attempts = 1});
+  std::vector<std::pair<std::string, ReceiptSender>> handled;
+  dispatcher.on_result([&](const Receipt& receipt, const ReceiptSender& sender) -> std::expected<void, ResultError> {
+    handled.emplace_back(receipt.case_id, sender);
+    return {};
+  });
+  auto report = dispatcher.drain_once(1'000'000);
+  REQUIRE(report);
+  CHECK(report->delivered == 1);
+  CHECK(report->parked == 1);
+  REQUIRE(handled.size() == 1);
+  CHECK(handled[0].first == "c1");
+  CHECK(handled[0].second.system == "tax_gateway");
+  CHECK(handled[0].second.department == "tax");
+  auto parked = store->list_outbox("c2", "parked", 10);
+  REQUIRE(parked);
+  REQUIRE(parked->size() == 1);
+  CHECK(parked->front().last_error.find("case 'c1'") != std::string::npos);
+}

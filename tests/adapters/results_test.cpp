@@ -36,17 +36,19 @@ TEST_CASE("results: an answer applies once, however often it comes", "[adapters]
   }
   REQUIRE(!licence.empty());
 
+  // The registration's department's own system sends the answer.
+  const adapters::ReceiptSender registry{wf.departments[wf.items[w.item_index("registration")].department].adapter, {}};
   adapters::Receipt receipt;
   receipt.request_id = id + "/registration/99/0";
   receipt.case_id = id;
   receipt.status = adapters::Receipt::Status::approved;
   receipt.documents.push_back({licence, "", "licence.ofd", "营业执照电子版"});
   const auto version = w.view(id).state.version;
-  auto first = adapters::apply_result(w.engine(), receipt);
+  auto first = adapters::apply_result(w.engine(), receipt, registry);
   REQUIRE(first);
   CHECK(first->commands == std::vector<std::string>{"attach " + licence});
   CHECK(w.view(id).state.version == version + 1);
-  auto again = adapters::apply_result(w.engine(), receipt);
+  auto again = adapters::apply_result(w.engine(), receipt, registry);
   REQUIRE(again);
   CHECK(again->commands.empty());
   CHECK(w.view(id).state.version == version + 1);
@@ -67,20 +69,72 @@ TEST_CASE("results: an answer applies once, however often it comes", "[adapters]
   // Answers that cannot apply say why and change nothing.
   adapters::Receipt unknown_case = receipt;
   unknown_case.case_id = "C-none";
-  auto refused = adapters::apply_result(w.engine(), unknown_case);
+  auto refused = adapters::apply_result(w.engine(), unknown_case, registry);
   REQUIRE_FALSE(refused);
   CHECK(refused.error().permanent);
   adapters::Receipt unknown_item = receipt;
   unknown_item.item = "no_such_item";
-  refused = adapters::apply_result(w.engine(), unknown_item);
+  refused = adapters::apply_result(w.engine(), unknown_item, registry);
   REQUIRE_FALSE(refused);
   CHECK(refused.error().message.find("no item 'no_such_item'") != std::string::npos);
   adapters::Receipt unknown_material = receipt;
   unknown_material.request_id += "x";
   unknown_material.documents = {{"no_such_material", "", "x.pdf", "x"}};
-  refused = adapters::apply_result(w.engine(), unknown_material);
+  refused = adapters::apply_result(w.engine(), unknown_material, registry);
   REQUIRE_FALSE(refused);
   CHECK(w.view(id).state.version == version + 1);
+}
+
+// Issue 17 #1, the exchange-folder way: a receipt file is authenticated by the folder it
+// arrives in (the system configured for it), never by its own fromNode. It answers only that
+// system's department's items, and attaches only what the answering item produces.
+TEST_CASE("results: an exchange folder's receipts answer only its department's items, with what they produce", "[adapters][results][receipts]") {
+  DepartmentWorld w("workflows/bundles/enterprise_startup.flow", "enterprise_startup", date_at(2026, 3, 2, 9, 0));
+  const std::string id = w.start_case(5);
+  const auto& wf = w.workflow();
+  // An exchange system, one of its department's items, and an item of another department that
+  // issues a document.
+  std::string exchange;
+  for (const auto& d : wf.departments) {
+    if (!d.adapter.empty() && !w.over_http(d.adapter)) exchange = d.adapter;
+  }
+  REQUIRE_FALSE(exchange.empty());
+  std::optional<ItemIndex> own, foreign;
+  for (ItemIndex i = 0; i < wf.items.size(); ++i) {
+    const bool ours = wf.departments[wf.items[i].department].adapter == exchange;
+    if (ours && !own) own = i;
+    if (!ours && !foreign && !wf.items[i].produces.empty()) foreign = i;
+  }
+  REQUIRE(own);
+  REQUIRE(foreign);
+  const auto& foreign_item = wf.items[*foreign];
+  const std::string document = wf.materials[foreign_item.produces.front()].id;
+  const std::string foreign_system = wf.departments[foreign_item.department].adapter;
+
+  std::filesystem::create_directories(w.root() / exchange / "in");
+  auto receipt_file = [&](const std::string& name, const std::string& item) {
+    std::ofstream(w.root() / exchange / "in" / (name + ".xml"))
+        << "<envelope version=\"1\" msgId=\"" << name << "\" bizType=\"result\" fromNode=\"" << foreign_system << "\" toNode=\"onevisit\">"
+        << "<result caseNo=\"" << id << "\" itemCode=\"" << item << "\" requestId=\"" << id << "/" << item << "/99/0\" status=\"APPROVED\">"
+        << "<document material=\"" << document << "\" file=\"forged.ofd\">" << adapters::encode_base64("伪造的证照") << "</document>"
+        << "</result></envelope>";
+  };
+  const auto version = w.view(id).state.version;
+  // Another department's item, the file claiming to come from that department's system.
+  receipt_file("a-foreign-item", foreign_item.id);
+  // Its own department's item, with a document another item issues.
+  receipt_file("b-foreign-document", wf.items[*own].id);
+  auto round = w.delivery().run_once();
+  REQUIRE(round);
+  CHECK(round->quarantined == 2);
+  CHECK(round->receipts == 0);
+  CHECK(w.view(id).state.version == version);
+  for (const char* name : {"a-foreign-item", "b-foreign-document"}) {
+    INFO(name);
+    std::ifstream why(w.root() / exchange / "quarantine" / (std::string(name) + ".xml.error.txt"));
+    std::string reason((std::istreambuf_iterator<char>(why)), {});
+    CHECK_FALSE(reason.empty());
+  }
 }
 
 TEST_CASE("results: receipts in JSON and XML are parsed strictly", "[adapters][results]") {

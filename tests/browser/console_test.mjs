@@ -2,15 +2,17 @@
 // a window clerk logs in, starts a case and prepares it; a market reviewer logs in, approves,
 // and sees the item's state and the timeline change. Screenshots go to the folder given.
 //
-//   node console_test.mjs <path to onevisit> <screenshot folder>
+//   node console_test.mjs <path to onevisit> <screenshot folder> <path to onevisit-deptsim>
+//
+// The department simulator plays the e-license library the clerk fetches the ID card from.
 //
 // Exit 0: passed; 1: failed; 77: skipped because no Chromium is installed (ctest SKIP).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-const [binary, screenshots] = process.argv.slice(2);
+const [binary, screenshots, simulatorBinary] = process.argv.slice(2);
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 if (!existsSync(chromiumPath)) {
   console.log(`SKIP: no Chromium at ${chromiumPath} (bash scripts/setup.sh installs Debian's chromium)`);
@@ -50,11 +52,9 @@ bundle startup "企业开办" version 1 {
 const work = mkdtempSync(path.join(tmpdir(), 'onevisit-console-'));
 mkdirSync(path.join(work, 'workflows'));
 writeFileSync(path.join(work, 'workflows', 'startup.flow'), flow);
-// Only notices are configured: the market's submit call after the approval finds no adapter
-// and is parked for a clerk.
-writeFileSync(path.join(work, 'deploy.toml'), '[systems.notify]\nkind = "log"\n');
 mkdirSync(screenshots, { recursive: true });
 
+let simulator;
 let server;
 let browser;
 let failed = false;
@@ -64,6 +64,17 @@ function check(condition, message) {
 }
 
 try {
+  simulator = spawn(simulatorBinary, ['--listen', '127.0.0.1:0', '--port-file', path.join(work, 'simulator.port')], { stdio: 'ignore' });
+  let simulatorPort = '';
+  for (let i = 0; i < 200 && !simulatorPort; ++i) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (existsSync(path.join(work, 'simulator.port'))) simulatorPort = readFileSync(path.join(work, 'simulator.port'), 'utf8').trim();
+  }
+  check(simulatorPort !== '', `the department simulator (the e-license library) listens on port ${simulatorPort}`);
+  // Only notices are configured: the market's submit call after the approval finds no adapter
+  // and is parked for a clerk.
+  writeFileSync(path.join(work, 'deploy.toml'),
+    `[systems.notify]\nkind = "log"\n[elicense]\nurl = "http://127.0.0.1:${simulatorPort}/elicense"\n`);
   server = spawn(binary, ['serve', '--db', path.join(work, 'cases.db'), '--workflows', path.join(work, 'workflows'), '--listen', '127.0.0.1:0',
     '--config', path.join(work, 'deploy.toml')],
     { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -202,6 +213,7 @@ try {
       console.log('ok - the server stops on SIGTERM with exit code 0');
     }
   }
+  if (simulator && simulator.exitCode === null) simulator.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

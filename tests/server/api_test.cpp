@@ -5,6 +5,10 @@
 
 #include <catch2/catch.hpp>
 
+#include "deptsim/simulator.hpp"
+
+#include <onevisit/adapters/adapter.hpp>
+#include <onevisit/adapters/results.hpp>
 #include <onevisit/server/server.hpp>
 
 #include "server/raw_http.hpp"
@@ -72,14 +76,32 @@ engine::Timestamp at(int year, int month, int day, int hour = 10) {
 
 const std::string kPassword = "correct horse battery";
 
+// What the service's e-license library is: the department simulator's (the default), the
+// simulator's with no resident ID cards in it, or none configured.
+enum class Library { simulator, simulator_without_id_cards, none };
+
+// Every system the test workflows name logs its calls (as an unconfigured service does).
+const std::string kLogSystems =
+    "[systems.market_registry]\nkind = \"log\"\n[systems.seal_system]\nkind = \"log\"\n[systems.notify]\nkind = \"log\"\n";
+
 // A running service with one user per role (two reviewers: market and police).
 struct Fixture {
   fs::path dir;
   engine::VirtualClock clock{at(2026, 3, 2)};
+  std::unique_ptr<deptsim::Simulator> simulator;  ///< plays the e-license library
   std::unique_ptr<server::Service> service;
   std::string admin_password;
 
-  explicit Fixture(std::size_t max_material_bytes = 64 * 1024, std::string adapter_config = {}, bool secure_cookies = false) {
+  explicit Fixture(std::size_t max_material_bytes = 64 * 1024, std::string adapter_config = kLogSystems, bool secure_cookies = false,
+                   Library library = Library::simulator) {
+    if (library != Library::none) {
+      deptsim::Options sim;
+      if (library == Library::simulator_without_id_cards) sim.missing_licenses = {"居民身份证"};
+      auto started = deptsim::Simulator::start(sim);
+      if (!started) FAIL(started.error());
+      simulator = std::move(*started);
+      adapter_config += "[elicense]\nurl = \"" + simulator->url() + "/elicense\"\ntimeout_ms = 2000\n";
+    }
     static int counter = 0;
     dir = fs::temp_directory_path() / ("onevisit-server-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
     fs::remove_all(dir);
@@ -126,6 +148,7 @@ struct Fixture {
   }
   ~Fixture() {
     service.reset();
+    if (simulator) simulator->stop();
     std::error_code ec;
     fs::remove_all(dir, ec);
   }
@@ -736,7 +759,7 @@ TEST_CASE("server: a designer deploys a bundle; tolerant intake on it", "[server
   tolerant.replace(tolerant.find("needs id_card, articles;"), 24, "needs id_card, articles, lease; tolerant;");
   tolerant.insert(tolerant.find("material license"), "material lease \"租赁合同\" upload pdf secondary\n");
   tolerant += "bundle tolerant_startup \"容缺开办\" version 1 {\n  promise 6 workdays; lifecycle standard\n"
-              "  form { company_name \"企业名称\": text required }\n  use registration\n}\n";
+              "  form { company_name \"企业名称\": text required\n legal_rep_id \"法定代表人身份证\": idcard required }\n  use registration\n}\n";
   auto deployed = designer.post("/api/workflows", json::object{{"files", json::object{{"tolerant.flow", tolerant}}}});
   INFO(deployed.body);
   REQUIRE(deployed.status == 200);
@@ -754,11 +777,12 @@ TEST_CASE("server: a designer deploys a bundle; tolerant intake on it", "[server
   CHECK(designer.get("/api/workflows").json().at("workflows").as_array().size() == 2);
   auto fields = designer.get("/api/workflows/tolerant_startup");
   REQUIRE(fields.status == 200);
-  CHECK(fields.json().at("fields").as_array().size() == 1);
+  CHECK(fields.json().at("fields").as_array().size() == 2);
   CHECK(designer.get("/api/workflows/nothing").status == 404);
 
   Client clerk = f.as("clerk");
-  REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "tolerant_startup"}, {"case_id", "T1"}, {"form", json::object{{"company_name", "小馆"}}}}).status == 201);
+  REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "tolerant_startup"}, {"case_id", "T1"},
+                                          {"form", json::object{{"company_name", "小馆"}, {"legal_rep_id", "11010519491231002X"}}}}).status == 201);
   REQUIRE(clerk.post("/api/cases/T1/materials/id_card/elicense", json::object{}).status == 200);
   REQUIRE(clerk.send("PUT", "/api/cases/T1/materials/articles", "%PDF", {{"Content-Type", "application/pdf"}}).status == 200);
   const auto version = f.case_version("T1");
@@ -780,7 +804,7 @@ TEST_CASE("server: a designer deploys a bundle; tolerant intake on it", "[server
 }
 
 TEST_CASE("server: --secure-cookies marks both cookies Secure", "[server]") {
-  Fixture f(64 * 1024, {}, true);
+  Fixture f(64 * 1024, kLogSystems, true);
   auto reply = f.client().login("clerk", kPassword);
   REQUIRE(reply.status == 200);
   int secure = 0;
@@ -788,41 +812,300 @@ TEST_CASE("server: --secure-cookies marks both cookies Secure", "[server]") {
   CHECK(secure == 2);
 }
 
-TEST_CASE("server: a department's system posts its answer (a receipt) with its reviewer token", "[server]") {
+namespace {
+
+// The test bundle plus a fire department whose item issues the fire permit: what the
+// forged-certificate attack of issue 17 replaced.
+void deploy_fire_bundle(Fixture& f) {
+  Client designer = f.as("designer");
+  std::string flow = kFlow.substr(0, kFlow.find("bundle startup"));
+  flow += "department fire \"消防救援大队\" adapter fire_supervision\n"
+          "bundle shop_fire \"开店(含消防)\" version 1 {\n  promise 10 workdays; lifecycle standard\n"
+          "  form { company_name \"企业名称\": text required\n legal_rep_id \"法定代表人身份证\": idcard required }\n"
+          "  material fire_permit \"消防安全检查合格证\" upload pdf\n"
+          "  use registration\n"
+          "  item fire_check \"消防安全检查\" by fire after registration { needs id_card; produces fire_permit; limit 5 workdays }\n}\n";
+  auto deployed = designer.post("/api/workflows", json::object{{"files", json::object{{"fire.flow", flow}}}});
+  INFO(deployed.body);
+  REQUIRE(deployed.status == 200);
+}
+
+std::string start_fire_case(Client& clerk, const std::string& case_id) {
+  auto started = clerk.post("/api/cases", json::object{{"bundle", "shop_fire"}, {"case_id", case_id},
+                                                        {"form", json::object{{"company_name", "小馆"}, {"legal_rep_id", "11010519491231002X"}}}});
+  INFO(started.body);
+  REQUIRE(started.status == 201);
+  return case_id;
+}
+
+// A department system's account (admins create it) and a client holding its API token.
+Client department_system(Fixture& f, Client& admin, const std::string& name, const std::string& department) {
+  auto created = admin.post("/api/users", json::object{{"name", name}, {"role", "department_system"}, {"department", department}});
+  INFO(created.body);
+  REQUIRE(created.status == 201);
+  auto token = admin.post("/api/tokens", json::object{{"name", name + " gateway"}, {"scope", "write"}, {"user", name}});
+  INFO(token.body);
+  REQUIRE(token.status == 201);
+  Client system = f.client();
+  system.use_token(std::string(token.json().at("token").as_string()));
+  return system;
+}
+
+std::string history_text(Fixture& f, const std::string& case_id) {
+  auto history = f.service->engine().history(case_id);
+  REQUIRE(history);
+  std::string text;
+  for (const auto& h : *history) text += h.type + " " + h.payload + "\n";
+  return text;
+}
+
+json::object fire_permit_document(const std::string& bytes) {
+  return json::object{{"material", "fire_permit"}, {"file", "permit.ofd"}, {"content_base64", adapters::encode_base64(bytes)}};
+}
+
+std::string material_status(Client& c, const std::string& case_id, const std::string& material) {
+  auto reply = c.get("/api/cases/" + case_id);
+  REQUIRE(reply.status == 200);
+  const auto body = reply.json();
+  for (const auto& m : body.at("materials").as_array()) {
+    if (m.at("material").as_string() == material) return std::string(m.at("status").as_string());
+  }
+  FAIL("no material " << material);
+  return {};
+}
+
+}  // namespace
+
+// Issue 17 #1: a market reviewer posted a receipt for their own item, "from" the fire
+// department, with a document for the fire department's permit: 200, the permit replaced,
+// the history naming system:fire_supervision. Reviewers no longer post receipts at all.
+TEST_CASE("server: a reviewer cannot post a forged certificate as another department (issue 17 #1)", "[server][receipts]") {
+  Fixture f;
+  deploy_fire_bundle(f);
+  Client clerk = f.as("clerk");
+  const auto case_id = start_fire_case(clerk, "F1");
+  Client market = f.as("market");
+  auto created = market.post("/api/tokens", json::object{{"name", "market reviewer's script"}, {"scope", "write"}});
+  REQUIRE(created.status == 201);
+  Client forger = f.client();
+  forger.use_token(std::string(created.json().at("token").as_string()));
+  const json::object forged{{"request_id", case_id + "/registration/9/0"}, {"case", case_id}, {"item", "registration"},
+                            {"from", "fire_supervision"}, {"status", "APPROVED"},
+                            {"documents", json::array{fire_permit_document("伪造的消防许可")}}};
+  const auto version = f.case_version(case_id);
+  const auto history = history_text(f, case_id);
+  for (Client* c : {&forger, &market}) {
+    auto refused = c->post("/api/receipts", forged);
+    INFO(refused.body);
+    CHECK(refused.status == 403);
+  }
+  CHECK(f.case_version(case_id) == version);
+  CHECK(history_text(f, case_id) == history);
+  CHECK(history.find("system:fire_supervision") == std::string::npos);
+  CHECK(material_status(clerk, case_id, "fire_permit") == "missing");
+}
+
+TEST_CASE("server: a department's system answers only its department's items, with what they produce", "[server][receipts]") {
+  Fixture f;
+  deploy_fire_bundle(f);
+  Client clerk = f.as("clerk");
+  const auto case_id = start_fire_case(clerk, "F2");
+  Client admin = f.as("admin");
+  Client market_system = department_system(f, admin, "market_gateway", "market");
+  Client fire_system = department_system(f, admin, "fire_gateway", "fire");
+
+  // A department system's account works with its token only, and is bound to a department.
+  CHECK(f.client().login("fire_gateway", kPassword).status == 401);  // its password is random, known to no one
+  REQUIRE(admin.post("/api/users", json::object{{"name", "police_gateway"}, {"role", "department_system"}, {"department", "police"},
+                                                {"password", kPassword}}).status == 201);
+  CHECK(f.client().login("police_gateway", kPassword).status == 403);  // even with a password it never logs in
+  CHECK(admin.post("/api/users", json::object{{"name", "loose_system"}, {"role", "department_system"}}).status == 422);
+  CHECK(fire_system.get("/api/cases").status == 403);
+  CHECK(fire_system.post("/api/cases", json::object{{"bundle", "shop_fire"}, {"form", json::object{}}}).status == 403);
+  CHECK(fire_system.post("/api/tokens", json::object{{"name", "another"}, {"scope", "write"}}).status == 403);
+
+  const auto version = f.case_version(case_id);
+  const auto history = history_text(f, case_id);
+  auto refused = [&](Client& c, const json::object& receipt, const std::string& why) {
+    auto r = c.post("/api/receipts", receipt);
+    INFO(why << ": " << r.body);
+    CHECK(r.status == 403);
+    CHECK(r.code() == "forbidden");
+    CHECK(f.case_version(case_id) == version);
+    CHECK(history_text(f, case_id) == history);
+  };
+  const json::object registration{{"request_id", case_id + "/registration/9/0"}, {"case", case_id}, {"item", "registration"},
+                                  {"from", "market_registry"}, {"status", "APPROVED"}};
+  json::object fire{{"request_id", case_id + "/fire_check/9/0"}, {"case", case_id}, {"item", "fire_check"},
+                    {"from", "fire_supervision"}, {"status", "APPROVED"}, {"documents", json::array{fire_permit_document("消防许可")}}};
+
+  // The forged attack by a department system: "from" another department's system.
+  json::object claims_fire = registration;
+  claims_fire["from"] = "fire_supervision";
+  refused(market_system, claims_fire, "a body 'from' that disagrees with the token");
+  // Its own item, with a document the item does not produce (the fire permit).
+  json::object foreign_document = registration;
+  foreign_document["documents"] = json::array{fire_permit_document("伪造的消防许可")};
+  refused(market_system, foreign_document, "a material the answering item does not produce");
+  // Another department's item.
+  refused(market_system, fire, "the market's system answering the fire department's item");
+  refused(fire_system, registration, "the fire department's system answering the market's item");
+  // An item id in the body that disagrees with the request it answers.
+  json::object mismatched = fire;
+  mismatched["request_id"] = case_id + "/registration/9/0";
+  refused(fire_system, mismatched, "request for registration, body names fire_check");
+  // The license the registration issues is not the fire department's to attach.
+  json::object fire_license = fire;
+  fire_license["documents"] = json::array{json::object{{"material", "license"}, {"file", "l.ofd"}, {"content_base64", adapters::encode_base64("x")}}};
+  refused(fire_system, fire_license, "a material another item produces");
+  CHECK(clerk.post("/api/receipts", fire).status == 403);  // clerks do not answer for departments
+
+  // Bad input: 400, nothing changed.
+  CHECK(fire_system.send("POST", "/api/receipts", "{\"status\": ").status == 400);
+  CHECK(fire_system.post("/api/receipts", json::object{{"request_id", "x"}, {"case", case_id}, {"status", "MAYBE"}}).status == 400);
+  CHECK(f.case_version(case_id) == version);
+
+  // The happy path: the fire department's system issues its permit; the actor is the
+  // account that authenticated.
+  auto applied = fire_system.post("/api/receipts", fire);
+  INFO(applied.body);
+  REQUIRE(applied.status == 200);
+  CHECK(applied.json().at("commands").as_array() == json::array{"attach fire_permit"});
+  CHECK(material_status(clerk, case_id, "fire_permit") == "verified");
+  const auto after = history_text(f, case_id);
+  CHECK(after.find("\"actor\":\"system:fire_gateway\"") != std::string::npos);
+  auto permit = clerk.get("/api/cases/" + case_id + "/materials/fire_permit");
+  REQUIRE(permit.status == 200);
+  CHECK(permit.body == "消防许可");
+  // The same answer again changes nothing.
+  const auto applied_version = f.case_version(case_id);
+  auto again = fire_system.post("/api/receipts", fire);
+  REQUIRE(again.status == 200);
+  CHECK(again.json().at("commands").as_array().empty());
+  CHECK(f.case_version(case_id) == applied_version);
+}
+
+// An item may call another department (`call(police.check)`): that department's system may
+// answer the call it received about the item, and only that call.
+TEST_CASE("server: a department called about another department's item answers that call only", "[server][receipts]") {
+  Fixture f;
+  Client designer = f.as("designer");
+  std::string flow = kFlow.substr(0, kFlow.find("bundle startup"));
+  flow += "lifecycle consult {\n  state submitted initial; state approved final\n"
+          "  on approve: submitted -> approved by reviewer do call(police.check)\n}\n"
+          "bundle consult_startup \"征询开办\" version 1 {\n  promise 6 workdays; lifecycle consult\n"
+          "  form { company_name \"企业名称\": text required }\n  item permit \"许可\" by market { limit 5 workdays }\n"
+          "  item police_filing \"备案\" by police after permit { limit 1 workday }\n}\n";
+  auto deployed = designer.post("/api/workflows", json::object{{"files", json::object{{"consult.flow", flow}}}});
+  INFO(deployed.body);
+  REQUIRE(deployed.status == 200);
+  Client clerk = f.as("clerk");
+  REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "consult_startup"}, {"case_id", "K1"}, {"form", json::object{{"company_name", "小馆"}}}})
+              .status == 201);
+  REQUIRE(f.as("market").post("/api/cases/K1/items/permit/events/approve", json::object{}).status == 200);
+  auto calls = f.service->engine().store().list_outbox("K1", "", 10);
+  REQUIRE(calls);
+  std::string key;
+  for (const auto& c : *calls) {
+    if (c.department == "police") key = c.idempotency_key;
+  }
+  REQUIRE_FALSE(key.empty());
+
+  adapters::Receipt answer;
+  answer.request_id = key;
+  answer.case_id = "K1";
+  answer.item = "permit";
+  answer.status = adapters::Receipt::Status::approved;
+  const adapters::ReceiptSender police{"seal_system", ""};
+  auto applied = adapters::apply_result(f.service->engine(), answer, police);
+  INFO((applied ? std::string("applied") : applied.error().message));
+  CHECK(applied);
+  // Not a call it received: refused.
+  answer.request_id = "K1/permit/999/0";
+  auto refused = adapters::apply_result(f.service->engine(), answer, police);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().not_allowed);
+  // The market's system was not called, but owns the item.
+  CHECK(adapters::apply_result(f.service->engine(), answer, adapters::ReceiptSender{"market_registry", ""}));
+  // Another system, called about nothing here: refused.
+  answer.request_id = key;
+  auto stranger = adapters::apply_result(f.service->engine(), answer, adapters::ReceiptSender{"fire_supervision", ""});
+  REQUIRE_FALSE(stranger);
+  CHECK(stranger.error().not_allowed);
+}
+
+TEST_CASE("server: the market's system approves its item with a receipt", "[server][receipts]") {
   Fixture f;
   Client clerk = f.as("clerk");
   const auto case_id = case_ready_for_approval(f, clerk);
-  Client market = f.as("market");
-  Client police = f.as("police");
-  auto token = [&](Client& c) {
-    auto created = c.post("/api/tokens", json::object{{"name", "department system"}, {"scope", "write"}});
-    REQUIRE(created.status == 201);
-    Client system = f.client();
-    system.use_token(std::string(created.json().at("token").as_string()));
-    return system;
-  };
-  Client market_system = token(market);
-  Client police_system = token(police);
+  Client admin = f.as("admin");
+  Client market_system = department_system(f, admin, "market_gateway", "market");
   const json::object receipt{{"request_id", case_id + "/registration/7/0"}, {"case", case_id}, {"item", "registration"},
-                             {"from", "market_registry"}, {"status", "APPROVED"}};
-  const auto version = f.case_version(case_id);
-  CHECK(police_system.post("/api/receipts", receipt).status == 403);  // not the police's item
-  CHECK(clerk.post("/api/receipts", receipt).status == 403);          // clerks do not answer for departments
-  CHECK(market_system.send("POST", "/api/receipts", "{\"status\": ").status == 400);
-  CHECK(market_system.post("/api/receipts", json::object{{"request_id", "x"}, {"case", case_id}, {"status", "MAYBE"}}).status == 400);
-  CHECK(f.case_version(case_id) == version);
-
+                             {"status", "APPROVED"},
+                             {"documents", json::array{json::object{{"material", "license"}, {"file", "营业执照.ofd"},
+                                                                    {"content_base64", adapters::encode_base64("营业执照电子版")}}}}};
   auto applied = market_system.post("/api/receipts", receipt);
   INFO(applied.body);
   REQUIRE(applied.status == 200);
-  CHECK_FALSE(applied.json().at("commands").as_array().empty());
   CHECK(item_state(clerk, case_id, "registration") == "approved");
-  // The same answer again changes nothing.
-  const auto after = f.case_version(case_id);
-  auto again = market_system.post("/api/receipts", receipt);
-  REQUIRE(again.status == 200);
-  CHECK(again.json().at("commands").as_array().empty());
-  CHECK(f.case_version(case_id) == after);
+  CHECK(material_status(clerk, case_id, "license") == "verified");
+  CHECK(history_text(f, case_id).find("\"actor\":\"system:market_gateway\"") != std::string::npos);
+}
+
+// Issue 17 #10: the e-license route marked a material verified without asking the library.
+TEST_CASE("server: e-licenses come from the configured library, or the clerk is told to upload", "[server][elicense]") {
+  SECTION("the simulator's library holds the license: fetched, stored, verified") {
+    Fixture f;
+    Client clerk = f.as("clerk");
+    REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "startup"}, {"case_id", "E1"}, {"form", startup_form()}}).status == 201);
+    auto fetched = clerk.post("/api/cases/E1/materials/id_card/elicense", json::object{});
+    INFO(fetched.body);
+    REQUIRE(fetched.status == 200);
+    CHECK(material_status(clerk, "E1", "id_card") == "verified");
+    auto content = clerk.get("/api/cases/E1/materials/id_card");
+    REQUIRE(content.status == 200);
+    CHECK(content.body.rfind("电子证照 居民身份证 ", 0) == 0);
+    CHECK_FALSE(content.header("x-content-sha256").empty());
+    // Fetched once: asking again is refused by the engine (already verified).
+    CHECK(clerk.post("/api/cases/E1/materials/id_card/elicense", json::object{}).status == 409);
+
+    // Only materials declared `from elicense`: not uploads, not what the bundle's items issue.
+    const auto version = f.case_version("E1");
+    for (const char* material : {"articles", "license"}) {
+      auto refused = clerk.post(std::string("/api/cases/E1/materials/") + material + "/elicense", json::object{});
+      INFO(material << ": " << refused.body);
+      CHECK(refused.status == 422);
+      CHECK(refused.code() == "invalid");
+    }
+    CHECK(clerk.post("/api/cases/E1/materials/nothing/elicense", json::object{}).status == 404);
+    CHECK(f.case_version("E1") == version);
+    CHECK(material_status(clerk, "E1", "articles") == "missing");
+  }
+  SECTION("the library does not hold it: upload instead, nothing changed") {
+    Fixture f(64 * 1024, kLogSystems, false, Library::simulator_without_id_cards);
+    Client clerk = f.as("clerk");
+    REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "startup"}, {"case_id", "E2"}, {"form", startup_form()}}).status == 201);
+    const auto version = f.case_version("E2");
+    auto refused = clerk.post("/api/cases/E2/materials/id_card/elicense", json::object{});
+    INFO(refused.body);
+    CHECK(refused.status == 409);
+    CHECK(refused.code() == "upload_instead");
+    CHECK(refused.body.find("upload") != std::string::npos);
+    CHECK(f.case_version("E2") == version);
+    CHECK(material_status(clerk, "E2", "id_card") == "missing");
+  }
+  SECTION("no library is configured: upload instead, nothing changed") {
+    Fixture f(64 * 1024, kLogSystems, false, Library::none);
+    Client clerk = f.as("clerk");
+    REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "startup"}, {"case_id", "E3"}, {"form", startup_form()}}).status == 201);
+    const auto version = f.case_version("E3");
+    auto refused = clerk.post("/api/cases/E3/materials/id_card/elicense", json::object{});
+    INFO(refused.body);
+    CHECK(refused.status == 409);
+    CHECK(refused.code() == "upload_instead");
+    CHECK(f.case_version("E3") == version);
+    CHECK(material_status(clerk, "E3", "id_card") == "missing");
+  }
 }
 
 TEST_CASE("server: the intake's material list follows the situation answers", "[server]") {

@@ -465,13 +465,15 @@ async function usersPage() {
   if (!result.ok) return page(h('section', {}, h('div', { class: 'error-box' }, errorText(result))));
   const name = h('input', { id: 'user-name' });
   const display = h('input', { id: 'user-display' });
-  const role = h('select', { id: 'user-role' }, ['window_clerk', 'reviewer', 'supervisor', 'designer', 'admin'].map((r) => h('option', { value: r }, t(r))));
+  const role = h('select', { id: 'user-role' }, ['window_clerk', 'reviewer', 'supervisor', 'designer', 'admin', 'department_system'].map((r) => h('option', { value: r }, t(r))));
   const department = h('input', { id: 'user-department' });
   const password = h('input', { id: 'user-password', type: 'password' });
   const message = h('div', { class: 'error-box' });
   const create = async (event) => {
     event.preventDefault();
-    const created = await api('POST', '/api/users', { name: name.value, display_name: display.value, role: role.value, department: department.value, password: password.value });
+    const created = await api('POST', '/api/users', { name: name.value, display_name: display.value, role: role.value, department: department.value,
+      // A department system needs no password (it gets an unusable random one).
+      password: password.value || undefined });
     if (!created.ok) message.textContent = errorText(created);
     else usersPage();
   };

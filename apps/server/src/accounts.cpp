@@ -18,6 +18,7 @@ std::string_view to_string(Role role) {
     case Role::supervisor: return "supervisor";
     case Role::designer: return "designer";
     case Role::admin: return "admin";
+    case Role::department_system: return "department_system";
   }
   return "?";
 }
@@ -284,8 +285,8 @@ std::expected<User, AccountError> AccountStore::create_user(User user, std::stri
     return std::unexpected(AccountError{Kind::invalid, "a user name is 1 to 64 of a-z 0-9 _ . -"});
   }
   if (password.size() < 8) return std::unexpected(AccountError{Kind::invalid, "a password has 8 characters or more"});
-  if (user.role == Role::reviewer && user.department.empty()) {
-    return std::unexpected(AccountError{Kind::invalid, "a reviewer belongs to a department"});
+  if (bound_to_department(user.role) && user.department.empty()) {
+    return std::unexpected(AccountError{Kind::invalid, "a " + std::string(to_string(user.role)) + " belongs to a department"});
   }
   std::string hash;
   if (auto ok = hash_password(password, hash); !ok) return std::unexpected(ok.error());
@@ -326,12 +327,13 @@ std::expected<User, AccountError> AccountStore::update_user(const std::string& n
   if (!found) return std::unexpected(found.error());
   if (!*found) return std::unexpected(AccountError{Kind::not_found, "no user '" + name + "'"});
   User user = **found;
+  const bool role_changed = change.role && *change.role != user.role;
   if (change.display_name) user.display_name = *change.display_name;
   if (change.role) user.role = *change.role;
   if (change.department) user.department = *change.department;
   if (change.disabled) user.disabled = *change.disabled;
-  if (user.role == Role::reviewer && user.department.empty()) {
-    return std::unexpected(AccountError{Kind::invalid, "a reviewer belongs to a department"});
+  if (bound_to_department(user.role) && user.department.empty()) {
+    return std::unexpected(AccountError{Kind::invalid, "a " + std::string(to_string(user.role)) + " belongs to a department"});
   }
   if (auto ok = exec(db_, "BEGIN IMMEDIATE"); !ok) return std::unexpected(ok.error());
   Query q(db_, "UPDATE server_users SET display_name = ?, role = ?, department = ?, disabled = ? WHERE name = ?");
@@ -340,8 +342,9 @@ std::expected<User, AccountError> AccountStore::update_user(const std::string& n
     Query p(db_, "UPDATE server_users SET password_hash = ? WHERE name = ?");
     ok = p.bind(hash).bind(name).run();
   }
-  // A changed password or a disabled account ends the user's sessions.
-  if (ok && (!hash.empty() || user.disabled)) {
+  // A changed password, a changed role (a department system has no sessions) or a disabled
+  // account ends the user's sessions.
+  if (ok && (!hash.empty() || user.disabled || role_changed)) {
     Query s(db_, "DELETE FROM server_sessions WHERE user_name = ?");
     ok = s.bind(name).run();
   }

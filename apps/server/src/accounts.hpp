@@ -29,9 +29,15 @@ namespace onevisit::server {
 
 using engine::Timestamp;
 
-/// What a user of the service is. Reviewers belong to a department.
-enum class Role { window_clerk, reviewer, supervisor, designer, admin };
-inline constexpr Role kAllRoles[] = {Role::window_clerk, Role::reviewer, Role::supervisor, Role::designer, Role::admin};
+/// What a user of the service is. Reviewers belong to a department. A department_system is
+/// not a person: it is a department's own IT system, bound to one department, that posts the
+/// department's answers (receipts); it acts only through API tokens an admin creates for it.
+enum class Role { window_clerk, reviewer, supervisor, designer, admin, department_system };
+inline constexpr Role kAllRoles[] = {Role::window_clerk, Role::reviewer, Role::supervisor, Role::designer, Role::admin,
+                                     Role::department_system};
+
+/// Roles whose accounts belong to one department (and see only its part of a case).
+inline bool bound_to_department(Role role) { return role == Role::reviewer || role == Role::department_system; }
 
 std::string_view to_string(Role role);
 std::optional<Role> parse_role(std::string_view text);
@@ -43,7 +49,7 @@ struct User {
   std::string name;
   std::string display_name;
   Role role = Role::window_clerk;
-  std::string department;  ///< reviewers: the department whose items they handle
+  std::string department;  ///< reviewers, department systems: the department whose items they handle
   bool disabled = false;
   Timestamp created_at = 0;
 };

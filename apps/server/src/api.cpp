@@ -3,6 +3,7 @@
 #include "cli/case_json.hpp"
 
 #include <onevisit/adapters/adapter.hpp>
+#include <onevisit/adapters/elicense.hpp>
 #include <onevisit/dsl/diagnostic.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
 #include <onevisit/engine/figures.hpp>
@@ -41,7 +42,7 @@ bool role_may(Role role, Action action) {
     case Action::pause_clock:
       return role == Role::window_clerk || role == Role::supervisor;
     case Action::list_workflows:
-      return true;
+      return role != Role::department_system;
     case Action::deploy_workflows:
       return role == Role::designer;
     case Action::read_timers:
@@ -56,7 +57,8 @@ bool role_may(Role role, Action action) {
     case Action::settle_calls:
       return role == Role::window_clerk || role == Role::reviewer || role == Role::supervisor;
     case Action::post_receipts:
-      return role == Role::reviewer;
+      // Only a department's own system, authenticated as such; people never post receipts.
+      return role == Role::department_system;
     case Action::prune_audit:
       return role == Role::admin;
   }
@@ -86,6 +88,7 @@ struct Api::Context {
 namespace {
 
 constexpr std::string_view kJson = "application/json; charset=utf-8";
+constexpr std::string_view kRoleChoices = "role is one of window_clerk, reviewer, supervisor, designer, admin, department_system";
 
 HttpResponse json_response(unsigned status, const json::value& body) {
   return HttpResponse{status, std::string(kJson), {}, json::serialize(body)};
@@ -570,6 +573,10 @@ HttpResponse Api::Exchange::forbidden(std::string message) { return error(403, "
 
 std::optional<HttpResponse> Api::Exchange::require(Action action) {
   const User& user = context.caller->user;
+  // A department system is no person at a browser: it acts only with the tokens an admin made.
+  if (user.role == Role::department_system && !context.caller->via_token) {
+    return forbidden("a department system acts only with its API token");
+  }
   if (role_may(user.role, action)) return std::nullopt;
   return forbidden("the role " + std::string(to_string(user.role)) + " may not do this");
 }
@@ -598,7 +605,7 @@ std::optional<engine::CaseView> Api::Exchange::load_case(const std::string& case
     denied = engine_error(view.error());
     return std::nullopt;
   }
-  if (user.role == Role::reviewer) {
+  if (bound_to_department(user.role)) {
     const bool mine = std::any_of(view->items.begin(), view->items.end(), [&](const engine::ItemRow& r) { return r.department == user.department; });
     if (!mine) {
       denied = forbidden("case " + case_id + " has no item of department " + user.department);
@@ -666,6 +673,9 @@ HttpResponse Api::Exchange::login() {
     return error(401, "bad_credentials", "unknown user or wrong password");
   }
   throttle_.succeeded(*attempt, engine_.now());
+  if ((*user)->role == Role::department_system) {
+    return forbidden("a department system does not log in; it acts with the API token an admin created for it");
+  }
   const auto now = engine_.now();
   auto session = accounts_.create_session((*user)->name, now, options_.session_lifetime);
   if (!session) return account_error(session.error());
@@ -977,7 +987,25 @@ std::optional<HttpResponse> Api::Exchange::material_routes() {
     if (parts[5] == "elicense") {
       if (auto d = require(Action::attach_material)) return *d;
       if (!load_case(case_id, denied)) return *denied;
-      return run_command(case_id, engine::AttachMaterial{material, "", "", true});
+      auto options = command_options();
+      if (!options) return bad_key();
+      // Verified only because the library holds it: the library is asked, its document stored.
+      auto fetched = adapters::fetch_elicense(engine_, case_id, material, options_.elicense.get(), *options);
+      if (!fetched) {
+        const auto& e = fetched.error();
+        switch (e.kind) {
+          case adapters::ElicenseError::Kind::not_an_elicense: return error(422, "invalid", e.message);
+          case adapters::ElicenseError::Kind::not_held: return error(409, "upload_instead", e.message);
+          case adapters::ElicenseError::Kind::library:
+            spdlog::warn("request {}: e-license {} of case {}: {}", context.request_id, material, masked(case_id), e.message);
+            return error(503, "try_again", e.message);
+          case adapters::ElicenseError::Kind::engine:
+            if (e.engine_error) return engine_error(*e.engine_error);
+            break;
+        }
+        return error(500, "internal", "the e-license could not be fetched; the request id is in the server log");
+      }
+      return json_response(200, command_json(*fetched));
     }
     if (parts[5] == "verify") {
       if (auto d = require(Action::verify_material)) return *d;
@@ -1161,8 +1189,8 @@ std::optional<HttpResponse> Api::Exchange::call_routes() {
 std::optional<HttpResponse> Api::Exchange::worklist_routes() {
   [[maybe_unused]] Caller& caller = *context.caller;
   [[maybe_unused]] const User& user = caller.user;
-  // ---- a department's answer to a call, posted by its system (docs/adapters.md §3); the
-  // system acts through a reviewer account of its department
+  // ---- a department's answer to a call, posted by its system (docs/adapters.md §3), which
+  // authenticates with the API token of its department_system account
   if (is({"api", "receipts"}, "POST")) {
     if (auto denied = require(Action::post_receipts)) return *denied;
     if (request.body.size() > options_.max_material_bytes) {
@@ -1171,23 +1199,20 @@ std::optional<HttpResponse> Api::Exchange::worklist_routes() {
     auto receipt = adapters::parse_receipt_json(request.body);
     if (!receipt) return error(400, "invalid_request", "not a receipt: " + receipt.error());
     std::optional<HttpResponse> denied;
-    auto view = load_case(receipt->case_id, denied);
-    if (!view) return *denied;
-    const std::string item_id = receipt->item.empty() ? adapters::item_of_request(receipt->request_id) : receipt->item;
-    const auto item = view->workflow->find_item(item_id);
-    if (!item) return error(404, "not_found", "no item '" + item_id + "' in case " + receipt->case_id);
-    if (view->items[*item].department != user.department) {
-      return forbidden("item " + item_id + " belongs to department " + view->items[*item].department + ", not " + user.department);
-    }
-    auto applied = adapters::apply_result(engine_, *receipt, options_.result_mapping);
+    if (!load_case(receipt->case_id, denied)) return *denied;
+    // The sender is the account that authenticated, bound to its department; the shared apply
+    // path decides what it may answer and attach (the exchange folders' receipts obey the same).
+    const adapters::ReceiptSender sender{user.name, user.department};
+    auto applied = adapters::apply_result(engine_, *receipt, sender, options_.result_mapping);
     if (!applied) {
+      if (applied.error().not_allowed) return forbidden(applied.error().message);
       if (applied.error().permanent) return error(422, "invalid", applied.error().message);
       return error(503, "try_again", applied.error().message);
     }
     json::array commands, notes;
     for (const auto& c : applied->commands) commands.push_back(json::string(c));
     for (const auto& note : applied->notes) notes.push_back(json::string(masked(note)));
-    context.detail = std::to_string(applied->commands.size()) + " commands from " + receipt->from;
+    context.detail = std::to_string(applied->commands.size()) + " commands from system:" + user.name;
     return json_response(200, json::object{{"case_id", receipt->case_id}, {"commands", std::move(commands)}, {"notes", std::move(notes)}});
   }
 
@@ -1389,13 +1414,19 @@ std::optional<HttpResponse> Api::Exchange::user_routes() {
     const auto display_name = reader.text("display_name");
     const auto role_text = reader.text("role", true);
     const auto department = reader.text("department");
-    const auto password = reader.text("password", true);
+    const auto password = reader.text("password");
     if (!reader.ok()) return bad_fields(reader);
     const auto role = parse_role(*role_text);
-    if (!role) return error(422, "invalid", "role is one of window_clerk, reviewer, supervisor, designer, admin");
+    if (!role) return error(422, "invalid", std::string(kRoleChoices));
+    // A department system never logs in: without a password given, it gets a random one no one knows.
+    if (!password && *role != Role::department_system) {
+      return error(400, "invalid_request", "the body has fields of the wrong type or misses required ones",
+                   json::object{{"fields", json::array{json::object{{"field", "password"}, {"message", "required: expected a string"}}}}});
+    }
     context.target = *name;
     auto hashed = api.hashing_.run([&] {
-      return accounts_.create_user(User{*name, display_name.value_or(""), *role, department.value_or(""), false, 0}, *password, engine_.now());
+      return accounts_.create_user(User{*name, display_name.value_or(""), *role, department.value_or(""), false, 0},
+                                   password ? *password : random_hex(32), engine_.now());
     });
     if (!hashed) return hashing_busy();
     auto& created = *hashed;
@@ -1416,7 +1447,7 @@ std::optional<HttpResponse> Api::Exchange::user_routes() {
     if (!reader.ok()) return bad_fields(reader);
     if (role_text) {
       change.role = parse_role(*role_text);
-      if (!change.role) return error(422, "invalid", "role is one of window_clerk, reviewer, supervisor, designer, admin");
+      if (!change.role) return error(422, "invalid", std::string(kRoleChoices));
     }
     context.target = parts[2];
     // A new password is hashed on the hashing pool; other changes need no hashing.
@@ -1452,6 +1483,7 @@ std::optional<HttpResponse> Api::Exchange::token_routes() {
     if (!reader.ok()) return bad_fields(reader);
     const std::string owner = for_user.value_or(user.name);
     if (owner != user.name && user.role != Role::admin) return forbidden("only admins create tokens for other users");
+    if (user.role == Role::department_system) return forbidden("an admin creates a department system's tokens");
     if (caller.via_token) return forbidden("an API token cannot create tokens");
     context.target = owner;
     auto created = accounts_.create_token(owner, *name, *scope, engine_.now());

@@ -17,6 +17,7 @@
 #include "login_throttle.hpp"
 #include "refusal_log.hpp"
 
+#include <onevisit/adapters/elicense.hpp>
 #include <onevisit/adapters/results.hpp>
 #include <onevisit/engine/engine.hpp>
 
@@ -46,11 +47,12 @@ enum class Action {
   read_report,
   read_calls,         ///< the adapter calls of cases (the outbox)
   settle_calls,       ///< retry or resolve a parked call
-  post_receipts,      ///< a department's system answers a call (its result, documents)
+  post_receipts,      ///< a department's system answers a call (its result, documents); department_system only
   prune_audit,        ///< remove audit records past their retention
 };
 
-/// Whether `role` may perform `action` at all (reviewers further only on their department).
+/// Whether `role` may perform `action` at all (reviewers and department systems further only
+/// on their department; department systems only with an API token).
 bool role_may(Role role, Action action);
 
 struct ApiOptions {
@@ -71,6 +73,9 @@ struct ApiOptions {
   /// Audit records younger than this cannot be pruned. Default: 180 days, the six months the
   /// Cybersecurity Law (网络安全法, art. 21) asks network logs to be kept.
   Timestamp audit_retention = 180LL * 24 * 3600 * 1000;
+  /// The e-license library (电子证照库) materials `from elicense` are fetched from; null: none is
+  /// configured, and the clerk is told to upload them instead.
+  std::shared_ptr<adapters::ElicenseLibrary> elicense;
 };
 
 class Api {

@@ -67,6 +67,18 @@ struct Receipt {
   std::filesystem::path file;  ///< for receipt files: where it was read from
 };
 
+/// Who sent a receipt, as the way it arrived authenticates it, never as the receipt's own
+/// `from` says: the system called (an answer in the call's response), the system configured
+/// for the exchange folder it was read from, or the department system account whose API
+/// token posted it. apply_result lets a sender answer only its own department's items (or
+/// calls) and attach only what the answering item produces; the history names the sender.
+struct ReceiptSender {
+  std::string system;  ///< the system's name (or the account's); the actor is "system:<system>"
+  /// The department the sender is bound to (an account's). Empty: the departments whose
+  /// workflow `adapter` is `system`.
+  std::string department;
+};
+
 std::string_view to_string(Receipt::Status status);
 /// Parses a department's answer in JSON (the http adapter's response `result`, a callback
 /// body): {"request_id", "case", "item", "from", "status", "reason", "documents": [{"material",
@@ -134,6 +146,9 @@ std::string mask_identifiers(std::string_view text);
 struct ResultError {
   bool permanent = true;  ///< false: a passing failure (store busy); try again later
   std::string message;
+  /// The sender may not give this answer (another department's item, a document its item
+  /// does not produce, a `from` naming someone else). Always permanent.
+  bool not_allowed = false;
 };
 
 struct DispatchOptions {
@@ -165,8 +180,9 @@ struct DispatchReport {
 /// Drains the outbox of a store through the registry's adapters.
 class Dispatcher {
  public:
-  /// Applies a department's answer that came with the call's response (see results.hpp).
-  using ResultHandler = std::function<std::expected<void, ResultError>(const Receipt&)>;
+  /// Applies a department's answer that came with the call's response (see results.hpp); the
+  /// sender is the system the call went to.
+  using ResultHandler = std::function<std::expected<void, ResultError>(const Receipt&, const ReceiptSender&)>;
 
   Dispatcher(engine::Store& store, const AdapterRegistry& registry, DispatchOptions options = {});
   ~Dispatcher();

@@ -6,7 +6,9 @@
 // Each round delivers the calls that are due (Dispatcher: lanes, backoff, circuit breakers,
 // parking), applies the answers that came with responses, and reads the receipts of every
 // xml-exchange system, applying each to its case (apply_result) before the file moves to
-// processed/. `onevisit dispatch`, `onevisit serve` and the tests all drive this class.
+// processed/. A receipt file's sender is the system whose folder it lies in, and it answers
+// only that system's items (apply_result). `onevisit dispatch`, `onevisit serve` and the
+// tests all drive this class.
 //
 // Thread safety: one thread calls run_once; the Engine may be used by others meanwhile.
 #pragma once
@@ -36,7 +38,8 @@ class Delivery {
   engine::Engine& engine_;
   const AdapterConfig& config_;
   Dispatcher dispatcher_;
-  std::vector<ReceiptReader> readers_;
+  /// The receipt reader of each exchange system, by system name (the receipts' sender).
+  std::vector<std::pair<std::string, ReceiptReader>> readers_;
 };
 
 }  // namespace onevisit::adapters

@@ -53,6 +53,26 @@ struct ElicenseFetch {
   std::vector<std::string> to_upload;  ///< e-license materials the library does not have
 };
 
+/// Why one e-license could not be fetched (fetch_elicense). Nothing changed in the case.
+struct ElicenseError {
+  enum class Kind {
+    not_an_elicense,  ///< not declared `from elicense`, or an item of the bundle issues it
+    not_held,         ///< no library configured, or it has no such license for the form's holders
+    library,          ///< the library cannot be reached or answers nonsense (a passing failure)
+    engine,           ///< unknown case or material, or the engine refused (`engine_error`)
+  };
+  Kind kind = Kind::engine;
+  std::string message;
+  std::optional<engine::EngineError> engine_error;  ///< for Kind::engine
+};
+
+/// Fetches one material of a case from the e-license library and attaches it as verified
+/// (with the caller's command options). Only a material declared `from elicense` that no item
+/// of the bundle issues; `library` may be null (none configured: upload instead).
+std::expected<engine::CommandResult, ElicenseError> fetch_elicense(engine::Engine& engine, const std::string& case_id,
+                                                                   const std::string& material_id, ElicenseLibrary* library,
+                                                                   const engine::CommandOptions& options);
+
 /// Fetches every missing e-license material of a running case. Idempotent.
 std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine, const std::string& case_id, ElicenseLibrary& library,
                                                           const engine::CommandOptions& options);

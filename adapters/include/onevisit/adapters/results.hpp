@@ -5,7 +5,11 @@
 // derived from the request id, so a department that answers twice (or a receipt read again
 // after a crash) changes the case once:
 //
-//   documents   -> AttachMaterial by the `system` role (issued documents are verified at once;
+//   the sender  -> authenticated by the way the answer came (the called system, the exchange
+//                  folder's system, a department system's API token), never by its `from`;
+//                  it answers only its department's items, and "system:<sender>" is the actor
+//   documents   -> AttachMaterial by the `system` role, only materials the answering item
+//                  produces (issued documents are verified at once;
 //                  their bytes go to the engine's content store, an e-license id is kept as a
 //                  small reference document)
 //   the status  -> the first lifecycle event of the mapping that leaves the item's current
@@ -44,9 +48,14 @@ struct ResultApplication {
   std::vector<std::string> notes;     ///< what was already so (duplicates, item already past)
 };
 
-/// Applies a department's answer to its case. Idempotent: applying the same receipt again
-/// changes nothing.
-std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engine, const Receipt& receipt,
+/// Applies a department's answer to its case, as sent by `sender` (whom the way it arrived
+/// authenticates). Idempotent: applying the same receipt again changes nothing. Refused
+/// (`not_allowed`, nothing changed) when the sender's department neither owns the item nor
+/// was called about it (by this request id), when the request id names another case or
+/// item, when a document is not one the item produces, or when a non-empty `from` names
+/// neither the sender nor its department or system. The history's actor is
+/// "system:<sender.system>".
+std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engine, const Receipt& receipt, const ReceiptSender& sender,
                                                            const ResultMapping& mapping = {});
 
 /// The item id inside an idempotency key "case/item/sequence/action" (empty when malformed).
