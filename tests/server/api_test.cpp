@@ -1179,6 +1179,7 @@ TEST_CASE("server: a caller who is not logged in cannot make the server read a l
             .send("PUT", "/api/cases/B1/materials/articles", std::string(50000, 'y'),
                   {{"Content-Type", "application/pdf"}})
             .status == 200);
+}
 
 // Issue 17: a client-chosen case id shows in lists, URLs, the audit trail and log lines; a
 // phone or ID number as case id is refused by the engine, and the answer does not repeat it.
