@@ -158,7 +158,9 @@ std::expected<std::unique_ptr<Engine>, EngineError> Engine::open(const EngineOpt
   if (options.database == ":memory:") {
     store = make_memory_store();
   } else {
-    auto opened = open_sqlite_store(options.database);
+    SqliteOptions sqlite;
+    sqlite.keys = options.keys;
+    auto opened = open_sqlite_store(options.database, sqlite);
     if (!opened) return std::unexpected(EngineError::from(opened.error()));
     store = std::move(*opened);
   }

@@ -123,7 +123,14 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
     impl->configured = true;
   }
 
-  auto engine = engine::Engine::open({options.database, options.clock});
+  engine::EngineOptions engine_options{options.database, options.clock};
+  engine_options.keys = impl->config.storage_keys;
+  if (!engine_options.keys) {
+    spdlog::warn("personal data is stored unencrypted in {}: give the configuration (--config) a [storage] key "
+                 "(docs/storage.md, Encryption at rest)",
+                 options.database);
+  }
+  auto engine = engine::Engine::open(engine_options);
   if (!engine) return std::unexpected(engine.error().message);
   impl->engine = std::move(*engine);
   auto accounts = AccountStore::open(options.database, options.cheap_password_hashing ? PasswordCost::minimal() : PasswordCost::interactive());

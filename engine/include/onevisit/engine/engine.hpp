@@ -84,6 +84,9 @@ struct EngineOptions {
   /// Where material contents are kept (content_store.hpp). Empty: `<database>.contents/`
   /// beside an SQLite file, memory for ":memory:".
   std::string content_folder;
+  /// Keys that encrypt personal data in the SQLite file at rest (at_rest.hpp); null or empty:
+  /// stored in clear. Ignored for ":memory:".
+  std::shared_ptr<const AtRestKeys> keys;
 };
 
 struct DeployReport {
@@ -163,6 +166,7 @@ class Engine {
   /// Fires every timer due now (in due order, each as a TimerFired command). Returns how
   /// many fired. Timers that came due while the engine was down fire on the first call.
   std::expected<std::size_t, EngineError> fire_due_timers(std::size_t limit = 1000);
+
 
   /// Content-addressed material storage: the SHA-256 (hex) of `content`.
   static std::string content_hash(std::string_view content);
