@@ -450,6 +450,23 @@ int run_store(const StoreOptions& o, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+int run_retention(const RetentionOptions& o, std::ostream& out, std::ostream& err) {
+  auto opened = open_engine(o.database, o.config);
+  if (!opened) {
+    print_error(opened.error(), err);
+    return exit_code(opened.error());
+  }
+  auto erased = (*opened)->apply_retention({"", o.actor, "system"});
+  if (!erased) {
+    print_error(erased.error(), err);
+    return exit_code(erased.error());
+  }
+  out << "erased the personal data of " << erased->size() << (erased->size() == 1 ? " closed case" : " closed cases");
+  for (std::size_t i = 0; i < erased->size(); ++i) out << (i == 0 ? ": " : ", ") << (*erased)[i];
+  out << "\n";
+  return 0;
+}
+
 int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
   engine::ReportPeriod period;
   for (const auto& [text, bound, next_day] : {std::tuple{&o.from, &period.from, false}, std::tuple{&o.to, &period.to, true}}) {

@@ -79,6 +79,15 @@ struct StoreOptions {
 };
 int run_store(const StoreOptions& options, std::ostream& out, std::ostream& err);
 
+/// `onevisit retention`: erases the personal data of every closed case whose bundle's
+/// `retain` period has passed (docs/runtime.md, Retention).
+struct RetentionOptions {
+  std::string database;
+  std::string config;                   ///< deployment configuration: its [storage] keys, if any
+  std::string actor = "system:retention";  ///< who the history names
+};
+int run_retention(const RetentionOptions& options, std::ostream& out, std::ostream& err);
+
 /// `onevisit report`: the service figures (engine/report.hpp) of the cases in a database.
 struct ReportOptions {
   std::string database;

@@ -158,6 +158,12 @@ int main(int argc, char** argv) {
   report_command->add_option("--format", report.format, "Output format: text or json")
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
 
+  onevisit::cli::RetentionOptions retention;
+  auto* retention_command = app.add_subcommand("retention", "Erase the personal data of closed cases whose bundle's retention has passed");
+  retention_command->add_option("--db", retention.database, "The SQLite database")->required();
+  retention_command->add_option("--config", retention.config, "Deployment configuration (TOML) with the [storage] keys");
+  retention_command->add_option("--actor", retention.actor, "Who the cases' history names")->default_val("system:retention");
+
   onevisit::cli::StoreOptions store;
   auto* store_command = app.add_subcommand("store", "Keys that encrypt personal data at rest");
   store_command->require_subcommand(1);
@@ -191,6 +197,7 @@ int main(int argc, char** argv) {
   if (stats_command->parsed()) return onevisit::cli::run_stats(stats, std::cout, std::cerr);
   if (deploy_command->parsed()) return onevisit::cli::run_deploy(deploy, std::cout, std::cerr);
   if (report_command->parsed()) return onevisit::cli::run_report(report, std::cout, std::cerr);
+  if (retention_command->parsed()) return onevisit::cli::run_retention(retention, std::cout, std::cerr);
   if (store_command->parsed()) {
     for (auto* sub : store_command->get_subcommands()) store.action = sub->get_name();
     return onevisit::cli::run_store(store, std::cout, std::cerr);

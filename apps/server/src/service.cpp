@@ -14,6 +14,7 @@
 #include <csignal>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <pthread.h>
 #include <set>
 #include <thread>
@@ -53,6 +54,20 @@ struct Service::Impl {
     auto fired = engine->fire_due_timers();
     if (!fired) spdlog::error("timers: {}", fired.error().message);
     else if (*fired > 0) spdlog::info("timers: fired {}", *fired);
+    apply_retention();
+  }
+
+  // Once a day (on the engine's clock; first when the service starts): erases the personal
+  // data of closed cases past their bundle's retention (docs/runtime.md, Retention).
+  std::optional<engine::Timestamp> last_retention;  ///< timer thread only
+  void apply_retention() {
+    constexpr engine::Timestamp kDay = 24 * 3600 * 1000;
+    const auto now = engine->now();
+    if (last_retention && now - *last_retention < kDay) return;
+    last_retention = now;
+    auto erased = engine->apply_retention({"", "system:retention", "system"});
+    if (!erased) spdlog::error("retention: {}", erased.error().message);
+    else if (!erased->empty()) spdlog::info("retention: erased the personal data of {} closed cases", erased->size());
   }
 
   void drain_outbox() {

@@ -167,6 +167,11 @@ class Engine {
   /// many fired. Timers that came due while the engine was down fire on the first call.
   std::expected<std::size_t, EngineError> fire_due_timers(std::size_t limit = 1000);
 
+  /// Erases the personal data of every closed case whose bundle's retention has passed
+  /// (`retain ...`; docs/runtime.md, Retention), each as an ErasePersonalData command acting
+  /// as `options.actor`. Open cases and cases of bundles without a retention are never
+  /// touched. Returns the ids of the cases erased. Run daily by the service.
+  std::expected<std::vector<std::string>, EngineError> apply_retention(const CommandOptions& options);
 
   /// Content-addressed material storage: the SHA-256 (hex) of `content`.
   static std::string content_hash(std::string_view content);
