@@ -203,7 +203,8 @@ std::expected<std::unique_ptr<Engine>, EngineError> Engine::open(const EngineOpt
   if (options.content_folder.empty() && options.database == ":memory:") {
     contents = make_memory_content_store();
   } else {
-    auto folder = make_folder_content_store(options.content_folder.empty() ? options.database + ".contents" : options.content_folder);
+    auto folder = make_folder_content_store(options.content_folder.empty() ? options.database + ".contents" : options.content_folder,
+                                            options.database == ":memory:" ? nullptr : options.keys);
     if (!folder) return std::unexpected(make_error(EngineError::Kind::store, folder.error()));
     contents = std::move(*folder);
   }

@@ -301,3 +301,35 @@ TEST_CASE("at rest: [storage] keys in the configuration; errors name the key id,
   CHECK_THAT(missing.error(), Catch::Contains("the current key 'b' is not among the keys"));
   CHECK(missing.error().find(key) == std::string::npos);
 }
+
+TEST_CASE("at rest: uploaded material contents are sealed in the content folder; without the key they are an error",
+          "[at_rest]") {
+  testing::ScratchDir dir("onevisit-at-rest");
+  const auto k1 = keys("k1", {{"k1", AtRestKeys::generate_base64()}});
+  const std::string scan = std::string("居民身份证 ") + kMotherName + " " + kMotherId;
+  auto sealed = make_folder_content_store(dir.path() / "contents", k1);
+  REQUIRE(sealed);
+  auto hash = (*sealed)->put(scan);
+  REQUIRE(hash);
+  std::string files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir.path())) {
+    if (entry.is_regular_file()) files += testing::read_file(entry.path());
+  }
+  REQUIRE(!files.empty());
+  check_no_personal_data(files);
+  auto read = (*sealed)->get(*hash);
+  REQUIRE(read);
+  CHECK(*read == scan);
+
+  auto without = make_folder_content_store(dir.path() / "contents");
+  REQUIRE(without);
+  auto refused = (*without)->get(*hash);
+  REQUIRE(!refused);
+  CHECK_THAT(refused.error(), Catch::Contains("encrypted under key 'k1'"));
+  // A content stored in clear before keys were configured stays readable with them.
+  auto clear_hash = (*without)->put("营业执照");
+  REQUIRE(clear_hash);
+  auto clear = (*sealed)->get(*clear_hash);
+  REQUIRE(clear);
+  CHECK(*clear == std::optional<std::string>("营业执照"));
+}
