@@ -1,15 +1,19 @@
 // Retention of personal data (docs/runtime.md, Retention): a closed case's personal values
 // are replaced once its bundle's `retain` period has passed, recorded as an event, with the
 // event chain intact; before that nothing changes, and an open case is never erased.
+#include <onevisit/adapters/config.hpp>
 #include <onevisit/engine/engine.hpp>
 
 #include "../test_support.hpp"
+#include "cli/case_commands.hpp"
 #include "codec.hpp"  // white-box: compare whole case states
 
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 using namespace onevisit;
@@ -214,4 +218,52 @@ TEST_CASE("retention: a withdrawn case counts from its withdrawal; a bundle with
   auto refused = engine.execute("k-1", ErasePersonalData{}, retention);
   REQUIRE(!refused);
   CHECK(refused.error().message.find("sets none") != std::string::npos);
+}
+
+TEST_CASE("retention: the commands — store new-key, --config for the keys, store reseal, retention", "[retention][cli]") {
+  testing::ScratchDir dir("onevisit-retention-cli");
+  const auto db = dir.path() / "cases.db";
+  const auto config = dir.file("deploy.toml");
+  std::ostringstream key, err;
+  REQUIRE(cli::run_store({"new-key", "", ""}, key, err) == 0);
+  std::ofstream(config) << "[storage]\nkey = \"k1\"\n[storage.keys]\nk1 = \"" << key.str().substr(0, key.str().size() - 1)
+                        << "\"\n";
+  auto keys = adapters::load_storage_keys(config);
+  REQUIRE(keys);
+  REQUIRE(*keys);
+  // A case closed in 2020, long past its bundle's three years (the commands run on the system clock).
+  VirtualClock clock(at(2020, 3, 2));
+  {
+    EngineOptions options{db.string(), &clock};
+    options.keys = *keys;
+    auto opened = Engine::open(options);
+    REQUIRE(opened);
+    REQUIRE((*opened)->deploy_sources({{"retained.flow", kRetainedFlow}}, {"retained.flow"}));
+    REQUIRE((*opened)->start_case("retained", form_of(kClosed), kClosed.id, {"", "clerk-1", "clerk"}, "c-1"));
+    REQUIRE((*opened)->execute("c-1", Withdraw{"撤回"}, {"", "clerk-1", "clerk"}));
+  }
+  cli::CaseOptions show;
+  show.database = db.string();
+  show.action = "show";
+  show.case_id = "c-1";
+  std::ostringstream shown, refused;
+  CHECK(cli::run_case(show, shown, refused) == 2);
+  CHECK_THAT(refused.str(), Catch::Contains("encrypted under key \"k1\", and no keys were given"));
+  show.config = config;
+  CHECK(cli::run_case(show, shown, refused) == 0);
+
+  std::ostringstream resealed;
+  REQUIRE(cli::run_store({"reseal", db.string(), config}, resealed, err) == 0);
+  CHECK(resealed.str() == "sealed 0 values under the current key\n");  // all of it is under k1 already
+  std::ostringstream erased;
+  REQUIRE(cli::run_retention({db.string(), config, "admin"}, erased, err) == 0);
+  CHECK(erased.str() == "erased the personal data of 1 closed case: c-1\n");
+  EngineOptions options{db.string(), &clock};
+  options.keys = *keys;
+  auto opened = Engine::open(options);
+  REQUIRE(opened);
+  auto history = (*opened)->history("c-1");
+  REQUIRE(history);
+  CHECK(history->back().type == "PersonalDataErased");
+  CHECK(history->back().payload.find("\"actor\":\"admin\"") != std::string::npos);
 }
