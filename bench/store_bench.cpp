@@ -1,6 +1,10 @@
 // Benchmark of the SQLite store's group commit against plain SQLite (docs/storage.md).
 //
 //   BM_StoreCommit/threads:1   SqliteStore::commit from one thread: one fsync per commit.
+//   BM_SealedVsClear           the cost of encryption at rest: for 1 and 8 client threads,
+//                              alternating rounds of the same transitions into a store with a
+//                              key (event payloads and snapshots sealed) and one without;
+//                              commits/s and CPU per commit of each.
 //   BM_FindCommandInCase       find_command of a command recorded on a case's events (a walk
 //                              of the case's chain) for cases of 16, 64 and 256 events.
 //   BM_GroupCommitVsPlain      for 8 and for 32 client threads, alternating rounds of
@@ -138,9 +142,11 @@ struct StoreRig {
   std::vector<std::vector<std::uint64_t>> versions;
   int failures = 0;
 
-  explicit StoreRig(int threads)
+  explicit StoreRig(int threads, std::shared_ptr<const AtRestKeys> keys = nullptr)
       : versions(static_cast<std::size_t>(threads), std::vector<std::uint64_t>(kCasesPerThread, 0)) {
-    auto opened = open_sqlite_store(dir.file("bench.db"));
+    SqliteOptions options;
+    options.keys = std::move(keys);
+    auto opened = open_sqlite_store(dir.file("bench.db"), options);
     if (opened) store = std::move(*opened);
   }
 
@@ -336,6 +342,51 @@ void BM_StoreCommit(benchmark::State& state) {
 }
 BENCHMARK(BM_StoreCommit)->ArgName("threads")->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
+// Encryption at rest: the same transitions into a store with a key and into one without, in
+// alternating rounds (both see the same disk). Sealing costs CPU on the writer thread; the
+// figure to watch is CPU per commit, as commits/s is set by the fsyncs.
+void BM_SealedVsClear(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  auto keys = AtRestKeys::from_base64("bench", {{"bench", AtRestKeys::generate_base64()}});
+  if (!keys) {
+    state.SkipWithError(keys.error().c_str());
+    return;
+  }
+  StoreRig clear(threads);
+  StoreRig sealed(threads, std::make_shared<const AtRestKeys>(std::move(*keys)));
+  if (!clear.store || !sealed.store) {
+    state.SkipWithError("cannot open the stores");
+    return;
+  }
+  double clear_seconds = 0, sealed_seconds = 0, clear_cpu = 0, sealed_cpu = 0;
+  std::size_t rows = 0;
+  for (auto _ : state) {
+    const double cpu0 = cpu_seconds();
+    clear_seconds += clear.round();
+    const double cpu1 = cpu_seconds();
+    sealed_seconds += sealed.round();
+    const double cpu2 = cpu_seconds();
+    clear_cpu += cpu1 - cpu0;
+    sealed_cpu += cpu2 - cpu1;
+    rows += clear.commits_per_round();
+  }
+  if (clear.failures > 0 || sealed.failures > 0) {
+    state.SkipWithError("commits failed");
+    return;
+  }
+  Figures f;
+  f.store_commits_per_second = static_cast<double>(rows) / clear_seconds;
+  f.store_cpu_us_per_commit = 1e6 * clear_cpu / static_cast<double>(rows);
+  f.plain_commits_per_second = static_cast<double>(rows) / sealed_seconds;  // here: the sealed store
+  f.plain_cpu_us_per_commit = 1e6 * sealed_cpu / static_cast<double>(rows);
+  state.counters["clear_commits_per_s"] = f.store_commits_per_second;
+  state.counters["sealed_commits_per_s"] = f.plain_commits_per_second;
+  state.counters["clear_cpu_us"] = f.store_cpu_us_per_commit;
+  state.counters["sealed_cpu_us"] = f.plain_cpu_us_per_commit;
+  record("sealed/" + std::to_string(threads), f);
+}
+BENCHMARK(BM_SealedVsClear)->ArgName("threads")->Arg(1)->Arg(8)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(4.0);
+
 // find_command on a case whose commands are recorded on its events (schema 5): the look-up
 // walks the case's chain back from its latest event. An id that is not there (a new command:
 // what the engine looks up before nearly every keyed command) walks all of it; the id of the
@@ -459,6 +510,13 @@ int main(int argc, char** argv) {
   if (const auto one = figures.find("store/1"); one != figures.end()) {
     std::printf("SqliteStore::commit, 1 thread:  %.0f commits/s (one fsync each)\n",
                 one->second.store_commits_per_second);
+  }
+  for (const auto& [name, f] : figures) {
+    if (!name.starts_with("sealed/")) continue;
+    std::printf("\nencryption at rest, %s threads: clear %.0f commits/s, %.0f us CPU per commit; sealed %.0f commits/s, "
+                "%.0f us CPU per commit (%+.0f us)\n",
+                name.substr(7).c_str(), f.store_commits_per_second, f.store_cpu_us_per_commit, f.plain_commits_per_second,
+                f.plain_cpu_us_per_commit, f.plain_cpu_us_per_commit - f.store_cpu_us_per_commit);
   }
   for (const auto& [name, f] : figures) {
     if (!name.starts_with("vs/")) continue;

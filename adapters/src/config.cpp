@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace onevisit::adapters {
@@ -36,7 +37,58 @@ std::expected<std::pair<std::chrono::milliseconds, std::string>, std::string> ht
   return std::pair{std::chrono::milliseconds(timeout), std::move(token)};
 }
 
+std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> storage_keys(const toml::table& root,
+                                                                                  std::string_view source_name) {
+  const auto* storage = root["storage"].as_table();
+  if (!storage) return nullptr;
+  for (const auto& [key, value] : *storage) {
+    if (key != "key" && key != "keys") {
+      return std::unexpected(where(value.source(), source_name) + ": unknown setting storage." + std::string(key.str()) +
+                             " (key, keys)");
+    }
+  }
+  const auto* table = (*storage)["keys"].as_table();
+  if (!table || table->empty()) {
+    return std::unexpected(where(storage->source(), source_name) + ": [storage] needs [storage.keys] with id = \"base64 key\"");
+  }
+  std::map<std::string, std::string> keys;
+  for (const auto& [id, value] : *table) {
+    const auto text = value.value<std::string>();
+    if (!text) return std::unexpected(where(value.source(), source_name) + ": storage.keys." + std::string(id.str()) + " must be a string");
+    keys.emplace(std::string(id.str()), *text);
+  }
+  const auto current = (*storage)["key"].value<std::string>();
+  if (!current) return std::unexpected(where(storage->source(), source_name) + ": [storage] needs key = \"<id>\": the current key");
+  auto parsed = engine::AtRestKeys::from_base64(*current, keys);
+  if (!parsed) return std::unexpected(where(storage->source(), source_name) + ": storage: " + parsed.error());
+  return std::make_shared<const engine::AtRestKeys>(std::move(*parsed));
+}
+
+std::expected<std::string, std::string> read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected("cannot read '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
 }  // namespace
+
+std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> parse_storage_keys(std::string_view text,
+                                                                                        std::string_view source_name) {
+  auto parsed = toml::parse(text, source_name);
+  if (!parsed) {
+    const auto& e = parsed.error();
+    return std::unexpected(where(e.source(), source_name) + ": " + std::string(e.description()));
+  }
+  return storage_keys(parsed.table(), source_name);
+}
+
+std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> load_storage_keys(const std::string& path) {
+  auto text = read_text(path);
+  if (!text) return std::unexpected(text.error());
+  return parse_storage_keys(*text, path);
+}
 
 std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view text, std::string_view source_name) {
   auto parsed = toml::parse(text, source_name);
@@ -72,6 +124,9 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
       }
     }
   }
+  auto keys = storage_keys(root, source_name);
+  if (!keys) return std::unexpected(keys.error());
+  config.storage_keys = std::move(*keys);
   const auto* systems = root["systems"].as_table();
   if (!systems) return std::unexpected(std::string(source_name) + ": no [systems.NAME] table configures any adapter");
   for (const auto& [name, node] : *systems) {
@@ -143,11 +198,9 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
 }
 
 std::expected<AdapterConfig, std::string> load_adapter_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected("cannot read '" + path + "'");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return parse_adapter_config(buffer.str(), path);
+  auto text = read_text(path);
+  if (!text) return std::unexpected(text.error());
+  return parse_adapter_config(*text, path);
 }
 
 }  // namespace onevisit::adapters

@@ -3,6 +3,7 @@
 #include "cli/case_json.hpp"
 #include "cli/files.hpp"
 
+#include <onevisit/adapters/config.hpp>
 #include <onevisit/adapters/delivery.hpp>
 #include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/engine/engine.hpp>
@@ -46,8 +47,15 @@ int exit_code(const EngineError& e) {
   return e.kind == EngineError::Kind::store ? 2 : 1;
 }
 
-std::expected<std::unique_ptr<Engine>, EngineError> open_engine(const std::string& database) {
-  return Engine::open({database, nullptr});
+// Opens the database with the [storage] keys of `config` (none when `config` is empty).
+std::expected<std::unique_ptr<Engine>, EngineError> open_engine(const std::string& database, const std::string& config) {
+  engine::EngineOptions options{database, nullptr};
+  if (!config.empty()) {
+    auto keys = adapters::load_storage_keys(config);
+    if (!keys) return std::unexpected(EngineError{EngineError::Kind::invalid, keys.error(), {}, {}});
+    options.keys = std::move(*keys);
+  }
+  return Engine::open(options);
 }
 
 std::map<std::string, std::string> pairs(const std::vector<std::string>& items, std::string& error) {
@@ -72,7 +80,7 @@ int run_deploy(const DeployOptions& options, std::ostream& out, std::ostream& er
     err << "onevisit deploy: " << error << "\n";
     return 2;
   }
-  auto engine = open_engine(options.database);
+  auto engine = open_engine(options.database, options.config);
   if (!engine) {
     print_error(engine.error(), err);
     return exit_code(engine.error());
@@ -94,7 +102,7 @@ int run_deploy(const DeployOptions& options, std::ostream& out, std::ostream& er
 }
 
 int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
-  auto opened = open_engine(o.database);
+  auto opened = open_engine(o.database, o.config);
   if (!opened) {
     print_error(opened.error(), err);
     return exit_code(opened.error());
@@ -387,7 +395,7 @@ int run_dispatch(const DispatchCommandOptions& o, std::ostream& out, std::ostrea
     err << "onevisit dispatch: " << config.error() << "\n";
     return 1;
   }
-  auto opened = open_engine(o.database);
+  auto opened = open_engine(o.database, o.config);
   if (!opened) {
     print_error(opened.error(), err);
     return exit_code(opened.error());
@@ -418,6 +426,52 @@ int run_dispatch(const DispatchCommandOptions& o, std::ostream& out, std::ostrea
   return 0;
 }
 
+int run_store(const StoreOptions& o, std::ostream& out, std::ostream& err) {
+  if (o.action == "new-key") {
+    // Only the key: the operator puts it into [storage.keys] under an id of their choosing.
+    out << engine::AtRestKeys::generate_base64() << "\n";
+    return 0;
+  }
+  if (o.config.empty()) {
+    err << "onevisit store " << o.action << ": --config names the configuration with the [storage] keys\n";
+    return 2;
+  }
+  auto opened = open_engine(o.database, o.config);
+  if (!opened) {
+    print_error(opened.error(), err);
+    return exit_code(opened.error());
+  }
+  auto report = engine::reseal_sqlite_store((*opened)->store());
+  if (!report) {
+    err << "onevisit store reseal: " << report.error().message << "\n";
+    return 2;
+  }
+  out << "sealed " << report->resealed << " values under the current key";
+  if (!report->retired.empty()) {
+    out << "; keys no longer needed:";
+    for (const auto& id : report->retired) out << " " << id;
+  }
+  out << "\n";
+  return 0;
+}
+
+int run_retention(const RetentionOptions& o, std::ostream& out, std::ostream& err) {
+  auto opened = open_engine(o.database, o.config);
+  if (!opened) {
+    print_error(opened.error(), err);
+    return exit_code(opened.error());
+  }
+  auto erased = (*opened)->apply_retention({"", o.actor, "system"});
+  if (!erased) {
+    print_error(erased.error(), err);
+    return exit_code(erased.error());
+  }
+  out << "erased the personal data of " << erased->size() << (erased->size() == 1 ? " closed case" : " closed cases");
+  for (std::size_t i = 0; i < erased->size(); ++i) out << (i == 0 ? ": " : ", ") << (*erased)[i];
+  out << "\n";
+  return 0;
+}
+
 int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
   engine::ReportPeriod period;
   for (const auto& [text, bound, next_day] : {std::tuple{&o.from, &period.from, false}, std::tuple{&o.to, &period.to, true}}) {
@@ -429,7 +483,7 @@ int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
     }
     *bound = (dsl::days_from_civil(*date) + (next_day ? 1 : 0)) * 24 * 60 * 60'000;
   }
-  auto opened = open_engine(o.database);
+  auto opened = open_engine(o.database, o.config);
   if (!opened) {
     print_error(opened.error(), err);
     return exit_code(opened.error());

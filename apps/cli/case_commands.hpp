@@ -13,6 +13,7 @@ namespace onevisit::cli {
 struct DeployOptions {
   std::string database;
   std::vector<std::string> paths;
+  std::string config;  ///< deployment configuration: its [storage] keys, if any
 };
 int run_deploy(const DeployOptions& options, std::ostream& out, std::ostream& err);
 
@@ -41,7 +42,7 @@ struct CaseOptions {
   std::string command_id;
   std::string department;              ///< list, worklist
   std::string status;                  ///< list
-  std::string config;                  ///< elicense: the deployment configuration
+  std::string config;                  ///< the deployment configuration: [storage] keys; elicense: the library
   std::string call_id;                 ///< retry-call, resolve-call
   std::string note;                    ///< resolve-call: how it was settled
   OutputFormat format = OutputFormat::text;
@@ -68,12 +69,32 @@ struct DispatchCommandOptions {
 /// Delivers the outbox's adapter calls until SIGINT/SIGTERM (or once).
 int run_dispatch(const DispatchCommandOptions& options, std::ostream& out, std::ostream& err);
 
+/// `onevisit store new-key` prints a new random key (base64) for [storage.keys];
+/// `onevisit store reseal` seals every personal value under the current key
+/// (docs/storage.md, Encryption at rest).
+struct StoreOptions {
+  std::string action;    ///< new-key or reseal
+  std::string database;  ///< reseal
+  std::string config;    ///< reseal: the configuration with the [storage] keys
+};
+int run_store(const StoreOptions& options, std::ostream& out, std::ostream& err);
+
+/// `onevisit retention`: erases the personal data of every closed case whose bundle's
+/// `retain` period has passed (docs/runtime.md, Retention).
+struct RetentionOptions {
+  std::string database;
+  std::string config;                   ///< deployment configuration: its [storage] keys, if any
+  std::string actor = "system:retention";  ///< who the history names
+};
+int run_retention(const RetentionOptions& options, std::ostream& out, std::ostream& err);
+
 /// `onevisit report`: the service figures (engine/report.hpp) of the cases in a database.
 struct ReportOptions {
   std::string database;
   std::string from;  ///< YYYY-MM-DD: cases started on or after this day
   std::string to;    ///< YYYY-MM-DD: cases started on or before this day
   OutputFormat format = OutputFormat::text;
+  std::string config;  ///< deployment configuration: its [storage] keys, if any
 };
 int run_report(const ReportOptions& options, std::ostream& out, std::ostream& err);
 

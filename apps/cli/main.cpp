@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   auto* deploy_command = app.add_subcommand("deploy", "Store workflow versions in a case database");
   deploy_command->add_option("--db", deploy.database, "The SQLite database (created when missing)")->required();
   deploy_command->add_option("files", deploy.paths, "Workflow files or directories")->required();
+  deploy_command->add_option("--config", deploy.config, "Deployment configuration (TOML) with the [storage] keys");
 
   onevisit::cli::CaseOptions case_options;
   auto* case_command = app.add_subcommand("case", "Start cases, send commands, show and list them");
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
   case_command->add_option("--as", case_options.role, "The role acting: applicant, clerk, reviewer, supervisor");
   case_command->add_option("--actor", case_options.actor, "Who acts (a user name)");
   case_command->add_option("--command-id", case_options.command_id, "Idempotency key: the same id is applied once");
+  case_command->add_option("--config", case_options.config, "Deployment configuration (TOML) with the [storage] keys");
   auto with_case = [&](CLI::App* sub) { sub->add_option("case", case_options.case_id, "The case id")->required(); };
   case_command->fallthrough();  // --db, --as ... may come before or after the action
   auto* start = case_command->add_subcommand("start", "Start a case");
@@ -150,10 +152,25 @@ int main(int argc, char** argv) {
   onevisit::cli::ReportOptions report;
   auto* report_command = app.add_subcommand("report", "Service figures: on-time rate, working days, visits, corrections, 好差评");
   report_command->add_option("--db", report.database, "The SQLite database")->required();
+  report_command->add_option("--config", report.config, "Deployment configuration (TOML) with the [storage] keys");
   report_command->add_option("--from", report.from, "Cases started on or after this day (YYYY-MM-DD)");
   report_command->add_option("--to", report.to, "Cases started on or before this day (YYYY-MM-DD)");
   report_command->add_option("--format", report.format, "Output format: text or json")
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
+
+  onevisit::cli::RetentionOptions retention;
+  auto* retention_command = app.add_subcommand("retention", "Erase the personal data of closed cases whose bundle's retention has passed");
+  retention_command->add_option("--db", retention.database, "The SQLite database")->required();
+  retention_command->add_option("--config", retention.config, "Deployment configuration (TOML) with the [storage] keys");
+  retention_command->add_option("--actor", retention.actor, "Who the cases' history names")->default_val("system:retention");
+
+  onevisit::cli::StoreOptions store;
+  auto* store_command = app.add_subcommand("store", "Keys that encrypt personal data at rest");
+  store_command->require_subcommand(1);
+  store_command->add_subcommand("new-key", "Print a new random key (base64) for [storage.keys]");
+  auto* reseal = store_command->add_subcommand("reseal", "Encrypt every personal value under the current key (after a rotation)");
+  reseal->add_option("--db", store.database, "The SQLite database")->required();
+  reseal->add_option("--config", store.config, "Deployment configuration (TOML) with the [storage] keys")->required();
 
   onevisit::server::ServiceOptions serve;
   auto* serve_command = app.add_subcommand("serve", "Run the clerk service: REST API, web console, timers and adapter dispatch");
@@ -188,6 +205,11 @@ int main(int argc, char** argv) {
   if (stats_command->parsed()) return onevisit::cli::run_stats(stats, std::cout, std::cerr);
   if (deploy_command->parsed()) return onevisit::cli::run_deploy(deploy, std::cout, std::cerr);
   if (report_command->parsed()) return onevisit::cli::run_report(report, std::cout, std::cerr);
+  if (retention_command->parsed()) return onevisit::cli::run_retention(retention, std::cout, std::cerr);
+  if (store_command->parsed()) {
+    for (auto* sub : store_command->get_subcommands()) store.action = sub->get_name();
+    return onevisit::cli::run_store(store, std::cout, std::cerr);
+  }
   if (serve_command->parsed()) {
     if (log_level == "warn") spdlog::set_level(spdlog::level::info);  // a service says what it does
     return onevisit::server::run_serve(serve, std::cout, std::cerr);

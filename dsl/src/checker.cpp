@@ -854,6 +854,37 @@ class Checker {
     }
   }
 
+  // `retain N years|months|days personal a, b`: a whole, positive period of at most a
+  // century (erasure dates stay far inside the calendar), naming text fields of the form.
+  void check_retention(const Retention& r, const BundleMember* form) {
+    const auto amount = Decimal::parse(r.amount.text);
+    static constexpr std::int64_t kMaxima[] = {36500, 1200, 100};  // days, months, years
+    if (!amount || r.amount.text.find('.') != std::string::npos || *amount < Decimal::from_int(1) ||
+        *amount > Decimal::from_int(kMaxima[static_cast<int>(r.unit)])) {
+      error(r.amount.span, "invalid-retention", "a retention is a whole number from 1 to 100 years (1200 months, 36500 days)");
+    }
+    std::set<std::string_view> seen;
+    for (const auto& n : r.personal) {
+      const Field* field = nullptr;
+      if (form != nullptr) {
+        for (const auto& f : form->fields) {
+          if (f.name.text == n.text) field = &f;
+        }
+      }
+      if (field == nullptr) {
+        std::vector<std::string_view> candidates;
+        if (form != nullptr) {
+          for (const auto& f : form->fields) candidates.push_back(f.name.text);
+        }
+        unknown(n, "form field", candidates, "'personal' names fields of the bundle's form");
+      } else if (field->type.kind != TypeKind::text && field->type.kind != TypeKind::idcard && field->type.kind != TypeKind::phone) {
+        error(n.span, "invalid-personal", "field '" + n.text + "' is not text; only text fields are erased as personal");
+      } else if (!seen.insert(n.text).second) {
+        error(n.span, "duplicate-name", "field '" + n.text + "' is already named personal");
+      }
+    }
+  }
+
   void check_bundle(const Bundle& b) {
     BundleContext ctx;
     ctx.bundle = &b;
@@ -1011,6 +1042,7 @@ class Checker {
           break;
         }
         case BundleMemberKind::material: check_material(*m.material, &ctx); break;
+        case BundleMemberKind::retain: check_retention(*m.retention, singles[BundleMemberKind::form]); break;
         default: break;
       }
     }

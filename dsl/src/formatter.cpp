@@ -140,6 +140,13 @@ std::string names_text(const std::vector<Name>& names, std::string_view separato
   return out;
 }
 
+std::string retention_text(const Retention& r) {
+  static constexpr std::string_view kUnits[][2] = {{"day", "days"}, {"month", "months"}, {"year", "years"}};
+  std::string text = "retain " + r.amount.text + " " + std::string(kUnits[static_cast<int>(r.unit)][r.plural ? 1 : 0]);
+  if (!r.personal.empty()) text += " personal " + names_text(r.personal);
+  return text;
+}
+
 std::string type_text(const Type& t) {
   switch (t.kind) {
     case TypeKind::text: return "text";
@@ -474,6 +481,7 @@ class Printer {
         case BundleMemberKind::material: material(*m.material); break;
         case BundleMemberKind::item: item(*m.item); break;
         case BundleMemberKind::decision: decision(*m.decision); break;
+        case BundleMemberKind::retain: statement(m.span, retention_text(*m.retention)); break;
       }
     }
     close_block(b.span);

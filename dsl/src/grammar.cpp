@@ -620,6 +620,7 @@ x3::rule<class parameter_r, Parameter> const parameter = "a parameter (name: typ
 x3::rule<class row_r, DecisionRow> const decision_row = "a rule ('when' condition -> result)";
 x3::rule<class decision_r, Decision> const decision_decl = "decide";
 x3::rule<class rating_member_r, RatingMember> const rating_member = "a rating setting";
+x3::rule<class retention_r, Retention> const retention = "a retention (e.g. 3 years)";
 x3::rule<class bundle_member_r, BundleMember> const bundle_member = "a bundle member";
 x3::rule<class bundle_r, Bundle> const bundle_decl = "bundle";
 x3::rule<class declaration_r, Declaration> const declaration = "a declaration";
@@ -1004,6 +1005,19 @@ auto const rating_member_def = spanned[
     (kw("rectify")[set_to<&RatingMember::kind, RatingMemberKind::rectify_within>] > kw("within") >
      duration[set<&RatingMember::within>])];
 
+// `retain 3 years personal mother_name, home_address`: calendar units, not working days.
+word_set_parser const retention_unit{{}, {"years", "year", "months", "month", "days", "day"},
+                                     "a unit (years, months or days)"};
+
+auto const retention_def = spanned[
+    number[set<&Retention::amount>] > retention_unit[([](auto& ctx) {
+      const std::string& u = _attr(ctx).text;
+      Retention& r = _val(ctx);
+      r.plural = u.back() == 's';
+      r.unit = u.starts_with("year") ? RetentionUnit::year : u.starts_with("month") ? RetentionUnit::month : RetentionUnit::day;
+    })] >
+    -(kw("personal") > name_list[set<&Retention::personal>])];
+
 constexpr std::string_view kRatingWhat = "a rating setting (bad at most N, rectify within D) or '}'";
 
 template <BundleMemberKind K>
@@ -1027,6 +1041,7 @@ auto const bundle_member_def = spanned[
      *(sym("->") > identifier[push<&BundleMember::names>])) |
     (kw("rating")[bundle_kind<BundleMemberKind::rating>] > sym("{") >
      *(recovering(kRatingWhat)[rating_member[push<&BundleMember::rating>]] >> -sym(";")) > sym("}")) |
+    (kw("retain")[bundle_kind<BundleMemberKind::retain>] > retention[set<&BundleMember::retention>]) |
     department_decl[nested_declaration<BundleMemberKind::department, &BundleMember::department>] |
     material_decl[nested_declaration<BundleMemberKind::material, &BundleMember::material>] |
     item_decl[nested_declaration<BundleMemberKind::item, &BundleMember::item>] |
@@ -1035,7 +1050,7 @@ auto const bundle_member_def = spanned[
 
 constexpr std::string_view kBundleMemberWhat =
     "a bundle member (promise, calendar, lifecycle, lead, form, situation, stages, rating, "
-    "department, material, item, use, decide) or '}'";
+    "retain, department, material, item, use, decide) or '}'";
 
 auto const bundle_decl_def = spanned[
     kw("bundle") > identifier[set<&Bundle::id>] > -string_literal[set<&Bundle::title>] > kw("version") >
@@ -1077,7 +1092,7 @@ BOOST_SPIRIT_DEFINE(name_list, duration, comparison_op, sum_op, product_op, expr
                     material_decl, material_option, item_decl, use_decl, item_member, action,
                     action_list, transition_option, lifecycle_member, lifecycle_decl, time_range,
                     calendar_member, calendar_decl, parameter, decision_row, decision_decl,
-                    rating_member, bundle_member, bundle_decl, declaration, file)
+                    rating_member, retention, bundle_member, bundle_decl, declaration, file)
 
 // ---------------------------------------------------------------------------------------
 // Comments are not in the grammar (the skipper drops them); the formatter wants them back,

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 namespace onevisit::engine::codec {
 
 namespace json = boost::json;
@@ -174,7 +176,43 @@ struct EventEncoder {
     o["comment"] = e.comment;
     if (e.rectification_due) o["rectification_due"] = *e.rectification_due;
   }
+  void operator()(const PersonalDataErased& e) {
+    json::array fields;
+    for (const auto f : e.fields) fields.push_back(f);
+    o["fields"] = std::move(fields);
+    o["policy"] = e.policy;
+  }
 };
+
+// Replaces every personal value inside `s`, longest first (so that a value containing another
+// is replaced whole). Returns whether anything changed.
+bool redact_text(std::string& s, const std::vector<std::string>& values) {
+  bool changed = false;
+  for (const auto& value : values) {
+    for (auto at = s.find(value); at != std::string::npos; at = s.find(value, at + kErasedValue.size())) {
+      s.replace(at, value.size(), kErasedValue);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+bool redact_json(json::value& v, const std::vector<std::string>& values, int depth = 0) {
+  if (depth > 64) return false;
+  bool changed = false;
+  if (auto* s = v.if_string()) {
+    std::string text(*s);
+    if (redact_text(text, values)) {
+      *s = text;
+      changed = true;
+    }
+  } else if (auto* a = v.if_array()) {
+    for (auto& item : *a) changed = redact_json(item, values, depth + 1) || changed;
+  } else if (auto* o = v.if_object()) {
+    for (auto& [key, item] : *o) changed = redact_json(item, values, depth + 1) || changed;
+  }
+  return changed;
+}
 
 }  // namespace
 
@@ -251,6 +289,16 @@ std::expected<Event, std::string> decode_event(std::string_view type, std::strin
     CaseRated x{static_cast<int>(r.integer("level")), r.text("comment"), std::nullopt};
     if (r.o.contains("rectification_due")) x.rectification_due = r.integer("rectification_due");
     e.body = std::move(x);
+  } else if (type == "PersonalDataErased") {
+    PersonalDataErased x;
+    x.policy = r.text("policy");
+    const auto* fields = r.o.if_contains("fields");
+    if (!fields || !fields->is_array()) return std::unexpected(std::string("PersonalDataErased without fields"));
+    for (const auto& f : fields->as_array()) {
+      if (!f.is_int64() || f.as_int64() < 0) return std::unexpected(std::string("PersonalDataErased: a field is not an index"));
+      x.fields.push_back(static_cast<FieldIndex>(f.as_int64()));
+    }
+    e.body = std::move(x);
   } else {
     return std::unexpected("unknown event type '" + std::string(type) + "'");
   }
@@ -296,6 +344,7 @@ std::string encode_case(const Case& c) {
   o["rating_comment"] = c.rating_comment;
   o["delivery"] = c.delivery_channel;
   if (c.rectification_due) o["rectification_due"] = *c.rectification_due;
+  if (c.personal_data_erased_at != 0) o["erased_at"] = c.personal_data_erased_at;
   return json::serialize(o);
 }
 
@@ -370,6 +419,7 @@ std::expected<Case, std::string> decode_case(std::string_view text, const Workfl
   c.rating_comment = r.text("rating_comment");
   c.delivery_channel = r.text("delivery");
   if (r.o.contains("rectification_due")) c.rectification_due = r.integer("rectification_due");
+  if (r.o.contains("erased_at")) c.personal_data_erased_at = r.integer("erased_at");
   if (!r.error.empty()) return std::unexpected(r.error);
   // The snapshot must fit the workflow it claims to run on.
   if (c.slots.size() != wf.scope().slot_count() || c.materials.size() != wf.materials.size() || c.items.size() != wf.items.size()) {
@@ -379,6 +429,17 @@ std::expected<Case, std::string> decode_case(std::string_view text, const Workfl
     if (c.items[i].state >= wf.lifecycles[wf.items[i].lifecycle].states.size()) return std::unexpected(std::string("case snapshot names an unknown state"));
   }
   return c;
+}
+
+std::expected<std::optional<std::string>, std::string> redact(std::string_view text, std::vector<std::string> values) {
+  std::erase_if(values, [](const std::string& v) { return v.size() < 2; });
+  std::sort(values.begin(), values.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  boost::system::error_code ec;
+  auto j = json::parse(text, ec);
+  if (ec) return std::unexpected("not JSON: " + ec.message());
+  if (values.empty() || !redact_json(j, values)) return std::optional<std::string>{};
+  return std::optional<std::string>{json::serialize(j)};
 }
 
 }  // namespace onevisit::engine::codec

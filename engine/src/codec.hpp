@@ -6,6 +6,8 @@
 #include <onevisit/engine/runtime.hpp>
 
 #include <expected>
+#include <optional>
+#include <vector>
 #include <string>
 
 namespace onevisit::engine::codec {
@@ -18,5 +20,11 @@ std::expected<Event, std::string> decode_event(std::string_view type, std::strin
 
 std::string encode_case(const Case& state);
 std::expected<Case, std::string> decode_case(std::string_view json, const Workflow& workflow);
+
+/// Erasure (docs/runtime.md, Retention): `json` with every occurrence of `values` inside its
+/// strings replaced by kErasedValue, longest value first; values under two bytes are not
+/// looked for (they would hit the one-letter tags of encoded values). nullopt when nothing
+/// changed; an error when `json` is not JSON.
+std::expected<std::optional<std::string>, std::string> redact(std::string_view json, std::vector<std::string> values);
 
 }  // namespace onevisit::engine::codec

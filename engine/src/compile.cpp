@@ -247,6 +247,7 @@ class WorkflowCompiler {
     wf_->guard_scope_ = make_guard_scope(&wf_->fields);
     for (const auto& m : bundle.members) {
       if (m.kind == BundleMemberKind::lead) wf_->lead = department(m.names[0]);
+      if (m.kind == BundleMemberKind::retain) wf_->retention = retention_of(*m.retention);
     }
     compile_items(bundle, default_lifecycle);
     if (failed_) return nullptr;
@@ -814,6 +815,23 @@ class WorkflowCompiler {
         return;
       }
     }
+  }
+
+  // `retain`: the period, and the personal fields — every idcard and phone field of the
+  // form, and the fields it names (the checker made sure they are text fields of the form).
+  RetentionPolicy retention_of(const dsl::ast::Retention& r) const {
+    RetentionPolicy policy;
+    policy.amount = static_cast<int>(Decimal::parse(r.amount.text).value_or(Decimal{}).units / Decimal::kScale);
+    policy.unit = r.unit;
+    static constexpr std::string_view kUnits[][2] = {{"day", "days"}, {"month", "months"}, {"year", "years"}};
+    policy.text = "retain " + r.amount.text + " " + std::string(kUnits[static_cast<int>(r.unit)][r.plural ? 1 : 0]);
+    for (FieldIndex f = 0; f < wf_->fields.size(); ++f) {
+      const auto& field = wf_->fields[f];
+      const bool named = std::any_of(r.personal.begin(), r.personal.end(), [&](const dsl::ast::Name& n) { return n.text == field.name; });
+      const bool by_type = field.type.kind == dsl::ast::TypeKind::idcard || field.type.kind == dsl::ast::TypeKind::phone;
+      if (!field.situation && (named || by_type)) policy.personal.push_back(f);
+    }
+    return policy;
   }
 
   void analyse_promise(const Bundle&) {

@@ -1,6 +1,7 @@
 #include <onevisit/engine/content_store.hpp>
 
 #include "hash.hpp"
+#include "sealing.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -44,7 +45,8 @@ bool write_all(int fd, std::string_view content) {
 
 class FolderContentStore final : public ContentStore {
  public:
-  explicit FolderContentStore(fs::path root) : root_(std::move(root)) {}
+  FolderContentStore(fs::path root, std::shared_ptr<const AtRestKeys> keys)
+      : root_(std::move(root)), keys_(keys && !keys->empty() ? std::move(keys) : nullptr) {}
 
   std::expected<std::string, std::string> put(std::string_view content) override {
     std::string hash = sha256_hex(content);
@@ -58,7 +60,9 @@ class FolderContentStore final : public ContentStore {
     const fs::path temporary = target.parent_path() / ("." + hash.substr(0, 16) + "." + std::to_string(random()) + ".tmp");
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) return std::unexpected("cannot create '" + temporary.string() + "': " + errno_text());
-    const bool written = write_all(fd, content) && ::fsync(fd) == 0;
+    // Sealed when there are keys: an uploaded ID card is personal data like the form's.
+    const std::string sealed = keys_ ? sealing::seal(keys_->current(), content, place_of(hash)) : std::string();
+    const bool written = write_all(fd, keys_ ? std::string_view(sealed) : content) && ::fsync(fd) == 0;
     const std::string write_error = written ? "" : errno_text();
     ::close(fd);
     if (!written) {
@@ -86,6 +90,17 @@ class FolderContentStore final : public ContentStore {
     std::ostringstream bytes;
     bytes << in.rdbuf();
     std::string content = std::move(bytes).str();
+    if (sealing::is_sealed(content)) {
+      static const AtRestKeys kNone;
+      auto clear = sealing::open(keys_ ? *keys_ : kNone, content, place_of(hash));
+      if (!clear) {
+        return std::unexpected(clear.error().kind == sealing::OpenError::Kind::unknown_key
+                                   ? "stored content '" + path.string() + "' is encrypted under key '" + clear.error().key_id +
+                                         "', which this engine was not given ([storage.keys] of the configuration)"
+                                   : "stored content '" + path.string() + "' is sealed but does not open: damaged or moved");
+      }
+      content = std::move(*clear);
+    }
     if (sha256_hex(content) != hash) {
       return std::unexpected("stored content '" + path.string() + "' is damaged: its bytes no longer match its hash");
     }
@@ -94,7 +109,9 @@ class FolderContentStore final : public ContentStore {
 
  private:
   fs::path path_of(std::string_view hash) const { return root_ / std::string(hash.substr(0, 2)) / (std::string(hash) + ".bin"); }
+  static std::string place_of(std::string_view hash) { return "contents/" + std::string(hash); }
   fs::path root_;
+  std::shared_ptr<const AtRestKeys> keys_;
 };
 
 class MemoryContentStore final : public ContentStore {
@@ -120,11 +137,12 @@ class MemoryContentStore final : public ContentStore {
 
 }  // namespace
 
-std::expected<std::unique_ptr<ContentStore>, std::string> make_folder_content_store(const fs::path& root) {
+std::expected<std::unique_ptr<ContentStore>, std::string> make_folder_content_store(const fs::path& root,
+                                                                                   std::shared_ptr<const AtRestKeys> keys) {
   // Created by the first put: opening an engine to read (a report, a query) leaves no folder.
   std::error_code ec;
   if (fs::exists(root, ec) && !fs::is_directory(root, ec)) return std::unexpected("'" + root.string() + "' is not a folder");
-  return std::make_unique<FolderContentStore>(root);
+  return std::make_unique<FolderContentStore>(root, std::move(keys));
 }
 
 std::unique_ptr<ContentStore> make_memory_content_store() { return std::make_unique<MemoryContentStore>(); }

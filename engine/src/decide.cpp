@@ -434,6 +434,29 @@ class Decider {
     return std::move(events_);
   }
 
+  Outcome decide(const ErasePersonalData&) {
+    if (state_.version == 0) return reject(Rejection::Code::not_found, "Expected case '" + command_.case_id + "' to exist, but it does not");
+    if (command_.role != "system" && command_.role != "admin") {
+      return reject(Rejection::Code::role_not_allowed, "Expected the retention run (system) or an admin to erase personal data, but the role is '" + command_.role + "'");
+    }
+    if (!wf_.retention) {
+      return reject(Rejection::Code::wrong_state, "Expected bundle " + wf_.bundle_id + " to retain personal data for a set time ('retain ...'), but it sets none");
+    }
+    if (state_.personal_data_erased_at != 0) {
+      return reject(Rejection::Code::wrong_state, "Expected a case with personal data to erase, but case '" + command_.case_id + "' was erased already");
+    }
+    if (state_.status == CaseStatus::running) {
+      return reject(Rejection::Code::wrong_state, "Expected a closed case, but case '" + command_.case_id + "' is running (an open case is never erased)");
+    }
+    const auto ends = retention_ends(wf_, state_);
+    if (!ends || ctx_.now < *ends) {
+      return reject(Rejection::Code::wrong_state,
+                    "Expected the case's retention (" + wf_.retention->text + " after its last change) to have ended, but it has not");
+    }
+    events_.push_back(event(PersonalDataErased{wf_.retention->personal, wf_.retention->text}));
+    return std::move(events_);
+  }
+
   Outcome decide(const TimerFired& cmd) {
     // Timer ids: i<item>.warn, i<item>.overdue, i<item>.t<transition>@<entered_at>
     if (!running()) return std::move(events_);  // nothing to do for a finished case

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -136,6 +137,40 @@ std::expected<Case, std::string> restore(const StoredCase& stored, const Workflo
   return state;
 }
 
+// Erasure replaces the personal values wherever the case stored them before: in every event,
+// in its outbox payloads and in its snapshot (docs/runtime.md, Retention). `after` is the
+// case with the PersonalDataErased event applied; it becomes what the new snapshot decodes to,
+// so that the live state and a replay of the rewritten history are the same.
+std::expected<void, EngineError> rewrite_for_erasure(Store& store, const Workflow& wf, const Case& before, Case& after,
+                                                     CommitRequest& request) {
+  const auto values = personal_values(wf, before);
+  const auto damaged = [&](const std::string& what, const std::string& why) {
+    return std::unexpected(make_error(EngineError::Kind::store, "case '" + request.case_id + "': " + what + " is damaged: " + why));
+  };
+  auto events = store.load_events(request.case_id);
+  if (!events) return std::unexpected(EngineError::from(events.error()));
+  for (const auto& e : *events) {
+    auto redacted = codec::redact(e.payload, values);
+    if (!redacted) return damaged("event " + std::to_string(e.sequence), redacted.error());
+    if (*redacted) request.rewrite_events.push_back(StoredEvent{e.sequence, e.type, std::move(**redacted), e.recorded_at});
+  }
+  auto calls = store.list_outbox(request.case_id, "", std::numeric_limits<std::uint32_t>::max());
+  if (!calls) return std::unexpected(EngineError::from(calls.error()));
+  for (const auto& o : *calls) {
+    auto redacted = codec::redact(o.payload, values);
+    if (!redacted) return damaged("outbox entry " + std::to_string(o.id), redacted.error());
+    if (*redacted) request.rewrite_outbox.emplace_back(o.id, std::move(**redacted));
+  }
+  request.snapshot = codec::encode_case(after);
+  auto redacted = codec::redact(request.snapshot, values);
+  if (!redacted) return damaged("its state", redacted.error());
+  if (*redacted) request.snapshot = std::move(**redacted);
+  auto decoded = codec::decode_case(request.snapshot, wf);
+  if (!decoded) return damaged("its erased state", decoded.error());
+  after = std::move(*decoded);
+  return {};
+}
+
 }  // namespace
 
 std::string Engine::content_hash(std::string_view content) { return sha256_hex(content); }
@@ -159,7 +194,9 @@ std::expected<std::unique_ptr<Engine>, EngineError> Engine::open(const EngineOpt
   if (options.database == ":memory:") {
     store = make_memory_store();
   } else {
-    auto opened = open_sqlite_store(options.database);
+    SqliteOptions sqlite;
+    sqlite.keys = options.keys;
+    auto opened = open_sqlite_store(options.database, sqlite);
     if (!opened) return std::unexpected(EngineError::from(opened.error()));
     store = std::move(*opened);
   }
@@ -167,7 +204,8 @@ std::expected<std::unique_ptr<Engine>, EngineError> Engine::open(const EngineOpt
   if (options.content_folder.empty() && options.database == ":memory:") {
     contents = make_memory_content_store();
   } else {
-    auto folder = make_folder_content_store(options.content_folder.empty() ? options.database + ".contents" : options.content_folder);
+    auto folder = make_folder_content_store(options.content_folder.empty() ? options.database + ".contents" : options.content_folder,
+                                            options.database == ":memory:" ? nullptr : options.keys);
     if (!folder) return std::unexpected(make_error(EngineError::Kind::store, folder.error()));
     contents = std::move(*folder);
   }
@@ -483,6 +521,10 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id
     }
     request.outbox = outbox_for(*wf, next, events, state.version + 1);
     request.result = result_json(result);
+    if (std::holds_alternative<ErasePersonalData>(command.body)) {
+      if (auto rewritten = rewrite_for_erasure(*store_, *wf, state, next, request); !rewritten) return std::unexpected(rewritten.error());
+      request.summary.applicant = next.applicant_masked;
+    }
     auto committed = store_->commit(request);
     if (!committed) {
       if (committed.error().kind == StoreError::Kind::version_conflict) {
@@ -565,6 +607,40 @@ std::expected<std::size_t, EngineError> Engine::fire_due_timers(std::size_t limi
     ++fired;
   }
   return fired;
+}
+
+std::expected<std::vector<std::string>, EngineError> Engine::apply_retention(const CommandOptions& options) {
+  std::vector<std::string> erased;
+  const Timestamp at = now();
+  for (const auto status : {CaseStatus::completed, CaseStatus::withdrawn, CaseStatus::delivered, CaseStatus::rated}) {
+    CaseQuery query;
+    query.status = std::string(to_string(status));
+    query.limit = 500;
+    for (;; query.offset += query.limit) {
+      auto page = store_->list_cases(query);
+      if (!page) return std::unexpected(EngineError::from(page.error()));
+      for (const auto& summary : *page) {
+        const auto wf = workflow(summary.bundle_id, summary.bundle_version);
+        if (!wf || !wf->retention) continue;
+        // The summary says enough to skip the cases whose retention runs on, without loading them.
+        Case closed;
+        closed.version = summary.version;
+        closed.status = status;
+        closed.updated_at = summary.updated_at;
+        if (const auto ends = retention_ends(*wf, closed); !ends || at < *ends) continue;
+        auto done = execute(summary.case_id, ErasePersonalData{}, {"", options.actor, options.role});
+        if (!done) {
+          if (done.error().kind == EngineError::Kind::rejected) continue;  // erased already, or changed meanwhile
+          return std::unexpected(done.error());
+        }
+        spdlog::info("retention: erased the personal data of case {} ({} v{}: {})", summary.case_id, summary.bundle_id,
+                     summary.bundle_version, wf->retention->text);
+        erased.push_back(summary.case_id);
+      }
+      if (page->size() < query.limit) break;
+    }
+  }
+  return erased;
 }
 
 std::size_t Engine::subscribe(Listener listener) {

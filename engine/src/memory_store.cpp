@@ -32,8 +32,26 @@ class MemoryStore final : public Store {
     if (request.summary.version != request.expected_version + request.events.size()) {
       return std::unexpected(StoreError{StoreError::Kind::invalid, "the summary's version does not match the events"});
     }
+    // Erasure replaces earlier payloads in place: every one named must exist, checked before
+    // anything changes.
+    for (const auto& e : request.rewrite_events) {
+      const bool found = existing != cases_.end() && e.sequence >= 1 && e.sequence <= existing->second.events.size() &&
+                         existing->second.events[e.sequence - 1].type == e.type;
+      if (!found) {
+        return std::unexpected(StoreError{StoreError::Kind::invalid, "case " + request.case_id + " has no " + e.type + " event " +
+                                                                         std::to_string(e.sequence) + " to rewrite"});
+      }
+    }
+    for (const auto& [id, payload] : request.rewrite_outbox) {
+      const auto it = outbox_.find(id);
+      if (it == outbox_.end() || it->second.case_id != request.case_id) {
+        return std::unexpected(StoreError{StoreError::Kind::invalid, "case " + request.case_id + " has no outbox entry " + std::to_string(id)});
+      }
+    }
     auto& c = cases_[request.case_id];
     c.summary = request.summary;
+    for (const auto& e : request.rewrite_events) c.events[e.sequence - 1].payload = e.payload;
+    for (const auto& [id, payload] : request.rewrite_outbox) outbox_[id].payload = payload;
     if (!request.snapshot.empty()) {
       c.snapshot = request.snapshot;
       c.snapshot_version = request.summary.version;

@@ -63,7 +63,9 @@ std::string_view event_type(const EventBody& body) {
   static constexpr std::string_view kNames[] = {
       "CaseStarted",   "MaterialAttached", "MaterialVerified", "MaterialRejected", "MaterialProduced", "MaterialTolerated",
       "ItemActivated", "ItemNotApplicable", "ItemCancelled",   "ItemTransitioned", "ClockPaused",      "ClockResumed",
-      "ItemWarned",    "ItemOverdue",      "CaseCompleted",    "CaseWithdrawn",    "CaseDelivered",    "CaseRated"};
+      "ItemWarned",    "ItemOverdue",      "CaseCompleted",    "CaseWithdrawn",    "CaseDelivered",    "CaseRated",
+      "PersonalDataErased"};
+  static_assert(std::size(kNames) == std::variant_size_v<EventBody>, "a name for every event");
   return kNames[body.index()];
 }
 
@@ -400,9 +402,54 @@ struct Applier {
     c.rating_comment = x.comment;
     c.rectification_due = x.rectification_due;
   }
+  void operator()(const PersonalDataErased& x) {
+    // The stored history was rewritten in the same commit (Engine::run); here the state.
+    for (const auto f : x.fields) {
+      if (f >= wf.fields.size()) continue;
+      auto& slot = c.slots.at(wf.fields[f].slot);
+      if (slot.kind == dsl::ValueKind::text) slot = dsl::Value::of_text(std::string(kErasedValue));
+    }
+    c.applicant_masked.clear();
+    c.personal_data_erased_at = e.at;
+  }
 };
 
 }  // namespace
+
+std::optional<Timestamp> retention_ends(const Workflow& workflow, const Case& state) {
+  if (!workflow.retention || state.version == 0 || state.status == CaseStatus::running || state.personal_data_erased_at != 0) {
+    return std::nullopt;
+  }
+  using dsl::ast::RetentionUnit;
+  constexpr Timestamp kMillisPerDay = 24 * 60 * kMillisPerMinute;
+  const auto& r = *workflow.retention;
+  const std::int64_t day = state.updated_at >= 0 ? state.updated_at / kMillisPerDay : (state.updated_at - kMillisPerDay + 1) / kMillisPerDay;
+  const Timestamp time_of_day = state.updated_at - day * kMillisPerDay;
+  if (r.unit == RetentionUnit::day) return (day + r.amount) * kMillisPerDay + time_of_day;
+  auto date = dsl::civil_from_days(day);
+  const std::int64_t months = (date.year * 12 + (date.month - 1)) + (r.unit == RetentionUnit::year ? 12 * r.amount : r.amount);
+  date.year = static_cast<int>(months / 12);
+  date.month = static_cast<int>(months % 12) + 1;
+  // 29 February + 1 year is 28 February; 31 March + 1 month is 30 April.
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (date.year % 4 == 0 && date.year % 100 != 0) || date.year % 400 == 0;
+  const int last = kDays[date.month - 1] + (date.month == 2 && leap ? 1 : 0);
+  date.day = std::min(date.day, last);
+  return dsl::days_from_civil(date) * kMillisPerDay + time_of_day;
+}
+
+std::vector<std::string> personal_values(const Workflow& workflow, const Case& state) {
+  std::vector<std::string> values;
+  if (workflow.retention) {
+    for (const auto f : workflow.retention->personal) {
+      if (f >= workflow.fields.size() || workflow.fields[f].slot >= state.slots.size()) continue;
+      const auto& v = state.slots[workflow.fields[f].slot];
+      if (v.kind == dsl::ValueKind::text && !v.text.empty() && v.text != kErasedValue) values.push_back(v.text);
+    }
+  }
+  if (!state.applicant_masked.empty()) values.push_back(state.applicant_masked);
+  return values;
+}
 
 void apply(const Workflow& workflow, Case& state, const Event& event) {
   std::visit(Applier{workflow, state, event}, event.body);

@@ -55,6 +55,13 @@ struct OptionalText {
   const std::string* text = nullptr;
 };
 
+/// Bytes bound as a BLOB (sealed values), or as TEXT when `blob` is false: a column that
+/// holds either (docs/storage.md, Encryption at rest).
+struct Bytes {
+  std::string_view data;
+  bool blob = true;
+};
+
 class Statement {
  public:
   Statement(sqlite3_stmt* stmt, const std::string* path) : stmt_(stmt), path_(path) {}
@@ -94,6 +101,14 @@ class Statement {
     return bind(std::string_view(*value.text));
   }
 
+  /// Binds bytes as a BLOB, or as text (see Bytes); not copied either.
+  Statement& bind(Bytes value) {
+    if (!value.blob) return bind(value.data);
+    note(sqlite3_bind_blob64(stmt_, ++next_, value.data.empty() ? "" : value.data.data(), value.data.size(),
+                             SQLITE_STATIC));
+    return *this;
+  }
+
   /// Resets the statement to run again: the next bind() sets the first parameter.
   Statement& restart() {
     sqlite3_reset(stmt_);
@@ -128,6 +143,13 @@ class Statement {
   /// The text of `column` without a copy, valid until the next step or reset; empty for NULL.
   std::string_view text_view(int column) const {
     const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    if (data == nullptr) return {};
+    return std::string_view(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+  }
+  /// The bytes of `column` as stored (a BLOB's or a TEXT's) without a copy, valid until the
+  /// next step or reset; empty for NULL.
+  std::string_view bytes(int column) const {
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
     if (data == nullptr) return {};
     return std::string_view(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
   }

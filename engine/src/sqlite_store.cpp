@@ -18,6 +18,7 @@
 // migrated forward in one transaction.
 #include "sqlite_store.hpp"
 
+#include "sealing.hpp"
 #include "sqlite_connection.hpp"
 
 #include <algorithm>
@@ -30,6 +31,7 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string_view>
@@ -41,6 +43,7 @@
 namespace onevisit::engine {
 namespace {
 
+using sqlite::Bytes;
 using sqlite::Connection;
 using sqlite::OptionalText;
 using sqlite::Statement;
@@ -57,7 +60,9 @@ constexpr std::size_t kMaxIdleReaders = 8;
 // the WAL before it returns. temp_store=MEMORY keeps the statement journals of the
 // per-request savepoints in memory (by default they spill to a temporary file: measured
 // 4.5 KB of extra disk writes per commit). journal_size_limit truncates the WAL back to
-// 64 MiB after a checkpoint, so a burst does not leave a large file behind.
+// 64 MiB after a checkpoint, so a burst does not leave a large file behind. secure_delete=FAST
+// zeroes what an update or delete frees inside a page it writes anyway (no extra I/O), so an
+// outbox payload rewritten by a status change leaves no old copy in the page's free space.
 // WAL frames (pages) after which the checkpointer copies the WAL back into the database file
 // (32 MiB). SQLite's own automatic checkpoint (at 1000) is off on the write connection: it
 // runs inside the COMMIT that crosses the mark, and every caller of that batch would wait for
@@ -67,7 +72,7 @@ constexpr std::size_t kMaxIdleReaders = 8;
 constexpr int kCheckpointFrames = 8000;
 constexpr const char* kConfigureWriter =
     "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
-    "PRAGMA journal_size_limit = 67108864;";
+    "PRAGMA journal_size_limit = 67108864; PRAGMA secure_delete = FAST;";
 
 StoreError make_error(Kind kind, std::string message) { return StoreError{kind, std::move(message)}; }
 std::unexpected<StoreError> fail(Kind kind, std::string message) {
@@ -75,6 +80,63 @@ std::unexpected<StoreError> fail(Kind kind, std::string message) {
 }
 
 std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// ---------------------------------------------------------------------------------------
+// Encryption at rest (docs/storage.md). The personal columns — events.payload,
+// snapshots.snapshot, outbox.payload — are sealed (sealing.hpp) when the store has keys, and
+// written as clear text when it has none. Each value is bound to its column and case, so a
+// sealed value moved to another case does not open.
+
+// Where a sealed value belongs: its associated data.
+std::string place_of(std::string_view column, std::string_view case_id) {
+  std::string place(column);
+  place += '/';
+  place += case_id;
+  return place;
+}
+
+class Sealer {
+ public:
+  explicit Sealer(std::shared_ptr<const AtRestKeys> keys)
+      : keys_(keys && !keys->empty() ? std::move(keys) : nullptr) {}
+
+  bool enabled() const { return keys_ != nullptr; }
+  const AtRestKeys* keys() const { return keys_.get(); }
+
+  // A value ready to bind: the sealed bytes (which it keeps alive) or the clear text.
+  class Value {
+   public:
+    Value(std::string_view clear, std::optional<std::string> sealed) : clear_(clear), sealed_(std::move(sealed)) {}
+    Bytes bound() const { return sealed_ ? Bytes{*sealed_, true} : Bytes{clear_, false}; }
+
+   private:
+    std::string_view clear_;
+    std::optional<std::string> sealed_;
+  };
+
+  Value seal(std::string_view clear, std::string_view column, std::string_view case_id) const {
+    if (!keys_) return Value(clear, std::nullopt);
+    return Value(clear, sealing::seal(keys_->current(), clear, place_of(column, case_id)));
+  }
+
+  // The clear text of a stored value (sealed or not).
+  std::expected<std::string, StoreError> open(std::string_view stored, std::string_view column,
+                                              std::string_view case_id) const {
+    if (!sealing::is_sealed(stored)) return std::string(stored);
+    static const AtRestKeys kNone;
+    auto clear = sealing::open(keys_ ? *keys_ : kNone, stored, place_of(column, case_id));
+    if (clear) return std::move(*clear);
+    const std::string what = "case " + in_quotes(case_id) + ": its " + std::string(column);
+    if (clear.error().kind == sealing::OpenError::Kind::unknown_key) {
+      return fail(Kind::locked, what + " is encrypted under key " + in_quotes(clear.error().key_id) +
+                                    ", which this store was not given ([storage.keys] of the configuration)");
+    }
+    return fail(Kind::corrupt, what + " is sealed but does not open: damaged, or copied from another case or column");
+  }
+
+ private:
+  std::shared_ptr<const AtRestKeys> keys_;
+};
 
 int busy_timeout_ms(const SqliteOptions& options) {
   return static_cast<int>(std::clamp<std::int64_t>(options.busy_timeout.count(), 0, 1 << 30));
@@ -344,6 +406,7 @@ constexpr const char* kListWorkflows =
     "(SELECT COUNT(*) FROM cases c WHERE c.bundle_id = w.bundle_id AND c.bundle_version = w.version) "
     "FROM workflows w ORDER BY w.bundle_id, w.version";
 
+// An outbox row as stored; its payload still to be opened (open_payloads).
 OutboxRecord outbox_row(const Statement& s) {
   OutboxRecord o;
   o.id = s.uint64(0);
@@ -352,12 +415,23 @@ OutboxRecord outbox_row(const Statement& s) {
   o.department = s.text(3);
   o.adapter = s.text(4);
   o.operation = s.text(5);
-  o.payload = s.text(6);
+  o.payload = std::string(s.bytes(6));  // as stored: sealed or clear (open_payloads)
   o.attempts = static_cast<int>(s.int64(7));
   o.next_attempt_at = s.int64(8);
   o.status = s.text(9);
   o.last_error = s.text(10);
   return o;
+}
+
+std::expected<std::vector<OutboxRecord>, StoreError> open_payloads(const Sealer& sealer,
+                                                                   std::expected<std::vector<OutboxRecord>, StoreError> rows) {
+  if (!rows) return rows;
+  for (auto& o : *rows) {
+    auto clear = sealer.open(o.payload, "outbox.payload", o.case_id);
+    if (!clear) return std::unexpected(clear.error());
+    o.payload = std::move(*clear);
+  }
+  return rows;
 }
 
 /// Prepares `sql`, binds `args` in order and runs it to completion.
@@ -601,8 +675,8 @@ class TypedJob final : public Job {
 
 class Writer {
  public:
-  Writer(std::unique_ptr<Connection> connection, std::size_t max_batch)
-      : connection_(std::move(connection)), max_batch_(std::max<std::size_t>(max_batch, 1)) {}
+  Writer(std::unique_ptr<Connection> connection, std::size_t max_batch, Sealer sealer)
+      : connection_(std::move(connection)), max_batch_(std::max<std::size_t>(max_batch, 1)), sealer_(std::move(sealer)) {}
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
   ~Writer() { stop(); }
@@ -643,8 +717,21 @@ class Writer {
   std::expected<std::optional<CommitResult>, StoreError> refusal(const CommitRequest& r);
   std::expected<void, StoreError> apply(const OutboxRecord& o);
   std::expected<bool, StoreError> apply(const DeployedWorkflow& w);
+  // Seals up to `limit` values of one personal column after rowid `after` under the current
+  // key (those not sealed under it yet); the last rowid read and how many were sealed.
+  struct ResealStep {
+    std::int64_t last_rowid = 0;
+    std::size_t read = 0;
+    std::uint64_t resealed = 0;
+  };
+  std::expected<ResealStep, StoreError> reseal(std::string_view table, std::string_view column, std::int64_t after,
+                                               std::size_t limit);
+  // Forgets the check values of every key but the current one; returns their ids.
+  std::expected<std::vector<std::string>, StoreError> retire_old_keys();
 
  private:
+  // Replaces the payloads `r` names in its case's history and outbox (erasure).
+  std::expected<void, StoreError> rewrite(const CommitRequest& r);
   enum class Attempt { done, needs_savepoints };
   void loop() noexcept;
   void run_batch(std::vector<std::shared_ptr<Job>>& batch);
@@ -666,6 +753,7 @@ class Writer {
 
   std::unique_ptr<Connection> connection_;
   const std::size_t max_batch_;
+  const Sealer sealer_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::shared_ptr<Job>> queue_;
@@ -869,7 +957,8 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   } else if (!r.events.empty()) {
     const auto& e = r.events.front();
     const auto [command_id, result] = last_of_command(0);
-    if (auto done = execute(c, kInsertFirstEvent, to_sql(e.sequence), e.type, e.payload, e.recorded_at,
+    const auto payload = sealer_.seal(e.payload, "events.payload", r.case_id);
+    if (auto done = execute(c, kInsertFirstEvent, to_sql(e.sequence), e.type, payload.bound(), e.recorded_at,
                             command_id, result, r.case_id, to_sql(r.expected_version), s.bundle_id,
                             std::int64_t{s.bundle_version});
         !done) {
@@ -885,7 +974,8 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   for (std::size_t i = next_event; i < r.events.size(); ++i) {
     const auto& e = r.events[i];
     const auto [command_id, result] = last_of_command(i);
-    if (auto done = execute(c, kInsertEvent, r.case_id, to_sql(e.sequence), last_event, e.type, e.payload,
+    const auto payload = sealer_.seal(e.payload, "events.payload", r.case_id);
+    if (auto done = execute(c, kInsertEvent, r.case_id, to_sql(e.sequence), last_event, e.type, payload.bound(),
                             e.recorded_at, command_id, result);
         !done) {
       return std::unexpected(done.error());
@@ -911,7 +1001,8 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
     }
   }
   if (!r.snapshot.empty()) {
-    if (auto done = execute(c, kUpsertSnapshot, r.case_id, to_sql(s.version), r.snapshot); !done) {
+    const auto snapshot = sealer_.seal(r.snapshot, "snapshots.snapshot", r.case_id);
+    if (auto done = execute(c, kUpsertSnapshot, r.case_id, to_sql(s.version), snapshot.bound()); !done) {
       return std::unexpected(done.error());
     }
   }
@@ -933,12 +1024,16 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   }
   for (const auto& o : r.outbox) {
     // An idempotency key already present (a retried intent) keeps its first entry.
+    const auto payload = sealer_.seal(o.payload, "outbox.payload", r.case_id);
     if (auto done =
             execute(c, kInsertOutbox, o.idempotency_key, r.case_id, o.department, o.adapter, o.operation,
-                    o.payload, std::int64_t{o.attempts}, o.next_attempt_at, o.status, o.last_error);
+                    payload.bound(), std::int64_t{o.attempts}, o.next_attempt_at, o.status, o.last_error);
         !done) {
       return std::unexpected(done.error());
     }
+  }
+  if (!r.rewrite_events.empty() || !r.rewrite_outbox.empty()) {
+    if (auto done = rewrite(r); !done) return std::unexpected(done.error());
   }
   if (record_in_commands) {
     if (auto done = execute(c, kInsertCommand, r.command_id, r.case_id, to_sql(s.version), r.result); !done) {
@@ -986,6 +1081,119 @@ std::expected<bool, StoreError> Writer::apply(const DeployedWorkflow& w) {
     return std::unexpected(done.error());
   }
   return true;
+}
+
+std::expected<void, StoreError> Writer::rewrite(const CommitRequest& r) {
+  Connection& c = *connection_;
+  // What an erasure replaces must not stay behind in freed space: secure_delete=ON also
+  // zeroes freed overflow pages (FAST, the writer's setting, only what costs no extra I/O);
+  // for this job only.
+  if (auto on = control("PRAGMA secure_delete = ON"); !on) return on;
+  struct Restore {
+    Writer& w;
+    ~Restore() { w.control("PRAGMA secure_delete = FAST"); }
+  } restore{*this};
+  // The events to rewrite, found by walking the case's chain (there is no index on sequence).
+  std::map<std::uint64_t, std::int64_t> ids;  // sequence -> id
+  {
+    std::int64_t id = 0;
+    {
+      auto head = c.prepare(kSelectLastEvent);
+      if (!head) return std::unexpected(head.error());
+      head->bind(r.case_id);
+      auto row = head->next();
+      if (!row) return std::unexpected(row.error());
+      if (*row) id = head->int64(0);
+    }
+    auto step = c.prepare(kSelectChainStep);
+    if (!step) return std::unexpected(step.error());
+    while (id > 0) {
+      step->restart().bind(id);
+      auto found = step->next();
+      if (!found) return std::unexpected(found.error());
+      if (!*found) break;
+      ids[step->uint64(1)] = id;
+      const auto previous = step->int64(0);
+      if (previous >= id) break;
+      id = previous;
+    }
+  }
+  for (const auto& e : r.rewrite_events) {
+    const auto it = ids.find(e.sequence);
+    if (it == ids.end()) {
+      return fail(Kind::invalid, "case " + in_quotes(r.case_id) + " has no event " + std::to_string(e.sequence) + " to rewrite");
+    }
+    const auto payload = sealer_.seal(e.payload, "events.payload", r.case_id);
+    if (auto done = execute(c, "UPDATE events SET payload = ? WHERE id = ? AND type = ?", payload.bound(), it->second, e.type);
+        !done) {
+      return done;
+    }
+    if (sqlite3_changes64(c.handle()) != 1) {
+      return fail(Kind::invalid, "case " + in_quotes(r.case_id) + ": event " + std::to_string(e.sequence) + " is not a " + e.type);
+    }
+  }
+  for (const auto& [id, text] : r.rewrite_outbox) {
+    const auto payload = sealer_.seal(text, "outbox.payload", r.case_id);
+    if (auto done = execute(c, "UPDATE outbox SET payload = ? WHERE id = ? AND case_id = ?", payload.bound(), to_sql(id), r.case_id);
+        !done) {
+      return done;
+    }
+    if (sqlite3_changes64(c.handle()) != 1) {
+      return fail(Kind::invalid, "case " + in_quotes(r.case_id) + " has no outbox entry " + std::to_string(id));
+    }
+  }
+  return {};
+}
+
+std::expected<Writer::ResealStep, StoreError> Writer::reseal(std::string_view table, std::string_view column,
+                                                             std::int64_t after, std::size_t limit) {
+  Connection& c = *connection_;
+  const AtRestKeys* keys = sealer_.keys();
+  if (keys == nullptr) return fail(Kind::invalid, "resealing needs keys; the store was opened without any");
+  const std::string current = sealing::prefix(keys->current().id);
+  struct Row {
+    std::int64_t rowid;
+    std::string case_id;
+    std::string stored;
+  };
+  const std::string select = "SELECT rowid, case_id, " + std::string(column) + " FROM " + std::string(table) +
+                             " WHERE rowid > ? ORDER BY rowid LIMIT ?";
+  const std::string update = "UPDATE " + std::string(table) + " SET " + std::string(column) + " = ? WHERE rowid = ?";
+  const std::string place = std::string(table) + "." + std::string(column);
+  std::vector<Row> rows;
+  {
+    auto stmt = c.prepare(select);
+    if (!stmt) return std::unexpected(stmt.error());
+    stmt->bind(after).bind(to_sql(limit));
+    auto read = stmt->collect([](const Statement& s) { return Row{s.int64(0), s.text(1), std::string(s.bytes(2))}; });
+    if (!read) return std::unexpected(read.error());
+    rows = std::move(*read);
+  }
+  ResealStep step{after, rows.size(), 0};
+  for (const auto& row : rows) {
+    step.last_rowid = row.rowid;
+    if (row.stored.starts_with(current)) continue;
+    auto clear = sealer_.open(row.stored, place, row.case_id);
+    if (!clear) return std::unexpected(clear.error());
+    const auto sealed = sealer_.seal(*clear, place, row.case_id);
+    if (auto done = execute(c, update.c_str(), sealed.bound(), row.rowid); !done) return std::unexpected(done.error());
+    ++step.resealed;
+  }
+  return step;
+}
+
+std::expected<std::vector<std::string>, StoreError> Writer::retire_old_keys() {
+  Connection& c = *connection_;
+  const std::string current = "key:" + sealer_.keys()->current().id;
+  auto stmt = c.prepare("SELECT substr(key, 5) FROM meta WHERE key LIKE 'key:%' AND key <> ? ORDER BY key");
+  if (!stmt) return std::unexpected(stmt.error());
+  stmt->bind(current);
+  auto retired = stmt->collect([](const Statement& s) { return s.text(0); });
+  if (!retired) return retired;
+  if (auto done = execute(c, "DELETE FROM meta WHERE key LIKE 'key:%' AND key <> ?", current); !done) {
+    return std::unexpected(done.error());
+  }
+  return retired;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1139,7 +1347,8 @@ std::expected<T, StoreError> in_read_transaction(Connection& c, F&& body) {
 // A case's events after sequence `after` up to its `version`, in order, walking its chain
 // back from `last_event`. A chain that does not hold exactly those (a damaged file) is an
 // error, not a shorter history.
-std::expected<std::vector<StoredEvent>, StoreError> chained_events(Connection& c, const std::string& case_id,
+std::expected<std::vector<StoredEvent>, StoreError> chained_events(Connection& c, const Sealer& sealer,
+                                                                   const std::string& case_id,
                                                                    std::int64_t last_event,
                                                                    std::uint64_t after,
                                                                    std::uint64_t version) {
@@ -1147,9 +1356,14 @@ std::expected<std::vector<StoredEvent>, StoreError> chained_events(Connection& c
   if (!stmt) return std::unexpected(stmt.error());
   stmt->bind(last_event).bind(to_sql(after));
   auto events = stmt->collect([](const Statement& s) {
-    return StoredEvent{s.uint64(0), s.text(1), s.text(2), s.int64(3)};
+    return StoredEvent{s.uint64(0), s.text(1), std::string(s.bytes(2)), s.int64(3)};
   });
   if (!events) return events;
+  for (auto& e : *events) {
+    auto clear = sealer.open(e.payload, "events.payload", case_id);
+    if (!clear) return std::unexpected(clear.error());
+    e.payload = std::move(*clear);
+  }
   for (std::size_t i = 0; i < events->size(); ++i) {
     if ((*events)[i].sequence != after + i + 1) {
       return fail(Kind::corrupt, "case " + in_quotes(case_id) + ": its history is damaged (event " +
@@ -1180,9 +1394,10 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(const std::string& path, const SqliteOptions& options, std::unique_ptr<Connection> writer,
               std::unique_ptr<Connection> checkpointer)
-      : readers_(path, busy_timeout_ms(options)),
+      : sealer_(options.keys),
+        readers_(path, busy_timeout_ms(options)),
         writer_handle_(writer->handle()),
-        writer_(std::move(writer), options.max_batch),
+        writer_(std::move(writer), options.max_batch, sealer_),
         checkpointer_(std::move(checkpointer)) {}
 
   ~SqliteStore() override {
@@ -1230,12 +1445,14 @@ class SqliteStore final : public Store {
           if (!*row) return Result{};
           stored.summary = read_summary(*stmt);
           stored.snapshot_version = stmt->uint64(8);  // NULL (no snapshot yet) reads as 0
-          stored.snapshot = stmt->text(9);
+          auto snapshot = sealer_.open(stmt->bytes(9), "snapshots.snapshot", case_id);
+          if (!snapshot) return std::unexpected(snapshot.error());
+          stored.snapshot = std::move(*snapshot);
           last_event = stmt->int64(10);
         }
         if (stored.snapshot_version < stored.summary.version) {
           auto events =
-              chained_events(c, case_id, last_event, stored.snapshot_version, stored.summary.version);
+              chained_events(c, sealer_, case_id, last_event, stored.snapshot_version, stored.summary.version);
           if (!events) return std::unexpected(events.error());
           stored.events = std::move(*events);
         }
@@ -1255,7 +1472,7 @@ class SqliteStore final : public Store {
         auto row = stmt->next();
         if (!row) return std::unexpected(row.error());
         if (!*row) return Result{};
-        return chained_events(c, case_id, stmt->int64(0), 0, stmt->uint64(1));
+        return chained_events(c, sealer_, case_id, stmt->int64(0), 0, stmt->uint64(1));
       });
     });
   }
@@ -1378,7 +1595,7 @@ class SqliteStore final : public Store {
           auto stmt = c.prepare(kPendingOutbox);
           if (!stmt) return std::unexpected(stmt.error());
           stmt->bind(std::int64_t{now}).bind(to_sql(limit));
-          return stmt->collect(outbox_row);
+          return open_payloads(sealer_, stmt->collect(outbox_row));
         });
   }
 
@@ -1389,7 +1606,7 @@ class SqliteStore final : public Store {
           auto stmt = c.prepare(kListOutbox);
           if (!stmt) return std::unexpected(stmt.error());
           stmt->bind(case_id).bind(case_id).bind(status).bind(status).bind(to_sql(limit));
-          return stmt->collect(outbox_row);
+          return open_payloads(sealer_, stmt->collect(outbox_row));
         });
   }
 
@@ -1420,6 +1637,32 @@ class SqliteStore final : public Store {
     return guarded<bool>([&]() -> std::expected<bool, StoreError> {
       if (auto error = validate(workflow)) return std::unexpected(*error);
       return write<bool>([&workflow](Writer& w) { return w.apply(workflow); });
+    });
+  }
+
+  std::expected<ResealReport, StoreError> reseal() {
+    return guarded<ResealReport>([&]() -> std::expected<ResealReport, StoreError> {
+      if (!sealer_.enabled()) return fail(Kind::invalid, "resealing needs keys; the store was opened without any");
+      ResealReport report;
+      // Small jobs: each is one short transaction on the writer, between ordinary commits.
+      constexpr std::size_t kRowsPerJob = 256;
+      constexpr std::pair<const char*, const char*> kColumns[] = {
+          {"events", "payload"}, {"snapshots", "snapshot"}, {"outbox", "payload"}};
+      for (const auto& [table, column] : kColumns) {
+        std::int64_t after = 0;
+        for (;;) {
+          auto step = write<Writer::ResealStep>(
+              [&](Writer& w) { return w.reseal(table, column, after, kRowsPerJob); });
+          if (!step) return std::unexpected(step.error());
+          report.resealed += step->resealed;
+          after = step->last_rowid;
+          if (step->read < kRowsPerJob) break;
+        }
+      }
+      auto retired = write<std::vector<std::string>>([](Writer& w) { return w.retire_old_keys(); });
+      if (!retired) return std::unexpected(retired.error());
+      report.retired = std::move(*retired);
+      return report;
     });
   }
 
@@ -1458,6 +1701,7 @@ class SqliteStore final : public Store {
     });
   }
 
+  const Sealer sealer_;
   ReaderPool readers_;
   sqlite3* writer_handle_;  // owned by writer_
   Writer writer_;
@@ -1576,6 +1820,50 @@ std::expected<void, StoreError> migrate(Connection& c) {
   return {};
 }
 
+// The file's keys against the configured ones (docs/storage.md, Encryption at rest). `meta`
+// keeps a check value per key id that values were sealed under: every one must be given, and
+// be the same key; the current key's is recorded before anything is sealed under it.
+std::expected<void, StoreError> check_keys(Connection& c, const AtRestKeys* keys) {
+  if (keys != nullptr && keys->empty()) keys = nullptr;
+  if (auto begun = c.exec("BEGIN IMMEDIATE"); !begun) return begun;
+  auto rollback = [&c](StoreError error) -> std::expected<void, StoreError> {
+    c.exec("ROLLBACK");
+    return std::unexpected(std::move(error));
+  };
+  std::vector<std::pair<std::string, std::string>> recorded;
+  {
+    auto stmt = c.prepare("SELECT substr(key, 5), value FROM meta WHERE key LIKE 'key:%' ORDER BY key");
+    if (!stmt) return rollback(stmt.error());
+    auto rows = stmt->collect([](const Statement& s) { return std::pair{s.text(0), s.text(1)}; });
+    if (!rows) return rollback(rows.error());
+    recorded = std::move(*rows);
+  }
+  bool current_recorded = false;
+  for (const auto& [id, check] : recorded) {
+    const AtRestKey* key = keys != nullptr ? keys->find(id) : nullptr;
+    if (key == nullptr) {
+      return rollback(make_error(Kind::locked, c.path() + " holds personal data encrypted under key " + in_quotes(id) +
+                                                   (keys == nullptr ? ", and no keys were given"
+                                                                    : ", which the configuration does not give") +
+                                                   " ([storage.keys]; docs/storage.md, Encryption at rest)"));
+    }
+    if (AtRestKeys::check_value(*key) != check) {
+      return rollback(make_error(Kind::locked, "the key configured as " + in_quotes(id) + " is not the key " + c.path() +
+                                                   " was encrypted with under that id"));
+    }
+    current_recorded = current_recorded || id == keys->current().id;
+  }
+  if (keys != nullptr && !current_recorded) {
+    if (auto done = execute(c, "INSERT INTO meta (key, value) VALUES (?, ?)", "key:" + keys->current().id,
+                            AtRestKeys::check_value(keys->current()));
+        !done) {
+      return rollback(done.error());
+    }
+  }
+  if (auto committed = c.exec("COMMIT"); !committed) return rollback(committed.error());
+  return {};
+}
+
 std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& path,
                                                              const SqliteOptions& options) {
   namespace fs = std::filesystem;
@@ -1638,6 +1926,8 @@ std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& 
     if (auto done = migrate(c); !done) return std::unexpected(done.error());
   }
 
+  if (auto keys = check_keys(c, options.keys.get()); !keys) return std::unexpected(keys.error());
+
   auto checkpointer = Connection::open(path, SQLITE_OPEN_READWRITE, busy_ms);
   if (!checkpointer) return std::unexpected(checkpointer.error());
   if (auto done = (*checkpointer)->exec(kConfigureWriter); !done) return std::unexpected(done.error());
@@ -1651,6 +1941,12 @@ std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& 
 std::expected<std::unique_ptr<Store>, StoreError> open_sqlite_store(const std::string& path,
                                                                     const SqliteOptions& options) {
   return guarded<std::unique_ptr<Store>>([&] { return open_store(path, options); });
+}
+
+std::expected<ResealReport, StoreError> reseal_sqlite_store(Store& store) {
+  auto* sqlite_store = dynamic_cast<SqliteStore*>(&store);
+  if (sqlite_store == nullptr) return fail(Kind::invalid, "only an SQLite store keeps values sealed at rest");
+  return sqlite_store->reseal();
 }
 
 std::optional<SqliteStoreStats> sqlite_store_stats(const Store& store) {

@@ -194,3 +194,27 @@ TEST_CASE("checker: every bundled workflow is clean", "[checker][workflows]") {
   INFO(describe(d));
   CHECK(error_count(d) == 0);
 }
+
+TEST_CASE("checker: retain sets how long closed cases keep personal data, naming text fields of the form", "[checker][retention]") {
+  const auto ok = check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; retain 3 years personal company_name;"));
+  INFO(describe(ok));
+  CHECK(ok.empty());
+  CHECK(check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; retain 1 month;")).empty());
+  CHECK(check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; retain 180 days;")).empty());
+
+  const auto zero = check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; retain 0 years;"));
+  CHECK(has_code(zero, "invalid-retention"));
+  const auto fraction = check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; retain 1.5 years;"));
+  CHECK(has_code(fraction, "invalid-retention"));
+  const auto century = check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; retain 101 years;"));
+  CHECK(has_code(century, "invalid-retention"));
+  const auto unknown = check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; retain 3 years personal company_nam;"));
+  CHECK(describe(unknown).find("unknown form field 'company_nam'; did you mean 'company_name'?") != std::string::npos);
+  const auto money = check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; retain 3 years personal capital;"));
+  CHECK(has_code(money, "invalid-personal"));
+  const auto twice = check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; retain 3 years; retain 2 years;"));
+  CHECK(has_code(twice, "duplicate-member"));
+  // Calendar units only: a retention is not counted in working days.
+  const auto workdays = check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; retain 3 workdays;"));
+  CHECK(describe(workdays).find("expected a unit (years, months or days)") != std::string::npos);
+}

@@ -65,3 +65,14 @@ TEST_CASE("formatter: minimal parentheses keep the tree", "[formatter][expr]") {
   }
   CHECK(format_expression(parse_expression("(a + (b * c))").expr) == "a + b * c");
 }
+
+TEST_CASE("formatter: retain keeps its unit and its personal fields", "[formatter][retention]") {
+  const std::string text = "bundle b version 1 {\n  retain   1 year personal  a,b\n  retain 6 months\n}\n";
+  const auto parsed = parse(text, "t.flow");
+  REQUIRE(parsed.ok());
+  const std::string formatted = format(parsed.file, text);
+  CHECK(formatted == "bundle b version 1 {\n  retain 1 year personal a, b\n  retain 6 months\n}\n");
+  const auto reparsed = parse(formatted, "t.flow");
+  REQUIRE(reparsed.ok());
+  CHECK(reparsed.file == parsed.file);
+}

@@ -73,6 +73,8 @@ const char* kind_name(Kind kind) {
       return "not_found";
     case Kind::invalid:
       return "invalid";
+    case Kind::locked:
+      return "locked";
   }
   return "?";
 }

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <pthread.h>
 #include <set>
 #include <thread>
@@ -56,6 +57,20 @@ struct Service::Impl {
     } else if (*fired > 0) {
       spdlog::info("timers: fired {}", *fired);
     }
+    apply_retention();
+  }
+
+  // Once a day (on the engine's clock; first when the service starts): erases the personal
+  // data of closed cases past their bundle's retention (docs/runtime.md, Retention).
+  std::optional<engine::Timestamp> last_retention;  ///< timer thread only
+  void apply_retention() {
+    constexpr engine::Timestamp kDay = 24 * 3600 * 1000;
+    const auto now = engine->now();
+    if (last_retention && now - *last_retention < kDay) return;
+    last_retention = now;
+    auto erased = engine->apply_retention({"", "system:retention", "system"});
+    if (!erased) spdlog::error("retention: {}", adapters::mask_identifiers(erased.error().message));
+    else if (!erased->empty()) spdlog::info("retention: erased the personal data of {} closed cases", erased->size());
   }
 
   void drain_outbox() {
@@ -130,7 +145,14 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
     impl->configured = true;
   }
 
-  auto engine = engine::Engine::open({options.database, options.clock});
+  engine::EngineOptions engine_options{options.database, options.clock};
+  engine_options.keys = impl->config.storage_keys;
+  if (!engine_options.keys) {
+    spdlog::warn("personal data is stored unencrypted in {}: give the configuration (--config) a [storage] key "
+                 "(docs/storage.md, Encryption at rest)",
+                 options.database);
+  }
+  auto engine = engine::Engine::open(engine_options);
   if (!engine) return std::unexpected(engine.error().message);
   impl->engine = std::move(*engine);
   auto accounts = AccountStore::open(options.database, options.cheap_password_hashing ? PasswordCost::minimal() : PasswordCost::interactive());

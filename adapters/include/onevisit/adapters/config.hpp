@@ -38,6 +38,12 @@
 //   breaker_cooldown_ms = 30000
 //   poll_interval_ms = 60000          # asking a department that answers later (202)
 //
+//   [storage]                         # personal data encrypted at rest (docs/storage.md)
+//   key = "2026-12"                   # the current key: new values are sealed under it
+//   [storage.keys]                    # every key still needed to read older values
+//   2026-12 = "base64 of 32 bytes"    # `onevisit store new-key` makes one
+//   2025-06 = "..."
+//
 // Secrets never belong in workflow files; adapters that need them read them from the
 // environment or a file named here.
 #pragma once
@@ -46,6 +52,7 @@
 #include <onevisit/adapters/elicense.hpp>
 #include <onevisit/adapters/results.hpp>
 #include <onevisit/adapters/xml_exchange.hpp>
+#include <onevisit/engine/at_rest.hpp>
 
 #include <expected>
 #include <string>
@@ -60,11 +67,21 @@ struct AdapterConfig {
   std::vector<std::pair<std::string, ExchangeFolders>> exchanges;
   ResultMapping results;
   std::shared_ptr<ElicenseLibrary> elicense;  ///< null when no [elicense] is configured
+  /// The keys of [storage]; null when the file configures none (data is stored in clear).
+  std::shared_ptr<const engine::AtRestKeys> storage_keys;
 };
 
 /// Parses a configuration text; errors name the line and the key.
 std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view toml, std::string_view source_name = "config");
 /// Reads and parses a configuration file.
 std::expected<AdapterConfig, std::string> load_adapter_config(const std::string& path);
+
+/// Only the [storage] keys of a configuration text (the commands that open a database read
+/// nothing else): null when there are none. Errors name the line and the key id, never the
+/// key itself.
+std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> parse_storage_keys(std::string_view toml,
+                                                                                        std::string_view source_name = "config");
+/// Reads a configuration file's [storage] keys.
+std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> load_storage_keys(const std::string& path);
 
 }  // namespace onevisit::adapters

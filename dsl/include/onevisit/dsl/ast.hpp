@@ -371,7 +371,24 @@ struct RatingMember {
 
 enum class BundleMemberKind : std::uint8_t {
   promise, calendar, lifecycle, lead, form, situation, stages, rating,
-  department, material, item, decision,
+  department, material, item, decision, retain,
+};
+
+/// Calendar units of a retention period (a retention is counted in calendar time, not in
+/// working days).
+enum class RetentionUnit : std::uint8_t { day, month, year };
+
+/// `retain 3 years personal mother_name, home_address`: how long a closed case keeps its
+/// personal data, and the free-text fields that hold some (idcard and phone fields always do).
+struct Retention {
+  Number amount;
+  RetentionUnit unit = RetentionUnit::year;
+  bool plural = true;  ///< `years` vs `year`, kept for faithful formatting
+  std::vector<Name> personal;
+  Span span;
+  friend bool operator==(const Retention& a, const Retention& b) {
+    return a.amount == b.amount && a.unit == b.unit && a.plural == b.plural && a.personal == b.personal;
+  }
 };
 
 /// One member of a bundle body. Which fields are set depends on `kind`.
@@ -385,11 +402,13 @@ struct BundleMember {
   std::optional<Material> material;
   std::optional<Item> item;
   std::optional<Decision> decision;
+  std::optional<Retention> retention;   ///< retain
   Span span;
   friend bool operator==(const BundleMember& a, const BundleMember& b) {
     return a.kind == b.kind && a.duration == b.duration && a.names == b.names &&
            a.fields == b.fields && a.rating == b.rating && a.department == b.department &&
-           a.material == b.material && a.item == b.item && a.decision == b.decision;
+           a.material == b.material && a.item == b.item && a.decision == b.decision &&
+           a.retention == b.retention;
   }
 };
 

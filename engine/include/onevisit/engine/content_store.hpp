@@ -9,6 +9,8 @@
 // Thread safety: both implementations are safe to use from many threads.
 #pragma once
 
+#include <onevisit/engine/at_rest.hpp>
+
 #include <cstddef>
 #include <expected>
 #include <filesystem>
@@ -31,8 +33,11 @@ class ContentStore {
 };
 
 /// Keeps contents as files below `root` (created by the first put). An error when `root`
-/// exists and is not a folder.
-std::expected<std::unique_ptr<ContentStore>, std::string> make_folder_content_store(const std::filesystem::path& root);
+/// exists and is not a folder. With `keys` (at_rest.hpp), new files are sealed under the
+/// current key, bound to their hash (docs/storage.md, Encryption at rest); files written in
+/// clear stay readable, and a sealed file read without its key is an error, never garbage.
+std::expected<std::unique_ptr<ContentStore>, std::string> make_folder_content_store(
+    const std::filesystem::path& root, std::shared_ptr<const AtRestKeys> keys = nullptr);
 /// Keeps contents in memory: for tests and in-memory engines.
 std::unique_ptr<ContentStore> make_memory_content_store();
 

@@ -84,6 +84,9 @@ struct EngineOptions {
   /// Where material contents are kept (content_store.hpp). Empty: `<database>.contents/`
   /// beside an SQLite file, memory for ":memory:".
   std::string content_folder;
+  /// Keys that encrypt personal data in the SQLite file at rest (at_rest.hpp); null or empty:
+  /// stored in clear. Ignored for ":memory:".
+  std::shared_ptr<const AtRestKeys> keys;
 };
 
 struct DeployReport {
@@ -163,6 +166,12 @@ class Engine {
   /// Fires every timer due now (in due order, each as a TimerFired command). Returns how
   /// many fired. Timers that came due while the engine was down fire on the first call.
   std::expected<std::size_t, EngineError> fire_due_timers(std::size_t limit = 1000);
+
+  /// Erases the personal data of every closed case whose bundle's retention has passed
+  /// (`retain ...`; docs/runtime.md, Retention), each as an ErasePersonalData command acting
+  /// as `options.actor`. Open cases and cases of bundles without a retention are never
+  /// touched. Returns the ids of the cases erased. Run daily by the service.
+  std::expected<std::vector<std::string>, EngineError> apply_retention(const CommandOptions& options);
 
   /// Content-addressed material storage: the SHA-256 (hex) of `content`.
   static std::string content_hash(std::string_view content);

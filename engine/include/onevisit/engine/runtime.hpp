@@ -93,6 +93,7 @@ struct Case {
   std::string rating_comment;
   std::string delivery_channel;
   std::optional<Timestamp> rectification_due;
+  Timestamp personal_data_erased_at = 0;  ///< 0: not erased
 };
 
 // ---------------------------------------------------------------------------------------
@@ -145,9 +146,12 @@ struct Rate {
 struct TimerFired {
   std::string timer_id;
 };
+/// Sent by the retention run: replaces a closed case's personal values once its bundle's
+/// retention has passed (docs/runtime.md, Retention).
+struct ErasePersonalData {};
 
 using CommandBody = std::variant<StartCase, AttachMaterial, VerifyMaterial, FireEvent, TolerantIntake, PauseClock,
-                                 ResumeClock, Withdraw, Deliver, Rate, TimerFired>;
+                                 ResumeClock, Withdraw, Deliver, Rate, TimerFired, ErasePersonalData>;
 
 struct Command {
   std::string command_id;  ///< idempotency key; the same id is applied once
@@ -227,11 +231,20 @@ struct CaseRated {
   std::string comment;
   std::optional<Timestamp> rectification_due;  ///< set for a bad rating
 };
+/// The personal values of a closed case were replaced by kErasedValue, in this event's
+/// state and in every stored event, snapshot and outbox payload of the case before it.
+struct PersonalDataErased {
+  std::vector<FieldIndex> fields;  ///< the personal fields of the form, by index
+  std::string policy;              ///< the bundle's retention as written, e.g. "retain 3 years"
+};
+
+/// What erased personal values read as, wherever they stood.
+inline constexpr std::string_view kErasedValue = "[erased]";
 
 using EventBody = std::variant<CaseStarted, MaterialAttached, MaterialVerified, MaterialRejected, MaterialProduced,
                                MaterialTolerated, ItemActivated, ItemNotApplicable, ItemCancelled, ItemTransitioned,
                                ClockPaused, ClockResumed, ItemWarned, ItemOverdue, CaseCompleted, CaseWithdrawn,
-                               CaseDelivered, CaseRated>;
+                               CaseDelivered, CaseRated, PersonalDataErased>;
 
 struct Event {
   Timestamp at = 0;
@@ -291,6 +304,16 @@ std::vector<TimerRecord> timers_for(const Workflow& workflow, const WorkCalendar
 
 /// The deadline of an active item with a running clock (0 when paused or not active).
 Timestamp due_at(const Workflow& workflow, const WorkCalendar& calendar, const Case& state, ItemIndex item);
+
+/// When a closed case's retention ends: its last change (updated_at) plus the bundle's
+/// `retain` period in calendar days, months or years (a month end that does not exist is
+/// the month's last day). nullopt when the case is running, already erased, or its bundle
+/// retains nothing.
+std::optional<Timestamp> retention_ends(const Workflow& workflow, const Case& state);
+
+/// The personal values of a case that erasure replaces: the text of its personal fields
+/// (RetentionPolicy::personal) and its masked applicant.
+std::vector<std::string> personal_values(const Workflow& workflow, const Case& state);
 
 /// True when the material's `when` holds for the case (materials without one always apply).
 bool material_applies(const Workflow& workflow, const Case& state, MaterialIndex material);

@@ -21,12 +21,15 @@
 // Thread safety: every member function of Store may be called from any thread concurrently.
 #pragma once
 
+#include <onevisit/engine/at_rest.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <expected>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace onevisit::engine {
@@ -42,6 +45,9 @@ struct StoreError {
     version_conflict,  ///< the case changed since the command was decided
     not_found,
     invalid,           ///< the request itself is inconsistent
+    /// personal data in the file is encrypted under a key this store was not given, or the
+    /// key given under that id is another one (docs/storage.md, Encryption at rest)
+    locked,
   };
   Kind kind = Kind::io;
   std::string message;
@@ -116,6 +122,12 @@ struct CommitRequest {
   std::vector<std::string> cancel_timers;    ///< timer ids of this case
   std::vector<OutboxRecord> outbox;          ///< new adapter-call intents
   std::string result;                  ///< JSON returned to a retried command
+  /// Earlier events of the case whose payload is replaced, named by sequence; their type,
+  /// sequence and place in the chain stay as they were. Only erasing personal data rewrites
+  /// history this way (docs/storage.md, Erasure); every other command leaves it empty.
+  std::vector<StoredEvent> rewrite_events;
+  /// Outbox entries of the case whose payload is replaced, by id (erasure too).
+  std::vector<std::pair<std::uint64_t, std::string>> rewrite_outbox;
 };
 
 /// What load_case returns: the case's summary, its latest snapshot, and the events after it.
@@ -205,11 +217,27 @@ class Store {
 
 struct SqliteOptions {
   bool create = true;                          ///< create the file when missing
+  /// Keys that seal personal columns (event payloads, snapshots, outbox payloads) at rest;
+  /// null or empty: they are written as clear JSON. A file with values sealed under a key
+  /// not given here is refused at open as `locked` (docs/storage.md, Encryption at rest).
+  std::shared_ptr<const AtRestKeys> keys;
   std::chrono::milliseconds busy_timeout{5000};
   std::size_t max_batch = 256;                 ///< commits per group transaction at most
 };
 
 /// Opens (or creates) an SQLite database in WAL mode with synchronous=FULL.
 std::expected<std::unique_ptr<Store>, StoreError> open_sqlite_store(const std::string& path, const SqliteOptions& options = {});
+
+struct ResealReport {
+  std::uint64_t resealed = 0;          ///< values sealed again under the current key (or for the first time)
+  std::vector<std::string> retired;   ///< key ids no value is sealed under any more
+};
+
+/// Seals every personal value of a store made by open_sqlite_store under its current key:
+/// values in clear and values sealed under older keys (`onevisit store reseal`). Runs in
+/// small transactions on the store's writer, so commits go on meanwhile. At the end the
+/// older keys are retired from the file: it opens without them from then on.
+/// An `invalid` error for any other store, or one opened without keys.
+std::expected<ResealReport, StoreError> reseal_sqlite_store(Store& store);
 
 }  // namespace onevisit::engine

@@ -205,6 +205,15 @@ struct RatingPolicy {
   Limit rectify_within{dsl::Decimal::from_int(15), dsl::ast::TimeUnit::workday};  ///< 整改 due
 };
 
+/// `retain N years|months|days`: a closed case keeps its personal data this long after its
+/// last change, then the retention run erases it (docs/runtime.md, Retention).
+struct RetentionPolicy {
+  int amount = 0;
+  dsl::ast::RetentionUnit unit = dsl::ast::RetentionUnit::year;
+  std::vector<FieldIndex> personal;  ///< idcard and phone fields, and those marked personal
+  std::string text;                  ///< as written, e.g. "retain 3 years": named in the history
+};
+
 /// The longest chain of promised limits through the dependency graph.
 struct CriticalPath {
   std::vector<ItemIndex> items;  ///< in order
@@ -222,6 +231,7 @@ class Workflow {
   std::string calendar;     ///< the calendar's name; empty: Monday to Friday
   std::vector<std::string> stages;
   RatingPolicy rating;
+  std::optional<RetentionPolicy> retention;  ///< none: personal data is kept until erased otherwise
   std::optional<DepartmentIndex> lead;
   std::vector<DepartmentModel> departments;
   std::vector<MaterialModel> materials;
