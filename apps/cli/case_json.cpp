@@ -40,7 +40,9 @@ json::object case_json(const engine::CaseView& view) {
     // ID and phone numbers are masked in every output: typed ones whole, and those the
     // detector finds in any other value (free text, a credit code, a number).
     std::string text = v.kind == dsl::ValueKind::text ? v.text : dsl::to_string(v);
-    if (f.value_type.base == dsl::BaseType::idcard) {
+    if (text == engine::kErasedValue) {
+      // Erased under the bundle's retention: nothing left to mask.
+    } else if (f.value_type.base == dsl::BaseType::idcard) {
       text = dsl::mask_idcard(text);
     } else if (f.value_type.base == dsl::BaseType::phone) {
       text = dsl::mask_phone(text);

@@ -157,7 +157,7 @@ TEST_CASE("retention: a closed case's personal data is erased once its retention
     view = engine->get_case("closed-1");
     REQUIRE(view);
     closed_state = codec::encode_case(view->state);
-    CHECK(closed_state.find("[erased]") != std::string::npos);
+    CHECK(closed_state.find("〔已删除〕") != std::string::npos);
     CHECK(closed_state.find("某某科技有限公司") != std::string::npos);
     CHECK(view->state.applicant_masked.empty());
 

@@ -239,7 +239,8 @@ struct PersonalDataErased {
 };
 
 /// What erased personal values read as, wherever they stood.
-inline constexpr std::string_view kErasedValue = "[erased]";
+/// Chinese, for it is what clerks see where the value stood (已删除: erased).
+inline constexpr std::string_view kErasedValue = "〔已删除〕";
 
 using EventBody = std::variant<CaseStarted, MaterialAttached, MaterialVerified, MaterialRejected, MaterialProduced,
                                MaterialTolerated, ItemActivated, ItemNotApplicable, ItemCancelled, ItemTransitioned,
