@@ -106,6 +106,16 @@ class Loader {
       program_.units[*existing].is_root = program_.units[*existing].is_root || is_root;
       return existing;
     }
+    if (program_.units.size() >= kMaxFiles) {
+      if (!too_many_reported_) {
+        too_many_reported_ = true;
+        Diagnostic d = at_import ? *at_import : Diagnostic{path, {}, Severity::error, "", ""};
+        d.code = "too-many-files";
+        d.message = "a program loads at most " + std::to_string(kMaxFiles) + " files; '" + path + "' is one more";
+        program_.diagnostics.push_back(std::move(d));
+      }
+      return std::nullopt;
+    }
     std::string error;
     auto text = reader_(path, error);
     if (!text) {
@@ -209,6 +219,7 @@ class Loader {
   const FileReader& reader_;
   std::vector<std::size_t> pending_;
   std::map<std::pair<std::size_t, std::size_t>, Span> import_spans_;
+  bool too_many_reported_ = false;
 };
 
 }  // namespace
