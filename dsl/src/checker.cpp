@@ -8,6 +8,7 @@
 #include <onevisit/dsl/expr.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
@@ -282,6 +283,7 @@ class Checker {
     unit_ = unit;
     build_symbols(unit);
     for (const auto& d : program_.units[unit].file.declarations) {
+      check_durations(d);
       switch (d.kind) {
         case DeclarationKind::import: break;
         case DeclarationKind::department: break;
@@ -295,6 +297,45 @@ class Checker {
           break;
         }
         case DeclarationKind::bundle: check_bundle(*d.bundle); break;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Durations: every one the grammar allows, wherever it is, is in range (amount_of() reads
+  // an out-of-range amount as 0, which must never pass silently). Numbers inside
+  // expressions are checked by the expression compiler.
+
+  void check_duration(const Duration& d) {
+    if (auto amount = duration_literal(d.amount.text, d.unit); !amount) {
+      error(d.amount.span, "number-out-of-range", std::move(amount.error()));
+    }
+  }
+
+  void check_item_durations(const Item& item) {
+    for (const auto& m : item.members) {
+      if (m.duration) check_duration(*m.duration);
+      if (m.statutory) check_duration(*m.statutory);
+    }
+  }
+
+  void check_durations(const Declaration& d) {
+    if (d.item) check_item_durations(*d.item);
+    if (d.lifecycle) {
+      for (const auto& m : d.lifecycle->members) {
+        if (m.left) check_duration(*m.left);
+        for (const auto& o : m.options) {
+          if (o.duration) check_duration(*o.duration);
+        }
+      }
+    }
+    if (d.bundle) {
+      for (const auto& m : d.bundle->members) {
+        if (m.duration) check_duration(*m.duration);
+        for (const auto& r : m.rating) {
+          if (r.within) check_duration(*r.within);
+        }
+        if (m.item) check_item_durations(*m.item);
       }
     }
   }
@@ -827,6 +868,10 @@ class Checker {
               error(o.span, "type-mismatch", "pattern applies to text and phone fields, not " + to_string(type));
               break;
             }
+            if (auto size = check_pattern_size(o.text->value); !size) {
+              error(o.text->span, "invalid-pattern", size.error());
+              break;
+            }
             try {
               std::regex re(o.text->value, std::regex::ECMAScript);
             } catch (const std::regex_error&) {
@@ -889,9 +934,11 @@ class Checker {
     BundleContext ctx;
     ctx.bundle = &b;
     {
+      // The engine keeps versions in an int.
       const auto version = Decimal::parse(b.version.text);
-      if (!version || b.version.text.find('.') != std::string::npos || *version < Decimal::from_int(1)) {
-        error(b.version.span, "invalid-version", "a bundle version is a whole number from 1");
+      if (!version || b.version.text.find('.') != std::string::npos || *version < Decimal::from_int(1) ||
+          *version > Decimal::from_int(std::numeric_limits<std::int32_t>::max())) {
+        error(b.version.span, "invalid-version", "a bundle version is a whole number from 1 to 2147483647");
       }
     }
     // Singletons

@@ -1,11 +1,13 @@
 #include <onevisit/dsl/expr.hpp>
 
 #include <onevisit/dsl/formatter.hpp>
+#include <onevisit/dsl/parser.hpp>
+
+#include <boost/regex.hpp>
 
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <regex>
 
 namespace onevisit::dsl {
 
@@ -113,6 +115,58 @@ std::string Decimal::to_string() const {
     out += "." + digits;
   }
   return out;
+}
+
+std::expected<Decimal, std::string> number_literal(std::string_view text) {
+  if (const auto value = Decimal::parse(text)) return *value;
+  return std::unexpected("number " + std::string(text) +
+                         " is out of range: a number has at most 14 digits before the point "
+                         "(up to 99999999999999.9999) and at most 4 decimals");
+}
+
+Decimal max_duration(ast::TimeUnit unit) {
+  switch (unit) {
+    case ast::TimeUnit::workday: return Decimal::from_int(25000);
+    case ast::TimeUnit::day: return Decimal::from_int(36500);
+    case ast::TimeUnit::hour: return Decimal::from_int(876000);
+  }
+  return Decimal::from_int(0);
+}
+
+std::expected<Decimal, std::string> duration_literal(std::string_view amount, ast::TimeUnit unit) {
+  const auto value = Decimal::parse(amount);
+  if (value && *value <= max_duration(unit)) return *value;
+  const char* name = unit == ast::TimeUnit::workday ? " workdays"
+                     : unit == ast::TimeUnit::day   ? " days"
+                                                    : " hours";
+  return std::unexpected("duration " + std::string(amount) + name +
+                         " is out of range: a duration is at most " + max_duration(unit).to_string() + name +
+                         " (100 years: 25000 workdays, 36500 days or 876000 hours), with at most 4 decimals");
+}
+
+std::expected<void, std::string> check_pattern_size(std::string_view pattern) {
+  if (pattern.size() > kMaxPatternBytes) {
+    return std::unexpected("the pattern is " + std::to_string(pattern.size()) + " bytes long; at most " +
+                           std::to_string(kMaxPatternBytes) + " are allowed");
+  }
+  int depth = 0;
+  bool in_class = false;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\') {
+      ++i;  // an escaped character opens nothing
+    } else if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+    } else if (c == '(' && ++depth > kMaxPatternNesting) {
+      return std::unexpected("the pattern nests groups more than " + std::to_string(kMaxPatternNesting) +
+                             " deep");
+    } else if (c == ')' && depth > 0) {
+      --depth;
+    }
+  }
+  return {};
 }
 
 bool operator==(const Value& a, const Value& b) {
@@ -260,12 +314,16 @@ struct ExprNode {
   std::vector<std::uint32_t> children;  ///< indices of earlier nodes
   std::size_t slot = 0;           ///< load; decision index
   Value constant;
-  std::shared_ptr<const std::regex> pattern;  ///< matches() with a literal pattern
+  /// matches() with a literal pattern. Boost.Regex, not std::regex: libstdc++ matches by
+  /// recursion, once per character of the text, so a long field value would overflow the
+  /// stack; Boost's matcher keeps its state on the heap and gives up on runaway patterns.
+  std::shared_ptr<const boost::regex> pattern;
 };
 
 struct CompiledExpression::Body {
   std::vector<ExprNode> nodes;
   std::vector<std::shared_ptr<const CompiledDecision>> decisions;
+  std::uint32_t evaluation_depth = 0;  ///< nested evaluator calls, through decisions too
 };
 
 namespace {
@@ -304,7 +362,15 @@ class ExpressionCompiler {
   std::optional<CompiledExpression> run(const ast::Expr& expr) {
     const std::size_t errors_before = error_count();
     const std::uint32_t root = compile(expr);
+    if (error_count() == errors_before && levels_[root] > static_cast<std::uint32_t>(kMaxExpressionDepth)) {
+      // Each level is small here, yet decisions that read decisions stack their rules'
+      // expressions: evaluation would recurse through all of them.
+      sink_.error(expr.span, "too-deep",
+                  "expression nests too deeply (more than " + std::to_string(kMaxExpressionDepth) +
+                      " levels, counting the decisions it reads and the decisions they read)");
+    }
     if (error_count() != errors_before) return std::nullopt;
+    body_.evaluation_depth = levels_[root];
     CompiledExpression out;
     out.type_ = types_[root];
     out.body_ = std::make_shared<const CompiledExpression::Body>(std::move(body_));
@@ -315,7 +381,10 @@ class ExpressionCompiler {
   Scope& scope_;
   DiagnosticSink& sink_;
   CompiledExpression::Body body_;
-  std::vector<ValueType> types_;  ///< per node
+  std::vector<ValueType> types_;       ///< per node
+  std::vector<std::uint32_t> levels_;  ///< per node: evaluator calls nested below and in it
+  int depth_ = 0;                      ///< recursion of compile()
+  bool too_deep_reported_ = false;
 
   std::size_t error_count() const {
     return static_cast<std::size_t>(std::count_if(sink_.diagnostics().begin(), sink_.diagnostics().end(),
@@ -323,6 +392,12 @@ class ExpressionCompiler {
   }
 
   std::uint32_t emit(ExprNode node, ValueType type) {
+    std::uint32_t below = 0;
+    for (const auto child : node.children) below = std::max(below, levels_[child]);
+    if (node.code == OpCode::decision || node.code == OpCode::call_decision) {
+      below = std::max(below, body_.decisions[node.slot]->evaluation_depth());
+    }
+    levels_.push_back(below + 1);
     body_.nodes.push_back(std::move(node));
     types_.push_back(std::move(type));
     return static_cast<std::uint32_t>(body_.nodes.size() - 1);
@@ -364,7 +439,25 @@ class ExpressionCompiler {
     sink_.error(literal.span, "unknown-enum-value", message);
   }
 
+  // The parser never builds a tree deeper than kMaxExpressionDepth; a tree built in code
+  // might be, so the recursion guards itself too.
   std::uint32_t compile(const ast::Expr& e) {
+    if (depth_ >= kMaxExpressionDepth) {
+      if (!too_deep_reported_) {
+        too_deep_reported_ = true;
+        sink_.error(e.span, "too-deep",
+                    "expression nests too deeply (more than " + std::to_string(kMaxExpressionDepth) +
+                        " levels)");
+      }
+      return emit_any();
+    }
+    ++depth_;
+    const std::uint32_t index = compile_node(e);
+    --depth_;
+    return index;
+  }
+
+  std::uint32_t compile_node(const ast::Expr& e) {
     using ast::ExprKind;
     switch (e.kind) {
       case ExprKind::number: return number(e);
@@ -392,9 +485,9 @@ class ExpressionCompiler {
   std::uint32_t number(const ast::Expr& e) {
     ExprNode n;
     const bool fractional = e.text.find('.') != std::string::npos;
-    const auto value = Decimal::parse(e.text);
+    const auto value = e.unit ? duration_literal(e.text, *e.unit) : number_literal(e.text);
     if (!value) {
-      sink_.error(e.span, "invalid-number", "number '" + e.text + "' is out of range or has more than 4 decimals");
+      sink_.error(e.span, "number-out-of-range", value.error());
       return emit_any();
     }
     if (e.unit) {
@@ -654,10 +747,14 @@ class ExpressionCompiler {
         expect(0, textual(0), "a text");
         expect(1, textual(1), "a text");
         if (signature->code == OpCode::fn_matches && e.children[1].kind == ast::ExprKind::string) {
-          try {
-            n.pattern = std::make_shared<const std::regex>(e.children[1].text, std::regex::ECMAScript);
-          } catch (const std::regex_error&) {
-            sink_.error(e.children[1].span, "invalid-pattern", "not a valid regular expression");
+          if (auto size = check_pattern_size(e.children[1].text); !size) {
+            sink_.error(e.children[1].span, "invalid-pattern", size.error());
+          } else {
+            try {
+              n.pattern = std::make_shared<const boost::regex>(e.children[1].text, boost::regex::ECMAScript);
+            } catch (const std::exception&) {
+              sink_.error(e.children[1].span, "invalid-pattern", "not a valid regular expression");
+            }
           }
         }
         break;
@@ -908,12 +1005,15 @@ struct Evaluator {
       case OpCode::fn_matches: {
         const Value text = run(n.children[0]);
         if (text.kind != ValueKind::text) return {};
-        if (n.pattern) return Value::of_bool(std::regex_search(text.text, *n.pattern));
-        const Value pattern = run(n.children[1]);
-        if (pattern.kind != ValueKind::text) return {};
+        // A pattern too complex for the text (Boost gives up rather than run for ever) or
+        // not a pattern at all gives null, like every other runtime problem.
         try {
-          return Value::of_bool(std::regex_search(text.text, std::regex(pattern.text)));
-        } catch (const std::regex_error&) {
+          if (n.pattern) return Value::of_bool(boost::regex_search(text.text, *n.pattern));
+          const Value pattern = run(n.children[1]);
+          if (pattern.kind != ValueKind::text || !check_pattern_size(pattern.text)) return {};
+          const boost::regex compiled(pattern.text, boost::regex::ECMAScript);
+          return Value::of_bool(boost::regex_search(text.text, compiled));
+        } catch (const std::exception&) {
           return {};
         }
       }
@@ -968,6 +1068,8 @@ Value CompiledExpression::evaluate(const Environment& env) const {
 }
 
 bool CompiledExpression::holds(const Environment& env) const { return truthy(evaluate(env)); }
+
+std::uint32_t CompiledExpression::evaluation_depth() const { return body_ ? body_->evaluation_depth : 0; }
 
 bool CompiledExpression::is_constant() const {
   if (!body_) return true;
@@ -1052,6 +1154,11 @@ std::shared_ptr<const CompiledDecision> compile_decision(const ast::Decision& de
                                ? ValueType::list_of(single.base == BaseType::list ? single.element : single.base)
                                : single;
   compiled->slot_count_ = scope.slot_count();
+  std::uint32_t& depth = compiled->evaluation_depth_;
+  for (const auto& row : compiled->rows_) {
+    if (row.condition) depth = std::max(depth, row.condition->evaluation_depth() + 1);
+    for (const auto& r : row.results) depth = std::max(depth, r.evaluation_depth() + 1);
+  }
   if (!ok) return nullptr;
   return compiled;
 }

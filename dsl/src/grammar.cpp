@@ -9,7 +9,11 @@
 //   which catches the expectation failure, records a diagnostic, rewinds to the start of the
 //   statement and skips it (balanced braces, strings and comments respected). One run thus
 //   reports every independent error.
-// - Expressions are guarded by a depth counter, so hostile nesting cannot blow the stack.
+// - Nesting (brackets, `not`, unary minus, calls, lists, list types) is guarded by a depth
+//   counter (kMaxNesting), so hostile nesting cannot blow the parser's stack; and every
+//   expression node records its height, so a flat chain of 15,000 `and` (built in a loop,
+//   yet a tree 15,000 levels deep) is refused where it crosses kMaxExpressionDepth, before
+//   any later pass recurses over it.
 #include <onevisit/dsl/parser.hpp>
 
 #include <onevisit/dsl/identifiers.hpp>
@@ -291,7 +295,8 @@ struct date_parser : x3::parser<date_parser> {
     if (!read_digits(p, last, 2, d)) return false;
     if (p != last && is_ident_char(*p)) return false;
     if (y < 1900 || y > 2999 || !onevisit::dsl::is_real_date(y, m, d)) {
-      boost::throw_exception(Failure(first, "!not a real calendar date (expected YYYY-MM-DD)"));
+      boost::throw_exception(
+          Failure(first, "!not a real calendar date (expected YYYY-MM-DD from 1900-01-01 to 2999-12-31)"));
     }
     if constexpr (!std::is_same_v<Attr, x3::unused_type>) {
       attr.year = y;
@@ -318,7 +323,7 @@ struct time_parser : x3::parser<time_parser> {
     ++p;
     if (!read_digits(p, last, 2, m)) return false;
     if (h > 24 || m > 59 || (h == 24 && m != 0)) {
-      boost::throw_exception(Failure(first, "!not a time of day (expected HH:MM)"));
+      boost::throw_exception(Failure(first, "!not a time of day (expected HH:MM from 00:00 to 24:00)"));
     }
     if constexpr (!std::is_same_v<Attr, x3::unused_type>) {
       attr.hour = h;
@@ -461,20 +466,24 @@ struct spanned_gen {
 };
 constexpr spanned_gen spanned{};
 
-// depth_guarded[subject]: counts nesting; refuses to go deeper than kMaxExpressionDepth.
+std::string too_deep(std::string_view what, int limit) {
+  return "!" + std::string(what) + " nests too deeply (more than " + std::to_string(limit) + " levels)";
+}
+
+// depth_guarded[subject]: counts nesting; refuses to go deeper than kMaxNesting.
+// `what` names the construct in the message ("expression", "type").
 template <class Subject>
 struct depth_directive : x3::unary_parser<Subject, depth_directive<Subject>> {
   using base_type = x3::unary_parser<Subject, depth_directive<Subject>>;
   static bool const is_pass_through_unary = true;
-  explicit depth_directive(Subject const& subject) : base_type(subject) {}
+  std::string_view what;
+  depth_directive(Subject const& subject, std::string_view w) : base_type(subject), what(w) {}
   template <class It, class Ctx, class RCtx, class Attr>
   bool parse(It& first, It const& last, Ctx const& ctx, RCtx& rctx, Attr& attr) const {
     ParseState& st = state_of(ctx);
-    if (st.depth >= kMaxExpressionDepth) {
+    if (st.depth >= kMaxNesting) {
       x3::skip_over(first, last, ctx);
-      boost::throw_exception(Failure(
-          first, "!expression nests too deeply (more than " +
-                     std::to_string(kMaxExpressionDepth) + " levels)"));
+      boost::throw_exception(Failure(first, too_deep(what, kMaxNesting)));
     }
     ++st.depth;
     const bool ok = this->subject.parse(first, last, ctx, rctx, attr);
@@ -483,14 +492,16 @@ struct depth_directive : x3::unary_parser<Subject, depth_directive<Subject>> {
   }
 };
 struct depth_gen {
+  std::string_view what;
   template <class Subject>
   depth_directive<typename x3::extension::as_parser<Subject>::value_type> operator[](
       Subject const& subject) const {
     return depth_directive<typename x3::extension::as_parser<Subject>::value_type>(
-        x3::as_parser(subject));
+        x3::as_parser(subject), what);
   }
 };
-constexpr depth_gen depth_guarded{};
+constexpr depth_gen depth_guarded{"expression"};
+constexpr depth_gen type_depth_guarded{"type"};
 
 // ---------------------------------------------------------------------------------------
 // Semantic action helpers.
@@ -649,25 +660,50 @@ auto const duration_def = spanned[number[set<&Duration::amount>] >
 
 Span join(const Span& a, const Span& b) { return Span{a.begin, b.end}; }
 
-Expr make_binary(Op op, Expr lhs, Expr rhs) {
+// Sets a new node's height from its children's. A tree taller than the limit is refused at
+// `at` (the operator, bracket or name that made it so): the chains the grammar folds in a
+// loop are as deep as they are long, and every later pass (check, compile, evaluate,
+// format, even the destructor) recurses once per level.
+void set_height(Expr& e, const char* at) {
+  std::uint32_t tallest = 0;
+  for (const auto& child : e.children) tallest = std::max(tallest, child.height);
+  e.height = tallest + 1;
+  if (e.height > static_cast<std::uint32_t>(kMaxExpressionDepth)) {
+    boost::throw_exception(Failure(at, too_deep("expression", kMaxExpressionDepth) +
+                                           "; a chain of 'and', 'or', '+' ... is one level per operator"));
+  }
+}
+
+// Where a node's first child starts: the operand of `not`, the first argument of a call.
+template <class Context>
+const char* first_child(const Context& ctx, const Expr& e) {
+  return state_of(ctx).base + (e.children.empty() ? e.span.begin : e.children.front().span.begin);
+}
+
+template <class Context>
+void fold(const Context& ctx, Op op, Expr rhs) {
+  const ParseState& st = state_of(ctx);
+  // The operator sits between the operands, after blanks, comments and the closing
+  // brackets of the left one (whose span leaves them out).
+  const char* const rhs_at = st.base + rhs.span.begin;
+  const char* op_at = skip_blank(st.base + _val(ctx).span.end, rhs_at);
+  while (op_at < rhs_at && *op_at == ')') op_at = skip_blank(op_at + 1, rhs_at);
   Expr e;
   e.kind = ExprKind::binary;
   e.op = op;
-  e.span = join(lhs.span, rhs.span);
+  e.span = join(_val(ctx).span, rhs.span);
   e.children.reserve(2);
-  e.children.push_back(std::move(lhs));
+  e.children.push_back(std::move(_val(ctx)));
   e.children.push_back(std::move(rhs));
-  return e;
+  set_height(e, op_at);
+  _val(ctx) = std::move(e);
 }
 
 template <Op O>
-constexpr auto fold_binary = [](auto& ctx) {
-  _val(ctx) = make_binary(O, std::move(_val(ctx)), std::move(_attr(ctx)));
-};
+constexpr auto fold_binary = [](auto& ctx) { fold(ctx, O, std::move(_attr(ctx))); };
 constexpr auto fold_binary_op = [](auto& ctx) {
   auto& attr = _attr(ctx);
-  _val(ctx) = make_binary(boost::fusion::at_c<0>(attr), std::move(_val(ctx)),
-                          std::move(boost::fusion::at_c<1>(attr)));
+  fold(ctx, boost::fusion::at_c<0>(attr), std::move(boost::fusion::at_c<1>(attr)));
 };
 
 struct comparison_ops_ : x3::symbols<Op> {
@@ -694,6 +730,7 @@ constexpr auto make_not = [](auto& ctx) {
   e.kind = ExprKind::unary;
   e.op = Op::logical_not;
   e.children.push_back(std::move(_attr(ctx)));
+  set_height(e, first_child(ctx, e));
 };
 // `not in` belongs to the comparison, so `not` here must not be followed by `in`.
 auto const not_expr_def = spanned[(kw("not") >> !kw("in")) > depth_guarded[not_expr][make_not]] |
@@ -707,6 +744,7 @@ constexpr auto make_negate = [](auto& ctx) {
   e.kind = ExprKind::unary;
   e.op = Op::negate;
   e.children.push_back(std::move(_attr(ctx)));
+  set_height(e, first_child(ctx, e));
 };
 auto const unary_expr_def = spanned[minus_op > depth_guarded[unary_expr][make_negate]] |
                             postfix_expr[set_val];
@@ -719,6 +757,7 @@ constexpr auto make_member = [](auto& ctx) {
   e.text = std::move(name.text);
   e.span = Span{base.span.begin, name.span.end};
   e.children.push_back(std::move(base));
+  set_height(e, state_of(ctx).base + name.span.begin);
   base = std::move(e);
 };
 auto const postfix_expr_def = primary_expr[set_val] >> *(sym(".") > identifier)[make_member];
@@ -752,10 +791,12 @@ constexpr auto name_expr = [](auto& ctx) {
 constexpr auto to_call = [](auto& ctx) {
   _val(ctx).kind = ExprKind::call;
   _val(ctx).children = std::move(_attr(ctx));
+  set_height(_val(ctx), first_child(ctx, _val(ctx)));
 };
 constexpr auto list_expr = [](auto& ctx) {
   _val(ctx).kind = ExprKind::list;
   _val(ctx).children = std::move(_attr(ctx));
+  set_height(_val(ctx), first_child(ctx, _val(ctx)));
 };
 constexpr auto nested_expr = [](auto& ctx) {
   const Span outer = _val(ctx).span;
@@ -815,7 +856,8 @@ auto const type_def = spanned[
     simple_type_word[([](auto& ctx) { _val(ctx).kind = type_kind_of(_attr(ctx).text); })] |
     (kw("enum")[set_to<&Type::kind, TypeKind::enumeration>] > sym("(") >
      (enum_value % ',')[set<&Type::values>] > sym(")")) |
-    (kw("list")[set_to<&Type::kind, TypeKind::list>] > sym("(") > type[push<&Type::element>] > sym(")"))];
+    (kw("list")[set_to<&Type::kind, TypeKind::list>] > sym("(") >
+     type_depth_guarded[type][push<&Type::element>] > sym(")"))];
 
 // An option keyword must not be the start of the next field (`min: int`).
 auto const option_word = [](std::string_view w) { return kw(w) >> !sym(":"); };

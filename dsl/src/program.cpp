@@ -106,6 +106,16 @@ class Loader {
       program_.units[*existing].is_root = program_.units[*existing].is_root || is_root;
       return existing;
     }
+    if (program_.units.size() >= kMaxFiles) {
+      if (!too_many_reported_) {
+        too_many_reported_ = true;
+        Diagnostic d = at_import ? *at_import : Diagnostic{path, {}, Severity::error, "", ""};
+        d.code = "too-many-files";
+        d.message = "a program loads at most " + std::to_string(kMaxFiles) + " files; '" + path + "' is one more";
+        program_.diagnostics.push_back(std::move(d));
+      }
+      return std::nullopt;
+    }
     std::string error;
     auto text = reader_(path, error);
     if (!text) {
@@ -164,31 +174,43 @@ class Loader {
     }
   }
 
-  // Reports every import that closes a cycle, with the cycle's path.
+  // Reports every import that closes a cycle, with the cycle's path. Depth-first with an
+  // explicit stack: a chain of 20,000 imports must not recurse 20,000 levels.
   void report_cycles() {
     const std::size_t n = program_.units.size();
     std::vector<int> state(n, 0);  // 0 new, 1 on stack, 2 done
-    std::vector<std::size_t> stack;
-    std::function<void(std::size_t)> visit = [&](std::size_t u) {
-      state[u] = 1;
-      stack.push_back(u);
-      for (const auto v : program_.units[u].imports) {
+    struct Frame {
+      std::size_t unit;
+      std::size_t next_import = 0;
+    };
+    std::vector<Frame> stack;
+    for (std::size_t root = 0; root < n; ++root) {
+      if (state[root] != 0) continue;
+      state[root] = 1;
+      stack.push_back({root});
+      while (!stack.empty()) {
+        Frame& top = stack.back();
+        const auto& imports = program_.units[top.unit].imports;
+        if (top.next_import == imports.size()) {
+          state[top.unit] = 2;
+          stack.pop_back();
+          continue;
+        }
+        const std::size_t u = top.unit;
+        const std::size_t v = imports[top.next_import++];
         if (state[v] == 1) {
           std::string path;
-          const auto start = std::find(stack.begin(), stack.end(), v);
-          for (auto it = start; it != stack.end(); ++it) path += program_.units[*it].path + " -> ";
+          const auto start =
+              std::find_if(stack.begin(), stack.end(), [v](const Frame& f) { return f.unit == v; });
+          for (auto it = start; it != stack.end(); ++it) path += program_.units[it->unit].path + " -> ";
           path += program_.units[v].path;
           program_.diagnostics.push_back(Diagnostic{program_.units[u].path, import_spans_[{u, v}], Severity::error,
                                                     "import-cycle", "import cycle: " + path});
         } else if (state[v] == 0) {
-          visit(v);
+          state[v] = 1;
+          stack.push_back({v});  // `top` is not used past this point: push_back may move it
         }
       }
-      stack.pop_back();
-      state[u] = 2;
-    };
-    for (std::size_t u = 0; u < n; ++u) {
-      if (state[u] == 0) visit(u);
     }
   }
 
@@ -197,6 +219,7 @@ class Loader {
   const FileReader& reader_;
   std::vector<std::size_t> pending_;
   std::map<std::pair<std::size_t, std::size_t>, Span> import_spans_;
+  bool too_many_reported_ = false;
 };
 
 }  // namespace

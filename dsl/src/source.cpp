@@ -53,9 +53,20 @@ std::size_t count_code_points(std::string_view utf8) {
 
 LineIndex::LineIndex(std::string_view text) : text_(text) {
   line_starts_.push_back(0);
+  code_points_at_.reserve(text.size() / kStride + 1);
+  std::uint32_t code_points = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i % kStride == 0) code_points_at_.push_back(code_points);
     if (text[i] == '\n') line_starts_.push_back(static_cast<std::uint32_t>(i + 1));
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++code_points;
   }
+  if (text.size() % kStride == 0) code_points_at_.push_back(code_points);  // for offset == size
+}
+
+std::size_t LineIndex::code_points_before(std::uint32_t offset) const {
+  const std::uint32_t block = offset / kStride;  // REQUIRES: offset <= size, so block is there
+  const std::uint32_t from = block * kStride;
+  return code_points_at_[block] + count_code_points(text_.substr(from, offset - from));
 }
 
 LineColumn LineIndex::locate(std::uint32_t offset) const {
@@ -63,8 +74,13 @@ LineColumn LineIndex::locate(std::uint32_t offset) const {
   const auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
   const auto line = static_cast<std::uint32_t>(it - line_starts_.begin());  // 1-based
   const std::uint32_t start = line_starts_[line - 1];
-  const auto column = count_code_points(text_.substr(start, offset - start)) + 1;
+  const auto column = code_points_before(offset) - code_points_before(start) + 1;
   return LineColumn{line, static_cast<std::uint32_t>(column)};
+}
+
+std::uint32_t LineIndex::line_start(std::uint32_t line) const {
+  if (line == 0 || line > line_starts_.size()) return static_cast<std::uint32_t>(text_.size());
+  return line_starts_[line - 1];
 }
 
 std::string_view LineIndex::line_text(std::uint32_t line) const {

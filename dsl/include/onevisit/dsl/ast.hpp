@@ -79,6 +79,10 @@ struct Expr {
   std::string text;
   std::vector<Expr> children;
   Span span;
+  /// Levels of the tree from this node down (1 for a leaf), set by the parser, which refuses
+  /// trees taller than kMaxExpressionDepth (parser.hpp): that bound is what keeps every
+  /// recursive pass over a parsed expression within a small stack. Not compared.
+  std::uint32_t height = 1;
   friend bool operator==(const Expr& a, const Expr& b) {
     return a.kind == b.kind && a.op == b.op && a.unit == b.unit && a.text == b.text &&
            a.children == b.children;

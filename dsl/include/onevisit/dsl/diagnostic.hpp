@@ -33,7 +33,11 @@ struct LocatedDiagnostic {
   Diagnostic diagnostic;
   LineColumn start;
   LineColumn end;
-  std::string source_line;  ///< the text of the start line, for the caret display
+  /// The text of the start line, for the caret display. Of a long line only a window around
+  /// the start, with "..." where it was cut: a diagnostic never carries a 10 MB line.
+  std::string source_line;
+  /// Where the start falls in source_line (1-based code points); 0 means start.column.
+  std::uint32_t source_column = 0;
 };
 
 /// Collects diagnostics for one file.
@@ -57,8 +61,12 @@ class DiagnosticSink {
   std::vector<Diagnostic> diagnostics_;
 };
 
-/// Resolves spans against the text they point into.
+/// Resolves spans against the text they point into. O(log lines) whatever the line's
+/// length; a message longer than kMaxMessageBytes (one quoting a 5 MB name) is shortened in
+/// the middle.
 LocatedDiagnostic locate(const Diagnostic& diagnostic, const LineIndex& index);
+
+inline constexpr std::size_t kMaxMessageBytes = 600;
 
 /// `file:line:col: error[code]: message`, then the source line and a caret line
 /// (`^~~~` under the span, in code-point columns; wide CJK characters count as two cells
@@ -69,7 +77,11 @@ std::string render_text(const LocatedDiagnostic& diagnostic);
 std::string render_json(const std::vector<LocatedDiagnostic>& diagnostics);
 
 /// Edit distance used for "did you mean" suggestions; returns the closest candidate within
-/// a distance proportional to the name's length, or an empty string.
+/// a distance proportional to the name's length, or an empty string. Names longer than
+/// kMaxSuggestedName get no suggestion (no one mistypes a name that long), so the work is
+/// bounded: at most kMaxSuggestedName squared per candidate, less with the early exits.
 std::string closest_name(std::string_view name, const std::vector<std::string_view>& candidates);
+
+inline constexpr std::size_t kMaxSuggestedName = 64;
 
 }  // namespace onevisit::dsl

@@ -15,6 +15,7 @@
 #include <onevisit/dsl/identifiers.hpp>
 
 #include <cstdint>
+#include <expected>
 #include <memory>
 #include <optional>
 #include <span>
@@ -90,6 +91,29 @@ struct Value {
 };
 
 std::string to_string(const Value& value);
+
+// ---------------------------------------------------------------------------------------
+// Literal ranges (docs/language.md, "Numbers"). Out of range is an error, never a silent 0.
+
+/// The value of a number literal: at most 14 digits before the point and 4 after it
+/// (|value| <= 99999999999999.9999, what Decimal holds). The error says the allowed range.
+std::expected<Decimal, std::string> number_literal(std::string_view text);
+
+/// The longest duration a workflow may state, per unit: 100 years (25,000 workdays,
+/// 36,500 days, 876,000 hours).
+Decimal max_duration(ast::TimeUnit unit);
+
+/// The amount of a duration literal: a number literal of at most max_duration(unit). The
+/// error says the allowed range.
+std::expected<Decimal, std::string> duration_literal(std::string_view amount, ast::TimeUnit unit);
+
+/// A regular expression a workflow states (`pattern "..."`, `matches(x, "...")`) is at most
+/// kMaxPatternBytes long with groups nested at most kMaxPatternNesting deep: compiling one
+/// recurses once per group, and 1,000 nested groups overflow a small stack.
+inline constexpr std::size_t kMaxPatternBytes = 1000;
+inline constexpr int kMaxPatternNesting = 32;
+/// Checks those bounds (not the syntax); the error says which one is exceeded.
+std::expected<void, std::string> check_pattern_size(std::string_view pattern);
 
 /// Days since 1970-01-01 for a civil date, and back.
 std::int64_t days_from_civil(const CivilDate& date);
@@ -168,6 +192,9 @@ class CompiledExpression {
   /// Convenience for guards and conditions: true only when the value is boolean true.
   bool holds(const Environment& env) const;
   bool is_constant() const;
+  /// How deep evaluation recurses: the tree's height plus that of the decisions it reads.
+  /// compile_expression refuses expressions deeper than kMaxExpressionDepth (parser.hpp).
+  std::uint32_t evaluation_depth() const;
   /// The scope slots this expression reads (sorted, unique), decisions' reads included.
   std::vector<std::size_t> referenced_slots() const;
 
@@ -203,6 +230,8 @@ class CompiledDecision {
   bool has_parameters() const { return has_parameters_; }
   /// Slots of the enclosing scope the rules read (empty for decisions with parameters).
   std::vector<std::size_t> referenced_slots() const;
+  /// How deep evaluating it recurses (its deepest rule, plus one).
+  std::uint32_t evaluation_depth() const { return evaluation_depth_; }
 
  private:
   friend std::shared_ptr<const CompiledDecision> compile_decision(const ast::Decision&, Scope&,
@@ -218,6 +247,7 @@ class CompiledDecision {
   std::vector<Row> rows_;
   ValueType result_type_;
   std::size_t slot_count_ = 0;
+  std::uint32_t evaluation_depth_ = 1;
 };
 
 /// Compiles a decision table. Without parameters its rows see `outer`; with parameters they

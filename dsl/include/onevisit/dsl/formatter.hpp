@@ -20,7 +20,9 @@ namespace onevisit::dsl {
 /// pass an empty view for a tree built in code.
 std::string format(const ast::File& file, std::string_view source);
 
-/// Formats one expression with minimal parentheses.
+/// Formats one expression with minimal parentheses. It recurses once per level of the tree:
+/// REQUIRES a tree no deeper than the parser builds (kMaxExpressionDepth, parser.hpp), or one
+/// compile_expression accepted. format() has the same requirement for the trees in a file.
 std::string format_expression(const ast::Expr& expr);
 
 /// Writes a string literal with the escapes the grammar knows.

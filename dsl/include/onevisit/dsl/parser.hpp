@@ -3,8 +3,8 @@
 // The parser reports every independent syntax error in one run: after an error it skips to
 // the end of the broken statement (a declaration or a block member) and goes on. Any byte
 // sequence is accepted as input; the result is a tree of what could be parsed plus
-// diagnostics, never a crash, a hang or a stack overflow (expressions nest at most
-// kMaxExpressionDepth levels).
+// diagnostics, never a crash, a hang or a stack overflow: brackets and the like nest at most
+// kMaxNesting levels, and expression trees are at most kMaxExpressionDepth levels deep.
 //
 // Thread safety: parse() is reentrant; it keeps no global state.
 #pragma once
@@ -17,6 +17,14 @@
 
 namespace onevisit::dsl {
 
+/// How deep the parser recurses: brackets, calls, lists, `not`, unary `-` and `list(...)`
+/// types open at most this many levels at once. Each level of brackets costs the parser
+/// about 2.4 KB of stack, so 64 levels fit a 256 KiB stack with room for everything else.
+inline constexpr int kMaxNesting = 64;
+
+/// How deep an expression tree may be: every later pass (check, compile, evaluate, format)
+/// recurses once per level. A chain `a and b and c` is one level per operator, although the
+/// parser builds it in a loop.
 inline constexpr int kMaxExpressionDepth = 200;
 
 struct ParseResult {
