@@ -169,6 +169,16 @@ std::expected<void, std::string> check_pattern_size(std::string_view pattern) {
   return {};
 }
 
+std::optional<bool> pattern_matches(std::string_view text, std::string_view pattern) {
+  if (!check_pattern_size(pattern)) return std::nullopt;
+  try {
+    const boost::regex compiled(pattern.begin(), pattern.end(), boost::regex::ECMAScript);
+    return boost::regex_search(text.begin(), text.end(), compiled);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 bool operator==(const Value& a, const Value& b) {
   if (a.kind != b.kind) {
     const bool numeric_a = a.kind == ValueKind::integer || a.kind == ValueKind::decimal;
@@ -1007,15 +1017,17 @@ struct Evaluator {
         if (text.kind != ValueKind::text) return {};
         // A pattern too complex for the text (Boost gives up rather than run for ever) or
         // not a pattern at all gives null, like every other runtime problem.
-        try {
-          if (n.pattern) return Value::of_bool(boost::regex_search(text.text, *n.pattern));
-          const Value pattern = run(n.children[1]);
-          if (pattern.kind != ValueKind::text || !check_pattern_size(pattern.text)) return {};
-          const boost::regex compiled(pattern.text, boost::regex::ECMAScript);
-          return Value::of_bool(boost::regex_search(text.text, compiled));
-        } catch (const std::exception&) {
-          return {};
+        if (n.pattern) {
+          try {
+            return Value::of_bool(boost::regex_search(text.text, *n.pattern));
+          } catch (const std::exception&) {
+            return {};
+          }
         }
+        const Value pattern = run(n.children[1]);
+        if (pattern.kind != ValueKind::text) return {};
+        const auto matched = pattern_matches(text.text, pattern.text);
+        return matched ? Value::of_bool(*matched) : Value{};
       }
       case OpCode::fn_contains: {
         const Value a = run(n.children[0]), b = run(n.children[1]);

@@ -4,8 +4,9 @@
 #include <onevisit/dsl/formatter.hpp>
 #include <onevisit/dsl/identifiers.hpp>
 
-#include <algorithm>
 #include <regex>
+
+#include <algorithm>
 
 namespace onevisit::engine {
 
@@ -273,10 +274,11 @@ std::vector<Rejection::FieldError> validate_form(const Workflow& wf, const std::
       if (max && !max->is_null() && compare(*max) > 0) fail("must be at most " + dsl::to_string(*max));
     }
     if (!f.pattern.empty() && v.kind == ValueKind::text) {
-      try {
-        if (!std::regex_search(v.text, std::regex(f.pattern, std::regex::ECMAScript))) fail("does not match the pattern " + f.pattern);
-      } catch (const std::regex_error&) {
-        fail("cannot be checked: the workflow's pattern is invalid");
+      const auto matched = dsl::pattern_matches(v.text, f.pattern);
+      if (!matched) {
+        fail("cannot be checked against the pattern " + f.pattern + " (the pattern is invalid, or too complex for this value)");
+      } else if (!*matched) {
+        fail("does not match the pattern " + f.pattern);
       }
     }
   }

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <deque>
 #include <random>
-#include <regex>
 #include <set>
 
 namespace onevisit::engine {
@@ -32,13 +31,8 @@ std::string valid_uscc(std::uint64_t n) {
   return std::string(first17) + *dsl::uscc_check_character(first17);
 }
 
-bool fits_pattern(const std::string& pattern, const std::string& text) {
-  try {
-    return std::regex_search(text, std::regex(pattern, std::regex::ECMAScript));
-  } catch (const std::regex_error&) {
-    return true;
-  }
-}
+// A pattern that cannot be checked is no reason to discard a synthetic value.
+bool fits_pattern(const std::string& pattern, const std::string& text) { return dsl::pattern_matches(text, pattern).value_or(true); }
 
 }  // namespace
 

@@ -41,6 +41,7 @@ bundle startup "企业开办" version 1 {
     capital "注册资本": money required min 0
     category "类型": enum(company "公司", sole "个体") default "company"
     needs_seal "刻章": bool default true
+    registry_code "登记编号": text pattern "^[A-Z0-9]*$"
   }
   use registration
   item seal "刻章" by police after registration when needs_seal { needs license, id_card; limit 1 workday }
@@ -171,6 +172,23 @@ TEST_CASE("runtime: the form is validated and every problem reported at once", "
   CHECK(errors["category"] == "must be one of: company, sole");
   CHECK(errors["captial"].find("did you mean 'capital'?") != std::string::npos);
   CHECK(w.state.version == 0);
+}
+
+// Issue 17: std::regex matched by recursion, one frame per character, so a long value for a
+// field with a pattern crashed the engine (a segfault at case start, over HTTP too).
+TEST_CASE("runtime: a long value for a field with a pattern is checked without exhausting the stack", "[runtime]") {
+  World w;
+  auto form = w.form();
+  form["registry_code"] = Value::of_text(std::string(300'000, 'A'));
+  w.ok(StartCase{form, ""});
+  CHECK(w.state.version > 0);
+  World other;
+  auto bad = other.form();
+  bad["registry_code"] = Value::of_text(std::string(300'000, 'A') + "-");
+  const auto r = other.refused(StartCase{bad, ""});
+  REQUIRE(r.field_errors.size() == 1);
+  CHECK(r.field_errors[0].field == "registry_code");
+  CHECK(r.field_errors[0].message.find("does not match") != std::string::npos);
 }
 
 TEST_CASE("runtime: starting a case activates the items that can run", "[runtime]") {

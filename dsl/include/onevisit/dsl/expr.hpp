@@ -115,6 +115,12 @@ inline constexpr int kMaxPatternNesting = 32;
 /// Checks those bounds (not the syntax); the error says which one is exceeded.
 std::expected<void, std::string> check_pattern_size(std::string_view pattern);
 
+/// Whether `pattern` (ECMAScript syntax) matches somewhere in `text`, as `pattern "..."` on a
+/// field and `matches()` check it. Boost.Regex keeps its state on the heap, so a long text
+/// cannot exhaust the stack (std::regex recurses once per character); nullopt when the pattern
+/// is not valid, exceeds check_pattern_size, or is too complex for the text (Boost gives up).
+std::optional<bool> pattern_matches(std::string_view text, std::string_view pattern);
+
 /// Days since 1970-01-01 for a civil date, and back.
 std::int64_t days_from_civil(const CivilDate& date);
 CivilDate civil_from_days(std::int64_t days);
