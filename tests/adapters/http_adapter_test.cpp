@@ -100,7 +100,7 @@ AdapterCall call(std::string key) { return {std::move(key), "C1", "tax", "tax_ga
 
 }  // namespace
 
-TEST_CASE("http adapter: delivered, retried, refused, timed out; applied once", "[adapters][http]") {
+TEST_CASE("http adapter: delivered, retried, refused, timed out, applied once", "[adapters][http]") {
   Department department;
   auto endpoint = HttpEndpoint::parse(department.url());
   REQUIRE(endpoint);

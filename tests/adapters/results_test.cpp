@@ -163,7 +163,7 @@ TEST_CASE("results: receipts in JSON and XML are parsed strictly", "[adapters][r
   CHECK(adapters::decode_base64(adapters::encode_base64("一件事\x01\xff")).value() == "一件事\x01\xff");
 }
 
-TEST_CASE("results: e-licenses come from the library; missing ones stay to upload", "[adapters][results][elicense]") {
+TEST_CASE("results: e-licenses come from the library, missing ones stay to upload", "[adapters][results][elicense]") {
   DepartmentWorld w("workflows/bundles/enterprise_startup.flow", "enterprise_startup", date_at(2026, 3, 2, 9, 0), {}, {"居民身份证"});
   const std::string id = w.start_case(8);  // fetches what the library has
   const auto& wf = w.workflow();

@@ -97,7 +97,7 @@ void check_no_personal_data(const std::string& bytes) {
 
 }  // namespace
 
-TEST_CASE("at rest: a copied database and its WAL show no ID number, phone or name; replay equals live state",
+TEST_CASE("at rest: a copied database and its WAL show no ID number, phone or name, replay equals live state",
           "[at_rest][sqlite]") {
   testing::ScratchDir dir("onevisit-at-rest");
   const auto db = dir.path() / "cases.db";
@@ -236,7 +236,7 @@ TEST_CASE("at rest: a sealed value copied into another case does not open: corru
   CHECK((*store)->load_events("nb-1"));
 }
 
-TEST_CASE("at rest: keys rotate; old values stay readable, reseal moves every value to the current key and retires the old one",
+TEST_CASE("at rest: keys rotate, old values stay readable, reseal moves every value to the current key and retires the old one",
           "[at_rest][sqlite]") {
   testing::ScratchDir dir("onevisit-at-rest");
   const auto db = dir.path() / "cases.db";
@@ -284,7 +284,7 @@ TEST_CASE("at rest: keys rotate; old values stay readable, reseal moves every va
   }
 }
 
-TEST_CASE("at rest: [storage] keys in the configuration; errors name the key id, never the key", "[at_rest][config]") {
+TEST_CASE("at rest: [storage] keys in the configuration, errors name the key id, never the key", "[at_rest][config]") {
   const auto key = AtRestKeys::generate_base64();
   auto parsed = adapters::parse_storage_keys("[storage]\nkey = \"2026-12\"\n[storage.keys]\n2026-12 = \"" + key + "\"\n");
   REQUIRE(parsed);
@@ -302,7 +302,7 @@ TEST_CASE("at rest: [storage] keys in the configuration; errors name the key id,
   CHECK(missing.error().find(key) == std::string::npos);
 }
 
-TEST_CASE("at rest: uploaded material contents are sealed in the content folder; without the key they are an error",
+TEST_CASE("at rest: uploaded material contents are sealed in the content folder, without the key they are an error",
           "[at_rest]") {
   testing::ScratchDir dir("onevisit-at-rest");
   const auto k1 = keys("k1", {{"k1", AtRestKeys::generate_base64()}});

@@ -189,7 +189,7 @@ TEST_CASE("retention: a closed case's personal data is erased once its retention
   CHECK(codec::encode_case(replayed) == closed_state);
 }
 
-TEST_CASE("retention: a withdrawn case counts from its withdrawal; a bundle without retain is never erased", "[retention]") {
+TEST_CASE("retention: a withdrawn case counts from its withdrawal, a bundle without retain is never erased", "[retention]") {
   VirtualClock clock(at(2026, 1, 31));
   auto opened = Engine::open({":memory:", &clock});
   REQUIRE(opened);

@@ -242,7 +242,7 @@ TEST_CASE("server: first start deploys the workflows and creates the admin once"
   CHECK(r.login("admin", *(*reset)->initial_admin_password()).status == 200);
 }
 
-TEST_CASE("server: log in, who am I, log out; the session ends", "[server]") {
+TEST_CASE("server: log in, who am I, log out, the session ends", "[server]") {
   Fixture f;
   Client clerk = f.client();
   CHECK(clerk.get("/api/session").status == 401);
@@ -615,7 +615,7 @@ TEST_CASE("server: permission matrix, every role by every action", "[server]") {
   }
 }
 
-TEST_CASE("server: admins manage users; a disabled user's session ends", "[server]") {
+TEST_CASE("server: admins manage users, a disabled user's session ends", "[server]") {
   Fixture f;
   Client admin = f.as("admin");
   Client clerk = f.as("clerk");
@@ -748,7 +748,7 @@ TEST_CASE("server: a case to delivery and rating, and the supervisor's figures",
   CHECK(clerk.get("/api/report").status == 403);
 }
 
-TEST_CASE("server: a designer deploys a bundle; tolerant intake on it", "[server]") {
+TEST_CASE("server: a designer deploys a bundle, tolerant intake on it", "[server]") {
   Fixture f;
   Client designer = f.as("designer");
   std::string flow = kFlow;

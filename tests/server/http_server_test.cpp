@@ -301,7 +301,7 @@ TEST_CASE("http: a chunked body over the limit gets 413", "[http]") {
   CHECK(reply->status == 413);
 }
 
-TEST_CASE("http: Expect: 100-continue is answered before the body; other expectations get 417", "[http]") {
+TEST_CASE("http: Expect: 100-continue is answered before the body, other expectations get 417", "[http]") {
   Running running;
   SECTION("within the limit: 100 Continue, then the answer") {
     RawConnection c(running.port());
@@ -371,7 +371,7 @@ TEST_CASE("http: the body limit comes from the request's head, before the body i
   }
 }
 
-TEST_CASE("http: connections beyond max_connections get 503 with Retry-After; a freed slot serves again",
+TEST_CASE("http: connections beyond max_connections get 503 with Retry-After, a freed slot serves again",
           "[http]") {
   auto options = small_options();
   options.max_connections = 2;
