@@ -397,7 +397,7 @@ TEST_CASE("store: a command on an existing case is recorded on its last event, a
 }
 
 TEST_CASE(
-    "store: commits without a command id keep no record; a keyed commit without events is found by its id") {
+    "store: commits without a command id keep no record, a keyed commit without events is found by its id") {
   ScratchDir dir;
   const auto path = dir.file("cases.db");
   auto store = open_store(path);
