@@ -95,6 +95,12 @@ HttpRequest to_plain(const http::request<http::string_body>& in, const std::stri
   return out;
 }
 
+// The limits every request is read with, on a connection and in parse_request().
+void limit(http::request_parser<http::string_body>& parser, const HttpServerOptions& options) {
+  parser.body_limit(options.max_body_bytes);
+  parser.header_limit(16 * 1024);
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
@@ -122,8 +128,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     parser_.emplace();
-    parser_->body_limit(shared_.options.max_body_bytes);
-    parser_->header_limit(16 * 1024);
+    limit(*parser_, shared_.options);
     buffer_.consume(buffer_.size());
     stream_.expires_after(std::chrono::seconds(shared_.options.idle_timeout_seconds));
     http::async_read(stream_, buffer_, *parser_,
@@ -192,6 +197,31 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 }  // namespace
+
+std::expected<ParsedRequest, std::string> parse_request(std::string_view bytes, const HttpServerOptions& options,
+                                                        const std::string& remote_address) {
+  http::request_parser<http::string_body> parser;
+  limit(parser, options);
+  boost::system::error_code ec;
+  std::size_t consumed = 0;
+  // put() takes what it can each call (the header, then body pieces) until the message is done.
+  while (!parser.is_done() && consumed < bytes.size()) {
+    const auto used = parser.put(asio::buffer(bytes.data() + consumed, bytes.size() - consumed), ec);
+    consumed += used;
+    if (ec == http::error::need_more) ec = {};
+    if (ec == http::error::body_limit) return ParsedRequest{to_plain(parser.get(), remote_address, true), false, consumed};
+    if (ec) return std::unexpected(ec.message());
+    if (used == 0) break;
+  }
+  if (!parser.got_some() || !parser.is_header_done()) return std::unexpected(std::string("no complete request header"));
+  if (!parser.is_done()) {
+    // The peer closed the connection: a body that runs to the end of input ends here.
+    parser.put_eof(ec);
+    if (ec) return std::unexpected(ec.message());
+    if (!parser.is_done()) return std::unexpected(std::string("incomplete request"));
+  }
+  return ParsedRequest{to_plain(parser.get(), remote_address, false), parser.get().keep_alive(), consumed};
+}
 
 struct HttpServer::Impl {
   asio::io_context io;
