@@ -63,7 +63,7 @@ LineColumn LineIndex::locate(std::uint32_t offset) const {
   const auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
   const auto line = static_cast<std::uint32_t>(it - line_starts_.begin());  // 1-based
   const std::uint32_t start = line_starts_[line - 1];
-  const auto column = count_code_points(text_.substr(start, offset - start)) + 1;
+  const auto column = count_code_points(std::string_view(text_).substr(start, offset - start)) + 1;
   return LineColumn{line, static_cast<std::uint32_t>(column)};
 }
 
@@ -73,7 +73,7 @@ std::string_view LineIndex::line_text(std::uint32_t line) const {
   std::uint32_t end = line < line_starts_.size() ? line_starts_[line] - 1
                                                  : static_cast<std::uint32_t>(text_.size());
   if (end > start && text_[end - 1] == '\r') --end;
-  return text_.substr(start, end - start);
+  return std::string_view(text_).substr(start, end - start);
 }
 
 }  // namespace onevisit::dsl

@@ -27,7 +27,7 @@ struct LineColumn {
   std::uint32_t column = 1;
 };
 
-/// Maps byte offsets of one text to lines and columns. Building it is O(n); a lookup is
+/// Maps byte offsets of one text (it keeps a copy) to lines and columns. Building it is O(n); a lookup is
 /// O(log lines + length of that line).
 class LineIndex {
  public:
@@ -38,7 +38,9 @@ class LineIndex {
   std::uint32_t line_count() const { return static_cast<std::uint32_t>(line_starts_.size()); }
 
  private:
-  std::string_view text_;
+  // A copy, not a view: the text a LineIndex is built from may move (a SourceUnit's text moves
+  // with the unit, and a short std::string keeps its bytes inside the object).
+  std::string text_;
   std::vector<std::uint32_t> line_starts_;
 };
 
