@@ -163,7 +163,7 @@ TEST_CASE("adapters: configuration text that toml++ 3.3 mishandles is refused wi
   // and on table headers without a name. Such text is never valid TOML (bare keys are ASCII),
   // so it is refused before toml++ sees it.
   for (const std::string text : {"[syst\xc3\xa9ms.x]\nkind = \"log\"\n", "[systems.x]\nkind = \"log\" \xe3\x80\x81\n",
-                                 "\n[\xbe\xbe]\n"}) {
+                                 "\n[\xbe\xbe]\n", "seed = 1B'B\xc7\x80'\n", "seed = 11[\"\xe2\xbb\x93\"\n"}) {
     INFO(text);
     const auto config = adapters::parse_adapter_config(text, "site.toml");
     REQUIRE(!config);
