@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency from Debian packages.
+# Installs every build and test dependency from Debian packages (afl++ for the fuzz targets,
+# scripts/fuzz.sh).
 # Idempotent and quick when everything is already there: dpkg is asked first,
 # apt-get only runs for what is missing.
 set -euo pipefail
@@ -10,6 +11,7 @@ packages=(
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libpugixml-dev catch2 libcli11-dev
   libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libpq-dev wrk
   chromium
+  afl++
 )
 # Node.js for the browser test: Debian's nodejs and npm, unless a node (with its own npm, as
 # NodeSource's build has) is already installed.

@@ -5,12 +5,18 @@
 #include <onevisit/adapters/xml_exchange.hpp>
 
 #define TOML_EXCEPTIONS 0
+// toml++'s asserts check its own invariants and are off in release builds (NDEBUG; with GCC
+// its "assume" is a no-op as well). Off here too, so the fuzz build, which keeps asserts on,
+// tests toml++ as it ships.
+#define TOML_ASSERT(expr) static_cast<void>(0)
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 namespace onevisit::adapters {
@@ -72,10 +78,124 @@ std::expected<std::string, std::string> read_text(const std::string& path) {
   return buffer.str();
 }
 
+// toml++ 3.3 reaches __builtin_unreachable() (an assertion with asserts on) on some non-ASCII
+// characters outside strings, and on a table header whose name starts with anything but a
+// key character or a quote, e.g. "[\n" (found by fuzzing; undefined behaviour in a release
+// build). Both are errors in TOML anyway (outside strings and comments TOML is ASCII; a header
+// names a table), so this finds them first, skipping strings ("...", '...', """...""",
+// '''...''') and comments.
+std::optional<std::string> toml_that_toml_plus_plus_mishandles(std::string_view text, std::string_view source_name) {
+  enum class In { code, comment, basic, literal, multiline_basic, multiline_literal };
+  constexpr std::string_view kThreeQuotes = "\"\"\"";
+  constexpr std::string_view kThreeApostrophes = "'''";
+  In in = In::code;
+  std::size_t line = 1;
+  std::size_t column = 1;
+  bool escaped = false;
+  bool line_start = true;       // only spaces and tabs so far on this line
+  char last = '\n';             // the last character outside strings and comments, not a blank
+  // A string, array or inline table starts only where a key or a value can: toml++ reads a
+  // quote in the middle of a word (1B'x) as part of a bad value, not as a string.
+  auto can_start = [&] { return last == '\n' || last == '=' || last == '[' || last == '{' || last == ',' || last == '.'; };
+  std::size_t value_depth = 0;  // open [ and { of array and inline-table values
+  auto error = [&](std::string_view what) {
+    return std::string(source_name) + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + std::string(what);
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const std::string_view rest = text.substr(i);
+    std::size_t skip = 0;  // further bytes of a delimiter taken with this one
+    switch (in) {
+      case In::code: {
+        const bool at_start = can_start();
+        if (static_cast<unsigned char>(c) >= 0x80) {
+          return error("a character outside quotes that TOML does not allow (outside strings and comments TOML is ASCII)");
+        }
+        if (c == '[' && line_start && value_depth == 0) {
+          std::size_t j = i + 1;
+          if (j < text.size() && text[j] == '[') ++j;
+          while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) ++j;
+          const bool named = j == text.size() || std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_' || text[j] == '-' ||
+                             text[j] == '"' || text[j] == '\'' || text[j] == ']' ||
+                             static_cast<unsigned char>(text[j]) >= 0x80;  // reported as such next
+          if (!named) return error("a table header needs a name: [name] or [[name]]");
+        } else if ((c == '[' || c == '{') && at_start) {
+          ++value_depth;
+        } else if ((c == ']' || c == '}') && value_depth > 0) {
+          --value_depth;
+        }
+        if (c == '#') {
+          in = In::comment;
+        } else if (!at_start) {
+          // part of a word
+        } else if (rest.starts_with(kThreeQuotes)) {
+          in = In::multiline_basic;
+          skip = 2;
+        } else if (rest.starts_with(kThreeApostrophes)) {
+          in = In::multiline_literal;
+          skip = 2;
+        } else if (c == '"') {
+          in = In::basic;
+        } else if (c == '\'') {
+          in = In::literal;
+        }
+        // A bracket inside a word is part of it: what follows does not start anything.
+        if (c != ' ' && c != '\t' && c != '\r' && c != '#') last = (c == '[' || c == '{') && !at_start ? 'x' : c;
+        break;
+      }
+      case In::comment:
+        if (c == '\n') {
+          in = In::code;
+          last = '\n';
+        }
+        break;
+      case In::basic:
+      case In::multiline_basic:
+        if (escaped) {
+          escaped = false;
+        } else if (c == '\\') {
+          escaped = true;
+        } else if (in == In::basic && (c == '"' || c == '\n')) {
+          in = In::code;
+        } else if (in == In::multiline_basic && rest.starts_with(kThreeQuotes)) {
+          in = In::code;
+          skip = 2;
+          // Up to two quotes right before the closing three belong to the string.
+          while (skip < 4 && i + skip + 1 < text.size() && text[i + skip + 1] == '"') ++skip;
+        }
+        break;
+      case In::literal:
+        if (c == '\'' || c == '\n') in = In::code;
+        break;
+      case In::multiline_literal:
+        if (rest.starts_with(kThreeApostrophes)) {
+          in = In::code;
+          skip = 2;
+          while (skip < 4 && i + skip + 1 < text.size() && text[i + skip + 1] == '\'') ++skip;
+        }
+        break;
+    }
+    for (std::size_t k = 0; k <= skip && i + k < text.size(); ++k) {
+      const char b = text[i + k];
+      if (b == '\n') {
+        ++line;
+        column = 1;
+        line_start = true;
+      } else {
+        if ((static_cast<unsigned char>(b) & 0xC0) != 0x80) ++column;
+        if (b != ' ' && b != '\t' && b != '\r') line_start = false;
+      }
+    }
+    i += skip;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> parse_storage_keys(std::string_view text,
                                                                                         std::string_view source_name) {
+  if (auto error = toml_that_toml_plus_plus_mishandles(text, source_name)) return std::unexpected(*error);
   auto parsed = toml::parse(text, source_name);
   if (!parsed) {
     const auto& e = parsed.error();
@@ -91,6 +211,7 @@ std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> load_stora
 }
 
 std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view text, std::string_view source_name) {
+  if (auto error = toml_that_toml_plus_plus_mishandles(text, source_name)) return std::unexpected(*error);
   auto parsed = toml::parse(text, source_name);
   if (!parsed) {
     const auto& e = parsed.error();

@@ -66,7 +66,7 @@ LineIndex::LineIndex(std::string_view text) : text_(text) {
 std::size_t LineIndex::code_points_before(std::uint32_t offset) const {
   const std::uint32_t block = offset / kStride;  // REQUIRES: offset <= size, so block is there
   const std::uint32_t from = block * kStride;
-  return code_points_at_[block] + count_code_points(text_.substr(from, offset - from));
+  return code_points_at_[block] + count_code_points(std::string_view(text_).substr(from, offset - from));
 }
 
 LineColumn LineIndex::locate(std::uint32_t offset) const {
@@ -89,7 +89,7 @@ std::string_view LineIndex::line_text(std::uint32_t line) const {
   std::uint32_t end = line < line_starts_.size() ? line_starts_[line] - 1
                                                  : static_cast<std::uint32_t>(text_.size());
   if (end > start && text_[end - 1] == '\r') --end;
-  return text_.substr(start, end - start);
+  return std::string_view(text_).substr(start, end - start);
 }
 
 }  // namespace onevisit::dsl

@@ -156,3 +156,33 @@ bundle b "发票" version 1 {
   unknown.call_id = "999999";
   CHECK(run(unknown, printed) == 1);
 }
+
+TEST_CASE("adapters: configuration text that toml++ 3.3 mishandles is refused with its place", "[adapters][config]") {
+  // Regression (fuzz target config_toml, tests/fuzz-regressions/config_toml/): toml++ 3.3 reaches
+  // __builtin_unreachable() on some non-ASCII characters outside strings (e.g. U+00E9, U+3001)
+  // and on table headers without a name. Such text is never valid TOML (bare keys are ASCII),
+  // so it is refused before toml++ sees it.
+  for (const std::string text : {"[syst\xc3\xa9ms.x]\nkind = \"log\"\n", "[systems.x]\nkind = \"log\" \xe3\x80\x81\n",
+                                 "\n[\xbe\xbe]\n", "seed = 1B'B\xc7\x80'\n", "seed = 11[\"\xe2\xbb\x93\"\n"}) {
+    INFO(text);
+    const auto config = adapters::parse_adapter_config(text, "site.toml");
+    REQUIRE(!config);
+    CHECK(config.error().find("outside quotes") != std::string::npos);
+  }
+  const auto bad = adapters::parse_adapter_config("[systems.x]\nkind = \"log\" \xe3\x80\x81\n", "site.toml");
+  REQUIRE(!bad);
+  CHECK(bad.error().find("site.toml:2:14:") == 0);
+  // toml++ also assumes a table header starts with a key character or a quote.
+  for (const std::string text : {"\n[\n[", "[=a]\n", "[[ =]]\n"}) {
+    INFO(text);
+    const auto config = adapters::parse_adapter_config(text, "site.toml");
+    REQUIRE(!config);
+    CHECK(config.error().find("a table header needs a name") != std::string::npos);
+  }
+  // Inside strings and comments any UTF-8 is fine; arrays of arrays may start a line.
+  const auto fine = adapters::parse_adapter_config(
+      "# 某某区\n[systems.notify]  # 短信\nkind = \"sms\"\nurl = \"http://10.1.2.9/sms\"\nsign = \"某某区政务服务中心\"\n"
+      "note = '''\n多行 ' \"\n'''\nother = \"\"\"\n\\\"多行\\\"\"\"\"\nnested = [\n[1, 2],\n{ x = [3] },\n]\n[ \"systems\".log ]\nkind = \"log\"\n");
+  INFO((fine ? std::string() : fine.error()));
+  CHECK(fine);
+}

@@ -133,3 +133,15 @@ TEST_CASE("robustness: randomised mutations of the bundled workflows", "[robustn
   }
   CHECK(mutants == 1500);
 }
+
+TEST_CASE("robustness: a file of a few bytes is located in its own text", "[robustness]") {
+  // Regression (fuzz target flow, tests/fuzz-regressions/flow/short-file-line-index.flow):
+  // a file's LineIndex viewed the loader's local copy of the text; a text short enough for
+  // std::string's inline buffer moved away from it, and locating read a dead stack frame.
+  const auto d = check_files({{"main.flow", "import \"é\""}});
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].diagnostic.code == "import-not-found");
+  CHECK(d[0].start.line == 1);
+  CHECK(d[0].start.column == 8);
+  CHECK(render_text(d[0]).find("import \"é\"") != std::string::npos);
+}

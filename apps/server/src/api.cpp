@@ -6,6 +6,7 @@
 #include <onevisit/adapters/elicense.hpp>
 #include <onevisit/dsl/diagnostic.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
+#include <onevisit/dsl/source.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/report.hpp>
 
@@ -105,6 +106,16 @@ bool safe_token(std::string_view text, std::size_t max) {
   return std::all_of(text.begin(), text.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == ':';
   });
+}
+
+bool is_utf8(std::string_view text) { return dsl::find_invalid_utf8(text) == std::string_view::npos; }
+
+// Every part of the target the routes read (the decoded path, query names and values) is UTF-8;
+// anything else would reach JSON answers, the audit trail and the log as broken text.
+bool target_is_utf8(const HttpRequest& request) {
+  if (!is_utf8(request.path)) return false;
+  return std::all_of(request.query.begin(), request.query.end(),
+                     [](const auto& parameter) { return is_utf8(parameter.first) && is_utf8(parameter.second); });
 }
 
 std::vector<std::string> split_path(std::string_view path) {
@@ -372,8 +383,12 @@ HttpResponse Api::handle(const HttpRequest& request) {
   const std::string given_id = request.header("x-request-id");
   context.request_id = safe_token(given_id, 64) ? given_id : random_hex(8);
   HttpResponse response;
+  const bool utf8 = target_is_utf8(request);
   try {
-    response = route(request, context);
+    response = utf8 ? route(request, context)
+                    : json_response(400, json::object{{"code", "invalid_request"},
+                                                      {"message", "the request target is not UTF-8 once percent-decoded"},
+                                                      {"details", json::object{}}});
   } catch (const std::exception& e) {
     // A bug, not bad input (bad input is answered by route); one request must not take the
     // service down, and the log ties it to the request id.
@@ -400,7 +415,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
                                          : (context.attempted_user.empty() ? "-" : context.attempted_user));
     record.role = context.caller ? std::string(to_string(context.caller->user.role)) : "";
     record.remote_address = request.remote_address;
-    record.action = request.method + " " + masked(request.path, 300);
+    record.action = request.method + " " + (utf8 ? masked(request.path, 300) : std::string("(a target that is not UTF-8)"));
     record.target = masked(context.target);
     record.outcome = response.status < 400 ? "ok" : context.outcome;
     record.detail = masked(context.detail, 500);
@@ -414,7 +429,8 @@ HttpResponse Api::handle(const HttpRequest& request) {
                     record.action, record.target, record.actor, record.remote_address, record.outcome);
     }
   }
-  spdlog::debug("{} {} {} -> {} ({})", context.request_id, request.method, masked(request.path), response.status, context.outcome);
+  spdlog::debug("{} {} {} -> {} ({})", context.request_id, request.method, utf8 ? masked(request.path) : "(not UTF-8)", response.status,
+                context.outcome);
   return response;
 }
 
@@ -637,7 +653,7 @@ HttpResponse Api::Exchange::answer() {
                             &Exchange::report_routes, &Exchange::audit_routes}) {
     if (auto answered = (this->*routes)()) return std::move(*answered);
   }
-  return error(404, "no_route", "no route " + method + " " + request.path.substr(0, 200));
+  return error(404, "no_route", "no route " + method + " " + dsl::truncate_utf8(request.path, 200));
 }
 
 HttpResponse Api::Exchange::login() {
@@ -950,7 +966,8 @@ std::optional<HttpResponse> Api::Exchange::material_routes() {
       std::string file_name = request.header("x-file-name");
       bool decoded_ok = true;
       if (auto decoded = percent_decode(file_name, decoded_ok); decoded_ok) file_name = std::move(decoded);
-      file_name = dsl::truncate_utf8(file_name, 200);  // also makes it valid UTF-8
+      if (!is_utf8(file_name)) return error(400, "invalid_request", "X-File-Name is not UTF-8 once percent-decoded");
+      file_name = dsl::truncate_utf8(file_name, 200);
       auto options = command_options();
       if (!options) return bad_key();
       // The engine stores the bytes (content-addressed) before the command commits.
@@ -1604,7 +1621,7 @@ HttpResponse Api::serve_static(const HttpRequest& request, Context& context) {
     context.outcome = code;
     return json_response(status, json::object{{"code", code}, {"message", message}, {"details", json::object{{"request_id", context.request_id}}}});
   };
-  if (!is_get(request)) return error(404, "no_route", "no route " + request.method + " " + request.path.substr(0, 200));
+  if (!is_get(request)) return error(404, "no_route", "no route " + request.method + " " + dsl::truncate_utf8(request.path, 200));
   if (options_.console_dir.empty()) return error(404, "not_found", "no web console is installed");
   // Only plain names: no "..", no ".", no backslashes, no NUL. Then the resolved path must
   // still lie inside the console folder (symlinks included).

@@ -137,6 +137,51 @@ bool is_malformed(const boost::system::error_code& ec) {
          ec != http::error::buffer_overflow;
 }
 
+// The limits every request is read with, on a connection and in parse_request(); the body
+// limit is lowered once the head is known (body_limit_for).
+void limit(http::request_parser<http::string_body>& parser, const HttpServerOptions& options) {
+  parser.header_limit(static_cast<std::uint32_t>(options.max_head_bytes));
+  parser.body_limit(options.max_body_bytes);
+}
+
+struct Refusal {
+  unsigned status;
+  std::string_view code;
+  std::string_view message;
+};
+
+// What RFC 9112 asks of a request head before its body is read (on a connection and in
+// parse_request()); nullopt when it may go on.
+std::optional<Refusal> check_head(const http::request_parser<http::string_body>& parser, const HttpServerOptions& options) {
+  const auto& head = parser.get();
+  if (head.target().size() > options.max_target_bytes) return Refusal{414, "target_too_long", "the request target is too long"};
+  // RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in HTTP/1.0.
+  const auto hosts = head.count(http::field::host);
+  if (hosts > 1 || (hosts == 0 && head.version() >= 11))
+    return Refusal{400, "bad_request", "a HTTP/1.1 request needs exactly one Host header"};
+  const auto expect = head.count(http::field::expect) ? head[http::field::expect] : beast::string_view();
+  if (!expect.empty() && !beast::iequals(expect, "100-continue"))
+    return Refusal{417, "expectation_failed", "only Expect: 100-continue is supported"};
+  // RFC 9112 6.3: a transfer coding other than chunked last leaves the body's length unknown;
+  // reading on would take the body for the next, pipelined request.
+  if (head.count(http::field::transfer_encoding) > 0 && !parser.chunked())
+    return Refusal{400, "bad_request", "Transfer-Encoding must end with chunked"};
+  return std::nullopt;
+}
+
+// The body limit for this head: max_body_bytes, lowered by the handler's body_limit hook.
+std::size_t body_limit_for(const HttpRequest& head, const HttpServerOptions& options) {
+  std::size_t limit = options.max_body_bytes;
+  if (options.body_limit) {
+    try {
+      limit = std::min(limit, options.body_limit(head));
+    } catch (...) {
+      limit = 0;  // a bug in the hook; refusing the body is the safe side
+    }
+  }
+  return limit;
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Shared& shared)
@@ -176,8 +221,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // The buffer keeps what the client sent beyond the last request: a pipelined request.
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_head_bytes));
-    parser_->body_limit(shared_.options.max_body_bytes);
+    limit(*parser_, shared_.options);
     head_request_ = false;
     stream_.expires_after(std::chrono::seconds(shared_.options.idle_timeout_seconds));
     http::async_read_header(
@@ -196,31 +240,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
     const auto& head = parser_->get();
     head_request_ = head.method() == http::verb::head;
-    if (head.target().size() > shared_.options.max_target_bytes)
-      return refuse(414, "target_too_long", "the request target is too long");
-    // RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in HTTP/1.0.
-    const auto hosts = head.count(http::field::host);
-    if (hosts > 1 || (hosts == 0 && head.version() >= 11))
-      return refuse(400, "bad_request", "a HTTP/1.1 request needs exactly one Host header");
-    const auto expect = head.count(http::field::expect) ? head[http::field::expect] : beast::string_view();
-    const bool continue_expected = !expect.empty() && beast::iequals(expect, "100-continue");
-    if (!expect.empty() && !continue_expected)
-      return refuse(417, "expectation_failed", "only Expect: 100-continue is supported");
-    // RFC 9112 6.3: a transfer coding other than chunked last leaves the body's length unknown;
-    // reading on would take the body for the next, pipelined request.
-    if (head.count(http::field::transfer_encoding) > 0 && !parser_->chunked()) {
-      return refuse(400, "bad_request", "Transfer-Encoding must end with chunked");
-    }
+    if (const auto refusal = check_head(*parser_, shared_.options)) return refuse(refusal->status, refusal->code, refusal->message);
+    const bool continue_expected = head.count(http::field::expect) > 0;  // 100-continue: check_head refused others
     if (parser_->is_done()) return respond(to_plain(head, remote_, false), head.keep_alive());
 
-    std::size_t limit = shared_.options.max_body_bytes;
-    if (shared_.options.body_limit) {
-      try {
-        limit = std::min(limit, shared_.options.body_limit(to_plain(head, remote_, false)));
-      } catch (...) {
-        limit = 0;  // a bug in the hook; refusing the body is the safe side
-      }
-    }
+    const std::size_t limit = body_limit_for(to_plain(head, remote_, false), shared_.options);
     body_limit_ = limit;
     if (const auto length = parser_->content_length(); length && *length > limit) return too_large();
     // Only the remaining body counts from here on (Beast checked Content-Length against the
@@ -363,6 +387,45 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 }  // namespace
+
+std::expected<ParsedRequest, std::string> parse_request(std::string_view bytes, const HttpServerOptions& options,
+                                                        const std::string& remote_address) {
+  http::request_parser<http::string_body> parser;
+  limit(parser, options);
+  boost::system::error_code ec;
+  std::size_t consumed = 0;
+  // put() takes what it can each call (the header, then body pieces) until the message is done.
+  bool body_limited = false;  // the limit for this head applied, as a connection does
+  while (!parser.is_done() && consumed < bytes.size()) {
+    const auto used = parser.put(asio::buffer(bytes.data() + consumed, bytes.size() - consumed), ec);
+    consumed += used;
+    if (ec == http::error::need_more) ec = {};
+    if (!ec && !body_limited && parser.is_header_done() && !parser.is_done()) {
+      body_limited = true;
+      if (const auto refusal = check_head(parser, options)) {
+        return std::unexpected(std::to_string(refusal->status) + " " + std::string(refusal->message));
+      }
+      const auto limit = body_limit_for(to_plain(parser.get(), remote_address, false), options);
+      const auto length = parser.content_length();
+      if (length && *length > limit) return ParsedRequest{to_plain(parser.get(), remote_address, true), false, consumed};
+      parser.body_limit(limit);
+    }
+    if (ec == http::error::body_limit) return ParsedRequest{to_plain(parser.get(), remote_address, true), false, consumed};
+    if (ec) return std::unexpected(ec.message());
+    if (used == 0) break;
+  }
+  if (!parser.got_some() || !parser.is_header_done()) return std::unexpected(std::string("no complete request header"));
+  if (const auto refusal = check_head(parser, options)) {
+    return std::unexpected(std::to_string(refusal->status) + " " + std::string(refusal->message));
+  }
+  if (!parser.is_done()) {
+    // The peer closed the connection: a body that runs to the end of input ends here.
+    parser.put_eof(ec);
+    if (ec) return std::unexpected(ec.message());
+    if (!parser.is_done()) return std::unexpected(std::string("incomplete request"));
+  }
+  return ParsedRequest{to_plain(parser.get(), remote_address, false), parser.get().keep_alive(), consumed};
+}
 
 struct HttpServer::Impl {
   asio::io_context io;

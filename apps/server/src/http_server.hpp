@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -108,6 +109,20 @@ class HttpServer {
   explicit HttpServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+/// One request read from the bytes a client sent, by the same parser, limits and conversion
+/// a connection uses (for the fuzz target and tests: no socket needed).
+struct ParsedRequest {
+  HttpRequest request;
+  bool keep_alive = false;
+  std::size_t consumed = 0;  ///< bytes of the input this request took (the next one follows)
+};
+
+/// Parses the first request in `bytes`. Fails with the parser's message when the bytes are not
+/// a complete, well-formed request within the limits (a connection closes then); a body over
+/// `options.max_body_bytes` gives a request marked body_too_large, as on a connection.
+std::expected<ParsedRequest, std::string> parse_request(std::string_view bytes, const HttpServerOptions& options,
+                                                        const std::string& remote_address);
 
 /// Percent-decodes a URL component ('+' stays '+'); nullopt-like empty result with `ok`
 /// false for a malformed escape.

@@ -27,7 +27,7 @@ struct LineColumn {
   std::uint32_t column = 1;
 };
 
-/// Maps byte offsets of one text to lines and columns. Building it is O(n); a lookup is
+/// Maps byte offsets of one text (it keeps a copy) to lines and columns. Building it is O(n); a lookup is
 /// O(log lines), however long the line (a 10 MB line with 100,000 diagnostics must not
 /// count its code points 100,000 times).
 class LineIndex {
@@ -45,7 +45,9 @@ class LineIndex {
   std::size_t code_points_before(std::uint32_t offset) const;
 
   static constexpr std::uint32_t kStride = 256;
-  std::string_view text_;
+  // A copy, not a view: the text a LineIndex is built from may move (a SourceUnit's text moves
+  // with the unit, and a short std::string keeps its bytes inside the object).
+  std::string text_;
   std::vector<std::uint32_t> line_starts_;
   std::vector<std::uint32_t> code_points_at_;  ///< code points before byte i * kStride
 };
