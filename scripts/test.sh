@@ -2,7 +2,7 @@
 # The test job: installs what is missing, builds, and runs every test under ctest.
 #   scripts/test.sh              the normal build (what CI runs)
 #   scripts/test.sh --sanitize   a separate build with AddressSanitizer + UBSan
-# The normal job ends with a short fuzz run: each fuzz target for a minute under AFL++
+# The normal job also runs a short fuzz run, before ctest: each fuzz target for a minute under AFL++
 # (scripts/fuzz.sh all 1, its own build in build-fuzz/); a crash fails the job.
 # ONEVISIT_FUZZ_MINUTES changes the minutes per target (0: no fuzz run).
 set -euo pipefail
@@ -18,7 +18,8 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 bash scripts/build.sh "${cmake_args[@]}"
 build_dir=${ONEVISIT_BUILD_DIR:-build}
-ctest --test-dir "$build_dir" --output-on-failure -j 2
+# The fuzz run comes first so that ctest's summary closes the output.
 if [ "${1:-}" != "--sanitize" ] && [ "${ONEVISIT_FUZZ_MINUTES:-1}" != 0 ]; then
   bash scripts/fuzz.sh all "${ONEVISIT_FUZZ_MINUTES:-1}"
 fi
+ctest --test-dir "$build_dir" --output-on-failure -j 2
