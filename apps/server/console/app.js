@@ -172,7 +172,9 @@ async function casePage(caseId) {
     if (me.role === 'window_clerk' && c.status === 'running' && (m.status === 'missing' || m.status === 'rejected' || m.status === 'tolerated')) {
       if (m.source === 'elicense') {
         actions.push(h('button', { class: 'action', id: `elicense-${m.material}`, onclick: () => run('POST', `/materials/${m.material}/elicense`, {}) }, t('elicense')));
-      } else if (m.source === 'upload') {
+      }
+      // An e-license the library does not hold (or no library) is uploaded like any other.
+      if (m.source === 'elicense' || m.source === 'upload') {
         const file = h('input', { type: 'file', id: `file-${m.material}` });
         actions.push(h('span', { class: 'inline' }, file, h('button', { class: 'action', id: `upload-${m.material}`, onclick: async () => {
           if (!file.files[0]) return;
