@@ -96,8 +96,13 @@ std::optional<std::string> toml_that_toml_plus_plus_mishandles(std::string_view 
   char last = '\n';             // the last character outside strings and comments, not a blank
   // A string, array or inline table starts only where a key or a value can: toml++ reads a
   // quote in the middle of a word (1B'x) as part of a bad value, not as a string.
-  auto can_start = [&] { return last == '\n' || last == '=' || last == '[' || last == '{' || last == ',' || last == '.'; };
+  // A dot starts a quoted part only in a key (a.'b' = 1): in a value (9.'x) it is part of a bad
+  // number, and toml++ reads on into the quote.
+  bool in_value = false;        // after the '=' of a top-level key, until the line (or array) ends
   std::size_t value_depth = 0;  // open [ and { of array and inline-table values
+  auto can_start = [&] {
+    return last == '\n' || last == '=' || last == '[' || last == '{' || last == ',' || (last == '.' && !in_value && value_depth == 0);
+  };
   auto error = [&](std::string_view what) {
     return std::string(source_name) + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + std::string(what);
   };
@@ -124,6 +129,8 @@ std::optional<std::string> toml_that_toml_plus_plus_mishandles(std::string_view 
         } else if ((c == ']' || c == '}') && value_depth > 0) {
           --value_depth;
         }
+        if (c == '=' && value_depth == 0) in_value = true;
+        if (c == '\n' && value_depth == 0) in_value = false;
         if (c == '#') {
           in = In::comment;
         } else if (!at_start) {
@@ -147,6 +154,7 @@ std::optional<std::string> toml_that_toml_plus_plus_mishandles(std::string_view 
         if (c == '\n') {
           in = In::code;
           last = '\n';
+          if (value_depth == 0) in_value = false;
         }
         break;
       case In::basic:
