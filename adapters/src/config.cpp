@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -81,8 +82,9 @@ std::expected<std::string, std::string> read_text(const std::string& path) {
 // toml++ 3.3 reaches __builtin_unreachable() (an assertion with asserts on) on some non-ASCII
 // characters outside strings, and on a table header whose name starts with anything but a
 // key character or a quote, e.g. "[\n" (found by fuzzing; undefined behaviour in a release
-// build). Both are errors in TOML anyway (outside strings and comments TOML is ASCII; a header
-// names a table), so this finds them first, skipping strings ("...", '...', """...""",
+// build), and on control characters inside arrays. All are errors in TOML anyway (outside
+// strings and comments TOML is ASCII; a header names a table; no control characters but tab
+// and line ends), so this finds them first, skipping strings ("...", '...', """...""",
 // '''...''') and comments.
 std::optional<std::string> toml_that_toml_plus_plus_mishandles(std::string_view text, std::string_view source_name) {
   enum class In { code, comment, basic, literal, multiline_basic, multiline_literal };
@@ -110,6 +112,14 @@ std::optional<std::string> toml_that_toml_plus_plus_mishandles(std::string_view 
     const char c = text[i];
     const std::string_view rest = text.substr(i);
     std::size_t skip = 0;  // further bytes of a delimiter taken with this one
+    // TOML allows no control character but tab and the line ends anywhere, strings and comments
+    // included; toml++ 3.3 loses its way on some of them inside arrays.
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && c != '\t' && c != '\n' && !(c == '\r' && rest.starts_with("\r\n"))) || byte == 0x7F) {
+      char code[8];
+      std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(byte));
+      return error(std::string("a control character (") + code + ") that TOML does not allow anywhere; remove it");
+    }
     switch (in) {
       case In::code: {
         const bool at_start = can_start();
