@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The clerk console's pages on a district-sized database: fills `onevisit serve` (SQLite, the
+# bundled workflows) with N restaurant-opening cases through the API, then measures the
+# requests one case page and one worklist page make, one at a time (the latency a clerk sees)
+# and 16 at once (a busy service centre). Issue 14's target: each under 50 ms at 100,000 cases.
+#   bash bench/clerk_pages_bench.sh [path to onevisit] [cases] [seconds per run]
+# Default binary: build-bench/apps/onevisit (bench/run.sh builds it); default 100000 cases.
+# Keep the database for further runs: ONEVISIT_BENCH_KEEP=folder (reused when it holds one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+binary=${1:-build-bench/apps/onevisit}
+cases=${2:-100000}
+seconds=${3:-10}
+command -v wrk >/dev/null || { echo "clerk_pages_bench: wrk is missing (apt-get install wrk)"; exit 2; }
+work=${ONEVISIT_BENCH_KEEP:-$(mktemp -d)}
+mkdir -p "$work"
+port=${ONEVISIT_BENCH_PORT:-18381}
+cleanup() {
+  kill -TERM "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  [ -n "${ONEVISIT_BENCH_KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$binary" --log-level error serve --db "$work/cases.db" --workflows workflows --listen "127.0.0.1:$port" \
+  --threads "${ONEVISIT_BENCH_THREADS:-4}" > "$work/serve.log" 2>&1 &
+server=$!
+base="http://127.0.0.1:$port"
+for _ in $(seq 100); do curl -s -o /dev/null "$base/api/session" && break; sleep 0.1; done
+password=$(sed -n "s/.*with the password \([0-9a-f]*\).*/\1/p" "$work/serve.log")
+[ -n "$password" ] || password=$(cat "$work/admin-password" 2>/dev/null || true)
+[ -n "$password" ] || { echo "clerk_pages_bench: no admin password in $work/serve.log"; exit 1; }
+echo "$password" > "$work/admin-password"
+
+# Users and their API tokens (made again on a kept database: tokens are new each run).
+read -r clerk_token reviewer_token < <(python3 - "$base" "$password" <<'PY'
+import json, sys, urllib.request, urllib.error, http.cookiejar
+base, password = sys.argv[1], sys.argv[2]
+def session(name, pw):
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    r = opener.open(urllib.request.Request(base + "/api/session", json.dumps({"name": name, "password": pw}).encode(), {"Content-Type": "application/json"}))
+    csrf = json.load(r)["csrf_token"]
+    def post(path, body):
+        req = urllib.request.Request(base + path, json.dumps(body).encode(), {"Content-Type": "application/json", "X-CSRF-Token": csrf})
+        try:
+            return json.load(opener.open(req))
+        except urllib.error.HTTPError as e:
+            if e.code != 409: raise  # the user exists already (a kept database)
+    return post
+admin = session("admin", password)
+admin("/api/users", {"name": "clerk", "role": "window_clerk", "password": "bench-clerk-1"})
+admin("/api/users", {"name": "market", "role": "reviewer", "department": "market", "password": "bench-market-1"})
+clerk = session("clerk", "bench-clerk-1")
+market = session("market", "bench-market-1")
+print(clerk("/api/tokens", {"name": "bench", "scope": "write"})["token"], market("/api/tokens", {"name": "bench", "scope": "write"})["token"])
+PY
+)
+
+# Fill: case starts through the API, 16 at a time, each with its own id and company name.
+fill() {
+  python3 - "$base" "$clerk_token" "$cases" <<'PY'
+import http.client, json, sys, threading, urllib.parse
+base, token, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
+host = urllib.parse.urlsplit(base)
+connections = 16
+failures = []
+def worker(slot):
+    conn = http.client.HTTPConnection(host.hostname, host.port)
+    for n in range(slot, total, connections):
+        body = {"bundle": "restaurant_opening", "case_id": f"R{n}", "form": {
+            "company_name": f"小馆{n}", "uscc": "91350100M000100Y43", "legal_rep_name": "王小明",
+            "legal_rep_id": "11010519491231002X", "legal_rep_phone": "13800138000",
+            "business_address": "某某区某某路1号", "shop_name": "小馆", "food_categories": "hot", "seats": 20,
+            "sign_area_m2": 2, "area_m2": 80 + n % 500, "has_outdoor_sign": True, "fire_by_pledge": True,
+            "sells_tobacco": False}}
+        conn.request("POST", "/api/cases", json.dumps(body), {"Content-Type": "application/json",
+                     "Authorization": "Bearer " + token, "Idempotency-Key": f"fill-{n}"})
+        answer = conn.getresponse()
+        text = answer.read()
+        if answer.status not in (200, 201):
+            failures.append((n, answer.status, text[:300]))
+            if len(failures) > 5: return
+threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(connections)]
+for t in threads: t.start()
+for t in threads: t.join()
+if failures:
+    print("clerk_pages_bench: case starts failed:", failures[:3], file=sys.stderr)
+    sys.exit(1)
+PY
+}
+if [ ! -f "$work/filled-$cases" ]; then
+  start=$(date +%s)
+  echo "== filling $cases restaurant cases (16 connections)"
+  fill
+  elapsed=$(( $(date +%s) - start ))
+  echo "   filled in $elapsed s ($(( cases / (elapsed > 0 ? elapsed : 1) )) cases/s); folder $(du -sh "$work" | cut -f1)"
+  touch "$work/filled-$cases"
+fi
+
+# One case page is what the console asks for a case; the worklist page is the first 50 entries.
+case_id=R$((cases / 2))
+curl -sf -H "Authorization: Bearer $clerk_token" "$base/api/cases/$case_id" > /dev/null || { echo "clerk_pages_bench: case $case_id was not made"; exit 1; }
+run() {
+  local title=$1; shift
+  echo "== $title"
+  wrk --latency -d "${seconds}s" "$@" | grep -E "Requests/sec|^ +(50|90|99)%|Non-2xx"
+}
+for connections in 1 16; do
+  threads=$(( connections < 2 ? 1 : 2 ))
+  echo "#### $connections connection(s)"
+  run "case view" -t$threads -c$connections -H "Authorization: Bearer $clerk_token" "$base/api/cases/$case_id"
+  run "case history" -t$threads -c$connections -H "Authorization: Bearer $clerk_token" "$base/api/cases/$case_id/history"
+  run "case calls" -t$threads -c$connections -H "Authorization: Bearer $clerk_token" "$base/api/cases/$case_id/calls"
+  run "the case's workflow" -t$threads -c$connections -H "Authorization: Bearer $clerk_token" "$base/api/workflows/restaurant_opening"
+  run "worklist, market reviewer (50 entries)" -t$threads -c$connections -H "Authorization: Bearer $reviewer_token" "$base/api/worklist?limit=50"
+  run "worklist, window clerk (50 entries)" -t$threads -c$connections -H "Authorization: Bearer $clerk_token" "$base/api/worklist?limit=50"
+  run "case list (50, newest first)" -t$threads -c$connections -H "Authorization: Bearer $clerk_token" "$base/api/cases?limit=50"
+done
