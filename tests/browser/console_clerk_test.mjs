@@ -174,6 +174,9 @@ try {
     await page.waitForTimeout(300);
     check(page.url().includes('#/intake'), 'Enter with a required field empty does not submit');
     check(await page.$eval('#form-capital', (e) => e.classList.contains('invalid')), 'the empty required capital is marked');
+    await page.focus('#form-company_name');
+    await page.keyboard.press('Tab');
+    check((await page.evaluate(() => document.activeElement.id)) === 'form-legal_rep_id', 'Tab goes from field to field in order');
     await page.fill('#form-capital', '100000');
     await page.check('#form-seal_types input[value="official"]');
     await page.selectOption('#form-rents', 'true');
@@ -247,10 +250,20 @@ try {
     await page.setInputFiles('#file-articles', { name: '章程.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 公司章程') });
     await page.click('#upload-articles');
     await page.waitForSelector('#material-articles >> text=待核验');
-    await page.route(/\/verify$/, async (route) => { await new Promise((r) => setTimeout(r, 600)); await route.continue(); });
+    let verifyKey = '';
+    await page.route(/\/verify$/, async (route) => {
+      verifyKey = route.request().headers()['idempotency-key'] || '';
+      await new Promise((r) => setTimeout(r, 600));
+      await route.continue();
+    });
     await page.click('#verify-articles');
     check(await page.$eval('#verify-articles', (b) => b.disabled), 'an action button is disabled while its request runs');
+    check(verifyKey !== '', 'an action carries an Idempotency-Key, so sending it again does not act twice');
     await page.waitForSelector('#material-articles >> text=已核验');
+    await page.click('#refuse-lease');
+    await page.waitForSelector('dialog[open] #dialog-reason');
+    check(await page.$eval('#dialog-confirm', (b) => b.disabled), 'refusing a material asks for a reason first');
+    await page.click('#dialog-cancel');
     await page.click('#verify-lease');
     await page.waitForSelector('#material-lease >> text=已核验');
     await page.unroute(/\/verify$/);
@@ -365,7 +378,7 @@ try {
     await logIn('wang', 'window-clerk-1');
     for (const width of [1024, 768, 390]) {
       await page.setViewportSize({ width, height: 900 });
-      for (const [name, hash, ready] of [['worklist', '#/worklist', '#main h1'], ['intake', '#/intake', '#form-company_name'],
+      for (const [name, hash, ready] of [['worklist', '#/worklist', '#main h1'], ['intake', '#/intake', '#intake-materials li'],
                                          ['case', `#/case/${encodeURIComponent(caseId)}`, '#materials']]) {
         await page.goto(`${base}/${hash}`);
         if (name === 'intake') await page.selectOption('#intake-bundle', 'startup');
@@ -375,6 +388,46 @@ try {
         await shot(`${width}-${name}`);
       }
     }
+  });
+
+  await step('11. admin: the department chosen from the deployed workflows; edit, disable and a new password in the page', async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${base}/#/login`);
+    await page.fill('#login-name', 'admin');
+    await page.fill('#login-password', service.password);
+    await page.click('#login-submit');
+    await page.waitForSelector('#users');
+    const departments = await page.$$eval('#user-department option', (options) => options.map((o) => o.textContent));
+    check(departments.includes('市场监管局') && departments.includes('公安局'), `the departments are the deployed ones (${departments.join('、')})`);
+    await page.fill('#user-name', 'qian');
+    await page.fill('#user-display', '钱审核');
+    await page.selectOption('#user-role', 'reviewer');
+    await page.selectOption('#user-department', 'police');
+    await page.fill('#user-password', 'police-reviewer-2');
+    await page.click('#users-create');
+    await page.waitForSelector('#user-qian');
+    check((await page.inputValue('#edit-department-qian')) === 'police', 'the new reviewer belongs to 公安局');
+    await page.selectOption('#edit-department-qian', 'market');
+    await page.click('#save-qian');
+    await page.waitForFunction(async () => {
+      const users = await (await fetch('/api/users')).json();
+      return users.users.some((u) => u.name === 'qian' && u.department === 'market');
+    });
+    check(true, 'the department is changed in the page');
+    await page.click('#disable-qian');
+    await page.waitForSelector('#user-qian .user-status >> text=已停用');
+    check((await admin('GET', '/api/users').then((r) => r.json())).users.find((u) => u.name === 'qian').disabled, 'the reviewer is disabled');
+    await page.click('#disable-qian');
+    await page.waitForSelector('#user-qian .user-status >> text=正常');
+    await page.click('#reset-qian');
+    await page.fill('#dialog-reason', 'a-new-password-9');
+    await page.click('#dialog-confirm');
+    await page.waitForSelector('dialog', { state: 'detached' });
+    await page.waitForSelector('#user-qian');
+    const relogin = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'qian', password: 'a-new-password-9' }) });
+    check(relogin.status === 200, 'the new password set in the page works');
+    await shot('1280-users');
   });
 
   await step('no script errors in the page', async () => check(pageErrors.length === 0, `no script errors ${pageErrors.join('; ')}`));

@@ -130,7 +130,7 @@ async function dashboardPage() {
     area.replaceChildren(figures(result.data.overall, t('overall')), ...result.data.bundles.map((b) => figures(b, b.title || t('bundle'))));
   };
   page(h('section', {}, h('h1', {}, t('dashboard')), h('span', { class: 'inline' }, t('from'), from, t('to'), to,
-    h('button', { class: 'secondary', onclick: load }, t('refresh')))), area);
+    h('button', { class: 'secondary', id: 'report-refresh', onclick: (event) => busy(event.currentTarget, load) }, t('refresh')))), area);
   load();
 }
 
@@ -156,7 +156,7 @@ async function usersPage() {
   const department = departmentSelect('user-department');
   const password = h('input', { id: 'user-password', type: 'password', autocomplete: 'new-password' });
   const message = h('div', { class: 'error-box', role: 'alert' });
-  const createButton = h('button', { class: 'primary', type: 'submit' }, t('create'));
+  const createButton = h('button', { class: 'primary', type: 'submit', id: 'users-create' }, t('create'));
   const titles = { name: t('name'), display_name: t('display_name'), role: t('role'), department: t('department'), password: t('password') };
   const create = (event) => {
     event.preventDefault();
@@ -187,11 +187,11 @@ async function usersPage() {
     toggle.addEventListener('click', () => patch(toggle, { disabled: !u.disabled }));
     const reset = h('button', { class: 'secondary', id: `reset-${u.name}` }, t('reset_password'));
     reset.addEventListener('click', async () => {
-      const newPassword = await askReason({ title: `${t('reset_password')}：${u.display_name || u.name}`, note: t('reset_password_note'), label: t('new_password'), confirm: t('save') });
+      const newPassword = await askReason({ title: `${t('reset_password')}：${u.display_name || u.name}`, note: t('reset_password_note'), label: t('new_password'), confirm: t('save'), secret: true });
       if (newPassword !== null) await patch(reset, { password: newPassword });
     });
     return h('tr', { id: `user-${u.name}` }, h('td', {}, u.name), h('td', {}, displayInput), h('td', {}, roleSelect), h('td', {}, deptSelect),
-      h('td', {}, u.disabled ? t('disabled') : t('enabled')), h('td', {}, save, toggle, u.role === 'department_system' ? null : reset, slot));
+      h('td', { class: 'user-status' }, u.disabled ? t('user_disabled') : t('enabled')), h('td', {}, save, toggle, u.role === 'department_system' ? null : reset, slot));
   };
   page(h('section', {}, h('h1', {}, t('users')),
     h('div', { class: 'table-scroll' }, h('table', { id: 'users' },

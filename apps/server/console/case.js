@@ -50,10 +50,12 @@ export async function casePage(page, caseId, me) {
     const running = c.status === 'running';
 
     // Runs an action with its button busy; on failure the error shows in `slot`, on success
-    // the page updates in place.
-    const run = (button, slot, method, path, body, headers) => busy(button, async () => {
+    // the page updates in place. Each button sends one Idempotency-Key for as long as it is
+    // shown, so sending again after a lost answer does not act twice.
+    const run = (button, slot, method, path, body, headers = {}) => busy(button, async () => {
       slot.textContent = '';
-      const result = await api(method, base + path, body, headers);
+      button.dataset.key ||= `action-${Date.now().toString(36)}-${crypto.getRandomValues(new Uint32Array(2)).join('')}`;
+      const result = await api(method, base + path, body, { ...headers, 'Idempotency-Key': button.dataset.key });
       if (!result.ok) {
         slot.textContent = errorText(result, fieldTitles);
         return false;

@@ -53,7 +53,7 @@ const texts = {
     level_5: '5 非常满意', level_4: '4 满意', level_3: '3 基本满意', level_2: '2 不满意', level_1: '1 非常不满意',
     operation: '操作', operation_submit: '报送部门系统', operation_other: '部门系统调用', call_error_generic: '部门系统未接通或返回错误',
     choose_file: '选择文件', no_file: '未选择文件', form_none: '本部门无需查看申请表内容',
-    save: '保存', enable: '启用', disable: '停用', enabled: '正常', reset_password: '重设密码', new_password: '新密码（至少8位）',
+    save: '保存', enable: '启用', disable: '停用', enabled: '正常', user_disabled: '已停用', reset_password: '重设密码', new_password: '新密码（至少8位）',
     reset_password_note: '新密码即刻生效，该用户已登录的会话将退出。', actions_none: '—',
   },
   en: {
@@ -95,7 +95,7 @@ const texts = {
     state_other: 'in progress', operation: 'Operation', operation_submit: 'Submit to the department', operation_other: 'Department system call',
     call_error_generic: 'The department system is not connected or answered an error',
     choose_file: 'Choose a file', no_file: 'No file chosen', form_none: 'No form fields are sent to this department',
-    save: 'Save', enable: 'Enable', disable: 'Disable', enabled: 'active', reset_password: 'New password', new_password: 'New password (8 characters or more)',
+    save: 'Save', enable: 'Enable', disable: 'Disable', enabled: 'active', user_disabled: 'disabled', reset_password: 'New password', new_password: 'New password (8 characters or more)',
     reset_password_note: 'The user\'s sessions end.',
   },
 };

@@ -103,11 +103,13 @@ export const errorSlot = (id) => h('span', { class: 'action-error', role: 'alert
 
 /**
  * Asks for a reason (and, for an irreversible action, says so) in an in-page dialog.
- * Answers the reason, or null when the clerk cancels.
+ * Answers the reason (or, with `secret`, a password), or null when the clerk cancels.
  */
-export function askReason({ title, note = '', irreversible = false, confirm = t('confirm'), label = t('reason') }) {
+export function askReason({ title, note = '', irreversible = false, confirm = t('confirm'), label = t('reason'), secret = false }) {
   return new Promise((resolve) => {
-    const reason = h('textarea', { id: 'dialog-reason', rows: 3, required: true, placeholder: t('reason_placeholder') });
+    // `secret`: a password, typed unseen.
+    const reason = secret ? h('input', { id: 'dialog-reason', type: 'password', required: true, autocomplete: 'new-password' })
+      : h('textarea', { id: 'dialog-reason', rows: 3, required: true, placeholder: t('reason_placeholder') });
     const ok = h('button', { class: 'action', id: 'dialog-confirm', type: 'submit', disabled: true }, confirm);
     const cancel = h('button', { class: 'secondary', id: 'dialog-cancel', type: 'button' }, t('cancel'));
     const dialog = h('dialog', { class: 'reason-dialog', 'aria-labelledby': 'dialog-title' },
