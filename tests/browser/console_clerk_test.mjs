@@ -185,6 +185,13 @@ try {
     await page.selectOption('#form-rents', 'false');
     await page.waitForSelector('#form-landlord', { state: 'hidden' });
     check(true, 'the landlord question shows and hides with the answer');
+    await page.fill('#form-capital', '-1');
+    await page.press('#form-capital', 'Enter');
+    await page.waitForSelector('#error-capital:not(:empty)');
+    const problem = await page.textContent('#error-capital');
+    check(/[\u4e00-\u9fff]/.test(problem), `the server's refusal of a field shows under it, in Chinese (${problem})`);
+    check(page.url().includes('#/intake'), 'a refused form stays open');
+    await page.fill('#form-capital', '100000');
     await shot('1280-intake');
   });
 
@@ -428,6 +435,21 @@ try {
       body: JSON.stringify({ name: 'qian', password: 'a-new-password-9' }) });
     check(relogin.status === 200, 'the new password set in the page works');
     await shot('1280-users');
+  });
+
+  await step('8. English, when chosen, shows no text keys either', async () => {
+    await ensureCase();
+    await logIn('wang', 'window-clerk-1');
+    await page.goto(`${base}/#/case/${encodeURIComponent(caseId)}`);
+    await page.waitForSelector('#materials');
+    await page.click('#language');
+    await page.waitForSelector('#logout >> text=Log out');
+    await page.waitForSelector('#materials');
+    const english = await visibleText();
+    const key = english.match(/\b(state|event|error|level|field|operation|material|call|hint)_[a-z_]+/);
+    check(!key, `no text keys on the English case page${key ? ` (found ${key[0]})` : ''}`);
+    await page.click('#language');
+    await page.waitForSelector('#logout >> text=退出');
   });
 
   await step('no script errors in the page', async () => check(pageErrors.length === 0, `no script errors ${pageErrors.join('; ')}`));

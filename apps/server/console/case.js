@@ -63,7 +63,7 @@ export async function casePage(page, caseId, me) {
       await update();
       return true;
     });
-    const withReason = async (button, slot, options, send) => {
+    const withReason = async (options, send) => {
       const reason = await askReason(options);
       if (reason === null) return;
       await send(reason);
@@ -80,7 +80,7 @@ export async function casePage(page, caseId, me) {
         const verify = h('button', { class: 'action', id: `verify-${m.material}` }, t('verify'));
         verify.addEventListener('click', () => run(verify, slot, 'POST', `/materials/${encodeURIComponent(m.material)}/verify`, { accept: true }));
         const refuse = h('button', { class: 'secondary', id: `refuse-${m.material}` }, t('refuse'));
-        refuse.addEventListener('click', () => withReason(refuse, slot, { title: `${t('refuse')}：${title}`, note: t('refuse_note') },
+        refuse.addEventListener('click', () => withReason({ title: `${t('refuse')}：${title}`, note: t('refuse_note') },
           (reason) => run(refuse, slot, 'POST', `/materials/${encodeURIComponent(m.material)}/verify`, { accept: false, reason })));
         actions.push(verify, refuse);
       }
@@ -138,7 +138,7 @@ export async function casePage(page, caseId, me) {
         };
         button.addEventListener('click', () => {
           if (e.required_fields.includes('reason') || irreversibleEvent(e)) {
-            return withReason(button, slot, { title: `${eventTitle(e)}：${item.title}`, irreversible: irreversibleEvent(e), confirm: eventTitle(e) }, fire);
+            return withReason({ title: `${eventTitle(e)}：${item.title}`, irreversible: irreversibleEvent(e), confirm: eventTitle(e) }, fire);
           }
           return fire();
         });
@@ -155,8 +155,7 @@ export async function casePage(page, caseId, me) {
     if (me.role === 'window_clerk') {
       if (running) {
         const withdraw = h('button', { class: 'secondary danger', id: 'withdraw' }, t('withdraw'));
-        withdraw.addEventListener('click', () => withReason(withdraw, caseSlot,
-          { title: `${t('withdraw')}：${c.case_id}`, note: t('withdraw_note'), irreversible: true, confirm: t('withdraw') },
+        withdraw.addEventListener('click', () => withReason({ title: `${t('withdraw')}：${c.case_id}`, note: t('withdraw_note'), irreversible: true, confirm: t('withdraw') },
           (reason) => run(withdraw, caseSlot, 'POST', '/withdraw', { reason })));
         caseActions.push(withdraw);
       }
@@ -184,7 +183,7 @@ export async function casePage(page, caseId, me) {
         const retry = h('button', { class: 'action', id: `retry-${call.id}` }, t('retry'));
         retry.addEventListener('click', () => run(retry, slot, 'POST', `/calls/${call.id}/retry`, {}));
         const resolve = h('button', { class: 'secondary', id: `resolve-${call.id}` }, t('resolve'));
-        resolve.addEventListener('click', () => withReason(resolve, slot, { title: t('resolve'), note: t('resolve_note'), label: t('note'), confirm: t('resolve') },
+        resolve.addEventListener('click', () => withReason({ title: t('resolve'), note: t('resolve_note'), label: t('note'), confirm: t('resolve') },
           (note) => run(resolve, slot, 'POST', `/calls/${call.id}/resolve`, { note })));
         actions.push(retry, resolve);
       }

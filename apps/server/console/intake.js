@@ -5,7 +5,7 @@
 // kept, with the half-filled answers, in sessionStorage until the case is made, so a double
 // click, a retry after a lost answer or a reload never starts a second case.
 import { t } from './i18n.js';
-import { api, busy, errorText, h } from './ui.js';
+import { api, busy, errorText, fieldProblem, h } from './ui.js';
 import { choices } from './titles.js';
 
 const draftKey = 'ov_intake_draft';
@@ -74,7 +74,7 @@ export async function intakePage(page) {
     const result = await api('GET', `/api/workflows/${encodeURIComponent(select.value)}`);
     if (!result.ok) return formArea.replaceChildren(h('div', { class: 'error-box' }, errorText(result)));
     const wf = result.data;
-    let key = draft && draft.bundle === wf.bundle && draft.key ? draft.key : newKey();
+    const key = draft && draft.bundle === wf.bundle && draft.key ? draft.key : newKey();
     const fields = new Map();  // name -> {f, input, error, row}
     let asked = null;  // the fields asked under the answers so far (the API's `asked`), or all
     for (const f of wf.fields) {
@@ -138,7 +138,9 @@ export async function intakePage(page) {
       for (const [name, { f, input, error }] of fields) {
         if (!isAsked(name)) continue;
         const value = input.get();
-        const problem = value === '' ? (f.required && f.default === undefined ? t('problem_required') : '') : checkValue(f.type, value);
+        // Required only counts where the API says the field is asked: a field's `when` may
+        // leave it out, and only the server knows (without `asked` the server alone checks).
+        const problem = value === '' ? (asked && f.required && f.default === undefined ? t('problem_required') : '') : checkValue(f.type, value);
         error.textContent = problem;
         (input.focus || input.element).classList.toggle('invalid', problem !== '');
         if (problem && !firstBad) firstBad = input.focus || input.element;
@@ -154,7 +156,9 @@ export async function intakePage(page) {
           message.textContent = result.status === 0 ? t('error_network_intake') : errorText(result, Object.fromEntries(wf.fields.map((f) => [f.name, f.title])));
           for (const problem of (result.data.details && result.data.details.fields) || []) {
             const field = fields.get(problem.field);
-            if (field) (field.input.focus || field.input.element).classList.add('invalid');
+            if (!field) continue;
+            field.error.textContent = fieldProblem(problem.message);
+            (field.input.focus || field.input.element).classList.add('invalid');
           }
           return;
         }
@@ -164,8 +168,7 @@ export async function intakePage(page) {
     };
     const clear = h('button', { class: 'secondary', type: 'button', id: 'intake-clear', onclick: () => {
       sessionStorage.removeItem(draftKey);
-      key = newKey();
-      open(null);
+      open(null);  // a new form, with a new key
     } }, t('clear_form'));
     const rows = (situation) => wf.fields.filter((f) => f.situation === situation).map((f) => fields.get(f.name).row);
     formArea.append(h('form', { onsubmit: submit, novalidate: true },

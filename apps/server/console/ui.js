@@ -63,11 +63,13 @@ export function errorText(result, fieldTitles = {}) {
   if (main === `error_${d.code}`) main = `${t('error_unknown')}${result.status ? `（${result.status}）` : ''}`;
   if (d.code === 'too_many_attempts' && d.details && d.details.retry_after_seconds) main += `（${d.details.retry_after_seconds} ${t('seconds')}）`;
   const fields = ((d.details && d.details.fields) || []).map((f) =>
-    `${fieldTitles[f.field] || t(`field_${f.field}`)}：${hasChinese(f.message) ? f.message : fieldProblem(f.message)}`);
+    `${fieldTitles[f.field] || (t(`field_${f.field}`) === `field_${f.field}` ? t('field') : t(`field_${f.field}`))}：${fieldProblem(f.message)}`);
   return [main, ...fields].join('\n');
 }
 
-function fieldProblem(message) {
+/** A field problem from the API in Chinese: its own message when Chinese, else what kind it is. */
+export function fieldProblem(message) {
+  if (hasChinese(message)) return message;
   if (/required|missing/i.test(message || '')) return t('problem_required');
   if (/one of/i.test(message || '')) return t('problem_choice');
   return t('problem_invalid');
