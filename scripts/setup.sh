@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency from Debian packages (afl++ for the fuzz targets,
-# scripts/fuzz.sh).
+# scripts/fuzz.sh; fonts-noto-cjk so that the console's Chinese shows in Chromium and in the
+# browser tests' screenshots instead of boxes).
 # Idempotent and quick when everything is already there: dpkg is asked first,
 # apt-get only runs for what is missing.
 set -euo pipefail
@@ -11,6 +12,7 @@ packages=(
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libpugixml-dev catch2 libcli11-dev
   libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libpq-dev wrk
   chromium
+  fonts-noto-cjk
   afl++
 )
 # Node.js for the browser test: Debian's nodejs and npm, unless a node (with its own npm, as

@@ -7,17 +7,11 @@
 // The department simulator plays the e-license library the clerk fetches the ID card from.
 //
 // Exit 0: passed; 1: failed; 77: skipped because no Chromium is installed (ctest SKIP).
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { apiSession, chromiumPath, skipWithoutChromium, startService, stopService } from './harness.mjs';
 
 const [binary, screenshots, simulatorBinary] = process.argv.slice(2);
-const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-if (!existsSync(chromiumPath)) {
-  console.log(`SKIP: no Chromium at ${chromiumPath} (bash scripts/setup.sh installs Debian's chromium)`);
-  process.exit(77);
-}
+skipWithoutChromium();
 const { chromium } = await import('playwright-core');
 
 const flow = `
@@ -49,13 +43,7 @@ bundle startup "企业开办" version 1 {
 }
 `;
 
-const work = mkdtempSync(path.join(tmpdir(), 'onevisit-console-'));
-mkdirSync(path.join(work, 'workflows'));
-writeFileSync(path.join(work, 'workflows', 'startup.flow'), flow);
-mkdirSync(screenshots, { recursive: true });
-
-let simulator;
-let server;
+let service;
 let browser;
 let failed = false;
 function check(condition, message) {
@@ -64,48 +52,16 @@ function check(condition, message) {
 }
 
 try {
-  simulator = spawn(simulatorBinary, ['--listen', '127.0.0.1:0', '--port-file', path.join(work, 'simulator.port')], { stdio: 'ignore' });
-  let simulatorPort = '';
-  for (let i = 0; i < 200 && !simulatorPort; ++i) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    if (existsSync(path.join(work, 'simulator.port'))) simulatorPort = readFileSync(path.join(work, 'simulator.port'), 'utf8').trim();
-  }
-  check(simulatorPort !== '', `the department simulator (the e-license library) listens on port ${simulatorPort}`);
-  // Only notices are configured: the market's submit call after the approval finds no adapter
-  // and is parked for a clerk.
-  writeFileSync(path.join(work, 'deploy.toml'),
-    `[systems.notify]\nkind = "log"\n[elicense]\nurl = "http://127.0.0.1:${simulatorPort}/elicense"\n`);
-  server = spawn(binary, ['serve', '--db', path.join(work, 'cases.db'), '--workflows', path.join(work, 'workflows'), '--listen', '127.0.0.1:0',
-    '--config', path.join(work, 'deploy.toml')],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  server.stderr.on('data', () => {});
-  const started = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${output}`)), 20000);
-    server.stdout.on('data', (chunk) => {
-      output += chunk;
-      const listening = output.match(/listening on (http:\/\/[\d.]+:\d+)\//);
-      const password = output.match(/with the password (\w+)/);
-      if (listening && password) {
-        clearTimeout(timer);
-        resolve({ base: listening[1], password: password[1] });
-      }
-    });
-    server.on('exit', (code) => reject(new Error(`the server exited with ${code}:\n${output}`)));
-  });
-  const base = started.base;
+  service = await startService({ binary, simulatorBinary, flow });
+  const { base } = service;
+  check(true, `the department simulator (the e-license library) listens on port ${service.simulatorPort}`);
 
   // Accounts, through the API as the admin.
-  const login = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name: 'admin', password: started.password }) });
-  check(login.status === 200, 'the admin logs in with the printed password');
-  const cookies = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-  const csrf = (await login.json()).csrf_token;
+  const admin = await apiSession(base, 'admin', service.password);
+  check(true, 'the admin logs in with the printed password');
   for (const user of [{ name: 'wang', display_name: '王窗口', role: 'window_clerk', password: 'window-clerk-1' },
                       { name: 'li', display_name: '李审核', role: 'reviewer', department: 'market', password: 'market-reviewer-1' }]) {
-    const created = await fetch(`${base}/api/users`, { method: 'POST', body: JSON.stringify(user),
-      headers: { 'Content-Type': 'application/json', Cookie: cookies, 'X-CSRF-Token': csrf } });
-    check(created.status === 201, `the admin creates ${user.name} (${user.role})`);
+    check((await admin('POST', '/api/users', user)).status === 201, `the admin creates ${user.name} (${user.role})`);
   }
 
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
@@ -120,7 +76,7 @@ try {
     await page.fill('#login-name', name);
     await page.fill('#login-password', password);
     await page.click('#login-submit');
-    await page.waitForSelector('#whoami');
+    await page.waitForSelector(`#whoami >> text=${name === 'wang' ? '王窗口' : '李审核'}`);
   };
 
   // The window clerk: intake with validation as you type, then the materials and acceptance.
@@ -151,7 +107,7 @@ try {
   await page.waitForSelector('#material-articles >> text=已核验');
   check(true, 'materials: e-license fetched, upload verified');
   await page.click('#event-registration-accept');
-  await page.waitForSelector('#item-registration .item-state >> text=accepted');
+  await page.waitForSelector('#item-registration .item-state[data-state="accepted"] >> text=已受理');
   check(!(await page.$('#event-registration-approve')), 'the clerk gets no approve button (the reviewer approves)');
   await page.screenshot({ path: path.join(screenshots, '3-case-clerk.png'), fullPage: true });
   check((await page.getAttribute('#process-graph rect[data-item="registration"]', 'stroke-width')) === '2.5',
@@ -168,7 +124,7 @@ try {
   const before = await page.$$eval('#timeline li', (items) => items.length);
   check(!(await page.$('#event-seal-accept')), 'the market reviewer gets no buttons for the police item');
   await page.click('#event-registration-approve');
-  await page.waitForSelector('#item-registration .item-state >> text=approved');
+  await page.waitForSelector('#item-registration .item-state[data-state="approved"] >> text=已办结');
   const after = await page.$$eval('#timeline li', (items) => items.length);
   check((await page.getAttribute('#process-graph rect[data-item="registration"]', 'fill')) === '#c8e6c9',
     'the process graph shows registration done (green)');
@@ -187,8 +143,9 @@ try {
   }
   check(parked !== null, 'the parked call shows with retry and resolve buttons');
   const callId = (await parked.getAttribute('id')).slice('resolve-'.length);
-  await page.fill(`#resolve-note-${callId}`, '已电话确认，部门线下办理');
   await page.click(`#resolve-${callId}`);
+  await page.fill('#dialog-reason', '已电话确认，部门线下办理');
+  await page.click('#dialog-confirm');
   await page.waitForSelector(`#call-${callId} >> text=已送达`);
   check(true, 'resolving the call by hand marks it delivered');
   await page.screenshot({ path: path.join(screenshots, '6-call-resolved.png'), fullPage: true });
@@ -202,10 +159,8 @@ try {
   console.error(`not ok - ${error.stack || error}`);
 } finally {
   if (browser) await browser.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.on('exit', (code) => resolve(code)));
-    server.kill('SIGTERM');
-    const code = await exited;
+  if (service) {
+    const code = await stopService(service);
     if (code !== 0) {
       failed = true;
       console.error(`not ok - the server exited with ${code} after SIGTERM`);
@@ -213,7 +168,5 @@ try {
       console.log('ok - the server stops on SIGTERM with exit code 0');
     }
   }
-  if (simulator && simulator.exitCode === null) simulator.kill('SIGTERM');
-  rmSync(work, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

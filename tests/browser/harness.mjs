@@ -1,0 +1,85 @@
+// What the browser tests share: a department simulator (the e-license library), `onevisit
+// serve` on a fresh database with the given workflow, staff accounts made through the API,
+// and headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core).
+//
+// ONEVISIT_CONSOLE_DIR, when set, serves the console from that folder (`--console`): run the
+// tests against an older console to see them fail.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+/** Exits with 77 (ctest SKIP) when no Chromium is installed. */
+export function skipWithoutChromium() {
+  if (!existsSync(chromiumPath)) {
+    console.log(`SKIP: no Chromium at ${chromiumPath} (bash scripts/setup.sh installs Debian's chromium)`);
+    process.exit(77);
+  }
+}
+
+/** Starts the simulator and the server; `stop()` ends both and removes the folder. */
+export async function startService({ binary, simulatorBinary, flow }) {
+  const work = mkdtempSync(path.join(tmpdir(), 'onevisit-console-'));
+  mkdirSync(path.join(work, 'workflows'));
+  writeFileSync(path.join(work, 'workflows', 'startup.flow'), flow);
+  const service = { work, simulator: null, server: null, base: '', password: '' };
+  service.simulator = spawn(simulatorBinary, ['--listen', '127.0.0.1:0', '--port-file', path.join(work, 'simulator.port')], { stdio: 'ignore' });
+  let simulatorPort = '';
+  for (let i = 0; i < 200 && !simulatorPort; ++i) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (existsSync(path.join(work, 'simulator.port'))) simulatorPort = readFileSync(path.join(work, 'simulator.port'), 'utf8').trim();
+  }
+  if (!simulatorPort) throw new Error('the department simulator did not start');
+  service.simulatorPort = simulatorPort;
+  // Only notices are configured: a department's submit call finds no adapter and is parked.
+  writeFileSync(path.join(work, 'deploy.toml'),
+    `[systems.notify]\nkind = "log"\n[elicense]\nurl = "http://127.0.0.1:${simulatorPort}/elicense"\n`);
+  const args = ['serve', '--db', path.join(work, 'cases.db'), '--workflows', path.join(work, 'workflows'), '--listen', '127.0.0.1:0',
+    '--config', path.join(work, 'deploy.toml')];
+  if (process.env.ONEVISIT_CONSOLE_DIR) args.push('--console', process.env.ONEVISIT_CONSOLE_DIR);
+  service.server = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  service.server.stderr.on('data', () => {});
+  const started = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${output}`)), 20000);
+    service.server.stdout.on('data', (chunk) => {
+      output += chunk;
+      const listening = output.match(/listening on (http:\/\/[\d.]+:\d+)\//);
+      const password = output.match(/with the password (\w+)/);
+      if (listening && password) {
+        clearTimeout(timer);
+        resolve({ base: listening[1], password: password[1] });
+      }
+    });
+    service.server.on('exit', (code) => reject(new Error(`the server exited with ${code}:\n${output}`)));
+  });
+  service.base = started.base;
+  service.password = started.password;
+  return service;
+}
+
+/** Logs in through the API; answers a fetch that carries the session and CSRF token. */
+export async function apiSession(base, name, password) {
+  const login = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name, password }) });
+  if (login.status !== 200) throw new Error(`${name} cannot log in: ${login.status}`);
+  const cookies = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const csrf = (await login.json()).csrf_token;
+  return (method, route, body, headers = {}) => fetch(`${base}${route}`, { method, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json', Cookie: cookies, 'X-CSRF-Token': csrf, ...headers } });
+}
+
+/** Stops the server (answers its exit code after SIGTERM) and the simulator. */
+export async function stopService(service) {
+  let code = 0;
+  if (service.server && service.server.exitCode === null) {
+    const exited = new Promise((resolve) => service.server.on('exit', (c) => resolve(c)));
+    service.server.kill('SIGTERM');
+    code = await exited;
+  }
+  if (service.simulator && service.simulator.exitCode === null) service.simulator.kill('SIGTERM');
+  rmSync(service.work, { recursive: true, force: true });
+  return code;
+}
