@@ -175,6 +175,12 @@ std::expected<void, EngineError> rewrite_for_erasure(Store& store, const Workflo
   return {};
 }
 
+// For people, like a rejection's message; the case id as given, its personal numbers masked.
+EngineError no_case(const std::string& case_id) {
+  return make_error(EngineError::Kind::not_found,
+                    "没有找到办件" + dsl::truncate_utf8(dsl::mask_personal_numbers(case_id), 80) + "，请核对办件编号。");
+}
+
 // An upload whose content is none of the material's declared formats, as a rejection that
 // names the material, the formats it takes and what the file is (never only its name).
 EngineError format_refused(const MaterialModel& material, std::string_view content, const std::string& file_name) {
@@ -444,8 +450,13 @@ std::expected<CommandResult, EngineError> Engine::start_case(const std::string& 
       for (const auto& [key, wf] : workflows_) names.push_back(key.first);
     }
     std::vector<std::string_view> views(names.begin(), names.end());
-    std::string message = "no bundle '" + bundle_id + "' is deployed";
-    if (auto guess = dsl::closest_name(bundle_id, views); !guess.empty()) message += "; did you mean '" + guess + "'?";
+    // For people: Chinese, the bundle's title for a guess (its id for programs in brackets).
+    std::string message = "没有部署“" + dsl::truncate_utf8(dsl::mask_personal_numbers(bundle_id), 64) + "”这一件事";
+    if (auto guess = dsl::closest_name(bundle_id, views); !guess.empty()) {
+      message += "，是否指「" + workflow(guess)->title + "」（" + guess + "）？";
+    } else {
+      message += "，请从已部署的一件事中选择。";
+    }
     return std::unexpected(make_error(EngineError::Kind::not_found, message));
   }
   return run(case_id, command, bundle_id);
@@ -536,7 +547,7 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
       state.id = case_id;
       wf = workflow(*new_bundle);
     } else {
-      return std::unexpected(make_error(EngineError::Kind::not_found, "no case '" + case_id + "'"));
+      return std::unexpected(no_case(case_id));
     }
     if (new_case && state.version > 0) {
       EngineError e = make_error(EngineError::Kind::rejected, "case '" + case_id + "' exists already");
@@ -669,7 +680,7 @@ std::expected<CaseView, EngineError> Engine::get_case(const std::string& case_id
   std::shared_ptr<const Workflow> wf;
   auto loaded = load(case_id, wf);
   if (!loaded) return std::unexpected(loaded.error());
-  if (!*loaded) return std::unexpected(make_error(EngineError::Kind::not_found, "no case '" + case_id + "'"));
+  if (!*loaded) return std::unexpected(no_case(case_id));
   CaseView view{std::move(**loaded), wf, {}};
   view.items = item_rows(*wf, calendar_of(*wf), view.state);
   return view;
@@ -678,7 +689,7 @@ std::expected<CaseView, EngineError> Engine::get_case(const std::string& case_id
 std::expected<std::vector<HistoryEntry>, EngineError> Engine::history(const std::string& case_id) {
   auto events = store_->load_events(case_id);
   if (!events) return std::unexpected(EngineError::from(events.error()));
-  if (events->empty()) return std::unexpected(make_error(EngineError::Kind::not_found, "no case '" + case_id + "'"));
+  if (events->empty()) return std::unexpected(no_case(case_id));
   std::vector<HistoryEntry> out;
   for (auto& e : *events) out.push_back(HistoryEntry{e.sequence, std::move(e.type), std::move(e.payload), e.recorded_at});
   return out;

@@ -666,3 +666,21 @@ TEST_CASE("engine: a case's channel is recorded at its start and survives a rest
   CHECK(listed->front().case_id == mobile_case);
   CHECK(listed->front().channel == "mobile");
 }
+
+// Issue 14: what a clerk reads when a case or bundle is not there is Chinese and says what to do.
+TEST_CASE("engine: an unknown case or bundle is answered in Chinese with a guess by title", "[engine][messages]") {
+  VirtualClock clock(at(2026, 12, 7, 9));
+  auto opened = Engine::open({":memory:", &clock});
+  REQUIRE(opened);
+  REQUIRE((*opened)->deploy(bundled_workflows()));
+  auto nope = (*opened)->get_case("20261207-0099");
+  REQUIRE_FALSE(nope);
+  CHECK(nope.error().kind == EngineError::Kind::not_found);
+  CHECK(nope.error().message == "没有找到办件20261207-0099，请核对办件编号。");
+  auto fired = (*opened)->execute("20261207-0099", Withdraw{"x"}, {"", "clerk-1", "clerk"});
+  REQUIRE_FALSE(fired);
+  CHECK(fired.error().message == "没有找到办件20261207-0099，请核对办件编号。");
+  auto typo = (*opened)->start_case("newbron", newborn_form(), "", {"", "clerk-1", "clerk"});
+  REQUIRE_FALSE(typo);
+  CHECK(typo.error().message == "没有部署“newbron”这一件事，是否指「" + (*opened)->workflow("newborn")->title + "」（newborn）？");
+}
