@@ -2,6 +2,7 @@
 
 #include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
+#include <onevisit/engine/formats.hpp>
 #include <onevisit/engine/runtime.hpp>
 
 #include <boost/json.hpp>
@@ -93,6 +94,35 @@ std::vector<Value> situation_slots(const Workflow& workflow, const std::map<std:
     }
   }
   return slots;
+}
+
+MaterialInfo material_info(const Workflow& workflow, MaterialIndex m) {
+  const MaterialModel& material = workflow.materials[m];
+  return MaterialInfo{m,
+                      material.id,
+                      material.title,
+                      material.source,
+                      material.secondary,
+                      material.original,
+                      material.formats,
+                      accept_attribute(material)};
+}
+
+std::vector<MaterialInfo> situation_materials(const Workflow& workflow, const std::vector<Value>& slots, std::int64_t today) {
+  const dsl::Environment environment{slots, today, nullptr};
+  std::vector<bool> needed(workflow.materials.size(), false);
+  for (const auto& item : workflow.items) {
+    if (item.when && !item.when->holds(environment)) continue;
+    for (const auto m : item.needs) needed[m] = true;
+  }
+  std::vector<MaterialInfo> out;
+  for (MaterialIndex m = 0; m < workflow.materials.size(); ++m) {
+    const auto& material = workflow.materials[m];
+    // What an item of the bundle issues is not the applicant's to bring.
+    if (!needed[m] || material.producer || (material.when && !material.when->holds(environment))) continue;
+    out.push_back(material_info(workflow, m));
+  }
+  return out;
 }
 
 namespace {

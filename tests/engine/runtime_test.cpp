@@ -529,3 +529,19 @@ TEST_CASE("runtime: a warning counted back from the deadline", "[runtime][timers
   }
   CHECK(found);
 }
+
+// Issue 14: a page lists the situation's materials from the engine, each with what its file
+// chooser accepts (the declared formats).
+TEST_CASE("runtime: the situation's materials with their accepted formats", "[runtime][formats]") {
+  World w;
+  const auto materials = situation_materials(*w.wf, situation_slots(*w.wf, {}));
+  std::vector<std::string> ids;
+  for (const auto& m : materials) ids.push_back(m.id);
+  CHECK(ids == std::vector<std::string>{"id_card", "articles", "lease"});  // the licence is issued inside
+  CHECK(materials[0].source == MaterialSource::elicense);
+  CHECK(materials[0].accept.empty());
+  CHECK(materials[1].title == "公司章程");
+  CHECK(materials[1].formats == std::vector<std::string>{"pdf"});
+  CHECK(materials[1].accept == "application/pdf,.pdf");
+  CHECK(materials[2].secondary);
+}
