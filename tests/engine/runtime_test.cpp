@@ -267,13 +267,18 @@ TEST_CASE("runtime: starting a case activates the items that can run", "[runtime
 TEST_CASE("runtime: rejections say why and change nothing", "[runtime]") {
   World w;
   w.start();
-  auto r = w.refused(FireEvent{"registration", "accept", {}}, "applicant");
+  std::vector<Rejection> all;
+  const auto refuse = [&](CommandBody command, std::string role = "clerk") {
+    all.push_back(w.refused(std::move(command), std::move(role)));
+    return all.back();
+  };
+  auto r = refuse(FireEvent{"registration", "accept", {}}, "applicant");
   CHECK(r.code == Rejection::Code::role_not_allowed);
   CHECK(r.detail == "Expected role 'clerk' for 'accept', but the role is 'applicant'");
   CHECK(r.message == "「设立登记」的「受理」由综窗人员办理，申请人不能办理。请转交综窗人员。");
   CHECK(r.reason == "role_not_allowed");
   CHECK(r.details["roles"] == std::vector<std::string>{"clerk"});
-  r = w.refused(FireEvent{"registration", "accept", {}});
+  r = refuse(FireEvent{"registration", "accept", {}});
   CHECK(r.code == Rejection::Code::guard_false);
   CHECK(r.detail == "Expected 'materials.complete' for 'accept', but it is false (materials.complete = false)");
   // Issue 14: the missing materials by title, and what to do; their ids for programs.
@@ -281,48 +286,51 @@ TEST_CASE("runtime: rejections say why and change nothing", "[runtime]") {
   CHECK(r.reason == "materials_incomplete");
   CHECK(r.details["materials"] == std::vector<std::string>{"id_card", "articles", "lease"});
   CHECK(r.details["item"] == std::vector<std::string>{"registration"});
-  r = w.refused(FireEvent{"registration", "approve", {}}, "reviewer");
+  r = refuse(FireEvent{"registration", "approve", {}}, "reviewer");
   CHECK(r.code == Rejection::Code::wrong_state);
   CHECK(r.detail == "Expected item 'registration' in 'accepted' for 'approve', but it is in 'submitted'");
   CHECK(r.message == "「设立登记」现在是「已提交」，不能「审批通过」（只有「已受理」时可以）。现在可以：「受理」、「要求补正」、「自动受理」。");
   CHECK(r.reason == "item_state");
-  r = w.refused(FireEvent{"registraton", "accept", {}});
+  r = refuse(FireEvent{"registraton", "accept", {}});
   CHECK(r.code == Rejection::Code::not_found);
   CHECK(r.detail.find("did you mean 'registration'?") != std::string::npos);
   CHECK(r.message == "「企业开办」没有这个事项（registraton）。是否指「设立登记」？");
-  r = w.refused(FireEvent{"registration", "acept", {}});
+  r = refuse(FireEvent{"registration", "acept", {}});
   CHECK(r.detail.find("from 'submitted': 'accept', 'request_correction', 'auto_accept'") != std::string::npos);
   CHECK(r.message == "「设立登记」没有“acept”这个操作。它在「已提交」状态下可以：「受理」、「要求补正」、「自动受理」。");
-  r = w.refused(FireEvent{"registration", "request_correction", {}});
+  r = refuse(FireEvent{"registration", "request_correction", {}});
   CHECK(r.code == Rejection::Code::missing_field);
   CHECK(r.message == "「要求补正」「设立登记」时请填写原因。");
   CHECK(r.details["fields"] == std::vector<std::string>{"reason"});
-  r = w.refused(FireEvent{"seal", "accept", {}});
+  r = refuse(FireEvent{"seal", "accept", {}});
   CHECK(r.detail == "Expected item 'seal' to be active, but it is waiting");
   CHECK(r.message == "「刻章」还在等待前置事项办结，前置事项办结后才能办理。");
-  r = w.refused(VerifyMaterial{"articles", true, ""});
+  r = refuse(VerifyMaterial{"articles", true, ""});
   CHECK(r.detail == "Expected material 'articles' to be submitted, but it is missing");
   CHECK(r.message == "「公司章程」当前未提交，只能核验已提交的材料。请先收取或调取该材料。");
-  r = w.refused(AttachMaterial{"license", "sha", "x.pdf", false});
+  r = refuse(AttachMaterial{"license", "sha", "x.pdf", false});
   CHECK(r.detail.find("produced by an item") != std::string::npos);
   CHECK(r.message == "「营业执照」由本件中的事项办结后出具，不需要申请人提交；办结后由部门系统送达。");
-  r = w.refused(Deliver{"window"});
+  r = refuse(Deliver{"window"});
   CHECK(r.code == Rejection::Code::wrong_state);
   CHECK(r.message == "办件办理中，只有全部事项办结后才能出件。");
-  r = w.refused(PauseClock{"", ""});
+  r = refuse(PauseClock{"", ""});
   CHECK(r.message == "暂停计时请写明原因（如现场踏勘、专家评审）。");
-  r = w.refused(ResumeClock{""});
+  r = refuse(ResumeClock{""});
   CHECK(r.message == "计时没有被暂停，无需恢复。");
-  r = w.refused(TolerantIntake{"registration", {"articles"}, "accept", {}});
+  r = refuse(TolerantIntake{"registration", {"articles"}, "accept", {}});
   CHECK(r.message == "「公司章程」是主审要件，不能容缺，请先收取该材料。");
   CHECK(r.details["materials"] == std::vector<std::string>{"articles"});
-  r = w.refused(Withdraw{"x"}, "reviewer");
+  r = refuse(Withdraw{"x"}, "reviewer");
   CHECK(r.message == "撤回由申请人或综窗人员办理，部门审批人员不能撤回。");
   // Every refusal has its three readers' parts; no message for people is English.
-  for (const auto& refusal : {r}) {
+  REQUIRE(all.size() == 14);
+  for (const auto& refusal : all) {
+    INFO(refusal.detail);
     CHECK(!refusal.reason.empty());
     CHECK(!refusal.detail.empty());
     CHECK(refusal.message.find("Expected") == std::string::npos);
+    CHECK(std::any_of(refusal.message.begin(), refusal.message.end(), [](unsigned char c) { return c >= 0x80; }));  // Chinese
   }
 }
 
