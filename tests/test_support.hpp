@@ -5,12 +5,15 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace onevisit::testing {
@@ -101,6 +104,83 @@ inline std::string describe(const std::vector<dsl::LocatedDiagnostic>& diagnosti
   std::string out;
   for (const auto& d : diagnostics) out += dsl::render_text(d);
   return out;
+}
+
+namespace detail {
+inline void put_le(std::string& out, std::uint32_t value, int width) {
+  for (int i = 0; i < width; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
+}
+inline std::uint32_t crc32(std::string_view data) {
+  std::uint32_t crc = 0xFFFFFFFF;
+  for (const unsigned char c : data) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320 & (0 - (crc & 1)));
+  }
+  return ~crc;
+}
+}  // namespace detail
+
+/// A ZIP archive (stored, not compressed) holding `entries` (name -> content): a real one,
+/// with local headers, a central directory and the end record.
+inline std::string zip_archive(const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::string out, directory;
+  for (const auto& [name, content] : entries) {
+    const auto offset = static_cast<std::uint32_t>(out.size());
+    const auto crc = detail::crc32(content);
+    out += std::string("PK\x03\x04", 4);
+    detail::put_le(out, 20, 2);  // version needed
+    detail::put_le(out, 0, 2);   // flags
+    detail::put_le(out, 0, 2);   // stored
+    detail::put_le(out, 0, 4);   // time, date
+    detail::put_le(out, crc, 4);
+    detail::put_le(out, static_cast<std::uint32_t>(content.size()), 4);
+    detail::put_le(out, static_cast<std::uint32_t>(content.size()), 4);
+    detail::put_le(out, static_cast<std::uint32_t>(name.size()), 2);
+    detail::put_le(out, 0, 2);
+    out += name + content;
+    directory += std::string("PK\x01\x02", 4);
+    detail::put_le(directory, 20, 2);
+    detail::put_le(directory, 20, 2);
+    detail::put_le(directory, 0, 2);
+    detail::put_le(directory, 0, 2);
+    detail::put_le(directory, 0, 4);
+    detail::put_le(directory, crc, 4);
+    detail::put_le(directory, static_cast<std::uint32_t>(content.size()), 4);
+    detail::put_le(directory, static_cast<std::uint32_t>(content.size()), 4);
+    detail::put_le(directory, static_cast<std::uint32_t>(name.size()), 2);
+    detail::put_le(directory, 0, 2);  // extra
+    detail::put_le(directory, 0, 2);  // comment
+    detail::put_le(directory, 0, 2);  // disk
+    detail::put_le(directory, 0, 2);  // internal attributes
+    detail::put_le(directory, 0, 4);  // external attributes
+    detail::put_le(directory, offset, 4);
+    directory += name;
+  }
+  const auto directory_at = static_cast<std::uint32_t>(out.size());
+  out += directory;
+  out += std::string("PK\x05\x06", 4);
+  detail::put_le(out, 0, 4);  // disk numbers
+  detail::put_le(out, static_cast<std::uint32_t>(entries.size()), 2);
+  detail::put_le(out, static_cast<std::uint32_t>(entries.size()), 2);
+  detail::put_le(out, static_cast<std::uint32_t>(directory.size()), 4);
+  detail::put_le(out, directory_at, 4);
+  detail::put_le(out, 0, 2);  // comment
+  return out;
+}
+
+/// A small file of an upload format (docs/language.md, `upload`) with `text` inside: what a
+/// test uploads for a material that declares formats. Its header is the format's real one.
+inline std::string sample_file(std::string_view format, const std::string& text) {
+  if (format == "pdf") return "%PDF-1.7\n% " + text + "\n%%EOF\n";
+  if (format == "jpg" || format == "jpeg") return std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF\x00", 11) + text;
+  if (format == "png") return std::string("\x89PNG\r\n\x1A\n\x00\x00\x00\x0DIHDR", 16) + text;
+  if (format == "tif" || format == "tiff") return std::string("II*\x00\x08\x00\x00\x00", 8) + text;
+  if (format == "doc" || format == "xls") return std::string("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8) + text;
+  if (format == "ofd") return zip_archive({{"OFD.xml", "<ofd:OFD/>"}, {"Doc_0/Document.xml", text}});
+  if (format == "docx") return zip_archive({{"[Content_Types].xml", "<Types/>"}, {"word/document.xml", text}});
+  if (format == "xlsx") return zip_archive({{"[Content_Types].xml", "<Types/>"}, {"xl/workbook.xml", text}});
+  if (format == "zip") return zip_archive({{"readme.txt", text}});
+  return text;
 }
 
 }  // namespace onevisit::testing

@@ -125,6 +125,7 @@ struct EventEncoder {
     for (const auto& v : e.slots) slots.push_back(value_to_json(v));
     o["slots"] = std::move(slots);
     o["applicant"] = e.applicant_masked;
+    o["channel"] = e.channel;
   }
   void operator()(const MaterialAttached& e) {
     o["material"] = e.material;
@@ -245,6 +246,8 @@ std::expected<Event, std::string> decode_event(std::string_view type, std::strin
     x.bundle_id = r.text("bundle");
     x.bundle_version = static_cast<int>(r.integer("version"));
     x.applicant_masked = r.text("applicant");
+    // Cases started before channels were recorded were all taken at a window.
+    if (r.o.contains("channel")) x.channel = r.text("channel");
     const auto* slots = r.o.if_contains("slots");
     if (!slots || !slots->is_array()) return std::unexpected(std::string("CaseStarted without slots"));
     for (const auto& s : slots->as_array()) {
@@ -316,6 +319,7 @@ std::string encode_case(const Case& c) {
   o["started_at"] = c.started_at;
   o["updated_at"] = c.updated_at;
   o["applicant"] = c.applicant_masked;
+  o["channel"] = c.channel;
   json::array slots;
   for (const auto& v : c.slots) slots.push_back(value_to_json(v));
   o["slots"] = std::move(slots);
@@ -364,6 +368,7 @@ std::expected<Case, std::string> decode_case(std::string_view text, const Workfl
   c.started_at = r.integer("started_at");
   c.updated_at = r.integer("updated_at");
   c.applicant_masked = r.text("applicant");
+  if (r.o.contains("channel")) c.channel = r.text("channel");
   const auto* slots = r.o.if_contains("slots");
   const auto* materials = r.o.if_contains("materials");
   const auto* items = r.o.if_contains("items");

@@ -18,7 +18,35 @@ constexpr Timestamp kMillisPerMinute = 60'000;
 Minutes minutes_of(Timestamp t) { return t / kMillisPerMinute; }
 Timestamp timestamp_of(Minutes m) { return m * kMillisPerMinute; }
 
-Rejection reject(Rejection::Code code, std::string message) { return Rejection{code, std::move(message), {}}; }
+using Details = std::map<std::string, std::vector<std::string>>;
+
+// A refusal (runtime.hpp): `message` for people, `reason` and `details` for programs,
+// `detail` for logs.
+Rejection reject(Rejection::Code code, std::string reason, std::string message, std::string detail, Details details = {}) {
+  Rejection r;
+  r.code = code;
+  r.message = std::move(message);
+  r.detail = std::move(detail);
+  r.reason = std::move(reason);
+  r.details = std::move(details);
+  return r;
+}
+
+// 「title」: how messages for people name an item, a material, a state or a field.
+std::string quoted(std::string_view title) { return "「" + std::string(title) + "」"; }
+
+std::string joined(const std::vector<std::string>& titles) {
+  std::string out;
+  for (const auto& t : titles) out += (out.empty() ? "" : "、") + t;
+  return out;
+}
+
+std::string state_title(const LifecycleModel& lc, StateIndex s) {
+  return quoted(lc.states[s].title.empty() ? lc.states[s].id : lc.states[s].title);
+}
+
+// Client-given text repeated in a message: one line at most, personal numbers masked.
+std::string shown(std::string_view text) { return dsl::truncate_utf8(dsl::mask_personal_numbers(text), 64); }
 
 using Outcome = std::variant<std::vector<Event>, Rejection>;
 
@@ -49,21 +77,95 @@ class Decider {
   bool running() const { return state_.version > 0 && state_.status == CaseStatus::running; }
 
   std::optional<Rejection> require_running() const {
-    if (state_.version == 0) return reject(Rejection::Code::not_found, "Expected case '" + command_.case_id + "' to exist, but it does not");
+    if (state_.version == 0) return no_case();
     if (state_.status != CaseStatus::running) {
-      return reject(Rejection::Code::wrong_state, "Expected case '" + state_.id + "' to be running, but it is " +
-                                                      std::string(to_string(state_.status)));
+      return reject(Rejection::Code::wrong_state, "case_closed",
+                    "办件" + state_.id + std::string(title_of(state_.status)) + "，不能再办理。如需继续办理，请重新受理一件新的申请。",
+                    "Expected case '" + state_.id + "' to be running, but it is " + std::string(to_string(state_.status)),
+                    {{"status", {std::string(to_string(state_.status))}}});
     }
     return std::nullopt;
+  }
+
+  Rejection no_case() const {
+    return reject(Rejection::Code::not_found, "no_case", "没有找到办件" + shown(command_.case_id) + "，请核对办件编号。",
+                  "Expected case '" + command_.case_id + "' to exist, but it does not");
+  }
+
+  std::string item_title(ItemIndex i) const { return quoted(wf_.items[i].title); }
+  std::string material_title(MaterialIndex m) const { return quoted(wf_.materials[m].title); }
+
+  Rejection item_not_active(ItemIndex i, ItemPhase phase) const {
+    std::string why;
+    switch (phase) {
+      case ItemPhase::waiting: why = "还在等待前置事项办结，前置事项办结后才能办理。"; break;
+      case ItemPhase::not_applicable: why = "按本件的情形不需要办理。"; break;
+      case ItemPhase::done: why = "已经办结。"; break;
+      case ItemPhase::cancelled: why = "因前置事项未通过已取消，不能再办理。"; break;
+      case ItemPhase::active: break;
+    }
+    return reject(Rejection::Code::wrong_state, "item_not_active", item_title(i) + why,
+                  "Expected item '" + wf_.items[i].id + "' to be active, but it is " + std::string(to_string(phase)),
+                  {{"item", {wf_.items[i].id}}, {"phase", {std::string(to_string(phase))}}});
+  }
+
+  // Why a guard is false, for people: the materials it waits for by title (to supply, or to
+  // verify), else the condition as written.
+  Rejection guard_refusal(const Case& c, ItemIndex i, const TransitionModel& tr, const std::string& event_name,
+                          const std::vector<Value>& slots) const {
+    const auto& scope_names = wf_.guard_scope().slot_names();
+    bool wants_complete = false, wants_verified = false;
+    for (const auto slot : tr.guard->referenced_slots()) {
+      const bool unmet = slots[slot].kind == dsl::ValueKind::boolean && !slots[slot].boolean;
+      wants_complete = wants_complete || (unmet && scope_names[slot] == "materials.complete");
+      wants_verified = wants_verified || (unmet && scope_names[slot] == "materials.verified");
+    }
+    std::vector<std::string> missing, missing_titles, unverified, unverified_titles;
+    for (const auto m : wf_.items[i].needs) {
+      if (!material_applies(wf_, c, m)) continue;
+      const auto status = c.materials[m].status;
+      const bool supplied = status == MaterialStatus::submitted || status == MaterialStatus::verified ||
+                            (status == MaterialStatus::tolerated && !wants_verified);
+      if ((wants_complete || wants_verified) && !supplied) {
+        missing.push_back(wf_.materials[m].id);
+        missing_titles.push_back(wf_.materials[m].title);
+      } else if (wants_verified && status == MaterialStatus::submitted) {
+        unverified.push_back(wf_.materials[m].id);
+        unverified_titles.push_back(wf_.materials[m].title);
+      }
+    }
+    const std::string action = std::string(event_title(event_name));
+    if (!missing.empty() || !unverified.empty()) {
+      std::string message;
+      if (!missing.empty()) message += "还缺以下材料：" + joined(missing_titles) + "。";
+      if (!unverified.empty()) message += "以下材料尚未核验：" + joined(unverified_titles) + "。";
+      message += "请先";
+      if (!missing.empty()) message += unverified.empty() ? "收取或调取这些材料" : "收取或调取缺少的材料";
+      if (!unverified.empty()) message += missing.empty() ? "核验这些材料" : "，并核验已提交的材料";
+      message += "，再" + action + item_title(i) + "。";
+      return reject(Rejection::Code::guard_false, missing.empty() ? "materials_unverified" : "materials_incomplete", message, "",
+                    {{"item", {wf_.items[i].id}}, {"materials", missing}, {"unverified", unverified}});
+    }
+    return reject(Rejection::Code::guard_false, "guard_false",
+                  item_title(i) + "现在不能" + quoted(action) + "：办理条件（" + tr.guard_text + "）不满足。", "",
+                  {{"item", {wf_.items[i].id}}, {"event", {event_name}}});
+  }
+
+  Rejection bad_timer(const std::string& id) const {
+    return reject(Rejection::Code::invalid, "bad_timer", "计时器编号无效（" + shown(id) + "）。", "Expected a timer id, but got '" + id + "'");
   }
 
   std::optional<ItemIndex> item_index(std::string_view id, Rejection& why) const {
     if (auto i = wf_.find_item(id)) return i;
     std::vector<std::string_view> all;
     for (const auto& item : wf_.items) all.push_back(item.id);
-    why = reject(Rejection::Code::not_found, "Expected an item of bundle '" + wf_.bundle_id + "', but there is no item '" +
-                                                 std::string(id) + "'");
-    if (auto guess = dsl::closest_name(id, all); !guess.empty()) why.message += "; did you mean '" + guess + "'?";
+    why = reject(Rejection::Code::not_found, "no_item", quoted(wf_.title) + "没有这个事项（" + shown(id) + "）。",
+                 "Expected an item of bundle '" + wf_.bundle_id + "', but there is no item '" + std::string(id) + "'",
+                 {{"item", {std::string(id)}}});
+    if (auto guess = dsl::closest_name(id, all); !guess.empty()) {
+      why.detail += "; did you mean '" + guess + "'?";
+      why.message += "是否指" + item_title(*wf_.find_item(guess)) + "？";
+    }
     return std::nullopt;
   }
 
@@ -71,9 +173,13 @@ class Decider {
     if (auto m = wf_.find_material(id)) return m;
     std::vector<std::string_view> all;
     for (const auto& m : wf_.materials) all.push_back(m.id);
-    why = reject(Rejection::Code::not_found, "Expected a material of bundle '" + wf_.bundle_id + "', but there is no material '" +
-                                                 std::string(id) + "'");
-    if (auto guess = dsl::closest_name(id, all); !guess.empty()) why.message += "; did you mean '" + guess + "'?";
+    why = reject(Rejection::Code::not_found, "no_material", quoted(wf_.title) + "没有这项材料（" + shown(id) + "）。",
+                 "Expected a material of bundle '" + wf_.bundle_id + "', but there is no material '" + std::string(id) + "'",
+                 {{"material", {std::string(id)}}});
+    if (auto guess = dsl::closest_name(id, all); !guess.empty()) {
+      why.detail += "; did you mean '" + guess + "'?";
+      why.message += "是否指" + material_title(*wf_.find_material(guess)) + "？";
+    }
     return std::nullopt;
   }
 
@@ -137,12 +243,26 @@ class Decider {
   // --- commands ---
 
   Outcome decide(const StartCase& cmd) {
-    if (state_.version != 0) return reject(Rejection::Code::wrong_state, "Expected a new case, but case '" + state_.id + "' exists");
+    if (state_.version != 0) {
+      return reject(Rejection::Code::wrong_state, "case_exists", "办件编号" + state_.id + "已被使用，请换一个编号，或不填由系统生成。",
+                    "Expected a new case, but case '" + state_.id + "' exists");
+    }
+    if (std::find(std::begin(kChannels), std::end(kChannels), cmd.channel) == std::end(kChannels)) {
+      return reject(Rejection::Code::invalid, "unknown_channel",
+                    "办理渠道只能是窗口（window）、网上（online）、移动端（mobile）或自助终端（kiosk），“" + shown(cmd.channel) + "”不是。",
+                    "Expected a channel (window, online, mobile or kiosk), but got '" + shown(cmd.channel) + "'",
+                    {{"channels", {std::begin(kChannels), std::end(kChannels)}}});
+    }
     auto errors = validate_form(wf_, cmd.form, ctx_.now);
     if (!errors.empty()) {
-      Rejection r = reject(Rejection::Code::invalid_field, "Expected a valid application form, but " +
-                                                                std::to_string(errors.size()) + " field" +
-                                                                (errors.size() == 1 ? " has a problem" : "s have problems"));
+      std::vector<std::string> fields;
+      for (const auto& e : errors) fields.push_back(e.field);
+      Rejection r = reject(Rejection::Code::invalid_field, "form_invalid",
+                           "申请表有 " + std::to_string(errors.size()) + " 处需要修改：" + errors.front().message +
+                               (errors.size() > 1 ? "等。" : "。") + "请修改后再提交。",
+                           "Expected a valid application form, but " + std::to_string(errors.size()) + " field" +
+                               (errors.size() == 1 ? " has a problem" : "s have problems"),
+                           {{"fields", std::move(fields)}});
       r.field_errors = std::move(errors);
       return r;
     }
@@ -161,6 +281,7 @@ class Decider {
       }
     }
     started.applicant_masked = dsl::mask_applicant(cmd.applicant);
+    started.channel = cmd.channel;
     events_.push_back(event(std::move(started)));
     Case empty;
     empty.id = command_.case_id;
@@ -184,23 +305,37 @@ class Decider {
     if (issued_document && !issued_by_an_item) {
       if (auto r = require_running()) return *r;
     }
-    if (cmd.content_hash.empty() && !cmd.from_elicense) return reject(Rejection::Code::invalid, "Expected the material's content, but none was given");
+    if (cmd.content_hash.empty() && !cmd.from_elicense) {
+      return reject(Rejection::Code::invalid, "no_content", material_title(*m) + "没有收到文件内容，请重新选择文件上传。",
+                    "Expected the material's content, but none was given", {{"material", {cmd.material}}});
+    }
     // The document an item issues comes from the department's own system (its result); it
     // is verified at once, like an e-license, and replaces an older one (a changed licence).
     if (issued_by_an_item && command_.role == "system") {
-      if (cmd.content_hash.empty()) return reject(Rejection::Code::invalid, "Expected the issued document's content, but none was given");
+      if (cmd.content_hash.empty()) {
+        return reject(Rejection::Code::invalid, "no_content", material_title(*m) + "没有收到文件内容。",
+                      "Expected the issued document's content, but none was given", {{"material", {cmd.material}}});
+      }
       if (state_.materials[*m].content_hash == cmd.content_hash) {
-        return reject(Rejection::Code::wrong_state, "Expected a new document for material '" + cmd.material + "', but it has this one already");
+        return reject(Rejection::Code::wrong_state, "same_document", material_title(*m) + "已是这份文件，无需再次送达。",
+                      "Expected a new document for material '" + cmd.material + "', but it has this one already",
+                      {{"material", {cmd.material}}});
       }
       events_.push_back(event(MaterialAttached{*m, cmd.content_hash, cmd.file_name, true}));
       return std::move(events_);
     }
     if (wf_.materials[*m].source == MaterialSource::produced) {
-      return reject(Rejection::Code::role_not_allowed, "Expected a material the applicant supplies, but '" + cmd.material +
-                                                           "' is produced by an item of the bundle and only its department's system delivers it");
+      return reject(Rejection::Code::role_not_allowed, "material_produced",
+                    material_title(*m) + "由本件中的事项办结后出具，不需要申请人提交；办结后由部门系统送达。",
+                    "Expected a material the applicant supplies, but '" + cmd.material +
+                        "' is produced by an item of the bundle and only its department's system delivers it",
+                    {{"material", {cmd.material}}});
     }
     if (state_.materials[*m].status == MaterialStatus::verified) {
-      return reject(Rejection::Code::wrong_state, "Expected material '" + cmd.material + "' to be missing or refused, but it is already verified");
+      return reject(Rejection::Code::wrong_state, "material_verified",
+                    material_title(*m) + "已核验通过，不需要再提交。如需更换，请先退回该材料。",
+                    "Expected material '" + cmd.material + "' to be missing or refused, but it is already verified",
+                    {{"material", {cmd.material}}});
     }
     events_.push_back(event(MaterialAttached{*m, cmd.content_hash, cmd.file_name, cmd.from_elicense}));
     return std::move(events_);
@@ -212,14 +347,26 @@ class Decider {
     const auto m = material_index(cmd.material, why);
     if (!m) return why;
     if (state_.materials[*m].status != MaterialStatus::submitted) {
-      return reject(Rejection::Code::wrong_state, "Expected material '" + cmd.material + "' to be submitted, but it is " +
-                                                      std::string(to_string(state_.materials[*m].status)));
+      const auto status = state_.materials[*m].status;
+      return reject(Rejection::Code::wrong_state, "material_not_submitted",
+                    material_title(*m) + "当前" + std::string(title_of(status)) + "，只能核验已提交的材料。" +
+                        (status == MaterialStatus::missing || status == MaterialStatus::rejected || status == MaterialStatus::tolerated
+                             ? "请先收取或调取该材料。"
+                             : ""),
+                    "Expected material '" + cmd.material + "' to be submitted, but it is " + std::string(to_string(status)),
+                    {{"material", {cmd.material}}, {"status", {std::string(to_string(status))}}});
     }
-    if (command_.role == "applicant") return reject(Rejection::Code::role_not_allowed, "Expected a clerk to verify materials, but the role is applicant");
+    if (command_.role == "applicant") {
+      return reject(Rejection::Code::role_not_allowed, "role_not_allowed", "材料由工作人员核验，申请人不能核验。",
+                    "Expected a clerk to verify materials, but the role is applicant", {{"roles", {"clerk", "reviewer"}}});
+    }
     if (cmd.accept) {
       events_.push_back(event(MaterialVerified{*m}));
     } else {
-      if (cmd.reason.empty()) return reject(Rejection::Code::missing_field, "Expected a reason for refusing the material, but none was given");
+      if (cmd.reason.empty()) {
+        return reject(Rejection::Code::missing_field, "reason_required", "退回" + material_title(*m) + "时请写明原因，申请人将据此补正。",
+                      "Expected a reason for refusing the material, but none was given", {{"fields", {"reason"}}});
+      }
       events_.push_back(event(MaterialRejected{*m, cmd.reason}));
     }
     return std::move(events_);
@@ -233,8 +380,7 @@ class Decider {
     const ItemModel& model = wf_.items[i];
     const ItemState& item = c.items[i];
     if (item.phase != ItemPhase::active) {
-      return reject(Rejection::Code::wrong_state, "Expected item '" + model.id + "' to be active, but it is " +
-                                                      std::string(to_string(item.phase)));
+      return item_not_active(i, item.phase);
     }
     const LifecycleModel& lc = wf_.lifecycles[model.lifecycle];
     std::vector<TransitionIndex> candidates;
@@ -250,23 +396,42 @@ class Decider {
     if (!known) {
       std::vector<std::string> available;
       for (const auto t : lc.transitions_from(item.state)) available.push_back(lc.transitions[t].event);
-      return reject(Rejection::Code::not_found, "Expected an event of lifecycle '" + lc.id + "', but there is no event '" +
-                                                    event_name + "' (from '" + lc.states[item.state].id + "': " +
-                                                    (available.empty() ? "none" : names(available)) + ")");
+      std::vector<std::string> titles;
+      for (const auto& a : available) titles.push_back(quoted(event_title(a)));
+      return reject(Rejection::Code::not_found, "no_event",
+                    item_title(i) + "没有“" + shown(event_name) + "”这个操作。" +
+                        (titles.empty() ? "它在" + state_title(lc, item.state) + "状态下没有可做的操作。"
+                                        : "它在" + state_title(lc, item.state) + "状态下可以：" + joined(titles) + "。"),
+                    "Expected an event of lifecycle '" + lc.id + "', but there is no event '" + event_name + "' (from '" +
+                        lc.states[item.state].id + "': " + (available.empty() ? "none" : names(available)) + ")",
+                    {{"item", {model.id}}, {"event", {event_name}}, {"events", available}});
     }
     if (candidates.empty()) {
       std::sort(allowed_from.begin(), allowed_from.end());
       allowed_from.erase(std::unique(allowed_from.begin(), allowed_from.end()), allowed_from.end());
-      return reject(Rejection::Code::wrong_state, "Expected item '" + model.id + "' in " + names(allowed_from) + " for '" + event_name +
-                                                      "', but it is in '" + lc.states[item.state].id + "'");
+      std::vector<std::string> titles;
+      for (const auto& from : allowed_from) titles.push_back(state_title(lc, *lc.find_state(from)));
+      std::vector<std::string> available;
+      for (const auto t : lc.transitions_from(item.state)) available.push_back(quoted(event_title(lc.transitions[t].event)));
+      return reject(Rejection::Code::wrong_state, "item_state",
+                    item_title(i) + "现在是" + state_title(lc, item.state) + "，不能" + quoted(event_title(event_name)) + "（只有" +
+                        joined(titles) + "时可以）。" + (available.empty() ? "" : "现在可以：" + joined(available) + "。"),
+                    "Expected item '" + model.id + "' in " + names(allowed_from) + " for '" + event_name + "', but it is in '" +
+                        lc.states[item.state].id + "'",
+                    {{"item", {model.id}}, {"state", {lc.states[item.state].id}}, {"states", allowed_from}});
     }
     std::optional<Rejection> first_problem;
     for (const auto t : candidates) {
       const auto& tr = lc.transitions[t];
       if (!tr.roles.empty() && role != "system" && std::find(tr.roles.begin(), tr.roles.end(), role) == tr.roles.end()) {
         if (!first_problem) {
-          first_problem = reject(Rejection::Code::role_not_allowed, "Expected role " + names(tr.roles) + " for '" + event_name +
-                                                                        "', but the role is '" + role + "'");
+          std::vector<std::string> titles;
+          for (const auto& r : tr.roles) titles.push_back(std::string(role_title(r)));
+          first_problem = reject(Rejection::Code::role_not_allowed, "role_not_allowed",
+                                 item_title(i) + "的" + quoted(event_title(event_name)) + "由" + joined(titles) + "办理，" +
+                                     std::string(role_title(role)) + "不能办理。请转交" + joined(titles) + "。",
+                                 "Expected role " + names(tr.roles) + " for '" + event_name + "', but the role is '" + role + "'",
+                                 {{"item", {model.id}}, {"roles", tr.roles}});
         }
         continue;
       }
@@ -280,8 +445,8 @@ class Decider {
             for (const auto slot : tr.guard->referenced_slots()) {
               values += (values.empty() ? "" : ", ") + scope_names[slot] + " = " + dsl::to_string(slots[slot]);
             }
-            first_problem = reject(Rejection::Code::guard_false, "Expected '" + tr.guard_text + "' for '" + event_name +
-                                                                     "', but it is false (" + values + ")");
+            first_problem = guard_refusal(c, i, tr, event_name, slots);
+            first_problem->detail = "Expected '" + tr.guard_text + "' for '" + event_name + "', but it is false (" + values + ")";
           }
           continue;
         }
@@ -289,7 +454,11 @@ class Decider {
       for (const auto& required : tr.required_fields) {
         const auto it = fields.find(required);
         if (it == fields.end() || it->second.empty()) {
-          return reject(Rejection::Code::missing_field, "Expected '" + required + "' for '" + event_name + "', but none was given");
+          return reject(Rejection::Code::missing_field, required == "reason" ? "reason_required" : "field_required",
+                        quoted(event_title(event_name)) + item_title(i) + "时请填写" +
+                            (required == "reason" ? std::string("原因") : quoted(required)) + "。",
+                        "Expected '" + required + "' for '" + event_name + "', but none was given",
+                        {{"item", {model.id}}, {"fields", {required}}});
         }
       }
       return t;
@@ -323,22 +492,36 @@ class Decider {
     const auto i = item_index(cmd.item, why);
     if (!i) return why;
     const ItemModel& model = wf_.items[*i];
-    if (!model.tolerant) return reject(Rejection::Code::invalid, "Expected an item that allows tolerant intake (容缺), but '" + model.id + "' does not");
-    if (cmd.pending.empty()) return reject(Rejection::Code::invalid, "Expected the materials to accept as pending, but none were named");
+    if (!model.tolerant) {
+      return reject(Rejection::Code::invalid, "not_tolerant", item_title(*i) + "不允许容缺受理，材料齐全后才能受理。",
+                    "Expected an item that allows tolerant intake (容缺), but '" + model.id + "' does not", {{"item", {model.id}}});
+    }
+    if (cmd.pending.empty()) {
+      return reject(Rejection::Code::invalid, "no_pending_materials", "容缺受理请选择容缺（后补）的材料。",
+                    "Expected the materials to accept as pending, but none were named", {{"item", {model.id}}});
+    }
     Case scratch = state_;
     for (const auto& name : cmd.pending) {
       const auto m = material_index(name, why);
       if (!m) return why;
       if (std::find(model.needs.begin(), model.needs.end(), *m) == model.needs.end()) {
-        return reject(Rejection::Code::invalid, "Expected a material item '" + model.id + "' needs, but it does not need '" + name + "'");
+        return reject(Rejection::Code::invalid, "material_not_needed", item_title(*i) + "不需要" + material_title(*m) + "，不能对它容缺。",
+                      "Expected a material item '" + model.id + "' needs, but it does not need '" + name + "'",
+                      {{"item", {model.id}}, {"material", {name}}});
       }
       if (!wf_.materials[*m].secondary) {
-        return reject(Rejection::Code::missing_material, "Expected a secondary material (非主审要件) to accept as pending, but '" + name +
-                                                             "' is a main material and must be supplied");
+        return reject(Rejection::Code::missing_material, "main_material",
+                      material_title(*m) + "是主审要件，不能容缺，请先收取该材料。",
+                      "Expected a secondary material (非主审要件) to accept as pending, but '" + name +
+                          "' is a main material and must be supplied",
+                      {{"item", {model.id}}, {"materials", {name}}});
       }
       const auto status = state_.materials[*m].status;
       if (status != MaterialStatus::missing && status != MaterialStatus::rejected) {
-        return reject(Rejection::Code::wrong_state, "Expected material '" + name + "' to be missing, but it is " + std::string(to_string(status)));
+        return reject(Rejection::Code::wrong_state, "material_present",
+                      material_title(*m) + "当前" + std::string(title_of(status)) + "，不需要容缺。",
+                      "Expected material '" + name + "' to be missing, but it is " + std::string(to_string(status)),
+                      {{"material", {name}}, {"status", {std::string(to_string(status))}}});
       }
       events_.push_back(event(MaterialTolerated{*m, *i}));
       apply(wf_, scratch, events_.back());
@@ -359,8 +542,7 @@ class Decider {
       const auto i = item_index(item_id, why);
       if (!i) return why;
       if (state_.items[*i].phase != ItemPhase::active) {
-        return reject(Rejection::Code::wrong_state, "Expected item '" + item_id + "' to be active, but it is " +
-                                                        std::string(to_string(state_.items[*i].phase)));
+        return item_not_active(*i, state_.items[*i].phase);
       }
       out.push_back(*i);
       return out;
@@ -373,13 +555,19 @@ class Decider {
 
   Outcome decide(const PauseClock& cmd) {
     if (auto r = require_running()) return *r;
-    if (cmd.reason.empty()) return reject(Rejection::Code::missing_field, "Expected a reason for stopping the clock, but none was given");
+    if (cmd.reason.empty()) {
+      return reject(Rejection::Code::missing_field, "reason_required", "暂停计时请写明原因（如现场踏勘、专家评审）。",
+                    "Expected a reason for stopping the clock, but none was given", {{"fields", {"reason"}}});
+    }
     auto items = clock_items(cmd.item);
     if (auto* r = std::get_if<Rejection>(&items)) return std::move(*r);
     for (const auto i : std::get<std::vector<ItemIndex>>(items)) {
       if (!state_.items[i].paused_by_clerk) events_.push_back(event(ClockPaused{i, cmd.reason}));
     }
-    if (events_.empty()) return reject(Rejection::Code::wrong_state, "Expected a running clock, but every clock named is already stopped");
+    if (events_.empty()) {
+      return reject(Rejection::Code::wrong_state, "clock_stopped", "计时已经暂停，无需再次暂停。",
+                    "Expected a running clock, but every clock named is already stopped");
+    }
     return std::move(events_);
   }
 
@@ -390,67 +578,94 @@ class Decider {
     for (const auto i : std::get<std::vector<ItemIndex>>(items)) {
       if (state_.items[i].paused_by_clerk) events_.push_back(event(ClockResumed{i}));
     }
-    if (events_.empty()) return reject(Rejection::Code::wrong_state, "Expected a clock stopped by a clerk, but none is");
+    if (events_.empty()) {
+      return reject(Rejection::Code::wrong_state, "clock_running", "计时没有被暂停，无需恢复。",
+                    "Expected a clock stopped by a clerk, but none is");
+    }
     return std::move(events_);
   }
 
   Outcome decide(const Withdraw& cmd) {
     if (auto r = require_running()) return *r;
     if (command_.role != "applicant" && command_.role != "clerk" && command_.role != "system") {
-      return reject(Rejection::Code::role_not_allowed, "Expected the applicant or a window clerk to withdraw, but the role is '" + command_.role + "'");
+      return reject(Rejection::Code::role_not_allowed, "role_not_allowed",
+                    "撤回由申请人或综窗人员办理，" + std::string(role_title(command_.role)) + "不能撤回。",
+                    "Expected the applicant or a window clerk to withdraw, but the role is '" + command_.role + "'",
+                    {{"roles", {"applicant", "clerk"}}});
     }
     events_.push_back(event(CaseWithdrawn{cmd.reason}));
     return std::move(events_);
   }
 
   Outcome decide(const Deliver& cmd) {
-    if (state_.version == 0) return reject(Rejection::Code::not_found, "Expected case '" + command_.case_id + "' to exist, but it does not");
+    if (state_.version == 0) return no_case();
     if (state_.status != CaseStatus::completed) {
-      return reject(Rejection::Code::wrong_state, "Expected a completed case to deliver, but it is " + std::string(to_string(state_.status)));
+      return reject(Rejection::Code::wrong_state, "not_completed",
+                    "办件" + std::string(title_of(state_.status)) + "，只有全部事项办结后才能出件。",
+                    "Expected a completed case to deliver, but it is " + std::string(to_string(state_.status)),
+                    {{"status", {std::string(to_string(state_.status))}}});
     }
-    static const std::vector<std::string> kChannels{"window", "mail", "electronic"};
-    if (std::find(kChannels.begin(), kChannels.end(), cmd.channel) == kChannels.end()) {
-      return reject(Rejection::Code::invalid, "Expected a delivery channel (window, mail or electronic), but got '" + cmd.channel + "'");
+    static const std::vector<std::string> kDeliveries{"window", "mail", "electronic"};
+    if (std::find(kDeliveries.begin(), kDeliveries.end(), cmd.channel) == kDeliveries.end()) {
+      return reject(Rejection::Code::invalid, "unknown_delivery",
+                    "出件方式只能是窗口领取（window）、邮寄（mail）或电子送达（electronic），“" + shown(cmd.channel) + "”不是。",
+                    "Expected a delivery channel (window, mail or electronic), but got '" + shown(cmd.channel) + "'",
+                    {{"channels", kDeliveries}});
     }
     events_.push_back(event(CaseDelivered{cmd.channel}));
     return std::move(events_);
   }
 
   Outcome decide(const Rate& cmd) {
-    if (state_.version == 0) return reject(Rejection::Code::not_found, "Expected case '" + command_.case_id + "' to exist, but it does not");
+    if (state_.version == 0) return no_case();
     if (state_.status != CaseStatus::delivered) {
-      return reject(Rejection::Code::wrong_state, "Expected a delivered case to rate, but it is " + std::string(to_string(state_.status)));
+      return reject(Rejection::Code::wrong_state, "not_delivered",
+                    state_.status == CaseStatus::rated ? std::string("办件已评价过，每件只能评价一次。")
+                                                       : "办件" + std::string(title_of(state_.status)) + "，出件后才能评价。",
+                    "Expected a delivered case to rate, but it is " + std::string(to_string(state_.status)),
+                    {{"status", {std::string(to_string(state_.status))}}});
     }
-    if (cmd.level < 1 || cmd.level > 5) return reject(Rejection::Code::invalid, "Expected a rating from 1 to 5, but got " + std::to_string(cmd.level));
+    if (cmd.level < 1 || cmd.level > 5) {
+      return reject(Rejection::Code::invalid, "rating_out_of_range", "评价请选择 1 到 5 级（非常不满意到非常满意）。",
+                    "Expected a rating from 1 to 5, but got " + std::to_string(cmd.level));
+    }
     CaseRated rated{cmd.level, cmd.comment, std::nullopt};
     if (cmd.level <= wf_.rating.bad_at_most) {
       // 差评整改: a rectification task due within the bundle's limit, in working days.
       const auto day = ctx_.calendar.due_day_for_limit(day_of(minutes_of(ctx_.now)), wf_.rating.rectify_within.amount);
       const auto hours = ctx_.calendar.hours();
       rated.rectification_due = timestamp_of(at_time(day) + (hours.empty() ? 17 * 60 + 30 : hours.back().to));
-      if (cmd.comment.empty()) return reject(Rejection::Code::missing_field, "Expected a comment with a bad rating, but none was given");
+      if (cmd.comment.empty()) {
+        return reject(Rejection::Code::missing_field, "comment_required", "差评请写明不满意的原因，以便整改。",
+                      "Expected a comment with a bad rating, but none was given", {{"fields", {"comment"}}});
+      }
     }
     events_.push_back(event(std::move(rated)));
     return std::move(events_);
   }
 
   Outcome decide(const ErasePersonalData&) {
-    if (state_.version == 0) return reject(Rejection::Code::not_found, "Expected case '" + command_.case_id + "' to exist, but it does not");
+    if (state_.version == 0) return no_case();
     if (command_.role != "system" && command_.role != "admin") {
-      return reject(Rejection::Code::role_not_allowed, "Expected the retention run (system) or an admin to erase personal data, but the role is '" + command_.role + "'");
+      return reject(Rejection::Code::role_not_allowed, "role_not_allowed", "个人信息只能由系统按保存期限删除，或由管理员删除。",
+                    "Expected the retention run (system) or an admin to erase personal data, but the role is '" + command_.role + "'",
+                    {{"roles", {"system", "admin"}}});
     }
     if (!wf_.retention) {
-      return reject(Rejection::Code::wrong_state, "Expected bundle " + wf_.bundle_id + " to retain personal data for a set time ('retain ...'), but it sets none");
+      return reject(Rejection::Code::wrong_state, "no_retention", quoted(wf_.title) + "没有规定个人信息的保存期限，不能删除。",
+                    "Expected bundle " + wf_.bundle_id + " to retain personal data for a set time ('retain ...'), but it sets none");
     }
     if (state_.personal_data_erased_at != 0) {
-      return reject(Rejection::Code::wrong_state, "Expected a case with personal data to erase, but case '" + command_.case_id + "' was erased already");
+      return reject(Rejection::Code::wrong_state, "erased_already", "办件" + state_.id + "的个人信息已经删除。",
+                    "Expected a case with personal data to erase, but case '" + command_.case_id + "' was erased already");
     }
     if (state_.status == CaseStatus::running) {
-      return reject(Rejection::Code::wrong_state, "Expected a closed case, but case '" + command_.case_id + "' is running (an open case is never erased)");
+      return reject(Rejection::Code::wrong_state, "case_running", "办件" + state_.id + "还在办理中，办理中的办件不删除个人信息。",
+                    "Expected a closed case, but case '" + command_.case_id + "' is running (an open case is never erased)");
     }
     const auto ends = retention_ends(wf_, state_);
     if (!ends || ctx_.now < *ends) {
-      return reject(Rejection::Code::wrong_state,
+      return reject(Rejection::Code::wrong_state, "retention_running", "办件" + state_.id + "的个人信息保存期限（" + wf_.retention->text + "）未满，不能删除。",
                     "Expected the case's retention (" + wf_.retention->text + " after its last change) to have ended, but it has not");
     }
     events_.push_back(event(PersonalDataErased{wf_.retention->personal, wf_.retention->text}));
@@ -461,14 +676,14 @@ class Decider {
     // Timer ids: i<item>.warn, i<item>.overdue, i<item>.t<transition>@<entered_at>
     if (!running()) return std::move(events_);  // nothing to do for a finished case
     const auto& id = cmd.timer_id;
-    if (id.size() < 2 || id[0] != 'i') return reject(Rejection::Code::invalid, "Expected a timer id, but got '" + id + "'");
+    if (id.size() < 2 || id[0] != 'i') return bad_timer(id);
     const auto dot = id.find('.');
-    if (dot == std::string::npos) return reject(Rejection::Code::invalid, "Expected a timer id, but got '" + id + "'");
+    if (dot == std::string::npos) return bad_timer(id);
     ItemIndex i = 0;
     try {
       i = static_cast<ItemIndex>(std::stoul(id.substr(1, dot - 1)));
     } catch (...) {
-      return reject(Rejection::Code::invalid, "Expected a timer id, but got '" + id + "'");
+      return bad_timer(id);
     }
     if (i >= state_.items.size() || state_.items[i].phase != ItemPhase::active) return std::move(events_);
     const ItemState& item = state_.items[i];
@@ -486,14 +701,14 @@ class Decider {
     }
     if (kind.size() > 1 && kind[0] == 't') {
       const auto at = kind.find('@');
-      if (at == std::string::npos) return reject(Rejection::Code::invalid, "Expected a timer id, but got '" + id + "'");
+      if (at == std::string::npos) return bad_timer(id);
       TransitionIndex t = 0;
       Timestamp entered = 0;
       try {
         t = static_cast<TransitionIndex>(std::stoul(kind.substr(1, at - 1)));
         entered = std::stoll(kind.substr(at + 1));
       } catch (...) {
-        return reject(Rejection::Code::invalid, "Expected a timer id, but got '" + id + "'");
+        return bad_timer(id);
       }
       const auto& lc = wf_.lifecycles[wf_.items[i].lifecycle];
       if (t >= lc.transitions.size() || item.state_entered_at != entered) return std::move(events_);  // the item moved on
@@ -507,7 +722,7 @@ class Decider {
       if (lc.states[tr.target].final) settle(state_);
       return std::move(events_);
     }
-    return reject(Rejection::Code::invalid, "Expected a timer id, but got '" + id + "'");
+    return bad_timer(id);
   }
 
   std::optional<Timestamp> warn_instant(ItemIndex i) const { return warning_time(wf_, ctx_.calendar, state_, i); }

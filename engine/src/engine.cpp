@@ -3,6 +3,8 @@
 #include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
 
+#include <onevisit/engine/formats.hpp>
+
 #include "codec.hpp"
 #include "hash.hpp"
 
@@ -41,16 +43,18 @@ EngineError make_error(EngineError::Kind kind, std::string message) {
   return e;
 }
 
-std::string random_suffix() {
-  static thread_local std::mt19937_64 random{std::random_device{}()};
-  static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
-  std::string out;
-  auto bits = random();
-  for (int i = 0; i < 6; ++i) {
-    out.push_back(kAlphabet[bits & 31]);
-    bits >>= 5;
-  }
-  return out;
+// The local day of an instant as YYYYMMDD: the day a case number counts in.
+std::int32_t civil_day_number(Timestamp at) {
+  const auto d = dsl::civil_from_days(day_of(at / 60'000));
+  return d.year * 10000 + d.month * 100 + d.day;
+}
+
+// A generated case id, as people read it aloud at a window: the day, a dash and the day's
+// number in at least four digits ("20261207-0042"; docs/runtime.md, Case numbers).
+std::string case_number_id(const CaseNumber& number) {
+  char id[40];
+  std::snprintf(id, sizeof id, "%08d-%04llu", static_cast<int>(number.day), static_cast<unsigned long long>(number.sequence));
+  return id;
 }
 
 std::string result_json(const CommandResult& r) {
@@ -171,6 +175,35 @@ std::expected<void, EngineError> rewrite_for_erasure(Store& store, const Workflo
   return {};
 }
 
+// For people, like a rejection's message; the case id as given, its personal numbers masked.
+EngineError no_case(const std::string& case_id) {
+  return make_error(EngineError::Kind::not_found,
+                    "没有找到办件" + dsl::truncate_utf8(dsl::mask_personal_numbers(case_id), 80) + "，请核对办件编号。");
+}
+
+// An upload whose content is none of the material's declared formats, as a rejection that
+// names the material, the formats it takes and what the file is (never only its name).
+EngineError format_refused(const MaterialModel& material, std::string_view content, const std::string& file_name) {
+  const auto found = sniff_format(content);
+  std::string wanted;
+  for (const auto& f : material.formats) wanted += (wanted.empty() ? "" : "、") + format_title(f);
+  const std::string what = found.empty() ? "无法识别的文件" : format_title(found);
+  Rejection r;
+  r.code = Rejection::Code::invalid;
+  r.reason = "unsupported_format";
+  r.message = "「" + material.title + "」只接受" + wanted + "。所选文件“" +
+              dsl::truncate_utf8(dsl::mask_personal_numbers(file_name), 80) + "”的内容是" + what +
+              "（按文件内容判断，与文件名无关），请另选文件。";
+  std::string formats;
+  for (const auto& f : material.formats) formats += (formats.empty() ? "" : ", ") + f;
+  r.detail = "Expected material '" + material.id + "' in " + formats + ", but the content is " +
+             (found.empty() ? std::string("of no known type") : std::string(found));
+  r.details = {{"material", {material.id}}, {"formats", material.formats}, {"detected", {std::string(found)}}};
+  EngineError e = make_error(EngineError::Kind::rejected, r.message);
+  e.rejection = std::move(r);
+  return e;
+}
+
 }  // namespace
 
 std::string Engine::content_hash(std::string_view content) { return sha256_hex(content); }
@@ -178,6 +211,16 @@ std::string Engine::content_hash(std::string_view content) { return sha256_hex(c
 std::expected<CommandResult, EngineError> Engine::attach_content(const std::string& case_id, const std::string& material,
                                                                  std::string_view content, const std::string& file_name,
                                                                  const CommandOptions& options) {
+  // Declared formats are checked by content, before a byte is stored: a refused file changes
+  // nothing. (An unknown case or material is left to the command, which says so.)
+  std::shared_ptr<const Workflow> wf;
+  auto loaded = load(case_id, wf);
+  if (!loaded) return std::unexpected(loaded.error());
+  if (*loaded && wf) {
+    if (const auto m = wf->find_material(material); m && !accepts(wf->materials[*m], content)) {
+      return std::unexpected(format_refused(wf->materials[*m], content, file_name));
+    }
+  }
   auto hash = contents_->put(content);
   if (!hash) return std::unexpected(make_error(EngineError::Kind::store, hash.error()));
   return execute(case_id, AttachMaterial{material, *hash, file_name, false}, options);
@@ -399,13 +442,7 @@ std::expected<CommandResult, EngineError> Engine::start_case(const std::string& 
             "' holds personal data (a " + std::string(dsl::to_string(found.front().kind)) +
             "); choose another, or leave it out to have one generated"));
   }
-  if (case_id.empty()) {
-    const auto day = dsl::civil_from_days(day_of(now() / 60'000));
-    char prefix[32];
-    std::snprintf(prefix, sizeof prefix, "C%04d%02d%02d-", day.year, day.month, day.day);
-    case_id = prefix + std::to_string(++next_id_) + "-" + random_suffix();
-  }
-  Command command{options.command_id, case_id, options.actor, options.role, StartCase{form, applicant}};
+  Command command{options.command_id, case_id, options.actor, options.role, StartCase{form, applicant, options.channel}};
   if (!workflow(bundle_id)) {
     std::vector<std::string> names;
     {
@@ -413,8 +450,13 @@ std::expected<CommandResult, EngineError> Engine::start_case(const std::string& 
       for (const auto& [key, wf] : workflows_) names.push_back(key.first);
     }
     std::vector<std::string_view> views(names.begin(), names.end());
-    std::string message = "no bundle '" + bundle_id + "' is deployed";
-    if (auto guess = dsl::closest_name(bundle_id, views); !guess.empty()) message += "; did you mean '" + guess + "'?";
+    // For people: Chinese, the bundle's title for a guess (its id for programs in brackets).
+    std::string message = "没有部署“" + dsl::truncate_utf8(dsl::mask_personal_numbers(bundle_id), 64) + "”这一件事";
+    if (auto guess = dsl::closest_name(bundle_id, views); !guess.empty()) {
+      message += "，是否指「" + workflow(guess)->title + "」（" + guess + "）？";
+    } else {
+      message += "，请从已部署的一件事中选择。";
+    }
     return std::unexpected(make_error(EngineError::Kind::not_found, message));
   }
   return run(case_id, command, bundle_id);
@@ -426,10 +468,60 @@ std::expected<CommandResult, EngineError> Engine::execute(const std::string& cas
   return run(case_id, command, std::nullopt);
 }
 
-std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id, const Command& command,
+std::expected<CaseNumber, EngineError> Engine::take_case_number(std::int32_t day, bool reread) {
+  std::lock_guard lock(numbers_mutex_);
+  auto& returned = returned_numbers_[day];
+  if (!reread && !returned.empty()) {
+    const auto lowest = std::min_element(returned.begin(), returned.end());
+    const CaseNumber number{day, *lowest};
+    returned.erase(lowest);
+    return number;
+  }
+  auto last = last_number_.find(day);
+  if (last == last_number_.end() || reread) {
+    // First number of the day in this process, or another process took ours: go on from
+    // what the store holds (numbers in flight here stay above it).
+    auto stored = store_->last_case_number(day);
+    if (!stored) return std::unexpected(EngineError::from(stored.error()));
+    const std::uint64_t mine = last == last_number_.end() ? 0 : last->second;
+    last = last_number_.insert_or_assign(day, std::max(*stored, mine)).first;
+    if (reread) returned.clear();  // another process may have taken them
+  }
+  return CaseNumber{day, ++last->second};
+}
+
+void Engine::return_case_number(const CaseNumber& number) {
+  std::lock_guard lock(numbers_mutex_);
+  auto& last = last_number_[number.day];
+  if (last == number.sequence) {
+    --last;
+  } else {
+    returned_numbers_[number.day].push_back(number.sequence);
+  }
+}
+
+std::expected<CommandResult, EngineError> Engine::run(const std::string& given_id, const Command& given_command,
                                                       const std::optional<std::string>& new_bundle) {
   const bool new_case = new_bundle.has_value();
-  std::lock_guard case_guard(case_lock(case_id));
+  // A generated case number is taken only once the start is decided, so a refused start takes
+  // none; until then the case has no id, and nobody else can name it, so no case lock.
+  const bool numbered = new_case && given_id.empty();
+  std::optional<Command> numbered_command;
+  if (numbered) numbered_command = given_command;
+  const Command& command = numbered ? *numbered_command : given_command;
+  std::string case_id = given_id;
+  std::unique_lock<std::mutex> case_guard;
+  if (!numbered) case_guard = std::unique_lock(case_lock(case_id));
+  std::optional<CaseNumber> number;
+  bool reread_numbers = false;
+  // Gives the number back when the start did not commit after all.
+  const auto release_number = [&] {
+    if (!number) return;
+    return_case_number(*number);
+    number.reset();
+    case_id.clear();
+    numbered_command->case_id.clear();
+  };
   for (int attempt = 0; attempt < 5; ++attempt) {
     // A command seen before returns its first result. Looked for under the case's lock and
     // again after every conflict, right before deciding: the store recognises a retry only
@@ -445,8 +537,8 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id
     // A new case is not looked for on the first attempt (a read of the store per start): if
     // the id is taken after all, the commit (expected version 0) is refused as a conflict and
     // the next attempt loads the case and rejects the command.
-    auto loaded = new_case && attempt == 0 ? std::expected<std::optional<Case>, EngineError>{std::optional<Case>{}}
-                                           : load(case_id, wf);
+    auto loaded = new_case && (attempt == 0 || numbered) ? std::expected<std::optional<Case>, EngineError>{std::optional<Case>{}}
+                                                         : load(case_id, wf);
     if (!loaded) return std::unexpected(loaded.error());
     Case state;
     if (*loaded) {
@@ -455,11 +547,13 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id
       state.id = case_id;
       wf = workflow(*new_bundle);
     } else {
-      return std::unexpected(make_error(EngineError::Kind::not_found, "no case '" + case_id + "'"));
+      return std::unexpected(no_case(case_id));
     }
     if (new_case && state.version > 0) {
       EngineError e = make_error(EngineError::Kind::rejected, "case '" + case_id + "' exists already");
-      e.rejection = Rejection{Rejection::Code::wrong_state, "Expected a new case, but case '" + case_id + "' exists", {}};
+      e.rejection = Rejection{Rejection::Code::wrong_state, "办件编号" + case_id + "已被使用，请换一个编号，或不填由系统生成。", {},
+                              "Expected a new case, but case '" + case_id + "' exists", "case_exists", {}};
+      e.message = e.rejection->message;
       return std::unexpected(std::move(e));
     }
     if (!wf) return std::unexpected(make_error(EngineError::Kind::not_found, "the case's workflow is not deployed"));
@@ -472,6 +566,16 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id
       return std::unexpected(std::move(e));
     }
     auto& events = std::get<std::vector<Event>>(outcome);
+    if (numbered) {
+      // Decided: now the start takes its number (a StartCase's events do not name the case).
+      auto taken = take_case_number(static_cast<std::int32_t>(civil_day_number(at)), reread_numbers);
+      if (!taken) return std::unexpected(taken.error());
+      number = *taken;
+      reread_numbers = false;
+      case_id = case_number_id(*number);
+      state.id = case_id;
+      numbered_command->case_id = case_id;
+    }
     const bool timer_command = std::holds_alternative<TimerFired>(command.body);
     if (events.empty() && !timer_command) return CommandResult{case_id, state.version, {}, false};
 
@@ -490,7 +594,7 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id
     }
     if (next.version / kSnapshotEvery > state.version / kSnapshotEvery) request.snapshot = codec::encode_case(next);
     request.summary = CaseSummary{case_id, next.bundle_id, next.bundle_version, std::string(to_string(next.status)),
-                                  next.applicant_masked, next.started_at, next.updated_at, next.version};
+                                  next.applicant_masked, next.started_at, next.updated_at, next.version, next.channel};
     // Only what changed: the store holds the item rows and timers of `state` (both are pure
     // functions of the case), so an unchanged row or timer need not be written again.
     auto new_items = item_rows(*wf, calendar, next);
@@ -521,11 +625,19 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& case_id
     }
     request.outbox = outbox_for(*wf, next, events, state.version + 1);
     request.result = result_json(result);
+    request.case_number = number;
     if (std::holds_alternative<ErasePersonalData>(command.body)) {
       if (auto rewritten = rewrite_for_erasure(*store_, *wf, state, next, request); !rewritten) return std::unexpected(rewritten.error());
       request.summary.applicant = next.applicant_masked;
     }
     auto committed = store_->commit(request);
+    if (numbered && (!committed || committed->duplicate)) {
+      // Not committed (or this very start committed before, under the number it took then).
+      // A conflict on a generated id: another process numbers this day too; read on from the store.
+      reread_numbers = !committed && committed.error().kind == StoreError::Kind::version_conflict;
+      release_number();
+      if (reread_numbers) continue;
+    }
     if (!committed) {
       if (committed.error().kind == StoreError::Kind::version_conflict) {
         std::unique_lock lock(cache_mutex_);
@@ -568,7 +680,7 @@ std::expected<CaseView, EngineError> Engine::get_case(const std::string& case_id
   std::shared_ptr<const Workflow> wf;
   auto loaded = load(case_id, wf);
   if (!loaded) return std::unexpected(loaded.error());
-  if (!*loaded) return std::unexpected(make_error(EngineError::Kind::not_found, "no case '" + case_id + "'"));
+  if (!*loaded) return std::unexpected(no_case(case_id));
   CaseView view{std::move(**loaded), wf, {}};
   view.items = item_rows(*wf, calendar_of(*wf), view.state);
   return view;
@@ -577,7 +689,7 @@ std::expected<CaseView, EngineError> Engine::get_case(const std::string& case_id
 std::expected<std::vector<HistoryEntry>, EngineError> Engine::history(const std::string& case_id) {
   auto events = store_->load_events(case_id);
   if (!events) return std::unexpected(EngineError::from(events.error()));
-  if (events->empty()) return std::unexpected(make_error(EngineError::Kind::not_found, "no case '" + case_id + "'"));
+  if (events->empty()) return std::unexpected(no_case(case_id));
   std::vector<HistoryEntry> out;
   for (auto& e : *events) out.push_back(HistoryEntry{e.sequence, std::move(e.type), std::move(e.payload), e.recorded_at});
   return out;

@@ -1,6 +1,9 @@
 #include <onevisit/engine/figures.hpp>
 
 #include <onevisit/dsl/identifiers.hpp>
+#include <onevisit/dsl/personal_numbers.hpp>
+#include <onevisit/engine/formats.hpp>
+#include <onevisit/engine/runtime.hpp>
 
 #include <boost/json.hpp>
 
@@ -18,57 +21,62 @@ std::expected<Value, std::string> parse_field_value(const Workflow& workflow, st
   if (!index) {
     std::vector<std::string_view> names;
     for (const auto& f : workflow.fields) names.push_back(f.name);
-    std::string message = "bundle '" + workflow.bundle_id + "' has no field '" + std::string(name) + "'";
-    if (auto guess = dsl::closest_name(name, names); !guess.empty()) message += "; did you mean '" + guess + "'?";
+    std::string message = "「" + workflow.title + "」的表单没有“" + dsl::truncate_utf8(dsl::mask_personal_numbers(name), 64) + "”这一栏";
+    if (auto guess = dsl::closest_name(name, names); !guess.empty()) {
+      message += "，是否指「" + field_title(workflow.fields[*workflow.find_field(guess)]) + "」（" + guess + "）？";
+    }
     return std::unexpected(message);
   }
   const FieldModel& field = workflow.fields[*index];
   const std::string value(text);
+  // The value is repeated so people see what was read; a personal number never whole (a
+  // number with a wrong check digit is no ID number to the masking, so these fields are
+  // masked by position), and never longer than a line.
+  const bool personal = field.value_type.base == dsl::BaseType::idcard || field.value_type.base == dsl::BaseType::uscc ||
+                        field.value_type.base == dsl::BaseType::phone;
+  const std::string shown = dsl::truncate_utf8(personal ? dsl::mask_applicant(value) : dsl::mask_personal_numbers(value), 64);
   auto bad = [&](std::string_view wanted) {
-    return std::unexpected("field '" + field.name + "' is " + std::string(wanted) + "; '" + value + "' is not");
+    return std::unexpected("「" + field_title(field) + "」应为" + std::string(wanted) + "，“" + shown + "”不是");
   };
   switch (field.value_type.base) {
     case dsl::BaseType::boolean:
       if (value == "true" || value == "yes" || value == "是") return Value::of_bool(true);
       if (value == "false" || value == "no" || value == "否") return Value::of_bool(false);
-      return bad("a bool (true or false)");
+      return bad("是或否（true 或 false）");
     case dsl::BaseType::integer: {
       const auto d = dsl::Decimal::parse(value);
-      if (!d || d->units % dsl::Decimal::kScale != 0) return bad("a whole number");
+      if (!d || d->units % dsl::Decimal::kScale != 0) return bad("整数");
       return Value::of_int(d->units / dsl::Decimal::kScale);
     }
     case dsl::BaseType::decimal:
     case dsl::BaseType::money: {
       const auto d = dsl::Decimal::parse(value);
-      if (!d) return bad("a number");
+      if (!d) return bad("数字");
       return Value::of_decimal(*d);
     }
     case dsl::BaseType::date: {
       const auto d = dsl::parse_civil_date(value);
-      if (!d) return bad("a date YYYY-MM-DD");
+      if (!d) return bad("日期（年-月-日，如 2026-12-07）");
       return Value::of_date(dsl::days_from_civil(*d));
     }
-    case dsl::BaseType::enumeration: {
-      const auto& values = *field.value_type.values;
-      if (std::find(values.begin(), values.end(), value) == values.end()) {
-        std::string all;
-        for (const auto& v : values) all += (all.empty() ? "" : ", ") + v;
-        return bad("one of " + all);
-      }
+    case dsl::BaseType::enumeration:
+      if (auto problem = choice_problem(field, value); !problem.empty()) return std::unexpected(std::move(problem));
       return Value::of_text(value);
-    }
     case dsl::BaseType::list: {
       std::vector<Value> items;
       std::stringstream stream(value);
       std::string part;
-      while (std::getline(stream, part, ',')) items.push_back(Value::of_text(part));
+      while (std::getline(stream, part, ',')) {
+        if (auto problem = choice_problem(field, part); !problem.empty()) return std::unexpected(std::move(problem));
+        items.push_back(Value::of_text(part));
+      }
       return Value::of_list(std::move(items));
     }
     case dsl::BaseType::idcard:
-      if (!dsl::valid_idcard(value)) return bad("a resident ID number (GB 11643 check digit)");
+      if (!dsl::valid_idcard(value)) return bad("有效的居民身份证号码（18 位，末位校验码按 GB 11643 计算）");
       return Value::of_text(value);
     case dsl::BaseType::uscc:
-      if (!dsl::valid_uscc(value)) return bad("a unified social credit code (GB 32100 check digit)");
+      if (!dsl::valid_uscc(value)) return bad("有效的统一社会信用代码（18 位，末位校验码按 GB 32100 计算）");
       return Value::of_text(value);
     default: return Value::of_text(value);
   }
@@ -86,6 +94,35 @@ std::vector<Value> situation_slots(const Workflow& workflow, const std::map<std:
     }
   }
   return slots;
+}
+
+MaterialInfo material_info(const Workflow& workflow, MaterialIndex m) {
+  const MaterialModel& material = workflow.materials[m];
+  return MaterialInfo{m,
+                      material.id,
+                      material.title,
+                      material.source,
+                      material.secondary,
+                      material.original,
+                      material.formats,
+                      accept_attribute(material)};
+}
+
+std::vector<MaterialInfo> situation_materials(const Workflow& workflow, const std::vector<Value>& slots, std::int64_t today) {
+  const dsl::Environment environment{slots, today, nullptr};
+  std::vector<bool> needed(workflow.materials.size(), false);
+  for (const auto& item : workflow.items) {
+    if (item.when && !item.when->holds(environment)) continue;
+    for (const auto m : item.needs) needed[m] = true;
+  }
+  std::vector<MaterialInfo> out;
+  for (MaterialIndex m = 0; m < workflow.materials.size(); ++m) {
+    const auto& material = workflow.materials[m];
+    // What an item of the bundle issues is not the applicant's to bring.
+    if (!needed[m] || material.producer || (material.when && !material.when->holds(environment))) continue;
+    out.push_back(material_info(workflow, m));
+  }
+  return out;
 }
 
 namespace {

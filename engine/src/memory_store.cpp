@@ -73,6 +73,10 @@ class MemoryStore final : public Store {
       outbox_keys_.insert(o.idempotency_key);
       outbox_.emplace(o.id, std::move(o));
     }
+    if (request.case_number && request.expected_version == 0) {
+      auto& last = case_sequences_[request.case_number->day];
+      last = std::max(last, request.case_number->sequence);
+    }
     CommitResult result{false, request.summary.version, request.result};
     if (!request.command_id.empty()) {
       // Scoped as in the SQLite store: case starts and commits without events by id alone.
@@ -114,6 +118,9 @@ class MemoryStore final : public Store {
     for (const auto& [id, c] : cases_) {
       if (q.bundle_id && c.summary.bundle_id != *q.bundle_id) continue;
       if (q.status && c.summary.status != *q.status) continue;
+      if (q.channel && c.summary.channel != *q.channel) continue;
+      if (q.started_from && c.summary.started_at < *q.started_from) continue;
+      if (q.started_before && c.summary.started_at >= *q.started_before) continue;
       if (q.department || q.item_state || q.due_before) {
         const bool any = std::any_of(c.items.begin(), c.items.end(), [&](const ItemRow& r) { return matches(q, r); });
         if (!any) continue;
@@ -199,6 +206,12 @@ class MemoryStore final : public Store {
     return true;
   }
 
+  std::expected<std::uint64_t, StoreError> last_case_number(std::int32_t day) override {
+    std::lock_guard lock(mutex_);
+    const auto it = case_sequences_.find(day);
+    return it == case_sequences_.end() ? std::uint64_t{0} : it->second;
+  }
+
   std::expected<std::vector<DeployedWorkflow>, StoreError> list_workflows() override {
     std::lock_guard lock(mutex_);
     std::vector<DeployedWorkflow> out;
@@ -243,6 +256,7 @@ class MemoryStore final : public Store {
   }
 
   std::mutex mutex_;
+  std::map<std::int32_t, std::uint64_t> case_sequences_;  ///< the last generated case number by day
   std::map<std::string, CaseRecord> cases_;
   // Idempotency records by (scope, command id): scope "" for records found by the id alone.
   std::map<std::pair<std::string, std::string>, CommitResult> commands_;

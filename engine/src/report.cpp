@@ -28,7 +28,7 @@ struct Tally {
 
   void finish() {
     auto& f = figures;
-    f.on_time_rate = percent(f.items_on_time, f.items_finished);
+    f.on_time_rate = percent(f.items_on_time, f.items_finished + f.items_overdue_running);
     f.immediate_rate = percent(f.immediate_items, f.items_finished);
     f.average_workdays = average(workdays, f.cases_completed);
     f.average_visits = average(static_cast<double>(visits), f.cases_started);
@@ -43,6 +43,7 @@ struct Tally {
 std::expected<ServiceReport, EngineError> service_report(Engine& engine, const ReportPeriod& period) {
   std::map<std::string, Tally> by_bundle;
   Tally overall;
+  const Timestamp now = engine.now();
   constexpr std::size_t kPage = 500;
   for (std::size_t offset = 0;; offset += kPage) {
     CaseQuery query;
@@ -84,10 +85,17 @@ std::expected<ServiceReport, EngineError> service_report(Engine& engine, const R
         for (std::size_t i = 0; i < wf.items.size(); ++i) {
           const auto& item = c.items[i];
           corrections += static_cast<std::size_t>(item.corrections);
-          if (overdue.count(static_cast<ItemIndex>(i))) overdue_departments.insert(wf.departments[wf.items[i].department].id);
+          // Running past its deadline (as the item rows hold it, so the filter lists the same).
+          const Timestamp due = c.status == CaseStatus::running ? due_at(wf, calendar, c, static_cast<ItemIndex>(i)) : 0;
+          if (due != 0 && due <= now) {
+            ++f.items_overdue_running;
+            overdue_departments.insert(wf.departments[wf.items[i].department].id);
+          }
           if (item.phase != ItemPhase::done) continue;
           ++f.items_finished;
-          if (!overdue.count(static_cast<ItemIndex>(i))) ++f.items_on_time;
+          // On time: never overdue, also when no scheduler fired its timer in time.
+          const Timestamp deadline = deadline_of(wf, calendar, item, static_cast<ItemIndex>(i));
+          if (!overdue.count(static_cast<ItemIndex>(i)) && (deadline == 0 || item.finished_at <= deadline)) ++f.items_on_time;
           if (wf.items[i].immediate) ++f.immediate_items;
           last_end = std::max(last_end, item.finished_at);
         }
@@ -100,9 +108,11 @@ std::expected<ServiceReport, EngineError> service_report(Engine& engine, const R
           else if (wf.materials[m].source == MaterialSource::upload) ++f.materials_uploaded;
           original_needed = original_needed || wf.materials[m].original;
         }
-        if (!original_needed && c.delivery_channel != "window") ++f.fully_online;
+        ++f.cases_by_channel[c.channel];
+        const bool at_window = c.channel == "window";
+        if (!at_window && !original_needed && c.delivery_channel != "window") ++f.fully_online;
         f.corrections += corrections;
-        tally->visits += 1 + corrections + (c.delivery_channel == "window" ? 1 : 0);
+        tally->visits += (at_window ? 1 : 0) + corrections + (c.delivery_channel == "window" ? 1 : 0);
         if (completed) {
           ++f.cases_completed;
           const auto minutes = calendar.working_minutes_between(c.started_at / 60'000, last_end / 60'000);
@@ -117,12 +127,32 @@ std::expected<ServiceReport, EngineError> service_report(Engine& engine, const R
     }
     if (page->size() < kPage) break;
   }
+  // The filters that list each figure's cases: the period, the bundle, then the bar's own.
+  const auto filters = [&](ServiceFigures& f) {
+    f.cases.started_from = period.from;
+    f.cases.started_before = period.to;
+    if (!f.bundle_id.empty()) f.cases.bundle_id = f.bundle_id;
+    for (const auto& [channel, n] : f.cases_by_channel) {
+      CaseQuery q = f.cases;
+      q.channel = channel;
+      f.cases_of_channel[channel] = q;
+    }
+    for (const auto& [department, n] : f.overdue_cases_by_department) {
+      CaseQuery q = f.cases;
+      q.status = std::string(to_string(CaseStatus::running));
+      q.department = department;
+      q.due_before = now;
+      f.overdue_cases_of_department[department] = q;
+    }
+  };
   ServiceReport report;
   for (auto& [id, tally] : by_bundle) {
     tally.finish();
+    filters(tally.figures);
     report.bundles.push_back(std::move(tally.figures));
   }
   overall.finish();
+  filters(overall.figures);
   report.overall = std::move(overall.figures);
   return report;
 }

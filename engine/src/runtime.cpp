@@ -3,6 +3,7 @@
 
 #include <onevisit/dsl/formatter.hpp>
 #include <onevisit/dsl/identifiers.hpp>
+#include <onevisit/dsl/personal_numbers.hpp>
 
 #include <regex>
 
@@ -46,6 +47,61 @@ std::string_view to_string(MaterialStatus status) {
   return "missing";
 }
 
+std::string_view title_of(CaseStatus status) {
+  switch (status) {
+    case CaseStatus::running: return "办理中";
+    case CaseStatus::completed: return "已办结";
+    case CaseStatus::withdrawn: return "已撤回";
+    case CaseStatus::delivered: return "已出件";
+    case CaseStatus::rated: return "已评价";
+  }
+  return "办理中";
+}
+
+std::string_view title_of(ItemPhase phase) {
+  switch (phase) {
+    case ItemPhase::waiting: return "等待前置事项";
+    case ItemPhase::not_applicable: return "本情形不涉及";
+    case ItemPhase::active: return "办理中";
+    case ItemPhase::done: return "已办结";
+    case ItemPhase::cancelled: return "已取消";
+  }
+  return "等待前置事项";
+}
+
+std::string_view title_of(MaterialStatus status) {
+  switch (status) {
+    case MaterialStatus::missing: return "未提交";
+    case MaterialStatus::submitted: return "已提交待核验";
+    case MaterialStatus::verified: return "已核验";
+    case MaterialStatus::rejected: return "已退回";
+    case MaterialStatus::tolerated: return "容缺后补";
+  }
+  return "未提交";
+}
+
+std::string_view role_title(std::string_view role) {
+  static constexpr std::pair<std::string_view, std::string_view> kRoles[] = {
+      {"clerk", "综窗人员"},   {"reviewer", "部门审批人员"}, {"supervisor", "督办人员"},
+      {"applicant", "申请人"}, {"system", "系统"},           {"admin", "管理员"}};
+  for (const auto& [name, title] : kRoles) {
+    if (name == role) return title;
+  }
+  return role;
+}
+
+std::string_view event_title(std::string_view event) {
+  static constexpr std::pair<std::string_view, std::string_view> kEvents[] = {
+      {"accept", "受理"},           {"approve", "审批通过"},         {"reject", "不予许可"},
+      {"request_correction", "要求补正"}, {"corrected", "补正完成"}, {"refuse_intake", "不予受理"},
+      {"withdraw", "撤回"},          {"review", "审查"},             {"auto_accept", "自动受理"},
+      {"issue", "出证"},             {"inspect", "现场核查"},        {"submit", "提交"}};
+  for (const auto& [name, title] : kEvents) {
+    if (name == event) return title;
+  }
+  return event;
+}
+
 std::string_view to_string(Rejection::Code code) {
   switch (code) {
     case Rejection::Code::not_found: return "not_found";
@@ -76,16 +132,6 @@ constexpr Timestamp kMillisPerMinute = 60'000;
 
 Minutes minutes_of(Timestamp t) { return t / kMillisPerMinute; }
 Timestamp timestamp_of(Minutes m) { return m * kMillisPerMinute; }
-
-template <class T>
-std::string join(const std::vector<T>& items, std::string_view separator = ", ") {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += separator;
-    out += item;
-  }
-  return out;
-}
 
 bool clock_stopped(const Workflow& wf, const ItemState& item, ItemIndex index) {
   const auto& lc = wf.lifecycles[wf.items[index].lifecycle];
@@ -142,8 +188,13 @@ bool material_applies(const Workflow& wf, const Case& c, MaterialIndex m) {
 
 Timestamp due_at(const Workflow& wf, const WorkCalendar& calendar, const Case& c, ItemIndex i) {
   const ItemState& item = c.items[i];
+  if (item.phase != ItemPhase::active || item.paused_since) return 0;
+  return deadline_of(wf, calendar, item, i);
+}
+
+Timestamp deadline_of(const Workflow& wf, const WorkCalendar& calendar, const ItemState& item, ItemIndex i) {
   const ItemModel& model = wf.items[i];
-  if (item.phase != ItemPhase::active || item.paused_since || !model.promised) return 0;
+  if (!model.promised) return 0;
   const Minutes base = base_due(model, calendar, minutes_of(item.started_at));
   return timestamp_of(calendar.add_working_minutes(base, closed_pause_minutes(item, calendar)));
 }
@@ -185,14 +236,38 @@ std::vector<Value> guard_slots(const Workflow& wf, const WorkCalendar& calendar,
 // ---------------------------------------------------------------------------------------
 // Form validation
 
+const std::vector<dsl::ast::EnumValue>* field_choices(const FieldModel& field) {
+  const dsl::ast::Type* type = &field.type;
+  if (type->kind == dsl::ast::TypeKind::list && !type->element.empty()) type = &type->element.front();
+  return type->kind == dsl::ast::TypeKind::enumeration ? &type->values : nullptr;
+}
+
+std::string field_title(const FieldModel& field) { return field.title.empty() ? field.name : field.title; }
+
+std::string choice_problem(const FieldModel& field, std::string_view value) {
+  const auto* choices = field_choices(field);
+  if (!choices) return {};
+  if (std::any_of(choices->begin(), choices->end(), [&](const auto& c) { return c.name.text == value; })) return {};
+  std::string listed;
+  for (const auto& c : *choices) {
+    if (!listed.empty()) listed += "、";
+    listed += c.title ? c.title->value + "（" + c.name.text + "）" : c.name.text;
+  }
+  // The value is what someone typed: never longer than a line, never a whole personal number.
+  return "「" + field_title(field) + "」没有“" + dsl::truncate_utf8(dsl::mask_personal_numbers(value), 64) +
+         "”这一项，请从以下选项中选择：" + listed;
+}
+
 std::vector<Rejection::FieldError> validate_form(const Workflow& wf, const std::map<std::string, Value>& form, Timestamp now) {
   std::vector<Rejection::FieldError> errors;
   for (const auto& [name, value] : form) {
     if (!wf.find_field(name)) {
       std::vector<std::string_view> names;
       for (const auto& f : wf.fields) names.push_back(f.name);
-      std::string message = "is not a field of bundle '" + wf.bundle_id + "'";
-      if (auto guess = dsl::closest_name(name, names); !guess.empty()) message += "; did you mean '" + guess + "'?";
+      std::string message = "「" + wf.title + "」的表单没有“" + dsl::truncate_utf8(dsl::mask_personal_numbers(name), 64) + "”这一栏";
+      if (auto guess = dsl::closest_name(name, names); !guess.empty()) {
+        message += "，是否指「" + field_title(wf.fields[*wf.find_field(guess)]) + "」（" + guess + "）？";
+      }
       errors.push_back({name, message});
     }
   }
@@ -211,53 +286,65 @@ std::vector<Rejection::FieldError> validate_form(const Workflow& wf, const std::
     const bool asked = !f.when || f.when->holds(env);
     const bool given = it != form.end() && !it->second.is_null();
     if (!given) {
-      if (asked && f.required && !f.default_value && !f.default_expression) errors.push_back({f.name, "is required"});
+      if (asked && f.required && !f.default_value && !f.default_expression) errors.push_back({f.name, "请填写「" + field_title(f) + "」"});
       continue;
     }
     const Value& v = it->second;
+    // Messages are for people: Chinese, naming the field's title; they never repeat a value
+    // that may be personal (an ID number with a wrong check digit is not recognised as one).
+    const std::string title = "「" + field_title(f) + "」";
     auto fail = [&](std::string message) { errors.push_back({f.name, std::move(message)}); };
     switch (f.value_type.base) {
       case dsl::BaseType::boolean:
-        if (v.kind != ValueKind::boolean) fail("must be true or false");
+        if (v.kind != ValueKind::boolean) fail(title + "应为是或否");
         break;
       case dsl::BaseType::integer:
-        if (v.kind != ValueKind::integer) fail("must be a whole number");
+        if (v.kind != ValueKind::integer) fail(title + "应为整数");
         break;
       case dsl::BaseType::decimal:
       case dsl::BaseType::money:
-        if (v.kind != ValueKind::integer && v.kind != ValueKind::decimal) fail("must be a number");
+        if (v.kind != ValueKind::integer && v.kind != ValueKind::decimal) fail(title + "应为数字");
         if (f.value_type.base == dsl::BaseType::money && v.kind == ValueKind::decimal && v.integer % 100 != 0) {
-          fail("money has at most 2 decimals");
+          fail(title + "是金额，最多两位小数");
         }
         break;
       case dsl::BaseType::date:
-        if (v.kind != ValueKind::date) fail("must be a date YYYY-MM-DD");
+        if (v.kind != ValueKind::date) fail(title + "应为日期（年-月-日）");
         break;
       case dsl::BaseType::idcard:
-        if (v.kind != ValueKind::text || !dsl::valid_idcard(v.text)) fail("is not a valid resident ID number (GB 11643 check failed)");
+        if (v.kind != ValueKind::text || !dsl::valid_idcard(v.text)) fail(title + "不是有效的居民身份证号码（GB 11643 校验位不符），请核对后重新填写");
         break;
       case dsl::BaseType::uscc:
-        if (v.kind != ValueKind::text || !dsl::valid_uscc(v.text)) fail("is not a valid unified social credit code (GB 32100 check failed)");
+        if (v.kind != ValueKind::text || !dsl::valid_uscc(v.text)) fail(title + "不是有效的统一社会信用代码（GB 32100 校验位不符），请核对后重新填写");
         break;
       case dsl::BaseType::phone: {
         static const std::regex kLandline("^0[0-9]{2,3}-?[0-9]{7,8}$");
         if (v.kind != ValueKind::text || !(dsl::valid_mobile_phone(v.text) || std::regex_match(v.text, kLandline))) {
-          fail("is not a phone number (11-digit mobile or 0xx-xxxxxxxx)");
+          fail(title + "不是有效的电话号码（11 位手机号，或带区号的固定电话如 0571-88888888）");
         }
         break;
       }
-      case dsl::BaseType::enumeration: {
-        const auto& values = *f.value_type.values;
-        if (v.kind != ValueKind::text || std::find(values.begin(), values.end(), v.text) == values.end()) {
-          fail("must be one of: " + join(values));
+      case dsl::BaseType::enumeration:
+        if (auto problem = choice_problem(f, v.kind == ValueKind::text ? v.text : dsl::to_string(v)); !problem.empty()) {
+          fail(std::move(problem));
         }
         break;
-      }
       case dsl::BaseType::list:
-        if (v.kind != ValueKind::list) fail("must be a list");
+        if (v.kind != ValueKind::list) {
+          fail(title + "应为多选（列表）");
+          break;
+        }
+        // A multiple choice: every element one of the choices (the first one that is not is named).
+        for (const auto& element : v.list) {
+          if (auto problem = choice_problem(f, element.kind == ValueKind::text ? element.text : dsl::to_string(element));
+              !problem.empty()) {
+            fail(std::move(problem));
+            break;
+          }
+        }
         break;
       default:
-        if (v.kind != ValueKind::text) fail("must be text");
+        if (v.kind != ValueKind::text) fail(title + "应为文字");
         break;
     }
     if (!errors.empty() && errors.back().field == f.name) continue;
@@ -270,15 +357,15 @@ std::vector<Rejection::FieldError> validate_form(const Workflow& wf, const std::
         const auto a = v.as_decimal(), b = bound.as_decimal();
         return (a > b) - (a < b);
       };
-      if (min && !min->is_null() && compare(*min) < 0) fail("must be at least " + dsl::to_string(*min));
-      if (max && !max->is_null() && compare(*max) > 0) fail("must be at most " + dsl::to_string(*max));
+      if (min && !min->is_null() && compare(*min) < 0) fail(title + "不能小于 " + dsl::to_string(*min));
+      if (max && !max->is_null() && compare(*max) > 0) fail(title + "不能大于 " + dsl::to_string(*max));
     }
     if (!f.pattern.empty() && v.kind == ValueKind::text) {
       const auto matched = dsl::pattern_matches(v.text, f.pattern);
       if (!matched) {
-        fail("cannot be checked against the pattern " + f.pattern + " (the pattern is invalid, or too complex for this value)");
+        fail(title + "无法按规定格式校验（格式规则有误或内容过长），请联系业务配置人员");
       } else if (!*matched) {
-        fail("does not match the pattern " + f.pattern);
+        fail(title + "的格式不符合要求（" + f.pattern + "）");
       }
     }
   }
@@ -310,6 +397,7 @@ struct Applier {
     c.bundle_version = x.bundle_version;
     c.slots = x.slots;
     c.applicant_masked = x.applicant_masked;
+    c.channel = x.channel;
     c.started_at = e.at;
     c.status = CaseStatus::running;
     c.materials.assign(wf.materials.size(), MaterialState{});

@@ -53,7 +53,7 @@ using Kind = StoreError::Kind;
 // PRAGMA application_id of every onevisit database: "ONEV" in ASCII.
 constexpr std::int64_t kApplicationId = 0x4F4E4556;
 // PRAGMA user_version: the schema version this build creates and reads (docs/storage.md).
-constexpr std::int64_t kSchemaVersion = 5;
+constexpr std::int64_t kSchemaVersion = 6;
 // Idle read connections kept open; more are opened under load and closed when released.
 constexpr std::size_t kMaxIdleReaders = 8;
 // Per-connection settings of the write connection. synchronous=FULL: every COMMIT fsyncs
@@ -300,8 +300,21 @@ ALTER TABLE events ADD COLUMN command_id TEXT;
 ALTER TABLE events ADD COLUMN result TEXT;
 )sql";
 
+// Version 6 (issue 14): generated case numbers count per day without gaps, durably: each
+// day's last number is kept and rises in the transaction of the case start that takes one
+// (a refused or failed start takes none). And a case records its channel (window, online,
+// mobile, kiosk), so that lists and figures can count and filter by it; cases from before
+// were all taken at a window.
+constexpr const char* kSchemaV6 = R"sql(
+CREATE TABLE case_sequences (
+  day INTEGER PRIMARY KEY,
+  last BIGINT NOT NULL
+);
+ALTER TABLE cases ADD COLUMN channel TEXT NOT NULL DEFAULT 'window';
+)sql";
+
 constexpr Migration kMigrations[] = {
-    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
+    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 // ---------------------------------------------------------------------------------------
@@ -313,7 +326,13 @@ constexpr const char* kSelectCaseHead =
 // Inserts a new case; nothing when the id is taken (the commit is then refused).
 constexpr const char* kInsertCase =
     "INSERT INTO cases (case_id, bundle_id, bundle_version, status, applicant, started_at, updated_at, "
-    "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING";
+    "version, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING";
+// The day's last generated case number rises to the one this start took (commits of one day
+// may land out of number order; the highest wins).
+constexpr const char* kRaiseCaseSequence =
+    "INSERT INTO case_sequences (day, last) VALUES (?1, ?2) ON CONFLICT (day) DO UPDATE SET "
+    "last = CASE WHEN excluded.last > case_sequences.last THEN excluded.last ELSE case_sequences.last END";
+constexpr const char* kSelectCaseSequence = "SELECT last FROM case_sequences WHERE day = ?";
 // Two forms so that an unchanged status does not rewrite the cases_by_status entry (SQLite
 // maintains every index on a column named in SET, whatever the value). The first changes
 // nothing when the status differs; then the second runs. A commit without events passes
@@ -375,10 +394,10 @@ constexpr const char* kInsertWorkflow =
     "INSERT INTO workflows (bundle_id, version, source_hash, source, deployed_at) VALUES (?, ?, ?, ?, ?)";
 
 constexpr const char* kCaseColumns =
-    "c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, c.version";
+    "c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, c.version, c.channel";
 constexpr const char* kSelectCase =
     "SELECT c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, "
-    "c.version, s.version, s.snapshot, c.last_event "
+    "c.version, s.version, s.snapshot, c.last_event, c.channel "
     "FROM cases c LEFT JOIN snapshots s ON s.case_id = c.case_id WHERE c.case_id = ?";
 // A case's events after sequence ?2, walking its chain back from its latest event ?1.
 // (Every step goes to a smaller id, as events are appended in id order: a damaged link
@@ -949,11 +968,18 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   std::size_t next_event = 0;
   if (r.expected_version == 0) {
     if (auto done = execute(c, kInsertCase, r.case_id, s.bundle_id, std::int64_t{s.bundle_version}, s.status,
-                            s.applicant, s.started_at, s.updated_at, to_sql(s.version));
+                            s.applicant, s.started_at, s.updated_at, to_sql(s.version), s.channel);
         !done) {
       return std::unexpected(done.error());
     }
     if (sqlite3_changes64(db) == 0) return refused();
+    if (r.case_number) {
+      if (auto done = execute(c, kRaiseCaseSequence, std::int64_t{r.case_number->day},
+                              static_cast<std::int64_t>(r.case_number->sequence));
+          !done) {
+        return std::unexpected(done.error());
+      }
+    }
   } else if (!r.events.empty()) {
     const auto& e = r.events.front();
     const auto [command_id, result] = last_of_command(0);
@@ -1322,7 +1348,7 @@ class ReaderPool {
 // ---------------------------------------------------------------------------------------
 // The store.
 
-CaseSummary read_summary(const Statement& stmt) {
+CaseSummary read_summary(const Statement& stmt, int channel_column = 8) {
   CaseSummary s;
   s.case_id = stmt.text(0);
   s.bundle_id = stmt.text(1);
@@ -1332,6 +1358,7 @@ CaseSummary read_summary(const Statement& stmt) {
   s.started_at = stmt.int64(5);
   s.updated_at = stmt.int64(6);
   s.version = stmt.uint64(7);
+  s.channel = stmt.text(channel_column);
   return s;
 }
 
@@ -1443,7 +1470,7 @@ class SqliteStore final : public Store {
           auto row = stmt->next();
           if (!row) return std::unexpected(row.error());
           if (!*row) return Result{};
-          stored.summary = read_summary(*stmt);
+          stored.summary = read_summary(*stmt, 11);
           stored.snapshot_version = stmt->uint64(8);  // NULL (no snapshot yet) reads as 0
           auto snapshot = sealer_.open(stmt->bytes(9), "snapshots.snapshot", case_id);
           if (!snapshot) return std::unexpected(snapshot.error());
@@ -1484,6 +1511,9 @@ class SqliteStore final : public Store {
           query.sql = std::string("SELECT ") + kCaseColumns + " FROM cases c WHERE 1 = 1";
           if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
           if (q.status) query.where("c.status = ?", *q.status);
+          if (q.channel) query.where("c.channel = ?", *q.channel);
+          if (q.started_from) query.where("c.started_at >= ?", std::int64_t{*q.started_from});
+          if (q.started_before) query.where("c.started_at < ?", std::int64_t{*q.started_before});
           if (q.department || q.item_state || q.due_before) {
             // All item filters hold for one and the same item. An item with a department or a
             // due date filter must still be open (non-final); a state filter alone may name a
@@ -1663,6 +1693,17 @@ class SqliteStore final : public Store {
       if (!retired) return std::unexpected(retired.error());
       report.retired = std::move(*retired);
       return report;
+    });
+  }
+
+  std::expected<std::uint64_t, StoreError> last_case_number(std::int32_t day) override {
+    return read<std::uint64_t>([&](Connection& c) -> std::expected<std::uint64_t, StoreError> {
+      auto stmt = c.prepare(kSelectCaseSequence);
+      if (!stmt) return std::unexpected(stmt.error());
+      stmt->bind(std::int64_t{day});
+      auto row = stmt->next();
+      if (!row) return std::unexpected(row.error());
+      return *row ? stmt->uint64(0) : std::uint64_t{0};
     });
   }
 

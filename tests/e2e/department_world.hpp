@@ -6,6 +6,7 @@
 // speaks HTTP, the rest go through exchange folders (前置机), so every bundle crosses both.
 #pragma once
 
+#include "../test_support.hpp"
 #include "deptsim/simulator.hpp"
 
 #include <onevisit/adapters/delivery.hpp>
@@ -173,7 +174,10 @@ class DepartmentWorld {
         const auto status = v.state.materials[m].status;
         if (material.source == MaterialSource::produced || !material_applies(*workflow_, v.state, m)) continue;
         if (status == MaterialStatus::missing || status == MaterialStatus::rejected) {
-          auto r = engine_->attach_content(id, material.id, "材料 " + material.title + " / " + id, material.id + ".pdf",
+          // A real file of the first format the material declares (PDF when it declares none).
+          const std::string format = material.formats.empty() ? "pdf" : material.formats.front();
+          auto r = engine_->attach_content(id, material.id, onevisit::testing::sample_file(format, "材料 " + material.title + " / " + id),
+                                           material.id + "." + format,
                                            {.command_id = "", .actor = "applicant", .role = "applicant"});
           INFO(material.id << ": " << (r ? "" : r.error().message));
           REQUIRE(r);

@@ -6,10 +6,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <onevisit/dsl/personal_numbers.hpp>
 #include <onevisit/dsl/source.hpp>
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/simulate.hpp>
 #include <regex>
+#include <set>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <sstream>
@@ -411,8 +413,9 @@ TEST_CASE("engine: a case restored from its latest snapshot and the events after
     if (!opened) FAIL(opened.error().message);
     auto& engine = **opened;
     REQUIRE(engine.deploy_sources({{"loop.flow", kCorrectionFlow}}, {"loop.flow"}));
+    // At a kiosk: the channel goes through snapshots too.
     auto started = engine.start_case("loop", {{"company_name", Value::of_text("某某公司")}}, "11010519491231002X",
-                                     {"", "clerk-1", "clerk"});
+                                     {"", "clerk-1", "clerk", "kiosk"});
     if (!started) FAIL(started.error().message);
     case_id = started->case_id;
     REQUIRE(engine.execute(case_id, FireEvent{"registration", "accept", {}}, {"", "clerk-1", "clerk"}));
@@ -435,6 +438,7 @@ TEST_CASE("engine: a case restored from its latest snapshot and the events after
   CHECK(restored->state.version > 16);
   CHECK(restored->state.version % 16 != 0);  // so that a tail of events is replayed
   CHECK(codec::encode_case(restored->state) == live.back());
+  CHECK(restored->state.channel == "kiosk");
   // The restored case goes on as the live one would have.
   auto approved = (*opened)->execute(case_id, FireEvent{"registration", "approve", {}}, {"", "reviewer-1", "reviewer"});
   if (!approved) FAIL(approved.error().message);
@@ -557,4 +561,128 @@ TEST_CASE("engine: an applicant given by name is masked by characters, in the st
   INFO(log.str());
   CHECK(log.str().find("for 张** by clerk-1") != std::string::npos);
   CHECK(dsl::find_invalid_utf8(log.str()) == std::string::npos);
+}
+
+// Issue 14: generated case numbers came from an in-memory counter ("C20261207-2-…" twice after
+// a restart) and refused starts used numbers up. Now: the day's sequence, durable, no gaps.
+TEST_CASE("engine: case numbers count per day in the store, go on after a restart, and refused starts take none",
+          "[engine][sqlite][case-numbers]") {
+  const auto db = temp_db("numbers.db");
+  VirtualClock clock(at(2026, 12, 7, 9));
+  {
+    auto opened = Engine::open({db.string(), &clock});
+    if (!opened) FAIL(opened.error().message);
+    REQUIRE((*opened)->deploy(bundled_workflows()));
+    auto first = (*opened)->start_case("newborn", newborn_form(), "", {"a", "clerk-1", "clerk"});
+    REQUIRE(first);
+    CHECK(first->case_id == "20261207-0001");
+    // A refused start (a bad form) and a bundle that does not exist take no number.
+    CHECK(!(*opened)->start_case("newborn", {{"mother_name", Value::of_int(3)}}, "", {"b", "clerk-1", "clerk"}));
+    CHECK(!(*opened)->start_case("newbron", newborn_form(), "", {"c", "clerk-1", "clerk"}));
+    // A retried start is the same case under the same number.
+    auto retried = (*opened)->start_case("newborn", newborn_form(), "", {"a", "clerk-1", "clerk"});
+    REQUIRE(retried);
+    CHECK(retried->duplicate);
+    CHECK(retried->case_id == "20261207-0001");
+    auto second = (*opened)->start_case("newborn", newborn_form(), "", {"d", "clerk-1", "clerk"});
+    REQUIRE(second);
+    CHECK(second->case_id == "20261207-0002");
+    // A client's own id takes no number.
+    REQUIRE((*opened)->start_case("newborn", newborn_form(), "", {"e", "clerk-1", "clerk"}, "intake-7"));
+  }
+  // After a restart the day goes on where it was; the next day starts at 1.
+  auto opened = Engine::open({db.string(), &clock});
+  if (!opened) FAIL(opened.error().message);
+  auto third = (*opened)->start_case("newborn", newborn_form(), "", {"f", "clerk-1", "clerk"});
+  REQUIRE(third);
+  CHECK(third->case_id == "20261207-0003");
+  clock.set(at(2026, 12, 8, 9));
+  auto next_day = (*opened)->start_case("newborn", newborn_form(), "", {"g", "clerk-1", "clerk"});
+  REQUIRE(next_day);
+  CHECK(next_day->case_id == "20261208-0001");
+  // Generated numbers are no personal numbers: logs and answers show them whole.
+  CHECK(dsl::mask_personal_numbers(next_day->case_id) == next_day->case_id);
+  CHECK(dsl::find_personal_numbers("20261208-0001", dsl::PersonalNumberScan::identifier).empty());
+}
+
+TEST_CASE("engine: concurrent case starts get distinct consecutive numbers", "[engine][sqlite][case-numbers]") {
+  const auto db = temp_db("numbers-concurrent.db");
+  VirtualClock clock(at(2026, 12, 7, 9));
+  auto opened = Engine::open({db.string(), &clock});
+  if (!opened) FAIL(opened.error().message);
+  auto& engine = **opened;
+  REQUIRE(engine.deploy(bundled_workflows()));
+  constexpr int kThreads = 4, kEach = 10;
+  std::vector<std::vector<std::string>> ids(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int n = 0; n < kEach; ++n) {
+        // Every other start of thread 0 is refused: it must leave no hole.
+        if (t == 0) (void)engine.start_case("newborn", {{"mother_name", Value::of_int(3)}}, "", {"", "clerk-1", "clerk"});
+        auto started = engine.start_case("newborn", newborn_form(), "", {"", "clerk-" + std::to_string(t), "clerk"});
+        if (started) ids[t].push_back(started->case_id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> all;
+  for (const auto& list : ids) all.insert(list.begin(), list.end());
+  REQUIRE(all.size() == kThreads * kEach);
+  int expected = 1;
+  for (const auto& id : all) {
+    char want[32];
+    std::snprintf(want, sizeof want, "20261207-%04d", expected++);
+    CHECK(id == want);
+  }
+}
+
+// Issue 14: each case records its channel at the start; it survives a restart.
+TEST_CASE("engine: a case's channel is recorded at its start and survives a restart", "[engine][sqlite][channel]") {
+  const auto db = temp_db("channel.db");
+  VirtualClock clock(at(2026, 12, 7, 9));
+  std::string mobile_case, window_case;
+  {
+    auto opened = Engine::open({db.string(), &clock});
+    if (!opened) FAIL(opened.error().message);
+    REQUIRE((*opened)->deploy(bundled_workflows()));
+    auto mobile = (*opened)->start_case("newborn", newborn_form(), "", {"m", "app", "applicant", "mobile"});
+    REQUIRE(mobile);
+    mobile_case = mobile->case_id;
+    auto window = (*opened)->start_case("newborn", newborn_form(), "", {"w", "clerk-1", "clerk"});
+    REQUIRE(window);
+    window_case = window->case_id;
+    auto fax = (*opened)->start_case("newborn", newborn_form(), "", {"f", "clerk-1", "clerk", "fax"});
+    REQUIRE_FALSE(fax);
+    CHECK(fax.error().rejection->reason == "unknown_channel");
+  }
+  auto opened = Engine::open({db.string(), &clock});
+  if (!opened) FAIL(opened.error().message);
+  auto mobile = (*opened)->get_case(mobile_case);
+  REQUIRE(mobile);
+  CHECK(mobile->state.channel == "mobile");
+  CHECK((*opened)->get_case(window_case)->state.channel == "window");
+  auto listed = (*opened)->list_cases(CaseQuery{.channel = "mobile"});
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().case_id == mobile_case);
+  CHECK(listed->front().channel == "mobile");
+}
+
+// Issue 14: what a clerk reads when a case or bundle is not there is Chinese and says what to do.
+TEST_CASE("engine: an unknown case or bundle is answered in Chinese with a guess by title", "[engine][messages]") {
+  VirtualClock clock(at(2026, 12, 7, 9));
+  auto opened = Engine::open({":memory:", &clock});
+  REQUIRE(opened);
+  REQUIRE((*opened)->deploy(bundled_workflows()));
+  auto nope = (*opened)->get_case("20261207-0099");
+  REQUIRE_FALSE(nope);
+  CHECK(nope.error().kind == EngineError::Kind::not_found);
+  CHECK(nope.error().message == "没有找到办件20261207-0099，请核对办件编号。");
+  auto fired = (*opened)->execute("20261207-0099", Withdraw{"x"}, {"", "clerk-1", "clerk"});
+  REQUIRE_FALSE(fired);
+  CHECK(fired.error().message == "没有找到办件20261207-0099，请核对办件编号。");
+  auto typo = (*opened)->start_case("newbron", newborn_form(), "", {"", "clerk-1", "clerk"});
+  REQUIRE_FALSE(typo);
+  CHECK(typo.error().message == "没有部署“newbron”这一件事，是否指「" + (*opened)->workflow("newborn")->title + "」（newborn）？");
 }

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include "../test_support.hpp"
@@ -62,8 +63,9 @@ struct Office {
     auto deployed = engine->deploy_sources({{"startup.flow", kFlow}}, {"startup.flow"});
     if (!deployed) FAIL(deployed.error().message << "\n" << testing::describe(deployed.error().diagnostics));
   }
-  void start(const std::string& id) {
-    auto r = engine->start_case("startup", {{"company_name", Value::of_text("杭州小馆")}}, "", {"", "clerk", "clerk"}, id);
+  void start(const std::string& id, const std::string& channel = "window") {
+    CommandOptions options{"", "clerk", "clerk", channel};
+    auto r = engine->start_case("startup", {{"company_name", Value::of_text("杭州小馆")}}, "", options, id);
     if (!r) FAIL(r.error().message);
   }
   void send(const std::string& id, CommandBody body, const std::string& role) {
@@ -131,11 +133,14 @@ TEST_CASE("report: service figures per bundle and overall", "[report]") {
   CHECK(f.ratings == std::array<std::size_t, 5>{1, 0, 0, 0, 1});
   CHECK(f.rated == 2);
   CHECK(f.good_rating_rate == Approx(50.0));
-  CHECK(f.overdue_cases_by_department == std::map<std::string, std::size_t>{{"market", 1}});
+  // B's registration was overdue but has finished: no case is overdue now.
+  CHECK(f.overdue_cases_by_department.empty());
+  CHECK(f.items_overdue_running == 0);
   CHECK(f.average_workdays > 1.0);
-  // A shows an original and collects at the window; B and C need neither.
-  CHECK(f.fully_online == 2);
-  CHECK(f.fully_online_rate == Approx(66.7));
+  // Issue 14: every case was taken at a window, so none is fully online (it said 66.7%).
+  CHECK(f.fully_online == 0);
+  CHECK(f.fully_online_rate == Approx(0.0));
+  CHECK(f.cases_by_channel == std::map<std::string, std::size_t>{{"window", 3}});
   CHECK(f.materials_uploaded == 1);
   CHECK(f.materials_from_elicense == 2);
 
@@ -151,6 +156,69 @@ TEST_CASE("report: service figures per bundle and overall", "[report]") {
   CHECK(empty->overall.cases_started == 0);
   CHECK(empty->bundles.empty());
   CHECK(empty->overall.on_time_rate == 0);
+}
+
+// Issue 14: 全程网办率 was 85.7% for cases all taken at a window, and 按时办结率 100% while
+// items were overdue. The channel counts, and so do items running past their deadline.
+TEST_CASE("report: fully online counts the channel, overdue running items are not on time, each bar lists its cases",
+          "[report][channel]") {
+  Office office;
+  // W at the window, O online, M on the mobile app, K at a kiosk; A from the web but with an
+  // original to show at the window.
+  for (const auto& [id, channel] : std::vector<std::pair<std::string, std::string>>{
+           {"W", "window"}, {"O", "online"}, {"M", "mobile"}, {"K", "kiosk"}}) {
+    office.start(id, channel);
+    office.send(id, AttachMaterial{"id_card", "", "", true}, "clerk");
+    office.fire(id, "notice", "approve", "clerk");
+  }
+  office.start("A", "online");
+  office.send("A", AttachMaterial{"articles", Engine::content_hash("%PDF"), "articles.pdf", false}, "clerk");
+  office.fire("A", "notice", "approve", "clerk");
+  CHECK_FALSE(office.engine->start_case("startup", {{"company_name", Value::of_text("小馆")}}, "", {"", "clerk", "clerk", "fax"}));
+  auto report = service_report(*office.engine, {});
+  REQUIRE(report);
+  auto f = report->overall;
+  CHECK(f.cases_by_channel == std::map<std::string, std::size_t>{{"kiosk", 1}, {"mobile", 1}, {"online", 2}, {"window", 1}});
+  CHECK(f.fully_online == 3);
+  CHECK(f.fully_online_rate == Approx(60.0));
+  CHECK(f.average_visits == Approx(1.0 / 5));  // W's intake at the window
+  CHECK(f.items_finished == 5);                 // the notices (immediate), on time
+  CHECK(f.on_time_rate == Approx(100.0));
+
+  // Two weeks on, every registration runs past its 2 working days: they are not on time.
+  office.clock.set(at(2026, 3, 16));
+  report = service_report(*office.engine, {});
+  REQUIRE(report);
+  f = report->overall;
+  CHECK(f.items_overdue_running == 5);
+  CHECK(f.on_time_rate == Approx(50.0));  // 5 on time of 5 finished + 5 running late
+  CHECK(f.overdue_cases_by_department == std::map<std::string, std::size_t>{{"market", 5}});
+
+  // Each bar's filter lists exactly the cases it counts.
+  const auto listed = [&](const CaseQuery& q) {
+    std::set<std::string> ids;
+    const auto cases = office.engine->list_cases(q);
+    REQUIRE(cases);
+    for (const auto& c : *cases) ids.insert(c.case_id);
+    return ids;
+  };
+  CHECK(listed(f.cases).size() == 5);
+  CHECK(listed(f.cases_of_channel.at("online")) == std::set<std::string>{"A", "O"});
+  CHECK(listed(f.cases_of_channel.at("window")) == std::set<std::string>{"W"});
+  CHECK(listed(f.overdue_cases_of_department.at("market")).size() == 5);
+  office.fire("O", "registration", "accept", "clerk");
+  office.fire("O", "registration", "approve", "reviewer");
+  report = service_report(*office.engine, {});
+  REQUIRE(report);
+  // O's registration finished late (no scheduler fired its overdue timer): not on time either.
+  CHECK(report->overall.items_finished == 6);
+  CHECK(report->overall.items_on_time == 5);
+  CHECK(report->overall.overdue_cases_by_department.at("market") == 4);
+  CHECK(listed(report->overall.overdue_cases_of_department.at("market")).size() == 4);
+  // A period's filter keeps to the period.
+  auto later = service_report(*office.engine, {at(2026, 3, 10), std::nullopt});
+  REQUIRE(later);
+  CHECK(listed(later->overall.cases).empty());
 }
 
 TEST_CASE("report: onevisit report reads an SQLite file, in text and JSON", "[report]") {

@@ -143,7 +143,7 @@ TEST_CASE("retention: a closed case's personal data is erased once its retention
     CHECK(holds(stored_text(engine->store(), "open-1"), kOpen));
     auto opened_case = engine->execute("open-1", ErasePersonalData{}, retention);
     REQUIRE(!opened_case);
-    CHECK(opened_case.error().message.find("an open case is never erased") != std::string::npos);
+    CHECK(opened_case.error().rejection->detail.find("an open case is never erased") != std::string::npos);
 
     // The history says who, when and which policy; sequence and links stay intact.
     auto history = engine->history("closed-1");
@@ -217,7 +217,7 @@ TEST_CASE("retention: a withdrawn case counts from its withdrawal, a bundle with
   CHECK(engine.apply_retention(retention)->empty());
   auto refused = engine.execute("k-1", ErasePersonalData{}, retention);
   REQUIRE(!refused);
-  CHECK(refused.error().message.find("sets none") != std::string::npos);
+  CHECK(refused.error().rejection->detail.find("sets none") != std::string::npos);
 }
 
 TEST_CASE("retention: the commands — store new-key, --config for the keys, store reseal, retention", "[retention][cli]") {

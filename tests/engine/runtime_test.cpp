@@ -2,6 +2,7 @@
 // clock and the real 2026 calendar.
 #include <catch2/catch.hpp>
 
+#include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/runtime.hpp>
 
 #include "../test_support.hpp"
@@ -15,8 +16,8 @@ namespace {
 const std::string kFlow = R"(
 import "workflows/calendars/cn_mainland.flow"
 lifecycle standard {
-  state submitted initial; state accepted; state correcting pauses_clock
-  state approved final; state rejected final failed
+  state submitted "已提交" initial; state accepted "已受理"; state correcting "补正中" pauses_clock
+  state approved "已办结" final; state rejected "不予许可" final failed
   on accept: submitted -> accepted by clerk when materials.complete
   on request_correction: submitted, accepted -> correcting by clerk requires reason do notify(applicant, "请补正")
   on corrected: correcting -> accepted by applicant
@@ -42,6 +43,7 @@ bundle startup "企业开办" version 1 {
     category "类型": enum(company "公司", sole "个体") default "company"
     needs_seal "刻章": bool default true
     registry_code "登记编号": text pattern "^[A-Z0-9]*$"
+    seals "刻制印章": list(enum(official "公章", finance "财务专用章")) default ["official"]
   }
   use registration
   item seal "刻章" by police after registration when needs_seal { needs license, id_card; limit 1 workday }
@@ -166,12 +168,67 @@ TEST_CASE("runtime: the form is validated and every problem reported at once", "
   std::map<std::string, std::string> errors;
   for (const auto& e : r.field_errors) errors[e.field] = e.message;
   CHECK(errors.size() == 5);
-  CHECK(errors["company_name"] == "is required");
-  CHECK(errors["legal_rep_id"].find("GB 11643") != std::string::npos);
-  CHECK(errors["capital"] == "must be at least 0");
-  CHECK(errors["category"] == "must be one of: company, sole");
-  CHECK(errors["captial"].find("did you mean 'capital'?") != std::string::npos);
+  CHECK(errors["company_name"] == "请填写「企业名称」");
+  CHECK(errors["legal_rep_id"] == "「法定代表人身份证」不是有效的居民身份证号码（GB 11643 校验位不符），请核对后重新填写");
+  CHECK(errors["capital"] == "「注册资本」不能小于 0");
+  CHECK(errors["category"] == "「类型」没有“partnership”这一项，请从以下选项中选择：公司（company）、个体（sole）");
+  CHECK(errors["captial"] == "「企业开办」的表单没有“captial”这一栏，是否指「注册资本」（capital）？");
   CHECK(w.state.version == 0);
+}
+
+// Issue 14: a list(enum(...)) field took any text; enums are choices, wherever values enter.
+TEST_CASE("runtime: enum and list(enum) values outside the declared choices are refused", "[runtime][form]") {
+  World w;
+  auto form = w.form();
+  form["category"] = Value::of_text("partnership");
+  form["seals"] = Value::of_list({Value::of_text("official"), Value::of_text("stamp")});
+  const auto r = w.refused(StartCase{form, ""});
+  CHECK(r.code == Rejection::Code::invalid_field);
+  std::map<std::string, std::string> errors;
+  for (const auto& e : r.field_errors) errors[e.field] = e.message;
+  REQUIRE(errors.size() == 2);
+  // The field's title, the value given and every choice with its title and value.
+  CHECK(errors["seals"] == "「刻制印章」没有“stamp”这一项，请从以下选项中选择：公章（official）、财务专用章（finance）");
+  CHECK(errors["category"] == "「类型」没有“partnership”这一项，请从以下选项中选择：公司（company）、个体（sole）");
+  form["seals"] = Value::of_list({Value::of_text("official"), Value::of_int(7)});
+  form["category"] = Value::of_text("sole");
+  const auto number = w.refused(StartCase{form, ""});
+  REQUIRE(number.field_errors.size() == 1);
+  CHECK(number.field_errors[0].message.find("「刻制印章」没有“7”这一项") == 0);
+  form["seals"] = Value::of_list({Value::of_text("official"), Value::of_text("finance")});
+  w.ok(StartCase{form, ""});
+  CHECK(w.state.slots[w.wf->fields[*w.wf->find_field("seals")].slot].list.size() == 2);
+}
+
+// The server and the CLI read form values as text: the same choices hold there.
+TEST_CASE("runtime: form text outside an enum's choices is refused when parsed", "[runtime][form]") {
+  World w;
+  const auto seals = parse_field_value(*w.wf, "seals", "official,stamp");
+  REQUIRE(!seals);
+  CHECK(seals.error() == "「刻制印章」没有“stamp”这一项，请从以下选项中选择：公章（official）、财务专用章（finance）");
+  const auto parsed = parse_field_value(*w.wf, "seals", "official,finance");
+  REQUIRE(parsed);
+  CHECK(parsed->list.size() == 2);
+  CHECK(!parse_field_value(*w.wf, "category", "partnership"));
+  CHECK(parse_field_value(*w.wf, "category", "sole"));
+}
+
+// Issue 14: a 422 for a bad ID number echoed the full number (a number whose check digit is
+// wrong is no ID number to the masking, so it passed through whole).
+TEST_CASE("runtime: a bad ID number is never repeated in full in a form error", "[runtime][form]") {
+  World w;
+  const std::string bad = "340524198001010013";  // the check digit should be 'X'... any wrong one
+  const auto parsed = parse_field_value(*w.wf, "legal_rep_id", bad);
+  REQUIRE(!parsed);
+  CHECK(parsed.error().find(bad) == std::string::npos);
+  CHECK(parsed.error().find("340*************13") != std::string::npos);
+  CHECK(parsed.error().find("「法定代表人身份证」") != std::string::npos);
+  auto form = w.form();
+  form["legal_rep_id"] = Value::of_text(bad);
+  const auto r = w.refused(StartCase{form, ""});
+  REQUIRE(r.field_errors.size() == 1);
+  CHECK(r.field_errors[0].message.find(bad) == std::string::npos);
+  CHECK(r.message.find(bad) == std::string::npos);
 }
 
 // Issue 17: std::regex matched by recursion, one frame per character, so a long value for a
@@ -188,7 +245,7 @@ TEST_CASE("runtime: a long value for a field with a pattern is checked without e
   const auto r = other.refused(StartCase{bad, ""});
   REQUIRE(r.field_errors.size() == 1);
   CHECK(r.field_errors[0].field == "registry_code");
-  CHECK(r.field_errors[0].message.find("does not match") != std::string::npos);
+  CHECK(r.field_errors[0].message.find("的格式不符合要求") != std::string::npos);
 }
 
 TEST_CASE("runtime: starting a case activates the items that can run", "[runtime]") {
@@ -210,30 +267,93 @@ TEST_CASE("runtime: starting a case activates the items that can run", "[runtime
 TEST_CASE("runtime: rejections say why and change nothing", "[runtime]") {
   World w;
   w.start();
-  auto r = w.refused(FireEvent{"registration", "accept", {}}, "applicant");
+  std::vector<Rejection> all;
+  const auto refuse = [&](CommandBody command, std::string role = "clerk") {
+    all.push_back(w.refused(std::move(command), std::move(role)));
+    return all.back();
+  };
+  auto r = refuse(FireEvent{"registration", "accept", {}}, "applicant");
   CHECK(r.code == Rejection::Code::role_not_allowed);
-  CHECK(r.message == "Expected role 'clerk' for 'accept', but the role is 'applicant'");
-  r = w.refused(FireEvent{"registration", "accept", {}});
+  CHECK(r.detail == "Expected role 'clerk' for 'accept', but the role is 'applicant'");
+  CHECK(r.message == "「设立登记」的「受理」由综窗人员办理，申请人不能办理。请转交综窗人员。");
+  CHECK(r.reason == "role_not_allowed");
+  CHECK(r.details["roles"] == std::vector<std::string>{"clerk"});
+  r = refuse(FireEvent{"registration", "accept", {}});
   CHECK(r.code == Rejection::Code::guard_false);
-  CHECK(r.message == "Expected 'materials.complete' for 'accept', but it is false (materials.complete = false)");
-  r = w.refused(FireEvent{"registration", "approve", {}}, "reviewer");
+  CHECK(r.detail == "Expected 'materials.complete' for 'accept', but it is false (materials.complete = false)");
+  // Issue 14: the missing materials by title, and what to do; their ids for programs.
+  CHECK(r.message == "还缺以下材料：身份证、公司章程、租赁合同。请先收取或调取这些材料，再受理「设立登记」。");
+  CHECK(r.reason == "materials_incomplete");
+  CHECK(r.details["materials"] == std::vector<std::string>{"id_card", "articles", "lease"});
+  CHECK(r.details["item"] == std::vector<std::string>{"registration"});
+  r = refuse(FireEvent{"registration", "approve", {}}, "reviewer");
   CHECK(r.code == Rejection::Code::wrong_state);
-  CHECK(r.message == "Expected item 'registration' in 'accepted' for 'approve', but it is in 'submitted'");
-  r = w.refused(FireEvent{"registraton", "accept", {}});
+  CHECK(r.detail == "Expected item 'registration' in 'accepted' for 'approve', but it is in 'submitted'");
+  CHECK(r.message == "「设立登记」现在是「已提交」，不能「审批通过」（只有「已受理」时可以）。现在可以：「受理」、「要求补正」、「自动受理」。");
+  CHECK(r.reason == "item_state");
+  r = refuse(FireEvent{"registraton", "accept", {}});
   CHECK(r.code == Rejection::Code::not_found);
-  CHECK(r.message.find("did you mean 'registration'?") != std::string::npos);
-  r = w.refused(FireEvent{"registration", "acept", {}});
-  CHECK(r.message.find("from 'submitted': 'accept', 'request_correction', 'auto_accept'") != std::string::npos);
-  r = w.refused(FireEvent{"registration", "request_correction", {}});
+  CHECK(r.detail.find("did you mean 'registration'?") != std::string::npos);
+  CHECK(r.message == "「企业开办」没有这个事项（registraton）。是否指「设立登记」？");
+  r = refuse(FireEvent{"registration", "acept", {}});
+  CHECK(r.detail.find("from 'submitted': 'accept', 'request_correction', 'auto_accept'") != std::string::npos);
+  CHECK(r.message == "「设立登记」没有“acept”这个操作。它在「已提交」状态下可以：「受理」、「要求补正」、「自动受理」。");
+  r = refuse(FireEvent{"registration", "request_correction", {}});
   CHECK(r.code == Rejection::Code::missing_field);
-  r = w.refused(FireEvent{"seal", "accept", {}});
-  CHECK(r.message == "Expected item 'seal' to be active, but it is waiting");
-  r = w.refused(VerifyMaterial{"articles", true, ""});
-  CHECK(r.message == "Expected material 'articles' to be submitted, but it is missing");
-  r = w.refused(AttachMaterial{"license", "sha", "x.pdf", false});
-  CHECK(r.message.find("produced by an item") != std::string::npos);
-  r = w.refused(Deliver{"window"});
+  CHECK(r.message == "「要求补正」「设立登记」时请填写原因。");
+  CHECK(r.details["fields"] == std::vector<std::string>{"reason"});
+  r = refuse(FireEvent{"seal", "accept", {}});
+  CHECK(r.detail == "Expected item 'seal' to be active, but it is waiting");
+  CHECK(r.message == "「刻章」还在等待前置事项办结，前置事项办结后才能办理。");
+  r = refuse(VerifyMaterial{"articles", true, ""});
+  CHECK(r.detail == "Expected material 'articles' to be submitted, but it is missing");
+  CHECK(r.message == "「公司章程」当前未提交，只能核验已提交的材料。请先收取或调取该材料。");
+  r = refuse(AttachMaterial{"license", "sha", "x.pdf", false});
+  CHECK(r.detail.find("produced by an item") != std::string::npos);
+  CHECK(r.message == "「营业执照」由本件中的事项办结后出具，不需要申请人提交；办结后由部门系统送达。");
+  r = refuse(Deliver{"window"});
   CHECK(r.code == Rejection::Code::wrong_state);
+  CHECK(r.message == "办件办理中，只有全部事项办结后才能出件。");
+  r = refuse(PauseClock{"", ""});
+  CHECK(r.message == "暂停计时请写明原因（如现场踏勘、专家评审）。");
+  r = refuse(ResumeClock{""});
+  CHECK(r.message == "计时没有被暂停，无需恢复。");
+  r = refuse(TolerantIntake{"registration", {"articles"}, "accept", {}});
+  CHECK(r.message == "「公司章程」是主审要件，不能容缺，请先收取该材料。");
+  CHECK(r.details["materials"] == std::vector<std::string>{"articles"});
+  r = refuse(Withdraw{"x"}, "reviewer");
+  CHECK(r.message == "撤回由申请人或综窗人员办理，部门审批人员不能撤回。");
+  // Every refusal has its three readers' parts; no message for people is English.
+  REQUIRE(all.size() == 14);
+  for (const auto& refusal : all) {
+    INFO(refusal.detail);
+    CHECK(!refusal.reason.empty());
+    CHECK(!refusal.detail.empty());
+    CHECK(refusal.message.find("Expected") == std::string::npos);
+    CHECK(std::any_of(refusal.message.begin(), refusal.message.end(), [](unsigned char c) { return c >= 0x80; }));  // Chinese
+  }
+}
+
+// Issue 14: a material supplied but not checked is named as one to verify, not to supply.
+TEST_CASE("runtime: approving with materials not yet verified names them and says to verify them", "[runtime][messages]") {
+  World w;
+  w.start();
+  w.ok(AttachMaterial{"id_card", "", "", true});
+  w.ok(AttachMaterial{"articles", "sha-articles", "章程.pdf", false});
+  w.ok(AttachMaterial{"lease", "sha-lease", "租赁合同.pdf", false});
+  w.ok(FireEvent{"registration", "accept", {}});
+  auto r = w.refused(FireEvent{"registration", "approve", {}}, "reviewer");
+  CHECK(r.code == Rejection::Code::guard_false);
+  CHECK(r.reason == "materials_unverified");
+  CHECK(r.message == "以下材料尚未核验：公司章程、租赁合同。请先核验这些材料，再审批通过「设立登记」。");
+  CHECK(r.details["unverified"] == std::vector<std::string>{"articles", "lease"});
+  w.ok(VerifyMaterial{"articles", false, "缺少股东签字页"});
+  r = w.refused(FireEvent{"registration", "approve", {}}, "reviewer");
+  CHECK(r.message == "还缺以下材料：公司章程。以下材料尚未核验：租赁合同。请先收取或调取缺少的材料，并核验已提交的材料，再审批通过「设立登记」。");
+  w.ok(Withdraw{"申请人撤回"});
+  r = w.refused(FireEvent{"registration", "approve", {}}, "reviewer");
+  CHECK(r.reason == "case_closed");
+  CHECK(r.message == "办件case-1已撤回，不能再办理。如需继续办理，请重新受理一件新的申请。");
 }
 
 TEST_CASE("runtime: a case from intake to rating", "[runtime]") {
@@ -349,11 +469,11 @@ TEST_CASE("runtime: tolerant intake accepts with a secondary material pending", 
   w.ok(AttachMaterial{"articles", "sha-articles", "章程.pdf", false});
   auto r = w.refused(TolerantIntake{"registration", {"articles"}});
   CHECK(r.code == Rejection::Code::missing_material);  // a main material is never tolerated
-  CHECK(r.message.find("is a main material") != std::string::npos);
+  CHECK(r.detail.find("is a main material") != std::string::npos);
   r = w.refused(TolerantIntake{"registration", {}});
   CHECK(r.code == Rejection::Code::invalid);
   r = w.refused(TolerantIntake{"seal", {"lease"}});
-  CHECK(r.message.find("does not") != std::string::npos);  // the seal item is not tolerant
+  CHECK(r.detail.find("does not") != std::string::npos);  // the seal item is not tolerant
   w.ok(TolerantIntake{"registration", {"lease"}});
   CHECK(w.state_of("registration") == "accepted");
   CHECK(w.state.materials[*w.wf->find_material("lease")].status == MaterialStatus::tolerated);
@@ -416,4 +536,20 @@ TEST_CASE("runtime: a warning counted back from the deadline", "[runtime][timers
     }
   }
   CHECK(found);
+}
+
+// Issue 14: a page lists the situation's materials from the engine, each with what its file
+// chooser accepts (the declared formats).
+TEST_CASE("runtime: the situation's materials with their accepted formats", "[runtime][formats]") {
+  World w;
+  const auto materials = situation_materials(*w.wf, situation_slots(*w.wf, {}));
+  std::vector<std::string> ids;
+  for (const auto& m : materials) ids.push_back(m.id);
+  CHECK(ids == std::vector<std::string>{"id_card", "articles", "lease"});  // the licence is issued inside
+  CHECK(materials[0].source == MaterialSource::elicense);
+  CHECK(materials[0].accept.empty());
+  CHECK(materials[1].title == "公司章程");
+  CHECK(materials[1].formats == std::vector<std::string>{"pdf"});
+  CHECK(materials[1].accept == "application/pdf,.pdf");
+  CHECK(materials[2].secondary);
 }

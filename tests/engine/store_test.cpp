@@ -1,6 +1,7 @@
 // The SQLite store against its contract (engine/include/onevisit/engine/store.hpp,
 // docs/storage.md): round trips, optimistic concurrency, idempotency, group commit, refusal
 // of foreign and damaged files, the queries, and durability across kill -9 of a writer.
+#include <onevisit/engine/engine.hpp>  // make_memory_store
 #include <onevisit/engine/store.hpp>
 
 #include "sqlite_store.hpp"  // white-box: group-commit counters
@@ -1243,9 +1244,13 @@ TEST_CASE("store: a version-1 database is migrated to the current version and it
     CHECK(store->load_events("case-3")->empty());
     commit_ok(*store, make_commit("cmd-3", "case-2", 3, 2));
     CHECK(payloads("case-2").size() == 5);
+    // Version 6: the cases from before were taken at a window; no day is numbered yet.
+    CHECK((*loaded)->summary.channel == "window");
+    CHECK(*store->last_case_number(20261207) == 0);
   }
-  CHECK(count_rows(path, "PRAGMA user_version") == 5);
-  CHECK(count_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 5);
+  CHECK(count_rows(path, "PRAGMA user_version") == 6);
+  CHECK(count_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 6);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM cases WHERE channel = 'window'") == 2);
   // Version 5: commands on existing cases are recorded on their last event; the records made
   // before stay in `commands`.
   CHECK(count_rows(path, "SELECT COUNT(*) FROM commands WHERE command_id = 'cmd-1'") == 1);
@@ -1320,4 +1325,47 @@ TEST_CASE("store: a request failing after its first writes leaves no trace, the 
   CHECK(count_rows(path, "SELECT COUNT(*) FROM events") == kThreads * 13 * 2);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM " + kCommandRecords) == kThreads * 13);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM cases WHERE CAST(substr(case_id, instr(case_id, '-c') + 2) AS INTEGER) % 3 = 0") == 0);
+}
+
+// Issue 14: case numbers are durable per day, and taken only by a start that commits.
+TEST_CASE("store: a case start raises its day's last case number in its own commit, a refused one does not") {
+  ScratchDir dir;
+  const auto path = dir.file("numbers.db");
+  auto sqlite = open_store(path);
+  auto memory = make_memory_store();
+  for (Store* store : {sqlite.get(), memory.get()}) {
+    CHECK(*store->last_case_number(20261207) == 0);
+    CommitRequest first = make_commit("n-1", "20261207-0001", 0, 1);
+    first.case_number = CaseNumber{20261207, 1};
+    first.summary.channel = "online";
+    commit_ok(*store, first);
+    // Out of number order (two starts in flight): the day's last is the highest.
+    CommitRequest third = make_commit("n-3", "20261207-0003", 0, 1);
+    third.case_number = CaseNumber{20261207, 3};
+    commit_ok(*store, third);
+    CommitRequest second = make_commit("n-2", "20261207-0002", 0, 1);
+    second.case_number = CaseNumber{20261207, 2};
+    commit_ok(*store, second);
+    CHECK(*store->last_case_number(20261207) == 3);
+    // A start refused by the store (the id is taken) takes no number.
+    CommitRequest taken = make_commit("n-4", "20261207-0001", 0, 1);
+    taken.case_number = CaseNumber{20261207, 4};
+    auto refused = store->commit(taken);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().kind == Kind::version_conflict);
+    CHECK(*store->last_case_number(20261207) == 3);
+    CHECK(*store->last_case_number(20261208) == 0);
+    // The channel is kept with the case and filters lists.
+    auto loaded = store->load_case("20261207-0001");
+    REQUIRE(loaded);
+    REQUIRE(loaded->has_value());
+    CHECK((*loaded)->summary.channel == "online");
+    auto online = store->list_cases(CaseQuery{.channel = "online"});
+    REQUIRE(online);
+    REQUIRE(online->size() == 1);
+    CHECK(online->front().case_id == "20261207-0001");
+    CHECK(store->list_cases(CaseQuery{.channel = "window"})->size() == 2);
+  }
+  sqlite.reset();
+  CHECK(*open_store(path)->last_case_number(20261207) == 3);  // durable
 }

@@ -1166,7 +1166,7 @@ TEST_CASE("server: a caller who is not logged in cannot make the server read a l
                     json::object{{"bundle", "startup"}, {"case_id", "B1"}, {"form", startup_form()}})
               .status == 201);
   CHECK(clerk
-            .send("PUT", "/api/cases/B1/materials/articles", std::string(60000, 'x'),
+            .send("PUT", "/api/cases/B1/materials/articles", "%PDF-1.7\n" + std::string(60000, 'x'),
                   {{"Content-Type", "application/pdf"}})
             .status == 200);
   // So is an API token's.
@@ -1176,7 +1176,7 @@ TEST_CASE("server: a caller who is not logged in cannot make the server read a l
   Client backend = f.client();
   backend.use_token(std::string(token.json().at("token").as_string()));
   CHECK(backend
-            .send("PUT", "/api/cases/B1/materials/articles", std::string(50000, 'y'),
+            .send("PUT", "/api/cases/B1/materials/articles", "%PDF-1.7\n" + std::string(50000, 'y'),
                   {{"Content-Type", "application/pdf"}})
             .status == 200);
 }

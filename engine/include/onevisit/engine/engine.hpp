@@ -70,8 +70,9 @@ class VirtualClock final : public Clock {
 struct EngineError {
   enum class Kind { rejected, invalid_workflow, store, not_found, invalid };
   Kind kind = Kind::invalid;
+  /// For a rejection: its message for people (Chinese); otherwise what went wrong, for logs.
   std::string message;
-  std::optional<Rejection> rejection;                   ///< for rejected
+  std::optional<Rejection> rejection;                   ///< for rejected: code, reason, details, detail
   std::vector<dsl::LocatedDiagnostic> diagnostics;       ///< for invalid_workflow
   static EngineError from(const StoreError& e);
 };
@@ -107,6 +108,8 @@ struct CommandOptions {
   std::string command_id;
   std::string actor = "system";
   std::string role = "system";
+  /// How a case start came in (StartCase::channel, kChannels). Default: window. Read only by start_case.
+  std::string channel = "window";
 };
 
 struct CommandResult {
@@ -151,7 +154,8 @@ class Engine {
   std::shared_ptr<const Workflow> workflow(const std::string& bundle_id, std::optional<int> version = std::nullopt) const;
 
   /// Starts a case on the newest version of `bundle_id`. The case id is generated unless
-  /// `case_id` is given.
+  /// `case_id` is given: the day's next case number, `YYYYMMDD-NNNN` (docs/runtime.md, Case
+  /// numbers), durable and without gaps: a refused or failed start takes none.
   std::expected<CommandResult, EngineError> start_case(const std::string& bundle_id, const std::map<std::string, dsl::Value>& form,
                                                        const std::string& applicant, const CommandOptions& options,
                                                        std::string case_id = {});
@@ -197,9 +201,15 @@ class Engine {
   Engine(std::unique_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock, std::unique_ptr<Clock> owned_clock);
   std::expected<void, EngineError> load_deployed();
   std::expected<DeployReport, EngineError> deploy_program(const dsl::Program& program, bool persist);
-  /// Decides and commits one command; `new_bundle` names the bundle for a StartCase.
+  /// Decides and commits one command; `new_bundle` names the bundle for a StartCase. A
+  /// StartCase with an empty case id takes the next case number once it is decided.
   std::expected<CommandResult, EngineError> run(const std::string& case_id, const Command& command,
                                                 const std::optional<std::string>& new_bundle);
+  /// The day's next case number: a returned one first, else one above the highest handed out
+  /// (read from the store the first time a day is numbered, or after a conflict).
+  std::expected<CaseNumber, EngineError> take_case_number(std::int32_t day, bool reread);
+  /// A number taken by a start that did not commit, to be handed out again.
+  void return_case_number(const CaseNumber& number);
   std::expected<std::optional<Case>, EngineError> load(const std::string& case_id, std::shared_ptr<const Workflow>& workflow);
   std::mutex& case_lock(const std::string& case_id);
 
@@ -219,7 +229,9 @@ class Engine {
   std::mutex listeners_mutex_;
   std::map<std::size_t, Listener> listeners_;
   std::size_t next_listener_ = 1;
-  std::atomic<std::uint64_t> next_id_{0};
+  std::mutex numbers_mutex_;
+  std::map<std::int32_t, std::uint64_t> last_number_;                  ///< by day: the highest handed out
+  std::map<std::int32_t, std::vector<std::uint64_t>> returned_numbers_;  ///< by day: not committed after all
 };
 
 /// A Store kept in memory: for tests, simulations and embedding without durability.

@@ -40,6 +40,26 @@ std::expected<dsl::Value, std::string> parse_field_value(const Workflow& workflo
 std::vector<dsl::Value> situation_slots(const Workflow& workflow, const std::map<std::string, dsl::Value>& given,
                                         std::int64_t today_days = 0);
 
+/// What a page shows of a material, and what its file chooser accepts.
+struct MaterialInfo {
+  MaterialIndex index = 0;
+  std::string id;
+  std::string title;
+  MaterialSource source = MaterialSource::upload;
+  bool secondary = false;            ///< may be pending at tolerant intake (容缺)
+  bool original = false;             ///< the original is shown at the window
+  std::vector<std::string> formats;  ///< declared upload formats (empty: any file)
+  std::string accept;                ///< the HTML `accept` attribute for them (formats.hpp), empty: any
+};
+
+MaterialInfo material_info(const Workflow& workflow, MaterialIndex material);
+
+/// The materials the applicant brings in a situation (slots as situation_slots gives them):
+/// those an applicable item needs whose own `when` holds, minus those an item of the bundle
+/// produces; in declaration order. What the intake page and the case page list.
+std::vector<MaterialInfo> situation_materials(const Workflow& workflow, const std::vector<dsl::Value>& slots,
+                                              std::int64_t today_days = 0);
+
 /// Computes the figures for a situation (see situation_slots).
 BundleFigures compute_figures(const Workflow& workflow, const std::map<std::string, dsl::Value>& given);
 

@@ -29,11 +29,16 @@ struct ServiceFigures {
   std::size_t cases_withdrawn = 0;
   std::size_t items_finished = 0;   ///< items that reached a final state
   std::size_t items_on_time = 0;    ///< ... without ever turning red (no ItemOverdue)
-  double on_time_rate = 0;          ///< percent of items_finished
+  /// Items still running past their deadline now: not on time, though not finished.
+  std::size_t items_overdue_running = 0;
+  /// 按时办结率: percent of items_finished + items_overdue_running that finished on time.
+  double on_time_rate = 0;
   double average_workdays = 0;      ///< working days from start to the last item's end, completed cases
-  std::size_t fully_online = 0;     ///< cases without a window trip besides intake (see fully_online_rate)
-  /// Percent of cases that need no original shown at the window and were not delivered there.
-  double fully_online_rate = 0;
+  /// Cases that came in online, on the mobile app or at a kiosk and need no trip to a window
+  /// (no original to show there, results not handed over there).
+  std::size_t fully_online = 0;
+  double fully_online_rate = 0;     ///< 全程网办率: percent of cases_started that are fully_online
+  std::map<std::string, std::size_t> cases_by_channel;  ///< cases started by channel (kChannels)
   std::size_t materials_uploaded = 0;      ///< materials supplied as files (collected once per case)
   std::size_t materials_from_elicense = 0; ///< materials fetched from the e-license library instead
   std::size_t immediate_items = 0;  ///< finished items that are 即办件 (limit 0)
@@ -44,7 +49,15 @@ struct ServiceFigures {
   std::array<std::size_t, 5> ratings{};  ///< 好差评: cases rated 1..5
   std::size_t rated = 0;
   double good_rating_rate = 0;      ///< percent of rated cases above the bundle's `bad at most`
-  std::map<std::string, std::size_t> overdue_cases_by_department;  ///< cases with an overdue item of it
+  /// Cases with an item of the department running past its deadline now (what 督办 acts on).
+  std::map<std::string, std::size_t> overdue_cases_by_department;
+
+  /// Each bar leads to its cases: the case-list filter (Engine::list_cases) that lists exactly
+  /// the cases a figure counts, for the same period. `cases`: these figures' cases (the
+  /// bundle's, or all); per channel its cases; per department its overdue cases.
+  CaseQuery cases;
+  std::map<std::string, CaseQuery> cases_of_channel;
+  std::map<std::string, CaseQuery> overdue_cases_of_department;
 };
 
 struct ServiceReport {

@@ -76,6 +76,17 @@ std::string_view to_string(CaseStatus status);
 std::string_view to_string(ItemPhase phase);
 std::string_view to_string(MaterialStatus status);
 
+/// What people read for a status, phase or role (Chinese): "已办结", "办理中", "已核验",
+/// "综窗人员" ... An unknown role reads as itself.
+std::string_view title_of(CaseStatus status);
+std::string_view title_of(ItemPhase phase);
+std::string_view title_of(MaterialStatus status);
+std::string_view role_title(std::string_view role);
+/// What people read for a lifecycle event: the common ones have titles ("accept" 受理,
+/// "approve" 审批通过, "request_correction" 要求补正 ...; docs/runtime.md, Rejections);
+/// any other reads as its name until the language gives events titles.
+std::string_view event_title(std::string_view event);
+
 /// One application running through one bundle version.
 struct Case {
   std::string id;
@@ -86,6 +97,7 @@ struct Case {
   Timestamp started_at = 0;
   Timestamp updated_at = 0;
   std::string applicant_masked;         ///< for lists and logs
+  std::string channel = "window";       ///< how it came in (kChannels): window, online, mobile, kiosk
   std::vector<dsl::Value> slots;        ///< form values, one per field slot of the workflow scope
   std::vector<MaterialState> materials; ///< by MaterialIndex
   std::vector<ItemState> items;         ///< by ItemIndex
@@ -99,9 +111,14 @@ struct Case {
 // ---------------------------------------------------------------------------------------
 // Commands (imperative) and events (past tense)
 
+/// The channels a case comes in by (办理渠道): at a window (综窗), online (the web portal), on
+/// the mobile app, or at a self-service kiosk (7×24 自助终端). Persisted by name.
+inline constexpr std::string_view kChannels[] = {"window", "online", "mobile", "kiosk"};
+
 struct StartCase {
   std::map<std::string, dsl::Value> form;  ///< by field name; situation answers included
   std::string applicant;                   ///< e.g. an ID number; stored masked in summaries
+  std::string channel = "window";          ///< one of kChannels
 };
 struct AttachMaterial {
   std::string material;
@@ -166,6 +183,7 @@ struct CaseStarted {
   int bundle_version = 0;
   std::vector<dsl::Value> slots;
   std::string applicant_masked;
+  std::string channel = "window";  ///< events from before channels were recorded read as window
 };
 struct MaterialAttached {
   MaterialIndex material = 0;
@@ -257,6 +275,11 @@ struct Event {
 std::string_view event_type(const EventBody& body);
 
 /// Why a command was refused. Nothing changed.
+///
+/// Three readers: people read `message` (Chinese, naming titles of items, materials, states
+/// and fields, never ids, and saying what to do); programs read `code`, `reason` and
+/// `details` (ids); logs and developers read `detail` (English, "Expected ..., but ...").
+/// Every reason and its details are listed in docs/runtime.md (Rejections).
 struct Rejection {
   enum class Code {
     not_found,         ///< no such case, item, material or event
@@ -273,8 +296,12 @@ struct Rejection {
     std::string message;
   };
   Code code = Code::invalid;
-  std::string message;  ///< "Expected to ..., but ..."
-  std::vector<FieldError> field_errors;
+  std::string message;  ///< for people: Chinese, titles not ids, what to do
+  std::vector<FieldError> field_errors;  ///< for invalid_field: each message for people, like `message`
+  std::string detail;   ///< for logs: "Expected ..., but ..." with ids (English)
+  std::string reason;   ///< machine-readable, finer than `code`, e.g. "materials_incomplete"
+  /// Machine-readable facts by name, ids only, e.g. {"materials": ["license", "id_card"]}.
+  std::map<std::string, std::vector<std::string>> details;
 };
 
 std::string_view to_string(Rejection::Code code);
@@ -306,6 +333,11 @@ std::vector<TimerRecord> timers_for(const Workflow& workflow, const WorkCalendar
 /// The deadline of an active item with a running clock (0 when paused or not active).
 Timestamp due_at(const Workflow& workflow, const WorkCalendar& calendar, const Case& state, ItemIndex item);
 
+/// The deadline of an item that started, whatever its phase now: its promised limit from its
+/// start, extended by its closed pauses (0 without a limit). For a finished item:
+/// the deadline it was held to.
+Timestamp deadline_of(const Workflow& workflow, const WorkCalendar& calendar, const ItemState& item, ItemIndex index);
+
 /// When a closed case's retention ends: its last change (updated_at) plus the bundle's
 /// `retain` period in calendar days, months or years (a month end that does not exist is
 /// the month's last day). nullopt when the case is running, already erased, or its bundle
@@ -327,7 +359,20 @@ std::vector<ItemRow> item_rows(const Workflow& workflow, const WorkCalendar& cal
 std::vector<OutboxRecord> outbox_for(const Workflow& workflow, const Case& state, const std::vector<Event>& events,
                                      std::uint64_t first_sequence);
 
-/// Validates form values against the workflow's fields: every problem at once.
+/// The choices of an `enum(...)` field, or of each element of a `list(enum(...))` field (in
+/// declaration order, with their titles); null for any other field.
+const std::vector<dsl::ast::EnumValue>* field_choices(const FieldModel& field);
+
+/// Why `value` is not one of the field's choices, for people (Chinese, naming the field's
+/// title and every choice's title and value; the value itself masked as personal numbers
+/// are); empty when it is one, or the field has no choices.
+std::string choice_problem(const FieldModel& field, std::string_view value);
+
+/// The field's title for messages (its name when it has none).
+std::string field_title(const FieldModel& field);
+
+/// Validates form values against the workflow's fields: every problem at once. An `enum` value,
+/// and each element of a `list(enum)` value, must be one of the declared choices.
 std::vector<Rejection::FieldError> validate_form(const Workflow& workflow, const std::map<std::string, dsl::Value>& form,
                                                  Timestamp now);
 

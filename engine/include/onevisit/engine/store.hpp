@@ -102,6 +102,15 @@ struct CaseSummary {
   Timestamp started_at = 0;
   Timestamp updated_at = 0;
   std::uint64_t version = 0;
+  /// How the case came in: window, online, mobile or kiosk (办理渠道; docs/figures.md).
+  std::string channel = "window";
+};
+
+/// A generated case number: the day it was taken (YYYYMMDD, local time) and its place in
+/// that day's sequence, from 1 (docs/runtime.md, Case numbers).
+struct CaseNumber {
+  std::int32_t day = 0;
+  std::uint64_t sequence = 0;
 };
 
 struct CommitRequest {
@@ -122,6 +131,10 @@ struct CommitRequest {
   std::vector<std::string> cancel_timers;    ///< timer ids of this case
   std::vector<OutboxRecord> outbox;          ///< new adapter-call intents
   std::string result;                  ///< JSON returned to a retried command
+  /// Set on a case start whose id is a generated case number: in the same transaction as
+  /// the case's first commit, the day's last number rises to it (last_case_number), so a
+  /// refused or failed start takes none. Only with expected_version 0.
+  std::optional<CaseNumber> case_number;
   /// Earlier events of the case whose payload is replaced, named by sequence; their type,
   /// sequence and place in the chain stay as they were. Only erasing personal data rewrites
   /// history this way (docs/storage.md, Erasure); every other command leaves it empty.
@@ -157,9 +170,12 @@ struct DeployedWorkflow {
 struct CaseQuery {
   std::optional<std::string> bundle_id;
   std::optional<std::string> status;
+  std::optional<std::string> channel;     ///< window, online, mobile or kiosk (list_cases)
   std::optional<std::string> department;  ///< cases with a non-final item of this department
   std::optional<std::string> item_state;
   std::optional<Timestamp> due_before;
+  std::optional<Timestamp> started_from;    ///< cases started at or after (list_cases)
+  std::optional<Timestamp> started_before;  ///< cases started before (list_cases)
   std::size_t limit = 100;
   std::size_t offset = 0;
 };
@@ -208,6 +224,10 @@ class Store {
   /// first: what a clerk sees of a case's calls, and the parked ones to retry or resolve.
   virtual std::expected<std::vector<OutboxRecord>, StoreError> list_outbox(const std::string& case_id, const std::string& status,
                                                                           std::size_t limit) = 0;
+
+  /// The highest generated case number committed for `day` (YYYYMMDD), 0 when none: where
+  /// the day's numbering goes on after a restart.
+  virtual std::expected<std::uint64_t, StoreError> last_case_number(std::int32_t day) = 0;
 
   /// Stores a workflow version. The same bundle, version and hash again is a no-op
   /// (returns false); the same bundle and version with another hash is refused (invalid).
