@@ -130,6 +130,13 @@ struct HistoryEntry {
   Timestamp at = 0;
 };
 
+/// A committed event, decoded: what history views read (never the storage encoding).
+struct RecordedEvent {
+  std::uint64_t sequence = 0;
+  std::string type;  ///< e.g. "ItemTransitioned"
+  Event event;       ///< its indices refer to the case's workflow version
+};
+
 class Engine {
  public:
   static std::expected<std::unique_ptr<Engine>, EngineError> open(const EngineOptions& options);
@@ -150,6 +157,13 @@ class Engine {
   /// The newest version of a bundle (what new cases use), or a specific one.
   std::shared_ptr<const Workflow> workflow(const std::string& bundle_id, std::optional<int> version = std::nullopt) const;
 
+  /// The one material list of a situation, as the intake page shows it while the clerk types:
+  /// the materials the applicant brings (none an item of the bundle issues) for the items that
+  /// apply to `answers` (field name -> text as typed; values that do not parse yet are left
+  /// out, other fields take their defaults, and conditions on questions not answered yet do
+  /// not hold), in the bundle's order.
+  std::vector<MaterialIndex> situation_materials(const Workflow& workflow, const std::map<std::string, std::string>& answers) const;
+
   /// Starts a case on the newest version of `bundle_id`. The case id is generated unless
   /// `case_id` is given.
   std::expected<CommandResult, EngineError> start_case(const std::string& bundle_id, const std::map<std::string, dsl::Value>& form,
@@ -160,12 +174,29 @@ class Engine {
 
   std::expected<CaseView, EngineError> get_case(const std::string& case_id);
   std::expected<std::vector<HistoryEntry>, EngineError> history(const std::string& case_id);
+  /// The case's events, oldest first, decoded (Event::at is when each was recorded). An event
+  /// the store holds but cannot decode is a store error (the case is damaged).
+  std::expected<std::vector<RecordedEvent>, EngineError> events(const std::string& case_id);
   std::expected<std::vector<CaseSummary>, EngineError> list_cases(const CaseQuery& query);
   std::expected<std::vector<WorklistEntry>, EngineError> worklist(const CaseQuery& query);
 
   /// Fires every timer due now (in due order, each as a TimerFired command). Returns how
   /// many fired. Timers that came due while the engine was down fire on the first call.
   std::expected<std::size_t, EngineError> fire_due_timers(std::size_t limit = 1000);
+
+  /// The adapter calls (the outbox) of one case, or of every case for an empty `case_id`,
+  /// with `status` (pending, parked, delivered ...; empty: any), oldest first, at most `limit`.
+  std::expected<std::vector<OutboxRecord>, EngineError> calls(const std::string& case_id, const std::string& status,
+                                                              std::size_t limit);
+  /// A parked call of the case is delivered again from now on, its attempts counted afresh.
+  /// not_found when the case has no such call; rejected (wrong_state) when it is not parked.
+  std::expected<OutboxRecord, EngineError> retry_call(const std::string& case_id, std::uint64_t call_id);
+  /// A parked call of the case was settled by hand (`note` says how; required, else invalid):
+  /// it counts as delivered. Errors as for retry_call.
+  std::expected<OutboxRecord, EngineError> resolve_call(const std::string& case_id, std::uint64_t call_id, const std::string& note);
+  /// The timers due at `before` or earlier, in due order, at most `limit` (fire_due_timers
+  /// fires those due now).
+  std::expected<std::vector<TimerRecord>, EngineError> due_timers(Timestamp before, std::size_t limit);
 
   /// Erases the personal data of every closed case whose bundle's retention has passed
   /// (`retain ...`; docs/runtime.md, Retention), each as an ErasePersonalData command acting
