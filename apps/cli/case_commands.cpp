@@ -1,7 +1,12 @@
 #include "cli/case_commands.hpp"
 
-#include "cli/case_json.hpp"
 #include "cli/files.hpp"
+
+#include <onevisit/views/case_view.hpp>
+#include <onevisit/views/format.hpp>
+#include <onevisit/views/history_view.hpp>
+#include <onevisit/views/report_view.hpp>
+#include <onevisit/views/workflow_files.hpp>
 
 #include <onevisit/adapters/config.hpp>
 #include <onevisit/adapters/delivery.hpp>
@@ -26,6 +31,11 @@ namespace onevisit::cli {
 
 namespace json = boost::json;
 using engine::Engine;
+using views::case_json;
+using views::expand_flow_paths;
+using views::format_time;
+using views::history_payload_json;
+using views::report_json;
 using engine::EngineError;
 
 namespace {
@@ -188,7 +198,7 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
     return 0;
   }
   if (o.action == "calls" || o.action == "retry-call" || o.action == "resolve-call") {
-    auto calls = engine.store().list_outbox(o.case_id, "", 100'000);
+    auto calls = engine.calls(o.case_id, "", 100'000);
     if (!calls) {
       err << "onevisit case " << o.action << ": " << calls.error().message << "\n";
       return 1;
@@ -214,8 +224,8 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
           << " has no call " << o.call_id << " (see `onevisit case calls`)\n";
       return 1;
     }
-    auto done = o.action == "retry-call" ? adapters::retry_parked(engine.store(), *call, engine.now())
-                                         : adapters::resolve_parked(engine.store(), *call, o.note.empty() ? "" : o.note + " (by " + o.actor + ")");
+    auto done = o.action == "retry-call" ? engine.retry_call(o.case_id, call->id)
+                                         : engine.resolve_call(o.case_id, call->id, o.note.empty() ? "" : o.note + " (by " + o.actor + ")");
     if (!done) {
       err << "onevisit case " << o.action << ": " << done.error().message << "\n";
       return 1;

@@ -1,6 +1,11 @@
 #include "api.hpp"
 
-#include "cli/case_json.hpp"
+#include <onevisit/views/case_view.hpp>
+#include <onevisit/views/format.hpp>
+#include <onevisit/views/history_view.hpp>
+#include <onevisit/views/report_view.hpp>
+#include <onevisit/views/work_views.hpp>
+#include <onevisit/views/workflow_view.hpp>
 
 #include <onevisit/adapters/adapter.hpp>
 #include <onevisit/adapters/elicense.hpp>
@@ -275,55 +280,18 @@ json::object command_json(const engine::CommandResult& r) {
   return json::object{{"case_id", r.case_id}, {"version", r.version}, {"duplicate", r.duplicate}, {"events", std::move(events)}};
 }
 
-// What a reviewer of `department` may see of a case of this workflow: the department's items,
-// the materials they need or produce, and the form fields they send to the department (each
-// department gets its mapped subset of the one form).
-struct DepartmentView {
-  std::vector<bool> items;
-  std::vector<bool> materials;
-  std::set<std::string> fields;
-
-  static DepartmentView of(const engine::Workflow& wf, const std::string& department) {
-    DepartmentView view{std::vector<bool>(wf.items.size()), std::vector<bool>(wf.materials.size()), {}};
-    for (std::size_t i = 0; i < wf.items.size(); ++i) {
-      const auto& item = wf.items[i];
-      if (wf.departments[item.department].id != department) continue;
-      view.items[i] = true;
-      for (const auto m : item.needs) view.materials[m] = true;
-      for (const auto m : item.produces) view.materials[m] = true;
-      for (const auto& sent : item.sends) {
-        if (sent.kind == engine::SentValue::Kind::field) view.fields.insert(wf.fields[sent.index].name);
-      }
-    }
-    return view;
-  }
-
-  // Events about another department's item or a material it cannot see are left out;
-  // case-level events stay.
-  bool shows_event(const json::value& payload) const {
-    const auto* object = payload.if_object();
-    if (object == nullptr) return true;
-    auto visible = [&](std::string_view key, const std::vector<bool>& shown) {
-      const auto* index = object->if_contains(key);
-      if (index == nullptr || !index->is_number()) return true;
-      const auto i = index->to_number<std::int64_t>();
-      return i >= 0 && static_cast<std::size_t>(i) < shown.size() && shown[static_cast<std::size_t>(i)];
-    };
-    return visible("item", items) && visible("material", materials);
-  }
-};
-
-json::object call_json(const engine::OutboxRecord& r) {
-  return json::object{{"id", r.id},
-                      {"case_id", r.case_id},
-                      {"idempotency_key", r.idempotency_key},
-                      {"department", r.department},
-                      {"system", r.adapter},
-                      {"operation", r.operation},
-                      {"status", r.status},
-                      {"attempts", r.attempts},
-                      {"next_attempt", cli::format_time(r.next_attempt_at)},
-                      {"last_error", adapters::mask_identifiers(r.last_error)}};
+// Events about another department's item or a material it cannot see are left out;
+// case-level events stay.
+bool shows_event(const views::DepartmentScope& scope, const json::value& payload) {
+  const auto* object = payload.if_object();
+  if (object == nullptr) return true;
+  auto visible = [&](std::string_view key, const std::vector<bool>& shown) {
+    const auto* index = object->if_contains(key);
+    if (index == nullptr || !index->is_number()) return true;
+    const auto i = index->to_number<std::int64_t>();
+    return i >= 0 && static_cast<std::size_t>(i) < shown.size() && shown[static_cast<std::size_t>(i)];
+  };
+  return visible("item", scope.items) && visible("material", scope.materials);
 }
 
 json::object user_json(const User& u) {
@@ -336,15 +304,15 @@ json::object user_json(const User& u) {
 
 // Records written before the trail masked what people typed are masked when shown.
 json::object audit_json(const AuditRecord& r) {
-  return json::object{{"sequence", r.sequence}, {"at", cli::format_time(r.at)}, {"actor", masked(r.actor)}, {"role", r.role},
+  return json::object{{"sequence", r.sequence}, {"at", views::format_time(r.at)}, {"actor", masked(r.actor)}, {"role", r.role},
                       {"remote_address", r.remote_address}, {"action", masked(r.action)}, {"target", masked(r.target)},
                       {"outcome", r.outcome}, {"detail", masked(r.detail)}, {"count", r.count},
-                      {"last_at", cli::format_time(r.last_at == 0 ? r.at : r.last_at)},
+                      {"last_at", views::format_time(r.last_at == 0 ? r.at : r.last_at)},
                       {"last_action", masked(r.last_action.empty() ? r.action : r.last_action)}};
 }
 
 json::object token_json(const ApiToken& t) {
-  return json::object{{"id", t.id}, {"user", t.user}, {"name", t.name}, {"scope", t.scope}, {"created_at", cli::format_time(t.created_at)},
+  return json::object{{"id", t.id}, {"user", t.user}, {"name", t.name}, {"scope", t.scope}, {"created_at", views::format_time(t.created_at)},
                       {"revoked", t.revoked_at != 0}};
 }
 
@@ -806,9 +774,7 @@ std::optional<HttpResponse> Api::Exchange::case_routes() {
     if (!cases) return engine_error(cases.error());
     json::array a;
     for (const auto& c : *cases) {
-      a.push_back(json::object{{"case_id", c.case_id}, {"bundle", c.bundle_id}, {"bundle_version", c.bundle_version}, {"status", c.status},
-                               {"applicant", masked(c.applicant)}, {"started_at", cli::format_time(c.started_at)},
-                               {"updated_at", cli::format_time(c.updated_at)}, {"version", c.version}});
+      a.push_back(views::case_summary_json(c));
     }
     return json_response(200, json::object{{"cases", std::move(a)}, {"limit", query.limit}, {"offset", query.offset}});
   }
@@ -862,70 +828,9 @@ std::optional<HttpResponse> Api::Exchange::case_view_routes() {
     if (auto d = require(Action::read_cases)) return *d;
     auto view = load_case(case_id, denied);
     if (!view) return *denied;
-    auto j = cli::case_json(*view);
-    // What the console needs besides the CLI's view: each material's source and file,
-    // and the events each active item offers now, with the roles that may fire them.
-    const auto& wf = *view->workflow;
-    auto& materials = j["materials"].as_array();
-    for (std::size_t m = 0; m < wf.materials.size() && m < materials.size(); ++m) {
-      auto& o = materials[m].as_object();
-      const auto& model = wf.materials[m];
-      o["source"] = model.source == engine::MaterialSource::upload ? "upload" : model.source == engine::MaterialSource::elicense ? "elicense" : "produced";
-      o["secondary"] = model.secondary;
-      o["file_name"] = masked(view->state.materials[m].file_name);
-      o["has_content"] = !view->state.materials[m].content_hash.empty();
-    }
-    auto& items = j["items"].as_array();
-    for (std::size_t i = 0; i < wf.items.size() && i < items.size(); ++i) {
-      auto& o = items[i].as_object();
-      o["due_at"] = view->items[i].due_at;
-      const auto& state = view->state.items[i];
-      const auto& states = wf.lifecycles[wf.items[i].lifecycle].states;
-      if (state.state < states.size()) o["state_title"] = states[state.state].title;
-      json::array events;
-      if (state.phase == engine::ItemPhase::active) {
-        const auto& lifecycle = wf.lifecycles[wf.items[i].lifecycle];
-        for (const auto t : lifecycle.transitions_from(state.state)) {
-          const auto& tr = lifecycle.transitions[t];
-          if (tr.after) continue;  // timed transitions fire by themselves
-          json::array roles, fields;
-          for (const auto& r : tr.roles) roles.push_back(json::string(r));
-          for (const auto& f : tr.required_fields) fields.push_back(json::string(f));
-          events.push_back(json::object{{"event", tr.event}, {"to", lifecycle.states[tr.target].id}, {"roles", std::move(roles)},
-                                        {"required_fields", std::move(fields)}});
-        }
-      }
-      o["events"] = std::move(events);
-      json::array after;
-      for (const auto a : wf.items[i].after) after.push_back(json::string(wf.items[a].id));
-      o["after"] = std::move(after);
-    }
-    Timestamp latest = 0;
-    if (user.role == Role::reviewer) {
-      // A reviewer sees their department's items, the materials those need or produce and
-      // the form fields they send to the department; nothing of the other departments'.
-      const auto scope = DepartmentView::of(wf, user.department);
-      json::array own_items, own_materials;
-      for (std::size_t i = 0; i < items.size(); ++i) {
-        if (!scope.items[i]) continue;
-        own_items.push_back(items[i]);
-        latest = std::max(latest, view->items[i].due_at);
-      }
-      for (std::size_t m = 0; m < materials.size(); ++m) {
-        if (scope.materials[m]) own_materials.push_back(materials[m]);
-      }
-      json::object own_form;
-      for (const auto& [name, value] : j["form"].as_object()) {
-        if (scope.fields.count(std::string(name))) own_form[name] = value;
-      }
-      j["items"] = std::move(own_items);
-      j["materials"] = std::move(own_materials);
-      j["form"] = std::move(own_form);
-    } else {
-      for (const auto& row : view->items) latest = std::max(latest, row.due_at);
-    }
-    j["deadline_due"] = cli::format_time(latest);
-    return json_response(200, j);
+    std::optional<views::DepartmentScope> scope;
+    if (user.role == Role::reviewer) scope = views::DepartmentScope::of(*view->workflow, user.department);
+    return json_response(200, views::case_page_json(*view, scope ? &*scope : nullptr));
   }
   if (is({"api", "cases", "*", "history"}, "GET")) {
     if (auto d = require(Action::read_cases)) return *d;
@@ -933,13 +838,13 @@ std::optional<HttpResponse> Api::Exchange::case_view_routes() {
     if (!view) return *denied;
     auto history = engine_.history(case_id);
     if (!history) return engine_error(history.error());
-    std::optional<DepartmentView> scope;
-    if (user.role == Role::reviewer) scope = DepartmentView::of(*view->workflow, user.department);
+    std::optional<views::DepartmentScope> scope;
+    if (user.role == Role::reviewer) scope = views::DepartmentScope::of(*view->workflow, user.department);
     json::array a;
     for (const auto& h : *history) {
-      auto payload = cli::history_payload_json(h.type, h.payload);
-      if (scope && !scope->shows_event(payload)) continue;
-      a.push_back(json::object{{"sequence", h.sequence}, {"type", h.type}, {"at", cli::format_time(h.at)}, {"payload", std::move(payload)}});
+      auto payload = views::history_payload_json(h.type, h.payload);
+      if (scope && !shows_event(*scope, payload)) continue;
+      a.push_back(json::object{{"sequence", h.sequence}, {"type", h.type}, {"at", views::format_time(h.at)}, {"payload", std::move(payload)}});
     }
     return json_response(200, json::object{{"case_id", case_id}, {"events", std::move(a)}});
   }
@@ -981,7 +886,7 @@ std::optional<HttpResponse> Api::Exchange::material_routes() {
       if (!view) return *denied;
       const auto m = view->workflow->find_material(material);
       if (!m) return error(404, "not_found", "no material '" + material + "' in this bundle");
-      if (user.role == Role::reviewer && !DepartmentView::of(*view->workflow, user.department).materials[*m]) {
+      if (user.role == Role::reviewer && !views::DepartmentScope::of(*view->workflow, user.department).materials[*m]) {
         return forbidden("no item of department " + user.department + " needs or produces material " + material);
       }
       const auto& hash = view->state.materials[*m].content_hash;
@@ -1099,7 +1004,7 @@ std::optional<HttpResponse> Api::Exchange::case_call_routes() {
     if (!calls) return engine_error(EngineError::from(calls.error()));
     json::array a;
     for (const auto& r : *calls) {
-      if (user.role != Role::reviewer || r.department == user.department) a.push_back(call_json(r));
+      if (user.role != Role::reviewer || r.department == user.department) a.push_back(views::call_json(r));
     }
     return json_response(200, json::object{{"calls", std::move(a)}});
   }
@@ -1129,7 +1034,7 @@ std::optional<HttpResponse> Api::Exchange::case_call_routes() {
     auto updated = engine_.store().list_outbox(case_id, "", 1000);
     if (!updated) return engine_error(EngineError::from(updated.error()));
     for (const auto& r : *updated) {
-      if (r.id == it->id) return json_response(200, call_json(r));
+      if (r.id == it->id) return json_response(200, views::call_json(r));
     }
     return error(500, "internal", "the call vanished after it was updated");
   }
@@ -1195,7 +1100,7 @@ std::optional<HttpResponse> Api::Exchange::call_routes() {
     if (!calls) return engine_error(EngineError::from(calls.error()));
     json::array a;
     for (const auto& r : *calls) {
-      if (user.role != Role::reviewer || r.department == user.department) a.push_back(call_json(r));
+      if (user.role != Role::reviewer || r.department == user.department) a.push_back(views::call_json(r));
     }
     return json_response(200, json::object{{"calls", std::move(a)}});
   }
@@ -1252,19 +1157,9 @@ std::optional<HttpResponse> Api::Exchange::worklist_routes() {
     if (!entries) return engine_error(entries.error());
     json::array a;
     for (const auto& e : *entries) {
-      json::object entry{{"case_id", e.case_id}, {"bundle", e.bundle_id}, {"item", e.item.item_id}, {"department", e.item.department},
-                         {"state", e.item.state}, {"due", cli::format_time(e.item.due_at)}, {"due_at", e.item.due_at},
-                         {"light", e.item.light}};
       // Titles from the newest version, for people (a renamed item keeps its id).
-      if (const auto wf = engine_.workflow(e.bundle_id)) {
-        entry["bundle_title"] = wf->title;
-        if (const auto i = wf->find_item(e.item.item_id)) {
-          entry["item_title"] = wf->items[*i].title;
-          const auto& lifecycle = wf->lifecycles[wf->items[*i].lifecycle];
-          if (const auto state = lifecycle.find_state(e.item.state)) entry["state_title"] = lifecycle.states[*state].title;
-        }
-      }
-      a.push_back(std::move(entry));
+      const auto wf = engine_.workflow(e.bundle_id);
+      a.push_back(views::worklist_entry_json(e, wf.get()));
     }
     return json_response(200, json::object{{"entries", std::move(a)}});
   }
@@ -1284,7 +1179,7 @@ std::optional<HttpResponse> Api::Exchange::workflow_routes() {
     for (const auto& w : *list) {
       const auto wf = engine_.workflow(w.bundle_id, w.version);
       a.push_back(json::object{{"bundle", w.bundle_id}, {"version", w.version}, {"title", wf ? wf->title : std::string()},
-                               {"source_hash", w.source_hash}, {"deployed_at", cli::format_time(w.deployed_at)}, {"cases", w.cases}});
+                               {"source_hash", w.source_hash}, {"deployed_at", views::format_time(w.deployed_at)}, {"cases", w.cases}});
     }
     return json_response(200, json::object{{"workflows", std::move(a)}});
   }
@@ -1292,29 +1187,7 @@ std::optional<HttpResponse> Api::Exchange::workflow_routes() {
     if (auto denied = require(Action::list_workflows)) return *denied;
     const auto wf = engine_.workflow(parts[2]);
     if (!wf) return error(404, "not_found", "no bundle '" + parts[2] + "' is deployed");
-    json::array fields, materials, items;
-    for (const auto& f : wf->fields) {
-      json::object o{{"name", f.name}, {"title", f.title}, {"type", dsl::to_string(f.value_type)}, {"required", f.required},
-                     {"situation", f.situation}};
-      if (f.value_type.values) {
-        json::array values;
-        for (const auto& v : *f.value_type.values) values.push_back(json::string(v));
-        o["values"] = std::move(values);
-      }
-      if (f.default_value) o["default"] = dsl::to_string(*f.default_value);
-      if (!f.pattern.empty()) o["pattern"] = f.pattern;
-      fields.push_back(std::move(o));
-    }
-    for (const auto& m : wf->materials) {
-      materials.push_back(json::object{{"material", m.id}, {"title", m.title}, {"secondary", m.secondary},
-                                       {"source", m.source == engine::MaterialSource::upload ? "upload" : m.source == engine::MaterialSource::elicense ? "elicense" : "produced"}});
-    }
-    for (const auto& i : wf->items) {
-      items.push_back(json::object{{"item", i.id}, {"title", i.title}, {"department", wf->departments[i.department].id},
-                                   {"department_title", wf->departments[i.department].title}});
-    }
-    return json_response(200, json::object{{"bundle", wf->bundle_id}, {"version", wf->version}, {"title", wf->title},
-                                           {"fields", std::move(fields)}, {"materials", std::move(materials)}, {"items", std::move(items)}});
+    return json_response(200, views::workflow_json(*wf));
   }
   // The one material list for a situation: what the intake page shows as the clerk types.
   if (is({"api", "workflows", "*", "materials"}, "POST")) {
@@ -1396,7 +1269,7 @@ std::optional<HttpResponse> Api::Exchange::timer_routes() {
     if (!timers) return engine_error(EngineError::from(timers.error()));
     json::array a;
     for (const auto& t : *timers) {
-      a.push_back(json::object{{"case_id", t.case_id}, {"timer", t.timer_id}, {"due", cli::format_time(t.due_at)}, {"due_at", t.due_at}});
+      a.push_back(views::timer_json(t));
     }
     return json_response(200, json::object{{"timers", std::move(a)}});
   }
@@ -1540,7 +1413,7 @@ std::optional<HttpResponse> Api::Exchange::report_routes() {
     }
     auto report = engine::service_report(engine_, period);
     if (!report) return engine_error(report.error());
-    return json_response(200, cli::report_json(*report));
+    return json_response(200, views::report_json(*report));
   }
 
   return std::nullopt;
@@ -1600,7 +1473,7 @@ std::optional<HttpResponse> Api::Exchange::audit_routes() {
       record.target = "audit";
       record.outcome = "ok";
       record.detail = "pruned " + std::to_string(what.count) + " records before " + *before_text +
-                      (what.count > 0 ? " (recorded " + cli::format_time(what.first_at) + " to " + cli::format_time(what.last_at) + ")" : "");
+                      (what.count > 0 ? " (recorded " + views::format_time(what.first_at) + " to " + views::format_time(what.last_at) + ")" : "");
       return record;
     });
     if (!pruned) return account_error(pruned.error());

@@ -2,11 +2,11 @@
 
 #include "accounts.hpp"
 #include "api.hpp"
-#include "cli/files.hpp"
 #include "http_server.hpp"
 
 #include <onevisit/adapters/config.hpp>
 #include <onevisit/adapters/delivery.hpp>
+#include <onevisit/views/workflow_files.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -164,7 +164,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   if (!deployed) return std::unexpected(deployed.error().message);
   if (deployed->empty() && !options.workflows.empty()) {
     std::string error;
-    const auto paths = cli::expand_flow_paths({options.workflows}, error);
+    const auto paths = views::expand_flow_paths({options.workflows}, error);
     if (!paths) return std::unexpected("--workflows: " + error);
     auto report = impl->engine->deploy(*paths);
     if (!report) {

@@ -1,4 +1,5 @@
-#include "cli/case_json.hpp"
+#include <onevisit/views/case_view.hpp>
+#include <onevisit/views/format.hpp>
 
 #include <onevisit/adapters/adapter.hpp>
 #include <onevisit/dsl/identifiers.hpp>
@@ -6,21 +7,11 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <cstdio>
+#include <algorithm>
 
-namespace onevisit::cli {
+namespace onevisit::views {
 
 namespace json = boost::json;
-
-std::string format_time(engine::Timestamp t) {
-  if (t == 0) return "-";
-  const auto minutes = t / 60'000;
-  const auto d = dsl::civil_from_days(engine::day_of(minutes));
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02d %02d:%02d", d.year, d.month, d.day, static_cast<int>((minutes % 1440) / 60),
-                static_cast<int>(minutes % 60));
-  return buffer;
-}
 
 json::object case_json(const engine::CaseView& view) {
   const auto& c = view.state;
@@ -75,65 +66,99 @@ json::object case_json(const engine::CaseView& view) {
   return o;
 }
 
-namespace {
-void mask_strings(json::value& value) {
-  if (value.is_string()) {
-    value = json::string(adapters::mask_identifiers(value.as_string()));
-  } else if (value.is_array()) {
-    for (auto& element : value.as_array()) mask_strings(element);
-  } else if (value.is_object()) {
-    for (auto& member : value.as_object()) mask_strings(member.value());
+json::object case_summary_json(const engine::CaseSummary& c) {
+  return json::object{{"case_id", c.case_id},
+                      {"bundle", c.bundle_id},
+                      {"bundle_version", c.bundle_version},
+                      {"status", c.status},
+                      {"applicant", adapters::mask_identifiers(c.applicant)},
+                      {"started_at", format_time(c.started_at)},
+                      {"updated_at", format_time(c.updated_at)},
+                      {"version", c.version}};
+}
+
+std::string_view material_source_name(engine::MaterialSource source) {
+  switch (source) {
+    case engine::MaterialSource::upload: return "upload";
+    case engine::MaterialSource::elicense: return "elicense";
+    default: return "produced";
   }
 }
-}  // namespace
 
-json::value history_payload_json(std::string_view type, std::string_view payload) {
-  boost::system::error_code ec;
-  json::value parsed = json::parse(payload, ec);
-  if (ec) return nullptr;
-  if (type == "CaseStarted" && parsed.is_object()) parsed.as_object().erase("slots");
-  mask_strings(parsed);
-  return parsed;
-}
-
-namespace {
-json::object figures_json(const engine::ServiceFigures& f) {
-  json::array ratings;
-  for (const auto n : f.ratings) ratings.push_back(n);
-  json::object overdue;
-  for (const auto& [department, n] : f.overdue_cases_by_department) overdue[department] = n;
-  json::object o{{"cases_started", f.cases_started},
-                 {"cases_completed", f.cases_completed},
-                 {"cases_withdrawn", f.cases_withdrawn},
-                 {"items_finished", f.items_finished},
-                 {"items_on_time", f.items_on_time},
-                 {"on_time_rate", f.on_time_rate},
-                 {"average_workdays", f.average_workdays},
-                 {"fully_online", f.fully_online},
-                 {"fully_online_rate", f.fully_online_rate},
-                 {"materials_uploaded", f.materials_uploaded},
-                 {"materials_from_elicense", f.materials_from_elicense},
-                 {"immediate_items", f.immediate_items},
-                 {"immediate_rate", f.immediate_rate},
-                 {"average_visits", f.average_visits},
-                 {"corrections", f.corrections},
-                 {"corrections_per_case", f.corrections_per_case},
-                 {"ratings", std::move(ratings)},
-                 {"rated", f.rated},
-                 {"good_rating_rate", f.good_rating_rate},
-                 {"overdue_cases_by_department", std::move(overdue)}};
-  if (!f.bundle_id.empty()) {
-    o["bundle"] = f.bundle_id;
-    o["title"] = f.title;
+DepartmentScope DepartmentScope::of(const engine::Workflow& wf, const std::string& department) {
+  DepartmentScope scope{std::vector<bool>(wf.items.size()), std::vector<bool>(wf.materials.size()), {}};
+  for (std::size_t i = 0; i < wf.items.size(); ++i) {
+    const auto& item = wf.items[i];
+    if (wf.departments[item.department].id != department) continue;
+    scope.items[i] = true;
+    for (const auto m : item.needs) scope.materials[m] = true;
+    for (const auto m : item.produces) scope.materials[m] = true;
+    for (const auto& sent : item.sends) {
+      if (sent.kind == engine::SentValue::Kind::field) scope.fields.insert(wf.fields[sent.index].name);
+    }
   }
-  return o;
-}
-}  // namespace
-
-json::object report_json(const engine::ServiceReport& report) {
-  json::array bundles;
-  for (const auto& b : report.bundles) bundles.push_back(figures_json(b));
-  return json::object{{"overall", figures_json(report.overall)}, {"bundles", std::move(bundles)}};
+  return scope;
 }
 
-}  // namespace onevisit::cli
+json::object case_page_json(const engine::CaseView& view, const DepartmentScope* scope) {
+  auto j = case_json(view);
+  const auto& wf = *view.workflow;
+  auto& materials = j["materials"].as_array();
+  for (std::size_t m = 0; m < wf.materials.size() && m < materials.size(); ++m) {
+    auto& o = materials[m].as_object();
+    const auto& model = wf.materials[m];
+    o["source"] = material_source_name(model.source);
+    o["secondary"] = model.secondary;
+    o["file_name"] = adapters::mask_identifiers(view.state.materials[m].file_name);
+    o["has_content"] = !view.state.materials[m].content_hash.empty();
+  }
+  auto& items = j["items"].as_array();
+  for (std::size_t i = 0; i < wf.items.size() && i < items.size(); ++i) {
+    auto& o = items[i].as_object();
+    o["due_at"] = view.items[i].due_at;
+    const auto& state = view.state.items[i];
+    const auto& lifecycle = wf.lifecycles[wf.items[i].lifecycle];
+    if (state.state < lifecycle.states.size()) o["state_title"] = lifecycle.states[state.state].title;
+    json::array events;
+    if (state.phase == engine::ItemPhase::active) {
+      for (const auto t : lifecycle.transitions_from(state.state)) {
+        const auto& tr = lifecycle.transitions[t];
+        if (tr.after) continue;  // timed transitions fire by themselves
+        json::array roles, fields;
+        for (const auto& r : tr.roles) roles.push_back(json::string(r));
+        for (const auto& f : tr.required_fields) fields.push_back(json::string(f));
+        events.push_back(json::object{{"event", tr.event}, {"to", lifecycle.states[tr.target].id}, {"roles", std::move(roles)},
+                                      {"required_fields", std::move(fields)}});
+      }
+    }
+    o["events"] = std::move(events);
+    json::array after;
+    for (const auto a : wf.items[i].after) after.push_back(json::string(wf.items[a].id));
+    o["after"] = std::move(after);
+  }
+  engine::Timestamp latest = 0;
+  if (scope != nullptr) {
+    json::array own_items, own_materials;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (!scope->items[i]) continue;
+      own_items.push_back(items[i]);
+      latest = std::max(latest, view.items[i].due_at);
+    }
+    for (std::size_t m = 0; m < materials.size(); ++m) {
+      if (scope->materials[m]) own_materials.push_back(materials[m]);
+    }
+    json::object own_form;
+    for (const auto& [name, value] : j["form"].as_object()) {
+      if (scope->fields.count(std::string(name))) own_form[name] = value;
+    }
+    j["items"] = std::move(own_items);
+    j["materials"] = std::move(own_materials);
+    j["form"] = std::move(own_form);
+  } else {
+    for (const auto& row : view.items) latest = std::max(latest, row.due_at);
+  }
+  j["deadline_due"] = format_time(latest);
+  return j;
+}
+
+}  // namespace onevisit::views

@@ -1,30 +1,46 @@
 // JSON views of cases shared by `onevisit case --format json` and the server's REST API, so a
 // case reads the same on the command line and over HTTP. ID and phone numbers are masked.
+//
+// Thread safety: pure functions of their arguments.
 #pragma once
 
 #include <onevisit/engine/engine.hpp>
-#include <onevisit/engine/report.hpp>
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
+#include <set>
 #include <string>
+#include <vector>
 
-namespace onevisit::cli {
-
-/// "YYYY-MM-DD HH:MM" in the offices' local time, or "-" for 0 (no time).
-std::string format_time(engine::Timestamp t);
+namespace onevisit::views {
 
 /// A case: status, applicant (masked), form (typed ID and phone fields masked whole, and every
 /// personal number the detector finds in the other values), materials (notes masked likewise)
 /// and items with their states, deadlines and lights.
 boost::json::object case_json(const engine::CaseView& view);
 
-/// An event's payload as it may be shown: CaseStarted's raw form values are left out (the
-/// case view shows the form, masked) and ID and phone numbers in every text are masked.
-/// A payload that is not JSON comes back as null.
-boost::json::value history_payload_json(std::string_view type, std::string_view payload);
+/// A line of a case list: id, bundle, status, applicant (masked), start and update times.
+boost::json::object case_summary_json(const engine::CaseSummary& summary);
 
-/// The service figures as JSON: {"overall": {...}, "bundles": [{...}]} (docs/figures.md).
-boost::json::object report_json(const engine::ServiceReport& report);
+/// What a department sees of a case of one workflow: its items, the materials they need or
+/// produce, and the form fields they send to it (each department gets its mapped subset of
+/// the one form).
+struct DepartmentScope {
+  std::vector<bool> items;
+  std::vector<bool> materials;
+  std::set<std::string> fields;
 
-}  // namespace onevisit::cli
+  static DepartmentScope of(const engine::Workflow& workflow, const std::string& department);
+};
+
+/// The case as the console shows it: case_json, and each material's source and file, each
+/// item's state title, deadline (ms), the items it comes after and the events it offers now
+/// (with the roles that may fire them), and the latest deadline. With a scope, only that
+/// department's items, materials and form fields.
+boost::json::object case_page_json(const engine::CaseView& view, const DepartmentScope* scope);
+
+/// "upload", "elicense" or "produced".
+std::string_view material_source_name(engine::MaterialSource source);
+
+}  // namespace onevisit::views
