@@ -443,7 +443,17 @@ TEST_CASE("server: bad input gets the right status and changes nothing", "[serve
     auto r = clerk.get("/api/nothing/here");
     CHECK(r.status == 404);
     CHECK(r.code() == "no_route");
-    CHECK(clerk.send("DELETE", "/api/cases/B1").status == 404);
+    // A path of the route table with another method: 405, and Allow lists the methods it takes.
+    auto wrong_method = clerk.send("DELETE", "/api/cases/B1");
+    CHECK(wrong_method.status == 405);
+    CHECK(wrong_method.code() == "method_not_allowed");
+    CHECK(wrong_method.header("allow") == "GET");
+    CHECK(clerk.send("PUT", "/api/session").header("allow") == "POST, GET, DELETE");
+    CHECK(clerk.send("GET", "/api/cases/B1/pause").header("allow") == "POST");
+    // Strangers learn nothing of the routes: 401 before 404 and 405.
+    Client anonymous = f.client();
+    CHECK(anonymous.send("DELETE", "/api/cases/B1").status == 401);
+    CHECK(anonymous.get("/api/nothing/here").status == 401);
     CHECK(f.case_version("B1") == version);
   }
   SECTION("path traversal on static files") {
