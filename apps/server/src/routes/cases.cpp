@@ -3,7 +3,6 @@
 
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/views/case_view.hpp>
-#include <onevisit/views/format.hpp>
 #include <onevisit/views/history_view.hpp>
 
 namespace onevisit::server::routes {
@@ -74,37 +73,25 @@ HttpResponse show_case(Exchange& x) {
   return json_response(200, views::case_page_json(*view, scope ? &*scope : nullptr));
 }
 
-namespace {
-// Events about another department's item or a material it cannot see are left out;
-// case-level events stay.
-bool shows_event(const views::DepartmentScope& scope, const json::value& payload) {
-  const auto* object = payload.if_object();
-  if (object == nullptr) return true;
-  auto visible = [&](std::string_view key, const std::vector<bool>& shown) {
-    const auto* index = object->if_contains(key);
-    if (index == nullptr || !index->is_number()) return true;
-    const auto i = index->to_number<std::int64_t>();
-    return i >= 0 && static_cast<std::size_t>(i) < shown.size() && shown[static_cast<std::size_t>(i)];
-  };
-  return visible("item", scope.items) && visible("material", scope.materials);
-}
-}  // namespace
-
 HttpResponse case_history(Exchange& x) {
   const std::string& case_id = x.param("id");
   auto view = x.load_case(case_id);
   if (!view) return *x.failure;
-  auto history = x.engine.history(case_id);
-  if (!history) return x.engine_error(history.error());
+  auto events = x.engine.events(case_id);
+  if (!events) return x.engine_error(events.error());
   std::optional<views::DepartmentScope> scope;
   if (auto own = x.only_department()) scope = views::DepartmentScope::of(*view->workflow, *own);
-  json::array a;
-  for (const auto& h : *history) {
-    auto payload = views::history_payload_json(h.type, h.payload);
-    if (scope && !shows_event(*scope, payload)) continue;
-    a.push_back(json::object{{"sequence", h.sequence}, {"type", h.type}, {"at", views::format_time(h.at)}, {"payload", std::move(payload)}});
-  }
-  return json_response(200, json::object{{"case_id", case_id}, {"events", std::move(a)}});
+  // Each account once per request; an account store failure shows the account's name.
+  std::map<std::string, std::optional<std::string>> names;
+  const views::DisplayNameLookup display_name = [&](const std::string& account) -> std::optional<std::string> {
+    if (const auto it = names.find(account); it != names.end()) return it->second;
+    auto found = x.accounts.find_user(account);
+    std::optional<std::string> name;
+    if (found && *found) name = (*found)->display_name;
+    return names[account] = name;
+  };
+  return json_response(200, json::object{{"case_id", case_id},
+                                         {"events", views::history_json(*view->workflow, *events, scope ? &*scope : nullptr, display_name)}});
 }
 
 }  // namespace onevisit::server::routes
