@@ -58,12 +58,20 @@ int exit_code(const EngineError& e) {
 }
 
 // Opens the database with the [storage] keys of `config` (none when `config` is empty).
-std::expected<std::unique_ptr<Engine>, EngineError> open_engine(const std::string& database, const std::string& config) {
+// `store`, when given, gets the store the engine keeps its cases in (the dispatcher drains
+// its outbox; `store reseal` works on it).
+std::expected<std::unique_ptr<Engine>, EngineError> open_engine(const std::string& database, const std::string& config,
+                                                                std::shared_ptr<engine::Store>* store = nullptr) {
   engine::EngineOptions options{database, nullptr};
   if (!config.empty()) {
     auto keys = adapters::load_storage_keys(config);
     if (!keys) return std::unexpected(EngineError{EngineError::Kind::invalid, keys.error(), {}, {}});
     options.keys = std::move(*keys);
+  }
+  if (store != nullptr) {
+    auto opened = engine::open_store(options);
+    if (!opened) return std::unexpected(opened.error());
+    *store = options.store = std::move(*opened);
   }
   return Engine::open(options);
 }
@@ -405,12 +413,13 @@ int run_dispatch(const DispatchCommandOptions& o, std::ostream& out, std::ostrea
     err << "onevisit dispatch: " << config.error() << "\n";
     return 1;
   }
-  auto opened = open_engine(o.database, o.config);
+  std::shared_ptr<engine::Store> store;
+  auto opened = open_engine(o.database, o.config, &store);
   if (!opened) {
     print_error(opened.error(), err);
     return exit_code(opened.error());
   }
-  adapters::Delivery delivery(**opened, *config);
+  adapters::Delivery delivery(**opened, *store, *config);
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
   adapters::DeliveryRound total;
@@ -446,12 +455,13 @@ int run_store(const StoreOptions& o, std::ostream& out, std::ostream& err) {
     err << "onevisit store " << o.action << ": --config names the configuration with the [storage] keys\n";
     return 2;
   }
-  auto opened = open_engine(o.database, o.config);
+  std::shared_ptr<engine::Store> store;
+  auto opened = open_engine(o.database, o.config, &store);
   if (!opened) {
     print_error(opened.error(), err);
     return exit_code(opened.error());
   }
-  auto report = engine::reseal_sqlite_store((*opened)->store());
+  auto report = engine::reseal_sqlite_store(*store);
   if (!report) {
     err << "onevisit store reseal: " << report.error().message << "\n";
     return 2;

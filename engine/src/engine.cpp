@@ -184,21 +184,26 @@ std::expected<CommandResult, EngineError> Engine::attach_content(const std::stri
   return execute(case_id, AttachMaterial{material, *hash, file_name, false}, options);
 }
 
-Engine::Engine(std::unique_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock,
+Engine::Engine(std::shared_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock,
                std::unique_ptr<Clock> owned_clock)
     : store_(std::move(store)), contents_(std::move(contents)), owned_clock_(std::move(owned_clock)), clock_(clock ? clock : owned_clock_.get()) {}
 
 Engine::~Engine() = default;
 
+std::expected<std::shared_ptr<Store>, EngineError> open_store(const EngineOptions& options) {
+  if (options.database == ":memory:") return std::shared_ptr<Store>(make_memory_store());
+  SqliteOptions sqlite;
+  sqlite.keys = options.keys;
+  auto opened = open_sqlite_store(options.database, sqlite);
+  if (!opened) return std::unexpected(EngineError::from(opened.error()));
+  return std::shared_ptr<Store>(std::move(*opened));
+}
+
 std::expected<std::unique_ptr<Engine>, EngineError> Engine::open(const EngineOptions& options) {
-  std::unique_ptr<Store> store;
-  if (options.database == ":memory:") {
-    store = make_memory_store();
-  } else {
-    SqliteOptions sqlite;
-    sqlite.keys = options.keys;
-    auto opened = open_sqlite_store(options.database, sqlite);
-    if (!opened) return std::unexpected(EngineError::from(opened.error()));
+  std::shared_ptr<Store> store = options.store;
+  if (!store) {
+    auto opened = open_store(options);
+    if (!opened) return std::unexpected(opened.error());
     store = std::move(*opened);
   }
   std::unique_ptr<ContentStore> contents;

@@ -1070,7 +1070,7 @@ TEST_CASE("server: a department called about another department's item answers t
   REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "consult_startup"}, {"case_id", "K1"}, {"form", json::object{{"company_name", "小馆"}}}})
               .status == 201);
   REQUIRE(f.as("market").post("/api/cases/K1/items/permit/events/approve", json::object{}).status == 200);
-  auto calls = f.service->engine().store().list_outbox("K1", "", 10);
+  auto calls = f.service->engine().calls("K1", "", 10);
   REQUIRE(calls);
   std::string key;
   for (const auto& c : *calls) {

@@ -87,7 +87,15 @@ struct EngineOptions {
   /// Keys that encrypt personal data in the SQLite file at rest (at_rest.hpp); null or empty:
   /// stored in clear. Ignored for ":memory:".
   std::shared_ptr<const AtRestKeys> keys;
+  /// Where cases are kept, when the caller opened the store itself (open_store) to keep a
+  /// reference: the adapter dispatcher drains its outbox, tests look at what is stored,
+  /// `onevisit store reseal` works on it. Null: opened from `database` and `keys`.
+  std::shared_ptr<Store> store;
 };
+
+/// The store Engine::open would open for `options`: memory for ":memory:", else the SQLite
+/// file (created when missing) with the at-rest keys.
+std::expected<std::shared_ptr<Store>, EngineError> open_store(const EngineOptions& options);
 
 struct DeployReport {
   struct Entry {
@@ -221,11 +229,10 @@ class Engine {
 
   /// The working-day calendar of a workflow (weekdays when it names none).
   const WorkCalendar& calendar_of(const Workflow& workflow) const;
-  Store& store() { return *store_; }
   Timestamp now() const { return clock_->now(); }
 
  private:
-  Engine(std::unique_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock, std::unique_ptr<Clock> owned_clock);
+  Engine(std::shared_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock, std::unique_ptr<Clock> owned_clock);
   std::expected<void, EngineError> load_deployed();
   std::expected<DeployReport, EngineError> deploy_program(const dsl::Program& program, bool persist);
   /// Decides and commits one command; `new_bundle` names the bundle for a StartCase.
@@ -234,7 +241,7 @@ class Engine {
   std::expected<std::optional<Case>, EngineError> load(const std::string& case_id, std::shared_ptr<const Workflow>& workflow);
   std::mutex& case_lock(const std::string& case_id);
 
-  std::unique_ptr<Store> store_;
+  std::shared_ptr<Store> store_;
   std::unique_ptr<ContentStore> contents_;
   std::unique_ptr<Clock> owned_clock_;
   const Clock* clock_;
