@@ -173,7 +173,7 @@ HttpResponse Api::route(const HttpRequest& request, RequestRecord& record) {
   auto match = match_route(request.method, request.path);
   const ApiParts parts{engine_, accounts_, options_, throttle_, hashing_, authorizer_};
   if (match.route && !match.route->action) {
-    Exchange open(parts, request, record, Action::read_session, std::move(match.parameters));
+    Exchange open(parts, request, record, std::nullopt, std::move(match.parameters));
     return match.route->handler(open);
   }
   // Strangers learn nothing of the routes: authentication comes before 404 and 405.

@@ -173,7 +173,7 @@ std::optional<HttpResponse> Exchange::authorize(Action other, const Target& targ
   return deny(allowed.error());
 }
 
-bool Exchange::allowed(const Target& target) const { return authorizer.may(principal(), action, target).has_value(); }
+bool Exchange::allowed(const Target& target) const { return authorizer.may(principal(), action.value(), target).has_value(); }
 
 HttpResponse Exchange::engine_error(const EngineError& e) {
   if (e.kind == EngineError::Kind::rejected && e.rejection) {

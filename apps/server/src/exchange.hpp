@@ -98,7 +98,7 @@ struct ApiParts {
 
 class Exchange {
  public:
-  Exchange(const ApiParts& parts, const HttpRequest& request, RequestRecord& record, Action action,
+  Exchange(const ApiParts& parts, const HttpRequest& request, RequestRecord& record, std::optional<Action> action,
            std::map<std::string, std::string> parameters)
       : engine(parts.engine),
         accounts(parts.accounts),
@@ -119,7 +119,9 @@ class Exchange {
   const Authorizer& authorizer;
   const HttpRequest& request;
   RequestRecord& record;
-  const Action action;  ///< the route's
+  /// The route's; none for the login, the one route open to callers not authenticated (its
+  /// handler asks the Authorizer nothing).
+  const std::optional<Action> action;
   std::optional<HttpResponse> failure;  ///< why body() or load_case() returned nothing
   std::string session_token;            ///< the session cookie, when the caller has one
 
@@ -133,7 +135,7 @@ class Exchange {
   HttpResponse account_error(const AccountError& e);
   HttpResponse deny(const Denial& denial);
   /// nullopt when the Authorizer allows the route's action on `target`, else its denial.
-  std::optional<HttpResponse> authorize(const Target& target) { return authorize(action, target); }
+  std::optional<HttpResponse> authorize(const Target& target) { return authorize(action.value(), target); }
   std::optional<HttpResponse> authorize(Action other, const Target& target);
   /// Whether the Authorizer allows the route's action on `target` (to filter lists).
   bool allowed(const Target& target) const;

@@ -50,7 +50,7 @@ HttpResponse revoke_token(Exchange& x) {
   auto token = x.accounts.token(id);
   if (!token) return x.account_error(token.error());
   if (!*token) return x.error(404, "not_found", "no token " + text);
-  if (x.authorizer.may(x.principal(), x.action, Target::account((*token)->user, "token " + text))) {
+  if (x.authorizer.may(x.principal(), Action::revoke_token, Target::account((*token)->user, "token " + text))) {
     x.record.target = (*token)->user;
     if (auto ok = x.accounts.revoke_token(id, x.engine.now()); !ok) return x.account_error(ok.error());
     return json_response(200, json::object{{"revoked", id}});
