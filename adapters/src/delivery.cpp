@@ -4,8 +4,8 @@
 
 namespace onevisit::adapters {
 
-Delivery::Delivery(engine::Engine& engine, const AdapterConfig& config)
-    : engine_(engine), config_(config), dispatcher_(engine.store(), config.registry, config.dispatch) {
+Delivery::Delivery(engine::Engine& engine, engine::Store& outbox, const AdapterConfig& config)
+    : engine_(engine), config_(config), dispatcher_(outbox, config.registry, config.dispatch) {
   dispatcher_.on_result([this](const Receipt& receipt, const ReceiptSender& sender) -> std::expected<void, ResultError> {
     auto applied = apply_result(engine_, receipt, sender, config_.results);
     if (!applied) return std::unexpected(applied.error());

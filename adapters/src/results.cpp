@@ -67,7 +67,7 @@ std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engin
   if (speaks_for(owner.id, owner.adapter)) {
     sender_names.insert(sender_names.end(), {owner.id, owner.adapter});
   } else {
-    auto calls = engine.store().list_outbox(receipt.case_id, "", 100'000);
+    auto calls = engine.calls(receipt.case_id, "", 100'000);
     if (!calls) return std::unexpected(ResultError{false, calls.error().message});
     const auto call = std::find_if(calls->begin(), calls->end(), [&](const engine::OutboxRecord& r) {
       return r.idempotency_key == receipt.request_id && speaks_for(r.department, r.adapter);

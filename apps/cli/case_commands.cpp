@@ -1,7 +1,12 @@
 #include "cli/case_commands.hpp"
 
-#include "cli/case_json.hpp"
 #include "cli/files.hpp"
+
+#include <onevisit/views/case_view.hpp>
+#include <onevisit/views/format.hpp>
+#include <onevisit/views/history_view.hpp>
+#include <onevisit/views/report_view.hpp>
+#include <onevisit/views/workflow_files.hpp>
 
 #include <onevisit/adapters/config.hpp>
 #include <onevisit/adapters/delivery.hpp>
@@ -26,6 +31,11 @@ namespace onevisit::cli {
 
 namespace json = boost::json;
 using engine::Engine;
+using views::case_json;
+using views::expand_flow_paths;
+using views::format_time;
+using views::history_payload_json;
+using views::report_json;
 using engine::EngineError;
 
 namespace {
@@ -48,12 +58,20 @@ int exit_code(const EngineError& e) {
 }
 
 // Opens the database with the [storage] keys of `config` (none when `config` is empty).
-std::expected<std::unique_ptr<Engine>, EngineError> open_engine(const std::string& database, const std::string& config) {
+// `store`, when given, gets the store the engine keeps its cases in (the dispatcher drains
+// its outbox; `store reseal` works on it).
+std::expected<std::unique_ptr<Engine>, EngineError> open_engine(const std::string& database, const std::string& config,
+                                                                std::shared_ptr<engine::Store>* store = nullptr) {
   engine::EngineOptions options{database, nullptr};
   if (!config.empty()) {
     auto keys = adapters::load_storage_keys(config);
     if (!keys) return std::unexpected(EngineError{EngineError::Kind::invalid, keys.error(), {}, {}});
     options.keys = std::move(*keys);
+  }
+  if (store != nullptr) {
+    auto opened = engine::open_store(options);
+    if (!opened) return std::unexpected(opened.error());
+    *store = options.store = std::move(*opened);
   }
   return Engine::open(options);
 }
@@ -188,7 +206,7 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
     return 0;
   }
   if (o.action == "calls" || o.action == "retry-call" || o.action == "resolve-call") {
-    auto calls = engine.store().list_outbox(o.case_id, "", 100'000);
+    auto calls = engine.calls(o.case_id, "", 100'000);
     if (!calls) {
       err << "onevisit case " << o.action << ": " << calls.error().message << "\n";
       return 1;
@@ -214,8 +232,8 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
           << " has no call " << o.call_id << " (see `onevisit case calls`)\n";
       return 1;
     }
-    auto done = o.action == "retry-call" ? adapters::retry_parked(engine.store(), *call, engine.now())
-                                         : adapters::resolve_parked(engine.store(), *call, o.note.empty() ? "" : o.note + " (by " + o.actor + ")");
+    auto done = o.action == "retry-call" ? engine.retry_call(o.case_id, call->id)
+                                         : engine.resolve_call(o.case_id, call->id, o.note.empty() ? "" : o.note + " (by " + o.actor + ")");
     if (!done) {
       err << "onevisit case " << o.action << ": " << done.error().message << "\n";
       return 1;
@@ -395,12 +413,13 @@ int run_dispatch(const DispatchCommandOptions& o, std::ostream& out, std::ostrea
     err << "onevisit dispatch: " << config.error() << "\n";
     return 1;
   }
-  auto opened = open_engine(o.database, o.config);
+  std::shared_ptr<engine::Store> store;
+  auto opened = open_engine(o.database, o.config, &store);
   if (!opened) {
     print_error(opened.error(), err);
     return exit_code(opened.error());
   }
-  adapters::Delivery delivery(**opened, *config);
+  adapters::Delivery delivery(**opened, *store, *config);
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
   adapters::DeliveryRound total;
@@ -436,12 +455,13 @@ int run_store(const StoreOptions& o, std::ostream& out, std::ostream& err) {
     err << "onevisit store " << o.action << ": --config names the configuration with the [storage] keys\n";
     return 2;
   }
-  auto opened = open_engine(o.database, o.config);
+  std::shared_ptr<engine::Store> store;
+  auto opened = open_engine(o.database, o.config, &store);
   if (!opened) {
     print_error(opened.error(), err);
     return exit_code(opened.error());
   }
-  auto report = engine::reseal_sqlite_store((*opened)->store());
+  auto report = engine::reseal_sqlite_store(*store);
   if (!report) {
     err << "onevisit store reseal: " << report.error().message << "\n";
     return 2;

@@ -2,6 +2,8 @@
 
 #include "cli/files.hpp"
 
+#include <onevisit/views/workflow_files.hpp>
+
 #include <onevisit/dsl/formatter.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/graph_export.hpp>
@@ -22,6 +24,8 @@
 extern char** environ;
 
 namespace onevisit::cli {
+
+using views::expand_flow_paths;
 
 namespace {
 

@@ -2,6 +2,7 @@
 
 #include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
+#include <onevisit/engine/figures.hpp>
 
 #include <onevisit/engine/formats.hpp>
 
@@ -226,21 +227,26 @@ std::expected<CommandResult, EngineError> Engine::attach_content(const std::stri
   return execute(case_id, AttachMaterial{material, *hash, file_name, false}, options);
 }
 
-Engine::Engine(std::unique_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock,
+Engine::Engine(std::shared_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock,
                std::unique_ptr<Clock> owned_clock)
     : store_(std::move(store)), contents_(std::move(contents)), owned_clock_(std::move(owned_clock)), clock_(clock ? clock : owned_clock_.get()) {}
 
 Engine::~Engine() = default;
 
+std::expected<std::shared_ptr<Store>, EngineError> open_store(const EngineOptions& options) {
+  if (options.database == ":memory:") return std::shared_ptr<Store>(make_memory_store());
+  SqliteOptions sqlite;
+  sqlite.keys = options.keys;
+  auto opened = open_sqlite_store(options.database, sqlite);
+  if (!opened) return std::unexpected(EngineError::from(opened.error()));
+  return std::shared_ptr<Store>(std::move(*opened));
+}
+
 std::expected<std::unique_ptr<Engine>, EngineError> Engine::open(const EngineOptions& options) {
-  std::unique_ptr<Store> store;
-  if (options.database == ":memory:") {
-    store = make_memory_store();
-  } else {
-    SqliteOptions sqlite;
-    sqlite.keys = options.keys;
-    auto opened = open_sqlite_store(options.database, sqlite);
-    if (!opened) return std::unexpected(EngineError::from(opened.error()));
+  std::shared_ptr<Store> store = options.store;
+  if (!store) {
+    auto opened = open_store(options);
+    if (!opened) return std::unexpected(opened.error());
     store = std::move(*opened);
   }
   std::unique_ptr<ContentStore> contents;
@@ -692,6 +698,103 @@ std::expected<std::vector<HistoryEntry>, EngineError> Engine::history(const std:
   if (events->empty()) return std::unexpected(no_case(case_id));
   std::vector<HistoryEntry> out;
   for (auto& e : *events) out.push_back(HistoryEntry{e.sequence, std::move(e.type), std::move(e.payload), e.recorded_at});
+  return out;
+}
+
+std::vector<MaterialIndex> Engine::situation_materials(const Workflow& wf, const std::map<std::string, std::string>& answers) const {
+  // A preview case: the answers given so far and the defaults.
+  Case preview;
+  preview.slots.assign(wf.scope().slot_count(), dsl::Value{});
+  for (const auto& f : wf.fields) {
+    if (f.default_value) preview.slots[f.slot] = *f.default_value;
+    if (const auto it = answers.find(f.name); it != answers.end() && !it->second.empty()) {
+      if (auto value = parse_field_value(wf, f.name, it->second)) preview.slots[f.slot] = std::move(*value);
+    }
+  }
+  const auto& calendar = calendar_of(wf);
+  const dsl::Environment environment{preview.slots, day_of(now() / 60'000), &calendar};
+  std::vector<bool> needed(wf.materials.size(), false);
+  for (const auto& item : wf.items) {
+    if (item.when && !item.when->holds(environment)) continue;
+    for (const auto m : item.needs) needed[m] = true;
+  }
+  std::vector<MaterialIndex> out;
+  for (MaterialIndex m = 0; m < wf.materials.size(); ++m) {
+    // What an item of the bundle issues is not the applicant's to bring.
+    if (needed[m] && !wf.materials[m].producer && material_applies(wf, preview, m)) out.push_back(m);
+  }
+  return out;
+}
+
+std::expected<std::vector<OutboxRecord>, EngineError> Engine::calls(const std::string& case_id, const std::string& status,
+                                                                     std::size_t limit) {
+  auto r = store_->list_outbox(case_id, status, limit);
+  if (!r) return std::unexpected(EngineError::from(r.error()));
+  return *r;
+}
+
+namespace {
+// A call settled by hand: found among the case's, parked, changed by `settle`, stored.
+template <typename Settle>
+std::expected<OutboxRecord, EngineError> settle_parked_call(Store& store, const std::string& case_id, std::uint64_t call_id,
+                                                            Settle settle) {
+  // A case has few calls; the whole list keeps the store interface as it is.
+  auto calls = store.list_outbox(case_id, "", 100'000);
+  if (!calls) return std::unexpected(EngineError::from(calls.error()));
+  const auto it = std::find_if(calls->begin(), calls->end(), [&](const OutboxRecord& r) { return r.id == call_id; });
+  if (case_id.empty() || it == calls->end()) {
+    return std::unexpected(make_error(EngineError::Kind::not_found, "case '" + case_id + "' has no call " + std::to_string(call_id)));
+  }
+  if (it->status != "parked") {
+    EngineError e = make_error(EngineError::Kind::rejected, "Expected call " + std::to_string(call_id) + " to be parked, but it is " + it->status);
+    e.rejection = Rejection{Rejection::Code::wrong_state, e.message, {}};
+    return std::unexpected(std::move(e));
+  }
+  OutboxRecord call = *it;
+  settle(call);
+  if (auto done = store.update_outbox(call); !done) return std::unexpected(EngineError::from(done.error()));
+  return call;
+}
+}  // namespace
+
+std::expected<OutboxRecord, EngineError> Engine::retry_call(const std::string& case_id, std::uint64_t call_id) {
+  const Timestamp now = clock_->now();
+  return settle_parked_call(*store_, case_id, call_id, [&](OutboxRecord& call) {
+    call.status = "pending";
+    call.attempts = 0;
+    call.next_attempt_at = now;
+    call.last_error = "retried by hand after: " + call.last_error;
+  });
+}
+
+std::expected<OutboxRecord, EngineError> Engine::resolve_call(const std::string& case_id, std::uint64_t call_id, const std::string& note) {
+  if (note.empty()) return std::unexpected(make_error(EngineError::Kind::invalid, "resolving a call by hand needs a note saying how"));
+  return settle_parked_call(*store_, case_id, call_id, [&](OutboxRecord& call) {
+    call.status = "delivered";
+    call.last_error = "resolved by hand: " + note;
+  });
+}
+
+std::expected<std::vector<TimerRecord>, EngineError> Engine::due_timers(Timestamp before, std::size_t limit) {
+  auto r = store_->due_timers(before, limit);
+  if (!r) return std::unexpected(EngineError::from(r.error()));
+  return *r;
+}
+
+std::expected<std::vector<RecordedEvent>, EngineError> Engine::events(const std::string& case_id) {
+  auto stored = store_->load_events(case_id);
+  if (!stored) return std::unexpected(EngineError::from(stored.error()));
+  if (stored->empty()) return std::unexpected(make_error(EngineError::Kind::not_found, "no case '" + case_id + "'"));
+  std::vector<RecordedEvent> out;
+  out.reserve(stored->size());
+  for (auto& e : *stored) {
+    auto decoded = codec::decode_event(e.type, e.payload, e.recorded_at);
+    if (!decoded) {
+      return std::unexpected(make_error(EngineError::Kind::store, "case '" + case_id + "': event " + std::to_string(e.sequence) +
+                                                                    " is damaged: " + decoded.error()));
+    }
+    out.push_back(RecordedEvent{e.sequence, std::move(e.type), std::move(*decoded)});
+  }
   return out;
 }
 

@@ -134,7 +134,9 @@ department tax "税务局" adapter tax_gateway
 bundle b "发票" version 1 { lifecycle standard; form { legal_rep_id: idcard required }; item invoice "发票申领" by tax { limit 1 workday; sends legal_rep_id } }
 )";
   engine::VirtualClock clock(1'800'000'000'000);
-  auto opened = engine::Engine::open({":memory:", &clock});
+  // The test keeps the store: the dispatcher drains its outbox.
+  std::shared_ptr<engine::Store> store = engine::make_memory_store();
+  auto opened = engine::Engine::open({.database = ":memory:", .clock = &clock, .store = store});
   REQUIRE(opened);
   REQUIRE((*opened)->deploy_sources({{"b.flow", flow}}, {"b.flow"}));
   auto started = (*opened)->start_case("b", {{"legal_rep_id", dsl::Value::of_text("11010519491231002X")}}, "", {"s1", "u", "clerk"});
@@ -146,7 +148,7 @@ bundle b "发票" version 1 { lifecycle standard; form { legal_rep_id: idcard re
   AdapterRegistry registry;
   registry.add("tax_gateway", department);
   registry.add("notify", std::make_shared<LogAdapter>());
-  Dispatcher dispatcher((*opened)->store(), registry, {.first_backoff = std::chrono::milliseconds(1), .seed = 5});
+  Dispatcher dispatcher(*store, registry, {.first_backoff = std::chrono::milliseconds(1), .seed = 5});
   for (int i = 0; i < 5; ++i) REQUIRE(dispatcher.drain_once(clock.now() + i * 1000));
   REQUIRE(department->effects.size() == 1);
   // The department got the value the item sends.

@@ -231,7 +231,7 @@ TEST_CASE("results: a department that answers later is asked until it does (poll
   for (int round = 0; round < 300 && w.view(id).state.status == CaseStatus::running; ++round) {
     w.advance_items(id);
     w.settle();
-    auto pending = w.engine().store().list_outbox(id, "pending", 1000);
+    auto pending = w.engine().calls(id, "pending", 1000);
     REQUIRE(pending);
     for (const auto& p : *pending) saw_awaiting = saw_awaiting || p.last_error == adapters::kAwaitingAnswer;
     w.clock().advance(30 * onevisit::testing::kMinuteMs);
@@ -241,7 +241,7 @@ TEST_CASE("results: a department that answers later is asked until it does (poll
   CHECK(w.view(id).state.status == CaseStatus::completed);
   for (int round = 0; round < 100; ++round) {
     w.settle();
-    auto pending = w.engine().store().list_outbox(id, "pending", 1000);
+    auto pending = w.engine().calls(id, "pending", 1000);
     REQUIRE(pending);
     if (pending->empty()) break;
     w.clock().advance(10 * onevisit::testing::kMinuteMs);

@@ -29,7 +29,7 @@ namespace {
 void deliver_everything(DepartmentWorld& w) {
   for (int round = 0; round < 400; ++round) {
     w.settle();
-    auto pending = w.engine().store().list_outbox("", "pending", 1'000'000);
+    auto pending = w.engine().calls("", "pending", 1'000'000);
     REQUIRE(pending);
     if (pending->empty()) return;
     w.clock().advance(10 * kMinuteMs);
@@ -93,7 +93,7 @@ TEST_CASE("simulator: a department down for a while opens its circuit, then gets
   const std::string id = w.start_case(7);
   w.run_to_completion(id);  // the engine goes on; the calls wait
   CHECK(w.view(id).state.status == CaseStatus::completed);
-  auto pending = w.engine().store().list_outbox(id, "pending", 1000);
+  auto pending = w.engine().calls(id, "pending", 1000);
   REQUIRE(pending);
   std::size_t department_calls = 0;
   for (const auto& p : *pending) department_calls += p.adapter != "notify";
@@ -137,14 +137,14 @@ TEST_CASE("simulator: a transition that was rolled back sends nothing", "[adapte
   intent.operation = "submit";
   intent.payload = "{}";
   stale.outbox.push_back(intent);
-  auto committed = w.engine().store().commit(stale);
+  auto committed = w.store().commit(stale);
   REQUIRE_FALSE(committed);
   // A command refused by decide commits nothing either.
   auto refused = w.engine().execute(id, FireEvent{w.workflow().items.front().id, "approve", {}}, {.command_id = "", .actor = "x", .role = "applicant"});
   REQUIRE_FALSE(refused);
   w.settle();
   CHECK(w.simulator().effects().count(intent.idempotency_key) == 0);
-  auto calls = w.engine().store().list_outbox(id, "", 1000);
+  auto calls = w.engine().calls(id, "", 1000);
   REQUIRE(calls);
   for (const auto& c : *calls) CHECK(c.idempotency_key != intent.idempotency_key);
   CHECK(w.view(id).state.version == before);

@@ -40,7 +40,7 @@ const ItemRow* row_of(const CaseView& v, const std::string& item) {
 // those materials, nothing else.
 void check_payloads(DepartmentWorld& w, const std::string& id) {
   const auto payloads = w.simulator().payloads();
-  auto calls = w.engine().store().list_outbox(id, "", 100'000);
+  auto calls = w.engine().calls(id, "", 100'000);
   REQUIRE(calls);
   const auto v = w.view(id);
   std::size_t checked = 0;
@@ -247,7 +247,7 @@ void rejection(const std::string& bundle) {
   CHECK(item.phase == ItemPhase::done);
   CHECK(wf.lifecycles[wf.items[*refused].lifecycle].states[item.state].failed);
   // Nothing went to the department for the refused item; what came after it was cancelled.
-  auto calls = w.engine().store().list_outbox(id, "", 100'000);
+  auto calls = w.engine().calls(id, "", 100'000);
   REQUIRE(calls);
   for (const auto& call : *calls) {
     if (call.adapter != "notify") CHECK(call.idempotency_key.find("/" + wf.items[*refused].id + "/") == std::string::npos);

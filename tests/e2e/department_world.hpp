@@ -45,7 +45,8 @@ class DepartmentWorld {
     std::string pattern = (fs::temp_directory_path() / "onevisit-e2e-XXXXXX").string();
     REQUIRE(::mkdtemp(pattern.data()) != nullptr);
     root_ = pattern;
-    auto opened = Engine::open({.database = ":memory:", .clock = &clock_});
+    // The world keeps the store: the delivery's dispatcher drains its outbox, tests look into it.
+    auto opened = Engine::open({.database = ":memory:", .clock = &clock_, .store = store_});
     REQUIRE(opened);
     engine_ = std::move(*opened);
     auto deployed = engine_->deploy({std::string(ONEVISIT_SOURCE_DIR) + "/" + flow_file});
@@ -83,7 +84,7 @@ class DepartmentWorld {
     auto config = adapters::parse_adapter_config(toml.str(), "e2e.toml");
     REQUIRE(config);
     config_ = std::make_unique<adapters::AdapterConfig>(std::move(*config));
-    delivery_ = std::make_unique<adapters::Delivery>(*engine_, *config_);
+    delivery_ = std::make_unique<adapters::Delivery>(*engine_, *store_, *config_);
   }
 
   ~DepartmentWorld() {
@@ -94,6 +95,8 @@ class DepartmentWorld {
   }
 
   Engine& engine() { return *engine_; }
+  /// The store the engine keeps its cases in.
+  engine::Store& store() { return *store_; }
   VirtualClock& clock() { return clock_; }
   deptsim::Simulator& simulator() { return *simulator_; }
   const Workflow& workflow() const { return *workflow_; }
@@ -137,7 +140,7 @@ class DepartmentWorld {
     for (int round = 0; round < 2000; ++round) {
       auto delivered = delivery_->run_once();
       REQUIRE(delivered);
-      auto pending = engine_->store().list_outbox("", "pending", 1'000'000);
+      auto pending = engine_->calls("", "pending", 1'000'000);
       REQUIRE(pending);
       bool due = false;
       for (const auto& p : *pending) due = due || p.next_attempt_at <= clock_.now();
@@ -238,7 +241,7 @@ class DepartmentWorld {
   /// Every call for the case: delivered, taken effect exactly once at the simulator.
   void check_calls_took_effect_once(const std::string& id) {
     const auto effects = simulator_->effects();
-    auto calls = engine_->store().list_outbox(id, "", 100'000);
+    auto calls = engine_->calls(id, "", 100'000);
     REQUIRE(calls);
     for (const auto& call : *calls) {
       INFO("call " << call.idempotency_key << " to " << call.adapter << ": " << call.status << " " << call.last_error);
@@ -273,6 +276,7 @@ class DepartmentWorld {
   VirtualClock clock_;
   std::string bundle_id_;
   fs::path root_;
+  std::shared_ptr<engine::Store> store_ = engine::make_memory_store();
   std::unique_ptr<Engine> engine_;
   std::shared_ptr<const Workflow> workflow_;
   std::unique_ptr<deptsim::Simulator> simulator_;

@@ -54,9 +54,16 @@ std::shared_ptr<const AtRestKeys> keys(const std::string& current, const std::ma
   return std::make_shared<const AtRestKeys>(std::move(*made));
 }
 
-std::unique_ptr<Engine> open_engine(const fs::path& db, const Clock& clock, std::shared_ptr<const AtRestKeys> with) {
+// `store`, when given, gets the store the engine keeps its cases in (to reseal it).
+std::unique_ptr<Engine> open_engine(const fs::path& db, const Clock& clock, std::shared_ptr<const AtRestKeys> with,
+                                    std::shared_ptr<Store>* store = nullptr) {
   EngineOptions options{db.string(), &clock};
   options.keys = std::move(with);
+  if (store != nullptr) {
+    auto opened = open_store(options);
+    if (!opened) FAIL(opened.error().message);
+    *store = options.store = std::move(*opened);
+  }
   auto opened = Engine::open(options);
   if (!opened) FAIL(opened.error().message);
   return std::move(*opened);
@@ -256,7 +263,8 @@ TEST_CASE("at rest: keys rotate, old values stay readable, reseal moves every va
     start_newborn(*engine, "k1-1");
   }
   {
-    auto engine = open_engine(db, clock, keys("2026-12", {{"2026-01", first}, {"2026-12", second}}));
+    std::shared_ptr<Store> store;
+    auto engine = open_engine(db, clock, keys("2026-12", {{"2026-01", first}, {"2026-12", second}}), &store);
     start_newborn(*engine, "k2-1");
     for (const char* id : {"clear-1", "k1-1", "k2-1"}) {
       auto view = engine->get_case(id);
@@ -265,12 +273,12 @@ TEST_CASE("at rest: keys rotate, old values stay readable, reseal moves every va
       CHECK(states[id].find(kMotherId) != std::string::npos);
     }
     CHECK(count(db, "SELECT COUNT(*) FROM events WHERE typeof(payload) = 'text'") > 0);
-    auto report = reseal_sqlite_store(engine->store());
+    auto report = reseal_sqlite_store(*store);
     if (!report) FAIL(report.error().message);
     CHECK(report->resealed > 0);
     CHECK(report->retired == std::vector<std::string>{"2026-01"});
     CHECK(count(db, "SELECT COUNT(*) FROM events WHERE typeof(payload) = 'text'") == 0);
-    auto again = reseal_sqlite_store(engine->store());
+    auto again = reseal_sqlite_store(*store);
     REQUIRE(again);
     CHECK(again->resealed == 0);  // nothing left under another key
   }

@@ -337,6 +337,63 @@ TEST_CASE("server: a window clerk starts a case, the market reviewer approves, t
   CHECK(denial);
 }
 
+// The timeline said "提交材料" ten times: the history is a view people read (docs/api.md), not
+// the storage encoding: who acted by display name, which item and material, the states before
+// and after by title, the reason.
+TEST_CASE("server: the case history says who did what to which item and material, from which state to which", "[server][history]") {
+  Fixture f;
+  Client admin = f.as("admin");
+  REQUIRE(admin.send("PATCH", "/api/users/clerk", json::serialize(json::object{{"display_name", "王窗口"}})).status == 200);
+  Client clerk = f.as("clerk");
+  const auto case_id = case_ready_for_approval(f, clerk);
+  Client market = f.as("market");
+  auto correction = market.post("/api/cases/" + case_id + "/items/registration/events/request_correction",
+                                json::object{{"fields", json::object{{"reason", "章程缺少签字，请致电 13812345678"}}}});
+  INFO(correction.body);
+  REQUIRE(correction.status == 200);
+
+  auto reply = clerk.get("/api/cases/" + case_id + "/history");
+  REQUIRE(reply.status == 200);
+  const auto body = reply.json();
+  const auto& events = body.at("events").as_array();
+  REQUIRE(events.size() >= 6);
+  const json::object* upload = nullptr;
+  const json::object* accept = nullptr;
+  const json::object* correct = nullptr;
+  for (const auto& e : events) {
+    const auto& o = e.as_object();
+    // Every entry: when, what (kind and its Chinese title), who; the storage payload never.
+    CHECK(o.at("at").as_string().size() == 16);
+    CHECK_FALSE(o.at("title").as_string().empty());
+    CHECK(o.at("kind") == o.at("type"));
+    CHECK(o.at("actor").as_object().contains("display_name"));
+    for (const auto& [key, value] : o.at("payload").as_object()) CHECK((key == "item" || key == "reason"));
+    if (o.at("kind") == "MaterialAttached" && o.at("material").at("id") == "articles") upload = &o;
+    if (o.at("kind") == "ItemTransitioned" && o.at("event") == "accept") accept = &o;
+    if (o.at("kind") == "ItemTransitioned" && o.at("event") == "request_correction") correct = &o;
+  }
+  REQUIRE(upload != nullptr);
+  CHECK(upload->at("title") == "提交材料");
+  CHECK(upload->at("material") == json::value(json::object{{"id", "articles"}, {"title", "公司章程"}}));
+  CHECK(upload->at("actor") == json::value(json::object{{"kind", "user"}, {"name", "clerk"}, {"display_name", "王窗口"}}));
+  CHECK(upload->at("note") == "articles.pdf");
+  REQUIRE(accept != nullptr);
+  CHECK(accept->at("item") == json::value(json::object{{"id", "registration"}, {"title", "设立登记"}}));
+  CHECK(accept->at("from").at("id") == "submitted");
+  CHECK(accept->at("to").at("id") == "accepted");
+  CHECK(accept->at("actor").at("display_name") == "王窗口");
+  REQUIRE(correct != nullptr);
+  CHECK(correct->at("from").at("id") == "accepted");
+  CHECK(correct->at("to").at("id") == "correcting");
+  CHECK(correct->at("actor").at("name") == "market");  // no display name: the account's name
+  CHECK(correct->at("reason") == "章程缺少签字，请致电 138******78");
+  // Nothing of the storage encoding: no content hashes, no raw form slots, no full numbers.
+  for (const std::string stored : {"\"hash\"", "\"slots\"", "\"transition\"", "13812345678", "11010519491231002X"}) {
+    INFO(stored);
+    CHECK(reply.body.find(stored) == std::string::npos);
+  }
+}
+
 TEST_CASE("server: the engine's refusals map to HTTP statuses and change nothing", "[server]") {
   Fixture f;
   Client clerk = f.as("clerk");
@@ -443,7 +500,17 @@ TEST_CASE("server: bad input gets the right status and changes nothing", "[serve
     auto r = clerk.get("/api/nothing/here");
     CHECK(r.status == 404);
     CHECK(r.code() == "no_route");
-    CHECK(clerk.send("DELETE", "/api/cases/B1").status == 404);
+    // A path of the route table with another method: 405, and Allow lists the methods it takes.
+    auto wrong_method = clerk.send("DELETE", "/api/cases/B1");
+    CHECK(wrong_method.status == 405);
+    CHECK(wrong_method.code() == "method_not_allowed");
+    CHECK(wrong_method.header("allow") == "GET");
+    CHECK(clerk.send("PUT", "/api/session").header("allow") == "POST, GET, DELETE");
+    CHECK(clerk.send("GET", "/api/cases/B1/pause").header("allow") == "POST");
+    // Strangers learn nothing of the routes: 401 before 404 and 405.
+    Client anonymous = f.client();
+    CHECK(anonymous.send("DELETE", "/api/cases/B1").status == 401);
+    CHECK(anonymous.get("/api/nothing/here").status == 401);
     CHECK(f.case_version("B1") == version);
   }
   SECTION("path traversal on static files") {
@@ -1003,7 +1070,7 @@ TEST_CASE("server: a department called about another department's item answers t
   REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "consult_startup"}, {"case_id", "K1"}, {"form", json::object{{"company_name", "小馆"}}}})
               .status == 201);
   REQUIRE(f.as("market").post("/api/cases/K1/items/permit/events/approve", json::object{}).status == 200);
-  auto calls = f.service->engine().store().list_outbox("K1", "", 10);
+  auto calls = f.service->engine().calls("K1", "", 10);
   REQUIRE(calls);
   std::string key;
   for (const auto& c : *calls) {

@@ -1,5 +1,7 @@
 // Private to the server: the REST API and the console's static files, as a function from a
-// plain HttpRequest to an HttpResponse (no Beast here). docs/api.md documents every route.
+// plain HttpRequest to an HttpResponse (no Beast here). The routes are a table (routes.hpp),
+// their handlers one file per resource (routes/), and every route asks the Authorizer
+// (authorizer.hpp). docs/api.md documents every route.
 //
 // Every response carries X-Request-Id. Callers authenticate with a session cookie (and the
 // X-CSRF-Token header on state-changing requests) or an API token (Authorization: Bearer).
@@ -12,6 +14,7 @@
 #pragma once
 
 #include "accounts.hpp"
+#include "authorizer.hpp"
 #include "bounded_pool.hpp"
 #include "http_server.hpp"
 #include "login_throttle.hpp"
@@ -22,38 +25,12 @@
 #include <onevisit/engine/engine.hpp>
 
 #include <filesystem>
+#include <optional>
+#include <string>
 
 namespace onevisit::server {
 
-/// Everything a caller may try; the permission matrix maps roles to these.
-enum class Action {
-  read_cases,         ///< list, show, history, download materials
-  start_case,
-  attach_material,
-  verify_material,
-  fire_event,
-  tolerant_intake,
-  pause_clock,        ///< pause and resume
-  withdraw,
-  deliver,
-  rate,
-  read_worklist,
-  list_workflows,
-  deploy_workflows,
-  read_timers,
-  fire_timers,
-  manage_users,
-  read_audit,
-  read_report,
-  read_calls,         ///< the adapter calls of cases (the outbox)
-  settle_calls,       ///< retry or resolve a parked call
-  post_receipts,      ///< a department's system answers a call (its result, documents); department_system only
-  prune_audit,        ///< remove audit records past their retention
-};
-
-/// Whether `role` may perform `action` at all (reviewers and department systems further only
-/// on their department; department systems only with an API token).
-bool role_may(Role role, Action action);
+struct RequestRecord;
 
 struct ApiOptions {
   std::size_t max_json_bytes = 1024 * 1024;
@@ -92,15 +69,17 @@ class Api {
   void flush_all_refusals();
 
  private:
-  struct Context;
-  struct Exchange;
-  HttpResponse route(const HttpRequest& request, Context& context);
-  HttpResponse serve_static(const HttpRequest& request, Context& context);
+  HttpResponse route(const HttpRequest& request, RequestRecord& record);
+  HttpResponse serve_static(const HttpRequest& request, RequestRecord& record);
+  /// Sets record.caller from the API token or the session (and checks CSRF); the error
+  /// response when that fails. `session_token` gets the session cookie.
+  std::optional<HttpResponse> authenticate(const HttpRequest& request, RequestRecord& record, std::string& session_token);
 
   engine::Engine& engine_;
   AccountStore& accounts_;
   ApiOptions options_;
   LoginThrottle throttle_;
+  Authorizer authorizer_;
   RefusalLog refusals_;
   BoundedPool hashing_;  ///< last: its threads end before the members their jobs use
 };

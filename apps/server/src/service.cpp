@@ -2,11 +2,11 @@
 
 #include "accounts.hpp"
 #include "api.hpp"
-#include "cli/files.hpp"
 #include "http_server.hpp"
 
 #include <onevisit/adapters/config.hpp>
 #include <onevisit/adapters/delivery.hpp>
+#include <onevisit/views/workflow_files.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -29,6 +29,7 @@ struct Service::Impl {
   std::unique_ptr<HttpServer> http;
   adapters::AdapterConfig config;
   bool configured = false;  ///< false: every system the workflows name logs its calls
+  std::shared_ptr<engine::Store> store;  ///< the engine's, for the delivery's dispatcher
   std::unique_ptr<adapters::Delivery> delivery;
   std::optional<std::string> admin_password;
 
@@ -152,6 +153,11 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
                  "(docs/storage.md, Encryption at rest)",
                  options.database);
   }
+  // Opened here, for the dispatcher drains its outbox (the engine keeps it private).
+  auto store = engine::open_store(engine_options);
+  if (!store) return std::unexpected(store.error().message);
+  impl->store = *store;
+  engine_options.store = std::move(*store);
   auto engine = engine::Engine::open(engine_options);
   if (!engine) return std::unexpected(engine.error().message);
   impl->engine = std::move(*engine);
@@ -164,7 +170,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   if (!deployed) return std::unexpected(deployed.error().message);
   if (deployed->empty() && !options.workflows.empty()) {
     std::string error;
-    const auto paths = cli::expand_flow_paths({options.workflows}, error);
+    const auto paths = views::expand_flow_paths({options.workflows}, error);
     if (!paths) return std::unexpected("--workflows: " + error);
     auto report = impl->engine->deploy(*paths);
     if (!report) {
@@ -213,7 +219,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   api.hashing_queue = hashing_slots - 1;
   impl->api = std::make_unique<Api>(*impl->engine, *impl->accounts, api);
 
-  impl->delivery = std::make_unique<adapters::Delivery>(*impl->engine, impl->config);
+  impl->delivery = std::make_unique<adapters::Delivery>(*impl->engine, *impl->store, impl->config);
 
   HttpServerOptions http;
   http.address = options.listen.substr(0, colon);

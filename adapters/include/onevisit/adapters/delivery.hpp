@@ -1,6 +1,6 @@
 // Delivery: everything between the engine's outbox and the departments, in one loop step.
 //
-//   Delivery delivery(engine, config);
+//   Delivery delivery(engine, *store, config);   // store: the engine's (EngineOptions::store)
 //   while (running) { delivery.run_once(); sleep(…); }
 //
 // Each round delivers the calls that are due (Dispatcher: lanes, backoff, circuit breakers,
@@ -29,8 +29,10 @@ struct DeliveryRound {
 
 class Delivery {
  public:
-  /// `config` must outlive the Delivery (its adapters are used, not copied).
-  Delivery(engine::Engine& engine, const AdapterConfig& config);
+  /// `outbox` is the store the engine keeps its cases in (EngineOptions::store, open_store):
+  /// the dispatcher drains its outbox. `config` and `outbox` must outlive the Delivery (its
+  /// adapters are used, not copied).
+  Delivery(engine::Engine& engine, engine::Store& outbox, const AdapterConfig& config);
   std::expected<DeliveryRound, std::string> run_once();
   Dispatcher& dispatcher() { return dispatcher_; }
 

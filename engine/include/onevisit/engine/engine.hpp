@@ -88,7 +88,15 @@ struct EngineOptions {
   /// Keys that encrypt personal data in the SQLite file at rest (at_rest.hpp); null or empty:
   /// stored in clear. Ignored for ":memory:".
   std::shared_ptr<const AtRestKeys> keys;
+  /// Where cases are kept, when the caller opened the store itself (open_store) to keep a
+  /// reference: the adapter dispatcher drains its outbox, tests look at what is stored,
+  /// `onevisit store reseal` works on it. Null: opened from `database` and `keys`.
+  std::shared_ptr<Store> store;
 };
+
+/// The store Engine::open would open for `options`: memory for ":memory:", else the SQLite
+/// file (created when missing) with the at-rest keys.
+std::expected<std::shared_ptr<Store>, EngineError> open_store(const EngineOptions& options);
 
 struct DeployReport {
   struct Entry {
@@ -133,6 +141,13 @@ struct HistoryEntry {
   Timestamp at = 0;
 };
 
+/// A committed event, decoded: what history views read (never the storage encoding).
+struct RecordedEvent {
+  std::uint64_t sequence = 0;
+  std::string type;  ///< e.g. "ItemTransitioned"
+  Event event;       ///< its indices refer to the case's workflow version
+};
+
 class Engine {
  public:
   static std::expected<std::unique_ptr<Engine>, EngineError> open(const EngineOptions& options);
@@ -153,6 +168,13 @@ class Engine {
   /// The newest version of a bundle (what new cases use), or a specific one.
   std::shared_ptr<const Workflow> workflow(const std::string& bundle_id, std::optional<int> version = std::nullopt) const;
 
+  /// The one material list of a situation, as the intake page shows it while the clerk types:
+  /// the materials the applicant brings (none an item of the bundle issues) for the items that
+  /// apply to `answers` (field name -> text as typed; values that do not parse yet are left
+  /// out, other fields take their defaults, and conditions on questions not answered yet do
+  /// not hold), in the bundle's order.
+  std::vector<MaterialIndex> situation_materials(const Workflow& workflow, const std::map<std::string, std::string>& answers) const;
+
   /// Starts a case on the newest version of `bundle_id`. The case id is generated unless
   /// `case_id` is given: the day's next case number, `YYYYMMDD-NNNN` (docs/runtime.md, Case
   /// numbers), durable and without gaps: a refused or failed start takes none.
@@ -164,12 +186,29 @@ class Engine {
 
   std::expected<CaseView, EngineError> get_case(const std::string& case_id);
   std::expected<std::vector<HistoryEntry>, EngineError> history(const std::string& case_id);
+  /// The case's events, oldest first, decoded (Event::at is when each was recorded). An event
+  /// the store holds but cannot decode is a store error (the case is damaged).
+  std::expected<std::vector<RecordedEvent>, EngineError> events(const std::string& case_id);
   std::expected<std::vector<CaseSummary>, EngineError> list_cases(const CaseQuery& query);
   std::expected<std::vector<WorklistEntry>, EngineError> worklist(const CaseQuery& query);
 
   /// Fires every timer due now (in due order, each as a TimerFired command). Returns how
   /// many fired. Timers that came due while the engine was down fire on the first call.
   std::expected<std::size_t, EngineError> fire_due_timers(std::size_t limit = 1000);
+
+  /// The adapter calls (the outbox) of one case, or of every case for an empty `case_id`,
+  /// with `status` (pending, parked, delivered ...; empty: any), oldest first, at most `limit`.
+  std::expected<std::vector<OutboxRecord>, EngineError> calls(const std::string& case_id, const std::string& status,
+                                                              std::size_t limit);
+  /// A parked call of the case is delivered again from now on, its attempts counted afresh.
+  /// not_found when the case has no such call; rejected (wrong_state) when it is not parked.
+  std::expected<OutboxRecord, EngineError> retry_call(const std::string& case_id, std::uint64_t call_id);
+  /// A parked call of the case was settled by hand (`note` says how; required, else invalid):
+  /// it counts as delivered. Errors as for retry_call.
+  std::expected<OutboxRecord, EngineError> resolve_call(const std::string& case_id, std::uint64_t call_id, const std::string& note);
+  /// The timers due at `before` or earlier, in due order, at most `limit` (fire_due_timers
+  /// fires those due now).
+  std::expected<std::vector<TimerRecord>, EngineError> due_timers(Timestamp before, std::size_t limit);
 
   /// Erases the personal data of every closed case whose bundle's retention has passed
   /// (`retain ...`; docs/runtime.md, Retention), each as an ErasePersonalData command acting
@@ -194,11 +233,10 @@ class Engine {
 
   /// The working-day calendar of a workflow (weekdays when it names none).
   const WorkCalendar& calendar_of(const Workflow& workflow) const;
-  Store& store() { return *store_; }
   Timestamp now() const { return clock_->now(); }
 
  private:
-  Engine(std::unique_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock, std::unique_ptr<Clock> owned_clock);
+  Engine(std::shared_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock, std::unique_ptr<Clock> owned_clock);
   std::expected<void, EngineError> load_deployed();
   std::expected<DeployReport, EngineError> deploy_program(const dsl::Program& program, bool persist);
   /// Decides and commits one command; `new_bundle` names the bundle for a StartCase. A
@@ -213,7 +251,7 @@ class Engine {
   std::expected<std::optional<Case>, EngineError> load(const std::string& case_id, std::shared_ptr<const Workflow>& workflow);
   std::mutex& case_lock(const std::string& case_id);
 
-  std::unique_ptr<Store> store_;
+  std::shared_ptr<Store> store_;
   std::unique_ptr<ContentStore> contents_;
   std::unique_ptr<Clock> owned_clock_;
   const Clock* clock_;

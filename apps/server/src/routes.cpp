@@ -1,0 +1,136 @@
+#include "routes.hpp"
+
+#include "routes/handlers.hpp"
+
+#include <algorithm>
+
+namespace onevisit::server {
+
+const std::vector<Route>& route_table() {
+  using A = Action;
+  namespace r = routes;
+  static const std::vector<Route> table = {
+      // sessions.cpp
+      {"POST", "/api/session", std::nullopt, r::log_in},
+      {"GET", "/api/session", A::read_session, r::who_am_i},
+      {"DELETE", "/api/session", A::end_session, r::log_out},
+      // cases.cpp
+      {"GET", "/api/cases", A::read_cases, r::list_cases},
+      {"POST", "/api/cases", A::start_case, r::start_case},
+      {"GET", "/api/cases/{id}", A::read_cases, r::show_case},
+      {"GET", "/api/cases/{id}/history", A::read_cases, r::case_history},
+      // materials.cpp
+      {"PUT", "/api/cases/{id}/materials/{material}", A::attach_material, r::upload_material},
+      {"GET", "/api/cases/{id}/materials/{material}", A::read_cases, r::download_material},
+      {"POST", "/api/cases/{id}/materials/{material}/elicense", A::attach_material, r::fetch_elicense},
+      {"POST", "/api/cases/{id}/materials/{material}/verify", A::verify_material, r::verify_material},
+      // items.cpp
+      {"POST", "/api/cases/{id}/items/{item}/events/{event}", A::fire_event, r::fire_event},
+      {"POST", "/api/cases/{id}/items/{item}/tolerant-intake", A::tolerant_intake, r::tolerant_intake},
+      // case_commands.cpp
+      {"POST", "/api/cases/{id}/pause", A::pause_clock, r::pause_clock},
+      {"POST", "/api/cases/{id}/resume", A::pause_clock, r::resume_clock},
+      {"POST", "/api/cases/{id}/withdraw", A::withdraw, r::withdraw},
+      {"POST", "/api/cases/{id}/deliver", A::deliver, r::deliver},
+      {"POST", "/api/cases/{id}/rate", A::rate, r::rate},
+      // case_calls.cpp
+      {"GET", "/api/cases/{id}/calls", A::read_calls, r::case_calls},
+      {"POST", "/api/cases/{id}/calls/{call}/retry", A::settle_calls, r::retry_call},
+      {"POST", "/api/cases/{id}/calls/{call}/resolve", A::settle_calls, r::resolve_call},
+      // calls.cpp, receipts.cpp
+      {"GET", "/api/calls", A::read_calls, r::list_calls},
+      {"POST", "/api/receipts", A::post_receipts, r::post_receipt},
+      // worklist.cpp
+      {"GET", "/api/worklist", A::read_worklist, r::worklist},
+      // workflows.cpp
+      {"GET", "/api/workflows", A::list_workflows, r::list_workflows},
+      {"POST", "/api/workflows", A::deploy_workflows, r::deploy_workflows},
+      {"GET", "/api/workflows/{bundle}", A::list_workflows, r::show_workflow},
+      {"POST", "/api/workflows/{bundle}/materials", A::start_case, r::situation_materials},
+      // timers.cpp
+      {"GET", "/api/timers", A::read_timers, r::list_timers},
+      {"POST", "/api/timers/fire", A::fire_timers, r::fire_timers},
+      // users.cpp
+      {"GET", "/api/users", A::manage_users, r::list_users},
+      {"POST", "/api/users", A::manage_users, r::create_user},
+      {"PATCH", "/api/users/{name}", A::manage_users, r::update_user},
+      // tokens.cpp
+      {"GET", "/api/tokens", A::read_tokens, r::list_tokens},
+      {"POST", "/api/tokens", A::create_token, r::create_token},
+      {"DELETE", "/api/tokens/{id}", A::revoke_token, r::revoke_token},
+      // reports.cpp, audit.cpp
+      {"GET", "/api/report", A::read_report, r::report},
+      {"GET", "/api/audit", A::read_audit, r::audit},
+      {"POST", "/api/audit/prune", A::prune_audit, r::prune_audit},
+  };
+  return table;
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> parts;
+  std::size_t at = 0;
+  while (at < path.size()) {
+    const auto slash = path.find('/', at);
+    const auto end = slash == std::string_view::npos ? path.size() : slash;
+    if (end > at) parts.emplace_back(path.substr(at, end - at));
+    at = end + 1;
+  }
+  return parts;
+}
+
+namespace {
+
+// A pattern split once: literal segments, and parameter names where `{name}` stood.
+struct CompiledRoute {
+  const Route* route;
+  std::vector<std::string> segments;
+  std::vector<bool> parameter;
+};
+
+const std::vector<CompiledRoute>& compiled_routes() {
+  static const std::vector<CompiledRoute> compiled = [] {
+    std::vector<CompiledRoute> out;
+    for (const auto& route : route_table()) {
+      CompiledRoute c{&route, {}, {}};
+      for (auto& segment : split_path(route.pattern)) {
+        const bool is_parameter = segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+        c.parameter.push_back(is_parameter);
+        c.segments.push_back(is_parameter ? segment.substr(1, segment.size() - 2) : std::move(segment));
+      }
+      out.push_back(std::move(c));
+    }
+    return out;
+  }();
+  return compiled;
+}
+
+}  // namespace
+
+RouteMatch match_route(std::string_view method, std::string_view path) {
+  const auto parts = split_path(path);
+  RouteMatch match;
+  for (const auto& c : compiled_routes()) {
+    if (c.segments.size() != parts.size()) continue;
+    std::map<std::string, std::string> parameters;
+    bool fits = true;
+    for (std::size_t i = 0; i < parts.size() && fits; ++i) {
+      if (c.parameter[i]) parameters[c.segments[i]] = parts[i];
+      else fits = c.segments[i] == parts[i];
+    }
+    if (!fits) continue;
+    // HEAD is GET without the body (the HTTP server drops it), as RFC 9110 asks.
+    if (c.route->method == method || (method == "HEAD" && c.route->method == "GET")) {
+      match.route = c.route;
+      match.parameters = std::move(parameters);
+      match.allowed_methods.clear();
+      return match;
+    }
+    const std::string other(c.route->method);
+    if (std::find(match.allowed_methods.begin(), match.allowed_methods.end(), other) == match.allowed_methods.end()) {
+      match.allowed_methods.push_back(other);
+    }
+  }
+  return match;
+}
+
+}  // namespace onevisit::server

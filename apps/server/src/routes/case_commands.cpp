@@ -1,0 +1,73 @@
+// /api/cases/{id}/pause, resume, withdraw, deliver, rate: commands on the whole case.
+#include "routes/handlers.hpp"
+
+namespace onevisit::server::routes {
+
+namespace {
+
+// Parses the body, reads it with `read` (which returns the command, or nullopt after
+// setting a failure), loads the case and runs the command.
+template <typename Read>
+HttpResponse case_command(Exchange& x, Read read) {
+  auto object = x.body();
+  if (!object) return *x.failure;
+  BodyReader reader(*object);
+  std::optional<HttpResponse> refused;
+  auto command = read(reader, refused);
+  if (!reader.ok()) return x.bad_fields(reader);
+  if (refused) return *refused;
+  const std::string& case_id = x.param("id");
+  if (!x.load_case(case_id)) return *x.failure;
+  return x.run_command(case_id, std::move(*command));
+}
+
+}  // namespace
+
+HttpResponse pause_clock(Exchange& x) {
+  return case_command(x, [](BodyReader& r, std::optional<HttpResponse>&) -> std::optional<engine::CommandBody> {
+    const auto item = r.text("item");
+    const auto reason = r.text("reason", true);
+    if (!r.ok()) return std::nullopt;
+    return engine::PauseClock{item.value_or(""), *reason};
+  });
+}
+
+HttpResponse resume_clock(Exchange& x) {
+  return case_command(x, [](BodyReader& r, std::optional<HttpResponse>&) -> std::optional<engine::CommandBody> {
+    const auto item = r.text("item");
+    r.text("reason");
+    if (!r.ok()) return std::nullopt;
+    return engine::ResumeClock{item.value_or("")};
+  });
+}
+
+HttpResponse withdraw(Exchange& x) {
+  return case_command(x, [](BodyReader& r, std::optional<HttpResponse>&) -> std::optional<engine::CommandBody> {
+    const auto reason = r.text("reason");
+    if (!r.ok()) return std::nullopt;
+    return engine::Withdraw{reason.value_or("")};
+  });
+}
+
+HttpResponse deliver(Exchange& x) {
+  return case_command(x, [](BodyReader& r, std::optional<HttpResponse>&) -> std::optional<engine::CommandBody> {
+    const auto channel = r.text("channel", true);
+    if (!r.ok()) return std::nullopt;
+    return engine::Deliver{*channel};
+  });
+}
+
+HttpResponse rate(Exchange& x) {
+  return case_command(x, [&](BodyReader& r, std::optional<HttpResponse>& refused) -> std::optional<engine::CommandBody> {
+    const auto level = r.integer("level", true);
+    const auto comment = r.text("comment");
+    if (!r.ok()) return std::nullopt;
+    if (*level < 1 || *level > 5) {
+      refused = x.error(422, "invalid", "a rating level is 1 to 5");
+      return std::nullopt;
+    }
+    return engine::Rate{static_cast<int>(*level), comment.value_or("")};
+  });
+}
+
+}  // namespace onevisit::server::routes

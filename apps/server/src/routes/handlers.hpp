@@ -1,0 +1,72 @@
+// Private to the server: the route handlers, one file per resource (the route table in
+// routes.cpp says which answers what). A handler runs after the Authorizer allowed the route's
+// action at all; it asks again with the target (a case, a department) once it knows it.
+//
+// Thread safety: handlers share nothing but the service's parts in the Exchange.
+#pragma once
+
+#include "exchange.hpp"
+
+namespace onevisit::server::routes {
+
+// sessions.cpp
+HttpResponse log_in(Exchange& x);
+HttpResponse who_am_i(Exchange& x);
+HttpResponse log_out(Exchange& x);
+// cases.cpp
+HttpResponse list_cases(Exchange& x);
+HttpResponse start_case(Exchange& x);
+HttpResponse show_case(Exchange& x);
+HttpResponse case_history(Exchange& x);
+// materials.cpp
+HttpResponse upload_material(Exchange& x);
+HttpResponse download_material(Exchange& x);
+HttpResponse fetch_elicense(Exchange& x);
+HttpResponse verify_material(Exchange& x);
+// items.cpp
+HttpResponse fire_event(Exchange& x);
+HttpResponse tolerant_intake(Exchange& x);
+// case_calls.cpp
+HttpResponse case_calls(Exchange& x);
+HttpResponse retry_call(Exchange& x);
+HttpResponse resolve_call(Exchange& x);
+// case_commands.cpp
+HttpResponse pause_clock(Exchange& x);
+HttpResponse resume_clock(Exchange& x);
+HttpResponse withdraw(Exchange& x);
+HttpResponse deliver(Exchange& x);
+HttpResponse rate(Exchange& x);
+// calls.cpp
+HttpResponse list_calls(Exchange& x);
+// receipts.cpp
+HttpResponse post_receipt(Exchange& x);
+// worklist.cpp
+HttpResponse worklist(Exchange& x);
+// workflows.cpp
+HttpResponse list_workflows(Exchange& x);
+HttpResponse deploy_workflows(Exchange& x);
+HttpResponse show_workflow(Exchange& x);
+HttpResponse situation_materials(Exchange& x);
+// timers.cpp
+HttpResponse list_timers(Exchange& x);
+HttpResponse fire_timers(Exchange& x);
+// users.cpp
+HttpResponse list_users(Exchange& x);
+HttpResponse create_user(Exchange& x);
+HttpResponse update_user(Exchange& x);
+// tokens.cpp
+HttpResponse list_tokens(Exchange& x);
+HttpResponse create_token(Exchange& x);
+HttpResponse revoke_token(Exchange& x);
+// reports.cpp
+HttpResponse report(Exchange& x);
+// audit.cpp
+HttpResponse audit(Exchange& x);
+HttpResponse prune_audit(Exchange& x);
+
+/// A user as the API shows it (sessions, users).
+json::object user_json(const User& user);
+/// An audit record as the API shows it (masked).
+json::object audit_json(const AuditRecord& record);
+
+}  // namespace onevisit::server::routes

@@ -1,0 +1,122 @@
+// /api/cases/{id}/materials/{material}: upload, download, fetch from the e-license library,
+// verify or refuse.
+#include "routes/handlers.hpp"
+
+#include <onevisit/adapters/elicense.hpp>
+#include <onevisit/dsl/personal_numbers.hpp>
+#include <onevisit/dsl/source.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace onevisit::server::routes {
+
+namespace {
+
+// The departments whose items need (or, with `produced`, also produce) the material: a
+// reviewer of one of them may see it (and verify it when it is needed).
+Target material_target(const engine::Workflow& wf, engine::MaterialIndex m, bool produced) {
+  std::vector<std::string> departments;
+  for (const auto i : wf.materials[m].consumers) departments.push_back(wf.departments[wf.items[i].department].id);
+  if (produced) {
+    for (const auto& item : wf.items) {
+      if (std::find(item.produces.begin(), item.produces.end(), m) != item.produces.end()) {
+        departments.push_back(wf.departments[item.department].id);
+      }
+    }
+  }
+  return Target::any_department(std::move(departments), "material " + wf.materials[m].id);
+}
+
+}  // namespace
+
+HttpResponse upload_material(Exchange& x) {
+  const std::string& case_id = x.param("id");
+  const std::string& material = x.param("material");
+  if (x.request.body.size() > x.options.max_material_bytes) {
+    return x.error(413, "body_too_large", "a material is at most " + std::to_string(x.options.max_material_bytes) + " bytes");
+  }
+  if (x.request.body.empty()) return x.error(400, "invalid_request", "the body is the material's content; it is empty");
+  auto view = x.load_case(case_id);
+  if (!view) return *x.failure;
+  if (!view->workflow->find_material(material)) return x.error(404, "not_found", "no material '" + material + "' in this bundle");
+  // Percent-encoded by browsers (header values are ASCII); kept as sent when malformed.
+  std::string file_name = x.request.header("x-file-name");
+  bool decoded_ok = true;
+  if (auto decoded = percent_decode(file_name, decoded_ok); decoded_ok) file_name = std::move(decoded);
+  if (!is_utf8(file_name)) return x.error(400, "invalid_request", "X-File-Name is not UTF-8 once percent-decoded");
+  file_name = dsl::truncate_utf8(file_name, 200);
+  auto options = x.command_options();
+  if (!options) return x.bad_key();
+  // The engine stores the bytes (content-addressed) before the command commits.
+  auto result = x.engine.attach_content(case_id, material, x.request.body, file_name, *options);
+  if (!result) return x.engine_error(result.error());
+  return json_response(200, command_json(*result));
+}
+
+HttpResponse download_material(Exchange& x) {
+  const std::string& case_id = x.param("id");
+  const std::string& material = x.param("material");
+  auto view = x.load_case(case_id);
+  if (!view) return *x.failure;
+  const auto m = view->workflow->find_material(material);
+  if (!m) return x.error(404, "not_found", "no material '" + material + "' in this bundle");
+  if (auto denied = x.authorize(material_target(*view->workflow, *m, true))) return *denied;
+  const auto& hash = view->state.materials[*m].content_hash;
+  if (hash.empty()) return x.error(404, "not_found", "material '" + material + "' has no stored content");
+  auto content = x.engine.contents().get(hash);
+  if (!content) {
+    spdlog::error("request {}: material {} of case {}: {}", x.record.request_id, material, masked(case_id), content.error());
+    return x.error(500, "internal", "the material's content cannot be read; the request id is in the server log");
+  }
+  if (!*content) return x.error(404, "not_found", "the content of material '" + material + "' is not stored here");
+  HttpResponse r{200, "application/octet-stream", {}, std::move(**content)};
+  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + material + "\"");
+  r.headers.emplace_back("X-Content-SHA256", hash);
+  return r;
+}
+
+HttpResponse fetch_elicense(Exchange& x) {
+  const std::string& case_id = x.param("id");
+  const std::string& material = x.param("material");
+  if (!x.load_case(case_id)) return *x.failure;
+  auto options = x.command_options();
+  if (!options) return x.bad_key();
+  // Verified only because the library holds it: the library is asked, its document stored.
+  auto fetched = adapters::fetch_elicense(x.engine, case_id, material, x.options.elicense.get(), *options);
+  if (!fetched) {
+    const auto& e = fetched.error();
+    switch (e.kind) {
+      case adapters::ElicenseError::Kind::not_an_elicense: return x.error(422, "invalid", e.message);
+      case adapters::ElicenseError::Kind::not_held: return x.error(409, "upload_instead", e.message);
+      case adapters::ElicenseError::Kind::library:
+        spdlog::warn("request {}: e-license {} of case {}: {}", x.record.request_id, material, masked(case_id), e.message);
+        return x.error(503, "try_again", e.message);
+      case adapters::ElicenseError::Kind::engine:
+        if (e.engine_error) return x.engine_error(*e.engine_error);
+        break;
+    }
+    return x.error(500, "internal", "the e-license could not be fetched; the request id is in the server log");
+  }
+  return json_response(200, command_json(*fetched));
+}
+
+HttpResponse verify_material(Exchange& x) {
+  const std::string& case_id = x.param("id");
+  const std::string& material = x.param("material");
+  auto object = x.body();
+  if (!object) return *x.failure;
+  BodyReader reader(*object);
+  const auto accept = reader.boolean("accept", true);
+  const auto reason = reader.text("reason");
+  if (!reader.ok()) return x.bad_fields(reader);
+  auto view = x.load_case(case_id);
+  if (!view) return *x.failure;
+  const auto m = view->workflow->find_material(material);
+  if (!m) return x.error(404, "not_found", "no material '" + material + "' in this bundle");
+  if (auto denied = x.authorize(material_target(*view->workflow, *m, false))) return *denied;
+  return x.run_command(case_id, engine::VerifyMaterial{material, *accept, reason.value_or("")});
+}
+
+}  // namespace onevisit::server::routes

@@ -1,0 +1,76 @@
+// POST, GET and DELETE /api/session: log in, who am I, log out.
+#include "routes/handlers.hpp"
+
+namespace onevisit::server::routes {
+
+json::object user_json(const User& u) {
+  return json::object{{"name", u.name},
+                      {"display_name", u.display_name},
+                      {"role", std::string(to_string(u.role))},
+                      {"department", u.department},
+                      {"disabled", u.disabled}};
+}
+
+HttpResponse log_in(Exchange& x) {
+  auto object = x.body();
+  if (!object) return *x.failure;
+  BodyReader reader(*object);
+  const auto name = reader.text("name", true);
+  const auto password = reader.text("password", true);
+  if (!reader.ok()) return x.bad_fields(reader);
+  x.record.attempted_user = safe_token(*name, 64) ? *name : "?";
+  x.record.target = x.record.attempted_user;
+  // Reserved before the password is checked: attempts in parallel see each other.
+  const auto attempt = x.throttle.reserve(*name, x.request.remote_address, x.engine.now());
+  if (!attempt) {
+    const auto seconds = (attempt.error() + 999) / 1000;
+    auto r = x.error(429, "too_many_attempts", "too many failed logins; try again in " + std::to_string(seconds) + " s",
+                     json::object{{"retry_after_seconds", seconds}});
+    r.headers.emplace_back("Retry-After", std::to_string(seconds));
+    return r;
+  }
+  auto checked = x.hashing.run([&] { return x.accounts.authenticate(*name, *password); });
+  if (!checked) {
+    x.throttle.released(*attempt);
+    return x.hashing_busy();
+  }
+  auto& user = *checked;
+  if (!user) {
+    x.throttle.released(*attempt);
+    return x.account_error(user.error());
+  }
+  if (!*user) {
+    x.throttle.failed(*attempt, x.engine.now());
+    return x.error(401, "bad_credentials", "unknown user or wrong password");
+  }
+  x.throttle.succeeded(*attempt, x.engine.now());
+  if ((*user)->role == Role::department_system) {
+    return x.error(403, "forbidden", "a department system does not log in; it acts with the API token an admin created for it");
+  }
+  const auto now = x.engine.now();
+  auto session = x.accounts.create_session((*user)->name, now, x.options.session_lifetime);
+  if (!session) return x.account_error(session.error());
+  x.record.caller = Caller{**user, false, "write", session->csrf_token};
+  const auto max_age = std::to_string(x.options.session_lifetime / 1000) + (x.options.secure_cookies ? "; Secure" : "");
+  auto r = json_response(200, json::object{{"user", user_json(**user)}, {"csrf_token", session->csrf_token}});
+  r.headers.emplace_back("Set-Cookie", "ov_session=" + session->token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + max_age);
+  r.headers.emplace_back("Set-Cookie", "ov_csrf=" + session->csrf_token + "; Path=/; SameSite=Strict; Max-Age=" + max_age);
+  return r;
+}
+
+HttpResponse who_am_i(Exchange& x) {
+  return json_response(200, json::object{{"user", user_json(x.user())}, {"csrf_token", x.record.caller->csrf_token}});
+}
+
+HttpResponse log_out(Exchange& x) {
+  if (!x.session_token.empty()) {
+    if (auto ok = x.accounts.delete_session(x.session_token); !ok) return x.account_error(ok.error());
+  }
+  auto r = json_response(200, json::object{{"logged_out", true}});
+  const std::string secure = x.options.secure_cookies ? "; Secure" : "";
+  r.headers.emplace_back("Set-Cookie", "ov_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" + secure);
+  r.headers.emplace_back("Set-Cookie", "ov_csrf=; Path=/; SameSite=Strict; Max-Age=0" + secure);
+  return r;
+}
+
+}  // namespace onevisit::server::routes
