@@ -9,6 +9,7 @@ import { t } from './i18n.js';
 import { api, askReason, busy, errorSlot, errorText, h, stackedTable } from './ui.js';
 import { departmentTitle, displayValue, eventTitle, irreversibleEvent, stateTitle, workflow as loadWorkflow } from './titles.js';
 import { processGraph } from './graph.js';
+import { noticesSection } from './notices.js';
 
 const engineRole = { window_clerk: 'clerk', reviewer: 'reviewer', supervisor: 'supervisor' };
 
@@ -212,6 +213,8 @@ export async function casePage(page, caseId, me) {
         h('p', {}, h('span', { class: 'badge', id: 'case-status' }, t(c.status)),
           ` ${t('applicant')}：${c.applicant || t('none')} · ${t('deadline')}：${c.deadline_due && c.deadline_due !== '-' ? c.deadline_due : t('none')}`),
         caseActions.length ? h('div', { class: 'case-actions' }, caseActions, caseSlot) : caseSlot),
+      // The notices are printed at the window; a reviewer's history holds only their department's part.
+      historyResult.ok && me.role !== 'reviewer' ? noticesSection(c, events, wf) : null,
       h('section', {}, h('h2', {}, t('form')), formRows.length ? h('div', { class: 'table-scroll' }, h('table', { id: 'case-form' }, h('tbody', {}, formRows)))
         : h('p', { class: 'muted' }, t('form_none'))),
       h('section', {}, h('h2', {}, t('materials')), table('materials', ['material', 'status', 'file', 'actions'], materialRows)),
