@@ -335,6 +335,13 @@ try {
     check(text.includes('刻章') && text.includes('公安局') && text.includes('前置事项办结后开始计时'), 'the item that waits for another says when its clock starts');
     check(text.includes('予以受理'), 'it says the application is accepted');
     check((await page.textContent('#notice-follow')).includes(acceptedCase), 'the place of the follow-up code holds the case number (no QR until the follow page exists)');
+    await page.click('#language');
+    await page.waitForSelector('#notice-print >> text=Print');
+    const toolbar = await page.textContent('.notice-toolbar');
+    check(!/notice_|print_hint/.test(toolbar) && (await page.textContent('#notice-acceptance')).includes('予以受理'),
+      `in English the toolbar speaks English ("${toolbar}") and the notice stays an official Chinese document`);
+    await page.click('#language');
+    await page.waitForSelector('#notice-print >> text=打印');
     await page.goto(`${caseUrl(acceptedCase)}/notice/completion`);
     await page.waitForSelector('#notice-not-applicable');
     check(!(await page.$('#notice-print')), 'a notice that does not apply (completion of a running case) cannot be printed by its address');

@@ -134,6 +134,7 @@ const texts = {
     reader_bad_answer: 'The reader answered something unreadable: type the data', settings: 'Settings', settings_note: 'Kept in this PC\'s browser only.',
     centre_name: 'Service centre name (printed on notices)', reader_address: 'ID-card reader address', reader_address_invalid: 'An address starts with http:// or https://',
     settings_saved: 'Saved', centre_default: 'Government service centre', print: 'Print', notices: 'Notices', notice_back: 'Back to the case',
+    notice_print_hint: 'Print on A4, portrait.', notice_not_applicable: 'This notice does not apply to the case as it stands; go back to the case.',
     notice_acceptance: 'Acceptance notice', notice_correction: 'One-time correction notice', notice_refusal: 'Refusal of intake', notice_completion: 'Completion notice',
   },
 };
