@@ -358,6 +358,10 @@ try {
     await act(clerk, 'POST', `/api/cases/${acceptedCase}/items/seal/events/accept`, {});
     await act(police, 'POST', `/api/cases/${acceptedCase}/items/seal/events/approve`, {});
     check(same(await offered(acceptedCase), ['acceptance', 'completion']), 'complete: the acceptance and the completion notices');
+    const licenseStatus = await page.textContent('#material-license td:nth-child(2)');
+    check(!/[A-Za-z]/.test(licenseStatus), `the issued licence's status is Chinese ("${licenseStatus.trim()}"), not the server's English note`);
+    await page.$eval('#notices', (e) => e.scrollIntoView());
+    await page.screenshot({ path: path.join(screenshots, 'notices-7-case-page.png') });
     let text = await printNotice(acceptedCase, 'completion', '7-completion');
     common(text, acceptedCase, 'completion');
     check((await page.textContent('#notice-documents')).includes('营业执照'), 'the document issued: 营业执照');

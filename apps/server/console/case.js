@@ -18,6 +18,18 @@ function lightBadge(light) {
   return h('span', { class: `badge ${light}` }, t(light));
 }
 
+/**
+ * A material's note as a clerk reads it: a clerk's reason (Chinese) as written; the engine's
+ * English notes by their Chinese names ("e-license" needs none: the source says it); any
+ * other English note only in the cell's tooltip.
+ */
+function materialNote(note) {
+  if (!note || note === 'e-license') return '';
+  if (/[\u3400-\u9fff]/.test(note)) return ` ${note}`;
+  if (note === "issued by the department's system") return ` ${t('note_issued_by_department')}`;
+  return '';
+}
+
 /** Upload formats as an `accept` list: extensions and their media types. */
 function acceptList(formats) {
   const types = { pdf: 'application/pdf', jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', ofd: 'application/ofd',
@@ -115,8 +127,9 @@ export async function casePage(page, caseId, me) {
         }
       }
       return h('tr', { id: `material-${m.material}` }, h('td', {}, title),
-        h('td', {}, h('span', { class: `badge ${m.status === 'verified' ? 'ok' : m.status === 'rejected' ? 'bad' : ''}` }, t(`material_${m.status}`)),
-          m.note && m.note !== 'e-license' ? ` ${m.note}` : ''),
+        h('td', { title: m.note && !/[\u3400-\u9fff]/.test(m.note) ? m.note : undefined },
+          h('span', { class: `badge ${m.status === 'verified' ? 'ok' : m.status === 'rejected' ? 'bad' : ''}` }, t(`material_${m.status}`)),
+          materialNote(m.note)),
         h('td', { class: 'file-name' }, m.file_name || ''), h('td', {}, actions, slot));
     });
 
