@@ -226,6 +226,13 @@ try {
       if (failure === 'no_card') await shot('3-reader-no-card');
     }
     check((await page.textContent('#reader-status')).includes(`${simulator}/idreader`), 'no service: the message shows the address tried');
+    // A garbled answer (not an ID number) fills nothing.
+    await reader({ failure: '', card: { id_number: '33010619900307' } });
+    await page.click('#reader-read');
+    await page.waitForSelector('#reader-status.error >> text=读卡器返回的信息无法识别');
+    check((await page.inputValue('#form-legal_rep_name')) === '手工录入' && (await page.inputValue('#form-legal_rep_id')) === '',
+      'an answer without a valid ID number says so and fills nothing');
+    await reader({ card: { id_number: readerCard.id_number } });
     // The reader's software does not know this console: the browser refuses its answer.
     await reader({ failure: '', origins: ['http://another-console.example'] });
     await page.click('#reader-read');
@@ -283,6 +290,13 @@ try {
       console.log(`# page.pdf() is not available with this Chromium (${error.message.split('\n')[0]}); the print screenshot stands`);
     }
     await page.emulateMedia({ media: 'screen' });
+    if (kind === 'correction') {
+      for (const width of [768, 390]) {
+        await page.setViewportSize({ width, height: 900 });
+        await shot(`${name}-${width}`);
+        check(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), `at ${width} px the notice fits the screen`);
+      }
+    }
     await page.setViewportSize({ width: 1280, height: 900 });
     return page.textContent(`#notice-${kind}`);
   };

@@ -66,6 +66,8 @@ export async function readIdCard() {
   const card = {};
   for (const key of cardFields) card[key] = typeof body[key] === 'string' ? body[key].trim() : '';
   card.id_number = card.id_number.toUpperCase();
+  // A number that is not one (a garbled read, another protocol's answer) is never put in a form.
+  if (!/^\d{17}[\dX]$/.test(card.id_number) || card.name === '') return { ok: false, code: 'bad_answer' };
   return { ok: true, card };
 }
 
