@@ -259,16 +259,20 @@ try {
   for (const m of ['articles', 'lease']) await act(clerk, 'POST', `/api/cases/${acceptedCase}/materials/${m}/verify`, { accept: true });
 
   const caseUrl = (id) => `${base}/#/case/${encodeURIComponent(id)}`;
-  const offered = async (id) => {
+  // Going from one case's page to another's only changes the hash: wait for the new case.
+  const openCase = async (id) => {
     await page.goto(caseUrl(id));
-    await page.waitForSelector('#case-status');
+    await page.waitForFunction((caseId) => document.getElementById('case-status') && (document.querySelector('h1') || {}).textContent.startsWith(caseId), id);
+  };
+  const offered = async (id) => {
+    await openCase(id);
     return page.$$eval('#notices a', (links) => links.map((a) => a.id.replace(/^notice-|-link$/g, '')));
   };
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
   // Opens a notice from the case page, prints it (print media, a PDF) and answers its text.
   const printNotice = async (id, kind, name) => {
-    await page.goto(caseUrl(id));
+    await openCase(id);
     await page.click(`#notice-${kind}-link`);
     await page.waitForSelector(`#notice-${kind}`);
     await shot(`${name}-screen`);
