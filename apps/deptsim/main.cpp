@@ -1,6 +1,7 @@
 // onevisit-deptsim: the department-system simulator as a program (see simulator.hpp).
 //
 //   onevisit-deptsim --listen 127.0.0.1:8090 --config sim.toml --exchange police_exchange=/srv/x/police
+//   onevisit-deptsim --listen 127.0.0.1:19196 --id-reader-origin http://127.0.0.1:8080   (an ID-card reader)
 //
 // Prints the address it listens on, runs until SIGINT or SIGTERM, then prints its counts.
 #include "deptsim/simulator.hpp"
@@ -21,11 +22,14 @@ extern "C" void on_signal(int) { g_stop = 1; }
 int main(int argc, char** argv) {
   CLI::App app{"onevisit-deptsim: plays departments' systems (HTTP, exchange folders, e-licenses, SMS) for tests and demos"};
   std::string listen = "127.0.0.1:0", config, port_file;
-  std::vector<std::string> exchanges;
+  std::vector<std::string> exchanges, reader_origins;
+  bool id_reader = false;
   app.add_option("--listen", listen, "ADDRESS:PORT to listen on (port 0: any free port)");
   app.add_option("--config", config, "behaviours of the departments (TOML)")->check(CLI::ExistingFile);
   app.add_option("--exchange", exchanges, "NAME=FOLDER: answer the exchange folder of system NAME");
   app.add_option("--port-file", port_file, "write the port listened on to this file");
+  app.add_flag("--id-reader", id_reader, "also play a window PC's ID-card reader at /idreader/read (docs/adapters.md)");
+  app.add_option("--id-reader-origin", reader_origins, "ORIGIN whose pages may read the card (CORS; \"*\": any); implies --id-reader");
   CLI11_PARSE(app, argc, argv);
 
   onevisit::deptsim::Options options;
@@ -36,6 +40,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     options = std::move(*loaded);
+  }
+  if (id_reader || !reader_origins.empty()) {
+    options.id_reader.enabled = true;
+    options.id_reader.origins.insert(options.id_reader.origins.end(), reader_origins.begin(), reader_origins.end());
   }
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) {

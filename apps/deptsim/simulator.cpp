@@ -137,6 +137,7 @@ struct Simulator::Impl {
     unsigned status = 200;
     std::string body;
     std::chrono::milliseconds delay{0};
+    std::vector<std::pair<std::string, std::string>> headers;
   };
 
   Answer department_call(const std::string& department, const std::string& body, const std::string& key_header) {
@@ -241,6 +242,93 @@ struct Simulator::Impl {
     return {false, 200, R"({"ok":true})", {}};
   }
 
+  // CORS for the reader: the console's page (another origin than the reader's address) may
+  // read the answer only when its origin is allowed. The preflight also answers Chrome's
+  // Private Network Access question, which a page served from a public address asks first.
+  std::vector<std::pair<std::string, std::string>> reader_cors(const http::request<http::string_body>& request) const {
+    const std::string origin(request[http::field::origin]);
+    const auto& allowed = options.id_reader.origins;
+    if (origin.empty() || (std::find(allowed.begin(), allowed.end(), origin) == allowed.end() &&
+                           std::find(allowed.begin(), allowed.end(), "*") == allowed.end())) {
+      return {};
+    }
+    std::vector<std::pair<std::string, std::string>> headers{{"Access-Control-Allow-Origin", origin}, {"Vary", "Origin"}};
+    if (request.method() == http::verb::options) {
+      headers.emplace_back("Access-Control-Allow-Methods", "GET");
+      headers.emplace_back("Access-Control-Max-Age", "600");
+      if (!request["Access-Control-Request-Headers"].empty()) {
+        headers.emplace_back("Access-Control-Allow-Headers", std::string(request["Access-Control-Request-Headers"]));
+      }
+      if (request["Access-Control-Request-Private-Network"] == "true") headers.emplace_back("Access-Control-Allow-Private-Network", "true");
+    }
+    return headers;
+  }
+
+  // GET /idreader/read: the card on the reader, or why there is none.
+  Answer id_card_read(const http::request<http::string_body>& request) {
+    std::lock_guard lock(mutex);
+    const IdReader& reader = options.id_reader;
+    Answer answer{false, 200, {}, {}, reader_cors(request)};
+    if (request.method() == http::verb::options) {
+      answer.status = 204;
+      return answer;
+    }
+    if (reader.failure == "offline") return {true, 0, {}, {}, {}};
+    if (reader.failure == "no_reader") {
+      answer.status = 503;
+      answer.body = R"({"error":"no_reader","message":"reader not connected"})";
+    } else if (reader.failure == "no_card") {
+      answer.status = 404;
+      answer.body = R"({"error":"no_card","message":"no card on the reader"})";
+    } else if (reader.failure == "read_failed") {
+      answer.status = 500;
+      answer.body = R"({"error":"read_failed","message":"the card could not be read"})";
+    } else {
+      const IdCard& c = reader.card;
+      answer.body = json::serialize(json::object{{"name", c.name}, {"sex", c.sex}, {"nation", c.nation}, {"birth_date", c.birth_date},
+                                                 {"address", c.address}, {"id_number", c.id_number}, {"issuer", c.issuer},
+                                                 {"valid_from", c.valid_from}, {"valid_to", c.valid_to}});
+    }
+    return answer;
+  }
+
+  // POST /idreader/control: {"failure": "...", "origins": [...], "card": {...}}; what is not
+  // given stays as it was.
+  Answer id_reader_control(const std::string& body) {
+    boost::system::error_code ec;
+    const json::value parsed = json::parse(body, ec);
+    if (ec || !parsed.is_object()) return {false, 400, R"({"error":"a JSON object is expected"})", {}};
+    const json::object& c = parsed.as_object();
+    std::lock_guard lock(mutex);
+    IdReader reader = options.id_reader;
+    if (const auto* failure = c.if_contains("failure")) {
+      static const std::vector<std::string> kFailures{"", "no_reader", "no_card", "read_failed", "offline"};
+      if (!failure->is_string() || std::find(kFailures.begin(), kFailures.end(), failure->as_string()) == kFailures.end()) {
+        return {false, 400, R"({"error":"failure is one of \"\", no_reader, no_card, read_failed, offline"})", {}};
+      }
+      reader.failure = std::string(failure->as_string());
+    }
+    if (const auto* origins = c.if_contains("origins")) {
+      if (!origins->is_array()) return {false, 400, R"({"error":"origins is a list of origins"})", {}};
+      reader.origins.clear();
+      for (const auto& o : origins->as_array()) {
+        if (!o.is_string()) return {false, 400, R"({"error":"origins is a list of origins"})", {}};
+        reader.origins.emplace_back(o.as_string());
+      }
+    }
+    if (const auto* card = c.if_contains("card")) {
+      if (!card->is_object()) return {false, 400, R"({"error":"card is an object"})", {}};
+      const auto& o = card->as_object();
+      for (auto [key, field] : {std::pair{"name", &IdCard::name}, {"sex", &IdCard::sex}, {"nation", &IdCard::nation},
+                                {"birth_date", &IdCard::birth_date}, {"address", &IdCard::address}, {"id_number", &IdCard::id_number},
+                                {"issuer", &IdCard::issuer}, {"valid_from", &IdCard::valid_from}, {"valid_to", &IdCard::valid_to}}) {
+        if (const auto* v = o.if_contains(key); v && v->is_string()) reader.card.*field = std::string(v->as_string());
+      }
+    }
+    options.id_reader = reader;
+    return {false, 200, R"({"ok":true})", {}};
+  }
+
   Answer route(const http::request<http::string_body>& request) {
     const auto target = boost::urls::parse_origin_form(request.target());
     if (!target) return {false, 400, R"({"error":"bad target"})", {}};
@@ -264,6 +352,10 @@ struct Simulator::Impl {
     if (post && path == "/sms/send") return text_message(request.body());
     if (get && path == "/stats") return {false, 200, stats(), {}};
     if (post && path == "/control") return control(request.body());
+    if (options.id_reader.enabled) {
+      if ((get || request.method() == http::verb::options) && path == "/idreader/read") return id_card_read(request);
+      if (post && path == "/idreader/control") return id_reader_control(request.body());
+    }
     return {false, 404, R"({"error":"no such endpoint"})", {}};
   }
 
@@ -284,6 +376,7 @@ struct Simulator::Impl {
       }
       http::response<http::string_body> response{static_cast<http::status>(answer.status), request.version()};
       response.set(http::field::content_type, "application/json; charset=utf-8");
+      for (const auto& [name, value] : answer.headers) response.set(name, value);
       response.keep_alive(request.keep_alive());
       response.body() = std::move(answer.body);
       response.prepare_payload();
@@ -531,6 +624,27 @@ std::expected<Options, std::string> load_options(const std::string& path) {
       const auto folder = node.value<std::string>();
       if (!folder) return std::unexpected(path + ": exchanges." + std::string(name.str()) + " must be a folder path");
       o.exchanges[std::string(name.str())] = *folder;
+    }
+  }
+  if (const auto* reader = root["id_reader"].as_table()) {
+    o.id_reader.enabled = true;
+    if (const auto* origins = (*reader)["origins"].as_array()) {
+      for (const auto& origin : *origins) {
+        if (const auto text = origin.value<std::string>()) o.id_reader.origins.push_back(*text);
+      }
+    }
+    o.id_reader.failure = (*reader)["failure"].value_or<std::string>("");
+    if (o.id_reader.failure != "" && o.id_reader.failure != "no_reader" && o.id_reader.failure != "no_card" &&
+        o.id_reader.failure != "read_failed" && o.id_reader.failure != "offline") {
+      return std::unexpected(path + ": id_reader.failure is one of \"\", no_reader, no_card, read_failed, offline");
+    }
+    if (const auto* card = (*reader)["card"].as_table()) {
+      IdCard& c = o.id_reader.card;
+      for (auto [key, field] : {std::pair{"name", &IdCard::name}, {"sex", &IdCard::sex}, {"nation", &IdCard::nation},
+                                {"birth_date", &IdCard::birth_date}, {"address", &IdCard::address}, {"id_number", &IdCard::id_number},
+                                {"issuer", &IdCard::issuer}, {"valid_from", &IdCard::valid_from}, {"valid_to", &IdCard::valid_to}}) {
+        if (const auto value = (*card)[key].value<std::string>()) c.*field = *value;
+      }
     }
   }
   if (const auto* missing = root["elicense"]["missing"].as_array()) {

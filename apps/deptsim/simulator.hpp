@@ -8,6 +8,8 @@
 //   POST /sms/send                     the SMS gateway
 //   GET  /stats                        what each department received and applied (JSON)
 //   POST /control                      change a department's behaviour while running (JSON)
+//   GET  /idreader/read                a window PC's ID-card reader (when enabled, see IdReader)
+//   POST /idreader/control             change the reader's card, failure or allowed origins
 // and, for each exchange folder it is given, a worker that takes request files from out/ and
 // answers with receipt files in in/ (the xml-exchange adapter, docs/exchange.md).
 //
@@ -48,12 +50,39 @@ struct Behaviour {
   int answer_after_polls = 0;
 };
 
+/// The card an ID-card reader reads (docs/adapters.md, "The ID-card reader at the window").
+struct IdCard {
+  std::string name = "王小明";
+  std::string sex = "男";
+  std::string nation = "汉";
+  std::string birth_date = "1990-03-07";  ///< YYYY-MM-DD
+  std::string address = "浙江省杭州市西湖区文三路100号";
+  std::string id_number = "330106199003070014";
+  std::string issuer = "杭州市公安局西湖分局";
+  std::string valid_from = "2020-05-01";  ///< YYYY-MM-DD
+  std::string valid_to = "2040-05-01";    ///< YYYY-MM-DD, or "长期"
+};
+
+/// The reader simulator: serves the reader protocol the console's reader.js speaks, with CORS
+/// for the console's origin, so a browser test reads a card through real HTTP.
+struct IdReader {
+  bool enabled = false;
+  /// Origins whose pages may read (CORS); "*" allows any. Others get no CORS headers, so
+  /// the browser refuses the answer, as a reader service that does not know the console would.
+  std::vector<std::string> origins;
+  IdCard card;
+  /// "" reads the card; "no_reader", "no_card", "read_failed" answer that error; "offline"
+  /// closes the connection without an answer (the reader's service is not running).
+  std::string failure;
+};
+
 struct Options {
   std::string listen_address = "127.0.0.1";
   unsigned short port = 0;  ///< 0: any free port
   std::map<std::string, Behaviour> behaviours;  ///< by system (or exchange) name; "*" for all others
   std::map<std::string, std::filesystem::path> exchanges;  ///< exchange name -> folder root
   std::vector<std::string> missing_licenses;  ///< e-license types the library never has
+  IdReader id_reader;
   std::uint64_t seed = 1;
   std::chrono::milliseconds exchange_poll{20};
 };
@@ -98,7 +127,9 @@ class Simulator {
 
 /// Reads a simulator configuration (TOML): [departments.NAME] latency_ms, error_rate,
 /// hang_rate, hang_ms, down, duplicate, verdict, answer_after_polls; [exchanges] NAME = "folder";
-/// [elicense] missing = ["类型", ...]; seed.
+/// [elicense] missing = ["类型", ...]; [id_reader] origins = [...], failure = "";
+/// [id_reader.card] name, sex, nation, birth_date, address, id_number, issuer, valid_from,
+/// valid_to (a [id_reader] table enables the reader); seed.
 std::expected<Options, std::string> load_options(const std::string& path);
 
 }  // namespace onevisit::deptsim

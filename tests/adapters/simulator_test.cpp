@@ -3,8 +3,11 @@
 // delivering. Afterwards every call committed with a transition has taken effect exactly once
 // (the simulator's counts prove it), and none for a transition that was rolled back.
 #include "e2e/department_world.hpp"
+#include "server/raw_http.hpp"
 
 #include <onevisit/adapters/results.hpp>
+
+#include <boost/json.hpp>
 
 #include <csignal>
 #include <fstream>
@@ -267,4 +270,85 @@ TEST_CASE("simulator: the engine killed mid-delivery delivers the rest after res
   for (const auto& [key, n] : effects) CHECK(committed.contains(key));  // nothing that was not committed
   std::error_code ec;
   fs::remove_all(dir, ec);
+}
+
+namespace {
+
+// One request to the simulator, answered within the raw client's deadline.
+onevisit::testing::RawResponse ask(unsigned short port, const std::string& request) {
+  onevisit::testing::RawConnection connection(port);
+  REQUIRE(connection.send(request));
+  auto response = connection.read_response();
+  REQUIRE(response);
+  return *response;
+}
+
+std::string reader_get(const std::string& origin) {
+  return "GET /idreader/read HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: " + origin + "\r\nConnection: close\r\n\r\n";
+}
+
+std::string reader_control(const std::string& body) {
+  return "POST /idreader/control HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+}  // namespace
+
+TEST_CASE("simulator: the ID-card reader reads its card for the console's origin only, and fails as told", "[adapters][simulator][id_reader]") {
+  const std::string console = "http://127.0.0.1:8080";
+  SECTION("off unless asked for") {
+    auto simulator = deptsim::Simulator::start(deptsim::Options{});
+    REQUIRE(simulator);
+    CHECK(ask((*simulator)->port(), reader_get(console)).status == 404);
+  }
+  deptsim::Options options;
+  options.id_reader.enabled = true;
+  options.id_reader.origins = {console};
+  auto simulator = deptsim::Simulator::start(options);
+  REQUIRE(simulator);
+  const auto port = (*simulator)->port();
+
+  SECTION("the card, with CORS for the console's origin") {
+    const auto read = ask(port, reader_get(console));
+    CHECK(read.status == 200);
+    CHECK(read.header("access-control-allow-origin") == console);
+    const auto card = boost::json::parse(read.body).as_object();
+    CHECK(card.at("name").as_string() == "王小明");
+    CHECK(card.at("id_number").as_string() == "330106199003070014");
+    for (const auto* key : {"sex", "nation", "birth_date", "address", "issuer", "valid_from", "valid_to"}) CHECK(card.contains(key));
+  }
+  SECTION("another origin gets no CORS header, so its page cannot read the card") {
+    CHECK(ask(port, reader_get("http://evil.example")).header("access-control-allow-origin").empty());
+  }
+  SECTION("the preflight of a page on a public address is answered for the console only") {
+    const auto preflight = ask(port, "OPTIONS /idreader/read HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: " + console +
+                                         "\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Private-Network: true\r\n"
+                                         "Connection: close\r\n\r\n");
+    CHECK(preflight.status == 204);
+    CHECK(preflight.header("access-control-allow-origin") == console);
+    CHECK(preflight.header("access-control-allow-private-network") == "true");
+  }
+  SECTION("a configured card, then each failure with its code") {
+    REQUIRE(ask(port, reader_control(R"({"card":{"name":"李晓红","sex":"女","id_number":"110105198506150022"}})")).status == 200);
+    const auto card = boost::json::parse(ask(port, reader_get(console)).body).as_object();
+    CHECK(card.at("name").as_string() == "李晓红");
+    CHECK(card.at("id_number").as_string() == "110105198506150022");
+    CHECK(card.at("nation").as_string() == "汉");  // not given: as it was
+    for (const auto& [failure, status] : {std::pair{"no_reader", 503u}, {"no_card", 404u}, {"read_failed", 500u}}) {
+      REQUIRE(ask(port, reader_control(std::string(R"({"failure":")") + failure + "\"}")).status == 200);
+      const auto answer = ask(port, reader_get(console));
+      CHECK(answer.status == status);
+      CHECK(answer.header("access-control-allow-origin") == console);  // the page may read why
+      CHECK(boost::json::parse(answer.body).as_object().at("error").as_string() == failure);
+    }
+    REQUIRE(ask(port, reader_control(R"({"failure":"offline"})")).status == 200);
+    onevisit::testing::RawConnection connection(port);
+    REQUIRE(connection.send(reader_get(console)));
+    CHECK_FALSE(connection.read_response());  // closed without an answer
+  }
+  SECTION("bad control requests change nothing") {
+    CHECK(ask(port, reader_control(R"({"failure":"on_fire"})")).status == 400);
+    CHECK(ask(port, reader_control("not json")).status == 400);
+    CHECK(ask(port, reader_get(console)).status == 200);
+  }
 }

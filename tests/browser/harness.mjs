@@ -19,13 +19,16 @@ export function skipWithoutChromium() {
   }
 }
 
-/** Starts the simulator and the server; `stop()` ends both and removes the folder. */
-export async function startService({ binary, simulatorBinary, flow }) {
+/**
+ * Starts the simulator and the server; `stop()` ends both and removes the folder.
+ * `simulatorArgs` are added to the simulator's (e.g. `--id-reader` to play a card reader).
+ */
+export async function startService({ binary, simulatorBinary, flow, simulatorArgs = [] }) {
   const work = mkdtempSync(path.join(tmpdir(), 'onevisit-console-'));
   mkdirSync(path.join(work, 'workflows'));
   writeFileSync(path.join(work, 'workflows', 'startup.flow'), flow);
   const service = { work, simulator: null, server: null, base: '', password: '' };
-  service.simulator = spawn(simulatorBinary, ['--listen', '127.0.0.1:0', '--port-file', path.join(work, 'simulator.port')], { stdio: 'ignore' });
+  service.simulator = spawn(simulatorBinary, ['--listen', '127.0.0.1:0', '--port-file', path.join(work, 'simulator.port'), ...simulatorArgs], { stdio: 'ignore' });
   let simulatorPort = '';
   for (let i = 0; i < 200 && !simulatorPort; ++i) {
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -67,7 +70,9 @@ export async function apiSession(base, name, password) {
   if (login.status !== 200) throw new Error(`${name} cannot log in: ${login.status}`);
   const cookies = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
   const csrf = (await login.json()).csrf_token;
-  return (method, route, body, headers = {}) => fetch(`${base}${route}`, { method, body: body === undefined ? undefined : JSON.stringify(body),
+  // A Buffer is sent as it is (an upload); anything else as JSON.
+  return (method, route, body, headers = {}) => fetch(`${base}${route}`, { method,
+    body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
     headers: { 'Content-Type': 'application/json', Cookie: cookies, 'X-CSRF-Token': csrf, ...headers } });
 }
 

@@ -7,6 +7,8 @@ import { api, askReason, busy, errorSlot, errorText, h, stackedTable } from './u
 import { departmentList, departmentTitle, loadDepartments } from './titles.js';
 import { intakePage } from './intake.js';
 import { casePage } from './case.js';
+import { noticePage } from './notices.js';
+import { settingsPage } from './settings.js';
 
 let me = null;  // {name, display_name, role, department}
 
@@ -21,6 +23,7 @@ function renderHeader() {
     const role = me.role;
     if (['window_clerk', 'reviewer', 'supervisor'].includes(role)) links.push(['#/worklist', t('worklist')]);
     if (role === 'window_clerk') links.push(['#/intake', t('intake')]);
+    if (role === 'window_clerk') links.push(['#/settings', t('settings')]);
     if (['supervisor', 'admin'].includes(role)) links.push(['#/dashboard', t('dashboard')]);
     if (role === 'admin') links.push(['#/users', t('users')]);
   }
@@ -217,12 +220,14 @@ async function route() {
   }
   if (me && me.role !== 'department_system') await loadDepartments();
   renderHeader();
-  const [, name, argument] = location.hash.split('/');
+  const [, name, argument, part, kind] = location.hash.split('/');
   if (!me || name === 'login') return loginPage();
+  if (name === 'case' && argument && part === 'notice') return noticePage(page, decodeURIComponent(argument), kind);
   if (name === 'case' && argument) return casePage(page, decodeURIComponent(argument), me);
   if (name === 'intake') return intakePage(page);
   if (name === 'dashboard') return dashboardPage();
   if (name === 'users') return usersPage();
+  if (name === 'settings') return settingsPage(page);
   return worklistPage();
 }
 

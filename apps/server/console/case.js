@@ -9,12 +9,25 @@ import { t } from './i18n.js';
 import { api, askReason, busy, errorSlot, errorText, h, stackedTable } from './ui.js';
 import { departmentTitle, displayValue, eventTitle, irreversibleEvent, stateTitle, workflow as loadWorkflow } from './titles.js';
 import { processGraph } from './graph.js';
+import { noticesSection } from './notices.js';
 
 const engineRole = { window_clerk: 'clerk', reviewer: 'reviewer', supervisor: 'supervisor' };
 
 function lightBadge(light) {
   if (!light) return h('span', { class: 'muted' }, t('none'));
   return h('span', { class: `badge ${light}` }, t(light));
+}
+
+/**
+ * A material's note as a clerk reads it: a clerk's reason (Chinese) as written; the engine's
+ * English notes by their Chinese names ("e-license" needs none: the source says it); any
+ * other English note only in the cell's tooltip.
+ */
+function materialNote(note) {
+  if (!note || note === 'e-license') return '';
+  if (/[\u3400-\u9fff]/.test(note)) return ` ${note}`;
+  if (note === "issued by the department's system") return ` ${t('note_issued_by_department')}`;
+  return '';
 }
 
 /** Upload formats as an `accept` list: extensions and their media types. */
@@ -114,8 +127,9 @@ export async function casePage(page, caseId, me) {
         }
       }
       return h('tr', { id: `material-${m.material}` }, h('td', {}, title),
-        h('td', {}, h('span', { class: `badge ${m.status === 'verified' ? 'ok' : m.status === 'rejected' ? 'bad' : ''}` }, t(`material_${m.status}`)),
-          m.note && m.note !== 'e-license' ? ` ${m.note}` : ''),
+        h('td', { title: m.note && !/[\u3400-\u9fff]/.test(m.note) ? m.note : undefined },
+          h('span', { class: `badge ${m.status === 'verified' ? 'ok' : m.status === 'rejected' ? 'bad' : ''}` }, t(`material_${m.status}`)),
+          materialNote(m.note)),
         h('td', { class: 'file-name' }, m.file_name || ''), h('td', {}, actions, slot));
     });
 
@@ -212,6 +226,8 @@ export async function casePage(page, caseId, me) {
         h('p', {}, h('span', { class: 'badge', id: 'case-status' }, t(c.status)),
           ` ${t('applicant')}：${c.applicant || t('none')} · ${t('deadline')}：${c.deadline_due && c.deadline_due !== '-' ? c.deadline_due : t('none')}`),
         caseActions.length ? h('div', { class: 'case-actions' }, caseActions, caseSlot) : caseSlot),
+      // The notices are printed at the window; a reviewer's history holds only their department's part.
+      historyResult.ok && me.role !== 'reviewer' ? noticesSection(c, events, wf) : null,
       h('section', {}, h('h2', {}, t('form')), formRows.length ? h('div', { class: 'table-scroll' }, h('table', { id: 'case-form' }, h('tbody', {}, formRows)))
         : h('p', { class: 'muted' }, t('form_none'))),
       h('section', {}, h('h2', {}, t('materials')), table('materials', ['material', 'status', 'file', 'actions'], materialRows)),

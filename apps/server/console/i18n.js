@@ -55,6 +55,35 @@ const texts = {
     choose_file: '选择文件', no_file: '未选择文件', form_none: '本部门无需查看申请表内容',
     save: '保存', enable: '启用', disable: '停用', enabled: '正常', user_disabled: '已停用', reset_password: '重设密码', new_password: '新密码（至少8位）',
     reset_password_note: '新密码即刻生效，该用户已登录的会话将退出。', actions_none: '—',
+    note_issued_by_department: '部门系统出具',
+    reader_read: '读取身份证', reader_reading: '正在读卡，请稍候…', reader_filled: '已读取身份证并填入：', reader_expired: '注意：该身份证已过有效期，有效期至 ',
+    reader_no_service: '未连接读卡服务：请确认读卡器的驱动程序已启动、浏览器已允许本网站访问本机设备，并在“本机设置”中核对读卡器地址；也可手工录入',
+    reader_blocked: '本系统的安全设置不允许网页连接该读卡器地址：请联系系统管理员在服务端放行本机读卡器地址',
+    reader_no_reader: '未检测到身份证读卡器：请检查读卡器的数据线是否插好，然后重试',
+    reader_no_card: '读卡器上没有身份证：请将身份证平放在读卡区，然后重试',
+    reader_read_failed: '读卡失败：请取下身份证重新放置后重试；多次失败请手工录入',
+    reader_timeout: '读卡超时：请取下身份证重新放置后重试', reader_bad_answer: '读卡器返回的信息无法识别：请手工录入，并联系管理员检查读卡器',
+    settings: '本机设置', settings_note: '这些设置只保存在本台电脑的浏览器中，每个窗口分别设置。', centre_name: '服务中心名称（打印在通知书上）',
+    reader_address: '身份证读卡器地址', reader_address_invalid: '地址应以 http:// 或 https:// 开头，例如 http://127.0.0.1:19196', settings_saved: '已保存',
+    centre_default: '政务服务中心', print: '打印', notices: '通知书', notice_back: '返回办件', notice_print_hint: '打印时请选择 A4 纸、纵向。',
+    notice_acceptance: '受理通知书', notice_correction: '一次性补正告知书', notice_refusal: '不予受理通知书', notice_completion: '办结（出件）通知书',
+    notice_not_applicable: '该通知书不适用于本办件的当前状态，请返回办件查看。',
+    notice_id_number: '证件号码', notice_applicant: '申请人', notice_applicant_id: '申请人证件号码：', notice_ended: '办结日期', notice_department: '办理部门', notice_due: '承诺办结时间',
+    notice_paused: '补正期间暂停计时', notice_after_previous: '前置事项办结后开始计时', notice_case_due: '本件承诺办结时间：', notice_due_later: '以各事项办理部门的办理进度为准',
+    notice_acceptance_text: '您于{date}提交的{bundle}申请，经审查，申请材料齐全、符合法定形式，本中心决定予以受理。各事项的办理部门及承诺办结时间如下：',
+    notice_acceptance_rules: '办理时限按工作日计算，不含法定节假日；办理过程中依法需要听证、检验、检测、鉴定、专家评审、现场踏勘等特别程序的，所需时间不计入办理时限，届时另行书面告知。',
+    notice_tolerated: '容缺受理，以下材料请按窗口告知的期限补交：',
+    notice_correction_text: '您于{date}提交的{bundle}申请，经审查，申请材料不齐全或者不符合法定形式。根据《中华人民共和国行政许可法》第三十二条，现将需要补正的全部内容一次性告知如下：',
+    notice_number: '序号', notice_why: '补正原因', notice_bring: '需提交', notice_missing: '未提交', notice_not_conforming: '不符合要求',
+    notice_original: '（原件）', notice_formats: '电子文件格式：',
+    notice_correction_rules: '请一次性补齐上述全部材料后，到本中心窗口提交。补正期间，相关事项暂停计时；本中心收到全部补正材料后恢复计时。除上述内容外，不再要求补正其他材料。',
+    notice_refusal_text: '您于{date}提交的{bundle}申请，经审查，本中心决定不予受理，理由如下：',
+    notice_refusal_rules: '如对本决定不服，可以自收到本通知书之日起六十日内依法申请行政复议，或者六个月内依法向人民法院提起行政诉讼。',
+    notice_completion_text: '您于{date}提交的{bundle}申请，已于{done}办结。各事项办理结果如下：',
+    notice_documents: '出具的证照和文书', notice_no_documents: '本件未出具证照或文书。', notice_delivery: '出件方式：',
+    notice_delivered: '已于{date}以“{channel}”方式送达。', notice_channel_other: '约定方式',
+    notice_to_collect: '请凭本通知书和本人身份证件到{centre}窗口领取；需要邮寄或电子送达的，请告知窗口工作人员。',
+    notice_follow: '凭办件编号 {case} 可在窗口查询办理进度。', notice_seal: '（盖章）', notice_copy: '本通知书一式两份，申请人与本中心各执一份。',
   },
   en: {
     app: 'One thing, one visit', login: 'Log in', logout: 'Log out', user: 'User', password: 'Password', language: '中文',
@@ -98,6 +127,17 @@ const texts = {
     field_name: 'Account', field_password: 'Password', field_level: 'Level', field_channel: 'Channel', form_none: 'No form fields are sent to this department',
     save: 'Save', enable: 'Enable', disable: 'Disable', enabled: 'active', user_disabled: 'disabled', reset_password: 'New password', new_password: 'New password (8 characters or more)',
     reset_password_note: 'The user\'s sessions end.',
+    note_issued_by_department: 'issued by the department\'s system',
+    reader_read: 'Read ID card', reader_reading: 'Reading the card…', reader_filled: 'Card read; filled in: ', reader_expired: 'Note: the card expired on ',
+    reader_no_service: 'No reader service answers: check that the ID-card reader software runs and the reader address in Settings',
+    reader_blocked: 'The server\'s security policy does not let the page call this reader address: ask the administrator',
+    reader_no_reader: 'No ID-card reader is connected: check its cable and try again', reader_no_card: 'No card on the reader: lay the card on it and try again',
+    reader_read_failed: 'The card could not be read: lay it again; type the data if it keeps failing', reader_timeout: 'The reader did not answer in time: lay the card again',
+    reader_bad_answer: 'The reader answered something unreadable: type the data', settings: 'Settings', settings_note: 'Kept in this PC\'s browser only.',
+    centre_name: 'Service centre name (printed on notices)', reader_address: 'ID-card reader address', reader_address_invalid: 'An address starts with http:// or https://',
+    settings_saved: 'Saved', centre_default: 'Government service centre', print: 'Print', notices: 'Notices', notice_back: 'Back to the case',
+    notice_print_hint: 'Print on A4, portrait.', notice_not_applicable: 'This notice does not apply to the case as it stands; go back to the case.',
+    notice_acceptance: 'Acceptance notice', notice_correction: 'One-time correction notice', notice_refusal: 'Refusal of intake', notice_completion: 'Completion notice',
   },
 };
 
@@ -112,4 +152,9 @@ export function setLang(value) {
 /** The text for `key`; English falls back to the key itself (event names, states). */
 export function t(key) {
   return texts[lang][key] ?? (lang === 'zh' ? texts.en[key] : undefined) ?? key;
+}
+
+/** The Chinese text for `key`, whatever the console's language: a printed notice is an official Chinese document. */
+export function zh(key) {
+  return texts.zh[key] ?? key;
 }

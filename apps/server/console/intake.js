@@ -7,6 +7,7 @@
 import { t } from './i18n.js';
 import { api, busy, errorText, fieldProblem, h } from './ui.js';
 import { choices } from './titles.js';
+import { readerControl } from './reader.js';
 
 const draftKey = 'ov_intake_draft';
 const newKey = () => `intake-${Date.now().toString(36)}-${crypto.getRandomValues(new Uint32Array(2)).join('')}`;
@@ -172,6 +173,7 @@ export async function intakePage(page) {
     } }, t('clear_form'));
     const rows = (situation) => wf.fields.filter((f) => f.situation === situation).map((f) => fields.get(f.name).row);
     formArea.append(h('form', { onsubmit: submit, novalidate: true },
+      readerControl(fields, applicant),
       h('h2', {}, t('situation')), rows(true),
       h('h2', {}, t('form')), rows(false),
       h('div', { class: 'field' }, h('label', { for: 'intake-applicant' }, t('applicant')), applicant),
