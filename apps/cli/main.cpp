@@ -187,6 +187,8 @@ int main(int argc, char** argv) {
   serve_command->add_option("--console", serve.console_dir, "The web console's files (default: console/ next to the executable)");
   serve_command->add_flag("--secure-cookies", serve.secure_cookies, "Mark cookies Secure (clients come over HTTPS through a TLS proxy)");
   serve_command->add_flag("--reset-admin-password", serve.reset_admin_password, "Give the user admin a new generated password, shown once");
+  serve_command->add_flag("--demo-staff", serve.demo_staff,
+                          "Create a window clerk, a supervisor and a reviewer per department if missing, passwords shown once (tours)");
   serve_command->add_option("--audit-retention-days", serve.audit_retention_days, "Audit records younger than this cannot be pruned")
       ->default_val(180)
       ->check(CLI::Range(180, 36500));

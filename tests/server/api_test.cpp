@@ -19,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -240,6 +241,57 @@ TEST_CASE("server: first start deploys the workflows and creates the admin once"
   Client r((*reset)->port());
   CHECK(r.login("admin", f.admin_password).status == 401);
   CHECK(r.login("admin", *(*reset)->initial_admin_password()).status == 200);
+}
+
+TEST_CASE("server: the demo staff set gives every department of the bundled workflows a reviewer, once", "[server]") {
+  // The README's tour walks a restaurant case through the fire and housing departments too:
+  // --demo-staff makes the people it needs in one step.
+  const auto dir = fs::temp_directory_path() / ("onevisit-demo-staff-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  server::ServiceOptions options;
+  options.database = (dir / "cases.db").string();
+  options.workflows = std::string(ONEVISIT_SOURCE_DIR) + "/workflows";
+  options.listen = "127.0.0.1:0";
+  options.cheap_password_hashing = true;
+  options.demo_staff = true;
+  auto first = server::Service::start(options);
+  REQUIRE(first);
+  const auto staff = (*first)->demo_accounts();
+  std::set<std::string> departments;
+  const auto deployed = (*first)->engine().workflows();
+  REQUIRE(deployed);
+  for (const auto& record : *deployed) {
+    for (const auto& department : (*first)->engine().workflow(record.bundle_id, record.version)->departments) departments.insert(department.id);
+  }
+  REQUIRE(departments.size() > 5);
+  REQUIRE(staff.size() == departments.size() + 2);
+  Client c((*first)->port());
+  for (const auto& account : staff) {
+    INFO(account.name);
+    CHECK(account.password.size() == 16);
+    auto login = c.login(account.name, account.password);
+    REQUIRE(login.status == 200);
+    const auto body = login.json();
+    const auto& user = body.at("user");
+    CHECK(user.at("role").as_string() == account.role);
+    if (account.role == "reviewer") {
+      CHECK(departments.contains(std::string(user.at("department").as_string())));
+      CHECK(account.name == std::string(user.at("department").as_string()) + "_reviewer");
+      CHECK(!account.department.empty());
+    }
+  }
+  CHECK(std::count_if(staff.begin(), staff.end(), [](const auto& a) { return a.name == "wang" && a.role == "window_clerk"; }) == 1);
+  CHECK(std::count_if(staff.begin(), staff.end(), [](const auto& a) { return a.name == "zhao" && a.role == "supervisor"; }) == 1);
+  // Started again with the flag: everyone exists, nobody is made again, the passwords hold.
+  first->reset();
+  auto again = server::Service::start(options);
+  REQUIRE(again);
+  CHECK((*again)->demo_accounts().empty());
+  Client d((*again)->port());
+  CHECK(d.login(staff.front().name, staff.front().password).status == 200);
+  again->reset();
+  fs::remove_all(dir);
 }
 
 TEST_CASE("server: log in, who am I, log out, the session ends", "[server]") {

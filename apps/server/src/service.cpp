@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <pthread.h>
@@ -32,6 +33,7 @@ struct Service::Impl {
   std::shared_ptr<engine::Store> store;  ///< the engine's, for the delivery's dispatcher
   std::unique_ptr<adapters::Delivery> delivery;
   std::optional<std::string> admin_password;
+  std::vector<Service::DemoAccount> demo_accounts;
 
   std::mutex mutex;
   std::condition_variable wake;
@@ -108,6 +110,7 @@ Service::~Service() { stop(); }
 
 unsigned short Service::port() const { return impl_->http->port(); }
 const std::optional<std::string>& Service::initial_admin_password() const { return impl_->admin_password; }
+const std::vector<Service::DemoAccount>& Service::demo_accounts() const { return impl_->demo_accounts; }
 engine::Engine& Service::engine() { return *impl_->engine; }
 
 namespace {
@@ -119,6 +122,40 @@ std::filesystem::path default_console_dir() {
   auto dir = exe.parent_path() / "console";
   if (std::filesystem::is_regular_file(dir / "index.html", ec)) return dir;
   return {};
+}
+
+// The demo staff set: enough people to walk any bundled case through every department.
+// Reviewers are named after their department so that a tour can guess them.
+std::expected<std::vector<Service::DemoAccount>, std::string> create_demo_staff(AccountStore& accounts, engine::Engine& engine) {
+  struct Wanted {
+    User user;
+    std::string department_title;
+  };
+  std::vector<Wanted> wanted{{User{"wang", "王窗口", Role::window_clerk, "", false, 0}, ""},
+                             {User{"zhao", "赵监管", Role::supervisor, "", false, 0}, ""}};
+  auto deployed = engine.workflows();
+  if (!deployed) return std::unexpected(deployed.error().message);
+  std::map<std::string, std::string> departments;  // id -> title, in id order
+  for (const auto& record : *deployed) {
+    const auto workflow = engine.workflow(record.bundle_id, record.version);
+    if (!workflow) continue;
+    for (const auto& department : workflow->departments) departments.emplace(department.id, department.title);
+  }
+  for (const auto& [id, title] : departments) {
+    wanted.push_back({User{id + "_reviewer", title + "审核员", Role::reviewer, id, false, 0}, title});
+  }
+  std::vector<Service::DemoAccount> created;
+  for (auto& [user, department_title] : wanted) {
+    auto existing = accounts.find_user(user.name);
+    if (!existing) return std::unexpected(existing.error().message);
+    if (*existing) continue;
+    std::string password = random_hex(8);
+    auto made = accounts.create_user(user, password, engine.now());
+    if (!made) return std::unexpected("creating " + user.name + ": " + made.error().message);
+    created.push_back({user.name, user.display_name, std::string(to_string(user.role)), department_title, std::move(password)});
+  }
+  spdlog::info("demo staff set: {} users created", created.size());
+  return created;
 }
 
 }  // namespace
@@ -203,6 +240,12 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
     spdlog::warn("the admin password was reset (--reset-admin-password)");
   }
 
+  if (options.demo_staff) {
+    auto created = create_demo_staff(*impl->accounts, *impl->engine);
+    if (!created) return std::unexpected("--demo-staff: " + created.error());
+    impl->demo_accounts = std::move(*created);
+  }
+
   ApiOptions api;
   api.max_json_bytes = options.max_json_bytes;
   api.max_material_bytes = options.max_material_bytes;
@@ -278,6 +321,13 @@ int run_serve(const ServiceOptions& options, std::ostream& out, std::ostream& er
   if (const auto& password = (*service)->initial_admin_password()) {
     out << "log in as 'admin' with the password " << *password << "\n"
         << "(shown only this once; it is stored hashed. Create the clerks' accounts under 用户 / Users.)\n";
+  }
+  if (const auto& staff = (*service)->demo_accounts(); !staff.empty()) {
+    out << "demo staff set (passwords shown only this once):\n";
+    for (const auto& account : staff) {
+      out << "  " << account.name << "  " << account.display_name << "  " << account.role
+          << (account.department.empty() ? "" : "  " + account.department) << "  password " << account.password << "\n";
+    }
   }
   out.flush();
   int received = 0;

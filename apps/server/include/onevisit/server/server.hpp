@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace onevisit::server {
 
@@ -47,6 +48,10 @@ struct ServiceOptions {
   /// Give `admin` a new generated password (shown once, like on the first start); creates
   /// the user when missing. For a lost admin password.
   bool reset_admin_password = false;
+  /// Create the demo staff set if missing: a window clerk (wang), a supervisor (zhao) and one
+  /// reviewer per department of the deployed workflows (<department>_reviewer), each with a
+  /// generated password shown once. For tours and trials; users that exist are left alone.
+  bool demo_staff = false;
   /// Tests only: the cheapest argon2id parameters (passwords stay argon2id strings).
   bool cheap_password_hashing = false;
   /// Audit records younger than this many days cannot be pruned (POST /api/audit/prune).
@@ -67,6 +72,15 @@ class Service {
   /// The generated admin password when this start created the admin user (or reset its
   /// password); shown once.
   const std::optional<std::string>& initial_admin_password() const;
+  /// A user the demo staff set (ServiceOptions::demo_staff) created on this start.
+  struct DemoAccount {
+    std::string name;
+    std::string display_name;
+    std::string role;        ///< as the API names it (window_clerk, reviewer, supervisor)
+    std::string department;  ///< the department's title, for reviewers
+    std::string password;    ///< generated; shown once
+  };
+  const std::vector<DemoAccount>& demo_accounts() const;
   engine::Engine& engine();
   /// Stops accepting, lets in-flight requests answer, stops the timer and dispatch threads.
   /// Idempotent.
