@@ -3,6 +3,7 @@
 #   scripts/fuzz.sh TARGET MINUTES    e.g. scripts/fuzz.sh flow 30
 #   scripts/fuzz.sh all MINUTES       every target in turn (CI: scripts/fuzz.sh all 1)
 # Targets: flow http_api receipt_json receipt_xml config_toml.
+# ONEVISIT_FUZZ_TIMEOUT_MS (default 2000): how long one input may run before it is a hang.
 #
 # Builds the fuzz tree (build-fuzz/, or $ONEVISIT_FUZZ_BUILD_DIR: AFL++ instrumentation, ASan +
 # UBSan), writes the seeds and dictionaries (scripts/fuzz_seeds.py) and runs afl-fuzz.
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 all_targets=(flow http_api receipt_json receipt_xml config_toml)
 if [ $# -ne 2 ]; then
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 if [ "$1" = all ]; then targets=("${all_targets[@]}"); else targets=("$1"); fi
@@ -51,8 +52,9 @@ for t in "${targets[@]}"; do
   dict=()
   if [ -f "$corpus/dict/$t.dict" ]; then dict=(-x "$corpus/dict/$t.dict"); fi
   echo "fuzz.sh: $t for $seconds s"
-  # -t: an input may take 2 s on a busy machine before it counts as a hang.
-  afl-fuzz -i "$corpus/seeds/$t" -o "$findings" "${dict[@]}" -m none -t 2000 -V "$seconds" \
+  # -t: an input may take 2 s on a busy machine before it counts as a hang
+  # (ONEVISIT_FUZZ_TIMEOUT_MS: longer when the fuzzer runs niced beside builds).
+  afl-fuzz -i "$corpus/seeds/$t" -o "$findings" "${dict[@]}" -m none -t "${ONEVISIT_FUZZ_TIMEOUT_MS:-2000}" -V "$seconds" \
     -- "$build_dir/fuzz/fuzz_$t" >"$findings/afl.log" 2>&1 || { echo "fuzz.sh: afl-fuzz failed on $t:"; tail -n 30 "$findings/afl.log"; failed=1; continue; }
   stats="$findings/default/fuzzer_stats"
   get() { awk -F' *: *' -v k="$1" '$1 == k { print $2 }' "$stats"; }
