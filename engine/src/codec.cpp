@@ -161,6 +161,7 @@ struct EventEncoder {
     o["from"] = e.from;
     o["to"] = e.to;
     o["fields"] = fields_to_json(e.fields);
+    if (e.for_applicant) o["for_applicant"] = true;  // absent in events before it existed
   }
   void operator()(const ClockPaused& e) {
     o["item"] = e.item;
@@ -273,7 +274,8 @@ std::expected<Event, std::string> decode_event(std::string_view type, std::strin
   } else if (type == "ItemCancelled") {
     e.body = ItemCancelled{r.index("item"), r.index("because")};
   } else if (type == "ItemTransitioned") {
-    e.body = ItemTransitioned{r.index("item"), r.index("transition"), r.index("from"), r.index("to"), r.fields("fields")};
+    e.body = ItemTransitioned{r.index("item"), r.index("transition"), r.index("from"), r.index("to"), r.fields("fields"),
+                              r.o.contains("for_applicant") && r.boolean("for_applicant")};
   } else if (type == "ClockPaused") {
     e.body = ClockPaused{r.index("item"), r.text("reason")};
   } else if (type == "ClockResumed") {

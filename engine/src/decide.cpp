@@ -483,7 +483,37 @@ class Decider {
     Rejection why;
     const auto i = item_index(cmd.item, why);
     if (!i) return why;
-    return fire(state_, *i, cmd.event, cmd.fields, command_.role);
+    if (!cmd.for_applicant) return fire(state_, *i, cmd.event, cmd.fields, command_.role);
+    // At the window the clerk acts for the applicant who is there: only the applicant's own
+    // events, and only a window clerk (a reviewer never acts for an applicant).
+    if (command_.role != "clerk") {
+      return reject(Rejection::Code::role_not_allowed, "role_not_allowed",
+                    "只有综窗人员可以代申请人办理，" + std::string(role_title(command_.role)) + "不能代办。",
+                    "Expected a window clerk to act for the applicant, but the role is '" + command_.role + "'",
+                    {{"roles", {"clerk"}}});
+    }
+    const auto& lc = wf_.lifecycles[wf_.items[*i].lifecycle];
+    bool applicants_event = false;
+    for (const auto& tr : lc.transitions) {
+      if (tr.event == cmd.event && std::find(tr.roles.begin(), tr.roles.end(), "applicant") != tr.roles.end()) applicants_event = true;
+    }
+    if (!applicants_event) {
+      return reject(Rejection::Code::role_not_allowed, "not_an_applicant_event",
+                    quoted(event_title(cmd.event)) + "不是申请人办理的环节，不能代申请人办理；请直接办理。",
+                    "Expected an event the lifecycle gives the applicant to fire for them, but '" + cmd.event + "' is not one",
+                    {{"item", {wf_.items[*i].id}}, {"event", {cmd.event}}});
+    }
+    auto outcome = fire(state_, *i, cmd.event, cmd.fields, "applicant");
+    if (auto* events = std::get_if<std::vector<Event>>(&outcome)) {
+      for (auto& e : *events) {
+        // The event's own transition (what settles after it was nobody's doing).
+        if (auto* transitioned = std::get_if<ItemTransitioned>(&e.body); transitioned && transitioned->item == *i) {
+          transitioned->for_applicant = true;
+          break;
+        }
+      }
+    }
+    return outcome;
   }
 
   Outcome decide(const TolerantIntake& cmd) {

@@ -6,6 +6,7 @@
 #include <onevisit/engine/runtime.hpp>
 
 #include "../test_support.hpp"
+#include "codec.hpp"  // white-box: the event's stored form
 
 using namespace onevisit;
 using namespace onevisit::engine;
@@ -415,6 +416,40 @@ TEST_CASE("runtime: deadlines across the Spring Festival, and corrections stop t
   w.ok(FireEvent{"registration", "corrected", {}}, "applicant");
   // From Thu 26 17:30, 840 working minutes: Fri 27 (420) and the make-up Saturday 28 (420).
   CHECK(date_of(due_at(*w.wf, w.calendar, w.state, w.item("registration"))) == "2026-02-28 17:30");
+}
+
+TEST_CASE("runtime: at the window a clerk records the applicant's correction for them, and only that", "[runtime]") {
+  // Issue 14: after 补正 the item's only way on was the applicant's `corrected`, which no one
+  // at the window could fire.
+  World w;
+  w.start();
+  w.ok(FireEvent{"registration", "request_correction", {{"reason", "章程缺少签字"}}});
+  REQUIRE(w.state_of("registration") == "correcting");
+  // Without saying so, the clerk is not the applicant.
+  auto r = w.refused(FireEvent{"registration", "corrected", {}});
+  CHECK(r.reason == "role_not_allowed");
+  // A reviewer never acts for an applicant; nor does anyone fire a non-applicant event "for" them.
+  r = w.refused(FireEvent{"registration", "corrected", {}, true}, "reviewer");
+  CHECK(r.reason == "role_not_allowed");
+  CHECK(r.message.find("综窗") != std::string::npos);
+  r = w.refused(FireEvent{"registration", "request_correction", {{"reason", "x"}}, true});
+  CHECK(r.reason == "not_an_applicant_event");
+  // The clerk takes in the corrected materials and records 已补正 for the applicant.
+  const auto events = w.ok(FireEvent{"registration", "corrected", {}, true});
+  CHECK(w.state_of("registration") == "accepted");
+  CHECK(w.item_state("registration").corrections == 1);
+  const ItemTransitioned* transitioned = nullptr;
+  for (const auto& e : events) {
+    if (const auto* t = std::get_if<ItemTransitioned>(&e.body)) transitioned = t;
+  }
+  REQUIRE(transitioned);
+  CHECK(transitioned->for_applicant);
+  CHECK(events.front().actor == "clerk-user");
+  // It survives the store's encoding.
+  const Event& stored = *std::find_if(events.begin(), events.end(), [](const Event& e) { return std::holds_alternative<ItemTransitioned>(e.body); });
+  const auto decoded = codec::decode_event(event_type(stored.body), codec::encode_event_payload(stored), stored.at);
+  REQUIRE(decoded);
+  CHECK(std::get<ItemTransitioned>(decoded->body).for_applicant);
 }
 
 TEST_CASE("runtime: National Day 2026 with its make-up days", "[runtime][calendar]") {

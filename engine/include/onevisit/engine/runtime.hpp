@@ -135,6 +135,10 @@ struct FireEvent {
   std::string item;
   std::string event;
   std::map<std::string, std::string> fields;  ///< e.g. reason
+  /// A window clerk records, for the applicant standing at the window, an event the lifecycle
+  /// gives the applicant (已补正 after the corrected materials were taken in): allowed to the
+  /// role `clerk` only, for transitions `by applicant`, and recorded as done for the applicant.
+  bool for_applicant = false;
 };
 struct TolerantIntake {
   std::string item;
@@ -223,6 +227,7 @@ struct ItemTransitioned {
   StateIndex from = 0;
   StateIndex to = 0;
   std::map<std::string, std::string> fields;
+  bool for_applicant = false;  ///< a window clerk fired the applicant's event for them (FireEvent::for_applicant)
 };
 struct ClockPaused {
   ItemIndex item = 0;
