@@ -1358,7 +1358,7 @@ TEST_CASE("server: personal numbers typed as free text are masked in the case, i
 
 // Issue 14: the channel a case came in by (办理渠道) is what 全程网办率 counts from; the API
 // takes it at intake and shows it in the case and the case list.
-TEST_CASE("server: a case records the channel it came in by; a channel that is none is refused in Chinese", "[server][channel]") {
+TEST_CASE("server: a case records the channel it came in by, and a channel that is none is refused in Chinese", "[server][channel]") {
   Fixture f;
   Client clerk = f.as("clerk");
   auto kiosk = clerk.post("/api/cases", json::object{{"bundle", "startup"}, {"case_id", "K1"}, {"form", startup_form()}, {"channel", "kiosk"}});
@@ -1610,7 +1610,7 @@ TEST_CASE("server: the report counts channels and overdue running items, and eac
   CHECK(boss.get("/api/cases?started_from=yesterday").code() == "invalid_request");
 }
 
-TEST_CASE("server: the console may call the window PC's ID-card reader; the built-in admin is 系统管理员", "[server]") {
+TEST_CASE("server: the console may call the window PC's ID-card reader, and the built-in admin is 系统管理员", "[server]") {
   Fixture f;
   Client anonymous = f.client();
   const auto page = anonymous.get("/");
