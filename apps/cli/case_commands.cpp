@@ -165,7 +165,9 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
       }
       form[name] = std::move(*value);
     }
-    return report(engine.start_case(o.bundle, form, o.applicant, command, o.case_id));
+    auto started_by = command;
+    started_by.channel = o.intake_channel;
+    return report(engine.start_case(o.bundle, form, o.applicant, started_by, o.case_id));
   }
   if (o.case_id.empty() && o.action != "list" && o.action != "worklist") {
     err << "onevisit case " << o.action << ": which case? (--case ID)\n";
@@ -316,7 +318,8 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
       for (const auto& c : *cases) {
         if (o.format == OutputFormat::json) {
           a.push_back(json::object{{"case_id", c.case_id}, {"bundle", c.bundle_id}, {"bundle_version", c.bundle_version}, {"status", c.status},
-                                   {"applicant", adapters::mask_identifiers(c.applicant)}, {"updated_at", format_time(c.updated_at)}});
+                                   {"channel", c.channel}, {"applicant", adapters::mask_identifiers(c.applicant)},
+                                   {"updated_at", format_time(c.updated_at)}});
         } else {
           out << c.case_id << "  " << c.bundle_id << " v" << c.bundle_version << "  " << c.status << "  " << format_time(c.updated_at) << "\n";
         }

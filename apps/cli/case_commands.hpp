@@ -27,6 +27,7 @@ struct CaseOptions {
   std::string bundle;                  ///< start
   std::vector<std::string> fields;     ///< start: name=value; fire: name=value
   std::string applicant;               ///< start
+  std::string intake_channel = "window";  ///< start: window, online, mobile or kiosk (办理渠道)
   std::string item;                    ///< fire, pause, resume
   std::string event;                   ///< fire
   std::string material;                ///< attach, verify

@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   start->add_option("--field", case_options.fields, "A form field or situation answer, name=value (repeatable)");
   start->add_option("--applicant", case_options.applicant, "The applicant's ID number (stored masked)");
   start->add_option("--id", case_options.case_id, "The case id (generated when absent)");
+  start->add_option("--channel", case_options.intake_channel, "How the case came in: window, online, mobile or kiosk")->default_val("window");
   auto* attach = case_command->add_subcommand("attach", "Attach a material (stored once by SHA-256)");
   with_case(attach);
   attach->add_option("material", case_options.material)->required();

@@ -4,10 +4,9 @@
 //
 //   node console_clerk_test.mjs <path to onevisit> <screenshot folder> <path to onevisit-deptsim>
 //
-// Two API fields the console already reads are not served yet (see docs/console.md, "What the
-// console needs from the API"): a material's upload `formats` and the `asked` fields of the
-// situation preview. The steps that need them add them to the server's real answers with
-// playwright's route, computed from the workflow below.
+// Every step runs against the real server's answers: choices with titles, upload formats,
+// the questions asked under the answers, event titles and whether an event is irreversible
+// come from the API (docs/api.md), not from playwright routes.
 //
 // Exit 0: passed; 1: failed; 77: skipped because no Chromium is installed (ctest SKIP).
 import { execFileSync } from 'node:child_process';
@@ -56,16 +55,6 @@ bundle startup "企业开办" version 1 {
   item seal "${longSealTitle}" by police after registration { needs license, id_card; limit 1 workday }
 }
 `;
-// What the API will say (docs/console.md): the declared formats, enum members with their
-// titles (a list(enum) is served as "list(text)" without its members today), the fields asked.
-const formats = { articles: ['pdf'], lease: ['pdf', 'jpg'] };
-const options = {
-  company_type: [{ value: 'limited', title: '有限责任公司' }, { value: 'joint_stock', title: '股份有限公司' }],
-  seal_types: [{ value: 'official', title: '公章' }, { value: 'finance', title: '财务专用章' }],
-};
-const askedFields = (form) => ['rents', 'company_name', 'legal_rep_id', 'capital', 'company_type', 'seal_types',
-  ...(form.rents === 'true' ? ['landlord'] : [])];
-
 mkdirSync(screenshots, { recursive: true });
 const failures = [];
 const check = (condition, message) => {
@@ -90,7 +79,8 @@ try {
   const admin = await apiSession(base, 'admin', service.password);
   for (const user of [{ name: 'wang', display_name: '王窗口', role: 'window_clerk', password: 'window-clerk-1' },
                       { name: 'li', display_name: '李审核', role: 'reviewer', department: 'market', password: 'market-reviewer-1' },
-                      { name: 'zhao', display_name: '赵警官', role: 'reviewer', department: 'police', password: 'police-reviewer-1' }]) {
+                      { name: 'zhao', display_name: '赵警官', role: 'reviewer', department: 'police', password: 'police-reviewer-1' },
+                      { name: 'sun', display_name: '孙督办', role: 'supervisor', password: 'supervisor-1' }]) {
     check((await admin('POST', '/api/users', user)).status === 201, `the admin creates ${user.name} (${user.role})`);
   }
   const clerkApi = await apiSession(base, 'wang', 'window-clerk-1');
@@ -104,28 +94,7 @@ try {
   const nativeDialogs = [];
   page.on('dialog', async (dialog) => { nativeDialogs.push(dialog.message()); await dialog.dismiss(); });
 
-  // The API fields the console reads before the server serves them (see the head comment).
-  await context.route(/\/api\/workflows\/startup$/, async (route) => {
-    const response = await route.fetch();
-    const body = await response.json();
-    for (const m of body.materials || []) if (formats[m.material]) m.formats = formats[m.material];
-    for (const f of body.fields || []) {
-      if (options[f.name]) {
-        f.type = f.name === 'seal_types' ? 'list(enum)' : f.type;
-        f.values = options[f.name].map((o) => o.value);
-        f.options = options[f.name];
-      }
-    }
-    await route.fulfill({ response, json: body });
-  });
-  await context.route(/\/api\/workflows\/startup\/materials$/, async (route) => {
-    const response = await route.fetch();
-    const body = await response.json();
-    body.asked = askedFields(JSON.parse(route.request().postData() || '{}').form || {});
-    await route.fulfill({ response, json: body });
-  });
-
-  const displayNames = { wang: '王窗口', li: '李审核', zhao: '赵警官' };
+  const displayNames = { wang: '王窗口', li: '李审核', zhao: '赵警官', sun: '孙督办' };
   const logIn = async (name, password) => {
     await page.goto(`${base}/#/login`);
     await page.fill('#login-name', name);
@@ -450,6 +419,41 @@ try {
     check(!key, `no text keys on the English case page${key ? ` (found ${key[0]})` : ''}`);
     await page.click('#language');
     await page.waitForSelector('#logout >> text=退出');
+  });
+
+  await step('12. the timeline says which material, who acted (display name) and from which state to which', async () => {
+    await ensureCase();
+    await logIn('wang', 'window-clerk-1');
+    await page.goto(`${base}/#/case/${encodeURIComponent(caseId)}`);
+    await page.waitForSelector('#timeline li');
+    const entries = await page.$$eval('#timeline li', (items) => items.map((li) => li.textContent));
+    const uploads = entries.filter((text) => text.includes('提交材料'));
+    check(uploads.length > 0 && uploads.every((text) => /「[^」]+」/.test(text)), `each upload names its material: ${uploads.join(' | ')}`);
+    check(new Set(uploads).size === uploads.length, 'no two upload entries read the same');
+    check(entries.some((text) => text.includes('王窗口')), 'the clerk is named by display name');
+    const moves = entries.filter((text) => text.includes('事项流转'));
+    check(moves.length > 0 && moves.every((text) => /（[^（）]+ → [^（）]+）/.test(text)), `each transition says from which state to which: ${moves.join(' | ')}`);
+    check(!rawWords.test(entries.join(' ')), 'no identifiers in the timeline');
+    await shot('1280-timeline');
+  });
+
+  await step('13. each dashboard bar leads to its cases: the case list filtered as the figure counts', async () => {
+    await logIn('sun', 'supervisor-1');
+    await page.goto(`${base}/#/dashboard`);
+    await page.waitForSelector('#overall-channel-window');
+    const counted = Number((await page.textContent('#overall-channel-window')).match(/(\d+)\s*$/)[1]);
+    await shot('1280-dashboard');
+    await page.click('#overall-channel-window');
+    await page.waitForSelector('#case-list-filter');
+    check(page.url().includes('#/cases?') && page.url().includes('channel=window'), `the bar links to the filtered case list (${page.url()})`);
+    check((await page.textContent('#case-list-filter')).includes('窗口'), 'the list says what it is filtered by, in Chinese');
+    const rows = await page.$$('#case-list tbody tr');
+    check(rows.length === counted, `the list holds the bar's ${counted} cases (${rows.length})`);
+    check(!rawWords.test(await visibleText()), 'no identifiers on the case list');
+    await shot('1280-case-list');
+    await page.click(`#case-list tbody tr a`);
+    await page.waitForSelector('#materials');
+    check(page.url().includes('#/case/'), 'a listed case opens');
   });
 
   await step('no script errors in the page', async () => check(pageErrors.length === 0, `no script errors ${pageErrors.join('; ')}`));

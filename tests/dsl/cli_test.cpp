@@ -150,3 +150,59 @@ bundle personal "个人信息" version 1 {
     CHECK(shown_history.find(number) == std::string::npos);
   }
 }
+
+// Issue 14: a case records the channel it came in by; `case start --channel` sets it and the
+// case and the case list show it.
+TEST_CASE("cli: case start --channel records how the case came in", "[cli][channel]") {
+  const auto flow = scratch("channel.flow");
+  write(flow, R"(
+lifecycle simple {
+  state submitted initial; state approved final
+  on approve: submitted -> approved by reviewer
+}
+department market "市场监管局" adapter market_registry
+item registration "设立登记" by market { limit 5 workdays }
+bundle channels "渠道" version 1 {
+  promise 5 workdays; lifecycle simple
+  form { company_name "企业名称": text required }
+  use registration
+}
+)");
+  const auto db = scratch("channel.db").string();
+  std::ostringstream out, err;
+  REQUIRE(cli::run_deploy({db, {flow.string()}}, out, err) == 0);
+  auto run = [&](cli::CaseOptions o) {
+    o.database = db;
+    o.format = cli::OutputFormat::json;
+    std::ostringstream o_out, o_err;
+    const int code = cli::run_case(o, o_out, o_err);
+    INFO(o_err.str());
+    CHECK(code == 0);
+    return o_out.str() + o_err.str();
+  };
+  cli::CaseOptions start;
+  start.action = "start";
+  start.bundle = "channels";
+  start.fields = {"company_name=某某公司"};
+  start.case_id = "M1";
+  start.intake_channel = "mobile";
+  run(start);
+  start.case_id = "W1";
+  start.intake_channel = "window";
+  run(start);
+  cli::CaseOptions show;
+  show.action = "show";
+  show.case_id = "M1";
+  CHECK(run(show).find(R"("channel":"mobile")") != std::string::npos);
+  cli::CaseOptions list;
+  list.action = "list";
+  const auto listed = run(list);
+  CHECK(listed.find(R"("case_id":"M1","bundle":"channels","bundle_version":1,"status":"running","channel":"mobile")") != std::string::npos);
+  CHECK(listed.find(R"("channel":"window")") != std::string::npos);
+  start.case_id = "X1";
+  start.intake_channel = "fax";
+  start.database = db;
+  std::ostringstream o_out, o_err;
+  CHECK(cli::run_case(start, o_out, o_err) == 1);
+  CHECK(o_err.str().find("办理渠道") != std::string::npos);
+}

@@ -25,9 +25,10 @@ function renderHeader() {
     if (role === 'window_clerk') links.push(['#/intake', t('intake')]);
     if (role === 'window_clerk') links.push(['#/settings', t('settings')]);
     if (['supervisor', 'admin'].includes(role)) links.push(['#/dashboard', t('dashboard')]);
+    if (['window_clerk', 'supervisor'].includes(role)) links.push(['#/cases', t('case_list')]);
     if (role === 'admin') links.push(['#/users', t('users')]);
   }
-  const current = location.hash.split('/').slice(0, 2).join('/');
+  const current = location.hash.split('?')[0].split('/').slice(0, 2).join('/');
   top.append(
     h('span', { class: 'brand' }, t('app')),
     h('nav', {}, links.map(([href, label]) => h('a', { href, class: href === current ? 'active' : '' }, label))),
@@ -115,26 +116,73 @@ async function dashboardPage() {
     if (to.value) query.set('to', to.value);
     const result = await api('GET', `/api/report?${query}`);
     if (!result.ok) return area.replaceChildren(h('div', { class: 'error-box' }, errorText(result)));
-    const figures = (f, title) => {
-      const kpi = (key, value) => h('div', { class: 'kpi' }, h('div', { class: 'muted' }, t(key)), h('div', { class: 'value' }, value));
+    // Each bar and count leads to its cases: the report's `filters` are the case list's query.
+    const casesLink = (filter, content, id) => h('a', { class: 'bar-link', id, href: `#/cases?${new URLSearchParams(filter || {})}` }, content);
+    const figures = (f, title, prefix) => {
+      const kpi = (key, value, filter) => {
+        const body = [h('div', { class: 'muted' }, t(key)), h('div', { class: 'value' }, value)];
+        return h('div', { class: 'kpi' }, filter ? casesLink(filter, body, `${prefix}-kpi-${key}`) : body);
+      };
+      const filters = f.filters || { cases: {}, channels: {}, overdue_departments: {} };
       const maxRating = Math.max(1, ...f.ratings);
       const overdue = Object.entries(f.overdue_cases_by_department);
       const maxOverdue = Math.max(1, ...overdue.map(([, n]) => n));
+      const channels = Object.entries(f.cases_by_channel || {});
+      const maxChannel = Math.max(1, ...channels.map(([, n]) => n));
+      const bar = (label, n, max, filter, id) => {
+        const content = [h('span', { class: 'label' }, label), h('span', { class: 'fill', style: `width:${(n / max) * 20}rem` }), String(n)];
+        return h('div', { class: 'bar' }, filter ? casesLink(filter, content, id) : content);
+      };
+      const finishedOrLate = f.items_finished + (f.items_overdue_running || 0);
       return h('section', {}, h('h2', {}, title),
-        h('div', { class: 'kpis' }, kpi('cases_started', f.cases_started), kpi('cases_completed', f.cases_completed),
-          kpi('on_time_rate', f.items_finished ? `${f.on_time_rate}%` : '—'), kpi('average_workdays', f.average_workdays), kpi('immediate_rate', `${f.immediate_rate}%`),
+        h('div', { class: 'kpis' }, kpi('cases_started', f.cases_started, filters.cases), kpi('cases_completed', f.cases_completed),
+          kpi('on_time_rate', finishedOrLate ? `${f.on_time_rate}%` : '—'), kpi('items_overdue_running', f.items_overdue_running || 0),
+          kpi('average_workdays', f.average_workdays), kpi('immediate_rate', `${f.immediate_rate}%`),
           kpi('fully_online_rate', `${f.fully_online_rate}%`), kpi('elicense_reuse', `${f.materials_from_elicense} / ${f.materials_uploaded + f.materials_from_elicense}`),
           kpi('average_visits', f.average_visits), kpi('corrections_per_case', f.corrections_per_case), kpi('good_rating_rate', f.rated ? `${f.good_rating_rate}%` : '—')),
+        channels.length ? h('h2', {}, t('cases_by_channel')) : null,
+        channels.map(([c, n]) => bar(t(`channel_${c}`), n, maxChannel, filters.channels[c], `${prefix}-channel-${c}`)),
         h('h2', {}, t('ratings')),
-        f.ratings.map((n, i) => h('div', { class: 'bar' }, h('span', { class: 'label' }, '★'.repeat(i + 1)), h('span', { class: 'fill', style: `width:${(n / maxRating) * 20}rem` }), String(n))),
+        f.ratings.map((n, i) => bar('★'.repeat(i + 1), n, maxRating, null)),
         overdue.length ? h('h2', {}, t('overdue_by_department')) : null,
-        overdue.map(([d, n]) => h('div', { class: 'bar' }, h('span', { class: 'label' }, departmentTitle(d)), h('span', { class: 'fill', style: `width:${(n / maxOverdue) * 20}rem` }), String(n))));
+        overdue.map(([d, n]) => bar(departmentTitle(d), n, maxOverdue, filters.overdue_departments[d], `${prefix}-overdue-${d}`)));
     };
-    area.replaceChildren(figures(result.data.overall, t('overall')), ...result.data.bundles.map((b) => figures(b, b.title || t('bundle'))));
+    area.replaceChildren(figures(result.data.overall, t('overall'), 'overall'),
+      ...result.data.bundles.map((b, i) => figures(b, b.title || t('bundle'), `bundle${i}`)));
   };
   page(h('section', {}, h('h1', {}, t('dashboard')), h('span', { class: 'inline' }, t('from'), from, t('to'), to,
     h('button', { class: 'secondary', id: 'report-refresh', onclick: (event) => busy(event.currentTarget, load) }, t('refresh')))), area);
   load();
+}
+
+// 办件查询: the cases a filter lists (GET /api/cases with the query after `#/cases?`), as the
+// dashboard's bars lead to them.
+async function casesPage(queryText) {
+  const query = new URLSearchParams(queryText || '');
+  const offset = Number(query.get('offset') || 0);
+  const result = await api('GET', `/api/cases?${query}`);
+  if (!result.ok) return page(h('section', {}, h('h1', {}, t('case_list')), h('div', { class: 'error-box' }, errorText(result))));
+  const day = (ms) => {
+    const d = new Date(Number(ms) + 8 * 3600 * 1000);  // the offices' time, UTC+8, as the API's times
+    return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-${String(d.getUTCDate()).padStart(2, '0')}`;
+  };
+  const described = [];
+  if (query.get('channel')) described.push(`${t('intake_channel')}：${t(`channel_${query.get('channel')}`)}`);
+  if (query.get('status')) described.push(`${t('status')}：${t(query.get('status'))}`);
+  if (query.get('department')) described.push(`${t('department')}：${departmentTitle(query.get('department'))}`);
+  if (query.get('due_before')) described.push(t('filter_overdue'));
+  if (query.get('started_from')) described.push(`${t('filter_started_from')}：${day(query.get('started_from'))}`);
+  if (query.get('started_before')) described.push(`${t('filter_started_before')}：${day(Number(query.get('started_before')) - 1)}`);
+  const rows = result.data.cases.map((c) => h('tr', { id: `case-row-${c.case_id}` },
+    h('td', {}, h('a', { href: `#/case/${encodeURIComponent(c.case_id)}` }, c.case_id)), h('td', {}, c.started_at),
+    h('td', {}, t(`channel_${c.channel}`)), h('td', {}, h('span', { class: 'badge' }, t(c.status))), h('td', {}, c.applicant || t('none'))));
+  const next = new URLSearchParams(query);
+  next.set('offset', String(offset + result.data.limit));
+  page(h('section', {}, h('h1', {}, t('case_list')),
+    h('p', { class: 'muted', id: 'case-list-filter' }, described.length ? `${t('case_list_filtered')}：${described.join('；')}` : t('case_list_all')),
+    rows.length === 0 ? h('p', { class: 'muted' }, t('no_cases')) :
+      stackedTable('case-list', [t('case'), t('started_at'), t('intake_channel'), t('status'), t('applicant')], rows),
+    rows.length === result.data.limit ? h('a', { class: 'button-link', href: `#/cases?${next}` }, t('more')) : null));
 }
 
 const roles = ['window_clerk', 'reviewer', 'supervisor', 'designer', 'admin', 'department_system'];
@@ -220,12 +268,14 @@ async function route() {
   }
   if (me && me.role !== 'department_system') await loadDepartments();
   renderHeader();
-  const [, name, argument, part, kind] = location.hash.split('/');
+  const [, path, argument, part, kind] = location.hash.split('/');
+  const [name, queryText] = (path || '').split('?');
   if (!me || name === 'login') return loginPage();
   if (name === 'case' && argument && part === 'notice') return noticePage(page, decodeURIComponent(argument), kind);
   if (name === 'case' && argument) return casePage(page, decodeURIComponent(argument), me);
   if (name === 'intake') return intakePage(page);
   if (name === 'dashboard') return dashboardPage();
+  if (name === 'cases') return casesPage(queryText);
   if (name === 'users') return usersPage();
   if (name === 'settings') return settingsPage(page);
   return worklistPage();

@@ -30,21 +30,6 @@ function materialNote(note) {
   return '';
 }
 
-/** Upload formats as an `accept` list: extensions and their media types. */
-function acceptList(formats) {
-  const types = { pdf: 'application/pdf', jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', ofd: 'application/ofd',
-    doc: 'application/msword', docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', tif: 'image/tiff', tiff: 'image/tiff' };
-  if (!formats || formats.length === 0) return undefined;
-  const list = [];
-  for (const f of formats) {
-    const format = String(f).toLowerCase().replace(/^\./, '');
-    list.push(`.${format}`);
-    if (format === 'jpg') list.push('.jpeg');
-    if (types[format]) list.push(types[format]);
-  }
-  return [...new Set(list)].join(',');
-}
-
 /** Renders the case into `page`; answers once it is shown. */
 export async function casePage(page, caseId, me) {
   const fileInputs = new Map();  // material -> the file input, kept across updates while it holds a file
@@ -58,8 +43,6 @@ export async function casePage(page, caseId, me) {
     const wf = (await loadWorkflow(c.bundle)) || { fields: [], items: [], materials: [] };
     const fieldByName = new Map((wf.fields || []).map((f) => [f.name, f]));
     const fieldTitles = Object.fromEntries((wf.fields || []).map((f) => [f.name, f.title]));
-    const materialModel = new Map((wf.materials || []).map((m) => [m.material, m]));
-    const itemTitles = (wf.items || []).map((i) => i.title);
     const running = c.status === 'running';
 
     // Runs an action with its button busy; on failure the error shows in `slot`, on success
@@ -107,7 +90,7 @@ export async function casePage(page, caseId, me) {
         if (m.source === 'elicense' || m.source === 'upload') {
           const kept = fileInputs.get(m.material);
           const file = kept && kept.files.length ? kept
-            : h('input', { type: 'file', class: 'file-input', id: `file-${m.material}`, accept: acceptList(m.formats || (materialModel.get(m.material) || {}).formats),
+            : h('input', { type: 'file', class: 'file-input', id: `file-${m.material}`, accept: m.accept || undefined,
               'aria-label': `${t('choose_file')}：${title}` });
           fileInputs.set(m.material, file);
           // The browser's own file button speaks the browser's language: ours says 选择文件.
@@ -209,13 +192,20 @@ export async function casePage(page, caseId, me) {
 
     // Timeline from the history
     const events = historyResult.ok ? historyResult.data.events : [];
+    // Each entry: when, who (display name), what (its title), which item or material, the
+    // event and the states before and after by title, and the reason or note.
     const timeline = events.map((e) => {
-      const payload = e.payload || {};
-      const what = [t(e.type)];
-      if (payload.item !== undefined && itemTitles[payload.item]) what.push(itemTitles[payload.item]);
-      if (payload.fields && payload.fields.reason) what.push(`(${payload.fields.reason})`);
-      if (payload.reason) what.push(`(${payload.reason})`);
-      return h('li', {}, h('time', {}, e.at), what.join(' '));
+      const what = [e.title || t(e.type)];
+      if (e.item) what.push(e.item.title);
+      if (e.material) what.push(`「${e.material.title}」`);
+      let text = what.join(' ');
+      if (e.event_title) text += `：${e.event_title}`;
+      if (e.from && e.to) text += `（${e.from.title} → ${e.to.title}）`;
+      else if (e.to) text += `（${e.to.title}）`;
+      if (e.reason) text += ` ${t('reason')}：${e.reason}`;
+      if (e.note) text += ` · ${e.note}`;
+      const who = e.actor && e.actor.display_name ? e.actor.display_name : '';
+      return h('li', {}, h('time', {}, e.at), who ? h('span', { class: 'actor' }, who) : null, text);
     });
 
     const table = (id, headings, rows) => stackedTable(id, headings.map((x) => t(x)), rows);

@@ -3,9 +3,9 @@
 // notice opens on its own page (#/case/<id>/notice/<kind>) whose print stylesheet (print.css)
 // gives an A4 sheet, black on white, without the console around it.
 //
-// Until the history names events and states (docs/console.md, "What the console needs from
-// the API"), the storage encoding's indices are read: an item's initial state is the one it
-// was activated in, and a refusal at intake is a transition from it into a refused final state.
+// The history names each item, event and state (GET /api/cases/{id}/history): an item's
+// initial state is the one it was activated in, and a refusal at intake is refuse_intake or
+// a transition from it into a refused final state.
 import { t as consoleText, zh as t } from './i18n.js';
 import { api, errorText, h } from './ui.js';
 import { departmentTitle, stateTitle, workflow as loadWorkflow } from './titles.js';
@@ -39,24 +39,22 @@ export function chineseDate(at) {
  * reason given and when), whether it was accepted, refused at intake or is in correction.
  */
 export function caseFacts(c, events, wf) {
-  const itemNames = (wf.items || []).map((i) => i.item);
-  const nameOf = (ref) => (typeof ref === 'number' ? itemNames[ref] : ref);
   const perItem = new Map(c.items.map((item) => [item.item, { item, initial: null, activatedAt: '', transitions: [] }]));
   let startedAt = '';
   let deliveredAt = '';
   let channel = '';
   let completedAt = '';
   for (const e of events) {
-    const p = e.payload || {};
     if (e.type === 'CaseStarted') startedAt = e.at;
     if (e.type === 'CaseCompleted') completedAt = e.at;
-    if (e.type === 'CaseDelivered') { deliveredAt = e.at; channel = p.channel || ''; }
-    const facts = perItem.get(nameOf(p.item));
+    // The history's note of a delivery is its channel's title (窗口领取, 邮寄送达, 电子送达).
+    if (e.type === 'CaseDelivered') { deliveredAt = e.at; channel = e.note || ''; }
+    const facts = e.item ? perItem.get(e.item.id) : null;
     if (!facts) continue;
-    if (e.type === 'ItemActivated') { facts.initial = p.state; facts.activatedAt = e.at; }
+    if (e.type === 'ItemActivated') { facts.initial = e.to ? e.to.id : null; facts.activatedAt = e.at; }
     if (e.type === 'ItemTransitioned') {
-      facts.transitions.push({ at: e.at, from: p.from, to: p.to, event: typeof p.event === 'string' ? p.event : null,
-        reason: (p.fields && p.fields.reason) || p.reason || '' });
+      facts.transitions.push({ at: e.at, from: e.from ? e.from.id : null, to: e.to ? e.to.id : null, event: e.event || null,
+        reason: e.reason || '' });
     }
   }
   for (const facts of perItem.values()) {
@@ -64,13 +62,15 @@ export function caseFacts(c, events, wf) {
     const last = transitions[transitions.length - 1];
     facts.correcting = item.phase === 'active' && correcting(item);
     facts.correction = facts.correcting && last ? last : null;
-    facts.refused = Boolean(last) && (last.event ? last.event === 'refuse_intake'
-      : last.from === initial && item.phase === 'done' && refusedState(item));
+    // Refused at intake: refuse_intake, or any event from the initial state into a refused final state.
+    facts.refused = Boolean(last) && (last.event === 'refuse_intake'
+      || (last.from === initial && item.phase === 'done' && refusedState(item)));
     facts.refusal = facts.refused ? last : null;
-    // Accepted: it left its initial state other than into a correction or a refusal, or it
-    // starts accepted (a department's lifecycle whose initial state is 'accepted').
-    const acceptance = transitions.find((x) => (x.event ? ['accept', 'auto_accept'].includes(x.event)
-      : x.from === initial && !(facts.correction && x.to === facts.correction.to) && !(facts.refusal && x === facts.refusal)));
+    // Accepted: accept (or auto_accept), or it left its initial state other than into a
+    // correction or a refusal, or it starts accepted (a department's lifecycle whose initial
+    // state is 'accepted').
+    const acceptance = transitions.find((x) => ['accept', 'auto_accept'].includes(x.event)
+      || (x.from === initial && !(facts.correction && x.to === facts.correction.to) && !(facts.refusal && x === facts.refusal)));
     facts.accepted = !facts.refused && (Boolean(acceptance) || (item.state === 'accepted' && item.phase !== 'waiting'));
     facts.acceptedAt = acceptance ? acceptance.at : facts.accepted ? facts.activatedAt : '';
   }
@@ -184,7 +184,7 @@ function bodyOf(kind, c, wf, facts) {
   // completion
   const documents = c.materials.filter((m) => m.source === 'produced' && m.has_content);
   const delivery = facts.deliveredAt
-    ? t('notice_delivered').replace('{date}', chineseDate(facts.deliveredAt)).replace('{channel}', t(facts.channel) === facts.channel ? t('notice_channel_other') : t(facts.channel))
+    ? t('notice_delivered').replace('{date}', chineseDate(facts.deliveredAt)).replace('{channel}', facts.channel || t('notice_channel_other'))
     : t('notice_to_collect').replace('{centre}', centreName());
   return [
     h('p', { class: 'indent' }, t('notice_completion_text').replace('{date}', started).replace('{bundle}', bundle).replace('{done}', chineseDate(facts.completedAt))),

@@ -47,9 +47,10 @@ export function eventTitle(event) {
   return known === `event_${event.event}` ? t('event_other') : known;
 }
 
-/** Events that cannot be undone ask for a reason and a confirmation. */
+/** Events that cannot be undone ask for a reason and a confirmation: the API says which
+ * (`final_failed`: the event ends the item in a failed final state). */
 export function irreversibleEvent(event) {
-  return ['reject', 'refuse_intake', 'withdraw', 'refuse', 'deny', 'cancel'].includes(event.event) || event.final_failed === true;
+  return event.final_failed === true;
 }
 
 export function stateTitle(state, title) {

@@ -282,11 +282,11 @@ std::expected<std::size_t, AccountError> AccountStore::user_count() {
 
 std::expected<User, AccountError> AccountStore::create_user(User user, std::string_view password, Timestamp now) {
   if (!valid_user_name(user.name)) {
-    return std::unexpected(AccountError{Kind::invalid, "a user name is 1 to 64 of a-z 0-9 _ . -"});
+    return std::unexpected(AccountError{Kind::invalid, "用户名应为 1 到 64 个小写字母、数字或 _ . -"});
   }
-  if (password.size() < 8) return std::unexpected(AccountError{Kind::invalid, "a password has 8 characters or more"});
+  if (password.size() < 8) return std::unexpected(AccountError{Kind::invalid, "密码至少 8 个字符"});
   if (bound_to_department(user.role) && user.department.empty()) {
-    return std::unexpected(AccountError{Kind::invalid, "a " + std::string(to_string(user.role)) + " belongs to a department"});
+    return std::unexpected(AccountError{Kind::invalid, "部门审核人员和部门系统须选择所属部门"});
   }
   std::string hash;
   if (auto ok = hash_password(password, hash); !ok) return std::unexpected(ok.error());
@@ -297,7 +297,7 @@ std::expected<User, AccountError> AccountStore::create_user(User user, std::stri
   auto ok = q.bind(user.name).bind(user.display_name).bind(to_string(user.role)).bind(user.department).bind(hash)
                 .bind(std::int64_t{user.disabled}).bind(now).run();
   if (!ok) {
-    if (ok.error().kind == Kind::conflict) return std::unexpected(AccountError{Kind::conflict, "a user '" + user.name + "' exists"});
+    if (ok.error().kind == Kind::conflict) return std::unexpected(AccountError{Kind::conflict, "已有名为“" + user.name + "”的用户"});
     return std::unexpected(ok.error());
   }
   return user;
@@ -319,13 +319,13 @@ std::expected<std::optional<User>, AccountError> AccountStore::find_user(const s
 std::expected<User, AccountError> AccountStore::update_user(const std::string& name, const UserChange& change) {
   std::string hash;
   if (change.password) {
-    if (change.password->size() < 8) return std::unexpected(AccountError{Kind::invalid, "a password has 8 characters or more"});
+    if (change.password->size() < 8) return std::unexpected(AccountError{Kind::invalid, "密码至少 8 个字符"});
     if (auto ok = hash_password(*change.password, hash); !ok) return std::unexpected(ok.error());
   }
   std::lock_guard lock(mutex_);
   auto found = find_user_locked(name);
   if (!found) return std::unexpected(found.error());
-  if (!*found) return std::unexpected(AccountError{Kind::not_found, "no user '" + name + "'"});
+  if (!*found) return std::unexpected(AccountError{Kind::not_found, "没有用户“" + name + "”"});
   User user = **found;
   const bool role_changed = change.role && *change.role != user.role;
   if (change.display_name) user.display_name = *change.display_name;
@@ -333,7 +333,7 @@ std::expected<User, AccountError> AccountStore::update_user(const std::string& n
   if (change.department) user.department = *change.department;
   if (change.disabled) user.disabled = *change.disabled;
   if (bound_to_department(user.role) && user.department.empty()) {
-    return std::unexpected(AccountError{Kind::invalid, "a " + std::string(to_string(user.role)) + " belongs to a department"});
+    return std::unexpected(AccountError{Kind::invalid, "部门审核人员和部门系统须选择所属部门"});
   }
   if (auto ok = exec(db_, "BEGIN IMMEDIATE"); !ok) return std::unexpected(ok.error());
   Query q(db_, "UPDATE server_users SET display_name = ?, role = ?, department = ?, disabled = ? WHERE name = ?");
@@ -420,13 +420,13 @@ std::expected<void, AccountError> AccountStore::delete_session(std::string_view 
 
 std::expected<std::pair<ApiToken, std::string>, AccountError> AccountStore::create_token(const std::string& user, const std::string& name,
                                                                                         const std::string& scope, Timestamp now) {
-  if (scope != "read" && scope != "write") return std::unexpected(AccountError{Kind::invalid, "a token's scope is read or write"});
-  if (name.empty() || name.size() > 100) return std::unexpected(AccountError{Kind::invalid, "a token needs a name (at most 100 bytes)"});
+  if (scope != "read" && scope != "write") return std::unexpected(AccountError{Kind::invalid, "令牌权限范围只能是只读（read）或读写（write）"});
+  if (name.empty() || name.size() > 100) return std::unexpected(AccountError{Kind::invalid, "令牌须有名称（最多 100 字节）"});
   const std::string secret = "ovt_" + random_hex(24);
   std::lock_guard lock(mutex_);
   Query q(db_, "INSERT INTO server_api_tokens (user_name, name, scope, token_hash, created_at) VALUES (?,?,?,?,?)");
   if (auto ok = q.bind(user).bind(name).bind(scope).bind(sha256_hex(secret)).bind(now).run(); !ok) {
-    if (ok.error().kind == Kind::conflict) return std::unexpected(AccountError{Kind::not_found, "no user '" + user + "'"});
+    if (ok.error().kind == Kind::conflict) return std::unexpected(AccountError{Kind::not_found, "没有用户“" + user + "”"});
     return std::unexpected(ok.error());
   }
   return std::pair(ApiToken{sqlite3_last_insert_rowid(db_), user, name, scope, now, 0}, secret);

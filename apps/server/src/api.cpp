@@ -84,7 +84,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
   try {
     response = utf8 ? route(request, context)
                     : json_response(400, json::object{{"code", "invalid_request"},
-                                                      {"message", "the request target is not UTF-8 once percent-decoded"},
+                                                      {"message", "请求地址不是有效的 UTF-8"},
                                                       {"details", json::object{}}});
   } catch (const std::exception& e) {
     // A bug, not bad input (bad input is answered by route); one request must not take the
@@ -92,7 +92,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
     spdlog::error("request {}: {} {}: unexpected exception: {}", context.request_id, request.method,
                   masked(request.path), masked(e.what()));
     context.outcome = "internal";
-    response = json_response(500, json::object{{"code", "internal"}, {"message", "internal error; the request id is in the server log"},
+    response = json_response(500, json::object{{"code", "internal"}, {"message", "服务内部出错，请稍后再试；如仍出错，请把请求编号告诉管理员"},
                                                {"details", json::object{{"request_id", context.request_id}}}});
   }
   response.headers.emplace_back("X-Request-Id", context.request_id);
@@ -135,27 +135,27 @@ std::optional<HttpResponse> Api::authenticate(const HttpRequest& request, Reques
   const std::string authorization = request.header("authorization");
   auto account_failure = [&](const AccountError& e) {
     spdlog::error("request {}: {}", record.request_id, masked(e.message));
-    return early_error(record, 500, "internal", "the account store failed; the request id is in the server log");
+    return early_error(record, 500, "internal", "账户数据库出错，请稍后再试；如仍出错，请把请求编号告诉管理员");
   };
   if (authorization.rfind("Bearer ", 0) == 0) {
     auto found = accounts_.find_token(authorization.substr(7));
     if (!found) return account_failure(found.error());
-    if (!*found) return early_error(record, 401, "unauthenticated", "the API token is unknown or revoked");
+    if (!*found) return early_error(record, 401, "unauthenticated", "API 令牌无效或已被撤销");
     record.caller = Caller{(*found)->first, true, (*found)->second.scope, ""};
     return std::nullopt;
   }
   session_token = cookie(request, "ov_session");
-  if (session_token.empty()) return early_error(record, 401, "unauthenticated", "log in first (POST /api/session) or send an API token");
+  if (session_token.empty()) return early_error(record, 401, "unauthenticated", "请先登录");
   auto found = accounts_.find_session(session_token, engine_.now());
   if (!found) return account_failure(found.error());
-  if (!*found) return early_error(record, 401, "session_expired", "the session has expired or ended; log in again");
+  if (!*found) return early_error(record, 401, "session_expired", "登录已过期或已退出，请重新登录");
   record.caller = Caller{(*found)->user, false, "write", (*found)->csrf_token};
   if (!is_get(request)) {
     // Double submit: the header must repeat the readable cookie, and both must be this
     // session's token (a cookie planted by another site cannot match).
     const std::string header = request.header("x-csrf-token");
     if (header.empty() || header != cookie(request, "ov_csrf") || header != record.caller->csrf_token) {
-      return early_error(record, 403, "csrf", "missing or wrong X-CSRF-Token header");
+      return early_error(record, 403, "csrf", "页面的安全校验已失效，请刷新页面后再试");
     }
   }
   return std::nullopt;
@@ -165,7 +165,7 @@ HttpResponse Api::route(const HttpRequest& request, RequestRecord& record) {
   if (request.body_too_large) {
     record.outcome = "body_too_large";
     record.detail = "the request body is larger than the server accepts";
-    return json_response(413, json::object{{"code", "body_too_large"}, {"message", record.detail},
+    return json_response(413, json::object{{"code", "body_too_large"}, {"message", "请求内容太大，服务器不接收"},
                                            {"details", json::object{{"limit_bytes", request.body_limit ? request.body_limit : options_.max_material_bytes},
                                                                     {"request_id", record.request_id}}}});
   }
@@ -183,11 +183,11 @@ HttpResponse Api::route(const HttpRequest& request, RequestRecord& record) {
     if (!match.allowed_methods.empty()) {
       std::string allow;
       for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
-      auto r = early_error(record, 405, "method_not_allowed", request.method + " is not allowed on this path; it takes " + allow);
+      auto r = early_error(record, 405, "method_not_allowed", "这个接口不接受 " + request.method + "，只接受 " + allow);
       r.headers.emplace_back("Allow", allow);
       return r;
     }
-    return early_error(record, 404, "no_route", "no route " + request.method + " " + dsl::truncate_utf8(request.path, 200));
+    return early_error(record, 404, "no_route", "没有这个接口：" + request.method + " " + dsl::truncate_utf8(request.path, 200));
   }
   if (const auto id = match.parameters.find("id"); id != match.parameters.end() && match.route->pattern.starts_with("/api/cases/")) {
     record.target = id->second;
@@ -203,14 +203,14 @@ HttpResponse Api::serve_static(const HttpRequest& request, RequestRecord& contex
     context.outcome = code;
     return json_response(status, json::object{{"code", code}, {"message", message}, {"details", json::object{{"request_id", context.request_id}}}});
   };
-  if (!is_get(request)) return error(404, "no_route", "no route " + request.method + " " + dsl::truncate_utf8(request.path, 200));
-  if (options_.console_dir.empty()) return error(404, "not_found", "no web console is installed");
+  if (!is_get(request)) return error(404, "no_route", "没有这个接口：" + request.method + " " + dsl::truncate_utf8(request.path, 200));
+  if (options_.console_dir.empty()) return error(404, "not_found", "未安装网页控制台");
   // Only plain names: no "..", no ".", no backslashes, no NUL. Then the resolved path must
   // still lie inside the console folder (symlinks included).
   const auto parts = split_path(request.path);
   for (const auto& p : parts) {
     if (p == ".." || p == "." || p.find('\\') != std::string::npos || p.find('\0') != std::string::npos || p.front() == '.') {
-      return error(404, "not_found", "no such file");
+      return error(404, "not_found", "没有这个文件");
     }
   }
   std::filesystem::path relative;
@@ -219,21 +219,24 @@ HttpResponse Api::serve_static(const HttpRequest& request, RequestRecord& contex
   std::error_code ec;
   const auto root = std::filesystem::weakly_canonical(options_.console_dir, ec);
   auto path = std::filesystem::weakly_canonical(root / relative, ec);
-  if (ec) return error(404, "not_found", "no such file");
+  if (ec) return error(404, "not_found", "没有这个文件");
   const auto [root_end, path_it] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());
-  if (root_end != root.end()) return error(404, "not_found", "no such file");
+  if (root_end != root.end()) return error(404, "not_found", "没有这个文件");
   if (std::filesystem::is_directory(path, ec)) path /= "index.html";
   if (!std::filesystem::is_regular_file(path, ec)) {
     // The console is one page: unknown paths without an extension get index.html.
-    if (relative.has_extension()) return error(404, "not_found", "no such file");
+    if (relative.has_extension()) return error(404, "not_found", "没有这个文件");
     path = root / "index.html";
-    if (!std::filesystem::is_regular_file(path, ec)) return error(404, "not_found", "no such file");
+    if (!std::filesystem::is_regular_file(path, ec)) return error(404, "not_found", "没有这个文件");
   }
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;
   buffer << in.rdbuf();
   HttpResponse r{200, content_type_for(path), {}, buffer.str()};
-  r.headers.emplace_back("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'");
+  // connect-src lets the page call the window PC's ID-card reader on loopback (docs/adapters.md §10).
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                         "connect-src 'self' http://127.0.0.1:* http://localhost:*");
   return r;
 }
 

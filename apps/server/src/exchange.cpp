@@ -47,6 +47,18 @@ std::string cookie(const HttpRequest& request, std::string_view name) {
 
 bool is_get(const HttpRequest& r) { return r.method == "GET" || r.method == "HEAD"; }
 
+bool has_chinese(std::string_view text) {
+  // Every CJK ideograph of the basic block starts with E4..E9 in UTF-8.
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b >= 0xE4 && b <= 0xE9;
+  });
+}
+
+std::string chinese_or(const std::string& message, std::string_view otherwise) {
+  return has_chinese(message) ? message : std::string(otherwise);
+}
+
 json::object command_json(const engine::CommandResult& r) {
   json::array events;
   for (const auto& e : r.events) events.push_back(json::string(e));
@@ -56,44 +68,62 @@ json::object command_json(const engine::CommandResult& r) {
 // ---------------------------------------------------------------------------------------
 // BodyReader
 
+// What a member should have been: a code for programs, words for the clerk.
+struct Expected {
+  std::string_view code;
+  std::string_view words;
+};
+
+namespace {
+
+constexpr Expected kText{"string", "文字"};
+constexpr Expected kInteger{"integer", "整数"};
+constexpr Expected kBoolean{"boolean", "是或否（true/false）"};
+constexpr Expected kStrings{"strings", "文字列表"};
+constexpr Expected kObject{"object", "对象"};
+constexpr Expected kScalar{"scalar", "文字、数字或是否"};
+constexpr Expected kScalarOrStrings{"scalar_or_strings", "文字、数字、是否或文字列表"};
+
+}  // namespace
+
 std::optional<std::string> BodyReader::text(std::string_view key, bool required) {
-  const auto* v = find(key, required, "a string");
+  const auto* v = find(key, required, kText);
   if (v == nullptr) return std::nullopt;
-  if (!v->is_string()) return wrong(key, "a string");
+  if (!v->is_string()) return wrong(key, kText);
   return std::string(v->as_string());
 }
 
 std::optional<std::int64_t> BodyReader::integer(std::string_view key, bool required) {
-  const auto* v = find(key, required, "an integer");
+  const auto* v = find(key, required, kInteger);
   if (v == nullptr) return std::nullopt;
   if (v->is_int64()) return v->as_int64();
   if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(v->as_uint64());
-  return wrong(key, "an integer");
+  return wrong(key, kInteger);
 }
 
 std::optional<bool> BodyReader::boolean(std::string_view key, bool required) {
-  const auto* v = find(key, required, "true or false");
+  const auto* v = find(key, required, kBoolean);
   if (v == nullptr) return std::nullopt;
-  if (!v->is_bool()) return wrong(key, "true or false");
+  if (!v->is_bool()) return wrong(key, kBoolean);
   return v->as_bool();
 }
 
 std::optional<std::vector<std::string>> BodyReader::strings(std::string_view key, bool required) {
-  const auto* v = find(key, required, "a list of strings");
+  const auto* v = find(key, required, kStrings);
   if (v == nullptr) return std::nullopt;
-  if (!v->is_array()) return wrong(key, "a list of strings");
+  if (!v->is_array()) return wrong(key, kStrings);
   std::vector<std::string> out;
   for (const auto& e : v->as_array()) {
-    if (!e.is_string()) return wrong(key, "a list of strings");
+    if (!e.is_string()) return wrong(key, kStrings);
     out.emplace_back(e.as_string());
   }
   return out;
 }
 
-std::optional<std::map<std::string, std::string>> BodyReader::scalars(std::string_view key, bool required) {
-  const auto* v = find(key, required, "an object");
+std::optional<std::map<std::string, std::string>> BodyReader::scalars(std::string_view key, bool required, bool lists) {
+  const auto* v = find(key, required, kObject);
   if (v == nullptr) return std::nullopt;
-  if (!v->is_object()) return wrong(key, "an object");
+  if (!v->is_object()) return wrong(key, kObject);
   std::map<std::string, std::string> out;
   for (const auto& [name, value] : v->as_object()) {
     const std::string field = std::string(key) + "." + std::string(name);
@@ -102,28 +132,45 @@ std::optional<std::map<std::string, std::string>> BodyReader::scalars(std::strin
     else if (value.is_int64()) out[std::string(name)] = std::to_string(value.as_int64());
     else if (value.is_uint64()) out[std::string(name)] = std::to_string(value.as_uint64());
     else if (value.is_double()) out[std::string(name)] = json::serialize(value);
-    else if (!value.is_null()) problems_.push_back({field, "expected a string, number or boolean"});
+    else if (lists && value.is_array()) {
+      // A list(enum) value as an array of its members' names; as text they read joined by commas.
+      std::string joined;
+      bool all_strings = true;
+      for (const auto& element : value.as_array()) {
+        if (!element.is_string()) all_strings = false;
+        else joined += (joined.empty() ? "" : ",") + std::string(element.as_string());
+      }
+      if (all_strings) out[std::string(name)] = std::move(joined);
+      else wrong(field, kScalarOrStrings);
+    } else if (!value.is_null()) {
+      wrong(field, lists ? kScalarOrStrings : kScalar);
+    }
   }
   return out;
 }
 
 json::array BodyReader::problems() const {
   json::array a;
-  for (const auto& [field, message] : problems_) a.push_back(json::object{{"field", field}, {"message", message}});
+  for (const auto& p : problems_) {
+    a.push_back(json::object{{"field", p.field}, {"problem", p.problem}, {"expected", p.expected}, {"message", p.message}});
+  }
   return a;
 }
 
-const json::value* BodyReader::find(std::string_view key, bool required, std::string_view what) {
+const json::value* BodyReader::find(std::string_view key, bool required, const Expected& what) {
   const auto* v = object_.if_contains(key);
   if (v == nullptr || v->is_null()) {
-    if (required) problems_.push_back({std::string(key), "required: expected " + std::string(what)});
+    if (required) {
+      problems_.push_back({std::string(key), "required", std::string(what.code),
+                           "缺少必填项「" + std::string(key) + "」，应为" + std::string(what.words)});
+    }
     return nullptr;
   }
   return v;
 }
 
-std::nullopt_t BodyReader::wrong(std::string_view key, std::string_view what) {
-  problems_.push_back({std::string(key), "expected " + std::string(what)});
+std::nullopt_t BodyReader::wrong(std::string_view key, const Expected& what) {
+  problems_.push_back({std::string(key), "wrong_type", std::string(what.code), "「" + std::string(key) + "」应为" + std::string(what.words)});
   return std::nullopt;
 }
 
@@ -161,6 +208,19 @@ HttpResponse Exchange::error(unsigned status, std::string code, std::string mess
   return json_response(status, json::object{{"code", std::move(code)}, {"message", masked(message)}, {"details", std::move(details)}});
 }
 
+HttpResponse Exchange::logged(HttpResponse response, const std::string& detail) {
+  record.detail = detail;
+  return response;
+}
+
+HttpResponse with_reason(HttpResponse response, std::string_view reason) {
+  if (reason.empty()) return response;
+  auto body = json::parse(response.body).as_object();
+  body["reason"] = reason;
+  response.body = json::serialize(body);
+  return response;
+}
+
 HttpResponse Exchange::deny(const Denial& denial) {
   auto response = error(denial.status, denial.code, denial.message);
   record.detail = denial.detail;  // English, for the audit trail and the log
@@ -177,59 +237,71 @@ bool Exchange::allowed(const Target& target) const { return authorizer.may(princ
 
 HttpResponse Exchange::engine_error(const EngineError& e) {
   if (e.kind == EngineError::Kind::rejected && e.rejection) {
+    const Rejection& r = *e.rejection;
     unsigned status = 422;
-    const auto code = rejection_http_code(e.rejection->code, status);
+    const auto code = rejection_http_code(r.code, status);
     json::array fields;
-    for (const auto& f : e.rejection->field_errors) fields.push_back(json::object{{"field", f.field}, {"message", masked(f.message)}});
-    return error(status, std::string(code), e.message, json::object{{"fields", std::move(fields)}});
+    for (const auto& f : r.field_errors) fields.push_back(json::object{{"field", f.field}, {"message", masked(f.message)}});
+    json::object facts;
+    for (const auto& [name, ids] : r.details) {
+      json::array values;
+      for (const auto& id : ids) values.push_back(json::string(masked(id)));
+      facts[name] = std::move(values);
+    }
+    // The English detail is for developers: the log and the audit trail, never the answer.
+    if (!r.detail.empty()) spdlog::info("request {}: refused: {}", record.request_id, masked(r.detail));
+    auto response = error(status, std::string(code), e.message, json::object{{"facts", std::move(facts)}, {"fields", std::move(fields)}});
+    if (!r.detail.empty()) record.detail = r.detail;
+    return with_reason(std::move(response), r.reason);
   }
   switch (e.kind) {
-    case EngineError::Kind::not_found: return error(404, "not_found", e.message);
+    case EngineError::Kind::not_found: return logged(error(404, "not_found", chinese_or(e.message, "要找的办件或记录不存在")), e.message);
     case EngineError::Kind::invalid_workflow: {
       json::array diagnostics;
       for (const auto& d : e.diagnostics) diagnostics.push_back(json::string(dsl::render_text(d)));
-      return error(422, "invalid_workflow", e.message, json::object{{"diagnostics", std::move(diagnostics)}});
+      return error(422, "invalid_workflow", "流程文件有错误，未部署（详见 diagnostics）", json::object{{"diagnostics", std::move(diagnostics)}});
     }
-    case EngineError::Kind::invalid: return error(422, "invalid", e.message);
+    case EngineError::Kind::invalid: return logged(error(422, "invalid", chinese_or(e.message, "请求的内容不符合要求")), e.message);
     default:
       spdlog::error("request {}: {}", record.request_id, masked(e.message));
-      return error(500, "internal", "the case store failed; the request id is in the server log");
+      return error(500, "internal", "办件数据库出错，请稍后再试；如仍出错，请把请求编号告诉管理员");
   }
 }
 
 HttpResponse Exchange::account_error(const AccountError& e) {
   switch (e.kind) {
-    case AccountError::Kind::not_found: return error(404, "not_found", e.message);
-    case AccountError::Kind::conflict: return error(409, "conflict", e.message);
-    case AccountError::Kind::invalid: return error(422, "invalid", e.message);
+    case AccountError::Kind::not_found: return logged(error(404, "not_found", chinese_or(e.message, "没有这个用户或令牌")), e.message);
+    case AccountError::Kind::conflict: return logged(error(409, "conflict", chinese_or(e.message, "已有同名的用户或令牌")), e.message);
+    case AccountError::Kind::invalid: return logged(error(422, "invalid", chinese_or(e.message, "用户信息不符合要求")), e.message);
     default:
       spdlog::error("request {}: {}", record.request_id, masked(e.message));
-      return error(500, "internal", "the account store failed; the request id is in the server log");
+      return error(500, "internal", "账户数据库出错，请稍后再试；如仍出错，请把请求编号告诉管理员");
   }
 }
 
 std::optional<json::object> Exchange::body() {
   if (request.body.size() > options.max_json_bytes) {
-    failure = error(413, "body_too_large", "a JSON body is at most " + std::to_string(options.max_json_bytes) + " bytes");
+    failure = error(413, "body_too_large", "请求内容太大：最多 " + std::to_string(options.max_json_bytes) + " 字节",
+                    json::object{{"limit_bytes", options.max_json_bytes}});
     return std::nullopt;
   }
   if (request.body.empty()) return json::object{};
   boost::system::error_code ec;
   auto parsed = json::parse(request.body, ec);
   if (ec) {
-    failure = error(400, "malformed_json", "the body is not JSON: " + ec.message());
+    record.detail = "the body is not JSON: " + ec.message();
+    failure = error(400, "malformed_json", "请求内容不是有效的 JSON");
     return std::nullopt;
   }
   if (!parsed.is_object()) {
-    failure = error(400, "invalid_request", "the body must be a JSON object");
+    failure = error(400, "invalid_request", "请求内容应为 JSON 对象", json::object{{"problem", "not_an_object"}});
     return std::nullopt;
   }
   return std::move(parsed.as_object());
 }
 
 HttpResponse Exchange::bad_fields(const BodyReader& reader) {
-  return error(400, "invalid_request", "the body has fields of the wrong type or misses required ones",
-               json::object{{"fields", reader.problems()}});
+  return error(400, "invalid_request", "请求内容有缺项或类型不对：见各项说明", json::object{{"fields", reader.problems()}});
 }
 
 std::optional<engine::CommandOptions> Exchange::command_options() {
@@ -246,7 +318,10 @@ std::optional<engine::CommandOptions> Exchange::command_options() {
   return o;
 }
 
-HttpResponse Exchange::bad_key() { return error(400, "invalid_request", "Idempotency-Key is 1 to 100 of A-Z a-z 0-9 - _ . :"); }
+HttpResponse Exchange::bad_key() {
+  return error(400, "invalid_request", "Idempotency-Key 应为 1 到 100 个字母、数字或 - _ . :",
+               json::object{{"header", "Idempotency-Key"}, {"problem", "malformed"}});
+}
 
 Target case_target(const engine::CaseView& view) {
   std::vector<std::string> departments;
@@ -278,7 +353,7 @@ HttpResponse Exchange::run_command(const std::string& case_id, engine::CommandBo
 }
 
 HttpResponse Exchange::hashing_busy() {
-  auto r = error(503, "try_again", "the service is checking many passwords at the moment; try again in a second");
+  auto r = error(503, "try_again", "登录的人太多，请一秒后再试");
   r.headers.emplace_back("Retry-After", "1");
   return r;
 }
@@ -293,8 +368,7 @@ std::optional<HttpResponse> Exchange::query_number(std::string_view name, std::i
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
   if (!digits || ec != std::errc() || end != text.data() + text.size() || parsed < min || parsed > max) {
     return error(400, "invalid_request",
-                 std::string(name) + " is a whole number from " + std::to_string(min) + " to " + std::to_string(max) + ", not '" +
-                     text.substr(0, 40) + "'",
+                 "查询参数 " + std::string(name) + " 应为 " + std::to_string(min) + " 到 " + std::to_string(max) + " 之间的整数",
                  json::object{{"parameter", std::string(name)}, {"min", min}, {"max", max}});
   }
   value = parsed;

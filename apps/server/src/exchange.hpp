@@ -42,9 +42,20 @@ bool safe_token(std::string_view text, std::size_t max);
 bool is_utf8(std::string_view text);
 std::string cookie(const HttpRequest& request, std::string_view name);
 bool is_get(const HttpRequest& request);
+/// Whether `text` holds Chinese characters (a message people can read at the window).
+bool has_chinese(std::string_view text);
+/// `message` when it is Chinese, else `otherwise`: an English message from below the API
+/// (a store, an account check) goes to the log; the clerk reads `otherwise`.
+std::string chinese_or(const std::string& message, std::string_view otherwise);
 json::object command_json(const engine::CommandResult& result);
+/// An error answer with a machine-readable `reason`, finer than its code (none when empty).
+HttpResponse with_reason(HttpResponse response, std::string_view reason);
 
-// Reads typed members of a JSON object, collecting every problem (wrong type, missing).
+struct Expected;
+
+// Reads typed members of a JSON object, collecting every problem (wrong type, missing): each
+// with the member, `problem` (required, wrong_type) and `expected` (string, integer ...) for
+// programs, and a Chinese `message`.
 class BodyReader {
  public:
   explicit BodyReader(const json::object& object) : object_(object) {}
@@ -53,18 +64,26 @@ class BodyReader {
   std::optional<std::int64_t> integer(std::string_view key, bool required = false);
   std::optional<bool> boolean(std::string_view key, bool required = false);
   std::optional<std::vector<std::string>> strings(std::string_view key, bool required = false);
-  /// A flat object of scalars (strings, numbers, booleans; null skipped), as text.
-  std::optional<std::map<std::string, std::string>> scalars(std::string_view key, bool required = false);
+  /// A flat object of scalars (strings, numbers, booleans; null skipped), as text. With
+  /// `lists`, an array of strings is taken too, as its elements joined by commas (how a
+  /// list(enum) value reads as text).
+  std::optional<std::map<std::string, std::string>> scalars(std::string_view key, bool required = false, bool lists = false);
 
   bool ok() const { return problems_.empty(); }
   json::array problems() const;
 
  private:
-  const json::value* find(std::string_view key, bool required, std::string_view what);
-  std::nullopt_t wrong(std::string_view key, std::string_view what);
+  struct Problem {
+    std::string field;
+    std::string problem;
+    std::string expected;
+    std::string message;
+  };
+  const json::value* find(std::string_view key, bool required, const Expected& what);
+  std::nullopt_t wrong(std::string_view key, const Expected& what);
 
   const json::object& object_;
-  std::vector<std::pair<std::string, std::string>> problems_;
+  std::vector<Problem> problems_;
 };
 
 /// The caller, once authenticated.
@@ -131,7 +150,11 @@ class Exchange {
   Principal principal() const;
 
   HttpResponse error(unsigned status, std::string code, std::string message, json::object details = {});
+  /// An engine error as the API answers it: a rejection's Chinese message, its `reason` and
+  /// its details (`details.facts`); its English detail goes to the log and the audit trail.
   HttpResponse engine_error(const engine::EngineError& e);
+  /// `response`, with `detail` (English, for developers) as what the audit trail and log record.
+  HttpResponse logged(HttpResponse response, const std::string& detail);
   HttpResponse account_error(const AccountError& e);
   HttpResponse deny(const Denial& denial);
   /// nullopt when the Authorizer allows the route's action on `target`, else its denial.

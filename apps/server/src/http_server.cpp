@@ -154,18 +154,18 @@ struct Refusal {
 // parse_request()); nullopt when it may go on.
 std::optional<Refusal> check_head(const http::request_parser<http::string_body>& parser, const HttpServerOptions& options) {
   const auto& head = parser.get();
-  if (head.target().size() > options.max_target_bytes) return Refusal{414, "target_too_long", "the request target is too long"};
+  if (head.target().size() > options.max_target_bytes) return Refusal{414, "target_too_long", "请求地址太长"};
   // RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in HTTP/1.0.
   const auto hosts = head.count(http::field::host);
   if (hosts > 1 || (hosts == 0 && head.version() >= 11))
-    return Refusal{400, "bad_request", "a HTTP/1.1 request needs exactly one Host header"};
+    return Refusal{400, "bad_request", "HTTP/1.1 请求须有且只有一个 Host 头"};
   const auto expect = head.count(http::field::expect) ? head[http::field::expect] : beast::string_view();
   if (!expect.empty() && !beast::iequals(expect, "100-continue"))
-    return Refusal{417, "expectation_failed", "only Expect: 100-continue is supported"};
+    return Refusal{417, "expectation_failed", "只支持 Expect: 100-continue"};
   // RFC 9112 6.3: a transfer coding other than chunked last leaves the body's length unknown;
   // reading on would take the body for the next, pipelined request.
   if (head.count(http::field::transfer_encoding) > 0 && !parser.chunked())
-    return Refusal{400, "bad_request", "Transfer-Encoding must end with chunked"};
+    return Refusal{400, "bad_request", "Transfer-Encoding 须以 chunked 结尾"};
   return std::nullopt;
 }
 
@@ -199,7 +199,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void shed() {
     shedding_ = true;
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      auto r = refusal(503, "overloaded", "the server has too many connections; try again shortly");
+      auto r = refusal(503, "overloaded", "服务器连接太多，请稍后再试");
       r.headers.emplace_back("Retry-After", "1");
       self->write(std::move(r), false, true);
     });
@@ -231,11 +231,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_header(boost::system::error_code ec) {
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-      if (target_too_long()) return refuse(414, "target_too_long", "the request target is too long");
-      return refuse(431, "header_too_large", "the request's header fields are too large");
+      if (target_too_long()) return refuse(414, "target_too_long", "请求地址太长");
+      return refuse(431, "header_too_large", "请求头太大");
     }
     if (ec == http::error::body_limit) return too_large();  // a Content-Length over max_body_bytes
-    if (is_malformed(ec)) return refuse(400, "bad_request", "malformed HTTP request");
+    if (is_malformed(ec)) return refuse(400, "bad_request", "HTTP 请求格式不对");
     if (ec) return close();  // the client went away or took too long
 
     const auto& head = parser_->get();
@@ -269,7 +269,7 @@ class Session : public std::enable_shared_from_this<Session> {
         stream_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
           if (ec == http::error::body_limit || ec == http::error::buffer_overflow) return self->too_large();
           if (is_malformed(ec))
-            return self->refuse(400, "bad_request", "malformed HTTP request body (chunked encoding)");
+            return self->refuse(400, "bad_request", "HTTP 请求内容格式不对（分块编码）");
           if (ec) return self->close();
           self->respond(to_plain(self->parser_->get(), self->remote_, false),
                         self->parser_->get().keep_alive());
@@ -304,7 +304,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } catch (...) {
       // The handler reports errors as responses; an exception here is a bug, but one request
       // must not take the server down.
-      plain = HttpResponse{500, "application/json; charset=utf-8", {}, R"({"code":"internal","message":"internal error","details":{}})"};
+      plain = HttpResponse{500, "application/json; charset=utf-8", {}, R"({"code":"internal","message":"服务内部出错","details":{}})"};
     }
     write(std::move(plain), keep_alive, input_left);
   }

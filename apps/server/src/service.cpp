@@ -225,7 +225,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   if (!admin) return std::unexpected(admin.error().message);
   if (*users == 0 || (options.reset_admin_password && !*admin)) {
     std::string password = random_hex(12);
-    auto created = impl->accounts->create_user(User{"admin", "Administrator", Role::admin, "", false, 0}, password, impl->engine->now());
+    auto created = impl->accounts->create_user(User{"admin", "系统管理员", Role::admin, "", false, 0}, password, impl->engine->now());
     if (!created) return std::unexpected("creating the admin user: " + created.error().message);
     impl->admin_password = std::move(password);
   } else if (options.reset_admin_password) {

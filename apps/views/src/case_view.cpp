@@ -3,6 +3,7 @@
 
 #include <onevisit/adapters/adapter.hpp>
 #include <onevisit/dsl/identifiers.hpp>
+#include <onevisit/engine/figures.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -21,6 +22,7 @@ json::object case_json(const engine::CaseView& view) {
                  {"bundle_version", c.bundle_version},
                  {"version", c.version},
                  {"status", std::string(engine::to_string(c.status))},
+                 {"channel", c.channel},
                  {"applicant", adapters::mask_identifiers(c.applicant_masked)},
                  {"started_at", format_time(c.started_at)},
                  {"updated_at", format_time(c.updated_at)}};
@@ -71,10 +73,19 @@ json::object case_summary_json(const engine::CaseSummary& c) {
                       {"bundle", c.bundle_id},
                       {"bundle_version", c.bundle_version},
                       {"status", c.status},
+                      {"channel", c.channel},
                       {"applicant", adapters::mask_identifiers(c.applicant)},
                       {"started_at", format_time(c.started_at)},
                       {"updated_at", format_time(c.updated_at)},
                       {"version", c.version}};
+}
+
+void add_upload_facts(json::object& o, const engine::MaterialInfo& info) {
+  json::array formats;
+  for (const auto& f : info.formats) formats.push_back(json::string(f));
+  o["original"] = info.original;
+  o["formats"] = std::move(formats);
+  o["accept"] = info.accept;
 }
 
 std::string_view material_source_name(engine::MaterialSource source) {
@@ -109,6 +120,7 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
     const auto& model = wf.materials[m];
     o["source"] = material_source_name(model.source);
     o["secondary"] = model.secondary;
+    add_upload_facts(o, engine::material_info(wf, static_cast<engine::MaterialIndex>(m)));
     o["file_name"] = adapters::mask_identifiers(view.state.materials[m].file_name);
     o["has_content"] = !view.state.materials[m].content_hash.empty();
   }
@@ -127,7 +139,12 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
         json::array roles, fields;
         for (const auto& r : tr.roles) roles.push_back(json::string(r));
         for (const auto& f : tr.required_fields) fields.push_back(json::string(f));
-        events.push_back(json::object{{"event", tr.event}, {"to", lifecycle.states[tr.target].id}, {"roles", std::move(roles)},
+        const auto& target = lifecycle.states[tr.target];
+        events.push_back(json::object{{"event", tr.event},
+                                      {"title", engine::event_title(tr.event)},
+                                      {"to", target.id},
+                                      {"final_failed", target.final && target.failed},
+                                      {"roles", std::move(roles)},
                                       {"required_fields", std::move(fields)}});
       }
     }

@@ -148,23 +148,22 @@ json::array history_json(const engine::Workflow& wf, const std::vector<engine::R
                        {"type", recorded.type},
                        {"title", event_title(recorded.type)},
                        {"actor", actor_json(recorded.event.actor, display_name)}};
-    json::object legacy;  // deprecated `payload`: what the console of today reads
     if (item_known) {
       const auto& item = wf.items[*f.item];
       entry["item"] = ref(item.id, item.title);
-      legacy["item"] = *f.item;
       const auto& states = wf.lifecycles[item.lifecycle].states;
       if (f.from && *f.from < states.size()) entry["from"] = ref(states[*f.from].id, states[*f.from].title);
       if (f.to && *f.to < states.size()) entry["to"] = ref(states[*f.to].id, states[*f.to].title);
     }
     if (material_known) entry["material"] = ref(wf.materials[*f.material].id, wf.materials[*f.material].title);
-    if (!f.event.empty()) entry["event"] = f.event;
+    if (!f.event.empty()) {
+      entry["event"] = f.event;
+      entry["event_title"] = engine::event_title(f.event);
+    }
     if (!f.reason.empty()) {
       entry["reason"] = masked(f.reason);
-      legacy["reason"] = masked(f.reason);
     }
     if (!f.note.empty()) entry["note"] = masked(f.note);
-    entry["payload"] = std::move(legacy);
     out.push_back(std::move(entry));
   }
   return out;

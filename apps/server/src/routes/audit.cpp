@@ -38,7 +38,7 @@ HttpResponse prune_audit(Exchange& x) {
   if (!reader.ok()) return x.bad_fields(reader);
   x.record.target = "audit";
   const auto date = dsl::parse_civil_date(*before_text);
-  if (!date) return x.error(400, "invalid_request", "before is a date YYYY-MM-DD");
+  if (!date) return x.error(400, "invalid_request", "before 应为日期，格式 YYYY-MM-DD", json::object{{"parameter", "before"}});
   const engine::Timestamp before = dsl::days_from_civil(*date) * 24 * 60 * 60'000;
   const engine::Timestamp now = x.engine.now();
   // Whole days: the latest `before` allowed is the day on which the retention ends.
@@ -48,8 +48,7 @@ HttpResponse prune_audit(Exchange& x) {
     char text[16];
     std::snprintf(text, sizeof text, "%04d-%02d-%02d", latest.year, latest.month, latest.day);
     return x.error(422, "invalid",
-                   "the audit trail keeps records for " + std::to_string(x.options.audit_retention / (24 * 60 * 60'000)) +
-                       " days: before is " + text + " at the latest",
+                   "审计记录须保留 " + std::to_string(x.options.audit_retention / (24 * 60 * 60'000)) + " 天：before 最晚为 " + text,
                    json::object{{"latest_before", text}});
   }
   std::int64_t removed = 0;

@@ -30,7 +30,7 @@ HttpResponse settle(Exchange& x, bool retry) {
   if (!calls) return x.engine_error(calls.error());
   const auto it = std::find_if(calls->begin(), calls->end(), [&](const engine::OutboxRecord& r) { return r.id == call_id; });
   if (ec != std::errc() || end != call_text.data() + call_text.size() || it == calls->end()) {
-    return x.error(404, "not_found", "case " + case_id + " has no call " + call_text);
+    return x.error(404, "not_found", "该办件没有这个部门系统调用：" + call_text);
   }
   if (auto denied = x.authorize(call_target(*it))) return *denied;
   auto settled = retry ? x.engine.retry_call(case_id, call_id) : x.engine.resolve_call(case_id, call_id, *note);

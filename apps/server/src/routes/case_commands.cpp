@@ -63,7 +63,7 @@ HttpResponse rate(Exchange& x) {
     const auto comment = r.text("comment");
     if (!r.ok()) return std::nullopt;
     if (*level < 1 || *level > 5) {
-      refused = x.error(422, "invalid", "a rating level is 1 to 5");
+      refused = x.error(422, "invalid", "评价等级应为 1 到 5");
       return std::nullopt;
     }
     return engine::Rate{static_cast<int>(*level), comment.value_or("")};

@@ -14,7 +14,7 @@ HttpResponse fire_event(Exchange& x) {
   auto view = x.load_case(case_id);
   if (!view) return *x.failure;
   const auto item = view->workflow->find_item(item_id);
-  if (!item) return x.error(404, "not_found", "no item '" + item_id + "' in this bundle");
+  if (!item) return x.error(404, "not_found", "这件事没有这个事项", json::object{{"item", item_id}});
   if (auto denied = x.authorize(Target::department(view->items[*item].department, "item " + item_id))) return *denied;
   return x.run_command(case_id, engine::FireEvent{item_id, x.param("event"), fields.value_or(std::map<std::string, std::string>{})});
 }

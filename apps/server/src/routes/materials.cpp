@@ -35,17 +35,17 @@ HttpResponse upload_material(Exchange& x) {
   const std::string& case_id = x.param("id");
   const std::string& material = x.param("material");
   if (x.request.body.size() > x.options.max_material_bytes) {
-    return x.error(413, "body_too_large", "a material is at most " + std::to_string(x.options.max_material_bytes) + " bytes");
+    return x.error(413, "body_too_large", "材料文件太大：最多 " + std::to_string(x.options.max_material_bytes) + " 字节", json::object{{"limit_bytes", x.options.max_material_bytes}});
   }
-  if (x.request.body.empty()) return x.error(400, "invalid_request", "the body is the material's content; it is empty");
+  if (x.request.body.empty()) return x.error(400, "invalid_request", "材料文件是空的，请重新选择文件");
   auto view = x.load_case(case_id);
   if (!view) return *x.failure;
-  if (!view->workflow->find_material(material)) return x.error(404, "not_found", "no material '" + material + "' in this bundle");
+  if (!view->workflow->find_material(material)) return x.error(404, "not_found", "这件事没有这份材料", json::object{{"material", material}});
   // Percent-encoded by browsers (header values are ASCII); kept as sent when malformed.
   std::string file_name = x.request.header("x-file-name");
   bool decoded_ok = true;
   if (auto decoded = percent_decode(file_name, decoded_ok); decoded_ok) file_name = std::move(decoded);
-  if (!is_utf8(file_name)) return x.error(400, "invalid_request", "X-File-Name is not UTF-8 once percent-decoded");
+  if (!is_utf8(file_name)) return x.error(400, "invalid_request", "文件名不是有效的 UTF-8", json::object{{"header", "X-File-Name"}});
   file_name = dsl::truncate_utf8(file_name, 200);
   auto options = x.command_options();
   if (!options) return x.bad_key();
@@ -61,16 +61,16 @@ HttpResponse download_material(Exchange& x) {
   auto view = x.load_case(case_id);
   if (!view) return *x.failure;
   const auto m = view->workflow->find_material(material);
-  if (!m) return x.error(404, "not_found", "no material '" + material + "' in this bundle");
+  if (!m) return x.error(404, "not_found", "这件事没有这份材料", json::object{{"material", material}});
   if (auto denied = x.authorize(material_target(*view->workflow, *m, true))) return *denied;
   const auto& hash = view->state.materials[*m].content_hash;
-  if (hash.empty()) return x.error(404, "not_found", "material '" + material + "' has no stored content");
+  if (hash.empty()) return x.error(404, "not_found", "这份材料还没有上传文件", json::object{{"material", material}});
   auto content = x.engine.contents().get(hash);
   if (!content) {
     spdlog::error("request {}: material {} of case {}: {}", x.record.request_id, material, masked(case_id), content.error());
-    return x.error(500, "internal", "the material's content cannot be read; the request id is in the server log");
+    return x.error(500, "internal", "材料文件读取失败，请把请求编号告诉管理员");
   }
-  if (!*content) return x.error(404, "not_found", "the content of material '" + material + "' is not stored here");
+  if (!*content) return x.error(404, "not_found", "这份材料的文件不在本服务器上", json::object{{"material", material}});
   HttpResponse r{200, "application/octet-stream", {}, std::move(**content)};
   r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + material + "\"");
   r.headers.emplace_back("X-Content-SHA256", hash);
@@ -97,7 +97,7 @@ HttpResponse fetch_elicense(Exchange& x) {
         if (e.engine_error) return x.engine_error(*e.engine_error);
         break;
     }
-    return x.error(500, "internal", "the e-license could not be fetched; the request id is in the server log");
+    return x.error(500, "internal", "电子证照调取失败，请把请求编号告诉管理员");
   }
   return json_response(200, command_json(*fetched));
 }
@@ -114,7 +114,7 @@ HttpResponse verify_material(Exchange& x) {
   auto view = x.load_case(case_id);
   if (!view) return *x.failure;
   const auto m = view->workflow->find_material(material);
-  if (!m) return x.error(404, "not_found", "no material '" + material + "' in this bundle");
+  if (!m) return x.error(404, "not_found", "这件事没有这份材料", json::object{{"material", material}});
   if (auto denied = x.authorize(material_target(*view->workflow, *m, false))) return *denied;
   return x.run_command(case_id, engine::VerifyMaterial{material, *accept, reason.value_or("")});
 }

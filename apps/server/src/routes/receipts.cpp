@@ -8,10 +8,10 @@ namespace onevisit::server::routes {
 
 HttpResponse post_receipt(Exchange& x) {
   if (x.request.body.size() > x.options.max_material_bytes) {
-    return x.error(413, "body_too_large", "a receipt is at most " + std::to_string(x.options.max_material_bytes) + " bytes");
+    return x.error(413, "body_too_large", "回执太大：最多 " + std::to_string(x.options.max_material_bytes) + " 字节", json::object{{"limit_bytes", x.options.max_material_bytes}});
   }
   auto receipt = adapters::parse_receipt_json(x.request.body);
-  if (!receipt) return x.error(400, "invalid_request", "not a receipt: " + receipt.error());
+  if (!receipt) return x.logged(x.error(400, "invalid_request", "回执格式不对"), "not a receipt: " + receipt.error());
   if (!x.load_case(receipt->case_id)) return *x.failure;
   // The sender is the account that authenticated, bound to its department; the shared apply
   // path decides what it may answer and attach (the exchange folders' receipts obey the same).

@@ -24,7 +24,7 @@ HttpResponse log_in(Exchange& x) {
   const auto attempt = x.throttle.reserve(*name, x.request.remote_address, x.engine.now());
   if (!attempt) {
     const auto seconds = (attempt.error() + 999) / 1000;
-    auto r = x.error(429, "too_many_attempts", "too many failed logins; try again in " + std::to_string(seconds) + " s",
+    auto r = x.error(429, "too_many_attempts", "登录失败次数太多，请 " + std::to_string(seconds) + " 秒后再试",
                      json::object{{"retry_after_seconds", seconds}});
     r.headers.emplace_back("Retry-After", std::to_string(seconds));
     return r;
@@ -41,11 +41,11 @@ HttpResponse log_in(Exchange& x) {
   }
   if (!*user) {
     x.throttle.failed(*attempt, x.engine.now());
-    return x.error(401, "bad_credentials", "unknown user or wrong password");
+    return x.error(401, "bad_credentials", "用户名或密码不正确");
   }
   x.throttle.succeeded(*attempt, x.engine.now());
   if ((*user)->role == Role::department_system) {
-    return x.error(403, "forbidden", "a department system does not log in; it acts with the API token an admin created for it");
+    return x.error(403, "forbidden", "部门系统账户不能登录页面，请使用管理员为它创建的 API 令牌");
   }
   const auto now = x.engine.now();
   auto session = x.accounts.create_session((*user)->name, now, x.options.session_lifetime);

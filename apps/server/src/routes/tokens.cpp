@@ -46,17 +46,17 @@ HttpResponse revoke_token(Exchange& x) {
   const std::string& text = x.param("id");
   std::int64_t id = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc() || end != text.data() + text.size()) return x.error(400, "invalid_request", "a token id is a number");
+  if (ec != std::errc() || end != text.data() + text.size()) return x.error(400, "invalid_request", "令牌编号应为数字");
   auto token = x.accounts.token(id);
   if (!token) return x.account_error(token.error());
-  if (!*token) return x.error(404, "not_found", "no token " + text);
+  if (!*token) return x.error(404, "not_found", "没有这个令牌", json::object{{"token", text}});
   if (x.authorizer.may(x.principal(), Action::revoke_token, Target::account((*token)->user, "token " + text))) {
     x.record.target = (*token)->user;
     if (auto ok = x.accounts.revoke_token(id, x.engine.now()); !ok) return x.account_error(ok.error());
     return json_response(200, json::object{{"revoked", id}});
   }
   // Another account's token does not exist for the caller.
-  return x.error(404, "not_found", "no token " + text);
+  return x.error(404, "not_found", "没有这个令牌", json::object{{"token", text}});
 }
 
 }  // namespace onevisit::server::routes

@@ -4,7 +4,7 @@
 namespace onevisit::server::routes {
 
 namespace {
-constexpr std::string_view kRoleChoices = "role is one of window_clerk, reviewer, supervisor, designer, admin, department_system";
+constexpr std::string_view kRoleChoices = "角色只能是综窗人员、部门审核人员、督办人员、流程设计人员、管理员或部门系统";
 }
 
 HttpResponse list_users(Exchange& x) {
@@ -26,11 +26,12 @@ HttpResponse create_user(Exchange& x) {
   const auto password = reader.text("password");
   if (!reader.ok()) return x.bad_fields(reader);
   const auto role = parse_role(*role_text);
-  if (!role) return x.error(422, "invalid", std::string(kRoleChoices));
+  if (!role) return x.error(422, "invalid", std::string(kRoleChoices), json::object{{"field", "role"}, {"choices", json::array{"window_clerk", "reviewer", "supervisor", "designer", "admin", "department_system"}}});
   // A department system never logs in: without a password given, it gets a random one no one knows.
   if (!password && *role != Role::department_system) {
-    return x.error(400, "invalid_request", "the body has fields of the wrong type or misses required ones",
-                   json::object{{"fields", json::array{json::object{{"field", "password"}, {"message", "required: expected a string"}}}}});
+    return x.error(400, "invalid_request", "请求内容有缺项或类型不对：见各项说明",
+                   json::object{{"fields", json::array{json::object{{"field", "password"}, {"problem", "required"}, {"expected", "string"},
+                                                                    {"message", "缺少必填项「password」，应为文字"}}}}});
   }
   x.record.target = *name;
   auto hashed = x.hashing.run([&] {
@@ -56,7 +57,7 @@ HttpResponse update_user(Exchange& x) {
   if (!reader.ok()) return x.bad_fields(reader);
   if (role_text) {
     change.role = parse_role(*role_text);
-    if (!change.role) return x.error(422, "invalid", std::string(kRoleChoices));
+    if (!change.role) return x.error(422, "invalid", std::string(kRoleChoices), json::object{{"field", "role"}, {"choices", json::array{"window_clerk", "reviewer", "supervisor", "designer", "admin", "department_system"}}});
   }
   const std::string& name = x.param("name");
   x.record.target = name;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <onevisit/engine/engine.hpp>
+#include <onevisit/engine/figures.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -15,12 +16,12 @@
 
 namespace onevisit::views {
 
-/// A case: status, applicant (masked), form (typed ID and phone fields masked whole, and every
+/// A case: status, channel (window, online, mobile or kiosk), applicant (masked), form (typed ID and phone fields masked whole, and every
 /// personal number the detector finds in the other values), materials (notes masked likewise)
 /// and items with their states, deadlines and lights.
 boost::json::object case_json(const engine::CaseView& view);
 
-/// A line of a case list: id, bundle, status, applicant (masked), start and update times.
+/// A line of a case list: id, bundle, status, channel, applicant (masked), start and update times.
 boost::json::object case_summary_json(const engine::CaseSummary& summary);
 
 /// What a department sees of a case of one workflow: its items, the materials they need or
@@ -36,9 +37,16 @@ struct DepartmentScope {
 
 /// The case as the console shows it: case_json, and each material's source and file, each
 /// item's state title, deadline (ms), the items it comes after and the events it offers now
-/// (with the roles that may fire them), and the latest deadline. With a scope, only that
+/// (with their titles, the roles that may fire them and `final_failed`: the event ends the
+/// item in a failed final state, so it cannot be undone), and the latest deadline. Each
+/// material also says `original`, `formats` and `accept` (add_upload_facts). With a scope, only that
 /// department's items, materials and form fields.
 boost::json::object case_page_json(const engine::CaseView& view, const DepartmentScope* scope);
+
+/// Adds what a page needs to take a material at the window: `original` (the original is
+/// shown), `formats` (the declared upload formats, empty: any file) and `accept` (the file
+/// chooser's attribute for them, empty: any).
+void add_upload_facts(boost::json::object& o, const engine::MaterialInfo& info);
 
 /// "upload", "elicense" or "produced".
 std::string_view material_source_name(engine::MaterialSource source);

@@ -9,7 +9,13 @@
 
 namespace onevisit::views {
 
-/// {"overall": {...}, "bundles": [{...}]}.
+/// The query parameters of GET /api/cases that list exactly the cases of `query` (bundle,
+/// status, channel, department, due_before, started_from, started_before; times in ms).
+boost::json::object case_query_json(const engine::CaseQuery& query);
+
+/// {"overall": {...}, "bundles": [{...}]}; each figures object carries `filters`: the case
+/// list's query for its cases, per channel and per department with overdue cases, so each
+/// dashboard bar leads to its cases.
 boost::json::object report_json(const engine::ServiceReport& report);
 
 }  // namespace onevisit::views
