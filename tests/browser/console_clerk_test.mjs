@@ -456,6 +456,28 @@ try {
     check(page.url().includes('#/case/'), 'a listed case opens');
   });
 
+  await step('14. after 补正 the clerk takes in the corrected materials and records 已补正 for the applicant; the item goes on', async () => {
+    const started = await clerkApi('POST', '/api/cases', { bundle: 'startup', applicant: '11010519491231002X',
+      form: { company_name: '补正测试有限公司', legal_rep_id: '11010519491231002X', capital: '1000' } }, { 'Idempotency-Key': 'correction-test' });
+    check(started.status === 201, 'a case for the correction round is started');
+    const corrected = (await started.json()).case_id;
+    await logIn('wang', 'window-clerk-1');
+    await page.goto(`${base}/#/case/${encodeURIComponent(corrected)}`);
+    await page.waitForSelector(`h1 >> text=${corrected}`);
+    await page.click('#event-registration-request_correction');
+    await page.fill('#dialog-reason', '公司章程缺少全体股东签字');
+    await page.click('#dialog-confirm');
+    await page.waitForSelector('#item-registration .item-state[data-state="correcting"]');
+    const onBehalf = await page.textContent('#event-registration-corrected');
+    check(onBehalf === '代申请人补正完成', `the clerk is offered the applicant's 已补正, for the applicant: ${onBehalf}`);
+    await page.click('#event-registration-corrected');
+    await page.waitForSelector('#item-registration .item-state[data-state="accepted"]');
+    check(true, 'the correction loop ends: the item is accepted again');
+    await page.waitForSelector('#timeline li >> text=窗口代申请人办理');
+    check(true, 'the timeline says the clerk acted for the applicant at the window');
+    await shot('1280-correction-at-window');
+  });
+
   await step('no script errors in the page', async () => check(pageErrors.length === 0, `no script errors ${pageErrors.join('; ')}`));
 } catch (error) {
   failures.push('setup');

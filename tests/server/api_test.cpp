@@ -451,6 +451,37 @@ TEST_CASE("server: the case history says who did what to which item and material
   }
 }
 
+TEST_CASE("server: after 补正 the clerk records the applicant's corrected materials at the window and the item goes on", "[server][history]") {
+  // Issue 14: the item's only exit from 补正 was the applicant's `corrected`, which nobody could fire.
+  Fixture f;
+  Client clerk = f.as("clerk");
+  const auto case_id = case_ready_for_approval(f, clerk);
+  Client market = f.as("market");
+  const std::string events = "/api/cases/" + case_id + "/items/registration/events/";
+  REQUIRE(market.post(events + "request_correction", json::object{{"fields", json::object{{"reason", "章程缺少签字"}}}}).status == 200);
+  // Without for_applicant the clerk is not the applicant; a reviewer may never act for one.
+  auto refused = clerk.post(events + "corrected", json::object{});
+  CHECK(refused.status == 403);
+  CHECK(refused.json().at("reason") == "role_not_allowed");
+  CHECK(market.post(events + "corrected", json::object{{"for_applicant", true}}).status == 403);
+  CHECK(clerk.post(events + "approve", json::object{{"for_applicant", true}}).json().at("reason") == "not_an_applicant_event");
+  CHECK(clerk.post(events + "corrected", json::object{{"for_applicant", "yes"}}).status == 400);
+  auto done = clerk.post(events + "corrected", json::object{{"for_applicant", true}});
+  INFO(done.body);
+  REQUIRE(done.status == 200);
+  auto view = clerk.get("/api/cases/" + case_id).json();
+  bool accepted = false;
+  for (const auto& item : view.at("items").as_array()) {
+    if (item.at("item") == "registration") accepted = item.at("state") == "accepted";
+  }
+  CHECK(accepted);
+  const auto history = clerk.get("/api/cases/" + case_id + "/history").json();
+  const auto& last = history.at("events").as_array().back().as_object();
+  CHECK(last.at("event") == "corrected");
+  CHECK(last.at("actor").at("name") == "clerk");
+  CHECK(last.at("note") == "窗口代申请人办理");
+}
+
 TEST_CASE("server: the engine's refusals map to HTTP statuses and change nothing", "[server]") {
   Fixture f;
   Client clerk = f.as("clerk");

@@ -120,18 +120,25 @@ export async function casePage(page, caseId, me) {
     const myRole = engineRole[me.role];
     const itemRows = c.items.map((item) => {
       const mine = me.role !== 'reviewer' || item.department === me.department;
-      const events = running ? (item.events || []).filter((e) => mine && myRole && (e.roles.length === 0 || e.roles.includes(myRole))) : [];
+      const mayFire = (e) => e.roles.length === 0 || e.roles.includes(myRole);
+      // At the window the clerk records the applicant's own events for them (已补正 once the
+      // corrected materials are taken in): docs/runtime.md, Acting for the applicant.
+      const forApplicant = (e) => me.role === 'window_clerk' && !mayFire(e) && e.roles.includes('applicant');
+      const events = running ? (item.events || []).filter((e) => mine && myRole && (mayFire(e) || forApplicant(e))) : [];
       const slot = errorSlot(`item-error-${item.item}`);
       const buttons = events.map((e) => {
+        const onBehalf = forApplicant(e);
         // A reason is asked in the dialog; other required fields are typed next to the button.
         const others = e.required_fields.filter((f) => f !== 'reason');
         const inputs = others.map((f) => h('input', { id: `field-${item.item}-${e.event}-${f}`, placeholder: t(`field_${f}`), 'aria-label': t(`field_${f}`), size: 16 }));
-        const button = h('button', { class: irreversibleEvent(e) ? 'secondary danger' : 'action', id: `event-${item.item}-${e.event}` }, eventTitle(e));
+        const label = onBehalf ? t('for_applicant').replace('{event}', eventTitle(e)) : eventTitle(e);
+        const button = h('button', { class: irreversibleEvent(e) ? 'secondary danger' : 'action', id: `event-${item.item}-${e.event}` }, label);
         const fire = (reason) => {
           const fields = {};
           others.forEach((f, i) => { fields[f] = inputs[i].value; });
           if (reason !== undefined) fields.reason = reason;
-          return run(button, slot, 'POST', `/items/${encodeURIComponent(item.item)}/events/${encodeURIComponent(e.event)}`, { fields });
+          const body = onBehalf ? { fields, for_applicant: true } : { fields };
+          return run(button, slot, 'POST', `/items/${encodeURIComponent(item.item)}/events/${encodeURIComponent(e.event)}`, body);
         };
         button.addEventListener('click', () => {
           if (e.required_fields.includes('reason') || irreversibleEvent(e)) {

@@ -105,6 +105,7 @@ Facts facts_of(const engine::Workflow& wf, const engine::Event& event) {
             if (name == "reason") f.reason = value;
             else f.note += (f.note.empty() ? "" : "；") + field_title(wf, name) + "：" + value;
           }
+          if (e.for_applicant) f.note = "窗口代申请人办理" + std::string(f.note.empty() ? "" : "；") + f.note;
         } else if constexpr (std::is_same_v<T, engine::ItemCancelled>) {
           f.item = e.item;
           if (e.because < wf.items.size()) f.reason = "前置事项「" + wf.items[e.because].title + "」未通过";
