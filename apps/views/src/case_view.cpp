@@ -153,6 +153,16 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
     for (const auto a : wf.items[i].after) after.push_back(json::string(wf.items[a].id));
     o["after"] = std::move(after);
   }
+  // The case's own material list: what an item of its situation needs (items the situation
+  // left out need nothing), and a document an item produces only once it has been issued.
+  std::vector<bool> listed(wf.materials.size(), false);
+  for (std::size_t i = 0; i < wf.items.size(); ++i) {
+    if (view.state.items[i].phase == engine::ItemPhase::not_applicable) continue;
+    for (const auto m : wf.items[i].needs) listed[m] = true;
+  }
+  for (std::size_t m = 0; m < wf.materials.size(); ++m) {
+    if (wf.materials[m].producer) listed[m] = view.state.materials[m].status != engine::MaterialStatus::missing;
+  }
   engine::Timestamp latest = 0;
   if (scope != nullptr) {
     json::array own_items, own_materials;
@@ -162,7 +172,7 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
       latest = std::max(latest, view.items[i].due_at);
     }
     for (std::size_t m = 0; m < materials.size(); ++m) {
-      if (scope->materials[m]) own_materials.push_back(materials[m]);
+      if (scope->materials[m] && listed[m]) own_materials.push_back(materials[m]);
     }
     json::object own_form;
     for (const auto& [name, value] : j["form"].as_object()) {
@@ -173,6 +183,11 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
     j["form"] = std::move(own_form);
   } else {
     for (const auto& row : view.items) latest = std::max(latest, row.due_at);
+    json::array own_materials;
+    for (std::size_t m = 0; m < materials.size(); ++m) {
+      if (listed[m]) own_materials.push_back(materials[m]);
+    }
+    j["materials"] = std::move(own_materials);
   }
   j["deadline_due"] = format_time(latest);
   return j;
