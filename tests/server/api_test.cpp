@@ -1191,6 +1191,36 @@ TEST_CASE("server: a department called about another department's item answers t
   CHECK(stranger.error().not_allowed);
 }
 
+TEST_CASE("server: the case page lists the materials of the case's own situation", "[server]") {
+  // Issue 14: the case page listed every material of the bundle whatever the situation.
+  Fixture f;
+  Client designer = f.as("designer");
+  std::string flow = kFlow.substr(0, kFlow.find("bundle startup"));
+  flow += "bundle rented \"租赁开店\" version 1 {\n  promise 10 workdays; lifecycle standard\n"
+          "  situation { rents \"是否租赁\": bool default false }\n"
+          "  form { company_name \"企业名称\": text required }\n"
+          "  material lease \"租赁合同\" upload pdf when rents\n"
+          "  item shop \"开店登记\" by market { needs articles, lease; limit 5 workdays }\n"
+          "  item rented_extra \"租赁备案\" by market when rents { needs id_card; limit 5 workdays }\n}\n";
+  REQUIRE(designer.post("/api/workflows", json::object{{"files", json::object{{"rented.flow", flow}}}}).status == 200);
+  Client clerk = f.as("clerk");
+  const auto listed = [&](const std::string& case_id) {
+    std::set<std::string> ids;
+    const auto body = clerk.get("/api/cases/" + case_id).json();
+    for (const auto& m : body.at("materials").as_array()) ids.insert(std::string(m.at("material").as_string()));
+    return ids;
+  };
+  for (const bool rents : {false, true}) {
+    const std::string id = rents ? "R1" : "O1";
+    auto started = clerk.post("/api/cases", json::object{{"bundle", "rented"}, {"case_id", id},
+                                                          {"form", json::object{{"company_name", "小馆"}, {"rents", rents}}}});
+    INFO(started.body);
+    REQUIRE(started.status == 201);
+  }
+  CHECK(listed("O1") == std::set<std::string>{"articles"});
+  CHECK(listed("R1") == std::set<std::string>{"articles", "id_card", "lease"});
+}
+
 TEST_CASE("server: the market's system approves its item with a receipt", "[server][receipts]") {
   Fixture f;
   Client clerk = f.as("clerk");

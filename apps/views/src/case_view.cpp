@@ -160,8 +160,13 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
     if (view.state.items[i].phase == engine::ItemPhase::not_applicable) continue;
     for (const auto m : wf.items[i].needs) listed[m] = true;
   }
+  const dsl::Environment answers{view.state.slots, 0, nullptr};
   for (std::size_t m = 0; m < wf.materials.size(); ++m) {
-    if (wf.materials[m].producer) listed[m] = view.state.materials[m].status != engine::MaterialStatus::missing;
+    const auto& model = wf.materials[m];
+    const bool present = view.state.materials[m].status != engine::MaterialStatus::missing;
+    if (model.producer) listed[m] = present;
+    // A material asked for only in some situations (`when`), unless it was handed in anyway.
+    else if (listed[m] && model.when && !present && !model.when->holds(answers)) listed[m] = false;
   }
   engine::Timestamp latest = 0;
   if (scope != nullptr) {
