@@ -37,26 +37,7 @@ password=$(sed -n "s/.*with the password \([0-9a-f]*\).*/\1/p" "$work/serve.log"
 base="http://127.0.0.1:$port"
 
 # Users and their API tokens, through the API.
-read -r clerk_token reviewer_token < <(python3 - "$base" "$password" <<'PY'
-import json, sys, urllib.request, http.cookiejar
-base, password = sys.argv[1], sys.argv[2]
-def session(name, pw):
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    r = opener.open(urllib.request.Request(base + "/api/session", json.dumps({"name": name, "password": pw}).encode(), {"Content-Type": "application/json"}))
-    csrf = json.load(r)["csrf_token"]
-    def post(path, body):
-        req = urllib.request.Request(base + path, json.dumps(body).encode(), {"Content-Type": "application/json", "X-CSRF-Token": csrf})
-        return json.load(opener.open(req))
-    return post
-admin = session("admin", password)
-admin("/api/users", {"name": "clerk", "role": "window_clerk", "password": "bench-clerk-1"})
-admin("/api/users", {"name": "market", "role": "reviewer", "department": "market", "password": "bench-market-1"})
-clerk = session("clerk", "bench-clerk-1")
-market = session("market", "bench-market-1")
-print(clerk("/api/tokens", {"name": "bench", "scope": "write"})["token"], market("/api/tokens", {"name": "bench", "scope": "write"})["token"])
-PY
-)
+read -r clerk_token reviewer_token < <(python3 bench/bench_tokens.py "$base" "$password")
 
 cat > "$work/start.lua" <<'LUA'
 -- POST /api/cases with a case id unique per thread and request.

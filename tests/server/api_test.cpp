@@ -971,18 +971,24 @@ namespace {
 
 // The test bundle plus a fire department whose item issues the fire permit: what the
 // forged-certificate attack of issue 17 replaced.
-void deploy_fire_bundle(Fixture& f) {
+// Deploys `declarations` (bundles, departments ...) on top of kFlow's lifecycle, departments,
+// materials and items, as a designer would.
+void deploy_on_shared_catalog(Fixture& f, const std::string& file, const std::string& declarations) {
   Client designer = f.as("designer");
-  std::string flow = kFlow.substr(0, kFlow.find("bundle startup"));
-  flow += "department fire \"消防救援大队\" adapter fire_supervision\n"
-          "bundle shop_fire \"开店(含消防)\" version 1 {\n  promise 10 workdays; lifecycle standard\n"
-          "  form { company_name \"企业名称\": text required\n legal_rep_id \"法定代表人身份证\": idcard required }\n"
-          "  material fire_permit \"消防安全检查合格证\" upload pdf\n"
-          "  use registration\n"
-          "  item fire_check \"消防安全检查\" by fire after registration { needs id_card; produces fire_permit; limit 5 workdays }\n}\n";
-  auto deployed = designer.post("/api/workflows", json::object{{"files", json::object{{"fire.flow", flow}}}});
+  const std::string flow = kFlow.substr(0, kFlow.find("bundle startup")) + declarations;
+  auto deployed = designer.post("/api/workflows", json::object{{"files", json::object{{file, flow}}}});
   INFO(deployed.body);
   REQUIRE(deployed.status == 200);
+}
+
+void deploy_fire_bundle(Fixture& f) {
+  deploy_on_shared_catalog(f, "fire.flow",
+                           "department fire \"消防救援大队\" adapter fire_supervision\n"
+                           "bundle shop_fire \"开店(含消防)\" version 1 {\n  promise 10 workdays; lifecycle standard\n"
+                           "  form { company_name \"企业名称\": text required\n legal_rep_id \"法定代表人身份证\": idcard required }\n"
+                           "  material fire_permit \"消防安全检查合格证\" upload pdf\n"
+                           "  use registration\n"
+                           "  item fire_check \"消防安全检查\" by fire after registration { needs id_card; produces fire_permit; limit 5 workdays }\n}\n");
 }
 
 std::string start_fire_case(Client& clerk, const std::string& case_id) {
@@ -1146,16 +1152,12 @@ TEST_CASE("server: a department's system answers only its department's items, wi
 // answer the call it received about the item, and only that call.
 TEST_CASE("server: a department called about another department's item answers that call only", "[server][receipts]") {
   Fixture f;
-  Client designer = f.as("designer");
-  std::string flow = kFlow.substr(0, kFlow.find("bundle startup"));
-  flow += "lifecycle consult {\n  state submitted initial; state approved final\n"
-          "  on approve: submitted -> approved by reviewer do call(police.check)\n}\n"
-          "bundle consult_startup \"征询开办\" version 1 {\n  promise 6 workdays; lifecycle consult\n"
-          "  form { company_name \"企业名称\": text required }\n  item permit \"许可\" by market { limit 5 workdays }\n"
-          "  item police_filing \"备案\" by police after permit { limit 1 workday }\n}\n";
-  auto deployed = designer.post("/api/workflows", json::object{{"files", json::object{{"consult.flow", flow}}}});
-  INFO(deployed.body);
-  REQUIRE(deployed.status == 200);
+  deploy_on_shared_catalog(f, "consult.flow",
+                           "lifecycle consult {\n  state submitted initial; state approved final\n"
+                           "  on approve: submitted -> approved by reviewer do call(police.check)\n}\n"
+                           "bundle consult_startup \"征询开办\" version 1 {\n  promise 6 workdays; lifecycle consult\n"
+                           "  form { company_name \"企业名称\": text required }\n  item permit \"许可\" by market { limit 5 workdays }\n"
+                           "  item police_filing \"备案\" by police after permit { limit 1 workday }\n}\n");
   Client clerk = f.as("clerk");
   REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "consult_startup"}, {"case_id", "K1"}, {"form", json::object{{"company_name", "小馆"}}}})
               .status == 201);
@@ -1194,15 +1196,13 @@ TEST_CASE("server: a department called about another department's item answers t
 TEST_CASE("server: the case page lists the materials of the case's own situation", "[server]") {
   // Issue 14: the case page listed every material of the bundle whatever the situation.
   Fixture f;
-  Client designer = f.as("designer");
-  std::string flow = kFlow.substr(0, kFlow.find("bundle startup"));
-  flow += "bundle rented \"租赁开店\" version 1 {\n  promise 10 workdays; lifecycle standard\n"
-          "  situation { rents \"是否租赁\": bool default false }\n"
-          "  form { company_name \"企业名称\": text required }\n"
-          "  material lease \"租赁合同\" upload pdf when rents\n"
-          "  item shop \"开店登记\" by market { needs articles, lease; limit 5 workdays }\n"
-          "  item rented_extra \"租赁备案\" by market when rents { needs id_card; limit 5 workdays }\n}\n";
-  REQUIRE(designer.post("/api/workflows", json::object{{"files", json::object{{"rented.flow", flow}}}}).status == 200);
+  deploy_on_shared_catalog(f, "rented.flow",
+                           "bundle rented \"租赁开店\" version 1 {\n  promise 10 workdays; lifecycle standard\n"
+                           "  situation { rents \"是否租赁\": bool default false }\n"
+                           "  form { company_name \"企业名称\": text required }\n"
+                           "  material lease \"租赁合同\" upload pdf when rents\n"
+                           "  item shop \"开店登记\" by market { needs articles, lease; limit 5 workdays }\n"
+                           "  item rented_extra \"租赁备案\" by market when rents { needs id_card; limit 5 workdays }\n}\n");
   Client clerk = f.as("clerk");
   const auto listed = [&](const std::string& case_id) {
     std::set<std::string> ids;
