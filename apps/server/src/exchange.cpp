@@ -375,6 +375,22 @@ std::optional<HttpResponse> Exchange::query_number(std::string_view name, std::i
   return std::nullopt;
 }
 
+std::optional<HttpResponse> Exchange::read_listing(engine::CaseQuery& query, std::int64_t default_limit, std::int64_t max_limit,
+                                                   std::string_view what) {
+  std::int64_t limit = default_limit, offset = 0;
+  if (auto bad = query_number("limit", limit, 1, max_limit)) return bad;
+  if (auto bad = query_number("offset", offset, 0, kMaxOffset)) return bad;
+  query.limit = static_cast<std::size_t>(limit);
+  query.offset = static_cast<std::size_t>(offset);
+  query.bundle_id = this->query("bundle");
+  query.department = this->query("department");
+  if (query.department) {
+    if (auto denied = authorize(Target::department(*query.department, std::string(what) + " of department " + *query.department))) return denied;
+  }
+  if (auto own = only_department()) query.department = *own;
+  return std::nullopt;
+}
+
 std::optional<std::string> Exchange::query(const std::string& name) const {
   const auto it = request.query.find(name);
   if (it == request.query.end()) return std::nullopt;

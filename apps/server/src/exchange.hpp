@@ -180,6 +180,12 @@ class Exchange {
   std::optional<HttpResponse> query_number(std::string_view name, std::int64_t& value, std::int64_t min, std::int64_t max);
   /// The query parameter, when given.
   std::optional<std::string> query(const std::string& name) const;
+  /// What every listing of cases or items reads from the query: `limit` (1 to `max_limit`,
+  /// default `default_limit`), `offset`, `bundle` and `department`. A department the caller
+  /// may not see is refused; a caller kept to one department (a reviewer) gets it whatever was
+  /// asked. `what` names the listing in a denial ("the worklist").
+  std::optional<HttpResponse> read_listing(engine::CaseQuery& query, std::int64_t default_limit, std::int64_t max_limit,
+                                           std::string_view what);
 
  private:
   std::map<std::string, std::string> parameters_;

@@ -24,14 +24,8 @@ json::array channel_choices() {
 
 HttpResponse list_cases(Exchange& x) {
   engine::CaseQuery query;
-  std::int64_t limit = 50, offset = 0;
-  if (auto bad = x.query_number("limit", limit, 1, 500)) return *bad;
-  if (auto bad = x.query_number("offset", offset, 0, kMaxOffset)) return *bad;
-  query.limit = static_cast<std::size_t>(limit);
-  query.offset = static_cast<std::size_t>(offset);
-  query.bundle_id = x.query("bundle");
+  if (auto bad = x.read_listing(query, 50, 500, "the cases")) return *bad;
   query.status = x.query("status");
-  query.department = x.query("department");
   query.channel = x.query("channel");
   if (query.channel && !is_channel(*query.channel)) {
     return x.error(400, "invalid_request", "办理渠道只能是窗口、网上、移动端或自助终端",
@@ -45,10 +39,6 @@ HttpResponse list_cases(Exchange& x) {
     if (auto bad = x.query_number(name, at, 0, kMaxTimestamp)) return *bad;
     *bound = at;
   }
-  if (query.department) {
-    if (auto denied = x.authorize(Target::department(*query.department, "the cases of department " + *query.department))) return *denied;
-  }
-  if (auto own = x.only_department()) query.department = *own;
   auto cases = x.engine.list_cases(query);
   if (!cases) return x.engine_error(cases.error());
   json::array a;

@@ -7,17 +7,7 @@ namespace onevisit::server::routes {
 
 HttpResponse worklist(Exchange& x) {
   engine::CaseQuery query;
-  std::int64_t limit = 100, offset = 0;
-  if (auto bad = x.query_number("limit", limit, 1, 1000)) return *bad;
-  if (auto bad = x.query_number("offset", offset, 0, kMaxOffset)) return *bad;
-  query.limit = static_cast<std::size_t>(limit);
-  query.offset = static_cast<std::size_t>(offset);
-  query.bundle_id = x.query("bundle");
-  query.department = x.query("department");
-  if (query.department) {
-    if (auto denied = x.authorize(Target::department(*query.department, "the worklist of department " + *query.department))) return *denied;
-  }
-  if (auto own = x.only_department()) query.department = *own;
+  if (auto bad = x.read_listing(query, 100, 1000, "the worklist")) return *bad;
   auto entries = x.engine.worklist(query);
   if (!entries) return x.engine_error(entries.error());
   json::array a;
