@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { apiSession, chromiumPath, skipWithoutChromium, startService, stopService } from './harness.mjs';
+import { apiSession, chromiumPath, skipWithoutChromium, startService, startupCatalog, stopService } from './harness.mjs';
 
 const [binary, screenshots, simulatorBinary] = process.argv.slice(2);
 skipWithoutChromium();
@@ -20,25 +20,7 @@ const { chromium } = await import('playwright-core');
 
 const longSealTitle = '公章、财务专用章、发票专用章及合同专用章刻制备案';
 const flow = `
-lifecycle standard {
-  state submitted "已提交" initial; state accepted "已受理"; state correcting "补正中" pauses_clock
-  state approved "已办结" final; state rejected "不予许可" final failed
-  on accept: submitted -> accepted by clerk when materials.complete
-  on request_correction: submitted, accepted -> correcting by clerk, reviewer requires reason
-  on corrected: correcting -> accepted by applicant
-  on approve: accepted -> approved by reviewer when materials.verified do call(dept.submit)
-  on reject: accepted -> rejected by reviewer requires reason
-  on refuse_intake: submitted -> rejected by clerk requires reason
-  warn at 80%
-}
-department market "市场监管局" adapter market_registry
-department police "公安局" adapter seal_system
-material id_card "身份证" from elicense "居民身份证"
-material articles "公司章程" upload pdf
-material lease "租赁合同" upload pdf, jpg
-material license "营业执照" produced_by registration
-item registration "设立登记" by market { limit 5 workdays statutory 15 workdays; needs id_card, articles, lease; produces license }
-bundle startup "企业开办" version 1 {
+${startupCatalog}bundle startup "企业开办" version 1 {
   promise 6 workdays; lifecycle standard
   situation {
     rents "是否租赁经营场所": bool default false

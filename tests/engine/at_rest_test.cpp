@@ -3,7 +3,7 @@
 #include <onevisit/adapters/config.hpp>
 #include <onevisit/engine/engine.hpp>
 
-#include "../test_support.hpp"
+#include "engine_support.hpp"
 #include "codec.hpp"    // white-box: compare whole case states
 #include "sealing.hpp"  // white-box: the sealed format
 
@@ -59,14 +59,7 @@ std::unique_ptr<Engine> open_engine(const fs::path& db, const Clock& clock, std:
                                     std::shared_ptr<Store>* store = nullptr) {
   EngineOptions options{db.string(), &clock};
   options.keys = std::move(with);
-  if (store != nullptr) {
-    auto opened = open_store(options);
-    if (!opened) FAIL(opened.error().message);
-    *store = options.store = std::move(*opened);
-  }
-  auto opened = Engine::open(options);
-  if (!opened) FAIL(opened.error().message);
-  return std::move(*opened);
+  return testing::open_engine(std::move(options), store);
 }
 
 // Starts a newborn case: its first events hold the whole form.
@@ -74,13 +67,6 @@ std::string start_newborn(Engine& engine, const std::string& case_id) {
   auto started = engine.start_case("newborn", newborn_form(), kMotherId, {case_id + "-start", "clerk-1", "clerk"}, case_id);
   if (!started) FAIL(started.error().message);
   return started->case_id;
-}
-
-// The bytes of the database and its WAL, as a copy of the files would hold them.
-std::string raw_files(const fs::path& db) {
-  std::string bytes = testing::read_file(db);
-  if (fs::exists(db.string() + "-wal")) bytes += testing::read_file(db.string() + "-wal");
-  return bytes;
 }
 
 std::size_t count(const fs::path& db, const std::string& sql) {
@@ -122,10 +108,10 @@ TEST_CASE("at rest: a copied database and its WAL show no ID number, phone or na
     // The personal values are there to find.
     REQUIRE(live.find(kMotherId) != std::string::npos);
     // While the service runs: the file and its WAL.
-    check_no_personal_data(raw_files(db));
+    check_no_personal_data(testing::database_bytes(db));
   }
   // After a clean close everything is in the database file.
-  check_no_personal_data(raw_files(db));
+  check_no_personal_data(testing::database_bytes(db));
   CHECK(count(db, "SELECT COUNT(*) FROM events WHERE typeof(payload) <> 'blob'") == 0);
 
   auto engine = open_engine(db, clock, k1);
@@ -154,7 +140,7 @@ TEST_CASE("at rest: event payloads, snapshots and outbox payloads are sealed, an
     auto store = open_sqlite_store(db.string(), SqliteOptions{.keys = k1});
     REQUIRE(store);
     REQUIRE((*store)->commit(r));
-    check_no_personal_data(raw_files(db));
+    check_no_personal_data(testing::database_bytes(db));
     auto loaded = (*store)->load_case("case-1");
     REQUIRE(loaded);
     REQUIRE(*loaded);
@@ -173,7 +159,7 @@ TEST_CASE("at rest: event payloads, snapshots and outbox payloads are sealed, an
     REQUIRE(listed->size() == 1);
     CHECK(listed->front().payload == personal);
   }
-  check_no_personal_data(raw_files(db));
+  check_no_personal_data(testing::database_bytes(db));
   CHECK(count(db, "SELECT COUNT(*) FROM events WHERE typeof(payload) = 'blob'") == 2);
   CHECK(count(db, "SELECT COUNT(*) FROM snapshots WHERE typeof(snapshot) = 'blob'") == 1);
   CHECK(count(db, "SELECT COUNT(*) FROM outbox WHERE typeof(payload) = 'blob'") == 1);
@@ -257,7 +243,7 @@ TEST_CASE("at rest: keys rotate, old values stay readable, reseal moves every va
     REQUIRE(engine->deploy({newborn_bundle()}));
     start_newborn(*engine, "clear-1");
   }
-  CHECK(raw_files(db).find(kMotherId) != std::string::npos);
+  CHECK(testing::database_bytes(db).find(kMotherId) != std::string::npos);
   {
     auto engine = open_engine(db, clock, keys("2026-01", {{"2026-01", first}}));
     start_newborn(*engine, "k1-1");
@@ -282,7 +268,7 @@ TEST_CASE("at rest: keys rotate, old values stay readable, reseal moves every va
     REQUIRE(again);
     CHECK(again->resealed == 0);  // nothing left under another key
   }
-  check_no_personal_data(raw_files(db));
+  check_no_personal_data(testing::database_bytes(db));
   // The old key is no longer needed.
   auto engine = open_engine(db, clock, keys("2026-12", {{"2026-12", second}}));
   for (const auto& [id, state] : states) {

@@ -4,7 +4,7 @@
 #include <onevisit/adapters/config.hpp>
 #include <onevisit/engine/engine.hpp>
 
-#include "../test_support.hpp"
+#include "engine_support.hpp"
 #include "cli/case_commands.hpp"
 #include "codec.hpp"  // white-box: compare whole case states
 
@@ -63,26 +63,6 @@ std::map<std::string, Value> form_of(const Person& p) {
           {"company_name", Value::of_text("某某科技有限公司")}};
 }
 
-// `store`, when given, gets the store the engine keeps its cases in (to look at what is stored).
-std::unique_ptr<Engine> open_engine(const fs::path& db, const Clock& clock, std::shared_ptr<Store>* store = nullptr) {
-  EngineOptions options{db.string(), &clock};
-  if (store != nullptr) {
-    auto opened = open_store(options);
-    if (!opened) FAIL(opened.error().message);
-    *store = options.store = std::move(*opened);
-  }
-  auto opened = Engine::open(options);
-  if (!opened) FAIL(opened.error().message);
-  return std::move(*opened);
-}
-
-// Every byte of the database and its WAL.
-std::string raw_files(const fs::path& db) {
-  std::string bytes = testing::read_file(db);
-  if (fs::exists(db.string() + "-wal")) bytes += testing::read_file(db.string() + "-wal");
-  return bytes;
-}
-
 bool holds(const std::string& haystack, const Person& p) {
   return haystack.find(p.id) != std::string::npos || haystack.find(p.phone) != std::string::npos ||
          haystack.find(p.name) != std::string::npos;
@@ -116,7 +96,7 @@ TEST_CASE("retention: a closed case's personal data is erased once its retention
   std::string closed_state;
   {
     std::shared_ptr<Store> store;
-    auto engine = open_engine(db, clock, &store);
+    auto engine = testing::open_engine({db.string(), &clock}, &store);
     REQUIRE(engine->deploy_sources({{"retained.flow", kRetainedFlow}}, {"retained.flow"}));
     auto closed = engine->start_case("retained", form_of(kClosed), kClosed.id, clerk, "closed-1");
     if (!closed) FAIL(closed.error().message);
@@ -177,12 +157,12 @@ TEST_CASE("retention: a closed case's personal data is erased once its retention
   }
   // The files: nothing of the erased case, the open one still there (the WAL is checkpointed
   // into the database on close).
-  const auto bytes = raw_files(db);
+  const auto bytes = testing::database_bytes(db);
   CHECK(!holds(bytes, kClosed));
   CHECK(holds(bytes, kOpen));
   // Restart and replay equals the live state, from the snapshot and from the events alone.
   std::shared_ptr<Store> store;
-  auto engine = open_engine(db, clock, &store);
+  auto engine = testing::open_engine({db.string(), &clock}, &store);
   auto view = engine->get_case("closed-1");
   REQUIRE(view);
   CHECK(codec::encode_case(view->state) == closed_state);
