@@ -3,6 +3,7 @@
 #include <onevisit/adapters/http_adapter.hpp>
 #include <onevisit/adapters/plugin.hpp>
 #include <onevisit/adapters/xml_exchange.hpp>
+#include <onevisit/dsl/source.hpp>
 
 #define TOML_EXCEPTIONS 0
 // toml++'s asserts check its own invariants and are off in release builds (NDEBUG; with GCC
@@ -17,57 +18,57 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <optional>
 #include <sstream>
 
 namespace onevisit::adapters {
 
 namespace {
 
-std::string where(const toml::source_region& region, std::string_view source) {
-  return std::string(source) + ":" + std::to_string(region.begin.line) + ":" + std::to_string(region.begin.column);
+// The place of a node or an error in the original text (toml++ reads the ASCII form).
+std::string where(const toml::source_region& region, const AsciiToml& source) {
+  return source.where(region.begin.line, region.begin.column);
 }
 
 // timeout_ms and the bearer token of an HTTP service. The secret comes from the environment,
 // named by token_env; never from the file itself.
 std::expected<std::pair<std::chrono::milliseconds, std::string>, std::string> http_settings(const toml::table& table,
                                                                                             const toml::source_region& region,
-                                                                                            std::string_view source_name) {
+                                                                                            const AsciiToml& source) {
   const auto timeout = table["timeout_ms"].value_or<std::int64_t>(5000);
-  if (timeout <= 0) return std::unexpected(where(region, source_name) + ": timeout_ms must be positive");
+  if (timeout <= 0) return std::unexpected(where(region, source) + ": timeout_ms must be positive");
   std::string token;
   if (const auto variable = table["token_env"].value<std::string>()) {
     const char* value = std::getenv(variable->c_str());
-    if (!value || !*value) return std::unexpected(where(region, source_name) + ": the environment variable " + *variable + " (token_env) is not set");
+    if (!value || !*value) return std::unexpected(where(region, source) + ": the environment variable " + *variable + " (token_env) is not set");
     token = value;
   }
   return std::pair{std::chrono::milliseconds(timeout), std::move(token)};
 }
 
 std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> storage_keys(const toml::table& root,
-                                                                                  std::string_view source_name) {
+                                                                                  const AsciiToml& source) {
   const auto* storage = root["storage"].as_table();
   if (!storage) return nullptr;
   for (const auto& [key, value] : *storage) {
     if (key != "key" && key != "keys") {
-      return std::unexpected(where(value.source(), source_name) + ": unknown setting storage." + std::string(key.str()) +
+      return std::unexpected(where(value.source(), source) + ": unknown setting storage." + std::string(key.str()) +
                              " (key, keys)");
     }
   }
   const auto* table = (*storage)["keys"].as_table();
   if (!table || table->empty()) {
-    return std::unexpected(where(storage->source(), source_name) + ": [storage] needs [storage.keys] with id = \"base64 key\"");
+    return std::unexpected(where(storage->source(), source) + ": [storage] needs [storage.keys] with id = \"base64 key\"");
   }
   std::map<std::string, std::string> keys;
   for (const auto& [id, value] : *table) {
     const auto text = value.value<std::string>();
-    if (!text) return std::unexpected(where(value.source(), source_name) + ": storage.keys." + std::string(id.str()) + " must be a string");
+    if (!text) return std::unexpected(where(value.source(), source) + ": storage.keys." + std::string(id.str()) + " must be a string");
     keys.emplace(std::string(id.str()), *text);
   }
   const auto current = (*storage)["key"].value<std::string>();
-  if (!current) return std::unexpected(where(storage->source(), source_name) + ": [storage] needs key = \"<id>\": the current key");
+  if (!current) return std::unexpected(where(storage->source(), source) + ": [storage] needs key = \"<id>\": the current key");
   auto parsed = engine::AtRestKeys::from_base64(*current, keys);
-  if (!parsed) return std::unexpected(where(storage->source(), source_name) + ": storage: " + parsed.error());
+  if (!parsed) return std::unexpected(where(storage->source(), source) + ": storage: " + parsed.error());
   return std::make_shared<const engine::AtRestKeys>(std::move(*parsed));
 }
 
@@ -79,17 +80,59 @@ std::expected<std::string, std::string> read_text(const std::string& path) {
   return buffer.str();
 }
 
-// toml++ 3.3 reaches __builtin_unreachable() (an assertion with asserts on) on some non-ASCII
-// characters outside strings, and on a table header whose name starts with anything but a
-// key character or a quote, e.g. "[\n" (found by fuzzing; undefined behaviour in a release
-// build), and on control characters inside arrays. All are errors in TOML anyway (outside
-// strings and comments TOML is ASCII; a header names a table; no control characters but tab
-// and line ends), so this finds them first, skipping strings ("...", '...', """...""",
-// '''...''') and comments.
-std::optional<std::string> toml_that_toml_plus_plus_mishandles(std::string_view text, std::string_view source_name) {
+// Appends the TOML escape of one code point (\uXXXX, or \UXXXXXXXX beyond the BMP).
+void append_escape(std::string& out, char32_t code_point) {
+  char escape[12];
+  if (code_point <= 0xFFFF) {
+    std::snprintf(escape, sizeof escape, "\\u%04X", static_cast<unsigned>(code_point));
+  } else {
+    std::snprintf(escape, sizeof escape, "\\U%08X", static_cast<unsigned>(code_point));
+  }
+  out += escape;
+}
+
+// The code point of a valid UTF-8 sequence of `length` bytes.
+char32_t decode_utf8(std::string_view bytes, std::size_t length) {
+  const auto b = [&](std::size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(bytes[k])); };
+  switch (length) {
+    case 2: return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+    case 3: return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+    default: return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+  }
+}
+
+std::size_t utf8_length(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
+
+}  // namespace
+
+std::string AsciiToml::where(std::size_t line, std::size_t column) const {
+  if (line >= 1 && line <= original_columns.size()) {
+    const auto& columns = original_columns[line - 1];
+    if (column >= 1 && column <= columns.size()) {
+      column = columns[column - 1];
+    } else if (column > columns.size()) {
+      column = (columns.empty() ? 0 : columns.back()) + 1;
+    }
+  }
+  return source_name + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+// toml++ 3.3 reaches __builtin_unreachable() (an assertion with asserts on) whenever it meets a
+// byte over 0x7F where its own reading does not expect one, as fuzzing found again and again:
+// non-ASCII characters after a quote it reads as part of a bad value, after a header without a
+// name, or after control characters inside arrays. Guessing where toml++ thinks a string starts
+// failed three times, so toml++ is given ASCII only: non-ASCII inside strings becomes \u escapes
+// (a literal string becomes the basic string of the same value), non-ASCII in comments becomes
+// a blank, and non-ASCII anywhere else, as well as the other text toml++ mishandles, is refused
+// here with its place. Whatever toml++ then reads, it never meets a byte over 0x7F.
+std::expected<AsciiToml, std::string> ascii_toml(std::string_view text, std::string_view source_name) {
   enum class In { code, comment, basic, literal, multiline_basic, multiline_literal };
   constexpr std::string_view kThreeQuotes = "\"\"\"";
   constexpr std::string_view kThreeApostrophes = "'''";
+  AsciiToml result;
+  result.source_name = std::string(source_name);
+  result.text.reserve(text.size() + text.size() / 4);
+  result.original_columns.emplace_back();
   In in = In::code;
   std::size_t line = 1;
   std::size_t column = 1;
@@ -106,24 +149,42 @@ std::optional<std::string> toml_that_toml_plus_plus_mishandles(std::string_view 
     return last == '\n' || last == '=' || last == '[' || last == '{' || last == ',' || (last == '.' && !in_value && value_depth == 0);
   };
   auto error = [&](std::string_view what) {
-    return std::string(source_name) + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + std::string(what);
+    return std::unexpected(std::string(source_name) + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + std::string(what));
   };
+  // Every byte given to toml++ remembers the column of the original character it stands for.
+  auto emit = [&](std::string_view bytes) {
+    for (const char b : bytes) {
+      result.text += b;
+      result.original_columns.back().push_back(static_cast<std::uint32_t>(column));
+      if (b == '\n') result.original_columns.emplace_back();
+    }
+  };
+  if (const auto bad = dsl::find_invalid_utf8(text); bad != std::string_view::npos) {
+    const auto before = text.substr(0, bad);
+    const auto line_begin = before.rfind('\n');
+    line = static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n')) + 1;
+    column = dsl::count_code_points(before.substr(line_begin == std::string_view::npos ? 0 : line_begin + 1)) + 1;
+    return error("bytes that are not UTF-8; save the file as UTF-8");
+  }
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     const std::string_view rest = text.substr(i);
-    std::size_t skip = 0;  // further bytes of a delimiter taken with this one
+    const auto byte = static_cast<unsigned char>(c);
+    std::size_t skip = byte >= 0x80 ? utf8_length(byte) - 1 : 0;  // further bytes taken with this one
     // TOML allows no control character but tab and the line ends anywhere, strings and comments
     // included; toml++ 3.3 loses its way on some of them inside arrays.
-    const auto byte = static_cast<unsigned char>(c);
     if ((byte < 0x20 && c != '\t' && c != '\n' && !(c == '\r' && rest.starts_with("\r\n"))) || byte == 0x7F) {
       char code[8];
       std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(byte));
       return error(std::string("a control character (") + code + ") that TOML does not allow anywhere; remove it");
     }
+    std::string escape;  // what a non-ASCII character inside a string becomes
+    if (byte >= 0x80) append_escape(escape, decode_utf8(rest, skip + 1));
+    const std::string_view one(&text[i], 1);
     switch (in) {
       case In::code: {
         const bool at_start = can_start();
-        if (static_cast<unsigned char>(c) >= 0x80) {
+        if (byte >= 0x80) {
           return error("a character outside quotes that TOML does not allow (outside strings and comments TOML is ASCII)");
         }
         if (c == '[' && line_start && value_depth == 0) {
@@ -143,18 +204,22 @@ std::optional<std::string> toml_that_toml_plus_plus_mishandles(std::string_view 
         if (c == '\n' && value_depth == 0) in_value = false;
         if (c == '#') {
           in = In::comment;
+          emit(one);
         } else if (!at_start) {
-          // part of a word
+          emit(one);  // part of a word
         } else if (rest.starts_with(kThreeQuotes)) {
           in = In::multiline_basic;
           skip = 2;
+          emit(kThreeQuotes);
         } else if (rest.starts_with(kThreeApostrophes)) {
           in = In::multiline_literal;
           skip = 2;
-        } else if (c == '"') {
-          in = In::basic;
-        } else if (c == '\'') {
-          in = In::literal;
+          emit(kThreeQuotes);
+        } else if (c == '"' || c == '\'') {
+          in = c == '"' ? In::basic : In::literal;
+          emit("\"");
+        } else {
+          emit(one);
         }
         // A bracket inside a word is part of it: what follows does not start anything.
         if (c != ' ' && c != '\t' && c != '\r' && c != '#') last = (c == '[' || c == '{') && !at_start ? 'x' : c;
@@ -166,30 +231,53 @@ std::optional<std::string> toml_that_toml_plus_plus_mishandles(std::string_view 
           last = '\n';
           if (value_depth == 0) in_value = false;
         }
+        emit(byte >= 0x80 ? std::string_view(" ") : one);
         break;
       case In::basic:
       case In::multiline_basic:
-        if (escaped) {
+        if (byte >= 0x80) {
+          if (escaped) return error("a backslash before a character that is no TOML escape (\\n, \\t, \\\", \\\\, \\uXXXX ...)");
+          emit(escape);
+        } else if (escaped) {
           escaped = false;
+          emit(one);
         } else if (c == '\\') {
           escaped = true;
+          emit(one);
         } else if (in == In::basic && (c == '"' || c == '\n')) {
           in = In::code;
+          emit(one);
         } else if (in == In::multiline_basic && rest.starts_with(kThreeQuotes)) {
           in = In::code;
           skip = 2;
           // Up to two quotes right before the closing three belong to the string.
           while (skip < 4 && i + skip + 1 < text.size() && text[i + skip + 1] == '"') ++skip;
+          emit(rest.substr(0, skip + 1));
+        } else {
+          emit(one);
         }
         break;
       case In::literal:
-        if (c == '\'' || c == '\n') in = In::code;
-        break;
       case In::multiline_literal:
-        if (rest.starts_with(kThreeApostrophes)) {
+        // The same value as a basic string: escape what a basic string reads as syntax.
+        if (byte >= 0x80) {
+          emit(escape);
+        } else if (in == In::literal && (c == '\'' || c == '\n')) {
+          in = In::code;
+          emit(c == '\'' ? std::string_view("\"") : one);
+        } else if (in == In::multiline_literal && rest.starts_with(kThreeApostrophes)) {
           in = In::code;
           skip = 2;
+          // Up to two apostrophes right before the closing three belong to the string.
           while (skip < 4 && i + skip + 1 < text.size() && text[i + skip + 1] == '\'') ++skip;
+          emit(std::string(skip - 2, '\''));
+          emit(kThreeQuotes);
+        } else if (c == '\\') {
+          emit("\\\\");
+        } else if (c == '"') {
+          emit("\\\"");
+        } else {
+          emit(one);
         }
         break;
     }
@@ -206,20 +294,24 @@ std::optional<std::string> toml_that_toml_plus_plus_mishandles(std::string_view 
     }
     i += skip;
   }
-  return std::nullopt;
+  return result;
 }
+
+namespace {
 
 }  // namespace
 
 std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> parse_storage_keys(std::string_view text,
                                                                                         std::string_view source_name) {
-  if (auto error = toml_that_toml_plus_plus_mishandles(text, source_name)) return std::unexpected(*error);
-  auto parsed = toml::parse(text, source_name);
+  auto ascii = ascii_toml(text, source_name);
+  if (!ascii) return std::unexpected(ascii.error());
+  const AsciiToml& source = *ascii;
+  auto parsed = toml::parse(source.text, source_name);
   if (!parsed) {
     const auto& e = parsed.error();
-    return std::unexpected(where(e.source(), source_name) + ": " + std::string(e.description()));
+    return std::unexpected(where(e.source(), source) + ": " + std::string(e.description()));
   }
-  return storage_keys(parsed.table(), source_name);
+  return storage_keys(parsed.table(), source);
 }
 
 std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> load_storage_keys(const std::string& path) {
@@ -229,11 +321,13 @@ std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> load_stora
 }
 
 std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view text, std::string_view source_name) {
-  if (auto error = toml_that_toml_plus_plus_mishandles(text, source_name)) return std::unexpected(*error);
-  auto parsed = toml::parse(text, source_name);
+  auto ascii = ascii_toml(text, source_name);
+  if (!ascii) return std::unexpected(ascii.error());
+  const AsciiToml& source = *ascii;
+  auto parsed = toml::parse(source.text, source_name);
   if (!parsed) {
     const auto& e = parsed.error();
-    return std::unexpected(where(e.source(), source_name) + ": " + std::string(e.description()));
+    return std::unexpected(where(e.source(), source) + ": " + std::string(e.description()));
   }
   const toml::table& root = parsed.table();
   AdapterConfig config;
@@ -241,7 +335,7 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
     for (const auto& [key, value] : *dispatch) {
       const auto number = value.value<std::int64_t>();
       if (!number || *number <= 0) {
-        return std::unexpected(where(value.source(), source_name) + ": dispatch." + std::string(key.str()) + " must be a positive whole number");
+        return std::unexpected(where(value.source(), source) + ": dispatch." + std::string(key.str()) + " must be a positive whole number");
       }
       if (key == "max_attempts") {
         config.dispatch.max_attempts = static_cast<int>(*number);
@@ -258,39 +352,39 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
       } else if (key == "poll_interval_ms") {
         config.dispatch.poll_interval = std::chrono::milliseconds(*number);
       } else {
-        return std::unexpected(where(value.source(), source_name) + ": unknown or out-of-range setting dispatch." + std::string(key.str()) +
+        return std::unexpected(where(value.source(), source) + ": unknown or out-of-range setting dispatch." + std::string(key.str()) +
                                " (max_attempts, first_backoff_ms, max_backoff_ms, workers <= 256, breaker_threshold, breaker_cooldown_ms, poll_interval_ms)");
       }
     }
   }
-  auto keys = storage_keys(root, source_name);
+  auto keys = storage_keys(root, source);
   if (!keys) return std::unexpected(keys.error());
   config.storage_keys = std::move(*keys);
   const auto* systems = root["systems"].as_table();
   if (!systems) return std::unexpected(std::string(source_name) + ": no [systems.NAME] table configures any adapter");
   for (const auto& [name, node] : *systems) {
     const auto* system = node.as_table();
-    if (!system) return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " must be a table");
+    if (!system) return std::unexpected(where(node.source(), source) + ": systems." + std::string(name.str()) + " must be a table");
     const auto kind = (*system)["kind"].value<std::string>();
-    if (!kind) return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " needs kind = \"...\"");
+    if (!kind) return std::unexpected(where(node.source(), source) + ": systems." + std::string(name.str()) + " needs kind = \"...\"");
     if (*kind == "log") {
       config.registry.add(std::string(name.str()), std::make_shared<LogAdapter>());
     } else if (*kind == "xml-exchange") {
       const auto folder = (*system)["folder"].value<std::string>();
       if (!folder || folder->empty()) {
-        return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " (xml-exchange) needs folder = \"...\"");
+        return std::unexpected(where(node.source(), source) + ": systems." + std::string(name.str()) + " (xml-exchange) needs folder = \"...\"");
       }
       config.registry.add(std::string(name.str()), std::make_shared<XmlExchangeAdapter>(ExchangeFolders::under(*folder)));
       config.exchanges.emplace_back(std::string(name.str()), ExchangeFolders::under(*folder));
     } else if (*kind == "http" || *kind == "sms") {
       const auto url = (*system)["url"].value<std::string>();
       if (!url) {
-        return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " (" + *kind +
+        return std::unexpected(where(node.source(), source) + ": systems." + std::string(name.str()) + " (" + *kind +
                                ") needs url = \"http://...\"");
       }
       auto endpoint = HttpEndpoint::parse(*url);
-      if (!endpoint) return std::unexpected(where(node.source(), source_name) + ": " + endpoint.error());
-      auto settings = http_settings(*system, node.source(), source_name);
+      if (!endpoint) return std::unexpected(where(node.source(), source) + ": " + endpoint.error());
+      auto settings = http_settings(*system, node.source(), source);
       if (!settings) return std::unexpected(settings.error());
       if (*kind == "http") {
         config.registry.add(std::string(name.str()), std::make_shared<HttpAdapter>(std::move(*endpoint), settings->first, settings->second));
@@ -300,7 +394,7 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
       }
     } else if (*kind == "plugin") {
       const auto path = (*system)["path"].value<std::string>();
-      if (!path) return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " (plugin) needs path = \"...so\"");
+      if (!path) return std::unexpected(where(node.source(), source) + ": systems." + std::string(name.str()) + " (plugin) needs path = \"...so\"");
       // The plugin's own settings travel as JSON: [systems.NAME.settings].
       std::ostringstream settings;
       if (const auto* table = (*system)["settings"].as_table()) {
@@ -309,10 +403,10 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
         settings << "{}";
       }
       auto plugin = load_plugin_adapter(*path, settings.str());
-      if (!plugin) return std::unexpected(where(node.source(), source_name) + ": " + plugin.error());
+      if (!plugin) return std::unexpected(where(node.source(), source) + ": " + plugin.error());
       config.registry.add(std::string(name.str()), std::move(*plugin));
     } else {
-      return std::unexpected(where(node.source(), source_name) + ": systems." + std::string(name.str()) + " has unknown kind '" + *kind +
+      return std::unexpected(where(node.source(), source) + ": systems." + std::string(name.str()) + " has unknown kind '" + *kind +
                              "' (this build has: log, xml-exchange, http, sms, plugin)");
     }
     config.systems.emplace_back(name.str());
@@ -320,16 +414,16 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
   std::sort(config.systems.begin(), config.systems.end());
   if (const auto* library = root["elicense"].as_table()) {
     const auto url = (*library)["url"].value<std::string>();
-    if (!url) return std::unexpected(where(library->source(), source_name) + ": [elicense] needs url = \"http://...\"");
+    if (!url) return std::unexpected(where(library->source(), source) + ": [elicense] needs url = \"http://...\"");
     auto endpoint = HttpEndpoint::parse(*url);
-    if (!endpoint) return std::unexpected(where(library->source(), source_name) + ": " + endpoint.error());
-    auto settings = http_settings(*library, library->source(), source_name);
+    if (!endpoint) return std::unexpected(where(library->source(), source) + ": " + endpoint.error());
+    auto settings = http_settings(*library, library->source(), source);
     if (!settings) return std::unexpected(settings.error());
     config.elicense = std::make_shared<HttpElicenseLibrary>(std::move(*endpoint), settings->first, settings->second);
   }
   if (const auto* results = root["results"].as_table()) {
     if (const auto role = (*results)["role"].value<std::string>()) {
-      if (role->empty()) return std::unexpected(where(results->source(), source_name) + ": results.role must not be empty");
+      if (role->empty()) return std::unexpected(where(results->source(), source) + ": results.role must not be empty");
       config.results.role = *role;
     }
   }

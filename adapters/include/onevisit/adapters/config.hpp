@@ -54,8 +54,10 @@
 #include <onevisit/adapters/xml_exchange.hpp>
 #include <onevisit/engine/at_rest.hpp>
 
+#include <cstdint>
 #include <expected>
 #include <string>
+#include <vector>
 
 namespace onevisit::adapters {
 
@@ -83,5 +85,24 @@ std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> parse_stor
                                                                                         std::string_view source_name = "config");
 /// Reads a configuration file's [storage] keys.
 std::expected<std::shared_ptr<const engine::AtRestKeys>, std::string> load_storage_keys(const std::string& path);
+
+/// A configuration text as toml++ is given it: ASCII only, with the same meaning. toml++ 3.3
+/// runs into undefined behaviour on non-ASCII bytes it does not expect (fuzzing found five
+/// ways), so non-ASCII characters inside strings become \u escapes (a literal string becomes the
+/// basic string of the same value) and those in comments become blanks.
+struct AsciiToml {
+  std::string text;         ///< what toml++ parses
+  std::string source_name;  ///< the file's name, for messages
+  /// For each line of `text`, the original column (in characters) of each of its bytes.
+  std::vector<std::vector<std::uint32_t>> original_columns;
+  /// "name:line:column" of a place toml++ reported in `text`, as a place in the original.
+  std::string where(std::size_t line, std::size_t column) const;
+};
+
+/// The ASCII form of a configuration text, or an error with its place ("name:line:column: …")
+/// for text that is not valid TOML in a way toml++ 3.3 mishandles: bytes that are not UTF-8,
+/// control characters, non-ASCII outside strings and comments, a table header without a name,
+/// a backslash before a non-ASCII character in a string.
+std::expected<AsciiToml, std::string> ascii_toml(std::string_view text, std::string_view source_name);
 
 }  // namespace onevisit::adapters
