@@ -887,7 +887,8 @@ int compare_values(const Value& a, const Value& b, bool& ok) {
 
 std::optional<std::int64_t> age_on(const std::string& id, std::int64_t today) {
   const auto birth = idcard_birth_date(id);
-  if (!birth) return std::nullopt;
+  // Nobody is born after today: such an ID number has no age (never a negative one).
+  if (!birth || days_from_civil(*birth) > today) return std::nullopt;
   const CivilDate now = civil_from_days(today);
   int age = now.year - birth->year;
   if (now.month < birth->month || (now.month == birth->month && now.day < birth->day)) --age;
@@ -1061,7 +1062,7 @@ struct Evaluator {
       }
       case OpCode::fn_valid_idcard: {
         const Value v = run(n.children[0]);
-        return Value::of_bool(v.kind == ValueKind::text && valid_idcard(v.text));
+        return Value::of_bool(v.kind == ValueKind::text && valid_idcard(v.text, env.today));
       }
       case OpCode::fn_valid_uscc: {
         const Value v = run(n.children[0]);

@@ -2,6 +2,10 @@
 
 #include <onevisit/dsl/personal_numbers.hpp>
 
+#include <onevisit/dsl/expr.hpp>
+#include <onevisit/dsl/source.hpp>
+
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -43,7 +47,47 @@ std::optional<CivilDate> idcard_birth_date(std::string_view id) {
   return date;
 }
 
-bool valid_idcard(std::string_view id) {
+namespace {
+// Province-level codes of GB/T 2260, with 71 (Taiwan), 81 and 82 (Hong Kong, Macao) and 83
+// (the residence permits of Taiwan residents, GB/T 2260 has no 83 but the permits use 830000).
+bool known_province(int code) {
+  static constexpr std::array<int, 35> kProvinces = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43,
+                                                     44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83};
+  return std::find(kProvinces.begin(), kProvinces.end(), code) != kProvinces.end();
+}
+
+}  // namespace
+
+std::optional<IdcardProblem> idcard_problem(std::string_view id, std::optional<std::int64_t> today) {
+  if (id.size() != 18) return IdcardProblem::length;
+  for (std::size_t i = 0; i < 17; ++i) {
+    if (id[i] < '0' || id[i] > '9') return IdcardProblem::characters;
+  }
+  const char last = id[17] == 'x' ? 'X' : id[17];
+  if (!((last >= '0' && last <= '9') || last == 'X')) return IdcardProblem::characters;
+  const auto birth = idcard_birth_date(id);
+  if (!birth) return IdcardProblem::birth_date;
+  if (today && days_from_civil(*birth) > *today) return IdcardProblem::future_birth;
+  if (!known_province((id[0] - '0') * 10 + (id[1] - '0'))) return IdcardProblem::region;
+  if (last != *idcard_check_character(id.substr(0, 17))) return IdcardProblem::check_character;
+  return std::nullopt;
+}
+
+std::string_view describe(IdcardProblem problem) {
+  switch (problem) {
+    case IdcardProblem::length: return "应为 18 位";
+    case IdcardProblem::characters: return "应为 17 位数字加 1 位数字或 X";
+    case IdcardProblem::birth_date: return "第 7 至 14 位的出生日期不是有效日期";
+    case IdcardProblem::future_birth: return "出生日期晚于今天";
+    case IdcardProblem::region: return "前两位的省级行政区划代码不存在";
+    case IdcardProblem::check_character: return "末位校验码不符（GB 11643）";
+  }
+  return "";
+}
+
+bool valid_idcard(std::string_view id, std::optional<std::int64_t> today) { return !idcard_problem(id, today); }
+
+bool idcard_checksum_valid(std::string_view id) {
   if (id.size() != 18) return false;
   const auto expected = idcard_check_character(id.substr(0, 17));
   if (!expected) return false;
@@ -73,10 +117,67 @@ std::optional<char> uscc_check_character(std::string_view first17) {
   return kUsccCharset[static_cast<std::size_t>(check)];
 }
 
-bool valid_uscc(std::string_view code) {
-  if (code.size() != 18) return false;
-  const auto expected = uscc_check_character(code.substr(0, 17));
-  return expected && uscc_value(code[17]) >= 0 && code[17] == *expected;
+std::optional<UsccProblem> uscc_problem(std::string_view code) {
+  if (code.size() != 18) return UsccProblem::length;
+  for (const char c : code) {
+    if (uscc_value(c) < 0) return UsccProblem::characters;
+  }
+  if (code[17] != *uscc_check_character(code.substr(0, 17))) return UsccProblem::check_character;
+  return std::nullopt;
+}
+
+std::string_view describe(UsccProblem problem) {
+  switch (problem) {
+    case UsccProblem::length: return "应为 18 位";
+    case UsccProblem::characters: return "只能含数字和除 I、O、S、V、Z 以外的大写字母";
+    case UsccProblem::check_character: return "末位校验码不符（GB 32100）";
+  }
+  return "";
+}
+
+bool valid_uscc(std::string_view code) { return !uscc_problem(code); }
+
+std::string normalise_identifier(std::string_view text) {
+  if (find_invalid_utf8(text) != std::string_view::npos) return std::string(text);
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const std::size_t length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    const std::string_view character = text.substr(i, length);
+    i += length;
+    // Full-width forms U+FF01..U+FF5E are ASCII 0x21..0x7E shifted by 0xFEE0 (EF BC 81 .. EF BD 9E).
+    if (length == 3 && static_cast<unsigned char>(character[0]) == 0xEF) {
+      const unsigned code = ((0xFu & static_cast<unsigned char>(character[0])) << 12) |
+                            ((0x3Fu & static_cast<unsigned char>(character[1])) << 6) | (0x3Fu & static_cast<unsigned char>(character[2]));
+      if (code >= 0xFF01 && code <= 0xFF5E) {
+        out += static_cast<char>(code - 0xFEE0);
+        continue;
+      }
+    }
+    out += character;
+  }
+  // Blanks around it: ASCII white space, the ideographic space U+3000 and the no-break space.
+  auto blank_at_front = [&](std::string_view s) -> std::size_t {
+    if (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '\r' || s[0] == '\n')) return 1;
+    if (s.starts_with("\xE3\x80\x80")) return 3;
+    if (s.starts_with("\xC2\xA0")) return 2;
+    return 0;
+  };
+  auto blank_at_back = [&](std::string_view s) -> std::size_t {
+    if (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) return 1;
+    if (s.ends_with("\xE3\x80\x80")) return 3;
+    if (s.ends_with("\xC2\xA0")) return 2;
+    return 0;
+  };
+  std::string_view trimmed = out;
+  while (const auto n = blank_at_front(trimmed)) trimmed.remove_prefix(n);
+  while (const auto n = blank_at_back(trimmed)) trimmed.remove_suffix(n);
+  std::string result(trimmed);
+  for (char& c : result) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return result;
 }
 
 namespace {

@@ -214,7 +214,7 @@ class Scanner {
     if (!plus && count >= 17) {
       const std::size_t x = digits[16] + 1;
       if ((ch(x) == 'X' || ch(x) == 'x') && ends_after(x, letters_separate) &&
-          valid_idcard(std::string(d, 17) + 'X')) {
+          idcard_checksum_valid(std::string(d, 17) + 'X')) {
         digits[17] = x;
         found.last = x + 1, found.count = 18, found.kind = PersonalNumberKind::resident_id;
         return found;
@@ -235,7 +235,7 @@ class Scanner {
   static std::optional<std::pair<PersonalNumberKind, std::size_t>> classify(std::string_view d, bool plus) {
     using Kind = PersonalNumberKind;
     if (!plus) {
-      if (d.size() == 18 && valid_idcard(d)) return std::pair{Kind::resident_id, std::size_t{0}};
+      if (d.size() == 18 && idcard_checksum_valid(d)) return std::pair{Kind::resident_id, std::size_t{0}};
       if (valid_old_idcard(d)) return std::pair{Kind::old_resident_id, std::size_t{0}};
       if (valid_mobile_phone(d)) return std::pair{Kind::mobile_phone, std::size_t{0}};
       if (valid_landline(d)) return std::pair{Kind::landline_phone, std::size_t{0}};

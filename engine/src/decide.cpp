@@ -253,7 +253,9 @@ class Decider {
                     "Expected a channel (window, online, mobile or kiosk), but got '" + shown(cmd.channel) + "'",
                     {{"channels", {std::begin(kChannels), std::end(kChannels)}}});
     }
-    auto errors = validate_form(wf_, cmd.form, ctx_.now);
+    // Identifiers are stored as the standard writes them, however they were typed.
+    const std::map<std::string, Value> form = normalise_identifiers(wf_, cmd.form);
+    auto errors = validate_form(wf_, form, ctx_.now);
     if (!errors.empty()) {
       std::vector<std::string> fields;
       for (const auto& e : errors) fields.push_back(e.field);
@@ -272,7 +274,7 @@ class Decider {
     started.slots.assign(wf_.scope().slot_count(), Value{});
     const std::int64_t today = day_of(minutes_of(ctx_.now));
     for (const auto& f : wf_.fields) {
-      if (auto it = cmd.form.find(f.name); it != cmd.form.end()) {
+      if (auto it = form.find(f.name); it != form.end()) {
         started.slots[f.slot] = it->second;
       } else if (f.default_value) {
         started.slots[f.slot] = *f.default_value;

@@ -258,6 +258,19 @@ std::string choice_problem(const FieldModel& field, std::string_view value) {
          "”这一项，请从以下选项中选择：" + listed;
 }
 
+std::map<std::string, Value> normalise_identifiers(const Workflow& workflow, const std::map<std::string, Value>& form) {
+  std::map<std::string, Value> out = form;
+  for (auto& [name, value] : out) {
+    const auto index = workflow.find_field(name);
+    if (!index || value.kind != ValueKind::text) continue;
+    const auto base = workflow.fields[*index].value_type.base;
+    if (base == dsl::BaseType::idcard || base == dsl::BaseType::uscc || base == dsl::BaseType::phone) {
+      value = Value::of_text(dsl::normalise_identifier(value.text));
+    }
+  }
+  return out;
+}
+
 std::vector<Rejection::FieldError> validate_form(const Workflow& wf, const std::map<std::string, Value>& form, Timestamp now) {
   std::vector<Rejection::FieldError> errors;
   for (const auto& [name, value] : form) {
@@ -312,10 +325,19 @@ std::vector<Rejection::FieldError> validate_form(const Workflow& wf, const std::
         if (v.kind != ValueKind::date) fail(title + "应为日期（年-月-日）");
         break;
       case dsl::BaseType::idcard:
-        if (v.kind != ValueKind::text || !dsl::valid_idcard(v.text)) fail(title + "不是有效的居民身份证号码（GB 11643 校验位不符），请核对后重新填写");
+        // Says which check failed (length, characters, date, region, check character).
+        if (v.kind != ValueKind::text) {
+          fail(title + "应为 18 位居民身份证号码");
+        } else if (const auto problem = dsl::idcard_problem(v.text, env.today)) {
+          fail(title + "不是有效的居民身份证号码：" + std::string(dsl::describe(*problem)) + "，请核对后重新填写");
+        }
         break;
       case dsl::BaseType::uscc:
-        if (v.kind != ValueKind::text || !dsl::valid_uscc(v.text)) fail(title + "不是有效的统一社会信用代码（GB 32100 校验位不符），请核对后重新填写");
+        if (v.kind != ValueKind::text) {
+          fail(title + "应为 18 位统一社会信用代码");
+        } else if (const auto problem = dsl::uscc_problem(v.text)) {
+          fail(title + "不是有效的统一社会信用代码：" + std::string(dsl::describe(*problem)) + "，请核对后重新填写");
+        }
         break;
       case dsl::BaseType::phone: {
         static const std::regex kLandline("^0[0-9]{2,3}-?[0-9]{7,8}$");

@@ -93,6 +93,9 @@ TEST_CASE("expr: dates and identifiers", "[expr]") {
   CHECK(f.eval("birth_date(id) == date(\"1949-12-31\")") == Value::of_bool(true));
   CHECK(f.eval("valid_idcard(id)") == Value::of_bool(true));
   CHECK(f.eval("valid_idcard(\"340524198001010013\")") == Value::of_bool(false));
+  // Born after the evaluation's today (2026-11-28): not valid, and no (negative) age (issue 13).
+  CHECK(f.eval("valid_idcard(\"110105202701010016\")") == Value::of_bool(false));
+  CHECK(f.eval("age(\"110105202701010016\")").is_null());
   CHECK(f.eval("valid_uscc(\"91350100M000100Y43\")") == Value::of_bool(true));
   CHECK(f.eval("today() - born") == Value::of_int(days_from_civil({2026, 11, 28}) - days_from_civil({2000, 2, 29})));
   // 2026-11-27 (Fri) to 2026-11-30 (Mon): one weekday after the Friday.

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <onevisit/dsl/expr.hpp>
 #include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
 #include <onevisit/dsl/source.hpp>
@@ -26,6 +27,38 @@ TEST_CASE("identifiers: resident ID numbers (GB 11643)", "[identifiers]") {
   const auto birth = idcard_birth_date("11010519491231002X");
   REQUIRE(birth);
   CHECK(*birth == CivilDate{1949, 12, 31});
+}
+
+TEST_CASE("identifiers: an ID number says which check it fails, today and region included", "[identifiers]") {
+  const std::int64_t today = days_from_civil({2026, 12, 7});
+  CHECK(!idcard_problem("11010519491231002X", today));
+  CHECK(idcard_problem("1101051949123100", today) == IdcardProblem::length);
+  CHECK(idcard_problem("1101051949123100AX", today) == IdcardProblem::characters);
+  CHECK(idcard_problem("11010519490230002X", today) == IdcardProblem::birth_date);
+  // Born after today: a valid check character does not make it a person's number (issue 13).
+  CHECK(idcard_problem("110105202701010016", today) == IdcardProblem::future_birth);
+  CHECK(!valid_idcard("110105202701010016", today));
+  CHECK(valid_idcard("110105202701010016"));  // without a today only the date's reality counts
+  CHECK(idcard_problem("110105202612070018", today) != IdcardProblem::future_birth);  // born today is fine
+  // No province 99 (GB/T 2260); 83 is used by Taiwan residents' residence permits.
+  CHECK(idcard_problem("990105194912310023", today) == IdcardProblem::region);
+  CHECK(idcard_problem("340524198001010013", today) == IdcardProblem::check_character);
+  CHECK(describe(IdcardProblem::future_birth) == "出生日期晚于今天");
+  // Masking still hides an ID-shaped number of an unknown region (it errs on the side of hiding).
+  CHECK(idcard_checksum_valid("990105194912310023"));
+  CHECK(mask_personal_numbers("证号990105194912310023") == "证号990*************23");
+}
+
+TEST_CASE("identifiers: typed identifiers are made canonical", "[identifiers]") {
+  // Full-width digits and letters, a lower-case x, blanks around (ASCII, U+3000, no-break).
+  CHECK(normalise_identifier(" \xE3\x80\x80\xEF\xBC\x91\xEF\xBC\x91\xEF\xBC\x90\xEF\xBC\x91\xEF\xBC\x90\xEF\xBC\x95"
+                             "19491231002\xEF\xBD\x98\xC2\xA0\t") == "11010519491231002X");
+  CHECK(normalise_identifier("91350100m000100y43") == "91350100M000100Y43");
+  CHECK(normalise_identifier("\xEF\xBC\x90\xEF\xBC\x95\xEF\xBC\x97\xEF\xBC\x91\xEF\xBC\x8D" "88888888") == "0571-88888888");
+  CHECK(normalise_identifier("张 三") == "张 三");  // inner blanks and other text kept
+  CHECK(normalise_identifier("\xff x") == "\xff x");  // not UTF-8: unchanged
+  CHECK(uscc_problem("91350100m000100y43") == UsccProblem::characters);
+  CHECK(uscc_problem("91350100M000100Y44") == UsccProblem::check_character);
 }
 
 TEST_CASE("identifiers: unified social credit codes (GB 32100)", "[identifiers]") {

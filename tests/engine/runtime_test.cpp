@@ -170,11 +170,34 @@ TEST_CASE("runtime: the form is validated and every problem reported at once", "
   for (const auto& e : r.field_errors) errors[e.field] = e.message;
   CHECK(errors.size() == 5);
   CHECK(errors["company_name"] == "请填写「企业名称」");
-  CHECK(errors["legal_rep_id"] == "「法定代表人身份证」不是有效的居民身份证号码（GB 11643 校验位不符），请核对后重新填写");
+  CHECK(errors["legal_rep_id"] == "「法定代表人身份证」不是有效的居民身份证号码：末位校验码不符（GB 11643），请核对后重新填写");
   CHECK(errors["capital"] == "「注册资本」不能小于 0");
   CHECK(errors["category"] == "「类型」没有“partnership”这一项，请从以下选项中选择：公司（company）、个体（sole）");
   CHECK(errors["captial"] == "「企业开办」的表单没有“captial”这一栏，是否指「注册资本」（capital）？");
   CHECK(w.state.version == 0);
+}
+
+// Issue 13: a future birth date and an unknown province passed; typed variants were stored as typed.
+TEST_CASE("runtime: ID numbers are checked against today and the province, and stored canonical", "[runtime][form]") {
+  World w;  // today is 2026-02-12
+  auto form = w.form();
+  for (const auto& [id, problem] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"110105202701010016", "出生日期晚于今天"},  // valid check character, born 2027-01-01
+           {"990105194912310023", "前两位的省级行政区划代码不存在"},
+           {"1101051949123100", "应为 18 位"}}) {
+    form["legal_rep_id"] = Value::of_text(id);
+    const auto r = w.refused(StartCase{form, ""});
+    REQUIRE(r.field_errors.size() == 1);
+    CHECK(r.field_errors[0].message == std::string("「法定代表人身份证」不是有效的居民身份证号码：") + problem + "，请核对后重新填写");
+    CHECK(r.field_errors[0].message.find(id) == std::string::npos);
+  }
+  CHECK(w.state.version == 0);
+  // Full-width digits, a lower-case x and blanks around: accepted, stored as the standard writes it.
+  form["legal_rep_id"] = Value::of_text(" \xEF\xBC\x91\xEF\xBC\x91" "0105194912310 02x\xE3\x80\x80");
+  CHECK(w.refused(StartCase{form, ""}).field_errors.size() == 1);  // an inner blank is not forgiven
+  form["legal_rep_id"] = Value::of_text(" \xEF\xBC\x91\xEF\xBC\x91" "010519491231002x\xE3\x80\x80");
+  w.ok(StartCase{form, ""});
+  CHECK(w.state.slots[w.wf->fields[*w.wf->find_field("legal_rep_id")].slot].text == "11010519491231002X");
 }
 
 // Issue 14: a list(enum(...)) field took any text; enums are choices, wherever values enter.

@@ -376,6 +376,11 @@ std::string choice_problem(const FieldModel& field, std::string_view value);
 /// The field's title for messages (its name when it has none).
 std::string field_title(const FieldModel& field);
 
+/// The form with its ID-number, credit-code and phone fields made canonical
+/// (dsl::normalise_identifier: blanks around dropped, full-width characters made ASCII, letters
+/// upper-cased); other fields as given.
+std::map<std::string, dsl::Value> normalise_identifiers(const Workflow& workflow, const std::map<std::string, dsl::Value>& form);
+
 /// Validates form values against the workflow's fields: every problem at once. An `enum` value,
 /// and each element of a `list(enum)` value, must be one of the declared choices.
 std::vector<Rejection::FieldError> validate_form(const Workflow& workflow, const std::map<std::string, dsl::Value>& form,
