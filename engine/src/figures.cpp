@@ -28,12 +28,13 @@ std::expected<Value, std::string> parse_field_value(const Workflow& workflow, st
     return std::unexpected(message);
   }
   const FieldModel& field = workflow.fields[*index];
-  const std::string value(text);
+  const bool personal = field.value_type.base == dsl::BaseType::idcard || field.value_type.base == dsl::BaseType::uscc ||
+                        field.value_type.base == dsl::BaseType::phone;
+  // Identifiers are read as people type them: blanks around, full-width digits, a lower-case x.
+  const std::string value = personal ? dsl::normalise_identifier(text) : std::string(text);
   // The value is repeated so people see what was read; a personal number never whole (a
   // number with a wrong check digit is no ID number to the masking, so these fields are
   // masked by position), and never longer than a line.
-  const bool personal = field.value_type.base == dsl::BaseType::idcard || field.value_type.base == dsl::BaseType::uscc ||
-                        field.value_type.base == dsl::BaseType::phone;
   const std::string shown = dsl::truncate_utf8(personal ? dsl::mask_applicant(value) : dsl::mask_personal_numbers(value), 64);
   auto bad = [&](std::string_view wanted) {
     return std::unexpected("「" + field_title(field) + "」应为" + std::string(wanted) + "，“" + shown + "”不是");
@@ -73,10 +74,14 @@ std::expected<Value, std::string> parse_field_value(const Workflow& workflow, st
       return Value::of_list(std::move(items));
     }
     case dsl::BaseType::idcard:
-      if (!dsl::valid_idcard(value)) return bad("有效的居民身份证号码（18 位，末位校验码按 GB 11643 计算）");
+      if (const auto problem = dsl::idcard_problem(value)) {
+        return bad("有效的居民身份证号码（" + std::string(dsl::describe(*problem)) + "）");
+      }
       return Value::of_text(value);
     case dsl::BaseType::uscc:
-      if (!dsl::valid_uscc(value)) return bad("有效的统一社会信用代码（18 位，末位校验码按 GB 32100 计算）");
+      if (const auto problem = dsl::uscc_problem(value)) {
+        return bad("有效的统一社会信用代码（" + std::string(dsl::describe(*problem)) + "）");
+      }
       return Value::of_text(value);
     default: return Value::of_text(value);
   }
@@ -132,12 +137,12 @@ double reduction(double separate, double bundled) {
 }
 }  // namespace
 
-BundleFigures compute_figures(const Workflow& workflow, const std::map<std::string, Value>& given) {
+BundleFigures compute_figures(const Workflow& workflow, const std::map<std::string, Value>& given, std::int64_t today_days) {
   BundleFigures f;
   f.bundle = workflow.bundle_id;
   f.version = workflow.version;
-  const auto slots = situation_slots(workflow, given);
-  const dsl::Environment env{slots, 0, nullptr};
+  const auto slots = situation_slots(workflow, given, today_days);
+  const dsl::Environment env{slots, today_days, nullptr};
 
   std::vector<bool> applicable(workflow.items.size(), false);
   for (ItemIndex i = 0; i < workflow.items.size(); ++i) {

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <onevisit/dsl/expr.hpp>
+#include <onevisit/engine/calendar.hpp>
+#include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/graph_export.hpp>
 #include <onevisit/engine/workflow.hpp>
@@ -17,6 +20,8 @@ using onevisit::testing::describe;
 namespace {
 
 using onevisit::testing::replace;
+
+const std::int64_t kToday = dsl::days_from_civil({2026, 12, 7});
 
 const std::string kLifecycle = R"(
 lifecycle standard {
@@ -179,7 +184,7 @@ TEST_CASE("figures: counted by hand", "[figures]") {
   // license (produced inside) drop out, leaving articles and lease = 2. Three departments,
   // so three trips separately; lease must be shown in the original, so one window visit.
   // Working days: statutory 15 + 3 + 10 = 28 separately; critical path 1 + 1 = 2 bundled.
-  auto f = compute_figures(wf, {});
+  auto f = compute_figures(wf, {}, kToday);
   CHECK(f.items == 3);
   CHECK(f.departments == 3);
   CHECK(f.materials_separate == 8);
@@ -198,7 +203,7 @@ TEST_CASE("figures: counted by hand", "[figures]") {
   // Without an invoice: needs 3 + 2 = 5, bundled 2; statutory 15 + 3; path 1 + 0.5.
   auto given = parse_field_value(wf, "needs_invoice", "false");
   REQUIRE(given);
-  f = compute_figures(wf, {{"needs_invoice", *given}});
+  f = compute_figures(wf, {{"needs_invoice", *given}}, kToday);
   CHECK(f.items == 2);
   CHECK(f.materials_separate == 5);
   CHECK(f.workdays_separate == dsl::Decimal::from_int(18));
@@ -249,6 +254,30 @@ TEST_CASE("figures: the stats command", "[figures][cli]") {
   CHECK(bad.str().find("应为是或否") != std::string::npos);
 }
 
+// Issue 13: stats evaluated today() as 1970-01-01, so a 1980-born applicant was -10 years old
+// and age conditions came out as if the applicant were a child.
+TEST_CASE("figures: stats reads today's date, or --today", "[figures][cli]") {
+  const std::string disability = std::string(ONEVISIT_SOURCE_DIR) + "/workflows/bundles/disability_services.flow";
+  // The pension subsidy applies under 60: born 1970-01-01, 56 on 2026-12-07 and 60 on 2030-01-01.
+  const std::vector<std::string> given = {"card_status=new", "severe_disability=true", "applicant_id=110105197001010011"};
+  auto items_on = [&](const std::string& today) {
+    std::ostringstream out, err;
+    cli::StatsOptions options{{disability}, "", given, cli::OutputFormat::json, today};
+    REQUIRE(cli::run_stats(options, out, err) == 0);
+    const auto json = out.str();
+    const auto at = json.find("\"items\":");
+    REQUIRE(at != std::string::npos);
+    return std::stoi(json.substr(at + 8));
+  };
+  // Without --today: the real date in the offices' time zone (UTC+8).
+  const auto now_days = engine::day_of(engine::SystemClock().now() / 60'000);
+  CHECK(items_on("") == items_on(dsl::to_string(dsl::Value::of_date(now_days))));
+  CHECK(items_on("2026-12-07") == items_on("2030-01-01") + 1);
+  std::ostringstream out, err;
+  CHECK(cli::run_stats({{disability}, "", given, cli::OutputFormat::json, "2026-13-01"}, out, err) == 2);
+  CHECK(err.str() == "onevisit stats: --today takes a date YYYY-MM-DD, not '2026-13-01'\n");
+}
+
 TEST_CASE("compile: a use body replaces the catalog's members of the same kind", "[compile]") {
   // The catalog item sends a field this bundle does not have; the bundle replaces `sends`.
   auto text = replace(kBundle, "use registration", "use registration { sends needs_seal; limit 0.5 workday }");
@@ -264,7 +293,7 @@ TEST_CASE("compile: a use body replaces the catalog's members of the same kind",
   CHECK(item.statutory->amount == dsl::Decimal::from_int(15));  // kept from the catalog
   CHECK(item.catalog_promised->amount == dsl::Decimal::from_int(1));
   // Separately the item runs at its statutory limit; in the bundle at the shortened one.
-  const auto f = compute_figures(wf, {});
+  const auto f = compute_figures(wf, {}, kToday);
   CHECK(f.workdays_separate == dsl::Decimal::from_int(28));
   CHECK(f.workdays_bundled == *dsl::Decimal::parse("1.5"));
 }
