@@ -31,12 +31,22 @@ std::string valid_uscc(std::uint64_t n) {
   return std::string(first17) + *dsl::uscc_check_character(first17);
 }
 
+// The smallest whole number at or above `d`, and the largest at or below it.
+std::int64_t whole_at_least(dsl::Decimal d) {
+  const std::int64_t q = d.units / dsl::Decimal::kScale;
+  return d.units % dsl::Decimal::kScale > 0 ? q + 1 : q;
+}
+std::int64_t whole_at_most(dsl::Decimal d) {
+  const std::int64_t q = d.units / dsl::Decimal::kScale;
+  return d.units % dsl::Decimal::kScale < 0 ? q - 1 : q;
+}
+
 // A pattern that cannot be checked is no reason to discard a synthetic value.
 bool fits_pattern(const std::string& pattern, const std::string& text) { return dsl::pattern_matches(text, pattern).value_or(true); }
 
 }  // namespace
 
-std::map<std::string, Value> synthetic_form(const Workflow& wf, Timestamp now, std::uint64_t seed) {
+std::expected<std::map<std::string, Value>, std::string> synthetic_form(const Workflow& wf, Timestamp now, std::uint64_t seed) {
   std::map<std::string, Value> form;
   const std::int64_t today = day_of(now / kMinute);
   for (const auto& f : wf.fields) {
@@ -77,16 +87,50 @@ std::map<std::string, Value> synthetic_form(const Workflow& wf, Timestamp now, s
         v = Value::of_text(text);
       }
     }
-    if (f.value_type.base == dsl::BaseType::date) {
-      // Keep the date within the field's bounds (which may read today()).
-      const dsl::Environment env{{}, today, nullptr};
+    form[f.name] = std::move(v);
+  }
+  // Bounds may read today() and other fields (an end date after the start date), which may in
+  // turn be bounded: move each value into its bounds, with every other value in view, until
+  // nothing moves (a chain of n bounded fields settles in n passes).
+  for (std::size_t pass = 0; pass <= wf.fields.size(); ++pass) {
+    std::vector<Value> slots(wf.scope().slot_count());
+    for (const auto& f : wf.fields) {
+      if (auto it = form.find(f.name); it != form.end()) {
+        slots[f.slot] = it->second;
+      } else if (f.default_value) {
+        slots[f.slot] = *f.default_value;
+      }
+    }
+    const dsl::Environment env{slots, today, nullptr};
+    bool moved = false;
+    for (const auto& f : wf.fields) {
+      auto it = form.find(f.name);
+      if (it == form.end()) continue;
+      Value& v = it->second;
       std::optional<Value> min = f.min, max = f.max;
       if (f.min_expression) min = f.min_expression->evaluate(env);
       if (f.max_expression) max = f.max_expression->evaluate(env);
-      if (min && min->kind == dsl::ValueKind::date && v.integer < min->integer) v.integer = min->integer;
-      if (max && max->kind == dsl::ValueKind::date && v.integer > max->integer) v.integer = max->integer;
+      const auto clamp_to = [&](const std::optional<Value>& bound, bool lower) {
+        if (!bound || bound->is_null()) return;
+        if (v.kind == dsl::ValueKind::date && bound->kind == dsl::ValueKind::date) {
+          if (lower ? v.integer < bound->integer : v.integer > bound->integer) v.integer = bound->integer, moved = true;
+        } else if (v.kind == dsl::ValueKind::integer && (bound->kind == dsl::ValueKind::integer || bound->kind == dsl::ValueKind::decimal)) {
+          const auto whole = lower ? whole_at_least(bound->as_decimal()) : whole_at_most(bound->as_decimal());
+          if (lower ? v.integer < whole : v.integer > whole) v.integer = whole, moved = true;
+        } else if (v.kind == dsl::ValueKind::decimal && (bound->kind == dsl::ValueKind::integer || bound->kind == dsl::ValueKind::decimal)) {
+          const auto limit = bound->as_decimal();
+          if (lower ? v.as_decimal() < limit : v.as_decimal() > limit) v = Value::of_decimal(limit), moved = true;
+        }
+      };
+      clamp_to(min, true);
+      clamp_to(max, false);
     }
-    form[f.name] = std::move(v);
+    if (!moved) break;
+  }
+  // What still fails cannot be satisfied by moving values (a minimum above the maximum, a
+  // pattern no sample fits): say which field and why, rather than start cases that fail.
+  if (const auto errors = validate_form(wf, form, now); !errors.empty()) {
+    return std::unexpected("模拟表单无法满足「" + wf.title + "」的规则：" + errors.front().message + "（字段 " + errors.front().field + "）");
   }
   return form;
 }
@@ -156,7 +200,9 @@ std::expected<SimulationReport, EngineError> simulate(Engine& engine, VirtualClo
   };
 
   for (std::size_t n = 0; n < options.cases; ++n) {
-    const auto form = synthetic_form(*wf, clock.now(), options.seed * 1000003 + n);
+    const auto synthetic = synthetic_form(*wf, clock.now(), options.seed * 1000003 + n);
+    if (!synthetic) return std::unexpected(EngineError{EngineError::Kind::invalid, synthetic.error(), {}, {}});
+    const auto& form = *synthetic;
     std::string applicant;
     for (const auto& f : wf->fields) {
       if (f.value_type.base == dsl::BaseType::idcard && form.contains(f.name)) {

@@ -115,7 +115,9 @@ class DepartmentWorld {
 
   /// Starts a case with a synthetic form (plus `answers`), fetches its e-licenses.
   std::string start_case(std::uint64_t seed, const std::map<std::string, dsl::Value>& answers = {}) {
-    auto form = synthetic_form(*workflow_, clock_.now(), seed);
+    auto synthetic = synthetic_form(*workflow_, clock_.now(), seed);
+    REQUIRE(synthetic);
+    auto form = std::move(*synthetic);
     for (const auto& [k, v] : answers) form[k] = v;
     std::string applicant;
     for (const auto& f : workflow_->fields) {

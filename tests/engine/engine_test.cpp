@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <onevisit/dsl/expr.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
 #include <onevisit/dsl/source.hpp>
 #include <onevisit/engine/engine.hpp>
@@ -264,6 +265,54 @@ TEST_CASE("engine: a damaged database file is refused clearly", "[engine][sqlite
   REQUIRE(!opened);
   CHECK(opened.error().kind == EngineError::Kind::store);
   CHECK(testing::read_file(db) == "this is not a database, just text\n");
+}
+
+// Issue 13: simulate evaluated bounds without the other fields, so a bound such as "the end at
+// least a day after the start" failed every synthetic case.
+TEST_CASE("engine: synthetic forms keep bounds that read other fields, or say which cannot be kept", "[engine][simulate]") {
+  const std::string root = ONEVISIT_SOURCE_DIR;
+  const auto path = fs::path(root + "/workflows/bundles/restaurant_opening.flow").lexically_normal().generic_string();
+  std::map<std::string, std::string> files;
+  for (const auto& p : testing::workflow_files()) files[p.lexically_normal().generic_string()] = testing::read_file(p);
+  const std::string original = files.at(path);
+  auto with_fields = [&](const std::string& fields) {
+    std::string text = original;
+    const auto form = text.find("form {");
+    REQUIRE(form != std::string::npos);
+    text.insert(form + 6, "\n" + fields + "\n");
+    return text;
+  };
+  auto synthetic = [&](const std::string& fields) {
+    VirtualClock clock(at(2026, 9, 28, 9));
+    auto opened = Engine::open({":memory:", &clock});
+    REQUIRE(opened);
+    files[path] = with_fields(fields);
+    auto deployed = (*opened)->deploy_sources(files, {path});
+    if (!deployed) FAIL(deployed.error().message << "\n" << testing::describe(deployed.error().diagnostics));
+    const auto wf = (*opened)->workflow(deployed->bundles.at(0).bundle_id);
+    REQUIRE(wf);
+    return synthetic_form(*wf, clock.now(), 7);
+  };
+  // The end date is bounded by the start date, which is bounded by today(); the staff count by
+  // the tables.
+  const auto form = synthetic(
+      "    works_start \"开工日期\": date required min today() + 3 days\n"
+      "    works_end \"竣工日期\": date required min works_start + 1 day max works_start + 30 days\n"
+      "    tables \"餐桌数\": int required min 12\n"
+      "    staff \"从业人员数\": int required min tables + 2");
+  REQUIRE(form);
+  const auto today = dsl::days_from_civil({2026, 9, 28});
+  CHECK(form->at("works_start").integer >= today + 3);
+  CHECK(form->at("works_end").integer >= form->at("works_start").integer + 1);
+  CHECK(form->at("works_end").integer <= form->at("works_start").integer + 30);
+  CHECK(form->at("staff").integer >= form->at("tables").integer + 2);
+  // A minimum above the maximum cannot be kept: the error names the field and the rule.
+  const auto impossible = synthetic(
+      "    works_start \"开工日期\": date required\n"
+      "    works_end \"竣工日期\": date required min works_start + 40 days max works_start + 30 days");
+  REQUIRE(!impossible);
+  CHECK(impossible.error().find("「竣工日期」不能") != std::string::npos);
+  CHECK(impossible.error().find("works_end") != std::string::npos);
 }
 
 TEST_CASE("engine: simulated cases of every bundled workflow complete without a refused command", "[engine][simulate]") {

@@ -57,7 +57,9 @@ std::map<std::string, std::string> fields_for(const TransitionModel& transition)
 /// The first role the transition allows ("clerk" when any role may).
 std::string role_for(const TransitionModel& transition);
 
-/// A form that passes the bundle's validation, for tests and tools.
-std::map<std::string, dsl::Value> synthetic_form(const Workflow& workflow, Timestamp now, std::uint64_t seed);
+/// A form that passes the bundle's validation, for tests and tools: every field's value within
+/// its bounds, those that read today() or other fields included. An error (Chinese, naming the
+/// field and the rule) when a rule cannot be satisfied, e.g. a minimum above the maximum.
+std::expected<std::map<std::string, dsl::Value>, std::string> synthetic_form(const Workflow& workflow, Timestamp now, std::uint64_t seed);
 
 }  // namespace onevisit::engine
