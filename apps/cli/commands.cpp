@@ -7,6 +7,7 @@
 #include <onevisit/dsl/expr.hpp>
 #include <onevisit/dsl/formatter.hpp>
 #include <onevisit/engine/calendar.hpp>
+#include <onevisit/engine/calendars.hpp>
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/graph_export.hpp>
@@ -55,8 +56,19 @@ Checked load_check_compile(const std::vector<std::string>& paths) {
   return c;
 }
 
-std::vector<dsl::LocatedDiagnostic> check_with_analysis(const std::vector<std::string>& paths) {
-  const auto c = load_check_compile(paths);
+// The day a command counts from: --today when given, else the real date in the offices' time
+// zone (UTC+8). An error message for a --today that is no date.
+std::expected<std::int64_t, std::string> today_from(const std::string& option) {
+  if (option.empty()) return engine::day_of(engine::SystemClock().now() / 60'000);  // milliseconds to minutes
+  const auto date = dsl::parse_civil_date(option);
+  if (!date) return std::unexpected("--today takes a date YYYY-MM-DD, not '" + option + "'");
+  return dsl::days_from_civil(*date);
+}
+
+std::vector<dsl::LocatedDiagnostic> check_with_analysis(const std::vector<std::string>& paths, std::int64_t today_days) {
+  auto c = load_check_compile(paths);
+  const auto calendars = engine::calendar_coverage_warnings(c.program, c.compiled.workflows, today_days);
+  c.diagnostics.insert(c.diagnostics.end(), calendars.begin(), calendars.end());
   return c.program.located(c.diagnostics);
 }
 
@@ -79,7 +91,12 @@ int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err)
     err << "onevisit check: no .flow files found\n";
     return 2;
   }
-  const auto diagnostics = check_with_analysis(*paths);
+  const auto today = today_from(options.today);
+  if (!today) {
+    err << "onevisit check: " << today.error() << "\n";
+    return 2;
+  }
+  const auto diagnostics = check_with_analysis(*paths, *today);
   const auto errors = std::count_if(diagnostics.begin(), diagnostics.end(), [](const dsl::LocatedDiagnostic& d) {
     return d.diagnostic.severity == dsl::Severity::error;
   });
@@ -295,15 +312,12 @@ int run_stats(const StatsOptions& options, std::ostream& out, std::ostream& err)
     return 1;
   }
   // today() and age() read the real date (in the offices' time zone) unless --today says.
-  std::int64_t today_days = engine::day_of(engine::SystemClock().now() / 60'000);  // milliseconds to minutes
-  if (!options.today.empty()) {
-    const auto date = dsl::parse_civil_date(options.today);
-    if (!date) {
-      err << "onevisit stats: --today takes a date YYYY-MM-DD, not '" << options.today << "'\n";
-      return 2;
-    }
-    today_days = dsl::days_from_civil(*date);
+  const auto today = today_from(options.today);
+  if (!today) {
+    err << "onevisit stats: " << today.error() << "\n";
+    return 2;
   }
+  const std::int64_t today_days = *today;
   std::vector<std::string> json;
   for (const auto* wf : selected) {
     std::map<std::string, dsl::Value> given;

@@ -15,6 +15,7 @@ enum class OutputFormat { text, json };
 struct CheckOptions {
   std::vector<std::string> paths;  ///< files or directories
   OutputFormat format = OutputFormat::text;
+  std::string today;               ///< YYYY-MM-DD the calendar warning counts from; empty: the real local date
 };
 int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err);
 

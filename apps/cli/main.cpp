@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   onevisit::cli::CheckOptions check;
   auto* check_command = app.add_subcommand("check", "Check workflow files: syntax, names, types, limits, lifecycles");
   check_command->add_option("files", check.paths, "Workflow files or directories (every *.flow below)")->required();
+  check_command->add_option("--today", check.today, "The date the calendar warning counts from, YYYY-MM-DD (default: today)");
   check_command->add_option("--format", check.format, "Output format: text or json")
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
 

@@ -281,6 +281,7 @@ WorkCalendar::WorkCalendar(std::string name, std::uint8_t weekend_mask, std::vec
     exception_days_.push_back(day);
     exception_prefix_.push_back(exception_prefix_.back() + (workday ? 1 : -1));
   }
+  if (!days.empty()) declared_until_ = dsl::days_from_civil({dsl::civil_from_days(days.back().first).year, 12, 31});
 }
 
 std::expected<WorkCalendar, std::string> WorkCalendar::from_ast(const ast::Calendar& root,

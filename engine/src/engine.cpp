@@ -2,6 +2,7 @@
 
 #include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
+#include <onevisit/engine/calendars.hpp>
 #include <onevisit/engine/figures.hpp>
 
 #include <onevisit/engine/formats.hpp>
@@ -79,22 +80,6 @@ CommandResult result_from_json(const std::string& text, bool duplicate) {
     }
   }
   return r;
-}
-
-// The calendar a workflow names, built from the program it was compiled from.
-std::expected<WorkCalendar, std::string> build_calendar(const dsl::Program& program, const Workflow& wf) {
-  if (wf.calendar.empty()) return WorkCalendar::weekdays();
-  std::function<const dsl::ast::Calendar*(std::string_view)> lookup = [&](std::string_view name) -> const dsl::ast::Calendar* {
-    for (const auto& unit : program.units) {
-      for (const auto& d : unit.file.declarations) {
-        if (d.calendar && d.calendar->id.text == name) return &*d.calendar;
-      }
-    }
-    return nullptr;
-  };
-  const auto* root = lookup(wf.calendar);
-  if (!root) return std::unexpected("calendar '" + wf.calendar + "' not found");
-  return WorkCalendar::from_ast(*root, lookup);
 }
 
 // Every file a bundle's unit sees, as {path: text}: what is stored as its source.

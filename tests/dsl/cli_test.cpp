@@ -48,6 +48,32 @@ TEST_CASE("cli: check exit codes and formats", "[cli]") {
   CHECK(cli::run_check({{scratch("nope.flow").string()}, cli::OutputFormat::text}, out, err) == 2);
 }
 
+// Issue 13: a calendar running out of declared years counted the next year as plain weekdays
+// without a word. The calendar is made for the test: years are written only from the notice.
+TEST_CASE("cli: check warns when a bundle's calendar ends within 60 days", "[cli][calendar]") {
+  const auto file = scratch("calendar.flow");
+  write(file,
+        "calendar test_cal \"测试日历\" {\n  holiday 2031-10-01..2031-10-07 \"国庆节\"\n}\n"
+        "lifecycle standard {\n  state submitted \"已提交\" initial; state approved \"已办结\" final\n"
+        "  on approve: submitted -> approved by reviewer\n}\n"
+        "department d \"部门\"\nitem x \"事项\" by d { limit 5 workdays }\n"
+        "bundle b \"一件事\" version 1 {\n  promise 5 workdays; calendar test_cal; lifecycle standard\n  use x\n}\n");
+  auto check_on = [&](const std::string& today) {
+    std::ostringstream out, err;
+    cli::CheckOptions options{{file.string()}, cli::OutputFormat::text, today};
+    CHECK(cli::run_check(options, out, err) == 0);  // a warning, not an error
+    return out.str();
+  };
+  CHECK(check_on("2031-11-01").find("ok: 0 errors, 0 warnings") != std::string::npos);  // 61 days left
+  const auto near = check_on("2031-11-02");                                             // 59 days left
+  CHECK(near.find("calendar.flow:1:10: warning[calendar-ending]: calendar 'test_cal' declares holidays only up to 2031-12-31 (in 59 days, used by bundle 'b')") !=
+        std::string::npos);
+  CHECK(check_on("2032-01-15").find("(15 days ago, used by bundle 'b')") != std::string::npos);
+  std::ostringstream out, err;
+  CHECK(cli::run_check({{file.string()}, cli::OutputFormat::text, "15.1.2032"}, out, err) == 2);
+  CHECK(err.str() == "onevisit check: --today takes a date YYYY-MM-DD, not '15.1.2032'\n");
+}
+
 TEST_CASE("cli: fmt rewrites, --check reports, bad files stay untouched", "[cli]") {
   const auto file = scratch("fmt.flow");
   write(file, "department  d   \"部门\"\n");

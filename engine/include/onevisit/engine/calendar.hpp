@@ -52,6 +52,7 @@
 #include <cstdint>
 #include <expected>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -115,6 +116,13 @@ class WorkCalendar final : public dsl::WorkdayCounter {
 
   /// The id of the root calendar ("weekdays" for weekdays()).
   const std::string& name() const { return name_; }
+
+  /// The last day the calendar's declarations cover: 31 December of the latest year in which
+  /// it (or a calendar it includes) declares a holiday or a make-up working day. Later days
+  /// count the weekly pattern alone, as if that year had no holidays, so a deadline after it
+  /// is provisional (docs/runtime.md). None for a calendar that declares no dates at all
+  /// (weekdays(), or a calendar that is a weekly pattern on purpose).
+  std::optional<std::int64_t> declared_until() const { return declared_until_; }
 
   // ---- Days ----------------------------------------------------------------------------
 
@@ -203,6 +211,7 @@ class WorkCalendar final : public dsl::WorkdayCounter {
   /// exception_prefix_[i]: sum of the first i exceptions' effects on the working-day count
   /// (+1 for a make-up day, -1 for a holiday). One longer than exception_days_.
   std::vector<std::int64_t> exception_prefix_;
+  std::optional<std::int64_t> declared_until_;
 };
 
 }  // namespace onevisit::engine
