@@ -298,4 +298,30 @@ std::expected<std::optional<Elicense>, std::string> HttpElicenseLibrary::lookup(
   return std::optional<Elicense>(std::move(license));
 }
 
+std::expected<std::optional<CompanyRegistration>, std::string> HttpElicenseLibrary::registration(const std::string& uscc) {
+  std::string target = "/registrations?uscc=";
+  target += boost::urls::encode(uscc, boost::urls::unreserved_chars);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
+  auto response = client_->request("GET", target, "", headers);
+  if (!response) return std::unexpected("the e-license library is unreachable: " + response.error());
+  if (response->status == 404) return std::optional<CompanyRegistration>{};
+  if (response->status != 200) return std::unexpected("the e-license library answered " + std::to_string(response->status));
+  boost::system::error_code ec;
+  const auto value = json::parse(response->body, ec);
+  if (ec || !value.is_object()) return std::unexpected(std::string("the e-license library's registration is not a JSON object"));
+  const auto& o = value.as_object();
+  auto field = [&](std::string_view key) -> std::string {
+    const auto* v = o.if_contains(key);
+    if (v && v->is_string()) return std::string(v->as_string());
+    if (v && v->is_number()) return json::serialize(*v);
+    return {};
+  };
+  CompanyRegistration found{field("uscc"), field("name"), field("legal_representative"), field("address"),
+                            field("type"), field("capital"), field("business_scope"), field("established")};
+  // The library answers for the code asked: another company's data would fill the wrong form.
+  if (found.uscc != uscc) return std::unexpected("the e-license library answered for another credit code");
+  return std::optional<CompanyRegistration>(std::move(found));
+}
+
 }  // namespace onevisit::adapters
