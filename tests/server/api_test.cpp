@@ -1859,3 +1859,30 @@ TEST_CASE("server: the case page and the worklist say since when a clock is paus
   const auto again = market.get("/api/worklist").json();
   CHECK_FALSE(again.at("entries").as_array()[0].as_object().contains("paused_since"));
 }
+
+// Issue 14, the correction round in the console: the reviewer finds a verified scan unusable.
+// It is refused (退回, with the reason) so that the window can take the corrected one; before,
+// only a material waiting for verification could be refused, and a verified one was stuck.
+TEST_CASE("server: a reviewer refuses a material already verified, and the window takes the corrected one", "[server][correction]") {
+  Fixture f;
+  Client clerk = f.as("clerk");
+  const auto case_id = case_ready_for_approval(f, clerk, "R1");
+  REQUIRE(material_status(clerk, case_id, "articles") == "verified");
+  Client market = f.as("market");
+  auto refused = market.post("/api/cases/" + case_id + "/materials/articles/verify", json::object{{"accept", false}, {"reason", "章程缺少签字页"}});
+  INFO(refused.body);
+  REQUIRE(refused.status == 200);
+  CHECK(material_status(clerk, case_id, "articles") == "rejected");
+  // Refusing needs a reason; accepting again what is verified is refused (nothing to verify).
+  auto version = f.case_version(case_id);
+  REQUIRE(market.post("/api/cases/" + case_id + "/materials/id_card/verify", json::object{{"accept", false}}).status == 422);
+  REQUIRE(market.post("/api/cases/" + case_id + "/materials/id_card/verify", json::object{{"accept", true}}).status == 409);
+  CHECK(f.case_version(case_id) == version);
+  auto uploaded = clerk.send("PUT", "/api/cases/" + case_id + "/materials/articles", "%PDF-1.4 signed articles",
+                             {{"Content-Type", "application/pdf"}, {"X-File-Name", "articles-signed.pdf"}});
+  INFO(uploaded.body);
+  REQUIRE(uploaded.status == 200);
+  CHECK(material_status(clerk, case_id, "articles") == "submitted");
+  REQUIRE(clerk.post("/api/cases/" + case_id + "/materials/articles/verify", json::object{{"accept", true}}).status == 200);
+  CHECK(material_status(clerk, case_id, "articles") == "verified");
+}
