@@ -1834,6 +1834,7 @@ TEST_CASE("server: the case page and the worklist say since when a clock is paus
   CHECK_FALSE(registration.contains("paused_since"));
   CHECK(registration.at("paused_by_clerk").as_bool() == false);
   CHECK(registration.at("tolerant").as_bool() == false);
+  CHECK(registration.at("needs") == json::array{"id_card", "articles"});
 
   auto paused = clerk.post("/api/cases/" + case_id + "/pause", json::object{{"item", "registration"}, {"reason", "现场核查"}});
   INFO(paused.body);

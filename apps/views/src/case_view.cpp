@@ -135,6 +135,10 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
     if (state.paused_since != 0) o["paused_since"] = format_time(state.paused_since);
     o["paused_by_clerk"] = state.paused_by_clerk;
     o["tolerant"] = wf.items[i].tolerant;
+    // What it needs: 容缺 may leave only the item's own secondary materials pending.
+    json::array needs;
+    for (const auto m : wf.items[i].needs) needs.push_back(json::string(wf.materials[m].id));
+    o["needs"] = std::move(needs);
     const auto& lifecycle = wf.lifecycles[wf.items[i].lifecycle];
     if (state.state < lifecycle.states.size()) o["state_title"] = lifecycle.states[state.state].title;
     json::array events;
