@@ -178,19 +178,16 @@ try {
       }
       await shot(clerk, 'case-after-intake');
     }],
-    ['verify-accept', 'the clerk verifies every scan and accepts every item in two clicks', async () => {
+    ['verify-accept', 'the clerk, having checked the scans, verifies them and accepts every item in one click', async () => {
       const p = clerk.page;
-      await clerk.click('#verify-all', '全部核验通过');
-      await p.waitForSelector('#material-fire_pledge >> text=已核验');
-      check(!(await p.$('#verify-all')), 'nothing is left to verify');
-      // Keyboard: the next action has the focus, and Space fires it.
-      await p.waitForFunction(() => document.activeElement && document.activeElement.id === 'accept-all');
-      check(true, 'after 全部核验通过 the focus is on 全部受理');
-      await clerk.key('Space', '全部受理 (Space: it has the focus)');
+      check((await p.textContent('#accept-all')).includes('核验并全部受理'), 'with scans waiting, 受理 verifies them first (核验并全部受理)');
+      await clerk.click('#accept-all', '核验并全部受理');
       await itemIn(clerk, 'license_check', 'approved');
       for (const item of ['food_license', 'signboard', 'fire_check']) await itemIn(clerk, item, 'accepted');
-      check(!(await p.$('#accept-all')), 'every item the window accepts is accepted (the licence check, done on the spot, is finished)');
-      check((await p.$eval('#items', (e) => e.innerText)).includes('已受理'), 'the items read 已受理');
+      for (const material of Object.keys(scans)) {
+        check((await p.textContent(`#material-${material}`)).includes('已核验'), `${material} is verified`);
+      }
+      check(!(await p.$('#accept-all')) && !(await p.$('#verify-all')), 'every item the window accepts is accepted (the licence check, done on the spot, is finished)');
       await shot(clerk, 'case-accepted');
       await narrowShot(clerk, 'case');
       await readsWell(p, 'the case page');
@@ -221,7 +218,10 @@ try {
       await c.waitForSelector('#material-food_equipment_layout >> text=待核验');
       await clerk.click('#verify-all', '全部核验通过 (the new plan)');
       await c.waitForSelector('#material-food_equipment_layout >> text=已核验');
-      await clerk.click('#event-food_license-corrected', '代申请人补正完成');
+      // Keyboard: the next action has the focus, and Space fires it.
+      await c.waitForFunction(() => document.activeElement && document.activeElement.id === 'event-food_license-corrected');
+      check(true, 'after 全部核验通过 the focus is on the next action, 代申请人补正完成');
+      await clerk.key('Space', '代申请人补正完成 (Space: it has the focus)');
       await itemIn(clerk, 'food_license', 'submitted');
       await clerk.click('#accept-all', '全部受理 (again, after the correction)');
       await itemIn(clerk, 'food_license', 'accepted');

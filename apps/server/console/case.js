@@ -11,7 +11,8 @@
 //
 // Fewer clicks for the common path: 全部核验通过 verifies every material waiting for it,
 // 全部受理 fires each item's plain intake event (受理; an immediate item's 办结) and those of
-// the items that then start; an event that needs no reason and cannot be undone fires at once.
+// the items that then start (核验并全部受理: the waiting materials verified first); an event
+// that needs no reason and cannot be undone fires at once.
 import { t } from './i18n.js';
 import { api, askReason, busy, errorSlot, errorText, h, stackedTable } from './ui.js';
 import { departmentTitle, displayValue, eventTitle, irreversibleEvent, stateTitle, workflow as loadWorkflow } from './titles.js';
@@ -239,15 +240,25 @@ export async function casePage(page, caseId, me) {
     // immediate item's 办结), round after round, as items that come after the done ones start.
     const plainClerkEvent = (item) => (item.events || []).find((e) => e.roles.includes('clerk') && e.required_fields.length === 0 && !irreversibleEvent(e));
     const itemsSlot = errorSlot('items-error');
+    // 受理 at the window means the materials were checked: with materials waiting for it, the
+    // button verifies them first (核验并全部受理) and accepts nothing when one is refused.
     const acceptAll = running && me.role === 'window_clerk' && c.items.some(plainClerkEvent)
-      ? h('button', { class: 'action', id: 'accept-all' }, t('accept_all')) : null;
+      ? h('button', { class: 'action', id: 'accept-all' }, toVerify.length ? t('verify_and_accept_all') : t('accept_all')) : null;
     if (acceptAll) {
       acceptAll.addEventListener('click', () => busy(acceptAll, async () => {
         itemsSlot.textContent = '';
         acceptAll.dataset.key ||= newActionKey();
         const problems = [];
+        for (const m of toVerify) {
+          const result = await api('POST', `${base}/materials/${encodeURIComponent(m.material)}/verify`, { accept: true },
+            { 'Idempotency-Key': `${acceptAll.dataset.key}-verify-${m.material}` });
+          if (!result.ok) {
+            problems.push(`${m.title}：${errorText(result, fieldTitles)}`);
+            break;
+          }
+        }
         const tried = new Set();
-        for (let round = 0; round < 8; ++round) {
+        for (let round = 0; round < 8 && problems.length === 0; ++round) {
           const now = await api('GET', base);
           if (!now.ok) { problems.push(errorText(now)); break; }
           const ready = now.data.items.filter((item) => plainClerkEvent(item) && !tried.has(item.item));
