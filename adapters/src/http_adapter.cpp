@@ -211,7 +211,11 @@ AdapterResult HttpAdapter::submit(const AdapterCall& call) {
     if (!ec && answer.is_object()) {
       if (const auto* result = answer.as_object().if_contains("result"); result && !result->is_null()) {
         auto receipt = receipt_from_json(*result);
-        if (!receipt) return {AdapterResult::Status::rejected, "the department's result is malformed: " + receipt.error(), std::nullopt};
+        if (!receipt) {
+          spdlog::warn("adapter call {}: the department's result is malformed: {}", mask_identifiers(call.idempotency_key),
+                       mask_identifiers(receipt.error()));
+          return {AdapterResult::Status::rejected, "部门系统的答复格式有误，未予办理（malformed_result）", std::nullopt};
+        }
         delivered.receipt = std::move(*receipt);
       }
     }
