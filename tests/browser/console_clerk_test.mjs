@@ -460,6 +460,32 @@ try {
     await shot('1280-correction-at-window');
   });
 
+  await step('15. the dashboard\'s dates read the Chinese way, even in a browser with an English locale', async () => {
+    const english = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
+    const other = await english.newPage();
+    other.setDefaultTimeout(8000);
+    other.on('pageerror', (e) => pageErrors.push(String(e)));
+    await other.goto(`${base}/#/login`);
+    await other.fill('#login-name', 'sun');
+    await other.fill('#login-password', 'supervisor-1');
+    await other.click('#login-submit');
+    await other.waitForSelector('#whoami');
+    await other.goto(`${base}/#/dashboard`);
+    await other.waitForSelector('#report-from');
+    check((await other.getAttribute('#report-from', 'type')) !== 'date', 'not the browser\'s date field (mm/dd/yyyy in an English browser)');
+    check((await other.getAttribute('#report-from', 'placeholder')).includes('2026-12-07'), 'the field shows the Chinese form, 2026-12-07');
+    await other.fill('#report-from', '2026/12/1');
+    await other.press('#report-from', 'Enter');
+    await other.waitForFunction(() => document.getElementById('report-from').value === '2026-12-01');
+    check(true, '2026/12/1 is read and written back as 2026-12-01');
+    await other.fill('#report-to', '2026-02-30');
+    await other.press('#report-to', 'Enter');
+    await other.waitForSelector('#report-date-error:not(:empty)');
+    check(/[\u4e00-\u9fff]/.test(await other.textContent('#report-date-error')), 'a day that does not exist is said next to the fields, in Chinese');
+    await other.screenshot({ path: path.join(screenshots, 'clerk-1280-dashboard-dates.png') });
+    await english.close();
+  });
+
   await step('no script errors in the page', async () => check(pageErrors.length === 0, `no script errors ${pageErrors.join('; ')}`));
 } catch (error) {
   failures.push('setup');

@@ -90,6 +90,10 @@ async function narrowShot(d, name) {
   await d.page.setViewportSize({ width: 390, height: 844 });
   await d.page.waitForTimeout(100);
   await readsWell(d.page, `${name} at 390 px`);
+  const header = await d.page.$eval('header', (e) => e.getBoundingClientRect().height);
+  check(header <= 90, `${name} at 390 px: the header is two short rows (${Math.round(header)} px)`);
+  const wrapped = await d.page.$$eval('.due', (es) => es.filter((e) => e.getClientRects().length > 1 || e.getBoundingClientRect().height > 30).map((e) => e.textContent));
+  check(wrapped.length === 0, `${name} at 390 px: no deadline breaks inside${wrapped.length ? ` (${wrapped.join(', ')})` : ''}`);
   await shot(d, `${name}-390`);
   // The first screen as a phone shows it (the header, the top of the page).
   await d.page.evaluate(() => window.scrollTo(0, 0));
