@@ -46,6 +46,7 @@ const englishNote = (note) => /[A-Za-z]{3,}/.test(note || '') && !/[\u3400-\u9ff
 
 /** How often an open case page asks whether the case changed (seconds). */
 const followSeconds = 3;
+let followingPage = null;  // the case page now shown, whose timer follows the case
 
 /** Renders the case into `page`; answers once it is shown. */
 export async function casePage(page, caseId, me) {
@@ -416,9 +417,13 @@ export async function casePage(page, caseId, me) {
   if (sections) page(...sections);
   // Follows what others do while the page is open: the version is asked for every few
   // seconds (not while a dialog is open or the page is hidden, and never past leaving it).
+  // Only the page shown now follows: a newer rendering (the language switched, the login
+  // shown after a session ended) ends this one's.
   const shownHash = location.hash;
+  const token = {};
+  followingPage = token;
   const follow = setInterval(async () => {
-    if (location.hash !== shownHash) return clearInterval(follow);
+    if (location.hash !== shownHash || followingPage !== token || !document.getElementById('case-status')) return clearInterval(follow);
     if (document.hidden || document.querySelector('dialog[open]') || document.querySelector('#main button[aria-busy="true"]')) return;
     const now = await api('GET', base);
     if (location.hash !== shownHash) return clearInterval(follow);
