@@ -138,24 +138,38 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
                                            record.operation, record.payload, attempt, record.last_error == kAwaitingAnswer});
     } catch (const std::exception& e) {
       // An adapter (a plugin, say) must not take the dispatcher down with it.
-      result = {AdapterResult::Status::retry, std::string("the adapter failed: ") + e.what(), std::nullopt};
+      spdlog::warn("adapter call {}: the adapter failed: {}", mask_identifiers(record.idempotency_key), mask_identifiers(e.what()));
+      result = {AdapterResult::Status::retry, "部门系统接口程序出错，将自动重试（adapter_failed）", std::nullopt};
     }
   } else {
-    result = {AdapterResult::Status::rejected, "no adapter is configured for system '" + record.adapter + "'", std::nullopt};
+    // What a parked call says is read by a clerk (the case page): Chinese, what to do, the
+    // code kept for programs; the English detail goes to the log.
+    spdlog::warn("adapter call {}: no adapter is configured for system '{}'", mask_identifiers(record.idempotency_key), record.adapter);
+    result = {AdapterResult::Status::rejected,
+              "未配置部门系统「" + record.adapter + "」的接口：请管理员在部署配置中配置，或人工办结（no_adapter）", std::nullopt};
   }
   // The department's answer is applied before the call counts as delivered.
   bool applied_result = false;
   if (result.status == AdapterResult::Status::delivered && result.receipt) {
     if (!result.receipt->request_id.empty() && result.receipt->request_id != record.idempotency_key) {
-      result = {AdapterResult::Status::rejected, "the answer is for request '" + result.receipt->request_id + "', not this call", std::nullopt};
+      spdlog::warn("adapter call {}: the answer is for request '{}', not this call", mask_identifiers(record.idempotency_key),
+                   mask_identifiers(result.receipt->request_id));
+      result = {AdapterResult::Status::rejected, "部门系统的答复不是对这次调用的答复，未予办理（answer_for_other_request）", std::nullopt};
     } else if (!result.receipt->case_id.empty() && result.receipt->case_id != record.case_id) {
-      result = {AdapterResult::Status::rejected, "the answer is for case '" + result.receipt->case_id + "', not this call's", std::nullopt};
+      spdlog::warn("adapter call {}: the answer is for case '{}', not this call's", mask_identifiers(record.idempotency_key),
+                   mask_identifiers(result.receipt->case_id));
+      result = {AdapterResult::Status::rejected, "部门系统的答复属于另一个办件，未予办理（answer_for_other_case）", std::nullopt};
     } else if (result_handler_) {
       if (result.receipt->request_id.empty()) result.receipt->request_id = record.idempotency_key;
       if (result.receipt->case_id.empty()) result.receipt->case_id = record.case_id;
       if (auto handled = result_handler_(*result.receipt, ReceiptSender{record.adapter, record.department}); !handled) {
+        spdlog::warn("adapter call {}: the department's answer cannot be applied: {}", mask_identifiers(record.idempotency_key),
+                     mask_identifiers(handled.error().message));
+        // A Chinese refusal (the engine's, by titles) is worth reading; an English one is the log's.
+        const auto& why = handled.error().message;
+        const bool chinese = std::any_of(why.begin(), why.end(), [](char c) { return static_cast<unsigned char>(c) >= 0xE4 && static_cast<unsigned char>(c) <= 0xE9; });
         result = {handled.error().permanent ? AdapterResult::Status::rejected : AdapterResult::Status::retry,
-                  "the department's answer cannot be applied: " + handled.error().message, std::nullopt};
+                  "部门系统的答复无法办理" + (chinese ? "：" + why : std::string()) + "（receipt_refused）", std::nullopt};
       } else {
         applied_result = true;
       }

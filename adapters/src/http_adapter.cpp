@@ -211,7 +211,11 @@ AdapterResult HttpAdapter::submit(const AdapterCall& call) {
     if (!ec && answer.is_object()) {
       if (const auto* result = answer.as_object().if_contains("result"); result && !result->is_null()) {
         auto receipt = receipt_from_json(*result);
-        if (!receipt) return {AdapterResult::Status::rejected, "the department's result is malformed: " + receipt.error(), std::nullopt};
+        if (!receipt) {
+          spdlog::warn("adapter call {}: the department's result is malformed: {}", mask_identifiers(call.idempotency_key),
+                       mask_identifiers(receipt.error()));
+          return {AdapterResult::Status::rejected, "部门系统的答复格式有误，未予办理（malformed_result）", std::nullopt};
+        }
         delivered.receipt = std::move(*receipt);
       }
     }
@@ -296,6 +300,32 @@ std::expected<std::optional<Elicense>, std::string> HttpElicenseLibrary::lookup(
   license.content = std::move(*bytes);
   if (license.file_name.empty()) license.file_name = license.id + ".ofd";
   return std::optional<Elicense>(std::move(license));
+}
+
+std::expected<std::optional<CompanyRegistration>, std::string> HttpElicenseLibrary::registration(const std::string& uscc) {
+  std::string target = "/registrations?uscc=";
+  target += boost::urls::encode(uscc, boost::urls::unreserved_chars);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
+  auto response = client_->request("GET", target, "", headers);
+  if (!response) return std::unexpected("the e-license library is unreachable: " + response.error());
+  if (response->status == 404) return std::optional<CompanyRegistration>{};
+  if (response->status != 200) return std::unexpected("the e-license library answered " + std::to_string(response->status));
+  boost::system::error_code ec;
+  const auto value = json::parse(response->body, ec);
+  if (ec || !value.is_object()) return std::unexpected(std::string("the e-license library's registration is not a JSON object"));
+  const auto& o = value.as_object();
+  auto field = [&](std::string_view key) -> std::string {
+    const auto* v = o.if_contains(key);
+    if (v && v->is_string()) return std::string(v->as_string());
+    if (v && v->is_number()) return json::serialize(*v);
+    return {};
+  };
+  CompanyRegistration found{field("uscc"), field("name"), field("legal_representative"), field("address"),
+                            field("type"), field("capital"), field("business_scope"), field("established")};
+  // The library answers for the code asked: another company's data would fill the wrong form.
+  if (found.uscc != uscc) return std::unexpected("the e-license library answered for another credit code");
+  return std::optional<CompanyRegistration>(std::move(found));
 }
 
 }  // namespace onevisit::adapters

@@ -1,6 +1,7 @@
 #include <onevisit/adapters/results.hpp>
 
 #include <onevisit/adapters/elicense.hpp>
+#include <onevisit/engine/figures.hpp>
 
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -192,40 +193,75 @@ std::expected<engine::CommandResult, ElicenseError> fetch_elicense(engine::Engin
                                                                    const engine::CommandOptions& options) {
   using Kind = ElicenseError::Kind;
   auto view = engine.get_case(case_id);
-  if (!view) return std::unexpected(ElicenseError{Kind::engine, view.error().message, view.error()});
+  if (!view) return std::unexpected(ElicenseError{Kind::engine, view.error().message, view.error(), view.error().message});
   const auto& wf = *view->workflow;
   const auto m = wf.find_material(material_id);
   if (!m) {
-    return std::unexpected(ElicenseError{Kind::engine, "no material '" + material_id + "' in this bundle",
-                                         engine::EngineError{engine::EngineError::Kind::not_found, "no material '" + material_id + "' in this bundle"}});
+    return std::unexpected(ElicenseError{Kind::engine, "这件事没有这份材料",
+                                         engine::EngineError{engine::EngineError::Kind::not_found, "no material '" + material_id + "' in this bundle"},
+                                         "no material '" + material_id + "' in this bundle"});
   }
   const auto& material = wf.materials[*m];
+  // The message is what the clerk reads (Chinese, by titles, saying what to do instead); the
+  // English detail goes to the log.
+  const std::string title = "「" + material.title + "」";
   if (material.producer) {
-    return std::unexpected(ElicenseError{Kind::not_an_elicense, "material '" + material_id + "' is issued by item '" +
-                                                                    wf.items[*material.producer].id +
-                                                                    "' of this bundle: its department's system delivers it"});
+    return std::unexpected(ElicenseError{Kind::not_an_elicense,
+                                         title + "由本件的「" + wf.items[*material.producer].title + "」出具，部门出件后自动取得，无需调取",
+                                         std::nullopt,
+                                         "material '" + material_id + "' is issued by item '" + wf.items[*material.producer].id +
+                                             "' of this bundle: its department's system delivers it"});
   }
   if (material.source != engine::MaterialSource::elicense) {
-    return std::unexpected(ElicenseError{Kind::not_an_elicense, "material '" + material_id + "' is not declared `from elicense`: upload it"});
+    return std::unexpected(ElicenseError{Kind::not_an_elicense, title + "不是电子证照，请上传材料文件", std::nullopt,
+                                         "material '" + material_id + "' is not declared `from elicense`: upload it"});
   }
   if (library == nullptr) {
-    return std::unexpected(ElicenseError{Kind::not_held, "no e-license library is configured; upload material '" + material_id + "' instead"});
+    return std::unexpected(ElicenseError{Kind::not_held, "本中心未接入电子证照库，请改为上传" + title, std::nullopt,
+                                         "no e-license library is configured; upload material '" + material_id + "' instead"});
   }
   const auto holders = elicense_holders(wf, view->state);
   auto found = find_elicense(*library, material.elicense_type, holders);
   if (!found) {
-    return std::unexpected(ElicenseError{Kind::library, found.error() + "; try again, or upload material '" + material_id + "' instead"});
+    return std::unexpected(ElicenseError{Kind::library, "电子证照库暂时无法访问，请稍后重试，或改为上传" + title, std::nullopt,
+                                         found.error() + "; try again, or upload material '" + material_id + "' instead"});
   }
   if (!*found) {
-    return std::unexpected(ElicenseError{Kind::not_held, "the e-license library holds no " + material.elicense_type +
-                                                             " for the ID or credit code numbers on the form; upload material '" +
-                                                             material_id + "' instead"});
+    return std::unexpected(ElicenseError{Kind::not_held,
+                                         "电子证照库中没有申请表所填证件号码名下的「" + material.elicense_type + "」，请改为上传" + title,
+                                         std::nullopt,
+                                         "the e-license library holds no " + material.elicense_type +
+                                             " for the ID or credit code numbers on the form; upload material '" + material_id +
+                                             "' instead"});
   }
   auto hash = engine.contents().put((*found)->content);
-  if (!hash) return std::unexpected(ElicenseError{Kind::library, "storing the e-license: " + hash.error()});
+  if (!hash) {
+    return std::unexpected(ElicenseError{Kind::library, "电子证照保存失败，请稍后重试", std::nullopt, "storing the e-license: " + hash.error()});
+  }
   auto attached = engine.execute(case_id, engine::AttachMaterial{material_id, *hash, (*found)->file_name, true}, options);
-  if (!attached) return std::unexpected(ElicenseError{Kind::engine, attached.error().message, attached.error()});
+  if (!attached) return std::unexpected(ElicenseError{Kind::engine, attached.error().message, attached.error(), attached.error().message});
   return std::move(*attached);
+}
+
+std::map<std::string, std::string> registration_prefill(const engine::Workflow& wf, const CompanyRegistration& registration) {
+  // The conventional names the bundles give these fields (workflows/bundles): a bundle that
+  // names a field otherwise is not filled, rather than guessed.
+  const std::pair<std::string_view, const std::string*> known[] = {
+      {"company_name", &registration.name},       {"legal_rep_name", &registration.legal_representative},
+      {"business_address", &registration.address}, {"capital", &registration.capital},
+      {"business_scope", &registration.business_scope}, {"company_type", &registration.type},
+      {"uscc", &registration.uscc}};
+  std::map<std::string, std::string> filled;
+  for (const auto& f : wf.fields) {
+    if (f.situation) continue;
+    for (const auto& [name, value] : known) {
+      if (f.name != name || value->empty()) continue;
+      // A choice is filled only with one of its members; anything else is typed by the clerk.
+      // (parse_field_value refuses a value outside an enum's members.)
+      if (engine::parse_field_value(wf, f.name, *value)) filled[f.name] = *value;
+    }
+  }
+  return filled;
 }
 
 std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine, const std::string& case_id, ElicenseLibrary& library,

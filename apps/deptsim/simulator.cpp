@@ -79,6 +79,7 @@ struct Simulator::Impl {
   std::map<std::string, DepartmentCounts> counts;
   std::map<std::string, int> messages;  // by reference
   std::uint64_t elicense_lookups = 0;
+  std::uint64_t registration_lookups = 0;
   std::list<std::shared_ptr<asio::ip::tcp::socket>> sockets;
   std::list<std::thread> connection_threads;
   std::condition_variable wake;
@@ -208,6 +209,23 @@ struct Simulator::Impl {
     const std::string id = "1.2.156.3005.2." + std::to_string(std::hash<std::string>{}(type + "/" + holder) % 1000000007);
     const std::string content = "电子证照 " + type + " " + id;
     return {false, 200, json::serialize(json::object{{"id", id}, {"file", type + ".ofd"}, {"content_base64", adapters::encode_base64(content)}}), {}};
+  }
+
+  Answer registration_lookup(const boost::urls::url_view& target) {
+    std::string uscc;
+    for (const auto& p : target.params()) {
+      if (p.key == "uscc") uscc = p.value;
+    }
+    if (uscc.empty()) return {false, 400, R"({"error":"uscc is required"})", {}};
+    std::lock_guard lock(mutex);
+    ++registration_lookups;
+    for (const auto& r : options.registrations) {
+      if (r.uscc != uscc) continue;
+      return {false, 200, json::serialize(json::object{{"uscc", r.uscc}, {"name", r.name}, {"legal_representative", r.legal_representative},
+                                                        {"address", r.address}, {"type", r.type}, {"capital", r.capital},
+                                                        {"business_scope", r.business_scope}, {"established", r.established}}), {}};
+    }
+    return {false, 404, R"({"error":"no such company"})", {}};
   }
 
   Answer text_message(const std::string& body) {
@@ -349,6 +367,7 @@ struct Simulator::Impl {
       return department_answer(rest.substr(0, first), rest.substr(second + 1));
     }
     if (get && path == "/elicense/licenses") return elicense_lookup(*target);
+    if (get && path == "/elicense/registrations") return registration_lookup(*target);
     if (post && path == "/sms/send") return text_message(request.body());
     if (get && path == "/stats") return {false, 200, stats(), {}};
     if (post && path == "/control") return control(request.body());
@@ -509,9 +528,16 @@ struct Simulator::Impl {
                                         {"received", std::move(r)},
                                         {"payloads", std::move(p)},
                                         {"text_messages", messages.size()},
-                                        {"elicense_lookups", elicense_lookups}});
+                                        {"elicense_lookups", elicense_lookups}, {"registration_lookups", registration_lookups}});
   }
 };
+
+std::vector<Registration> default_registrations() {
+  return {{"91350100M000100Y43", "杭州小馆餐饮管理有限公司", "张三", "浙江省杭州市西湖区文三路1号", "limited", "50",
+           "餐饮服务；食品销售", "2025-06-18"},
+          {"91330106MA2H00010C", "杭州一件事科技有限公司", "李四", "浙江省杭州市西湖区学院路28号", "limited", "100",
+           "软件开发；信息技术咨询服务", "2024-03-01"}};
+}
 
 std::expected<std::unique_ptr<Simulator>, std::string> Simulator::start(Options options) {
   auto impl = std::make_unique<Impl>();

@@ -5,6 +5,7 @@
 //   POST /dept/<system>/<operation>   a department's REST endpoint (the `http` adapter)
 //   GET  /dept/<system>/<operation>/<key>   its answer to a call it took earlier (polling)
 //   GET  /elicense/licenses?type=&holder=   the e-license library
+//   GET  /elicense/registrations?uscc=      a company's registration, from the same library
 //   POST /sms/send                     the SMS gateway
 //   GET  /stats                        what each department received and applied (JSON)
 //   POST /control                      change a department's behaviour while running (JSON)
@@ -76,12 +77,22 @@ struct IdReader {
   std::string failure;
 };
 
+/// A company's registration as the e-license library serves it (GET /elicense/registrations).
+struct Registration {
+  std::string uscc, name, legal_representative, address, type, capital, business_scope, established;
+};
+
+/// The companies the simulated library knows (valid credit codes; the first is the one
+/// docs/api.md uses). Any other code is answered 404.
+std::vector<Registration> default_registrations();
+
 struct Options {
   std::string listen_address = "127.0.0.1";
   unsigned short port = 0;  ///< 0: any free port
   std::map<std::string, Behaviour> behaviours;  ///< by system (or exchange) name; "*" for all others
   std::map<std::string, std::filesystem::path> exchanges;  ///< exchange name -> folder root
   std::vector<std::string> missing_licenses;  ///< e-license types the library never has
+  std::vector<Registration> registrations = default_registrations();  ///< companies' registrations it holds
   IdReader id_reader;
   std::uint64_t seed = 1;
   std::chrono::milliseconds exchange_poll{20};

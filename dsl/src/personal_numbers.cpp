@@ -293,6 +293,22 @@ bool may_hold_number(std::string_view text) {
 
 }  // namespace
 
+std::string_view title_of(PersonalNumberKind kind) {
+  switch (kind) {
+    case PersonalNumberKind::resident_id:
+      return "身份证号码";
+    case PersonalNumberKind::old_resident_id:
+      return "15位身份证号码";
+    case PersonalNumberKind::credit_code:
+      return "统一社会信用代码";
+    case PersonalNumberKind::mobile_phone:
+      return "手机号码";
+    case PersonalNumberKind::landline_phone:
+      return "固定电话号码";
+  }
+  return "个人号码";
+}
+
 std::string_view to_string(PersonalNumberKind kind) {
   switch (kind) {
     case PersonalNumberKind::resident_id:

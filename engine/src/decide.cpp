@@ -348,7 +348,12 @@ class Decider {
     Rejection why;
     const auto m = material_index(cmd.material, why);
     if (!m) return why;
-    if (state_.materials[*m].status != MaterialStatus::submitted) {
+    // A verified material may still be refused (退回) when a reviewer finds it unusable: the
+    // window then takes the corrected one in its place (AttachMaterial refuses a verified one).
+    // A document an item issues is the department's, never refused here.
+    const bool refusing_verified = !cmd.accept && state_.materials[*m].status == MaterialStatus::verified &&
+                                   !wf_.materials[*m].producer && wf_.materials[*m].source != MaterialSource::produced;
+    if (state_.materials[*m].status != MaterialStatus::submitted && !refusing_verified) {
       const auto status = state_.materials[*m].status;
       return reject(Rejection::Code::wrong_state, "material_not_submitted",
                     material_title(*m) + "当前" + std::string(title_of(status)) + "，只能核验已提交的材料。" +

@@ -427,11 +427,12 @@ std::expected<CommandResult, EngineError> Engine::start_case(const std::string& 
   // chosen by the client must not be a phone, ID or credit-code number (issue 17).
   if (const auto found = dsl::find_personal_numbers(case_id, dsl::PersonalNumberScan::identifier);
       !found.empty()) {
+    // Read at the window and in the CLI: Chinese, with the machine-readable reason kept.
     return std::unexpected(make_error(
         EngineError::Kind::invalid,
-        "the case id '" + dsl::mask_personal_numbers(case_id, dsl::PersonalNumberScan::identifier) +
-            "' holds personal data (a " + std::string(dsl::to_string(found.front().kind)) +
-            "); choose another, or leave it out to have one generated"));
+        "办件编号“" + dsl::mask_personal_numbers(case_id, dsl::PersonalNumberScan::identifier) + "”含有个人信息（" +
+            std::string(dsl::title_of(found.front().kind)) +
+            "），不能用作办件编号：请换一个编号，或不填由系统生成（personal_case_id）"));
   }
   Command command{options.command_id, case_id, options.actor, options.role, StartCase{form, applicant, options.channel}};
   if (!workflow(bundle_id)) {

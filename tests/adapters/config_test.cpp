@@ -133,8 +133,8 @@ bundle b "发票" version 1 {
   calls.action = "calls";
   REQUIRE(run(calls, printed) == 0);
   CHECK(printed.find("delivered  tax.submit via tax_gateway") != std::string::npos);
-  CHECK(printed.find("parked  police.submit via police_exchange  attempts 1  no adapter is configured for system 'police_exchange'") !=
-        std::string::npos);
+  CHECK(printed.find("parked  police.submit via police_exchange  attempts 1  未配置部门系统「police_exchange」的接口") != std::string::npos);
+  CHECK(printed.find("（no_adapter）") != std::string::npos);
   const std::string parked_id = printed.substr(printed.find('\n') + 1, printed.find("  parked") - printed.find('\n') - 1);
 
   cli::CaseOptions resolve;

@@ -198,5 +198,56 @@ TEST_CASE("adapters: an answer in a response is from the system called, and only
   auto parked = store->list_outbox("c2", "parked", 10);
   REQUIRE(parked);
   REQUIRE(parked->size() == 1);
-  CHECK(parked->front().last_error.find("case 'c1'") != std::string::npos);
+  CHECK(parked->front().last_error.find("answer_for_other_case") != std::string::npos);
+}
+
+// Issue 14: what a parked call says reaches a clerk (the case page's 部门系统调用): Chinese,
+// saying what happened, with a machine-readable code kept; the English detail is the log's.
+TEST_CASE("adapters: a parked call tells the clerk in Chinese why, with a code kept", "[adapters][receipts]") {
+  class Answering final : public Adapter {
+   public:
+    Answering(std::string request, std::string case_id, bool throws = false) : request_(std::move(request)), case_(std::move(case_id)), throws_(throws) {}
+    AdapterResult submit(const AdapterCall& call) override {
+      if (throws_) throw std::runtime_error("plugin crashed");
+      Receipt receipt;
+      receipt.request_id = request_.empty() ? call.idempotency_key : request_;
+      receipt.case_id = case_;
+      receipt.status = Receipt::Status::approved;
+      return {AdapterResult::Status::delivered, "ok", receipt};
+    }
+
+   private:
+    std::string request_, case_;
+    bool throws_;
+  };
+  auto store = engine::make_memory_store();
+  REQUIRE(store->commit(request_with_outbox("c1", "nowhere")));          // no adapter for it
+  REQUIRE(store->commit(request_with_outbox("c2", "other_request")));    // answers another call
+  REQUIRE(store->commit(request_with_outbox("c3", "other_case")));       // answers for another case
+  REQUIRE(store->commit(request_with_outbox("c4", "refused")));          // its answer is refused
+  REQUIRE(store->commit(request_with_outbox("c5", "crashing")));         // the adapter throws
+  AdapterRegistry registry;
+  registry.add("other_request", std::make_shared<Answering>("c2/elsewhere/1/0", ""));
+  registry.add("other_case", std::make_shared<Answering>("", "c9"));
+  registry.add("refused", std::make_shared<Answering>("", ""));
+  registry.add("crashing", std::make_shared<Answering>("", "", true));
+  Dispatcher dispatcher(*store, registry, {.max_attempts = 1});
+  dispatcher.on_result([&](const Receipt&, const ReceiptSender&) -> std::expected<void, ResultError> {
+    return std::unexpected(ResultError{true, "item registration does not produce material 'x'"});
+  });
+  REQUIRE(dispatcher.drain_once(1'000'000));
+  const std::map<std::string, std::string> codes = {{"c1", "no_adapter"}, {"c2", "answer_for_other_request"}, {"c3", "answer_for_other_case"},
+                                                    {"c4", "receipt_refused"}, {"c5", "adapter_failed"}};
+  for (const auto& [case_id, code] : codes) {
+    auto parked = store->list_outbox(case_id, "parked", 10);
+    REQUIRE(parked);
+    REQUIRE(parked->size() == 1);
+    const auto& said = parked->front().last_error;
+    INFO(case_id << ": " << said);
+    CHECK(said.find("部门系统") != std::string::npos);
+    CHECK(said.find("（" + code + "）") != std::string::npos);
+    // No English sentence beside the code: that is the log's.
+    CHECK(said.find("the ") == std::string::npos);
+    CHECK(said.find("plugin crashed") == std::string::npos);
+  }
 }

@@ -49,7 +49,7 @@ async function step(name, body) {
     await body();
   } catch (error) {
     failures.push(name);
-    console.error(`not ok - ${name}: ${error.message.split('\n')[0]}`);
+    console.error(`not ok - ${name}: ${error.message.split('\n')[0]}`); if (process.env.STEP_STACK) console.error(error.stack);
   }
 }
 
@@ -199,15 +199,15 @@ try {
     await page.setInputFiles('#file-lease', { name: '租赁合同.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 租赁合同') });
     await page.$eval('#material-articles', (row) => row.scrollIntoView({ block: 'center' }));
     const scrolled = await page.evaluate(() => window.scrollY);
-    await page.click('#elicense-id_card');
-    await page.waitForSelector('#material-id_card >> text=已核验');
+    // The intake fetched the e-license by itself; the action in another row is the articles' upload.
+    check((await page.textContent('#material-id_card')).includes('已核验'), 'the intake fetched the e-license by itself');
+    await page.setInputFiles('#file-articles', { name: '章程.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 公司章程') });
+    await page.click('#upload-articles');
+    await page.waitForSelector('#material-articles >> text=待核验');
     check(Math.abs((await page.evaluate(() => window.scrollY)) - scrolled) < 4, 'the page does not jump after an action');
     check((await page.$eval('#file-lease', (input) => input.files.length)) === 1, 'the file chosen in another row is kept');
     await page.click('#upload-lease');
     await page.waitForSelector('#material-lease >> text=待核验');
-    await page.setInputFiles('#file-articles', { name: '章程.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 公司章程') });
-    await page.click('#upload-articles');
-    await page.waitForSelector('#material-articles >> text=待核验');
     let verifyKey = '';
     await page.route(/\/verify$/, async (route) => {
       verifyKey = route.request().headers()['idempotency-key'] || '';
@@ -458,6 +458,32 @@ try {
     await page.waitForSelector('#timeline li >> text=窗口代申请人办理');
     check(true, 'the timeline says the clerk acted for the applicant at the window');
     await shot('1280-correction-at-window');
+  });
+
+  await step('15. the dashboard\'s dates read the Chinese way, even in a browser with an English locale', async () => {
+    const english = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
+    const other = await english.newPage();
+    other.setDefaultTimeout(8000);
+    other.on('pageerror', (e) => pageErrors.push(String(e)));
+    await other.goto(`${base}/#/login`);
+    await other.fill('#login-name', 'sun');
+    await other.fill('#login-password', 'supervisor-1');
+    await other.click('#login-submit');
+    await other.waitForSelector('#whoami');
+    await other.goto(`${base}/#/dashboard`);
+    await other.waitForSelector('#report-from');
+    check((await other.getAttribute('#report-from', 'type')) !== 'date', 'not the browser\'s date field (mm/dd/yyyy in an English browser)');
+    check((await other.getAttribute('#report-from', 'placeholder')).includes('2026-12-07'), 'the field shows the Chinese form, 2026-12-07');
+    await other.fill('#report-from', '2026/12/1');
+    await other.press('#report-from', 'Enter');
+    await other.waitForFunction(() => document.getElementById('report-from').value === '2026-12-01');
+    check(true, '2026/12/1 is read and written back as 2026-12-01');
+    await other.fill('#report-to', '2026-02-30');
+    await other.press('#report-to', 'Enter');
+    await other.waitForSelector('#report-date-error:not(:empty)');
+    check(/[\u4e00-\u9fff]/.test(await other.textContent('#report-date-error')), 'a day that does not exist is said next to the fields, in Chinese');
+    await other.screenshot({ path: path.join(screenshots, 'clerk-1280-dashboard-dates.png') });
+    await english.close();
   });
 
   await step('no script errors in the page', async () => check(pageErrors.length === 0, `no script errors ${pageErrors.join('; ')}`));

@@ -99,8 +99,9 @@ try {
   check(caseId.length > 0, `the case ${caseId} is started and shown`);
   check((await page.textContent('#case-status')) === '办理中', 'the case is running');
 
-  await page.click('#elicense-id_card');
+  // The intake fetched the e-license by itself.
   await page.waitForSelector('#material-id_card >> text=已核验');
+  check(!(await page.$('#elicense-id_card')), 'the e-license was fetched with the intake: nothing to click');
   await page.setInputFiles('#file-articles', { name: '章程.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 公司章程') });
   await page.click('#upload-articles');
   await page.click('#verify-articles');

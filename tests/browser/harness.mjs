@@ -44,11 +44,14 @@ export function skipWithoutChromium() {
 /**
  * Starts the simulator and the server; `stop()` ends both and removes the folder.
  * `simulatorArgs` are added to the simulator's (e.g. `--id-reader` to play a card reader).
+ * `workflows`: a folder to deploy instead of `flow` (e.g. the repository's workflows/);
+ * `systems`: department systems the simulator plays over HTTP (it answers APPROVED with the
+ * documents a call asks for), instead of leaving their calls parked.
  */
-export async function startService({ binary, simulatorBinary, flow, simulatorArgs = [] }) {
+export async function startService({ binary, simulatorBinary, flow, simulatorArgs = [], workflows = null, systems = [] }) {
   const work = mkdtempSync(path.join(tmpdir(), 'onevisit-console-'));
   mkdirSync(path.join(work, 'workflows'));
-  writeFileSync(path.join(work, 'workflows', 'startup.flow'), flow);
+  if (!workflows) writeFileSync(path.join(work, 'workflows', 'startup.flow'), flow);
   const service = { work, simulator: null, server: null, base: '', password: '' };
   service.simulator = spawn(simulatorBinary, ['--listen', '127.0.0.1:0', '--port-file', path.join(work, 'simulator.port'), ...simulatorArgs], { stdio: 'ignore' });
   let simulatorPort = '';
@@ -59,9 +62,10 @@ export async function startService({ binary, simulatorBinary, flow, simulatorArg
   if (!simulatorPort) throw new Error('the department simulator did not start');
   service.simulatorPort = simulatorPort;
   // Only notices are configured: a department's submit call finds no adapter and is parked.
+  const played = systems.map((s) => `[systems.${s}]\nkind = "http"\nurl = "http://127.0.0.1:${simulatorPort}/dept/${s}"\ntimeout_ms = 2000\n`).join('');
   writeFileSync(path.join(work, 'deploy.toml'),
-    `[systems.notify]\nkind = "log"\n[elicense]\nurl = "http://127.0.0.1:${simulatorPort}/elicense"\n`);
-  const args = ['serve', '--db', path.join(work, 'cases.db'), '--workflows', path.join(work, 'workflows'), '--listen', '127.0.0.1:0',
+    `${played}[systems.notify]\nkind = "log"\n[elicense]\nurl = "http://127.0.0.1:${simulatorPort}/elicense"\n`);
+  const args = ['serve', '--db', path.join(work, 'cases.db'), '--workflows', workflows || path.join(work, 'workflows'), '--listen', '127.0.0.1:0',
     '--config', path.join(work, 'deploy.toml')];
   if (process.env.ONEVISIT_CONSOLE_DIR) args.push('--console', process.env.ONEVISIT_CONSOLE_DIR);
   service.server = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -132,7 +132,8 @@ bundle personal "个人信息" version 1 {
     INFO(id);
     start.case_id = id;
     CHECK(run(start, printed) == 1);
-    CHECK(printed.find("holds personal data") != std::string::npos);
+    CHECK(printed.find("含有个人信息") != std::string::npos);
+    CHECK(printed.find("personal_case_id") != std::string::npos);
     CHECK(printed.find(id) == std::string::npos);
   }
   cli::CaseOptions list;

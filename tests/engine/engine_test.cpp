@@ -571,7 +571,9 @@ TEST_CASE("engine: a case id that looks like a phone, ID or credit-code number i
     auto refused = engine.start_case("loop", form, "", {"", "clerk-1", "clerk"}, id);
     REQUIRE_FALSE(refused);
     CHECK(refused.error().kind == EngineError::Kind::invalid);
-    CHECK(refused.error().message.find("holds personal data") != std::string::npos);
+    // Read at the window and in the CLI: Chinese, with the machine-readable reason kept.
+    CHECK(refused.error().message.find("含有个人信息") != std::string::npos);
+    CHECK(refused.error().message.find("personal_case_id") != std::string::npos);
     CHECK(refused.error().message.find(id) == std::string::npos);
   }
   auto listed = engine.list_cases({});

@@ -8,6 +8,7 @@
 #include "deptsim/simulator.hpp"
 
 #include <onevisit/adapters/adapter.hpp>
+#include <onevisit/adapters/elicense.hpp>
 #include <onevisit/adapters/results.hpp>
 #include <onevisit/server/server.hpp>
 
@@ -1272,6 +1273,8 @@ TEST_CASE("server: e-licenses come from the configured library, or the clerk is 
       INFO(material << ": " << refused.body);
       CHECK(refused.status == 422);
       CHECK(refused.code() == "invalid");
+      CHECK(has_cjk(refused.message()));
+      CHECK(refused.message().find(material) == std::string::npos);
     }
     CHECK(clerk.post("/api/cases/E1/materials/nothing/elicense", json::object{}).status == 404);
     CHECK(f.case_version("E1") == version);
@@ -1286,7 +1289,9 @@ TEST_CASE("server: e-licenses come from the configured library, or the clerk is 
     INFO(refused.body);
     CHECK(refused.status == 409);
     CHECK(refused.code() == "upload_instead");
-    CHECK(refused.body.find("upload") != std::string::npos);
+    // The clerk reads what to do, in Chinese and by titles; the English detail is the log's.
+    CHECK(refused.message().find("请改为上传「身份证」") != std::string::npos);
+    CHECK(refused.message().find("upload") == std::string::npos);
     CHECK(f.case_version("E2") == version);
     CHECK(material_status(clerk, "E2", "id_card") == "missing");
   }
@@ -1299,6 +1304,7 @@ TEST_CASE("server: e-licenses come from the configured library, or the clerk is 
     INFO(refused.body);
     CHECK(refused.status == 409);
     CHECK(refused.code() == "upload_instead");
+    CHECK(refused.message().find("未接入电子证照库") != std::string::npos);
     CHECK(f.case_version("E3") == version);
     CHECK(material_status(clerk, "E3", "id_card") == "missing");
   }
@@ -1743,4 +1749,141 @@ TEST_CASE("server: the console may call the window PC's ID-card reader, and the 
   CHECK(page.header("content-security-policy").find("default-src 'self'") != std::string::npos);
   Client admin = f.as("admin");
   CHECK(admin.get("/api/session").json().at("user").at("display_name") == "系统管理员");
+}
+
+// Issue 14, pre-fill: at intake the clerk types the credit code and the company's registration
+// comes from the e-license library (the simulator's), filling only the bundle's own fields.
+TEST_CASE("server: a company's registration pre-fills the intake form by credit code, from the e-license library", "[server][prefill]") {
+  SECTION("a registered company: the bundle's fields, the code as typed at the window") {
+    Fixture f;
+    Client clerk = f.as("clerk");
+    // Lower case and spaces are the same code (the library is asked for 91330106MA2H00010C).
+    auto found = clerk.post("/api/workflows/startup/registration", json::object{{"uscc", " 91330106ma2h00010c "}});
+    INFO(found.body);
+    REQUIRE(found.status == 200);
+    const auto fields = found.json().at("fields").as_object();
+    CHECK(fields.at("company_name").as_string() == "杭州一件事科技有限公司");
+    CHECK(fields.at("capital").as_string() == "100");
+    // The startup bundle declares no legal representative, address or scope: nothing else.
+    CHECK(fields.size() == 2);
+    // The answer never repeats the full code.
+    CHECK(found.body.find("91330106MA2H00010C") == std::string::npos);
+
+    // A code whose check character is wrong is refused before the library is asked.
+    auto wrong = clerk.post("/api/workflows/startup/registration", json::object{{"uscc", "91330106MA2H00010D"}});
+    CHECK(wrong.status == 422);
+    CHECK(wrong.code() == "invalid_field");
+    CHECK(wrong.json().at("details").at("fields").as_array()[0].at("field").as_string() == "uscc");
+    CHECK(has_cjk(wrong.message()));
+    // A valid code the library does not know: say so, in Chinese.
+    auto unknown = clerk.post("/api/workflows/startup/registration", json::object{{"uscc", "91110000MA0000000H"}});
+    CHECK(unknown.status == 404);
+    CHECK(unknown.json().at("reason").as_string() == "no_registration");
+    CHECK(has_cjk(unknown.message()));
+    CHECK(clerk.post("/api/workflows/startup/registration", json::object{}).status == 400);
+    CHECK(clerk.post("/api/workflows/nothing/registration", json::object{{"uscc", "91330106MA2H00010C"}}).status == 404);
+    // Only those who start cases: a reviewer is refused.
+    Client market = f.as("market");
+    CHECK(market.post("/api/workflows/startup/registration", json::object{{"uscc", "91330106MA2H00010C"}}).status == 403);
+  }
+  SECTION("no library configured: the clerk types the data") {
+    Fixture f(64 * 1024, kLogSystems, false, Library::none);
+    Client clerk = f.as("clerk");
+    auto refused = clerk.post("/api/workflows/startup/registration", json::object{{"uscc", "91330106MA2H00010C"}});
+    CHECK(refused.status == 404);
+    CHECK(refused.json().at("reason").as_string() == "no_library");
+  }
+  SECTION("the restaurant bundle's form: name, legal representative and address") {
+    adapters::CompanyRegistration registration{"91350100M000100Y43", "杭州小馆餐饮管理有限公司", "张三", "文三路1号", "limited", "50",
+                                               "餐饮服务", "2025-06-18"};
+    auto opened = engine::Engine::open({":memory:"});
+    REQUIRE(opened);
+    const fs::path root = fs::path(ONEVISIT_SOURCE_DIR) / "workflows";
+    std::map<std::string, std::string> files;
+    for (const auto& entry : fs::recursive_directory_iterator(root)) {
+      if (entry.path().extension() != ".flow") continue;
+      std::ifstream in(entry.path());
+      files[fs::relative(entry.path(), root).string()] = std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    REQUIRE((*opened)->deploy_sources(files, {"bundles/restaurant_opening.flow"}));
+    const auto wf = (*opened)->workflow("restaurant_opening");
+    REQUIRE(wf);
+    const auto filled = adapters::registration_prefill(*wf, registration);
+    CHECK(filled == std::map<std::string, std::string>{{"business_address", "文三路1号"}, {"company_name", "杭州小馆餐饮管理有限公司"},
+                                                       {"legal_rep_name", "张三"}, {"uscc", "91350100M000100Y43"}});
+  }
+}
+
+// Issue 14, 容缺受理 and clock pause in the console: the case page and the worklist say since
+// when a clock stands still and who stopped it; the case page says which items allow 容缺.
+TEST_CASE("server: the case page and the worklist say since when a clock is paused, and which items allow tolerant intake", "[server][pause]") {
+  Fixture f;
+  Client clerk = f.as("clerk");
+  const auto case_id = case_ready_for_approval(f, clerk, "P1");
+  auto item_of = [&](Client& c, const std::string& id) {
+    auto reply = c.get("/api/cases/" + case_id);
+    REQUIRE(reply.status == 200);
+    const auto body = reply.json();
+    for (const auto& i : body.at("items").as_array()) {
+      if (i.at("item").as_string() == id) return i.as_object();
+    }
+    FAIL("no item " << id);
+    return json::object{};
+  };
+  auto registration = item_of(clerk, "registration");
+  CHECK_FALSE(registration.contains("paused_since"));
+  CHECK(registration.at("paused_by_clerk").as_bool() == false);
+  CHECK(registration.at("tolerant").as_bool() == false);
+  CHECK(registration.at("needs") == json::array{"id_card", "articles"});
+
+  auto paused = clerk.post("/api/cases/" + case_id + "/pause", json::object{{"item", "registration"}, {"reason", "现场核查"}});
+  INFO(paused.body);
+  REQUIRE(paused.status == 200);
+  registration = item_of(clerk, "registration");
+  REQUIRE(registration.contains("paused_since"));
+  CHECK(registration.at("paused_since").as_string() == "2026-03-02 10:00");
+  CHECK(registration.at("paused_by_clerk").as_bool() == true);
+
+  Client market = f.as("market");
+  auto worklist = market.get("/api/worklist");
+  REQUIRE(worklist.status == 200);
+  const auto listed = worklist.json();
+  const auto& entries = listed.at("entries").as_array();
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].at("paused_since").as_string() == "2026-03-02 10:00");
+  CHECK(entries[0].at("paused_by_clerk").as_bool() == true);
+
+  REQUIRE(clerk.post("/api/cases/" + case_id + "/resume", json::object{{"item", "registration"}}).status == 200);
+  registration = item_of(clerk, "registration");
+  CHECK_FALSE(registration.contains("paused_since"));
+  CHECK(registration.at("paused_by_clerk").as_bool() == false);
+  const auto again = market.get("/api/worklist").json();
+  CHECK_FALSE(again.at("entries").as_array()[0].as_object().contains("paused_since"));
+}
+
+// Issue 14, the correction round in the console: the reviewer finds a verified scan unusable.
+// It is refused (退回, with the reason) so that the window can take the corrected one; before,
+// only a material waiting for verification could be refused, and a verified one was stuck.
+TEST_CASE("server: a reviewer refuses a material already verified, and the window takes the corrected one", "[server][correction]") {
+  Fixture f;
+  Client clerk = f.as("clerk");
+  const auto case_id = case_ready_for_approval(f, clerk, "R1");
+  REQUIRE(material_status(clerk, case_id, "articles") == "verified");
+  Client market = f.as("market");
+  auto refused = market.post("/api/cases/" + case_id + "/materials/articles/verify", json::object{{"accept", false}, {"reason", "章程缺少签字页"}});
+  INFO(refused.body);
+  REQUIRE(refused.status == 200);
+  CHECK(material_status(clerk, case_id, "articles") == "rejected");
+  // Refusing needs a reason; accepting again what is verified is refused (nothing to verify).
+  auto version = f.case_version(case_id);
+  REQUIRE(market.post("/api/cases/" + case_id + "/materials/id_card/verify", json::object{{"accept", false}}).status == 422);
+  REQUIRE(market.post("/api/cases/" + case_id + "/materials/id_card/verify", json::object{{"accept", true}}).status == 409);
+  CHECK(f.case_version(case_id) == version);
+  auto uploaded = clerk.send("PUT", "/api/cases/" + case_id + "/materials/articles", "%PDF-1.4 signed articles",
+                             {{"Content-Type", "application/pdf"}, {"X-File-Name", "articles-signed.pdf"}});
+  INFO(uploaded.body);
+  REQUIRE(uploaded.status == 200);
+  CHECK(material_status(clerk, case_id, "articles") == "submitted");
+  REQUIRE(clerk.post("/api/cases/" + case_id + "/materials/articles/verify", json::object{{"accept", true}}).status == 200);
+  CHECK(material_status(clerk, case_id, "articles") == "verified");
 }

@@ -31,6 +31,8 @@ struct Reply {
     return v;
   }
   std::string code() const { return std::string(json().at("code").as_string()); }
+  /// The error's message for people.
+  std::string message() const { return std::string(json().at("message").as_string()); }
   std::string header(const std::string& name) const {
     auto it = headers.find(name);
     return it == headers.end() ? std::string() : it->second;

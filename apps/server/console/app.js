@@ -3,7 +3,7 @@
 // HTML. This file holds the layout, the routes, the login, the worklist, the dashboard and the
 // users page; intake.js, case.js and graph.js the larger pages.
 import { t, lang, setLang } from './i18n.js';
-import { api, askReason, busy, errorSlot, errorText, h, stackedTable } from './ui.js';
+import { api, askReason, busy, errorSlot, errorText, h, parseDay, stackedTable } from './ui.js';
 import { departmentList, departmentTitle, loadDepartments } from './titles.js';
 import { intakePage } from './intake.js';
 import { casePage } from './case.js';
@@ -95,8 +95,15 @@ async function worklistPage() {
     const href = `#/case/${encodeURIComponent(e.case_id)}`;
     return h('tr', { class: 'worklist-row', tabindex: 0, 'data-case': e.case_id,
       onclick: (event) => { if (!event.target.closest('a')) location.hash = href; },
-      onkeydown: (event) => { if (event.key === 'Enter' && !event.target.closest('a')) location.hash = href; } },
-    h('td', {}, e.due && e.due !== '-' ? e.due : t('none')), h('td', {}, e.light ? h('span', { class: `badge ${e.light}` }, t(e.light)) : h('span', { class: 'muted' }, t('none'))),
+      onkeydown: (event) => {
+        if ((event.key === 'Enter' || event.key === ' ') && !event.target.closest('a')) {
+          event.preventDefault();  // Space would scroll the page
+          location.hash = href;
+        }
+      } },
+    // A paused clock has no running deadline: the row says since when it stands still.
+    h('td', { class: 'due' }, e.paused_since ? h('span', { class: 'paused' }, `${t('clock_paused')}（${t('since').replace('{time}', e.paused_since)}）`)
+      : e.due && e.due !== '-' ? e.due : t('none')), h('td', {}, e.light ? h('span', { class: `badge ${e.light}` }, t(e.light)) : h('span', { class: 'muted' }, t('none'))),
     h('td', {}, h('a', { href, tabindex: -1 }, e.case_id)),
     h('td', {}, e.bundle_title || t('bundle')), h('td', {}, e.item_title || t('item')),
     h('td', {}, e.state_title && e.state_title !== e.state ? e.state_title : t(`state_${e.state}`)), h('td', {}, departmentTitle(e.department)));
@@ -107,13 +114,29 @@ async function worklistPage() {
 }
 
 async function dashboardPage() {
-  const from = h('input', { id: 'report-from', type: 'date', 'aria-label': t('from') });
-  const to = h('input', { id: 'report-to', type: 'date', 'aria-label': t('to') });
+  // Days are typed and shown the Chinese way (2026-12-01) whatever the browser's locale: the
+  // browser's own date field would show mm/dd/yyyy on an English system.
+  const dayInput = (id, label) => h('input', { id, inputmode: 'numeric', placeholder: t('hint_date'), 'aria-label': label, size: 12, autocomplete: 'off' });
+  const from = dayInput('report-from', t('from'));
+  const to = dayInput('report-to', t('to'));
+  const dateError = h('span', { class: 'action-error', id: 'report-date-error', role: 'alert' });
   const area = h('div', { id: 'report' });
   const load = async () => {
     const query = new URLSearchParams();
-    if (from.value) query.set('from', from.value);
-    if (to.value) query.set('to', to.value);
+    dateError.textContent = '';
+    for (const [input, key] of [[from, 'from'], [to, 'to']]) {
+      const day = parseDay(input.value);
+      input.classList.toggle('invalid', day === null);
+      if (day === null) {
+        dateError.textContent = t('invalid_date');
+        input.focus();
+        return;
+      }
+      if (day) {
+        input.value = day;
+        query.set(key, day);
+      }
+    }
     const result = await api('GET', `/api/report?${query}`);
     if (!result.ok) return area.replaceChildren(h('div', { class: 'error-box' }, errorText(result)));
     // Each bar and count leads to its cases: the report's `filters` are the case list's query.
@@ -150,8 +173,10 @@ async function dashboardPage() {
     area.replaceChildren(figures(result.data.overall, t('overall'), 'overall'),
       ...result.data.bundles.map((b, i) => figures(b, b.title || t('bundle'), `bundle${i}`)));
   };
-  page(h('section', {}, h('h1', {}, t('dashboard')), h('span', { class: 'inline' }, t('from'), from, t('to'), to,
-    h('button', { class: 'secondary', id: 'report-refresh', onclick: (event) => busy(event.currentTarget, load) }, t('refresh')))), area);
+  const refresh = h('button', { class: 'secondary', id: 'report-refresh', type: 'submit' }, t('refresh'));
+  page(h('section', {}, h('h1', {}, t('dashboard')),
+    h('form', { class: 'inline', onsubmit: (event) => { event.preventDefault(); busy(refresh, load); } },
+      h('label', { for: 'report-from' }, t('from')), from, h('label', { for: 'report-to' }, t('to')), to, refresh), dateError), area);
   load();
 }
 

@@ -2,14 +2,24 @@
 // fire now, the departments' calls and the timeline.
 //
 // Actions update the page in place: the page is rebuilt from the API's new answer and swapped
-// in with the scroll position, the focus and the files chosen in other rows kept. An action's
-// error shows next to its button. Irreversible actions ask for a reason in an in-page dialog;
-// a finished case offers no actions on its materials and items.
+// in with the scroll position, the focus, what was typed and the files chosen in other rows
+// kept; when the action's button is gone, the next action gets the focus. The page also
+// follows what others do (a reviewer's approval, the window's acceptance): it asks for the
+// case's version every few seconds and updates in place when it changed. An action's error
+// shows next to its button. Irreversible actions ask for a reason in an in-page dialog; a
+// finished case offers no actions on its materials and items.
+//
+// Fewer clicks for the common path: 全部核验通过 verifies every material waiting for it,
+// 全部受理 fires each item's plain intake event (受理; an immediate item's 办结) and those of
+// the items that then start (核验并全部受理: the waiting materials verified first); an event
+// that needs no reason and cannot be undone fires at once.
 import { t } from './i18n.js';
 import { api, askReason, busy, errorSlot, errorText, h, stackedTable } from './ui.js';
 import { departmentTitle, displayValue, eventTitle, irreversibleEvent, stateTitle, workflow as loadWorkflow } from './titles.js';
 import { processGraph } from './graph.js';
 import { noticesSection } from './notices.js';
+
+const newActionKey = () => `action-${Date.now().toString(36)}-${crypto.getRandomValues(new Uint32Array(2)).join('')}`;
 
 const engineRole = { window_clerk: 'clerk', reviewer: 'reviewer', supervisor: 'supervisor' };
 
@@ -25,14 +35,25 @@ function lightBadge(light) {
  */
 function materialNote(note) {
   if (!note || note === 'e-license') return '';
-  if (/[\u3400-\u9fff]/.test(note)) return ` ${note}`;
   if (note === "issued by the department's system") return ` ${t('note_issued_by_department')}`;
+  if (/^pending \(容缺\)/.test(note)) return ` ${t('note_pending')}`;
+  // A clerk's reason as written; an engine note with English words only in the tooltip.
+  if (/[\u3400-\u9fff]/.test(note) && !englishNote(note)) return ` ${note}`;
   return '';
 }
+
+const englishNote = (note) => /[A-Za-z]{3,}/.test(note || '') && !/[\u3400-\u9fff]{4,}/.test(note || '');
+
+/** How often an open case page asks whether the case changed (seconds). */
+const followSeconds = 3;
+let followingPage = null;  // the case page now shown, whose timer follows the case
 
 /** Renders the case into `page`; answers once it is shown. */
 export async function casePage(page, caseId, me) {
   const fileInputs = new Map();  // material -> the file input, kept across updates while it holds a file
+  // What the intake could not upload or fetch, said once on the case page it opens.
+  const intakeNotice = sessionStorage.getItem('ov_case_notice');
+  sessionStorage.removeItem('ov_case_notice');
   const base = `/api/cases/${encodeURIComponent(caseId)}`;
 
   const render = async () => {
@@ -40,6 +61,7 @@ export async function casePage(page, caseId, me) {
       api('GET', base), api('GET', `${base}/history`), api('GET', `${base}/calls`)]);
     if (!caseResult.ok) return page(h('section', {}, h('div', { class: 'error-box' }, errorText(caseResult))));
     const c = caseResult.data;
+    shownVersion = c.version;
     const wf = (await loadWorkflow(c.bundle)) || { fields: [], items: [], materials: [] };
     const fieldByName = new Map((wf.fields || []).map((f) => [f.name, f]));
     const fieldTitles = Object.fromEntries((wf.fields || []).map((f) => [f.name, f.title]));
@@ -50,13 +72,13 @@ export async function casePage(page, caseId, me) {
     // shown, so sending again after a lost answer does not act twice.
     const run = (button, slot, method, path, body, headers = {}) => busy(button, async () => {
       slot.textContent = '';
-      button.dataset.key ||= `action-${Date.now().toString(36)}-${crypto.getRandomValues(new Uint32Array(2)).join('')}`;
+      button.dataset.key ||= newActionKey();
       const result = await api(method, base + path, body, { ...headers, 'Idempotency-Key': button.dataset.key });
       if (!result.ok) {
         slot.textContent = errorText(result, fieldTitles);
         return false;
       }
-      await update();
+      await update(button.id);
       return true;
     });
     const withReason = async (options, send) => {
@@ -79,6 +101,13 @@ export async function casePage(page, caseId, me) {
         refuse.addEventListener('click', () => withReason({ title: `${t('refuse')}：${title}`, note: t('refuse_note') },
           (reason) => run(refuse, slot, 'POST', `/materials/${encodeURIComponent(m.material)}/verify`, { accept: false, reason })));
         actions.push(verify, refuse);
+      } else if (running && mayVerify && m.status === 'verified' && m.source === 'upload') {
+        // A verified scan found unusable later (at review) is refused too, so that the window
+        // can take the corrected one (补正).
+        const refuse = h('button', { class: 'secondary', id: `refuse-${m.material}` }, t('refuse'));
+        refuse.addEventListener('click', () => withReason({ title: `${t('refuse')}：${title}`, note: t('refuse_note') },
+          (reason) => run(refuse, slot, 'POST', `/materials/${encodeURIComponent(m.material)}/verify`, { accept: false, reason })));
+        actions.push(refuse);
       }
       if (running && me.role === 'window_clerk' && ['missing', 'rejected', 'tolerated'].includes(m.status)) {
         if (m.source === 'elicense') {
@@ -110,14 +139,45 @@ export async function casePage(page, caseId, me) {
         }
       }
       return h('tr', { id: `material-${m.material}` }, h('td', {}, title),
-        h('td', { title: m.note && !/[\u3400-\u9fff]/.test(m.note) ? m.note : undefined },
+        h('td', { title: m.note && (!/[\u3400-\u9fff]/.test(m.note) || englishNote(m.note)) ? m.note : undefined },
           h('span', { class: `badge ${m.status === 'verified' ? 'ok' : m.status === 'rejected' ? 'bad' : ''}` }, t(`material_${m.status}`)),
           materialNote(m.note)),
         h('td', { class: 'file-name' }, m.file_name || ''), h('td', {}, actions, slot));
     });
 
+    // 全部核验通过: every material waiting for verification, one request each (each with its own
+    // Idempotency-Key, derived from the button's), stopping at the first refusal.
+    const toVerify = running && mayVerify ? c.materials.filter((m) => m.status === 'submitted') : [];
+    const materialsSlot = errorSlot('materials-error');
+    const verifyAll = toVerify.length > 0 ? h('button', { class: 'action', id: 'verify-all' }, `${t('verify_all')}（${toVerify.length}）`) : null;
+    if (verifyAll) {
+      verifyAll.addEventListener('click', () => busy(verifyAll, async () => {
+        materialsSlot.textContent = '';
+        verifyAll.dataset.key ||= newActionKey();
+        let problem = '';
+        for (const m of toVerify) {
+          const result = await api('POST', `${base}/materials/${encodeURIComponent(m.material)}/verify`, { accept: true },
+            { 'Idempotency-Key': `${verifyAll.dataset.key}-${m.material}` });
+          if (!result.ok) {
+            problem = `${m.title}：${errorText(result, fieldTitles)}`;
+            break;
+          }
+        }
+        await update(verifyAll.id);
+        // Said after the update, in the new page's place for it.
+        const slotNow = document.getElementById('materials-error');
+        if (slotNow) slotNow.textContent = problem;
+      }));
+    }
+
     // Items with their states, deadlines and the events this user may fire now
     const myRole = engineRole[me.role];
+    // The reason given with the latest pause of each item (the timeline's ClockPaused entries).
+    const pauseReasons = new Map();
+    for (const e of (historyResult.ok ? historyResult.data.events : [])) {
+      if (e.type === 'ClockPaused' && e.item) pauseReasons.set(e.item.id, e.reason || '');
+    }
+    const mayPause = running && (me.role === 'window_clerk' || me.role === 'supervisor');
     const itemRows = c.items.map((item) => {
       const mine = me.role !== 'reviewer' || item.department === me.department;
       const mayFire = (e) => e.roles.length === 0 || e.roles.includes(myRole);
@@ -148,14 +208,96 @@ export async function casePage(page, caseId, me) {
         });
         return h('span', { class: 'inline' }, inputs, button);
       });
+      // 容缺受理: accept with secondary materials pending, on the applicant's pledge to bring them.
+      const pendable = c.materials.filter((m) => m.secondary && ['missing', 'rejected'].includes(m.status) && (item.needs || []).includes(m.material));
+      if (running && me.role === 'window_clerk' && item.tolerant && pendable.length > 0 && events.some((e) => e.event === 'accept' && mayFire(e))) {
+        const tolerant = h('button', { class: 'secondary', id: `tolerant-${item.item}` }, t('tolerant_intake'));
+        tolerant.addEventListener('click', async () => {
+          const answer = await askReason({ title: `${t('tolerant_intake')}：${item.title}`, note: t('tolerant_note'), confirm: t('tolerant_intake'),
+            label: t('pledge'), placeholder: t('pledge_placeholder'),
+            checks: { label: t('pending_materials'), options: pendable.map((m) => [m.material, m.title, true]) } });
+          if (answer === null) return;
+          await run(tolerant, slot, 'POST', `/items/${encodeURIComponent(item.item)}/tolerant-intake`,
+            { pending: answer.checks, event: 'accept', fields: { reason: answer.reason } });
+        });
+        buttons.push(tolerant);
+      }
+      if (mayPause && item.paused_by_clerk) {
+        const resume = h('button', { class: 'action', id: `resume-${item.item}` }, t('resume_clock'));
+        resume.addEventListener('click', () => run(resume, slot, 'POST', '/resume', { item: item.item }));
+        buttons.push(resume);
+      }
+      // A paused clock has no running deadline: since when it stands still, and why.
+      const due = item.paused_since
+        ? h('span', { class: 'paused', id: `paused-${item.item}` }, `${t('clock_paused')}（${t('since').replace('{time}', item.paused_since)}）`,
+          pauseReasons.get(item.item) && item.paused_by_clerk ? h('span', { class: 'muted' }, ` ${t('reason')}：${pauseReasons.get(item.item)}`) : null)
+        : h('span', { class: 'due' }, item.due && item.due !== '-' ? item.due : t('none'));
       return h('tr', { id: `item-${item.item}` }, h('td', {}, item.title), h('td', {}, departmentTitle(item.department)),
         h('td', {}, t(item.phase)), h('td', { class: 'item-state', 'data-state': item.state }, stateTitle(item.state, item.state_title)),
-        h('td', {}, item.due && item.due !== '-' ? item.due : t('none')), h('td', {}, lightBadge(item.light)), h('td', {}, buttons, slot));
+        h('td', {}, due), h('td', {}, lightBadge(item.light)), h('td', {}, buttons, slot));
     });
+
+    // 全部受理: each item's plain intake event (no reason needed, not a failure: 受理, an
+    // immediate item's 办结), round after round, as items that come after the done ones start.
+    const plainClerkEvent = (item) => (item.events || []).find((e) => e.roles.includes('clerk') && e.required_fields.length === 0 && !irreversibleEvent(e));
+    const itemsSlot = errorSlot('items-error');
+    // 受理 at the window means the materials were checked: with materials waiting for it, the
+    // button verifies them first (核验并全部受理) and accepts nothing when one is refused.
+    const acceptAll = running && me.role === 'window_clerk' && c.items.some(plainClerkEvent)
+      ? h('button', { class: 'action', id: 'accept-all' }, toVerify.length ? t('verify_and_accept_all') : t('accept_all')) : null;
+    if (acceptAll) {
+      acceptAll.addEventListener('click', () => busy(acceptAll, async () => {
+        itemsSlot.textContent = '';
+        acceptAll.dataset.key ||= newActionKey();
+        const problems = [];
+        for (const m of toVerify) {
+          const result = await api('POST', `${base}/materials/${encodeURIComponent(m.material)}/verify`, { accept: true },
+            { 'Idempotency-Key': `${acceptAll.dataset.key}-verify-${m.material}` });
+          if (!result.ok) {
+            problems.push(`${m.title}：${errorText(result, fieldTitles)}`);
+            break;
+          }
+        }
+        const tried = new Set();
+        for (let round = 0; round < 8 && problems.length === 0; ++round) {
+          const now = await api('GET', base);
+          if (!now.ok) { problems.push(errorText(now)); break; }
+          const ready = now.data.items.filter((item) => plainClerkEvent(item) && !tried.has(item.item));
+          if (ready.length === 0) break;
+          for (const item of ready) {
+            tried.add(item.item);
+            const e = plainClerkEvent(item);
+            const result = await api('POST', `${base}/items/${encodeURIComponent(item.item)}/events/${encodeURIComponent(e.event)}`, { fields: {} },
+              { 'Idempotency-Key': `${acceptAll.dataset.key}-${item.item}-${e.event}` });
+            if (!result.ok) problems.push(`${item.title}：${errorText(result, fieldTitles)}`);
+          }
+        }
+        await update(acceptAll.id);
+        const slotNow = document.getElementById('items-error');
+        if (slotNow) slotNow.textContent = problems.join('\n');
+      }));
+    }
 
     // Case-level actions for the window
     const caseActions = [];
     const caseSlot = errorSlot('action-error');
+    // 暂停计时 (the whole case or one item, with a reason) and 恢复计时: window clerks and supervisors.
+    const pausable = mayPause ? c.items.filter((item) => item.phase === 'active' && !item.paused_by_clerk) : [];
+    if (pausable.length > 0) {
+      const pause = h('button', { class: 'secondary', id: 'pause' }, t('pause_clock'));
+      pause.addEventListener('click', async () => {
+        const answer = await askReason({ title: t('pause_clock'), note: t('pause_note'), confirm: t('pause_clock'), placeholder: t('pause_placeholder'),
+          select: { label: t('pause_which'), options: [['', t('pause_all')], ...pausable.map((item) => [item.item, item.title])] } });
+        if (answer === null) return;
+        await run(pause, caseSlot, 'POST', '/pause', answer.select ? { item: answer.select, reason: answer.reason } : { reason: answer.reason });
+      });
+      caseActions.push(pause);
+    }
+    if (mayPause && c.items.filter((item) => item.paused_by_clerk).length > 1) {
+      const resumeAll = h('button', { class: 'action', id: 'resume-all' }, t('resume_all'));
+      resumeAll.addEventListener('click', () => run(resumeAll, caseSlot, 'POST', '/resume', {}));
+      caseActions.push(resumeAll);
+    }
     if (me.role === 'window_clerk') {
       if (running) {
         const withdraw = h('button', { class: 'secondary danger', id: 'withdraw' }, t('withdraw'));
@@ -221,31 +363,70 @@ export async function casePage(page, caseId, me) {
     return [
       h('section', {}, h('h1', {}, `${c.case_id} · ${wf.title || t('bundle')}`),
         h('p', {}, h('span', { class: 'badge', id: 'case-status' }, t(c.status)),
-          ` ${t('applicant')}：${c.applicant || t('none')} · ${t('deadline')}：${c.deadline_due && c.deadline_due !== '-' ? c.deadline_due : t('none')}`),
+          ` ${t('applicant')}：${c.applicant || t('none')} · ${t('deadline')}：`, h('span', { class: 'due' }, c.deadline_due && c.deadline_due !== '-' ? c.deadline_due : t('none'))),
+        c.items.some((item) => item.paused_by_clerk) ? h('p', { class: 'paused', id: 'case-paused' },
+          `${t('clock_paused')}：${c.items.filter((item) => item.paused_by_clerk).map((item) => `${item.title}（${t('since').replace('{time}', item.paused_since || '')}）`).join('、')}`) : null,
+        intakeNotice ? h('div', { class: 'error-box', id: 'intake-notice' }, intakeNotice) : null,
         caseActions.length ? h('div', { class: 'case-actions' }, caseActions, caseSlot) : caseSlot),
       // The notices are printed at the window; a reviewer's history holds only their department's part.
       historyResult.ok && me.role !== 'reviewer' ? noticesSection(c, events, wf) : null,
       h('section', {}, h('h2', {}, t('form')), formRows.length ? h('div', { class: 'table-scroll' }, h('table', { id: 'case-form' }, h('tbody', {}, formRows)))
         : h('p', { class: 'muted' }, t('form_none'))),
-      h('section', {}, h('h2', {}, t('materials')), table('materials', ['material', 'status', 'file', 'actions'], materialRows)),
+      h('section', {}, h('div', { class: 'section-head' }, h('h2', {}, t('materials')), verifyAll), materialsSlot,
+        table('materials', ['material', 'status', 'file', 'actions'], materialRows)),
       h('section', {}, h('h2', {}, t('process')), h('div', { class: 'graph-scroll' }, processGraph(c.items))),
-      h('section', {}, h('h2', {}, t('items')), table('items', ['item', 'department', 'phase', 'state', 'deadline', 'light', 'actions'], itemRows)),
+      h('section', {}, h('div', { class: 'section-head' }, h('h2', {}, t('items')), acceptAll), itemsSlot,
+        table('items', ['item', 'department', 'phase', 'state', 'deadline', 'light', 'actions'], itemRows)),
       calls.length ? h('section', {}, h('h2', {}, t('calls')), table('calls', ['department', 'operation', 'status', 'attempts', 'last_error', 'actions'], callRows)) : null,
       h('section', {}, h('h2', {}, t('timeline')), h('ol', { class: 'timeline', id: 'timeline' }, timeline)),
     ].filter(Boolean);
   };
 
-  // Swaps the new sections in where the old ones were: same scroll position, same focus.
-  const update = async () => {
+  // Swaps the new sections in where the old ones were: same scroll position, same focus, what
+  // was typed kept. When the focused button is gone (its action is done), the next action
+  // gets the focus, so the clerk goes on with Enter or Space.
+  let shownVersion = null;
+  // `from`: the id of the action's button (a busy button is disabled, which takes its focus away).
+  const update = async (from = '') => {
     const y = window.scrollY;
-    const focused = document.activeElement && document.activeElement.id;
+    const focused = from || (document.activeElement && document.activeElement.id);
+    const sectionOf = (element) => [...document.querySelectorAll('#main > section')].indexOf(element && element.closest('#main > section'));
+    const focusedSection = sectionOf(focused ? document.getElementById(focused) : null);
+    const typed = new Map();
+    for (const input of document.querySelectorAll('#main input[id]:not([type="file"]), #main select[id], #main textarea[id]')) {
+      typed.set(input.id, input.type === 'checkbox' ? input.checked : input.value);
+    }
     const sections = await render();
     if (!sections) return;
     page(...sections);
+    for (const [id, value] of typed) {
+      const input = document.getElementById(id);
+      if (!input) continue;
+      if (input.type === 'checkbox') input.checked = value;
+      else if ([...(input.options || [])].some((o) => o.value === value) || input.tagName !== 'SELECT') input.value = value;
+    }
     window.scrollTo(0, y);
     const again = focused && document.getElementById(focused);
-    if (again) again.focus({ preventScroll: true });
+    // The next action: in the same section first (全部核验通过 → 全部受理 is in the next one).
+    const shown = [...document.querySelectorAll('#main > section')];
+    const nextIn = (from) => shown.slice(Math.max(0, from)).map((x) => x.querySelector('button.action:not([disabled])')).find(Boolean);
+    const next = again && !again.disabled ? again : nextIn(focusedSection) || document.querySelector('#main button.action:not([disabled])');
+    if (next && (again || focused)) next.focus({ preventScroll: !!again });
   };
   const sections = await render();
   if (sections) page(...sections);
+  // Follows what others do while the page is open: the version is asked for every few
+  // seconds (not while a dialog is open or the page is hidden, and never past leaving it).
+  // Only the page shown now follows: a newer rendering (the language switched, the login
+  // shown after a session ended) ends this one's.
+  const shownHash = location.hash;
+  const token = {};
+  followingPage = token;
+  const follow = setInterval(async () => {
+    if (location.hash !== shownHash || followingPage !== token || !document.getElementById('case-status')) return clearInterval(follow);
+    if (document.hidden || document.querySelector('dialog[open]') || document.querySelector('#main button[aria-busy="true"]')) return;
+    const now = await api('GET', base);
+    if (location.hash !== shownHash) return clearInterval(follow);
+    if (now.ok && shownVersion !== null && now.data.version !== shownVersion) await update();
+  }, followSeconds * 1000);
 }

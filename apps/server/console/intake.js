@@ -1,5 +1,9 @@
 // 综窗受理: the window clerk chooses the bundle, answers the situation questions, fills the one
-// form and starts the case.
+// form, chooses the materials' files and starts the case: the chosen files are uploaded and
+// the e-licenses fetched right after, and the case page opens ready for verification.
+//
+// Typing a valid credit code fills the company's registration (name, legal representative,
+// address …) from the e-license library; filled fields are marked and stay editable.
 //
 // One form is one case: its Idempotency-Key is made when the form is opened (or cleared) and
 // kept, with the half-filled answers, in sessionStorage until the case is made, so a double
@@ -24,13 +28,22 @@ function idcardValid(id) {
   return '10X98765432'[sum % 11] === id[17].toUpperCase();
 }
 
+// GB 32100: the 18th character of a unified social credit code checks the first 17.
+function usccValid(code) {
+  const chars = '0123456789ABCDEFGHJKLMNPQRTUWXY';
+  if (!/^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$/.test(code)) return false;
+  const weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+  const sum = weights.reduce((s, w, i) => s + w * chars.indexOf(code[i]), 0);
+  return chars[(31 - (sum % 31)) % 31] === code[17];
+}
+
 function checkValue(type, value) {
   if (value === '') return '';
   if (/^(int|decimal|money)/.test(type) && !/^-?\d+(\.\d+)?$/.test(value)) return t('invalid_number');
   if (type === 'idcard' && !idcardValid(value)) return t('invalid_idcard');
   if (type === 'phone' && !/^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$/.test(value)) return t('invalid_phone');
   if (type === 'date' && !/^\d{4}-\d{2}-\d{2}$/.test(value)) return t('invalid_date');
-  if (type === 'uscc' && !/^[0-9A-Z]{18}$/.test(value)) return t('invalid_uscc');
+  if (type === 'uscc' && !usccValid(value.toUpperCase())) return t('invalid_uscc');
   return '';
 }
 
@@ -58,6 +71,15 @@ function fieldInput(f) {
   const numeric = /^(int|decimal|money)/.test(f.type);
   const input = h('input', { id, size: 30, inputmode: numeric ? 'decimal' : undefined, placeholder: t(`hint_${f.type}`) === `hint_${f.type}` ? '' : t(`hint_${f.type}`),
     autocomplete: 'off' });
+  // A credit code is written in capitals: typed in lower case, it is the same code.
+  if (f.type === 'uscc') {
+    input.addEventListener('input', () => {
+      if (input.value === input.value.toUpperCase()) return;
+      const at = input.selectionStart;
+      input.value = input.value.toUpperCase();
+      input.setSelectionRange(at, at);
+    });
+  }
   return { element: input, focus: input, get: () => input.value.trim(), set: (v) => { input.value = v; } };
 }
 
@@ -111,9 +133,71 @@ export async function intakePage(page) {
       sessionStorage.setItem(draftKey, JSON.stringify({ bundle: wf.bundle, key, values, applicant: applicant.value }));
     };
 
+    // The company's registration by credit code, from the e-license library: fills the
+    // bundle's fields that are empty or were filled before (never what the clerk typed), marked.
+    const prefilled = new Set();
+    let askedCode = '';
+    const prefillFrom = async (input, status) => {
+      const code = input.get().toUpperCase();
+      if (code === askedCode || checkValue('uscc', code)) return;
+      askedCode = code;
+      status.className = 'prefill-status';
+      status.textContent = t('prefill_looking');
+      const found = await api('POST', `/api/workflows/${encodeURIComponent(wf.bundle)}/registration`, { uscc: code });
+      if (askedCode !== code) return;
+      if (!found.ok) {
+        status.className = 'prefill-status error';
+        status.textContent = errorText(found);
+        return;
+      }
+      const filled = [];
+      for (const [name, value] of Object.entries(found.data.fields || {})) {
+        const field = fields.get(name);
+        if (!field || field.f.type === 'uscc') continue;
+        if (field.input.get() !== '' && !prefilled.has(name)) continue;
+        field.input.set(value);
+        prefilled.add(name);
+        const element = field.input.focus || field.input.element;
+        element.classList.add('prefilled');
+        element.title = t('prefilled');
+        field.error.textContent = '';
+        filled.push(field.f.title || t('field'));
+      }
+      status.className = 'prefill-status ok';
+      status.textContent = `${t('prefill_done')}${filled.length ? filled.join('、') : t('prefill_none')}`;
+      saveDraft();
+      refresh();
+    };
+    for (const [name, { f, input, row }] of fields) {
+      if (f.type === 'uscc') {
+        const status = h('span', { class: 'prefill-status', id: `prefill-${name}`, role: 'status' });
+        row.append(status);
+        input.element.addEventListener('input', () => prefillFrom(input, status));
+      } else {
+        // Typing over a filled value makes it the clerk's own.
+        input.element.addEventListener('input', () => {
+          if (!prefilled.delete(name)) return;
+          const element = input.focus || input.element;
+          element.classList.remove('prefilled');
+          element.removeAttribute('title');
+        });
+      }
+    }
+
     // The material list (and the questions asked) for this situation, from the server as the
-    // clerk types.
+    // clerk types; each upload with its file chooser (files survive the list's updates, not a
+    // reload: a browser does not keep chosen files).
     const materialList = h('ul', { id: 'intake-materials' });
+    const chosenFiles = new Map();  // material -> file input
+    const fileChooser = (m) => {
+      const file = chosenFiles.get(m.material) || h('input', { type: 'file', class: 'file-input', id: `intake-file-${m.material}`,
+        accept: m.accept || undefined, 'aria-label': `${t('choose_file')}：${m.title}` });
+      chosenFiles.set(m.material, file);
+      const chosen = h('span', { class: 'file-chosen' }, file.files.length ? file.files[0].name : t('no_file'));
+      file.onchange = () => { chosen.textContent = file.files.length ? file.files[0].name : t('no_file'); };
+      return h('span', { class: 'inline' }, file, h('label', { for: file.id, class: 'file-button' }, t('choose_file')), chosen);
+    };
+    let listed = [];
     let pending = null;
     const refresh = () => {
       clearTimeout(pending);
@@ -122,14 +206,17 @@ export async function intakePage(page) {
         if (!preview.ok) return;
         asked = Array.isArray(preview.data.asked) ? preview.data.asked : null;
         for (const [name, { row }] of fields) row.hidden = !isAsked(name);
-        materialList.replaceChildren(...preview.data.materials.map((m) => h('li', { 'data-material': m.material },
-          `${m.title}${m.source === 'elicense' ? ' · ' + t('from_elicense') : ''}${m.secondary ? ' · ' + t('secondary') : ''}`)));
+        listed = preview.data.materials;
+        materialList.replaceChildren(...listed.map((m) => h('li', { 'data-material': m.material },
+          h('span', {}, `${m.title}${m.source === 'elicense' ? ' · ' + t('from_elicense') : ''}${m.secondary ? ' · ' + t('secondary') : ''}`),
+          m.source === 'upload' ? fileChooser(m) : null)));
       }, 200);
     };
     formArea.addEventListener('input', () => { saveDraft(); refresh(); });
     formArea.addEventListener('change', () => { saveDraft(); refresh(); });
 
     const message = h('div', { class: 'error-box', id: 'intake-error', role: 'alert' });
+    const progress = h('div', { class: 'ok-box', id: 'intake-progress', role: 'status' });
     const submitButton = h('button', { class: 'primary', type: 'submit', id: 'intake-submit' }, t('start_case'));
     const submit = async (event) => {
       event.preventDefault();
@@ -164,7 +251,28 @@ export async function intakePage(page) {
           return;
         }
         sessionStorage.removeItem(draftKey);
-        location.hash = `#/case/${encodeURIComponent(result.data.case_id)}`;
+        // The case is made: the chosen files go up and the e-licenses are fetched, each with a
+        // key of its own (derived from the form's), so sending again never attaches twice.
+        const caseId = result.data.case_id;
+        const base = `/api/cases/${encodeURIComponent(caseId)}`;
+        progress.textContent = t('intake_uploading');
+        const failed = [];
+        // The case's own material list (the preview may lag behind the last keystroke).
+        const made = await api('GET', base);
+        const materials = made.ok ? made.data.materials.filter((m) => m.status === 'missing') : listed;
+        for (const m of materials) {
+          const file = chosenFiles.get(m.material);
+          let sent = null;
+          if (m.source === 'upload' && file && file.files.length) {
+            sent = await api('PUT', `${base}/materials/${encodeURIComponent(m.material)}`, file.files[0],
+              { 'X-File-Name': encodeURIComponent(file.files[0].name), 'Idempotency-Key': `${key}-upload-${m.material}` });
+          } else if (m.source === 'elicense') {
+            sent = await api('POST', `${base}/materials/${encodeURIComponent(m.material)}/elicense`, {}, { 'Idempotency-Key': `${key}-elicense-${m.material}` });
+          }
+          if (sent && !sent.ok && !(sent.data && sent.data.code === 'wrong_state')) failed.push(m.title);
+        }
+        if (failed.length) sessionStorage.setItem('ov_case_notice', `${t('intake_upload_failed')}${failed.join('、')}`);
+        location.hash = `#/case/${encodeURIComponent(caseId)}`;
       });
     };
     const clear = h('button', { class: 'secondary', type: 'button', id: 'intake-clear', onclick: () => {
@@ -177,8 +285,8 @@ export async function intakePage(page) {
       h('h2', {}, t('situation')), rows(true),
       h('h2', {}, t('form')), rows(false),
       h('div', { class: 'field' }, h('label', { for: 'intake-applicant' }, t('applicant')), applicant),
-      h('h2', {}, t('materials')), materialList,
-      h('div', { class: 'form-actions' }, submitButton, clear, message)));
+      h('h2', {}, t('materials')), h('p', { class: 'muted' }, t('choose_files_note')), materialList,
+      h('div', { class: 'form-actions' }, submitButton, clear, message, progress)));
     saveDraft();
     refresh();
   };

@@ -106,27 +106,43 @@ export const errorSlot = (id) => h('span', { class: 'action-error', role: 'alert
 /**
  * Asks for a reason (and, for an irreversible action, says so) in an in-page dialog.
  * Answers the reason (or, with `secret`, a password), or null when the clerk cancels.
+ *
+ * With `select` ({label, options: [[value, title]]}: one choice, e.g. which item) or `checks`
+ * ({label, options: [[value, title, checked]]}: at least one, e.g. the materials left pending)
+ * it answers {reason, select, checks} instead, the chosen value(s) with the reason.
  */
-export function askReason({ title, note = '', irreversible = false, confirm = t('confirm'), label = t('reason'), secret = false }) {
+export function askReason({ title, note = '', irreversible = false, confirm = t('confirm'), label = t('reason'), secret = false,
+  placeholder = t('reason_placeholder'), select = null, checks = null }) {
   return new Promise((resolve) => {
     // `secret`: a password, typed unseen.
     const reason = secret ? h('input', { id: 'dialog-reason', type: 'password', required: true, autocomplete: 'new-password' })
-      : h('textarea', { id: 'dialog-reason', rows: 3, required: true, placeholder: t('reason_placeholder') });
+      : h('textarea', { id: 'dialog-reason', rows: 3, required: true, placeholder });
     const ok = h('button', { class: 'action', id: 'dialog-confirm', type: 'submit', disabled: true }, confirm);
     const cancel = h('button', { class: 'secondary', id: 'dialog-cancel', type: 'button' }, t('cancel'));
+    const chooser = select ? h('select', { id: 'dialog-select' }, select.options.map(([value, text]) => h('option', { value }, text))) : null;
+    const boxes = checks ? checks.options.map(([value, text, checked], i) =>
+      h('input', { type: 'checkbox', id: `dialog-check-${i}`, value, checked: checked || undefined })) : [];
+    const ready = () => reason.value.trim() !== '' && (!checks || boxes.some((b) => b.checked));
     const dialog = h('dialog', { class: 'reason-dialog', 'aria-labelledby': 'dialog-title' },
       h('form', { method: 'dialog' },
         h('h2', { id: 'dialog-title' }, title),
         note ? h('p', {}, note) : null,
         irreversible ? h('p', { class: 'warning' }, t('irreversible')) : null,
+        chooser ? [h('label', { for: 'dialog-select' }, select.label), chooser] : null,
+        checks ? h('fieldset', { class: 'choices dialog-checks', id: 'dialog-checks' }, h('legend', {}, `${checks.label} *`),
+          boxes.map((box, i) => h('label', { for: box.id }, box, checks.options[i][1]))) : null,
         h('label', { for: 'dialog-reason' }, `${label} *`), reason,
         h('div', { class: 'dialog-buttons' }, cancel, ok)));
     let answer = null;
-    reason.addEventListener('input', () => { ok.disabled = reason.value.trim() === ''; });
+    const changed = () => { ok.disabled = !ready(); };
+    reason.addEventListener('input', changed);
+    boxes.forEach((box) => box.addEventListener('change', changed));
     ok.addEventListener('click', (event) => {
       event.preventDefault();
-      if (reason.value.trim() === '') return;
-      answer = reason.value.trim();
+      if (!ready()) return;
+      answer = select || checks
+        ? { reason: reason.value.trim(), select: chooser ? chooser.value : undefined, checks: boxes.filter((b) => b.checked).map((b) => b.value) }
+        : reason.value.trim();
       dialog.close();
     });
     cancel.addEventListener('click', () => dialog.close());
@@ -136,6 +152,18 @@ export function askReason({ title, note = '', irreversible = false, confirm = t(
     });
     document.body.append(dialog);
     dialog.showModal();
-    reason.focus();
+    (chooser || reason).focus();
   });
+}
+
+/** A day typed the Chinese way, YYYY-MM-DD (GB/T 7408), whatever the browser's locale: '' when empty, null when not a day. */
+export function parseDay(text) {
+  const value = String(text || '').trim().replace(/[年月/.]/g, '-').replace(/日$/, '');
+  if (value === '') return '';
+  const m = value.match(/^(\d{4})-(\d{1,2})-(\d{1,2})$/);
+  if (!m) return null;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return null;
+  return `${m[1]}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
 }

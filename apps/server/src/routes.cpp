@@ -47,6 +47,7 @@ const std::vector<Route>& route_table() {
       {"POST", "/api/workflows", A::deploy_workflows, r::deploy_workflows},
       {"GET", "/api/workflows/{bundle}", A::list_workflows, r::show_workflow},
       {"POST", "/api/workflows/{bundle}/materials", A::start_case, r::situation_materials},
+      {"POST", "/api/workflows/{bundle}/registration", A::start_case, r::company_registration},
       // timers.cpp
       {"GET", "/api/timers", A::read_timers, r::list_timers},
       {"POST", "/api/timers/fire", A::fire_timers, r::fire_timers},

@@ -129,6 +129,16 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
     auto& o = items[i].as_object();
     o["due_at"] = view.items[i].due_at;
     const auto& state = view.state.items[i];
+    // Whether its clock stands still, since when, and whether a clerk stopped it (a clerk
+    // resumes only that; a pauses_clock state resumes when it is left). 容缺受理 is offered
+    // only for an item that allows it.
+    if (state.paused_since != 0) o["paused_since"] = format_time(state.paused_since);
+    o["paused_by_clerk"] = state.paused_by_clerk;
+    o["tolerant"] = wf.items[i].tolerant;
+    // What it needs: 容缺 may leave only the item's own secondary materials pending.
+    json::array needs;
+    for (const auto m : wf.items[i].needs) needs.push_back(json::string(wf.materials[m].id));
+    o["needs"] = std::move(needs);
     const auto& lifecycle = wf.lifecycles[wf.items[i].lifecycle];
     if (state.state < lifecycle.states.size()) o["state_title"] = lifecycle.states[state.state].title;
     json::array events;

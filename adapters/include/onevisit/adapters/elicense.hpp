@@ -10,6 +10,12 @@
 // The `http` library speaks `GET <base>/licenses?type=<type>&holder=<id>`: 200 with
 // {"id", "file", "content_base64"}, or 404 when the holder has no such license.
 //
+// The library also holds each company's registration (登记信息, the data behind its 营业执照):
+// `GET <base>/registrations?uscc=<code>` answers 200 with {"uscc", "name",
+// "legal_representative", "address", "type", "capital", "business_scope", "established"}, or
+// 404. The intake pre-fills the one form from it (registration_prefill), so a clerk does not
+// key in again what the state already registered.
+//
 // Thread safety: HttpElicenseLibrary::lookup may be called from many threads.
 #pragma once
 
@@ -17,6 +23,7 @@
 #include <onevisit/engine/engine.hpp>
 
 #include <expected>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,17 +38,36 @@ struct Elicense {
   std::string content;
 };
 
+/// A company's registration as the e-license library holds it (every member may be empty).
+struct CompanyRegistration {
+  std::string uscc;                  ///< 统一社会信用代码
+  std::string name;                  ///< 企业名称
+  std::string legal_representative;  ///< 法定代表人姓名
+  std::string address;               ///< 住所(经营场所)
+  std::string type;                  ///< 企业类型
+  std::string capital;               ///< 注册资本, in 万元 as registered
+  std::string business_scope;        ///< 经营范围
+  std::string established;           ///< 成立日期, YYYY-MM-DD
+};
+
 class ElicenseLibrary {
  public:
   virtual ~ElicenseLibrary() = default;
   /// The holder's license of that type; nullopt when they have none.
   virtual std::expected<std::optional<Elicense>, std::string> lookup(const std::string& type, const std::string& holder) = 0;
+  /// The registration of the company with this (valid, upper-case) credit code; nullopt when
+  /// the library has none. Default: a library that holds no registrations.
+  virtual std::expected<std::optional<CompanyRegistration>, std::string> registration(const std::string& uscc) {
+    (void)uscc;
+    return std::optional<CompanyRegistration>{};
+  }
 };
 
 class HttpElicenseLibrary final : public ElicenseLibrary {
  public:
   HttpElicenseLibrary(HttpEndpoint endpoint, std::chrono::milliseconds timeout, std::string bearer_token = {});
   std::expected<std::optional<Elicense>, std::string> lookup(const std::string& type, const std::string& holder) override;
+  std::expected<std::optional<CompanyRegistration>, std::string> registration(const std::string& uscc) override;
 
  private:
   std::shared_ptr<HttpClient> client_;
@@ -62,8 +88,9 @@ struct ElicenseError {
     engine,           ///< unknown case or material, or the engine refused (`engine_error`)
   };
   Kind kind = Kind::engine;
-  std::string message;
+  std::string message;                              ///< for the clerk: Chinese, by titles, what to do instead
   std::optional<engine::EngineError> engine_error;  ///< for Kind::engine
+  std::string detail;                               ///< for the log: English, by ids
 };
 
 /// Fetches one material of a case from the e-license library and attaches it as verified
@@ -72,6 +99,12 @@ struct ElicenseError {
 std::expected<engine::CommandResult, ElicenseError> fetch_elicense(engine::Engine& engine, const std::string& case_id,
                                                                    const std::string& material_id, ElicenseLibrary* library,
                                                                    const engine::CommandOptions& options);
+
+/// The form fields of `wf` that a registration fills, by field name: `company_name` (name),
+/// `legal_rep_name`, `business_address`, `capital`, `business_scope`, `company_type` (only
+/// when the registered type is one of the field's choices) and `uscc`. Only fields the bundle
+/// declares, never a situation question, never an empty value.
+std::map<std::string, std::string> registration_prefill(const engine::Workflow& wf, const CompanyRegistration& registration);
 
 /// Fetches every missing e-license material of a running case. Idempotent.
 std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine, const std::string& case_id, ElicenseLibrary& library,

@@ -47,6 +47,7 @@ HttpResponse list_workflows(Exchange& x);
 HttpResponse deploy_workflows(Exchange& x);
 HttpResponse show_workflow(Exchange& x);
 HttpResponse situation_materials(Exchange& x);
+HttpResponse company_registration(Exchange& x);
 // timers.cpp
 HttpResponse list_timers(Exchange& x);
 HttpResponse fire_timers(Exchange& x);

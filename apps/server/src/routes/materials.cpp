@@ -88,10 +88,11 @@ HttpResponse fetch_elicense(Exchange& x) {
   if (!fetched) {
     const auto& e = fetched.error();
     switch (e.kind) {
-      case adapters::ElicenseError::Kind::not_an_elicense: return x.error(422, "invalid", e.message);
-      case adapters::ElicenseError::Kind::not_held: return x.error(409, "upload_instead", e.message);
+      // The clerk reads the Chinese message; the English detail goes to the audit trail and log.
+      case adapters::ElicenseError::Kind::not_an_elicense: return x.logged(x.error(422, "invalid", e.message), e.detail);
+      case adapters::ElicenseError::Kind::not_held: return x.logged(x.error(409, "upload_instead", e.message), e.detail);
       case adapters::ElicenseError::Kind::library:
-        spdlog::warn("request {}: e-license {} of case {}: {}", x.record.request_id, material, masked(case_id), e.message);
+        spdlog::warn("request {}: e-license {} of case {}: {}", x.record.request_id, material, masked(case_id), masked(e.detail));
         return x.error(503, "try_again", e.message);
       case adapters::ElicenseError::Kind::engine:
         if (e.engine_error) return x.engine_error(*e.engine_error);

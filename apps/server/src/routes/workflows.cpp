@@ -1,14 +1,20 @@
-// /api/workflows: deployed bundles, deploying, one bundle for the intake page, and the one
-// material list of a situation.
+// /api/workflows: deployed bundles, deploying, one bundle for the intake page, the one
+// material list of a situation, and the form pre-filled from a company's registration.
 #include "routes/handlers.hpp"
 
+#include <onevisit/adapters/elicense.hpp>
 #include <onevisit/dsl/diagnostic.hpp>
+#include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
 #include <onevisit/engine/calendar.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/views/case_view.hpp>
 #include <onevisit/views/format.hpp>
 #include <onevisit/views/workflow_view.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <cctype>
 
 namespace onevisit::server::routes {
 
@@ -56,6 +62,43 @@ HttpResponse situation_materials(Exchange& x) {
     if (!f.when || f.when->holds(environment)) asked.push_back(json::string(f.name));
   }
   return json_response(200, json::object{{"bundle", wf->bundle_id}, {"materials", std::move(materials)}, {"asked", std::move(asked)}});
+}
+
+HttpResponse company_registration(Exchange& x) {
+  const auto wf = x.engine.workflow(x.param("bundle"));
+  if (!wf) return x.error(404, "not_found", "没有部署“" + dsl::truncate_utf8(x.param("bundle"), 64) + "”这一件事", json::object{{"bundle", x.param("bundle")}});
+  auto object = x.body();
+  if (!object) return *x.failure;
+  BodyReader reader(*object);
+  const auto typed = reader.text("uscc", true);
+  if (!reader.ok()) return x.bad_fields(reader);
+  // As typed at the window: surrounding spaces and lower-case letters are the same code.
+  std::string uscc = *typed;
+  while (!uscc.empty() && std::isspace(static_cast<unsigned char>(uscc.back()))) uscc.pop_back();
+  uscc.erase(0, std::min(uscc.size(), uscc.find_first_not_of(" \t")));
+  for (auto& c : uscc) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (!dsl::valid_uscc(uscc)) {
+    return x.error(422, "invalid_field", "统一社会信用代码校验不通过，请核对后再查询",
+                   json::object{{"fields", json::array{json::object{{"field", "uscc"}, {"problem", "invalid"},
+                                                                    {"message", "统一社会信用代码校验不通过，请核对"}}}}});
+  }
+  if (!x.options.elicense) {
+    return with_reason(x.error(404, "not_found", "本中心未接入电子证照库，请手工填写企业信息"), "no_library");
+  }
+  auto found = x.options.elicense->registration(uscc);
+  if (!found) {
+    spdlog::warn("request {}: registration of {}: {}", x.record.request_id, masked(uscc), masked(found.error()));
+    return x.error(503, "try_again", "电子证照库暂时无法访问，请稍后重试，或手工填写企业信息");
+  }
+  if (!*found) {
+    spdlog::info("request {}: the e-license library holds no registration of {}", x.record.request_id, masked(uscc));
+    return with_reason(x.error(404, "not_found", "电子证照库中没有这个统一社会信用代码的企业登记信息，请核对代码或手工填写"), "no_registration");
+  }
+  json::object fields;
+  for (const auto& [name, value] : adapters::registration_prefill(*wf, **found)) fields[name] = masked(value);
+  spdlog::info("request {}: registration of {} pre-fills {} field(s)", x.record.request_id, masked(uscc), fields.size());
+  return json_response(200, json::object{{"bundle", wf->bundle_id}, {"uscc", masked(uscc)}, {"fields", std::move(fields)},
+                                         {"established", (*found)->established}});
 }
 
 HttpResponse deploy_workflows(Exchange& x) {

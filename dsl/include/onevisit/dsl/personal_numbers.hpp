@@ -32,6 +32,8 @@ enum class PersonalNumberKind {
 
 /// "ID number", "credit code", "phone number": for messages.
 std::string_view to_string(PersonalNumberKind kind);
+/// 身份证号码, 统一社会信用代码, 手机号码 …: for messages people read.
+std::string_view title_of(PersonalNumberKind kind);
 
 /// How ASCII letters next to a number count.
 enum class PersonalNumberScan {
