@@ -29,7 +29,12 @@ int main() {
 
   // A form the bundle accepts (here synthesised; a window clerk's intake page sends real data).
   const auto workflow = engine.workflow("restaurant_opening");
-  const auto form = synthetic_form(*workflow, clock.now(), 42);
+  const auto synthetic = synthetic_form(*workflow, clock.now(), 42);
+  if (!synthetic) {
+    std::cerr << synthetic.error() << "\n";
+    return 1;
+  }
+  const auto& form = *synthetic;
   auto started = engine.start_case("restaurant_opening", form, "11010519491231002X", {"intake-0001", "window-clerk-7", "clerk"});
   if (!started) {
     std::cerr << started.error().message << "\n";
