@@ -695,7 +695,7 @@ TEST_CASE("runtime: deemed acceptance counts the limit from the receipt (行政�
   CHECK(date_of(due_at(*w.wf, w.calendar, w.state, reg)) == "2026-03-09 17:30");
 }
 
-TEST_CASE("runtime: a correction before acceptance does not move the deadline; it starts at acceptance", "[runtime][clock]") {
+TEST_CASE("runtime: a correction before acceptance does not move the deadline, which counts from acceptance", "[runtime][clock]") {
   World w;
   w.use_flow(clock_flow());
   w.now = at(2026, 3, 2, 10);
