@@ -5,6 +5,8 @@
 #include <onevisit/views/workflow_files.hpp>
 
 #include <onevisit/dsl/formatter.hpp>
+#include <onevisit/engine/calendar.hpp>
+#include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/graph_export.hpp>
 #include <onevisit/engine/workflow.hpp>
@@ -291,6 +293,16 @@ int run_stats(const StatsOptions& options, std::ostream& out, std::ostream& err)
     err << "onevisit stats: " << (options.bundle.empty() ? "no bundle in the given files" : "no bundle '" + options.bundle + "'") << "\n";
     return 1;
   }
+  // today() in conditions and defaults (age(...) of an ID number) reads the real date, or --today.
+  std::int64_t today = engine::day_of(engine::SystemClock{}.now() / 60'000);
+  if (!options.today.empty()) {
+    const auto date = dsl::parse_civil_date(options.today);
+    if (!date) {
+      err << "onevisit stats: --today takes a date YYYY-MM-DD, not '" << options.today << "'\n";
+      return 2;
+    }
+    today = dsl::days_from_civil(*date);
+  }
   std::vector<std::string> json;
   for (const auto* wf : selected) {
     std::map<std::string, dsl::Value> given;
@@ -309,7 +321,7 @@ int run_stats(const StatsOptions& options, std::ostream& out, std::ostream& err)
       }
       given[name] = std::move(*value);
     }
-    const auto figures = engine::compute_figures(*wf, given);
+    const auto figures = engine::compute_figures(*wf, given, today);
     if (options.format == OutputFormat::json) {
       json.push_back(engine::figures_json(figures));
     } else {

@@ -39,6 +39,7 @@ struct StatsOptions {
   std::string bundle;              ///< empty: every bundle in the given files
   std::vector<std::string> given;  ///< field=value
   OutputFormat format = OutputFormat::text;
+  std::string today;               ///< YYYY-MM-DD that today() reads; empty: the real date (UTC+8)
 };
 int run_stats(const StatsOptions& options, std::ostream& out, std::ostream& err);
 

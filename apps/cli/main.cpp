@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   stats_command->add_option("files", stats.paths, "Workflow files or directories")->required();
   stats_command->add_option("--bundle", stats.bundle, "Only this bundle");
   stats_command->add_option("--given", stats.given, "A situation answer, field=value (repeatable)");
+  stats_command->add_option("--today", stats.today, "The date today() reads (YYYY-MM-DD); default: the real date");
   stats_command->add_option("--format", stats.format, "Output format: text or json")
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
 

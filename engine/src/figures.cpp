@@ -132,12 +132,12 @@ double reduction(double separate, double bundled) {
 }
 }  // namespace
 
-BundleFigures compute_figures(const Workflow& workflow, const std::map<std::string, Value>& given) {
+BundleFigures compute_figures(const Workflow& workflow, const std::map<std::string, Value>& given, std::int64_t today_days) {
   BundleFigures f;
   f.bundle = workflow.bundle_id;
   f.version = workflow.version;
-  const auto slots = situation_slots(workflow, given);
-  const dsl::Environment env{slots, 0, nullptr};
+  const auto slots = situation_slots(workflow, given, today_days);
+  const dsl::Environment env{slots, today_days, nullptr};
 
   std::vector<bool> applicable(workflow.items.size(), false);
   for (ItemIndex i = 0; i < workflow.items.size(); ++i) {

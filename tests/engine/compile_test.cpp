@@ -8,7 +8,11 @@
 
 #include "../test_support.hpp"
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
+
+#include <unistd.h>
 
 using namespace onevisit;
 using namespace onevisit::engine;
@@ -179,7 +183,7 @@ TEST_CASE("figures: counted by hand", "[figures]") {
   // license (produced inside) drop out, leaving articles and lease = 2. Three departments,
   // so three trips separately; lease must be shown in the original, so one window visit.
   // Working days: statutory 15 + 3 + 10 = 28 separately; critical path 1 + 1 = 2 bundled.
-  auto f = compute_figures(wf, {});
+  auto f = compute_figures(wf, {}, 0);
   CHECK(f.items == 3);
   CHECK(f.departments == 3);
   CHECK(f.materials_separate == 8);
@@ -199,7 +203,7 @@ TEST_CASE("figures: counted by hand", "[figures]") {
   // Without an invoice: needs 3 + 2 = 5, bundled 2; statutory 15 + 3; path 1 + 0.5.
   auto given = parse_field_value(wf, "needs_invoice", "false");
   REQUIRE(given);
-  f = compute_figures(wf, {{"needs_invoice", *given}});
+  f = compute_figures(wf, {{"needs_invoice", *given}}, 0);
   CHECK(f.items == 2);
   CHECK(f.materials_separate == 5);
   CHECK(f.workdays_separate == dsl::Decimal::from_int(18));
@@ -250,6 +254,44 @@ TEST_CASE("figures: the stats command", "[figures][cli]") {
   CHECK(bad.str().find("应为是或否") != std::string::npos);
 }
 
+// Issue 13: `onevisit stats` read today() as 1970-01-01, so age(...) >= 60 was false for
+// someone born in 1949 and the item for the elderly never counted.
+TEST_CASE("figures: stats reads today() as the real date, or --today", "[figures][cli]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("onevisit-stats-today-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto flow = dir / "elder.flow";
+  std::ofstream(flow) << R"(
+lifecycle simple { state submitted initial; state done final; on approve: submitted -> done by clerk }
+department civil "民政局" adapter civil_system
+item registration "登记" by civil { limit 1 workday }
+item elder_card "老年人优待证" by civil { limit 1 workday }
+bundle elder "老年优待" version 1 {
+  lifecycle simple
+  form { applicant_id "身份证号码": idcard required }
+  use registration
+  use elder_card when age(applicant_id) >= 60
+}
+)";
+  auto items = [&](std::vector<std::string> today) {
+    std::ostringstream out, err;
+    cli::StatsOptions options{{flow.string()}, "", {"applicant_id=11010519491231002X"}, cli::OutputFormat::json};
+    if (!today.empty()) options.today = today.front();
+    const int code = cli::run_stats(options, out, err);
+    INFO(err.str());
+    REQUIRE(code == 0);
+    return out.str().find("\"items\":2") != std::string::npos ? 2 : 1;
+  };
+  CHECK(items({}) == 2);              // the real date: born 1949, past 60
+  CHECK(items({"2026-12-07"}) == 2);
+  CHECK(items({"2000-01-01"}) == 1);  // aged 50 then
+  std::ostringstream out, err;
+  cli::StatsOptions bad{{flow.string()}, "", {"applicant_id=11010519491231002X"}, cli::OutputFormat::json};
+  bad.today = "2026-13-01";
+  CHECK(cli::run_stats(bad, out, err) == 2);
+  CHECK(err.str().find("--today takes a date YYYY-MM-DD") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("compile: a use body replaces the catalog's members of the same kind", "[compile]") {
   // The catalog item sends a field this bundle does not have; the bundle replaces `sends`.
   auto text = replace(kBundle, "use registration", "use registration { sends needs_seal; limit 0.5 workday }");
@@ -265,7 +307,7 @@ TEST_CASE("compile: a use body replaces the catalog's members of the same kind",
   CHECK(item.statutory->amount == dsl::Decimal::from_int(15));  // kept from the catalog
   CHECK(item.catalog_promised->amount == dsl::Decimal::from_int(1));
   // Separately the item runs at its statutory limit; in the bundle at the shortened one.
-  const auto f = compute_figures(wf, {});
+  const auto f = compute_figures(wf, {}, 0);
   CHECK(f.workdays_separate == dsl::Decimal::from_int(28));
   CHECK(f.workdays_bundled == *dsl::Decimal::parse("1.5"));
 }

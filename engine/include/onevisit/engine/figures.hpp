@@ -66,8 +66,9 @@ MaterialInfo material_info(const Workflow& workflow, MaterialIndex material);
 std::vector<MaterialInfo> situation_materials(const Workflow& workflow, const std::vector<dsl::Value>& slots,
                                               std::int64_t today_days = 0);
 
-/// Computes the figures for a situation (see situation_slots).
-BundleFigures compute_figures(const Workflow& workflow, const std::map<std::string, dsl::Value>& given);
+/// Computes the figures for a situation (see situation_slots). `today_days` (days since
+/// 1970-01-01) is what today() reads in defaults and conditions (age(...) of an ID number).
+BundleFigures compute_figures(const Workflow& workflow, const std::map<std::string, dsl::Value>& given, std::int64_t today_days);
 
 std::string figures_json(const BundleFigures& figures);
 std::string figures_text(const BundleFigures& figures, const Workflow& workflow);
