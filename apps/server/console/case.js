@@ -131,7 +131,7 @@ export async function casePage(page, caseId, me) {
       const slot = errorSlot(`special-error-${item.item}`);
       const lines = runs.map((r) => h('div', { class: 'special-run', id: `special-run-${item.item}-${r.procedure}` },
         r.running
-          ? t('special_running').replace('{title}', r.title).replace('{used}', r.workdays_used).replace('{max}', r.max_workdays)
+          ? t('special_running').replace('{title}', r.title).replace('{used}', r.workdays_used).replace('{max}', r.max)
             + t(r.pauses_clock ? 'special_pauses_clock' : 'special_in_limit')
           : t('special_done').replace('{title}', r.title).replace('{used}', r.workdays_used),
         r.light ? [' ', lightBadge(r.light)] : null));

@@ -3,7 +3,7 @@ const texts = {
   zh: {
     // The special-procedure panel of the case page (特别程序, docs/runtime.md).
     special_procedures: '特别程序', special_start: '开始特别程序', special_end: '结束特别程序', special_choose: '选择特别程序', special_max: '最长',
-    special_running: '进行中：{title}，已用 {used} / {max} 个工作日', special_pauses_clock: '（期间暂停计时）', special_in_limit: '（计入办理时限）',
+    special_running: '进行中：{title}，已用 {used} 个工作日（最长 {max}）', special_pauses_clock: '（期间暂停计时）', special_in_limit: '（计入办理时限）',
     special_note: '特别程序的原因和所需时间将书面告知申请人；同一事项同时只进行一项特别程序。', special_result: '结果',
     special_result_placeholder: '请写明特别程序的结果，例如踏勘结论', special_done: '已完成：{title}，用时 {used} 个工作日',
     SpecialProcedureStarted: '开始特别程序', SpecialProcedureEnded: '结束特别程序', SpecialProcedureWarned: '特别程序即将到达最长时限', SpecialProcedureOverdue: '特别程序超过最长时限',
@@ -98,7 +98,7 @@ const texts = {
   },
   en: {
     special_procedures: 'Special procedures', special_start: 'Start special procedure', special_end: 'End special procedure', special_choose: 'Choose a special procedure', special_max: 'at most',
-    special_running: 'Running: {title}, {used} of {max} working days used', special_pauses_clock: ' (the clock stands still)', special_in_limit: ' (counted in the limit)',
+    special_running: 'Running: {title}, {used} working days used (at most {max})', special_pauses_clock: ' (the clock stands still)', special_in_limit: ' (counted in the limit)',
     special_note: 'The applicant is told the reason and the time needed in writing; an item runs one special procedure at a time.', special_result: 'Result',
     special_result_placeholder: 'What the procedure found, e.g. the inspection\'s conclusion', special_done: 'Done: {title}, {used} working days',
     SpecialProcedureStarted: 'Special procedure started', SpecialProcedureEnded: 'Special procedure ended', SpecialProcedureWarned: 'Special procedure near its maximum', SpecialProcedureOverdue: 'Special procedure past its maximum',
