@@ -126,7 +126,8 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
     return exit_code(opened.error());
   }
   Engine& engine = **opened;
-  const engine::CommandOptions command{o.command_id, o.actor, o.role};
+  // The actor's department: a reviewer controls the clock of their department's items only.
+  const engine::CommandOptions command{o.command_id, o.actor, o.role, "window", o.department};
   auto report = [&](const std::expected<engine::CommandResult, EngineError>& r) {
     if (!r) {
       print_error(r.error(), err);
@@ -255,6 +256,12 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
   }
   if (o.action == "pause") return report(engine.execute(o.case_id, engine::PauseClock{o.item, o.reason}, command));
   if (o.action == "resume") return report(engine.execute(o.case_id, engine::ResumeClock{o.item}, command));
+  if (o.action == "special-start") {
+    return report(engine.execute(o.case_id, engine::StartSpecialProcedure{o.item, o.procedure, o.reason}, command));
+  }
+  if (o.action == "special-end") {
+    return report(engine.execute(o.case_id, engine::EndSpecialProcedure{o.item, o.procedure, o.result}, command));
+  }
   if (o.action == "withdraw") return report(engine.execute(o.case_id, engine::Withdraw{o.reason}, command));
   if (o.action == "deliver") return report(engine.execute(o.case_id, engine::Deliver{o.channel}, command));
   if (o.action == "rate") return report(engine.execute(o.case_id, engine::Rate{o.level, o.comment}, command));
@@ -278,6 +285,13 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
       out << "  " << std::string(x.at("item").as_string()) << "  " << std::string(x.at("state").as_string()) << "  due "
           << std::string(x.at("due").as_string()) << (x.at("light").as_string().empty() ? "" : "  " + std::string(x.at("light").as_string()))
           << "\n";
+      if (const auto* running = x.if_contains("running_special_procedure")) {
+        const auto& r = running->as_object();
+        out << "    special procedure " << std::string(r.at("procedure").as_string()) << " running since "
+            << std::string(r.at("started_at").as_string()) << ", " << std::string(r.at("workdays_used").as_string()) << " of "
+            << std::string(r.at("max_workdays").as_string()) << " workdays"
+            << (r.at("light").as_string().empty() ? "" : "  " + std::string(r.at("light").as_string())) << "\n";
+      }
     }
     out << "materials:\n";
     for (const auto& m : j.at("materials").as_array()) {
@@ -529,6 +543,9 @@ int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
     out << "  fully online                           " << f.fully_online_rate << "%\n";
     out << "  materials uploaded / from e-licenses   " << f.materials_uploaded << " / " << f.materials_from_elicense << "\n";
     out << "  average visits                         " << f.average_visits << " per case\n";
+    out << "  special procedures (特别程序)           " << f.special_procedures << ", " << f.special_procedure_workdays
+        << " working days (" << f.special_procedure_workdays_paused << " outside the limit), " << f.special_procedures_overdue
+        << " past their max\n";
     out << "  corrections (补正)                      " << f.corrections_per_case << " per case\n";
     out << "  ratings (好差评) 1..5                   ";
     for (const auto n : f.ratings) out << n << " ";

@@ -18,8 +18,8 @@ struct DeployOptions {
 int run_deploy(const DeployOptions& options, std::ostream& out, std::ostream& err);
 
 /// One `onevisit case` invocation. `action` is start, attach, elicense, verify, fire, pause,
-/// resume, withdraw, deliver, rate, show, list, history, worklist, calls, retry-call or
-/// resolve-call.
+/// resume, special-start, special-end, withdraw, deliver, rate, show, list, history,
+/// worklist, calls, retry-call or resolve-call.
 struct CaseOptions {
   std::string database;
   std::string action;
@@ -28,20 +28,22 @@ struct CaseOptions {
   std::vector<std::string> fields;     ///< start: name=value; fire: name=value
   std::string applicant;               ///< start
   std::string intake_channel = "window";  ///< start: window, online, mobile or kiosk (办理渠道)
-  std::string item;                    ///< fire, pause, resume
+  std::string item;                    ///< fire, pause, resume, special-start, special-end
+  std::string procedure;               ///< special-start, special-end: the `special` name
+  std::string result;                  ///< special-end: what the procedure found
   std::string event;                   ///< fire
   std::string material;                ///< attach, verify
   std::string file;                    ///< attach
   bool elicense = false;               ///< attach
   std::string refuse;                  ///< verify: refuse with this reason
-  std::string reason;                  ///< fire, pause, withdraw
+  std::string reason;                  ///< fire, pause, withdraw, special-start
   std::string channel = "window";      ///< deliver
   int level = 5;                       ///< rate
   std::string comment;                 ///< rate
   std::string role = "clerk";
   std::string actor = "cli";
   std::string command_id;
-  std::string department;              ///< list, worklist
+  std::string department;              ///< list, worklist; pause, resume, special-*: the actor's (a reviewer's)
   std::string status;                  ///< list
   std::string config;                  ///< the deployment configuration: [storage] keys; elicense: the library
   std::string call_id;                 ///< retry-call, resolve-call

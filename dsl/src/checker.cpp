@@ -670,6 +670,15 @@ class Checker {
               case TransitionOptionKind::after:
                 if (amount_of(*o.duration) <= 0) error(o.duration->span, "invalid-limit", "a timed transition needs a delay above zero");
                 break;
+              case TransitionOptionKind::starts_clock:
+                // An item in a final state has no time limit left to count.
+                if (m.target && states.contains(m.target->text) &&
+                    std::count(states.at(m.target->text)->flags.begin(), states.at(m.target->text)->flags.end(),
+                               StateFlag::final_state) > 0) {
+                  error(o.span, "no-effect", "'starts_clock' on a transition into final state '" + m.target->text +
+                                                 "' has no effect; put it on the transition that accepts the item");
+                }
+                break;
             }
           }
           if (!guarded) {

@@ -362,6 +362,7 @@ class Printer {
         case TransitionOptionKind::requires_fields: text += " requires " + names_text(o.names); break;
         case TransitionOptionKind::actions: text += " do " + actions_text(o.actions); break;
         case TransitionOptionKind::after: text += " after " + duration_text(*o.duration); break;
+        case TransitionOptionKind::starts_clock: text += o.from_receipt ? " starts_clock from receipt" : " starts_clock"; break;
       }
     }
     return text;

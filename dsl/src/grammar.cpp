@@ -955,7 +955,9 @@ auto const transition_option_def = spanned[
     (kw("requires")[set_to<&TransitionOption::kind, TransitionOptionKind::requires_fields>] >
      name_list[set<&TransitionOption::names>]) |
     (kw("do")[set_to<&TransitionOption::kind, TransitionOptionKind::actions>] > action_list[set<&TransitionOption::actions>]) |
-    (kw("after")[set_to<&TransitionOption::kind, TransitionOptionKind::after>] > duration[set<&TransitionOption::duration>])];
+    (kw("after")[set_to<&TransitionOption::kind, TransitionOptionKind::after>] > duration[set<&TransitionOption::duration>]) |
+    (kw("starts_clock")[set_to<&TransitionOption::kind, TransitionOptionKind::starts_clock>] >
+     -(kw("from") > kw("receipt"))[set_to<&TransitionOption::from_receipt, true>])];
 
 word_set_parser const hook_name{{}, {"warning", "overdue"}, "'warning' or 'overdue'"};
 

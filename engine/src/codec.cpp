@@ -170,6 +170,24 @@ struct EventEncoder {
   void operator()(const ClockResumed& e) { o["item"] = e.item; }
   void operator()(const ItemWarned& e) { o["item"] = e.item; }
   void operator()(const ItemOverdue& e) { o["item"] = e.item; }
+  void operator()(const SpecialProcedureStarted& e) {
+    o["item"] = e.item;
+    o["procedure"] = e.procedure;
+    o["reason"] = e.reason;
+  }
+  void operator()(const SpecialProcedureEnded& e) {
+    o["item"] = e.item;
+    o["procedure"] = e.procedure;
+    o["result"] = e.result;
+  }
+  void operator()(const SpecialProcedureWarned& e) {
+    o["item"] = e.item;
+    o["procedure"] = e.procedure;
+  }
+  void operator()(const SpecialProcedureOverdue& e) {
+    o["item"] = e.item;
+    o["procedure"] = e.procedure;
+  }
   void operator()(const CaseCompleted&) {}
   void operator()(const CaseWithdrawn& e) { o["reason"] = e.reason; }
   void operator()(const CaseDelivered& e) { o["channel"] = e.channel; }
@@ -284,6 +302,14 @@ std::expected<Event, std::string> decode_event(std::string_view type, std::strin
     e.body = ItemWarned{r.index("item")};
   } else if (type == "ItemOverdue") {
     e.body = ItemOverdue{r.index("item")};
+  } else if (type == "SpecialProcedureStarted") {
+    e.body = SpecialProcedureStarted{r.index("item"), r.index("procedure"), r.text("reason")};
+  } else if (type == "SpecialProcedureEnded") {
+    e.body = SpecialProcedureEnded{r.index("item"), r.index("procedure"), r.text("result")};
+  } else if (type == "SpecialProcedureWarned") {
+    e.body = SpecialProcedureWarned{r.index("item"), r.index("procedure")};
+  } else if (type == "SpecialProcedureOverdue") {
+    e.body = SpecialProcedureOverdue{r.index("item"), r.index("procedure")};
   } else if (type == "CaseCompleted") {
     e.body = CaseCompleted{};
   } else if (type == "CaseWithdrawn") {
@@ -334,9 +360,18 @@ std::string encode_case(const Case& c) {
   for (const auto& i : c.items) {
     json::array pauses;
     for (const auto& [from, to] : i.pauses) pauses.push_back(json::array{from, to});
+    json::array specials;
+    for (const auto& run : i.specials) {
+      specials.push_back(json::object{{"procedure", run.procedure},   {"started_at", run.started_at}, {"ended_at", run.ended_at},
+                                      {"started_by", run.started_by}, {"ended_by", run.ended_by},     {"reason", run.reason},
+                                      {"result", run.result},         {"light", static_cast<int>(run.light)}});
+    }
     items.push_back(json::object{{"phase", static_cast<int>(i.phase)},
                                  {"state", i.state},
                                  {"started_at", i.started_at},
+                                 {"clock_started_at", i.clock_started_at},
+                                 {"specials", std::move(specials)},
+                                 {"running_special", i.running_special ? static_cast<std::int64_t>(*i.running_special) : -1},
                                  {"entered_at", i.state_entered_at},
                                  {"paused_since", i.paused_since},
                                  {"pauses", std::move(pauses)},
@@ -419,6 +454,32 @@ std::expected<Case, std::string> decode_case(std::string_view text, const Workfl
         s.pauses.emplace_back(p.as_array()[0].as_int64(), p.as_array()[1].as_int64());
       }
     }
+    // Snapshots from before `starts_clock` counted every item's limit from its activation.
+    s.clock_started_at = ir.o.contains("clock_started_at") ? ir.integer("clock_started_at") : s.started_at;
+    if (const auto* specials = ir.o.if_contains("specials"); specials && specials->is_array()) {
+      for (const auto& run : specials->as_array()) {
+        if (!run.is_object()) return std::unexpected(std::string("malformed special procedure in snapshot"));
+        Reader sr{run.as_object(), {}};
+        SpecialProcedureRun x;
+        x.procedure = sr.index("procedure");
+        x.started_at = sr.integer("started_at");
+        x.ended_at = sr.integer("ended_at");
+        x.started_by = sr.text("started_by");
+        x.ended_by = sr.text("ended_by");
+        x.reason = sr.text("reason");
+        x.result = sr.text("result");
+        const auto run_light = sr.integer("light");
+        if (!sr.error.empty()) return std::unexpected(sr.error);
+        if (run_light < 0 || run_light > 2) return std::unexpected(std::string("unknown special procedure light in snapshot"));
+        x.light = static_cast<Light>(run_light);
+        s.specials.push_back(std::move(x));
+      }
+    }
+    if (ir.o.contains("running_special")) {
+      const auto running = ir.integer("running_special");
+      if (running >= static_cast<std::int64_t>(s.specials.size())) return std::unexpected(std::string("snapshot names an unknown special procedure run"));
+      if (running >= 0) s.running_special = static_cast<std::size_t>(running);
+    }
     if (!ir.error.empty()) return std::unexpected(ir.error);
     c.items.push_back(std::move(s));
   }
@@ -434,6 +495,9 @@ std::expected<Case, std::string> decode_case(std::string_view text, const Workfl
   }
   for (std::size_t i = 0; i < c.items.size(); ++i) {
     if (c.items[i].state >= wf.lifecycles[wf.items[i].lifecycle].states.size()) return std::unexpected(std::string("case snapshot names an unknown state"));
+    for (const auto& run : c.items[i].specials) {
+      if (run.procedure >= wf.items[i].specials.size()) return std::unexpected(std::string("case snapshot names an unknown special procedure"));
+    }
   }
   return c;
 }

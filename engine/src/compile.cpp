@@ -436,6 +436,10 @@ class WorkflowCompiler {
                 for (const auto& a : o.actions) t.actions.push_back(action_of(a));
                 break;
               case TransitionOptionKind::after: t.after = limit_of(*o.duration); break;
+              case TransitionOptionKind::starts_clock:
+                t.starts_clock = o.from_receipt ? ClockStart::from_receipt : ClockStart::now;
+                model.clock_starts_on_transition = true;
+                break;
             }
           }
           model.transitions.push_back(std::move(t));

@@ -50,6 +50,16 @@ std::string shown(std::string_view text) { return dsl::truncate_utf8(dsl::mask_p
 
 using Outcome = std::variant<std::vector<Event>, Rejection>;
 
+// A limit as people read it: 3个工作日, 5天, 2小时.
+std::string limit_text(const Limit& limit) {
+  switch (limit.unit) {
+    case dsl::ast::TimeUnit::workday: return limit.amount.to_string() + "个工作日";
+    case dsl::ast::TimeUnit::day: return limit.amount.to_string() + "天";
+    case dsl::ast::TimeUnit::hour: return limit.amount.to_string() + "小时";
+  }
+  return limit.amount.to_string();
+}
+
 std::string names(const std::vector<std::string>& list) {
   std::string out;
   for (const auto& s : list) out += (out.empty() ? "'" : ", '") + s + "'";
@@ -572,6 +582,8 @@ class Decider {
     return std::move(events_);
   }
 
+  // The active items a clock command names: the one given, or every one the actor may
+  // control (a reviewer: their department's); refused when the actor may control none.
   std::variant<std::vector<ItemIndex>, Rejection> clock_items(const std::string& item_id) const {
     std::vector<ItemIndex> out;
     if (!item_id.empty()) {
@@ -581,13 +593,112 @@ class Decider {
       if (state_.items[*i].phase != ItemPhase::active) {
         return item_not_active(*i, state_.items[*i].phase);
       }
+      if (auto refused = clock_control_refusal(wf_, *i, command_.role, command_.department)) return std::move(*refused);
       out.push_back(*i);
       return out;
     }
+    std::optional<Rejection> refused;
     for (ItemIndex i = 0; i < state_.items.size(); ++i) {
-      if (state_.items[i].phase == ItemPhase::active) out.push_back(i);
+      if (state_.items[i].phase != ItemPhase::active) continue;
+      if (auto r = clock_control_refusal(wf_, i, command_.role, command_.department)) {
+        if (!refused) refused = std::move(r);
+        continue;
+      }
+      out.push_back(i);
     }
+    if (out.empty() && refused) return std::move(*refused);
     return out;
+  }
+
+  // The special procedure `name` the item declares, or why not (with the ones it declares).
+  std::variant<std::uint32_t, Rejection> special_index(ItemIndex i, const std::string& name) const {
+    const ItemModel& model = wf_.items[i];
+    std::vector<std::string> ids, titles;
+    for (std::uint32_t p = 0; p < model.specials.size(); ++p) {
+      if (model.specials[p].id == name) return p;
+      ids.push_back(model.specials[p].id);
+      titles.push_back(quoted(model.specials[p].title));
+    }
+    return reject(Rejection::Code::not_found, "no_special_procedure",
+                  ids.empty() ? item_title(i) + "没有规定特别程序，不能开始特别程序。"
+                              : item_title(i) + "没有“" + shown(name) + "”这一特别程序。它规定的特别程序有：" + joined(titles) + "。",
+                  "Expected a special procedure declared by item '" + model.id + "', but there is no '" + name + "' (declared: " +
+                      (ids.empty() ? "none" : names(ids)) + ")",
+                  {{"item", {model.id}}, {"procedure", {name}}, {"procedures", ids}});
+  }
+
+  std::string special_title(ItemIndex i, std::uint32_t p) const { return quoted(wf_.items[i].specials[p].title); }
+
+  Outcome decide(const StartSpecialProcedure& cmd) {
+    if (auto r = require_running()) return *r;
+    Rejection why;
+    const auto i = item_index(cmd.item, why);
+    if (!i) return why;
+    const ItemState& item = state_.items[*i];
+    if (item.phase != ItemPhase::active) return item_not_active(*i, item.phase);
+    if (auto refused = clock_control_refusal(wf_, *i, command_.role, command_.department)) return std::move(*refused);
+    auto found = special_index(*i, cmd.procedure);
+    if (auto* r = std::get_if<Rejection>(&found)) return std::move(*r);
+    const auto p = std::get<std::uint32_t>(found);
+    const std::string& id = wf_.items[*i].id;
+    if (!item.clock_started_at) {
+      return reject(Rejection::Code::wrong_state, "clock_not_started", item_title(*i) + "尚未受理，受理后才能开始特别程序。",
+                    "Expected item '" + id + "' to be accepted (its clock started), but its clock has not started",
+                    {{"item", {id}}});
+    }
+    if (item.running_special) {
+      const auto running = item.specials[*item.running_special].procedure;
+      return reject(Rejection::Code::wrong_state, "special_running",
+                    item_title(*i) + "的特别程序" + special_title(*i, running) + "正在进行，结束后才能开始另一项。",
+                    "Expected no special procedure running on item '" + id + "', but '" + wf_.items[*i].specials[running].id +
+                        "' is",
+                    {{"item", {id}}, {"procedure", {wf_.items[*i].specials[running].id}}});
+    }
+    // `max` bounds the procedure, not each attempt: ending and starting it again would escape it.
+    for (const auto& run : item.specials) {
+      if (run.procedure == p) {
+        return reject(Rejection::Code::wrong_state, "special_done",
+                      item_title(*i) + "的特别程序" + special_title(*i, p) + "已经进行过，同一特别程序只进行一次。",
+                      "Expected special procedure '" + cmd.procedure + "' of item '" + id + "' not to have run, but it has",
+                      {{"item", {id}}, {"procedure", {cmd.procedure}}});
+      }
+    }
+    if (cmd.reason.empty()) {
+      return reject(Rejection::Code::missing_field, "reason_required",
+                    "开始特别程序" + special_title(*i, p) + "请写明原因（将书面告知申请人）。",
+                    "Expected a reason for starting a special procedure, but none was given", {{"fields", {"reason"}}});
+    }
+    events_.push_back(event(SpecialProcedureStarted{*i, p, cmd.reason}));
+    return std::move(events_);
+  }
+
+  Outcome decide(const EndSpecialProcedure& cmd) {
+    if (auto r = require_running()) return *r;
+    Rejection why;
+    const auto i = item_index(cmd.item, why);
+    if (!i) return why;
+    const ItemState& item = state_.items[*i];
+    if (item.phase != ItemPhase::active) return item_not_active(*i, item.phase);
+    if (auto refused = clock_control_refusal(wf_, *i, command_.role, command_.department)) return std::move(*refused);
+    const std::string& id = wf_.items[*i].id;
+    if (!item.running_special) {
+      return reject(Rejection::Code::wrong_state, "no_special_running", item_title(*i) + "没有正在进行的特别程序。",
+                    "Expected a special procedure running on item '" + id + "', but none is", {{"item", {id}}});
+    }
+    const auto p = item.specials[*item.running_special].procedure;
+    const std::string& running = wf_.items[*i].specials[p].id;
+    if (!cmd.procedure.empty() && cmd.procedure != running) {
+      return reject(Rejection::Code::wrong_state, "other_special_running",
+                    item_title(*i) + "正在进行的特别程序是" + special_title(*i, p) + "，不是“" + shown(cmd.procedure) + "”。",
+                    "Expected special procedure '" + cmd.procedure + "' to be running on item '" + id + "', but '" + running + "' is",
+                    {{"item", {id}}, {"procedure", {running}}});
+    }
+    if (cmd.result.empty()) {
+      return reject(Rejection::Code::missing_field, "result_required", "结束特别程序" + special_title(*i, p) + "请填写结果（如踏勘结论）。",
+                    "Expected the result of the special procedure, but none was given", {{"fields", {"result"}}});
+    }
+    events_.push_back(event(SpecialProcedureEnded{*i, p, cmd.result}));
+    return std::move(events_);
   }
 
   Outcome decide(const PauseClock& cmd) {
@@ -736,6 +847,30 @@ class Decider {
       }
       return std::move(events_);
     }
+    if (kind.size() > 1 && kind[0] == 's') {
+      // i<item>.s<run>.warn / .overdue: the running special procedure's own lights.
+      const auto dot2 = kind.find('.');
+      if (dot2 == std::string::npos) return bad_timer(id);
+      std::size_t run = 0;
+      try {
+        run = std::stoul(kind.substr(1, dot2 - 1));
+      } catch (...) {
+        return bad_timer(id);
+      }
+      const std::string what = kind.substr(dot2 + 1);
+      if (what != "warn" && what != "overdue") return bad_timer(id);
+      if (!item.running_special || *item.running_special != run) return std::move(events_);  // ended meanwhile
+      const auto& r = item.specials[run];
+      if (what == "overdue") {
+        if (ctx_.now >= special_due_at(wf_, ctx_.calendar, i, r) && r.light != Light::red) {
+          events_.push_back(event(SpecialProcedureOverdue{i, r.procedure}));
+        }
+      } else if (r.light == Light::none) {
+        const auto instant = special_warning_time(wf_, ctx_.calendar, i, r);
+        if (instant && ctx_.now >= *instant) events_.push_back(event(SpecialProcedureWarned{i, r.procedure}));
+      }
+      return std::move(events_);
+    }
     if (kind.size() > 1 && kind[0] == 't') {
       const auto at = kind.find('@');
       if (at == std::string::npos) return bad_timer(id);
@@ -772,7 +907,7 @@ class Decider {
     const ItemState& item = c.items[i];
     if (lc.warn_percent) {
       // The share of the working time between start and deadline (pauses excluded).
-      const Minutes start = minutes_of(item.started_at);
+      const Minutes start = minutes_of(item.clock_started_at);
       std::int64_t paused = 0;
       for (const auto& [from, to] : item.pauses) paused += calendar.working_minutes_between(minutes_of(from), minutes_of(to));
       const std::int64_t total = calendar.working_minutes_between(start, minutes_of(due)) - paused;
@@ -784,8 +919,27 @@ class Decider {
       const std::int64_t left = lc.warn_left->unit == dsl::ast::TimeUnit::hour
                                     ? lc.warn_left->amount.units * 60 / dsl::Decimal::kScale
                                     : lc.warn_left->approximate_workdays().units * calendar.working_minutes_per_day() / dsl::Decimal::kScale;
-      const Minutes start = minutes_of(item.started_at);
+      const Minutes start = minutes_of(item.clock_started_at);
       const std::int64_t total = calendar.working_minutes_between(start, minutes_of(due));
+      return timestamp_of(calendar.add_working_minutes(start, std::max<std::int64_t>(0, total - left)));
+    }
+    return std::nullopt;
+  }
+
+  /// The yellow light of a running special procedure: the lifecycle's `warn` applied to the
+  /// span from its start to its `max`.
+  static std::optional<Timestamp> special_warning_time(const Workflow& wf, const WorkCalendar& calendar, ItemIndex i,
+                                                       const SpecialProcedureRun& run) {
+    const auto& lc = wf.lifecycles[wf.items[i].lifecycle];
+    const Minutes start = minutes_of(run.started_at);
+    const std::int64_t total = calendar.working_minutes_between(start, minutes_of(special_due_at(wf, calendar, i, run)));
+    if (lc.warn_percent) {
+      return timestamp_of(calendar.add_working_minutes(start, total * lc.warn_percent->units / (100 * dsl::Decimal::kScale)));
+    }
+    if (lc.warn_left) {
+      const std::int64_t left = lc.warn_left->unit == dsl::ast::TimeUnit::hour
+                                    ? lc.warn_left->amount.units * 60 / dsl::Decimal::kScale
+                                    : lc.warn_left->approximate_workdays().units * calendar.working_minutes_per_day() / dsl::Decimal::kScale;
       return timestamp_of(calendar.add_working_minutes(start, std::max<std::int64_t>(0, total - left)));
     }
     return std::nullopt;
@@ -812,6 +966,14 @@ std::vector<TimerRecord> timers_for(const Workflow& wf, const WorkCalendar& cale
       if (item.light != Light::red) timers.push_back(TimerRecord{c.id, prefix + "overdue", due, "{}"});
       if (item.light == Light::none) {
         if (auto warn = Decider::warning_time(wf, calendar, c, i)) timers.push_back(TimerRecord{c.id, prefix + "warn", *warn, "{}"});
+      }
+    }
+    if (item.running_special) {
+      const auto& run = item.specials[*item.running_special];
+      const std::string special = prefix + "s" + std::to_string(*item.running_special) + ".";
+      if (run.light != Light::red) timers.push_back(TimerRecord{c.id, special + "overdue", special_due_at(wf, calendar, i, run), "{}"});
+      if (run.light == Light::none) {
+        if (auto warn = Decider::special_warning_time(wf, calendar, i, run)) timers.push_back(TimerRecord{c.id, special + "warn", *warn, "{}"});
       }
     }
     const auto& lc = wf.lifecycles[wf.items[i].lifecycle];
@@ -922,6 +1084,25 @@ std::vector<OutboxRecord> outbox_for(const Workflow& wf, const Case& c, const st
     } else if (const auto* o = std::get_if<ItemOverdue>(&events[k].body)) {
       const auto& lc = wf.lifecycles[wf.items[o->item].lifecycle];
       for (std::size_t a = 0; a < lc.on_overdue.size(); ++a) add(lc.on_overdue[a], o->item, sequence, a);
+    } else if (const auto* sw = std::get_if<SpecialProcedureWarned>(&events[k].body)) {
+      // The lifecycle's warning actions, saying it is the special procedure's maximum that nears.
+      const auto& lc = wf.lifecycles[wf.items[sw->item].lifecycle];
+      const auto& special = wf.items[sw->item].specials[sw->procedure];
+      for (std::size_t a = 0; a < lc.on_warning.size(); ++a) {
+        ActionModel action = lc.on_warning[a];
+        if (action.kind == ActionModel::Kind::notify) {
+          action.message = "特别程序「" + special.title + "」即将达到最长时限（" + limit_text(special.max) + "）";
+        }
+        add(action, sw->item, sequence, a);
+      }
+    } else if (const auto* so = std::get_if<SpecialProcedureOverdue>(&events[k].body)) {
+      const auto& lc = wf.lifecycles[wf.items[so->item].lifecycle];
+      const auto& special = wf.items[so->item].specials[so->procedure];
+      for (std::size_t a = 0; a < lc.on_overdue.size(); ++a) {
+        ActionModel action = lc.on_overdue[a];
+        action.message = "特别程序「" + special.title + "」已超过最长时限（" + limit_text(special.max) + "）";
+        add(action, so->item, sequence, a);
+      }
     }
   }
   return out;

@@ -456,7 +456,7 @@ std::expected<CommandResult, EngineError> Engine::start_case(const std::string& 
 
 std::expected<CommandResult, EngineError> Engine::execute(const std::string& case_id, CommandBody body, const CommandOptions& options) {
   if (std::holds_alternative<StartCase>(body)) return std::unexpected(make_error(EngineError::Kind::invalid, "use start_case to start a case"));
-  Command command{options.command_id, case_id, options.actor, options.role, std::move(body)};
+  Command command{options.command_id, case_id, options.actor, options.role, std::move(body), options.department};
   return run(case_id, command, std::nullopt);
 }
 
@@ -673,8 +673,27 @@ std::expected<CaseView, EngineError> Engine::get_case(const std::string& case_id
   auto loaded = load(case_id, wf);
   if (!loaded) return std::unexpected(loaded.error());
   if (!*loaded) return std::unexpected(no_case(case_id));
-  CaseView view{std::move(**loaded), wf, {}};
-  view.items = item_rows(*wf, calendar_of(*wf), view.state);
+  CaseView view{std::move(**loaded), wf, {}, {}};
+  const auto& calendar = calendar_of(*wf);
+  view.items = item_rows(*wf, calendar, view.state);
+  const Timestamp at = now();
+  const std::int64_t per_day = std::max<std::int64_t>(1, calendar.working_minutes_per_day());
+  for (ItemIndex i = 0; i < view.state.items.size(); ++i) {
+    const auto& item = view.state.items[i];
+    for (std::size_t r = 0; r < item.specials.size(); ++r) {
+      const auto& run = item.specials[r];
+      SpecialProcedureView v;
+      v.item = i;
+      v.procedure = run.procedure;
+      v.run = r;
+      v.running = item.running_special == r;
+      v.minutes_used = special_minutes(calendar, run, at);
+      v.workdays_used = dsl::Decimal{v.minutes_used * 100 / per_day * (dsl::Decimal::kScale / 100)};
+      v.due_at = special_due_at(*wf, calendar, i, run);
+      v.light = run.light;
+      view.specials.push_back(v);
+    }
+  }
   return view;
 }
 

@@ -166,6 +166,12 @@ BundleFigures compute_figures(const Workflow& workflow, const std::map<std::stri
     }
     const auto& limit = item.statutory ? item.statutory : item.catalog_promised ? item.catalog_promised : item.promised;
     if (limit) separate_days.units += limit->approximate_workdays().units;
+    f.special_procedures += static_cast<int>(item.specials.size());
+    dsl::Decimal outside;
+    for (const auto& special : item.specials) {
+      if (special.pauses_clock) outside.units += special.max.approximate_workdays().units;
+    }
+    if (outside.units > f.special_workdays_outside.units) f.special_workdays_outside = outside;
   }
   f.items = static_cast<int>(f.applicable_items.size());
   f.departments = static_cast<int>(departments.size());
@@ -218,6 +224,8 @@ std::string figures_json(const BundleFigures& f) {
   field("reduction_materials", one_decimal(f.reduction_materials));
   field("reduction_visits", one_decimal(f.reduction_visits));
   field("reduction_workdays", one_decimal(f.reduction_workdays));
+  field("special_procedures", std::to_string(f.special_procedures));
+  field("special_workdays_outside", one_decimal(f.special_workdays_outside.to_double()));
   return out + "}";
 }
 
@@ -235,6 +243,10 @@ std::string figures_text(const BundleFigures& f, const Workflow& workflow) {
   row("materials", std::to_string(f.materials_separate), std::to_string(f.materials_bundled), f.reduction_materials);
   row("visits", std::to_string(f.visits_separate), std::to_string(f.visits_bundled), f.reduction_visits);
   row("workdays", one_decimal(f.workdays_separate.to_double()), one_decimal(f.workdays_bundled.to_double()), f.reduction_workdays);
+  if (f.special_procedures > 0) {
+    out << "  special procedures " << f.special_procedures << ", up to " << one_decimal(f.special_workdays_outside.to_double())
+        << " workdays outside the limits\n";
+  }
   if (!f.critical_path.empty()) {
     out << "  critical path:";
     for (std::size_t i = 0; i < f.critical_path.size(); ++i) out << (i ? " -> " : " ") << workflow.items[f.critical_path[i]].id;

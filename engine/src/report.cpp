@@ -2,6 +2,7 @@
 
 #include "codec.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -25,9 +26,14 @@ struct Tally {
   double workdays = 0;
   std::size_t visits = 0;
   std::size_t good = 0;
+  std::int64_t special_minutes = 0, special_minutes_paused = 0;
+  std::int64_t minutes_per_day = 0;  ///< of the calendars summed (all bundles share one in practice)
 
   void finish() {
     auto& f = figures;
+    const double per_day = static_cast<double>(std::max<std::int64_t>(1, minutes_per_day));
+    f.special_procedure_workdays = std::round(100.0 * static_cast<double>(special_minutes) / per_day) / 100.0;
+    f.special_procedure_workdays_paused = std::round(100.0 * static_cast<double>(special_minutes_paused) / per_day) / 100.0;
     f.on_time_rate = percent(f.items_on_time, f.items_finished + f.items_overdue_running);
     f.immediate_rate = percent(f.immediate_items, f.items_finished);
     f.average_workdays = average(workdays, f.cases_completed);
@@ -100,6 +106,14 @@ std::expected<ServiceReport, EngineError> service_report(Engine& engine, const R
           last_end = std::max(last_end, item.finished_at);
         }
         for (const auto& d : overdue_departments) ++f.overdue_cases_by_department[d];
+        // Special procedures apart from corrections and visits (CaseView counts their days).
+        tally->minutes_per_day = calendar.working_minutes_per_day();
+        for (const auto& run : view->specials) {
+          ++f.special_procedures;
+          if (run.light == Light::red) ++f.special_procedures_overdue;
+          tally->special_minutes += run.minutes_used;
+          if (wf.items[run.item].specials[run.procedure].pauses_clock) tally->special_minutes_paused += run.minutes_used;
+        }
         bool original_needed = false;
         for (std::size_t m = 0; m < wf.materials.size() && m < c.materials.size(); ++m) {
           const auto& material = c.materials[m];

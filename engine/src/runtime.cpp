@@ -121,7 +121,8 @@ std::string_view event_type(const EventBody& body) {
       "CaseStarted",   "MaterialAttached", "MaterialVerified", "MaterialRejected", "MaterialProduced", "MaterialTolerated",
       "ItemActivated", "ItemNotApplicable", "ItemCancelled",   "ItemTransitioned", "ClockPaused",      "ClockResumed",
       "ItemWarned",    "ItemOverdue",      "CaseCompleted",    "CaseWithdrawn",    "CaseDelivered",    "CaseRated",
-      "PersonalDataErased"};
+      "PersonalDataErased", "SpecialProcedureStarted", "SpecialProcedureEnded", "SpecialProcedureWarned",
+      "SpecialProcedureOverdue"};
   static_assert(std::size(kNames) == std::variant_size_v<EventBody>, "a name for every event");
   return kNames[body.index()];
 }
@@ -134,14 +135,15 @@ Minutes minutes_of(Timestamp t) { return t / kMillisPerMinute; }
 Timestamp timestamp_of(Minutes m) { return m * kMillisPerMinute; }
 
 bool clock_stopped(const Workflow& wf, const ItemState& item, ItemIndex index) {
-  const auto& lc = wf.lifecycles[wf.items[index].lifecycle];
-  return item.paused_by_clerk || lc.states[item.state].pauses_clock;
+  const auto& model = wf.items[index];
+  const auto& lc = wf.lifecycles[model.lifecycle];
+  const bool special_pauses = item.running_special && model.specials[item.specials[*item.running_special].procedure].pauses_clock;
+  return item.paused_by_clerk || lc.states[item.state].pauses_clock || special_pauses;
 }
 
-// The item's deadline before pauses: the legal day rule for whole working days, working
+// The end of a limit counted from `start`: the legal day rule for whole working days, working
 // minutes for fractions and hours, calendar days for `days`.
-Minutes base_due(const ItemModel& model, const WorkCalendar& calendar, Minutes start) {
-  const Limit& limit = *model.promised;
+Minutes limit_end(const Limit& limit, const WorkCalendar& calendar, Minutes start) {
   switch (limit.unit) {
     case dsl::ast::TimeUnit::workday: {
       if (limit.amount.units % dsl::Decimal::kScale == 0) {
@@ -160,6 +162,11 @@ Minutes base_due(const ItemModel& model, const WorkCalendar& calendar, Minutes s
       return calendar.add_working_minutes(start, limit.amount.units * 60 / dsl::Decimal::kScale);
   }
   return start;
+}
+
+// The item's deadline before pauses.
+Minutes base_due(const ItemModel& model, const WorkCalendar& calendar, Minutes start) {
+  return limit_end(*model.promised, calendar, start);
 }
 
 // Working minutes the item's clock stood still in closed pauses.
@@ -194,9 +201,57 @@ Timestamp due_at(const Workflow& wf, const WorkCalendar& calendar, const Case& c
 
 Timestamp deadline_of(const Workflow& wf, const WorkCalendar& calendar, const ItemState& item, ItemIndex i) {
   const ItemModel& model = wf.items[i];
-  if (!model.promised) return 0;
-  const Minutes base = base_due(model, calendar, minutes_of(item.started_at));
+  if (!model.promised || !item.clock_started_at) return 0;
+  const Minutes base = base_due(model, calendar, minutes_of(item.clock_started_at));
   return timestamp_of(calendar.add_working_minutes(base, closed_pause_minutes(item, calendar)));
+}
+
+Timestamp special_due_at(const Workflow& wf, const WorkCalendar& calendar, ItemIndex i, const SpecialProcedureRun& run) {
+  return timestamp_of(limit_end(wf.items[i].specials[run.procedure].max, calendar, minutes_of(run.started_at)));
+}
+
+std::int64_t special_minutes(const WorkCalendar& calendar, const SpecialProcedureRun& run, Timestamp now) {
+  const Timestamp end = run.ended_at ? run.ended_at : now;
+  return end > run.started_at ? calendar.working_minutes_between(minutes_of(run.started_at), minutes_of(end)) : 0;
+}
+
+std::optional<Rejection> clock_control_refusal(const Workflow& wf, ItemIndex i, const std::string& role, const std::string& department) {
+  if (role == "system") return std::nullopt;
+  const ItemModel& model = wf.items[i];
+  const auto& lc = wf.lifecycles[model.lifecycle];
+  static const std::vector<std::string> kStaff{"clerk", "reviewer", "supervisor"};
+  // The staff who act on the item in its lifecycle; the handling department's reviewer always.
+  std::vector<std::string> roles{"reviewer"};
+  for (const auto& tr : lc.transitions) {
+    for (const auto& r : tr.roles.empty() ? kStaff : tr.roles) {
+      if (std::find(kStaff.begin(), kStaff.end(), r) != kStaff.end() && std::find(roles.begin(), roles.end(), r) == roles.end()) {
+        roles.push_back(r);
+      }
+    }
+  }
+  std::sort(roles.begin(), roles.end());
+  const std::string title = "「" + model.title + "」";
+  const std::string& own = wf.departments[model.department].id;
+  Rejection r;
+  r.code = Rejection::Code::role_not_allowed;
+  if (std::find(roles.begin(), roles.end(), role) == roles.end()) {
+    std::string titles;
+    for (const auto& x : roles) titles += (titles.empty() ? "" : "、") + std::string(role_title(x));
+    r.reason = "role_not_allowed";
+    r.message = title + "的计时（暂停、恢复、特别程序）由" + titles + "掌握，" + std::string(role_title(role)) + "不能办理。";
+    r.detail = "Expected one of the item's staff roles to control the clock of '" + model.id + "', but the role is '" + role + "'";
+    r.details = {{"item", {model.id}}, {"roles", roles}};
+    return r;
+  }
+  if (role == "reviewer" && department != own) {
+    r.reason = "other_department";
+    r.message = title + "由" + wf.departments[model.department].title + "办理，只有该部门的审批人员可以掌握它的计时。";
+    r.detail = "Expected a reviewer of department '" + own + "' to control the clock of '" + model.id + "', but the reviewer's department is '" +
+               department + "'";
+    r.details = {{"item", {model.id}}, {"department", {own}}};
+    return r;
+  }
+  return std::nullopt;
 }
 
 std::vector<Value> guard_slots(const Workflow& wf, const WorkCalendar& calendar, const Case& c, ItemIndex i, Timestamp now) {
@@ -223,7 +278,7 @@ std::vector<Value> guard_slots(const Workflow& wf, const WorkCalendar& calendar,
   slots.push_back(Value::of_int(pending));
   slots.push_back(Value::of_int(item.corrections));
   const std::int64_t elapsed =
-      item.started_at ? calendar.working_minutes_between(minutes_of(item.started_at), minutes_of(now)) - paused_minutes(item, calendar, now)
+      item.clock_started_at ? calendar.working_minutes_between(minutes_of(item.clock_started_at), minutes_of(now)) - paused_minutes(item, calendar, now)
                       : 0;
   slots.push_back(workdays(std::max<std::int64_t>(0, elapsed)));
   const Timestamp due = due_at(wf, calendar, c, i);
@@ -456,7 +511,27 @@ struct Applier {
     item.state = x.state;
     item.started_at = e.at;
     item.state_entered_at = e.at;
+    // A lifecycle that names no `starts_clock` transition counts from activation.
+    if (!wf.lifecycles[wf.items[x.item].lifecycle].clock_starts_on_transition) item.clock_started_at = e.at;
     if (clock_stopped(wf, item, x.item)) stop_clock(item);
+  }
+  // The time limit starts at `start`: stops before it (a correction before acceptance) do not
+  // extend the deadline.
+  static void start_clock(ItemState& item, Timestamp start) {
+    item.clock_started_at = start;
+    std::vector<std::pair<Timestamp, Timestamp>> kept;
+    for (auto [from, to] : item.pauses) {
+      if (to > start) kept.emplace_back(std::max(from, start), to);
+    }
+    item.pauses = std::move(kept);
+    if (item.paused_since && item.paused_since < start) item.paused_since = start;
+  }
+  void end_running_special(ItemState& item) {
+    if (!item.running_special) return;
+    auto& run = item.specials[*item.running_special];
+    run.ended_at = e.at;
+    run.ended_by = e.actor;
+    item.running_special.reset();
   }
   void operator()(const ItemNotApplicable& x) { c.items.at(x.item).phase = ItemPhase::not_applicable; }
   void operator()(const ItemCancelled& x) {
@@ -468,10 +543,19 @@ struct Applier {
     auto& item = c.items.at(x.item);
     const auto& lc = wf.lifecycles[wf.items[x.item].lifecycle];
     const bool was_paused_state = lc.states[x.from].pauses_clock;
+    const Timestamp received_at = item.state_entered_at;
+    if (x.transition < lc.transitions.size() && !item.clock_started_at) {
+      switch (lc.transitions[x.transition].starts_clock) {
+        case ClockStart::none: break;
+        case ClockStart::now: start_clock(item, e.at); break;
+        case ClockStart::from_receipt: start_clock(item, received_at); break;
+      }
+    }
     item.state = x.to;
     item.state_entered_at = e.at;
     if (lc.states[x.to].pauses_clock && !was_paused_state) ++item.corrections;
     if (lc.states[x.to].final) {
+      end_running_special(item);
       item.phase = ItemPhase::done;
       item.finished_at = e.at;
       if (item.paused_since) {
@@ -496,6 +580,36 @@ struct Applier {
     auto& item = c.items.at(x.item);
     item.paused_by_clerk = false;
     restart_clock(item, x.item);
+  }
+  void operator()(const SpecialProcedureStarted& x) {
+    auto& item = c.items.at(x.item);
+    if (x.procedure >= wf.items.at(x.item).specials.size()) return;  // not this workflow's (never written so)
+    SpecialProcedureRun run;
+    run.procedure = x.procedure;
+    run.started_at = e.at;
+    run.started_by = e.actor;
+    run.reason = x.reason;
+    item.specials.push_back(std::move(run));
+    item.running_special = item.specials.size() - 1;
+    // Not a correction: `corrections` stays, and the clock stops only for `pauses_clock`.
+    if (clock_stopped(wf, item, x.item)) stop_clock(item);
+  }
+  void operator()(const SpecialProcedureEnded& x) {
+    auto& item = c.items.at(x.item);
+    if (!item.running_special) return;
+    item.specials[*item.running_special].result = x.result;
+    end_running_special(item);
+    restart_clock(item, x.item);
+  }
+  void operator()(const SpecialProcedureWarned& x) {
+    auto& item = c.items.at(x.item);
+    if (item.running_special && item.specials[*item.running_special].light == Light::none) {
+      item.specials[*item.running_special].light = Light::yellow;
+    }
+  }
+  void operator()(const SpecialProcedureOverdue& x) {
+    auto& item = c.items.at(x.item);
+    if (item.running_special) item.specials[*item.running_special].light = Light::red;
   }
   void operator()(const ItemWarned& x) {
     auto& item = c.items.at(x.item);

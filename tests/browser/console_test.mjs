@@ -30,7 +30,8 @@ department police "公安局" adapter seal_system
 material id_card "身份证" from elicense "居民身份证"
 material articles "公司章程" upload pdf
 material license "营业执照" produced_by registration
-item registration "设立登记" by market { limit 5 workdays statutory 15 workdays; needs id_card, articles; produces license }
+item registration "设立登记" by market { limit 5 workdays statutory 15 workdays; needs id_card, articles; produces license
+  special site_inspection "现场踏勘" max 3 workdays pauses_clock }
 bundle startup "企业开办" version 1 {
   promise 6 workdays; lifecycle standard
   form {
@@ -122,6 +123,21 @@ try {
   await page.screenshot({ path: path.join(screenshots, '4-worklist-reviewer.png'), fullPage: true });
   await page.click(`#worklist a[href="#/case/${encodeURIComponent(caseId)}"]`);
   await page.waitForSelector('#event-registration-approve');
+  // 特别程序: the reviewer starts 现场踏勘 with a reason (its clock stands still), then ends it.
+  await page.selectOption('#special-choice-registration', 'site_inspection');
+  await page.click('#special-start-registration');
+  await page.fill('#dialog-reason', '需现场核实经营场所');
+  await page.click('#dialog-confirm');
+  await page.waitForSelector('#special-run-registration-site_inspection >> text=进行中：现场踏勘');
+  check((await page.textContent('#special-registration')).includes('期间暂停计时'), 'the running 现场踏勘 shows its days used and the stopped clock');
+  await page.screenshot({ path: path.join(screenshots, '4b-special-procedure.png'), fullPage: true });
+  await page.click('#special-end-registration');
+  await page.fill('#dialog-reason', '场所与申报一致');
+  await page.click('#dialog-confirm');
+  await page.waitForSelector('#special-run-registration-site_inspection >> text=已完成：现场踏勘');
+  const specialTimeline = await page.textContent('#timeline');
+  check(specialTimeline.includes('开始特别程序「现场踏勘」') && specialTimeline.includes('结束特别程序「现场踏勘」') && specialTimeline.includes('场所与申报一致'),
+    'the timeline shows the special procedure started and ended, with its result');
   const before = await page.$$eval('#timeline li', (items) => items.length);
   check(!(await page.$('#event-seal-accept')), 'the market reviewer gets no buttons for the police item');
   await page.click('#event-registration-approve');

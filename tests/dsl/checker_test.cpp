@@ -218,3 +218,23 @@ TEST_CASE("checker: retain sets how long closed cases keep personal data, naming
   const auto workdays = check_bundle(replace(kBundle, "promise 2 workdays;", "promise 2 workdays; retain 3 workdays;"));
   CHECK(describe(workdays).find("expected a unit (years, months or days)") != std::string::npos);
 }
+
+// Issue 13: where an item's clock starts is part of the lifecycle.
+TEST_CASE("checker: starts_clock marks where the time limit counts from", "[checker][clock]") {
+  auto d = check_bundle(kBundle, replace(kCatalog, "on accept: submitted -> accepted by clerk", "on accept: submitted -> accepted by clerk starts_clock"));
+  INFO(describe(d));
+  CHECK(d.empty());
+  d = check_bundle(kBundle, replace(kCatalog, "on accept: submitted -> accepted by clerk",
+                                    "on accept: submitted -> accepted by clerk starts_clock from receipt"));
+  CHECK(d.empty());
+  // On a transition into a final state it would start nothing.
+  d = check_bundle(kBundle, replace(kCatalog, "on reject: accepted -> rejected by reviewer requires reason",
+                                    "on reject: accepted -> rejected by reviewer requires reason starts_clock"));
+  REQUIRE(has_code(d, "no-effect"));
+  CHECK(describe(d).find("'starts_clock' on a transition into final state 'rejected' has no effect") != std::string::npos);
+  d = check_bundle(kBundle, replace(kCatalog, "on accept: submitted -> accepted by clerk", "on accept: submitted -> accepted by clerk starts_clock starts_clock"));
+  CHECK(has_code(d, "duplicate-option"));
+  // `from` must be followed by `receipt`.
+  d = check_bundle(kBundle, replace(kCatalog, "on accept: submitted -> accepted by clerk", "on accept: submitted -> accepted by clerk starts_clock from acceptance"));
+  CHECK(error_count(d) >= 1);
+}

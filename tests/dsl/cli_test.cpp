@@ -233,3 +233,86 @@ bundle channels "渠道" version 1 {
   CHECK(cli::run_case(start, o_out, o_err) == 1);
   CHECK(o_err.str().find("办理渠道") != std::string::npos);
 }
+
+// Issue 13: on the command line too, clock control follows the lifecycle's roles and the
+// reviewer's department (the applicant paused any item before), and special procedures run.
+TEST_CASE("cli: who may stop a clock, and special procedures", "[cli][clock]") {
+  const auto flow = scratch("clock.flow");
+  write(flow, R"(
+lifecycle standard {
+  state submitted initial; state accepted; state approved final
+  on accept: submitted -> accepted by clerk starts_clock
+  on approve: accepted -> approved by reviewer
+}
+department market "市场监管局" adapter market_registry
+department police "公安局" adapter seal_system
+item registration "设立登记" by market { limit 5 workdays; special site_inspection "现场踏勘" max 3 workdays pauses_clock }
+bundle clock "计时" version 1 {
+  promise 5 workdays; lifecycle standard
+  form { company_name "企业名称": text required }
+  use registration
+}
+)");
+  const auto db = scratch("clock.db").string();
+  std::ostringstream out, err;
+  REQUIRE(cli::run_deploy({db, {flow.string()}}, out, err) == 0);
+  auto run = [&](cli::CaseOptions o, std::string& printed) {
+    o.database = db;
+    o.case_id = "K1";
+    std::ostringstream o_out, o_err;
+    const int code = cli::run_case(o, o_out, o_err);
+    printed = o_out.str() + o_err.str();
+    return code;
+  };
+  std::string printed;
+  cli::CaseOptions start;
+  start.action = "start";
+  start.bundle = "clock";
+  start.fields = {"company_name=杭州一件事科技有限公司"};
+  REQUIRE(run(start, printed) == 0);
+  cli::CaseOptions accept;
+  accept.action = "fire";
+  accept.item = "registration";
+  accept.event = "accept";
+  REQUIRE(run(accept, printed) == 0);
+
+  cli::CaseOptions pause;
+  pause.action = "pause";
+  pause.reason = "现场核查";
+  pause.role = "applicant";
+  CHECK(run(pause, printed) != 0);
+  CHECK(printed.find("申请人不能办理") != std::string::npos);
+  pause.role = "reviewer";
+  pause.department = "police";
+  CHECK(run(pause, printed) != 0);
+  CHECK(printed.find("只有该部门的审批人员可以掌握它的计时") != std::string::npos);
+  pause.department = "market";
+  CHECK(run(pause, printed) == 0);
+  cli::CaseOptions resume = pause;
+  resume.action = "resume";
+  CHECK(run(resume, printed) == 0);
+
+  cli::CaseOptions special;
+  special.action = "special-start";
+  special.item = "registration";
+  special.procedure = "hearing";
+  special.reason = "核实经营场所";
+  special.role = "reviewer";
+  special.department = "market";
+  CHECK(run(special, printed) != 0);
+  CHECK(printed.find("没有“hearing”这一特别程序") != std::string::npos);
+  special.procedure = "site_inspection";
+  CHECK(run(special, printed) == 0);
+  cli::CaseOptions show;
+  show.action = "show";
+  REQUIRE(run(show, printed) == 0);
+  CHECK(printed.find("special procedure site_inspection running since") != std::string::npos);
+  cli::CaseOptions end = special;
+  end.action = "special-end";
+  end.procedure.clear();
+  end.reason.clear();
+  end.result = "场所与申报一致";
+  CHECK(run(end, printed) == 0);
+  REQUIRE(run(show, printed) == 0);
+  CHECK(printed.find("running since") == std::string::npos);
+}

@@ -12,6 +12,8 @@
 //                 after it are cancelled, the applicant is told by text message.
 #include "e2e/department_world.hpp"
 
+#include <onevisit/engine/report.hpp>
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -107,7 +109,8 @@ void happy_path(const std::string& bundle) {
       INFO("item " << wf.items[i].id << " due day " << due_day);
       CHECK(w.calendar().is_working_day(due_day));
       const auto& limit = wf.items[i].promised;
-      const std::int64_t started_day = v.state.items[i].started_at / kMinuteMs / kMinutesPerDay;
+      // The limit counts from acceptance (the clock's start), not from activation.
+      const std::int64_t started_day = v.state.items[i].clock_started_at / kMinuteMs / kMinutesPerDay;
       if (limit && limit->unit == dsl::ast::TimeUnit::workday && limit->amount >= dsl::Decimal::from_int(3) &&
           started_day < kNationalDayEnd - 7) {
         CHECK(due_day > kNationalDayEnd);
@@ -296,3 +299,106 @@ ONEVISIT_E2E(company_change)
 ONEVISIT_E2E(transport_company)
 ONEVISIT_E2E(home_transfer)
 ONEVISIT_E2E(posthumous)
+
+// Issue 13 on a real bundle: the restaurant's food licence and tobacco licence, from Monday
+// 2 November 2026 (no holiday near). The clock starts at acceptance (the food licence,
+// accepted on Wednesday) or, deemed accepted after 5 working days, from the receipt (the
+// tobacco licence); the food licence's 现场核查 (pauses_clock, max 5 workdays) stops its clock,
+// warns, escalates past its max and is no correction; the tobacco licence's 实地核查 runs
+// inside its limit.
+TEST_CASE("e2e restaurant_opening: the clock starts at acceptance, and special procedures run", "[e2e][special]") {
+  DepartmentWorld w(flow_of("restaurant_opening"), "restaurant_opening", date_at(2026, 11, 2, 9, 30),
+                    {}, {});
+  const std::string id = w.start_case(31, {{"sells_tobacco", dsl::Value::of_bool(true)}});
+  const auto& wf = w.workflow();
+  const ItemIndex food = w.item_index("food_license");
+  const ItemIndex tobacco = w.item_index("tobacco_license");
+  // The licence check is done on the spot; the licences then wait for acceptance.
+  for (int round = 0; round < 20 && w.view(id).state.items[food].phase != ItemPhase::active; ++round) {
+    REQUIRE(w.advance_items(id));
+    w.settle();
+  }
+  REQUIRE(w.view(id).state.items[food].phase == ItemPhase::active);
+  REQUIRE(w.view(id).state.items[tobacco].phase == ItemPhase::active);
+  while (w.supply_materials(id)) {
+  }
+  auto v = w.view(id);
+  CHECK(row_of(v, "food_license")->due_at == 0);  // not accepted yet: no deadline
+  CHECK(v.state.items[food].clock_started_at == 0);
+
+  // Accepted on Wednesday 4 November: 5 working days from Thursday 5 (5, 6, 9, 10, 11).
+  // Counted from the receipt on Monday it would be Monday 9 November: two days earlier.
+  w.clock().set(date_at(2026, 11, 4, 10));
+  REQUIRE(w.engine().execute(id, FireEvent{"food_license", "accept", {}}, {.command_id = "", .actor = "window-1", .role = "clerk"}));
+  v = w.view(id);
+  CHECK(row_of(v, "food_license")->due_at == date_at(2026, 11, 11, 17, 30));
+
+  // Nobody decides on the tobacco licence: on Monday 9 November (5 working days after the
+  // receipt on Monday 2, 09:30) it is deemed accepted, and by law accepted on the day of
+  // receipt: 5 working days from Tuesday 3 November, due Monday 9 November.
+  w.clock().set(date_at(2026, 11, 9, 10));
+  REQUIRE(w.engine().fire_due_timers());
+  w.settle();
+  v = w.view(id);
+  CHECK(wf.lifecycles[wf.items[tobacco].lifecycle].states[v.state.items[tobacco].state].id == "accepted");
+  CHECK(v.state.items[tobacco].clock_started_at == date_at(2026, 11, 2, 9, 30));
+  CHECK(row_of(v, "tobacco_license")->due_at == date_at(2026, 11, 9, 17, 30));
+
+  // The market's reviewer starts 现场核查 on the food licence; the tobacco office 实地核查.
+  const std::string market = wf.departments[wf.items[food].department].id;
+  const std::string tobacco_office = wf.departments[wf.items[tobacco].department].id;
+  auto refused = w.engine().execute(id, StartSpecialProcedure{"food_license", "site_inspection", "核实经营场所布局"},
+                                    {.command_id = "", .actor = "tobacco-1", .role = "reviewer", .department = tobacco_office});
+  REQUIRE_FALSE(refused);  // another department's item
+  REQUIRE(w.engine().execute(id, StartSpecialProcedure{"food_license", "site_inspection", "核实经营场所布局"},
+                             {.command_id = "", .actor = "market-1", .role = "reviewer", .department = market}));
+  REQUIRE(w.engine().execute(id, StartSpecialProcedure{"tobacco_license", "site_inspection", "核实经营场所"},
+                             {.command_id = "", .actor = "tobacco-1", .role = "reviewer", .department = tobacco_office}));
+  v = w.view(id);
+  CHECK(row_of(v, "food_license")->due_at == 0);                                 // pauses_clock: stands still
+  CHECK(row_of(v, "tobacco_license")->due_at == date_at(2026, 11, 9, 17, 30));  // inside the limit
+
+  // Past the food inspection's max (5 working days from Tuesday 10: Monday 16 November
+  // 17:30) the scheduler warns and escalates to the supervisor.
+  w.clock().set(date_at(2026, 11, 17, 10));
+  REQUIRE(w.engine().fire_due_timers());
+  w.settle();
+  v = w.view(id);
+  REQUIRE(v.state.items[food].running_special);
+  CHECK(v.state.items[food].specials.at(0).light == Light::red);
+  auto calls = w.engine().calls(id, "", 100'000);
+  REQUIRE(calls);
+  bool escalated = false, warned = false;
+  for (const auto& call : *calls) {
+    if (call.idempotency_key.find("/food_license/") == std::string::npos) continue;
+    escalated = escalated || call.operation == "escalate";
+    warned = warned || (call.operation == "notify" && call.payload.find("现场核查") != std::string::npos);
+  }
+  CHECK(escalated);
+  CHECK(warned);
+
+  // Ended on Tuesday 17 November 10:00: the clock stood still 360 + 4 × 420 + 420 + 60 = 2520
+  // working minutes (6 days): due Thursday 19 November instead of Wednesday 11.
+  REQUIRE(w.engine().execute(id, EndSpecialProcedure{"food_license", "site_inspection", "布局与申报一致"},
+                             {.command_id = "", .actor = "market-1", .role = "reviewer", .department = market}));
+  v = w.view(id);
+  CHECK(row_of(v, "food_license")->due_at == date_at(2026, 11, 19, 17, 30));
+  CHECK(v.state.items[food].corrections == 0);  // not a correction
+  const auto food_run = std::find_if(v.specials.begin(), v.specials.end(), [&](const SpecialProcedureView& s) { return s.item == food; });
+  REQUIRE(food_run != v.specials.end());
+  CHECK(food_run->minutes_used == 2520);
+  CHECK(food_run->workdays_used == dsl::Decimal::from_int(6));
+
+  // The report counts them apart: two special procedures, both past their max by Tuesday 17
+  // (the tobacco 实地核查 also had 5 working days from Tuesday 10), no correction.
+  auto report = service_report(w.engine(), {});
+  REQUIRE(report);
+  CHECK(report->overall.special_procedures == 2);
+  CHECK(report->overall.special_procedures_overdue == 2);
+  CHECK(report->overall.corrections == 0);
+  CHECK(report->overall.special_procedure_workdays_paused == Approx(6.0));
+
+  w.run_to_completion(id);
+  CHECK(w.view(id).state.status == CaseStatus::completed);
+  w.check_calls_took_effect_once(id);
+}

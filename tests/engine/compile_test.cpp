@@ -11,7 +11,11 @@
 
 #include "../test_support.hpp"
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
+
+#include <unistd.h>
 
 using namespace onevisit;
 using namespace onevisit::engine;
@@ -199,7 +203,8 @@ TEST_CASE("figures: counted by hand", "[figures]") {
   CHECK(figures_json(f) ==
         "{\"bundle\":\"startup\",\"version\":1,\"items\":3,\"departments\":3,\"materials_separate\":8,"
         "\"materials_bundled\":2,\"visits_separate\":3,\"visits_bundled\":1,\"workdays_separate\":28,"
-        "\"workdays_bundled\":2,\"reduction_materials\":75,\"reduction_visits\":66.7,\"reduction_workdays\":92.9}");
+        "\"workdays_bundled\":2,\"reduction_materials\":75,\"reduction_visits\":66.7,\"reduction_workdays\":92.9,"
+        "\"special_procedures\":0,\"special_workdays_outside\":0}");
   // Without an invoice: needs 3 + 2 = 5, bundled 2; statutory 15 + 3; path 1 + 0.5.
   auto given = parse_field_value(wf, "needs_invoice", "false");
   REQUIRE(given);

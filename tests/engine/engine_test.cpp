@@ -185,6 +185,12 @@ TEST_CASE("engine: durable on SQLite, recovers after a restart, timers due while
   auto fired = (*opened)->fire_due_timers();
   REQUIRE(fired);
   CHECK(*fired > 0);
+  // The items nobody accepted were deemed accepted on the first round (their limits count
+  // from the receipt, a month ago): their overdue timers are due at once and fire on the next.
+  for (int round = 0; round < 5 && *fired > 0; ++round) {
+    fired = (*opened)->fire_due_timers();
+    REQUIRE(fired);
+  }
   view = (*opened)->get_case(case_id);
   REQUIRE(view);
   const bool any_red = std::any_of(view->state.items.begin(), view->state.items.end(), [](const ItemState& s) { return s.light == Light::red; });

@@ -101,8 +101,24 @@ struct World {
     state.id = "case-1";
   }
 
+  /// Runs on `flow` instead of kFlow (same calendar).
+  void use_flow(const std::string& flow) {
+    const std::string root = ONEVISIT_SOURCE_DIR;
+    auto loaded = dsl::load_text(root + "/startup.flow", flow, dsl::filesystem_reader());
+    auto diagnostics = dsl::check(loaded);
+    INFO(testing::describe(loaded.located(diagnostics)));
+    REQUIRE(testing::error_count(loaded.located(diagnostics)) == 0);
+    auto compiled = compile(loaded);
+    INFO(testing::describe(loaded.located(compiled.diagnostics)));
+    REQUIRE(compiled.ok());
+    wf = compiled.workflows.at(0);
+  }
+
+  /// The actor's department for the commands that follow (a reviewer's).
+  std::string department;
+
   std::variant<std::vector<Event>, Rejection> send(CommandBody body, std::string role = "clerk") {
-    Command command{"cmd-" + std::to_string(history.size()), state.id, role + "-user", role, std::move(body)};
+    Command command{"cmd-" + std::to_string(history.size()), state.id, role + "-user", role, std::move(body), department};
     auto outcome = decide(DecideContext{*wf, calendar, now}, state, command);
     if (auto* events = std::get_if<std::vector<Event>>(&outcome)) {
       for (const auto& e : *events) {
@@ -610,4 +626,289 @@ TEST_CASE("runtime: the situation's materials with their accepted formats", "[ru
   CHECK(materials[1].formats == std::vector<std::string>{"pdf"});
   CHECK(materials[1].accept == "application/pdf,.pdf");
   CHECK(materials[2].secondary);
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 13: the clock starts at acceptance; special procedures run; who may stop a clock.
+
+namespace {
+
+// kFlow with the standard lifecycle's clock rule (starts_clock on 受理, deemed acceptance
+// dating back to the receipt), corrections going back to 已提交 as in workflows/, and two
+// special procedures on the registration.
+std::string clock_flow() {
+  std::string flow = kFlow;
+  auto swap = [&](std::string_view from, std::string_view to) {
+    const auto at = flow.find(from);
+    REQUIRE(at != std::string::npos);
+    flow.replace(at, from.size(), to);
+  };
+  swap("on accept: submitted -> accepted by clerk when materials.complete",
+       "on accept: submitted -> accepted by clerk when materials.complete starts_clock");
+  swap("on auto_accept: submitted -> accepted by system after 5 workdays",
+       "on auto_accept: submitted -> accepted by system after 5 workdays starts_clock from receipt");
+  swap("on corrected: correcting -> accepted by applicant", "on corrected: correcting -> submitted by applicant");
+  swap("on overdue do escalate(supervisor)",
+       "on warning do notify(clerk, \"办件已用去80%的承诺时限\")\n  on overdue do escalate(supervisor)");
+  swap("needs id_card, articles, lease; produces license; tolerant }",
+       "needs id_card, articles, lease; produces license; tolerant\n"
+       "  special site_inspection \"现场踏勘\" max 3 workdays pauses_clock\n"
+       "  special public_notice \"公示\" max 5 workdays }");
+  return flow;
+}
+
+std::map<std::string, Timestamp> timers_by_id(const World& w) {
+  std::map<std::string, Timestamp> by_id;
+  for (const auto& t : timers_for(*w.wf, w.calendar, w.state)) by_id[t.timer_id.substr(0, t.timer_id.find('@'))] = t.due_at;
+  return by_id;
+}
+
+}  // namespace
+
+TEST_CASE("runtime: the clock starts at acceptance, not at submission", "[runtime][clock]") {
+  World w;
+  w.use_flow(clock_flow());
+  w.now = at(2026, 3, 2, 10);  // Monday: the materials are received
+  w.start();
+  w.supply_all();
+  const auto reg = w.item("registration");
+  // Not accepted yet: no deadline, no warning or overdue timers (the 5-day acceptance timer runs).
+  CHECK(due_at(*w.wf, w.calendar, w.state, reg) == 0);
+  auto timers = timers_by_id(w);
+  CHECK_FALSE(timers.contains("i" + std::to_string(reg) + ".overdue"));
+  CHECK_FALSE(timers.contains("i" + std::to_string(reg) + ".warn"));
+  // Accepted two working days later, on Wednesday: 5 working days from Thursday 5 March
+  // (5, 6, 9, 10, 11), two days later than counting from the receipt (due Monday 9 March).
+  w.now = at(2026, 3, 4, 10);
+  w.ok(FireEvent{"registration", "accept", {}});
+  CHECK(w.item_state("registration").clock_started_at == at(2026, 3, 4, 10));
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, reg)) == "2026-03-11 17:30");
+  CHECK(timers_by_id(w).contains("i" + std::to_string(reg) + ".overdue"));
+  // item.elapsed counts from acceptance: nothing yet at the moment of acceptance.
+  const auto slots = guard_slots(*w.wf, w.calendar, w.state, reg, w.now);
+  CHECK(slots[4].integer == 0);
+  // A replay through apply gives the same clock; so does a snapshot.
+  Case replayed;
+  replayed.id = w.state.id;
+  for (const auto& e : w.history) apply(*w.wf, replayed, e);
+  CHECK(replayed.items[reg].clock_started_at == at(2026, 3, 4, 10));
+  const auto decoded = codec::decode_case(codec::encode_case(w.state), *w.wf);
+  REQUIRE(decoded);
+  CHECK(decoded->items[reg].clock_started_at == at(2026, 3, 4, 10));
+}
+
+TEST_CASE("runtime: deemed acceptance counts the limit from the receipt (行政许可法第三十二条)", "[runtime][clock]") {
+  World w;
+  w.use_flow(clock_flow());
+  w.now = at(2026, 3, 2, 10);  // Monday
+  w.start();
+  const auto reg = w.item("registration");
+  // No correction notice and no decision within 5 working days: deemed accepted on Monday
+  // 9 March 10:00, and by law accepted "on the day the materials were received", so the 5
+  // working days count from Tuesday 3 March: due Monday 9 March.
+  std::string timed;
+  for (const auto& t : timers_for(*w.wf, w.calendar, w.state)) {
+    if (t.timer_id.starts_with("i" + std::to_string(reg) + ".t")) timed = t.timer_id;
+  }
+  REQUIRE_FALSE(timed.empty());
+  w.now = at(2026, 3, 9, 10);
+  w.ok(TimerFired{timed}, "system");
+  CHECK(w.state_of("registration") == "accepted");
+  CHECK(w.item_state("registration").clock_started_at == at(2026, 3, 2, 10));
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, reg)) == "2026-03-09 17:30");
+}
+
+TEST_CASE("runtime: a correction before acceptance does not move the deadline, which counts from acceptance", "[runtime][clock]") {
+  World w;
+  w.use_flow(clock_flow());
+  w.now = at(2026, 3, 2, 10);
+  w.start();
+  w.now = at(2026, 3, 3, 10);
+  w.ok(FireEvent{"registration", "request_correction", {{"reason", "章程缺少签字"}}});
+  w.now = at(2026, 3, 6, 10);
+  w.ok(FireEvent{"registration", "corrected", {}}, "applicant");
+  CHECK(w.state_of("registration") == "submitted");
+  w.supply_all();
+  w.now = at(2026, 3, 9, 10);
+  w.ok(FireEvent{"registration", "accept", {}});
+  // From Tuesday 10 March: 10, 11, 12, 13, 16. The correction's days are not added on top.
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, w.item("registration"))) == "2026-03-16 17:30");
+  CHECK(w.item_state("registration").pauses.empty());
+}
+
+TEST_CASE("runtime: a lifecycle without starts_clock counts from activation", "[runtime][clock]") {
+  World w;  // kFlow names no starts_clock
+  w.now = at(2026, 3, 2, 10);
+  w.start();
+  CHECK(w.item_state("registration").clock_started_at == at(2026, 3, 2, 10));
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, w.item("registration"))) == "2026-03-09 17:30");
+}
+
+TEST_CASE("runtime: a special procedure that pauses the clock, its warning, escalation and record", "[runtime][special]") {
+  World w;
+  w.use_flow(clock_flow());
+  w.now = at(2026, 3, 2, 10);
+  w.start();
+  w.supply_all();
+  w.ok(FireEvent{"registration", "accept", {}});
+  const auto reg = w.item("registration");
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, reg)) == "2026-03-09 17:30");
+  // The handling department's reviewer starts 现场踏勘 on Tuesday 10:00.
+  w.now = at(2026, 3, 3, 10);
+  w.department = "market";
+  auto events = w.ok(StartSpecialProcedure{"registration", "site_inspection", "需现场核实经营场所"}, "reviewer");
+  REQUIRE(has_event<SpecialProcedureStarted>(events));
+  CHECK(events.front().actor == "reviewer-user");
+  const auto& item = w.item_state("registration");
+  REQUIRE(item.running_special);
+  CHECK(due_at(*w.wf, w.calendar, w.state, reg) == 0);  // the clock stands still
+  CHECK(item.corrections == 0);                         // not a correction
+  // Its max (3 working days from Wednesday: Fri 6 March 17:30) and the lifecycle's 80%
+  // warning: 80% of 1620 working minutes is 1296, Friday 10:36.
+  const std::string special = "i" + std::to_string(reg) + ".s0.";
+  auto timers = timers_by_id(w);
+  REQUIRE(timers.contains(special + "overdue"));
+  REQUIRE(timers.contains(special + "warn"));
+  CHECK(date_of(timers[special + "overdue"]) == "2026-03-06 17:30");
+  CHECK(date_of(timers[special + "warn"]) == "2026-03-06 10:36");
+  CHECK_FALSE(timers.contains("i" + std::to_string(reg) + ".overdue"));  // paused: no item deadline
+  w.now = timers[special + "warn"] - 60'000;
+  CHECK(w.ok(TimerFired{special + "warn"}, "system").empty());
+  w.now = timers[special + "warn"];
+  events = w.ok(TimerFired{special + "warn"}, "system");
+  REQUIRE(has_event<SpecialProcedureWarned>(events));
+  CHECK(w.item_state("registration").specials[0].light == Light::yellow);
+  auto outbox = outbox_for(*w.wf, w.state, events, w.state.version);
+  REQUIRE(outbox.size() == 1);
+  CHECK(outbox[0].operation == "notify");
+  CHECK(outbox[0].payload.find("现场踏勘") != std::string::npos);
+  // Past its max: escalation, as for an overdue item.
+  w.now = timers[special + "overdue"];
+  events = w.ok(TimerFired{special + "overdue"}, "system");
+  REQUIRE(has_event<SpecialProcedureOverdue>(events));
+  CHECK(w.item_state("registration").specials[0].light == Light::red);
+  outbox = outbox_for(*w.wf, w.state, events, w.state.version);
+  REQUIRE(outbox.size() == 1);
+  CHECK(outbox[0].operation == "escalate");
+  CHECK(timers_by_id(w).count(special + "overdue") == 0);  // fired once
+  // Ended on Monday 9 March 10:00: paused 360 + 3 × 420 + 60 = 1680 working minutes (4 days).
+  w.now = at(2026, 3, 9, 10);
+  CHECK(w.refused(EndSpecialProcedure{"registration", "site_inspection", ""}, "reviewer").reason == "result_required");
+  w.ok(EndSpecialProcedure{"registration", "site_inspection", "场所与申报一致"}, "reviewer");
+  const auto& run = w.item_state("registration").specials.at(0);
+  CHECK_FALSE(w.item_state("registration").running_special);
+  CHECK(run.ended_at == at(2026, 3, 9, 10));
+  CHECK(run.result == "场所与申报一致");
+  CHECK(run.reason == "需现场核实经营场所");
+  CHECK(special_minutes(w.calendar, run, w.now) == 1680);
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, reg)) == "2026-03-13 17:30");
+  // Not a correction: the one correction notice is still there to send.
+  CHECK(w.item_state("registration").corrections == 0);
+  w.ok(FireEvent{"registration", "request_correction", {{"reason", "章程缺少签字"}}});
+  CHECK(w.item_state("registration").corrections == 1);
+  // The events survive the store's encoding, and a replay gives the same record.
+  for (const auto& e : w.history) {
+    const auto decoded = codec::decode_event(event_type(e.body), codec::encode_event_payload(e), e.at);
+    REQUIRE(decoded);
+    CHECK(decoded->body.index() == e.body.index());
+  }
+  Case replayed;
+  replayed.id = w.state.id;
+  for (const auto& e : w.history) apply(*w.wf, replayed, e);
+  REQUIRE(replayed.items[reg].specials.size() == 1);
+  CHECK(replayed.items[reg].specials[0].light == Light::red);
+  CHECK(replayed.items[reg].specials[0].ended_at == at(2026, 3, 9, 10));
+  const auto decoded = codec::decode_case(codec::encode_case(w.state), *w.wf);
+  REQUIRE(decoded);
+  REQUIRE(decoded->items[reg].specials.size() == 1);
+  CHECK(decoded->items[reg].specials[0].result == "场所与申报一致");
+}
+
+TEST_CASE("runtime: a special procedure without pauses_clock runs inside the limit", "[runtime][special]") {
+  World w;
+  w.use_flow(clock_flow());
+  w.now = at(2026, 3, 2, 10);
+  w.start();
+  w.supply_all();
+  w.ok(FireEvent{"registration", "accept", {}});
+  const auto reg = w.item("registration");
+  const auto due = due_at(*w.wf, w.calendar, w.state, reg);
+  w.now = at(2026, 3, 3, 10);
+  w.ok(StartSpecialProcedure{"registration", "public_notice", "拟准予许可，公示"});
+  CHECK(due_at(*w.wf, w.calendar, w.state, reg) == due);
+  w.now = at(2026, 3, 5, 10);
+  w.ok(EndSpecialProcedure{"registration", "", "公示期满无异议"});
+  CHECK(due_at(*w.wf, w.calendar, w.state, reg) == due);
+  CHECK(special_minutes(w.calendar, w.item_state("registration").specials.at(0), w.now) == 2 * 420);
+}
+
+TEST_CASE("runtime: special procedures are refused with reasons: undeclared, one at a time, before acceptance", "[runtime][special]") {
+  World w;
+  w.use_flow(clock_flow());
+  w.now = at(2026, 3, 2, 10);
+  w.start();
+  w.supply_all();
+  auto r = w.refused(StartSpecialProcedure{"registration", "site_inspection", "核实场所"});
+  CHECK(r.reason == "clock_not_started");
+  CHECK(r.message == "「设立登记」尚未受理，受理后才能开始特别程序。");
+  w.ok(FireEvent{"registration", "accept", {}});
+  r = w.refused(StartSpecialProcedure{"registration", "hearing", "听证"});
+  CHECK(r.code == Rejection::Code::not_found);
+  CHECK(r.reason == "no_special_procedure");
+  CHECK(r.message == "「设立登记」没有“hearing”这一特别程序。它规定的特别程序有：「现场踏勘」、「公示」。");
+  CHECK(r.details["procedures"] == std::vector<std::string>{"site_inspection", "public_notice"});
+  r = w.refused(StartSpecialProcedure{"registration", "site_inspection", ""});
+  CHECK(r.reason == "reason_required");
+  r = w.refused(EndSpecialProcedure{"registration", "", "完成"});
+  CHECK(r.reason == "no_special_running");
+  w.ok(StartSpecialProcedure{"registration", "site_inspection", "核实场所"});
+  r = w.refused(StartSpecialProcedure{"registration", "public_notice", "公示"});
+  CHECK(r.reason == "special_running");
+  CHECK(r.message == "「设立登记」的特别程序「现场踏勘」正在进行，结束后才能开始另一项。");
+  r = w.refused(EndSpecialProcedure{"registration", "public_notice", "完成"});
+  CHECK(r.reason == "other_special_running");
+  w.ok(EndSpecialProcedure{"registration", "site_inspection", "一致"});
+  r = w.refused(StartSpecialProcedure{"registration", "site_inspection", "再看一次"});
+  CHECK(r.reason == "special_done");
+  // An item that declares none.
+  w.ok(FireEvent{"registration", "approve", {}}, "reviewer");
+  r = w.refused(StartSpecialProcedure{"seal", "site_inspection", "核实"});
+  CHECK(r.message == "「刻章」没有规定特别程序，不能开始特别程序。");
+}
+
+TEST_CASE("runtime: who may stop a clock: the item's staff roles and its own department's reviewer", "[runtime][clock]") {
+  World w;
+  w.use_flow(clock_flow());
+  w.start();
+  w.supply_all();
+  w.ok(FireEvent{"registration", "accept", {}});
+  // The applicant never stops the agency's clock.
+  auto r = w.refused(PauseClock{"registration", "我想暂停"}, "applicant");
+  CHECK(r.code == Rejection::Code::role_not_allowed);
+  CHECK(r.reason == "role_not_allowed");
+  r = w.refused(PauseClock{"", "我想暂停"}, "applicant");
+  CHECK(r.reason == "role_not_allowed");
+  r = w.refused(StartSpecialProcedure{"registration", "site_inspection", "核实"}, "applicant");
+  CHECK(r.reason == "role_not_allowed");
+  // A role the lifecycle gives nothing to (the supervisor urges; it does not handle items).
+  r = w.refused(PauseClock{"registration", "督办暂停"}, "supervisor");
+  CHECK(r.reason == "role_not_allowed");
+  // A reviewer of another department: neither the item named nor "every item".
+  w.department = "police";
+  r = w.refused(PauseClock{"registration", "现场核查"}, "reviewer");
+  CHECK(r.reason == "other_department");
+  CHECK(r.message == "「设立登记」由市场监管局办理，只有该部门的审批人员可以掌握它的计时。");
+  r = w.refused(PauseClock{"", "现场核查"}, "reviewer");
+  CHECK(r.reason == "other_department");
+  r = w.refused(StartSpecialProcedure{"registration", "site_inspection", "核实"}, "reviewer");
+  CHECK(r.reason == "other_department");
+  // The item's own department's reviewer may; so may the window clerk.
+  w.department = "market";
+  w.ok(PauseClock{"", "现场核查"}, "reviewer");
+  r = w.refused(ResumeClock{"registration"}, "applicant");
+  CHECK(r.reason == "role_not_allowed");
+  w.department = "police";
+  CHECK(w.refused(ResumeClock{"registration"}, "reviewer").reason == "other_department");
+  w.department.clear();
+  w.ok(ResumeClock{"registration"}, "clerk");
 }

@@ -59,7 +59,8 @@ department police "公安局" adapter seal_system
 material id_card "身份证" from elicense "居民身份证"
 material articles "公司章程" upload pdf
 material license "营业执照" produced_by registration
-item registration "设立登记" by market { limit 5 workdays statutory 15 workdays; needs id_card, articles; produces license }
+item registration "设立登记" by market { limit 5 workdays statutory 15 workdays; needs id_card, articles; produces license
+  special site_inspection "现场踏勘" max 3 workdays pauses_clock }
 bundle startup "企业开办" version 1 {
   promise 6 workdays; lifecycle standard
   form {
@@ -702,7 +703,7 @@ TEST_CASE("server: permission matrix, every role by every action", "[server]") {
       {"attach material", {clerk_}},
       {"verify material", {clerk_, market_}},
       {"fire event", {clerk_, market_}},  // request_correction on the market's item; see the supervisor below
-      {"pause clock", {clerk_, boss_}},
+      {"pause clock", {clerk_, market_}},  // the lifecycle names no supervisor; police has no running item here
       {"withdraw", {clerk_}},
       {"worklist", {clerk_, market_, police_, boss_}},
       {"list workflows", {clerk_, market_, police_, boss_, designer_, admin_}},
@@ -1886,4 +1887,104 @@ TEST_CASE("server: a reviewer refuses a material already verified, and the windo
   CHECK(material_status(clerk, case_id, "articles") == "submitted");
   REQUIRE(clerk.post("/api/cases/" + case_id + "/materials/articles/verify", json::object{{"accept", true}}).status == 200);
   CHECK(material_status(clerk, case_id, "articles") == "verified");
+// Issue 13: clock control follows the lifecycle's roles and the reviewer's department, the
+// same as in the core; special procedures run over REST and show in the case and its history.
+TEST_CASE("server: who may stop a clock, and special procedures over REST", "[server][special]") {
+  Fixture f;
+  Client clerk = f.as("clerk");
+  const auto case_id = case_ready_for_approval(f, clerk);
+  const std::string base = "/api/cases/" + case_id;
+  Client market = f.as("market");
+  Client police = f.as("police");
+  Client boss = f.as("boss");
+  auto registration = [&](Client& c) {
+    auto reply = c.get(base);
+    REQUIRE(reply.status == 200);
+    const auto body = reply.json();
+    for (const auto& i : body.at("items").as_array()) {
+      if (i.at("item").as_string() == "registration") return i.as_object();
+    }
+    FAIL("no registration");
+    return json::object{};
+  };
+  auto version = f.case_version(case_id);
+  // The supervisor is named by no transition of the lifecycle: it stopped every clock before.
+  auto r = boss.post(base + "/pause", json::object{{"reason", "督办暂停"}});
+  INFO(r.body);
+  CHECK(r.status == 403);
+  CHECK(r.code() == "role_not_allowed");
+  CHECK(f.case_version(case_id) == version);
+  // Another department's reviewer: neither its item named, nor "every item".
+  CHECK(police.post(base + "/pause", json::object{{"item", "registration"}, {"reason", "现场核查"}}).status == 403);
+  r = police.post(base + "/pause", json::object{{"reason", "现场核查"}});
+  CHECK(r.status == 403);
+  CHECK(r.json().at("message").as_string() == "「设立登记」由市场监管局办理，只有该部门的审批人员可以掌握它的计时。");
+  CHECK(f.case_version(case_id) == version);
+  // The item's own department's reviewer may pause and resume it.
+  REQUIRE(market.post(base + "/pause", json::object{{"reason", "现场核查"}}).status == 200);
+  CHECK(registration(market).at("due").as_string() == "-");
+  REQUIRE(market.post(base + "/resume", json::object{{"item", "registration"}}).status == 200);
+
+  // Special procedures: declared ones only, with a reason, one at a time, the department's.
+  const std::string special = base + "/items/registration/special-procedures/";
+  version = f.case_version(case_id);
+  r = market.post(special + "hearing/start", json::object{{"reason", "听证"}});
+  CHECK(r.status == 404);
+  CHECK(r.json().at("message").as_string() == "「设立登记」没有“hearing”这一特别程序。它规定的特别程序有：「现场踏勘」。");
+  CHECK(market.post(special + "site_inspection/start", json::object{}).status == 400);  // a reason is required
+  CHECK(police.post(special + "site_inspection/start", json::object{{"reason", "核实"}}).status == 403);
+  CHECK(f.case_version(case_id) == version);
+  r = market.post(special + "site_inspection/start", json::object{{"reason", "需现场核实经营场所"}});
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  CHECK(clerk.post(special + "site_inspection/start", json::object{{"reason", "again"}}).status == 409);
+  auto item = registration(clerk);
+  CHECK(item.at("due").as_string() == "-");  // pauses_clock: the item's clock stands still
+  REQUIRE(item.contains("running_special_procedure"));
+  const auto running = item.at("running_special_procedure").as_object();
+  CHECK(running.at("title").as_string() == "现场踏勘");
+  CHECK(running.at("max").as_string() == "3个工作日");
+  CHECK(running.at("reason").as_string() == "需现场核实经营场所");
+  CHECK(running.at("light").as_string() == "");
+  CHECK(item.at("special_procedures").as_array().size() == 1);
+  // Past its max (Thursday 5 March 17:30), the scheduler escalates: the red light.
+  f.clock.set(at(2026, 3, 6, 10));
+  clerk = f.as("clerk");  // the sessions of four days ago have expired
+  market = f.as("market");
+  boss = f.as("boss");
+  REQUIRE(boss.post("/api/timers/fire", json::object{}).status == 200);
+  item = registration(clerk);
+  CHECK(item.at("running_special_procedure").at("light").as_string() == "red");
+  CHECK(item.at("running_special_procedure").at("workdays_used").as_string() == "4");  // Mon 10:00 to Fri 10:00: 1680 working minutes
+  // Ended with its result by the department.
+  CHECK(market.post(special + "site_inspection/end", json::object{}).status == 400);  // a result is required
+  REQUIRE(market.post(special + "site_inspection/end", json::object{{"result", "场所与申报一致"}}).status == 200);
+  item = registration(clerk);
+  CHECK_FALSE(item.contains("running_special_procedure"));
+  CHECK(item.at("special_procedure_runs").as_array().at(0).at("result").as_string() == "场所与申报一致");
+  // The history says who started and ended which, with the reason and the result.
+  auto history = clerk.get(base + "/history");
+  REQUIRE(history.status == 200);
+  std::vector<std::string> titles;
+  const auto events = history.json();
+  for (const auto& e : events.at("events").as_array()) {
+    const auto title = std::string(e.at("title").as_string());
+    if (title.find("特别程序") == std::string::npos) continue;
+    titles.push_back(title);
+    if (e.at("kind").as_string() == "SpecialProcedureStarted") {
+      CHECK(e.at("reason").as_string() == "需现场核实经营场所");
+      CHECK(e.at("actor").at("name").as_string() == "market");
+    }
+    if (e.at("kind").as_string() == "SpecialProcedureEnded") CHECK(e.at("note").as_string() == "结果：场所与申报一致");
+  }
+  CHECK(titles == std::vector<std::string>{"开始特别程序「现场踏勘」", "特别程序即将到达最长时限「现场踏勘」", "特别程序超过最长时限「现场踏勘」",
+                                           "结束特别程序「现场踏勘」"});
+  // The report counts it apart: one special procedure, past its max, no correction, no visit.
+  auto report = boss.get("/api/report");
+  REQUIRE(report.status == 200);
+  const auto figures = report.json().at("overall");
+  CHECK(figures.at("special_procedures").to_number<std::int64_t>() == 1);
+  CHECK(figures.at("special_procedures_overdue").to_number<std::int64_t>() == 1);
+  CHECK(figures.at("corrections").to_number<std::int64_t>() == 0);
+  CHECK(figures.at("average_visits").as_double() == Approx(1.0));  // the intake at the window only
 }

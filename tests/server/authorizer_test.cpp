@@ -40,7 +40,7 @@ TEST_CASE("authorizer: the role matrix of docs/api.md, action by action", "[serv
       {Action::verify_material, {Role::window_clerk, Role::reviewer}},
       {Action::fire_event, {Role::window_clerk, Role::reviewer, Role::supervisor}},
       {Action::tolerant_intake, {Role::window_clerk}},
-      {Action::pause_clock, {Role::window_clerk, Role::supervisor}},
+      {Action::pause_clock, {Role::window_clerk, Role::reviewer, Role::supervisor}},
       {Action::withdraw, {Role::window_clerk}},
       {Action::deliver, {Role::window_clerk}},
       {Action::rate, {Role::window_clerk}},

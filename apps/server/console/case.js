@@ -169,6 +169,50 @@ export async function casePage(page, caseId, me) {
         if (slotNow) slotNow.textContent = problem;
       }));
     }
+    // The special-procedure panel (特别程序) of an item that declares any: each run with its
+    // working days used of its max and its light; for those who control the item's clock (the
+    // window clerk, the item's own department's reviewer), start one (choose, reason, confirm)
+    // or end the running one (result). The engine decides again (docs/runtime.md).
+    const enc = encodeURIComponent;
+    const mayControlClock = (item) => running && item.phase === 'active'
+      && (me.role === 'window_clerk' || (me.role === 'reviewer' && item.department === me.department));
+    const specialPanel = (item) => {
+      const declared = item.special_procedures || [];
+      if (!declared.length) return null;
+      const runs = item.special_procedure_runs || [];
+      const current = item.running_special_procedure;
+      const slot = errorSlot(`special-error-${item.item}`);
+      const lines = runs.map((r) => h('div', { class: 'special-run', id: `special-run-${item.item}-${r.procedure}` },
+        r.running
+          ? t('special_running').replace('{title}', r.title).replace('{used}', r.workdays_used).replace('{max}', r.max)
+            + t(r.pauses_clock ? 'special_pauses_clock' : 'special_in_limit')
+          : t('special_done').replace('{title}', r.title).replace('{used}', r.workdays_used),
+        r.light ? [' ', lightBadge(r.light)] : null));
+      const controls = [];
+      if (mayControlClock(item) && current) {
+        const end = h('button', { class: 'action', id: `special-end-${item.item}` }, t('special_end'));
+        end.addEventListener('click', () => withReason({ title: `${t('special_end')}：${current.title}`, label: t('special_result'), confirm: t('special_end') },
+          (result) => run(end, slot, 'POST', `/items/${enc(item.item)}/special-procedures/${enc(current.procedure)}/end`, { result })));
+        controls.push(end);
+      } else if (mayControlClock(item)) {
+        // Each procedure runs once: those not run yet.
+        const left = declared.filter((d) => !runs.some((r) => r.procedure === d.procedure));
+        if (left.length) {
+          const choice = h('select', { id: `special-choice-${item.item}`, 'aria-label': t('special_choose') },
+            left.map((d) => h('option', { value: d.procedure }, `${d.title}（${t('special_max')}${d.max}）`)));
+          const start = h('button', { class: 'action', id: `special-start-${item.item}` }, t('special_start'));
+          start.addEventListener('click', () => {
+            const chosen = left.find((d) => d.procedure === choice.value) || left[0];
+            return withReason({ title: `${t('special_start')}：${chosen.title}`, note: t('special_note'), confirm: t('special_start') },
+              (reason) => run(start, slot, 'POST', `/items/${enc(item.item)}/special-procedures/${enc(chosen.procedure)}/start`, { reason }));
+          });
+          controls.push(h('span', { class: 'inline' }, choice, start));
+        }
+      }
+      if (!runs.length && !controls.length) return null;
+      return h('div', { class: 'special-procedures', id: `special-${item.item}` },
+        h('strong', {}, `${t('special_procedures')}：`), lines, controls, slot);
+    };
 
     // Items with their states, deadlines and the events this user may fire now
     const myRole = engineRole[me.role];
@@ -234,7 +278,7 @@ export async function casePage(page, caseId, me) {
         : h('span', { class: 'due' }, item.due && item.due !== '-' ? item.due : t('none'));
       return h('tr', { id: `item-${item.item}` }, h('td', {}, item.title), h('td', {}, departmentTitle(item.department)),
         h('td', {}, t(item.phase)), h('td', { class: 'item-state', 'data-state': item.state }, stateTitle(item.state, item.state_title)),
-        h('td', {}, due), h('td', {}, lightBadge(item.light)), h('td', {}, buttons, slot));
+        h('td', {}, due), h('td', {}, lightBadge(item.light)), h('td', {}, buttons, slot, specialPanel(item)));
     });
 
     // 全部受理: each item's plain intake event (no reason needed, not a failure: 受理, an

@@ -1,6 +1,12 @@
 // Console texts: zh-CN first, English available. The choice is kept in localStorage.
 const texts = {
   zh: {
+    // The special-procedure panel of the case page (特别程序, docs/runtime.md).
+    special_procedures: '特别程序', special_start: '开始特别程序', special_end: '结束特别程序', special_choose: '选择特别程序', special_max: '最长',
+    special_running: '进行中：{title}，已用 {used} 个工作日（最长 {max}）', special_pauses_clock: '（期间暂停计时）', special_in_limit: '（计入办理时限）',
+    special_note: '特别程序的原因和所需时间将书面告知申请人；同一事项同时只进行一项特别程序。', special_result: '结果',
+    special_result_placeholder: '请写明特别程序的结果，例如踏勘结论', special_done: '已完成：{title}，用时 {used} 个工作日',
+    SpecialProcedureStarted: '开始特别程序', SpecialProcedureEnded: '结束特别程序', SpecialProcedureWarned: '特别程序即将到达最长时限', SpecialProcedureOverdue: '特别程序超过最长时限',
     app: '一件事一次办', login: '登录', logout: '退出', user: '用户名', password: '密码', language: 'English',
     worklist: '我的待办', intake: '综窗受理', dashboard: '监管看板', users: '用户管理', cases: '办件',
     due: '办理时限', light: '预警', case: '办件编号', bundle: '一件事', item: '事项', state: '状态', department: '部门',
@@ -100,6 +106,11 @@ const texts = {
     notice_follow: '凭办件编号 {case} 可在窗口查询办理进度。', notice_seal: '（盖章）', notice_copy: '本通知书一式两份，申请人与本中心各执一份。',
   },
   en: {
+    special_procedures: 'Special procedures', special_start: 'Start special procedure', special_end: 'End special procedure', special_choose: 'Choose a special procedure', special_max: 'at most',
+    special_running: 'Running: {title}, {used} working days used (at most {max})', special_pauses_clock: ' (the clock stands still)', special_in_limit: ' (counted in the limit)',
+    special_note: 'The applicant is told the reason and the time needed in writing; an item runs one special procedure at a time.', special_result: 'Result',
+    special_result_placeholder: 'What the procedure found, e.g. the inspection\'s conclusion', special_done: 'Done: {title}, {used} working days',
+    SpecialProcedureStarted: 'Special procedure started', SpecialProcedureEnded: 'Special procedure ended', SpecialProcedureWarned: 'Special procedure near its maximum', SpecialProcedureOverdue: 'Special procedure past its maximum',
     app: 'One thing, one visit', login: 'Log in', logout: 'Log out', user: 'User', password: 'Password', language: '中文',
     worklist: 'My worklist', intake: 'Intake', dashboard: 'Dashboard', users: 'Users', cases: 'Cases',
     due: 'Due', light: 'Light', case: 'Case', bundle: 'Bundle', item: 'Item', state: 'State', department: 'Department',

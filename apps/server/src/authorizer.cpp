@@ -72,7 +72,9 @@ bool role_may(Role role, Action action) {
     case Action::rate:
       return role == Role::window_clerk;
     case Action::pause_clock:
-      return role == Role::window_clerk || role == Role::supervisor;
+      // The core further keeps it to the roles the item's lifecycle names, and a reviewer to
+      // their department's items (engine::clock_control_refusal).
+      return role == Role::window_clerk || role == Role::reviewer || role == Role::supervisor;
     case Action::list_workflows:
       return role != Role::department_system;
     case Action::deploy_workflows:

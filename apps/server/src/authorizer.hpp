@@ -36,7 +36,7 @@ enum class Action {
   verify_material,
   fire_event,
   tolerant_intake,
-  pause_clock,        ///< pause and resume
+  pause_clock,        ///< clock control: pause and resume, start and end special procedures
   withdraw,
   deliver,
   rate,

@@ -309,6 +309,8 @@ std::optional<engine::CommandOptions> Exchange::command_options() {
   engine::CommandOptions o;
   o.actor = caller.name;
   o.role = std::string(engine_role(caller.role));
+  // The core keeps a reviewer's clock control to their department's items.
+  if (bound_to_department(caller.role)) o.department = caller.department;
   const std::string key = request.header("idempotency-key");
   if (!key.empty()) {
     if (!safe_token(key, 100)) return std::nullopt;

@@ -27,6 +27,8 @@ const std::vector<Route>& route_table() {
       // items.cpp
       {"POST", "/api/cases/{id}/items/{item}/events/{event}", A::fire_event, r::fire_event},
       {"POST", "/api/cases/{id}/items/{item}/tolerant-intake", A::tolerant_intake, r::tolerant_intake},
+      {"POST", "/api/cases/{id}/items/{item}/special-procedures/{procedure}/start", A::pause_clock, r::start_special_procedure},
+      {"POST", "/api/cases/{id}/items/{item}/special-procedures/{procedure}/end", A::pause_clock, r::end_special_procedure},
       // case_commands.cpp
       {"POST", "/api/cases/{id}/pause", A::pause_clock, r::pause_clock},
       {"POST", "/api/cases/{id}/resume", A::pause_clock, r::resume_clock},

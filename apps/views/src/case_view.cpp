@@ -14,6 +14,11 @@ namespace onevisit::views {
 
 namespace json = boost::json;
 
+namespace {
+std::string limit_title(const engine::Limit& limit);
+void add_special_procedures(json::object& o, const engine::CaseView& view, engine::ItemIndex i);
+}  // namespace
+
 json::object case_json(const engine::CaseView& view) {
   const auto& c = view.state;
   const auto& wf = *view.workflow;
@@ -56,17 +61,72 @@ json::object case_json(const engine::CaseView& view) {
   json::array items;
   for (std::size_t i = 0; i < wf.items.size(); ++i) {
     const auto& row = view.items[i];
-    items.push_back(json::object{{"item", row.item_id},
-                                 {"title", wf.items[i].title},
-                                 {"department", row.department},
-                                 {"phase", std::string(engine::to_string(c.items[i].phase))},
-                                 {"state", row.state},
-                                 {"due", format_time(row.due_at)},
-                                 {"light", row.light}});
+    json::object item{{"item", row.item_id},
+                      {"title", wf.items[i].title},
+                      {"department", row.department},
+                      {"phase", std::string(engine::to_string(c.items[i].phase))},
+                      {"state", row.state},
+                      {"due", format_time(row.due_at)},
+                      {"light", row.light},
+                      {"clock_started_at", format_time(c.items[i].clock_started_at)}};
+    add_special_procedures(item, view, static_cast<engine::ItemIndex>(i));
+    items.push_back(std::move(item));
   }
   o["items"] = std::move(items);
   return o;
 }
+
+namespace {
+
+// A limit as people read it: 3个工作日.
+std::string limit_title(const engine::Limit& limit) {
+  const std::string amount = limit.amount.to_string();
+  switch (limit.unit) {
+    case dsl::ast::TimeUnit::workday: return amount + "个工作日";
+    case dsl::ast::TimeUnit::day: return amount + "天";
+    case dsl::ast::TimeUnit::hour: return amount + "小时";
+  }
+  return amount;
+}
+
+void add_special_procedures(json::object& o, const engine::CaseView& view, engine::ItemIndex i) {
+  const auto& model = view.workflow->items[i];
+  json::array declared;
+  for (const auto& special : model.specials) {
+    declared.push_back(json::object{{"procedure", special.id},
+                                    {"title", special.title},
+                                    {"max", limit_title(special.max)},
+                                    {"max_workdays", special.max.approximate_workdays().to_string()},
+                                    {"pauses_clock", special.pauses_clock}});
+  }
+  o["special_procedures"] = std::move(declared);
+  json::array runs;
+  for (const auto& v : view.specials) {
+    if (v.item != i || v.run >= view.state.items[i].specials.size() || v.procedure >= model.specials.size()) continue;
+    const auto& run = view.state.items[i].specials[v.run];
+    const auto& special = model.specials[v.procedure];
+    json::object r{{"procedure", special.id},
+                   {"title", special.title},
+                   {"running", v.running},
+                   {"pauses_clock", special.pauses_clock},
+                   {"started_at", format_time(run.started_at)},
+                   {"ended_at", format_time(run.ended_at)},
+                   {"started_by", adapters::mask_identifiers(run.started_by)},
+                   {"ended_by", adapters::mask_identifiers(run.ended_by)},
+                   {"reason", adapters::mask_identifiers(run.reason)},
+                   {"result", adapters::mask_identifiers(run.result)},
+                   {"workdays_used", v.workdays_used.to_string()},
+                   {"max", limit_title(special.max)},
+                   {"max_workdays", special.max.approximate_workdays().to_string()},
+                   {"due", format_time(v.due_at)},
+                   {"light", v.light == engine::Light::red ? "red" : v.light == engine::Light::yellow ? "yellow" : ""}};
+    if (v.running) o["running_special_procedure"] = r;
+    runs.push_back(std::move(r));
+  }
+  o["special_procedure_runs"] = std::move(runs);
+}
+
+}  // namespace
 
 json::object case_summary_json(const engine::CaseSummary& c) {
   return json::object{{"case_id", c.case_id},

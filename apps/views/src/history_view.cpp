@@ -22,7 +22,11 @@ std::string_view event_title(std::string_view kind) {
       {"ItemTransitioned", "事项流转"},  {"ClockPaused", "暂停计时"},       {"ClockResumed", "恢复计时"},
       {"ItemWarned", "黄灯预警"},        {"ItemOverdue", "红灯超时"},       {"CaseCompleted", "办结"},
       {"CaseWithdrawn", "撤回"},         {"CaseDelivered", "出件"},         {"CaseRated", "评价"},
-      {"PersonalDataErased", "个人信息已按保存期限删除"}};
+      {"PersonalDataErased", "个人信息已按保存期限删除"},
+      {"SpecialProcedureStarted", "开始特别程序"},
+      {"SpecialProcedureEnded", "结束特别程序"},
+      {"SpecialProcedureWarned", "特别程序即将到达最长时限"},
+      {"SpecialProcedureOverdue", "特别程序超过最长时限"}};
   for (const auto& [k, title] : kTitles) {
     if (k == kind) return title;
   }
@@ -71,6 +75,7 @@ struct Facts {
   std::string event;   ///< the lifecycle event of a transition
   std::string reason;  ///< why (a refusal, a correction, a pause, a withdrawal)
   std::string note;    ///< anything else worth reading (a file, a channel, a rating)
+  std::optional<std::uint32_t> special;  ///< the special procedure (of `item`) it concerns
 };
 
 Facts facts_of(const engine::Workflow& wf, const engine::Event& event) {
@@ -115,6 +120,18 @@ Facts facts_of(const engine::Workflow& wf, const engine::Event& event) {
         } else if constexpr (std::is_same_v<T, engine::ItemNotApplicable> || std::is_same_v<T, engine::ClockResumed> ||
                              std::is_same_v<T, engine::ItemWarned> || std::is_same_v<T, engine::ItemOverdue>) {
           f.item = e.item;
+        } else if constexpr (std::is_same_v<T, engine::SpecialProcedureStarted>) {
+          f.item = e.item;
+          f.special = e.procedure;
+          f.reason = e.reason;
+        } else if constexpr (std::is_same_v<T, engine::SpecialProcedureEnded>) {
+          f.item = e.item;
+          f.special = e.procedure;
+          f.note = "结果：" + e.result;
+        } else if constexpr (std::is_same_v<T, engine::SpecialProcedureWarned> ||
+                             std::is_same_v<T, engine::SpecialProcedureOverdue>) {
+          f.item = e.item;
+          f.special = e.procedure;
         } else if constexpr (std::is_same_v<T, engine::CaseWithdrawn>) {
           f.reason = e.reason;
         } else if constexpr (std::is_same_v<T, engine::CaseDelivered>) {
@@ -155,6 +172,12 @@ json::array history_json(const engine::Workflow& wf, const std::vector<engine::R
       const auto& states = wf.lifecycles[item.lifecycle].states;
       if (f.from && *f.from < states.size()) entry["from"] = ref(states[*f.from].id, states[*f.from].title);
       if (f.to && *f.to < states.size()) entry["to"] = ref(states[*f.to].id, states[*f.to].title);
+      if (f.special && *f.special < item.specials.size()) {
+        // 开始特别程序「现场踏勘」: the title names the procedure.
+        const auto& special = item.specials[*f.special];
+        entry["special_procedure"] = ref(special.id, special.title);
+        entry["title"] = std::string(event_title(recorded.type)) + "「" + special.title + "」";
+      }
     }
     if (material_known) entry["material"] = ref(wf.materials[*f.material].id, wf.materials[*f.material].title);
     if (!f.event.empty()) {

@@ -31,6 +31,8 @@ HttpResponse case_calls(Exchange& x);
 HttpResponse retry_call(Exchange& x);
 HttpResponse resolve_call(Exchange& x);
 // case_commands.cpp
+HttpResponse start_special_procedure(Exchange& x);
+HttpResponse end_special_procedure(Exchange& x);
 HttpResponse pause_clock(Exchange& x);
 HttpResponse resume_clock(Exchange& x);
 HttpResponse withdraw(Exchange& x);

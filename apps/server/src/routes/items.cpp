@@ -1,4 +1,5 @@
-// /api/cases/{id}/items/{item}/…: fire a lifecycle event, tolerant intake (容缺受理).
+// /api/cases/{id}/items/{item}/…: fire a lifecycle event, tolerant intake (容缺受理), start and
+// end a special procedure (特别程序).
 #include "routes/handlers.hpp"
 
 namespace onevisit::server::routes {
@@ -33,6 +34,41 @@ HttpResponse tolerant_intake(Exchange& x) {
   if (!x.load_case(case_id)) return *x.failure;
   return x.run_command(case_id, engine::TolerantIntake{x.param("item"), *pending, event.value_or("accept"),
                                                        fields.value_or(std::map<std::string, std::string>{})});
+}
+
+namespace {
+
+// A special procedure's start or end: `note` (reason or result) is required; the item's
+// department is authorised here, the roles and the reviewer's department again in the core.
+template <typename Make>
+HttpResponse special_procedure(Exchange& x, std::string_view note, Make make) {
+  const std::string& case_id = x.param("id");
+  const std::string& item_id = x.param("item");
+  auto object = x.body();
+  if (!object) return *x.failure;
+  BodyReader reader(*object);
+  const auto text = reader.text(note, true);
+  if (!reader.ok()) return x.bad_fields(reader);
+  auto view = x.load_case(case_id);
+  if (!view) return *x.failure;
+  const auto item = view->workflow->find_item(item_id);
+  if (!item) return x.error(404, "not_found", "这件事没有这个事项", json::object{{"item", item_id}});
+  if (auto denied = x.authorize(Target::department(view->items[*item].department, "item " + item_id))) return *denied;
+  return x.run_command(case_id, make(item_id, x.param("procedure"), *text));
+}
+
+}  // namespace
+
+HttpResponse start_special_procedure(Exchange& x) {
+  return special_procedure(x, "reason", [](const std::string& item, const std::string& procedure, const std::string& reason) {
+    return engine::CommandBody{engine::StartSpecialProcedure{item, procedure, reason}};
+  });
+}
+
+HttpResponse end_special_procedure(Exchange& x) {
+  return special_procedure(x, "result", [](const std::string& item, const std::string& procedure, const std::string& result) {
+    return engine::CommandBody{engine::EndSpecialProcedure{item, procedure, result}};
+  });
 }
 
 }  // namespace onevisit::server::routes

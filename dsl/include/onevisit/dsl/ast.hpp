@@ -229,7 +229,9 @@ struct Action {
   }
 };
 
-enum class TransitionOptionKind : std::uint8_t { roles, guard, requires_fields, actions, after };
+/// `starts_clock` (never reorder: the formatter and the compiler switch over it) marks the
+/// transition that starts the item's time limit, e.g. 受理; see docs/language.md.
+enum class TransitionOptionKind : std::uint8_t { roles, guard, requires_fields, actions, after, starts_clock };
 
 struct TransitionOption {
   TransitionOptionKind kind = TransitionOptionKind::roles;
@@ -237,10 +239,13 @@ struct TransitionOption {
   std::optional<Expr> expr;         ///< guard
   std::vector<Action> actions;      ///< do
   std::optional<Duration> duration; ///< after
+  /// starts_clock: `from receipt`, the clock counts as started when the item entered the
+  /// transition's source state (deemed acceptance dates back to the receipt of the materials).
+  bool from_receipt = false;
   Span span;
   friend bool operator==(const TransitionOption& a, const TransitionOption& b) {
     return a.kind == b.kind && a.names == b.names && a.expr == b.expr && a.actions == b.actions &&
-           a.duration == b.duration;
+           a.duration == b.duration && a.from_receipt == b.from_receipt;
   }
 };
 

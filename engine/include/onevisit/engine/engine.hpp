@@ -118,6 +118,9 @@ struct CommandOptions {
   std::string role = "system";
   /// How a case start came in (StartCase::channel, kChannels). Default: window. Read only by start_case.
   std::string channel = "window";
+  /// The actor's department (Command::department), for a reviewer: clock control is theirs
+  /// only on that department's items. Empty: none.
+  std::string department;
 };
 
 struct CommandResult {
@@ -128,10 +131,23 @@ struct CommandResult {
 };
 
 /// A case as queries see it: its state, with the workflow to interpret it.
+/// One special procedure run (特别程序) as pages show it, counted on the bundle's calendar.
+struct SpecialProcedureView {
+  ItemIndex item = 0;
+  std::uint32_t procedure = 0;  ///< index into ItemModel::specials
+  std::size_t run = 0;          ///< index into ItemState::specials
+  bool running = false;
+  std::int64_t minutes_used = 0;  ///< working minutes, until now while it runs
+  dsl::Decimal workdays_used;     ///< the same in working days (to 2 decimals)
+  Timestamp due_at = 0;           ///< when it reaches its `max`
+  Light light = Light::none;      ///< yellow near its max, red past it
+};
+
 struct CaseView {
   Case state;
   std::shared_ptr<const Workflow> workflow;
   std::vector<ItemRow> items;  ///< with deadlines and lights
+  std::vector<SpecialProcedureView> specials;  ///< every special procedure run, by item then start
 };
 
 struct HistoryEntry {

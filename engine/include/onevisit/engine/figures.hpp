@@ -26,6 +26,12 @@ struct BundleFigures {
   double reduction_materials = 0;  ///< percent, one decimal
   double reduction_visits = 0;
   double reduction_workdays = 0;
+  /// Special procedures (特别程序) the applicable items declare, counted apart from the limits.
+  int special_procedures = 0;
+  /// The most working days clock-stopping special procedures (`pauses_clock`) may add to one
+  /// item: over the applicable items, the largest sum of their maxima (each runs once, one at a
+  /// time). Not in workdays_bundled, which counts promised limits only.
+  dsl::Decimal special_workdays_outside;
   std::vector<ItemIndex> applicable_items;
   std::vector<ItemIndex> critical_path;
 };

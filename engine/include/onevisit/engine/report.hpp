@@ -46,6 +46,13 @@ struct ServiceFigures {
   double average_visits = 0;        ///< per case: 1 intake + 1 per correction round + 1 for delivery at the window
   std::size_t corrections = 0;      ///< correction rounds (补正) over all items
   double corrections_per_case = 0;
+  /// Special procedures (特别程序) started, counted apart: neither corrections nor visits.
+  std::size_t special_procedures = 0;
+  std::size_t special_procedures_overdue = 0;  ///< ... that went past their `max` (red)
+  /// Working days spent in them (a running one until now), on each bundle's calendar.
+  double special_procedure_workdays = 0;
+  /// ... of which in procedures that stop the item's clock (`pauses_clock`: outside the limit).
+  double special_procedure_workdays_paused = 0;
   std::array<std::size_t, 5> ratings{};  ///< 好差评: cases rated 1..5
   std::size_t rated = 0;
   double good_rating_rate = 0;      ///< percent of rated cases above the bundle's `bad at most`

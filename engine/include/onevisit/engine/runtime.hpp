@@ -55,10 +55,25 @@ enum class ItemPhase : std::uint8_t {
 
 enum class Light : std::uint8_t { none, yellow, red };
 
+/// One run of a special procedure (特别程序) of an item: the time it took is kept as instants
+/// (apply has no calendar); views count its working days on the bundle's calendar.
+struct SpecialProcedureRun {
+  std::uint32_t procedure = 0;  ///< index into ItemModel::specials
+  Timestamp started_at = 0;
+  Timestamp ended_at = 0;       ///< 0 while it runs
+  std::string started_by, ended_by;
+  std::string reason;           ///< why it was started (for the history and the notice)
+  std::string result;           ///< what it found, given when it ended
+  Light light = Light::none;    ///< yellow near its `max`, red past it
+};
+
 struct ItemState {
   ItemPhase phase = ItemPhase::waiting;
   StateIndex state = 0;            ///< lifecycle state (when active or done)
-  Timestamp started_at = 0;        ///< when the item became active: its clock starts
+  Timestamp started_at = 0;        ///< when the item became active
+  /// When its time limit started counting (the lifecycle's `starts_clock` transition, 受理;
+  /// or activation for a lifecycle without one); 0: not started, no deadline yet.
+  Timestamp clock_started_at = 0;
   Timestamp state_entered_at = 0;  ///< for timed transitions
   Timestamp paused_since = 0;      ///< 0 while the clock runs
   /// Closed intervals in which the clock stood still. Kept as instants (apply has no
@@ -68,6 +83,9 @@ struct ItemState {
   int corrections = 0;
   Light light = Light::none;
   Timestamp finished_at = 0;
+  std::vector<SpecialProcedureRun> specials;  ///< every special procedure run, in order
+  /// The run in progress (index into `specials`); at most one at a time (docs/runtime.md).
+  std::optional<std::size_t> running_special;
 };
 
 enum class CaseStatus : std::uint8_t { running, completed, withdrawn, delivered, rated };
@@ -153,6 +171,18 @@ struct PauseClock {
 struct ResumeClock {
   std::string item;
 };
+/// Starts one of the special procedures (特别程序) the item declares (`special name … max D`).
+struct StartSpecialProcedure {
+  std::string item;
+  std::string procedure;  ///< the `special` name, e.g. site_inspection
+  std::string reason;     ///< required: why (told to the applicant in writing, 行政许可法第四十五条)
+};
+/// Ends the item's running special procedure with what it found.
+struct EndSpecialProcedure {
+  std::string item;
+  std::string procedure;  ///< must name the running one (a stale page ends nothing else)
+  std::string result;     ///< required
+};
 struct Withdraw {
   std::string reason;
 };
@@ -172,7 +202,8 @@ struct TimerFired {
 struct ErasePersonalData {};
 
 using CommandBody = std::variant<StartCase, AttachMaterial, VerifyMaterial, FireEvent, TolerantIntake, PauseClock,
-                                 ResumeClock, Withdraw, Deliver, Rate, TimerFired, ErasePersonalData>;
+                                 ResumeClock, Withdraw, Deliver, Rate, TimerFired, ErasePersonalData,
+                                 StartSpecialProcedure, EndSpecialProcedure>;
 
 struct Command {
   std::string command_id;  ///< idempotency key; the same id is applied once
@@ -180,6 +211,9 @@ struct Command {
   std::string actor;       ///< who (a user name, "system", "applicant")
   std::string role;        ///< applicant clerk reviewer supervisor system ...
   CommandBody body;
+  /// The actor's department, for roles bound to one (a reviewer): clock control (pause,
+  /// resume, special procedures) is theirs only on items of that department.
+  std::string department;
 };
 
 struct CaseStarted {
@@ -236,6 +270,26 @@ struct ClockPaused {
 struct ClockResumed {
   ItemIndex item = 0;
 };
+struct SpecialProcedureStarted {
+  ItemIndex item = 0;
+  std::uint32_t procedure = 0;  ///< index into ItemModel::specials
+  std::string reason;
+};
+struct SpecialProcedureEnded {
+  ItemIndex item = 0;
+  std::uint32_t procedure = 0;
+  std::string result;
+};
+/// The running special procedure reached the lifecycle's warning point of its `max`.
+struct SpecialProcedureWarned {
+  ItemIndex item = 0;
+  std::uint32_t procedure = 0;
+};
+/// The running special procedure went past its `max` (the lifecycle's `on overdue` runs).
+struct SpecialProcedureOverdue {
+  ItemIndex item = 0;
+  std::uint32_t procedure = 0;
+};
 struct ItemWarned {
   ItemIndex item = 0;
 };
@@ -268,7 +322,8 @@ inline constexpr std::string_view kErasedValue = "〔已删除〕";
 using EventBody = std::variant<CaseStarted, MaterialAttached, MaterialVerified, MaterialRejected, MaterialProduced,
                                MaterialTolerated, ItemActivated, ItemNotApplicable, ItemCancelled, ItemTransitioned,
                                ClockPaused, ClockResumed, ItemWarned, ItemOverdue, CaseCompleted, CaseWithdrawn,
-                               CaseDelivered, CaseRated, PersonalDataErased>;
+                               CaseDelivered, CaseRated, PersonalDataErased, SpecialProcedureStarted,
+                               SpecialProcedureEnded, SpecialProcedureWarned, SpecialProcedureOverdue>;
 
 struct Event {
   Timestamp at = 0;
@@ -338,10 +393,22 @@ std::vector<TimerRecord> timers_for(const Workflow& workflow, const WorkCalendar
 /// The deadline of an active item with a running clock (0 when paused or not active).
 Timestamp due_at(const Workflow& workflow, const WorkCalendar& calendar, const Case& state, ItemIndex item);
 
-/// The deadline of an item that started, whatever its phase now: its promised limit from its
-/// start, extended by its closed pauses (0 without a limit). For a finished item:
-/// the deadline it was held to.
+/// The deadline of an item whose clock started, whatever its phase now: its promised limit
+/// from the clock's start, extended by its closed pauses (0 without a limit, or before the
+/// clock started). For a finished item: the deadline it was held to.
 Timestamp deadline_of(const Workflow& workflow, const WorkCalendar& calendar, const ItemState& item, ItemIndex index);
+
+/// When a special procedure run reaches its `max` (the legal day rule, as for item limits).
+Timestamp special_due_at(const Workflow& workflow, const WorkCalendar& calendar, ItemIndex item, const SpecialProcedureRun& run);
+/// The working minutes a special procedure run took (until `now` while it runs).
+std::int64_t special_minutes(const WorkCalendar& calendar, const SpecialProcedureRun& run, Timestamp now);
+
+/// Whether the command's role (and department) may control the item's clock: pause, resume,
+/// start and end special procedures. The staff roles its lifecycle names in `by` (any staff
+/// role for an event without `by`), and the reviewer of the item's own department; never
+/// the applicant. Empty when allowed, else why not.
+std::optional<Rejection> clock_control_refusal(const Workflow& workflow, ItemIndex item, const std::string& role,
+                                               const std::string& department);
 
 /// When a closed case's retention ends: its last change (updated_at) plus the bundle's
 /// `retain` period in calendar days, months or years (a month end that does not exist is

@@ -97,6 +97,14 @@ struct StateModel {
   SourceRef source_ref;
 };
 
+/// Whether a transition starts the item's clock (`starts_clock`): the time limit counts from
+/// the working day after it (docs/runtime.md, When the clock starts).
+enum class ClockStart : std::uint8_t {
+  none,          ///< the transition leaves the clock as it is
+  now,           ///< `starts_clock`: from the transition (受理)
+  from_receipt,  ///< `starts_clock from receipt`: from when the item entered the source state (deemed acceptance)
+};
+
 struct TransitionModel {
   std::string event;
   std::vector<StateIndex> sources;
@@ -107,6 +115,7 @@ struct TransitionModel {
   std::vector<std::string> required_fields;
   std::vector<ActionModel> actions;
   std::optional<Limit> after;      ///< a timed transition
+  ClockStart starts_clock = ClockStart::none;
   SourceRef source_ref;
 };
 
@@ -130,6 +139,8 @@ class LifecycleModel {
   std::optional<Limit> warn_left;             ///< or when this much time is left
   std::vector<ActionModel> on_warning;
   std::vector<ActionModel> on_overdue;
+  /// Some transition `starts_clock`; otherwise the clock starts when the item becomes active.
+  bool clock_starts_on_transition = false;
   SourceRef source_ref;
 
   std::optional<StateIndex> find_state(std::string_view id) const;
