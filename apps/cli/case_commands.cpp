@@ -283,8 +283,8 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
     for (const auto& item : j.at("items").as_array()) {
       const auto& x = item.as_object();
       out << "  " << std::string(x.at("item").as_string()) << "  " << std::string(x.at("state").as_string()) << "  due "
-          << std::string(x.at("due").as_string()) << (x.at("light").as_string().empty() ? "" : "  " + std::string(x.at("light").as_string()))
-          << "\n";
+          << std::string(x.at("due").as_string()) << (x.at("due_provisional").as_bool() ? " (provisional)" : "")
+          << (x.at("light").as_string().empty() ? "" : "  " + std::string(x.at("light").as_string())) << "\n";
       if (const auto* running = x.if_contains("running_special_procedure")) {
         const auto& r = running->as_object();
         out << "    special procedure " << std::string(r.at("procedure").as_string()) << " running since "

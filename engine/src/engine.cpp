@@ -390,6 +390,21 @@ const WorkCalendar& Engine::calendar_of(const Workflow& wf) const {
   return it == calendars_.end() ? kWeekdays : *it->second;
 }
 
+void Engine::warn_if_provisional(const WorkCalendar& calendar, const std::string& case_id, const std::vector<ItemRow>& rows) {
+  for (const auto& row : rows) {
+    if (row.due_at == 0 || !calendar.provisional(day_of(row.due_at / 60'000))) continue;
+    {
+      std::lock_guard lock(provisional_mutex_);
+      if (!provisional_calendars_warned_.insert(calendar.name()).second) return;
+    }
+    spdlog::warn("calendar '{}' declares holidays only up to {}: the deadline {} of case {} (item {}) is counted Monday to Friday "
+                 "and provisional; deploy the next year's calendar from the State Council's notice (said once per calendar)",
+                 calendar.name(), dsl::to_string(dsl::Value::of_date(*calendar.declared_until())),
+                 dsl::to_string(dsl::Value::of_date(day_of(row.due_at / 60'000))), dsl::mask_personal_numbers(case_id), row.item_id);
+    return;
+  }
+}
+
 std::mutex& Engine::case_lock(const std::string& case_id) {
   return case_locks_[std::hash<std::string>{}(case_id) % case_locks_.size()];
 }
@@ -590,6 +605,7 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
     // Only what changed: the store holds the item rows and timers of `state` (both are pure
     // functions of the case), so an unchanged row or timer need not be written again.
     auto new_items = item_rows(*wf, calendar, next);
+    warn_if_provisional(calendar, case_id, new_items);
     const auto old_items = state.version > 0 ? item_rows(*wf, calendar, state) : std::vector<ItemRow>{};
     for (std::size_t i = 0; i < new_items.size(); ++i) {
       const auto& row = new_items[i];
@@ -673,9 +689,10 @@ std::expected<CaseView, EngineError> Engine::get_case(const std::string& case_id
   auto loaded = load(case_id, wf);
   if (!loaded) return std::unexpected(loaded.error());
   if (!*loaded) return std::unexpected(no_case(case_id));
-  CaseView view{std::move(**loaded), wf, {}, {}};
+  CaseView view{std::move(**loaded), wf, {}, {}, {}};
   const auto& calendar = calendar_of(*wf);
   view.items = item_rows(*wf, calendar, view.state);
+  view.calendar_declared_until = calendar.declared_until();
   const Timestamp at = now();
   const std::int64_t per_day = std::max<std::int64_t>(1, calendar.working_minutes_per_day());
   for (ItemIndex i = 0; i < view.state.items.size(); ++i) {

@@ -11,6 +11,7 @@
 #include <onevisit/dsl/source.hpp>
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/simulate.hpp>
+#include <onevisit/views/case_view.hpp>
 #include <regex>
 #include <set>
 #include <spdlog/sinks/ostream_sink.h>
@@ -618,6 +619,45 @@ TEST_CASE("engine: an applicant given by name is masked by characters, in the st
   INFO(log.str());
   CHECK(log.str().find("for 张** by clerk-1") != std::string::npos);
   CHECK(dsl::find_invalid_utf8(log.str()) == std::string::npos);
+}
+
+// Issue 13: a deadline past the calendar's declared years was counted Monday to Friday without
+// a word. The calendar is made for the test: a real year is written only from the notice.
+TEST_CASE("engine: a deadline past the calendar's declared years is provisional, in the view and once in the log", "[engine][calendar]") {
+  std::string flow = kCorrectionFlow;
+  flow = std::regex_replace(flow, std::regex("promise 5 workdays; lifecycle standard"), "promise 5 workdays; lifecycle standard; calendar test_2031");
+  flow = "calendar test_2031 \"测试日历\" {\n  holiday 2031-10-01..2031-10-07 \"国庆节\"\n}\n" + flow;
+  VirtualClock clock(at(2031, 12, 22, 9));  // Monday: 5 working days end on Monday 29 December
+  auto opened = Engine::open({":memory:", &clock});
+  REQUIRE(opened);
+  auto& engine = **opened;
+  REQUIRE(engine.deploy_sources({{"loop.flow", flow}}, {"loop.flow"}));
+  std::ostringstream log;
+  const auto previous = spdlog::default_logger();
+  auto capture = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
+  spdlog::set_default_logger(capture);
+  REQUIRE(engine.start_case("loop", {{"company_name", Value::of_text("甲公司")}}, "", {"", "clerk-1", "clerk"}, "C1"));
+  clock.set(at(2031, 12, 26, 9));  // Friday: the fifth working day is Friday 2 January 2032
+  REQUIRE(engine.start_case("loop", {{"company_name", Value::of_text("乙公司")}}, "", {"", "clerk-1", "clerk"}, "C2"));
+  REQUIRE(engine.start_case("loop", {{"company_name", Value::of_text("丙公司")}}, "", {"", "clerk-1", "clerk"}, "C3"));
+  spdlog::set_default_logger(previous);
+  auto within = engine.get_case("C1");
+  auto past = engine.get_case("C2");
+  REQUIRE(within);
+  REQUIRE(past);
+  CHECK(past->calendar_declared_until == dsl::days_from_civil({2031, 12, 31}));
+  const auto within_json = views::case_page_json(*within, nullptr);
+  const auto past_json = views::case_page_json(*past, nullptr);
+  CHECK(within_json.at("items").as_array()[0].at("due_provisional").as_bool() == false);
+  CHECK(within_json.at("deadline_provisional").as_bool() == false);
+  CHECK(past_json.at("items").as_array()[0].at("due_provisional").as_bool() == true);
+  CHECK(past_json.at("deadline_provisional").as_bool() == true);
+  CHECK(past_json.at("calendar_declared_until").as_string() == "2031-12-31");
+  // The log says it once per calendar, not once per case.
+  INFO(log.str());
+  const auto warned = log.str().find("calendar 'test_2031' declares holidays only up to 2031-12-31");
+  CHECK(warned != std::string::npos);
+  CHECK(log.str().find("calendar 'test_2031'", warned + 1) == std::string::npos);
 }
 
 // Issue 14: generated case numbers came from an in-memory counter ("C20261207-2-…" twice after

@@ -49,6 +49,14 @@ const followSeconds = 3;
 let followingPage = null;  // the case page now shown, whose timer follows the case
 
 /** Renders the case into `page`; answers once it is shown. */
+// A deadline past the calendar's declared years: counted Monday to Friday, it may move once
+// the State Council publishes that year's holidays (docs/runtime.md).
+function provisionalMark(provisional, c) {
+  if (!provisional) return null;
+  const until = c.calendar_declared_until || '';
+  return h('span', { class: 'provisional', title: t('provisional_note').replace('{until}', until) }, t('provisional'));
+}
+
 export async function casePage(page, caseId, me) {
   const fileInputs = new Map();  // material -> the file input, kept across updates while it holds a file
   // What the intake could not upload or fetch, said once on the case page it opens.
@@ -275,7 +283,7 @@ export async function casePage(page, caseId, me) {
       const due = item.paused_since
         ? h('span', { class: 'paused', id: `paused-${item.item}` }, `${t('clock_paused')}（${t('since').replace('{time}', item.paused_since)}）`,
           pauseReasons.get(item.item) && item.paused_by_clerk ? h('span', { class: 'muted' }, ` ${t('reason')}：${pauseReasons.get(item.item)}`) : null)
-        : h('span', { class: 'due' }, item.due && item.due !== '-' ? item.due : t('none'));
+        : h('span', { class: 'due' }, item.due && item.due !== '-' ? item.due : t('none'), provisionalMark(item.due_provisional, c));
       return h('tr', { id: `item-${item.item}` }, h('td', {}, item.title), h('td', {}, departmentTitle(item.department)),
         h('td', {}, t(item.phase)), h('td', { class: 'item-state', 'data-state': item.state }, stateTitle(item.state, item.state_title)),
         h('td', {}, due), h('td', {}, lightBadge(item.light)), h('td', {}, buttons, slot, specialPanel(item)));
@@ -407,7 +415,7 @@ export async function casePage(page, caseId, me) {
     return [
       h('section', {}, h('h1', {}, `${c.case_id} · ${wf.title || t('bundle')}`),
         h('p', {}, h('span', { class: 'badge', id: 'case-status' }, t(c.status)),
-          ` ${t('applicant')}：${c.applicant || t('none')} · ${t('deadline')}：`, h('span', { class: 'due' }, c.deadline_due && c.deadline_due !== '-' ? c.deadline_due : t('none'))),
+          ` ${t('applicant')}：${c.applicant || t('none')} · ${t('deadline')}：`, h('span', { class: 'due' }, c.deadline_due && c.deadline_due !== '-' ? c.deadline_due : t('none'), provisionalMark(c.deadline_provisional, c))),
         c.items.some((item) => item.paused_by_clerk) ? h('p', { class: 'paused', id: 'case-paused' },
           `${t('clock_paused')}：${c.items.filter((item) => item.paused_by_clerk).map((item) => `${item.title}（${t('since').replace('{time}', item.paused_since || '')}）`).join('、')}`) : null,
         intakeNotice ? h('div', { class: 'error-box', id: 'intake-notice' }, intakeNotice) : null,

@@ -15,6 +15,11 @@ namespace onevisit::views {
 namespace json = boost::json;
 
 namespace {
+
+// A deadline after the last day the calendar declares holidays for (engine calendar.hpp).
+bool provisional(const engine::CaseView& view, engine::Timestamp due_at) {
+  return due_at != 0 && view.calendar_declared_until && engine::day_of(due_at / 60'000) > *view.calendar_declared_until;
+}
 std::string limit_title(const engine::Limit& limit);
 void add_special_procedures(json::object& o, const engine::CaseView& view, engine::ItemIndex i);
 }  // namespace
@@ -67,6 +72,7 @@ json::object case_json(const engine::CaseView& view) {
                       {"phase", std::string(engine::to_string(c.items[i].phase))},
                       {"state", row.state},
                       {"due", format_time(row.due_at)},
+                      {"due_provisional", provisional(view, row.due_at)},
                       {"light", row.light},
                       {"clock_started_at", format_time(c.items[i].clock_started_at)}};
     add_special_procedures(item, view, static_cast<engine::ItemIndex>(i));
@@ -188,6 +194,8 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
   for (std::size_t i = 0; i < wf.items.size() && i < items.size(); ++i) {
     auto& o = items[i].as_object();
     o["due_at"] = view.items[i].due_at;
+    // Past the calendar's declared years the deadline is counted without that year's holidays.
+    o["due_provisional"] = provisional(view, view.items[i].due_at);
     const auto& state = view.state.items[i];
     // Whether its clock stands still, since when, and whether a clerk stopped it (a clerk
     // resumes only that; a pauses_clock state resumes when it is left). 容缺受理 is offered
@@ -265,6 +273,8 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
     j["materials"] = std::move(own_materials);
   }
   j["deadline_due"] = format_time(latest);
+  j["deadline_provisional"] = provisional(view, latest);
+  if (view.calendar_declared_until) j["calendar_declared_until"] = dsl::to_string(dsl::Value::of_date(*view.calendar_declared_until));
   return j;
 }
 

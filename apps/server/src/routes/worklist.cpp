@@ -15,7 +15,7 @@ HttpResponse worklist(Exchange& x) {
   for (const auto& e : *entries) {
     // Titles from the newest version, for people (a renamed item keeps its id).
     const auto workflow = x.engine.workflow(e.bundle_id);
-    auto entry = views::worklist_entry_json(e, workflow.get());
+    auto entry = views::worklist_entry_json(e, workflow.get(), workflow ? &x.engine.calendar_of(*workflow) : nullptr);
     // An item whose clock stands still has no running deadline: the row says since when it
     // is paused. Only those cases are read, so the usual page stays one query.
     if (e.item.due_at == 0) {

@@ -124,6 +124,10 @@ class WorkCalendar final : public dsl::WorkdayCounter {
   /// (weekdays(), or a calendar that is a weekly pattern on purpose).
   std::optional<std::int64_t> declared_until() const { return declared_until_; }
 
+  /// True for a deadline on `due_day` after declared_until(): counted without that year's
+  /// holidays, so it may move when the year is declared.
+  bool provisional(std::int64_t due_day) const { return declared_until_ && due_day > *declared_until_; }
+
   // ---- Days ----------------------------------------------------------------------------
 
   /// True when `day` is a working day: not a weekend day nor a holiday, or a make-up day.

@@ -32,6 +32,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -148,6 +149,9 @@ struct CaseView {
   std::shared_ptr<const Workflow> workflow;
   std::vector<ItemRow> items;  ///< with deadlines and lights
   std::vector<SpecialProcedureView> specials;  ///< every special procedure run, by item then start
+  /// The last day the bundle's calendar declares holidays for (WorkCalendar::declared_until);
+  /// a deadline after it is provisional. None when the calendar declares no dates.
+  std::optional<std::int64_t> calendar_declared_until;
 };
 
 struct HistoryEntry {
@@ -266,6 +270,8 @@ class Engine {
   void return_case_number(const CaseNumber& number);
   std::expected<std::optional<Case>, EngineError> load(const std::string& case_id, std::shared_ptr<const Workflow>& workflow);
   std::mutex& case_lock(const std::string& case_id);
+  /// Logs, once per calendar, that a deadline among `rows` lies past its declared years.
+  void warn_if_provisional(const WorkCalendar& calendar, const std::string& case_id, const std::vector<ItemRow>& rows);
 
   std::shared_ptr<Store> store_;
   std::unique_ptr<ContentStore> contents_;
@@ -275,6 +281,8 @@ class Engine {
   mutable std::shared_mutex workflows_mutex_;
   std::map<std::pair<std::string, int>, std::shared_ptr<const Workflow>> workflows_;
   std::map<std::pair<std::string, int>, std::shared_ptr<const WorkCalendar>> calendars_;
+  std::mutex provisional_mutex_;
+  std::set<std::string> provisional_calendars_warned_;  ///< calendars whose provisional deadlines were logged
 
   std::shared_mutex cache_mutex_;
   std::unordered_map<std::string, Case> cache_;  ///< open cases, by id

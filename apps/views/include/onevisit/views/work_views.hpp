@@ -12,8 +12,10 @@ namespace onevisit::views {
 
 /// A worklist entry: case, bundle, item, department, state, deadline (`due`, `due_at`) and
 /// light, with the bundle's, item's and state's titles from `workflow` (the newest version:
-/// a renamed item keeps its id) when it is given.
-boost::json::object worklist_entry_json(const engine::WorklistEntry& entry, const engine::Workflow* workflow);
+/// a renamed item keeps its id) when it is given, and `due_provisional` (a deadline past the
+/// declared years of `calendar`, the bundle's) when that is given.
+boost::json::object worklist_entry_json(const engine::WorklistEntry& entry, const engine::Workflow* workflow,
+                                        const engine::WorkCalendar* calendar = nullptr);
 
 /// An adapter call of a case: id, case, key, department, system, operation, status,
 /// attempts, next attempt and the last error (masked).
