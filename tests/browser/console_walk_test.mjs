@@ -38,7 +38,7 @@ function check(condition, message) {
 
 // The counter: each counted interaction names its step and what it was, for the report.
 const counted = [];
-let phase = 'happy';  // 'happy', 'correction' (counted on its own) or 'extra' (容缺 and the clock, not the walk's)
+let phase = 'happy';  // 'happy', 'correction' or 'special' (each counted on its own), or 'extra' (容缺 and the clock, not the walk's)
 let stepName = '';
 const count = (who, what) => counted.push({ phase, step: stepName, who, what });
 
@@ -241,9 +241,31 @@ try {
       await itemIn(housing, 'signboard', 'approved');
       await shot(housing, 'housing-approved');
     }],
-    ['fire', 'the fire reviewer approves the fire check', async () => {
+    ['fire-inspection', 'special procedure: the fire reviewer inspects the premises (现场检查, its clock apart), then ends it with the result', async () => {
+      phase = 'special';
       await logIn(fire, 'sun');
       await openFromWorklist(fire);
+      const p = fire.page;
+      await p.waitForSelector('#special-start-fire_check');
+      check((await p.textContent('#special-choice-fire_check')).includes('现场检查'), 'the fire check offers its declared special procedure, 现场检查');
+      await fire.click('#special-start-fire_check', '开始特别程序');
+      await p.fill('#dialog-reason', '需现场核查疏散通道和灭火器配置');
+      await fire.click('#dialog-confirm', 'confirm 开始特别程序');
+      await p.waitForSelector('#special-end-fire_check');
+      const running = await p.textContent('#special-fire_check');
+      check(running.includes('现场检查'), `the item shows the running procedure and its working days: ${running.trim()}`);
+      await shot(fire, 'fire-inspection-running');
+      await fire.click('#special-end-fire_check', '结束特别程序');
+      await p.fill('#dialog-reason', '现场检查合格');
+      await fire.click('#dialog-confirm', 'confirm 结束特别程序');
+      await p.waitForSelector('#special-end-fire_check', { state: 'detached' });
+      const timeline = await p.textContent('#timeline');
+      check(timeline.includes('开始特别程序「现场检查」') && timeline.includes('结束特别程序「现场检查」'), 'the timeline has the procedure\'s start and end');
+      check(!timeline.includes('要求补正') || timeline.split('要求补正').length === 2, 'the procedure is not a correction (the only 补正 is the food licence\'s)');
+      await readsWell(p, 'the case with a special procedure');
+      phase = 'happy';
+    }],
+    ['fire', 'the fire reviewer approves the fire check', async () => {
       await fire.click('#event-fire_check-approve', '审批通过 the fire check');
       await itemIn(fire, 'fire_check', 'approved');
       await shot(fire, 'fire-approved');
@@ -341,9 +363,10 @@ try {
   const happy = counted.filter((c) => c.phase === 'happy');
   const extra = counted.filter((c) => c.phase === 'extra');
   const correction = counted.filter((c) => c.phase === 'correction');
+  const special = counted.filter((c) => c.phase === 'special');
   console.log('# the clicks, step by step:');
   for (const c of counted) console.log(`#   [${c.phase}] ${c.step} · ${c.who}: ${c.what}`);
-  console.log(`# clicks: happy path ${happy.length} (at most ${maxHappyClicks}), correction round ${correction.length}, the whole walk ${happy.length + correction.length} (and ${extra.length} for 容缺 and the clock on a second case)`);
+  console.log(`# clicks: happy path ${happy.length} (at most ${maxHappyClicks}), correction round ${correction.length}, special procedure ${special.length}, the whole walk ${happy.length + correction.length + special.length} (and ${extra.length} for 容缺 and the clock on a second case)`);
   check(happy.length <= maxHappyClicks, `the happy path takes ${happy.length} clicks and submits, at most ${maxHappyClicks}`);
 } catch (error) {
   failed = true;
