@@ -1887,6 +1887,8 @@ TEST_CASE("server: a reviewer refuses a material already verified, and the windo
   CHECK(material_status(clerk, case_id, "articles") == "submitted");
   REQUIRE(clerk.post("/api/cases/" + case_id + "/materials/articles/verify", json::object{{"accept", true}}).status == 200);
   CHECK(material_status(clerk, case_id, "articles") == "verified");
+}
+
 // Issue 13: clock control follows the lifecycle's roles and the reviewer's department, the
 // same as in the core; special procedures run over REST and show in the case and its history.
 TEST_CASE("server: who may stop a clock, and special procedures over REST", "[server][special]") {
