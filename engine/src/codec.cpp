@@ -170,6 +170,10 @@ struct EventEncoder {
   void operator()(const ClockResumed& e) { o["item"] = e.item; }
   void operator()(const ItemWarned& e) { o["item"] = e.item; }
   void operator()(const ItemOverdue& e) { o["item"] = e.item; }
+  void operator()(const ItemUrged& e) {
+    o["item"] = e.item;
+    o["note"] = e.note;
+  }
   void operator()(const CaseCompleted&) {}
   void operator()(const CaseWithdrawn& e) { o["reason"] = e.reason; }
   void operator()(const CaseDelivered& e) { o["channel"] = e.channel; }
@@ -284,6 +288,8 @@ std::expected<Event, std::string> decode_event(std::string_view type, std::strin
     e.body = ItemWarned{r.index("item")};
   } else if (type == "ItemOverdue") {
     e.body = ItemOverdue{r.index("item")};
+  } else if (type == "ItemUrged") {
+    e.body = ItemUrged{r.index("item"), r.text("note")};
   } else if (type == "CaseCompleted") {
     e.body = CaseCompleted{};
   } else if (type == "CaseWithdrawn") {
@@ -344,6 +350,13 @@ std::string encode_case(const Case& c) {
                                  {"corrections", i.corrections},
                                  {"light", static_cast<int>(i.light)},
                                  {"finished_at", i.finished_at}});
+    // Absent in snapshots from before 督办 and for items not urged.
+    if (i.urged_at != 0) {
+      auto& item = items.back().as_object();
+      item["urged_at"] = i.urged_at;
+      item["urged_by"] = i.urged_by;
+      item["urge_note"] = i.urge_note;
+    }
   }
   o["items"] = std::move(items);
   if (c.rating) o["rating"] = *c.rating;
@@ -411,6 +424,11 @@ std::expected<Case, std::string> decode_case(std::string_view text, const Workfl
     s.corrections = static_cast<int>(ir.integer("corrections"));
     s.light = static_cast<Light>(light);
     s.finished_at = ir.integer("finished_at");
+    if (ir.o.contains("urged_at")) {
+      s.urged_at = ir.integer("urged_at");
+      s.urged_by = ir.text("urged_by");
+      s.urge_note = ir.text("urge_note");
+    }
     if (const auto* pauses = ir.o.if_contains("pauses"); pauses && pauses->is_array()) {
       for (const auto& p : pauses->as_array()) {
         if (!p.is_array() || p.as_array().size() != 2 || !p.as_array()[0].is_int64() || !p.as_array()[1].is_int64()) {

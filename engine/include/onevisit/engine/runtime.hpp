@@ -68,6 +68,11 @@ struct ItemState {
   int corrections = 0;
   Light light = Light::none;
   Timestamp finished_at = 0;
+  /// 督办: when a supervisor last urged the department on this item (0: not urged since it
+  /// last moved on), who, and their note. Cleared when the item changes state.
+  Timestamp urged_at = 0;
+  std::string urged_by;
+  std::string urge_note;
 };
 
 enum class CaseStatus : std::uint8_t { running, completed, withdrawn, delivered, rated };
@@ -163,6 +168,12 @@ struct Rate {
   int level = 5;  ///< 1 (very bad) .. 5 (very good)
   std::string comment;
 };
+/// 督办: a supervisor presses the department handling an item that is overdue or close to
+/// it (a yellow or red light), with a note; the department is notified.
+struct UrgeItem {
+  std::string item;
+  std::string note;  ///< required
+};
 /// Sent by the scheduler when a timer is due (warnings, overdue, timed transitions).
 struct TimerFired {
   std::string timer_id;
@@ -172,7 +183,7 @@ struct TimerFired {
 struct ErasePersonalData {};
 
 using CommandBody = std::variant<StartCase, AttachMaterial, VerifyMaterial, FireEvent, TolerantIntake, PauseClock,
-                                 ResumeClock, Withdraw, Deliver, Rate, TimerFired, ErasePersonalData>;
+                                 ResumeClock, Withdraw, Deliver, Rate, TimerFired, ErasePersonalData, UrgeItem>;
 
 struct Command {
   std::string command_id;  ///< idempotency key; the same id is applied once
@@ -261,6 +272,12 @@ struct PersonalDataErased {
   std::string policy;              ///< the bundle's retention as written, e.g. "retain 3 years"
 };
 
+/// A supervisor urged the department on the item (UrgeItem). Event::actor says who.
+struct ItemUrged {
+  ItemIndex item = 0;
+  std::string note;
+};
+
 /// What erased personal values read as, wherever they stood.
 /// Chinese, for it is what clerks see where the value stood (已删除: erased).
 inline constexpr std::string_view kErasedValue = "〔已删除〕";
@@ -268,7 +285,7 @@ inline constexpr std::string_view kErasedValue = "〔已删除〕";
 using EventBody = std::variant<CaseStarted, MaterialAttached, MaterialVerified, MaterialRejected, MaterialProduced,
                                MaterialTolerated, ItemActivated, ItemNotApplicable, ItemCancelled, ItemTransitioned,
                                ClockPaused, ClockResumed, ItemWarned, ItemOverdue, CaseCompleted, CaseWithdrawn,
-                               CaseDelivered, CaseRated, PersonalDataErased>;
+                               CaseDelivered, CaseRated, PersonalDataErased, ItemUrged>;
 
 struct Event {
   Timestamp at = 0;
