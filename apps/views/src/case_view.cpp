@@ -62,7 +62,8 @@ json::object case_json(const engine::CaseView& view) {
                                  {"phase", std::string(engine::to_string(c.items[i].phase))},
                                  {"state", row.state},
                                  {"due", format_time(row.due_at)},
-                                 {"light", row.light}});
+                                 {"light", row.light},
+                                 {"urged", row.urged}});
   }
   o["items"] = std::move(items);
   return o;
@@ -131,6 +132,11 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
     const auto& state = view.state.items[i];
     const auto& lifecycle = wf.lifecycles[wf.items[i].lifecycle];
     if (state.state < lifecycle.states.size()) o["state_title"] = lifecycle.states[state.state].title;
+    // 督办 stays on the item until it moves on: when, and the supervisor's note (masked).
+    if (view.items[i].urged) {
+      o["urged_at"] = format_time(state.urged_at);
+      o["urge_note"] = adapters::mask_identifiers(state.urge_note);
+    }
     json::array events;
     if (state.phase == engine::ItemPhase::active) {
       for (const auto t : lifecycle.transitions_from(state.state)) {

@@ -22,7 +22,7 @@ std::string_view event_title(std::string_view kind) {
       {"ItemTransitioned", "事项流转"},  {"ClockPaused", "暂停计时"},       {"ClockResumed", "恢复计时"},
       {"ItemWarned", "黄灯预警"},        {"ItemOverdue", "红灯超时"},       {"CaseCompleted", "办结"},
       {"CaseWithdrawn", "撤回"},         {"CaseDelivered", "出件"},         {"CaseRated", "评价"},
-      {"PersonalDataErased", "个人信息已按保存期限删除"}};
+      {"PersonalDataErased", "个人信息已按保存期限删除"}, {"ItemUrged", "督办"}};
   for (const auto& [k, title] : kTitles) {
     if (k == kind) return title;
   }
@@ -123,6 +123,9 @@ Facts facts_of(const engine::Workflow& wf, const engine::Event& event) {
           f.note = std::to_string(e.level) + " 分" + (e.comment.empty() ? "" : "：" + e.comment);
         } else if constexpr (std::is_same_v<T, engine::PersonalDataErased>) {
           f.note = e.policy;
+        } else if constexpr (std::is_same_v<T, engine::ItemUrged>) {
+          f.item = e.item;
+          f.note = "督办意见：" + e.note;
         }
       },
       event.body);
