@@ -1567,7 +1567,7 @@ DynamicQuery worklist_query(const char* columns, const char* part, const CaseQue
 
 // Counting stops at `limit` rows: a tab's count need not walk 100,000 of them to say "1000+".
 DynamicQuery capped(DynamicQuery query, std::size_t limit) {
-  query.sql = "SELECT COUNT(*) FROM (" + query.sql + " LIMIT ?)";
+  query.sql = "SELECT COUNT(*) FROM (" + query.sql + " LIMIT ?) AS counted";  // PostgreSQL wants the alias
   query.params.emplace_back(to_sql(limit));
   return query;
 }
