@@ -1494,8 +1494,19 @@ std::expected<T, StoreError> guarded(F&& body) noexcept {
   }
 }
 
+// How to test "the account acted on it" and "it has an item of the department": a few matching
+// cases are best read from their own index and sorted (`IN`), many by walking the cases newest
+// first and probing each (`EXISTS`), which stops at the page's end. Neither alone stays fast at
+// 100,000 cases: a reviewer who acted on ten cases would probe all 100,000, a clerk who acted on
+// all of them would sort 100,000. case_plan decides by a capped count of the index entries.
+struct CasePlan {
+  bool few_by_actor = false;
+  bool few_in_department = false;
+};
+constexpr std::size_t kFewCases = 2000;
+
 // The filters of CaseQuery on `cases c` (list_cases, count_cases), after `select`.
-DynamicQuery case_query(std::string select, const CaseQuery& q) {
+DynamicQuery case_query(std::string select, const CaseQuery& q, const CasePlan& plan = {}) {
   DynamicQuery query;
   query.sql = std::move(select) + " FROM cases c WHERE 1 = 1";
   if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
@@ -1503,9 +1514,15 @@ DynamicQuery case_query(std::string select, const CaseQuery& q) {
   if (q.channel) query.where("c.channel = ?", *q.channel);
   if (q.started_from) query.where("c.started_at >= ?", std::int64_t{*q.started_from});
   if (q.started_before) query.where("c.started_at < ?", std::int64_t{*q.started_before});
-  if (q.actor) query.where("EXISTS (SELECT 1 FROM case_actors a WHERE a.actor = ? AND a.case_id = c.case_id)", *q.actor);
+  if (q.actor) {
+    query.where(plan.few_by_actor ? "c.case_id IN (SELECT a.case_id FROM case_actors a WHERE a.actor = ?)"
+                                  : "EXISTS (SELECT 1 FROM case_actors a WHERE a.actor = ? AND a.case_id = c.case_id)",
+                *q.actor);
+  }
   if (q.scope_department) {
-    query.where("EXISTS (SELECT 1 FROM case_items d WHERE d.department = ? AND d.case_id = c.case_id)", *q.scope_department);
+    query.where(plan.few_in_department ? "c.case_id IN (SELECT d.case_id FROM case_items d WHERE d.department = ?)"
+                                       : "EXISTS (SELECT 1 FROM case_items d WHERE d.department = ? AND d.case_id = c.case_id)",
+                *q.scope_department);
   }
   if (q.any_token || q.case_id) {
     // A search: the tokens' hashes were bound by the caller's Sealer (search_condition).
@@ -1578,6 +1595,29 @@ std::expected<std::uint64_t, StoreError> count(Connection& c, const DynamicQuery
   auto rows = stmt->collect([](const Statement& s) { return s.uint64(0); });
   if (!rows) return std::unexpected(rows.error());
   return rows->empty() ? 0 : rows->front();
+}
+
+std::expected<CasePlan, StoreError> case_plan(Connection& c, const CaseQuery& q) {
+  CasePlan plan;
+  const auto few = [&](const char* sql, const std::string& key) -> std::expected<bool, StoreError> {
+    DynamicQuery query;
+    query.sql = sql;
+    query.params.emplace_back(key);
+    auto n = count(c, capped(std::move(query), kFewCases));
+    if (!n) return std::unexpected(n.error());
+    return *n < kFewCases;
+  };
+  if (q.actor) {
+    auto answer = few("SELECT 1 FROM case_actors WHERE actor = ?", *q.actor);
+    if (!answer) return std::unexpected(answer.error());
+    plan.few_by_actor = *answer;
+  }
+  if (q.scope_department) {
+    auto answer = few("SELECT 1 FROM case_items WHERE department = ?", *q.scope_department);
+    if (!answer) return std::unexpected(answer.error());
+    plan.few_in_department = *answer;
+  }
+  return plan;
 }
 
 class SqliteStore final : public Store {
@@ -1670,7 +1710,9 @@ class SqliteStore final : public Store {
   std::expected<std::vector<CaseSummary>, StoreError> list_cases(const CaseQuery& q) override {
     return read<std::vector<CaseSummary>>(
         [&](Connection& c) -> std::expected<std::vector<CaseSummary>, StoreError> {
-          DynamicQuery query = case_query(std::string("SELECT ") + kCaseColumns, blinded(q));
+          auto plan = case_plan(c, q);
+          if (!plan) return std::unexpected(plan.error());
+          DynamicQuery query = case_query(std::string("SELECT ") + kCaseColumns, blinded(q), *plan);
           query.sql += " ORDER BY c.started_at DESC, c.case_id LIMIT ? OFFSET ?";
           query.params.emplace_back(to_sql(q.limit));
           query.params.emplace_back(to_sql(q.offset));
@@ -1681,7 +1723,11 @@ class SqliteStore final : public Store {
   }
 
   std::expected<std::uint64_t, StoreError> count_cases(const CaseQuery& q) override {
-    return read<std::uint64_t>([&](Connection& c) { return count(c, capped(case_query("SELECT 1", blinded(q)), q.limit)); });
+    return read<std::uint64_t>([&](Connection& c) -> std::expected<std::uint64_t, StoreError> {
+      auto plan = case_plan(c, q);
+      if (!plan) return std::unexpected(plan.error());
+      return count(c, capped(case_query("SELECT 1", blinded(q), *plan), q.limit));
+    });
   }
 
   // The query with its search tokens replaced by their keyed hashes, as the index holds them.
