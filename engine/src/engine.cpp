@@ -277,11 +277,17 @@ std::expected<void, EngineError> Engine::index_old_cases() {
     if (!batch) return std::unexpected(EngineError::from(batch.error()));
     if (batch->empty()) break;
     for (const auto& case_id : *batch) {
-      std::shared_ptr<const Workflow> wf;
-      auto loaded = load(case_id, wf);
-      if (!loaded) return std::unexpected(loaded.error());
+      // Read past the cache: a district's old cases would all stay in memory otherwise.
+      auto stored = store_->load_case(case_id);
+      if (!stored) return std::unexpected(EngineError::from(stored.error()));
       std::vector<std::string> tokens;
-      if (*loaded && wf) tokens = search_tokens(*wf, **loaded);
+      if (*stored) {
+        if (const auto wf = workflow((*stored)->summary.bundle_id, (*stored)->summary.bundle_version)) {
+          auto state = restore(**stored, *wf);
+          if (!state) return std::unexpected(make_error(EngineError::Kind::store, "case " + case_id + ": " + state.error()));
+          tokens = search_tokens(*wf, *state);
+        }
+      }
       std::set<std::string> actors;
       if (auto history = events(case_id); history) {
         for (const auto& e : *history) {
