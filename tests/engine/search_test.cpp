@@ -100,7 +100,7 @@ std::size_t count(const fs::path& db, const std::string& sql) {
 
 }  // namespace
 
-TEST_CASE("search: queries as typed at the window become tokens; unusable ones say what to type", "[search]") {
+TEST_CASE("search: queries as typed at the window become tokens, unusable ones say what to type", "[search]") {
   auto tokens = [](std::string_view text) {
     auto terms = parse_search_query(text);
     if (!terms) FAIL(terms.error());
@@ -169,7 +169,7 @@ TEST_CASE("search: a case is found by name, the last digits of an ID number, a p
   }
 }
 
-TEST_CASE("search: a database from before the index gets it at the engine's first open; rotation keeps the index key", "[search][sqlite][at_rest]") {
+TEST_CASE("search: a database from before the index gets it at the engine's first open, rotation keeps the index key", "[search][sqlite][at_rest]") {
   testing::ScratchDir dir("onevisit-search");
   const auto db = dir.path() / "cases.db";
   VirtualClock clock(at(2026, 12, 7));
@@ -275,7 +275,7 @@ TEST_CASE("worklist tabs: done by me, every case of a department (finished ones 
   CHECK_FALSE(items->empty());
 }
 
-TEST_CASE("urging: a supervisor urges a late item with a note; the department is notified, the mark stays until the item moves on",
+TEST_CASE("urging: a supervisor urges a late item with a note, the department is notified, the mark stays until the item moves on",
           "[urge]") {
   VirtualClock clock(at(2026, 12, 7));
   auto opened = Engine::open({":memory:", &clock});

@@ -1852,7 +1852,7 @@ TEST_CASE("server: a completed case stays findable: search by name, ID digits an
   CHECK(clerk.get("/api/worklist?overdue=yes").status == 400);
 }
 
-TEST_CASE("server: a supervisor urges (督办) an overdue item with a note; the department sees the mark, the history says who", "[server][urge]") {
+TEST_CASE("server: a supervisor urges (督办) an overdue item with a note, the department sees the mark, the history says who", "[server][urge]") {
   Fixture f;
   Client clerk = f.as("clerk");
   Client boss = f.as("boss");
