@@ -188,6 +188,10 @@ struct EventEncoder {
     o["item"] = e.item;
     o["procedure"] = e.procedure;
   }
+  void operator()(const ItemUrged& e) {
+    o["item"] = e.item;
+    o["note"] = e.note;
+  }
   void operator()(const CaseCompleted&) {}
   void operator()(const CaseWithdrawn& e) { o["reason"] = e.reason; }
   void operator()(const CaseDelivered& e) { o["channel"] = e.channel; }
@@ -310,6 +314,8 @@ std::expected<Event, std::string> decode_event(std::string_view type, std::strin
     e.body = SpecialProcedureWarned{r.index("item"), r.index("procedure")};
   } else if (type == "SpecialProcedureOverdue") {
     e.body = SpecialProcedureOverdue{r.index("item"), r.index("procedure")};
+  } else if (type == "ItemUrged") {
+    e.body = ItemUrged{r.index("item"), r.text("note")};
   } else if (type == "CaseCompleted") {
     e.body = CaseCompleted{};
   } else if (type == "CaseWithdrawn") {
@@ -379,6 +385,13 @@ std::string encode_case(const Case& c) {
                                  {"corrections", i.corrections},
                                  {"light", static_cast<int>(i.light)},
                                  {"finished_at", i.finished_at}});
+    // Absent in snapshots from before 督办 and for items not urged.
+    if (i.urged_at != 0) {
+      auto& item = items.back().as_object();
+      item["urged_at"] = i.urged_at;
+      item["urged_by"] = i.urged_by;
+      item["urge_note"] = i.urge_note;
+    }
   }
   o["items"] = std::move(items);
   if (c.rating) o["rating"] = *c.rating;
@@ -446,6 +459,11 @@ std::expected<Case, std::string> decode_case(std::string_view text, const Workfl
     s.corrections = static_cast<int>(ir.integer("corrections"));
     s.light = static_cast<Light>(light);
     s.finished_at = ir.integer("finished_at");
+    if (ir.o.contains("urged_at")) {
+      s.urged_at = ir.integer("urged_at");
+      s.urged_by = ir.text("urged_by");
+      s.urge_note = ir.text("urge_note");
+    }
     if (const auto* pauses = ir.o.if_contains("pauses"); pauses && pauses->is_array()) {
       for (const auto& p : pauses->as_array()) {
         if (!p.is_array() || p.as_array().size() != 2 || !p.as_array()[0].is_int64() || !p.as_array()[1].is_int64()) {

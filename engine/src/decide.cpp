@@ -733,6 +733,31 @@ class Decider {
     return std::move(events_);
   }
 
+  Outcome decide(const UrgeItem& cmd) {
+    if (auto r = require_running()) return *r;
+    if (command_.role != "supervisor") {
+      return reject(Rejection::Code::role_not_allowed, "role_not_allowed",
+                    "督办由监管人员办理，" + std::string(role_title(command_.role)) + "不能督办。",
+                    "Expected a supervisor to urge, but the role is '" + command_.role + "'", {{"roles", {"supervisor"}}});
+    }
+    Rejection why;
+    const auto i = item_index(cmd.item, why);
+    if (!i) return why;
+    const ItemState& item = state_.items[*i];
+    if (item.phase != ItemPhase::active) return item_not_active(*i, item.phase);
+    if (item.light == Light::none) {
+      return reject(Rejection::Code::wrong_state, "not_late", item_title(*i) + "尚未预警或超时，暂不需要督办。",
+                    "Expected an item with a yellow or red light to urge, but '" + cmd.item + "' has none",
+                    {{"items", {cmd.item}}});
+    }
+    if (cmd.note.empty()) {
+      return reject(Rejection::Code::missing_field, "note_required", "督办请写明督办意见（如“请于明日办结并回复”）。",
+                    "Expected a note with the urging, but none was given", {{"fields", {"note"}}});
+    }
+    events_.push_back(event(ItemUrged{*i, cmd.note}));
+    return std::move(events_);
+  }
+
   Outcome decide(const Withdraw& cmd) {
     if (auto r = require_running()) return *r;
     if (command_.role != "applicant" && command_.role != "clerk" && command_.role != "system") {
@@ -1008,6 +1033,7 @@ std::vector<ItemRow> item_rows(const Workflow& wf, const WorkCalendar& calendar,
     row.final = item.phase != ItemPhase::active;
     row.due_at = due_at(wf, calendar, c, i);
     row.light = item.light == Light::red ? "red" : item.light == Light::yellow ? "yellow" : "";
+    row.urged = item.urged_at != 0 && !row.final;
     rows.push_back(std::move(row));
   }
   return rows;
@@ -1103,6 +1129,14 @@ std::vector<OutboxRecord> outbox_for(const Workflow& wf, const Case& c, const st
         action.message = "特别程序「" + special.title + "」已超过最长时限（" + limit_text(special.max) + "）";
         add(action, so->item, sequence, a);
       }
+    } else if (const auto* u = std::get_if<ItemUrged>(&events[k].body)) {
+      // 督办 reaches the department's reviewers through the notification system, as the
+      // lifecycle's own notices do (docs/adapters.md).
+      ActionModel urge;
+      urge.kind = ActionModel::Kind::notify;
+      urge.role = "reviewer";
+      urge.message = "督办：" + u->note;
+      add(urge, u->item, sequence, 0);
     }
   }
   return out;

@@ -1,4 +1,5 @@
 #include <onevisit/engine/engine.hpp>
+#include <onevisit/engine/search.hpp>
 
 #include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
@@ -247,7 +248,45 @@ std::expected<std::unique_ptr<Engine>, EngineError> Engine::open(const EngineOpt
   if (!options.clock) owned = std::make_unique<SystemClock>();
   std::unique_ptr<Engine> engine(new Engine(std::move(store), std::move(contents), options.clock, std::move(owned)));
   if (auto loaded = engine->load_deployed(); !loaded) return std::unexpected(loaded.error());
+  if (auto indexed = engine->index_old_cases(); !indexed) return std::unexpected(indexed.error());
   return engine;
+}
+
+// Cases from before the search index (schema 7) are indexed here, once, at the first open of
+// the migrated file: their names and numbers are only in the sealed events, which only the
+// engine can read (docs/storage.md, Search index).
+std::expected<void, EngineError> Engine::index_old_cases() {
+  std::size_t indexed = 0;
+  for (;;) {
+    auto batch = store_->unindexed_cases(256);
+    if (!batch) return std::unexpected(EngineError::from(batch.error()));
+    if (batch->empty()) break;
+    for (const auto& case_id : *batch) {
+      // Read past the cache: a district's old cases would all stay in memory otherwise.
+      auto stored = store_->load_case(case_id);
+      if (!stored) return std::unexpected(EngineError::from(stored.error()));
+      std::vector<std::string> tokens;
+      if (*stored) {
+        if (const auto wf = workflow((*stored)->summary.bundle_id, (*stored)->summary.bundle_version)) {
+          auto state = restore(**stored, *wf);
+          if (!state) return std::unexpected(make_error(EngineError::Kind::store, "case " + case_id + ": " + state.error()));
+          tokens = search_tokens(*wf, *state);
+        }
+      }
+      std::set<std::string> actors;
+      if (auto history = events(case_id); history) {
+        for (const auto& e : *history) {
+          if (!e.event.actor.empty() && e.event.actor != "system") actors.insert(e.event.actor);
+        }
+      }
+      if (auto done = store_->index_case(case_id, tokens, {actors.begin(), actors.end()}); !done) {
+        return std::unexpected(EngineError::from(done.error()));
+      }
+      ++indexed;
+    }
+  }
+  if (indexed > 0) spdlog::info("search index: indexed {} cases from before it existed", indexed);
+  return {};
 }
 
 // Recompiles every deployed version from its stored source.
@@ -612,7 +651,7 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
       const bool same = i < old_items.size() && old_items[i].item_id == row.item_id &&
                         old_items[i].department == row.department && old_items[i].state == row.state &&
                         old_items[i].final == row.final && old_items[i].due_at == row.due_at &&
-                        old_items[i].light == row.light;
+                        old_items[i].light == row.light && old_items[i].urged == row.urged;
       if (!same) request.items.push_back(std::move(new_items[i]));
     }
     auto new_timers = timers_for(*wf, calendar, next);
@@ -632,6 +671,18 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
       if (!keep.contains(id)) request.cancel_timers.push_back(id);
     }
     request.outbox = outbox_for(*wf, next, events, state.version + 1);
+    // The search index follows the case's names and numbers: set at its start, emptied by
+    // erasure (no other event changes the form).
+    const bool names_changed = std::any_of(events.begin(), events.end(), [](const Event& e) {
+      return std::holds_alternative<CaseStarted>(e.body) || std::holds_alternative<PersonalDataErased>(e.body);
+    });
+    if (names_changed) {
+      const auto before = state.version > 0 ? search_tokens(*wf, state) : std::vector<std::string>{};
+      const auto after = search_tokens(*wf, next);
+      std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(request.add_search_tokens));
+      std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(request.remove_search_tokens));
+    }
+    if (command.role != "system") request.actor = command.actor;
     request.result = result_json(result);
     request.case_number = number;
     if (std::holds_alternative<ErasePersonalData>(command.body)) {
@@ -824,6 +875,18 @@ std::expected<std::vector<CaseSummary>, EngineError> Engine::list_cases(const Ca
   auto r = store_->list_cases(query);
   if (!r) return std::unexpected(EngineError::from(r.error()));
   return *r;
+}
+
+std::expected<std::uint64_t, EngineError> Engine::count_cases(const CaseQuery& query) {
+  auto n = store_->count_cases(query);
+  if (!n) return std::unexpected(EngineError::from(n.error()));
+  return *n;
+}
+
+std::expected<std::uint64_t, EngineError> Engine::count_worklist(const CaseQuery& query) {
+  auto n = store_->count_worklist(query);
+  if (!n) return std::unexpected(EngineError::from(n.error()));
+  return *n;
 }
 
 std::expected<std::vector<WorklistEntry>, EngineError> Engine::worklist(const CaseQuery& query) {

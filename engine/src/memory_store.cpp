@@ -73,6 +73,9 @@ class MemoryStore final : public Store {
       outbox_keys_.insert(o.idempotency_key);
       outbox_.emplace(o.id, std::move(o));
     }
+    for (const auto& t : request.remove_search_tokens) c.tokens.erase(t);
+    c.tokens.insert(request.add_search_tokens.begin(), request.add_search_tokens.end());
+    if (!request.actor.empty()) c.actors.insert(request.actor);
     if (request.case_number && request.expected_version == 0) {
       auto& last = case_sequences_[request.case_number->day];
       last = std::max(last, request.case_number->sequence);
@@ -113,23 +116,45 @@ class MemoryStore final : public Store {
 
   std::expected<std::vector<CaseSummary>, StoreError> list_cases(const CaseQuery& q) override {
     std::lock_guard lock(mutex_);
-    std::vector<CaseSummary> out;
-    std::size_t skipped = 0;
+    std::vector<CaseSummary> all;
     for (const auto& [id, c] : cases_) {
-      if (q.bundle_id && c.summary.bundle_id != *q.bundle_id) continue;
-      if (q.status && c.summary.status != *q.status) continue;
-      if (q.channel && c.summary.channel != *q.channel) continue;
-      if (q.started_from && c.summary.started_at < *q.started_from) continue;
-      if (q.started_before && c.summary.started_at >= *q.started_before) continue;
-      if (q.department || q.item_state || q.due_before) {
-        const bool any = std::any_of(c.items.begin(), c.items.end(), [&](const ItemRow& r) { return matches(q, r); });
-        if (!any) continue;
-      }
-      if (skipped++ < q.offset) continue;
-      out.push_back(c.summary);
-      if (out.size() >= q.limit) break;
+      if (case_matches(q, c)) all.push_back(c.summary);
     }
+    // As the SQLite store: newest first, then by id.
+    std::sort(all.begin(), all.end(), [](const CaseSummary& a, const CaseSummary& b) {
+      return a.started_at != b.started_at ? a.started_at > b.started_at : a.case_id < b.case_id;
+    });
+    std::vector<CaseSummary> out;
+    for (std::size_t i = q.offset; i < all.size() && out.size() < q.limit; ++i) out.push_back(all[i]);
     return out;
+  }
+
+  std::expected<std::uint64_t, StoreError> count_cases(const CaseQuery& q) override {
+    std::lock_guard lock(mutex_);
+    const auto n = static_cast<std::uint64_t>(std::count_if(cases_.begin(), cases_.end(), [&](const auto& c) { return case_matches(q, c.second); }));
+    return std::min<std::uint64_t>(n, q.limit);
+  }
+
+  std::expected<std::uint64_t, StoreError> count_worklist(const CaseQuery& q) override {
+    CaseQuery all = q;
+    all.offset = 0;
+    auto entries = worklist(all);
+    if (!entries) return std::unexpected(entries.error());
+    return entries->size();
+  }
+
+  std::expected<std::vector<std::string>, StoreError> unindexed_cases(std::size_t) override {
+    return std::vector<std::string>{};  // indexed by every commit from the start
+  }
+
+  std::expected<void, StoreError> index_case(const std::string& case_id, const std::vector<std::string>& tokens,
+                                             const std::vector<std::string>& actors) override {
+    std::lock_guard lock(mutex_);
+    const auto it = cases_.find(case_id);
+    if (it == cases_.end()) return std::unexpected(StoreError{StoreError::Kind::not_found, "no case " + case_id});
+    it->second.tokens.insert(tokens.begin(), tokens.end());
+    it->second.actors.insert(actors.begin(), actors.end());
+    return {};
   }
 
   std::expected<std::vector<WorklistEntry>, StoreError> worklist(const CaseQuery& q) override {
@@ -137,6 +162,7 @@ class MemoryStore final : public Store {
     std::vector<WorklistEntry> all;
     for (const auto& [id, c] : cases_) {
       if (q.bundle_id && c.summary.bundle_id != *q.bundle_id) continue;
+      if (q.status && c.summary.status != *q.status) continue;
       for (const auto& r : c.items) {
         if (r.final || !matches(q, r)) continue;
         all.push_back(WorklistEntry{id, c.summary.bundle_id, r});
@@ -233,7 +259,35 @@ class MemoryStore final : public Store {
     std::uint64_t snapshot_version = 0;
     std::vector<StoredEvent> events;
     std::vector<ItemRow> items;
+    std::set<std::string> tokens;  ///< search tokens (in clear: nothing here is at rest)
+    std::set<std::string> actors;
   };
+
+  static bool case_matches(const CaseQuery& q, const CaseRecord& c) {
+    if (q.bundle_id && c.summary.bundle_id != *q.bundle_id) return false;
+    if (q.status && c.summary.status != *q.status) return false;
+    if (q.channel && c.summary.channel != *q.channel) return false;
+    if (q.started_from && c.summary.started_at < *q.started_from) return false;
+    if (q.started_before && c.summary.started_at >= *q.started_before) return false;
+    if (q.actor && !c.actors.contains(*q.actor)) return false;
+    if (q.scope_department &&
+        std::none_of(c.items.begin(), c.items.end(), [&](const ItemRow& r) { return r.department == *q.scope_department; })) {
+      return false;
+    }
+    if (q.any_token || q.case_id) {
+      const bool by_id = q.case_id && c.summary.case_id == *q.case_id;
+      const bool by_token = q.any_token && std::any_of(q.any_token->begin(), q.any_token->end(), [&](const std::string& t) { return c.tokens.contains(t); });
+      if (!by_id && !by_token) return false;
+    }
+    if (q.department || q.item_state || q.due_before) {
+      // All item filters hold for one and the same item; department and due date look at open items.
+      return std::any_of(c.items.begin(), c.items.end(), [&](const ItemRow& r) {
+        if ((q.department || q.due_before) && r.final) return false;
+        return matches(q, r);
+      });
+    }
+    return true;
+  }
 
   static bool matches(const CaseQuery& q, const ItemRow& r) {
     if (q.department && r.department != *q.department) return false;

@@ -122,7 +122,7 @@ std::string_view event_type(const EventBody& body) {
       "ItemActivated", "ItemNotApplicable", "ItemCancelled",   "ItemTransitioned", "ClockPaused",      "ClockResumed",
       "ItemWarned",    "ItemOverdue",      "CaseCompleted",    "CaseWithdrawn",    "CaseDelivered",    "CaseRated",
       "PersonalDataErased", "SpecialProcedureStarted", "SpecialProcedureEnded", "SpecialProcedureWarned",
-      "SpecialProcedureOverdue"};
+      "SpecialProcedureOverdue", "ItemUrged"};
   static_assert(std::size(kNames) == std::variant_size_v<EventBody>, "a name for every event");
   return kNames[body.index()];
 }
@@ -553,6 +553,10 @@ struct Applier {
     }
     item.state = x.to;
     item.state_entered_at = e.at;
+    // The item moved on: the urging is answered.
+    item.urged_at = 0;
+    item.urged_by.clear();
+    item.urge_note.clear();
     if (lc.states[x.to].pauses_clock && !was_paused_state) ++item.corrections;
     if (lc.states[x.to].final) {
       end_running_special(item);
@@ -616,6 +620,12 @@ struct Applier {
     if (item.light == Light::none) item.light = Light::yellow;
   }
   void operator()(const ItemOverdue& x) { c.items.at(x.item).light = Light::red; }
+  void operator()(const ItemUrged& x) {
+    auto& item = c.items.at(x.item);
+    item.urged_at = e.at;
+    item.urged_by = e.actor;
+    item.urge_note = x.note;
+  }
   void operator()(const CaseCompleted&) { c.status = CaseStatus::completed; }
   void operator()(const CaseWithdrawn&) { c.status = CaseStatus::withdrawn; }
   void operator()(const CaseDelivered& x) {

@@ -154,6 +154,27 @@ std::expected<std::string, OpenError> open(const AtRestKeys& keys, std::string_v
   return clear;
 }
 
+IndexKey random_index_key() {
+  init_sodium();
+  IndexKey key{};
+  randombytes_buf(key.data(), key.size());
+  return key;
+}
+
+std::string blind_hash(const IndexKey& key, std::string_view token) {
+  init_sodium();
+  unsigned char digest[16];
+  crypto_generichash(digest, sizeof digest, reinterpret_cast<const unsigned char*>(token.data()), token.size(), key.data(),
+                     key.size());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
 }  // namespace sealing
 
 }  // namespace onevisit::engine

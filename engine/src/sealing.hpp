@@ -16,6 +16,7 @@
 
 #include <onevisit/engine/at_rest.hpp>
 
+#include <array>
 #include <expected>
 #include <string>
 #include <string_view>
@@ -42,5 +43,12 @@ struct OpenError {
 };
 /// The clear text of a sealed value; a value that is not sealed is returned as it is.
 std::expected<std::string, OpenError> open(const AtRestKeys& keys, std::string_view stored, std::string_view place);
+
+/// The key of a search index (docs/storage.md, Search index): 32 random bytes.
+using IndexKey = std::array<unsigned char, 32>;
+IndexKey random_index_key();
+/// A search token's keyed hash: BLAKE2b-128 (libsodium crypto_generichash) keyed with the
+/// index key, in hex. Equal tokens give equal hashes; without the key a hash tells nothing.
+std::string blind_hash(const IndexKey& key, std::string_view token);
 
 }  // namespace onevisit::engine::sealing

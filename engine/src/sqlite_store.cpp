@@ -53,7 +53,7 @@ using Kind = StoreError::Kind;
 // PRAGMA application_id of every onevisit database: "ONEV" in ASCII.
 constexpr std::int64_t kApplicationId = 0x4F4E4556;
 // PRAGMA user_version: the schema version this build creates and reads (docs/storage.md).
-constexpr std::int64_t kSchemaVersion = 6;
+constexpr std::int64_t kSchemaVersion = 7;
 // Idle read connections kept open; more are opened under load and closed when released.
 constexpr std::size_t kMaxIdleReaders = 8;
 // Per-connection settings of the write connection. synchronous=FULL: every COMMIT fsyncs
@@ -97,8 +97,11 @@ std::string place_of(std::string_view column, std::string_view case_id) {
 
 class Sealer {
  public:
-  explicit Sealer(std::shared_ptr<const AtRestKeys> keys)
-      : keys_(keys && !keys->empty() ? std::move(keys) : nullptr) {}
+  explicit Sealer(std::shared_ptr<const AtRestKeys> keys, sealing::IndexKey index_key = {})
+      : keys_(keys && !keys->empty() ? std::move(keys) : nullptr), index_key_(index_key) {}
+
+  // A search token as the index holds it: its keyed hash (docs/storage.md, Search index).
+  std::string blind(std::string_view token) const { return sealing::blind_hash(index_key_, token); }
 
   bool enabled() const { return keys_ != nullptr; }
   const AtRestKeys* keys() const { return keys_.get(); }
@@ -136,6 +139,7 @@ class Sealer {
 
  private:
   std::shared_ptr<const AtRestKeys> keys_;
+  sealing::IndexKey index_key_;
 };
 
 int busy_timeout_ms(const SqliteOptions& options) {
@@ -313,8 +317,34 @@ CREATE TABLE case_sequences (
 ALTER TABLE cases ADD COLUMN channel TEXT NOT NULL DEFAULT 'window';
 )sql";
 
+// Version 7 (issue 14): case search and worklist tabs. `search_tokens` is the blind index:
+// the keyed hash of each search token of a case (names and numbers stay sealed; a search
+// looks hashes up, it never decrypts cases). `case_actors` lists, once per case, the accounts
+// that acted on it (我办过的). A reviewer sees the cases with any item of their department,
+// finished ones too: case_items gets an index on (department, case_id), written once per item
+// when its case starts (a transition changes neither column). `urged` marks an item a
+// supervisor urged (督办) until it moves on. Cases from before are marked `indexed = 0`; the
+// engine indexes them when it first opens the file (their names and numbers are only in the
+// sealed events), and the partial index finds them without a scan.
+constexpr const char* kSchemaV7 = R"sql(
+CREATE TABLE search_tokens (
+  token TEXT NOT NULL,
+  case_id TEXT NOT NULL REFERENCES cases (case_id),
+  PRIMARY KEY (token, case_id)
+);
+CREATE TABLE case_actors (
+  actor TEXT NOT NULL,
+  case_id TEXT NOT NULL REFERENCES cases (case_id),
+  PRIMARY KEY (actor, case_id)
+);
+ALTER TABLE cases ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX cases_unindexed ON cases (case_id) WHERE indexed = 0;
+ALTER TABLE case_items ADD COLUMN urged INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX case_items_by_department ON case_items (department, case_id);
+)sql";
+
 constexpr Migration kMigrations[] = {
-    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}};
+    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7}};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 // ---------------------------------------------------------------------------------------
@@ -326,7 +356,7 @@ constexpr const char* kSelectCaseHead =
 // Inserts a new case; nothing when the id is taken (the commit is then refused).
 constexpr const char* kInsertCase =
     "INSERT INTO cases (case_id, bundle_id, bundle_version, status, applicant, started_at, updated_at, "
-    "version, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING";
+    "version, channel, indexed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (case_id) DO NOTHING";
 // The day's last generated case number rises to the one this start took (commits of one day
 // may land out of number order; the highest wins).
 constexpr const char* kRaiseCaseSequence =
@@ -364,13 +394,19 @@ constexpr const char* kSelectChainStep =
 // no-op instead of a rewrite of the row and of its worklist index entries. Rows a commit does
 // not name stay as they are (a case's items are fixed by its workflow version).
 constexpr const char* kUpsertItem =
-    "INSERT INTO case_items (case_id, item_id, department, state, final, due_at, light) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id, item_id) DO UPDATE SET "
+    "INSERT INTO case_items (case_id, item_id, department, state, final, due_at, light, urged) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id, item_id) DO UPDATE SET "
     "department = excluded.department, state = excluded.state, final = excluded.final, "
-    "due_at = excluded.due_at, light = excluded.light "
+    "due_at = excluded.due_at, light = excluded.light, urged = excluded.urged "
     "WHERE case_items.department <> excluded.department OR case_items.state <> excluded.state OR "
     "case_items.final <> excluded.final OR case_items.due_at <> excluded.due_at OR "
-    "case_items.light <> excluded.light";
+    "case_items.light <> excluded.light OR case_items.urged <> excluded.urged";
+constexpr const char* kInsertToken =
+    "INSERT INTO search_tokens (token, case_id) VALUES (?, ?) ON CONFLICT (token, case_id) DO NOTHING";
+constexpr const char* kDeleteToken = "DELETE FROM search_tokens WHERE token = ? AND case_id = ?";
+constexpr const char* kInsertActor =
+    "INSERT INTO case_actors (actor, case_id) VALUES (?, ?) ON CONFLICT (actor, case_id) DO NOTHING";
+constexpr const char* kMarkIndexed = "UPDATE cases SET indexed = 1 WHERE case_id = ? AND indexed = 0";
 constexpr const char* kDeleteTimer = "DELETE FROM timers WHERE case_id = ? AND timer_id = ?";
 // The runtime re-sends every timer of the case on each commit; the WHERE makes an unchanged
 // timer a no-op instead of a rewrite of its row and its due_at index entry.
@@ -745,8 +781,12 @@ class Writer {
   };
   std::expected<ResealStep, StoreError> reseal(std::string_view table, std::string_view column, std::int64_t after,
                                                std::size_t limit);
-  // Forgets the check values of every key but the current one; returns their ids.
+  // Forgets the check values of every key but the current one; returns their ids. The search
+  // index's key is sealed under the current key first, so it outlives the older keys.
   std::expected<std::vector<std::string>, StoreError> retire_old_keys();
+  // Indexes a case from before the search index (Store::index_case).
+  std::expected<void, StoreError> index_case(const std::string& case_id, const std::vector<std::string>& tokens,
+                                             const std::vector<std::string>& actors);
 
  private:
   // Replaces the payloads `r` names in its case's history and outbox (erasure).
@@ -1034,10 +1074,20 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   }
   for (const auto& item : r.items) {
     if (auto done = execute(c, kUpsertItem, r.case_id, item.item_id, item.department, item.state,
-                            std::int64_t{item.final ? 1 : 0}, item.due_at, item.light);
+                            std::int64_t{item.final ? 1 : 0}, item.due_at, item.light, std::int64_t{item.urged ? 1 : 0});
         !done) {
       return std::unexpected(done.error());
     }
+  }
+  // The blind index: keyed hashes only, never the names and numbers themselves.
+  for (const auto& token : r.remove_search_tokens) {
+    if (auto done = execute(c, kDeleteToken, sealer_.blind(token), r.case_id); !done) return std::unexpected(done.error());
+  }
+  for (const auto& token : r.add_search_tokens) {
+    if (auto done = execute(c, kInsertToken, sealer_.blind(token), r.case_id); !done) return std::unexpected(done.error());
+  }
+  if (!r.actor.empty()) {
+    if (auto done = execute(c, kInsertActor, r.actor, r.case_id); !done) return std::unexpected(done.error());
   }
   for (const auto& timer_id : r.cancel_timers) {
     if (auto done = execute(c, kDeleteTimer, r.case_id, timer_id); !done)
@@ -1208,8 +1258,35 @@ std::expected<Writer::ResealStep, StoreError> Writer::reseal(std::string_view ta
   return step;
 }
 
+std::expected<void, StoreError> Writer::index_case(const std::string& case_id, const std::vector<std::string>& tokens,
+                                                   const std::vector<std::string>& actors) {
+  Connection& c = *connection_;
+  for (const auto& token : tokens) {
+    if (auto done = execute(c, kInsertToken, sealer_.blind(token), case_id); !done) return std::unexpected(done.error());
+  }
+  for (const auto& actor : actors) {
+    if (auto done = execute(c, kInsertActor, actor, case_id); !done) return std::unexpected(done.error());
+  }
+  return execute(c, kMarkIndexed, case_id);
+}
+
 std::expected<std::vector<std::string>, StoreError> Writer::retire_old_keys() {
   Connection& c = *connection_;
+  {
+    // The search index's key, sealed under an older key (or clear), moves to the current one.
+    auto stmt = c.prepare("SELECT value FROM meta WHERE key = 'search_key'");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto rows = stmt->collect([](const Statement& s) { return std::string(s.bytes(0)); });
+    if (!rows) return std::unexpected(rows.error());
+    if (!rows->empty() && !rows->front().starts_with(sealing::prefix(sealer_.keys()->current().id))) {
+      auto clear = sealer_.open(rows->front(), "meta.search_key", "");
+      if (!clear) return std::unexpected(clear.error());
+      const auto sealed = sealer_.seal(*clear, "meta.search_key", "");
+      if (auto done = execute(c, "UPDATE meta SET value = ? WHERE key = 'search_key'", sealed.bound()); !done) {
+        return std::unexpected(done.error());
+      }
+    }
+  }
   const std::string current = "key:" + sealer_.keys()->current().id;
   auto stmt = c.prepare("SELECT substr(key, 5) FROM meta WHERE key LIKE 'key:%' AND key <> ? ORDER BY key");
   if (!stmt) return std::unexpected(stmt.error());
@@ -1417,11 +1494,137 @@ std::expected<T, StoreError> guarded(F&& body) noexcept {
   }
 }
 
+// How to test "the account acted on it" and "it has an item of the department": a few matching
+// cases are best read from their own index and sorted (`IN`), many by walking the cases newest
+// first and probing each (`EXISTS`), which stops at the page's end. Neither alone stays fast at
+// 100,000 cases: a reviewer who acted on ten cases would probe all 100,000, a clerk who acted on
+// all of them would sort 100,000. case_plan decides by a capped count of the index entries.
+struct CasePlan {
+  bool few_by_actor = false;
+  bool few_in_department = false;
+};
+constexpr std::size_t kFewCases = 2000;
+
+// The filters of CaseQuery on `cases c` (list_cases, count_cases), after `select`.
+DynamicQuery case_query(std::string select, const CaseQuery& q, const CasePlan& plan = {}) {
+  DynamicQuery query;
+  query.sql = std::move(select) + " FROM cases c WHERE 1 = 1";
+  if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
+  if (q.status) query.where("c.status = ?", *q.status);
+  if (q.channel) query.where("c.channel = ?", *q.channel);
+  if (q.started_from) query.where("c.started_at >= ?", std::int64_t{*q.started_from});
+  if (q.started_before) query.where("c.started_at < ?", std::int64_t{*q.started_before});
+  if (q.actor) {
+    query.where(plan.few_by_actor ? "c.case_id IN (SELECT a.case_id FROM case_actors a WHERE a.actor = ?)"
+                                  : "EXISTS (SELECT 1 FROM case_actors a WHERE a.actor = ? AND a.case_id = c.case_id)",
+                *q.actor);
+  }
+  if (q.scope_department) {
+    query.where(plan.few_in_department ? "c.case_id IN (SELECT d.case_id FROM case_items d WHERE d.department = ?)"
+                                       : "EXISTS (SELECT 1 FROM case_items d WHERE d.department = ? AND d.case_id = c.case_id)",
+                *q.scope_department);
+  }
+  if (q.any_token || q.case_id) {
+    // A search: the tokens' hashes were bound by the caller's Sealer (search_condition).
+    std::string condition = "(";
+    bool first = true;
+    if (q.case_id) {
+      condition += "c.case_id = ?";
+      query.params.emplace_back(*q.case_id);
+      first = false;
+    }
+    if (q.any_token && !q.any_token->empty()) {
+      condition += first ? "" : " OR ";
+      condition += "c.case_id IN (SELECT t.case_id FROM search_tokens t WHERE t.token IN (";
+      for (std::size_t i = 0; i < q.any_token->size(); ++i) {
+        condition += i == 0 ? "?" : ", ?";
+        query.params.emplace_back((*q.any_token)[i]);
+      }
+      condition += "))";
+      first = false;
+    }
+    if (first) condition += "0 = 1";
+    query.sql += " AND " + condition + ")";
+  }
+  if (q.department || q.item_state || q.due_before) {
+    // All item filters hold for one and the same item. An item with a department or a
+    // due date filter must still be open (non-final); a state filter alone may name a
+    // final state (e.g. cases with a rejected item).
+    std::string exists = "EXISTS (SELECT 1 FROM case_items i WHERE i.case_id = c.case_id";
+    if (q.department || q.due_before) exists += " AND i.final = 0";
+    if (q.department) {
+      exists += " AND i.department = ?";
+      query.params.emplace_back(*q.department);
+    }
+    if (q.item_state) {
+      exists += " AND i.state = ?";
+      query.params.emplace_back(*q.item_state);
+    }
+    if (q.due_before) {
+      exists += " AND i.due_at <> 0 AND i.due_at <= ?";
+      query.params.emplace_back(std::int64_t{*q.due_before});
+    }
+    query.sql += " AND " + exists + ")";
+  }
+  return query;
+}
+
+// The filters of CaseQuery on open items `case_items i JOIN cases c` (worklist), with `part`.
+DynamicQuery worklist_query(const char* columns, const char* part, const CaseQuery& q) {
+  DynamicQuery query;
+  query.sql = std::string("SELECT ") + columns +
+              " FROM case_items i JOIN cases c ON c.case_id = i.case_id WHERE i.final = 0 AND " + part;
+  if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
+  if (q.status) query.where("c.status = ?", *q.status);
+  if (q.department) query.where("i.department = ?", *q.department);
+  if (q.item_state) query.where("i.state = ?", *q.item_state);
+  if (q.due_before) query.where("i.due_at <= ?", std::int64_t{*q.due_before});
+  return query;
+}
+
+// Counting stops at `limit` rows: a tab's count need not walk 100,000 of them to say "1000+".
+DynamicQuery capped(DynamicQuery query, std::size_t limit) {
+  query.sql = "SELECT COUNT(*) FROM (" + query.sql + " LIMIT ?) AS counted";  // PostgreSQL wants the alias
+  query.params.emplace_back(to_sql(limit));
+  return query;
+}
+
+std::expected<std::uint64_t, StoreError> count(Connection& c, const DynamicQuery& query) {
+  auto stmt = query.prepare(c);
+  if (!stmt) return std::unexpected(stmt.error());
+  auto rows = stmt->collect([](const Statement& s) { return s.uint64(0); });
+  if (!rows) return std::unexpected(rows.error());
+  return rows->empty() ? 0 : rows->front();
+}
+
+std::expected<CasePlan, StoreError> case_plan(Connection& c, const CaseQuery& q) {
+  CasePlan plan;
+  const auto few = [&](const char* sql, const std::string& key) -> std::expected<bool, StoreError> {
+    DynamicQuery query;
+    query.sql = sql;
+    query.params.emplace_back(key);
+    auto n = count(c, capped(std::move(query), kFewCases));
+    if (!n) return std::unexpected(n.error());
+    return *n < kFewCases;
+  };
+  if (q.actor) {
+    auto answer = few("SELECT 1 FROM case_actors WHERE actor = ?", *q.actor);
+    if (!answer) return std::unexpected(answer.error());
+    plan.few_by_actor = *answer;
+  }
+  if (q.scope_department) {
+    auto answer = few("SELECT 1 FROM case_items WHERE department = ?", *q.scope_department);
+    if (!answer) return std::unexpected(answer.error());
+    plan.few_in_department = *answer;
+  }
+  return plan;
+}
+
 class SqliteStore final : public Store {
  public:
-  SqliteStore(const std::string& path, const SqliteOptions& options, std::unique_ptr<Connection> writer,
-              std::unique_ptr<Connection> checkpointer)
-      : sealer_(options.keys),
+  SqliteStore(const std::string& path, const SqliteOptions& options, const sealing::IndexKey& index_key,
+              std::unique_ptr<Connection> writer, std::unique_ptr<Connection> checkpointer)
+      : sealer_(options.keys, index_key),
         readers_(path, busy_timeout_ms(options)),
         writer_handle_(writer->handle()),
         writer_(std::move(writer), options.max_batch, sealer_),
@@ -1507,33 +1710,9 @@ class SqliteStore final : public Store {
   std::expected<std::vector<CaseSummary>, StoreError> list_cases(const CaseQuery& q) override {
     return read<std::vector<CaseSummary>>(
         [&](Connection& c) -> std::expected<std::vector<CaseSummary>, StoreError> {
-          DynamicQuery query;
-          query.sql = std::string("SELECT ") + kCaseColumns + " FROM cases c WHERE 1 = 1";
-          if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
-          if (q.status) query.where("c.status = ?", *q.status);
-          if (q.channel) query.where("c.channel = ?", *q.channel);
-          if (q.started_from) query.where("c.started_at >= ?", std::int64_t{*q.started_from});
-          if (q.started_before) query.where("c.started_at < ?", std::int64_t{*q.started_before});
-          if (q.department || q.item_state || q.due_before) {
-            // All item filters hold for one and the same item. An item with a department or a
-            // due date filter must still be open (non-final); a state filter alone may name a
-            // final state (e.g. cases with a rejected item).
-            std::string exists = "EXISTS (SELECT 1 FROM case_items i WHERE i.case_id = c.case_id";
-            if (q.department || q.due_before) exists += " AND i.final = 0";
-            if (q.department) {
-              exists += " AND i.department = ?";
-              query.params.emplace_back(*q.department);
-            }
-            if (q.item_state) {
-              exists += " AND i.state = ?";
-              query.params.emplace_back(*q.item_state);
-            }
-            if (q.due_before) {
-              exists += " AND i.due_at <> 0 AND i.due_at <= ?";
-              query.params.emplace_back(std::int64_t{*q.due_before});
-            }
-            query.sql += " AND " + exists + ")";
-          }
+          auto plan = case_plan(c, q);
+          if (!plan) return std::unexpected(plan.error());
+          DynamicQuery query = case_query(std::string("SELECT ") + kCaseColumns, blinded(q), *plan);
           query.sql += " ORDER BY c.started_at DESC, c.case_id LIMIT ? OFFSET ?";
           query.params.emplace_back(to_sql(q.limit));
           query.params.emplace_back(to_sql(q.offset));
@@ -1543,26 +1722,32 @@ class SqliteStore final : public Store {
         });
   }
 
+  std::expected<std::uint64_t, StoreError> count_cases(const CaseQuery& q) override {
+    return read<std::uint64_t>([&](Connection& c) -> std::expected<std::uint64_t, StoreError> {
+      auto plan = case_plan(c, q);
+      if (!plan) return std::unexpected(plan.error());
+      return count(c, capped(case_query("SELECT 1", blinded(q), *plan), q.limit));
+    });
+  }
+
+  // The query with its search tokens replaced by their keyed hashes, as the index holds them.
+  CaseQuery blinded(const CaseQuery& q) const {
+    CaseQuery out = q;
+    if (out.any_token) {
+      for (auto& token : *out.any_token) token = sealer_.blind(token);
+    }
+    return out;
+  }
+
   std::expected<std::vector<WorklistEntry>, StoreError> worklist(const CaseQuery& q) override {
     // Items with a deadline first, earliest first, then those without one. Two queries rather
     // than one ORDER BY on an expression: each walks a partial index in due order and stops
     // at its LIMIT, instead of sorting every open item of the department.
     return read<std::vector<WorklistEntry>>(
         [&](Connection& c) -> std::expected<std::vector<WorklistEntry>, StoreError> {
-          auto filtered = [&](const char* columns, const char* part) {
-            DynamicQuery query;
-            query.sql = std::string("SELECT ") + columns +
-                        " FROM case_items i JOIN cases c ON c.case_id = i.case_id WHERE i.final = 0 AND " + part;
-            if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
-            if (q.status) query.where("c.status = ?", *q.status);
-            if (q.department) query.where("i.department = ?", *q.department);
-            if (q.item_state) query.where("i.state = ?", *q.item_state);
-            if (q.due_before) query.where("i.due_at <= ?", std::int64_t{*q.due_before});
-            return query;
-          };
-          constexpr const char* kColumns = "i.case_id, c.bundle_id, i.item_id, i.department, i.state, i.final, i.due_at, i.light";
+          constexpr const char* kColumns = "i.case_id, c.bundle_id, i.item_id, i.department, i.state, i.final, i.due_at, i.light, i.urged";
           auto rows = [&](const char* part, std::size_t limit, std::size_t offset) -> std::expected<std::vector<WorklistEntry>, StoreError> {
-            DynamicQuery query = filtered(kColumns, part);
+            DynamicQuery query = worklist_query(kColumns, part, q);
             query.sql += " ORDER BY i.due_at, i.case_id, i.item_id LIMIT ? OFFSET ?";
             query.params.emplace_back(to_sql(limit));
             query.params.emplace_back(to_sql(offset));
@@ -1572,7 +1757,7 @@ class SqliteStore final : public Store {
               WorklistEntry e;
               e.case_id = s.text(0);
               e.bundle_id = s.text(1);
-              e.item = ItemRow{s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.int64(6), s.text(7)};
+              e.item = ItemRow{s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.int64(6), s.text(7), s.int64(8) != 0};
               return e;
             });
           };
@@ -1581,18 +1766,41 @@ class SqliteStore final : public Store {
           // The page goes on into the items without a deadline; skip what the offset still covers.
           std::size_t skip = 0;
           if (entries->empty() && q.offset > 0) {
-            auto counted = filtered("COUNT(*)", "i.due_at > 0").prepare(c);
-            if (!counted) return std::unexpected(counted.error());
-            auto all = counted->collect([](const Statement& s) { return s.int64(0); });
-            if (!all) return std::unexpected(all.error());
-            const auto with_deadline = static_cast<std::size_t>(all->empty() ? 0 : all->front());
-            skip = q.offset > with_deadline ? q.offset - with_deadline : 0;
+            auto with_deadline = count(c, worklist_query("COUNT(*)", "i.due_at > 0", q));
+            if (!with_deadline) return std::unexpected(with_deadline.error());
+            skip = q.offset > *with_deadline ? q.offset - static_cast<std::size_t>(*with_deadline) : 0;
           }
           auto rest = rows("i.due_at = 0", q.limit - entries->size(), skip);
           if (!rest) return std::unexpected(rest.error());
           entries->insert(entries->end(), std::make_move_iterator(rest->begin()), std::make_move_iterator(rest->end()));
           return entries;
         });
+  }
+
+  std::expected<std::uint64_t, StoreError> count_worklist(const CaseQuery& q) override {
+    return read<std::uint64_t>([&](Connection& c) -> std::expected<std::uint64_t, StoreError> {
+      auto with_deadline = count(c, capped(worklist_query("1", "i.due_at > 0", q), q.limit));
+      if (!with_deadline || q.due_before || *with_deadline >= q.limit) return with_deadline;
+      auto without = count(c, capped(worklist_query("1", "i.due_at = 0", q), q.limit - *with_deadline));
+      if (!without) return without;
+      return *with_deadline + *without;
+    });
+  }
+
+  std::expected<std::vector<std::string>, StoreError> unindexed_cases(std::size_t limit) override {
+    return read<std::vector<std::string>>([&](Connection& c) -> std::expected<std::vector<std::string>, StoreError> {
+      auto stmt = c.prepare("SELECT case_id FROM cases WHERE indexed = 0 ORDER BY case_id LIMIT ?");
+      if (!stmt) return std::unexpected(stmt.error());
+      stmt->bind(to_sql(limit));
+      return stmt->collect([](const Statement& s) { return s.text(0); });
+    });
+  }
+
+  std::expected<void, StoreError> index_case(const std::string& case_id, const std::vector<std::string>& tokens,
+                                             const std::vector<std::string>& actors) override {
+    return guarded<void>([&]() -> std::expected<void, StoreError> {
+      return write<void>([&](Writer& w) { return w.index_case(case_id, tokens, actors); });
+    });
   }
 
   std::expected<std::optional<CommitResult>, StoreError> find_command(
@@ -1905,6 +2113,50 @@ std::expected<void, StoreError> check_keys(Connection& c, const AtRestKeys* keys
   return {};
 }
 
+// The search index's key (docs/storage.md, Search index): 32 random bytes made at the first
+// open, kept in `meta` sealed under the current at-rest key (in clear hex without keys, where
+// the names themselves are in clear too). Rotation reseals it (retire_old_keys), so the index
+// never has to be rebuilt.
+std::expected<sealing::IndexKey, StoreError> load_index_key(Connection& c, const Sealer& sealer) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  if (auto begun = c.exec("BEGIN IMMEDIATE"); !begun) return std::unexpected(begun.error());
+  auto rollback = [&c](StoreError error) -> std::expected<sealing::IndexKey, StoreError> {
+    c.exec("ROLLBACK");
+    return std::unexpected(std::move(error));
+  };
+  std::vector<std::string> stored;
+  {
+    auto stmt = c.prepare("SELECT value FROM meta WHERE key = 'search_key'");
+    if (!stmt) return rollback(stmt.error());
+    auto rows = stmt->collect([](const Statement& s) { return std::string(s.bytes(0)); });
+    if (!rows) return rollback(rows.error());
+    stored = std::move(*rows);
+  }
+  sealing::IndexKey key{};
+  if (!stored.empty()) {
+    auto hex = sealer.open(stored.front(), "meta.search_key", "");
+    if (!hex) return rollback(hex.error());
+    const auto nibble = [](char ch) { return ch >= 'a' ? ch - 'a' + 10 : ch - '0'; };
+    if (hex->size() != key.size() * 2) return rollback(make_error(Kind::corrupt, c.path() + ": the search index key is damaged"));
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      key[i] = static_cast<unsigned char>(nibble((*hex)[2 * i]) * 16 + nibble((*hex)[2 * i + 1]));
+    }
+  } else {
+    key = sealing::random_index_key();
+    std::string hex;
+    for (const unsigned char b : key) {
+      hex.push_back(kHex[b >> 4]);
+      hex.push_back(kHex[b & 15]);
+    }
+    const auto sealed = sealer.seal(hex, "meta.search_key", "");
+    if (auto done = execute(c, "INSERT INTO meta (key, value) VALUES ('search_key', ?)", sealed.bound()); !done) {
+      return rollback(done.error());
+    }
+  }
+  if (auto committed = c.exec("COMMIT"); !committed) return rollback(committed.error());
+  return key;
+}
+
 std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& path,
                                                              const SqliteOptions& options) {
   namespace fs = std::filesystem;
@@ -1968,11 +2220,13 @@ std::expected<std::unique_ptr<Store>, StoreError> open_store(const std::string& 
   }
 
   if (auto keys = check_keys(c, options.keys.get()); !keys) return std::unexpected(keys.error());
+  auto index_key = load_index_key(c, Sealer(options.keys));
+  if (!index_key) return std::unexpected(index_key.error());
 
   auto checkpointer = Connection::open(path, SQLITE_OPEN_READWRITE, busy_ms);
   if (!checkpointer) return std::unexpected(checkpointer.error());
   if (auto done = (*checkpointer)->exec(kConfigureWriter); !done) return std::unexpected(done.error());
-  auto store = std::make_unique<SqliteStore>(path, options, std::move(*opened), std::move(*checkpointer));
+  auto store = std::make_unique<SqliteStore>(path, options, *index_key, std::move(*opened), std::move(*checkpointer));
   store->start();
   return store;
 }

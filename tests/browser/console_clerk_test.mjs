@@ -36,6 +36,19 @@ ${startupCatalog}bundle startup "企业开办" version 1 {
   use registration
   item seal "${longSealTitle}" by police after registration { needs license, id_card; limit 1 workday }
 }
+
+# An item warned as soon as it starts (its warning point lies before its start): what a
+# supervisor urges (督办) in step 15, on the real clock.
+lifecycle urgent "加急流程" {
+  state submitted "已提交" initial; state approved "已办结" final
+  on approve: submitted -> approved by reviewer
+  warn at 20 hours left
+}
+bundle rush "加急审查" version 1 {
+  promise 1 workday; lifecycle urgent
+  form { company_name "企业名称": text required }
+  item rush_review "加急审查事项" by market { limit 1 workday }
+}
 `;
 mkdirSync(screenshots, { recursive: true });
 const failures = [];
@@ -484,6 +497,99 @@ try {
     check(/[\u4e00-\u9fff]/.test(await other.textContent('#report-date-error')), 'a day that does not exist is said next to the fields, in Chinese');
     await other.screenshot({ path: path.join(screenshots, 'clerk-1280-dashboard-dates.png') });
     await english.close();
+  });
+
+  await step('16. search above the worklist tabs: a finished case is found by name and ID digits; tabs with counts; 督办', async () => {
+    // A case that ends: accepted, approved by both departments, so it leaves every worklist.
+    const started = await clerkApi('POST', '/api/cases', { bundle: 'startup', applicant: '110105194912310046',
+      form: { company_name: '宁波四海贸易有限公司', legal_rep_id: '110105194912310046', capital: '5000' } }, { 'Idempotency-Key': 'search-test' });
+    check(started.status === 201, 'a case to find is started');
+    const found = (await started.json()).case_id;
+    const marketApi = await apiSession(base, 'li', 'market-reviewer-1');
+    const policeApi = await apiSession(base, 'zhao', 'police-reviewer-1');
+    await clerkApi('POST', `/api/cases/${found}/materials/id_card/elicense`, {});
+    for (const material of ['articles', 'lease']) {
+      await clerkApi('PUT', `/api/cases/${found}/materials/${material}`, Buffer.from('%PDF-1.4 test'), { 'Content-Type': 'application/pdf' });
+      await clerkApi('POST', `/api/cases/${found}/materials/${material}/verify`, { accept: true });
+    }
+    check((await clerkApi('POST', `/api/cases/${found}/items/registration/events/accept`, {})).status === 200, 'registration accepted');
+    check((await marketApi('POST', `/api/cases/${found}/items/registration/events/approve`, {})).status === 200, 'registration approved');
+    check((await clerkApi('POST', `/api/cases/${found}/items/seal/events/accept`, {})).status === 200, 'seal accepted');
+    check((await policeApi('POST', `/api/cases/${found}/items/seal/events/approve`, {})).status === 200, 'the case is completed');
+
+    await logIn('wang', 'window-clerk-1');
+    await page.goto(`${base}/#/worklist`);
+    await page.waitForSelector('#tab-mine[aria-selected="true"]');
+    check(!(await page.$(`#worklist tr[data-case="${found}"]`)), 'the completed case is in no one\'s work any more');
+    for (const tab of ['mine', 'done', 'all', 'overdue', 'delivery', 'rating']) {
+      check(/^\d+\+?$/.test((await page.textContent(`#count-${tab}`)) || ''), `tab ${await page.textContent(`#tab-${tab}`)} shows its count`);
+    }
+    check(Number(await page.textContent('#count-delivery')) >= 1, 'the completed case counts under 待送达');
+    // Keyboard: Tab reaches the search box; Enter searches.
+    await page.focus('#search-input');
+    await page.keyboard.type('宁波四海');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(`#case-list tr[data-case="${found}"]`);
+    check(page.url().includes('q='), 'Enter searches; the query is in the address (a bookmark, Back)');
+    check((await page.$$('#case-list tbody tr')).length === 1, 'the name finds exactly that case');
+    check((await page.textContent(`#case-list tr[data-case="${found}"]`)).includes('已办结'), 'it shows as 已办结');
+    check(!rawWords.test(await visibleText()), 'no identifiers in the results');
+    await shot('1280-search');
+    await page.fill('#search-input', '0046');
+    await page.press('#search-input', 'Enter');
+    await page.waitForSelector('#search-input[value="0046"]');
+    await page.waitForSelector(`#case-list tr[data-case="${found}"]`);
+    check(true, 'the last four digits of the ID number find it');
+    await page.fill('#search-input', '李');
+    await page.press('#search-input', 'Enter');
+    await page.waitForSelector('#search-input[value="李"]');
+    await page.waitForSelector('#worklist-error');
+    check(/[\u4e00-\u9fff]/.test(await page.textContent('#worklist-error')), `a query too short is refused in Chinese: ${await page.textContent('#worklist-error')}`);
+    // Arrow keys move between tabs; ↓ and Enter open a row.
+    await page.click('#search-clear');
+    await page.waitForSelector('#search-input[value=""]');
+    await page.click('#tab-mine');
+    await page.waitForSelector('#tab-mine[aria-selected="true"]');
+    await page.focus('#tab-mine');
+    await page.keyboard.press('ArrowRight');
+    await page.waitForSelector('#tab-done[aria-selected="true"]');
+    check(true, '→ moves to 我办过的');
+    await page.click('#tab-delivery');
+    await page.waitForSelector(`#case-list tr[data-case="${found}"]`);
+    check(true, '待送达 lists the completed case');
+    await shot('1280-tab-delivery');
+    await page.focus(`#case-list tr[data-case="${found}"]`);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#materials');
+    check(page.url().includes(encodeURIComponent(found)), 'Enter opens the case from a tab');
+
+    // 督办: a supervisor urges the department on a warned item, with a note.
+    const rush = await clerkApi('POST', '/api/cases', { bundle: 'rush', form: { company_name: '加急测试有限公司' } }, { 'Idempotency-Key': 'rush-test' });
+    check(rush.status === 201, 'a case with an item warned at once is started');
+    const rushId = (await rush.json()).case_id;
+    await logIn('sun', 'supervisor-1');
+    const urgeButton = `#urge-${rushId}-rush_review`;
+    for (let i = 0; i < 20 && !(await page.$(urgeButton)); ++i) {
+      await page.goto(`${base}/#/worklist?tab=mine&t=${i}`);
+      await page.waitForSelector('#tab-mine[aria-selected="true"]');
+      await page.waitForTimeout(500);
+    }
+    await page.click(urgeButton);
+    await page.waitForSelector('dialog[open] #dialog-reason');
+    await page.fill('#dialog-reason', '请今日内办结并回复');
+    await shot('1280-urge-dialog');
+    await page.click('#dialog-confirm');
+    await page.waitForSelector(`tr[data-case="${rushId}"] .badge.urged`);
+    check(!(await page.$(urgeButton)), 'urged: the row carries the 督办 mark instead of the button');
+    await logIn('li', 'market-reviewer-1');
+    await page.goto(`${base}/#/worklist`);
+    await page.waitForSelector(`tr[data-case="${rushId}"] .badge.urged`);
+    check(true, 'the department\'s reviewer sees the 督办 mark in their worklist');
+    await page.goto(`${base}/#/case/${encodeURIComponent(rushId)}`);
+    await page.waitForSelector('#urged-rush_review');
+    await page.waitForSelector('#timeline li >> text=请今日内办结并回复');
+    check(true, 'the case page marks the item and the timeline has the urging with its note');
+    await shot('1280-urged-case');
   });
 
   await step('no script errors in the page', async () => check(pageErrors.length === 0, `no script errors ${pageErrors.join('; ')}`));

@@ -1247,9 +1247,18 @@ TEST_CASE("store: a version-1 database is migrated to the current version and it
     // Version 6: the cases from before were taken at a window; no day is numbered yet.
     CHECK((*loaded)->summary.channel == "window");
     CHECK(*store->last_case_number(20261207) == 0);
+    // Version 7: the cases from before wait for the engine to index them (their names are
+    // only in their events); indexing one takes it off the list.
+    CHECK(*store->unindexed_cases(10) == std::vector<std::string>{"case-1", "case-2"});
+    REQUIRE(store->index_case("case-1", {"n:李梅"}, {"clerk-1"}));
+    CHECK(*store->unindexed_cases(10) == std::vector<std::string>{"case-2"});
   }
-  CHECK(count_rows(path, "PRAGMA user_version") == 6);
-  CHECK(count_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 6);
+  CHECK(count_rows(path, "PRAGMA user_version") == 7);
+  CHECK(count_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 7);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM meta WHERE key = 'search_key'") == 1);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM search_tokens WHERE case_id = 'case-1' AND length(token) = 32") == 1);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM case_actors WHERE actor = 'clerk-1'") == 1);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM pragma_index_info('case_items_by_department')") == 2);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM cases WHERE channel = 'window'") == 2);
   // Version 5: commands on existing cases are recorded on their last event; the records made
   // before stay in `commands`.

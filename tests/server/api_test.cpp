@@ -21,6 +21,8 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -1989,4 +1991,180 @@ TEST_CASE("server: who may stop a clock, and special procedures over REST", "[se
   CHECK(figures.at("special_procedures_overdue").to_number<std::int64_t>() == 1);
   CHECK(figures.at("corrections").to_number<std::int64_t>() == 0);
   CHECK(figures.at("average_visits").as_double() == Approx(1.0));  // the intake at the window only
+}
+
+namespace {
+
+// Starts a startup case with a generated case number as the clerk; its id.
+std::string start_numbered(Client& clerk, const std::string& company, const std::string& legal_rep_id) {
+  auto started = clerk.post("/api/cases", json::object{{"bundle", "startup"},
+                                                        {"form", json::object{{"company_name", company}, {"legal_rep_id", legal_rep_id}, {"capital", 1000}}},
+                                                        {"applicant", legal_rep_id}});
+  INFO(started.body);
+  REQUIRE(started.status == 201);
+  return std::string(started.json().at("case_id").as_string());
+}
+
+std::vector<std::string> listed_ids(const Reply& reply) {
+  INFO(reply.body);
+  REQUIRE(reply.status == 200);
+  std::vector<std::string> ids;
+  const auto body = reply.json();
+  for (const auto& c : body.at("cases").as_array()) ids.emplace_back(c.at("case_id").as_string());
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::string urlencode(std::string_view text) {
+  std::string out;
+  for (const unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("server: a completed case stays findable: search by name, ID digits and case number, tabs with counts", "[server][search]") {
+  Fixture f;
+  Client clerk = f.as("clerk");
+  Client market = f.as("market");
+  Client police = f.as("police");
+  const auto done = start_numbered(clerk, "杭州一件事科技有限公司", "11010519491231002X");
+  const auto open = start_numbered(clerk, "宁波四海贸易有限公司", "110105194912310046");
+  CHECK(done == "20260302-0001");
+  // The first case runs to its end.
+  REQUIRE(clerk.post("/api/cases/" + done + "/materials/id_card/elicense", json::object{}).status == 200);
+  REQUIRE(clerk.send("PUT", "/api/cases/" + done + "/materials/articles", "%PDF-1.4 articles", {{"Content-Type", "application/pdf"}}).status == 200);
+  REQUIRE(clerk.post("/api/cases/" + done + "/materials/articles/verify", json::object{{"accept", true}}).status == 200);
+  REQUIRE(clerk.post("/api/cases/" + done + "/items/registration/events/accept", json::object{}).status == 200);
+  REQUIRE(market.post("/api/cases/" + done + "/items/registration/events/approve", json::object{}).status == 200);
+  REQUIRE(clerk.post("/api/cases/" + done + "/items/seal/events/accept", json::object{}).status == 200);
+  REQUIRE(police.post("/api/cases/" + done + "/items/seal/events/approve", json::object{}).status == 200);
+  REQUIRE(clerk.get("/api/cases/" + done).json().at("status").as_string() == "completed");
+
+  const std::vector<std::string> only_done{done}, only_open{open};
+  CHECK(listed_ids(clerk.get("/api/cases?q=" + urlencode("杭州一件事"))) == only_done);
+  CHECK(listed_ids(clerk.get("/api/cases?q=" + urlencode("宁波四海贸易有限公司"))) == only_open);
+  CHECK(listed_ids(clerk.get("/api/cases?q=002x")) == only_done);
+  CHECK(listed_ids(clerk.get("/api/cases?q=310046")) == only_open);
+  CHECK(listed_ids(clerk.get("/api/cases?q=11010519491231002X")) == only_done);
+  CHECK(listed_ids(clerk.get("/api/cases?q=" + done)) == only_done);
+  CHECK(listed_ids(clerk.get("/api/cases?q=2")) == only_open);
+  CHECK(listed_ids(clerk.get("/api/cases?q=" + urlencode("张三"))).empty());
+  // A reviewer still finds the finished case of their department: it has no open item left.
+  CHECK(listed_ids(police.get("/api/cases")) == std::vector<std::string>{done, open});
+  CHECK(listed_ids(police.get("/api/cases?q=002X")) == only_done);
+  // 我办过的: the market reviewer approved only the first one.
+  CHECK(listed_ids(market.get("/api/cases?done_by=me")) == only_done);
+  CHECK(listed_ids(clerk.get("/api/cases?status=completed")) == only_done);
+  auto page = clerk.get("/api/cases?count=1&limit=1");
+  REQUIRE(page.status == 200);
+  CHECK(page.json().at("total").to_number<std::int64_t>() == 2);
+  CHECK(page.json().at("cases").as_array().size() == 1);
+
+  auto counts = clerk.get("/api/worklist/counts");
+  INFO(counts.body);
+  REQUIRE(counts.status == 200);
+  const auto counted = counts.json();
+  const auto& c = counted.at("counts").as_object();
+  CHECK(c.at("all").to_number<std::int64_t>() == 2);
+  CHECK(c.at("done").to_number<std::int64_t>() == 2);
+  CHECK(c.at("delivery").to_number<std::int64_t>() == 1);
+  CHECK(c.at("rating").to_number<std::int64_t>() == 0);
+  CHECK(c.at("overdue").to_number<std::int64_t>() == 0);
+  CHECK(c.at("mine").to_number<std::int64_t>() == 1);  // the open case's registration (its seal waits)
+  auto market_counts = market.get("/api/worklist/counts");
+  REQUIRE(market_counts.status == 200);
+  CHECK(market_counts.json().at("counts").at("done").to_number<std::int64_t>() == 1);
+  CHECK(market_counts.json().at("counts").at("mine").to_number<std::int64_t>() == 1);
+
+  // Unusable queries: a Chinese 422 that never repeats a number typed.
+  for (const std::string bad : {"%E6%9D%8E", "1234567890", "12345678901234", "a%21%21", "%20"}) {
+    auto reply = clerk.get("/api/cases?q=" + bad);
+    INFO(bad << ": " << reply.body);
+    CHECK(reply.status == 422);
+    CHECK(reply.code() == "invalid_query");
+    CHECK(has_cjk(reply.json().at("message").as_string()));
+    CHECK(reply.body.find("1234567890") == std::string::npos);
+  }
+  CHECK(clerk.get("/api/cases?done_by=someone").status == 400);
+  CHECK(clerk.get("/api/worklist?overdue=yes").status == 400);
+}
+
+TEST_CASE("server: a supervisor urges (督办) an overdue item with a note, the department sees the mark, the history says who", "[server][urge]") {
+  Fixture f;
+  Client clerk = f.as("clerk");
+  Client boss = f.as("boss");
+  Client market = f.as("market");
+  const auto case_id = case_ready_for_approval(f, clerk);
+  const std::string urge = "/api/cases/" + case_id + "/items/registration/urge";
+  // Not late yet.
+  auto early = boss.post(urge, json::object{{"note", "请尽快办理"}});
+  INFO(early.body);
+  CHECK(early.status == 409);
+  CHECK(early.json().at("reason").as_string() == "not_late");
+
+  // Weeks later (sessions have expired meanwhile): the service's timers made the item overdue.
+  f.clock.set(at(2026, 3, 20));
+  boss = f.as("boss");
+  market = f.as("market");
+  clerk = f.as("clerk");
+  Reply overdue;
+  for (int i = 0; i < 100; ++i) {
+    overdue = market.get("/api/worklist?overdue=1");
+    if (overdue.status == 200 && !overdue.json().at("entries").as_array().empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  INFO(overdue.body);
+  REQUIRE(overdue.status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the overdue timer too, not only the warning
+  REQUIRE(overdue.json().at("entries").as_array().size() == 1);
+  CHECK(overdue.json().at("entries").as_array()[0].at("urged").as_bool() == false);
+
+  const auto version = f.case_version(case_id);
+  auto by_clerk = clerk.post(urge, json::object{{"note", "请尽快办理"}});
+  CHECK(by_clerk.status == 403);
+  CHECK(boss.post(urge, json::object{}).status == 400);  // the note is required
+  CHECK(f.case_version(case_id) == version);
+  auto urged = boss.post(urge, json::object{{"note", "已超期，请今日办结"}});
+  INFO(urged.body);
+  REQUIRE(urged.status == 200);
+
+  auto marked = market.get("/api/worklist?overdue=1");
+  REQUIRE(marked.status == 200);
+  CHECK(marked.json().at("entries").as_array()[0].at("urged").as_bool());
+  auto page = market.get("/api/cases/" + case_id);
+  REQUIRE(page.status == 200);
+  const auto shown = page.json();
+  const auto& item = shown.at("items").as_array()[0].as_object();
+  CHECK(item.at("urged").as_bool());
+  CHECK(item.at("urge_note").as_string() == "已超期，请今日办结");
+  auto history = market.get("/api/cases/" + case_id + "/history");
+  REQUIRE(history.status == 200);
+  const auto told = history.json();
+  const auto& last = told.at("events").as_array().back().as_object();
+  CHECK(last.at("title").as_string() == "督办");
+  CHECK(std::string(last.at("note").as_string()).find("已超期，请今日办结") != std::string::npos);
+  CHECK(history.body.find("boss") != std::string::npos);
+  // The department is notified through the notification system.
+  auto calls = boss.get("/api/cases/" + case_id + "/calls");
+  REQUIRE(calls.status == 200);
+  INFO(calls.body);
+  const auto called = calls.json();
+  const auto& entries = called.at("calls").as_array();
+  CHECK(std::any_of(entries.begin(), entries.end(), [](const json::value& call) {
+    return call.at("operation").as_string() == "notify" && call.at("department").as_string() == "market";
+  }));
+
+  // The reviewer acts: the item moves on and the mark is gone.
+  REQUIRE(market.post("/api/cases/" + case_id + "/items/registration/events/approve", json::object{}).status == 200);
+  auto after = market.get("/api/cases/" + case_id);
+  CHECK(after.json().at("items").as_array()[0].at("urged").as_bool() == false);
 }

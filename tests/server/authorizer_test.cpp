@@ -26,7 +26,7 @@ constexpr Action kAllActions[] = {
     Action::read_worklist,  Action::list_workflows, Action::deploy_workflows, Action::read_timers,   Action::fire_timers,
     Action::manage_users,   Action::read_audit,    Action::read_report,     Action::read_calls,      Action::settle_calls,
     Action::post_receipts,  Action::prune_audit,   Action::read_session,    Action::end_session,     Action::read_tokens,
-    Action::create_token,   Action::revoke_token};
+    Action::create_token,   Action::revoke_token,  Action::urge};
 
 }  // namespace
 
@@ -61,6 +61,7 @@ TEST_CASE("authorizer: the role matrix of docs/api.md, action by action", "[serv
       {Action::read_tokens, {Role::window_clerk, Role::reviewer, Role::supervisor, Role::designer, Role::admin, Role::department_system}},
       {Action::create_token, {Role::window_clerk, Role::reviewer, Role::supervisor, Role::designer, Role::admin}},
       {Action::revoke_token, {Role::window_clerk, Role::reviewer, Role::supervisor, Role::designer, Role::admin, Role::department_system}},
+      {Action::urge, {Role::supervisor}},
   };
   REQUIRE(matrix.size() == std::size(kAllActions));
   for (const auto action : kAllActions) {
@@ -170,4 +171,18 @@ TEST_CASE("authorizer: an applicant acts on their own cases, another's case answ
   }
   // No department binds an applicant; no staff view is theirs.
   CHECK_FALSE(authorizer.only_department(zhang));
+  // Lists and searches: an applicant's own cases only.
+  CHECK(authorizer.case_scope(zhang).owner == "applicant-1");
+  CHECK_FALSE(authorizer.case_scope(zhang).department);
+}
+
+TEST_CASE("authorizer: lists and searches are kept to the cases a principal may see", "[server][authorizer][search]") {
+  const Authorizer authorizer;
+  CHECK(authorizer.case_scope(staff(Role::reviewer, "market")).department == "market");
+  CHECK(authorizer.case_scope(staff(Role::department_system, "police", true)).department == "police");
+  for (const auto role : {Role::window_clerk, Role::supervisor}) {
+    const auto scope = authorizer.case_scope(staff(role));
+    CHECK_FALSE(scope.department);
+    CHECK_FALSE(scope.owner);
+  }
 }

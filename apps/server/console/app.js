@@ -1,7 +1,7 @@
 // The clerk console: a small single-page app over the REST API (docs/api.md, docs/console.md).
 // Plain DOM, no framework; every text from the server goes in through textContent, never as
-// HTML. This file holds the layout, the routes, the login, the worklist, the dashboard and the
-// users page; intake.js, case.js and graph.js the larger pages.
+// HTML. This file holds the layout, the routes, the login, the dashboard, the case list and the
+// users page; worklist.js, intake.js, case.js and graph.js the larger pages.
 import { t, lang, setLang } from './i18n.js';
 import { api, askReason, busy, errorSlot, errorText, h, parseDay, stackedTable } from './ui.js';
 import { departmentList, departmentTitle, loadDepartments } from './titles.js';
@@ -9,6 +9,7 @@ import { intakePage } from './intake.js';
 import { casePage } from './case.js';
 import { noticePage } from './notices.js';
 import { settingsPage } from './settings.js';
+import { worklistPage } from './worklist.js';
 
 let me = null;  // {name, display_name, role, department}
 
@@ -84,33 +85,6 @@ function loginPage() {
       h('div', { class: 'field' }, h('label', { for: 'login-password' }, t('password')), password),
       error, button)));
   name.focus();
-}
-
-async function worklistPage() {
-  const result = await api('GET', '/api/worklist');
-  if (!result.ok) return page(h('section', {}, h('div', { class: 'error-box' }, errorText(result))));
-  const entries = result.data.entries;
-  // A row opens its case with a click or, focused with Tab, with Enter.
-  const rows = entries.map((e) => {
-    const href = `#/case/${encodeURIComponent(e.case_id)}`;
-    return h('tr', { class: 'worklist-row', tabindex: 0, 'data-case': e.case_id,
-      onclick: (event) => { if (!event.target.closest('a')) location.hash = href; },
-      onkeydown: (event) => {
-        if ((event.key === 'Enter' || event.key === ' ') && !event.target.closest('a')) {
-          event.preventDefault();  // Space would scroll the page
-          location.hash = href;
-        }
-      } },
-    // A paused clock has no running deadline: the row says since when it stands still.
-    h('td', { class: 'due' }, e.paused_since ? h('span', { class: 'paused' }, `${t('clock_paused')}（${t('since').replace('{time}', e.paused_since)}）`)
-      : e.due && e.due !== '-' ? e.due : t('none')), h('td', {}, e.light ? h('span', { class: `badge ${e.light}` }, t(e.light)) : h('span', { class: 'muted' }, t('none'))),
-    h('td', {}, h('a', { href, tabindex: -1 }, e.case_id)),
-    h('td', {}, e.bundle_title || t('bundle')), h('td', {}, e.item_title || t('item')),
-    h('td', {}, e.state_title && e.state_title !== e.state ? e.state_title : t(`state_${e.state}`)), h('td', {}, departmentTitle(e.department)));
-  });
-  page(h('section', {}, h('h1', {}, t('worklist')),
-    entries.length === 0 ? h('p', { class: 'muted' }, t('empty')) :
-      stackedTable('worklist', [t('due'), t('light'), t('case'), t('bundle'), t('item'), t('state'), t('department')], rows)));
 }
 
 async function dashboardPage() {
@@ -303,7 +277,7 @@ async function route() {
   if (name === 'cases') return casesPage(queryText);
   if (name === 'users') return usersPage();
   if (name === 'settings') return settingsPage(page);
-  return worklistPage();
+  return worklistPage(page, me, name === 'worklist' ? queryText : '');
 }
 
 // A session that ended (expired, logged out elsewhere): log in again, on the same page.

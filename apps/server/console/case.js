@@ -286,7 +286,10 @@ export async function casePage(page, caseId, me) {
         : h('span', { class: 'due' }, item.due && item.due !== '-' ? item.due : t('none'), provisionalMark(item.due_provisional, c));
       return h('tr', { id: `item-${item.item}` }, h('td', {}, item.title), h('td', {}, departmentTitle(item.department)),
         h('td', {}, t(item.phase)), h('td', { class: 'item-state', 'data-state': item.state }, stateTitle(item.state, item.state_title)),
-        h('td', {}, due), h('td', {}, lightBadge(item.light)), h('td', {}, buttons, slot, specialPanel(item)));
+        h('td', {}, due), h('td', {}, lightBadge(item.light),
+          // 督办 stays on the item until it moves on, with the supervisor's note.
+          item.urged ? h('span', { class: 'badge urged', id: `urged-${item.item}`, title: item.urge_note || '' }, `${t('urged')}${item.urged_at ? ` ${item.urged_at}` : ''}`) : null),
+        h('td', {}, buttons, slot, specialPanel(item)));
     });
 
     // 全部受理: each item's plain intake event (no reason needed, not a failure: 受理, an

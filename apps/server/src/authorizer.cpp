@@ -33,6 +33,7 @@ std::string_view to_string(Action action) {
     case Action::read_tokens: return "read_tokens";
     case Action::create_token: return "create_token";
     case Action::revoke_token: return "revoke_token";
+    case Action::urge: return "urge";
   }
   return "?";
 }
@@ -101,6 +102,8 @@ bool role_may(Role role, Action action) {
     case Action::create_token:
       // An admin creates a department system's tokens.
       return role != Role::department_system;
+    case Action::urge:
+      return role == Role::supervisor;
   }
   return false;
 }
@@ -216,6 +219,11 @@ std::expected<void, Denial> Authorizer::may(const Principal& p, Action action, c
     }
   }
   return {};
+}
+
+CaseScope Authorizer::case_scope(const Principal& p) const {
+  if (p.kind == Principal::Kind::applicant) return CaseScope{std::nullopt, p.name};
+  return CaseScope{only_department(p), std::nullopt};
 }
 
 std::optional<std::string> Authorizer::only_department(const Principal& p) const {

@@ -57,6 +57,7 @@ enum class Action {
   read_tokens,        ///< the caller's own API tokens (an admin's: everyone's)
   create_token,       ///< for oneself; for another account only an admin
   revoke_token,       ///< one's own; an admin anyone's
+  urge,               ///< 督办: press the department handling a late item; supervisors only
 };
 
 /// The action's name in the route table and docs/api.md ("read_cases").
@@ -103,9 +104,19 @@ struct Denial {
   std::string detail;     ///< English: for the log and the audit trail
 };
 
+/// Which cases a principal may see in lists and searches.
+struct CaseScope {
+  /// Only cases with an item of this department (reviewers, department systems).
+  std::optional<std::string> department;
+  /// Only cases this applicant owns. Cases record no owner yet (issue 15), so none.
+  std::optional<std::string> owner;
+};
+
 class Authorizer {
  public:
   std::expected<void, Denial> may(const Principal& principal, Action action, const Target& target) const;
+  /// The cases a principal's lists and searches are kept to (the same rule as may() on a case).
+  CaseScope case_scope(const Principal& principal) const;
   /// The one department whose part of cases, worklists and calls the principal sees
   /// (reviewers, department systems); nullopt: every department's.
   std::optional<std::string> only_department(const Principal& principal) const;

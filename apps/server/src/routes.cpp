@@ -29,6 +29,8 @@ const std::vector<Route>& route_table() {
       {"POST", "/api/cases/{id}/items/{item}/tolerant-intake", A::tolerant_intake, r::tolerant_intake},
       {"POST", "/api/cases/{id}/items/{item}/special-procedures/{procedure}/start", A::pause_clock, r::start_special_procedure},
       {"POST", "/api/cases/{id}/items/{item}/special-procedures/{procedure}/end", A::pause_clock, r::end_special_procedure},
+      // urge.cpp
+      {"POST", "/api/cases/{id}/items/{item}/urge", A::urge, r::urge_item},
       // case_commands.cpp
       {"POST", "/api/cases/{id}/pause", A::pause_clock, r::pause_clock},
       {"POST", "/api/cases/{id}/resume", A::pause_clock, r::resume_clock},
@@ -44,6 +46,7 @@ const std::vector<Route>& route_table() {
       {"POST", "/api/receipts", A::post_receipts, r::post_receipt},
       // worklist.cpp
       {"GET", "/api/worklist", A::read_worklist, r::worklist},
+      {"GET", "/api/worklist/counts", A::read_worklist, r::worklist_counts},
       // workflows.cpp
       {"GET", "/api/workflows", A::list_workflows, r::list_workflows},
       {"POST", "/api/workflows", A::deploy_workflows, r::deploy_workflows},

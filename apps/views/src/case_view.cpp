@@ -74,7 +74,8 @@ json::object case_json(const engine::CaseView& view) {
                       {"due", format_time(row.due_at)},
                       {"due_provisional", provisional(view, row.due_at)},
                       {"light", row.light},
-                      {"clock_started_at", format_time(c.items[i].clock_started_at)}};
+                      {"clock_started_at", format_time(c.items[i].clock_started_at)},
+                      {"urged", row.urged}};
     add_special_procedures(item, view, static_cast<engine::ItemIndex>(i));
     items.push_back(std::move(item));
   }
@@ -209,6 +210,11 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
     o["needs"] = std::move(needs);
     const auto& lifecycle = wf.lifecycles[wf.items[i].lifecycle];
     if (state.state < lifecycle.states.size()) o["state_title"] = lifecycle.states[state.state].title;
+    // 督办 stays on the item until it moves on: when, and the supervisor's note (masked).
+    if (view.items[i].urged) {
+      o["urged_at"] = format_time(state.urged_at);
+      o["urge_note"] = adapters::mask_identifiers(state.urge_note);
+    }
     json::array events;
     if (state.phase == engine::ItemPhase::active) {
       for (const auto t : lifecycle.transitions_from(state.state)) {

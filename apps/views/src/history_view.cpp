@@ -26,7 +26,8 @@ std::string_view event_title(std::string_view kind) {
       {"SpecialProcedureStarted", "开始特别程序"},
       {"SpecialProcedureEnded", "结束特别程序"},
       {"SpecialProcedureWarned", "特别程序即将到达最长时限"},
-      {"SpecialProcedureOverdue", "特别程序超过最长时限"}};
+      {"SpecialProcedureOverdue", "特别程序超过最长时限"},
+      {"ItemUrged", "督办"}};
   for (const auto& [k, title] : kTitles) {
     if (k == kind) return title;
   }
@@ -140,6 +141,9 @@ Facts facts_of(const engine::Workflow& wf, const engine::Event& event) {
           f.note = std::to_string(e.level) + " 分" + (e.comment.empty() ? "" : "：" + e.comment);
         } else if constexpr (std::is_same_v<T, engine::PersonalDataErased>) {
           f.note = e.policy;
+        } else if constexpr (std::is_same_v<T, engine::ItemUrged>) {
+          f.item = e.item;
+          f.note = "督办意见：" + e.note;
         }
       },
       event.body);

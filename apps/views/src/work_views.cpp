@@ -12,7 +12,7 @@ namespace json = boost::json;
 json::object worklist_entry_json(const engine::WorklistEntry& e, const engine::Workflow* wf, const engine::WorkCalendar* calendar) {
   json::object entry{{"case_id", e.case_id}, {"bundle", e.bundle_id}, {"item", e.item.item_id}, {"department", e.item.department},
                      {"state", e.item.state}, {"due", format_time(e.item.due_at)}, {"due_at", e.item.due_at},
-                     {"light", e.item.light}};
+                     {"light", e.item.light}, {"urged", e.item.urged}};
   if (calendar != nullptr) entry["due_provisional"] = e.item.due_at != 0 && calendar->provisional(engine::day_of(e.item.due_at / 60'000));
   if (wf == nullptr) return entry;
   entry["bundle_title"] = wf->title;

@@ -18,6 +18,9 @@ HttpResponse list_cases(Exchange& x);
 HttpResponse start_case(Exchange& x);
 HttpResponse show_case(Exchange& x);
 HttpResponse case_history(Exchange& x);
+/// What a case list reads beyond read_listing: the caller's case scope (a reviewer: cases with
+/// an item of their department), `department`, `done_by=me` and the search `q`.
+std::optional<HttpResponse> read_case_scope(Exchange& x, engine::CaseQuery& query);
 // materials.cpp
 HttpResponse upload_material(Exchange& x);
 HttpResponse download_material(Exchange& x);
@@ -44,6 +47,9 @@ HttpResponse list_calls(Exchange& x);
 HttpResponse post_receipt(Exchange& x);
 // worklist.cpp
 HttpResponse worklist(Exchange& x);
+HttpResponse worklist_counts(Exchange& x);
+// urge.cpp
+HttpResponse urge_item(Exchange& x);
 // workflows.cpp
 HttpResponse list_workflows(Exchange& x);
 HttpResponse deploy_workflows(Exchange& x);

@@ -211,6 +211,10 @@ class Engine {
   std::expected<std::vector<RecordedEvent>, EngineError> events(const std::string& case_id);
   std::expected<std::vector<CaseSummary>, EngineError> list_cases(const CaseQuery& query);
   std::expected<std::vector<WorklistEntry>, EngineError> worklist(const CaseQuery& query);
+  /// How many cases list_cases, and items worklist, would list from offset 0, counting at most
+  /// `query.limit`.
+  std::expected<std::uint64_t, EngineError> count_cases(const CaseQuery& query);
+  std::expected<std::uint64_t, EngineError> count_worklist(const CaseQuery& query);
 
   /// Fires every timer due now (in due order, each as a TimerFired command). Returns how
   /// many fired. Timers that came due while the engine was down fire on the first call.
@@ -258,6 +262,8 @@ class Engine {
  private:
   Engine(std::shared_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock, std::unique_ptr<Clock> owned_clock);
   std::expected<void, EngineError> load_deployed();
+  /// Indexes the cases committed before the search index existed (Store::unindexed_cases).
+  std::expected<void, EngineError> index_old_cases();
   std::expected<DeployReport, EngineError> deploy_program(const dsl::Program& program, bool persist);
   /// Decides and commits one command; `new_bundle` names the bundle for a StartCase. A
   /// StartCase with an empty case id takes the next case number once it is decided.

@@ -86,6 +86,11 @@ struct ItemState {
   std::vector<SpecialProcedureRun> specials;  ///< every special procedure run, in order
   /// The run in progress (index into `specials`); at most one at a time (docs/runtime.md).
   std::optional<std::size_t> running_special;
+  /// 督办: when a supervisor last urged the department on this item (0: not urged since it
+  /// last moved on), who, and their note. Cleared when the item changes state.
+  Timestamp urged_at = 0;
+  std::string urged_by;
+  std::string urge_note;
 };
 
 enum class CaseStatus : std::uint8_t { running, completed, withdrawn, delivered, rated };
@@ -193,6 +198,12 @@ struct Rate {
   int level = 5;  ///< 1 (very bad) .. 5 (very good)
   std::string comment;
 };
+/// 督办: a supervisor presses the department handling an item that is overdue or close to
+/// it (a yellow or red light), with a note; the department is notified.
+struct UrgeItem {
+  std::string item;
+  std::string note;  ///< required
+};
 /// Sent by the scheduler when a timer is due (warnings, overdue, timed transitions).
 struct TimerFired {
   std::string timer_id;
@@ -203,7 +214,7 @@ struct ErasePersonalData {};
 
 using CommandBody = std::variant<StartCase, AttachMaterial, VerifyMaterial, FireEvent, TolerantIntake, PauseClock,
                                  ResumeClock, Withdraw, Deliver, Rate, TimerFired, ErasePersonalData,
-                                 StartSpecialProcedure, EndSpecialProcedure>;
+                                 StartSpecialProcedure, EndSpecialProcedure, UrgeItem>;
 
 struct Command {
   std::string command_id;  ///< idempotency key; the same id is applied once
@@ -315,6 +326,12 @@ struct PersonalDataErased {
   std::string policy;              ///< the bundle's retention as written, e.g. "retain 3 years"
 };
 
+/// A supervisor urged the department on the item (UrgeItem). Event::actor says who.
+struct ItemUrged {
+  ItemIndex item = 0;
+  std::string note;
+};
+
 /// What erased personal values read as, wherever they stood.
 /// Chinese, for it is what clerks see where the value stood (已删除: erased).
 inline constexpr std::string_view kErasedValue = "〔已删除〕";
@@ -323,7 +340,7 @@ using EventBody = std::variant<CaseStarted, MaterialAttached, MaterialVerified, 
                                MaterialTolerated, ItemActivated, ItemNotApplicable, ItemCancelled, ItemTransitioned,
                                ClockPaused, ClockResumed, ItemWarned, ItemOverdue, CaseCompleted, CaseWithdrawn,
                                CaseDelivered, CaseRated, PersonalDataErased, SpecialProcedureStarted,
-                               SpecialProcedureEnded, SpecialProcedureWarned, SpecialProcedureOverdue>;
+                               SpecialProcedureEnded, SpecialProcedureWarned, SpecialProcedureOverdue, ItemUrged>;
 
 struct Event {
   Timestamp at = 0;

@@ -91,6 +91,8 @@ struct ItemRow {
   bool final = false;
   Timestamp due_at = 0;  ///< 0 when the item has no running deadline
   std::string light;     ///< "", "yellow" or "red"
+  /// A supervisor urged (督办) the department on this item and it has not moved on since.
+  bool urged = false;
 };
 
 struct CaseSummary {
@@ -141,6 +143,14 @@ struct CommitRequest {
   std::vector<StoredEvent> rewrite_events;
   /// Outbox entries of the case whose payload is replaced, by id (erasure too).
   std::vector<std::pair<std::uint64_t, std::string>> rewrite_outbox;
+  /// Search tokens the case gains and loses (search.hpp), in clear: the store keeps only their
+  /// keyed hashes (docs/storage.md, Search index). Sent when the case's names and numbers
+  /// change: at its start, and when retention erases them.
+  std::vector<std::string> add_search_tokens;
+  std::vector<std::string> remove_search_tokens;
+  /// The account that acted, recorded once per case for "done by me" (CaseQuery::actor);
+  /// empty for the runtime's own commands (timers, retention).
+  std::string actor;
 };
 
 /// What load_case returns: the case's summary, its latest snapshot, and the events after it.
@@ -176,6 +186,16 @@ struct CaseQuery {
   std::optional<Timestamp> due_before;
   std::optional<Timestamp> started_from;    ///< cases started at or after (list_cases)
   std::optional<Timestamp> started_before;  ///< cases started before (list_cases)
+  /// Cases with any item of this department, open or finished: what a reviewer may see of
+  /// the cases (list_cases, count_cases).
+  std::optional<std::string> scope_department;
+  /// Cases this account acted on (list_cases, count_cases): 我办过的.
+  std::optional<std::string> actor;
+  /// A search (list_cases, count_cases): cases with any of these tokens (search.hpp), in
+  /// clear; the store looks up their keyed hashes.
+  std::optional<std::vector<std::string>> any_token;
+  /// With a search: a case with exactly this id matches too (a whole case number).
+  std::optional<std::string> case_id;
   std::size_t limit = 100;
   std::size_t offset = 0;
 };
@@ -199,6 +219,19 @@ class Store {
   virtual std::expected<std::vector<CaseSummary>, StoreError> list_cases(const CaseQuery& query) = 0;
   /// Non-final items, ordered by due date (no deadline last).
   virtual std::expected<std::vector<WorklistEntry>, StoreError> worklist(const CaseQuery& query) = 0;
+  /// How many cases list_cases would list from offset 0, counting at most `query.limit` (a
+  /// worklist tab's count: "1000+" needs no walk through 100,000 rows).
+  virtual std::expected<std::uint64_t, StoreError> count_cases(const CaseQuery& query) = 0;
+  /// How many items worklist would list from offset 0, counting at most `query.limit`.
+  virtual std::expected<std::uint64_t, StoreError> count_worklist(const CaseQuery& query) = 0;
+
+  /// Cases committed before the search index existed (a database from before schema 7),
+  /// at most `limit`: the engine indexes them at open (index_case).
+  virtual std::expected<std::vector<std::string>, StoreError> unindexed_cases(std::size_t limit) = 0;
+  /// Records an unindexed case's search tokens (in clear, hashed by the store) and the
+  /// accounts that acted on it, and marks it indexed. Idempotent.
+  virtual std::expected<void, StoreError> index_case(const std::string& case_id, const std::vector<std::string>& tokens,
+                                                     const std::vector<std::string>& actors) = 0;
 
   /// The first result of the command committed with this id before (marked duplicate), if
   /// any. A case start's id, and the id of a commit without events, are found by the id
