@@ -18,53 +18,20 @@ using namespace onevisit::engine;
 using dsl::Value;
 namespace fs = std::filesystem;
 
+using testing::at;
+using testing::keys;
+using testing::open_engine;
+using testing::newborn::kFatherId;
+using testing::newborn::kMotherId;
+using testing::newborn::kMotherName;
+using testing::newborn::kPhone;
+namespace newborn = testing::newborn;
+
 namespace {
-
-constexpr const char* kMotherId = "11010519491231002X";
-constexpr const char* kFatherId = "440524188001010014";
-constexpr const char* kPhone = "13812345678";
-constexpr const char* kMotherName = "李梅";
-
-Timestamp at(int year, int month, int day, int hour = 10) {
-  return (dsl::days_from_civil({year, month, day}) * 24 * 60 + hour * 60) * 60'000;
-}
-
-std::string newborn_bundle() { return std::string(ONEVISIT_SOURCE_DIR) + "/workflows/bundles/newborn.flow"; }
-
-std::map<std::string, Value> newborn_form() {
-  return {{"baby_name", Value::of_text("王小明")},
-          {"baby_gender", Value::of_text("male")},
-          {"baby_birth_date", Value::of_date(dsl::days_from_civil({2026, 2, 20}))},
-          {"mother_name", Value::of_text(kMotherName)},
-          {"mother_id", Value::of_text(kMotherId)},
-          {"mother_phone", Value::of_text(kPhone)},
-          {"father_name", Value::of_text("王强")},
-          {"father_id", Value::of_text(kFatherId)},
-          {"home_address", Value::of_text("杭州市西湖区文三路1号")},
-          {"household_head_name", Value::of_text(kMotherName)},
-          {"insurance_address", Value::of_text("西湖区文新街道")},
-          {"father_hukou_local", Value::of_bool(false)},
-          {"mother_hukou_local", Value::of_bool(true)}};
-}
-
-// Keys from `id -> base64`, the current one first.
-std::shared_ptr<const AtRestKeys> keys(const std::string& current, const std::map<std::string, std::string>& all) {
-  auto made = AtRestKeys::from_base64(current, all);
-  if (!made) FAIL(made.error());
-  return std::make_shared<const AtRestKeys>(std::move(*made));
-}
-
-// `store`, when given, gets the store the engine keeps its cases in (to reseal it).
-std::unique_ptr<Engine> open_engine(const fs::path& db, const Clock& clock, std::shared_ptr<const AtRestKeys> with,
-                                    std::shared_ptr<Store>* store = nullptr) {
-  EngineOptions options{db.string(), &clock};
-  options.keys = std::move(with);
-  return testing::open_engine(std::move(options), store);
-}
 
 // Starts a newborn case: its first events hold the whole form.
 std::string start_newborn(Engine& engine, const std::string& case_id) {
-  auto started = engine.start_case("newborn", newborn_form(), kMotherId, {case_id + "-start", "clerk-1", "clerk"}, case_id);
+  auto started = engine.start_case("newborn", newborn::form(), kMotherId, {case_id + "-start", "clerk-1", "clerk"}, case_id);
   if (!started) FAIL(started.error().message);
   return started->case_id;
 }
@@ -100,7 +67,7 @@ TEST_CASE("at rest: a copied database and its WAL show no ID number, phone or na
   std::string case_id;
   {
     auto engine = open_engine(db, clock, k1);
-    REQUIRE(engine->deploy({newborn_bundle()}));
+    REQUIRE(engine->deploy({newborn::bundle()}));
     case_id = start_newborn(*engine, "nb-1");
     auto view = engine->get_case(case_id);
     REQUIRE(view);
@@ -172,7 +139,7 @@ TEST_CASE("at rest: a file with sealed values opened without its key, or with an
   VirtualClock clock(at(2026, 3, 2));
   {
     auto engine = open_engine(db, clock, keys("k1", {{"k1", AtRestKeys::generate_base64()}}));
-    REQUIRE(engine->deploy({newborn_bundle()}));
+    REQUIRE(engine->deploy({newborn::bundle()}));
     start_newborn(*engine, "nb-1");
   }
   const auto before = testing::read_file(db);
@@ -209,7 +176,7 @@ TEST_CASE("at rest: a sealed value copied into another case does not open: corru
   const auto k1 = keys("k1", {{"k1", AtRestKeys::generate_base64()}});
   {
     auto engine = open_engine(db, clock, k1);
-    REQUIRE(engine->deploy({newborn_bundle()}));
+    REQUIRE(engine->deploy({newborn::bundle()}));
     start_newborn(*engine, "nb-1");
     start_newborn(*engine, "nb-2");
   }
@@ -240,7 +207,7 @@ TEST_CASE("at rest: keys rotate, old values stay readable, reseal moves every va
   // A database begun without keys (the embedded default), then given one, then rotated.
   {
     auto engine = open_engine(db, clock, nullptr);
-    REQUIRE(engine->deploy({newborn_bundle()}));
+    REQUIRE(engine->deploy({newborn::bundle()}));
     start_newborn(*engine, "clear-1");
   }
   CHECK(testing::database_bytes(db).find(kMotherId) != std::string::npos);

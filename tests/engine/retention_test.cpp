@@ -21,11 +21,9 @@ using namespace onevisit::engine;
 using dsl::Value;
 namespace fs = std::filesystem;
 
-namespace {
+using testing::at;
 
-Timestamp at(int year, int month, int day, int hour = 10) {
-  return (dsl::days_from_civil({year, month, day}) * 24 * 60 + hour * 60) * 60'000;
-}
+namespace {
 
 constexpr const char* kRetainedFlow = R"(
 lifecycle standard {

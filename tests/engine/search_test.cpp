@@ -17,48 +17,16 @@ using namespace onevisit::engine;
 using dsl::Value;
 namespace fs = std::filesystem;
 
+using testing::at;
+using testing::keys;
+using testing::open_engine;
+using testing::newborn::kFatherId;
+using testing::newborn::kMotherId;
+using testing::newborn::kMotherName;
+using testing::newborn::kPhone;
+namespace newborn = testing::newborn;
+
 namespace {
-
-constexpr const char* kMotherId = "11010519491231002X";
-constexpr const char* kFatherId = "440524188001010014";
-constexpr const char* kPhone = "13812345678";
-constexpr const char* kMotherName = "李梅";
-
-Timestamp at(int year, int month, int day, int hour = 10) {
-  return (dsl::days_from_civil({year, month, day}) * 24 * 60 + hour * 60) * 60'000;
-}
-
-std::string newborn_bundle() { return std::string(ONEVISIT_SOURCE_DIR) + "/workflows/bundles/newborn.flow"; }
-
-std::map<std::string, Value> newborn_form(const std::string& mother = kMotherName, const std::string& mother_id = kMotherId,
-                                          const std::string& phone = kPhone) {
-  return {{"baby_name", Value::of_text("王小明")},
-          {"baby_gender", Value::of_text("male")},
-          {"baby_birth_date", Value::of_date(dsl::days_from_civil({2026, 2, 20}))},
-          {"mother_name", Value::of_text(mother)},
-          {"mother_id", Value::of_text(mother_id)},
-          {"mother_phone", Value::of_text(phone)},
-          {"father_name", Value::of_text("王强")},
-          {"father_id", Value::of_text(kFatherId)},
-          {"home_address", Value::of_text("杭州市西湖区文三路1号")},
-          {"household_head_name", Value::of_text(mother)},
-          {"insurance_address", Value::of_text("西湖区文新街道")},
-          {"father_hukou_local", Value::of_bool(false)},
-          {"mother_hukou_local", Value::of_bool(true)}};
-}
-
-std::shared_ptr<const AtRestKeys> keys(const std::string& current, const std::map<std::string, std::string>& all) {
-  auto made = AtRestKeys::from_base64(current, all);
-  if (!made) FAIL(made.error());
-  return std::make_shared<const AtRestKeys>(std::move(*made));
-}
-
-std::unique_ptr<Engine> open_engine(const fs::path& db, const Clock& clock, std::shared_ptr<const AtRestKeys> with,
-                                    std::shared_ptr<Store>* store = nullptr) {
-  EngineOptions options{db.string(), &clock};
-  options.keys = std::move(with);
-  return testing::open_engine(std::move(options), store);
-}
 
 // The ids of the cases a search finds.
 std::vector<std::string> found(Engine& engine, std::string_view text, CaseQuery query = {}) {
@@ -135,10 +103,10 @@ TEST_CASE("search: a case is found by name, the last digits of an ID number, a p
   const auto db = dir.path() / "cases.db";
   VirtualClock clock(at(2026, 12, 7));
   auto engine = open_engine(db, clock, keys("k1", {{"k1", AtRestKeys::generate_base64()}}));
-  REQUIRE(engine->deploy({newborn_bundle()}));
-  auto first = engine->start_case("newborn", newborn_form(), kMotherId, {"s-1", "clerk-1", "clerk"});
+  REQUIRE(engine->deploy({newborn::bundle()}));
+  auto first = engine->start_case("newborn", newborn::form(), kMotherId, {"s-1", "clerk-1", "clerk"});
   REQUIRE(first);
-  auto second = engine->start_case("newborn", newborn_form("赵敏", "110105194912310046", "13900001234"), "110105194912310046",
+  auto second = engine->start_case("newborn", newborn::form("赵敏", "110105194912310046", "13900001234"), "110105194912310046",
                                    {"s-2", "clerk-2", "clerk"});
   REQUIRE(second);
   const std::string a = first->case_id, b = second->case_id;
@@ -178,8 +146,8 @@ TEST_CASE("search: a database from before the index gets it at the engine's firs
   std::string case_id;
   {
     auto engine = open_engine(db, clock, keys("k1", {{"k1", first}}));
-    REQUIRE(engine->deploy({newborn_bundle()}));
-    auto started = engine->start_case("newborn", newborn_form(), kMotherId, {"s-1", "clerk-1", "clerk"});
+    REQUIRE(engine->deploy({newborn::bundle()}));
+    auto started = engine->start_case("newborn", newborn::form(), kMotherId, {"s-1", "clerk-1", "clerk"});
     REQUIRE(started);
     case_id = started->case_id;
   }
@@ -208,8 +176,8 @@ TEST_CASE("search: erasing a case's personal data takes its names and numbers ou
   VirtualClock clock(at(2026, 12, 7));
   auto engine = Engine::open({":memory:", &clock});
   REQUIRE(engine);
-  REQUIRE((*engine)->deploy({newborn_bundle()}));
-  auto started = (*engine)->start_case("newborn", newborn_form(), kMotherId, {"s-1", "clerk-1", "clerk"});
+  REQUIRE((*engine)->deploy({newborn::bundle()}));
+  auto started = (*engine)->start_case("newborn", newborn::form(), kMotherId, {"s-1", "clerk-1", "clerk"});
   REQUIRE(started);
   REQUIRE(found(**engine, "李梅").size() == 1);
   auto withdrawn = (*engine)->execute(started->case_id, Withdraw{"申请人撤回"}, {"w-1", "clerk-1", "clerk"});
@@ -228,9 +196,9 @@ TEST_CASE("worklist tabs: done by me, every case of a department (finished ones 
   auto opened = Engine::open({":memory:", &clock});
   REQUIRE(opened);
   auto& engine = **opened;
-  REQUIRE(engine.deploy({newborn_bundle()}));
-  auto a = engine.start_case("newborn", newborn_form(), kMotherId, {"s-1", "clerk-1", "clerk"});
-  auto b = engine.start_case("newborn", newborn_form("赵敏"), kMotherId, {"s-2", "clerk-2", "clerk"});
+  REQUIRE(engine.deploy({newborn::bundle()}));
+  auto a = engine.start_case("newborn", newborn::form(), kMotherId, {"s-1", "clerk-1", "clerk"});
+  auto b = engine.start_case("newborn", newborn::form("赵敏"), kMotherId, {"s-2", "clerk-2", "clerk"});
   REQUIRE(a);
   REQUIRE(b);
   CaseQuery mine;
@@ -281,8 +249,8 @@ TEST_CASE("urging: a supervisor urges a late item with a note, the department is
   auto opened = Engine::open({":memory:", &clock});
   REQUIRE(opened);
   auto& engine = **opened;
-  REQUIRE(engine.deploy({newborn_bundle()}));
-  auto started = engine.start_case("newborn", newborn_form(), kMotherId, {"s-1", "clerk-1", "clerk"});
+  REQUIRE(engine.deploy({newborn::bundle()}));
+  auto started = engine.start_case("newborn", newborn::form(), kMotherId, {"s-1", "clerk-1", "clerk"});
   REQUIRE(started);
   const std::string case_id = started->case_id;
   // Deadlines run from acceptance: the window takes the materials and accepts what it may.
