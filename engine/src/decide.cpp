@@ -582,19 +582,24 @@ class Decider {
     return std::move(events_);
   }
 
+  // The active item `item_id`, when the actor may control its clock (pause, special procedures).
+  std::variant<ItemIndex, Rejection> controlled_item(const std::string& item_id) const {
+    Rejection why;
+    const auto i = item_index(item_id, why);
+    if (!i) return why;
+    if (state_.items[*i].phase != ItemPhase::active) return item_not_active(*i, state_.items[*i].phase);
+    if (auto refused = clock_control_refusal(wf_, *i, command_.role, command_.department)) return std::move(*refused);
+    return *i;
+  }
+
   // The active items a clock command names: the one given, or every one the actor may
   // control (a reviewer: their department's); refused when the actor may control none.
   std::variant<std::vector<ItemIndex>, Rejection> clock_items(const std::string& item_id) const {
     std::vector<ItemIndex> out;
     if (!item_id.empty()) {
-      Rejection why;
-      const auto i = item_index(item_id, why);
-      if (!i) return why;
-      if (state_.items[*i].phase != ItemPhase::active) {
-        return item_not_active(*i, state_.items[*i].phase);
-      }
-      if (auto refused = clock_control_refusal(wf_, *i, command_.role, command_.department)) return std::move(*refused);
-      out.push_back(*i);
+      auto chosen = controlled_item(item_id);
+      if (auto* r = std::get_if<Rejection>(&chosen)) return std::move(*r);
+      out.push_back(std::get<ItemIndex>(chosen));
       return out;
     }
     std::optional<Rejection> refused;
@@ -631,73 +636,69 @@ class Decider {
 
   Outcome decide(const StartSpecialProcedure& cmd) {
     if (auto r = require_running()) return *r;
-    Rejection why;
-    const auto i = item_index(cmd.item, why);
-    if (!i) return why;
-    const ItemState& item = state_.items[*i];
-    if (item.phase != ItemPhase::active) return item_not_active(*i, item.phase);
-    if (auto refused = clock_control_refusal(wf_, *i, command_.role, command_.department)) return std::move(*refused);
-    auto found = special_index(*i, cmd.procedure);
+    auto chosen = controlled_item(cmd.item);
+    if (auto* r = std::get_if<Rejection>(&chosen)) return std::move(*r);
+    const ItemIndex i = std::get<ItemIndex>(chosen);
+    const ItemState& item = state_.items[i];
+    auto found = special_index(i, cmd.procedure);
     if (auto* r = std::get_if<Rejection>(&found)) return std::move(*r);
     const auto p = std::get<std::uint32_t>(found);
-    const std::string& id = wf_.items[*i].id;
+    const std::string& id = wf_.items[i].id;
     if (!item.clock_started_at) {
-      return reject(Rejection::Code::wrong_state, "clock_not_started", item_title(*i) + "尚未受理，受理后才能开始特别程序。",
+      return reject(Rejection::Code::wrong_state, "clock_not_started", item_title(i) + "尚未受理，受理后才能开始特别程序。",
                     "Expected item '" + id + "' to be accepted (its clock started), but its clock has not started",
                     {{"item", {id}}});
     }
     if (item.running_special) {
       const auto running = item.specials[*item.running_special].procedure;
       return reject(Rejection::Code::wrong_state, "special_running",
-                    item_title(*i) + "的特别程序" + special_title(*i, running) + "正在进行，结束后才能开始另一项。",
-                    "Expected no special procedure running on item '" + id + "', but '" + wf_.items[*i].specials[running].id +
+                    item_title(i) + "的特别程序" + special_title(i, running) + "正在进行，结束后才能开始另一项。",
+                    "Expected no special procedure running on item '" + id + "', but '" + wf_.items[i].specials[running].id +
                         "' is",
-                    {{"item", {id}}, {"procedure", {wf_.items[*i].specials[running].id}}});
+                    {{"item", {id}}, {"procedure", {wf_.items[i].specials[running].id}}});
     }
     // `max` bounds the procedure, not each attempt: ending and starting it again would escape it.
     for (const auto& run : item.specials) {
       if (run.procedure == p) {
         return reject(Rejection::Code::wrong_state, "special_done",
-                      item_title(*i) + "的特别程序" + special_title(*i, p) + "已经进行过，同一特别程序只进行一次。",
+                      item_title(i) + "的特别程序" + special_title(i, p) + "已经进行过，同一特别程序只进行一次。",
                       "Expected special procedure '" + cmd.procedure + "' of item '" + id + "' not to have run, but it has",
                       {{"item", {id}}, {"procedure", {cmd.procedure}}});
       }
     }
     if (cmd.reason.empty()) {
       return reject(Rejection::Code::missing_field, "reason_required",
-                    "开始特别程序" + special_title(*i, p) + "请写明原因（将书面告知申请人）。",
+                    "开始特别程序" + special_title(i, p) + "请写明原因（将书面告知申请人）。",
                     "Expected a reason for starting a special procedure, but none was given", {{"fields", {"reason"}}});
     }
-    events_.push_back(event(SpecialProcedureStarted{*i, p, cmd.reason}));
+    events_.push_back(event(SpecialProcedureStarted{i, p, cmd.reason}));
     return std::move(events_);
   }
 
   Outcome decide(const EndSpecialProcedure& cmd) {
     if (auto r = require_running()) return *r;
-    Rejection why;
-    const auto i = item_index(cmd.item, why);
-    if (!i) return why;
-    const ItemState& item = state_.items[*i];
-    if (item.phase != ItemPhase::active) return item_not_active(*i, item.phase);
-    if (auto refused = clock_control_refusal(wf_, *i, command_.role, command_.department)) return std::move(*refused);
-    const std::string& id = wf_.items[*i].id;
+    auto chosen = controlled_item(cmd.item);
+    if (auto* r = std::get_if<Rejection>(&chosen)) return std::move(*r);
+    const ItemIndex i = std::get<ItemIndex>(chosen);
+    const ItemState& item = state_.items[i];
+    const std::string& id = wf_.items[i].id;
     if (!item.running_special) {
-      return reject(Rejection::Code::wrong_state, "no_special_running", item_title(*i) + "没有正在进行的特别程序。",
+      return reject(Rejection::Code::wrong_state, "no_special_running", item_title(i) + "没有正在进行的特别程序。",
                     "Expected a special procedure running on item '" + id + "', but none is", {{"item", {id}}});
     }
     const auto p = item.specials[*item.running_special].procedure;
-    const std::string& running = wf_.items[*i].specials[p].id;
+    const std::string& running = wf_.items[i].specials[p].id;
     if (!cmd.procedure.empty() && cmd.procedure != running) {
       return reject(Rejection::Code::wrong_state, "other_special_running",
-                    item_title(*i) + "正在进行的特别程序是" + special_title(*i, p) + "，不是“" + shown(cmd.procedure) + "”。",
+                    item_title(i) + "正在进行的特别程序是" + special_title(i, p) + "，不是“" + shown(cmd.procedure) + "”。",
                     "Expected special procedure '" + cmd.procedure + "' to be running on item '" + id + "', but '" + running + "' is",
                     {{"item", {id}}, {"procedure", {running}}});
     }
     if (cmd.result.empty()) {
-      return reject(Rejection::Code::missing_field, "result_required", "结束特别程序" + special_title(*i, p) + "请填写结果（如踏勘结论）。",
+      return reject(Rejection::Code::missing_field, "result_required", "结束特别程序" + special_title(i, p) + "请填写结果（如踏勘结论）。",
                     "Expected the result of the special procedure, but none was given", {{"fields", {"result"}}});
     }
-    events_.push_back(event(SpecialProcedureEnded{*i, p, cmd.result}));
+    events_.push_back(event(SpecialProcedureEnded{i, p, cmd.result}));
     return std::move(events_);
   }
 
