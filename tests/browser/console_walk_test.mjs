@@ -242,9 +242,9 @@ try {
       await shot(housing, 'housing-approved');
     }],
     ['fire-inspection', 'special procedure: the fire reviewer inspects the premises (现场检查, its clock apart), then ends it with the result', async () => {
-      phase = 'special';
       await logIn(fire, 'sun');
       await openFromWorklist(fire);
+      phase = 'special';  // the reviewer's login and the row belong to the happy path
       const p = fire.page;
       await p.waitForSelector('#special-start-fire_check');
       check((await p.textContent('#special-choice-fire_check')).includes('现场检查'), 'the fire check offers its declared special procedure, 现场检查');
