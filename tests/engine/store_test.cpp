@@ -144,6 +144,19 @@ std::size_t count_rows(const std::string& path, const std::string& sql) {
   return n;
 }
 
+// The details of SQLite's plan for `sql`, one line per step.
+std::string query_plan(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  std::string plan;
+  while (sqlite3_step(stmt) == SQLITE_ROW) plan += std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3))) + "\n";
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return plan;
+}
+
 }  // namespace
 
 TEST_CASE("store: every record type round-trips, also after reopening") {
@@ -1259,6 +1272,11 @@ TEST_CASE("store: a version-1 database is migrated to the current version and it
   CHECK(count_rows(path, "SELECT COUNT(*) FROM search_tokens WHERE case_id = 'case-1' AND length(token) = 32") == 1);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM case_actors WHERE actor = 'clerk-1'") == 1);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM pragma_index_info('case_items_by_department')") == 2);
+  // A case's calls (its page) are read through an index, not a scan of every case's calls.
+  const auto plan = query_plan(path, "SELECT id FROM outbox WHERE case_id = 'case-1' AND ('' = '' OR status = '') ORDER BY id LIMIT 100");
+  INFO(plan);
+  CHECK(plan.find("USING INDEX outbox_by_case") != std::string::npos);
+  CHECK(plan.find("SCAN outbox") == std::string::npos);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM cases WHERE channel = 'window'") == 2);
   // Version 5: commands on existing cases are recorded on their last event; the records made
   // before stay in `commands`.
