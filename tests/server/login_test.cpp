@@ -109,7 +109,7 @@ TEST_CASE("server: an unknown or disabled user is refused as slowly as a wrong p
   LoginFixture f({.real_hashing = true});
   // Alternated, so that a passing load on the machine falls on every kind alike.
   std::vector<double> unknown, disabled, wrong;
-  for (int round = 0; round < 3; ++round) {
+  for (int round = 0; round < 5; ++round) {
     for (auto [name, times] : {std::pair{"nobody", &unknown}, std::pair{"gone", &disabled}, std::pair{"clerk", &wrong}}) {
       const auto start = std::chrono::steady_clock::now();
       const auto reply = f.client().login(name, "not the password");
@@ -120,10 +120,13 @@ TEST_CASE("server: an unknown or disabled user is refused as slowly as a wrong p
   }
   std::printf("login refusals, median ms: unknown user %.1f, disabled user %.1f, wrong password %.1f\n", median(unknown),
               median(disabled), median(wrong));
-  // Loose on purpose (the machine is shared): before, an unknown user took 1-7 ms against
-  // 188-300 ms; with the same argon2id work both take the same time.
-  CHECK(median(unknown) > 0.5 * median(wrong));
-  CHECK(median(disabled) > 0.5 * median(wrong));
+  // The fastest of each kind: a load on the shared machine only ever adds time, so the fastest
+  // refusal is the work itself (the medians of three rounds once failed under a parallel
+  // build). Before, an unknown user took 1-7 ms against 188-300 ms; with the same argon2id
+  // work both take the same time.
+  const auto fastest = [](const std::vector<double>& times) { return *std::min_element(times.begin(), times.end()); };
+  CHECK(fastest(unknown) > 0.5 * fastest(wrong));
+  CHECK(fastest(disabled) > 0.5 * fastest(wrong));
 }
 
 TEST_CASE("server: wrong passwords delay the next attempt, growing and capped, and the right one gets in after the delay", "[server][login]") {
