@@ -192,6 +192,8 @@ try {
         check((await p.textContent(`#material-${material}`)).includes('已核验'), `${material} is verified`);
       }
       check(!(await p.$('#accept-all')) && !(await p.$('#verify-all')), 'every item the window accepts is accepted (the licence check, done on the spot, is finished)');
+      // An item's 撤回 for the applicant says it ends that item only (the case's 撤回申请 is apart).
+      check((await p.textContent('#event-food_license-withdraw')).includes('仅本事项'), 'the item\'s withdrawal for the applicant says it is this item only');
       await shot(clerk, 'case-accepted');
       await narrowShot(clerk, 'case');
       await readsWell(p, 'the case page');

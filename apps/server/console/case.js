@@ -243,7 +243,9 @@ export async function casePage(page, caseId, me) {
         // A reason is asked in the dialog; other required fields are typed next to the button.
         const others = e.required_fields.filter((f) => f !== 'reason');
         const inputs = others.map((f) => h('input', { id: `field-${item.item}-${e.event}-${f}`, placeholder: t(`field_${f}`), 'aria-label': t(`field_${f}`), size: 16 }));
-        const label = onBehalf ? t('for_applicant').replace('{event}', eventTitle(e)) : eventTitle(e);
+        // An irreversible event for the applicant (撤回) ends this item only; the case's own
+        // 撤回申请 sits in the header, so the button says which it is.
+        const label = onBehalf ? t(irreversibleEvent(e) ? 'for_applicant_item' : 'for_applicant').replace('{event}', eventTitle(e)) : eventTitle(e);
         const button = h('button', { class: irreversibleEvent(e) ? 'secondary danger' : 'action', id: `event-${item.item}-${e.event}` }, label);
         const fire = (reason) => {
           const fields = {};
