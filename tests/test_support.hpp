@@ -18,6 +18,15 @@
 
 namespace onevisit::testing {
 
+/// How much more stack and time the sanitizer build (ONEVISIT_SANITIZE) needs: AddressSanitizer's
+/// redzones make stack frames several times larger and the code a few times slower, so stack
+/// sizes and time bounds in tests are multiplied by this.
+#ifdef __SANITIZE_ADDRESS__
+inline constexpr int kSanitizerFactor = 8;
+#else
+inline constexpr int kSanitizerFactor = 1;
+#endif
+
 /// A fresh directory under the system's temporary directory (unique: mkdtemp), removed with
 /// everything in it when the test ends, passed or failed.
 class ScratchDir {
