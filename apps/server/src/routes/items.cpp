@@ -4,6 +4,20 @@
 
 namespace onevisit::server::routes {
 
+namespace {
+
+// The answer refusing a command on item `item_id` of the case: the case or the item does not
+// exist (404), or the caller may not act for the item's department (403). None when it may go on.
+std::optional<HttpResponse> refuse_item(Exchange& x, const std::string& case_id, const std::string& item_id) {
+  auto view = x.load_case(case_id);
+  if (!view) return *x.failure;
+  const auto item = view->workflow->find_item(item_id);
+  if (!item) return x.error(404, "not_found", "这件事没有这个事项", json::object{{"item", item_id}});
+  return x.authorize(Target::department(view->items[*item].department, "item " + item_id));
+}
+
+}  // namespace
+
 HttpResponse fire_event(Exchange& x) {
   const std::string& case_id = x.param("id");
   const std::string& item_id = x.param("item");
@@ -13,11 +27,7 @@ HttpResponse fire_event(Exchange& x) {
   const auto fields = reader.scalars("fields");
   const auto for_applicant = reader.boolean("for_applicant");
   if (!reader.ok()) return x.bad_fields(reader);
-  auto view = x.load_case(case_id);
-  if (!view) return *x.failure;
-  const auto item = view->workflow->find_item(item_id);
-  if (!item) return x.error(404, "not_found", "这件事没有这个事项", json::object{{"item", item_id}});
-  if (auto denied = x.authorize(Target::department(view->items[*item].department, "item " + item_id))) return *denied;
+  if (auto refused = refuse_item(x, case_id, item_id)) return *refused;
   return x.run_command(case_id, engine::FireEvent{item_id, x.param("event"), fields.value_or(std::map<std::string, std::string>{}),
                                                   for_applicant.value_or(false)});
 }
@@ -49,11 +59,7 @@ HttpResponse special_procedure(Exchange& x, std::string_view note, Make make) {
   BodyReader reader(*object);
   const auto text = reader.text(note, true);
   if (!reader.ok()) return x.bad_fields(reader);
-  auto view = x.load_case(case_id);
-  if (!view) return *x.failure;
-  const auto item = view->workflow->find_item(item_id);
-  if (!item) return x.error(404, "not_found", "这件事没有这个事项", json::object{{"item", item_id}});
-  if (auto denied = x.authorize(Target::department(view->items[*item].department, "item " + item_id))) return *denied;
+  if (auto refused = refuse_item(x, case_id, item_id)) return *refused;
   return x.run_command(case_id, make(item_id, x.param("procedure"), *text));
 }
 
