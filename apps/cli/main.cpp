@@ -206,6 +206,12 @@ int main(int argc, char** argv) {
   serve_command->add_flag("--reset-admin-password", serve.reset_admin_password, "Give the user admin a new generated password, shown once");
   serve_command->add_flag("--demo-staff", serve.demo_staff,
                           "Create a window clerk, a supervisor and a reviewer per department if missing, passwords shown once (tours)");
+  serve_command->add_option("--public-url", serve.public_url,
+                            "The address applicants reach the service at, printed as the QR code on notices (default: the address a request came to)");
+  serve_command
+      ->add_option("--clock-offset-days", serve.clock_offset_days,
+                   "Training and trials only: the service's clock runs this many days ahead, so that deadlines come and pass")
+      ->check(CLI::Range(-3650, 3650));
   serve_command->add_option("--audit-retention-days", serve.audit_retention_days, "Audit records younger than this cannot be pruned")
       ->default_val(180)
       ->check(CLI::Range(180, 36500));

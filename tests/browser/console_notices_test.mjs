@@ -7,6 +7,7 @@
 //   node console_notices_test.mjs <path to onevisit> <screenshot folder> <path to onevisit-deptsim>
 //
 // Exit 0: passed; 1: failed; 77: skipped because no Chromium is installed (ctest SKIP).
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { apiSession, chromiumPath, skipWithoutChromium, startService, startupCatalog, stopService } from './harness.mjs';
@@ -319,7 +320,15 @@ try {
       `the promised deadlines: the item's ${written(registration.due)}, the case's ${written(view.deadline_due)}`);
     check(text.includes('刻章') && text.includes('公安局') && text.includes('前置事项办结后开始计时'), 'the item that waits for another says when its clock starts');
     check(text.includes('予以受理'), 'it says the application is accepted');
-    check((await page.textContent('#notice-follow')).includes(acceptedCase), 'the place of the follow-up code holds the case number (no QR until the follow page exists)');
+    check((await page.textContent('#notice-follow')).includes(acceptedCase), 'the follow box names the case number too (for asking at the window)');
+    // The QR code takes the applicant to the case's page in the applicant channel: read it back
+    // from the rendered notice as a phone would (zbarimg, from Debian's zbar-tools).
+    const followUrl = await page.getAttribute('#notice-follow', 'data-url');
+    check(followUrl === `${base}/m/cases/${acceptedCase}`, `the follow address is the applicant channel's case page: ${followUrl}`);
+    const codeShot = path.join(screenshots, 'notices-6-follow-code.png');
+    await page.locator('#notice-follow-code').screenshot({ path: codeShot });
+    const scanned = execFileSync('zbarimg', ['--raw', '-q', codeShot], { encoding: 'utf8' }).trim();
+    check(scanned === followUrl, `the printed QR code scans as ${scanned}`);
     await page.click('#language');
     await page.waitForSelector('#notice-print >> text=Print');
     const toolbar = await page.textContent('.notice-toolbar');

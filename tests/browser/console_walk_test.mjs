@@ -1,7 +1,8 @@
 // The clicks of a whole restaurant case (开办餐饮店一件事, workflows/bundles/restaurant_opening.flow),
 // walked in headless Chromium as the people do it: the window clerk at intake, the market,
 // housing and fire reviewers each at their own desk (browser context), a correction round,
-// the industry permit, delivery and rating. Every click and every key that submits is counted
+// the industry permit, delivery and rating, and a supervisor urging a late item (督办) on a second case
+// after the service restarts with a training clock 60 days ahead. Every click and every key that submits is counted
 // (typing is not); the happy path must take at most 30, and the count is printed.
 //
 //   node console_walk_test.mjs <path to onevisit> <screenshot folder> <path to onevisit-deptsim>
@@ -20,7 +21,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mkdirSync } from 'node:fs';
-import { apiSession, chromiumPath, skipWithoutChromium, startService, stopService } from './harness.mjs';
+import { apiSession, chromiumPath, restartServer, skipWithoutChromium, startService, stopService } from './harness.mjs';
 
 const [binary, screenshots, simulatorBinary] = process.argv.slice(2);
 skipWithoutChromium();
@@ -38,7 +39,7 @@ function check(condition, message) {
 
 // The counter: each counted interaction names its step and what it was, for the report.
 const counted = [];
-let phase = 'happy';  // 'happy', 'correction' or 'special' (each counted on its own), or 'extra' (容缺 and the clock, not the walk's)
+let phase = 'happy';  // 'happy', 'correction', 'special' or 'urge' (each counted on its own), or 'extra' (容缺 and the clock, not the walk's)
 let stepName = '';
 const count = (who, what) => counted.push({ phase, step: stepName, who, what });
 
@@ -106,13 +107,14 @@ let browser;
 try {
   service = await startService({ binary, simulatorBinary, workflows,
     systems: ['market_registry', 'housing_approval', 'fire_supervision', 'tobacco_licensing'] });
-  const { base } = service;
+  let { base } = service;
   const admin = await apiSession(base, 'admin', service.password);
   const staff = [
     { name: 'wang', display_name: '王窗口', role: 'window_clerk', password: 'window-clerk-1' },
     { name: 'li', display_name: '李市监', role: 'reviewer', department: 'market', password: 'market-reviewer-1' },
     { name: 'zhou', display_name: '周住建', role: 'reviewer', department: 'housing', password: 'housing-reviewer-1' },
     { name: 'sun', display_name: '孙消防', role: 'reviewer', department: 'fire', password: 'fire-reviewer-1' },
+    { name: 'zhao', display_name: '赵督查', role: 'supervisor', password: 'supervisor-1' },
   ];
   for (const user of staff) check((await admin('POST', '/api/users', user)).status === 201, `the admin creates ${user.display_name}`);
 
@@ -121,6 +123,7 @@ try {
   const market = await desk(browser, '李市监');
   const housing = await desk(browser, '周住建');
   const fire = await desk(browser, '孙消防');
+  const desks = [clerk, market, housing, fire];
   const logIn = async (d, name) => {
     const user = staff.find((u) => u.name === name);
     await d.page.goto(`${base}/#/login`);
@@ -130,6 +133,7 @@ try {
     await d.page.waitForSelector(`#whoami >> text=${user.display_name}`);
   };
   let caseId = '';
+  let secondCase = '';
   const openFromWorklist = async (d) => {
     const row = `#worklist tr[data-case="${caseId}"]`;
     await d.page.waitForSelector(row);
@@ -311,6 +315,7 @@ try {
           legal_rep_phone: '13812345678', business_address: '文三路1号', shop_name: '二店', sign_area_m2: '2', area_m2: '40' } },
       { 'Idempotency-Key': 'walk-second-case' })).json();
       const second = started.case_id;
+      secondCase = second;
       check(Boolean(second), `a second case ${second} (40 m², no fire check) is started through the API`);
       for (const material of ['business_license', 'legal_rep_id_card']) await clerkApi('POST', `/api/cases/${second}/materials/${material}/elicense`, {});
       for (const material of ['premises_proof', 'food_equipment_layout', 'signboard_design', 'owner_consent']) {
@@ -353,6 +358,40 @@ try {
       check(!(await c.$('#case-paused')), 'resumed: the deadline runs again');
       await readsWell(c, 'the tolerant, paused and resumed case');
     }],
+    ['urge', '督办: two months on (the service restarted on the same database with a training clock 60 days ahead), the second case\'s food licence is overdue; the supervisor urges the market department, whose reviewer sees the mark', async () => {
+      base = await restartServer(service, ['--clock-offset-days', '60']);
+      phase = 'urge';
+      const boss = await desk(browser, '赵督查');
+      desks.push(boss);
+      await logIn(boss, 'zhao');
+      const b = boss.page;
+      check((await b.textContent('#training-banner')).includes('60'), 'every page says it is a training service, 60 days ahead');
+      await boss.click('a[href="#/worklist"]', '待办 (the supervisor starts at the dashboard)');
+      await boss.click('#tab-overdue', '已超期');
+      const urge = `#urge-${secondCase}-food_license`;
+      await b.waitForSelector(urge, { timeout: 30000 });
+      const late = await b.textContent(`#worklist tr[data-case="${secondCase}"][data-item="food_license"]`);
+      check(late.includes('市场监督管理局') && late.includes('超时'), `the late item says it is late and names its department: ${late}`);
+      await shot(boss, 'overdue');
+      await boss.click(urge, '督办');
+      await b.fill('#dialog-reason', '食品经营许可已超期，请今日办结');
+      await boss.click('#dialog-confirm', 'confirm 督办');
+      await b.waitForSelector(`#worklist tr[data-case="${secondCase}"][data-item="food_license"] .badge.urged`);
+      await shot(boss, 'urged');
+      await readsWell(b, 'the supervisor\'s overdue list');
+      // The market reviewer (whose session ran out with the two months) finds the mark.
+      phase = 'extra';
+      await logIn(market, 'li');
+      const m = market.page;
+      const row = `#worklist tr[data-case="${secondCase}"][data-item="food_license"]`;
+      await m.waitForSelector(`${row} .badge.urged`);
+      await m.goto(`${base}/#/case/${secondCase}`);
+      await m.waitForSelector('#urged-food_license');
+      check((await m.getAttribute('#urged-food_license', 'title')).includes('请今日办结'), 'the case page shows the urging and its note');
+      check((await m.textContent('#timeline')).includes('督办'), 'the urging is in the case history');
+      await shot(market, 'urged-seen');
+      await readsWell(m, 'the urged case');
+    }],
   ];
 
   for (const [name, what, run] of steps) {
@@ -361,14 +400,15 @@ try {
     await run();
   }
 
-  for (const d of [clerk, market, housing, fire]) check(d.errors.length === 0, `no script errors on ${d.who}'s desk ${d.errors.join('; ')}`);
+  for (const d of desks) check(d.errors.length === 0, `no script errors on ${d.who}'s desk ${d.errors.join('; ')}`);
   const happy = counted.filter((c) => c.phase === 'happy');
   const extra = counted.filter((c) => c.phase === 'extra');
   const correction = counted.filter((c) => c.phase === 'correction');
   const special = counted.filter((c) => c.phase === 'special');
+  const urging = counted.filter((c) => c.phase === 'urge');
   console.log('# the clicks, step by step:');
   for (const c of counted) console.log(`#   [${c.phase}] ${c.step} · ${c.who}: ${c.what}`);
-  console.log(`# clicks: happy path ${happy.length} (at most ${maxHappyClicks}), correction round ${correction.length}, special procedure ${special.length}, the whole walk ${happy.length + correction.length + special.length} (and ${extra.length} for 容缺 and the clock on a second case)`);
+  console.log(`# clicks: happy path ${happy.length} (at most ${maxHappyClicks}), correction round ${correction.length}, special procedure ${special.length}, 督办 ${urging.length}, the whole walk ${happy.length + correction.length + special.length + urging.length} (and ${extra.length} for 容缺 and the clock on a second case)`);
   check(happy.length <= maxHappyClicks, `the happy path takes ${happy.length} clicks and submits, at most ${maxHappyClicks}`);
 } catch (error) {
   failed = true;

@@ -68,25 +68,47 @@ export async function startService({ binary, simulatorBinary, flow, simulatorArg
   const args = ['serve', '--db', path.join(work, 'cases.db'), '--workflows', workflows || path.join(work, 'workflows'), '--listen', '127.0.0.1:0',
     '--config', path.join(work, 'deploy.toml')];
   if (process.env.ONEVISIT_CONSOLE_DIR) args.push('--console', process.env.ONEVISIT_CONSOLE_DIR);
-  service.server = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  service.binary = binary;
+  service.args = args;
+  const started = await launchServer(service, args, true);
+  service.base = started.base;
+  service.password = started.password;
+  return service;
+}
+
+// Starts `onevisit serve` with `args`; answers its address (and the admin's password, which only
+// a first start prints: `first`).
+async function launchServer(service, args, first) {
+  service.server = spawn(service.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   service.server.stderr.on('data', () => {});
-  const started = await new Promise((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the server did not start:\n${output}`)), 20000);
     service.server.stdout.on('data', (chunk) => {
       output += chunk;
       const listening = output.match(/listening on (http:\/\/[\d.]+:\d+)\//);
       const password = output.match(/with the password (\w+)/);
-      if (listening && password) {
+      if (listening && (password || !first)) {
         clearTimeout(timer);
-        resolve({ base: listening[1], password: password[1] });
+        resolve({ base: listening[1], password: password ? password[1] : '' });
       }
     });
     service.server.on('exit', (code) => reject(new Error(`the server exited with ${code}:\n${output}`)));
   });
+}
+
+/**
+ * Stops the server (SIGTERM) and starts it again on the same database with `extraArgs` (e.g.
+ * a training clock some days ahead); the simulator keeps running. Answers the new address.
+ */
+export async function restartServer(service, extraArgs = []) {
+  const exited = new Promise((resolve) => service.server.on('exit', (c) => resolve(c)));
+  service.server.kill('SIGTERM');
+  const code = await exited;
+  if (code !== 0) throw new Error(`the server exited with ${code} after SIGTERM`);
+  const started = await launchServer(service, [...service.args, ...extraArgs], false);
   service.base = started.base;
-  service.password = started.password;
-  return service;
+  return service.base;
 }
 
 /** Logs in through the API; answers a fetch that carries the session and CSRF token. */

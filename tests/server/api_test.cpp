@@ -2168,3 +2168,94 @@ TEST_CASE("server: a supervisor urges (督办) an overdue item with a note, the 
   auto after = market.get("/api/cases/" + case_id);
   CHECK(after.json().at("items").as_array()[0].at("urged").as_bool() == false);
 }
+
+TEST_CASE("server: a notice's QR code takes the applicant to the case's page at the service's public address", "[server][notices]") {
+  Fixture f;
+  Client clerk = f.as("clerk");
+  const auto case_id = case_ready_for_approval(f, clerk);
+  const std::string route = "/api/cases/" + case_id + "/follow-code";
+  // Without --public-url: the address the request came to.
+  auto reply = clerk.send("GET", route, {}, {{"Host", "zwfw.example.gov.cn:8443"}});
+  INFO(reply.body);
+  REQUIRE(reply.status == 200);
+  auto body = reply.json();
+  CHECK(body.at("url").as_string() == "http://zwfw.example.gov.cn:8443/m/cases/" + case_id);
+  const std::string svg(body.at("svg").as_string());
+  CHECK(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  CHECK(svg.find("<path fill=\"#000\" d=\"M") != std::string::npos);
+  // A Host that is no host name cannot make the notice point elsewhere.
+  auto forged = clerk.send("GET", route, {}, {{"Host", "evil.example/phish?x="}});
+  CHECK(forged.status == 422);
+  // The code is for whoever may see the case, no one else.
+  for (const std::string who : {"police", "designer"}) {
+    Client other = f.as(who);
+    INFO(who);
+    CHECK(other.get(route).status == other.get("/api/cases/" + case_id).status);
+  }
+  CHECK(f.as("designer").get(route).status == 403);
+  CHECK(clerk.get("/api/cases/NO-SUCH-CASE/follow-code").status == 404);
+
+  // With --public-url (the address applicants reach through the proxy) the Host is ignored.
+  const auto database = (f.dir / "cases.db").string();
+  f.service.reset();
+  server::ServiceOptions options;
+  options.database = database;
+  options.listen = "127.0.0.1:0";
+  options.cheap_password_hashing = true;
+  options.clock = &f.clock;
+  options.public_url = "https://zwfw.example.gov.cn/";
+  auto again = server::Service::start(options);
+  REQUIRE(again);
+  Client c((*again)->port());
+  REQUIRE(c.login("clerk", kPassword).status == 200);
+  auto configured = c.send("GET", route, {}, {{"Host", "10.0.0.7:8080"}});
+  REQUIRE(configured.status == 200);
+  CHECK(configured.json().at("url").as_string() == "https://zwfw.example.gov.cn/m/cases/" + case_id);
+  again->reset();
+  for (const std::string bad : {"zwfw.example.gov.cn", "ftp://zwfw.example.gov.cn", "https://zwfw.example.gov.cn/a b", "https://x/\"><script>"}) {
+    options.public_url = bad;
+    auto refused = server::Service::start(options);
+    INFO(bad);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().find("--public-url") != std::string::npos);
+  }
+}
+
+TEST_CASE("server: a training service's clock runs the days ahead it is given, and says so to staff", "[server]") {
+  const auto dir = fs::temp_directory_path() / ("onevisit-training-clock-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  server::ServiceOptions options;
+  options.database = (dir / "cases.db").string();
+  options.listen = "127.0.0.1:0";
+  options.cheap_password_hashing = true;
+  options.clock_offset_days = 30;
+  auto started = server::Service::start(options);
+  REQUIRE(started);
+  const auto real_now = engine::SystemClock().now();
+  const auto service_now = (*started)->engine().now();
+  constexpr engine::Timestamp kDay = 24LL * 3600 * 1000;
+  CHECK(service_now - real_now > 30 * kDay - 60'000);
+  CHECK(service_now - real_now < 30 * kDay + 60'000);
+  Client c((*started)->port());
+  const std::string admin_password = *(*started)->initial_admin_password();
+  auto login = c.login("admin", admin_password);
+  REQUIRE(login.status == 200);
+  CHECK(login.json().at("training_clock_days").as_int64() == 30);
+  CHECK(c.get("/api/session").json().at("training_clock_days").as_int64() == 30);
+  started->reset();
+  // A real service says nothing of the kind.
+  options.clock_offset_days = 0;
+  auto real = server::Service::start(options);
+  REQUIRE(real);
+  Client r((*real)->port());
+  auto plain = r.login("admin", admin_password);
+  REQUIRE(plain.status == 200);
+  CHECK_FALSE(plain.json().as_object().contains("training_clock_days"));
+  real->reset();
+  options.clock_offset_days = 4000;
+  auto refused = server::Service::start(options);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().find("--clock-offset-days") != std::string::npos);
+  fs::remove_all(dir);
+}

@@ -12,6 +12,8 @@ import { settingsPage } from './settings.js';
 import { worklistPage } from './worklist.js';
 
 let me = null;  // {name, display_name, role, department}
+// Days a training service's clock runs ahead (serve --clock-offset-days); 0 for the real service.
+let trainingDays = 0;
 
 // ---------------------------------------------------------------------------------------
 // Layout
@@ -37,6 +39,11 @@ function renderHeader() {
     h('button', { id: 'language', onclick: () => { setLang(lang === 'zh' ? 'en' : 'zh'); route(); } }, t('language')),
     me ? h('button', { id: 'logout', onclick: logout }, t('logout')) : null,
   );
+  // Nobody may take a training room for the real service.
+  document.getElementById('training-banner')?.remove();
+  if (me && trainingDays) {
+    top.after(h('div', { id: 'training-banner', class: 'training-banner', role: 'status' }, t('training_banner').replace('{days}', String(trainingDays))));
+  }
 }
 
 async function logout() {
@@ -74,6 +81,7 @@ function loginPage() {
         return;
       }
       me = result.data.user;
+      trainingDays = result.data.training_clock_days || 0;
       const [, asked] = location.hash.split('/');
       if (!asked || asked === 'login') location.hash = homeOf(me);
       else route();
@@ -263,7 +271,10 @@ async function route() {
   if (location.hash === '#/login') me = null;
   if (!me && location.hash !== '#/login') {
     const session = await api('GET', '/api/session');
-    if (session.ok) me = session.data.user;
+    if (session.ok) {
+      me = session.data.user;
+      trainingDays = session.data.training_clock_days || 0;
+    }
   }
   if (me && me.role !== 'department_system') await loadDepartments();
   renderHeader();

@@ -204,8 +204,18 @@ function dateOf(kind, facts) {
   return facts.deliveredAt || facts.completedAt;
 }
 
+/** The box that tells the applicant how to follow the case: the QR code of the case's page in the
+ * applicant channel (`follow`: {url, svg} from /follow-code), or the case number alone without it. */
+function followBox(c, follow) {
+  if (!follow) return h('div', { class: 'notice-follow', id: 'notice-follow', 'data-case': c.case_id }, t('notice_follow').replace('{case}', c.case_id));
+  // An <img> of the server's SVG: the drawing never becomes markup of the page.
+  return h('div', { class: 'notice-follow with-code', id: 'notice-follow', 'data-case': c.case_id, 'data-url': follow.url },
+    h('img', { id: 'notice-follow-code', alt: follow.url, src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(follow.svg)}` }),
+    h('div', {}, t('notice_follow_scan').replace('{case}', c.case_id)));
+}
+
 /** One notice as an A4 sheet. */
-export function noticeSheet(kind, c, wf, facts) {
+export function noticeSheet(kind, c, wf, facts, follow = null) {
   return h('article', { class: 'notice', id: `notice-${kind}` },
     h('div', { class: 'notice-centre' }, centreName()),
     h('h1', {}, t(`notice_${kind}`)),
@@ -214,9 +224,7 @@ export function noticeSheet(kind, c, wf, facts) {
     h('p', {}, salutation(c, wf)),
     bodyOf(kind, c, wf, facts),
     h('div', { class: 'notice-foot' },
-      // The applicant channel's follow page will print its QR code here (issue 14); until it
-      // exists the case number is how an applicant asks after the case.
-      h('div', { class: 'notice-follow', id: 'notice-follow', 'data-case': c.case_id }, t('notice_follow').replace('{case}', c.case_id)),
+      followBox(c, follow),
       h('div', { class: 'notice-seal' }, h('div', {}, centreName()), h('div', {}, t('notice_seal')), h('div', {}, chineseDate(dateOf(kind, facts))))),
     h('p', { class: 'notice-copy' }, t('notice_copy')));
 }
@@ -224,7 +232,7 @@ export function noticeSheet(kind, c, wf, facts) {
 /** The notice page: the sheet, a 打印 button and the way back; nothing around it in print. */
 export async function noticePage(page, caseId, kind) {
   const base = `/api/cases/${encodeURIComponent(caseId)}`;
-  const [caseResult, historyResult] = await Promise.all([api('GET', base), api('GET', `${base}/history`)]);
+  const [caseResult, historyResult, followResult] = await Promise.all([api('GET', base), api('GET', `${base}/history`), api('GET', `${base}/follow-code`)]);
   const back = h('a', { href: `#/case/${encodeURIComponent(caseId)}`, id: 'notice-back', class: 'button-link secondary' }, consoleText('notice_back'));
   if (!caseResult.ok || !historyResult.ok) return page(h('section', {}, h('div', { class: 'error-box' }, errorText(caseResult.ok ? historyResult : caseResult)), back));
   const c = caseResult.data;
@@ -234,5 +242,5 @@ export async function noticePage(page, caseId, kind) {
     return page(h('section', {}, h('div', { class: 'error-box', id: 'notice-not-applicable' }, consoleText('notice_not_applicable')), back));
   }
   const print = h('button', { class: 'primary', id: 'notice-print', type: 'button', onclick: () => window.print() }, consoleText('print'));
-  page(h('div', { class: 'notice-toolbar' }, print, back, h('span', { class: 'muted' }, consoleText('notice_print_hint'))), noticeSheet(kind, c, wf, facts));
+  page(h('div', { class: 'notice-toolbar' }, print, back, h('span', { class: 'muted' }, consoleText('notice_print_hint'))), noticeSheet(kind, c, wf, facts, followResult.ok ? followResult.data : null));
 }

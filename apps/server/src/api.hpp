@@ -53,6 +53,12 @@ struct ApiOptions {
   /// The e-license library (电子证照库) materials `from elicense` are fetched from; null: none is
   /// configured, and the clerk is told to upload them instead.
   std::shared_ptr<adapters::ElicenseLibrary> elicense;
+  /// The service's address as applicants reach it (through a proxy, say), printed as the QR code
+  /// on notices; empty: taken from the request's Host header.
+  std::string public_url;
+  /// Days the service's clock runs ahead of the real one (training; ServiceOptions), shown to
+  /// staff with their session so that nobody takes a training room for the real service.
+  int clock_offset_days = 0;
 };
 
 class Api {

@@ -19,6 +19,8 @@ const std::vector<Route>& route_table() {
       {"POST", "/api/cases", A::start_case, r::start_case},
       {"GET", "/api/cases/{id}", A::read_cases, r::show_case},
       {"GET", "/api/cases/{id}/history", A::read_cases, r::case_history},
+      // follow.cpp
+      {"GET", "/api/cases/{id}/follow-code", A::read_cases, r::follow_code},
       // materials.cpp
       {"PUT", "/api/cases/{id}/materials/{material}", A::attach_material, r::upload_material},
       {"GET", "/api/cases/{id}/materials/{material}", A::read_cases, r::download_material},

@@ -17,10 +17,26 @@
 #include <mutex>
 #include <optional>
 #include <pthread.h>
+#include <algorithm>
 #include <set>
 #include <thread>
 
 namespace onevisit::server {
+
+namespace {
+
+// The system clock, some days ahead: a training room's service (ServiceOptions::clock_offset_days).
+class AheadClock final : public engine::Clock {
+ public:
+  explicit AheadClock(int days) : ahead_(days * 24LL * 3600 * 1000) {}
+  engine::Timestamp now() const override { return system_.now() + ahead_; }
+
+ private:
+  engine::SystemClock system_;
+  engine::Timestamp ahead_;
+};
+
+}  // namespace
 
 struct Service::Impl {
   ServiceOptions options;
@@ -34,6 +50,8 @@ struct Service::Impl {
   std::unique_ptr<adapters::Delivery> delivery;
   std::optional<std::string> admin_password;
   std::vector<Service::DemoAccount> demo_accounts;
+  /// The training clock (ServiceOptions::clock_offset_days), when one is set.
+  std::unique_ptr<engine::Clock> training_clock;
 
   std::mutex mutex;
   std::condition_variable wake;
@@ -176,6 +194,15 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
     return std::unexpected("--audit-retention-days is at least 180 (the Cybersecurity Law keeps network logs six months), not " +
                            std::to_string(options.audit_retention_days));
   }
+  if (!options.public_url.empty()) {
+    const std::string_view url = options.public_url;
+    const bool scheme = url.starts_with("https://") || url.starts_with("http://");
+    const bool plain = std::ranges::all_of(url, [](unsigned char c) { return c > 0x20 && c < 0x7f && c != '"' && c != '<' && c != '>'; });
+    if (!scheme || !plain || url.size() > 200) {
+      return std::unexpected("--public-url is the address applicants reach the service at, such as https://zwfw.example.gov.cn, not " +
+                             options.public_url);
+    }
+  }
   if (!options.adapter_config.empty()) {
     auto config = adapters::load_adapter_config(options.adapter_config);
     if (!config) return std::unexpected(config.error());
@@ -183,7 +210,18 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
     impl->configured = true;
   }
 
-  engine::EngineOptions engine_options{options.database, options.clock};
+  const engine::Clock* clock = options.clock;
+  if (!clock && options.clock_offset_days != 0) {
+    if (options.clock_offset_days < -3650 || options.clock_offset_days > 3650) {
+      return std::unexpected("--clock-offset-days is between -3650 and 3650, not " + std::to_string(options.clock_offset_days));
+    }
+    impl->training_clock = std::make_unique<AheadClock>(options.clock_offset_days);
+    clock = impl->training_clock.get();
+    spdlog::warn("TRAINING: the service's clock runs {} days ahead of the real one (--clock-offset-days); never use this "
+                 "database for real cases",
+                 options.clock_offset_days);
+  }
+  engine::EngineOptions engine_options{options.database, clock};
   engine_options.keys = impl->config.storage_keys;
   if (!engine_options.keys) {
     spdlog::warn("personal data is stored unencrypted in {}: give the configuration (--config) a [storage] key "
@@ -255,6 +293,8 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   api.elicense = impl->config.elicense;
   api.console_dir = options.console_dir.empty() ? default_console_dir() : options.console_dir;
   api.audit_retention = options.audit_retention_days * 24LL * 3600 * 1000;
+  api.public_url = options.public_url;
+  api.clock_offset_days = options.clock ? 0 : options.clock_offset_days;
   // Password hashing waits for at most half the request threads (one when there is one);
   // the others stay free for everything else. One thread hashes: argon2id takes a core.
   const std::size_t hashing_slots = std::max<std::size_t>(1, options.threads / 2);

@@ -48,6 +48,8 @@ HttpResponse post_receipt(Exchange& x);
 // worklist.cpp
 HttpResponse worklist(Exchange& x);
 HttpResponse worklist_counts(Exchange& x);
+// follow.cpp
+HttpResponse follow_code(Exchange& x);
 // urge.cpp
 HttpResponse urge_item(Exchange& x);
 // workflows.cpp

@@ -11,6 +11,17 @@ json::object user_json(const User& u) {
                       {"disabled", u.disabled}};
 }
 
+namespace {
+
+// A session as login and who-am-I answer it; a training service says how far its clock runs ahead.
+json::object session_json(const Exchange& x, const User& user, const std::string& csrf_token) {
+  json::object o{{"user", user_json(user)}, {"csrf_token", csrf_token}};
+  if (x.options.clock_offset_days != 0) o["training_clock_days"] = x.options.clock_offset_days;
+  return o;
+}
+
+}  // namespace
+
 HttpResponse log_in(Exchange& x) {
   auto object = x.body();
   if (!object) return *x.failure;
@@ -52,14 +63,14 @@ HttpResponse log_in(Exchange& x) {
   if (!session) return x.account_error(session.error());
   x.record.caller = Caller{**user, false, "write", session->csrf_token};
   const auto max_age = std::to_string(x.options.session_lifetime / 1000) + (x.options.secure_cookies ? "; Secure" : "");
-  auto r = json_response(200, json::object{{"user", user_json(**user)}, {"csrf_token", session->csrf_token}});
+  auto r = json_response(200, session_json(x, **user, session->csrf_token));
   r.headers.emplace_back("Set-Cookie", "ov_session=" + session->token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + max_age);
   r.headers.emplace_back("Set-Cookie", "ov_csrf=" + session->csrf_token + "; Path=/; SameSite=Strict; Max-Age=" + max_age);
   return r;
 }
 
 HttpResponse who_am_i(Exchange& x) {
-  return json_response(200, json::object{{"user", user_json(x.user())}, {"csrf_token", x.record.caller->csrf_token}});
+  return json_response(200, session_json(x, x.user(), x.record.caller->csrf_token));
 }
 
 HttpResponse log_out(Exchange& x) {

@@ -57,6 +57,14 @@ struct ServiceOptions {
   /// Audit records younger than this many days cannot be pruned (POST /api/audit/prune).
   /// At least 180: the Cybersecurity Law (网络安全法, art. 21) keeps network logs six months.
   int audit_retention_days = 180;
+  /// The service's address as applicants reach it ("https://zwfw.example.gov.cn"), printed as
+  /// the QR code on notices; empty: the address a request came to (its Host header).
+  std::string public_url;
+  /// Training and trials only: the service's clock runs this many days ahead of the real one,
+  /// so that a training room sees deadlines come and pass. Never in production (deadlines and
+  /// the history would record a false time); the service logs a warning and the console shows a
+  /// banner while it is set. Ignored when `clock` is given.
+  int clock_offset_days = 0;
 };
 
 class Service {
