@@ -1031,7 +1031,8 @@ std::vector<ItemRow> item_rows(const Workflow& wf, const WorkCalendar& calendar,
     row.department = wf.departments[model.department].id;
     row.state = item.phase == ItemPhase::active || item.phase == ItemPhase::done ? lc.states[item.state].id
                                                                                   : std::string(to_string(item.phase));
-    row.final = item.phase != ItemPhase::active;
+    // A withdrawn case's running items are nobody's work any more (its timers stop too).
+    row.final = item.phase != ItemPhase::active || c.status == CaseStatus::withdrawn;
     row.due_at = due_at(wf, calendar, c, i);
     row.light = item.light == Light::red ? "red" : item.light == Light::yellow ? "yellow" : "";
     row.urged = item.urged_at != 0 && !row.final;

@@ -53,7 +53,7 @@ using Kind = StoreError::Kind;
 // PRAGMA application_id of every onevisit database: "ONEV" in ASCII.
 constexpr std::int64_t kApplicationId = 0x4F4E4556;
 // PRAGMA user_version: the schema version this build creates and reads (docs/storage.md).
-constexpr std::int64_t kSchemaVersion = 7;
+constexpr std::int64_t kSchemaVersion = 8;
 // Idle read connections kept open; more are opened under load and closed when released.
 constexpr std::size_t kMaxIdleReaders = 8;
 // Per-connection settings of the write connection. synchronous=FULL: every COMMIT fsyncs
@@ -345,8 +345,15 @@ CREATE INDEX case_items_by_department ON case_items (department, case_id);
 CREATE INDEX outbox_by_case ON outbox (case_id, id);
 )sql";
 
-constexpr Migration kMigrations[] = {
-    {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7}};
+// Version 8: a withdrawn case's items are final (they left the worklists when it was
+// withdrawn); rows written before this rule are corrected once.
+constexpr const char* kSchemaV8 = R"sql(
+UPDATE case_items SET final = 1, urged = 0
+ WHERE final = 0 AND case_id IN (SELECT case_id FROM cases WHERE status = 'withdrawn');
+)sql";
+
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4},
+                                     {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7}, {8, kSchemaV8}};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 // ---------------------------------------------------------------------------------------

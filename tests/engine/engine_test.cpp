@@ -783,3 +783,31 @@ TEST_CASE("engine: an unknown case or bundle is answered in Chinese with a guess
   REQUIRE_FALSE(typo);
   CHECK(typo.error().message == "没有部署“newbron”这一件事，是否指「" + (*opened)->workflow("newborn")->title + "」（newborn）？");
 }
+
+TEST_CASE("engine: a withdrawn case's items leave every worklist, in memory and on SQLite", "[engine][sqlite][worklist]") {
+  for (const std::string database : {std::string(":memory:"), temp_db("withdrawn.db").string()}) {
+    INFO(database);
+    VirtualClock clock(at(2026, 3, 2));
+    auto opened = Engine::open({database, &clock});
+    REQUIRE(opened);
+    auto& engine = **opened;
+    REQUIRE(engine.deploy(bundled_workflows()));
+    auto started = engine.start_case("newborn", newborn_form(), "11010519491231002X", {"", "clerk-1", "clerk"});
+    REQUIRE(started);
+    auto open = engine.worklist(CaseQuery{});
+    REQUIRE(open);
+    REQUIRE(!open->empty());
+    REQUIRE(engine.count_worklist(CaseQuery{.limit = 100}).value() == open->size());
+    auto withdrawn = engine.execute(started->case_id, Withdraw{"申请人不再办理"}, {"", "clerk-1", "clerk"});
+    REQUIRE(withdrawn);
+    auto after = engine.worklist(CaseQuery{});
+    REQUIRE(after);
+    CHECK(after->empty());
+    CHECK(engine.count_worklist(CaseQuery{.limit = 100}).value() == 0);
+    // The case itself is still found, as withdrawn.
+    auto listed = engine.list_cases(CaseQuery{.bundle_id = "newborn"});
+    REQUIRE(listed);
+    REQUIRE(listed->size() == 1);
+    CHECK(listed->front().status == "withdrawn");
+  }
+}

@@ -1213,7 +1213,10 @@ TEST_CASE("store: a version-1 database is migrated to the current version and it
           "('case-1', 1, 'CaseStarted', '{\"n\":1}', 1001), ('case-2', 2, 'ItemTransitioned', '{\"m\":2}', 1002), "
           "('case-1', 2, 'ItemTransitioned', '{\"n\":2}', 1002), ('case-2', 3, 'ItemTransitioned', '{\"m\":3}', 1003);"
           "INSERT INTO commands VALUES ('cmd-1', 'case-1', 2, '{\"ok\":true}');"
-          "INSERT INTO case_items VALUES ('case-1', 'registration', 'market', 'accepted', 0, 5000, '');");
+          "INSERT INTO case_items VALUES ('case-1', 'registration', 'market', 'accepted', 0, 5000, '');"
+          // A case withdrawn while its item ran: before version 8 the item stayed open.
+          "INSERT INTO cases VALUES ('case-4', 'enterprise_startup', 1, 'withdrawn', '王*', 1000, 1001, 1, '{\"version\":1}');"
+          "INSERT INTO case_items VALUES ('case-4', 'registration', 'market', 'accepted', 0, 5000, '');");
   {
     auto store = open_store(path);
     auto loaded = store->load_case("case-1");
@@ -1262,12 +1265,15 @@ TEST_CASE("store: a version-1 database is migrated to the current version and it
     CHECK(*store->last_case_number(20261207) == 0);
     // Version 7: the cases from before wait for the engine to index them (their names are
     // only in their events); indexing one takes it off the list.
-    CHECK(*store->unindexed_cases(10) == std::vector<std::string>{"case-1", "case-2"});
+    CHECK(*store->unindexed_cases(10) == std::vector<std::string>{"case-1", "case-2", "case-4"});
     REQUIRE(store->index_case("case-1", {"n:李梅"}, {"clerk-1"}));
-    CHECK(*store->unindexed_cases(10) == std::vector<std::string>{"case-2"});
+    CHECK(*store->unindexed_cases(10) == std::vector<std::string>{"case-2", "case-4"});
   }
-  CHECK(count_rows(path, "PRAGMA user_version") == 7);
-  CHECK(count_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 7);
+  CHECK(count_rows(path, "PRAGMA user_version") == 8);
+  CHECK(count_rows(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 8);
+  // Version 8: the withdrawn case's item left the worklists; the running case's did not.
+  CHECK(count_rows(path, "SELECT final FROM case_items WHERE case_id = 'case-4'") == 1);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM case_items WHERE case_id = 'case-1' AND final = 0") == 1);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM meta WHERE key = 'search_key'") == 1);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM search_tokens WHERE case_id = 'case-1' AND length(token) = 32") == 1);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM case_actors WHERE actor = 'clerk-1'") == 1);
@@ -1277,7 +1283,7 @@ TEST_CASE("store: a version-1 database is migrated to the current version and it
   INFO(plan);
   CHECK(plan.find("USING INDEX outbox_by_case") != std::string::npos);
   CHECK(plan.find("SCAN outbox") == std::string::npos);
-  CHECK(count_rows(path, "SELECT COUNT(*) FROM cases WHERE channel = 'window'") == 2);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM cases WHERE channel = 'window'") == 3);
   // Version 5: commands on existing cases are recorded on their last event; the records made
   // before stay in `commands`.
   CHECK(count_rows(path, "SELECT COUNT(*) FROM commands WHERE command_id = 'cmd-1'") == 1);
@@ -1286,7 +1292,7 @@ TEST_CASE("store: a version-1 database is migrated to the current version and it
   // Version 3: the worklist index reads a page in order (no sort of the open items).
   CHECK(count_rows(path, "SELECT COUNT(*) FROM pragma_index_info('case_items_open_by_department')") == 4);
   CHECK(count_rows(path, "SELECT COUNT(*) FROM pragma_table_info('cases') WHERE name = 'snapshot'") == 0);
-  CHECK(count_rows(path, "SELECT COUNT(*) FROM snapshots") == 2);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM snapshots") == 3);
 }
 
 TEST_CASE("store: a case without a snapshot loads as all its events") {
