@@ -636,10 +636,23 @@ class Checker {
     auto state_names = keys(states);
     std::set<std::pair<std::string, std::string>> unguarded;  // (event, source)
     std::set<std::string> hooks;
+    // Each event's title, from the first transition that gives one; every event needs one to show.
+    std::map<std::string, const LifecycleMember*> event_titles;
+    std::map<std::string, const LifecycleMember*> untitled_events;
     for (const auto& m : l.members) {
       switch (m.kind) {
         case LifecycleMemberKind::state: break;
         case LifecycleMemberKind::transition: {
+          if (m.title) {
+            const auto [first, inserted] = event_titles.emplace(m.name.text, &m);
+            if (!inserted && first->second->title->value != m.title->value) {
+              error(m.title->span, "conflicting-event-title",
+                    "event '" + m.name.text + "' is already titled \"" + first->second->title->value +
+                        "\" in this lifecycle; one event has one title (give it once, or the same on every transition)");
+            }
+          } else {
+            untitled_events.emplace(m.name.text, &m);
+          }
           for (const auto& s : m.sources) {
             if (!states.contains(s.text)) unknown(s, "state", state_names, "declare it with 'state'");
           }
@@ -708,6 +721,12 @@ class Checker {
           }
           break;
       }
+    }
+    for (const auto& [event, m] : untitled_events) {
+      if (event_titles.contains(event) || !builtin_event_title(event).empty()) continue;
+      warning(m->name.span, "untitled-event",
+              "event '" + event + "' has no title, so the console's button and the case history show '" + event +
+                  "'; give it one: on " + event + " \"办理\": …");
     }
   }
 

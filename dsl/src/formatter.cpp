@@ -383,7 +383,7 @@ class Printer {
           }
           break;
         case LifecycleMemberKind::transition:
-          text = "on " + m.name.text + ": " + names_text(m.sources) + " -> " +
+          text = "on " + m.name.text + title_text(m.title) + ": " + names_text(m.sources) + " -> " +
                  (m.target ? m.target->text : "") + transition_options(m.options);
           break;
         case LifecycleMemberKind::hook:

@@ -972,7 +972,8 @@ auto const hook_tail = hook_name[set<&LifecycleMember::name>] >> kw("do") >
                          _val(ctx).actions = std::move(_attr(ctx));
                        })];
 auto const transition_tail =
-    identifier[set<&LifecycleMember::name>] > sym(":") > name_list[set<&LifecycleMember::sources>] >
+    identifier[set<&LifecycleMember::name>] > -string_literal[set<&LifecycleMember::title>] > sym(":") >
+    name_list[set<&LifecycleMember::sources>] >
     sym("->") > identifier[([](auto& ctx) {
       _val(ctx).kind = LifecycleMemberKind::transition;
       _val(ctx).target = std::move(_attr(ctx));

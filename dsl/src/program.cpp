@@ -14,6 +14,18 @@ namespace onevisit::dsl {
 
 namespace fs = std::filesystem;
 
+std::string_view builtin_event_title(std::string_view event) {
+  static constexpr std::pair<std::string_view, std::string_view> kEvents[] = {
+      {"accept", "受理"},           {"approve", "审批通过"},         {"reject", "不予许可"},
+      {"request_correction", "要求补正"}, {"corrected", "补正完成"}, {"refuse_intake", "不予受理"},
+      {"withdraw", "撤回"},          {"review", "审查"},             {"auto_accept", "自动受理"},
+      {"issue", "出证"},             {"inspect", "现场核查"},        {"submit", "提交"}};
+  for (const auto& [name, title] : kEvents) {
+    if (name == event) return title;
+  }
+  return {};
+}
+
 FileReader filesystem_reader(std::size_t max_bytes) {
   return [max_bytes](const std::string& path, std::string& error) -> std::optional<std::string> {
     std::error_code ec;

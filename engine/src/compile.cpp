@@ -2,6 +2,7 @@
 #include <onevisit/engine/workflow.hpp>
 
 #include <onevisit/dsl/formatter.hpp>
+#include <onevisit/engine/runtime.hpp>
 
 #include "graphs.hpp"
 #include "hash.hpp"
@@ -403,6 +404,7 @@ class WorkflowCompiler {
         case LifecycleMemberKind::transition: {
           TransitionModel t;
           t.event = m.name.text;
+          if (m.title) t.title = m.title->value;
           t.source_ref = SourceRef{file, m.name.span};
           for (const auto& s : m.sources) {
             auto index = model.find_state(s.text);
@@ -456,6 +458,13 @@ class WorkflowCompiler {
       }
     }
     if (!model.initial) return unresolved<LifecycleIndex>();
+    // An event titled on one of its transitions is titled on all (the checker keeps them equal).
+    for (auto& t : model.transitions) {
+      if (!t.title.empty()) continue;
+      const auto titled = std::find_if(model.transitions.begin(), model.transitions.end(),
+                                       [&](const TransitionModel& other) { return other.event == t.event && !other.title.empty(); });
+      t.title = titled != model.transitions.end() ? titled->title : std::string(event_title(t.event));
+    }
     model.build_graph();
     wf_->lifecycles.push_back(std::move(model));
     const auto index = static_cast<LifecycleIndex>(wf_->lifecycles.size() - 1);

@@ -144,7 +144,7 @@ class Decider {
         unverified_titles.push_back(wf_.materials[m].title);
       }
     }
-    const std::string action = std::string(event_title(event_name));
+    const std::string action = tr.title;
     if (!missing.empty() || !unverified.empty()) {
       std::string message;
       if (!missing.empty()) message += "还缺以下材料：" + joined(missing_titles) + "。";
@@ -414,7 +414,7 @@ class Decider {
       std::vector<std::string> available;
       for (const auto t : lc.transitions_from(item.state)) available.push_back(lc.transitions[t].event);
       std::vector<std::string> titles;
-      for (const auto& a : available) titles.push_back(quoted(event_title(a)));
+      for (const auto& a : available) titles.push_back(quoted(lc.event_title(a)));
       return reject(Rejection::Code::not_found, "no_event",
                     item_title(i) + "没有“" + shown(event_name) + "”这个操作。" +
                         (titles.empty() ? "它在" + state_title(lc, item.state) + "状态下没有可做的操作。"
@@ -429,9 +429,9 @@ class Decider {
       std::vector<std::string> titles;
       for (const auto& from : allowed_from) titles.push_back(state_title(lc, *lc.find_state(from)));
       std::vector<std::string> available;
-      for (const auto t : lc.transitions_from(item.state)) available.push_back(quoted(event_title(lc.transitions[t].event)));
+      for (const auto t : lc.transitions_from(item.state)) available.push_back(quoted(lc.transitions[t].title));
       return reject(Rejection::Code::wrong_state, "item_state",
-                    item_title(i) + "现在是" + state_title(lc, item.state) + "，不能" + quoted(event_title(event_name)) + "（只有" +
+                    item_title(i) + "现在是" + state_title(lc, item.state) + "，不能" + quoted(lc.event_title(event_name)) + "（只有" +
                         joined(titles) + "时可以）。" + (available.empty() ? "" : "现在可以：" + joined(available) + "。"),
                     "Expected item '" + model.id + "' in " + names(allowed_from) + " for '" + event_name + "', but it is in '" +
                         lc.states[item.state].id + "'",
@@ -445,7 +445,7 @@ class Decider {
           std::vector<std::string> titles;
           for (const auto& r : tr.roles) titles.push_back(std::string(role_title(r)));
           first_problem = reject(Rejection::Code::role_not_allowed, "role_not_allowed",
-                                 item_title(i) + "的" + quoted(event_title(event_name)) + "由" + joined(titles) + "办理，" +
+                                 item_title(i) + "的" + quoted(lc.event_title(event_name)) + "由" + joined(titles) + "办理，" +
                                      std::string(role_title(role)) + "不能办理。请转交" + joined(titles) + "。",
                                  "Expected role " + names(tr.roles) + " for '" + event_name + "', but the role is '" + role + "'",
                                  {{"item", {model.id}}, {"roles", tr.roles}});
@@ -472,7 +472,7 @@ class Decider {
         const auto it = fields.find(required);
         if (it == fields.end() || it->second.empty()) {
           return reject(Rejection::Code::missing_field, required == "reason" ? "reason_required" : "field_required",
-                        quoted(event_title(event_name)) + item_title(i) + "时请填写" +
+                        quoted(lc.event_title(event_name)) + item_title(i) + "时请填写" +
                             (required == "reason" ? std::string("原因") : quoted(required)) + "。",
                         "Expected '" + required + "' for '" + event_name + "', but none was given",
                         {{"item", {model.id}}, {"fields", {required}}});
@@ -516,7 +516,7 @@ class Decider {
     }
     if (!applicants_event) {
       return reject(Rejection::Code::role_not_allowed, "not_an_applicant_event",
-                    quoted(event_title(cmd.event)) + "不是申请人办理的环节，不能代申请人办理；请直接办理。",
+                    quoted(lc.event_title(cmd.event)) + "不是申请人办理的环节，不能代申请人办理；请直接办理。",
                     "Expected an event the lifecycle gives the applicant to fire for them, but '" + cmd.event + "' is not one",
                     {{"item", {wf_.items[*i].id}}, {"event", {cmd.event}}});
     }

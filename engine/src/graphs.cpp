@@ -1,5 +1,7 @@
 #include "graphs.hpp"
 
+#include <onevisit/engine/runtime.hpp>
+
 #include <boost/graph/breadth_first_search.hpp>
 #include <boost/graph/depth_first_search.hpp>
 
@@ -29,6 +31,13 @@ std::optional<StateIndex> LifecycleModel::find_state(std::string_view state_id) 
     if (states[i].id == state_id) return i;
   }
   return std::nullopt;
+}
+
+std::string_view LifecycleModel::event_title(std::string_view event) const {
+  for (const auto& t : transitions) {
+    if (t.event == event) return t.title;
+  }
+  return engine::event_title(event);
 }
 
 std::vector<TransitionIndex> LifecycleModel::transitions_from(StateIndex state) const {

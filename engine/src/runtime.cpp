@@ -4,6 +4,7 @@
 #include <onevisit/dsl/formatter.hpp>
 #include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
+#include <onevisit/dsl/program.hpp>
 
 #include <regex>
 
@@ -91,15 +92,8 @@ std::string_view role_title(std::string_view role) {
 }
 
 std::string_view event_title(std::string_view event) {
-  static constexpr std::pair<std::string_view, std::string_view> kEvents[] = {
-      {"accept", "受理"},           {"approve", "审批通过"},         {"reject", "不予许可"},
-      {"request_correction", "要求补正"}, {"corrected", "补正完成"}, {"refuse_intake", "不予受理"},
-      {"withdraw", "撤回"},          {"review", "审查"},             {"auto_accept", "自动受理"},
-      {"issue", "出证"},             {"inspect", "现场核查"},        {"submit", "提交"}};
-  for (const auto& [name, title] : kEvents) {
-    if (name == event) return title;
-  }
-  return event;
+  const auto title = dsl::builtin_event_title(event);
+  return title.empty() ? event : title;
 }
 
 std::string_view to_string(Rejection::Code code) {

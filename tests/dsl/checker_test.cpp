@@ -238,3 +238,28 @@ TEST_CASE("checker: starts_clock marks where the time limit counts from", "[chec
   d = check_bundle(kBundle, replace(kCatalog, "on accept: submitted -> accepted by clerk", "on accept: submitted -> accepted by clerk starts_clock from acceptance"));
   CHECK(error_count(d) >= 1);
 }
+
+TEST_CASE("checker: lifecycle events carry titles, one event has one title, an event without any is a warning", "[checker][titles]") {
+  // Titled: clean, and the built-in events (accept, approve …) need none.
+  auto d = check_bundle(kBundle, replace(kCatalog, "on approve: accepted", "on approve \"准予许可\": accepted"));
+  CHECK_FALSE(has_code(d, "untitled-event"));
+  CHECK_FALSE(has_code(d, "conflicting-event-title"));
+  CHECK(error_count(d) == 0);
+  // An event of the designer's own, with no title: the screens would show its name.
+  const std::string site_visit = kCatalog + "lifecycle inspected { state a initial; state b final; on site_visit: a -> b by reviewer }\n";
+  d = check_bundle(kBundle, site_visit);
+  REQUIRE(has_code(d, "untitled-event"));
+  CHECK(describe(d).find("event 'site_visit' has no title") != std::string::npos);
+  CHECK(error_count(d) == 0);
+  d = check_bundle(kBundle, replace(site_visit, "on site_visit:", "on site_visit \"现场踏勘\":"));
+  CHECK_FALSE(has_code(d, "untitled-event"));
+  // Titled on one of its transitions: titled on all.
+  d = check_bundle(kBundle, kCatalog + "lifecycle two { state a initial; state b; state c final\n"
+                                       "  on go \"前往\": a -> b when 1 > 0\n  on go: b -> c }\n");
+  CHECK_FALSE(has_code(d, "untitled-event"));
+  // Two titles for one event: which would the button show?
+  d = check_bundle(kBundle, kCatalog + "lifecycle two { state a initial; state b; state c final\n"
+                                       "  on go \"前往\": a -> b\n  on go \"出发\": b -> c }\n");
+  REQUIRE(has_code(d, "conflicting-event-title"));
+  CHECK(describe(d).find("already titled \"前往\"") != std::string::npos);
+}

@@ -76,3 +76,14 @@ TEST_CASE("formatter: retain keeps its unit and its personal fields", "[formatte
   REQUIRE(reparsed.ok());
   CHECK(reparsed.file == parsed.file);
 }
+
+TEST_CASE("formatter: an event's title follows its name", "[formatter][titles]") {
+  const std::string text = "lifecycle l {\n  state a initial\n  state b final\n  on   approve   \"准予许可\" :  a -> b by reviewer\n}\n";
+  const auto parsed = parse(text, "t.flow");
+  REQUIRE(parsed.ok());
+  const std::string formatted = format(parsed.file, text);
+  CHECK(formatted == "lifecycle l {\n  state a initial\n  state b final\n  on approve \"准予许可\": a -> b by reviewer\n}\n");
+  const auto reparsed = parse(formatted, "t.flow");
+  REQUIRE(reparsed.ok());
+  CHECK(reparsed.file == parsed.file);
+}

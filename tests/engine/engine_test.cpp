@@ -785,7 +785,7 @@ TEST_CASE("engine: an unknown case or bundle is answered in Chinese with a guess
 }
 
 TEST_CASE("engine: a withdrawn case's items leave every worklist, in memory and on SQLite", "[engine][sqlite][worklist]") {
-  for (const std::string database : {std::string(":memory:"), temp_db("withdrawn.db").string()}) {
+  for (const std::string& database : {std::string(":memory:"), temp_db("withdrawn.db").string()}) {
     INFO(database);
     VirtualClock clock(at(2026, 3, 2));
     auto opened = Engine::open({database, &clock});

@@ -912,3 +912,26 @@ TEST_CASE("runtime: who may stop a clock: the item's staff roles and its own dep
   w.department.clear();
   w.ok(ResumeClock{"registration"}, "clerk");
 }
+
+TEST_CASE("runtime: an event's title in the lifecycle is what messages and the model say", "[runtime][titles]") {
+  World w;
+  // approve is titled 准予许可 on one of its transitions; site_visit is the designer's own event.
+  w.use_flow(testing::replace(testing::replace(kFlow, "  on approve: accepted -> approved by reviewer",
+                                               "  on site_visit \"现场踏勘\": accepted -> accepted by reviewer\n"
+                                               "  on approve \"准予许可\": accepted -> approved by reviewer"),
+                              "  on reject:", "  on approve: submitted -> approved by reviewer when materials.pending > 100\n  on reject:"));
+  const auto& lc = w.wf->lifecycles[w.wf->items[w.item("registration")].lifecycle];
+  CHECK(lc.event_title("approve") == "准予许可");
+  CHECK(lc.event_title("site_visit") == "现场踏勘");
+  CHECK(lc.event_title("accept") == "受理");  // built-in, not written
+  for (const auto& t : lc.transitions) {
+    if (t.event == "approve") CHECK(t.title == "准予许可");  // titled once, titled on every transition
+  }
+  w.start();
+  auto r = w.refused(FireEvent{"registration", "approve", {}}, "clerk");
+  CHECK(r.message.find("「准予许可」") != std::string::npos);
+  CHECK(r.message.find("审批通过") == std::string::npos);
+  r = w.refused(FireEvent{"registration", "no_such_event", {}}, "clerk");
+  INFO(r.message);
+  CHECK(r.message.find("「受理」") != std::string::npos);
+}

@@ -2187,7 +2187,7 @@ TEST_CASE("server: a notice's QR code takes the applicant to the case's page at 
   auto forged = clerk.send("GET", route, {}, {{"Host", "evil.example/phish?x="}});
   CHECK(forged.status == 422);
   // The code is for whoever may see the case, no one else.
-  for (const std::string who : {"police", "designer"}) {
+  for (const std::string& who : std::vector<std::string>{"police", "designer"}) {
     Client other = f.as(who);
     INFO(who);
     CHECK(other.get(route).status == other.get("/api/cases/" + case_id).status);
@@ -2212,7 +2212,7 @@ TEST_CASE("server: a notice's QR code takes the applicant to the case's page at 
   REQUIRE(configured.status == 200);
   CHECK(configured.json().at("url").as_string() == "https://zwfw.example.gov.cn/m/cases/" + case_id);
   again->reset();
-  for (const std::string bad : {"zwfw.example.gov.cn", "ftp://zwfw.example.gov.cn", "https://zwfw.example.gov.cn/a b", "https://x/\"><script>"}) {
+  for (const std::string& bad : std::vector<std::string>{"zwfw.example.gov.cn", "ftp://zwfw.example.gov.cn", "https://zwfw.example.gov.cn/a b", "https://x/\"><script>"}) {
     options.public_url = bad;
     auto refused = server::Service::start(options);
     INFO(bad);

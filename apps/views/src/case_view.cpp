@@ -225,7 +225,7 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
         for (const auto& f : tr.required_fields) fields.push_back(json::string(f));
         const auto& target = lifecycle.states[tr.target];
         events.push_back(json::object{{"event", tr.event},
-                                      {"title", engine::event_title(tr.event)},
+                                      {"title", tr.title},
                                       {"to", target.id},
                                       {"final_failed", target.final && target.failed},
                                       {"roles", std::move(roles)},

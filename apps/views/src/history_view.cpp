@@ -186,7 +186,9 @@ json::array history_json(const engine::Workflow& wf, const std::vector<engine::R
     if (material_known) entry["material"] = ref(wf.materials[*f.material].id, wf.materials[*f.material].title);
     if (!f.event.empty()) {
       entry["event"] = f.event;
-      entry["event_title"] = engine::event_title(f.event);
+      // The title the item's lifecycle gives the event (准予许可), else the built-in one.
+      entry["event_title"] = item_known ? std::string(wf.lifecycles[wf.items[*f.item].lifecycle].event_title(f.event))
+                                        : std::string(engine::event_title(f.event));
     }
     if (!f.reason.empty()) {
       entry["reason"] = masked(f.reason);

@@ -257,7 +257,7 @@ enum class StateFlag : std::uint8_t { initial, final_state, pauses_clock, failed
 struct LifecycleMember {
   LifecycleMemberKind kind = LifecycleMemberKind::state;
   Name name;                        ///< state id; event; hook (warning/overdue)
-  std::optional<Text> title;        ///< state
+  std::optional<Text> title;        ///< state; transition: the event's title (准予许可)
   std::vector<StateFlag> flags;     ///< state
   std::vector<Name> sources;        ///< transition
   std::optional<Name> target;       ///< transition

@@ -20,6 +20,11 @@
 
 namespace onevisit::dsl {
 
+/// The title of a lifecycle event the language knows without one being written (accept → 受理,
+/// approve → 审批通过, request_correction → 要求补正 …); empty for any other event. A title written
+/// in the lifecycle (`on approve "准予许可": …`) takes precedence.
+std::string_view builtin_event_title(std::string_view event);
+
 /// Reads a file's bytes; returns nothing and sets `error` when it cannot.
 using FileReader = std::function<std::optional<std::string>(const std::string& path, std::string& error)>;
 

@@ -105,9 +105,9 @@ std::string_view title_of(CaseStatus status);
 std::string_view title_of(ItemPhase phase);
 std::string_view title_of(MaterialStatus status);
 std::string_view role_title(std::string_view role);
-/// What people read for a lifecycle event: the common ones have titles ("accept" 受理,
-/// "approve" 审批通过, "request_correction" 要求补正 ...; docs/runtime.md, Rejections);
-/// any other reads as its name until the language gives events titles.
+/// The built-in title of a lifecycle event ("accept" 受理, "approve" 审批通过, "request_correction"
+/// 要求补正 ...; dsl::builtin_event_title), else its name. Where the item's lifecycle is at hand,
+/// LifecycleModel::event_title answers the title the workflow gives (`on approve "准予许可"`).
 std::string_view event_title(std::string_view event);
 
 /// One application running through one bundle version.

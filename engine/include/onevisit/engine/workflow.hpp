@@ -107,6 +107,9 @@ enum class ClockStart : std::uint8_t {
 
 struct TransitionModel {
   std::string event;
+  /// What people read for the event: its title in the lifecycle (`on approve "准予许可": …`, given
+  /// on any of the event's transitions), else the built-in title, else the event's name.
+  std::string title;
   std::vector<StateIndex> sources;
   StateIndex target = 0;
   std::vector<std::string> roles;  ///< empty: any role
@@ -144,6 +147,9 @@ class LifecycleModel {
   SourceRef source_ref;
 
   std::optional<StateIndex> find_state(std::string_view id) const;
+  /// The title of `event` in this lifecycle (TransitionModel::title); for an event it does not
+  /// have, the built-in title or the name.
+  std::string_view event_title(std::string_view event) const;
   /// Transitions leaving `state` (in declaration order).
   std::vector<TransitionIndex> transitions_from(StateIndex state) const;
   /// States reachable from the initial state (the initial state included).
