@@ -8,6 +8,7 @@
 #include <onevisit/dsl/expr.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <regex>
@@ -18,6 +19,7 @@ namespace onevisit::dsl {
 namespace {
 
 using namespace ast;
+namespace fs = std::filesystem;
 
 template <class T>
 struct Ref {
@@ -201,9 +203,38 @@ class Checker {
     return u.path + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
   }
 
+  // A loaded file the current one does not import that declares `name` as a `what`: the
+  // name is unknown only because an import is missing.
+  template <class T>
+  std::optional<std::size_t> unimported(const SymbolTable<T>& table, std::string_view name) const {
+    const auto it = table.all().find(name);
+    if (it == table.all().end()) return std::nullopt;
+    for (const auto& ref : it->second) {
+      if (!visible_[ref.unit]) return ref.unit;
+    }
+    return std::nullopt;
+  }
+  std::optional<std::size_t> declared_unimported(std::string_view name, std::string_view what) const {
+    if (what == "material") return unimported(symbols_.materials, name);
+    if (what == "department") return unimported(symbols_.departments, name);
+    if (what == "lifecycle") return unimported(symbols_.lifecycles, name);
+    if (what == "calendar") return unimported(symbols_.calendars, name);
+    if (what == "item" || what == "catalog item") return unimported(symbols_.items, name);
+    if (what == "field or material") return unimported(symbols_.materials, name);
+    return std::nullopt;
+  }
+
   void unknown(const Name& name, std::string_view what, const std::vector<std::string_view>& candidates,
                std::string_view hint = {}) {
     std::string message = "unknown " + std::string(what) + " '" + name.text + "'";
+    if (const auto unit = declared_unimported(name.text, what)) {
+      const auto& declaring = program_.units[*unit].path;
+      const auto relative = fs::path(declaring).lexically_relative(fs::path(file()).parent_path()).generic_string();
+      message += ": it is declared in " + declaring + ", which this file does not import; add import \"" +
+                 (relative.empty() ? declaring : relative) + "\"";
+      error(name.span, "unknown-name", std::move(message));
+      return;
+    }
     if (auto guess = closest_name(name.text, candidates); !guess.empty()) message += "; did you mean '" + guess + "'?";
     if (!hint.empty()) message += " (" + std::string(hint) + ")";
     error(name.span, "unknown-name", std::move(message));

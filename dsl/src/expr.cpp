@@ -2,6 +2,7 @@
 
 #include <onevisit/dsl/formatter.hpp>
 #include <onevisit/dsl/parser.hpp>
+#include <onevisit/dsl/personal_numbers.hpp>
 
 #include <boost/regex.hpp>
 
@@ -635,7 +636,7 @@ class ExpressionCompiler {
       case Op::eq:
       case Op::ne:
         if (!comparable(lt, rt)) {
-          mismatch(e, "cannot compare " + to_string(lt) + " with " + to_string(rt));
+          mismatch(e, "cannot compare " + to_string(lt) + " with " + to_string(rt) + ": " + sides(e, lt, rt));
         } else {
           check_enum_literal(lt, e.children[1]);
           check_enum_literal(rt, e.children[0]);
@@ -649,7 +650,9 @@ class ExpressionCompiler {
                              (is_numeric(lt.base) && is_numeric(rt.base)) ||
                              (lt.base == BaseType::date && rt.base == BaseType::date) ||
                              (lt.base == BaseType::duration && rt.base == BaseType::duration);
-        if (!ordered) mismatch(e, "cannot order " + to_string(lt) + " and " + to_string(rt) + " (numbers, dates and durations only)");
+        if (!ordered) {
+          mismatch(e, "cannot order " + to_string(lt) + " and " + to_string(rt) + " (numbers, dates and durations only): " + sides(e, lt, rt));
+        }
         const OpCode code = e.op == Op::lt ? OpCode::lt : e.op == Op::le ? OpCode::le : e.op == Op::gt ? OpCode::gt : OpCode::ge;
         return result(code, boolean);
       }
@@ -657,7 +660,7 @@ class ExpressionCompiler {
       case Op::not_in: {
         if (rt.base == BaseType::list) {
           if (!comparable(lt, ValueType::of(rt.element))) {
-            mismatch(e, "cannot look for a " + to_string(lt) + " in a " + to_string(rt));
+            mismatch(e, "cannot look for a " + to_string(lt) + " in a " + to_string(rt) + ": " + sides(e, lt, rt));
           } else if (lt.base == BaseType::enumeration) {
             for (const auto& element : e.children[1].children) check_enum_literal(lt, element);
           }
@@ -676,6 +679,18 @@ class ExpressionCompiler {
       default: break;
     }
     return emit_any();
+  }
+
+  // Which side has which type, for a message about a binary operator: "the left side `n` is
+  // int, the right side `true` is bool" (each side as written, cut when long).
+  static std::string sides(const ast::Expr& e, const ValueType& lt, const ValueType& rt) {
+    const auto side = [](const ast::Expr& operand) {
+      std::string text = format_expression(operand);
+      if (text.size() > 40) text = truncate_utf8(text, 37) + "...";
+      return "`" + text + "`";
+    };
+    return "the left side " + side(e.children[0]) + " is " + to_string(lt) + ", the right side " + side(e.children[1]) + " is " +
+           to_string(rt);
   }
 
   static bool comparable(const ValueType& a, const ValueType& b) {
@@ -710,7 +725,7 @@ class ExpressionCompiler {
       return emit(std::move(n), ValueType::of(BaseType::duration));
     }
     const char* symbol = code == OpCode::add ? "+" : code == OpCode::sub ? "-" : code == OpCode::mul ? "*" : "/";
-    mismatch(e, std::string("cannot apply '") + symbol + "' to " + to_string(lt) + " and " + to_string(rt));
+    mismatch(e, std::string("cannot apply '") + symbol + "' to " + to_string(lt) + " and " + to_string(rt) + ": " + sides(e, lt, rt));
     return emit(std::move(n), ValueType::of(BaseType::any));
   }
 

@@ -94,6 +94,7 @@ std::vector<LocatedDiagnostic> Program::located(const std::vector<Diagnostic>& d
     }
   }
   std::stable_sort(out.begin(), out.end(), [](const LocatedDiagnostic& a, const LocatedDiagnostic& b) {
+    if (a.diagnostic.follow_on != b.diagnostic.follow_on) return b.diagnostic.follow_on;
     if (a.diagnostic.file != b.diagnostic.file) return a.diagnostic.file < b.diagnostic.file;
     return a.diagnostic.span.begin < b.diagnostic.span.begin;
   });

@@ -307,6 +307,7 @@ class WorkflowCompiler {
     if (!failed_ && !what.empty()) {
       finding(Severity::error, wf_->source_ref, "not-compiled",
               "bundle '" + wf_->bundle_id + "' cannot be compiled: " + what);
+      findings_.back().follow_on = true;  // after the checker's error that caused it
     }
     failed_ = true;
     return std::nullopt;

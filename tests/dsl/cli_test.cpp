@@ -316,3 +316,27 @@ bundle clock "计时" version 1 {
   REQUIRE(run(show, printed) == 0);
   CHECK(printed.find("running since") == std::string::npos);
 }
+
+// Issue 13, diagnostics: a name unknown only because an import is missing says which file
+// declares it, and the follow-on error (the bundle cannot be compiled) comes after its cause.
+TEST_CASE("cli: check names the file that declares a name a missing import hides, and follow-on errors come last", "[cli][diagnostics]") {
+  fs::create_directories(scratch("imports/catalog"));
+  const auto catalog = scratch("imports/catalog/materials.flow");
+  const auto main = scratch("imports/main.flow");
+  write(catalog, "material lease \"租赁合同\" upload pdf\n");
+  write(main,
+        "department market \"市场监管局\"\n"
+        "lifecycle simple { state a \"待办\" initial; state b \"已办结\" final; on accept: a -> b by clerk }\n"
+        "bundle b \"测试\" version 1 {\n  promise 2 workdays; lifecycle simple\n"
+        "  item x \"事项\" by market { needs lease; limit 1 workday }\n}\n");
+  std::ostringstream out, err;
+  CHECK(cli::run_check({{main.string(), catalog.string()}, cli::OutputFormat::text}, out, err) == 1);
+  const auto text = out.str();
+  INFO(text);
+  const auto unknown = text.find("error[unknown-name]: unknown material 'lease': it is declared in");
+  REQUIRE(unknown != std::string::npos);
+  CHECK(text.find("materials.flow, which this file does not import; add import \"catalog/materials.flow\"") != std::string::npos);
+  const auto follow_on = text.find("error[not-compiled]");
+  REQUIRE(follow_on != std::string::npos);
+  CHECK(unknown < follow_on);  // the bundle's line comes first in the file, its cause first in the list
+}

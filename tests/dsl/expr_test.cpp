@@ -106,7 +106,10 @@ TEST_CASE("expr: dates and identifiers", "[expr]") {
 TEST_CASE("expr: type errors are precise", "[expr]") {
   Fixture f;
   CHECK(f.error("n and flag") == "'and' needs bool operands, found int");
-  CHECK(f.error("name > 3") == "cannot order text and int (numbers, dates and durations only)");
+  CHECK(f.error("name > 3") ==
+        "cannot order text and int (numbers, dates and durations only): the left side `name` is text, the right side `3` is int");
+  // Which side is which, also when the sides are long expressions.
+  CHECK(f.error("flag + (price * 2)").find("the left side `flag` is bool, the right side `price * 2` is money") != std::string::npos);
   CHECK(f.error("category == \"veteren\"").find("did you mean \"veteran\"?") != std::string::npos);
   CHECK(f.error("nn + 1") == "unknown name 'nn'; did you mean 'n'?");
   CHECK(f.error("lenn(name)") == "unknown function 'lenn'; did you mean 'len'?");

@@ -25,6 +25,9 @@ struct Diagnostic {
   Severity severity = Severity::error;
   std::string code;     ///< stable kebab-case identifier, e.g. "unknown-name"
   std::string message;  ///< one sentence, no trailing period
+  /// Reported because of other problems (a bundle that cannot be compiled because of a name
+  /// the checker found unknown): listed after every other diagnostic, never before its cause.
+  bool follow_on = false;
 };
 
 /// A diagnostic with its positions resolved to lines and columns (1-based, columns in
