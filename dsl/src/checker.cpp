@@ -958,6 +958,21 @@ class Checker {
     }
   }
 
+  // `check condition "message"`: a rule across the form's fields, a bool that reads at least one
+  // field (a rule of constants would refuse every application, or none), with a message.
+  void check_rule(const BundleMember& m, BundleContext& ctx) {
+    const auto compiled = with_sink([&](DiagnosticSink& sink) {
+      return compile_expression_as(*m.condition, ctx.scope, ValueType::of(BaseType::boolean), "a check", sink);
+    });
+    if (compiled && compiled->referenced_slots().empty()) {
+      error(m.condition->span, "check-reads-no-field",
+            "this check reads no field of the form, so it would refuse every application or none; name the fields it compares");
+    }
+    if (m.message->value.empty()) {
+      error(m.message->span, "empty-message", "a check needs the message the applicant reads when it does not hold");
+    }
+  }
+
   // `retain N years|months|days personal a, b`: a whole, positive period of at most a
   // century (erasure dates stay far inside the calendar), naming text fields of the form.
   void check_retention(const Retention& r, const BundleMember* form) {
@@ -1004,7 +1019,8 @@ class Checker {
     std::map<BundleMemberKind, const BundleMember*> singles;
     for (const auto& m : b.members) {
       const bool single = m.kind != BundleMemberKind::department && m.kind != BundleMemberKind::material &&
-                          m.kind != BundleMemberKind::item && m.kind != BundleMemberKind::decision;
+                          m.kind != BundleMemberKind::item && m.kind != BundleMemberKind::decision &&
+                          m.kind != BundleMemberKind::check;
       if (single && !singles.emplace(m.kind, &m).second) {
         error(m.span, "duplicate-member", "bundle '" + b.id.text + "' already has this (only one is allowed)");
       }
@@ -1149,6 +1165,7 @@ class Checker {
         }
         case BundleMemberKind::material: check_material(*m.material, &ctx); break;
         case BundleMemberKind::retain: check_retention(*m.retention, singles[BundleMemberKind::form]); break;
+        case BundleMemberKind::check: check_rule(m, ctx); break;
         default: break;
       }
     }

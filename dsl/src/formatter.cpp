@@ -483,6 +483,9 @@ class Printer {
         case BundleMemberKind::item: item(*m.item); break;
         case BundleMemberKind::decision: decision(*m.decision); break;
         case BundleMemberKind::retain: statement(m.span, retention_text(*m.retention)); break;
+        case BundleMemberKind::check:
+          statement(m.span, "check " + format_expression(*m.condition) + " " + quote(m.message->value));
+          break;
       }
     }
     close_block(b.span);

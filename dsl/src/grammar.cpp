@@ -1087,6 +1087,8 @@ auto const bundle_member_def = spanned[
     (kw("rating")[bundle_kind<BundleMemberKind::rating>] > sym("{") >
      *(recovering(kRatingWhat)[rating_member[push<&BundleMember::rating>]] >> -sym(";")) > sym("}")) |
     (kw("retain")[bundle_kind<BundleMemberKind::retain>] > retention[set<&BundleMember::retention>]) |
+    (kw("check")[bundle_kind<BundleMemberKind::check>] > expr[set<&BundleMember::condition>] >
+     string_literal[set<&BundleMember::message>]) |
     department_decl[nested_declaration<BundleMemberKind::department, &BundleMember::department>] |
     material_decl[nested_declaration<BundleMemberKind::material, &BundleMember::material>] |
     item_decl[nested_declaration<BundleMemberKind::item, &BundleMember::item>] |
@@ -1095,7 +1097,7 @@ auto const bundle_member_def = spanned[
 
 constexpr std::string_view kBundleMemberWhat =
     "a bundle member (promise, calendar, lifecycle, lead, form, situation, stages, rating, "
-    "retain, department, material, item, use, decide) or '}'";
+    "retain, check, department, material, item, use, decide) or '}'";
 
 auto const bundle_decl_def = spanned[
     kw("bundle") > identifier[set<&Bundle::id>] > -string_literal[set<&Bundle::title>] > kw("version") >

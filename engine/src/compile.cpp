@@ -245,6 +245,7 @@ class WorkflowCompiler {
     const auto fields = declare_fields(bundle);
     compile_decisions(bundle);  // decisions read fields; field conditions may read decisions
     compile_field_options(fields);
+    compile_rules(bundle);
     wf_->guard_scope_ = make_guard_scope(&wf_->fields);
     for (const auto& m : bundle.members) {
       if (m.kind == BundleMemberKind::lead) wf_->lead = department(m.names[0]);
@@ -471,6 +472,33 @@ class WorkflowCompiler {
     const auto index = static_cast<LifecycleIndex>(wf_->lifecycles.size() - 1);
     lifecycle_index_.emplace(name, index);
     return index;
+  }
+
+  // `check condition "message"` members, compiled against the form's scope.
+  void compile_rules(const Bundle& bundle) {
+    const std::string& file = program_.units[unit_].path;
+    for (const auto& m : bundle.members) {
+      if (m.kind != BundleMemberKind::check) continue;
+      dsl::DiagnosticSink sink(file);
+      auto condition = dsl::compile_expression(*m.condition, *wf_->scope_, sink);
+      if (!condition) {
+        unresolved<int>("a check reads what the form does not have");
+        continue;
+      }
+      FormRule rule{std::move(*condition), m.message->value, dsl::format_expression(*m.condition), {}, SourceRef{file, m.span}};
+      // The fields in the order they are written: names anywhere in the tree, depth first.
+      std::vector<const dsl::ast::Expr*> names;
+      const auto visit = [&](const auto& self, const dsl::ast::Expr& e) -> void {
+        if (e.kind == dsl::ast::ExprKind::name) names.push_back(&e);
+        for (const auto& child : e.children) self(self, child);
+      };
+      visit(visit, *m.condition);
+      for (const auto* name : names) {
+        const auto field = wf_->find_field(name->text);
+        if (field && std::find(rule.fields.begin(), rule.fields.end(), *field) == rule.fields.end()) rule.fields.push_back(*field);
+      }
+      wf_->rules.push_back(std::move(rule));
+    }
   }
 
   std::vector<std::pair<const Field*, bool>> declare_fields(const Bundle& bundle) {

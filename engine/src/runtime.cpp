@@ -440,6 +440,18 @@ std::vector<Rejection::FieldError> validate_form(const Workflow& wf, const std::
       }
     }
   }
+  // The bundle's checks across fields, once each field they read is valid on its own. A rule
+  // whose value is null (a field it reads was not given) does not apply: null is not false.
+  for (const auto& rule : wf.rules) {
+    const bool readable = std::none_of(rule.fields.begin(), rule.fields.end(), [&](FieldIndex f) {
+      return std::any_of(errors.begin(), errors.end(), [&](const Rejection::FieldError& e) { return e.field == wf.fields[f].name; });
+    });
+    if (!readable) continue;
+    const Value held = rule.condition.evaluate(env);
+    if (held.kind == ValueKind::boolean && !held.boolean) {
+      errors.push_back({rule.fields.empty() ? std::string() : wf.fields[rule.fields.front()].name, rule.message});
+    }
+  }
   return errors;
 }
 

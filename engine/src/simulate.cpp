@@ -44,6 +44,94 @@ std::int64_t whole_at_most(dsl::Decimal d) {
 // A pattern that cannot be checked is no reason to discard a synthetic value.
 bool fits_pattern(const std::string& pattern, const std::string& text) { return dsl::pattern_matches(text, pattern).value_or(true); }
 
+// Values worth trying for a field a check reads: around today for dates, small and large
+// amounts, every choice.
+std::vector<Value> candidates_for(const FieldModel& f, std::int64_t today) {
+  std::vector<Value> out;
+  switch (f.value_type.base) {
+    case dsl::BaseType::date:
+      for (const int offset : {-365, -60, -30, -1, 0, 1, 30, 60, 365}) out.push_back(Value::of_date(today + offset));
+      break;
+    case dsl::BaseType::integer:
+      for (const int n : {0, 1, 2, 10, 100, 1000, 100000}) out.push_back(Value::of_int(n));
+      break;
+    case dsl::BaseType::decimal:
+    case dsl::BaseType::money:
+      for (const int n : {0, 1, 100, 10000, 100000, 1000000, 100000000}) out.push_back(Value::of_decimal(dsl::Decimal::from_int(n)));
+      break;
+    case dsl::BaseType::boolean: out = {Value::of_bool(true), Value::of_bool(false)}; break;
+    case dsl::BaseType::enumeration:
+      for (const auto& v : *f.value_type.values) out.push_back(Value::of_text(v));
+      break;
+    default: break;
+  }
+  for (const auto* bound : {&f.min, &f.max}) {
+    if (*bound && !(*bound)->is_null()) out.push_back(**bound);
+  }
+  return out;
+}
+
+// The first check the form breaks, or null.
+const FormRule* broken_rule(const Workflow& wf, const std::map<std::string, Value>& form, Timestamp now) {
+  if (wf.rules.empty()) return nullptr;
+  const auto errors = validate_form(wf, form, now);
+  for (const auto& rule : wf.rules) {
+    const std::string shown_at = rule.fields.empty() ? std::string() : wf.fields[rule.fields.front()].name;
+    const bool broken = std::any_of(errors.begin(), errors.end(), [&](const Rejection::FieldError& e) {
+      return e.field == shown_at && e.message == rule.message;
+    });
+    if (broken) return &rule;
+  }
+  return nullptr;
+}
+
+// Checks across fields (an end date after the start date): for each broken one, other values
+// for the fields it reads — one field, then two at a time — until the form keeps every rule
+// and bound; otherwise say which check cannot be kept.
+std::expected<void, std::string> keep_rules(const Workflow& wf, std::map<std::string, Value>& form, Timestamp now) {
+  const std::int64_t today = day_of(now / kMinute);
+  for (std::size_t round = 0; round < wf.rules.size() * 2 + 1; ++round) {
+    const FormRule* rule = broken_rule(wf, form, now);
+    if (!rule) return {};
+    // A try counts when the form breaks fewer rules and bounds than before it.
+    const std::size_t problems = validate_form(wf, form, now).size();
+    const auto clean = [&] { return validate_form(wf, form, now).size() < problems; };
+    bool kept = false;
+    for (std::size_t a = 0; a < rule->fields.size() && !kept; ++a) {
+      const auto& fa = wf.fields[rule->fields[a]];
+      const Value before_a = form.count(fa.name) ? form[fa.name] : Value::null_value();
+      for (const auto& va : candidates_for(fa, today)) {
+        form[fa.name] = va;
+        if (clean()) {
+          kept = true;
+          break;
+        }
+        for (std::size_t b = a + 1; b < rule->fields.size() && !kept; ++b) {
+          const auto& fb = wf.fields[rule->fields[b]];
+          const Value before_b = form.count(fb.name) ? form[fb.name] : Value::null_value();
+          for (const auto& vb : candidates_for(fb, today)) {
+            form[fb.name] = vb;
+            if (clean()) {
+              kept = true;
+              break;
+            }
+          }
+          if (!kept) form[fb.name] = before_b;
+        }
+        if (kept) break;
+      }
+      if (!kept) form[fa.name] = before_a;
+    }
+    if (!kept) {
+      return std::unexpected("模拟表单无法满足「" + wf.title + "」的检查“" + rule->message + "”（" + rule->text + "）");
+    }
+  }
+  if (const FormRule* rule = broken_rule(wf, form, now)) {
+    return std::unexpected("模拟表单无法满足「" + wf.title + "」的检查“" + rule->message + "”（" + rule->text + "）");
+  }
+  return {};
+}
+
 }  // namespace
 
 std::expected<std::map<std::string, Value>, std::string> synthetic_form(const Workflow& wf, Timestamp now, std::uint64_t seed) {
@@ -127,6 +215,7 @@ std::expected<std::map<std::string, Value>, std::string> synthetic_form(const Wo
     }
     if (!moved) break;
   }
+  if (auto kept = keep_rules(wf, form, now); !kept) return std::unexpected(kept.error());
   // What still fails cannot be satisfied by moving values (a minimum above the maximum, a
   // pattern no sample fits): say which field and why, rather than start cases that fail.
   if (const auto errors = validate_form(wf, form, now); !errors.empty()) {

@@ -263,3 +263,18 @@ TEST_CASE("checker: lifecycle events carry titles, one event has one title, an e
   REQUIRE(has_code(d, "conflicting-event-title"));
   CHECK(describe(d).find("already titled \"前往\"") != std::string::npos);
 }
+
+TEST_CASE("checker: a bundle's check is a bool over the form's fields with a message", "[checker][checks]") {
+  const auto with = [&](const std::string& rule) { return check_bundle(replace(kBundle, "  department tax", "  " + rule + "\n  department tax")); };
+  auto d = with("check capital > 0 \"注册资本应大于0\"\n  check capital < 100000000 \"注册资本应小于1亿元\"");
+  INFO(describe(d));
+  CHECK(error_count(d) == 0);  // a bundle has as many checks as it needs
+  d = with("check capital \"注册资本应大于0\"");
+  CHECK(has_code(d, "type-mismatch"));
+  d = with("check 1 > 0 \"总是成立\"");
+  CHECK(has_code(d, "check-reads-no-field"));
+  d = with("check capital > 0 \"\"");
+  CHECK(has_code(d, "empty-message"));
+  d = with("check capitl > 0 \"注册资本应大于0\"");
+  CHECK(describe(d).find("did you mean 'capital'?") != std::string::npos);
+}

@@ -87,3 +87,14 @@ TEST_CASE("formatter: an event's title follows its name", "[formatter][titles]")
   REQUIRE(reparsed.ok());
   CHECK(reparsed.file == parsed.file);
 }
+
+TEST_CASE("formatter: a check keeps its condition and message", "[formatter][checks]") {
+  const std::string text = "bundle b version 1 {\n  check   end_date>start_date   \"竣工日期应晚于开工日期\"\n}\n";
+  const auto parsed = parse(text, "t.flow");
+  REQUIRE(parsed.ok());
+  const std::string formatted = format(parsed.file, text);
+  CHECK(formatted == "bundle b version 1 {\n  check end_date > start_date \"竣工日期应晚于开工日期\"\n}\n");
+  const auto reparsed = parse(formatted, "t.flow");
+  REQUIRE(reparsed.ok());
+  CHECK(reparsed.file == parsed.file);
+}

@@ -282,18 +282,20 @@ TEST_CASE("engine: synthetic forms keep bounds that read other fields, or say wh
   std::map<std::string, std::string> files;
   for (const auto& p : testing::workflow_files()) files[p.lexically_normal().generic_string()] = testing::read_file(p);
   const std::string original = files.at(path);
-  auto with_fields = [&](const std::string& fields) {
+  // `fields` go into the form, `rules` (checks) just before it.
+  auto with_fields = [&](const std::string& fields, const std::string& rules) {
     std::string text = original;
     const auto form = text.find("form {");
     REQUIRE(form != std::string::npos);
     text.insert(form + 6, "\n" + fields + "\n");
+    text.insert(form, rules);
     return text;
   };
-  auto synthetic = [&](const std::string& fields) {
+  auto synthetic = [&](const std::string& fields, const std::string& rules = "") {
     VirtualClock clock(at(2026, 9, 28, 9));
     auto opened = Engine::open({":memory:", &clock});
     REQUIRE(opened);
-    files[path] = with_fields(fields);
+    files[path] = with_fields(fields, rules);
     auto deployed = (*opened)->deploy_sources(files, {path});
     if (!deployed) FAIL(deployed.error().message << "\n" << testing::describe(deployed.error().diagnostics));
     const auto wf = (*opened)->workflow(deployed->bundles.at(0).bundle_id);
@@ -320,6 +322,24 @@ TEST_CASE("engine: synthetic forms keep bounds that read other fields, or say wh
   REQUIRE(!impossible);
   CHECK(impossible.error().find("「竣工日期」不能") != std::string::npos);
   CHECK(impossible.error().find("works_end") != std::string::npos);
+  // Checks across fields are kept too: the end moves after the start (both start at the same
+  // synthetic date), the deposit below the rent's twelvefold.
+  const auto checked = synthetic(
+      "    works_start \"开工日期\": date required\n"
+      "    works_end \"竣工日期\": date required\n"
+      "    rent \"月租金\": money required min 1\n"
+      "    deposit \"押金\": money required",
+      "check works_end > works_start \"竣工日期应晚于开工日期\"\n"
+      "  check deposit <= rent * 12 and deposit > 0 \"押金应大于0且不超过12个月租金\"\n  ");
+  REQUIRE(checked);
+  CHECK(checked->at("works_end").integer > checked->at("works_start").integer);
+  CHECK(checked->at("deposit").as_decimal() > dsl::Decimal::from_int(0));
+  CHECK(checked->at("deposit").as_decimal().units <= checked->at("rent").as_decimal().units * 12);
+  // A check no values can keep is named with its message.
+  const auto never = synthetic("    works_start \"开工日期\": date required",
+                               "check works_start < works_start \"开工日期应早于自己\"\n  ");
+  REQUIRE(!never);
+  CHECK(never.error().find("开工日期应早于自己") != std::string::npos);
 }
 
 TEST_CASE("engine: simulated cases of every bundled workflow complete without a refused command", "[engine][simulate]") {

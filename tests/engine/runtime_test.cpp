@@ -935,3 +935,34 @@ TEST_CASE("runtime: an event's title in the lifecycle is what messages and the m
   INFO(r.message);
   CHECK(r.message.find("「受理」") != std::string::npos);
 }
+
+TEST_CASE("runtime: a bundle's checks across fields refuse a form with their own message, shown at the first field they read", "[runtime][form][checks]") {
+  World w;
+  // A strict bound (`min 0` lets 0 through: bounds are inclusive) and a rule across two fields.
+  w.use_flow(testing::replace(kFlow, "  use registration\n",
+                              "  check capital > 0 \"注册资本应大于0\"\n"
+                              "  check category == \"company\" or capital <= 1000000 \"个体的注册资本不超过100万元\"\n"
+                              "  use registration\n"));
+  REQUIRE(w.wf->rules.size() == 2);
+  CHECK(w.wf->rules[0].text == "capital > 0");
+  auto form = w.form();
+  form["capital"] = Value::of_int(0);  // min 0 holds (inclusive), the check does not
+  auto r = w.refused(StartCase{form, ""});
+  REQUIRE(r.field_errors.size() == 1);
+  CHECK(r.field_errors[0].field == "capital");
+  CHECK(r.field_errors[0].message == "注册资本应大于0");
+  // The rule across fields is shown at the first field it reads (category).
+  form["capital"] = Value::of_decimal(*dsl::Decimal::parse("2000000"));
+  form["category"] = Value::of_text("sole");
+  r = w.refused(StartCase{form, ""});
+  REQUIRE(r.field_errors.size() == 1);
+  CHECK(r.field_errors[0].field == "category");
+  CHECK(r.field_errors[0].message == "个体的注册资本不超过100万元");
+  // A field that is wrong on its own is reported as such; the checks reading it wait for it.
+  form["capital"] = Value::of_text("很多");
+  r = w.refused(StartCase{form, ""});
+  REQUIRE(r.field_errors.size() == 1);
+  CHECK(r.field_errors[0].message == "「注册资本」应为数字");
+  form["capital"] = Value::of_decimal(*dsl::Decimal::parse("500000"));
+  w.ok(StartCase{form, ""});
+}

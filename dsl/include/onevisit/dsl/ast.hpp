@@ -380,7 +380,7 @@ struct RatingMember {
 
 enum class BundleMemberKind : std::uint8_t {
   promise, calendar, lifecycle, lead, form, situation, stages, rating,
-  department, material, item, decision, retain,
+  department, material, item, decision, retain, check,
 };
 
 /// Calendar units of a retention period (a retention is counted in calendar time, not in
@@ -412,12 +412,14 @@ struct BundleMember {
   std::optional<Item> item;
   std::optional<Decision> decision;
   std::optional<Retention> retention;   ///< retain
+  std::optional<Expr> condition;        ///< check: the rule the form must keep
+  std::optional<Text> message;          ///< check: what the applicant reads when it does not hold
   Span span;
   friend bool operator==(const BundleMember& a, const BundleMember& b) {
     return a.kind == b.kind && a.duration == b.duration && a.names == b.names &&
            a.fields == b.fields && a.rating == b.rating && a.department == b.department &&
            a.material == b.material && a.item == b.item && a.decision == b.decision &&
-           a.retention == b.retention;
+           a.retention == b.retention && a.condition == b.condition && a.message == b.message;
   }
 };
 

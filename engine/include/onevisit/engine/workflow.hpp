@@ -237,6 +237,16 @@ struct CriticalPath {
   dsl::Decimal workdays;
 };
 
+/// `check condition "message"`: a rule across the form's fields, kept at every case start.
+struct FormRule {
+  dsl::CompiledExpression condition;  ///< a bool over the form's slots
+  std::string message;                ///< what the applicant reads when it is false
+  std::string text;                   ///< the condition as written (formatted), for logs and tools
+  /// The fields it reads, in the order written; the refusal is shown at the first of them.
+  std::vector<FieldIndex> fields;
+  SourceRef source_ref;
+};
+
 /// One bundle version, compiled. Immutable.
 class Workflow {
  public:
@@ -254,6 +264,7 @@ class Workflow {
   std::vector<MaterialModel> materials;
   std::vector<ItemModel> items;
   std::vector<FieldModel> fields;
+  std::vector<FormRule> rules;  ///< `check`s, in declaration order
   std::vector<LifecycleModel> lifecycles;
   std::vector<ItemIndex> topological_order;  ///< items, every one after those it comes after
   SourceRef source_ref;
