@@ -443,8 +443,11 @@ class Writer {
     }
     return std::move(*result);
   }
+  enum class Attempt { done, needs_savepoints };
   void loop() noexcept;
   void run_batch(std::vector<std::shared_ptr<Job>>& batch);
+  // One transaction over `batch`; sets batch_error when the transaction as a whole failed.
+  Attempt run_transaction(std::vector<std::shared_ptr<Job>>& batch, bool savepoints, std::optional<StoreError>& batch_error);
   void take_queued(std::vector<std::shared_ptr<Job>>& batch) {
     const auto n = std::min(queue_.size(), max_batch_ - std::min(max_batch_, batch.size()));
     batch.insert(batch.end(), std::make_move_iterator(queue_.begin()),
@@ -457,6 +460,8 @@ class Writer {
   const std::size_t max_batch_;
   const Sealer sealer_;
   std::string last_sqlstate_;
+  bool wrote_ = false;         // the running job wrote before it failed (writer thread only)
+  bool in_savepoint_ = false;  // the running job has a savepoint of its own (writer thread only)
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::shared_ptr<Job>> queue_;
@@ -492,14 +497,6 @@ void Writer::loop() noexcept {
 
 void Writer::run_batch(std::vector<std::shared_ptr<Job>>& batch) {
   std::optional<StoreError> batch_error;
-  const auto control = [&](const char* sql) {
-    if (batch_error) return false;
-    if (auto done = connection_->simple(sql); !done) {
-      batch_error = done.error().error;
-      return false;
-    }
-    return true;
-  };
   // A connection lost with an earlier batch (a server restart, a failover) is made again;
   // libpq's connection string picks the server that now takes writes.
   if (!connection_ || !connection_->ok()) {
@@ -510,32 +507,61 @@ void Writer::run_batch(std::vector<std::shared_ptr<Job>>& batch) {
       connection_ = std::move(*reconnected);
     }
   }
-  if (control("BEGIN")) {
-    for (std::size_t i = 0; i < batch.size() && !batch_error; ++i) {
-      if (!control("SAVEPOINT job")) break;
-      last_sqlstate_.clear();
-      if (const StoreError* error = batch[i]->execute(*this); error != nullptr) {
-        if (!connection_->ok()) {
-          batch_error = *error;
-          break;
-        }
-        if (!control("ROLLBACK TO SAVEPOINT job")) break;
-      }
-      if (!control("RELEASE SAVEPOINT job")) break;
-      if (i + 1 == batch.size()) {
-        // Requests that arrived while this batch ran join it before COMMIT (one WAL flush).
-        std::lock_guard lock(mutex_);
-        take_queued(batch);
-      }
-    }
-    if (control("COMMIT")) transactions_.fetch_add(1);
-    if (batch_error && connection_->ok()) connection_->simple("ROLLBACK");
+  // First without savepoints: most requests either apply or are refused before they write
+  // (a version conflict, a duplicate), and each is one statement. Only a request that failed
+  // (PostgreSQL then aborts the whole transaction) or failed after it wrote something cannot
+  // be undone on its own; then the transaction is rolled back (nothing of it was answered) and
+  // the batch runs again with a savepoint per request, so that request leaves no trace and
+  // the others are unaffected.
+  if (!batch_error && run_transaction(batch, false, batch_error) == Attempt::needs_savepoints) {
+    run_transaction(batch, true, batch_error);
   }
+  if (!batch_error) transactions_.fetch_add(1);
   writes_.fetch_add(batch.size());
   auto largest = largest_batch_.load();
   while (batch.size() > largest && !largest_batch_.compare_exchange_weak(largest, batch.size())) {
   }
   for (auto& job : batch) job->finish(batch_error ? &*batch_error : nullptr);
+}
+
+Writer::Attempt Writer::run_transaction(std::vector<std::shared_ptr<Job>>& batch, bool savepoints,
+                                        std::optional<StoreError>& batch_error) {
+  batch_error.reset();
+  const auto control = [&](const char* sql) {
+    if (batch_error) return false;
+    if (auto done = connection_->simple(sql); !done) {
+      batch_error = done.error().error;
+      return false;
+    }
+    return true;
+  };
+  if (!control("BEGIN")) return Attempt::done;
+  for (std::size_t i = 0; i < batch.size() && !batch_error; ++i) {
+    if (savepoints && !control("SAVEPOINT job")) break;
+    in_savepoint_ = savepoints;
+    last_sqlstate_.clear();
+    wrote_ = false;
+    if (const StoreError* error = batch[i]->execute(*this); error != nullptr) {
+      if (!connection_->ok()) {
+        batch_error = *error;
+        break;
+      }
+      if (!savepoints && (wrote_ || PQtransactionStatus(connection_->handle()) == PQTRANS_INERROR)) {
+        connection_->simple("ROLLBACK");
+        return Attempt::needs_savepoints;
+      }
+      if (savepoints && !control("ROLLBACK TO SAVEPOINT job")) break;
+    }
+    if (savepoints && !control("RELEASE SAVEPOINT job")) break;
+    if (i + 1 == batch.size() && !savepoints) {
+      // Requests that arrived while this batch ran join it before COMMIT (one WAL flush).
+      std::lock_guard lock(mutex_);
+      take_queued(batch);
+    }
+  }
+  control("COMMIT");
+  if (batch_error && connection_->ok()) connection_->simple("ROLLBACK");
+  return Attempt::done;
 }
 
 std::expected<std::optional<CommitResult>, StoreError> Writer::refusal(const CommitRequest& r) {
@@ -582,13 +608,26 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
   auto applied = apply_once(r);
   // A unique key taken meanwhile by another node's commit (the same new case id, the same
   // command id): undo this attempt and answer as if it had come second.
-  if (!applied && last_sqlstate_ == "23505" && connection_->ok()) {
+  if (!applied && last_sqlstate_ == "23505" && connection_->ok() && in_savepoint_) {
     if (auto undone = connection_->simple("ROLLBACK TO SAVEPOINT job"); !undone) return failed(undone.error());
     auto why = refusal(r);
     if (!why) return std::unexpected(why.error());
     if (*why) return **why;
   }
   return applied;
+}
+
+// Appends "($k, $k+1, ...), (...)" for `rows` rows of `columns` parameters each, numbered
+// after those already in `p`, and adds the parameters through `add(row)`.
+template <typename Add>
+void append_rows(std::string& sql, Params& p, std::size_t rows, std::size_t columns, Add add) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const auto first = p.size() + 1;
+    add(r);
+    sql += r == 0 ? "(" : ", (";
+    for (std::size_t c = 0; c < columns; ++c) sql += (c == 0 ? "$" : ", $") + std::to_string(first + c);
+    sql += ")";
+  }
 }
 
 std::expected<CommitResult, StoreError> Writer::apply_once(const CommitRequest& r) {
@@ -602,140 +641,161 @@ std::expected<CommitResult, StoreError> Writer::apply_once(const CommitRequest& 
     if (!*why) return fail(Kind::io, "a commit on case " + in_quotes(r.case_id) + " was not applied, for no reason found");
     return **why;
   };
-  // A command that moves the case's version is refused by the version check when it was
-  // applied before; the others are looked for first (as on SQLite).
-  if (!r.command_id.empty() && by_id_alone) {
-    auto why = refusal(r);
-    if (!why) return std::unexpected(why.error());
-    if (*why) return **why;
-  }
+  // The whole command is ONE statement (one round trip to the server): the case row's
+  // insert or conditional update is the `head`, and every other write is conditioned on the
+  // head having changed a row, so a refused command writes nothing. A refusal is then
+  // explained by refusal(), which only reads. The parameters: $1 the case id, then each
+  // part's in order.
+  Params p;
+  p.add(r.case_id);
+  std::string sql = "WITH head AS (";
   if (r.expected_version == 0) {
-    auto inserted = run(kInsertCase, params(r.case_id, s.bundle_id, std::int64_t{s.bundle_version}, s.status, s.applicant,
-                                            s.started_at, s.updated_at, to_sql(s.version), s.channel));
-    if (!inserted) return std::unexpected(inserted.error());
-    if (inserted->changed() == 0) return refused();
-    if (r.case_number) {
-      if (auto done = run(kRaiseCaseSequence, params(std::int64_t{r.case_number->day}, to_sql(r.case_number->sequence))); !done) {
-        return std::unexpected(done.error());
-      }
+    // A start whose command id was recorded before (a retry with another generated case id)
+    // inserts nothing either.
+    const auto k = p.size() + 1;
+    p.add(s.bundle_id).add(std::int64_t{s.bundle_version}).add(s.status).add(s.applicant).add(s.started_at).add(s.updated_at);
+    p.add(to_sql(s.version)).add(s.channel);
+    sql += "INSERT INTO cases (case_id, bundle_id, bundle_version, status, applicant, started_at, updated_at, version, channel) "
+           "SELECT $1";
+    for (std::size_t c = 0; c < 8; ++c) sql += ", $" + std::to_string(k + c) + (c == 1 ? "::integer" : "");
+    if (!r.command_id.empty()) {
+      p.add(r.command_id);
+      sql += " WHERE NOT EXISTS (SELECT 1 FROM commands WHERE scope = '' AND command_id = $" + std::to_string(p.size()) + ")";
     }
+    sql += " ON CONFLICT (case_id) DO NOTHING RETURNING 1)";
   } else {
-    auto updated = run(kUpdateCase, params(s.applicant, s.updated_at, to_sql(s.version), s.status, r.case_id,
-                                           to_sql(r.expected_version), s.bundle_id, std::int64_t{s.bundle_version}));
-    if (!updated) return std::unexpected(updated.error());
-    if (updated->changed() == 0) return refused();
+    const auto k = p.size() + 1;
+    p.add(s.applicant).add(s.updated_at).add(to_sql(s.version)).add(s.status).add(to_sql(r.expected_version)).add(s.bundle_id);
+    p.add(std::int64_t{s.bundle_version});
+    const auto n = [&](std::size_t i) { return "$" + std::to_string(k + i); };
+    sql += "UPDATE cases SET applicant = " + n(0) + ", updated_at = " + n(1) + ", version = " + n(2) + ", status = " + n(3) +
+           " WHERE case_id = $1 AND version = " + n(4) + " AND bundle_id = " + n(5) + " AND bundle_version = " + n(6) +
+           "::integer";
+    if (!r.command_id.empty() && by_id_alone) {
+      p.add(r.command_id);
+      sql += " AND NOT EXISTS (SELECT 1 FROM commands WHERE scope = '' AND command_id = $" + std::to_string(p.size()) + ")";
+    }
+    sql += " RETURNING 1)";
   }
+  std::size_t part = 0;
+  const auto begin_part = [&] { sql += ", p" + std::to_string(++part) + " AS ("; };
+  constexpr const char* kIfApplied = " WHERE EXISTS (SELECT 1 FROM head)";
+  if (r.expected_version == 0 && r.case_number) {
+    begin_part();
+    p.add(std::int64_t{r.case_number->day}).add(to_sql(r.case_number->sequence));
+    sql += "INSERT INTO case_sequences (day, last) SELECT $" + std::to_string(p.size() - 1) + "::integer, $" +
+           std::to_string(p.size()) + std::string(kIfApplied) +
+           " ON CONFLICT (day) DO UPDATE SET last = GREATEST(case_sequences.last, excluded.last))";
+  }
+  std::vector<Sealer::Value> sealed;
+  sealed.reserve(r.events.size() + r.outbox.size() + 1);
   if (!r.events.empty()) {
-    std::vector<Sealer::Value> sealed;
-    sealed.reserve(r.events.size());
-    Params p;
-    p.add(r.case_id);
-    for (const auto& e : r.events) {
+    begin_part();
+    sql += "INSERT INTO events (case_id, sequence, type, payload, recorded_at) SELECT $1, v.* FROM (VALUES ";
+    append_rows(sql, p, r.events.size(), 4, [&](std::size_t i) {
+      const auto& e = r.events[i];
       sealed.push_back(sealer_.seal(e.payload, "events.payload", r.case_id));
       p.add(to_sql(e.sequence)).add(e.type).add(sealed.back().bound()).add(e.recorded_at);
-    }
-    std::string sql = "INSERT INTO events (case_id, sequence, type, payload, recorded_at) VALUES ";
-    for (std::size_t i = 0; i < r.events.size(); ++i) {
-      const auto k = 2 + i * 4;
-      sql += (i == 0 ? "($1, $" : ", ($1, $") + std::to_string(k) + ", $" + std::to_string(k + 1) + ", $" +
-             std::to_string(k + 2) + ", $" + std::to_string(k + 3) + ")";
-    }
-    if (auto done = run(sql, p); !done) return std::unexpected(done.error());
+    });
+    sql += ") AS v" + std::string(kIfApplied) + ")";
   }
   if (!r.snapshot.empty()) {
-    const auto snapshot = sealer_.seal(r.snapshot, "snapshots.snapshot", r.case_id);
-    if (auto done = run(kUpsertSnapshot, params(r.case_id, to_sql(s.version), snapshot.bound())); !done) {
-      return std::unexpected(done.error());
-    }
+    begin_part();
+    sealed.push_back(sealer_.seal(r.snapshot, "snapshots.snapshot", r.case_id));
+    p.add(to_sql(s.version)).add(sealed.back().bound());
+    sql += "INSERT INTO snapshots (case_id, version, snapshot) SELECT $1, $" + std::to_string(p.size() - 1) + ", $" +
+           std::to_string(p.size()) + std::string(kIfApplied) +
+           " ON CONFLICT (case_id) DO UPDATE SET version = excluded.version, snapshot = excluded.snapshot)";
   }
   if (!r.items.empty()) {
     // Inserted or updated by item id; an unchanged row is not rewritten (the WHERE).
-    Params p;
-    p.add(r.case_id);
-    for (const auto& item : r.items) {
+    begin_part();
+    sql += "INSERT INTO case_items (case_id, item_id, department, state, final, due_at, light, urged) "
+           "SELECT $1, v.* FROM (VALUES ";
+    append_rows(sql, p, r.items.size(), 7, [&](std::size_t i) {
+      const auto& item = r.items[i];
       p.add(item.item_id).add(item.department).add(item.state).add(std::int64_t{item.final ? 1 : 0}).add(item.due_at);
       p.add(item.light).add(std::int64_t{item.urged ? 1 : 0});
-    }
-    std::string sql = "INSERT INTO case_items (case_id, item_id, department, state, final, due_at, light, urged) VALUES ";
-    for (std::size_t i = 0; i < r.items.size(); ++i) {
-      const auto k = 2 + i * 7;
-      sql += i == 0 ? "($1" : ", ($1";
-      for (std::size_t c = 0; c < 7; ++c) {
-        sql += ", $" + std::to_string(k + c);
-        if (c == 3 || c == 6) sql += "::integer";
-      }
-      sql += ")";
-    }
-    sql +=
-        " ON CONFLICT (case_id, item_id) DO UPDATE SET department = excluded.department, state = excluded.state, "
-        "final = excluded.final, due_at = excluded.due_at, light = excluded.light, urged = excluded.urged "
-        "WHERE (case_items.department, case_items.state, case_items.final, case_items.due_at, case_items.light, "
-        "case_items.urged) IS DISTINCT FROM (excluded.department, excluded.state, excluded.final, excluded.due_at, "
-        "excluded.light, excluded.urged)";
-    if (auto done = run(sql, p); !done) return std::unexpected(done.error());
+    });
+    sql += ") AS v" + std::string(kIfApplied) +
+           " ON CONFLICT (case_id, item_id) DO UPDATE SET department = excluded.department, state = excluded.state, "
+           "final = excluded.final, due_at = excluded.due_at, light = excluded.light, urged = excluded.urged "
+           "WHERE (case_items.department, case_items.state, case_items.final, case_items.due_at, case_items.light, "
+           "case_items.urged) IS DISTINCT FROM (excluded.department, excluded.state, excluded.final, excluded.due_at, "
+           "excluded.light, excluded.urged))";
   }
-  for (const auto& token : r.remove_search_tokens) {
-    if (auto done = run(kDeleteToken, params(sealer_.blind(token), r.case_id)); !done) return std::unexpected(done.error());
+  // The blind index: keyed hashes only, never the names and numbers themselves.
+  const auto in_list = [&](const std::vector<std::string>& values, auto transform) {
+    std::string list;
+    for (const auto& v : values) {
+      p.add(transform(v));
+      list += (list.empty() ? "$" : ", $") + std::to_string(p.size());
+    }
+    return list;
+  };
+  const auto blind = [&](const std::string& token) { return sealer_.blind(token); };
+  const auto same = [](const std::string& v) { return v; };
+  if (!r.remove_search_tokens.empty()) {
+    begin_part();
+    sql += "DELETE FROM search_tokens WHERE case_id = $1 AND token IN (" + in_list(r.remove_search_tokens, blind) + ") AND " +
+           "EXISTS (SELECT 1 FROM head))";
   }
-  for (const auto& token : r.add_search_tokens) {
-    if (auto done = run(kInsertToken, params(sealer_.blind(token), r.case_id)); !done) return std::unexpected(done.error());
+  if (!r.add_search_tokens.empty()) {
+    begin_part();
+    sql += "INSERT INTO search_tokens (token, case_id) SELECT v.token, $1 FROM (VALUES ";
+    append_rows(sql, p, r.add_search_tokens.size(), 1, [&](std::size_t i) { p.add(blind(r.add_search_tokens[i])); });
+    sql += ") AS v (token)" + std::string(kIfApplied) + " ON CONFLICT (token, case_id) DO NOTHING)";
   }
   if (!r.actor.empty()) {
-    if (auto done = run(kInsertActor, params(r.actor, r.case_id)); !done) return std::unexpected(done.error());
+    begin_part();
+    p.add(r.actor);
+    sql += "INSERT INTO case_actors (actor, case_id) SELECT $" + std::to_string(p.size()) + ", $1" + std::string(kIfApplied) +
+           " ON CONFLICT (actor, case_id) DO NOTHING)";
   }
-  for (const auto& timer_id : r.cancel_timers) {
-    if (auto done = run(kDeleteTimer, params(r.case_id, timer_id)); !done) return std::unexpected(done.error());
+  if (!r.cancel_timers.empty()) {
+    begin_part();
+    sql += "DELETE FROM timers WHERE case_id = $1 AND timer_id IN (" + in_list(r.cancel_timers, same) +
+           ") AND EXISTS (SELECT 1 FROM head))";
   }
   if (!r.set_timers.empty()) {
-    Params p;
-    p.add(r.case_id);
-    for (const auto& t : r.set_timers) p.add(t.timer_id).add(t.due_at).add(t.payload);
-    std::string sql = "INSERT INTO timers (case_id, timer_id, due_at, payload) VALUES ";
-    for (std::size_t i = 0; i < r.set_timers.size(); ++i) {
-      const auto k = 2 + i * 3;
-      sql += (i == 0 ? "($1, $" : ", ($1, $") + std::to_string(k) + ", $" + std::to_string(k + 1) + ", $" +
-             std::to_string(k + 2) + ")";
-    }
-    sql +=
-        " ON CONFLICT (case_id, timer_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload "
-        "WHERE timers.due_at <> excluded.due_at OR timers.payload <> excluded.payload";
-    if (auto done = run(sql, p); !done) return std::unexpected(done.error());
+    begin_part();
+    sql += "INSERT INTO timers (case_id, timer_id, due_at, payload) SELECT $1, v.* FROM (VALUES ";
+    append_rows(sql, p, r.set_timers.size(), 3, [&](std::size_t i) {
+      const auto& t = r.set_timers[i];
+      p.add(t.timer_id).add(t.due_at).add(t.payload);
+    });
+    sql += ") AS v" + std::string(kIfApplied) +
+           " ON CONFLICT (case_id, timer_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload "
+           "WHERE timers.due_at <> excluded.due_at OR timers.payload <> excluded.payload)";
   }
   if (!r.outbox.empty()) {
     // An idempotency key already present (a retried intent) keeps its first entry.
-    std::vector<Sealer::Value> sealed;
-    sealed.reserve(r.outbox.size());
-    Params p;
-    p.add(r.case_id);
-    for (const auto& o : r.outbox) {
+    begin_part();
+    sql += "INSERT INTO outbox (case_id, idempotency_key, department, adapter, operation, payload, attempts, next_attempt_at, "
+           "status, last_error) SELECT $1, v.* FROM (VALUES ";
+    append_rows(sql, p, r.outbox.size(), 9, [&](std::size_t i) {
+      const auto& o = r.outbox[i];
       sealed.push_back(sealer_.seal(o.payload, "outbox.payload", r.case_id));
       p.add(o.idempotency_key).add(o.department).add(o.adapter).add(o.operation).add(sealed.back().bound());
       p.add(std::int64_t{o.attempts}).add(o.next_attempt_at).add(o.status).add(o.last_error);
-    }
-    std::string sql =
-        "INSERT INTO outbox (case_id, idempotency_key, department, adapter, operation, payload, attempts, next_attempt_at, "
-        "status, last_error) VALUES ";
-    for (std::size_t i = 0; i < r.outbox.size(); ++i) {
-      const auto k = 2 + i * 9;
-      sql += i == 0 ? "($1" : ", ($1";
-      for (std::size_t c = 0; c < 9; ++c) {
-        sql += ", $" + std::to_string(k + c);
-        if (c == 5) sql += "::integer";
-      }
-      sql += ")";
-    }
-    sql += " ON CONFLICT (idempotency_key) DO NOTHING";
-    if (auto done = run(sql, p); !done) return std::unexpected(done.error());
-  }
-  if (!r.rewrite_events.empty() || !r.rewrite_outbox.empty()) {
-    if (auto done = rewrite(r); !done) return std::unexpected(done.error());
+    });
+    sql += ") AS v" + std::string(kIfApplied) + " ON CONFLICT (idempotency_key) DO NOTHING)";
   }
   if (!r.command_id.empty()) {
-    if (auto done = run(kInsertCommand, params(by_id_alone ? std::string() : r.case_id, r.command_id, r.case_id,
-                                               to_sql(s.version), r.result));
-        !done) {
-      return std::unexpected(done.error());
-    }
+    begin_part();
+    p.add(by_id_alone ? std::string() : r.case_id).add(r.command_id).add(to_sql(s.version)).add(r.result);
+    const auto k = p.size() - 3;
+    sql += "INSERT INTO commands (scope, command_id, case_id, version, result) SELECT $" + std::to_string(k) + ", $" +
+           std::to_string(k + 1) + ", $1, $" + std::to_string(k + 2) + ", $" + std::to_string(k + 3) + std::string(kIfApplied) +
+           ")";
+  }
+  sql += " SELECT COUNT(*) FROM head";
+  auto applied = run(sql, p);
+  if (!applied) return std::unexpected(applied.error());
+  if (applied->int64(0, 0) == 0) return refused();
+  if (!r.rewrite_events.empty() || !r.rewrite_outbox.empty()) {
+    wrote_ = true;  // a refused rewrite must undo the command's writes above
+    if (auto done = rewrite(r); !done) return std::unexpected(done.error());
   }
   return CommitResult{false, s.version, r.result};
 }
@@ -766,6 +826,7 @@ std::expected<void, StoreError> Writer::apply(const OutboxRecord& o) {
   auto done = run(kUpdateOutbox, params(o.status, std::int64_t{o.attempts}, o.next_attempt_at, o.last_error, to_sql(o.id)));
   if (!done) return std::unexpected(done.error());
   if (done->changed() == 0) return fail(Kind::not_found, "no outbox entry " + std::to_string(o.id));
+  wrote_ = true;  // a later failure in the same round must undo this update
   return {};
 }
 
@@ -783,7 +844,7 @@ std::expected<bool, StoreError> Writer::apply(const DeployedWorkflow& w) {
   auto inserted = run(kInsertWorkflow, params(w.bundle_id, std::int64_t{w.version}, w.source_hash, w.source, w.deployed_at));
   if (!inserted) {
     // Another node deployed the same version meanwhile: the same source is a no-op.
-    if (last_sqlstate_ == "23505" && connection_->ok()) {
+    if (last_sqlstate_ == "23505" && connection_->ok() && in_savepoint_) {
       if (auto undone = connection_->simple("ROLLBACK TO SAVEPOINT job"); !undone) return failed(undone.error());
       return apply(w);
     }
