@@ -908,7 +908,9 @@ std::expected<std::vector<WorklistEntry>, EngineError> Engine::worklist(const Ca
 }
 
 std::expected<std::size_t, EngineError> Engine::fire_due_timers(std::size_t limit) {
-  auto due = store_->due_timers(now(), limit);
+  // Claimed for a minute where several nodes share the store (claim_due_timers): each
+  // timer is fired by one of them, and by another when that one dies.
+  auto due = store_->claim_due_timers(now(), limit, std::chrono::minutes(1));
   if (!due) return std::unexpected(EngineError::from(due.error()));
   std::size_t fired = 0;
   for (const auto& t : *due) {

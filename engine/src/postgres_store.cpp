@@ -42,6 +42,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include <pthread.h>
 
@@ -67,7 +68,7 @@ using Kind = StoreError::Kind;
 // The schema version this build creates and reads: the PostgreSQL store's own ledger, in
 // meta.schema_version (docs/storage.md, PostgreSQL). It is not SQLite's user_version: the
 // two schemas differ where the dialects do, and each migrates on its own.
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;
 constexpr std::size_t kMaxIdleReaders = 8;
 
 // Migration N takes the schema from version N-1 to N; never edit a released one. Payloads,
@@ -192,11 +193,20 @@ CREATE TABLE content_chunks (
 INSERT INTO meta (key, value) VALUES ('application', 'onevisit'::bytea);
 )sql";
 
+// Version 2 (issue 16, several nodes): timers and outbox calls are claimed with a lease, in
+// milliseconds of the database server's clock (one clock for every node): `lease_until` is
+// 0 when nobody holds one. The indexes find the claimable ones without a scan.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE timers ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX outbox_pending ON outbox (next_attempt_at, id) WHERE status = 'pending';
+)sql";
+
 struct Migration {
   std::int64_t version;
   const char* sql;
 };
-constexpr Migration kMigrations[] = {{1, kSchemaV1}};
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 // ---------------------------------------------------------------------------------------
@@ -228,8 +238,33 @@ constexpr const char* kMarkIndexed = "UPDATE cases SET indexed = 1 WHERE case_id
 constexpr const char* kDeleteTimer = "DELETE FROM timers WHERE case_id = $1 AND timer_id = $2";
 constexpr const char* kInsertCommand =
     "INSERT INTO commands (scope, command_id, case_id, version, result) VALUES ($1, $2, $3, $4, $5)";
+// Writing a call's outcome ends its claim.
 constexpr const char* kUpdateOutbox =
-    "UPDATE outbox SET status = $1, attempts = $2::bigint, next_attempt_at = $3, last_error = $4 WHERE id = $5";
+    "UPDATE outbox SET status = $1, attempts = $2::bigint, next_attempt_at = $3, last_error = $4, lease_until = 0 WHERE id = $5";
+// The database server's clock in milliseconds: leases are measured on one clock, whatever
+// the nodes' clocks say.
+#define ONEVISIT_PG_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+// Claims due pending calls by whole cases, in the order of their first call: a case none of
+// whose pending calls another node holds, taken by whichever node first gets its advisory
+// lock (pg_try_advisory_xact_lock: the other skips it, so a case's calls never split between
+// nodes); rows another node is claiming right now are skipped (SKIP LOCKED), and a row whose
+// claim committed meanwhile is rechecked on its new version (lease_until). `limit` counts
+// cases.
+constexpr const char* kClaimOutbox =
+    "WITH candidates AS (SELECT o.case_id, MIN(o.id) AS first FROM outbox o WHERE o.status = 'pending' "
+    "AND o.next_attempt_at <= $1 AND NOT EXISTS (SELECT 1 FROM outbox l WHERE l.case_id = o.case_id "
+    "AND l.status = 'pending' AND l.lease_until > " ONEVISIT_PG_NOW_MS ") GROUP BY o.case_id ORDER BY first LIMIT $2), "
+    "mine AS (SELECT case_id FROM candidates WHERE pg_try_advisory_xact_lock(hashtextextended('onevisit-outbox:' || case_id, 0))), "
+    "claimable AS (SELECT o.id FROM outbox o JOIN mine ON mine.case_id = o.case_id WHERE o.status = 'pending' "
+    "AND o.next_attempt_at <= $1 AND o.lease_until <= " ONEVISIT_PG_NOW_MS " FOR UPDATE OF o SKIP LOCKED) "
+    "UPDATE outbox SET lease_until = " ONEVISIT_PG_NOW_MS " + $3 FROM claimable WHERE outbox.id = claimable.id "
+    "RETURNING outbox.id, outbox.idempotency_key, outbox.case_id, outbox.department, outbox.adapter, outbox.operation, "
+    "outbox.payload, outbox.attempts, outbox.next_attempt_at, outbox.status, outbox.last_error";
+constexpr const char* kClaimTimers =
+    "WITH claimable AS (SELECT case_id, timer_id FROM timers WHERE due_at <= $1 AND lease_until <= " ONEVISIT_PG_NOW_MS
+    " ORDER BY due_at, case_id, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED) "
+    "UPDATE timers t SET lease_until = " ONEVISIT_PG_NOW_MS " + $3 FROM claimable c "
+    "WHERE t.case_id = c.case_id AND t.timer_id = c.timer_id RETURNING t.case_id, t.timer_id, t.due_at, t.payload";
 constexpr const char* kSelectWorkflowHash = "SELECT source_hash FROM workflows WHERE bundle_id = $1 AND version = $2::bigint";
 constexpr const char* kInsertWorkflow =
     "INSERT INTO workflows (bundle_id, version, source_hash, source, deployed_at) VALUES ($1, $2::bigint, $3, $4, $5)";
@@ -765,7 +800,7 @@ std::expected<CommitResult, StoreError> Writer::apply_once(const CommitRequest& 
       p.add(t.timer_id).add(t.due_at).add(t.payload);
     });
     sql += ") AS v" + std::string(kIfApplied) +
-           " ON CONFLICT (case_id, timer_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload "
+           " ON CONFLICT (case_id, timer_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload, lease_until = 0 "
            "WHERE timers.due_at <> excluded.due_at OR timers.payload <> excluded.payload)";
   }
   if (!r.outbox.empty()) {
@@ -1041,6 +1076,35 @@ class PostgresStore final : public Store {
     });
   }
 
+  std::expected<std::vector<OutboxRecord>, StoreError> claim_outbox(Timestamp now, std::size_t limit,
+                                                                    std::chrono::milliseconds lease) override {
+    using Records = std::vector<OutboxRecord>;
+    return claim<Records>([&](Connection& c) -> std::expected<Records, StoreError> {
+      auto rows = c.run(kClaimOutbox, params(std::int64_t{now}, to_sql(limit), static_cast<std::int64_t>(lease.count())));
+      if (!rows) return failed(rows.error());
+      auto records = outbox_rows(sealer_, *rows);
+      if (records) std::sort(records->begin(), records->end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+      return records;
+    });
+  }
+
+  std::expected<std::vector<TimerRecord>, StoreError> claim_due_timers(Timestamp now, std::size_t limit,
+                                                                       std::chrono::milliseconds lease) override {
+    using Timers = std::vector<TimerRecord>;
+    return claim<Timers>([&](Connection& c) -> std::expected<Timers, StoreError> {
+      auto rows = c.run(kClaimTimers, params(std::int64_t{now}, to_sql(limit), static_cast<std::int64_t>(lease.count())));
+      if (!rows) return failed(rows.error());
+      Timers out;
+      for (int i = 0; i < rows->rows(); ++i) {
+        out.push_back(TimerRecord{rows->text(i, 0), rows->text(i, 1), rows->int64(i, 2), rows->text(i, 3)});
+      }
+      std::sort(out.begin(), out.end(), [](const TimerRecord& a, const TimerRecord& b) {
+        return std::tie(a.due_at, a.case_id, a.timer_id) < std::tie(b.due_at, b.case_id, b.timer_id);
+      });
+      return out;
+    });
+  }
+
   std::expected<std::vector<OutboxRecord>, StoreError> list_outbox(const std::string& case_id, const std::string& status,
                                                                   std::size_t limit) override {
     using Records = std::vector<OutboxRecord>;
@@ -1150,6 +1214,13 @@ class PostgresStore final : public Store {
     auto future = job->future();
     if (auto queued = writer_.submit(job); !queued) return std::unexpected(queued.error());
     return future.get();
+  }
+
+  // A claim is its own short transaction on a pooled connection (autocommit: one statement),
+  // apart from the writer's batches, so a claim never waits for a batch nor a batch for it.
+  template <typename T, typename F>
+  std::expected<T, StoreError> claim(F&& body) noexcept {
+    return read<T>(std::forward<F>(body));
   }
 
   // Runs `body` on a pooled connection; one that saw an error is closed rather than pooled.

@@ -21,9 +21,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -975,4 +977,103 @@ TEST_CASE("postgresql store: uploaded contents are chunked, shared by every node
   auto damaged = (*node_b)->get(*hash);
   REQUIRE_FALSE(damaged);
   CHECK_THAT(damaged.error(), Catch::Contains("damaged"));
+}
+
+TEST_CASE("postgresql store: nodes claim each due call and timer once, and take over a dead node's claims after the lease",
+          "[postgres]") {
+  PostgresScratch scratch;
+  auto node_a = open_postgres_store(scratch.url());
+  auto node_b = open_postgres_store(scratch.url());
+  REQUIRE(node_a);
+  REQUIRE(node_b);
+  constexpr int kCases = 30;
+  for (int i = 0; i < kCases; ++i) {
+    const auto id = "case-" + std::to_string(i);
+    auto r = make_commit("start-" + id, id, 0, 1);
+    r.outbox = {call(id + "/first"), call(id + "/second")};
+    r.set_timers = {TimerRecord{"", "overdue", 100, "{}"}};
+    commit_ok(**node_a, r);
+  }
+  using std::chrono::milliseconds;
+  // Both nodes claim at once, in small rounds, until nothing is left.
+  std::map<std::string, int> claimed_by;  // idempotency key -> node
+  std::map<std::string, std::set<int>> case_nodes;
+  std::map<std::string, int> timers_by;
+  std::mutex mutex;
+  auto claim_all = [&](Store& store, int node) {
+    for (;;) {
+      auto calls = store.claim_outbox(1000, 7, milliseconds(60'000));
+      auto timers = store.claim_due_timers(1000, 7, milliseconds(60'000));
+      REQUIRE(calls);
+      REQUIRE(timers);
+      std::lock_guard lock(mutex);
+      for (const auto& c : *calls) {
+        CHECK(claimed_by.emplace(c.idempotency_key, node).second);
+        case_nodes[c.case_id].insert(node);
+      }
+      for (const auto& t : *timers) CHECK(timers_by.emplace(t.case_id, node).second);
+      if (calls->empty() && timers->empty()) return;
+    }
+  };
+  std::thread a([&] { claim_all(**node_a, 0); });
+  std::thread b([&] { claim_all(**node_b, 1); });
+  a.join();
+  b.join();
+  CHECK(claimed_by.size() == 2 * kCases);  // every call once
+  CHECK(timers_by.size() == kCases);      // every timer once
+  for (const auto& [case_id, nodes] : case_nodes) {
+    INFO(case_id);
+    CHECK(nodes.size() == 1);  // a case's calls stay together, in order, on one node
+  }
+  // Claimed calls are still pending, but nobody gets them again while the lease runs.
+  CHECK(ok((*node_a)->pending_outbox(1000, 1000)).size() == 2 * kCases);
+  CHECK(ok((*node_a)->claim_outbox(1000, 1000, milliseconds(60'000))).empty());
+  CHECK(ok((*node_b)->claim_due_timers(1000, 1000, milliseconds(60'000))).empty());
+
+  // Writing a call's outcome ends its claim: a retry later is claimable again.
+  auto mine = ok((*node_a)->list_outbox("case-0", "", 10));
+  REQUIRE(mine.size() == 2);
+  for (auto& c : mine) c.next_attempt_at = 500;
+  REQUIRE((*node_a)->update_outbox_many(mine));
+  auto again = ok((*node_b)->claim_outbox(1000, 1000, milliseconds(60'000)));
+  REQUIRE(again.size() == 2);
+  CHECK(again[0].idempotency_key == "case-0/first");
+  CHECK(again[1].idempotency_key == "case-0/second");
+
+  // A node that dies holding claims: after its lease another node takes them over.
+  auto late = make_commit("start-late", "late", 0, 1);
+  late.outbox = {call("late/only")};
+  late.set_timers = {TimerRecord{"", "overdue", 100, "{}"}};
+  commit_ok(**node_a, late);
+  REQUIRE(ok((*node_b)->claim_outbox(1000, 10, milliseconds(300))).size() == 1);
+  REQUIRE(ok((*node_b)->claim_due_timers(1000, 10, milliseconds(300))).size() == 1);
+  node_b->reset();  // gone, without a word
+  CHECK(ok((*node_a)->claim_outbox(1000, 10, milliseconds(60'000))).empty());
+  CHECK(ok((*node_a)->claim_due_timers(1000, 10, milliseconds(60'000))).empty());
+  std::this_thread::sleep_for(milliseconds(400));
+  auto taken = ok((*node_a)->claim_outbox(1000, 10, milliseconds(60'000)));
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].idempotency_key == "late/only");
+  CHECK(timer_keys(ok((*node_a)->claim_due_timers(1000, 10, milliseconds(60'000)))) == V{"late/overdue@100"});
+}
+
+TEST_CASE("store contract: a store of one process claims what is pending and due, every time", "[store-contract]") {
+  // The memory and SQLite stores serve one process: a claim is a plain read (no lease).
+  for (int kind = 0; kind < 2; ++kind) {
+    std::unique_ptr<StoreUnderTest> under_test;
+    if (kind == 0) {
+      under_test = std::make_unique<MemoryUnderTest>();
+    } else {
+      under_test = std::make_unique<SqliteUnderTest>();
+    }
+    Store& store = under_test->store();
+    auto r = make_commit("s", "case-1", 0, 1);
+    r.outbox = {call("k")};
+    r.set_timers = {TimerRecord{"", "t", 100, "{}"}};
+    commit_ok(store, r);
+    for (int round = 0; round < 2; ++round) {
+      CHECK(ok(store.claim_outbox(1000, 10, std::chrono::milliseconds(60'000))).size() == 1);
+      CHECK(ok(store.claim_due_timers(1000, 10, std::chrono::milliseconds(60'000))).size() == 1);
+    }
+  }
 }

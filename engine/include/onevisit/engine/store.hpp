@@ -245,6 +245,25 @@ class Store {
 
   /// Outbox entries with status pending and next_attempt_at <= now, oldest first.
   virtual std::expected<std::vector<OutboxRecord>, StoreError> pending_outbox(Timestamp now, std::size_t limit) = 0;
+
+  /// What a dispatcher takes to deliver: pending_outbox, claimed for `lease` where several
+  /// nodes share the store, so that each call is taken by one of them. A claimed call is
+  /// not returned to anyone again until update_outbox writes its outcome (which ends the
+  /// claim) or the lease runs out (its node died: another takes it over). A case's calls are
+  /// claimed together, so they stay in outbox order on one node. Stores of one process (the
+  /// memory store, SQLite) return pending_outbox.
+  virtual std::expected<std::vector<OutboxRecord>, StoreError> claim_outbox(Timestamp now, std::size_t limit,
+                                                                            std::chrono::milliseconds lease) {
+    (void)lease;
+    return pending_outbox(now, limit);
+  }
+  /// What a timer loop fires: due_timers, claimed for `lease` like claim_outbox. The commit
+  /// that fires a timer removes or moves it; a claim on a timer that stays ends with the lease.
+  virtual std::expected<std::vector<TimerRecord>, StoreError> claim_due_timers(Timestamp now, std::size_t limit,
+                                                                               std::chrono::milliseconds lease) {
+    (void)lease;
+    return due_timers(now, limit);
+  }
   /// Updates an outbox entry's status, attempts, next attempt and last error.
   virtual std::expected<void, StoreError> update_outbox(const OutboxRecord& record) = 0;
   /// Updates many outbox entries in one transaction (all or none): a dispatcher's round.
