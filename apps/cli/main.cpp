@@ -189,6 +189,14 @@ int main(int argc, char** argv) {
   reseal->add_option("--db", store.database, "The SQLite database")->required();
   reseal->add_option("--config", store.config, "Deployment configuration (TOML) with the [storage] keys")->required();
 
+  onevisit::cli::MigrateOptions migrate;
+  auto* migrate_command =
+      app.add_subcommand("migrate", "Copy a district's SQLite file into an empty PostgreSQL database and verify the copy");
+  migrate_command->add_option("--from", migrate.from, "The SQLite database")->required();
+  migrate_command->add_option("--to", migrate.to, "The PostgreSQL URL postgresql://…")->required();
+  migrate_command->add_option("--contents", migrate.contents, "The content folder (default: <from>.contents)");
+  migrate_command->add_option("--config", migrate.config, "Deployment configuration (TOML) with the [storage] keys");
+
   onevisit::server::ServiceOptions serve;
   auto* serve_command = app.add_subcommand("serve", "Run the clerk service: REST API, web console, timers and adapter dispatch");
   serve_command->add_option("--db", serve.database, "The SQLite database (created when missing)")->required();
@@ -225,6 +233,7 @@ int main(int argc, char** argv) {
   if (deploy_command->parsed()) return onevisit::cli::run_deploy(deploy, std::cout, std::cerr);
   if (report_command->parsed()) return onevisit::cli::run_report(report, std::cout, std::cerr);
   if (retention_command->parsed()) return onevisit::cli::run_retention(retention, std::cout, std::cerr);
+  if (migrate_command->parsed()) return onevisit::cli::run_migrate(migrate, std::cout, std::cerr);
   if (store_command->parsed()) {
     for (auto* sub : store_command->get_subcommands()) store.action = sub->get_name();
     return onevisit::cli::run_store(store, std::cout, std::cerr);

@@ -10,6 +10,7 @@
 #include <onevisit/engine/content_store.hpp>
 #include <onevisit/engine/engine.hpp>  // make_memory_store
 #include <onevisit/engine/store.hpp>
+#include <onevisit/engine/store_migration.hpp>
 
 #include "postgres_store.hpp"
 #include "../test_support.hpp"
@@ -1076,4 +1077,88 @@ TEST_CASE("store contract: a store of one process claims what is pending and due
       CHECK(ok(store.claim_due_timers(1000, 10, std::chrono::milliseconds(60'000))).size() == 1);
     }
   }
+}
+
+TEST_CASE("postgresql store: onevisit migrate copies a district's SQLite file and verifies counts and checksums", "[postgres]") {
+  ScratchDir dir;
+  const auto file = dir.file("district.db");
+  std::string upload_hash;
+  {
+    auto sqlite = open_sqlite_store(file);
+    REQUIRE(sqlite);
+    Store& s = **sqlite;
+    REQUIRE(s.deploy(DeployedWorkflow{"enterprise_startup", 2, "hash-2", "workflow ...", 100, 0}));
+    for (int i = 0; i < 12; ++i) {
+      const auto id = "case-" + std::to_string(i);
+      auto start = make_commit("start-" + id, id, 0, 2);
+      start.outbox = {call(id + "/submit")};
+      start.set_timers = {TimerRecord{"", "overdue", 100 + i, "{}"}};
+      start.add_search_tokens = {"name:张" + std::to_string(i)};
+      start.actor = "clerk-1";
+      start.case_number = CaseNumber{20261207, static_cast<std::uint64_t>(i + 1)};
+      commit_ok(s, start);
+      commit_ok(s, make_commit("next-" + id, id, 2, 3));  // its record sits on its last event in SQLite
+    }
+    auto folder = make_folder_content_store(file + ".contents");
+    REQUIRE(folder);
+    upload_hash = (*folder)->put("%PDF-1.7 营业执照").value();
+  }
+  PostgresScratch scratch;
+  auto report = migrate_sqlite_to_postgres(file, file + ".contents", scratch.url());
+  if (!report) FAIL(report.error().message);
+  CHECK(report->rows.at("cases") == 12);
+  CHECK(report->rows.at("events") == 12 * 5);
+  CHECK(report->rows.at("commands") + report->rows.at("commands (on events)") == 24);
+  CHECK(report->checksums.size() == 3);
+  CHECK(report->contents == 1);
+
+  auto opened = open_postgres_store(scratch.url());
+  REQUIRE(opened);
+  Store& pg = **opened;
+  auto loaded = ok(pg.load_case("case-7"));
+  REQUIRE(loaded);
+  CHECK(loaded->summary.version == 5);
+  CHECK(loaded->snapshot == "{\"version\":5}");
+  CHECK(ok(pg.load_events("case-7")).size() == 5);
+  // Both kinds of idempotency records are recognised after the move.
+  CHECK(ok(pg.commit(make_commit("start-case-7", "case-7", 0, 1))).duplicate);
+  CHECK(ok(pg.commit(make_commit("next-case-7", "case-7", 2, 3))).duplicate);
+  CHECK(ok(pg.due_timers(1000, 100)).size() == 12);
+  CHECK(ok(pg.list_outbox("case-3", "", 10)).size() == 1);
+  CHECK(ok(pg.last_case_number(20261207)) == 12);
+  CHECK(ok(pg.list_workflows()).at(0).cases == 12);
+  // The search index works with the file's key.
+  CaseQuery q;
+  q.any_token = V{"name:张4"};
+  CHECK(case_ids(ok(pg.list_cases(q))) == V{"case-4"});
+  // New calls get new ids after the copied ones.
+  auto more = make_commit("start-new", "case-new", 0, 1);
+  more.outbox = {call("case-new/submit")};
+  commit_ok(pg, more);
+  CHECK(ok(pg.list_outbox("case-new", "", 10)).at(0).id > 12);
+  auto contents = make_postgres_content_store(scratch.url());
+  REQUIRE(contents);
+  CHECK((*contents)->get(upload_hash).value() == std::optional<std::string>("%PDF-1.7 营业执照"));
+
+  // A second migration into the same database is refused and changes nothing.
+  auto again = migrate_sqlite_to_postgres(file, "", scratch.url());
+  REQUIRE_FALSE(again);
+  CHECK_THAT(again.error().message, Catch::Contains("already holds"));
+  CaseQuery all;
+  all.limit = 1000;
+  CHECK(ok(pg.count_cases(all)) == 13);
+
+  // The command line: the same copy into another schema, its figures on stdout.
+  PostgresScratch second;
+  const std::string command = std::string(ONEVISIT_CLI) + " migrate --from " + file + " --to '" + second.url() + "' 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string output;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
+  const int status = ::pclose(pipe);
+  INFO(output);
+  CHECK(status == 0);
+  CHECK_THAT(output, Catch::Contains("copied and verified") && Catch::Contains("cases 12;") && Catch::Contains("contents 1"));
+  CHECK_THAT(output, Catch::Contains("checksum events sha256:" + report->checksums.at("events")));
 }
