@@ -368,7 +368,7 @@ STORE_CONTRACT(version_conflict, "a version conflict changes nothing") {
   CHECK(retried.version == 3);
 }
 
-STORE_CONTRACT(command_ids, "a command id is applied once; its retry returns the first result") {
+STORE_CONTRACT(command_ids, "a command id is applied once, its retry returns the first result") {
   Store& store = under_test.store();
   const auto first = commit_ok(store, make_commit("cmd-1", "case-1", 0, 2));
   const auto second = commit_ok(store, make_commit("cmd-2", "case-1", 2, 1));
@@ -618,7 +618,7 @@ STORE_CONTRACT(worklist, "the worklist is ordered by due date with no deadline l
   }
 }
 
-STORE_CONTRACT(case_queries, "cases are listed newest first and filtered; counts stop at the limit") {
+STORE_CONTRACT(case_queries, "cases are listed newest first and filtered, counts stop at the limit") {
   Store& store = under_test.store();
   auto add = [&](const std::string& case_id, const std::string& bundle, const std::string& status, Timestamp started,
                  std::vector<ItemRow> items, const std::string& channel, const std::string& actor, V tokens) {
@@ -769,7 +769,7 @@ STORE_CONTRACT(deploy, "deploying is a no-op for the same source and refused for
   CHECK(listed[1].cases == 2);
 }
 
-STORE_CONTRACT(case_numbers, "a case start raises its day's last case number; a refused one does not") {
+STORE_CONTRACT(case_numbers, "a case start raises its day's last case number, a refused one does not") {
   Store& store = under_test.store();
   auto start = [&](const std::string& id, std::uint64_t sequence) {
     auto r = make_commit("start-" + id, id, 0, 1);
@@ -787,7 +787,7 @@ STORE_CONTRACT(case_numbers, "a case start raises its day's last case number; a 
   CHECK(ok(store.last_case_number(20261207)) == 3);
 }
 
-STORE_CONTRACT(search_index, "old cases are indexed once; indexing is idempotent") {
+STORE_CONTRACT(search_index, "old cases are indexed once, indexing is idempotent") {
   Store& store = under_test.store();
   commit_ok(store, make_commit("s1", "case-1", 0, 1));
   // Every case committed through this API is indexed at once.
@@ -802,7 +802,7 @@ STORE_CONTRACT(search_index, "old cases are indexed once; indexing is idempotent
   CHECK(case_ids(ok(store.list_cases(q))) == V{"case-1"});
 }
 
-STORE_CONTRACT(concurrency, "8 threads commit at once: every commit lands; racers on one case win once per version") {
+STORE_CONTRACT(concurrency, "8 threads commit at once: every commit lands, racers on one case win once per version") {
   Store& store = under_test.store();
   constexpr int kThreads = 8;
   constexpr int kCases = 25;
