@@ -4,8 +4,10 @@
 //      1,000 cases/s: p50, p99, and next to it the floor of any durable commit: one 4 KiB
 //      write + fdatasync, p50, p99
 //   3. memory of 100,000 open cases in a running engine
+//   4. with --postgres URL: commands (case starts) per second through the Engine from 8
+//      threads on that PostgreSQL database, and on SQLite in the same run (docs/storage.md)
 //
-// Usage: onevisit_engine_bench [--cases-for-memory N] [--dir DIR]
+// Usage: onevisit_engine_bench [--cases-for-memory N] [--dir DIR] [--postgres URL]  (with --postgres: figure 4 only)
 // Prints one line per figure. Run it through bench/run.sh for an optimised build.
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/runtime.hpp>
@@ -223,16 +225,51 @@ void memory_of_open_cases(const std::string& dir, std::size_t cases) {
               cases, (after - before) / 1e6, (after - before) / 1e3 / cases, after / 1e6, cases / seconds, threads);
 }
 
+// Case starts per second through the Engine from 8 threads, each start one command and one
+// durable commit: the store's group commit at work.
+void commands_per_second(const std::string& db, const char* label, std::size_t cases) {
+  VirtualClock clock(monday_morning());
+  auto engine = Engine::open({db, &clock});
+  if (!engine || !(*engine)->deploy_sources({{"bench.flow", kFlow}}, {"bench.flow"})) {
+    std::cerr << "cannot open " << label << ": " << (engine ? "deploy failed" : engine.error().message) << "\n";
+    std::exit(1);
+  }
+  const std::size_t threads = 8;
+  std::vector<std::thread> workers;
+  const auto start = Stopwatch::now();
+  for (std::size_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (std::size_t n = t; n < cases; n += threads) {
+        if (!(*engine)->start_case("startup", form(n), "11010519491231002X", {"", "bench", "clerk"})) std::exit(1);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  const double seconds = std::chrono::duration<double>(Stopwatch::now() - start).count();
+  std::printf("commands through the Engine on %s, 8 threads: %.0f case starts/s (%zu in %.2f s)\n", label, cases / seconds, cases,
+              seconds);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);  // one log line per started case would drown the figures
   std::size_t memory_cases = 100'000;
   std::string dir = std::filesystem::temp_directory_path().string();
+  std::string postgres;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--cases-for-memory") memory_cases = std::stoul(argv[i + 1]);
     if (flag == "--dir") dir = argv[i + 1];
+    if (flag == "--postgres") postgres = argv[i + 1];
+  }
+  if (!postgres.empty()) {
+    // Both stores in the same run, on the same machine and disk.
+    commands_per_second(postgres, "PostgreSQL", 20'000);
+    const auto db = dir + "/commands.db";
+    for (const auto* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+    commands_per_second(db, "SQLite", 20'000);
+    return 0;
   }
   VirtualClock clock(monday_morning());
   auto engine = Engine::open({":memory:", &clock});

@@ -2,7 +2,8 @@
 # Installs every build and test dependency from Debian packages (afl++ for the fuzz targets,
 # scripts/fuzz.sh; fonts-noto-cjk so that the console's Chinese shows in Chromium and in the
 # browser tests' screenshots instead of boxes; zbar-tools so that the notices' test reads their
-# QR codes back as a phone would).
+# QR codes back as a phone would; postgresql-15 and libpq-dev for the PostgreSQL store, whose
+# tests start a throwaway cluster with scripts/pg_cluster.sh).
 # Idempotent and quick when everything is already there: dpkg is asked first,
 # apt-get only runs for what is missing.
 set -euo pipefail
@@ -11,7 +12,7 @@ packages=(
   g++ cmake ninja-build pkg-config git python3
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-graph1.81-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libpugixml-dev catch2 libcli11-dev
-  libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libpq-dev libqrencode-dev wrk
+  libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libpq-dev libqrencode-dev postgresql-15 wrk
   chromium zbar-tools
   fonts-noto-cjk
   afl++

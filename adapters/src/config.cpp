@@ -351,9 +351,13 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
         config.dispatch.breaker_cooldown = std::chrono::milliseconds(*number);
       } else if (key == "poll_interval_ms") {
         config.dispatch.poll_interval = std::chrono::milliseconds(*number);
+      } else if (key == "batch") {
+        config.dispatch.batch = static_cast<std::size_t>(*number);
+      } else if (key == "lease_ms") {
+        config.dispatch.lease = std::chrono::milliseconds(*number);
       } else {
         return std::unexpected(where(value.source(), source) + ": unknown or out-of-range setting dispatch." + std::string(key.str()) +
-                               " (max_attempts, first_backoff_ms, max_backoff_ms, workers <= 256, breaker_threshold, breaker_cooldown_ms, poll_interval_ms)");
+                               " (max_attempts, first_backoff_ms, max_backoff_ms, workers <= 256, breaker_threshold, breaker_cooldown_ms, poll_interval_ms, batch, lease_ms)");
       }
     }
   }

@@ -221,7 +221,8 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
 
 std::expected<DispatchReport, engine::StoreError> Dispatcher::drain_once(engine::Timestamp now) {
   DispatchReport report;
-  auto pending = store_.pending_outbox(now, options_.batch);
+  // Claimed where several nodes share the store: each call goes out from one of them.
+  auto pending = store_.claim_outbox(now, options_.batch, options_.lease);
   if (!pending) return std::unexpected(pending.error());
   // Lanes: the calls of one case stay in outbox order on one lane; lanes run in parallel.
   const std::size_t lanes = std::min<std::size_t>(std::max<std::size_t>(1, options_.workers), pending->size());

@@ -15,6 +15,7 @@
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/report.hpp>
 #include <onevisit/engine/simulate.hpp>
+#include <onevisit/engine/store_migration.hpp>
 
 #include <boost/json.hpp>
 
@@ -489,6 +490,28 @@ int run_store(const StoreOptions& o, std::ostream& out, std::ostream& err) {
     for (const auto& id : report->retired) out << " " << id;
   }
   out << "\n";
+  return 0;
+}
+
+int run_migrate(const MigrateOptions& o, std::ostream& out, std::ostream& err) {
+  std::shared_ptr<const engine::AtRestKeys> keys;
+  if (!o.config.empty()) {
+    auto loaded = adapters::load_storage_keys(o.config);
+    if (!loaded) {
+      err << "onevisit migrate: " << loaded.error() << "\n";
+      return 2;
+    }
+    keys = std::move(*loaded);
+  }
+  auto report = engine::migrate_sqlite_to_postgres(o.from, o.contents.empty() ? o.from + ".contents" : o.contents, o.to, keys);
+  if (!report) {
+    err << "onevisit migrate: " << report.error().message << "\n";
+    return 2;
+  }
+  out << "copied and verified:";
+  for (const auto& [table, rows] : report->rows) out << " " << table << " " << rows << ";";
+  out << " contents " << report->contents << "\n";
+  for (const auto& [table, sum] : report->checksums) out << "checksum " << table << " sha256:" << sum << " (equal on both sides)\n";
   return 0;
 }
 

@@ -82,6 +82,17 @@ struct StoreOptions {
 };
 int run_store(const StoreOptions& options, std::ostream& out, std::ostream& err);
 
+/// `onevisit migrate --from file.db --to postgresql://…`: copies a district's SQLite file (its
+/// cases with their history, records, timers, calls and contents) into an empty PostgreSQL
+/// database and verifies counts and checksums (engine/store_migration.hpp).
+struct MigrateOptions {
+  std::string from;      ///< the SQLite file
+  std::string to;        ///< the PostgreSQL URL
+  std::string contents;  ///< the content folder; empty: `<from>.contents`
+  std::string config;    ///< the configuration with the [storage] keys, when the file has any
+};
+int run_migrate(const MigrateOptions& options, std::ostream& out, std::ostream& err);
+
 /// `onevisit retention`: erases the personal data of every closed case whose bundle's
 /// `retain` period has passed (docs/runtime.md, Retention).
 struct RetentionOptions {

@@ -54,14 +54,14 @@ int main(int argc, char** argv) {
 
   onevisit::cli::DeployOptions deploy;
   auto* deploy_command = app.add_subcommand("deploy", "Store workflow versions in a case database");
-  deploy_command->add_option("--db", deploy.database, "The SQLite database (created when missing)")->required();
+  deploy_command->add_option("--db", deploy.database, "The SQLite database (created when missing), or a PostgreSQL URL postgresql://…")->required();
   deploy_command->add_option("files", deploy.paths, "Workflow files or directories")->required();
   deploy_command->add_option("--config", deploy.config, "Deployment configuration (TOML) with the [storage] keys");
 
   onevisit::cli::CaseOptions case_options;
   auto* case_command = app.add_subcommand("case", "Start cases, send commands, show and list them");
   case_command->require_subcommand(1);
-  case_command->add_option("--db", case_options.database, "The SQLite database")->required();
+  case_command->add_option("--db", case_options.database, "The SQLite database, or a PostgreSQL URL postgresql://…")->required();
   case_command->add_option("--format", case_options.format, "Output format: text or json")
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
   case_command->add_option("--as", case_options.role, "The role acting: applicant, clerk, reviewer, supervisor");
@@ -161,14 +161,14 @@ int main(int argc, char** argv) {
 
   onevisit::cli::DispatchCommandOptions dispatch;
   auto* dispatch_command = app.add_subcommand("dispatch", "Deliver the outbox's calls to the departments' systems");
-  dispatch_command->add_option("--db", dispatch.database, "The SQLite database")->required();
+  dispatch_command->add_option("--db", dispatch.database, "The SQLite database, or a PostgreSQL URL postgresql://…")->required();
   dispatch_command->add_option("--config", dispatch.config, "Deployment configuration (TOML): systems and their adapters")->required();
   dispatch_command->add_flag("--once", dispatch.once, "Deliver what is due now and exit");
   dispatch_command->add_option("--interval-ms", dispatch.interval_ms, "Pause between rounds")->default_val(1000);
 
   onevisit::cli::ReportOptions report;
   auto* report_command = app.add_subcommand("report", "Service figures: on-time rate, working days, visits, corrections, 好差评");
-  report_command->add_option("--db", report.database, "The SQLite database")->required();
+  report_command->add_option("--db", report.database, "The SQLite database, or a PostgreSQL URL postgresql://…")->required();
   report_command->add_option("--config", report.config, "Deployment configuration (TOML) with the [storage] keys");
   report_command->add_option("--from", report.from, "Cases started on or after this day (YYYY-MM-DD)");
   report_command->add_option("--to", report.to, "Cases started on or before this day (YYYY-MM-DD)");
@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
 
   onevisit::cli::RetentionOptions retention;
   auto* retention_command = app.add_subcommand("retention", "Erase the personal data of closed cases whose bundle's retention has passed");
-  retention_command->add_option("--db", retention.database, "The SQLite database")->required();
+  retention_command->add_option("--db", retention.database, "The SQLite database, or a PostgreSQL URL postgresql://…")->required();
   retention_command->add_option("--config", retention.config, "Deployment configuration (TOML) with the [storage] keys");
   retention_command->add_option("--actor", retention.actor, "Who the cases' history names")->default_val("system:retention");
 
@@ -188,6 +188,14 @@ int main(int argc, char** argv) {
   auto* reseal = store_command->add_subcommand("reseal", "Encrypt every personal value under the current key (after a rotation)");
   reseal->add_option("--db", store.database, "The SQLite database")->required();
   reseal->add_option("--config", store.config, "Deployment configuration (TOML) with the [storage] keys")->required();
+
+  onevisit::cli::MigrateOptions migrate;
+  auto* migrate_command =
+      app.add_subcommand("migrate", "Copy a district's SQLite file into an empty PostgreSQL database and verify the copy");
+  migrate_command->add_option("--from", migrate.from, "The SQLite database")->required();
+  migrate_command->add_option("--to", migrate.to, "The PostgreSQL URL postgresql://…")->required();
+  migrate_command->add_option("--contents", migrate.contents, "The content folder (default: <from>.contents)");
+  migrate_command->add_option("--config", migrate.config, "Deployment configuration (TOML) with the [storage] keys");
 
   onevisit::server::ServiceOptions serve;
   auto* serve_command = app.add_subcommand("serve", "Run the clerk service: REST API, web console, timers and adapter dispatch");
@@ -231,6 +239,7 @@ int main(int argc, char** argv) {
   if (deploy_command->parsed()) return onevisit::cli::run_deploy(deploy, std::cout, std::cerr);
   if (report_command->parsed()) return onevisit::cli::run_report(report, std::cout, std::cerr);
   if (retention_command->parsed()) return onevisit::cli::run_retention(retention, std::cout, std::cerr);
+  if (migrate_command->parsed()) return onevisit::cli::run_migrate(migrate, std::cout, std::cerr);
   if (store_command->parsed()) {
     for (auto* sub : store_command->get_subcommands()) store.action = sub->get_name();
     return onevisit::cli::run_store(store, std::cout, std::cerr);

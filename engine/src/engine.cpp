@@ -221,6 +221,13 @@ Engine::~Engine() = default;
 
 std::expected<std::shared_ptr<Store>, EngineError> open_store(const EngineOptions& options) {
   if (options.database == ":memory:") return std::shared_ptr<Store>(make_memory_store());
+  if (is_postgres_url(options.database)) {
+    PostgresOptions postgres;
+    postgres.keys = options.keys;
+    auto opened = open_postgres_store(options.database, postgres);
+    if (!opened) return std::unexpected(EngineError::from(opened.error()));
+    return std::shared_ptr<Store>(std::move(*opened));
+  }
   SqliteOptions sqlite;
   sqlite.keys = options.keys;
   auto opened = open_sqlite_store(options.database, sqlite);
@@ -238,6 +245,11 @@ std::expected<std::unique_ptr<Engine>, EngineError> Engine::open(const EngineOpt
   std::unique_ptr<ContentStore> contents;
   if (options.content_folder.empty() && options.database == ":memory:") {
     contents = make_memory_content_store();
+  } else if (options.content_folder.empty() && is_postgres_url(options.database)) {
+    // Every node of one PostgreSQL database sees the same uploads.
+    auto shared = make_postgres_content_store(options.database, options.keys);
+    if (!shared) return std::unexpected(make_error(EngineError::Kind::store, shared.error()));
+    contents = std::move(*shared);
   } else {
     auto folder = make_folder_content_store(options.content_folder.empty() ? options.database + ".contents" : options.content_folder,
                                             options.database == ":memory:" ? nullptr : options.keys);
@@ -896,7 +908,9 @@ std::expected<std::vector<WorklistEntry>, EngineError> Engine::worklist(const Ca
 }
 
 std::expected<std::size_t, EngineError> Engine::fire_due_timers(std::size_t limit) {
-  auto due = store_->due_timers(now(), limit);
+  // Claimed for a minute where several nodes share the store (claim_due_timers): each
+  // timer is fired by one of them, and by another when that one dies.
+  auto due = store_->claim_due_timers(now(), limit, std::chrono::minutes(1));
   if (!due) return std::unexpected(EngineError::from(due.error()));
   std::size_t fired = 0;
   for (const auto& t : *due) {

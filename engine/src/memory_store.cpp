@@ -1,10 +1,15 @@
-// A Store in memory, with the same semantics as the SQLite one (minus durability).
+// A Store in memory, with the same semantics as the SQLite one (minus durability): the same
+// request validation (store_common.hpp) and the store contract's tests
+// (tests/engine/store_contract_test.cpp) hold it to them.
 #include <onevisit/engine/engine.hpp>
+
+#include "store_common.hpp"
 
 #include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
+#include <tuple>
 
 namespace onevisit::engine {
 
@@ -13,24 +18,37 @@ namespace {
 class MemoryStore final : public Store {
  public:
   std::expected<CommitResult, StoreError> commit(const CommitRequest& request) override {
+    if (auto error = store_common::validate(request)) return std::unexpected(*error);
     std::lock_guard lock(mutex_);
     if (!request.command_id.empty()) {
-      if (auto seen = find(request.case_id, request.command_id)) return *seen;
+      if (auto seen = find_record(request.case_id, request.command_id)) {
+        // The same id on another case is a client's bug, not a retry (as on SQLite).
+        if (seen->first != request.case_id) {
+          return std::unexpected(StoreError{StoreError::Kind::invalid, "command id \"" + request.command_id +
+                                                                           "\" was already used for case \"" + seen->first +
+                                                                           "\", not \"" + request.case_id + "\""});
+        }
+        return seen->second;
+      }
     }
     const auto existing = cases_.find(request.case_id);
+    if (existing == cases_.end() && request.expected_version > 0) {
+      return std::unexpected(StoreError{StoreError::Kind::not_found, "case " + request.case_id + ": expected at version " +
+                                                                        std::to_string(request.expected_version) +
+                                                                        ", but there is no such case"});
+    }
     const std::uint64_t current = existing == cases_.end() ? 0 : existing->second.summary.version;
     if (current != request.expected_version) {
       return std::unexpected(StoreError{StoreError::Kind::version_conflict, "case " + request.case_id + " is at version " +
                                                                               std::to_string(current) + ", not " +
                                                                               std::to_string(request.expected_version)});
     }
-    for (std::size_t i = 0; i < request.events.size(); ++i) {
-      if (request.events[i].sequence != request.expected_version + i + 1) {
-        return std::unexpected(StoreError{StoreError::Kind::invalid, "event sequences must follow the case version"});
-      }
-    }
-    if (request.summary.version != request.expected_version + request.events.size()) {
-      return std::unexpected(StoreError{StoreError::Kind::invalid, "the summary's version does not match the events"});
+    if (existing != cases_.end() && (existing->second.summary.bundle_id != request.summary.bundle_id ||
+                                     existing->second.summary.bundle_version != request.summary.bundle_version)) {
+      return std::unexpected(StoreError{StoreError::Kind::invalid, "case " + request.case_id + " runs on " +
+                                                                       existing->second.summary.bundle_id + " version " +
+                                                                       std::to_string(existing->second.summary.bundle_version) +
+                                                                       " and cannot move to another workflow version"});
     }
     // Erasure replaces earlier payloads in place: every one named must exist, checked before
     // anything changes.
@@ -49,7 +67,14 @@ class MemoryStore final : public Store {
       }
     }
     auto& c = cases_[request.case_id];
+    // The store keeps what only it may decide: the case's id, its start, its channel.
+    const CaseSummary before = c.summary;
     c.summary = request.summary;
+    c.summary.case_id = request.case_id;
+    if (request.expected_version > 0) {
+      c.summary.started_at = before.started_at;
+      c.summary.channel = before.channel;
+    }
     for (const auto& e : request.rewrite_events) c.events[e.sequence - 1].payload = e.payload;
     for (const auto& [id, payload] : request.rewrite_outbox) outbox_[id].payload = payload;
     if (!request.snapshot.empty()) {
@@ -65,11 +90,16 @@ class MemoryStore final : public Store {
         *it = row;
       }
     }
+    // Timers and calls belong to the request's case (they may leave their case_id empty).
     for (const auto& id : request.cancel_timers) timers_.erase({request.case_id, id});
-    for (const auto& t : request.set_timers) timers_[{t.case_id, t.timer_id}] = t;
+    for (auto t : request.set_timers) {
+      t.case_id = request.case_id;
+      timers_[{t.case_id, t.timer_id}] = std::move(t);
+    }
     for (auto o : request.outbox) {
       if (outbox_keys_.contains(o.idempotency_key)) continue;
       o.id = ++next_outbox_;
+      o.case_id = request.case_id;
       outbox_keys_.insert(o.idempotency_key);
       outbox_.emplace(o.id, std::move(o));
     }
@@ -84,7 +114,8 @@ class MemoryStore final : public Store {
     if (!request.command_id.empty()) {
       // Scoped as in the SQLite store: case starts and commits without events by id alone.
       const bool by_id_alone = request.expected_version == 0 || request.events.empty();
-      commands_.emplace(std::pair{by_id_alone ? std::string() : request.case_id, request.command_id}, result);
+      commands_.emplace(std::pair{by_id_alone ? std::string() : request.case_id, request.command_id},
+                        std::pair{request.case_id, result});
     }
     return result;
   }
@@ -92,7 +123,8 @@ class MemoryStore final : public Store {
   std::expected<std::optional<CommitResult>, StoreError> find_command(
       const std::string& case_id, const std::string& command_id) override {
     std::lock_guard lock(mutex_);
-    return find(case_id, command_id);
+    if (auto seen = find_record(case_id, command_id)) return std::optional<CommitResult>{seen->second};
+    return std::optional<CommitResult>{};
   }
 
   std::expected<std::optional<StoredCase>, StoreError> load_case(const std::string& case_id) override {
@@ -168,9 +200,10 @@ class MemoryStore final : public Store {
         all.push_back(WorklistEntry{id, c.summary.bundle_id, r});
       }
     }
-    std::stable_sort(all.begin(), all.end(), [](const WorklistEntry& a, const WorklistEntry& b) {
+    // As the SQLite store: by due date (none last), then by case and item.
+    std::sort(all.begin(), all.end(), [](const WorklistEntry& a, const WorklistEntry& b) {
       const auto ka = a.item.due_at == 0 ? INT64_MAX : a.item.due_at, kb = b.item.due_at == 0 ? INT64_MAX : b.item.due_at;
-      return ka < kb;
+      return std::tie(ka, a.case_id, a.item.item_id) < std::tie(kb, b.case_id, b.item.item_id);
     });
     std::vector<WorklistEntry> out;
     for (std::size_t i = q.offset; i < all.size() && out.size() < q.limit; ++i) out.push_back(all[i]);
@@ -210,26 +243,31 @@ class MemoryStore final : public Store {
   }
 
   std::expected<void, StoreError> update_outbox(const OutboxRecord& record) override {
+    if (auto error = store_common::validate(record)) return std::unexpected(*error);
     std::lock_guard lock(mutex_);
-    const auto it = outbox_.find(record.id);
-    if (it == outbox_.end()) return std::unexpected(StoreError{StoreError::Kind::not_found, "no outbox entry " + std::to_string(record.id)});
-    it->second.attempts = record.attempts;
-    it->second.next_attempt_at = record.next_attempt_at;
-    it->second.status = record.status;
-    it->second.last_error = record.last_error;
+    return update(record);
+  }
+
+  // All or none, as one transaction would be.
+  std::expected<void, StoreError> update_outbox_many(const std::vector<OutboxRecord>& records) override {
+    for (const auto& record : records) {
+      if (auto error = store_common::validate(record)) return std::unexpected(*error);
+    }
+    std::lock_guard lock(mutex_);
+    for (const auto& record : records) {
+      if (!outbox_.contains(record.id)) {
+        return std::unexpected(StoreError{StoreError::Kind::not_found, "no outbox entry " + std::to_string(record.id)});
+      }
+    }
+    for (const auto& record : records) {
+      if (auto done = update(record); !done) return done;
+    }
     return {};
   }
 
   std::expected<bool, StoreError> deploy(const DeployedWorkflow& w) override {
-    std::lock_guard lock(mutex_);
-    const auto key = std::make_pair(w.bundle_id, w.version);
-    if (auto it = workflows_.find(key); it != workflows_.end()) {
-      if (it->second.source_hash == w.source_hash) return false;
-      return std::unexpected(StoreError{StoreError::Kind::invalid, "bundle " + w.bundle_id + " version " + std::to_string(w.version) +
-                                                                       " is already deployed with another source; raise the version"});
-    }
-    workflows_.emplace(key, w);
-    return true;
+    if (auto error = store_common::validate(w)) return std::unexpected(*error);
+    return deploy_valid(w);
   }
 
   std::expected<std::uint64_t, StoreError> last_case_number(std::int32_t day) override {
@@ -253,6 +291,29 @@ class MemoryStore final : public Store {
   }
 
  private:
+  // REQUIRES: mutex_ held; `record` valid.
+  std::expected<void, StoreError> update(const OutboxRecord& record) {
+    const auto it = outbox_.find(record.id);
+    if (it == outbox_.end()) return std::unexpected(StoreError{StoreError::Kind::not_found, "no outbox entry " + std::to_string(record.id)});
+    it->second.attempts = record.attempts;
+    it->second.next_attempt_at = record.next_attempt_at;
+    it->second.status = record.status;
+    it->second.last_error = record.last_error;
+    return {};
+  }
+
+  std::expected<bool, StoreError> deploy_valid(const DeployedWorkflow& w) {
+    std::lock_guard lock(mutex_);
+    const auto key = std::make_pair(w.bundle_id, w.version);
+    if (auto it = workflows_.find(key); it != workflows_.end()) {
+      if (it->second.source_hash == w.source_hash) return false;
+      return std::unexpected(StoreError{StoreError::Kind::invalid, "bundle " + w.bundle_id + " version " + std::to_string(w.version) +
+                                                                       " is already deployed with another source; raise the version"});
+    }
+    workflows_.emplace(key, w);
+    return true;
+  }
+
   struct CaseRecord {
     CaseSummary summary;
     std::string snapshot;
@@ -296,14 +357,14 @@ class MemoryStore final : public Store {
     return true;
   }
 
-  // The idempotency record of `command_id`: by the id alone, then in `case_id`.
-  // REQUIRES: mutex_ held.
-  std::optional<CommitResult> find(const std::string& case_id, const std::string& command_id) const {
+  // The idempotency record of `command_id`, by the id alone, then in `case_id`: the case it
+  // was for and its result, marked duplicate. REQUIRES: mutex_ held.
+  std::optional<std::pair<std::string, CommitResult>> find_record(const std::string& case_id, const std::string& command_id) const {
     for (const auto& scope : {std::string(), case_id}) {
       if (const auto it = commands_.find({scope, command_id}); it != commands_.end()) {
-        CommitResult r = it->second;
-        r.duplicate = true;
-        return r;
+        auto record = it->second;
+        record.second.duplicate = true;
+        return record;
       }
     }
     return std::nullopt;
@@ -312,8 +373,9 @@ class MemoryStore final : public Store {
   std::mutex mutex_;
   std::map<std::int32_t, std::uint64_t> case_sequences_;  ///< the last generated case number by day
   std::map<std::string, CaseRecord> cases_;
-  // Idempotency records by (scope, command id): scope "" for records found by the id alone.
-  std::map<std::pair<std::string, std::string>, CommitResult> commands_;
+  // Idempotency records by (scope, command id): scope "" for records found by the id alone;
+  // each with the case it was for and its result.
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, CommitResult>> commands_;
   std::map<std::pair<std::string, std::string>, TimerRecord> timers_;
   std::map<std::uint64_t, OutboxRecord> outbox_;
   std::set<std::string> outbox_keys_;

@@ -14,6 +14,8 @@
 // a Connection, and every Statement borrowed from it, may be used by one thread at a time.
 #pragma once
 
+#include "store_common.hpp"
+
 #include <onevisit/engine/store.hpp>
 
 #include <sqlite3.h>
@@ -55,12 +57,8 @@ struct OptionalText {
   const std::string* text = nullptr;
 };
 
-/// Bytes bound as a BLOB (sealed values), or as TEXT when `blob` is false: a column that
-/// holds either (docs/storage.md, Encryption at rest).
-struct Bytes {
-  std::string_view data;
-  bool blob = true;
-};
+/// Bytes bound as a BLOB, or as text (store_common.hpp).
+using Bytes = store_common::SealedBytes;
 
 class Statement {
  public:

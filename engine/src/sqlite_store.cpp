@@ -20,6 +20,7 @@
 
 #include "sealing.hpp"
 #include "sqlite_connection.hpp"
+#include "store_common.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -49,6 +50,19 @@ using sqlite::OptionalText;
 using sqlite::Statement;
 using sqlite::to_sql;
 using Kind = StoreError::Kind;
+using store_common::capped;
+using store_common::case_query;
+using store_common::command_name;
+using store_common::CasePlan;
+using store_common::DynamicQuery;
+using store_common::fail;
+using store_common::in_quotes;
+using store_common::kFewCases;
+using store_common::make_error;
+using store_common::place_of;
+using store_common::Sealer;
+using store_common::validate;
+using store_common::worklist_query;
 
 // PRAGMA application_id of every onevisit database: "ONEV" in ASCII.
 constexpr std::int64_t kApplicationId = 0x4F4E4556;
@@ -74,73 +88,7 @@ constexpr const char* kConfigureWriter =
     "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
     "PRAGMA journal_size_limit = 67108864; PRAGMA secure_delete = FAST;";
 
-StoreError make_error(Kind kind, std::string message) { return StoreError{kind, std::move(message)}; }
-std::unexpected<StoreError> fail(Kind kind, std::string message) {
-  return std::unexpected(make_error(kind, std::move(message)));
-}
 
-std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-// ---------------------------------------------------------------------------------------
-// Encryption at rest (docs/storage.md). The personal columns — events.payload,
-// snapshots.snapshot, outbox.payload — are sealed (sealing.hpp) when the store has keys, and
-// written as clear text when it has none. Each value is bound to its column and case, so a
-// sealed value moved to another case does not open.
-
-// Where a sealed value belongs: its associated data.
-std::string place_of(std::string_view column, std::string_view case_id) {
-  std::string place(column);
-  place += '/';
-  place += case_id;
-  return place;
-}
-
-class Sealer {
- public:
-  explicit Sealer(std::shared_ptr<const AtRestKeys> keys, sealing::IndexKey index_key = {})
-      : keys_(keys && !keys->empty() ? std::move(keys) : nullptr), index_key_(index_key) {}
-
-  // A search token as the index holds it: its keyed hash (docs/storage.md, Search index).
-  std::string blind(std::string_view token) const { return sealing::blind_hash(index_key_, token); }
-
-  bool enabled() const { return keys_ != nullptr; }
-  const AtRestKeys* keys() const { return keys_.get(); }
-
-  // A value ready to bind: the sealed bytes (which it keeps alive) or the clear text.
-  class Value {
-   public:
-    Value(std::string_view clear, std::optional<std::string> sealed) : clear_(clear), sealed_(std::move(sealed)) {}
-    Bytes bound() const { return sealed_ ? Bytes{*sealed_, true} : Bytes{clear_, false}; }
-
-   private:
-    std::string_view clear_;
-    std::optional<std::string> sealed_;
-  };
-
-  Value seal(std::string_view clear, std::string_view column, std::string_view case_id) const {
-    if (!keys_) return Value(clear, std::nullopt);
-    return Value(clear, sealing::seal(keys_->current(), clear, place_of(column, case_id)));
-  }
-
-  // The clear text of a stored value (sealed or not).
-  std::expected<std::string, StoreError> open(std::string_view stored, std::string_view column,
-                                              std::string_view case_id) const {
-    if (!sealing::is_sealed(stored)) return std::string(stored);
-    static const AtRestKeys kNone;
-    auto clear = sealing::open(keys_ ? *keys_ : kNone, stored, place_of(column, case_id));
-    if (clear) return std::move(*clear);
-    const std::string what = "case " + in_quotes(case_id) + ": its " + std::string(column);
-    if (clear.error().kind == sealing::OpenError::Kind::unknown_key) {
-      return fail(Kind::locked, what + " is encrypted under key " + in_quotes(clear.error().key_id) +
-                                    ", which this store was not given ([storage.keys] of the configuration)");
-    }
-    return fail(Kind::corrupt, what + " is sealed but does not open: damaged, or copied from another case or column");
-  }
-
- private:
-  std::shared_ptr<const AtRestKeys> keys_;
-  sealing::IndexKey index_key_;
-};
 
 int busy_timeout_ms(const SqliteOptions& options) {
   return static_cast<int>(std::clamp<std::int64_t>(options.busy_timeout.count(), 0, 1 << 30));
@@ -512,126 +460,16 @@ std::expected<void, StoreError> execute(Connection& c, const char* sql, const Ar
   return stmt->run();
 }
 
-/// A query assembled from optional filters: its text and its parameters in order.
-struct DynamicQuery {
-  std::string sql;
-  std::vector<std::variant<std::int64_t, std::string>> params;
-
-  void where(std::string_view condition, std::variant<std::int64_t, std::string> param) {
-    sql += " AND ";
-    sql += condition;
-    params.push_back(std::move(param));
+// Binds a DynamicQuery's parameters in order to its prepared statement.
+std::expected<Statement, StoreError> prepare(Connection& c, const DynamicQuery& query) {
+  auto stmt = c.prepare(query.sql);
+  if (!stmt) return stmt;
+  for (const auto& p : query.params) {
+    std::visit([&](const auto& v) { stmt->bind(v); }, p);
   }
-
-  std::expected<Statement, StoreError> prepare(Connection& c) const {
-    auto stmt = c.prepare(sql);
-    if (!stmt) return stmt;
-    for (const auto& p : params) {
-      std::visit([&](const auto& v) { stmt->bind(v); }, p);
-    }
-    return stmt;
-  }
-};
-
-bool valid_outbox_status(std::string_view s) { return s == "pending" || s == "delivered" || s == "parked"; }
-
-// ---------------------------------------------------------------------------------------
-// Request validation: everything that can be checked without the database, before queueing.
-
-// How errors name a request's command: by its id, when it has one.
-std::string command_name(const CommitRequest& r) {
-  return r.command_id.empty() ? std::string("a command") : "command " + in_quotes(r.command_id);
+  return stmt;
 }
 
-std::optional<StoreError> validate(const CommitRequest& r) {
-  const auto invalid = [](std::string message) { return make_error(Kind::invalid, std::move(message)); };
-  if (r.case_id.empty()) return invalid(command_name(r) + " names no case");
-  const std::string who = command_name(r) + " on case " + in_quotes(r.case_id);
-  if (!r.summary.case_id.empty() && r.summary.case_id != r.case_id) {
-    return invalid(who + ": its summary is for case " + in_quotes(r.summary.case_id));
-  }
-  if (r.summary.bundle_id.empty()) return invalid(who + ": the summary names no bundle");
-  if (r.expected_version == 0 && r.events.empty()) {
-    return invalid(who + ": a new case needs at least one event");
-  }
-  constexpr auto kMaxVersion = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  if (r.expected_version > kMaxVersion - r.events.size())
-    return invalid(who + ": the case version overflows");
-  for (std::size_t i = 0; i < r.events.size(); ++i) {
-    const auto want = r.expected_version + 1 + i;
-    if (r.events[i].sequence != want) {
-      return invalid(who + ": expected event " + std::to_string(i + 1) + " to have sequence " +
-                     std::to_string(want) + " (expected_version + " + std::to_string(i + 1) +
-                     "), but it has " + std::to_string(r.events[i].sequence));
-    }
-    if (r.events[i].type.empty()) return invalid(who + ": event " + std::to_string(want) + " has no type");
-  }
-  const auto version_after = r.expected_version + r.events.size();
-  if (r.summary.version != version_after) {
-    return invalid(who + ": expected the summary at version " + std::to_string(version_after) +
-                   " (expected_version + events), but it says " + std::to_string(r.summary.version));
-  }
-  std::set<std::string_view> seen;
-  for (const auto& item : r.items) {
-    if (item.item_id.empty()) return invalid(who + ": an item row has no item id");
-    if (!seen.insert(item.item_id).second)
-      return invalid(who + ": item " + in_quotes(item.item_id) + " appears twice");
-    if (item.light != "" && item.light != "yellow" && item.light != "red") {
-      return invalid(who + ": item " + in_quotes(item.item_id) + " has light " + in_quotes(item.light) +
-                     "; expected \"\", \"yellow\" or \"red\"");
-    }
-  }
-  seen.clear();
-  for (const auto& timer : r.set_timers) {
-    if (timer.timer_id.empty()) return invalid(who + ": a timer has no timer id");
-    if (!timer.case_id.empty() && timer.case_id != r.case_id) {
-      return invalid(who + ": timer " + in_quotes(timer.timer_id) + " belongs to case " +
-                     in_quotes(timer.case_id));
-    }
-    if (!seen.insert(timer.timer_id).second)
-      return invalid(who + ": timer " + in_quotes(timer.timer_id) + " is set twice");
-  }
-  for (const auto& id : r.cancel_timers) {
-    if (id.empty()) return invalid(who + ": a cancelled timer has no timer id");
-    if (seen.contains(id)) return invalid(who + ": timer " + in_quotes(id) + " is both set and cancelled");
-  }
-  for (const auto& o : r.outbox) {
-    if (o.idempotency_key.empty()) return invalid(who + ": an outbox entry has no idempotency key");
-    if (!o.case_id.empty() && o.case_id != r.case_id) {
-      return invalid(who + ": outbox entry " + in_quotes(o.idempotency_key) + " belongs to case " +
-                     in_quotes(o.case_id));
-    }
-    if (!valid_outbox_status(o.status)) {
-      return invalid(who + ": outbox entry " + in_quotes(o.idempotency_key) + " has status " +
-                     in_quotes(o.status) + "; expected pending, delivered or parked");
-    }
-    if (o.attempts < 0)
-      return invalid(who + ": outbox entry " + in_quotes(o.idempotency_key) + " has negative attempts");
-  }
-  return std::nullopt;
-}
-
-std::optional<StoreError> validate(const OutboxRecord& o) {
-  if (o.id == 0) return make_error(Kind::invalid, "an outbox update needs the entry's id");
-  if (!valid_outbox_status(o.status)) {
-    return make_error(Kind::invalid, "outbox entry " + std::to_string(o.id) + ": status " +
-                                         in_quotes(o.status) + " is not one of pending, delivered, parked");
-  }
-  if (o.attempts < 0)
-    return make_error(Kind::invalid, "outbox entry " + std::to_string(o.id) + ": negative attempts");
-  return std::nullopt;
-}
-
-std::optional<StoreError> validate(const DeployedWorkflow& w) {
-  if (w.bundle_id.empty()) return make_error(Kind::invalid, "a deployed workflow needs a bundle id");
-  if (w.version <= 0) {
-    return make_error(Kind::invalid, "bundle " + in_quotes(w.bundle_id) + ": version " +
-                                         std::to_string(w.version) + " is not positive");
-  }
-  if (w.source_hash.empty())
-    return make_error(Kind::invalid, "bundle " + in_quotes(w.bundle_id) + ": no source hash");
-  return std::nullopt;
-}
 
 // ---------------------------------------------------------------------------------------
 // A command's idempotency record and the case it was for: in `commands` (case starts,
@@ -1508,103 +1346,9 @@ std::expected<T, StoreError> guarded(F&& body) noexcept {
   }
 }
 
-// How to test "the account acted on it" and "it has an item of the department": a few matching
-// cases are best read from their own index and sorted (`IN`), many by walking the cases newest
-// first and probing each (`EXISTS`), which stops at the page's end. Neither alone stays fast at
-// 100,000 cases: a reviewer who acted on ten cases would probe all 100,000, a clerk who acted on
-// all of them would sort 100,000. case_plan decides by a capped count of the index entries.
-struct CasePlan {
-  bool few_by_actor = false;
-  bool few_in_department = false;
-};
-constexpr std::size_t kFewCases = 2000;
-
-// The filters of CaseQuery on `cases c` (list_cases, count_cases), after `select`.
-DynamicQuery case_query(std::string select, const CaseQuery& q, const CasePlan& plan = {}) {
-  DynamicQuery query;
-  query.sql = std::move(select) + " FROM cases c WHERE 1 = 1";
-  if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
-  if (q.status) query.where("c.status = ?", *q.status);
-  if (q.channel) query.where("c.channel = ?", *q.channel);
-  if (q.started_from) query.where("c.started_at >= ?", std::int64_t{*q.started_from});
-  if (q.started_before) query.where("c.started_at < ?", std::int64_t{*q.started_before});
-  if (q.actor) {
-    query.where(plan.few_by_actor ? "c.case_id IN (SELECT a.case_id FROM case_actors a WHERE a.actor = ?)"
-                                  : "EXISTS (SELECT 1 FROM case_actors a WHERE a.actor = ? AND a.case_id = c.case_id)",
-                *q.actor);
-  }
-  if (q.scope_department) {
-    query.where(plan.few_in_department ? "c.case_id IN (SELECT d.case_id FROM case_items d WHERE d.department = ?)"
-                                       : "EXISTS (SELECT 1 FROM case_items d WHERE d.department = ? AND d.case_id = c.case_id)",
-                *q.scope_department);
-  }
-  if (q.any_token || q.case_id) {
-    // A search: the tokens' hashes were bound by the caller's Sealer (search_condition).
-    std::string condition = "(";
-    bool first = true;
-    if (q.case_id) {
-      condition += "c.case_id = ?";
-      query.params.emplace_back(*q.case_id);
-      first = false;
-    }
-    if (q.any_token && !q.any_token->empty()) {
-      condition += first ? "" : " OR ";
-      condition += "c.case_id IN (SELECT t.case_id FROM search_tokens t WHERE t.token IN (";
-      for (std::size_t i = 0; i < q.any_token->size(); ++i) {
-        condition += i == 0 ? "?" : ", ?";
-        query.params.emplace_back((*q.any_token)[i]);
-      }
-      condition += "))";
-      first = false;
-    }
-    if (first) condition += "0 = 1";
-    query.sql += " AND " + condition + ")";
-  }
-  if (q.department || q.item_state || q.due_before) {
-    // All item filters hold for one and the same item. An item with a department or a
-    // due date filter must still be open (non-final); a state filter alone may name a
-    // final state (e.g. cases with a rejected item).
-    std::string exists = "EXISTS (SELECT 1 FROM case_items i WHERE i.case_id = c.case_id";
-    if (q.department || q.due_before) exists += " AND i.final = 0";
-    if (q.department) {
-      exists += " AND i.department = ?";
-      query.params.emplace_back(*q.department);
-    }
-    if (q.item_state) {
-      exists += " AND i.state = ?";
-      query.params.emplace_back(*q.item_state);
-    }
-    if (q.due_before) {
-      exists += " AND i.due_at <> 0 AND i.due_at <= ?";
-      query.params.emplace_back(std::int64_t{*q.due_before});
-    }
-    query.sql += " AND " + exists + ")";
-  }
-  return query;
-}
-
-// The filters of CaseQuery on open items `case_items i JOIN cases c` (worklist), with `part`.
-DynamicQuery worklist_query(const char* columns, const char* part, const CaseQuery& q) {
-  DynamicQuery query;
-  query.sql = std::string("SELECT ") + columns +
-              " FROM case_items i JOIN cases c ON c.case_id = i.case_id WHERE i.final = 0 AND " + part;
-  if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
-  if (q.status) query.where("c.status = ?", *q.status);
-  if (q.department) query.where("i.department = ?", *q.department);
-  if (q.item_state) query.where("i.state = ?", *q.item_state);
-  if (q.due_before) query.where("i.due_at <= ?", std::int64_t{*q.due_before});
-  return query;
-}
-
-// Counting stops at `limit` rows: a tab's count need not walk 100,000 of them to say "1000+".
-DynamicQuery capped(DynamicQuery query, std::size_t limit) {
-  query.sql = "SELECT COUNT(*) FROM (" + query.sql + " LIMIT ?) AS counted";  // PostgreSQL wants the alias
-  query.params.emplace_back(to_sql(limit));
-  return query;
-}
 
 std::expected<std::uint64_t, StoreError> count(Connection& c, const DynamicQuery& query) {
-  auto stmt = query.prepare(c);
+  auto stmt = prepare(c, query);
   if (!stmt) return std::unexpected(stmt.error());
   auto rows = stmt->collect([](const Statement& s) { return s.uint64(0); });
   if (!rows) return std::unexpected(rows.error());
@@ -1730,7 +1474,7 @@ class SqliteStore final : public Store {
           query.sql += " ORDER BY c.started_at DESC, c.case_id LIMIT ? OFFSET ?";
           query.params.emplace_back(to_sql(q.limit));
           query.params.emplace_back(to_sql(q.offset));
-          auto stmt = query.prepare(c);
+          auto stmt = prepare(c, query);
           if (!stmt) return std::unexpected(stmt.error());
           return stmt->collect([](const Statement& s) { return read_summary(s); });
         });
@@ -1765,7 +1509,7 @@ class SqliteStore final : public Store {
             query.sql += " ORDER BY i.due_at, i.case_id, i.item_id LIMIT ? OFFSET ?";
             query.params.emplace_back(to_sql(limit));
             query.params.emplace_back(to_sql(offset));
-            auto stmt = query.prepare(c);
+            auto stmt = prepare(c, query);
             if (!stmt) return std::unexpected(stmt.error());
             return stmt->collect([](const Statement& s) {
               WorklistEntry e;

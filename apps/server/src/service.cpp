@@ -184,6 +184,12 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   if (options.database.empty() || options.database == ":memory:") {
     return std::unexpected(std::string("--db names an SQLite file (accounts and the audit trail need one)"));
   }
+  if (engine::is_postgres_url(options.database)) {
+    // The cases could live there (docs/storage.md, PostgreSQL), but accounts, sessions and
+    // the audit trail are still SQLite only (docs/operations.md).
+    return std::unexpected(std::string("onevisit serve keeps accounts and the audit trail in an SQLite file, not yet in PostgreSQL "
+                                       "(docs/operations.md); give --db an SQLite file"));
+  }
   const auto colon = options.listen.rfind(':');
   unsigned port = 0;
   if (colon == std::string::npos || colon == 0 ||

@@ -156,6 +156,9 @@ struct DispatchOptions {
   std::chrono::milliseconds first_backoff{1000};
   std::chrono::milliseconds max_backoff{10 * 60 * 1000};
   std::size_t batch = 256;
+  /// How long a round's calls stay claimed by this node (Store::claim_outbox): longer than
+  /// a round takes, short enough that another node takes over soon after this one dies.
+  std::chrono::milliseconds lease{5 * 60 * 1000};
   std::uint64_t seed = 0;  ///< for the jitter; 0: random
   /// Calls in flight at once. Calls of one case go through one lane, in outbox order.
   std::size_t workers = 8;

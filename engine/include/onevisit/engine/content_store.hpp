@@ -41,6 +41,13 @@ std::expected<std::unique_ptr<ContentStore>, std::string> make_folder_content_st
 /// Keeps contents in memory: for tests and in-memory engines.
 std::unique_ptr<ContentStore> make_memory_content_store();
 
+/// Contents in the PostgreSQL database of open_postgres_store (its tables must exist: open
+/// the store first), shared by every node on it: chunked, sealed under the current key when
+/// `keys` has one, checked against their hash on every get (docs/storage.md, PostgreSQL).
+/// Thread safety: put and get may be called from any thread (one connection, serialised).
+std::expected<std::unique_ptr<ContentStore>, std::string> make_postgres_content_store(
+    const std::string& url, std::shared_ptr<const AtRestKeys> keys = nullptr);
+
 /// True when `text` is 64 lower-case hex digits.
 bool is_sha256_hex(std::string_view text);
 

@@ -1,4 +1,4 @@
-// Durable storage for cases: the Store interface and its SQLite implementation.
+// Durable storage for cases: the Store interface and its SQLite and PostgreSQL implementations.
 //
 // The runtime decides (pure) and the store persists. One command's effects commit in ONE
 // transaction: the events it produced, the case's new version (and now and then its
@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -244,6 +245,25 @@ class Store {
 
   /// Outbox entries with status pending and next_attempt_at <= now, oldest first.
   virtual std::expected<std::vector<OutboxRecord>, StoreError> pending_outbox(Timestamp now, std::size_t limit) = 0;
+
+  /// What a dispatcher takes to deliver: pending_outbox, claimed for `lease` where several
+  /// nodes share the store, so that each call is taken by one of them. A claimed call is
+  /// not returned to anyone again until update_outbox writes its outcome (which ends the
+  /// claim) or the lease runs out (its node died: another takes it over). A case's calls are
+  /// claimed together, so they stay in outbox order on one node. Stores of one process (the
+  /// memory store, SQLite) return pending_outbox.
+  virtual std::expected<std::vector<OutboxRecord>, StoreError> claim_outbox(Timestamp now, std::size_t limit,
+                                                                            std::chrono::milliseconds lease) {
+    (void)lease;
+    return pending_outbox(now, limit);
+  }
+  /// What a timer loop fires: due_timers, claimed for `lease` like claim_outbox. The commit
+  /// that fires a timer removes or moves it; a claim on a timer that stays ends with the lease.
+  virtual std::expected<std::vector<TimerRecord>, StoreError> claim_due_timers(Timestamp now, std::size_t limit,
+                                                                               std::chrono::milliseconds lease) {
+    (void)lease;
+    return due_timers(now, limit);
+  }
   /// Updates an outbox entry's status, attempts, next attempt and last error.
   virtual std::expected<void, StoreError> update_outbox(const OutboxRecord& record) = 0;
   /// Updates many outbox entries in one transaction (all or none): a dispatcher's round.
@@ -292,5 +312,23 @@ struct ResealReport {
 /// older keys are retired from the file: it opens without them from then on.
 /// An `invalid` error for any other store, or one opened without keys.
 std::expected<ResealReport, StoreError> reseal_sqlite_store(Store& store);
+
+struct PostgresOptions {
+  /// Keys that seal personal columns at rest, as for SqliteOptions::keys.
+  std::shared_ptr<const AtRestKeys> keys;
+  std::size_t max_batch = 256;  ///< commits per group transaction at most
+};
+
+/// True when `database` names a PostgreSQL database (postgresql://… or postgres://…) rather
+/// than an SQLite file: what every `--db` option decides by.
+bool is_postgres_url(std::string_view database);
+
+/// Opens the onevisit tables in a PostgreSQL database, creating or migrating them first.
+/// `url` is a libpq connection URL; several hosts and `target_session_attrs=read-write` let
+/// the store find the primary after a failover (docs/operations.md). The tables live in the
+/// session's current schema (search_path). Refused: a schema with other tables (foreign), a
+/// newer schema version (foreign), keys that do not match the data (locked); a server that
+/// cannot be reached is an io error.
+std::expected<std::unique_ptr<Store>, StoreError> open_postgres_store(const std::string& url, const PostgresOptions& options = {});
 
 }  // namespace onevisit::engine

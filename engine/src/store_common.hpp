@@ -1,0 +1,149 @@
+// Private to the engine: what the SQL stores (SQLite, PostgreSQL) share, and the checks every
+// Store applies to a request before it touches its data (the memory store too), so that their
+// semantics cannot drift (tests/engine/store_contract_test.cpp holds them to one contract).
+//
+// - Request validation: everything that can be checked without the database.
+// - Sealer: encryption at rest of the personal columns and the keyed hashes of search tokens.
+// - The queries of list_cases, count_cases, worklist and count_worklist, built from a
+//   CaseQuery as SQL text with `?` placeholders that both dialects read.
+//
+// Thread safety: everything here is a pure function or an immutable value.
+#pragma once
+
+#include "sealing.hpp"
+
+#include <onevisit/engine/store.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace onevisit::engine::store_common {
+
+using Kind = StoreError::Kind;
+
+inline StoreError make_error(Kind kind, std::string message) { return StoreError{kind, std::move(message)}; }
+inline std::unexpected<StoreError> fail(Kind kind, std::string message) {
+  return std::unexpected(make_error(kind, std::move(message)));
+}
+
+inline std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+/// How errors name a request's command: by its id, when it has one.
+inline std::string command_name(const CommitRequest& r) {
+  return r.command_id.empty() ? std::string("a command") : "command " + in_quotes(r.command_id);
+}
+
+/// Bytes bound as a BLOB (sealed values), or as TEXT when `blob` is false: a column that
+/// holds either (docs/storage.md, Encryption at rest).
+struct SealedBytes {
+  std::string_view data;
+  bool blob = true;
+};
+
+// ---------------------------------------------------------------------------------------
+// Encryption at rest (docs/storage.md). The personal columns — events.payload,
+// snapshots.snapshot, outbox.payload — are sealed (sealing.hpp) when the store has keys, and
+// written as clear text when it has none. Each value is bound to its column and case, so a
+// sealed value moved to another case does not open.
+
+// Where a sealed value belongs: its associated data.
+inline std::string place_of(std::string_view column, std::string_view case_id) {
+  std::string place(column);
+  place += '/';
+  place += case_id;
+  return place;
+}
+
+class Sealer {
+ public:
+  explicit Sealer(std::shared_ptr<const AtRestKeys> keys, sealing::IndexKey index_key = {})
+      : keys_(keys && !keys->empty() ? std::move(keys) : nullptr), index_key_(index_key) {}
+
+  // A search token as the index holds it: its keyed hash (docs/storage.md, Search index).
+  std::string blind(std::string_view token) const { return sealing::blind_hash(index_key_, token); }
+
+  bool enabled() const { return keys_ != nullptr; }
+  const AtRestKeys* keys() const { return keys_.get(); }
+
+  // A value ready to bind: the sealed bytes (which it keeps alive) or the clear text.
+  class Value {
+   public:
+    Value(std::string_view clear, std::optional<std::string> sealed) : clear_(clear), sealed_(std::move(sealed)) {}
+    SealedBytes bound() const { return sealed_ ? SealedBytes{*sealed_, true} : SealedBytes{clear_, false}; }
+
+   private:
+    std::string_view clear_;
+    std::optional<std::string> sealed_;
+  };
+
+  Value seal(std::string_view clear, std::string_view column, std::string_view case_id) const {
+    if (!keys_) return Value(clear, std::nullopt);
+    return Value(clear, sealing::seal(keys_->current(), clear, place_of(column, case_id)));
+  }
+
+  // The clear text of a stored value (sealed or not).
+  std::expected<std::string, StoreError> open(std::string_view stored, std::string_view column,
+                                              std::string_view case_id) const {
+    if (!sealing::is_sealed(stored)) return std::string(stored);
+    static const AtRestKeys kNone;
+    auto clear = sealing::open(keys_ ? *keys_ : kNone, stored, place_of(column, case_id));
+    if (clear) return std::move(*clear);
+    const std::string what = "case " + in_quotes(case_id) + ": its " + std::string(column);
+    if (clear.error().kind == sealing::OpenError::Kind::unknown_key) {
+      return fail(Kind::locked, what + " is encrypted under key " + in_quotes(clear.error().key_id) +
+                                    ", which this store was not given ([storage.keys] of the configuration)");
+    }
+    return fail(Kind::corrupt, what + " is sealed but does not open: damaged, or copied from another case or column");
+  }
+
+ private:
+  std::shared_ptr<const AtRestKeys> keys_;
+  sealing::IndexKey index_key_;
+};
+
+/// A query assembled from optional filters: its text, with `?` for each parameter, and its
+/// parameters in order. (The PostgreSQL store numbers the `?` as $1, $2, ... before it runs it.)
+struct DynamicQuery {
+  std::string sql;
+  std::vector<std::variant<std::int64_t, std::string>> params;
+
+  void where(std::string_view condition, std::variant<std::int64_t, std::string> param) {
+    sql += " AND ";
+    sql += condition;
+    params.push_back(std::move(param));
+  }
+};
+
+/// Whether a commit, an outbox update or a deployment is valid (checked before queueing).
+/// nullopt: valid; else an `invalid` error that names the request and what is wrong.
+std::optional<StoreError> validate(const CommitRequest& r);
+std::optional<StoreError> validate(const OutboxRecord& o);
+std::optional<StoreError> validate(const DeployedWorkflow& w);
+
+// How to test "the account acted on it" and "it has an item of the department": a few matching
+// cases are best read from their own index and sorted (`IN`), many by walking the cases newest
+// first and probing each (`EXISTS`), which stops at the page's end. Neither alone stays fast at
+// 100,000 cases: a reviewer who acted on ten cases would probe all 100,000, a clerk who acted on
+// all of them would sort 100,000. Each store decides by a capped count of the index entries.
+struct CasePlan {
+  bool few_by_actor = false;
+  bool few_in_department = false;
+};
+inline constexpr std::size_t kFewCases = 2000;
+
+/// The filters of CaseQuery on `cases c` (list_cases, count_cases), after `select`. The
+/// query's search tokens must already be the keyed hashes the index holds (Sealer::blind).
+DynamicQuery case_query(std::string select, const CaseQuery& q, const CasePlan& plan = {});
+/// The filters of CaseQuery on open items `case_items i JOIN cases c` (worklist), with `part`.
+DynamicQuery worklist_query(const char* columns, const char* part, const CaseQuery& q);
+/// Counting stops at `limit` rows: a tab's count need not walk 100,000 of them to say "1000+".
+DynamicQuery capped(DynamicQuery query, std::size_t limit);
+
+}  // namespace onevisit::engine::store_common

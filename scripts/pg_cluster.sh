@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for the tests (docs/operations.md, Test cluster).
+#   scripts/pg_cluster.sh start DIR   initdb into DIR/data, start it, print its connection URL
+#   scripts/pg_cluster.sh stop DIR    stop it and remove DIR
+#   scripts/pg_cluster.sh url DIR     print the URL of a running cluster
+# The server listens on no TCP port, only on a Unix socket in DIR/socket (mode 0700): nothing
+# outside this machine's owner of DIR (and root) can reach it. Local connections are trusted
+# (no password) for that reason. fsync and synchronous_commit stay on, as in production, so
+# timings measured on it mean something. PostgreSQL refuses to run as root: as root, the
+# cluster belongs to the `postgres` system user of Debian's package (or `onevisit-pg`, made
+# here without a password or a home, when there is none).
+set -euo pipefail
+
+usage() { echo "usage: $0 start|stop|url DIR" >&2; exit 2; }
+[ $# -eq 2 ] || usage
+action=$1
+dir=$2
+
+bin=""
+for candidate in /usr/lib/postgresql/15/bin /usr/lib/postgresql/*/bin; do
+  if [ -x "$candidate/pg_ctl" ]; then bin=$candidate; break; fi
+done
+if [ -z "$bin" ]; then
+  echo "pg_cluster: PostgreSQL is not installed (no pg_ctl under /usr/lib/postgresql; run scripts/setup.sh)" >&2
+  exit 1
+fi
+
+# Who runs the server, and how to run a command as them.
+as_owner=()
+owner=$(id -un)
+if [ "$(id -u)" = 0 ]; then
+  owner=postgres
+  if ! id -u "$owner" >/dev/null 2>&1; then
+    owner=onevisit-pg
+    id -u "$owner" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$owner"
+  fi
+  as_owner=(runuser -u "$owner" --)
+fi
+
+url_of() {
+  echo "postgresql://onevisit@/postgres?host=$1/socket"
+}
+
+case "$action" in
+  start)
+    dir=$(realpath -m "$dir")
+    if [ -f "$dir/data/postmaster.pid" ] && "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+      echo "pg_cluster: stopping the cluster left running in $dir" >&2
+      "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null || true
+    fi
+    rm -rf "$dir"
+    mkdir -p "$dir/socket"
+    chmod 0700 "$dir" "$dir/socket"
+    if [ -n "${as_owner[*]}" ]; then
+      chown -R "$owner" "$dir"
+      # The owner must be able to reach DIR through its parents (a build folder under /root
+      # is not reachable by another user).
+      if ! "${as_owner[@]}" test -w "$dir"; then
+        echo "pg_cluster: $owner cannot write $dir (a parent folder is closed to it); use a folder it can reach" >&2
+        exit 1
+      fi
+    fi
+    "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U onevisit --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
+      >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; echo "pg_cluster: initdb failed" >&2; exit 1; }
+    cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$dir/socket'
+unix_socket_permissions = 0700
+fsync = on
+synchronous_commit = on
+max_connections = 200
+shared_buffers = 128MB
+logging_collector = off
+CONF
+    if ! "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null; then
+      cat "$dir/server.log" >&2 || true
+      echo "pg_cluster: the server did not start (log above, $dir/server.log)" >&2
+      exit 1
+    fi
+    url_of "$dir" >"$dir/url"
+    cat "$dir/url"
+    ;;
+  stop)
+    dir=$(realpath -m "$dir")
+    if [ -d "$dir/data" ]; then
+      "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+    ;;
+  url)
+    dir=$(realpath -m "$dir")
+    [ -f "$dir/url" ] || { echo "pg_cluster: no cluster in $dir" >&2; exit 1; }
+    cat "$dir/url"
+    ;;
+  *) usage ;;
+esac
