@@ -222,6 +222,36 @@ TEST_CASE("results: notices to applicants go by text message, staff notices to t
   CHECK(config.error().find("workers") != std::string::npos);
 }
 
+TEST_CASE("sms: the configured gateway sends a text with the signature; the simulator keeps it for the phone", "[adapters][sms]") {
+  auto simulator = deptsim::Simulator::start({});
+  REQUIRE(simulator);
+  auto config = adapters::parse_adapter_config("[systems.n]\nkind = \"log\"\n[sms]\nurl = \"" + (*simulator)->url() +
+                                               "/sms\"\nsign = \"某某区政务服务中心\"\ntimeout_ms = 1000\n");
+  INFO((config ? std::string() : config.error()));
+  REQUIRE(config);
+  REQUIRE(config->sms);
+  REQUIRE(config->sms->send({"13800138000", "您的验证码是 123456，5 分钟内有效", "login-1"}));
+  REQUIRE(config->sms->send({"13800138000", "您的验证码是 123456，5 分钟内有效", "login-1"}));  // a repeat: sent once
+  REQUIRE(config->sms->send({"13900139000", "另一个号码", "login-2"}));
+  const auto texts = (*simulator)->texts_to("13800138000");
+  REQUIRE(texts.size() == 1);
+  CHECK(texts[0].text == "【某某区政务服务中心】您的验证码是 123456，5 分钟内有效");
+  CHECK(texts[0].reference == "login-1");
+  // The gateway refuses a malformed number for good; an unreachable one is a passing failure.
+  const auto refused = config->sms->send({"1380013", "x", "login-3"});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().kind == adapters::SmsError::Kind::refused);
+  adapters::HttpSmsGateway nowhere(*adapters::HttpEndpoint::parse("http://127.0.0.1:1/sms"), std::chrono::milliseconds(300));
+  const auto down = nowhere.send({"13800138000", "x", "login-4"});
+  REQUIRE_FALSE(down);
+  CHECK(down.error().kind == adapters::SmsError::Kind::unavailable);
+  CHECK(down.error().message.find("13800138000") == std::string::npos);
+
+  const auto missing = adapters::parse_adapter_config("[systems.n]\nkind = \"log\"\n[sms]\nsign = \"x\"\n");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().find("[sms] needs url") != std::string::npos);
+}
+
 TEST_CASE("results: a department that answers later is asked until it does (polling)", "[adapters][results]") {
   deptsim::Behaviour later;
   later.answer_after_polls = 2;
