@@ -68,6 +68,22 @@ const std::vector<Route>& route_table() {
       {"GET", "/api/report", A::read_report, r::report},
       {"GET", "/api/audit", A::read_audit, r::audit},
       {"POST", "/api/audit/prune", A::prune_audit, r::prune_audit},
+      // The applicant channel (docs/applicant.md): applicant_sessions.cpp, applicant_cases.cpp
+      {"POST", "/api/applicant/sms-codes", std::nullopt, r::send_login_code},
+      {"POST", "/api/applicant/session", std::nullopt, r::applicant_log_in},
+      {"GET", "/api/applicant/oidc/start", std::nullopt, r::oidc_start},
+      {"GET", "/api/applicant/oidc/callback", std::nullopt, r::oidc_callback},
+      {"GET", "/api/applicant/session", A::read_session, r::applicant_who_am_i},
+      {"DELETE", "/api/applicant/session", A::end_session, r::applicant_log_out},
+      {"POST", "/api/applicant/company", A::act_for_company, r::act_for_company},
+      {"GET", "/api/applicant/cases", A::read_cases, r::my_cases},
+      {"POST", "/api/applicant/cases", A::apply, r::applicant_submit},
+      {"GET", "/api/applicant/cases/{id}", A::read_cases, r::my_case},
+      {"PUT", "/api/applicant/cases/{id}/materials/{material}", A::attach_material, r::applicant_upload},
+      {"GET", "/api/applicant/cases/{id}/materials/{material}", A::read_cases, r::download_material},
+      {"POST", "/api/applicant/cases/{id}/items/{item}/events/{event}", A::fire_event, r::fire_event},
+      {"POST", "/api/applicant/cases/{id}/withdraw", A::withdraw, r::applicant_withdraw},
+      {"POST", "/api/applicant/cases/{id}/rate", A::rate, r::rate},
   };
   return table;
 }

@@ -253,6 +253,8 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   api.secure_cookies = options.secure_cookies;
   api.result_mapping = impl->config.results;
   api.elicense = impl->config.elicense;
+  api.sms = impl->config.sms;
+  api.oidc = impl->config.oidc;
   api.console_dir = options.console_dir.empty() ? default_console_dir() : options.console_dir;
   api.audit_retention = options.audit_retention_days * 24LL * 3600 * 1000;
   // Password hashing waits for at most half the request threads (one when there is one);
