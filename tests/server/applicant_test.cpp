@@ -58,7 +58,12 @@ bundle restaurant "开办餐饮店一件事" version 1 {
     uscc "统一社会信用代码": uscc required
     contact_phone "联系电话": phone required
   }
-  item food_license "食品经营许可" by market { limit 5 workdays; needs articles }
+  situation {
+    sells_alcohol "经营酒类": bool required default false
+    large_area "经营面积超过500平方米": bool default false when sells_alcohol
+  }
+  material liquor_pledge "酒类经营承诺书" upload pdf when sells_alcohol
+  item food_license "食品经营许可" by market { limit 5 workdays; needs articles, liquor_pledge }
 }
 )";
 
@@ -487,4 +492,101 @@ TEST_CASE("applicant: a correction round, the result, a bad rating, and withdraw
   const auto withdrawn = mother.get("/api/applicant/cases/" + other_id).json();
   CHECK(withdrawn.at("status").as_string() == "withdrawn");
   CHECK_FALSE(withdrawn.at("can_withdraw").as_bool());
+}
+
+TEST_CASE("applicant: bundles for individuals and companies with search; the situation questions one at a time with the material list", "[server][applicant][guide]") {
+  ApplicantFixture f;
+  Client c = f.by_sms("13800138000");
+  auto titles = [&](const std::string& query) {
+    const auto r = c.get("/api/applicant/bundles" + query);
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    std::vector<std::string> found;
+    const auto answer = r.json();
+    for (const auto& b : answer.at("bundles").as_array()) found.emplace_back(b.at("title").as_string());
+    return found;
+  };
+  CHECK(titles("?for=individual") == std::vector<std::string>{"新生儿出生一件事"});
+  CHECK(titles("?for=company") == std::vector<std::string>{"开办餐饮店一件事"});
+  CHECK(titles("?q=%E5%87%BA%E7%94%9F") == std::vector<std::string>{"新生儿出生一件事"});      // 出生
+  CHECK(titles("?q=%E9%A3%9F%E5%93%81") == std::vector<std::string>{"开办餐饮店一件事"});      // 食品: an item's title
+  CHECK(c.get("/api/applicant/bundles?for=everyone").status == 400);
+  auto guide = [&](const json::object& answers) {
+    const auto r = c.post("/api/applicant/bundles/restaurant/guide", json::object{{"answers", answers}});
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return r.json();
+  };
+  auto materials = [](const json::value& g) {
+    std::vector<std::string> ids;
+    for (const auto& m : g.at("materials").as_array()) ids.emplace_back(m.at("material").as_string());
+    return ids;
+  };
+  auto first = guide({});
+  CHECK(first.at("question").at("name").as_string() == "sells_alcohol");
+  CHECK(materials(first) == std::vector<std::string>{"articles"});
+  auto second = guide({{"sells_alcohol", "true"}});
+  CHECK(second.at("question").at("name").as_string() == "large_area");
+  CHECK(materials(second) == std::vector<std::string>{"articles", "liquor_pledge"});
+  CHECK(guide({{"sells_alcohol", "true"}, {"large_area", "false"}}).at("done").as_bool());
+  // A question that does not apply is never asked.
+  const auto no_alcohol = guide({{"sells_alcohol", "false"}});
+  CHECK(no_alcohol.at("done").as_bool());
+  CHECK(no_alcohol.at("questions").as_int64() == 1);
+  const auto unknown = c.post("/api/applicant/bundles/restaurant/guide", json::object{{"answers", json::object{{"company_name", "x"}}}});
+  CHECK(unknown.status == 422);
+  CHECK(c.post("/api/applicant/bundles/nothing/guide", json::object{}).status == 404);
+}
+
+TEST_CASE("applicant: a draft saved on one device is resumed on another; submitted twice it makes one case; an outdated draft is refused", "[server][applicant][drafts]") {
+  ApplicantFixture f;
+  Client phone = f.by_sms("13800138000");
+  json::object draft{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}};
+  const auto saved = phone.send("PUT", "/api/applicant/drafts/d-1", json::serialize(draft));
+  INFO(saved.body);
+  REQUIRE(saved.status == 200);
+  CHECK(phone.send("PUT", "/api/applicant/drafts/d-2", R"({"bundle":"newborn","form":{"no_such_field":"x"}})").status == 422);
+  // Another device, the same person: the draft is there, with its answers.
+  f.clock.advance(61'000);
+  Client computer = f.by_sms("13800138000", "127.0.0.6");
+  const auto listed = computer.get("/api/applicant/drafts").json();  // a value, not a reference
+  REQUIRE(listed.at("drafts").as_array().size() == 1);
+  CHECK(listed.at("drafts").as_array()[0].at("bundle_title").as_string() == "新生儿出生一件事");
+  const auto resumed = computer.get("/api/applicant/drafts/d-1");
+  REQUIRE(resumed.status == 200);
+  CHECK(resumed.json().at("content").at("form").at("mother_name").as_string() == "王小明");
+  // Its numbers come back masked (no answer holds a whole ID or phone number); saved back as
+  // they came, they keep the numbers stored.
+  CHECK(resumed.body.find(kMother) == std::string::npos);
+  const auto masked_form = resumed.json().at("content").at("form");
+  REQUIRE(computer.send("PUT", "/api/applicant/drafts/d-1", json::serialize(json::object{{"bundle", "newborn"}, {"form", masked_form}})).status == 200);
+  // Submitted from both devices: one case.
+  const auto first = computer.post("/api/applicant/cases", json::object{{"draft", "d-1"}, {"channel", "online"}});
+  INFO(first.body);
+  REQUIRE(first.status == 201);
+  const auto second = phone.post("/api/applicant/cases", json::object{{"draft", "d-1"}, {"channel", "mobile"}});
+  REQUIRE(second.status == 200);
+  CHECK(second.json().at("case_id") == first.json().at("case_id"));
+  CHECK(phone.get("/api/applicant/cases").json().at("cases").as_array().size() == 1);
+  // The submitted application is no draft to edit.
+  CHECK(phone.send("PUT", "/api/applicant/drafts/d-1", json::serialize(draft)).status == 409);
+  // Another person does not see it.
+  Client stranger = f.by_sms("13900139000", "127.0.0.7");
+  CHECK(stranger.get("/api/applicant/drafts/d-1").status == 404);
+  CHECK(stranger.get("/api/applicant/drafts").json().at("drafts").as_array().empty());
+  // A draft of a version no longer the newest is refused, and kept.
+  REQUIRE(phone.send("PUT", "/api/applicant/drafts/d-3", json::serialize(draft)).status == 200);
+  std::string v2 = kFlow;
+  v2.replace(v2.find("bundle newborn \"新生儿出生一件事\" version 1"), std::string("bundle newborn \"新生儿出生一件事\" version 1").size(),
+             "bundle newborn \"新生儿出生一件事\" version 2");
+  v2.erase(v2.find("bundle restaurant"));  // newborn alone, in a new version
+  const auto deployed = f.service->engine().deploy_sources({{"v2.flow", v2}}, {"v2.flow"});
+  INFO((deployed ? std::string() : deployed.error().message));
+  REQUIRE(deployed);
+  const auto outdated = phone.post("/api/applicant/cases", json::object{{"draft", "d-3"}});
+  CHECK(outdated.status == 409);
+  CHECK(outdated.code() == "draft_outdated");
+  CHECK(phone.get("/api/applicant/drafts/d-3").json().at("outdated").as_bool());
+  REQUIRE(phone.send("DELETE", "/api/applicant/drafts/d-3").status == 200);
+  CHECK(phone.get("/api/applicant/drafts/d-3").status == 404);
 }

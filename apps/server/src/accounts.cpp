@@ -117,6 +117,12 @@ constexpr const char* kMigrations[] = {
          created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
        CREATE TABLE server_oidc_logins (
          state_hash TEXT PRIMARY KEY, nonce TEXT NOT NULL, return_to TEXT NOT NULL, expires_at INTEGER NOT NULL);)",
+    // 4: applicants' drafts, by the SHA-256 of the owner's key and the draft's id; the case a
+    // submitted draft became.
+    R"(CREATE TABLE server_applicant_drafts (
+         owner_hash TEXT NOT NULL, draft TEXT NOT NULL, bundle TEXT NOT NULL, version INTEGER NOT NULL,
+         content TEXT NOT NULL, updated_at INTEGER NOT NULL, case_id TEXT NOT NULL DEFAULT '',
+         PRIMARY KEY (owner_hash, draft));)",
 };
 
 // server_audit_prune_cutoff(): the AccountStore's prune_cutoff_, read by the delete trigger

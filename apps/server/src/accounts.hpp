@@ -111,6 +111,16 @@ struct ApplicantSessionInfo {
   Timestamp expires_at = 0;
 };
 
+/// An applicant's draft application, saved on the server (resumable on another device).
+struct ApplicantDraft {
+  std::string id;       ///< chosen by the page (safe token)
+  std::string bundle;
+  int version = 0;      ///< the bundle version it was filled for
+  std::string content;  ///< JSON: {"answers": {…}, "form": {…}}
+  Timestamp updated_at = 0;
+  std::string case_id;  ///< the case it became; empty while a draft
+};
+
 /// What checking a one-time SMS code found.
 enum class CodeCheck {
   accepted,  ///< right and in time: the code is used up
@@ -196,6 +206,16 @@ class AccountStore {
   /// The login begun with `state`, removed as it is read (a state is used once); nullopt
   /// when unknown, used or expired.
   std::expected<std::optional<OidcLogin>, AccountError> take_oidc_login(std::string_view state, Timestamp now);
+
+  /// Drafts belong to an owner key (ApplicantIdentity::owner_keys), stored hashed.
+  std::expected<void, AccountError> save_draft(const std::string& owner, const ApplicantDraft& draft);
+  /// The drafts of any of `owners`, newest first.
+  std::expected<std::vector<ApplicantDraft>, AccountError> drafts(const std::vector<std::string>& owners);
+  std::expected<std::optional<ApplicantDraft>, AccountError> draft(const std::vector<std::string>& owners, const std::string& id);
+  std::expected<void, AccountError> delete_draft(const std::vector<std::string>& owners, const std::string& id);
+  /// Records the case a draft became (it is kept: a second submission finds it).
+  std::expected<void, AccountError> mark_draft_submitted(const std::vector<std::string>& owners, const std::string& id,
+                                                         const std::string& case_id);
 
   std::expected<void, AccountError> append_audit(const AuditRecord& record);
   /// Newest first.

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 
 namespace onevisit::server {
@@ -121,6 +122,63 @@ std::expected<std::optional<OidcLogin>, AccountError> AccountStore::take_oidc_lo
   if (auto ok = used.bind(state_hash).run(); !ok) return std::unexpected(ok.error());
   if (expires_at <= now) return std::nullopt;
   return login;
+}
+
+std::expected<void, AccountError> AccountStore::save_draft(const std::string& owner, const ApplicantDraft& draft) {
+  std::lock_guard lock(mutex_);
+  Query q(db_,
+          "INSERT INTO server_applicant_drafts (owner_hash, draft, bundle, version, content, updated_at) VALUES (?,?,?,?,?,?) "
+          "ON CONFLICT(owner_hash, draft) DO UPDATE SET bundle = excluded.bundle, version = excluded.version, "
+          "content = excluded.content, updated_at = excluded.updated_at");
+  return q.bind(sha256_hex(owner)).bind(draft.id).bind(draft.bundle).bind(std::int64_t{draft.version}).bind(draft.content)
+      .bind(draft.updated_at).run();
+}
+
+namespace {
+ApplicantDraft read_draft(const Query& q) { return ApplicantDraft{q.text(0), q.text(1), static_cast<int>(q.int64(2)), q.text(3), q.int64(4), q.text(5)}; }
+}  // namespace
+
+std::expected<std::vector<ApplicantDraft>, AccountError> AccountStore::drafts(const std::vector<std::string>& owners) {
+  std::vector<ApplicantDraft> all;
+  std::lock_guard lock(mutex_);
+  for (const auto& owner : owners) {
+    Query q(db_, "SELECT draft, bundle, version, content, updated_at, case_id FROM server_applicant_drafts WHERE owner_hash = ?");
+    auto rows = q.bind(sha256_hex(owner)).collect(read_draft);
+    if (!rows) return std::unexpected(rows.error());
+    all.insert(all.end(), rows->begin(), rows->end());
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.updated_at > b.updated_at; });
+  return all;
+}
+
+std::expected<std::optional<ApplicantDraft>, AccountError> AccountStore::draft(const std::vector<std::string>& owners, const std::string& id) {
+  std::lock_guard lock(mutex_);
+  for (const auto& owner : owners) {
+    Query q(db_, "SELECT draft, bundle, version, content, updated_at, case_id FROM server_applicant_drafts WHERE owner_hash = ? AND draft = ?");
+    auto rows = q.bind(sha256_hex(owner)).bind(id).collect(read_draft);
+    if (!rows) return std::unexpected(rows.error());
+    if (!rows->empty()) return rows->front();
+  }
+  return std::nullopt;
+}
+
+std::expected<void, AccountError> AccountStore::delete_draft(const std::vector<std::string>& owners, const std::string& id) {
+  std::lock_guard lock(mutex_);
+  for (const auto& owner : owners) {
+    Query q(db_, "DELETE FROM server_applicant_drafts WHERE owner_hash = ? AND draft = ?");
+    if (auto ok = q.bind(sha256_hex(owner)).bind(id).run(); !ok) return ok;
+  }
+  return {};
+}
+
+std::expected<void, AccountError> AccountStore::mark_draft_submitted(const std::vector<std::string>& owners, const std::string& id,
+                                                                     const std::string& case_id) {
+  std::lock_guard lock(mutex_);
+  for (const auto& owner : owners) {
+    Query q(db_, "UPDATE server_applicant_drafts SET case_id = ? WHERE owner_hash = ? AND draft = ?");
+    if (auto ok = q.bind(case_id).bind(sha256_hex(owner)).bind(id).run(); !ok) return ok;
+  }
+  return {};
 }
 
 }  // namespace onevisit::server

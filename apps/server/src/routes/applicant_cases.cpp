@@ -9,6 +9,7 @@
 #include <onevisit/dsl/source.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/views/case_view.hpp>
+#include <onevisit/views/format.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -162,22 +163,64 @@ HttpResponse my_case(Exchange& x) {
   return json_response(200, applicant_case_json(*view, x.engine.now()));
 }
 
+namespace {
+
+std::map<std::string, std::string> strings_of(const json::value* v) {
+  std::map<std::string, std::string> out;
+  if (!v || !v->is_object()) return out;
+  for (const auto& [k, value] : v->as_object()) {
+    if (value.is_string()) out[std::string(k)] = std::string(value.as_string());
+  }
+  return out;
+}
+
+}  // namespace
+
 HttpResponse applicant_submit(Exchange& x) {
   auto object = x.body();
   if (!object) return *x.failure;
   BodyReader reader(*object);
-  const auto bundle = reader.text("bundle", true);
-  const auto form = reader.scalars("form", true, true);
+  auto bundle = reader.text("bundle");
+  auto form = reader.scalars("form", false, true);
   const auto channel = reader.text("channel");
+  const auto draft_id = reader.text("draft");
   if (!reader.ok()) return x.bad_fields(reader);
   if (channel && !is_applicant_channel(*channel)) {
     return x.error(422, "invalid", "办理渠道只能是网上（online）、移动端（mobile）或自助终端（kiosk）", json::object{{"field", "channel"}});
   }
+  const auto owners = x.principal().owner_keys;
+  std::optional<ApplicantDraft> draft;
+  if (draft_id) {
+    auto found = x.accounts.draft(owners, *draft_id);
+    if (!found) return x.account_error(found.error());
+    if (!*found) return x.error(404, "not_found", "没有这份草稿，它可能已被删除", json::object{{"draft", *draft_id}});
+    draft = **found;
+    // Submitted before (twice from two devices, or a retry): the one case it became.
+    if (!draft->case_id.empty()) {
+      return json_response(200, json::object{{"case_id", draft->case_id}, {"duplicate", true}, {"events", json::array{}}});
+    }
+    const auto newest = x.engine.workflow(draft->bundle);
+    if (!newest || newest->version != draft->version) {
+      return with_reason(x.error(409, "draft_outdated", "这一件事的申请要求已经更新，请按新的要求重新填写（草稿中的内容已为您保留）",
+                                 json::object{{"draft", *draft_id}}),
+                         "draft_outdated");
+    }
+    boost::system::error_code ec;
+    const auto content = json::parse(draft->content, ec);
+    const json::object empty;
+    const auto& o = !ec && content.is_object() ? content.as_object() : empty;
+    bundle = draft->bundle;
+    std::map<std::string, std::string> merged = strings_of(o.if_contains("answers"));
+    for (auto& [k, v] : strings_of(o.if_contains("form"))) merged[k] = std::move(v);
+    form = std::move(merged);
+  }
+  if (!bundle || !form) return x.error(400, "invalid_request", "请选择要办的事并填写申请表", json::object{{"fields", json::array{"bundle", "form"}}});
   const auto workflow = x.engine.workflow(*bundle);
   if (!workflow) return x.error(404, "not_found", "没有这一件事，或它已停止网上办理", json::object{{"bundle", *bundle}});
   std::map<std::string, dsl::Value> values;
   json::array problems;
   for (const auto& [name, text] : *form) {
+    if (text.empty()) continue;
     auto value = engine::parse_field_value(*workflow, name, text);
     if (!value) problems.push_back(json::object{{"field", name}, {"message", masked(value.error())}});
     else values[name] = std::move(*value);
@@ -186,8 +229,7 @@ HttpResponse applicant_submit(Exchange& x) {
   // A case the applicant could not see afterwards is not theirs to start: the form must name
   // them (their ID number, their company's code or their mobile number).
   const auto keys = form_owner_keys(*workflow, values);
-  const auto mine = x.principal().owner_keys;
-  if (std::none_of(keys.begin(), keys.end(), [&](const std::string& k) { return std::find(mine.begin(), mine.end(), k) != mine.end(); })) {
+  if (std::none_of(keys.begin(), keys.end(), [&](const std::string& k) { return std::find(owners.begin(), owners.end(), k) != owners.end(); })) {
     return with_reason(x.error(422, "not_own_application",
                                x.applicant().company ? "申请表须填写所代表企业的统一社会信用代码，或您本人的身份证号码"
                                                      : "申请表须填写您本人的身份证号码或登录所用的手机号码"),
@@ -195,15 +237,116 @@ HttpResponse applicant_submit(Exchange& x) {
   }
   auto options = x.command_options();
   if (!options) return x.bad_key();
+  // One draft is one case, from whichever device it is sent.
+  if (draft) options->command_id = "http:draft-" + sha256_hex(owners.front() + "/" + draft->id).substr(0, 32);
   options->channel = channel.value_or("online");
   const ApplicantIdentity& who = x.applicant();
   const std::string applicant = who.company ? who.company->uscc : !who.id_number.empty() ? who.id_number : who.phone;
   auto started = x.engine.start_case(*bundle, values, applicant, *options);
   if (!started) return x.engine_error(started.error());
   x.record.target = started->case_id;
+  if (draft) {
+    if (auto ok = x.accounts.mark_draft_submitted(owners, draft->id, started->case_id); !ok) {
+      spdlog::error("request {}: draft of case {}: {}", x.record.request_id, started->case_id, masked(ok.error().message));
+    }
+  }
   auto r = json_response(started->duplicate ? 200 : 201, command_json(*started));
   r.headers.emplace_back("Location", "/api/applicant/cases/" + started->case_id);
   return r;
+}
+
+// A draft as answered: its ID, credit-code and phone numbers masked, as every answer masks
+// them; a page that saves a masked value back keeps the number stored (save_applicant_draft).
+json::object draft_json(const ApplicantDraft& d, const engine::Engine& engine) {
+  const auto newest = engine.workflow(d.bundle);
+  boost::system::error_code ec;
+  auto content = json::parse(d.content, ec);
+  if (!ec && content.is_object()) {
+    for (const char* part : {"answers", "form"}) {
+      if (auto* values = content.as_object().if_contains(part); values && values->is_object()) {
+        for (auto& [name, value] : values->as_object()) {
+          if (value.is_string()) value = masked(value.as_string());
+        }
+      }
+    }
+  }
+  json::object o{{"draft", d.id},
+                 {"bundle", d.bundle},
+                 {"bundle_title", newest ? newest->title : std::string()},
+                 {"version", d.version},
+                 {"outdated", !newest || newest->version != d.version},
+                 {"updated_at", views::format_time(d.updated_at)},
+                 {"case_id", d.case_id}};
+  o["content"] = ec ? json::value(json::object{}) : std::move(content);
+  return o;
+}
+
+HttpResponse applicant_drafts(Exchange& x) {
+  auto found = x.accounts.drafts(x.principal().owner_keys);
+  if (!found) return x.account_error(found.error());
+  json::array drafts;
+  for (const auto& d : *found) {
+    auto o = draft_json(d, x.engine);
+    o.erase("content");  // the list needs no answers
+    drafts.push_back(std::move(o));
+  }
+  return json_response(200, json::object{{"drafts", std::move(drafts)}});
+}
+
+HttpResponse applicant_draft(Exchange& x) {
+  auto found = x.accounts.draft(x.principal().owner_keys, x.param("draft"));
+  if (!found) return x.account_error(found.error());
+  if (!*found) return x.error(404, "not_found", "没有这份草稿，它可能已被删除", json::object{{"draft", x.param("draft")}});
+  return json_response(200, draft_json(**found, x.engine));
+}
+
+HttpResponse save_applicant_draft(Exchange& x) {
+  const std::string& id = x.param("draft");
+  if (!safe_token(id, 64)) return x.error(400, "invalid_request", "草稿编号应为 1 到 64 个字母、数字或 - _ . :", json::object{{"draft", "malformed"}});
+  auto object = x.body();
+  if (!object) return *x.failure;
+  BodyReader reader(*object);
+  const auto bundle = reader.text("bundle", true);
+  const auto answers = reader.scalars("answers", false, true);
+  const auto form = reader.scalars("form", false, true);
+  if (!reader.ok()) return x.bad_fields(reader);
+  const auto workflow = x.engine.workflow(*bundle);
+  if (!workflow) return x.error(404, "not_found", "没有这一件事，或它已停止网上办理", json::object{{"bundle", *bundle}});
+  auto existing = x.accounts.draft(x.principal().owner_keys, id);
+  if (!existing) return x.account_error(existing.error());
+  if (*existing && !(*existing)->case_id.empty()) {
+    return with_reason(x.error(409, "wrong_state", "这份申请已经提交，不能再修改；如需补正，请按补正告知书办理",
+                               json::object{{"case_id", (*existing)->case_id}}),
+                       "draft_submitted");
+  }
+  // What the draft held: a value sent back exactly as it was answered (masked) keeps it.
+  std::map<std::string, std::string> stored;
+  if (*existing) {
+    boost::system::error_code ec;
+    const auto before = json::parse((*existing)->content, ec);
+    if (!ec && before.is_object()) {
+      for (const char* part : {"answers", "form"}) stored.merge(strings_of(before.as_object().if_contains(part)));
+    }
+  }
+  json::object answers_json, form_json;
+  json::array unknown;
+  for (auto [values, out] : {std::pair{&answers, &answers_json}, std::pair{&form, &form_json}}) {
+    for (const auto& [name, text] : values->value_or(std::map<std::string, std::string>{})) {
+      if (!workflow->find_field(name)) unknown.push_back(json::string(name));
+      const auto it = stored.find(name);
+      (*out)[name] = it != stored.end() && text != it->second && text == masked(it->second) ? it->second : text;
+    }
+  }
+  if (!unknown.empty()) return x.error(422, "invalid_field", "草稿中有这一件事没有的项目", json::object{{"fields", std::move(unknown)}});
+  ApplicantDraft draft{id, *bundle, workflow->version,
+                       json::serialize(json::object{{"answers", std::move(answers_json)}, {"form", std::move(form_json)}}), x.engine.now(), ""};
+  if (auto ok = x.accounts.save_draft(x.principal().owner_keys.front(), draft); !ok) return x.account_error(ok.error());
+  return json_response(200, draft_json(draft, x.engine));
+}
+
+HttpResponse delete_applicant_draft(Exchange& x) {
+  if (auto ok = x.accounts.delete_draft(x.principal().owner_keys, x.param("draft")); !ok) return x.account_error(ok.error());
+  return json_response(200, json::object{{"deleted", true}});
 }
 
 HttpResponse applicant_upload(Exchange& x) {

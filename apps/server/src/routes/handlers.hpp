@@ -87,6 +87,14 @@ HttpResponse my_case(Exchange& x);
 HttpResponse applicant_submit(Exchange& x);
 HttpResponse applicant_upload(Exchange& x);
 HttpResponse applicant_withdraw(Exchange& x);
+HttpResponse applicant_drafts(Exchange& x);
+HttpResponse applicant_draft(Exchange& x);
+HttpResponse save_applicant_draft(Exchange& x);
+HttpResponse delete_applicant_draft(Exchange& x);
+// applicant_bundles.cpp (what an applicant may apply for; 情形引导)
+HttpResponse applicant_bundles(Exchange& x);
+HttpResponse applicant_bundle(Exchange& x);
+HttpResponse applicant_guide(Exchange& x);
 
 /// A user as the API shows it (sessions, users).
 json::object user_json(const User& user);
