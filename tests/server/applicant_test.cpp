@@ -115,6 +115,10 @@ struct ApplicantFixture {
     options.cheap_password_hashing = true;
     options.timer_interval = std::chrono::milliseconds(50);
     options.dispatch_interval = std::chrono::milliseconds(50);
+    fs::create_directories(dir / "applicant");
+    std::ofstream(dir / "applicant" / "index.html") << "<!doctype html><title>申请人</title>";
+    std::ofstream(dir / "applicant" / "app.js") << "render();";
+    options.applicant_dir = dir / "applicant";
     auto started = server::Service::start(options);
     if (!started) FAIL(started.error());
     service = std::move(*started);
@@ -589,4 +593,20 @@ TEST_CASE("applicant: a draft saved on one device is resumed on another; submitt
   CHECK(phone.get("/api/applicant/drafts/d-3").json().at("outdated").as_bool());
   REQUIRE(phone.send("DELETE", "/api/applicant/drafts/d-3").status == 200);
   CHECK(phone.get("/api/applicant/drafts/d-3").status == 404);
+}
+
+TEST_CASE("applicant: the pages are served under /m/, a case's QR address included; nothing outside their folder", "[server][applicant][pages]") {
+  ApplicantFixture f;
+  Client c(f.service->port());
+  const auto page = c.get("/m/cases/20260302-0001");  // what a printed notice's QR code opens
+  REQUIRE(page.status == 200);
+  CHECK(page.body.find("申请人") != std::string::npos);
+  CHECK(page.header("content-type").find("text/html") == 0);
+  CHECK(c.get("/m/").status == 200);
+  const auto script = c.get("/m/app.js");
+  CHECK(script.status == 200);
+  CHECK(script.header("content-type").find("text/javascript") == 0);
+  CHECK(c.get("/m/../deploy.toml").status == 404);
+  CHECK(c.get("/m/%2e%2e/deploy.toml").status == 404);
+  CHECK(c.get("/m/nothing.js").status == 404);
 }

@@ -242,10 +242,15 @@ HttpResponse Api::serve_static(const HttpRequest& request, RequestRecord& contex
     return json_response(status, json::object{{"code", code}, {"message", message}, {"details", json::object{{"request_id", context.request_id}}}});
   };
   if (!is_get(request)) return error(404, "no_route", "没有这个接口：" + request.method + " " + dsl::truncate_utf8(request.path, 200));
-  if (options_.console_dir.empty()) return error(404, "not_found", "未安装网页控制台");
+  // The applicant's pages live under /m/ (a printed notice's QR code opens /m/cases/{case}),
+  // the clerk console everywhere else.
+  auto parts = split_path(request.path);
+  const bool applicant_pages = !parts.empty() && parts.front() == "m";
+  if (applicant_pages) parts.erase(parts.begin());
+  const auto& folder = applicant_pages ? options_.applicant_dir : options_.console_dir;
+  if (folder.empty()) return error(404, "not_found", applicant_pages ? "未安装申请人页面" : "未安装网页控制台");
   // Only plain names: no "..", no ".", no backslashes, no NUL. Then the resolved path must
-  // still lie inside the console folder (symlinks included).
-  const auto parts = split_path(request.path);
+  // still lie inside the folder (symlinks included).
   for (const auto& p : parts) {
     if (p == ".." || p == "." || p.find('\\') != std::string::npos || p.find('\0') != std::string::npos || p.front() == '.') {
       return error(404, "not_found", "没有这个文件");
@@ -255,7 +260,7 @@ HttpResponse Api::serve_static(const HttpRequest& request, RequestRecord& contex
   for (const auto& p : parts) relative /= p;
   if (parts.empty()) relative = "index.html";
   std::error_code ec;
-  const auto root = std::filesystem::weakly_canonical(options_.console_dir, ec);
+  const auto root = std::filesystem::weakly_canonical(folder, ec);
   auto path = std::filesystem::weakly_canonical(root / relative, ec);
   if (ec) return error(404, "not_found", "没有这个文件");
   const auto [root_end, path_it] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());

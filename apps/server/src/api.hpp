@@ -44,6 +44,8 @@ struct ApiOptions {
   std::size_t max_unauthenticated_body_bytes = 8 * 1024;
   Timestamp session_lifetime = 8LL * 3600 * 1000;
   std::filesystem::path console_dir;  ///< static files of the web console (empty: none)
+  /// The applicant's pages, served under /m/ (empty: none).
+  std::filesystem::path applicant_dir;
   bool secure_cookies = false;        ///< mark cookies Secure (the service is reached over HTTPS)
   adapters::ResultMapping result_mapping;  ///< how departments' answers become lifecycle events
   LoginThrottleOptions login_throttle;

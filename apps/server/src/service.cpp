@@ -115,11 +115,11 @@ engine::Engine& Service::engine() { return *impl_->engine; }
 
 namespace {
 
-std::filesystem::path default_console_dir() {
+std::filesystem::path default_pages_dir(const char* name) {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return {};
-  auto dir = exe.parent_path() / "console";
+  auto dir = exe.parent_path() / name;
   if (std::filesystem::is_regular_file(dir / "index.html", ec)) return dir;
   return {};
 }
@@ -255,7 +255,8 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   api.elicense = impl->config.elicense;
   api.sms = impl->config.sms;
   api.oidc = impl->config.oidc;
-  api.console_dir = options.console_dir.empty() ? default_console_dir() : options.console_dir;
+  api.console_dir = options.console_dir.empty() ? default_pages_dir("console") : options.console_dir;
+  api.applicant_dir = options.applicant_dir.empty() ? default_pages_dir("applicant") : options.applicant_dir;
   api.audit_retention = options.audit_retention_days * 24LL * 3600 * 1000;
   // Password hashing waits for at most half the request threads (one when there is one);
   // the others stay free for everything else. One thread hashes: argon2id takes a core.
