@@ -222,7 +222,7 @@ TEST_CASE("results: notices to applicants go by text message, staff notices to t
   CHECK(config.error().find("workers") != std::string::npos);
 }
 
-TEST_CASE("sms: the configured gateway sends a text with the signature; the simulator keeps it for the phone", "[adapters][sms]") {
+TEST_CASE("sms: the configured gateway sends a text with the signature, the simulator keeps it for the phone", "[adapters][sms]") {
   auto simulator = deptsim::Simulator::start({});
   REQUIRE(simulator);
   auto config = adapters::parse_adapter_config("[systems.n]\nkind = \"log\"\n[sms]\nurl = \"" + (*simulator)->url() +

@@ -196,7 +196,7 @@ json::object newborn_form(const std::string& mother_id, const std::string& phone
 
 }  // namespace
 
-TEST_CASE("applicant: an SMS code logs in once, kept hashed, short-lived, a few tries; any number gets the same answer", "[server][applicant]") {
+TEST_CASE("applicant: an SMS code logs in once, kept hashed, short-lived, a few tries, any number gets the same answer", "[server][applicant]") {
   ApplicantFixture f;
   Client c = f.browser();
   const auto sent = c.post("/api/applicant/sms-codes", json::object{{"phone", "138 0013 8000"}});
@@ -310,7 +310,7 @@ TEST_CASE("applicant: staff routes refuse an applicant's session and applicant r
   CHECK(refused.code() == "csrf");
 }
 
-TEST_CASE("applicant: the identity platform's login verifies the ID token; a replayed or forged answer logs nobody in", "[server][applicant][oidc]") {
+TEST_CASE("applicant: the identity platform's login verifies the ID token, a replayed or forged answer logs nobody in", "[server][applicant][oidc]") {
   ApplicantFixture f;
   Client c = f.browser();
   const auto done = f.platform_login(c, "/m/cases/20260302-0001");
@@ -343,6 +343,15 @@ TEST_CASE("applicant: the identity platform's login verifies the ID token; a rep
   f.control_platform(json::object{{"fault", ""}, {"token_lifetime_seconds", -3600}});
   Client late = f.browser();
   CHECK(f.platform_login(late).header("location") == "/m/login?error=oidc_invalid");
+  // Every platform login is in the audit trail, the person's numbers masked.
+  Client admin(f.service->port());
+  REQUIRE(admin.login("admin", *f.service->initial_admin_password()).status == 200);
+  const auto audit = admin.get("/api/audit?limit=200");
+  REQUIRE(audit.status == 200);
+  CHECK(audit.body.find("oidc_invalid") != std::string::npos);
+  CHECK(audit.body.find("oidc_expired") != std::string::npos);
+  CHECK(audit.body.find("330*************14") != std::string::npos);
+  CHECK(audit.body.find(kMother) == std::string::npos);
 }
 
 TEST_CASE("applicant: a company applicant acts for a company only as its legal representative or authorised agent", "[server][applicant][company]") {
@@ -377,7 +386,7 @@ TEST_CASE("applicant: a company applicant acts for a company only as its legal r
   CHECK(other.get("/api/applicant/cases/" + id).status == 404);
 }
 
-TEST_CASE("applicant: an applicant applies, follows and acts on their own cases only; another's answers 404", "[server][applicant][cases]") {
+TEST_CASE("applicant: an applicant applies, follows and acts on their own cases only, another's answers 404", "[server][applicant][cases]") {
   ApplicantFixture f;
   Client mother = f.by_sms("13800138000");
   // A form that names someone else entirely is not theirs to file.
@@ -498,7 +507,7 @@ TEST_CASE("applicant: a correction round, the result, a bad rating, and withdraw
   CHECK_FALSE(withdrawn.at("can_withdraw").as_bool());
 }
 
-TEST_CASE("applicant: bundles for individuals and companies with search; the situation questions one at a time with the material list", "[server][applicant][guide]") {
+TEST_CASE("applicant: bundles for individuals and companies with search, the situation questions one at a time with the material list", "[server][applicant][guide]") {
   ApplicantFixture f;
   Client c = f.by_sms("13800138000");
   auto titles = [&](const std::string& query) {
@@ -542,7 +551,7 @@ TEST_CASE("applicant: bundles for individuals and companies with search; the sit
   CHECK(c.post("/api/applicant/bundles/nothing/guide", json::object{}).status == 404);
 }
 
-TEST_CASE("applicant: a draft saved on one device is resumed on another; submitted twice it makes one case; an outdated draft is refused", "[server][applicant][drafts]") {
+TEST_CASE("applicant: a draft saved on one device is resumed on another, submitted twice it makes one case, an outdated draft is refused", "[server][applicant][drafts]") {
   ApplicantFixture f;
   Client phone = f.by_sms("13800138000");
   json::object draft{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}};
@@ -595,7 +604,7 @@ TEST_CASE("applicant: a draft saved on one device is resumed on another; submitt
   CHECK(phone.get("/api/applicant/drafts/d-3").status == 404);
 }
 
-TEST_CASE("applicant: the pages are served under /m/, a case's QR address included; nothing outside their folder", "[server][applicant][pages]") {
+TEST_CASE("applicant: the pages are served under /m/, a case's QR address included, nothing outside their folder", "[server][applicant][pages]") {
   ApplicantFixture f;
   Client c(f.service->port());
   const auto page = c.get("/m/cases/20260302-0001");  // what a printed notice's QR code opens

@@ -167,12 +167,34 @@ HttpResponse oidc_start(Exchange& x) {
   return see_other(x.options.oidc->authorization_url(state, nonce));
 }
 
+namespace {
+
+// The callback is a GET, which the service does not audit by itself: a login is, whether it
+// succeeded or not (the actor masked).
+void audit_platform_login(Exchange& x, const std::string& actor, const std::string& outcome, const std::string& detail) {
+  AuditRecord record;
+  record.at = x.engine.now();
+  record.actor = masked(actor);
+  record.role = "applicant";
+  record.remote_address = x.request.remote_address;
+  record.action = "GET /api/applicant/oidc/callback";
+  record.outcome = outcome;
+  record.detail = masked(detail, 500);
+  if (auto ok = x.accounts.append_audit(record); !ok) {
+    spdlog::error("request {}: audit trail: cannot append ({})", x.record.request_id, ok.error().message);
+  }
+  x.record.audited = true;
+}
+
+}  // namespace
+
 HttpResponse oidc_callback(Exchange& x) {
   // Every failure sends the browser to the login page with a code the page explains.
   auto failed = [&](const std::string& code, const std::string& detail) {
     x.record.outcome = code;
     x.record.detail = detail;
     spdlog::info("request {}: identity platform login failed: {}", x.record.request_id, masked(detail));
+    audit_platform_login(x, "-", code, detail);
     return see_other("/m/login?error=" + code);
   };
   if (!x.options.oidc) return failed("oidc_unavailable", "no identity platform is configured");
@@ -200,6 +222,7 @@ HttpResponse oidc_callback(Exchange& x) {
   auto session = start_session(x, identity);
   if (!session) return x.account_error(session.error());
   x.record.caller = Caller{User{identity.label(), identity.name, Role::window_clerk, "", false, 0}, false, "write", session->csrf_token, identity};
+  audit_platform_login(x, identity.label(), "ok", "logged in at the identity platform");
   auto r = see_other((*login)->return_to);
   set_applicant_cookies(r, x, *session);
   return r;
