@@ -104,6 +104,14 @@ try {
   check((await page.textContent('#whoami')).includes('138******00'), 'the header shows the masked number, never the whole one');
   await snap('bundles');
   await fitsPhone('the bundle list');
+  // Acting for a company needs the real-name login first: the page says so and links to it.
+  await page.click('#tab-company');
+  await page.waitForSelector('#company-box >> text=实名登录');
+  check((await page.getAttribute('#oidc-login', 'href')).startsWith('/api/applicant/oidc/start?return_to='),
+    'a company applicant logged in by SMS is sent to the identity platform first');
+  await snap('company-needs-real-name');
+  await page.click('#tab-individual');
+  await page.waitForSelector('.apply[data-bundle="newborn"]');
 
   // 2. 情形引导, one question at a time, with the material list; then the one form.
   await page.click('.apply[data-bundle="newborn"]');

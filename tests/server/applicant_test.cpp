@@ -452,6 +452,10 @@ TEST_CASE("applicant: a correction round, the result, a bad rating, and withdraw
                        {{"Content-Type", "application/pdf"}, {"X-File-Name", "proof.pdf"}});
   };
   REQUIRE(upload(kPdf).status == 200);
+  // What they handed in (and, later, what departments issue) downloads from their case.
+  const auto downloaded = mother.get("/api/applicant/cases/" + id + "/materials/birth_proof");
+  REQUIRE(downloaded.status == 200);
+  CHECK(downloaded.body == kPdf);
   // Handed in already: not theirs to replace now.
   CHECK(upload(kPdf).status == 409);
   // The clerk refuses it and asks for a correction.

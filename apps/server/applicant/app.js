@@ -122,7 +122,23 @@ function loginPage(params) {
   }));
 }
 
-async function homePage(params) {
+// Who a company applicant acts for: chosen by credit code once logged in by real name.
+function companyBox(applicant) {
+  if (applicant.company) {
+    return `<div class="card" id="company-box"><p>正在代表 <strong>${esc(applicant.company.name)}</strong>（${esc(applicant.company.role_title)}）办事</p>
+      <button id="company-clear" type="button">改为办理个人事项</button><div id="company-message"></div></div>`;
+  }
+  if (!applicant.real_name_verified) {
+    return `<div class="card" id="company-box"><p>代表企业办事，须先通过统一身份认证实名登录。</p>
+      <a id="oidc-login" href="/api/applicant/oidc/start?return_to=${encodeURIComponent('/m/?for=company')}">统一身份认证登录</a></div>`;
+  }
+  return `<div class="card" id="company-box"><label for="company-uscc">企业统一社会信用代码</label>
+    <div class="row"><input id="company-uscc" maxlength="18" autocapitalize="characters">
+    <button id="company-choose" type="button">代表该企业</button></div><div id="company-message"></div>
+    <p class="hint">须为该企业登记的法定代表人或授权代理人。</p></div>`;
+}
+
+async function homePage(params, applicant) {
   const audience = params.get('for') || 'individual';
   const q = params.get('q') || '';
   main.innerHTML = `<h1>我要办</h1>
@@ -130,6 +146,7 @@ async function homePage(params) {
       <button id="tab-individual" role="tab" aria-selected="${audience === 'individual'}">个人办事</button>
       <button id="tab-company" role="tab" aria-selected="${audience === 'company'}">企业办事</button>
     </div>
+    ${audience === 'company' ? companyBox(applicant) : ''}
     <label for="search">搜索一件事</label>
     <input id="search" type="search" value="${esc(q)}" placeholder="如：出生、开办餐饮店">
     <div id="bundles"></div>
@@ -149,6 +166,16 @@ async function homePage(params) {
   document.getElementById('tab-individual').addEventListener('click', () => go('/m/?for=individual'));
   document.getElementById('tab-company').addEventListener('click', () => go('/m/?for=company'));
   document.getElementById('search').addEventListener('input', (e) => list(e.target.value));
+  const choose = async (uscc) => {
+    try {
+      await api('POST', '/company', { uscc });
+      await me();
+      const session = await api('GET', '/session');
+      await homePage(params, session.applicant);
+    } catch (error) { showError(document.getElementById('company-message'), error); }
+  };
+  document.getElementById('company-choose')?.addEventListener('click', (e) => busy(e.target, () => choose(document.getElementById('company-uscc').value.trim())));
+  document.getElementById('company-clear')?.addEventListener('click', (e) => busy(e.target, () => choose(null)));
   await list(q);
 }
 
@@ -330,7 +357,7 @@ async function render() {
   if ((m = path.match(/^\/apply\/([\w.-]+)$/))) return applyPage(m[1]);
   if (path === '/cases' || path === '/cases/') return casesPage();
   if ((m = path.match(/^\/cases\/([^/]+)$/))) return casePage(decodeURIComponent(m[1]));
-  return homePage(params);
+  return homePage(params, applicant);
 }
 
 render();
