@@ -252,6 +252,40 @@ TEST_CASE("sms: the configured gateway sends a text with the signature, the simu
   CHECK(missing.error().find("[sms] needs url") != std::string::npos);
 }
 
+TEST_CASE("results: the standard lifecycle texts the applicant at acceptance, at the result and when an item is overdue", "[adapters][sms]") {
+  // Issue 15: SMS at acceptance, correction notice, result and overdue (the correction notice
+  // is the e2e test's). Notices reach the applicant's phone through the SMS gateway.
+  DepartmentWorld w("workflows/bundles/newborn.flow", "newborn", date_at(2026, 3, 2, 9, 0));
+  const std::string late = w.start_case(31);
+  const auto applicant_notices = [&](const std::string& id) {
+    std::vector<std::string> texts;
+    auto calls = w.engine().calls(id, "", 1000);
+    REQUIRE(calls);
+    for (const auto& c : *calls) {
+      if (c.operation == "notify" && c.payload.find("\"role\":\"applicant\"") != std::string::npos) texts.push_back(c.payload);
+    }
+    return texts;
+  };
+  const auto any_says = [](const std::vector<std::string>& texts, const std::string& words) {
+    return std::any_of(texts.begin(), texts.end(), [&](const std::string& t) { return t.find(words) != std::string::npos; });
+  };
+  // Accepted, then nobody acts: past the limit the applicant hears of it.
+  w.supply_materials(late);
+  w.advance_items(late);
+  w.settle();
+  CHECK(any_says(applicant_notices(late), "已受理"));
+  for (int day = 0; day < 40 && !any_says(applicant_notices(late), "超过承诺时限"); ++day) {
+    w.clock().advance(24 * 60 * onevisit::testing::kMinuteMs);
+    REQUIRE(w.engine().fire_due_timers());
+  }
+  CHECK(any_says(applicant_notices(late), "超过承诺时限"));
+  // A case run to its end: the result is texted too.
+  const std::string done = w.start_case(32);
+  w.run_to_completion(done);
+  REQUIRE(w.view(done).state.status == CaseStatus::completed);
+  CHECK(any_says(applicant_notices(done), "已办结"));
+}
+
 TEST_CASE("results: a department that answers later is asked until it does (polling)", "[adapters][results]") {
   deptsim::Behaviour later;
   later.answer_after_polls = 2;
