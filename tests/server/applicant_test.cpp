@@ -451,6 +451,13 @@ TEST_CASE("applicant: a correction round, the result, a bad rating, and withdraw
     return mother.send("PUT", "/api/applicant/cases/" + id + "/materials/birth_proof", content,
                        {{"Content-Type", "application/pdf"}, {"X-File-Name", "proof.pdf"}});
   };
+  // A program dressed as a PDF, and an empty file: refused in Chinese, nothing attached.
+  const auto version = f.service->engine().get_case(id)->state.version;
+  const auto exe = upload(std::string("MZ\x90\x00\x03\x00\x00\x00", 8) + std::string(200, 'x'));
+  CHECK(exe.status == 422);
+  CHECK(exe.message().find("PDF") != std::string::npos);
+  CHECK(upload("").status == 400);
+  CHECK(f.service->engine().get_case(id)->state.version == version);
   REQUIRE(upload(kPdf).status == 200);
   // What they handed in (and, later, what departments issue) downloads from their case.
   const auto downloaded = mother.get("/api/applicant/cases/" + id + "/materials/birth_proof");
