@@ -14,8 +14,18 @@ Timestamp CodeThrottle::wait(Times& times, int limit, Timestamp now) {
   return times.front() + kHour - now;
 }
 
+void CodeThrottle::forget_old(Timestamp now) {
+  // Counters whose last event is over an hour old count nothing: dropped, so that a flood of
+  // numbers or addresses does not grow the maps without end. Swept once they are large.
+  for (auto* counters : {&sends_by_number_, &sends_by_address_, &failures_by_address_}) {
+    if (counters->size() < kSweepAt) continue;
+    std::erase_if(*counters, [&](const auto& entry) { return entry.second.empty() || entry.second.back() <= now - kHour; });
+  }
+}
+
 Timestamp CodeThrottle::reserve_send(const std::string& phone, const std::string& address, Timestamp now) {
   std::lock_guard lock(mutex_);
+  forget_old(now);
   auto& by_number = sends_by_number_[phone];
   auto& by_address = sends_by_address_[address];
   Timestamp longest = std::max(wait(by_number, options_.sends_per_number, now), wait(by_address, options_.sends_per_address, now));
@@ -33,6 +43,7 @@ Timestamp CodeThrottle::may_try(const std::string& address, Timestamp now) {
 
 void CodeThrottle::failed(const std::string& address, Timestamp now) {
   std::lock_guard lock(mutex_);
+  forget_old(now);
   failures_by_address_[address].push_back(now);
 }
 

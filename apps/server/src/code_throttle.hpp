@@ -43,6 +43,9 @@ class CodeThrottle {
   using Times = std::deque<Timestamp>;
   /// The wait before one more event fits `limit` per hour in `times` (0: it fits).
   static Timestamp wait(Times& times, int limit, Timestamp now);
+  /// Drops counters with nothing in the last hour, once a map holds kSweepAt of them.
+  void forget_old(Timestamp now);
+  static constexpr std::size_t kSweepAt = 10'000;
 
   const CodeThrottleOptions options_;
   std::mutex mutex_;
