@@ -425,6 +425,36 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
     if (!settings) return std::unexpected(settings.error());
     config.elicense = std::make_shared<HttpElicenseLibrary>(std::move(*endpoint), settings->first, settings->second);
   }
+  if (const auto* gateway = root["sms"].as_table()) {
+    const auto url = (*gateway)["url"].value<std::string>();
+    if (!url) return std::unexpected(where(gateway->source(), source) + ": [sms] needs url = \"http://...\"");
+    auto endpoint = HttpEndpoint::parse(*url);
+    if (!endpoint) return std::unexpected(where(gateway->source(), source) + ": " + endpoint.error());
+    auto settings = http_settings(*gateway, gateway->source(), source);
+    if (!settings) return std::unexpected(settings.error());
+    config.sms = std::make_shared<HttpSmsGateway>(std::move(*endpoint), settings->first, settings->second,
+                                                  (*gateway)["sign"].value_or<std::string>(""));
+  }
+  if (const auto* platform = root["oidc"].as_table()) {
+    OidcSettings settings;
+    for (const auto& [value, key] : {std::pair{&settings.issuer, "issuer"}, {&settings.authorize_url, "authorize_url"},
+                                     {&settings.token_url, "token_url"}, {&settings.client_id, "client_id"},
+                                     {&settings.redirect_uri, "redirect_uri"}, {&settings.name_claim, "name_claim"},
+                                     {&settings.id_number_claim, "id_number_claim"}}) {
+      if (const auto text = (*platform)[key].value<std::string>()) *value = *text;
+    }
+    if (const auto variable = (*platform)["client_secret_env"].value<std::string>()) {
+      const char* secret = std::getenv(variable->c_str());
+      if (!secret || !*secret) {
+        return std::unexpected(where(platform->source(), source) + ": the environment variable " + *variable + " (client_secret_env) is not set");
+      }
+      settings.client_secret = secret;
+    }
+    settings.timeout = std::chrono::milliseconds((*platform)["timeout_ms"].value_or<std::int64_t>(5000));
+    auto provider = OidcProvider::create(std::move(settings));
+    if (!provider) return std::unexpected(where(platform->source(), source) + ": " + provider.error());
+    config.oidc = std::move(*provider);
+  }
   if (const auto* results = root["results"].as_table()) {
     if (const auto role = (*results)["role"].value<std::string>()) {
       if (role->empty()) return std::unexpected(where(results->source(), source) + ": results.role must not be empty");

@@ -117,7 +117,10 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
   // The breaker: an open circuit holds the call back without counting an attempt; once the
   // cool-down is over, one probe goes through while the others wait for its verdict. The
   // call's new state joins the round's updates (guarded by mutex_), written in one commit.
-  {
+  // It guards a department's own system: notices (the engine's `notify` system, the SMS
+  // gateway) carry the item's department but neither wait for its circuit nor reset it.
+  const bool notice = record.adapter == "notify";
+  if (!notice) {
     std::lock_guard lock(mutex_);
     Breaker& breaker = breakers_[record.department];
     const bool tripped = breaker.failures >= options_.breaker_threshold;
@@ -180,17 +183,19 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
   }
 
   std::lock_guard lock(mutex_);
-  Breaker& breaker = breakers_[record.department];
-  breaker.probing = false;
-  if (result.status == AdapterResult::Status::retry) {
-    if (++breaker.failures >= options_.breaker_threshold) {
-      breaker.open_until = now + options_.breaker_cooldown.count();
-      spdlog::warn("department {}: circuit open for {} ms after {} failures in a row ({})", record.department,
-                   options_.breaker_cooldown.count(), breaker.failures, mask_identifiers(result.message));
+  if (!notice) {
+    Breaker& breaker = breakers_[record.department];
+    breaker.probing = false;
+    if (result.status == AdapterResult::Status::retry) {
+      if (++breaker.failures >= options_.breaker_threshold) {
+        breaker.open_until = now + options_.breaker_cooldown.count();
+        spdlog::warn("department {}: circuit open for {} ms after {} failures in a row ({})", record.department,
+                     options_.breaker_cooldown.count(), breaker.failures, mask_identifiers(result.message));
+      }
+    } else {
+      breaker.failures = 0;
+      breaker.open_until = 0;
     }
-  } else {
-    breaker.failures = 0;
-    breaker.open_until = 0;
   }
 
   if (result.status == AdapterResult::Status::awaiting) {

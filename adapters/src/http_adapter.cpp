@@ -4,6 +4,7 @@
 
 #include <onevisit/adapters/elicense.hpp>
 #include <onevisit/adapters/http_adapter.hpp>
+#include <onevisit/adapters/sms.hpp>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -228,8 +229,30 @@ AdapterResult HttpAdapter::submit(const AdapterCall& call) {
 // ---------------------------------------------------------------------------------------
 // The SMS gateway
 
-SmsAdapter::SmsAdapter(HttpEndpoint endpoint, std::chrono::milliseconds timeout, std::string bearer_token, std::string sign)
+HttpSmsGateway::HttpSmsGateway(HttpEndpoint endpoint, std::chrono::milliseconds timeout, std::string bearer_token, std::string sign)
     : client_(std::make_shared<HttpClient>(std::move(endpoint), timeout)), token_(std::move(bearer_token)), sign_(std::move(sign)) {}
+
+std::expected<void, SmsError> HttpSmsGateway::send(const TextMessage& message) {
+  const std::string text = (sign_.empty() ? "" : "【" + sign_ + "】") + message.text;
+  json::object body{{"phone", message.phone}, {"text", text}, {"reference", message.reference}};
+  std::vector<std::pair<std::string, std::string>> headers{{"Idempotency-Key", message.reference}};
+  if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
+  auto response = client_->request("POST", "/send", json::serialize(body), headers);
+  if (!response) return std::unexpected(SmsError{SmsError::Kind::unavailable, "the SMS gateway is unreachable: " + response.error()});
+  // The gateway may echo the number or the text (a login code): only masked, and short.
+  const std::string reason = std::to_string(response->status) + " " + mask_identifiers(response->body.substr(0, 300));
+  if (response->status / 100 == 2 || response->status == 409) {
+    spdlog::info("text message {} to {} sent", mask_identifiers(message.reference), mask_identifiers(message.phone));
+    return {};
+  }
+  if (response->status / 100 == 4 && response->status != 408 && response->status != 429) {
+    return std::unexpected(SmsError{SmsError::Kind::refused, "the SMS gateway refused the message: " + reason});
+  }
+  return std::unexpected(SmsError{SmsError::Kind::unavailable, "the SMS gateway answered " + reason});
+}
+
+SmsAdapter::SmsAdapter(HttpEndpoint endpoint, std::chrono::milliseconds timeout, std::string bearer_token, std::string sign)
+    : gateway_(std::make_shared<HttpSmsGateway>(std::move(endpoint), timeout, std::move(bearer_token), std::move(sign))) {}
 
 AdapterResult SmsAdapter::submit(const AdapterCall& call) {
   boost::system::error_code ec;
@@ -251,20 +274,10 @@ AdapterResult SmsAdapter::submit(const AdapterCall& call) {
   if (phone.empty()) {
     return {AdapterResult::Status::rejected, "the applicant gave no mobile number: tell them another way", std::nullopt};
   }
-  const std::string message = (sign_.empty() ? "" : "【" + sign_ + "】") + text("message");
-  json::object body{{"phone", phone}, {"text", message}, {"reference", call.idempotency_key}};
-  std::vector<std::pair<std::string, std::string>> headers{{"Idempotency-Key", call.idempotency_key}};
-  if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
-  auto response = client_->request("POST", "/send", json::serialize(body), headers);
-  if (!response) return {AdapterResult::Status::retry, response.error(), std::nullopt};
-  const std::string reason = std::to_string(response->status) + " " + mask_identifiers(response->body.substr(0, 300));
-  if (response->status / 100 == 2 || response->status == 409) {
-    spdlog::info("text message {} to {} sent", mask_identifiers(call.idempotency_key),
-                 mask_identifiers(phone));
-    return {AdapterResult::Status::delivered, reason, std::nullopt};
-  }
-  if (response->status / 100 == 4 && response->status != 408 && response->status != 429) return {AdapterResult::Status::rejected, reason, std::nullopt};
-  return {AdapterResult::Status::retry, reason, std::nullopt};
+  auto sent = gateway_->send(TextMessage{phone, text("message"), call.idempotency_key});
+  if (sent) return {AdapterResult::Status::delivered, "sent", std::nullopt};
+  const auto status = sent.error().kind == SmsError::Kind::refused ? AdapterResult::Status::rejected : AdapterResult::Status::retry;
+  return {status, sent.error().message, std::nullopt};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -322,7 +335,13 @@ std::expected<std::optional<CompanyRegistration>, std::string> HttpElicenseLibra
     return {};
   };
   CompanyRegistration found{field("uscc"), field("name"), field("legal_representative"), field("address"),
-                            field("type"), field("capital"), field("business_scope"), field("established")};
+                            field("type"), field("capital"), field("business_scope"), field("established"),
+                            field("legal_representative_id"), {}};
+  if (const auto* agents = o.if_contains("agents"); agents && agents->is_array()) {
+    for (const auto& agent : agents->as_array()) {
+      if (agent.is_string()) found.agents.emplace_back(agent.as_string());
+    }
+  }
   // The library answers for the code asked: another company's data would fill the wrong form.
   if (found.uscc != uscc) return std::unexpected("the e-license library answered for another credit code");
   return std::optional<CompanyRegistration>(std::move(found));

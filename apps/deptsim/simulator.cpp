@@ -1,13 +1,17 @@
 #include "deptsim/simulator.hpp"
 
 #include <onevisit/adapters/adapter.hpp>
+#include <onevisit/adapters/identity.hpp>
 #include <onevisit/adapters/xml_exchange.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <pugixml.hpp>
 #define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
@@ -78,6 +82,13 @@ struct Simulator::Impl {
   std::map<std::string, int> polls_left;       // questions to answer 202 before the verdict
   std::map<std::string, DepartmentCounts> counts;
   std::map<std::string, int> messages;  // by reference
+  std::vector<SentText> texts;          // every message taken, oldest first
+  struct IssuedCode {
+    std::string nonce, redirect_uri;
+    OidcPerson person;
+    bool used = false;
+  };
+  std::map<std::string, IssuedCode> oidc_codes;  // by code
   std::uint64_t elicense_lookups = 0;
   std::uint64_t registration_lookups = 0;
   std::list<std::shared_ptr<asio::ip::tcp::socket>> sockets;
@@ -221,7 +232,10 @@ struct Simulator::Impl {
     ++registration_lookups;
     for (const auto& r : options.registrations) {
       if (r.uscc != uscc) continue;
+      json::array agents;
+      for (const auto& a : r.agents) agents.push_back(json::string(a));
       return {false, 200, json::serialize(json::object{{"uscc", r.uscc}, {"name", r.name}, {"legal_representative", r.legal_representative},
+                                                        {"legal_representative_id", r.legal_representative_id}, {"agents", std::move(agents)},
                                                         {"address", r.address}, {"type", r.type}, {"capital", r.capital},
                                                         {"business_scope", r.business_scope}, {"established", r.established}}), {}};
     }
@@ -234,7 +248,96 @@ struct Simulator::Impl {
     if (phone.size() != 11 || text_of(message, "text").empty() || reference.empty()) return {false, 400, R"({"error":"phone, text, reference"})", {}};
     std::lock_guard lock(mutex);
     const bool first = messages[reference]++ == 0;
+    if (first) texts.push_back({phone, text_of(message, "text"), reference});
     return {false, first ? 200u : 409u, R"({"ok":true})", {}};
+  }
+
+  Answer texts_sent(const boost::urls::url_view& target) {
+    std::string phone;
+    for (const auto& p : target.params()) {
+      if (p.key == "phone") phone = p.value;
+    }
+    if (phone.empty()) return {false, 400, R"({"error":"phone is required"})", {}};
+    json::array list;
+    std::lock_guard lock(mutex);
+    for (const auto& t : texts) {
+      if (t.phone == phone) list.push_back(json::object{{"phone", t.phone}, {"text", t.text}, {"reference", t.reference}});
+    }
+    return {false, 200, json::serialize(json::object{{"messages", std::move(list)}}), {}};
+  }
+
+  // GET /oidc/authorize: the person at the platform logs in and consents at once.
+  Answer oidc_authorize(const boost::urls::url_view& target) {
+    std::map<std::string, std::string> p;
+    for (const auto& param : target.params()) p[param.key] = param.value;
+    std::lock_guard lock(mutex);
+    const IdentityPlatform& platform = options.identity_platform;
+    if (p["response_type"] != "code" || p["client_id"] != platform.client_id || p["redirect_uri"].empty() || p["state"].empty()) {
+      return {false, 400, R"({"error":"invalid_request"})", {}};
+    }
+    std::uniform_int_distribution<std::uint64_t> any;
+    const std::string code = "code-" + std::to_string(any(random));
+    oidc_codes[code] = IssuedCode{p["nonce"], p["redirect_uri"], platform.person, false};
+    const std::string& back = p["redirect_uri"];
+    const std::string location = back + (back.find('?') == std::string::npos ? "?" : "&") + "code=" +
+                                 boost::urls::encode(code, boost::urls::unreserved_chars) + "&state=" +
+                                 boost::urls::encode(p["state"], boost::urls::unreserved_chars);
+    return {false, 302, "{}", {}, {{"Location", location}}};
+  }
+
+  // POST /oidc/token: a code once, for the registered client, for an ID token.
+  Answer oidc_token(const std::string& body) {
+    std::map<std::string, std::string> form;
+    if (auto params = boost::urls::parse_query(body)) {
+      for (const auto& param : *params) form[param.key.decode()] = param.value.decode();
+    }
+    std::lock_guard lock(mutex);
+    const IdentityPlatform& platform = options.identity_platform;
+    if (form["grant_type"] != "authorization_code" || form["client_id"] != platform.client_id ||
+        form["client_secret"] != platform.client_secret) {
+      return {false, 401, R"({"error":"invalid_client"})", {}};
+    }
+    auto it = oidc_codes.find(form["code"]);
+    if (it == oidc_codes.end() || it->second.used || it->second.redirect_uri != form["redirect_uri"]) {
+      return {false, 400, R"({"error":"invalid_grant"})", {}};
+    }
+    it->second.used = true;
+    const IssuedCode& issued = it->second;
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::string& fault = platform.fault;
+    json::object claims{{"iss", fault == "issuer" ? "https://evil.example.com" : platform.issuer},
+                        {"aud", fault == "audience" ? "another-client" : platform.client_id},
+                        {"sub", issued.person.subject},
+                        {"iat", now},
+                        {"exp", now + platform.token_lifetime_seconds},
+                        {"nonce", fault == "nonce" ? "another-nonce" : issued.nonce},
+                        {"name", issued.person.name},
+                        {"id_number", issued.person.id_number}};
+    const std::string header = adapters::base64url_encode(fault == "alg_none" ? R"({"alg":"none","typ":"JWT"})" : R"({"alg":"HS256","typ":"JWT"})");
+    const std::string signing_input = header + "." + adapters::base64url_encode(json::serialize(claims));
+    std::string signature = fault == "alg_none" ? "" : adapters::hs256_signature(signing_input, platform.client_secret);
+    if (fault == "signature") signature = adapters::hs256_signature(signing_input, "a secret that is not the client's");
+    return {false, 200, json::serialize(json::object{{"access_token", "at-" + form["code"]}, {"token_type", "Bearer"},
+                                                     {"expires_in", platform.token_lifetime_seconds},
+                                                     {"id_token", signing_input + "." + signature}}), {}};
+  }
+
+  // POST /oidc/control: {"person": {...}, "fault": "...", "token_lifetime_seconds": n}.
+  Answer oidc_control(const std::string& body) {
+    const json::object c = object_of(body);
+    std::lock_guard lock(mutex);
+    IdentityPlatform& platform = options.identity_platform;
+    if (const auto* person = c.if_contains("person"); person && person->is_object()) {
+      const auto& o = person->as_object();
+      if (const auto v = text_of(o, "subject"); !v.empty()) platform.person.subject = v;
+      if (const auto v = text_of(o, "name"); !v.empty()) platform.person.name = v;
+      if (const auto v = text_of(o, "id_number"); !v.empty()) platform.person.id_number = v;
+    }
+    if (const auto* fault = c.if_contains("fault"); fault && fault->is_string()) platform.fault = std::string(fault->as_string());
+    if (const auto* lifetime = c.if_contains("token_lifetime_seconds"); lifetime && lifetime->is_int64()) {
+      platform.token_lifetime_seconds = lifetime->as_int64();
+    }
+    return {false, 200, R"({"ok":true})", {}};
   }
 
   Answer control(const std::string& body) {
@@ -369,6 +472,10 @@ struct Simulator::Impl {
     if (get && path == "/elicense/licenses") return elicense_lookup(*target);
     if (get && path == "/elicense/registrations") return registration_lookup(*target);
     if (post && path == "/sms/send") return text_message(request.body());
+    if (get && path == "/sms/messages") return texts_sent(*target);
+    if (get && path == "/oidc/authorize") return oidc_authorize(*target);
+    if (post && path == "/oidc/token") return oidc_token(request.body());
+    if (post && path == "/oidc/control") return oidc_control(request.body());
     if (get && path == "/stats") return {false, 200, stats(), {}};
     if (post && path == "/control") return control(request.body());
     if (options.id_reader.enabled) {
@@ -533,10 +640,12 @@ struct Simulator::Impl {
 };
 
 std::vector<Registration> default_registrations() {
+  // The legal representatives' and agents' ID numbers are valid test numbers; 王小明
+  // (330106199003070014, the identity platform's default person) is the restaurant's agent.
   return {{"91350100M000100Y43", "杭州小馆餐饮管理有限公司", "张三", "浙江省杭州市西湖区文三路1号", "limited", "50",
-           "餐饮服务；食品销售", "2025-06-18"},
+           "餐饮服务；食品销售", "2025-06-18", "11010519491231002X", {"330106199003070014"}},
           {"91330106MA2H00010C", "杭州一件事科技有限公司", "李四", "浙江省杭州市西湖区学院路28号", "limited", "100",
-           "软件开发；信息技术咨询服务", "2024-03-01"}};
+           "软件开发；信息技术咨询服务", "2024-03-01", "110101199003074477", {}}};
 }
 
 std::expected<std::unique_ptr<Simulator>, std::string> Simulator::start(Options options) {
@@ -613,6 +722,14 @@ std::map<std::string, std::string> Simulator::payloads() const {
 std::uint64_t Simulator::text_messages() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->messages.size();
+}
+std::vector<SentText> Simulator::texts_to(const std::string& phone) const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<SentText> found;
+  for (const auto& t : impl_->texts) {
+    if (t.phone == phone) found.push_back(t);
+  }
+  return found;
 }
 std::string Simulator::stats_json() const { return impl_->stats(); }
 

@@ -6,7 +6,13 @@
 //   GET  /dept/<system>/<operation>/<key>   its answer to a call it took earlier (polling)
 //   GET  /elicense/licenses?type=&holder=   the e-license library
 //   GET  /elicense/registrations?uscc=      a company's registration, from the same library
-//   POST /sms/send                     the SMS gateway
+//   POST /sms/send                     the SMS gateway: records each message (once per reference)
+//   GET  /sms/messages?phone=          the messages sent to a number, oldest first (tests read
+//                                      login codes and notices here, as a phone would)
+//   GET  /oidc/authorize               the identity platform (OpenID Connect): logs the configured
+//                                      person in at once and redirects back with a code
+//   POST /oidc/token                   redeems a code once for an HS256-signed ID token
+//   POST /oidc/control                 change the person, the token's lifetime or a fault
 //   GET  /stats                        what each department received and applied (JSON)
 //   POST /control                      change a department's behaviour while running (JSON)
 //   GET  /idreader/read                a window PC's ID-card reader (when enabled, see IdReader)
@@ -77,9 +83,33 @@ struct IdReader {
   std::string failure;
 };
 
+/// The person the identity platform logs in (its ID token's claims).
+struct OidcPerson {
+  std::string subject = "zj-000001";
+  std::string name = "王小明";
+  std::string id_number = "330106199003070014";
+};
+
+/// The simulated identity platform (docs/applicant.md, "Real-name login"). Its ID tokens are
+/// signed HS256 with the client secret, as a confidential client's may be.
+struct IdentityPlatform {
+  std::string issuer = "https://id.example.gov.cn";
+  std::string client_id = "onevisit";
+  /// The documented test secret (never a real one): configure the service's client_secret_env
+  /// with it.
+  std::string client_secret = "onevisit-simulated-oidc-client-secret";
+  OidcPerson person;
+  std::int64_t token_lifetime_seconds = 300;
+  /// A faulty platform for tests: "" signs honestly; "signature", "nonce", "issuer",
+  /// "audience", "alg_none" give a token wrong in that way.
+  std::string fault;
+};
+
 /// A company's registration as the e-license library serves it (GET /elicense/registrations).
 struct Registration {
   std::string uscc, name, legal_representative, address, type, capital, business_scope, established;
+  std::string legal_representative_id;  ///< the legal representative's ID number
+  std::vector<std::string> agents;      ///< ID numbers of its authorised agents
 };
 
 /// The companies the simulated library knows (valid credit codes; the first is the one
@@ -94,8 +124,16 @@ struct Options {
   std::vector<std::string> missing_licenses;  ///< e-license types the library never has
   std::vector<Registration> registrations = default_registrations();  ///< companies' registrations it holds
   IdReader id_reader;
+  IdentityPlatform identity_platform;
   std::uint64_t seed = 1;
   std::chrono::milliseconds exchange_poll{20};
+};
+
+/// A text message the SMS gateway took.
+struct SentText {
+  std::string phone;
+  std::string text;
+  std::string reference;
 };
 
 /// What one department saw.
@@ -125,6 +163,8 @@ class Simulator {
   /// The payload (JSON text) of the first call with each key: what the department received.
   std::map<std::string, std::string> payloads() const;
   std::uint64_t text_messages() const;
+  /// The messages sent to `phone`, oldest first (a repeated reference once).
+  std::vector<SentText> texts_to(const std::string& phone) const;
   /// Everything above as one JSON document (what GET /stats answers).
   std::string stats_json() const;
   void stop();

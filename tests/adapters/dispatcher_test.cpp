@@ -111,6 +111,37 @@ TEST_CASE("adapters: at-least-once delivery with backoff, parking after the last
   CHECK(down->attempts["c3/item/1/0"] == 3);
 }
 
+TEST_CASE("adapters: notices delivered for a department do not close the circuit its own system opened", "[adapters][breaker]") {
+  // Regression (issue 15): the applicant's text messages (adapter `notify`) carry the item's
+  // department; delivered ones reset that department's breaker while its own system was down,
+  // so the circuit never opened.
+  auto store = engine::make_memory_store();
+  for (int i = 0; i < 6; ++i) {
+    auto r = request_with_outbox("c" + std::to_string(i), "tax_gateway");
+    engine::OutboxRecord notice = r.outbox.front();
+    notice.idempotency_key = r.case_id + "/item/1/1";
+    notice.adapter = "notify";
+    notice.operation = "notify";
+    r.outbox.push_back(notice);
+    REQUIRE(store->commit(r));
+  }
+  auto down = std::make_shared<FlakyAdapter>(100);
+  auto sms = std::make_shared<FlakyAdapter>(0);
+  AdapterRegistry registry;
+  registry.add("tax_gateway", down);
+  registry.add("notify", sms);
+  Dispatcher dispatcher(*store, registry, {.max_attempts = 50, .first_backoff = std::chrono::milliseconds(10), .seed = 3, .workers = 1,
+                                           .breaker_threshold = 3, .breaker_cooldown = std::chrono::milliseconds(60'000)});
+  const Timestamp now = 1'000'000;
+  REQUIRE(dispatcher.drain_once(now));
+  CHECK(sms->effects.size() == 6);  // the text messages went out
+  CHECK(dispatcher.circuit_open("tax", now));
+  // While it is open, the department's calls are held back, not attempted.
+  const auto attempts = down->attempts;
+  REQUIRE(dispatcher.drain_once(now + 100));
+  CHECK(down->attempts == attempts);
+}
+
 TEST_CASE("adapters: backoff grows exponentially with jitter, capped", "[adapters]") {
   auto store = engine::make_memory_store();
   AdapterRegistry registry;

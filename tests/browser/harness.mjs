@@ -46,9 +46,10 @@ export function skipWithoutChromium() {
  * `simulatorArgs` are added to the simulator's (e.g. `--id-reader` to play a card reader).
  * `workflows`: a folder to deploy instead of `flow` (e.g. the repository's workflows/);
  * `systems`: department systems the simulator plays over HTTP (it answers APPROVED with the
- * documents a call asks for), instead of leaving their calls parked.
+ * documents a call asks for), instead of leaving their calls parked. `config(simulatorPort)`:
+ * more of the deployment configuration, given the simulator's port (e.g. [sms]).
  */
-export async function startService({ binary, simulatorBinary, flow, simulatorArgs = [], workflows = null, systems = [] }) {
+export async function startService({ binary, simulatorBinary, flow, simulatorArgs = [], workflows = null, systems = [], config = '' }) {
   const work = mkdtempSync(path.join(tmpdir(), 'onevisit-console-'));
   mkdirSync(path.join(work, 'workflows'));
   if (!workflows) writeFileSync(path.join(work, 'workflows', 'startup.flow'), flow);
@@ -64,7 +65,8 @@ export async function startService({ binary, simulatorBinary, flow, simulatorArg
   // Only notices are configured: a department's submit call finds no adapter and is parked.
   const played = systems.map((s) => `[systems.${s}]\nkind = "http"\nurl = "http://127.0.0.1:${simulatorPort}/dept/${s}"\ntimeout_ms = 2000\n`).join('');
   writeFileSync(path.join(work, 'deploy.toml'),
-    `${played}[systems.notify]\nkind = "log"\n[elicense]\nurl = "http://127.0.0.1:${simulatorPort}/elicense"\n`);
+    config ? `${played}[elicense]\nurl = "http://127.0.0.1:${simulatorPort}/elicense"\n${config(simulatorPort)}`
+           : `${played}[systems.notify]\nkind = "log"\n[elicense]\nurl = "http://127.0.0.1:${simulatorPort}/elicense"\n`);
   const args = ['serve', '--db', path.join(work, 'cases.db'), '--workflows', workflows || path.join(work, 'workflows'), '--listen', '127.0.0.1:0',
     '--config', path.join(work, 'deploy.toml')];
   if (process.env.ONEVISIT_CONSOLE_DIR) args.push('--console', process.env.ONEVISIT_CONSOLE_DIR);

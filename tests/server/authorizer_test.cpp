@@ -176,6 +176,28 @@ TEST_CASE("authorizer: an applicant acts on their own cases, another's case answ
   CHECK_FALSE(authorizer.case_scope(zhang).department);
 }
 
+TEST_CASE("authorizer: a case is an applicant's when it names one of the numbers they proved", "[server][authorizer][applicant]") {
+  const Authorizer authorizer;
+  const auto agent = Principal::applicant("申请人 330*************14（代表 913**************43）",
+                                          {"id:330106199003070014", "phone:13800138000", "uscc:91350100M000100Y43"});
+  for (const auto& owners : std::vector<std::vector<std::string>>{{"id:330106199003070014"},
+                                                                   {"phone:13800138000", "id:11010519491231002X"},
+                                                                   {"uscc:91350100M000100Y43"}}) {
+    CHECK(authorizer.may(agent, Action::read_cases, Target::a_case("C1", {"market"}, owners)));
+  }
+  const auto denied = authorizer.may(agent, Action::read_cases, Target::a_case("C2", {"market"}, std::vector<std::string>{"id:11010519491231002X"}));
+  REQUIRE_FALSE(denied);
+  CHECK(denied.error().status == 404);
+  // Applying and choosing a company are the applicant's; no staff role does either.
+  CHECK(authorizer.may(agent, Action::apply, Target::none()));
+  CHECK(authorizer.may(agent, Action::act_for_company, Target::none()));
+  for (const auto role : kAllRoles) {
+    CHECK_FALSE(role_may(role, Action::apply));
+    CHECK_FALSE(role_may(role, Action::act_for_company));
+  }
+  CHECK(authorizer.case_scope(agent).owner_keys.size() == 3);
+}
+
 TEST_CASE("authorizer: lists and searches are kept to the cases a principal may see", "[server][authorizer][search]") {
   const Authorizer authorizer;
   CHECK(authorizer.case_scope(staff(Role::reviewer, "market")).department == "market");

@@ -44,6 +44,13 @@ class Client {
   /// `from`: the loopback address to connect from (the server sees it as the remote
   /// address); all of 127.0.0.0/8 is loopback on Linux.
   explicit Client(unsigned short port, std::string from = "127.0.0.1") : port_(port), from_(std::move(from)) {}
+  /// An applicant's browser: the applicant channel's cookies (ov_applicant, ov_applicant_csrf).
+  static Client applicant(unsigned short port, std::string from = "127.0.0.1") {
+    Client c(port, std::move(from));
+    c.session_cookie_ = "ov_applicant";
+    c.csrf_cookie_ = "ov_applicant_csrf";
+    return c;
+  }
 
   Reply send(const std::string& method, const std::string& target, const std::string& body = {},
              std::map<std::string, std::string> headers = {}) {
@@ -57,7 +64,7 @@ class Client {
     socket.connect({asio::ip::make_address("127.0.0.1"), port_});
     http::request<http::string_body> request(http::string_to_verb(method), target, 11);
     request.set(http::field::host, "127.0.0.1");
-    if (!session_.empty()) request.set(http::field::cookie, "ov_session=" + session_ + "; ov_csrf=" + csrf_);
+    if (!session_.empty()) request.set(http::field::cookie, session_cookie_ + "=" + session_ + "; " + csrf_cookie_ + "=" + csrf_);
     if (!csrf_.empty() && method != "GET") request.set("X-CSRF-Token", csrf_);
     if (!bearer_.empty()) request.set(http::field::authorization, "Bearer " + bearer_);
     for (const auto& [name, value] : headers) request.set(name, value);
@@ -83,14 +90,17 @@ class Client {
 
   Reply login(const std::string& name, const std::string& password) {
     auto reply = post("/api/session", boost::json::object{{"name", name}, {"password", password}});
-    if (reply.status == 200) {
-      for (auto [it, end] = reply.headers.equal_range("set-cookie"); it != end; ++it) {
-        const auto& c = it->second;
-        if (c.rfind("ov_session=", 0) == 0) session_ = c.substr(11, c.find(';') - 11);
-        if (c.rfind("ov_csrf=", 0) == 0) csrf_ = c.substr(8, c.find(';') - 8);
-      }
-    }
+    if (reply.status == 200) keep_cookies(reply);
     return reply;
+  }
+  /// Keeps the session and CSRF cookies a reply sets (an empty value ends them).
+  void keep_cookies(const Reply& reply) {
+    for (auto [it, end] = reply.headers.equal_range("set-cookie"); it != end; ++it) {
+      const auto& c = it->second;
+      const auto value = [&](const std::string& name) { return c.substr(name.size() + 1, c.find(';') - name.size() - 1); };
+      if (c.rfind(session_cookie_ + "=", 0) == 0) session_ = value(session_cookie_);
+      if (c.rfind(csrf_cookie_ + "=", 0) == 0) csrf_ = value(csrf_cookie_);
+    }
   }
   void use_token(std::string token) { bearer_ = std::move(token); }
   std::string& session() { return session_; }
@@ -100,6 +110,7 @@ class Client {
   unsigned short port_;
   std::string from_;
   std::string session_, csrf_, bearer_;
+  std::string session_cookie_ = "ov_session", csrf_cookie_ = "ov_csrf";
 };
 
 }  // namespace onevisit::testing

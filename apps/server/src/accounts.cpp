@@ -1,5 +1,7 @@
 #include "accounts.hpp"
 
+#include "sqlite_query.hpp"
+
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -65,76 +67,9 @@ std::string sha256_hex(std::string_view text) {
 namespace {
 
 using Kind = AccountError::Kind;
-
-AccountError db_error(sqlite3* db, std::string_view what) {
-  const int rc = sqlite3_extended_errcode(db);
-  const Kind kind = (rc & 0xff) == SQLITE_CONSTRAINT ? Kind::conflict : Kind::io;
-  return AccountError{kind, std::string(what) + ": " + sqlite3_errmsg(db)};
-}
-
-// One prepared statement, finalized on scope exit. Text is copied (SQLITE_TRANSIENT): the
-// statements here are few and short.
-class Query {
- public:
-  Query(sqlite3* db, const char* sql) : db_(db), sql_(sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) failed_ = true;
-  }
-  ~Query() { sqlite3_finalize(stmt_); }
-  Query(const Query&) = delete;
-  Query& operator=(const Query&) = delete;
-
-  Query& bind(std::int64_t value) {
-    if (!failed_ && sqlite3_bind_int64(stmt_, ++next_, value) != SQLITE_OK) failed_ = true;
-    return *this;
-  }
-  Query& bind(std::string_view text) {
-    if (!failed_ && sqlite3_bind_text64(stmt_, ++next_, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8) != SQLITE_OK) failed_ = true;
-    return *this;
-  }
-
-  /// True when a row is ready.
-  std::expected<bool, AccountError> step() {
-    if (failed_) return std::unexpected(db_error(db_, sql_));
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return std::unexpected(db_error(db_, sql_));
-  }
-  std::expected<void, AccountError> run() {
-    auto row = step();
-    if (!row) return std::unexpected(row.error());
-    return {};
-  }
-  template <class Read>
-  auto collect(Read read) -> std::expected<std::vector<decltype(read(*this))>, AccountError> {
-    std::vector<decltype(read(*this))> rows;
-    for (;;) {
-      auto row = step();
-      if (!row) return std::unexpected(row.error());
-      if (!*row) return rows;
-      rows.push_back(read(*this));
-    }
-  }
-
-  std::int64_t int64(int column) const { return sqlite3_column_int64(stmt_, column); }
-  std::string text(int column) const {
-    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
-    if (data == nullptr) return {};
-    return std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
-  }
-
- private:
-  sqlite3* db_;
-  const char* sql_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int next_ = 0;
-  bool failed_ = false;
-};
-
-std::expected<void, AccountError> exec(sqlite3* db, const char* sql) {
-  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return std::unexpected(db_error(db, "exec"));
-  return {};
-}
+using sql::Query;
+using sql::db_error;
+using sql::exec;
 
 // Migrations, applied in order, each once, each in its own transaction. An old migration
 // never changes; a new schema change is a new entry.
@@ -172,6 +107,22 @@ constexpr const char* kMigrations[] = {
        CREATE TRIGGER server_audit_no_delete BEFORE DELETE ON server_audit
          WHEN OLD.at >= server_audit_prune_cutoff()
          BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: only records past their retention are pruned'); END;)",
+    // 3: the applicant channel (issue 15): one-time SMS codes by the SHA-256 of the number,
+    // applicants' sessions (apart from staff sessions), OpenID Connect logins begun.
+    R"(CREATE TABLE server_applicant_codes (
+         phone_hash TEXT PRIMARY KEY, code_digest TEXT NOT NULL, code_key TEXT NOT NULL,
+         expires_at INTEGER NOT NULL, attempts_left INTEGER NOT NULL);
+       CREATE TABLE server_applicant_sessions (
+         token_hash TEXT PRIMARY KEY, identity TEXT NOT NULL, csrf_token TEXT NOT NULL,
+         created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+       CREATE TABLE server_oidc_logins (
+         state_hash TEXT PRIMARY KEY, nonce TEXT NOT NULL, return_to TEXT NOT NULL, expires_at INTEGER NOT NULL);)",
+    // 4: applicants' drafts, by the SHA-256 of the owner's key and the draft's id; the case a
+    // submitted draft became.
+    R"(CREATE TABLE server_applicant_drafts (
+         owner_hash TEXT NOT NULL, draft TEXT NOT NULL, bundle TEXT NOT NULL, version INTEGER NOT NULL,
+         content TEXT NOT NULL, updated_at INTEGER NOT NULL, case_id TEXT NOT NULL DEFAULT '',
+         PRIMARY KEY (owner_hash, draft));)",
 };
 
 // server_audit_prune_cutoff(): the AccountStore's prune_cutoff_, read by the delete trigger

@@ -104,6 +104,37 @@ struct PrunedAudit {
   Timestamp last_at = 0;
 };
 
+/// An applicant's session (issue 15): who they proved to be, as ApplicantIdentity's JSON.
+struct ApplicantSessionInfo {
+  std::string identity_json;
+  std::string csrf_token;
+  Timestamp expires_at = 0;
+};
+
+/// An applicant's draft application, saved on the server (resumable on another device).
+struct ApplicantDraft {
+  std::string id;       ///< chosen by the page (safe token)
+  std::string bundle;
+  int version = 0;      ///< the bundle version it was filled for
+  std::string content;  ///< JSON: {"answers": {…}, "form": {…}}
+  Timestamp updated_at = 0;
+  std::string case_id;  ///< the case it became; empty while a draft
+};
+
+/// What checking a one-time SMS code found.
+enum class CodeCheck {
+  accepted,  ///< right and in time: the code is used up
+  wrong,     ///< wrong: one attempt fewer (the last wrong one uses the code up)
+  expired,   ///< none sent, expired, or used up
+};
+
+/// An OpenID Connect login begun (its `state`): the nonce its ID token must carry and the
+/// page to return to.
+struct OidcLogin {
+  std::string nonce;
+  std::string return_to;
+};
+
 struct PasswordCost {
   unsigned long long ops;
   std::size_t memory;
@@ -155,6 +186,36 @@ class AccountStore {
   std::expected<std::vector<ApiToken>, AccountError> tokens(const std::optional<std::string>& user);
   std::expected<std::optional<ApiToken>, AccountError> token(std::int64_t id);
   std::expected<void, AccountError> revoke_token(std::int64_t id, Timestamp now);
+
+  // The applicant channel (docs/applicant.md): one-time SMS codes, sessions, OIDC logins.
+  // Codes are kept as keyed BLAKE2b digests (a random key per code) under the SHA-256 of the
+  // number; session tokens and OIDC states as SHA-256 digests.
+
+  /// Replaces the number's code with `code`, valid until `expires_at`, for `attempts` tries.
+  std::expected<void, AccountError> store_login_code(const std::string& phone, std::string_view code, Timestamp expires_at,
+                                                     int attempts);
+  /// Checks a code the applicant typed; a wrong code costs one attempt.
+  std::expected<CodeCheck, AccountError> check_login_code(const std::string& phone, std::string_view code, Timestamp now);
+  std::expected<NewSession, AccountError> create_applicant_session(const std::string& identity_json, Timestamp now, Timestamp lifetime);
+  /// The session when the token is known and unexpired.
+  std::expected<std::optional<ApplicantSessionInfo>, AccountError> find_applicant_session(std::string_view token, Timestamp now);
+  /// Records what the session now proves (a company chosen).
+  std::expected<void, AccountError> update_applicant_session(std::string_view token, const std::string& identity_json);
+  std::expected<void, AccountError> delete_applicant_session(std::string_view token);
+  std::expected<void, AccountError> store_oidc_login(std::string_view state, const OidcLogin& login, Timestamp expires_at);
+  /// The login begun with `state`, removed as it is read (a state is used once); nullopt
+  /// when unknown, used or expired.
+  std::expected<std::optional<OidcLogin>, AccountError> take_oidc_login(std::string_view state, Timestamp now);
+
+  /// Drafts belong to an owner key (ApplicantIdentity::owner_keys), stored hashed.
+  std::expected<void, AccountError> save_draft(const std::string& owner, const ApplicantDraft& draft);
+  /// The drafts of any of `owners`, newest first.
+  std::expected<std::vector<ApplicantDraft>, AccountError> drafts(const std::vector<std::string>& owners);
+  std::expected<std::optional<ApplicantDraft>, AccountError> draft(const std::vector<std::string>& owners, const std::string& id);
+  std::expected<void, AccountError> delete_draft(const std::vector<std::string>& owners, const std::string& id);
+  /// Records the case a draft became (it is kept: a second submission finds it).
+  std::expected<void, AccountError> mark_draft_submitted(const std::vector<std::string>& owners, const std::string& id,
+                                                         const std::string& case_id);
 
   std::expected<void, AccountError> append_audit(const AuditRecord& record);
   /// Newest first.

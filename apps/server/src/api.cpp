@@ -52,6 +52,7 @@ Api::Api(engine::Engine& engine, AccountStore& accounts, ApiOptions options)
       accounts_(accounts),
       options_(std::move(options)),
       throttle_(options_.login_throttle),
+      code_throttle_(options_.code_throttle),
       refusals_(accounts_),
       hashing_(std::max<std::size_t>(1, options_.hashing_threads), options_.hashing_queue) {}
 
@@ -66,6 +67,12 @@ std::size_t Api::body_limit(const HttpRequest& head) {
   if (authorization.rfind("Bearer ", 0) == 0) {
     const auto found = accounts_.find_token(authorization.substr(7));
     known = found && *found;
+  } else if (head.path.rfind("/api/applicant/", 0) == 0) {
+    // An applicant uploads materials too.
+    if (const auto session = cookie(head, "ov_applicant"); !session.empty()) {
+      const auto found = accounts_.find_applicant_session(session, engine_.now());
+      known = found && *found;
+    }
   } else if (const auto session = cookie(head, "ov_session"); !session.empty()) {
     const auto found = accounts_.find_session(session, engine_.now());
     known = found && *found;
@@ -110,7 +117,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
     // ID or phone number: the trail keeps it masked, for it is never deleted.
     record.actor = masked(context.caller ? context.caller->user.name
                                          : (context.attempted_user.empty() ? "-" : context.attempted_user));
-    record.role = context.caller ? std::string(to_string(context.caller->user.role)) : "";
+    record.role = context.caller ? (context.caller->applicant ? std::string("applicant") : std::string(to_string(context.caller->user.role))) : "";
     record.remote_address = request.remote_address;
     record.action = request.method + " " + (utf8 ? masked(request.path, 300) : std::string("(a target that is not UTF-8)"));
     record.target = masked(context.target);
@@ -161,6 +168,33 @@ std::optional<HttpResponse> Api::authenticate(const HttpRequest& request, Reques
   return std::nullopt;
 }
 
+std::optional<HttpResponse> Api::authenticate_applicant(const HttpRequest& request, RequestRecord& record, std::string& session_token) {
+  session_token = cookie(request, "ov_applicant");
+  if (session_token.empty()) return early_error(record, 401, "unauthenticated", "请先登录");
+  auto found = accounts_.find_applicant_session(session_token, engine_.now());
+  if (!found) {
+    spdlog::error("request {}: {}", record.request_id, masked(found.error().message));
+    return early_error(record, 500, "internal", "账户数据库出错，请稍后再试；如仍出错，请把请求编号告诉工作人员");
+  }
+  if (!*found) return early_error(record, 401, "session_expired", "登录已过期或已退出，请重新登录");
+  auto identity = ApplicantIdentity::from_json((*found)->identity_json);
+  if (!identity) return early_error(record, 401, "session_expired", "登录已过期或已退出，请重新登录");
+  Caller caller;
+  caller.user.name = identity->label();
+  caller.user.display_name = identity->name.empty() ? identity->label() : identity->name;
+  caller.csrf_token = (*found)->csrf_token;
+  caller.applicant = std::move(*identity);
+  record.caller = std::move(caller);
+  if (!is_get(request)) {
+    // Double submit, with the applicant's own cookie: a staff page's token is no use here.
+    const std::string header = request.header("x-csrf-token");
+    if (header.empty() || header != cookie(request, "ov_applicant_csrf") || header != record.caller->csrf_token) {
+      return early_error(record, 403, "csrf", "页面的安全校验已失效，请刷新页面后再试");
+    }
+  }
+  return std::nullopt;
+}
+
 HttpResponse Api::route(const HttpRequest& request, RequestRecord& record) {
   if (request.body_too_large) {
     record.outcome = "body_too_large";
@@ -171,14 +205,17 @@ HttpResponse Api::route(const HttpRequest& request, RequestRecord& record) {
   }
   if (request.path.rfind("/api/", 0) != 0 && request.path != "/api") return serve_static(request, record);
   auto match = match_route(request.method, request.path);
-  const ApiParts parts{engine_, accounts_, options_, throttle_, hashing_, authorizer_};
+  const ApiParts parts{engine_, accounts_, options_, throttle_, hashing_, authorizer_, code_throttle_};
   if (match.route && !match.route->action) {
     Exchange open(parts, request, record, std::nullopt, std::move(match.parameters));
     return match.route->handler(open);
   }
   // Strangers learn nothing of the routes: authentication comes before 404 and 405.
   std::string session_token;
-  if (auto refused = authenticate(request, record, session_token)) return *refused;
+  const bool applicant_route = request.path.rfind("/api/applicant/", 0) == 0;
+  if (auto refused = applicant_route ? authenticate_applicant(request, record, session_token) : authenticate(request, record, session_token)) {
+    return *refused;
+  }
   if (!match.route) {
     if (!match.allowed_methods.empty()) {
       std::string allow;
@@ -189,7 +226,8 @@ HttpResponse Api::route(const HttpRequest& request, RequestRecord& record) {
     }
     return early_error(record, 404, "no_route", "没有这个接口：" + request.method + " " + dsl::truncate_utf8(request.path, 200));
   }
-  if (const auto id = match.parameters.find("id"); id != match.parameters.end() && match.route->pattern.starts_with("/api/cases/")) {
+  if (const auto id = match.parameters.find("id");
+      id != match.parameters.end() && (match.route->pattern.starts_with("/api/cases/") || match.route->pattern.starts_with("/api/applicant/cases/"))) {
     record.target = id->second;
   }
   Exchange exchange(parts, request, record, *match.route->action, std::move(match.parameters));
@@ -204,10 +242,15 @@ HttpResponse Api::serve_static(const HttpRequest& request, RequestRecord& contex
     return json_response(status, json::object{{"code", code}, {"message", message}, {"details", json::object{{"request_id", context.request_id}}}});
   };
   if (!is_get(request)) return error(404, "no_route", "没有这个接口：" + request.method + " " + dsl::truncate_utf8(request.path, 200));
-  if (options_.console_dir.empty()) return error(404, "not_found", "未安装网页控制台");
+  // The applicant's pages live under /m/ (a printed notice's QR code opens /m/cases/{case}),
+  // the clerk console everywhere else.
+  auto parts = split_path(request.path);
+  const bool applicant_pages = !parts.empty() && parts.front() == "m";
+  if (applicant_pages) parts.erase(parts.begin());
+  const auto& folder = applicant_pages ? options_.applicant_dir : options_.console_dir;
+  if (folder.empty()) return error(404, "not_found", applicant_pages ? "未安装申请人页面" : "未安装网页控制台");
   // Only plain names: no "..", no ".", no backslashes, no NUL. Then the resolved path must
-  // still lie inside the console folder (symlinks included).
-  const auto parts = split_path(request.path);
+  // still lie inside the folder (symlinks included).
   for (const auto& p : parts) {
     if (p == ".." || p == "." || p.find('\\') != std::string::npos || p.find('\0') != std::string::npos || p.front() == '.') {
       return error(404, "not_found", "没有这个文件");
@@ -217,7 +260,7 @@ HttpResponse Api::serve_static(const HttpRequest& request, RequestRecord& contex
   for (const auto& p : parts) relative /= p;
   if (parts.empty()) relative = "index.html";
   std::error_code ec;
-  const auto root = std::filesystem::weakly_canonical(options_.console_dir, ec);
+  const auto root = std::filesystem::weakly_canonical(folder, ec);
   auto path = std::filesystem::weakly_canonical(root / relative, ec);
   if (ec) return error(404, "not_found", "没有这个文件");
   const auto [root_end, path_it] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());

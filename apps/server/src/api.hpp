@@ -4,7 +4,9 @@
 // (authorizer.hpp). docs/api.md documents every route.
 //
 // Every response carries X-Request-Id. Callers authenticate with a session cookie (and the
-// X-CSRF-Token header on state-changing requests) or an API token (Authorization: Bearer).
+// X-CSRF-Token header on state-changing requests) or an API token (Authorization: Bearer);
+// applicants, on the routes under /api/applicant/ only, with their own session cookie and
+// CSRF token (docs/applicant.md), which no other route takes.
 // Every state-changing request and every denied attempt is appended to the audit trail;
 // refusals of requests without authentication are counted per address and minute
 // (refusal_log.hpp). Password hashing runs on a small pool of its own (bounded_pool.hpp),
@@ -16,12 +18,15 @@
 #include "accounts.hpp"
 #include "authorizer.hpp"
 #include "bounded_pool.hpp"
+#include "code_throttle.hpp"
 #include "http_server.hpp"
 #include "login_throttle.hpp"
 #include "refusal_log.hpp"
 
 #include <onevisit/adapters/elicense.hpp>
+#include <onevisit/adapters/identity.hpp>
 #include <onevisit/adapters/results.hpp>
+#include <onevisit/adapters/sms.hpp>
 #include <onevisit/engine/engine.hpp>
 
 #include <filesystem>
@@ -39,6 +44,8 @@ struct ApiOptions {
   std::size_t max_unauthenticated_body_bytes = 8 * 1024;
   Timestamp session_lifetime = 8LL * 3600 * 1000;
   std::filesystem::path console_dir;  ///< static files of the web console (empty: none)
+  /// The applicant's pages, served under /m/ (empty: none).
+  std::filesystem::path applicant_dir;
   bool secure_cookies = false;        ///< mark cookies Secure (the service is reached over HTTPS)
   adapters::ResultMapping result_mapping;  ///< how departments' answers become lifecycle events
   LoginThrottleOptions login_throttle;
@@ -59,6 +66,15 @@ struct ApiOptions {
   /// Days the service's clock runs ahead of the real one (training; ServiceOptions), shown to
   /// staff with their session so that nobody takes a training room for the real service.
   int clock_offset_days = 0;
+  // The applicant channel (docs/applicant.md): the SMS gateway login codes go by and the
+  // identity platform (each null: that way of logging in is not offered), the lifetime of
+  // applicants' sessions and codes, and how often codes may be asked for and tried.
+  std::shared_ptr<adapters::SmsGateway> sms;
+  std::shared_ptr<adapters::OidcProvider> oidc;
+  Timestamp applicant_session_lifetime = 2LL * 3600 * 1000;
+  Timestamp login_code_lifetime = 5LL * 60 * 1000;
+  int login_code_attempts = 5;
+  CodeThrottleOptions code_throttle;
 };
 
 class Api {
@@ -80,11 +96,15 @@ class Api {
   /// Sets record.caller from the API token or the session (and checks CSRF); the error
   /// response when that fails. `session_token` gets the session cookie.
   std::optional<HttpResponse> authenticate(const HttpRequest& request, RequestRecord& record, std::string& session_token);
+  /// The same for the applicant channel's routes (/api/applicant/…): only an applicant's
+  /// session cookie, never a staff session or an API token.
+  std::optional<HttpResponse> authenticate_applicant(const HttpRequest& request, RequestRecord& record, std::string& session_token);
 
   engine::Engine& engine_;
   AccountStore& accounts_;
   ApiOptions options_;
   LoginThrottle throttle_;
+  CodeThrottle code_throttle_;
   Authorizer authorizer_;
   RefusalLog refusals_;
   BoundedPool hashing_;  ///< last: its threads end before the members their jobs use

@@ -34,6 +34,8 @@ std::string_view to_string(Action action) {
     case Action::create_token: return "create_token";
     case Action::revoke_token: return "revoke_token";
     case Action::urge: return "urge";
+    case Action::apply: return "apply";
+    case Action::act_for_company: return "act_for_company";
   }
   return "?";
 }
@@ -104,6 +106,9 @@ bool role_may(Role role, Action action) {
       return role != Role::department_system;
     case Action::urge:
       return role == Role::supervisor;
+    case Action::apply:
+    case Action::act_for_company:
+      return false;  // the applicant channel's: no staff role applies for itself
   }
   return false;
 }
@@ -127,7 +132,16 @@ Principal Principal::staff(const User& user, bool via_token, std::string token_s
 Principal Principal::applicant(std::string applicant_id) {
   Principal p;
   p.kind = Kind::applicant;
+  p.owner_keys = {applicant_id};
   p.name = std::move(applicant_id);
+  return p;
+}
+
+Principal Principal::applicant(std::string label, std::vector<std::string> owner_keys) {
+  Principal p;
+  p.kind = Kind::applicant;
+  p.name = std::move(label);
+  p.owner_keys = std::move(owner_keys);
   return p;
 }
 
@@ -142,7 +156,15 @@ Target Target::any_department(std::vector<std::string> departments, std::string 
 }
 
 Target Target::a_case(std::string case_id, std::vector<std::string> departments, std::string applicant) {
-  return Target{Kind::a_case, std::move(departments), std::move(applicant), "case " + std::move(case_id)};
+  std::vector<std::string> owners;
+  if (!applicant.empty()) owners.push_back(applicant);
+  return a_case(std::move(case_id), std::move(departments), std::move(owners));
+}
+
+Target Target::a_case(std::string case_id, std::vector<std::string> departments, std::vector<std::string> owners) {
+  Target t{Kind::a_case, std::move(departments), owners.empty() ? std::string() : owners.front(), "case " + std::move(case_id), {}};
+  t.owners = std::move(owners);
+  return t;
 }
 
 Target Target::account(std::string name, std::string what) { return Target{Kind::account, {}, std::move(name), std::move(what)}; }
@@ -162,15 +184,23 @@ bool applicant_may(Action action) {
     case Action::rate:
     case Action::read_session:
     case Action::end_session:
+    case Action::apply:
+    case Action::act_for_company:
       return true;
     default:
       return false;
   }
 }
 
+bool owns(const Principal& p, const Target& target) {
+  return std::any_of(target.owners.begin(), target.owners.end(), [&](const std::string& owner) {
+    return std::find(p.owner_keys.begin(), p.owner_keys.end(), owner) != p.owner_keys.end();
+  });
+}
+
 std::expected<void, Denial> applicant_decision(const Principal& p, Action action, const Target& target) {
   // Another applicant's case does not exist for them: the same 404 as a case number never issued.
-  if (target.kind == Target::Kind::a_case && (target.owner.empty() || target.owner != p.name)) {
+  if (target.kind == Target::Kind::a_case && !owns(p, target)) {
     return std::unexpected(not_found(target.what + " is not applicant " + p.name + "'s"));
   }
   if (target.kind == Target::Kind::account && target.owner != p.name) return std::unexpected(not_found(target.what + " is not theirs"));
@@ -222,7 +252,7 @@ std::expected<void, Denial> Authorizer::may(const Principal& p, Action action, c
 }
 
 CaseScope Authorizer::case_scope(const Principal& p) const {
-  if (p.kind == Principal::Kind::applicant) return CaseScope{std::nullopt, p.name};
+  if (p.kind == Principal::Kind::applicant) return CaseScope{std::nullopt, p.name, p.owner_keys};
   return CaseScope{only_department(p), std::nullopt};
 }
 

@@ -58,6 +58,8 @@ enum class Action {
   create_token,       ///< for oneself; for another account only an admin
   revoke_token,       ///< one's own; an admin anyone's
   urge,               ///< 督办: press the department handling a late item; supervisors only
+  apply,              ///< an applicant starts a case of their own (the applicant channel); applicants only
+  act_for_company,    ///< an applicant chooses the company they act for; applicants only
 };
 
 /// The action's name in the route table and docs/api.md ("read_cases").
@@ -69,14 +71,19 @@ bool changes_state(Action action);
 struct Principal {
   enum class Kind { staff, applicant };
   Kind kind = Kind::staff;
-  std::string name;        ///< the account's name, or the applicant's id
+  std::string name;        ///< the account's name, or the applicant's label (masked)
   Role role = Role::window_clerk;  ///< staff only
   std::string department;  ///< for roles bound to a department
   bool via_token = false;  ///< authenticated with an API token (not a session)
   std::string token_scope = "write";  ///< "read" or "write"; for a session always write
+  /// An applicant's proved identities ("id:…", "uscc:…", "phone:…", applicant.hpp): a case
+  /// is theirs when it names one of them.
+  std::vector<std::string> owner_keys;
 
   static Principal staff(const User& user, bool via_token, std::string token_scope);
+  /// An applicant known by one key (the key is also their name).
   static Principal applicant(std::string applicant_id);
+  static Principal applicant(std::string label, std::vector<std::string> owner_keys);
 };
 
 /// What an action concerns.
@@ -84,8 +91,9 @@ struct Target {
   enum class Kind { none, departments, a_case, account };
   Kind kind = Kind::none;
   std::vector<std::string> departments;  ///< departments: any of them; a case: its items' departments
-  std::string owner;  ///< a case's applicant (empty: none known), an account's name
+  std::string owner;  ///< an account's name; for a case its first owner (empty: none known)
   std::string what;   ///< English, for the detail: "case C1", "item seal", "material articles"
+  std::vector<std::string> owners;  ///< a case's owner keys (applicant.hpp); empty: no applicant owns it
 
   static Target none();
   /// A department's part (a query for it, an item of it, a call to it).
@@ -93,6 +101,7 @@ struct Target {
   /// Something several departments share (a material needed by items of each).
   static Target any_department(std::vector<std::string> departments, std::string what);
   static Target a_case(std::string case_id, std::vector<std::string> departments, std::string applicant);
+  static Target a_case(std::string case_id, std::vector<std::string> departments, std::vector<std::string> owners);
   static Target account(std::string name, std::string what);
 };
 
@@ -108,8 +117,9 @@ struct Denial {
 struct CaseScope {
   /// Only cases with an item of this department (reviewers, department systems).
   std::optional<std::string> department;
-  /// Only cases this applicant owns. Cases record no owner yet (issue 15), so none.
+  /// Only cases this applicant owns: cases naming one of `owner_keys`.
   std::optional<std::string> owner;
+  std::vector<std::string> owner_keys;
 };
 
 class Authorizer {

@@ -198,6 +198,7 @@ std::string_view rejection_http_code(Rejection::Code code, unsigned& status) {
 
 Principal Exchange::principal() const {
   const Caller& caller = *record.caller;
+  if (caller.applicant) return Principal::applicant(caller.applicant->label(), caller.applicant->owner_keys());
   return Principal::staff(caller.user, caller.via_token, caller.scope);
 }
 
@@ -309,13 +310,17 @@ std::optional<engine::CommandOptions> Exchange::command_options() {
   engine::CommandOptions o;
   o.actor = caller.name;
   o.role = std::string(engine_role(caller.role));
+  // An applicant acts in the lifecycles' role `applicant`, recorded by their masked label.
+  if (record.caller->applicant) o.role = "applicant";
   // The core keeps a reviewer's clock control to their department's items.
   if (bound_to_department(caller.role)) o.department = caller.department;
   const std::string key = request.header("idempotency-key");
   if (!key.empty()) {
     if (!safe_token(key, 100)) return std::nullopt;
-    // Scoped by user: two callers cannot collide, or replay each other's results.
-    o.command_id = "http:" + caller.name + ":" + key;
+    // Scoped by user: two callers cannot collide, or replay each other's results. An
+    // applicant's label is masked (two could share it): their first key, hashed, scopes it.
+    const std::string scope = record.caller->applicant ? "applicant-" + sha256_hex(principal().owner_keys.front()).substr(0, 24) : caller.name;
+    o.command_id = "http:" + scope + ":" + key;
   }
   return o;
 }
@@ -328,8 +333,8 @@ HttpResponse Exchange::bad_key() {
 Target case_target(const engine::CaseView& view) {
   std::vector<std::string> departments;
   for (const auto& row : view.items) departments.push_back(row.department);
-  // Cases have no applicant account yet (issue 15 adds it): no applicant owns one.
-  return Target::a_case(view.state.id, std::move(departments), "");
+  // Its applicants: whoever proved a number its form names (applicant.hpp).
+  return Target::a_case(view.state.id, std::move(departments), case_owner_keys(*view.workflow, view.state));
 }
 
 std::optional<engine::CaseView> Exchange::load_case(const std::string& case_id) {

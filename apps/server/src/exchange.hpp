@@ -8,8 +8,10 @@
 
 #include "accounts.hpp"
 #include "api.hpp"
+#include "applicant.hpp"
 #include "authorizer.hpp"
 #include "bounded_pool.hpp"
+#include "code_throttle.hpp"
 #include "http_server.hpp"
 #include "login_throttle.hpp"
 
@@ -86,12 +88,14 @@ class BodyReader {
   std::vector<Problem> problems_;
 };
 
-/// The caller, once authenticated.
+/// The caller, once authenticated: a staff account (`user`), or an applicant on the applicant
+/// channel (`applicant`; `user` then only carries their label as its name, for the audit trail).
 struct Caller {
   User user;
   bool via_token = false;
   std::string scope = "write";
   std::string csrf_token;  ///< of the session
+  std::optional<ApplicantIdentity> applicant;
 };
 
 /// What handle() records of a request for the audit trail and the log.
@@ -113,6 +117,7 @@ struct ApiParts {
   LoginThrottle& throttle;
   BoundedPool& hashing;
   const Authorizer& authorizer;
+  CodeThrottle& code_throttle;
 };
 
 class Exchange {
@@ -125,6 +130,7 @@ class Exchange {
         throttle(parts.throttle),
         hashing(parts.hashing),
         authorizer(parts.authorizer),
+        code_throttle(parts.code_throttle),
         request(request),
         record(record),
         action(action),
@@ -136,6 +142,7 @@ class Exchange {
   LoginThrottle& throttle;
   BoundedPool& hashing;
   const Authorizer& authorizer;
+  CodeThrottle& code_throttle;
   const HttpRequest& request;
   RequestRecord& record;
   /// The route's; none for the login, the one route open to callers not authenticated (its
@@ -147,6 +154,8 @@ class Exchange {
   /// A path parameter of the route's pattern ("id" for {id}).
   const std::string& param(const std::string& name) const { return parameters_.at(name); }
   const User& user() const { return record.caller->user; }
+  /// The applicant on the applicant channel's routes (REQUIRES: an applicant caller).
+  const ApplicantIdentity& applicant() const { return *record.caller->applicant; }
   Principal principal() const;
 
   HttpResponse error(unsigned status, std::string code, std::string message, json::object details = {});

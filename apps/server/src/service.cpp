@@ -133,11 +133,11 @@ engine::Engine& Service::engine() { return *impl_->engine; }
 
 namespace {
 
-std::filesystem::path default_console_dir() {
+std::filesystem::path default_pages_dir(const char* name) {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return {};
-  auto dir = exe.parent_path() / "console";
+  auto dir = exe.parent_path() / name;
   if (std::filesystem::is_regular_file(dir / "index.html", ec)) return dir;
   return {};
 }
@@ -297,7 +297,10 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   api.secure_cookies = options.secure_cookies;
   api.result_mapping = impl->config.results;
   api.elicense = impl->config.elicense;
-  api.console_dir = options.console_dir.empty() ? default_console_dir() : options.console_dir;
+  api.sms = impl->config.sms;
+  api.oidc = impl->config.oidc;
+  api.console_dir = options.console_dir.empty() ? default_pages_dir("console") : options.console_dir;
+  api.applicant_dir = options.applicant_dir.empty() ? default_pages_dir("applicant") : options.applicant_dir;
   api.audit_retention = options.audit_retention_days * 24LL * 3600 * 1000;
   api.public_url = options.public_url;
   api.clock_offset_days = options.clock ? 0 : options.clock_offset_days;

@@ -22,6 +22,21 @@
 //   sign = "某某区政务服务中心"
 //   token_env = "SMS_TOKEN"
 //
+//   [sms]                             # the SMS gateway the applicant channel's login codes go by
+//   url = "http://10.1.2.9/sms"       # POST <url>/send (sms.hpp)
+//   sign = "某某区政务服务中心"
+//   token_env = "SMS_TOKEN"
+//
+//   [oidc]                            # the province's identity platform (identity.hpp)
+//   issuer = "https://id.example.gov.cn"
+//   authorize_url = "https://id.example.gov.cn/oidc/authorize"
+//   token_url = "http://10.1.2.7/oidc/token"
+//   client_id = "onevisit"
+//   client_secret_env = "OIDC_CLIENT_SECRET"   # HS256 key, at least 32 bytes
+//   redirect_uri = "https://zwfw.example.gov.cn/api/applicant/oidc/callback"
+//   name_claim = "name"               # default
+//   id_number_claim = "id_number"     # default
+//
 //   [elicense]                        # the e-license library (电子证照库)
 //   url = "http://10.1.2.8/elicense"  # GET <url>/licenses?type=&holder=
 //   timeout_ms = 3000
@@ -50,7 +65,9 @@
 
 #include <onevisit/adapters/adapter.hpp>
 #include <onevisit/adapters/elicense.hpp>
+#include <onevisit/adapters/identity.hpp>
 #include <onevisit/adapters/results.hpp>
+#include <onevisit/adapters/sms.hpp>
 #include <onevisit/adapters/xml_exchange.hpp>
 #include <onevisit/engine/at_rest.hpp>
 
@@ -69,6 +86,10 @@ struct AdapterConfig {
   std::vector<std::pair<std::string, ExchangeFolders>> exchanges;
   ResultMapping results;
   std::shared_ptr<ElicenseLibrary> elicense;  ///< null when no [elicense] is configured
+  /// The gateway of [sms] (login codes of the applicant channel); null when none is configured.
+  std::shared_ptr<SmsGateway> sms;
+  /// The identity platform of [oidc] (real-name login of applicants); null when none.
+  std::shared_ptr<OidcProvider> oidc;
   /// The keys of [storage]; null when the file configures none (data is stored in clear).
   std::shared_ptr<const engine::AtRestKeys> storage_keys;
 };

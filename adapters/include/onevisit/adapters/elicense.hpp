@@ -12,8 +12,9 @@
 //
 // The library also holds each company's registration (登记信息, the data behind its 营业执照):
 // `GET <base>/registrations?uscc=<code>` answers 200 with {"uscc", "name",
-// "legal_representative", "address", "type", "capital", "business_scope", "established"}, or
-// 404. The intake pre-fills the one form from it (registration_prefill), so a clerk does not
+// "legal_representative", "legal_representative_id", "agents", "address", "type", "capital",
+// "business_scope", "established"} (`agents`: the ID numbers of the people the company
+// authorised to act for it, 授权代理人), or 404. The intake pre-fills the one form from it (registration_prefill), so a clerk does not
 // key in again what the state already registered.
 //
 // Thread safety: HttpElicenseLibrary::lookup may be called from many threads.
@@ -48,6 +49,8 @@ struct CompanyRegistration {
   std::string capital;               ///< 注册资本, in 万元 as registered
   std::string business_scope;        ///< 经营范围
   std::string established;           ///< 成立日期, YYYY-MM-DD
+  std::string legal_representative_id;  ///< 法定代表人身份证号 (the applicant channel checks who acts)
+  std::vector<std::string> agents;      ///< ID numbers of its authorised agents (授权代理人)
 };
 
 class ElicenseLibrary {

@@ -13,7 +13,8 @@
 //
 // `sms`: applicant notices through an SMS gateway, `POST <base>/send` with
 // {"phone", "text", "reference"}; notices for staff roles go to the log (they see them in
-// the console). Phone numbers are masked in every log line.
+// the console). The gateway is sms.hpp's HttpSmsGateway. Phone numbers are masked in every
+// log line.
 //
 // Thread safety: submit may be called from several threads at once.
 #pragma once
@@ -45,6 +46,8 @@ class HttpAdapter final : public Adapter {
   std::string token_;
 };
 
+class HttpSmsGateway;  // sms.hpp
+
 class SmsAdapter final : public Adapter {
  public:
   /// `sign` is the sender's signature the gateway requires, e.g. 某某区政务服务中心.
@@ -52,9 +55,7 @@ class SmsAdapter final : public Adapter {
   AdapterResult submit(const AdapterCall& call) override;
 
  private:
-  std::shared_ptr<HttpClient> client_;
-  std::string token_;
-  std::string sign_;
+  std::shared_ptr<HttpSmsGateway> gateway_;
 };
 
 }  // namespace onevisit::adapters

@@ -75,6 +75,29 @@ HttpResponse report(Exchange& x);
 HttpResponse audit(Exchange& x);
 HttpResponse prune_audit(Exchange& x);
 
+// applicant_sessions.cpp (the applicant channel's logins)
+HttpResponse send_login_code(Exchange& x);
+HttpResponse applicant_log_in(Exchange& x);
+HttpResponse applicant_who_am_i(Exchange& x);
+HttpResponse applicant_log_out(Exchange& x);
+HttpResponse oidc_start(Exchange& x);
+HttpResponse oidc_callback(Exchange& x);
+HttpResponse act_for_company(Exchange& x);
+// applicant_cases.cpp (an applicant's own cases)
+HttpResponse my_cases(Exchange& x);
+HttpResponse my_case(Exchange& x);
+HttpResponse applicant_submit(Exchange& x);
+HttpResponse applicant_upload(Exchange& x);
+HttpResponse applicant_withdraw(Exchange& x);
+HttpResponse applicant_drafts(Exchange& x);
+HttpResponse applicant_draft(Exchange& x);
+HttpResponse save_applicant_draft(Exchange& x);
+HttpResponse delete_applicant_draft(Exchange& x);
+// applicant_bundles.cpp (what an applicant may apply for; 情形引导)
+HttpResponse applicant_bundles(Exchange& x);
+HttpResponse applicant_bundle(Exchange& x);
+HttpResponse applicant_guide(Exchange& x);
+
 /// A user as the API shows it (sessions, users).
 json::object user_json(const User& user);
 /// An audit record as the API shows it (masked).

@@ -43,6 +43,9 @@ struct ServiceOptions {
   bool secure_cookies = false;
   /// The web console's files. Default: `console/` next to the executable, if present.
   std::filesystem::path console_dir;
+  /// The applicant's pages, served under /m/. Default: `applicant/` next to the executable,
+  /// if present.
+  std::filesystem::path applicant_dir;
   /// Time source for the engine and for sessions; null: the system clock. Not owned.
   const engine::Clock* clock = nullptr;
   /// Give `admin` a new generated password (shown once, like on the first start); creates

@@ -1,0 +1,363 @@
+// The applicant's pages (served under /m/): log in, find a bundle, answer the situation
+// questions, fill the one form, follow the case, answer a correction notice, withdraw, rate.
+// Plain JS as the clerk console is; every word on screen is Chinese.
+
+const main = document.getElementById('main');
+const whoami = document.getElementById('whoami');
+
+const ERRORS = {
+  oidc_expired: '登录请求已失效，请重新登录',
+  oidc_invalid: '统一身份认证平台的登录信息校验未通过，请重新登录',
+  oidc_cancelled: '您已取消统一身份认证登录',
+  oidc_unavailable: '统一身份认证平台暂时无法访问，请稍后再试或使用手机验证码登录',
+};
+const MATERIAL_STATUS = { missing: '未提交', submitted: '已提交，待核验', verified: '已核验', rejected: '需重新提交', tolerated: '容缺，待补交' };
+const CHANNEL = { window: '窗口', online: '网上', mobile: '手机', kiosk: '自助终端' };
+const LEVELS = [[5, '非常满意'], [4, '满意'], [3, '基本满意'], [2, '不满意'], [1, '非常不满意']];
+
+function esc(text) {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+function cookie(name) {
+  const found = document.cookie.split('; ').find((c) => c.startsWith(`${name}=`));
+  return found ? decodeURIComponent(found.slice(name.length + 1)) : '';
+}
+
+// One call to the applicant API; 401 sends the person to the login page and back here.
+async function api(method, path, body, headers = {}) {
+  const init = { method, headers: { 'X-CSRF-Token': cookie('ov_applicant_csrf'), ...headers }, credentials: 'same-origin' };
+  if (body instanceof Blob) init.body = body;
+  else if (body !== undefined) { init.body = JSON.stringify(body); init.headers['Content-Type'] = 'application/json'; }
+  const response = await fetch(`/api/applicant${path}`, init);
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 401 && !path.startsWith('/session') && !path.startsWith('/sms-codes')) {
+    go(`/m/login?next=${encodeURIComponent(location.pathname)}`);
+    throw new Error('请先登录');
+  }
+  if (!response.ok) {
+    const error = new Error(data.message || '出错了，请稍后再试');
+    error.status = response.status;
+    error.data = data;
+    throw error;
+  }
+  return data;
+}
+
+function go(path) {
+  history.pushState({}, '', path);
+  render();
+}
+document.addEventListener('click', (e) => {
+  const a = e.target.closest('a[data-link]');
+  if (a) { e.preventDefault(); go(a.getAttribute('href')); }
+});
+window.addEventListener('popstate', render);
+
+// 适老化: large type and high contrast, remembered on this device.
+const large = document.getElementById('large-type');
+function applyLarge(on) {
+  document.body.classList.toggle('large', on);
+  large.setAttribute('aria-pressed', String(on));
+  large.textContent = on ? '标准字号' : '大字模式';
+}
+applyLarge(localStorage.getItem('ov-large') === '1');
+large.addEventListener('click', () => {
+  const on = !document.body.classList.contains('large');
+  localStorage.setItem('ov-large', on ? '1' : '0');
+  applyLarge(on);
+});
+
+function showError(where, error) {
+  where.innerHTML = `<p class="error" role="alert">${esc(error.message)}</p>`;
+}
+
+// Runs `work` with the button disabled: a double tap sends nothing twice.
+async function busy(button, work) {
+  if (button.disabled) return;
+  button.disabled = true;
+  try { await work(); } finally { button.disabled = false; }
+}
+
+async function me() {
+  try {
+    const r = await fetch('/api/applicant/session', { credentials: 'same-origin' });
+    if (r.status !== 200) { whoami.textContent = ''; return null; }
+    const { applicant } = await r.json();
+    const name = applicant.name || applicant.phone;
+    whoami.textContent = applicant.company ? `${name}（代表${applicant.company.name}）` : name;
+    return applicant;
+  } catch { return null; }
+}
+
+// ---- pages
+
+function loginPage(params) {
+  const next = params.get('next') || '/m/';
+  const error = ERRORS[params.get('error')];
+  main.innerHTML = `<h1>登录</h1>
+    ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
+    <div class="card">
+      <label for="phone">手机号码</label>
+      <div class="row"><input id="phone" type="tel" inputmode="numeric" autocomplete="tel" maxlength="13" placeholder="11 位手机号码">
+      <button id="send-code" type="button">获取验证码</button></div>
+      <label for="code">短信验证码</label>
+      <input id="code" inputmode="numeric" autocomplete="one-time-code" maxlength="6" placeholder="6 位数字">
+      <div id="login-message"></div>
+      <button id="login-submit" class="primary" type="button">登录</button>
+    </div>
+    <div class="card"><p>已在省统一身份认证平台注册的，可实名登录（代表企业办事须实名登录）。</p>
+      <a id="oidc-login" href="/api/applicant/oidc/start?return_to=${encodeURIComponent(next)}">统一身份认证登录</a></div>`;
+  const message = document.getElementById('login-message');
+  document.getElementById('send-code').addEventListener('click', (e) => busy(e.target, async () => {
+    try {
+      const r = await api('POST', '/sms-codes', { phone: document.getElementById('phone').value });
+      message.innerHTML = `<p class="ok">验证码已发送，${Math.round(r.expires_in_seconds / 60)} 分钟内有效</p>`;
+    } catch (error) { showError(message, error); }
+  }));
+  document.getElementById('login-submit').addEventListener('click', (e) => busy(e.target, async () => {
+    try {
+      await api('POST', '/session', { phone: document.getElementById('phone').value, code: document.getElementById('code').value });
+      go(next);
+    } catch (error) { showError(message, error); }
+  }));
+}
+
+// Who a company applicant acts for: chosen by credit code once logged in by real name.
+function companyBox(applicant) {
+  if (applicant.company) {
+    return `<div class="card" id="company-box"><p>正在代表 <strong>${esc(applicant.company.name)}</strong>（${esc(applicant.company.role_title)}）办事</p>
+      <button id="company-clear" type="button">改为办理个人事项</button><div id="company-message"></div></div>`;
+  }
+  if (!applicant.real_name_verified) {
+    return `<div class="card" id="company-box"><p>代表企业办事，须先通过统一身份认证实名登录。</p>
+      <a id="oidc-login" href="/api/applicant/oidc/start?return_to=${encodeURIComponent('/m/?for=company')}">统一身份认证登录</a></div>`;
+  }
+  return `<div class="card" id="company-box"><label for="company-uscc">企业统一社会信用代码</label>
+    <div class="row"><input id="company-uscc" maxlength="18" autocapitalize="characters">
+    <button id="company-choose" type="button">代表该企业</button></div><div id="company-message"></div>
+    <p class="hint">须为该企业登记的法定代表人或授权代理人。</p></div>`;
+}
+
+async function homePage(params, applicant) {
+  const audience = params.get('for') || 'individual';
+  const q = params.get('q') || '';
+  main.innerHTML = `<h1>我要办</h1>
+    <div class="tabs" role="tablist">
+      <button id="tab-individual" role="tab" aria-selected="${audience === 'individual'}">个人办事</button>
+      <button id="tab-company" role="tab" aria-selected="${audience === 'company'}">企业办事</button>
+    </div>
+    ${audience === 'company' ? companyBox(applicant) : ''}
+    <label for="search">搜索一件事</label>
+    <input id="search" type="search" value="${esc(q)}" placeholder="如：出生、开办餐饮店">
+    <div id="bundles"></div>
+    <h2>我的</h2>
+    <div class="card"><a id="my-cases" href="/m/cases" data-link>我的办件</a></div>`;
+  const list = async (query) => {
+    const where = document.getElementById('bundles');
+    try {
+      const r = await api('GET', `/bundles?for=${audience}&q=${encodeURIComponent(query)}`);
+      where.innerHTML = r.bundles.length ? r.bundles.map((b) => `<div class="card"><h3>${esc(b.title)}</h3>
+        <p class="hint">包括：${b.items.map(esc).join('、')}</p>
+        <button class="apply" type="button" data-bundle="${esc(b.bundle)}">我要申请</button></div>`).join('')
+        : '<p class="hint">没有找到，请换个词试试</p>';
+      where.querySelectorAll('.apply').forEach((b) => b.addEventListener('click', () => go(`/m/apply/${b.dataset.bundle}`)));
+    } catch (error) { showError(where, error); }
+  };
+  document.getElementById('tab-individual').addEventListener('click', () => go('/m/?for=individual'));
+  document.getElementById('tab-company').addEventListener('click', () => go('/m/?for=company'));
+  document.getElementById('search').addEventListener('input', (e) => list(e.target.value));
+  const choose = async (uscc) => {
+    try {
+      await api('POST', '/company', { uscc });
+      await me();
+      const session = await api('GET', '/session');
+      await homePage(params, session.applicant);
+    } catch (error) { showError(document.getElementById('company-message'), error); }
+  };
+  document.getElementById('company-choose')?.addEventListener('click', (e) => busy(e.target, () => choose(document.getElementById('company-uscc').value.trim())));
+  document.getElementById('company-clear')?.addEventListener('click', (e) => busy(e.target, () => choose(null)));
+  await list(q);
+}
+
+// The bundle: the situation questions one at a time, then the one form.
+async function applyPage(bundle) {
+  const draft = sessionStorage.getItem(`ov-draft-${bundle}`) || `d-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  sessionStorage.setItem(`ov-draft-${bundle}`, draft);
+  let workflow;
+  try { workflow = await api('GET', `/bundles/${encodeURIComponent(bundle)}`); } catch (error) { showError(main, error); return; }
+  const answers = {};
+  const form = {};
+  const save = () => api('PUT', `/drafts/${draft}`, { bundle, answers, form }).catch(() => {});
+  const materialsHtml = (materials) => `<h2>需要准备的材料</h2><ul id="materials" class="plain">${materials.map((m) =>
+    `<li>${esc(m.title)}${m.source === 'elicense' ? '（电子证照，自动调取）' : ''}</li>`).join('')}</ul>`;
+  const askNext = async () => {
+    const g = await api('POST', `/bundles/${encodeURIComponent(bundle)}/guide`, { answers });
+    if (g.done) return showForm(g.materials);
+    const q = g.question;
+    const choices = q.type === 'bool' ? [['true', '是'], ['false', '否']] : (q.options || []).map((o) => [o.value, o.title]);
+    main.innerHTML = `<h1>${esc(workflow.title)}</h1>
+      <p class="hint">情形引导：第 ${g.answered.length + 1} 题</p>
+      <div class="card"><h3 id="question-title">${esc(q.title)}</h3>
+      <div class="answers">${choices.map(([v, t]) => `<button class="answer" type="button" data-value="${esc(v)}">${esc(t)}</button>`).join('')}</div></div>
+      ${materialsHtml(g.materials)}`;
+    main.querySelectorAll('.answer').forEach((b) => b.addEventListener('click', () => busy(b, async () => {
+      answers[q.name] = b.dataset.value;
+      save();
+      await askNext();
+    })));
+  };
+  const showForm = (materials) => {
+    const fields = workflow.fields.filter((f) => !f.situation);
+    main.innerHTML = `<h1>${esc(workflow.title)}</h1>${materialsHtml(materials)}
+      <h2>填写申请表</h2><div class="card">${fields.map((f) => {
+        const input = f.options ? `<select id="field-${esc(f.name)}" data-name="${esc(f.name)}"><option value="">请选择</option>${f.options.map((o) =>
+          `<option value="${esc(o.value)}">${esc(o.title)}</option>`).join('')}</select>`
+          : `<input id="field-${esc(f.name)}" data-name="${esc(f.name)}" type="${f.type === 'date' ? 'date' : 'text'}"
+              ${f.type === 'idcard' ? 'maxlength="18"' : f.type === 'phone' ? 'inputmode="tel" maxlength="13"' : ''}>`;
+        return `<label for="field-${esc(f.name)}">${esc(f.title)}${f.required ? '（必填）' : ''}</label>${input}<div class="field-check" id="check-${esc(f.name)}"></div>`;
+      }).join('')}</div>
+      <div id="submit-message"></div>
+      <button id="submit-application" class="primary" type="button">提交申请</button>`;
+    for (const f of fields) {
+      const input = document.getElementById(`field-${f.name}`);
+      input.addEventListener('input', () => {
+        form[f.name] = input.value.trim();
+        const check = document.getElementById(`check-${f.name}`);
+        check.innerHTML = fieldProblem(f, input.value.trim()) ? `<p class="error">${esc(fieldProblem(f, input.value.trim()))}</p>` : '';
+      });
+      input.addEventListener('change', save);
+    }
+    document.getElementById('submit-application').addEventListener('click', (e) => busy(e.target, async () => {
+      const message = document.getElementById('submit-message');
+      try {
+        await api('PUT', `/drafts/${draft}`, { bundle, answers, form });
+        const channel = window.matchMedia('(max-width: 700px)').matches ? 'mobile' : 'online';
+        const started = await api('POST', '/cases', { draft, channel });
+        sessionStorage.removeItem(`ov-draft-${bundle}`);
+        go(`/m/cases/${started.case_id}`);
+      } catch (error) {
+        const fields = error.data?.details?.fields || [];
+        message.innerHTML = `<p class="error" role="alert">${esc(error.message)}</p>${fields.map((f) => `<p class="error">${esc(f.message)}</p>`).join('')}`;
+      }
+    }));
+  };
+  try { await askNext(); } catch (error) { showError(main, error); }
+}
+
+// Checks as the applicant types: ID number checksum (GB 11643), mobile number, credit code length.
+function fieldProblem(field, value) {
+  if (!value) return '';
+  if (field.type === 'idcard') {
+    if (!/^\d{17}[\dXx]$/.test(value)) return '身份证号码应为 18 位';
+    const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const sum = weights.reduce((s, w, i) => s + w * Number(value[i]), 0);
+    if ('10X98765432'[sum % 11] !== value[17].toUpperCase()) return '身份证号码校验不通过，请核对';
+  }
+  if (field.type === 'phone' && !/^1[3-9]\d{9}$/.test(value.replace(/[\s-]/g, ''))) return '请输入 11 位手机号码';
+  if (field.type === 'uscc' && !/^[0-9A-Z]{18}$/i.test(value)) return '统一社会信用代码应为 18 位';
+  return '';
+}
+
+async function casesPage() {
+  main.innerHTML = '<h1>我的办件</h1><div id="cases"><p class="hint">正在加载…</p></div>';
+  const where = document.getElementById('cases');
+  try {
+    const r = await api('GET', '/cases');
+    where.innerHTML = r.cases.length ? r.cases.map((c) => `<div class="card case-card"><h3>${esc(c.bundle_title)}</h3>
+      <p>办件编号 ${esc(c.case_id)} · <span class="status">${esc(c.status_title)}</span> · ${esc(CHANNEL[c.channel] || '')}</p>
+      ${c.needs_from_me.length ? `<p class="error">${esc(c.needs_from_me[0].message)}</p>` : ''}
+      <a href="/m/cases/${esc(c.case_id)}" data-link>查看详情</a></div>`).join('') : '<p class="hint">您还没有办件</p>';
+  } catch (error) { showError(where, error); }
+}
+
+async function casePage(id) {
+  let c;
+  try { c = await api('GET', `/cases/${encodeURIComponent(id)}`); } catch (error) {
+    if (error.status === 404) main.innerHTML = '<h1>没有找到这个办件</h1><p class="hint">请核对办件编号；只能查看您本人（或您代表的企业）的办件。</p>';
+    else showError(main, error);
+    return;
+  }
+  const uploadable = c.materials.filter((m) => m.source === 'upload' && (m.status === 'missing' || m.status === 'rejected'));
+  const correction = c.needs_from_me.find((n) => n.kind === 'correction');
+  const rating = c.needs_from_me.find((n) => n.kind === 'rating');
+  main.innerHTML = `<h1>${esc(c.bundle_title)}</h1>
+    <p>办件编号 ${esc(c.case_id)} · <span class="status" id="case-status">${esc(c.status_title)}</span></p>
+    ${c.needs_from_me.map((n) => `<div class="card need"><strong>需要您办理：</strong>${esc(n.message)}</div>`).join('')}
+    <h2>办理进度</h2>
+    ${c.items.filter((i) => i.phase !== 'not_applicable').map((i) => `<div class="card item"><h3>${esc(i.title)}</h3>
+      <p class="hint">${esc(i.department_title)} · ${esc(i.state_title || '')}</p><p>${esc(i.progress)}</p></div>`).join('')}
+    <h2>材料</h2>
+    <ul class="plain">${c.materials.map((m) => `<li>${esc(m.title)}：${esc(MATERIAL_STATUS[m.status] || '')}${m.note ? `（${esc(m.note)}）` : ''}
+      ${m.has_content && (m.source === 'produced' || m.source === 'elicense') ? ` <a href="/api/applicant/cases/${esc(c.case_id)}/materials/${esc(m.material)}">下载</a>` : ''}</li>`).join('')}</ul>
+    ${uploadable.length ? `<div class="card"><h3>${correction ? '补正材料' : '上传材料'}</h3>${uploadable.map((m) => `
+      <p class="file-title">${esc(m.title)}${m.formats?.length ? `（${esc(m.formats.join('、').toUpperCase())}）` : ''}</p>
+      <input id="upload-${esc(m.material)}" class="file" type="file" accept="${esc(m.accept || '')}" data-material="${esc(m.material)}">
+      <label for="upload-${esc(m.material)}" class="file-button">拍照或选择文件：${esc(m.title)}</label>`).join('')}
+      <div id="upload-message"></div></div>` : ''}
+    ${correction ? '<button id="submit-correction" class="primary" type="button">提交补正</button><div id="correction-message"></div>' : ''}
+    ${rating ? `<div class="card"><h3>服务评价（好差评）</h3><div class="levels" role="radiogroup">${LEVELS.map(([v, t]) =>
+      `<label><input type="radio" name="level" value="${v}" class="rate-level">${t}</label>`).join('')}</div>
+      <label for="rating-comment">评价意见</label><textarea id="rating-comment" rows="3"></textarea>
+      <div id="rating-message"></div><button id="submit-rating" class="primary" type="button">提交评价</button></div>` : ''}
+    ${c.rating ? `<div class="card"><h3>您的评价</h3><p>${esc((LEVELS.find(([v]) => v === c.rating.level) || [0, ''])[1])}${c.rating.comment ? `：${esc(c.rating.comment)}` : ''}</p>
+      ${c.rating.level <= 2 ? '<p class="hint">我们已启动整改，整改结果将告知您。</p>' : ''}</div>` : ''}
+    ${c.can_withdraw ? `<div class="card"><h3>撤回申请</h3><label for="withdraw-reason">撤回原因</label><input id="withdraw-reason">
+      <div id="withdraw-message"></div><button id="withdraw" class="danger" type="button">撤回申请</button></div>` : ''}`;
+  main.querySelectorAll('input[type=file]').forEach((input) => input.addEventListener('change', async () => {
+    const where = document.getElementById('upload-message');
+    const file = input.files[0];
+    if (!file) return;
+    if (file.size > 8 * 1024 * 1024) { where.innerHTML = '<p class="error">文件太大，请选择 8MB 以内的文件</p>'; return; }
+    try {
+      await api('PUT', `/cases/${encodeURIComponent(id)}/materials/${input.dataset.material}`, file,
+        { 'Content-Type': file.type || 'application/octet-stream', 'X-File-Name': encodeURIComponent(file.name) });
+      where.innerHTML = `<p class="ok">${esc(file.name)} 已上传</p>`;
+    } catch (error) { showError(where, error); }
+  }));
+  document.getElementById('submit-correction')?.addEventListener('click', (e) => busy(e.target, async () => {
+    try {
+      for (const event of correction.events) await api('POST', `/cases/${encodeURIComponent(id)}/items/${correction.item}/events/${event.event}`, {});
+      await casePage(id);
+    } catch (error) { showError(document.getElementById('correction-message'), error); }
+  }));
+  document.getElementById('submit-rating')?.addEventListener('click', (e) => busy(e.target, async () => {
+    const level = main.querySelector('.rate-level:checked');
+    const where = document.getElementById('rating-message');
+    if (!level) { where.innerHTML = '<p class="error">请选择评价等级</p>'; return; }
+    try {
+      await api('POST', `/cases/${encodeURIComponent(id)}/rate`, { level: Number(level.value), comment: document.getElementById('rating-comment').value });
+      await casePage(id);
+    } catch (error) { showError(where, error); }
+  }));
+  const withdraw = document.getElementById('withdraw');
+  withdraw?.addEventListener('click', () => busy(withdraw, async () => {
+    const where = document.getElementById('withdraw-message');
+    const reason = document.getElementById('withdraw-reason').value.trim();
+    if (!reason) { where.innerHTML = '<p class="error">请写明撤回的原因</p>'; return; }
+    // Irreversible: a second tap confirms.
+    if (withdraw.dataset.confirm !== '1') {
+      withdraw.dataset.confirm = '1';
+      withdraw.textContent = '确认撤回（撤回后不能恢复）';
+      return;
+    }
+    try {
+      await api('POST', `/cases/${encodeURIComponent(id)}/withdraw`, { reason });
+      await casePage(id);
+    } catch (error) { showError(where, error); }
+  }));
+}
+
+async function render() {
+  const path = location.pathname.replace(/^\/m/, '') || '/';
+  const params = new URLSearchParams(location.search);
+  if (path === '/login') { await me(); return loginPage(params); }
+  const applicant = await me();
+  if (!applicant) return go(`/m/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  let m;
+  if ((m = path.match(/^\/apply\/([\w.-]+)$/))) return applyPage(m[1]);
+  if (path === '/cases' || path === '/cases/') return casesPage();
+  if ((m = path.match(/^\/cases\/([^/]+)$/))) return casePage(decodeURIComponent(m[1]));
+  return homePage(params, applicant);
+}
+
+render();

@@ -1,0 +1,184 @@
+// The applicant channel's tables of the AccountStore (accounts.hpp): one-time SMS codes,
+// applicants' sessions and OpenID Connect logins begun.
+#include "accounts.hpp"
+#include "sqlite_query.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <array>
+
+namespace onevisit::server {
+
+using sql::Query;
+
+namespace {
+
+// A keyed BLAKE2b digest of a code, hex: the table alone does not give the code back without
+// trying each of the million codes against its key, and each row has its own key.
+std::string code_digest(std::string_view code, const std::string& key_hex) {
+  std::array<unsigned char, crypto_generichash_KEYBYTES> key{};
+  std::size_t key_length = 0;
+  sodium_hex2bin(key.data(), key.size(), key_hex.data(), key_hex.size(), nullptr, &key_length, nullptr);
+  std::array<unsigned char, crypto_generichash_BYTES> digest{};
+  crypto_generichash(digest.data(), digest.size(), reinterpret_cast<const unsigned char*>(code.data()), code.size(), key.data(), key_length);
+  std::string hex(digest.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+  hex.pop_back();
+  return hex;
+}
+
+}  // namespace
+
+std::expected<void, AccountError> AccountStore::store_login_code(const std::string& phone, std::string_view code, Timestamp expires_at,
+                                                                 int attempts) {
+  const std::string key = random_hex(crypto_generichash_KEYBYTES);
+  std::lock_guard lock(mutex_);
+  Query q(db_,
+          "INSERT INTO server_applicant_codes (phone_hash, code_digest, code_key, expires_at, attempts_left) VALUES (?,?,?,?,?) "
+          "ON CONFLICT(phone_hash) DO UPDATE SET code_digest = excluded.code_digest, code_key = excluded.code_key, "
+          "expires_at = excluded.expires_at, attempts_left = excluded.attempts_left");
+  return q.bind(sha256_hex(phone)).bind(code_digest(code, key)).bind(key).bind(expires_at).bind(std::int64_t{attempts}).run();
+}
+
+std::expected<CodeCheck, AccountError> AccountStore::check_login_code(const std::string& phone, std::string_view code, Timestamp now) {
+  const std::string phone_hash = sha256_hex(phone);
+  std::lock_guard lock(mutex_);
+  Query find(db_, "SELECT code_digest, code_key, expires_at, attempts_left FROM server_applicant_codes WHERE phone_hash = ?");
+  auto row = find.bind(phone_hash).step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return CodeCheck::expired;
+  const std::string digest = find.text(0), key = find.text(1);
+  const Timestamp expires_at = find.int64(2);
+  const std::int64_t attempts_left = find.int64(3);
+  if (expires_at <= now || attempts_left <= 0) return CodeCheck::expired;
+  const std::string given = code_digest(code, key);
+  if (given.size() == digest.size() && sodium_memcmp(given.data(), digest.data(), digest.size()) == 0) {
+    // Used once: a code that let someone in never does again.
+    Query used(db_, "DELETE FROM server_applicant_codes WHERE phone_hash = ?");
+    if (auto ok = used.bind(phone_hash).run(); !ok) return std::unexpected(ok.error());
+    return CodeCheck::accepted;
+  }
+  Query spend(db_, "UPDATE server_applicant_codes SET attempts_left = attempts_left - 1 WHERE phone_hash = ?");
+  if (auto ok = spend.bind(phone_hash).run(); !ok) return std::unexpected(ok.error());
+  return CodeCheck::wrong;
+}
+
+std::expected<NewSession, AccountError> AccountStore::create_applicant_session(const std::string& identity_json, Timestamp now,
+                                                                               Timestamp lifetime) {
+  NewSession session{random_hex(32), random_hex(16), now + lifetime};
+  std::lock_guard lock(mutex_);
+  // Expired sessions, codes and logins are removed on the way.
+  for (const char* cleanup : {"DELETE FROM server_applicant_sessions WHERE expires_at <= ?",
+                              "DELETE FROM server_applicant_codes WHERE expires_at <= ?",
+                              "DELETE FROM server_oidc_logins WHERE expires_at <= ?"}) {
+    Query q(db_, cleanup);
+    if (auto ok = q.bind(now).run(); !ok) return std::unexpected(ok.error());
+  }
+  Query q(db_, "INSERT INTO server_applicant_sessions (token_hash, identity, csrf_token, created_at, expires_at) VALUES (?,?,?,?,?)");
+  if (auto ok = q.bind(sha256_hex(session.token)).bind(identity_json).bind(session.csrf_token).bind(now).bind(session.expires_at).run(); !ok) {
+    return std::unexpected(ok.error());
+  }
+  return session;
+}
+
+std::expected<std::optional<ApplicantSessionInfo>, AccountError> AccountStore::find_applicant_session(std::string_view token, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  Query q(db_, "SELECT identity, csrf_token, expires_at FROM server_applicant_sessions WHERE token_hash = ?");
+  auto rows = q.bind(sha256_hex(token)).collect([](const Query& row) { return ApplicantSessionInfo{row.text(0), row.text(1), row.int64(2)}; });
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty() || rows->front().expires_at <= now) return std::nullopt;
+  return rows->front();
+}
+
+std::expected<void, AccountError> AccountStore::update_applicant_session(std::string_view token, const std::string& identity_json) {
+  std::lock_guard lock(mutex_);
+  Query q(db_, "UPDATE server_applicant_sessions SET identity = ? WHERE token_hash = ?");
+  return q.bind(identity_json).bind(sha256_hex(token)).run();
+}
+
+std::expected<void, AccountError> AccountStore::delete_applicant_session(std::string_view token) {
+  std::lock_guard lock(mutex_);
+  Query q(db_, "DELETE FROM server_applicant_sessions WHERE token_hash = ?");
+  return q.bind(sha256_hex(token)).run();
+}
+
+std::expected<void, AccountError> AccountStore::store_oidc_login(std::string_view state, const OidcLogin& login, Timestamp expires_at) {
+  std::lock_guard lock(mutex_);
+  Query q(db_, "INSERT INTO server_oidc_logins (state_hash, nonce, return_to, expires_at) VALUES (?,?,?,?)");
+  return q.bind(sha256_hex(state)).bind(login.nonce).bind(login.return_to).bind(expires_at).run();
+}
+
+std::expected<std::optional<OidcLogin>, AccountError> AccountStore::take_oidc_login(std::string_view state, Timestamp now) {
+  const std::string state_hash = sha256_hex(state);
+  std::lock_guard lock(mutex_);
+  Query q(db_, "SELECT nonce, return_to, expires_at FROM server_oidc_logins WHERE state_hash = ?");
+  auto row = q.bind(state_hash).step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::nullopt;
+  OidcLogin login{q.text(0), q.text(1)};
+  const Timestamp expires_at = q.int64(2);
+  Query used(db_, "DELETE FROM server_oidc_logins WHERE state_hash = ?");
+  if (auto ok = used.bind(state_hash).run(); !ok) return std::unexpected(ok.error());
+  if (expires_at <= now) return std::nullopt;
+  return login;
+}
+
+std::expected<void, AccountError> AccountStore::save_draft(const std::string& owner, const ApplicantDraft& draft) {
+  std::lock_guard lock(mutex_);
+  Query q(db_,
+          "INSERT INTO server_applicant_drafts (owner_hash, draft, bundle, version, content, updated_at) VALUES (?,?,?,?,?,?) "
+          "ON CONFLICT(owner_hash, draft) DO UPDATE SET bundle = excluded.bundle, version = excluded.version, "
+          "content = excluded.content, updated_at = excluded.updated_at");
+  return q.bind(sha256_hex(owner)).bind(draft.id).bind(draft.bundle).bind(std::int64_t{draft.version}).bind(draft.content)
+      .bind(draft.updated_at).run();
+}
+
+namespace {
+ApplicantDraft read_draft(const Query& q) { return ApplicantDraft{q.text(0), q.text(1), static_cast<int>(q.int64(2)), q.text(3), q.int64(4), q.text(5)}; }
+}  // namespace
+
+std::expected<std::vector<ApplicantDraft>, AccountError> AccountStore::drafts(const std::vector<std::string>& owners) {
+  std::vector<ApplicantDraft> all;
+  std::lock_guard lock(mutex_);
+  for (const auto& owner : owners) {
+    Query q(db_, "SELECT draft, bundle, version, content, updated_at, case_id FROM server_applicant_drafts WHERE owner_hash = ?");
+    auto rows = q.bind(sha256_hex(owner)).collect(read_draft);
+    if (!rows) return std::unexpected(rows.error());
+    all.insert(all.end(), rows->begin(), rows->end());
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.updated_at > b.updated_at; });
+  return all;
+}
+
+std::expected<std::optional<ApplicantDraft>, AccountError> AccountStore::draft(const std::vector<std::string>& owners, const std::string& id) {
+  std::lock_guard lock(mutex_);
+  for (const auto& owner : owners) {
+    Query q(db_, "SELECT draft, bundle, version, content, updated_at, case_id FROM server_applicant_drafts WHERE owner_hash = ? AND draft = ?");
+    auto rows = q.bind(sha256_hex(owner)).bind(id).collect(read_draft);
+    if (!rows) return std::unexpected(rows.error());
+    if (!rows->empty()) return rows->front();
+  }
+  return std::nullopt;
+}
+
+std::expected<void, AccountError> AccountStore::delete_draft(const std::vector<std::string>& owners, const std::string& id) {
+  std::lock_guard lock(mutex_);
+  for (const auto& owner : owners) {
+    Query q(db_, "DELETE FROM server_applicant_drafts WHERE owner_hash = ? AND draft = ?");
+    if (auto ok = q.bind(sha256_hex(owner)).bind(id).run(); !ok) return ok;
+  }
+  return {};
+}
+
+std::expected<void, AccountError> AccountStore::mark_draft_submitted(const std::vector<std::string>& owners, const std::string& id,
+                                                                     const std::string& case_id) {
+  std::lock_guard lock(mutex_);
+  for (const auto& owner : owners) {
+    Query q(db_, "UPDATE server_applicant_drafts SET case_id = ? WHERE owner_hash = ? AND draft = ?");
+    if (auto ok = q.bind(case_id).bind(sha256_hex(owner)).bind(id).run(); !ok) return ok;
+  }
+  return {};
+}
+
+}  // namespace onevisit::server

@@ -1,0 +1,632 @@
+// The applicant channel (issue 15) over real HTTP on loopback: SMS-code and identity-platform
+// logins against the department simulator (its SMS gateway, OpenID Connect provider and
+// e-license library), sessions kept apart from staff sessions, the company an applicant acts
+// for, and an applicant's own cases: apply, follow, correct, withdraw, rate; another
+// applicant's case answers 404.
+#include "server/http_client.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "deptsim/simulator.hpp"
+
+#include <onevisit/server/server.hpp>
+
+#include <boost/json.hpp>
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+using namespace onevisit;
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using testing::Client;
+using testing::Reply;
+
+namespace {
+
+const std::string kFlow = R"(
+lifecycle standard {
+  state submitted initial; state accepted; state correcting pauses_clock
+  state approved final; state rejected final failed
+  on accept: submitted -> accepted by clerk when materials.complete do notify(applicant, "您的申请已受理")
+  on request_correction: submitted, accepted -> correcting by clerk, reviewer requires reason do notify(applicant, "请按一次性补正告知书补正材料")
+  on corrected: correcting -> accepted by applicant
+  on approve: accepted -> approved by reviewer do notify(applicant, "您的申请已办结")
+  on reject: accepted -> rejected by reviewer requires reason
+}
+department health "卫生健康局" adapter health_system
+department market "市场监管局" adapter market_registry
+material birth_proof "出生医学证明" upload pdf
+material articles "公司章程" upload pdf
+bundle newborn "新生儿出生一件事" version 1 {
+  promise 5 workdays; lifecycle standard
+  form {
+    mother_name "母亲姓名": text required
+    mother_id "母亲身份证号码": idcard required
+    mother_phone "母亲手机号码": phone required
+  }
+  item birth "出生登记" by health { limit 5 workdays; needs birth_proof }
+}
+bundle restaurant "开办餐饮店一件事" version 1 {
+  promise 5 workdays; lifecycle standard
+  form {
+    company_name "企业名称": text required
+    uscc "统一社会信用代码": uscc required
+    contact_phone "联系电话": phone required
+  }
+  situation {
+    sells_alcohol "经营酒类": bool required default false
+    large_area "经营面积超过500平方米": bool default false when sells_alcohol
+  }
+  material liquor_pledge "酒类经营承诺书" upload pdf when sells_alcohol
+  item food_license "食品经营许可" by market { limit 5 workdays; needs articles, liquor_pledge }
+}
+)";
+
+const std::string kPassword = "correct horse battery";
+const std::string kMother = "330106199003070014";  // 王小明, the simulated platform's person
+const std::string kOther = "330102198506121231";
+const std::string kRestaurant = "91350100M000100Y43";  // 王小明 is its authorised agent
+const std::string kOtherCompany = "91330106MA2H00010C";
+const std::string kPdf = "%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+
+engine::Timestamp at(int year, int month, int day, int hour = 10) {
+  return (dsl::days_from_civil({year, month, day}) * 24 * 60 + hour * 60) * 60'000;
+}
+
+// A running service whose SMS gateway, identity platform and e-license library are the
+// department simulator's; a clerk and a health reviewer.
+struct ApplicantFixture {
+  fs::path dir;
+  engine::VirtualClock clock{at(2026, 3, 2)};
+  std::unique_ptr<deptsim::Simulator> simulator;
+  std::unique_ptr<server::Service> service;
+
+  ApplicantFixture() {
+    auto started_sim = deptsim::Simulator::start({});
+    if (!started_sim) FAIL(started_sim.error());
+    simulator = std::move(*started_sim);
+    static int counter = 0;
+    dir = fs::temp_directory_path() / ("onevisit-applicant-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "workflows");
+    std::ofstream(dir / "workflows" / "bundles.flow") << kFlow;
+    ::setenv("ONEVISIT_TEST_OIDC_SECRET", deptsim::IdentityPlatform{}.client_secret.c_str(), 1);
+    const std::string sim = simulator->url();
+    std::ofstream(dir / "deploy.toml") << "[systems.health_system]\nkind = \"log\"\n[systems.market_registry]\nkind = \"log\"\n"
+                                       << "[systems.notify]\nkind = \"sms\"\nurl = \"" << sim << "/sms\"\n"
+                                       << "[sms]\nurl = \"" << sim << "/sms\"\nsign = \"政务服务中心\"\ntimeout_ms = 2000\n"
+                                       << "[elicense]\nurl = \"" << sim << "/elicense\"\ntimeout_ms = 2000\n"
+                                       << "[oidc]\nissuer = \"https://id.example.gov.cn\"\nauthorize_url = \"" << sim << "/oidc/authorize\"\n"
+                                       << "token_url = \"" << sim << "/oidc/token\"\nclient_id = \"onevisit\"\n"
+                                       << "client_secret_env = \"ONEVISIT_TEST_OIDC_SECRET\"\n"
+                                       << "redirect_uri = \"http://127.0.0.1/api/applicant/oidc/callback\"\n";
+    server::ServiceOptions options;
+    options.database = (dir / "cases.db").string();
+    options.workflows = (dir / "workflows").string();
+    options.adapter_config = (dir / "deploy.toml").string();
+    options.listen = "127.0.0.1:0";
+    options.threads = 2;
+    options.clock = &clock;
+    options.cheap_password_hashing = true;
+    options.timer_interval = std::chrono::milliseconds(50);
+    options.dispatch_interval = std::chrono::milliseconds(50);
+    fs::create_directories(dir / "applicant");
+    std::ofstream(dir / "applicant" / "index.html") << "<!doctype html><title>申请人</title>";
+    std::ofstream(dir / "applicant" / "app.js") << "render();";
+    options.applicant_dir = dir / "applicant";
+    auto started = server::Service::start(options);
+    if (!started) FAIL(started.error());
+    service = std::move(*started);
+    Client admin(service->port());
+    REQUIRE(admin.login("admin", *service->initial_admin_password()).status == 200);
+    for (const auto& [name, role, department] : {std::tuple{"clerk", "window_clerk", ""}, {"health", "reviewer", "health"}}) {
+      REQUIRE(admin.post("/api/users", json::object{{"name", name}, {"role", role}, {"department", department}, {"password", kPassword}}).status == 201);
+    }
+  }
+  ~ApplicantFixture() {
+    service.reset();
+    simulator->stop();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  Client staff(const std::string& name) {
+    Client c(service->port());
+    REQUIRE(c.login(name, kPassword).status == 200);
+    return c;
+  }
+  Client browser(const std::string& from = "127.0.0.1") { return Client::applicant(service->port(), from); }
+
+  // The last login code sent to `phone`, read from the simulated gateway as a phone would.
+  std::string last_code(const std::string& phone) {
+    const auto texts = simulator->texts_to(phone);
+    REQUIRE_FALSE(texts.empty());
+    std::smatch m;
+    REQUIRE(std::regex_search(texts.back().text, m, std::regex("验证码是 ([0-9]{6})")));
+    return m[1];
+  }
+
+  // An applicant logged in with an SMS code.
+  Client by_sms(const std::string& phone, const std::string& from = "127.0.0.1") {
+    Client c = browser(from);
+    const auto sent = c.post("/api/applicant/sms-codes", json::object{{"phone", phone}});
+    INFO(sent.body);
+    REQUIRE(sent.status == 202);
+    const auto in = c.post("/api/applicant/session", json::object{{"phone", phone}, {"code", last_code(phone)}});
+    INFO(in.body);
+    REQUIRE(in.status == 200);
+    c.keep_cookies(in);
+    return c;
+  }
+
+  // The identity platform's redirect flow, followed as a browser follows it; returns the
+  // service's answer to the callback.
+  Reply platform_login(Client& c, const std::string& return_to = "/m/cases") {
+    const auto start = c.get("/api/applicant/oidc/start?return_to=" + return_to);
+    INFO(start.body);
+    REQUIRE(start.status == 303);
+    const std::string authorize = start.header("location");
+    REQUIRE(authorize.rfind(simulator->url() + "/oidc/authorize?", 0) == 0);
+    Client platform(simulator->port());
+    const auto back = platform.get(authorize.substr(simulator->url().size()));
+    REQUIRE(back.status == 302);
+    const std::string callback = back.header("location");
+    REQUIRE(callback.rfind("http://127.0.0.1/api/applicant/oidc/callback?", 0) == 0);
+    last_callback = callback.substr(std::string("http://127.0.0.1").size());
+    auto reply = c.get(last_callback);
+    c.keep_cookies(reply);
+    return reply;
+  }
+  std::string last_callback;
+
+  void control_platform(const json::object& change) {
+    Client platform(simulator->port());
+    REQUIRE(platform.post("/oidc/control", change).status == 200);
+  }
+};
+
+json::object newborn_form(const std::string& mother_id, const std::string& phone) {
+  return json::object{{"mother_name", "王小明"}, {"mother_id", mother_id}, {"mother_phone", phone}};
+}
+
+}  // namespace
+
+TEST_CASE("applicant: an SMS code logs in once, kept hashed, short-lived, a few tries, any number gets the same answer", "[server][applicant]") {
+  ApplicantFixture f;
+  Client c = f.browser();
+  const auto sent = c.post("/api/applicant/sms-codes", json::object{{"phone", "138 0013 8000"}});
+  INFO(sent.body);
+  REQUIRE(sent.status == 202);
+  const std::string code = f.last_code("13800138000");
+  CHECK(f.simulator->texts_to("13800138000").back().text.rfind("【政务服务中心】", 0) == 0);
+  // A number nobody used before gets the very same answer: nothing tells who has applied.
+  Client stranger = f.browser("127.0.0.2");
+  const auto other = stranger.post("/api/applicant/sms-codes", json::object{{"phone", "13900139000"}});
+  CHECK(other.status == 202);
+  CHECK(other.body == sent.body);
+  // Not a mobile number: a clear message, nothing sent.
+  const auto bad = c.post("/api/applicant/sms-codes", json::object{{"phone", "12345"}});
+  CHECK(bad.status == 400);
+  CHECK(bad.message() == "请输入 11 位手机号码");
+  // The database keeps neither the code nor the number.
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2((f.dir / "cases.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT phone_hash || code_digest || code_key FROM server_applicant_codes", -1, &stmt, nullptr) == SQLITE_OK);
+    int rows = 0;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      ++rows;
+      const std::string row(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+      CHECK(row.find(code) == std::string::npos);
+      CHECK(row.find("13800138000") == std::string::npos);
+    }
+    CHECK(rows == 2);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+  // Asked again at once: wait a minute.
+  const auto again = c.post("/api/applicant/sms-codes", json::object{{"phone", "13800138000"}});
+  CHECK(again.status == 429);
+  CHECK_FALSE(again.header("retry-after").empty());
+  // Five wrong codes use it up: then even the right one fails.
+  const std::string wrong = code == "000000" ? "111111" : "000000";
+  for (int i = 0; i < 5; ++i) {
+    const auto refused = c.post("/api/applicant/session", json::object{{"phone", "13800138000"}, {"code", wrong}});
+    CHECK(refused.status == 401);
+    CHECK(refused.code() == "bad_code");
+  }
+  CHECK(c.post("/api/applicant/session", json::object{{"phone", "13800138000"}, {"code", code}}).status == 401);
+  // A new code expires after five minutes.
+  f.clock.advance(61'000);
+  REQUIRE(c.post("/api/applicant/sms-codes", json::object{{"phone", "13800138000"}}).status == 202);
+  const std::string late = f.last_code("13800138000");
+  f.clock.advance(5 * 60'000 + 1);
+  CHECK(c.post("/api/applicant/session", json::object{{"phone", "13800138000"}, {"code", late}}).status == 401);
+  // In time, the code logs in, once.
+  REQUIRE(c.post("/api/applicant/sms-codes", json::object{{"phone", "13800138000"}}).status == 202);
+  const std::string fresh = f.last_code("13800138000");
+  const auto in = c.post("/api/applicant/session", json::object{{"phone", "13800138000"}, {"code", fresh}});
+  INFO(in.body);
+  REQUIRE(in.status == 200);
+  CHECK(in.body.find("13800138000") == std::string::npos);
+  CHECK(in.json().at("applicant").at("phone").as_string() == "138******00");
+  CHECK(Client::applicant(f.service->port()).post("/api/applicant/session", json::object{{"phone", "13800138000"}, {"code", fresh}}).status == 401);
+  c.keep_cookies(in);
+  const auto me = c.get("/api/applicant/session");
+  INFO(me.body);
+  REQUIRE(me.status == 200);
+  CHECK(me.json().at("applicant").at("real_name_verified").as_bool() == false);
+  // The audit trail has the logins, with the number masked.
+  Client admin(f.service->port());
+  REQUIRE(admin.login("admin", *f.service->initial_admin_password()).status == 200);
+  const auto audit = admin.get("/api/audit?limit=200");
+  REQUIRE(audit.status == 200);
+  CHECK(audit.body.find("13800138000") == std::string::npos);
+  CHECK(audit.body.find("138******00") != std::string::npos);
+  CHECK(audit.body.find("applicant") != std::string::npos);
+  // Logged out, the session is gone.
+  REQUIRE(c.send("DELETE", "/api/applicant/session").status == 200);
+  CHECK(c.get("/api/applicant/session").status == 401);
+}
+
+TEST_CASE("applicant: many codes from one address or for one number are throttled", "[server][applicant]") {
+  ApplicantFixture f;
+  Client c = f.browser("127.0.0.3");
+  // One address asking codes for many numbers: the 21st in an hour waits.
+  for (int i = 0; i < 20; ++i) {
+    const auto r = c.post("/api/applicant/sms-codes", json::object{{"phone", "1380013" + std::to_string(8100 + i)}});
+    REQUIRE(r.status == 202);
+  }
+  CHECK(c.post("/api/applicant/sms-codes", json::object{{"phone", "13800139999"}}).status == 429);
+  // Guessing codes from one address: after 30 wrong ones in an hour, it waits too.
+  Client guesser = f.browser("127.0.0.4");
+  for (int i = 0; i < 30; ++i) {
+    CHECK(guesser.post("/api/applicant/session", json::object{{"phone", "13700137000"}, {"code", "123456"}}).status == 401);
+  }
+  CHECK(guesser.post("/api/applicant/session", json::object{{"phone", "13700137000"}, {"code", "123456"}}).status == 429);
+}
+
+TEST_CASE("applicant: staff routes refuse an applicant's session and applicant routes a staff session", "[server][applicant]") {
+  ApplicantFixture f;
+  Client applicant = f.by_sms("13800138000");
+  CHECK(applicant.get("/api/cases").status == 401);
+  CHECK(applicant.get("/api/worklist").status == 401);
+  CHECK(applicant.get("/api/session").status == 401);
+  Client clerk = f.staff("clerk");
+  CHECK(clerk.get("/api/applicant/cases").status == 401);
+  CHECK(clerk.get("/api/applicant/session").status == 401);
+  // Without the applicant's CSRF token nothing changes.
+  Client forged = f.browser();
+  forged.session() = applicant.session();
+  forged.csrf() = "not-the-token";
+  const auto refused = forged.post("/api/applicant/cases", json::object{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}});
+  CHECK(refused.status == 403);
+  CHECK(refused.code() == "csrf");
+}
+
+TEST_CASE("applicant: the identity platform's login verifies the ID token, a replayed or forged answer logs nobody in", "[server][applicant][oidc]") {
+  ApplicantFixture f;
+  Client c = f.browser();
+  const auto done = f.platform_login(c, "/m/cases/20260302-0001");
+  INFO(done.body);
+  REQUIRE(done.status == 303);
+  CHECK(done.header("location") == "/m/cases/20260302-0001");
+  const auto me = c.get("/api/applicant/session");
+  REQUIRE(me.status == 200);
+  CHECK(me.json().at("applicant").at("real_name_verified").as_bool());
+  CHECK(me.json().at("applicant").at("name").as_string() == "王小明");
+  CHECK(me.body.find(kMother) == std::string::npos);
+  // The same answer again (a replay): the state was used; nobody is logged in by it.
+  Client replay = f.browser();
+  const auto replayed = replay.get(f.last_callback);
+  CHECK(replayed.status == 303);
+  CHECK(replayed.header("location") == "/m/login?error=oidc_expired");
+  CHECK(replayed.headers.count("set-cookie") == 0);
+  // A return address on another site is refused.
+  CHECK(c.get("/api/applicant/oidc/start?return_to=//evil.example.com/").status == 400);
+  // Tokens wrong in each way: signature, nonce, issuer, audience, alg none, expired.
+  for (const std::string fault : {"signature", "nonce", "issuer", "audience", "alg_none"}) {
+    INFO(fault);
+    f.control_platform(json::object{{"fault", fault}});
+    Client victim = f.browser();
+    const auto answer = f.platform_login(victim);
+    CHECK(answer.status == 303);
+    CHECK(answer.header("location") == "/m/login?error=oidc_invalid");
+    CHECK(victim.get("/api/applicant/session").status == 401);
+  }
+  f.control_platform(json::object{{"fault", ""}, {"token_lifetime_seconds", -3600}});
+  Client late = f.browser();
+  CHECK(f.platform_login(late).header("location") == "/m/login?error=oidc_invalid");
+  // Every platform login is in the audit trail, the person's numbers masked.
+  Client admin(f.service->port());
+  REQUIRE(admin.login("admin", *f.service->initial_admin_password()).status == 200);
+  const auto audit = admin.get("/api/audit?limit=200");
+  REQUIRE(audit.status == 200);
+  CHECK(audit.body.find("oidc_invalid") != std::string::npos);
+  CHECK(audit.body.find("oidc_expired") != std::string::npos);
+  CHECK(audit.body.find("330*************14") != std::string::npos);
+  CHECK(audit.body.find(kMother) == std::string::npos);
+}
+
+TEST_CASE("applicant: a company applicant acts for a company only as its legal representative or authorised agent", "[server][applicant][company]") {
+  ApplicantFixture f;
+  Client phone_only = f.by_sms("13800138000");
+  CHECK(phone_only.post("/api/applicant/company", json::object{{"uscc", kRestaurant}}).code() == "real_name_required");
+  Client agent = f.browser();
+  REQUIRE(f.platform_login(agent).status == 303);
+  const auto chosen = agent.post("/api/applicant/company", json::object{{"uscc", kRestaurant}});
+  INFO(chosen.body);
+  REQUIRE(chosen.status == 200);
+  CHECK(chosen.json().at("applicant").at("company").at("role").as_string() == "agent");
+  CHECK(chosen.json().at("applicant").at("company").at("name").as_string() == "杭州小馆餐饮管理有限公司");
+  const auto not_theirs = agent.post("/api/applicant/company", json::object{{"uscc", kOtherCompany}});
+  CHECK(not_theirs.status == 403);
+  CHECK(not_theirs.code() == "not_representative");
+  CHECK(agent.post("/api/applicant/company", json::object{{"uscc", "91350100M000100Y4X"}}).code() == "invalid_uscc");
+  // Acting for the restaurant, they apply for it and see its case.
+  const auto applied = agent.post("/api/applicant/cases", json::object{{"bundle", "restaurant"},
+                                                                        {"form", json::object{{"company_name", "杭州小馆餐饮管理有限公司"},
+                                                                                              {"uscc", kRestaurant},
+                                                                                              {"contact_phone", "13600136000"}}}});
+  INFO(applied.body);
+  REQUIRE(applied.status == 201);
+  const std::string id(applied.json().at("case_id").as_string());
+  CHECK(agent.get("/api/applicant/cases/" + id).status == 200);
+  // The other company's representative does not.
+  f.control_platform(json::object{{"person", json::object{{"subject", "zj-2"}, {"name", "李四"}, {"id_number", "110101199003074477"}}}});
+  Client other = f.browser();
+  REQUIRE(f.platform_login(other).status == 303);
+  REQUIRE(other.post("/api/applicant/company", json::object{{"uscc", kOtherCompany}}).status == 200);
+  CHECK(other.get("/api/applicant/cases/" + id).status == 404);
+}
+
+TEST_CASE("applicant: an applicant applies, follows and acts on their own cases only, another's answers 404", "[server][applicant][cases]") {
+  ApplicantFixture f;
+  Client mother = f.by_sms("13800138000");
+  // A form that names someone else entirely is not theirs to file.
+  const auto foreign = mother.post("/api/applicant/cases", json::object{{"bundle", "newborn"}, {"form", newborn_form(kOther, "13900139000")}});
+  CHECK(foreign.status == 422);
+  CHECK(foreign.code() == "not_own_application");
+  // Submitted twice with one key (a draft sent again): one case.
+  const json::object body{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}, {"channel", "mobile"}};
+  const auto first = mother.send("POST", "/api/applicant/cases", json::serialize(body), {{"Idempotency-Key", "draft-1"}});
+  INFO(first.body);
+  REQUIRE(first.status == 201);
+  const auto second = mother.send("POST", "/api/applicant/cases", json::serialize(body), {{"Idempotency-Key", "draft-1"}});
+  REQUIRE(second.status == 200);
+  const std::string id(first.json().at("case_id").as_string());
+  CHECK(second.json().at("case_id").as_string() == id);
+  auto view = f.service->engine().get_case(id);
+  REQUIRE(view);
+  CHECK(view->state.channel == "mobile");
+  // A case a clerk took at the window with her number is hers too.
+  Client clerk = f.staff("clerk");
+  const auto window = clerk.post("/api/cases", json::object{{"bundle", "newborn"}, {"form", newborn_form(kOther, "13800138000")}});
+  REQUIRE(window.status == 201);
+  const std::string window_id(window.json().at("case_id").as_string());
+  const auto list = mother.get("/api/applicant/cases");
+  REQUIRE(list.status == 200);
+  const auto listed = list.json();
+  const auto& cases = listed.at("cases").as_array();
+  REQUIRE(cases.size() == 2);
+  for (const auto& c : cases) {
+    CHECK(c.at("bundle_title").as_string() == "新生儿出生一件事");
+    REQUIRE(c.at("items").as_array().size() == 1);
+    CHECK_FALSE(c.at("items").as_array()[0].at("progress").as_string().empty());
+  }
+  CHECK(list.body.find(kMother) == std::string::npos);
+  // Someone else: another number, another person. Every route answers 404 on her cases.
+  Client stranger = f.by_sms("13900139000", "127.0.0.5");
+  CHECK(stranger.get("/api/applicant/cases").json().at("cases").as_array().empty());
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/api/applicant/cases/" + id},
+           {"GET", "/api/applicant/cases/" + id + "/materials/birth_proof"},
+           {"POST", "/api/applicant/cases/" + id + "/withdraw"},
+           {"POST", "/api/applicant/cases/" + id + "/rate"},
+           {"POST", "/api/applicant/cases/" + id + "/items/birth/events/corrected"},
+           {"GET", "/api/applicant/cases/20991231-0001"}}) {
+    INFO(method << " " << path);
+    const auto r = stranger.send(method, path, method == "POST" ? R"({"reason":"x","level":5})" : "");
+    CHECK(r.status == 404);
+    CHECK(r.code() == "not_found");
+  }
+  CHECK(stranger.send("PUT", "/api/applicant/cases/" + id + "/materials/birth_proof", kPdf, {{"Content-Type", "application/pdf"}}).status == 404);
+  const auto before = f.service->engine().get_case(id)->state.version;
+  CHECK(f.service->engine().get_case(id)->state.version == before);
+}
+
+TEST_CASE("applicant: a correction round, the result, a bad rating, and withdrawing another case with a reason", "[server][applicant][cases]") {
+  ApplicantFixture f;
+  Client mother = f.by_sms("13800138000");
+  const auto applied = mother.post("/api/applicant/cases", json::object{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}});
+  REQUIRE(applied.status == 201);
+  const std::string id(applied.json().at("case_id").as_string());
+  const auto upload = [&](const std::string& content) {
+    return mother.send("PUT", "/api/applicant/cases/" + id + "/materials/birth_proof", content,
+                       {{"Content-Type", "application/pdf"}, {"X-File-Name", "proof.pdf"}});
+  };
+  // A program dressed as a PDF, and an empty file: refused in Chinese, nothing attached.
+  const auto version = f.service->engine().get_case(id)->state.version;
+  const auto exe = upload(std::string("MZ\x90\x00\x03\x00\x00\x00", 8) + std::string(200, 'x'));
+  CHECK(exe.status == 422);
+  CHECK(exe.message().find("PDF") != std::string::npos);
+  CHECK(upload("").status == 400);
+  CHECK(f.service->engine().get_case(id)->state.version == version);
+  REQUIRE(upload(kPdf).status == 200);
+  // What they handed in (and, later, what departments issue) downloads from their case.
+  const auto downloaded = mother.get("/api/applicant/cases/" + id + "/materials/birth_proof");
+  REQUIRE(downloaded.status == 200);
+  CHECK(downloaded.body == kPdf);
+  // Handed in already: not theirs to replace now.
+  CHECK(upload(kPdf).status == 409);
+  // The clerk refuses it and asks for a correction.
+  Client clerk = f.staff("clerk");
+  REQUIRE(clerk.post("/api/cases/" + id + "/materials/birth_proof/verify", json::object{{"accept", false}, {"reason", "盖章不清晰"}}).status == 200);
+  const auto asked = clerk.post("/api/cases/" + id + "/items/birth/events/request_correction", json::object{{"fields", json::object{{"reason", "出生医学证明盖章不清晰"}}}});
+  INFO(asked.body);
+  REQUIRE(asked.status == 200);
+  auto page = mother.get("/api/applicant/cases/" + id).json();
+  const auto needs = page.at("needs_from_me").as_array();
+  REQUIRE(needs.size() == 1);
+  CHECK(needs[0].at("kind").as_string() == "correction");
+  REQUIRE(needs[0].at("materials").as_array().size() == 1);
+  CHECK(needs[0].at("materials").as_array()[0].at("material").as_string() == "birth_proof");
+  CHECK(needs[0].at("materials").as_array()[0].at("reason").as_string() == "盖章不清晰");
+  // The refused material again, then the correction is submitted (the lifecycle's `corrected`).
+  REQUIRE(upload(kPdf + "% again\n").status == 200);
+  const auto corrected = mother.post("/api/applicant/cases/" + id + "/items/birth/events/corrected", json::object{});
+  INFO(corrected.body);
+  REQUIRE(corrected.status == 200);
+  // An event the lifecycle gives staff is refused to the applicant.
+  CHECK(mother.post("/api/applicant/cases/" + id + "/items/birth/events/approve", json::object{}).status == 403);
+  // The reviewer approves: the case completes, the clerk delivers, the applicant rates badly.
+  Client health = f.staff("health");
+  REQUIRE(clerk.post("/api/cases/" + id + "/materials/birth_proof/verify", json::object{{"accept", true}}).status == 200);
+  const auto approved = health.post("/api/cases/" + id + "/items/birth/events/approve", json::object{});
+  INFO(approved.body);
+  REQUIRE(approved.status == 200);
+  REQUIRE(clerk.post("/api/cases/" + id + "/deliver", json::object{{"channel", "window"}}).status == 200);
+  page = mother.get("/api/applicant/cases/" + id).json();
+  CHECK(page.at("needs_from_me").as_array()[0].at("kind").as_string() == "rating");
+  CHECK(mother.post("/api/applicant/cases/" + id + "/rate", json::object{{"level", 1}}).code() == "missing_field");
+  const auto rated = mother.post("/api/applicant/cases/" + id + "/rate", json::object{{"level", 1}, {"comment", "等待时间太长"}});
+  INFO(rated.body);
+  REQUIRE(rated.status == 200);
+  // Text messages at acceptance of the correction round and the result went to her phone.
+  bool result_text = false;
+  for (const auto& t : f.simulator->texts_to("13800138000")) result_text = result_text || t.text.find("已办结") != std::string::npos;
+  // Delivery of notices runs on the dispatcher's thread.
+  for (int i = 0; i < 100 && !result_text; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (const auto& t : f.simulator->texts_to("13800138000")) result_text = result_text || t.text.find("已办结") != std::string::npos;
+  }
+  CHECK(result_text);
+  // Withdrawing: a reason is required; then the case is withdrawn and offers nothing more.
+  const auto other = mother.post("/api/applicant/cases", json::object{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}});
+  REQUIRE(other.status == 201);
+  const std::string other_id(other.json().at("case_id").as_string());
+  CHECK(mother.post("/api/applicant/cases/" + other_id + "/withdraw", json::object{{"reason", " "}}).code() == "reason_required");
+  REQUIRE(mother.post("/api/applicant/cases/" + other_id + "/withdraw", json::object{{"reason", "材料准备不全，重新申请"}}).status == 200);
+  const auto withdrawn = mother.get("/api/applicant/cases/" + other_id).json();
+  CHECK(withdrawn.at("status").as_string() == "withdrawn");
+  CHECK_FALSE(withdrawn.at("can_withdraw").as_bool());
+}
+
+TEST_CASE("applicant: bundles for individuals and companies with search, the situation questions one at a time with the material list", "[server][applicant][guide]") {
+  ApplicantFixture f;
+  Client c = f.by_sms("13800138000");
+  auto titles = [&](const std::string& query) {
+    const auto r = c.get("/api/applicant/bundles" + query);
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    std::vector<std::string> found;
+    const auto answer = r.json();
+    for (const auto& b : answer.at("bundles").as_array()) found.emplace_back(b.at("title").as_string());
+    return found;
+  };
+  CHECK(titles("?for=individual") == std::vector<std::string>{"新生儿出生一件事"});
+  CHECK(titles("?for=company") == std::vector<std::string>{"开办餐饮店一件事"});
+  CHECK(titles("?q=%E5%87%BA%E7%94%9F") == std::vector<std::string>{"新生儿出生一件事"});      // 出生
+  CHECK(titles("?q=%E9%A3%9F%E5%93%81") == std::vector<std::string>{"开办餐饮店一件事"});      // 食品: an item's title
+  CHECK(c.get("/api/applicant/bundles?for=everyone").status == 400);
+  auto guide = [&](const json::object& answers) {
+    const auto r = c.post("/api/applicant/bundles/restaurant/guide", json::object{{"answers", answers}});
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return r.json();
+  };
+  auto materials = [](const json::value& g) {
+    std::vector<std::string> ids;
+    for (const auto& m : g.at("materials").as_array()) ids.emplace_back(m.at("material").as_string());
+    return ids;
+  };
+  auto first = guide({});
+  CHECK(first.at("question").at("name").as_string() == "sells_alcohol");
+  CHECK(materials(first) == std::vector<std::string>{"articles"});
+  auto second = guide({{"sells_alcohol", "true"}});
+  CHECK(second.at("question").at("name").as_string() == "large_area");
+  CHECK(materials(second) == std::vector<std::string>{"articles", "liquor_pledge"});
+  CHECK(guide({{"sells_alcohol", "true"}, {"large_area", "false"}}).at("done").as_bool());
+  // A question that does not apply is never asked.
+  const auto no_alcohol = guide({{"sells_alcohol", "false"}});
+  CHECK(no_alcohol.at("done").as_bool());
+  CHECK(no_alcohol.at("questions").as_int64() == 1);
+  const auto unknown = c.post("/api/applicant/bundles/restaurant/guide", json::object{{"answers", json::object{{"company_name", "x"}}}});
+  CHECK(unknown.status == 422);
+  CHECK(c.post("/api/applicant/bundles/nothing/guide", json::object{}).status == 404);
+}
+
+TEST_CASE("applicant: a draft saved on one device is resumed on another, submitted twice it makes one case, an outdated draft is refused", "[server][applicant][drafts]") {
+  ApplicantFixture f;
+  Client phone = f.by_sms("13800138000");
+  json::object draft{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}};
+  const auto saved = phone.send("PUT", "/api/applicant/drafts/d-1", json::serialize(draft));
+  INFO(saved.body);
+  REQUIRE(saved.status == 200);
+  CHECK(phone.send("PUT", "/api/applicant/drafts/d-2", R"({"bundle":"newborn","form":{"no_such_field":"x"}})").status == 422);
+  // Another device, the same person: the draft is there, with its answers.
+  f.clock.advance(61'000);
+  Client computer = f.by_sms("13800138000", "127.0.0.6");
+  const auto listed = computer.get("/api/applicant/drafts").json();  // a value, not a reference
+  REQUIRE(listed.at("drafts").as_array().size() == 1);
+  CHECK(listed.at("drafts").as_array()[0].at("bundle_title").as_string() == "新生儿出生一件事");
+  const auto resumed = computer.get("/api/applicant/drafts/d-1");
+  REQUIRE(resumed.status == 200);
+  CHECK(resumed.json().at("content").at("form").at("mother_name").as_string() == "王小明");
+  // Its numbers come back masked (no answer holds a whole ID or phone number); saved back as
+  // they came, they keep the numbers stored.
+  CHECK(resumed.body.find(kMother) == std::string::npos);
+  const auto masked_form = resumed.json().at("content").at("form");
+  REQUIRE(computer.send("PUT", "/api/applicant/drafts/d-1", json::serialize(json::object{{"bundle", "newborn"}, {"form", masked_form}})).status == 200);
+  // Submitted from both devices: one case.
+  const auto first = computer.post("/api/applicant/cases", json::object{{"draft", "d-1"}, {"channel", "online"}});
+  INFO(first.body);
+  REQUIRE(first.status == 201);
+  const auto second = phone.post("/api/applicant/cases", json::object{{"draft", "d-1"}, {"channel", "mobile"}});
+  REQUIRE(second.status == 200);
+  CHECK(second.json().at("case_id") == first.json().at("case_id"));
+  CHECK(phone.get("/api/applicant/cases").json().at("cases").as_array().size() == 1);
+  // The submitted application is no draft to edit.
+  CHECK(phone.send("PUT", "/api/applicant/drafts/d-1", json::serialize(draft)).status == 409);
+  // Another person does not see it.
+  Client stranger = f.by_sms("13900139000", "127.0.0.7");
+  CHECK(stranger.get("/api/applicant/drafts/d-1").status == 404);
+  CHECK(stranger.get("/api/applicant/drafts").json().at("drafts").as_array().empty());
+  // A draft of a version no longer the newest is refused, and kept.
+  REQUIRE(phone.send("PUT", "/api/applicant/drafts/d-3", json::serialize(draft)).status == 200);
+  std::string v2 = kFlow;
+  v2.replace(v2.find("bundle newborn \"新生儿出生一件事\" version 1"), std::string("bundle newborn \"新生儿出生一件事\" version 1").size(),
+             "bundle newborn \"新生儿出生一件事\" version 2");
+  v2.erase(v2.find("bundle restaurant"));  // newborn alone, in a new version
+  const auto deployed = f.service->engine().deploy_sources({{"v2.flow", v2}}, {"v2.flow"});
+  INFO((deployed ? std::string() : deployed.error().message));
+  REQUIRE(deployed);
+  const auto outdated = phone.post("/api/applicant/cases", json::object{{"draft", "d-3"}});
+  CHECK(outdated.status == 409);
+  CHECK(outdated.code() == "draft_outdated");
+  CHECK(phone.get("/api/applicant/drafts/d-3").json().at("outdated").as_bool());
+  REQUIRE(phone.send("DELETE", "/api/applicant/drafts/d-3").status == 200);
+  CHECK(phone.get("/api/applicant/drafts/d-3").status == 404);
+}
+
+TEST_CASE("applicant: the pages are served under /m/, a case's QR address included, nothing outside their folder", "[server][applicant][pages]") {
+  ApplicantFixture f;
+  Client c(f.service->port());
+  const auto page = c.get("/m/cases/20260302-0001");  // what a printed notice's QR code opens
+  REQUIRE(page.status == 200);
+  CHECK(page.body.find("申请人") != std::string::npos);
+  CHECK(page.header("content-type").find("text/html") == 0);
+  CHECK(c.get("/m/").status == 200);
+  const auto script = c.get("/m/app.js");
+  CHECK(script.status == 200);
+  CHECK(script.header("content-type").find("text/javascript") == 0);
+  CHECK(c.get("/m/../deploy.toml").status == 404);
+  CHECK(c.get("/m/%2e%2e/deploy.toml").status == 404);
+  CHECK(c.get("/m/nothing.js").status == 404);
+}
