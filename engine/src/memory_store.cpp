@@ -5,6 +5,9 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace onevisit::engine {
 
@@ -65,8 +68,17 @@ class MemoryStore final : public Store {
         *it = row;
       }
     }
-    for (const auto& id : request.cancel_timers) timers_.erase({request.case_id, id});
-    for (const auto& t : request.set_timers) timers_[{t.case_id, t.timer_id}] = t;
+    for (const auto& id : request.cancel_timers) {
+      std::erase_if(c.timers, [&](const TimerRecord& t) { return t.timer_id == id; });
+    }
+    for (const auto& t : request.set_timers) {
+      const auto it = std::find_if(c.timers.begin(), c.timers.end(), [&](const TimerRecord& o) { return o.timer_id == t.timer_id; });
+      if (it == c.timers.end()) {
+        c.timers.push_back(t);
+      } else {
+        *it = t;
+      }
+    }
     for (auto o : request.outbox) {
       if (outbox_keys_.contains(o.idempotency_key)) continue;
       o.id = ++next_outbox_;
@@ -84,7 +96,11 @@ class MemoryStore final : public Store {
     if (!request.command_id.empty()) {
       // Scoped as in the SQLite store: case starts and commits without events by id alone.
       const bool by_id_alone = request.expected_version == 0 || request.events.empty();
-      commands_.emplace(std::pair{by_id_alone ? std::string() : request.case_id, request.command_id}, result);
+      if (by_id_alone) {
+        unscoped_commands_.emplace(request.command_id, result);
+      } else {
+        c.commands.emplace_back(request.command_id, result);
+      }
     }
     return result;
   }
@@ -168,9 +184,10 @@ class MemoryStore final : public Store {
         all.push_back(WorklistEntry{id, c.summary.bundle_id, r});
       }
     }
+    // By due date (none last), then case id; a case's items keep their order.
     std::stable_sort(all.begin(), all.end(), [](const WorklistEntry& a, const WorklistEntry& b) {
       const auto ka = a.item.due_at == 0 ? INT64_MAX : a.item.due_at, kb = b.item.due_at == 0 ? INT64_MAX : b.item.due_at;
-      return ka < kb;
+      return ka != kb ? ka < kb : a.case_id < b.case_id;
     });
     std::vector<WorklistEntry> out;
     for (std::size_t i = q.offset; i < all.size() && out.size() < q.limit; ++i) out.push_back(all[i]);
@@ -180,10 +197,15 @@ class MemoryStore final : public Store {
   std::expected<std::vector<TimerRecord>, StoreError> due_timers(Timestamp now, std::size_t limit) override {
     std::lock_guard lock(mutex_);
     std::vector<TimerRecord> out;
-    for (const auto& [key, t] : timers_) {
-      if (t.due_at <= now) out.push_back(t);
+    for (const auto& [id, c] : cases_) {
+      for (const auto& t : c.timers) {
+        if (t.due_at <= now) out.push_back(t);
+      }
     }
-    std::stable_sort(out.begin(), out.end(), [](const TimerRecord& a, const TimerRecord& b) { return a.due_at < b.due_at; });
+    // Oldest first; ties by case and timer id, as the SQLite store's index orders them.
+    std::sort(out.begin(), out.end(), [](const TimerRecord& a, const TimerRecord& b) {
+      return std::tie(a.due_at, a.case_id, a.timer_id) < std::tie(b.due_at, b.case_id, b.timer_id);
+    });
     if (out.size() > limit) out.resize(limit);
     return out;
   }
@@ -259,6 +281,9 @@ class MemoryStore final : public Store {
     std::uint64_t snapshot_version = 0;
     std::vector<StoredEvent> events;
     std::vector<ItemRow> items;
+    std::vector<TimerRecord> timers;  ///< a case has a few: a vector beats a tree of string pairs
+    /// Idempotency records of commands found in their case (the others: unscoped_commands_).
+    std::vector<std::pair<std::string, CommitResult>> commands;
     std::set<std::string> tokens;  ///< search tokens (in clear: nothing here is at rest)
     std::set<std::string> actors;
   };
@@ -299,24 +324,28 @@ class MemoryStore final : public Store {
   // The idempotency record of `command_id`: by the id alone, then in `case_id`.
   // REQUIRES: mutex_ held.
   std::optional<CommitResult> find(const std::string& case_id, const std::string& command_id) const {
-    for (const auto& scope : {std::string(), case_id}) {
-      if (const auto it = commands_.find({scope, command_id}); it != commands_.end()) {
-        CommitResult r = it->second;
-        r.duplicate = true;
-        return r;
-      }
+    const CommitResult* found = nullptr;
+    if (const auto it = unscoped_commands_.find(command_id); it != unscoped_commands_.end()) {
+      found = &it->second;
+    } else if (const auto c = cases_.find(case_id); c != cases_.end()) {
+      const auto& commands = c->second.commands;
+      const auto it = std::find_if(commands.begin(), commands.end(), [&](const auto& record) { return record.first == command_id; });
+      if (it != commands.end()) found = &it->second;
     }
-    return std::nullopt;
+    if (!found) return std::nullopt;
+    CommitResult r = *found;
+    r.duplicate = true;
+    return r;
   }
 
   std::mutex mutex_;
   std::map<std::int32_t, std::uint64_t> case_sequences_;  ///< the last generated case number by day
-  std::map<std::string, CaseRecord> cases_;
-  // Idempotency records by (scope, command id): scope "" for records found by the id alone.
-  std::map<std::pair<std::string, std::string>, CommitResult> commands_;
-  std::map<std::pair<std::string, std::string>, TimerRecord> timers_;
+  // Hashed: a district's 100,000 cases make a tree of string keys slow (docs/performance.md).
+  std::unordered_map<std::string, CaseRecord> cases_;
+  /// Idempotency records found by the command id alone (case starts, commits without events).
+  std::unordered_map<std::string, CommitResult> unscoped_commands_;
   std::map<std::uint64_t, OutboxRecord> outbox_;
-  std::set<std::string> outbox_keys_;
+  std::unordered_set<std::string> outbox_keys_;
   std::uint64_t next_outbox_ = 0;
   std::map<std::pair<std::string, int>, DeployedWorkflow> workflows_;
 };
