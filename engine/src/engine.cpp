@@ -696,7 +696,9 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
                                            codec::encode_event_payload(events[i]), events[i].at});
       result.events.emplace_back(event_type(events[i].body));
     }
-    if (next.version / kSnapshotEvery > state.version / kSnapshotEvery) request.snapshot = codec::encode_case(next);
+    if (store_->wants_snapshots() && next.version / kSnapshotEvery > state.version / kSnapshotEvery) {
+      request.snapshot = codec::encode_case(next);
+    }
     request.summary = CaseSummary{case_id, next.bundle_id, next.bundle_version, std::string(to_string(next.status)),
                                   next.applicant_masked, next.started_at, next.updated_at, next.version, next.channel};
     // Only what changed: the store holds the item rows and timers of `state` (both are pure

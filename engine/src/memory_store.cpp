@@ -105,6 +105,10 @@ class MemoryStore final : public Store {
     return result;
   }
 
+  // Every event is kept in memory: replaying them is cheaper than a snapshot's JSON, and
+  // cached cases are never loaded (docs/performance.md).
+  bool wants_snapshots() const override { return false; }
+
   std::expected<std::optional<CommitResult>, StoreError> find_command(
       const std::string& case_id, const std::string& command_id) override {
     std::lock_guard lock(mutex_);
