@@ -122,7 +122,10 @@ struct Reader {
 // a command in memory (docs/performance.md).
 class ObjectWriter {
  public:
-  explicit ObjectWriter(std::string& out) : out_(out) { out_ = "{"; }
+  explicit ObjectWriter(std::string& out) : out_(out) {
+    out_.reserve(96);  // most payloads fit
+    out_ = "{";
+  }
   void finish() { out_ += '}'; }
 
   class Member {
@@ -142,10 +145,12 @@ class ObjectWriter {
   Member operator[](std::string_view key) { return Member(*this, key); }
 
  private:
+  // Keys are the encoder's own names (ASCII letters and underscores): nothing to escape.
   void key(std::string_view k) {
     if (out_.size() > 1) out_ += ',';
-    out_ += json::serialize(k);
-    out_ += ':';
+    out_ += '"';
+    out_ += k;
+    out_ += "\":";
   }
   void value(const std::string& v) { out_ += json::serialize(std::string_view(v)); }
   void value(bool v) { out_ += v ? "true" : "false"; }
