@@ -17,10 +17,12 @@ class MemoryStore final : public Store {
  public:
   std::expected<CommitResult, StoreError> commit(const CommitRequest& request) override {
     std::lock_guard lock(mutex_);
-    if (!request.command_id.empty()) {
-      if (auto seen = find(request.case_id, request.command_id)) return *seen;
-    }
+    // One lookup of the case serves the idempotency check, the version check and the write:
+    // with 100,000 cases each lookup is a cache miss.
     const auto existing = cases_.find(request.case_id);
+    if (!request.command_id.empty()) {
+      if (auto seen = find(existing == cases_.end() ? nullptr : &existing->second, request.command_id)) return *seen;
+    }
     const std::uint64_t current = existing == cases_.end() ? 0 : existing->second.summary.version;
     if (current != request.expected_version) {
       return std::unexpected(StoreError{StoreError::Kind::version_conflict, "case " + request.case_id + " is at version " +
@@ -51,7 +53,7 @@ class MemoryStore final : public Store {
         return std::unexpected(StoreError{StoreError::Kind::invalid, "case " + request.case_id + " has no outbox entry " + std::to_string(id)});
       }
     }
-    auto& c = cases_[request.case_id];
+    auto& c = existing != cases_.end() ? existing->second : cases_[request.case_id];
     c.summary = request.summary;
     for (const auto& e : request.rewrite_events) c.events[e.sequence - 1].payload = e.payload;
     for (const auto& [id, payload] : request.rewrite_outbox) outbox_[id].payload = payload;
@@ -112,7 +114,8 @@ class MemoryStore final : public Store {
   std::expected<std::optional<CommitResult>, StoreError> find_command(
       const std::string& case_id, const std::string& command_id) override {
     std::lock_guard lock(mutex_);
-    return find(case_id, command_id);
+    const auto c = cases_.find(case_id);
+    return find(c == cases_.end() ? nullptr : &c->second, command_id);
   }
 
   std::expected<std::optional<StoredCase>, StoreError> load_case(const std::string& case_id) override {
@@ -325,14 +328,15 @@ class MemoryStore final : public Store {
     return true;
   }
 
-  // The idempotency record of `command_id`: by the id alone, then in `case_id`.
+  // The idempotency record of `command_id`: by the id alone, then among the records of its case
+  // (`in_case`; null when the case does not exist).
   // REQUIRES: mutex_ held.
-  std::optional<CommitResult> find(const std::string& case_id, const std::string& command_id) const {
+  std::optional<CommitResult> find(const CaseRecord* in_case, const std::string& command_id) const {
     const CommitResult* found = nullptr;
     if (const auto it = unscoped_commands_.find(command_id); it != unscoped_commands_.end()) {
       found = &it->second;
-    } else if (const auto c = cases_.find(case_id); c != cases_.end()) {
-      const auto& commands = c->second.commands;
+    } else if (in_case) {
+      const auto& commands = in_case->commands;
       const auto it = std::find_if(commands.begin(), commands.end(), [&](const auto& record) { return record.first == command_id; });
       if (it != commands.end()) found = &it->second;
     }
