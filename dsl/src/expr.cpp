@@ -960,6 +960,18 @@ struct Evaluator {
   const std::vector<std::shared_ptr<const CompiledDecision>>& decisions;
   const Environment& env;
 
+  // An operand without a copy: constants and slots are read where they are (a copy of a
+  // Value, with its text and list, was a third of a decision table's time); anything else
+  // is evaluated into `scratch`.
+  const Value& operand(std::uint32_t index, Value& scratch) const {
+    static const Value kNull;
+    const ExprNode& n = nodes[index];
+    if (n.code == OpCode::constant) return n.constant;
+    if (n.code == OpCode::load) return n.slot < env.slots.size() ? env.slots[n.slot] : kNull;
+    scratch = run(index);
+    return scratch;
+  }
+
   Value run(std::uint32_t index) const {
     const ExprNode& n = nodes[index];
     switch (n.code) {
@@ -979,10 +991,17 @@ struct Evaluator {
         for (const auto c : n.children) items.push_back(run(c));
         return Value::of_list(std::move(items));
       }
-      case OpCode::logical_and: return Value::of_bool(truthy(run(n.children[0])) && truthy(run(n.children[1])));
-      case OpCode::logical_or: return Value::of_bool(truthy(run(n.children[0])) || truthy(run(n.children[1])));
+      case OpCode::logical_and: {
+        Value a, b;
+        return Value::of_bool(truthy(operand(n.children[0], a)) && truthy(operand(n.children[1], b)));
+      }
+      case OpCode::logical_or: {
+        Value a, b;
+        return Value::of_bool(truthy(operand(n.children[0], a)) || truthy(operand(n.children[1], b)));
+      }
       case OpCode::logical_not: {
-        const Value v = run(n.children[0]);
+        Value scratch;
+        const Value& v = operand(n.children[0], scratch);
         return v.is_null() ? Value{} : Value::of_bool(!truthy(v));
       }
       case OpCode::negate: {
@@ -993,21 +1012,27 @@ struct Evaluator {
         }
         return {};
       }
-      case OpCode::eq: return Value::of_bool(run(n.children[0]) == run(n.children[1]));
-      case OpCode::ne: return Value::of_bool(!(run(n.children[0]) == run(n.children[1])));
+      case OpCode::eq:
+      case OpCode::ne: {
+        Value a, b;
+        const bool equal = operand(n.children[0], a) == operand(n.children[1], b);
+        return Value::of_bool(n.code == OpCode::eq ? equal : !equal);
+      }
       case OpCode::lt:
       case OpCode::le:
       case OpCode::gt:
       case OpCode::ge: {
         bool ok = false;
-        const int c = compare_values(run(n.children[0]), run(n.children[1]), ok);
+        Value a, b;
+        const int c = compare_values(operand(n.children[0], a), operand(n.children[1], b), ok);
         if (!ok) return Value::of_bool(false);
         return Value::of_bool(n.code == OpCode::lt ? c < 0 : n.code == OpCode::le ? c <= 0 : n.code == OpCode::gt ? c > 0 : c >= 0);
       }
       case OpCode::in:
       case OpCode::not_in: {
-        const Value needle = run(n.children[0]);
-        const Value haystack = run(n.children[1]);
+        Value needle_scratch, haystack_scratch;
+        const Value& needle = operand(n.children[0], needle_scratch);
+        const Value& haystack = operand(n.children[1], haystack_scratch);
         bool found = false;
         if (haystack.kind == ValueKind::list) {
           found = std::find(haystack.list.begin(), haystack.list.end(), needle) != haystack.list.end();
@@ -1021,7 +1046,10 @@ struct Evaluator {
       case OpCode::add:
       case OpCode::sub:
       case OpCode::mul:
-      case OpCode::div: return arithmetic(n.code, run(n.children[0]), run(n.children[1]));
+      case OpCode::div: {
+        Value a, b;
+        return arithmetic(n.code, operand(n.children[0], a), operand(n.children[1], b));
+      }
       case OpCode::fn_len: {
         const Value v = run(n.children[0]);
         if (v.kind == ValueKind::text) return Value::of_int(static_cast<std::int64_t>(count_code_points(v.text)));

@@ -981,63 +981,67 @@ std::variant<std::vector<Event>, Rejection> decide(const DecideContext& context,
 // ---------------------------------------------------------------------------------------
 // Effects
 
-std::vector<TimerRecord> timers_for(const Workflow& wf, const WorkCalendar& calendar, const Case& c) {
-  std::vector<TimerRecord> timers;
-  if (c.status != CaseStatus::running) return timers;
-  for (ItemIndex i = 0; i < c.items.size(); ++i) {
-    const ItemState& item = c.items[i];
-    if (item.phase != ItemPhase::active) continue;
-    const std::string prefix = "i" + std::to_string(i) + ".";
-    if (const Timestamp due = due_at(wf, calendar, c, i)) {
-      if (item.light != Light::red) timers.push_back(TimerRecord{c.id, prefix + "overdue", due, "{}"});
-      if (item.light == Light::none) {
-        if (auto warn = Decider::warning_time(wf, calendar, c, i)) timers.push_back(TimerRecord{c.id, prefix + "warn", *warn, "{}"});
-      }
-    }
-    if (item.running_special) {
-      const auto& run = item.specials[*item.running_special];
-      const std::string special = prefix + "s" + std::to_string(*item.running_special) + ".";
-      if (run.light != Light::red) timers.push_back(TimerRecord{c.id, special + "overdue", special_due_at(wf, calendar, i, run), "{}"});
-      if (run.light == Light::none) {
-        if (auto warn = Decider::special_warning_time(wf, calendar, i, run)) timers.push_back(TimerRecord{c.id, special + "warn", *warn, "{}"});
-      }
-    }
-    const auto& lc = wf.lifecycles[wf.items[i].lifecycle];
-    for (const auto t : lc.transitions_from(item.state)) {
-      const auto& tr = lc.transitions[t];
-      if (!tr.after) continue;
-      Minutes at = minutes_of(item.state_entered_at);
-      switch (tr.after->unit) {
-        case dsl::ast::TimeUnit::workday: at = calendar.add_working_time(at, tr.after->amount); break;
-        case dsl::ast::TimeUnit::day: at += tr.after->amount.units * kMinutesPerDay / dsl::Decimal::kScale; break;
-        case dsl::ast::TimeUnit::hour: at = calendar.add_working_minutes(at, tr.after->amount.units * 60 / dsl::Decimal::kScale); break;
-      }
-      timers.push_back(TimerRecord{c.id, prefix + "t" + std::to_string(t) + "@" + std::to_string(item.state_entered_at),
-                                   timestamp_of(at), "{}"});
+void item_timers(const Workflow& wf, const WorkCalendar& calendar, const Case& c, ItemIndex i, std::vector<TimerRecord>& timers) {
+  if (c.status != CaseStatus::running) return;
+  const ItemState& item = c.items[i];
+  if (item.phase != ItemPhase::active) return;
+  const std::string prefix = "i" + std::to_string(i) + ".";
+  if (const Timestamp due = due_at(wf, calendar, c, i)) {
+    if (item.light != Light::red) timers.push_back(TimerRecord{c.id, prefix + "overdue", due, "{}"});
+    if (item.light == Light::none) {
+      if (auto warn = Decider::warning_time(wf, calendar, c, i)) timers.push_back(TimerRecord{c.id, prefix + "warn", *warn, "{}"});
     }
   }
+  if (item.running_special) {
+    const auto& run = item.specials[*item.running_special];
+    const std::string special = prefix + "s" + std::to_string(*item.running_special) + ".";
+    if (run.light != Light::red) timers.push_back(TimerRecord{c.id, special + "overdue", special_due_at(wf, calendar, i, run), "{}"});
+    if (run.light == Light::none) {
+      if (auto warn = Decider::special_warning_time(wf, calendar, i, run)) timers.push_back(TimerRecord{c.id, special + "warn", *warn, "{}"});
+    }
+  }
+  const auto& lc = wf.lifecycles[wf.items[i].lifecycle];
+  for (const auto t : lc.transitions_from(item.state)) {
+    const auto& tr = lc.transitions[t];
+    if (!tr.after) continue;
+    Minutes at = minutes_of(item.state_entered_at);
+    switch (tr.after->unit) {
+      case dsl::ast::TimeUnit::workday: at = calendar.add_working_time(at, tr.after->amount); break;
+      case dsl::ast::TimeUnit::day: at += tr.after->amount.units * kMinutesPerDay / dsl::Decimal::kScale; break;
+      case dsl::ast::TimeUnit::hour: at = calendar.add_working_minutes(at, tr.after->amount.units * 60 / dsl::Decimal::kScale); break;
+    }
+    timers.push_back(TimerRecord{c.id, prefix + "t" + std::to_string(t) + "@" + std::to_string(item.state_entered_at),
+                                 timestamp_of(at), "{}"});
+  }
+}
+
+std::vector<TimerRecord> timers_for(const Workflow& wf, const WorkCalendar& calendar, const Case& c) {
+  std::vector<TimerRecord> timers;
+  for (ItemIndex i = 0; i < c.items.size(); ++i) item_timers(wf, calendar, c, i, timers);
   return timers;
+}
+
+ItemRow item_row(const Workflow& wf, const WorkCalendar& calendar, const Case& c, ItemIndex i) {
+  const ItemState& item = c.items[i];
+  const ItemModel& model = wf.items[i];
+  const auto& lc = wf.lifecycles[model.lifecycle];
+  ItemRow row;
+  row.item_id = model.id;
+  row.department = wf.departments[model.department].id;
+  row.state = item.phase == ItemPhase::active || item.phase == ItemPhase::done ? lc.states[item.state].id
+                                                                                : std::string(to_string(item.phase));
+  // A withdrawn case's running items are nobody's work any more (its timers stop too).
+  row.final = item.phase != ItemPhase::active || c.status == CaseStatus::withdrawn;
+  row.due_at = due_at(wf, calendar, c, i);
+  row.light = item.light == Light::red ? "red" : item.light == Light::yellow ? "yellow" : "";
+  row.urged = item.urged_at != 0 && !row.final;
+  return row;
 }
 
 std::vector<ItemRow> item_rows(const Workflow& wf, const WorkCalendar& calendar, const Case& c) {
   std::vector<ItemRow> rows;
   rows.reserve(c.items.size());
-  for (ItemIndex i = 0; i < c.items.size(); ++i) {
-    const ItemState& item = c.items[i];
-    const ItemModel& model = wf.items[i];
-    const auto& lc = wf.lifecycles[model.lifecycle];
-    ItemRow row;
-    row.item_id = model.id;
-    row.department = wf.departments[model.department].id;
-    row.state = item.phase == ItemPhase::active || item.phase == ItemPhase::done ? lc.states[item.state].id
-                                                                                  : std::string(to_string(item.phase));
-    // A withdrawn case's running items are nobody's work any more (its timers stop too).
-    row.final = item.phase != ItemPhase::active || c.status == CaseStatus::withdrawn;
-    row.due_at = due_at(wf, calendar, c, i);
-    row.light = item.light == Light::red ? "red" : item.light == Light::yellow ? "yellow" : "";
-    row.urged = item.urged_at != 0 && !row.final;
-    rows.push_back(std::move(row));
-  }
+  for (ItemIndex i = 0; i < c.items.size(); ++i) rows.push_back(item_row(wf, calendar, c, i));
   return rows;
 }
 

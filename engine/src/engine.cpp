@@ -60,10 +60,19 @@ std::string case_number_id(const CaseNumber& number) {
   return id;
 }
 
+// {"case_id":…,"version":…,"events":[…]}, written directly: one per command, so no JSON tree.
 std::string result_json(const CommandResult& r) {
-  json::array events;
-  for (const auto& e : r.events) events.push_back(json::string(e));
-  return json::serialize(json::object{{"case_id", r.case_id}, {"version", r.version}, {"events", std::move(events)}});
+  std::string out = "{\"case_id\":";
+  out += json::serialize(json::string_view(r.case_id));
+  out += ",\"version\":";
+  out += std::to_string(r.version);
+  out += ",\"events\":[";
+  for (std::size_t i = 0; i < r.events.size(); ++i) {
+    if (i > 0) out += ',';
+    out += json::serialize(json::string_view(r.events[i]));
+  }
+  out += "]}";
+  return out;
 }
 
 CommandResult result_from_json(const std::string& text, bool duplicate) {
@@ -160,6 +169,45 @@ std::expected<void, EngineError> rewrite_for_erasure(Store& store, const Workflo
   if (!decoded) return damaged("its erased state", decoded.error());
   after = std::move(*decoded);
   return {};
+}
+
+bool same_row(const ItemRow& a, const ItemRow& b) {
+  return a.item_id == b.item_id && a.department == b.department && a.state == b.state && a.final == b.final &&
+         a.due_at == b.due_at && a.light == b.light && a.urged == b.urged;
+}
+
+// Adds to `request` the item rows and timers that differ between `before` and `after` (the
+// store holds those of `before`). Rows and timers are pure functions of an item's state, the
+// case's id and its status, so only the items whose state changed are looked at — unless the
+// status or id changed, or a timer fired (`fired_timer`: cancelled unless it still applies).
+// Timer ids name their item, so the old and new timers of one item are compared alone.
+void add_changed_effects(const Workflow& wf, const WorkCalendar& calendar, const Case& before, const Case& after,
+                         const std::string* fired_timer, CommitRequest& request) {
+  const bool started = before.version == 0;
+  const bool every_item = started || fired_timer || before.status != after.status || before.id != after.id ||
+                          before.items.size() != after.items.size();
+  std::vector<TimerRecord> old_timers, new_timers;
+  for (ItemIndex i = 0; i < after.items.size(); ++i) {
+    const bool existed = !started && i < before.items.size();
+    if (!every_item && before.items[i] == after.items[i]) continue;
+    ItemRow row = item_row(wf, calendar, after, i);
+    if (!existed || !same_row(item_row(wf, calendar, before, i), row)) request.items.push_back(std::move(row));
+    if (existed) item_timers(wf, calendar, before, i, old_timers);
+    item_timers(wf, calendar, after, i, new_timers);
+  }
+  const auto has_new = [&](const std::string& id) {
+    return std::any_of(new_timers.begin(), new_timers.end(), [&](const TimerRecord& t) { return t.timer_id == id; });
+  };
+  for (const auto& t : old_timers) {
+    if (!has_new(t.timer_id)) request.cancel_timers.push_back(t.timer_id);
+  }
+  if (fired_timer && !has_new(*fired_timer)) request.cancel_timers.push_back(*fired_timer);
+  for (auto& t : new_timers) {
+    const bool unchanged = std::any_of(old_timers.begin(), old_timers.end(), [&](const TimerRecord& o) {
+      return o.timer_id == t.timer_id && o.due_at == t.due_at && o.payload == t.payload;
+    });
+    if (!unchanged) request.set_timers.push_back(std::move(t));
+  }
 }
 
 // For people, like a rejection's message; the case id as given, its personal numbers masked.
@@ -461,16 +509,24 @@ std::mutex& Engine::case_lock(const std::string& case_id) {
 }
 
 std::expected<std::optional<Case>, EngineError> Engine::load(const std::string& case_id, std::shared_ptr<const Workflow>& wf) {
+  auto loaded = load_shared(case_id, wf);
+  if (!loaded) return std::unexpected(loaded.error());
+  if (!*loaded) return std::optional<Case>{};
+  return std::optional<Case>{**loaded};
+}
+
+std::expected<std::shared_ptr<const Case>, EngineError> Engine::load_shared(const std::string& case_id,
+                                                                          std::shared_ptr<const Workflow>& wf) {
   {
     std::shared_lock lock(cache_mutex_);
     if (auto it = cache_.find(case_id); it != cache_.end()) {
-      wf = workflow(it->second.bundle_id, it->second.bundle_version);
-      return std::optional<Case>{it->second};
+      wf = workflow(it->second->bundle_id, it->second->bundle_version);
+      return it->second;
     }
   }
   auto stored = store_->load_case(case_id);
   if (!stored) return std::unexpected(EngineError::from(stored.error()));
-  if (!*stored) return std::optional<Case>{};
+  if (!*stored) return std::shared_ptr<const Case>{};
   const auto& summary = (*stored)->summary;
   wf = workflow(summary.bundle_id, summary.bundle_version);
   if (!wf) {
@@ -479,11 +535,12 @@ std::expected<std::optional<Case>, EngineError> Engine::load(const std::string& 
   }
   auto decoded = restore(**stored, *wf);
   if (!decoded) return std::unexpected(make_error(EngineError::Kind::store, "case " + case_id + ": " + decoded.error()));
+  auto shared = std::make_shared<const Case>(std::move(*decoded));
   {
     std::unique_lock lock(cache_mutex_);
-    cache_[case_id] = *decoded;
+    cache_[case_id] = shared;
   }
-  return std::optional<Case>{std::move(*decoded)};
+  return shared;
 }
 
 std::expected<CommandResult, EngineError> Engine::start_case(const std::string& bundle_id, const std::map<std::string, dsl::Value>& form,
@@ -595,18 +652,18 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
     // A new case is not looked for on the first attempt (a read of the store per start): if
     // the id is taken after all, the commit (expected version 0) is refused as a conflict and
     // the next attempt loads the case and rejects the command.
-    auto loaded = new_case && (attempt == 0 || numbered) ? std::expected<std::optional<Case>, EngineError>{std::optional<Case>{}}
-                                                         : load(case_id, wf);
+    auto loaded = new_case && (attempt == 0 || numbered) ? std::expected<std::shared_ptr<const Case>, EngineError>{nullptr}
+                                                         : load_shared(case_id, wf);
     if (!loaded) return std::unexpected(loaded.error());
-    Case state;
-    if (*loaded) {
-      state = std::move(**loaded);
-    } else if (new_case) {
-      state.id = case_id;
+    // Decided on the cached state itself (shared, never changed): copied once, into `next`.
+    const std::shared_ptr<const Case> current = std::move(*loaded);
+    Case started;  // the empty case a start is decided on
+    if (!current) {
+      if (!new_case) return std::unexpected(no_case(case_id));
+      started.id = case_id;
       wf = workflow(*new_bundle);
-    } else {
-      return std::unexpected(no_case(case_id));
     }
+    const Case& state = current ? *current : started;
     if (new_case && state.version > 0) {
       EngineError e = make_error(EngineError::Kind::rejected, "case '" + case_id + "' exists already");
       e.rejection = Rejection{Rejection::Code::wrong_state, "办件编号" + case_id + "已被使用，请换一个编号，或不填由系统生成。", {},
@@ -631,57 +688,35 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
       number = *taken;
       reread_numbers = false;
       case_id = case_number_id(*number);
-      state.id = case_id;
+      started.id = case_id;  // a numbered start is always new: `state` is `started`
       numbered_command->case_id = case_id;
     }
     const bool timer_command = std::holds_alternative<TimerFired>(command.body);
     if (events.empty() && !timer_command) return CommandResult{case_id, state.version, {}, false};
 
-    const auto old_timers = timers_for(*wf, calendar, state);
     Case next = state;
     CommitRequest request;
     request.command_id = command.command_id;
     request.case_id = case_id;
     request.expected_version = state.version;
     CommandResult result{case_id, state.version + events.size(), {}, false};
+    request.events.reserve(events.size());
+    result.events.reserve(events.size());
     for (std::size_t i = 0; i < events.size(); ++i) {
       apply(*wf, next, events[i]);
       request.events.push_back(StoredEvent{state.version + i + 1, std::string(event_type(events[i].body)),
                                            codec::encode_event_payload(events[i]), events[i].at});
       result.events.emplace_back(event_type(events[i].body));
     }
-    if (next.version / kSnapshotEvery > state.version / kSnapshotEvery) request.snapshot = codec::encode_case(next);
+    if (store_->wants_snapshots() && next.version / kSnapshotEvery > state.version / kSnapshotEvery) {
+      request.snapshot = codec::encode_case(next);
+    }
     request.summary = CaseSummary{case_id, next.bundle_id, next.bundle_version, std::string(to_string(next.status)),
                                   next.applicant_masked, next.started_at, next.updated_at, next.version, next.channel};
     // Only what changed: the store holds the item rows and timers of `state` (both are pure
     // functions of the case), so an unchanged row or timer need not be written again.
-    auto new_items = item_rows(*wf, calendar, next);
-    warn_if_provisional(calendar, case_id, new_items);
-    const auto old_items = state.version > 0 ? item_rows(*wf, calendar, state) : std::vector<ItemRow>{};
-    for (std::size_t i = 0; i < new_items.size(); ++i) {
-      const auto& row = new_items[i];
-      const bool same = i < old_items.size() && old_items[i].item_id == row.item_id &&
-                        old_items[i].department == row.department && old_items[i].state == row.state &&
-                        old_items[i].final == row.final && old_items[i].due_at == row.due_at &&
-                        old_items[i].light == row.light && old_items[i].urged == row.urged;
-      if (!same) request.items.push_back(std::move(new_items[i]));
-    }
-    auto new_timers = timers_for(*wf, calendar, next);
-    std::set<std::string> keep;
-    for (auto& t : new_timers) {
-      keep.insert(t.timer_id);
-      const auto same = std::find_if(old_timers.begin(), old_timers.end(), [&](const TimerRecord& o) {
-        return o.timer_id == t.timer_id && o.due_at == t.due_at && o.payload == t.payload;
-      });
-      if (same == old_timers.end()) request.set_timers.push_back(std::move(t));
-    }
-    for (const auto& t : old_timers) {
-      if (!keep.contains(t.timer_id)) request.cancel_timers.push_back(t.timer_id);
-    }
-    if (timer_command) {
-      const auto& id = std::get<TimerFired>(command.body).timer_id;
-      if (!keep.contains(id)) request.cancel_timers.push_back(id);
-    }
+    add_changed_effects(*wf, calendar, state, next, timer_command ? &std::get<TimerFired>(command.body).timer_id : nullptr, request);
+    warn_if_provisional(calendar, case_id, request.items);
     request.outbox = outbox_for(*wf, next, events, state.version + 1);
     // The search index follows the case's names and numbers: set at its start, emptied by
     // erasure (no other event changes the form).
@@ -718,7 +753,7 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
       return std::unexpected(EngineError::from(committed.error()));
     }
     if (committed->duplicate) return result_from_json(committed->result, true);
-    if (new_case) {
+    if (new_case && spdlog::should_log(spdlog::level::info)) {
       // Never log an ID or phone number in full: the applicant is already masked; case ids
       // from before they were checked and user names may hold one.
       spdlog::info("case {} started on {} v{} for {} by {}", dsl::mask_personal_numbers(case_id),
@@ -729,7 +764,7 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
       std::unique_lock lock(cache_mutex_);
       // Keep running cases in memory; finished ones are read back from the store when asked.
       if (next.status == CaseStatus::running || next.status == CaseStatus::completed || next.status == CaseStatus::delivered) {
-        cache_[case_id] = std::move(next);
+        cache_[case_id] = std::make_shared<const Case>(std::move(next));
       } else {
         cache_.erase(case_id);
       }
@@ -737,6 +772,7 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
     std::vector<Listener> listeners;
     {
       std::lock_guard lock(listeners_mutex_);
+      listeners.reserve(listeners_.size());
       for (const auto& [id, l] : listeners_) listeners.push_back(l);
     }
     for (const auto& l : listeners) {

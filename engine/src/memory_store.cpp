@@ -10,6 +10,8 @@
 #include <mutex>
 #include <set>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace onevisit::engine {
 
@@ -20,6 +22,9 @@ class MemoryStore final : public Store {
   std::expected<CommitResult, StoreError> commit(const CommitRequest& request) override {
     if (auto error = store_common::validate(request)) return std::unexpected(*error);
     std::lock_guard lock(mutex_);
+    // One lookup of the case serves the version check and the write: with 100,000 cases each
+    // lookup is a cache miss (docs/performance.md).
+    const auto existing = cases_.find(request.case_id);
     if (!request.command_id.empty()) {
       if (auto seen = find_record(request.case_id, request.command_id)) {
         // The same id on another case is a client's bug, not a retry (as on SQLite).
@@ -31,7 +36,6 @@ class MemoryStore final : public Store {
         return seen->second;
       }
     }
-    const auto existing = cases_.find(request.case_id);
     if (existing == cases_.end() && request.expected_version > 0) {
       return std::unexpected(StoreError{StoreError::Kind::not_found, "case " + request.case_id + ": expected at version " +
                                                                         std::to_string(request.expected_version) +
@@ -66,7 +70,7 @@ class MemoryStore final : public Store {
         return std::unexpected(StoreError{StoreError::Kind::invalid, "case " + request.case_id + " has no outbox entry " + std::to_string(id)});
       }
     }
-    auto& c = cases_[request.case_id];
+    auto& c = existing != cases_.end() ? existing->second : cases_[request.case_id];
     // The store keeps what only it may decide: the case's id, its start, its channel.
     const CaseSummary before = c.summary;
     c.summary = request.summary;
@@ -91,10 +95,18 @@ class MemoryStore final : public Store {
       }
     }
     // Timers and calls belong to the request's case (they may leave their case_id empty).
-    for (const auto& id : request.cancel_timers) timers_.erase({request.case_id, id});
+    // A case has a few timers: they live with it, not in a tree of string pairs.
+    for (const auto& id : request.cancel_timers) {
+      std::erase_if(c.timers, [&](const TimerRecord& t) { return t.timer_id == id; });
+    }
     for (auto t : request.set_timers) {
       t.case_id = request.case_id;
-      timers_[{t.case_id, t.timer_id}] = std::move(t);
+      const auto it = std::find_if(c.timers.begin(), c.timers.end(), [&](const TimerRecord& o) { return o.timer_id == t.timer_id; });
+      if (it == c.timers.end()) {
+        c.timers.push_back(std::move(t));
+      } else {
+        *it = std::move(t);
+      }
     }
     for (auto o : request.outbox) {
       if (outbox_keys_.contains(o.idempotency_key)) continue;
@@ -114,11 +126,15 @@ class MemoryStore final : public Store {
     if (!request.command_id.empty()) {
       // Scoped as in the SQLite store: case starts and commits without events by id alone.
       const bool by_id_alone = request.expected_version == 0 || request.events.empty();
-      commands_.emplace(std::pair{by_id_alone ? std::string() : request.case_id, request.command_id},
+      commands_.emplace(command_key(by_id_alone ? std::string() : request.case_id, request.command_id),
                         std::pair{request.case_id, result});
     }
     return result;
   }
+
+  // Every event is kept in memory: replaying them is cheaper than a snapshot's JSON, and
+  // cached cases are never loaded (docs/performance.md).
+  bool wants_snapshots() const override { return false; }
 
   std::expected<std::optional<CommitResult>, StoreError> find_command(
       const std::string& case_id, const std::string& command_id) override {
@@ -213,10 +229,15 @@ class MemoryStore final : public Store {
   std::expected<std::vector<TimerRecord>, StoreError> due_timers(Timestamp now, std::size_t limit) override {
     std::lock_guard lock(mutex_);
     std::vector<TimerRecord> out;
-    for (const auto& [key, t] : timers_) {
-      if (t.due_at <= now) out.push_back(t);
+    for (const auto& [id, c] : cases_) {
+      for (const auto& t : c.timers) {
+        if (t.due_at <= now) out.push_back(t);
+      }
     }
-    std::stable_sort(out.begin(), out.end(), [](const TimerRecord& a, const TimerRecord& b) { return a.due_at < b.due_at; });
+    // Oldest first; ties by case and timer id, as the SQLite store's index orders them.
+    std::sort(out.begin(), out.end(), [](const TimerRecord& a, const TimerRecord& b) {
+      return std::tie(a.due_at, a.case_id, a.timer_id) < std::tie(b.due_at, b.case_id, b.timer_id);
+    });
     if (out.size() > limit) out.resize(limit);
     return out;
   }
@@ -320,6 +341,7 @@ class MemoryStore final : public Store {
     std::uint64_t snapshot_version = 0;
     std::vector<StoredEvent> events;
     std::vector<ItemRow> items;
+    std::vector<TimerRecord> timers;  ///< a case has a few: a vector beats a tree of string pairs
     std::set<std::string> tokens;  ///< search tokens (in clear: nothing here is at rest)
     std::set<std::string> actors;
   };
@@ -361,7 +383,7 @@ class MemoryStore final : public Store {
   // was for and its result, marked duplicate. REQUIRES: mutex_ held.
   std::optional<std::pair<std::string, CommitResult>> find_record(const std::string& case_id, const std::string& command_id) const {
     for (const auto& scope : {std::string(), case_id}) {
-      if (const auto it = commands_.find({scope, command_id}); it != commands_.end()) {
+      if (const auto it = commands_.find(command_key(scope, command_id)); it != commands_.end()) {
         auto record = it->second;
         record.second.duplicate = true;
         return record;
@@ -370,15 +392,21 @@ class MemoryStore final : public Store {
     return std::nullopt;
   }
 
+  // An idempotency record's key: its scope ("" for records found by the id alone, else the
+  // case id) and the command id, apart by a byte no command id holds (so the split is unique).
+  static std::string command_key(const std::string& scope, const std::string& command_id) {
+    return scope + '\x1f' + command_id;
+  }
+
   std::mutex mutex_;
   std::map<std::int32_t, std::uint64_t> case_sequences_;  ///< the last generated case number by day
-  std::map<std::string, CaseRecord> cases_;
-  // Idempotency records by (scope, command id): scope "" for records found by the id alone;
-  // each with the case it was for and its result.
-  std::map<std::pair<std::string, std::string>, std::pair<std::string, CommitResult>> commands_;
-  std::map<std::pair<std::string, std::string>, TimerRecord> timers_;
+  // Hashed: a district's 100,000 cases make a tree of string keys slow (docs/performance.md).
+  // Every listing sorts what it reads, so no order is lost.
+  std::unordered_map<std::string, CaseRecord> cases_;
+  // Idempotency records by command_key, each with the case it was for and its result.
+  std::unordered_map<std::string, std::pair<std::string, CommitResult>> commands_;
   std::map<std::uint64_t, OutboxRecord> outbox_;
-  std::set<std::string> outbox_keys_;
+  std::unordered_set<std::string> outbox_keys_;
   std::uint64_t next_outbox_ = 0;
   std::map<std::pair<std::string, int>, DeployedWorkflow> workflows_;
 };

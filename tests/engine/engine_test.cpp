@@ -1,4 +1,5 @@
 // The embedding API end to end, on the in-memory store and on SQLite files.
+
 #include <unistd.h>
 
 #include <atomic>
@@ -6,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <onevisit/dsl/expr.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
 #include <onevisit/dsl/source.hpp>
@@ -18,6 +20,7 @@
 #include <spdlog/spdlog.h>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "../test_support.hpp"
 #include "codec.hpp"  // white-box: compare whole case states
@@ -829,5 +832,103 @@ TEST_CASE("engine: a withdrawn case's items leave every worklist, in memory and 
     REQUIRE(listed);
     REQUIRE(listed->size() == 1);
     CHECK(listed->front().status == "withdrawn");
+  }
+}
+
+// The engine sends the store only the item rows and timers that changed (docs/performance.md):
+// after every command, whatever it did, the store must hold exactly the rows and timers a
+// recomputation from the whole case gives, on both stores.
+TEST_CASE("engine: the stored item rows and timers equal those of the whole case after every command", "[engine][effects]") {
+  const char* flow = R"(
+lifecycle review {
+  state received initial; state correcting pauses_clock; state submitted; state approved final; state refused final failed
+  on submit: received -> submitted by clerk
+  on request_correction: received -> correcting by clerk requires reason
+  on corrected: correcting -> received by applicant
+  on remind: submitted -> submitted after 1 workday
+  on approve: submitted -> approved by reviewer do call(dept.submit)
+  on refuse: submitted -> refused by reviewer requires reason
+  warn at 50%
+  on overdue do escalate(supervisor)
+}
+department market "市场监管局" adapter market_registry
+department police "公安局" adapter seal_system
+bundle effects "企业开办" version 1 {
+  promise 5 workdays; lifecycle review
+  form { company_name "企业名称": text required }
+  item registration "设立登记" by market { limit 2 workdays }
+  item seal "刻章" by police after registration { limit 1 workday }
+  item invoice "发票" by police after registration { limit 1 workday }
+  item later "后续" by market after seal { limit 1 workday }
+}
+)";
+  for (const bool durable : {false, true}) {
+    INFO((durable ? "SQLite" : "memory"));
+    VirtualClock clock(at(2026, 3, 2, 9));
+    EngineOptions options{durable ? temp_db("effects.db").string() : ":memory:", &clock};
+    auto opened_store = open_store(options);
+    REQUIRE(opened_store);
+    const std::shared_ptr<Store> store = *opened_store;
+    options.store = store;
+    auto opened = Engine::open(options);
+    REQUIRE(opened);
+    auto& engine = *opened;
+    REQUIRE(engine->deploy_sources({{"effects.flow", flow}}, {"effects.flow"}));
+    const auto wf = engine->workflow("effects");
+    const auto& calendar = engine->calendar_of(*wf);
+    auto started = engine->start_case("effects", {{"company_name", Value::of_text("甲公司")}}, "", {"s", "clerk-1", "clerk"});
+    REQUIRE(started);
+    const std::string id = started->case_id;
+    const auto check = [&](const std::string& step) {
+      INFO(step);
+      auto view = engine->get_case(id);
+      REQUIRE(view);
+      // Timers: every one the case needs, with its due time, and no other.
+      std::set<std::pair<std::string, Timestamp>> wanted, stored;
+      for (const auto& t : timers_for(*wf, calendar, view->state)) wanted.emplace(t.timer_id, t.due_at);
+      auto due = store->due_timers(std::numeric_limits<Timestamp>::max(), 1000);
+      REQUIRE(due);
+      for (const auto& t : *due) {
+        if (t.case_id == id) stored.emplace(t.timer_id, t.due_at);
+      }
+      CHECK(stored == wanted);
+      // Rows: the worklist shows the open ones, as recomputed.
+      std::vector<std::tuple<std::string, std::string, Timestamp, std::string, bool>> open, listed;
+      for (const auto& r : item_rows(*wf, calendar, view->state)) {
+        if (!r.final) open.emplace_back(r.item_id, r.state, r.due_at, r.light, r.urged);
+      }
+      auto worklist = store->worklist(CaseQuery{});
+      REQUIRE(worklist);
+      for (const auto& e : *worklist) {
+        if (e.case_id == id) listed.emplace_back(e.item.item_id, e.item.state, e.item.due_at, e.item.light, e.item.urged);
+      }
+      std::sort(open.begin(), open.end());
+      std::sort(listed.begin(), listed.end());
+      CHECK(listed == open);
+    };
+    const auto run = [&](const std::string& step, CommandBody body, const std::string& role) {
+      auto done = engine->execute(id, std::move(body), {"", "someone", role});
+      if (!done) FAIL(step + ": " + done.error().message);
+      check(step);
+    };
+    check("started");
+    run("correction asked", FireEvent{"registration", "request_correction", {{"reason", "补正"}}}, "clerk");
+    clock.advance(3 * 3600'000);
+    run("corrected", FireEvent{"registration", "corrected", {}}, "applicant");
+    run("submitted", FireEvent{"registration", "submit", {}}, "clerk");
+    run("paused", PauseClock{"registration", "现场核查"}, "clerk");
+    clock.advance(24 * 3600'000);
+    run("resumed", ResumeClock{"registration"}, "clerk");
+    // Warnings, an overdue item and the timed reminder fire and move the timers on.
+    clock.advance(3 * 24 * 3600'000);
+    REQUIRE(engine->fire_due_timers());
+    check("timers fired");
+    run("urged", UrgeItem{"registration", "请尽快办理"}, "supervisor");
+    run("approved", FireEvent{"registration", "approve", {}}, "reviewer");
+    run("seal submitted", FireEvent{"seal", "submit", {}}, "clerk");
+    run("invoice submitted", FireEvent{"invoice", "submit", {}}, "clerk");
+    run("seal refused", FireEvent{"seal", "refuse", {{"reason", "不符合"}}}, "reviewer");
+    run("invoice approved", FireEvent{"invoice", "approve", {}}, "reviewer");
+    run("delivered", Deliver{"window"}, "clerk");
   }
 }

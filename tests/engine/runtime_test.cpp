@@ -1,5 +1,6 @@
 // The pure core: given events, when a command, then events or a rejection, on a virtual
 // clock and the real 2026 calendar.
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
 #include <onevisit/engine/figures.hpp>
@@ -965,4 +966,53 @@ TEST_CASE("runtime: a bundle's checks across fields refuse a form with their own
   CHECK(r.field_errors[0].message == "「注册资本」应为数字");
   form["capital"] = Value::of_decimal(*dsl::Decimal::parse("500000"));
   w.ok(StartCase{form, ""});
+}
+
+// Event payloads are written as text member by member, not through a JSON tree
+// (docs/performance.md): the text must be what boost::json writes for the same object, every
+// string escaped, and decode back to the same event.
+TEST_CASE("codec: every event's payload is the JSON boost::json writes, and decodes to the same event", "[runtime][codec]") {
+  const std::string awkward = "引号\"、反斜杠\\、换行\n、制表\t、控制\x01字符";
+  const std::vector<EventBody> bodies{
+      CaseStarted{"newborn", 3, {dsl::Value::of_text(awkward), dsl::Value::of_int(-7), dsl::Value{}}, "110***2X", "mobile"},
+      MaterialAttached{2, "ab12", awkward, true},
+      MaterialVerified{1},
+      MaterialRejected{1, awkward},
+      MaterialProduced{4, 2},
+      MaterialTolerated{3, 1},
+      ItemActivated{2, 1},
+      ItemNotApplicable{5},
+      ItemCancelled{6, 2},
+      ItemTransitioned{1, 4, 2, 3, {{"reason", awkward}, {"note", ""}}, true},
+      ItemTransitioned{1, 4, 2, 3, {}, false},
+      ClockPaused{1, awkward},
+      ClockResumed{1},
+      ItemWarned{2},
+      ItemOverdue{2},
+      CaseCompleted{},
+      CaseWithdrawn{awkward},
+      CaseDelivered{"mail"},
+      CaseRated{2, awkward, 1'772'000'000'000},
+      CaseRated{5, "", std::nullopt},
+      PersonalDataErased{{0, 3}, "retain 3 years"},
+      SpecialProcedureStarted{1, 0, awkward},
+      SpecialProcedureEnded{1, 0, awkward},
+      SpecialProcedureWarned{1, 0},
+      SpecialProcedureOverdue{1, 0},
+      ItemUrged{2, awkward},
+  };
+  for (const auto& body : bodies) {
+    const Event e{1'772'000'000'000, awkward, body};
+    const auto payload = codec::encode_event_payload(e);
+    INFO(event_type(body) << ": " << payload);
+    boost::system::error_code ec;
+    const auto parsed = boost::json::parse(payload, ec);
+    REQUIRE(!ec);
+    CHECK(boost::json::serialize(parsed) == payload);
+    CHECK(parsed.as_object().at("actor").as_string() == awkward);
+    const auto decoded = codec::decode_event(event_type(body), payload, e.at);
+    REQUIRE(decoded);
+    CHECK(decoded->actor == awkward);
+    CHECK(codec::encode_event_payload(*decoded) == payload);
+  }
 }

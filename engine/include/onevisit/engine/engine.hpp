@@ -275,6 +275,10 @@ class Engine {
   /// A number taken by a start that did not commit, to be handed out again.
   void return_case_number(const CaseNumber& number);
   std::expected<std::optional<Case>, EngineError> load(const std::string& case_id, std::shared_ptr<const Workflow>& workflow);
+  /// The case as cached (null when there is none), read from the store on a miss. Cached
+  /// states are never changed: a command replaces its case's entry after its commit.
+  std::expected<std::shared_ptr<const Case>, EngineError> load_shared(const std::string& case_id,
+                                                                      std::shared_ptr<const Workflow>& workflow);
   std::mutex& case_lock(const std::string& case_id);
   /// Logs, once per calendar, that a deadline among `rows` lies past its declared years.
   void warn_if_provisional(const WorkCalendar& calendar, const std::string& case_id, const std::vector<ItemRow>& rows);
@@ -291,7 +295,7 @@ class Engine {
   std::set<std::string> provisional_calendars_warned_;  ///< calendars whose provisional deadlines were logged
 
   std::shared_mutex cache_mutex_;
-  std::unordered_map<std::string, Case> cache_;  ///< open cases, by id
+  std::unordered_map<std::string, std::shared_ptr<const Case>> cache_;  ///< open cases, by id
   std::array<std::mutex, 64> case_locks_;
 
   std::mutex listeners_mutex_;

@@ -65,6 +65,7 @@ struct SpecialProcedureRun {
   std::string reason;           ///< why it was started (for the history and the notice)
   std::string result;           ///< what it found, given when it ended
   Light light = Light::none;    ///< yellow near its `max`, red past it
+  friend bool operator==(const SpecialProcedureRun&, const SpecialProcedureRun&) = default;
 };
 
 struct ItemState {
@@ -91,6 +92,8 @@ struct ItemState {
   Timestamp urged_at = 0;
   std::string urged_by;
   std::string urge_note;
+  /// Equal items have the same row, deadline and timers: what a commit need not write again.
+  friend bool operator==(const ItemState&, const ItemState&) = default;
 };
 
 enum class CaseStatus : std::uint8_t { running, completed, withdrawn, delivered, rated };
@@ -440,8 +443,15 @@ std::vector<std::string> personal_values(const Workflow& workflow, const Case& s
 /// True when the material's `when` holds for the case (materials without one always apply).
 bool material_applies(const Workflow& workflow, const Case& state, MaterialIndex material);
 
+/// The timers of one item (those timers_for lists for it), appended to `out`. Nothing unless
+/// the case is running. A pure function of the item's state, the case's id and its status.
+void item_timers(const Workflow& workflow, const WorkCalendar& calendar, const Case& state, ItemIndex item,
+                 std::vector<TimerRecord>& out);
+
 /// One row per item, for worklists.
 std::vector<ItemRow> item_rows(const Workflow& workflow, const WorkCalendar& calendar, const Case& state);
+/// The row of one item (item_rows lists them all): a pure function of the item's state.
+ItemRow item_row(const Workflow& workflow, const WorkCalendar& calendar, const Case& state, ItemIndex item);
 
 /// Adapter-call intents for the committed events (call/notify/escalate actions), each with an
 /// idempotency key that is the same on every retry: case/item/event sequence/action.

@@ -214,6 +214,12 @@ class Store {
   /// Commits one command's effects atomically (see CommitRequest). Blocks until durable.
   virtual std::expected<CommitResult, StoreError> commit(const CommitRequest& request) = 0;
 
+  /// Whether commits should carry snapshots (CommitRequest::snapshot). A store that keeps
+  /// every event at hand and reads them back cheaply (the in-memory one) says no: the engine
+  /// then encodes none (a snapshot is the costliest thing a commit encodes), and load_case
+  /// returns the events since the last snapshot it was sent, or all of them. Default: yes.
+  virtual bool wants_snapshots() const { return true; }
+
   /// The summary, the latest snapshot and the events after it, all of one committed state.
   virtual std::expected<std::optional<StoredCase>, StoreError> load_case(const std::string& case_id) = 0;
   virtual std::expected<std::vector<StoredEvent>, StoreError> load_events(const std::string& case_id) = 0;
