@@ -151,6 +151,8 @@ try {
   await page.setInputFiles('#upload-birth_proof', { name: '出生医学证明（重新扫描）.pdf', mimeType: 'application/pdf', buffer: Buffer.concat([pdf, Buffer.from('% 2\n')]) });
   await page.waitForSelector('#upload-message >> text=已上传');
   await page.click('#submit-correction');
+  // The case was 办理中 all along: wait for the page to drop what it asked for.
+  await page.waitForSelector('text=需要您办理', { state: 'detached' });
   await page.waitForSelector('#case-status >> text=办理中');
   check(!(await page.textContent('main')).includes('需要您办理'), 'after the correction nothing more is asked of the applicant');
   await snap('corrected');

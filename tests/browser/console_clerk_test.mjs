@@ -83,7 +83,7 @@ try {
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
   const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
-  page.setDefaultTimeout(8000);
+  page.setDefaultTimeout(20000);
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   const nativeDialogs = [];
@@ -282,7 +282,7 @@ try {
     await ensureCase();
     const fresh = await browser.newContext({ locale: 'zh-CN' });
     const other = await fresh.newPage();
-    other.setDefaultTimeout(8000);
+    other.setDefaultTimeout(20000);
     await other.goto(`${base}/#/case/${encodeURIComponent(caseId)}`);
     await other.fill('#login-name', 'li');
     await other.fill('#login-password', 'market-reviewer-1');
@@ -476,7 +476,7 @@ try {
   await step('15. the dashboard\'s dates read the Chinese way, even in a browser with an English locale', async () => {
     const english = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
     const other = await english.newPage();
-    other.setDefaultTimeout(8000);
+    other.setDefaultTimeout(20000);
     other.on('pageerror', (e) => pageErrors.push(String(e)));
     await other.goto(`${base}/#/login`);
     await other.fill('#login-name', 'sun');
