@@ -392,12 +392,14 @@ try {
     await page.waitForSelector('#user-qian .user-status >> text=正常');
     await page.click('#reset-qian');
     await page.fill('#dialog-reason', 'a-new-password-9');
+    // The dialog closes before the page's request is answered: log in once that answer is in.
+    const answered = page.waitForResponse((r) => r.url().endsWith('/api/users/qian') && r.request().method() === 'PATCH');
     await page.click('#dialog-confirm');
-    await page.waitForSelector('dialog', { state: 'detached' });
+    check((await answered).status() === 200, 'the page sets the new password');
     await page.waitForSelector('#user-qian');
     const relogin = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ name: 'qian', password: 'a-new-password-9' }) });
-    check(relogin.status === 200, 'the new password set in the page works');
+    check(relogin.status === 200, `the new password set in the page works (${relogin.status})`);
     await shot('1280-users');
   });
 
