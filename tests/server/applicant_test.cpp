@@ -48,6 +48,7 @@ bundle newborn "新生儿出生一件事" version 1 {
     mother_name "母亲姓名": text required
     mother_id "母亲身份证号码": idcard required
     mother_phone "母亲手机号码": phone required
+    helper_phone "其他联系人手机号码": phone
   }
   item birth "出生登记" by health { limit 5 workdays; needs birth_proof }
 }
@@ -437,6 +438,16 @@ TEST_CASE("applicant: an applicant applies, follows and acts on their own cases 
     CHECK(r.code() == "not_found");
   }
   CHECK(stranger.send("PUT", "/api/applicant/cases/" + id + "/materials/birth_proof", kPdf, {{"Content-Type", "application/pdf"}}).status == 404);
+  // A contact's number further down the form opens nothing: only the applicant's, the first.
+  auto with_contact = newborn_form(kMother, "13800138000");
+  with_contact["helper_phone"] = "13700137000";
+  const auto contacted = mother.post("/api/applicant/cases", json::object{{"bundle", "newborn"}, {"form", with_contact}});
+  REQUIRE(contacted.status == 201);
+  const std::string contacted_id(contacted.json().at("case_id").as_string());
+  Client contact = f.by_sms("13700137000", "127.0.0.6");
+  CHECK(contact.get("/api/applicant/cases").json().at("cases").as_array().empty());
+  CHECK(contact.get("/api/applicant/cases/" + contacted_id).status == 404);
+  CHECK(mother.get("/api/applicant/cases/" + contacted_id).status == 200);
   const auto before = f.service->engine().get_case(id)->state.version;
   CHECK(f.service->engine().get_case(id)->state.version == before);
 }

@@ -93,6 +93,7 @@ json::object ApplicantIdentity::public_json() const {
 
 std::vector<std::string> case_owner_keys(const engine::Workflow& workflow, const engine::Case& state) {
   std::vector<std::string> keys;
+  bool phone_taken = false;
   for (const auto& field : workflow.fields) {
     if (field.slot >= state.slots.size()) continue;
     const auto& value = state.slots[field.slot];
@@ -101,7 +102,14 @@ std::vector<std::string> case_owner_keys(const engine::Workflow& workflow, const
       case dsl::BaseType::idcard: keys.push_back("id:" + upper_alnum(value.text)); break;
       case dsl::BaseType::uscc: keys.push_back("uscc:" + upper_alnum(value.text)); break;
       case dsl::BaseType::phone:
-        if (auto mobile = normalise_mobile(value.text)) keys.push_back("phone:" + *mobile);
+        // Only the applicant's own number, the first mobile on the form (where the engine sends
+        // the applicant's texts): a landlord's or a contact's number on the form must not open
+        // the case to whoever logs in with it.
+        if (phone_taken) break;
+        if (auto mobile = normalise_mobile(value.text)) {
+          keys.push_back("phone:" + *mobile);
+          phone_taken = true;
+        }
         break;
       default: break;
     }

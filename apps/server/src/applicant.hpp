@@ -44,8 +44,10 @@ struct ApplicantIdentity {
   boost::json::object public_json() const;
 };
 
-/// The owner keys of a case (ApplicantIdentity::owner_keys): its idcard, uscc and phone
-/// fields' values, normalised as the keys are (upper case, digits of a phone without +86).
+/// The owner keys of a case (ApplicantIdentity::owner_keys): its idcard and uscc fields'
+/// values and the first mobile number on its form (the applicant's, where their texts go; other
+/// phone fields — a landlord's, a contact's — open nothing), normalised as the keys are (upper
+/// case, digits of a phone without +86).
 std::vector<std::string> case_owner_keys(const engine::Workflow& workflow, const engine::Case& state);
 
 /// An 11-digit mainland mobile number (1[3-9]XXXXXXXXX), after dropping spaces and dashes;
