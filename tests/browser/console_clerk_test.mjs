@@ -493,9 +493,19 @@ try {
     await other.press('#report-from', 'Enter');
     await other.waitForFunction(() => document.getElementById('report-from').value === '2026-12-01');
     check(true, '2026/12/1 is read and written back as 2026-12-01');
+    // While a slow report loads (its button busy), Enter in the other field is still heard.
+    await other.route('**/api/report?*', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await route.continue();
+    });
+    await other.fill('#report-from', '2026-12-02');
+    await other.press('#report-from', 'Enter');
+    await other.waitForSelector('#report-refresh[disabled]');
     await other.fill('#report-to', '2026-02-30');
     await other.press('#report-to', 'Enter');
-    await other.waitForSelector('#report-date-error:not(:empty)');
+    await other.waitForSelector('#report-date-error:not(:empty)', { timeout: 2000 });
+    check(await other.$eval('#report-refresh', (b) => b.disabled), 'the wrong day is said while the report is still loading');
+    await other.unroute('**/api/report?*');
     check(/[\u4e00-\u9fff]/.test(await other.textContent('#report-date-error')), 'a day that does not exist is said next to the fields, in Chinese');
     await other.screenshot({ path: path.join(screenshots, 'clerk-1280-dashboard-dates.png') });
     await english.close();

@@ -103,7 +103,8 @@ async function dashboardPage() {
   const to = dayInput('report-to', t('to'));
   const dateError = h('span', { class: 'action-error', id: 'report-date-error', role: 'alert' });
   const area = h('div', { id: 'report' });
-  const load = async () => {
+  // The dates as the report's query, or null (and the error beside them) when one is no day.
+  const readDates = () => {
     const query = new URLSearchParams();
     dateError.textContent = '';
     for (const [input, key] of [[from, 'from'], [to, 'to']]) {
@@ -112,14 +113,21 @@ async function dashboardPage() {
       if (day === null) {
         dateError.textContent = t('invalid_date');
         input.focus();
-        return;
+        return null;
       }
       if (day) {
         input.value = day;
         query.set(key, day);
       }
     }
+    return query;
+  };
+  // Only the latest request's answer is shown: an earlier one that arrives late is dropped.
+  let latest = 0;
+  const load = async (query) => {
+    const mine = ++latest;
     const result = await api('GET', `/api/report?${query}`);
+    if (mine !== latest) return;
     if (!result.ok) return area.replaceChildren(h('div', { class: 'error-box' }, errorText(result)));
     // Each bar and count leads to its cases: the report's `filters` are the case list's query.
     const casesLink = (filter, content, id) => h('a', { class: 'bar-link', id, href: `#/cases?${new URLSearchParams(filter || {})}` }, content);
@@ -156,10 +164,23 @@ async function dashboardPage() {
       ...result.data.bundles.map((b, i) => figures(b, b.title || t('bundle'), `bundle${i}`)));
   };
   const refresh = h('button', { class: 'secondary', id: 'report-refresh', type: 'submit' }, t('refresh'));
+  const submit = () => {
+    const query = readDates();
+    if (query) busy(refresh, () => load(query));
+  };
+  // Enter in a date field submits even while a report loads (a form whose button is busy, and
+  // so disabled, would swallow it).
+  for (const input of [from, to]) {
+    input.addEventListener('keydown', (event) => {
+      if (event.key !== 'Enter') return;
+      event.preventDefault();
+      submit();
+    });
+  }
   page(h('section', {}, h('h1', {}, t('dashboard')),
-    h('form', { class: 'inline', onsubmit: (event) => { event.preventDefault(); busy(refresh, load); } },
+    h('form', { class: 'inline', onsubmit: (event) => { event.preventDefault(); submit(); } },
       h('label', { for: 'report-from' }, t('from')), from, h('label', { for: 'report-to' }, t('to')), to, refresh), dateError), area);
-  load();
+  load(readDates());
 }
 
 // 办件查询: the cases a filter lists (GET /api/cases with the query after `#/cases?`), as the
