@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes one target (or all) with AFL++ for a while (docs/fuzzing.md).
 #   scripts/fuzz.sh TARGET MINUTES    e.g. scripts/fuzz.sh flow 30
-#   scripts/fuzz.sh all MINUTES       every target in turn (CI: scripts/fuzz.sh all 1)
+#   scripts/fuzz.sh all MINUTES       every target in turn (CI: scripts/fuzz.sh all 0.5)
 # Targets: flow http_api receipt_json receipt_xml config_toml.
 # ONEVISIT_FUZZ_TIMEOUT_MS (default 2000): how long one input may run before it is a hang.
 #
