@@ -189,6 +189,7 @@ try {
   await logIn(qrPage, '13900139000');
   await qrPage.waitForURL(new RegExp(`/m/cases/${caseId}$`));
   await qrPage.waitForSelector('text=没有找到这个办件');
+  check((await qrPage.getAttribute('#back-to-cases', 'href')) === '/m/cases', 'the page not found leads back to 我的办件');
   check(true, 'after the login the QR address opens again; another applicant\'s case is not found');
   await qrPage.screenshot({ path: path.join(screenshots, `applicant-${String(++shot).padStart(2, '0')}-qr-other-applicant.png`), fullPage: true });
   await qr.close();

@@ -273,7 +273,7 @@ async function casesPage() {
 async function casePage(id) {
   let c;
   try { c = await api('GET', `/cases/${encodeURIComponent(id)}`); } catch (error) {
-    if (error.status === 404) main.innerHTML = '<h1>没有找到这个办件</h1><p class="hint">请核对办件编号；只能查看您本人（或您代表的企业）的办件。</p>';
+    if (error.status === 404) main.innerHTML = '<h1>没有找到这个办件</h1><p class="hint">请核对办件编号；只能查看您本人（或您代表的企业）的办件。</p><div class="card"><a id="back-to-cases" href="/m/cases" data-link>查看我的办件</a></div>';
     else showError(main, error);
     return;
   }
