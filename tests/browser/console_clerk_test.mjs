@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { apiSession, chromiumPath, skipWithoutChromium, startService, startupCatalog, stopService } from './harness.mjs';
+import { apiSession, launchChromium, skipWithoutChromium, startService, startupCatalog, stopService, watchPage } from './harness.mjs';
 
 const [binary, screenshots, simulatorBinary] = process.argv.slice(2);
 skipWithoutChromium();
@@ -56,13 +56,22 @@ const check = (condition, message) => {
   if (!condition) throw new Error(`check failed: ${message}`);
   console.log(`ok - ${message}`);
 };
+let stepPage = null;  // the main page, once open: what a failed step was looking at
 async function step(name, body) {
   console.log(`# ${name}`);
   try {
     await body();
   } catch (error) {
     failures.push(name);
-    console.error(`not ok - ${name}: ${error.message.split('\n')[0]}`); if (process.env.STEP_STACK) console.error(error.stack);
+    console.error(`not ok - ${name}: ${error.message.split('\n')[0]}`);
+    if (process.env.STEP_STACK) console.error(error.stack);
+    if (stepPage) {
+      // Whether the page still answers tells a hung page from a missing element.
+      const answer = await Promise.race([stepPage.evaluate(() => `${location.hash} ${document.activeElement?.id || ''}`),
+        new Promise((resolve) => setTimeout(() => resolve('no answer within 5 s'), 5000))]).catch((e) => String(e));
+      console.error(`#   the page was at ${stepPage.url()}; it answers: ${answer}`);
+      await stepPage.screenshot({ path: path.join(screenshots, `clerk-failed-${failures.length}.png`), timeout: 5000 }).catch(() => {});
+    }
   }
 }
 
@@ -80,12 +89,13 @@ try {
   }
   const clerkApi = await apiSession(base, 'wang', 'window-clerk-1');
 
-  browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  browser = await launchChromium(chromium);
   const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
+  stepPage = page;
   page.setDefaultTimeout(20000);
   const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  watchPage(page, pageErrors);
   const nativeDialogs = [];
   page.on('dialog', async (dialog) => { nativeDialogs.push(dialog.message()); await dialog.dismiss(); });
 
@@ -283,6 +293,7 @@ try {
     const fresh = await browser.newContext({ locale: 'zh-CN' });
     const other = await fresh.newPage();
     other.setDefaultTimeout(20000);
+    watchPage(other, pageErrors);
     await other.goto(`${base}/#/case/${encodeURIComponent(caseId)}`);
     await other.fill('#login-name', 'li');
     await other.fill('#login-password', 'market-reviewer-1');
@@ -479,7 +490,7 @@ try {
     const english = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
     const other = await english.newPage();
     other.setDefaultTimeout(20000);
-    other.on('pageerror', (e) => pageErrors.push(String(e)));
+    watchPage(other, pageErrors);
     await other.goto(`${base}/#/login`);
     await other.fill('#login-name', 'sun');
     await other.fill('#login-password', 'supervisor-1');
@@ -602,6 +613,27 @@ try {
     await page.waitForSelector('#timeline li >> text=请今日内办结并回复');
     check(true, 'the case page marks the item and the timeline has the urging with its note');
     await shot('1280-urged-case');
+  });
+
+  await step('17. a page still loading does not paint over the page asked for since (seen on CI: the worklist after a login over a case)', async () => {
+    await ensureCase();
+    await logIn('wang', 'window-clerk-1');
+    // The worklist answers slowly; the clerk opens a case before it has.
+    await page.route('**/api/worklist*', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await route.continue().catch(() => {});
+    });
+    await page.goto(`${base}/#/worklist`);
+    await page.goto(`${base}/#/case/${encodeURIComponent(caseId)}`);
+    await page.waitForSelector('#materials');
+    await page.waitForTimeout(2500);  // the worklist's answers have come in by now
+    await page.unroute('**/api/worklist*');
+    check(!(await page.$('#tab-mine')), 'the late worklist did not replace the case page');
+    check(await page.isVisible('#materials'), 'the case asked for is still on the screen');
+    await page.goto(`${base}/#/login`);
+    await page.waitForSelector('#login-name');
+    const header = await page.textContent('#top');
+    check(!/null|undefined/.test(header), `the logged-out header shows no "null" (${header})`);
   });
 
   await step('no script errors in the page', async () => check(pageErrors.length === 0, `no script errors ${pageErrors.join('; ')}`));

@@ -32,13 +32,14 @@ function renderHeader() {
     if (role === 'admin') links.push(['#/users', t('users')]);
   }
   const current = location.hash.split('?')[0].split('/').slice(0, 2).join('/');
-  top.append(
+  // Element.append writes a null as the text "null": leave out what a logged-out header lacks.
+  top.append(...[
     h('span', { class: 'brand' }, t('app')),
     h('nav', {}, links.map(([href, label]) => h('a', { href, class: href === current ? 'active' : '' }, label))),
     me ? h('span', { id: 'whoami' }, [me.display_name, t(me.role), departmentTitle(me.department)].filter(Boolean).join(' · ')) : null,
     h('button', { id: 'language', onclick: () => { setLang(lang === 'zh' ? 'en' : 'zh'); route(); } }, t('language')),
     me ? h('button', { id: 'logout', onclick: logout }, t('logout')) : null,
-  );
+  ].filter(Boolean));
   // Nobody may take a training room for the real service.
   document.getElementById('training-banner')?.remove();
   if (me && trainingDays) {
@@ -55,8 +56,18 @@ async function logout() {
   location.hash = '#/login';
 }
 
-function page(...children) {
-  document.getElementById('main').replaceChildren(...children);
+// Each navigation paints through its own painter, and only while it is the latest: a page still
+// loading when the user has moved on (a slow answer, the redirect after a login racing a
+// bookmark or a click) must not paint over the page asked for since.
+let navigation = 0;
+// A painter answers whether it painted: what follows a paint (focus, scrolling) is skipped
+// when it did not.
+function painterFor(id) {
+  return (...children) => {
+    if (id !== navigation) return false;
+    document.getElementById('main').replaceChildren(...children);
+    return true;
+  };
 }
 
 const homeOf = (user) => (user.role === 'window_clerk' || user.role === 'reviewer' ? '#/worklist' : user.role === 'admin' ? '#/users' : '#/dashboard');
@@ -66,7 +77,7 @@ const homeOf = (user) => (user.role === 'window_clerk' || user.role === 'reviewe
 
 // The login keeps the page asked for: a bookmark, or the page whose session expired, opens
 // once the user has logged in (only `#/login` itself goes to the user's home page).
-function loginPage() {
+function loginPage(page) {
   const name = h('input', { id: 'login-name', autocomplete: 'username' });
   const password = h('input', { id: 'login-password', type: 'password', autocomplete: 'current-password' });
   const error = h('div', { class: 'error-box', id: 'login-error', role: 'alert' });
@@ -95,7 +106,7 @@ function loginPage() {
   name.focus();
 }
 
-async function dashboardPage() {
+async function dashboardPage(page) {
   // Days are typed and shown the Chinese way (2026-12-01) whatever the browser's locale: the
   // browser's own date field would show mm/dd/yyyy on an English system.
   const dayInput = (id, label) => h('input', { id, inputmode: 'numeric', placeholder: t('hint_date'), 'aria-label': label, size: 12, autocomplete: 'off' });
@@ -185,7 +196,7 @@ async function dashboardPage() {
 
 // 办件查询: the cases a filter lists (GET /api/cases with the query after `#/cases?`), as the
 // dashboard's bars lead to them.
-async function casesPage(queryText) {
+async function casesPage(page, queryText) {
   const query = new URLSearchParams(queryText || '');
   const offset = Number(query.get('offset') || 0);
   const result = await api('GET', `/api/cases?${query}`);
@@ -225,7 +236,7 @@ function departmentSelect(id, value = '') {
   return select;
 }
 
-async function usersPage() {
+async function usersPage(page) {
   await loadDepartments();
   const result = await api('GET', '/api/users');
   if (!result.ok) return page(h('section', {}, h('div', { class: 'error-box' }, errorText(result))));
@@ -244,7 +255,7 @@ async function usersPage() {
         // A department system needs no password (it gets an unusable random one).
         password: password.value || undefined });
       if (!created.ok) message.textContent = errorText(created, titles);
-      else usersPage();
+      else usersPage(page);
     });
   };
   // Each user: edit the name, role and department, disable or enable, set a new password.
@@ -259,7 +270,7 @@ async function usersPage() {
       slot.textContent = '';
       const answer = await api('PATCH', `/api/users/${encodeURIComponent(u.name)}`, body);
       if (!answer.ok) slot.textContent = errorText(answer, titles);
-      else usersPage();
+      else usersPage(page);
     });
     save.addEventListener('click', () => patch(save, { display_name: displayInput.value, role: roleSelect.value, department: deptSelect.value }));
     const toggle = h('button', { class: 'secondary', id: `disable-${u.name}` }, u.disabled ? t('enable') : t('disable'));
@@ -286,6 +297,8 @@ async function usersPage() {
 // Routing
 
 async function route() {
+  const current = ++navigation;
+  const page = painterFor(current);
   // A reason dialog belongs to the page it was opened on: leaving the page cancels it.
   for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
   // Going to the login page is logging in anew: the header no longer shows the old user.
@@ -298,16 +311,17 @@ async function route() {
     }
   }
   if (me && me.role !== 'department_system') await loadDepartments();
+  if (current !== navigation) return;  // moved on while the session was asked for
   renderHeader();
   const [, path, argument, part, kind] = location.hash.split('/');
   const [name, queryText] = (path || '').split('?');
-  if (!me || name === 'login') return loginPage();
+  if (!me || name === 'login') return loginPage(page);
   if (name === 'case' && argument && part === 'notice') return noticePage(page, decodeURIComponent(argument), kind);
   if (name === 'case' && argument) return casePage(page, decodeURIComponent(argument), me);
   if (name === 'intake') return intakePage(page);
-  if (name === 'dashboard') return dashboardPage();
-  if (name === 'cases') return casesPage(queryText);
-  if (name === 'users') return usersPage();
+  if (name === 'dashboard') return dashboardPage(page);
+  if (name === 'cases') return casesPage(page, queryText);
+  if (name === 'users') return usersPage(page);
   if (name === 'settings') return settingsPage(page);
   return worklistPage(page, me, name === 'worklist' ? queryText : '');
 }
@@ -317,7 +331,7 @@ window.addEventListener('ov:unauthenticated', () => {
   if (!me) return;
   me = null;
   renderHeader();
-  loginPage();
+  loginPage(painterFor(++navigation));
 });
 
 setLang(lang);

@@ -454,8 +454,7 @@ export async function casePage(page, caseId, me) {
       typed.set(input.id, input.type === 'checkbox' ? input.checked : input.value);
     }
     const sections = await render();
-    if (!sections) return;
-    page(...sections);
+    if (!sections || !page(...sections)) return;  // nothing new, or the user has moved on
     for (const [id, value] of typed) {
       const input = document.getElementById(id);
       if (!input) continue;

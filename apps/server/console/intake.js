@@ -295,7 +295,7 @@ export async function intakePage(page) {
     const draft = readDraft();
     open(draft && draft.bundle === select.value ? draft : null);
   });
-  page(h('section', {}, h('h1', {}, t('intake')), h('label', { class: 'inline' }, t('bundle'), select), formArea));
+  if (!page(h('section', {}, h('h1', {}, t('intake')), h('label', { class: 'inline' }, t('bundle'), select), formArea))) return;
   const draft = readDraft();
   if (draft && bundles.has(draft.bundle)) {
     select.value = draft.bundle;

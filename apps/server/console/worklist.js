@@ -151,9 +151,10 @@ export async function worklistPage(page, me, queryText) {
     const more = rows.length === PAGE ? h('button', { class: 'secondary', id: 'worklist-more', type: 'button', onclick: () => go({ offset: String(offset + PAGE) }) }, t('more')) : null;
     body = h('div', {}, body, more);
   }
-  page(h('section', {}, h('h1', {}, searching ? t('search_results') : t('worklist')), search,
+  const painted = page(h('section', {}, h('h1', {}, searching ? t('search_results') : t('worklist')), search,
     h('div', { role: 'tablist', class: 'tabs', 'aria-label': t('worklist_tabs') }, tabs),
     h('div', { role: 'tabpanel', id: 'worklist-panel', 'aria-labelledby': `tab-${tab.id}` }, body)));
+  if (!painted) return;  // the user has moved on to another page
   // Keyboard: after a tab switch the focus stays on the tab; after a search, in the box.
   const focused = searching && !query.get('focus') ? input : document.getElementById(`tab-${tab.id}`);
   if (document.activeElement === document.body || document.activeElement === null) focused.focus();
