@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { apiSession, chromiumPath, skipWithoutChromium, startService, startupCatalog, stopService } from './harness.mjs';
+import { apiSession, launchChromium, skipWithoutChromium, startService, startupCatalog, stopService, watchPage } from './harness.mjs';
 
 const [binary, screenshots, simulatorBinary] = process.argv.slice(2);
 skipWithoutChromium();
@@ -93,14 +93,14 @@ try {
     if (answer.status !== 200) throw new Error(`upload ${material}: ${answer.status} ${await answer.text()}`);
   };
 
-  browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  browser = await launchChromium(chromium);
   const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
   // The print dialog cannot be driven headless: count the calls of window.print instead.
   await context.addInitScript(() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; });
   page = await context.newPage();
   page.setDefaultTimeout(8000);
   const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  watchPage(page, pageErrors);
   const shot = (name) => page.screenshot({ path: path.join(screenshots, `notices-${name}.png`), fullPage: true });
 
   await page.goto(`${base}/#/login`);

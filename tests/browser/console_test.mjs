@@ -8,7 +8,7 @@
 //
 // Exit 0: passed; 1: failed; 77: skipped because no Chromium is installed (ctest SKIP).
 import path from 'node:path';
-import { apiSession, chromiumPath, skipWithoutChromium, startService, stopService } from './harness.mjs';
+import { apiSession, launchChromium, skipWithoutChromium, startService, stopService, watchPage } from './harness.mjs';
 
 const [binary, screenshots, simulatorBinary] = process.argv.slice(2);
 skipWithoutChromium();
@@ -65,12 +65,12 @@ try {
     check((await admin('POST', '/api/users', user)).status === 201, `the admin creates ${user.name} (${user.role})`);
   }
 
-  browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  browser = await launchChromium(chromium);
   const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  watchPage(page, pageErrors);
 
   const logIn = async (name, password) => {
     await page.goto(`${base}/#/login`);

@@ -21,7 +21,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mkdirSync } from 'node:fs';
-import { apiSession, chromiumPath, restartServer, skipWithoutChromium, startService, stopService } from './harness.mjs';
+import { apiSession, launchChromium, restartServer, skipWithoutChromium, startService, stopService, watchPage } from './harness.mjs';
 
 const [binary, screenshots, simulatorBinary] = process.argv.slice(2);
 skipWithoutChromium();
@@ -49,7 +49,7 @@ async function desk(browser, who, width = 1280) {
   const page = await context.newPage();
   page.setDefaultTimeout(20000);
   const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  watchPage(page, errors);
   return {
     who, page, errors, context,
     click: async (selector, what) => { await page.click(selector); count(who, what); },
@@ -118,7 +118,7 @@ try {
   ];
   for (const user of staff) check((await admin('POST', '/api/users', user)).status === 201, `the admin creates ${user.display_name}`);
 
-  browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  browser = await launchChromium(chromium);
   const clerk = await desk(browser, '王窗口');
   const market = await desk(browser, '李市监');
   const housing = await desk(browser, '周住建');

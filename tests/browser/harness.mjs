@@ -33,6 +33,26 @@ material license "营业执照" produced_by registration
 item registration "设立登记" by market { limit 5 workdays statutory 15 workdays; needs id_card, articles, lease; produces license }
 `;
 
+/**
+ * Launches headless Chromium as every browser test does. `--disable-dev-shm-usage`: in a
+ * container /dev/shm is often 64 MiB; two Chromiums taking full-page screenshots side by side
+ * (ctest -j2) run out of it and a renderer dies, after which a page answers nothing and every
+ * later step times out (seen on CI, reproduced here with /dev/shm remounted at 64 MiB).
+ */
+export async function launchChromium(chromium) {
+  return chromium.launch({ executablePath: chromiumPath, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+}
+
+/** Collects a page's script errors into `errors`, and says loudly when its renderer dies. */
+export function watchPage(page, errors) {
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('crash', () => {
+    errors.push('the page crashed');
+    console.error('# the page crashed (its renderer died): the steps after this fail for that reason');
+  });
+}
+
 /** Exits with 77 (ctest SKIP) when no Chromium is installed. */
 export function skipWithoutChromium() {
   if (!existsSync(chromiumPath)) {
