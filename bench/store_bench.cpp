@@ -29,7 +29,7 @@
 // fsync costs nothing and the figures mean nothing (a warning is printed).
 #include <onevisit/engine/store.hpp>
 
-#include "sqlite_store.hpp"  // group-commit counters (private header)
+#include "store/sqlite/store.hpp"  // group-commit counters (private header)
 
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>

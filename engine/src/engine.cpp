@@ -8,7 +8,7 @@
 
 #include <onevisit/engine/formats.hpp>
 
-#include "codec.hpp"
+#include "store/codec.hpp"
 #include "hash.hpp"
 
 #include <boost/json.hpp>

@@ -4,8 +4,8 @@
 #include <onevisit/engine/engine.hpp>
 
 #include "engine_support.hpp"
-#include "codec.hpp"    // white-box: compare whole case states
-#include "sealing.hpp"  // white-box: the sealed format
+#include "store/codec.hpp"    // white-box: compare whole case states
+#include "store/sealing.hpp"  // white-box: the sealed format
 
 #include <catch2/catch.hpp>
 #include <sqlite3.h>

@@ -23,7 +23,7 @@
 #include <tuple>
 
 #include "../test_support.hpp"
-#include "codec.hpp"  // white-box: compare whole case states
+#include "store/codec.hpp"  // white-box: compare whole case states
 #include "district_generator.hpp"
 
 using namespace onevisit;

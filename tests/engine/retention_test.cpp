@@ -6,7 +6,7 @@
 
 #include "engine_support.hpp"
 #include "cli/case_commands.hpp"
-#include "codec.hpp"  // white-box: compare whole case states
+#include "store/codec.hpp"  // white-box: compare whole case states
 
 #include <catch2/catch.hpp>
 #include <sqlite3.h>

@@ -7,7 +7,7 @@
 #include <onevisit/engine/runtime.hpp>
 
 #include "../test_support.hpp"
-#include "codec.hpp"  // white-box: the event's stored form
+#include "store/codec.hpp"  // white-box: the event's stored form
 
 using namespace onevisit;
 using namespace onevisit::engine;

@@ -12,7 +12,7 @@
 #include <onevisit/engine/store.hpp>
 #include <onevisit/engine/store_migration.hpp>
 
-#include "postgres_store.hpp"
+#include "store/postgres/store.hpp"
 #include "../postgres_support.hpp"
 #include "../test_support.hpp"
 

@@ -4,7 +4,7 @@
 #include <onevisit/engine/engine.hpp>  // make_memory_store
 #include <onevisit/engine/store.hpp>
 
-#include "sqlite_store.hpp"  // white-box: group-commit counters
+#include "store/sqlite/store.hpp"  // white-box: group-commit counters
 #include "../test_support.hpp"
 
 #include <catch2/catch.hpp>

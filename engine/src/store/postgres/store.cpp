@@ -23,28 +23,21 @@
 // schema version), then migrates forward under an advisory lock, so that nodes started
 // together migrate once. The tables live in the connection's current schema (search_path):
 // one database can hold several districts, or a test per schema.
-#include "postgres_store.hpp"
+#include "store/postgres/store.hpp"
 
 #include "hash.hpp"
-#include "postgres_connection.hpp"
-#include "store_common.hpp"
+#include "store/group_writer.hpp"
+#include "store/postgres/connection.hpp"
+#include "store/store_common.hpp"
 
 #include <onevisit/engine/content_store.hpp>
 
 #include <onevisit/engine/store.hpp>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <future>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <tuple>
-
-#include <pthread.h>
 
 namespace onevisit::engine {
 namespace {
@@ -55,13 +48,15 @@ using pg::Params;
 using pg::params;
 using pg::Result;
 using store_common::case_query;
+using store_common::CaseHead;
+using store_common::CommandRecord;
 using store_common::command_name;
 using store_common::DynamicQuery;
 using store_common::fail;
+using store_common::guarded;
 using store_common::in_quotes;
 using store_common::make_error;
 using store_common::Sealer;
-using store_common::validate;
 using store_common::worklist_query;
 using Kind = StoreError::Kind;
 
@@ -346,22 +341,7 @@ std::expected<std::vector<OutboxRecord>, StoreError> outbox_rows(const Sealer& s
   return out;
 }
 
-template <typename T, typename F>
-std::expected<T, StoreError> guarded(F&& body) noexcept {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return fail(Kind::io, std::string("store failure: ") + e.what());
-  } catch (...) {
-    return fail(Kind::io, "store failure");
-  }
-}
-
 // A command's idempotency record: by the id alone, then in `case_id`.
-struct CommandRecord {
-  std::string case_id;
-  CommitResult result;
-};
 std::expected<std::optional<CommandRecord>, StoreError> find_record(Connection& c, const std::string& case_id,
                                                                     const std::string& command_id) {
   using Found = std::optional<CommandRecord>;
@@ -375,89 +355,38 @@ std::expected<std::optional<CommandRecord>, StoreError> find_record(Connection& 
 // ---------------------------------------------------------------------------------------
 // The writer: one connection, one thread, a queue of jobs executed in group transactions.
 
-class Writer;
-
-class Job {
- public:
-  virtual ~Job() = default;
-  /// Runs inside the batch transaction, in the job's savepoint. Returns the job's error (its
-  /// savepoint is then rolled back), or nullptr on success. Never throws.
-  virtual const StoreError* execute(Writer& writer) noexcept = 0;
-  /// Fulfils the promise once: with the outcome, or `batch_error` when the batch did not commit.
-  virtual void finish(const StoreError* batch_error) noexcept = 0;
-};
-
-template <typename T>
-class TypedJob final : public Job {
- public:
-  using Outcome = std::expected<T, StoreError>;
-  using Body = std::function<Outcome(Writer&)>;
-
-  explicit TypedJob(Body body) : body_(std::move(body)) {}
-  std::future<Outcome> future() { return promise_.get_future(); }
-
-  const StoreError* execute(Writer& writer) noexcept override {
-    executed_ = true;
-    try {
-      outcome_ = body_(writer);
-    } catch (const std::exception& e) {
-      outcome_ = fail(Kind::io, std::string("store write failed: ") + e.what());
-    } catch (...) {
-      outcome_ = fail(Kind::io, "store write failed");
-    }
-    return outcome_.has_value() ? nullptr : &outcome_.error();
-  }
-
-  void finish(const StoreError* batch_error) noexcept override {
-    if (finished_) return;
-    finished_ = true;
-    try {
-      if (batch_error != nullptr && (!executed_ || outcome_.has_value())) outcome_ = std::unexpected(*batch_error);
-      promise_.set_value(std::move(outcome_));
-    } catch (...) {
-    }
-  }
-
- private:
-  Body body_;
-  Outcome outcome_ = fail(Kind::io, "the store closed before the request ran");
-  std::promise<Outcome> promise_;
-  bool executed_ = false;
-  bool finished_ = false;
-};
-
 class Writer {
  public:
+  using Queue = store_common::GroupWriter<Writer>;
+  template <typename T>
+  using Body = typename store_common::TypedJob<Writer, T>::Body;
+
   Writer(std::string url, std::unique_ptr<Connection> connection, std::size_t max_batch, Sealer sealer)
-      : url_(std::move(url)), connection_(std::move(connection)), max_batch_(std::max<std::size_t>(max_batch, 1)), sealer_(std::move(sealer)) {}
+      : url_(std::move(url)), connection_(std::move(connection)), sealer_(std::move(sealer)), queue_(max_batch) {}
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
   ~Writer() { stop(); }
 
   void start() {
-    thread_ = std::thread([this] { loop(); });
+    queue_.start(
+        "ov-pg-write", [this](Queue::Batch& batch) { run_batch(batch); },
+        [this] {
+          if (connection_) connection_->simple("ROLLBACK");
+        });
   }
 
-  void stop() noexcept {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
+  void stop() noexcept { queue_.stop(); }
+
+  /// Queues `body` and waits for its batch to commit.
+  template <typename T>
+  std::expected<T, StoreError> write(Body<T> body) {
+    return queue_.template write<T>(std::move(body));
   }
 
-  std::expected<void, StoreError> submit(std::shared_ptr<Job> job) {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return fail(Kind::io, "the store is closing");
-      queue_.push_back(std::move(job));
-    }
-    wake_.notify_one();
-    return {};
+  PostgresStoreStats stats() const {
+    const auto counters = queue_.counters();
+    return PostgresStoreStats{counters.writes, counters.transactions, counters.largest_batch};
   }
-
-  PostgresStoreStats stats() const { return PostgresStoreStats{writes_.load(), transactions_.load(), largest_batch_.load()}; }
 
   std::expected<CommitResult, StoreError> apply(const CommitRequest& r);
   std::expected<void, StoreError> apply(const OutboxRecord& o);
@@ -479,58 +408,20 @@ class Writer {
     return std::move(*result);
   }
   enum class Attempt { done, needs_savepoints };
-  void loop() noexcept;
-  void run_batch(std::vector<std::shared_ptr<Job>>& batch);
+  void run_batch(Queue::Batch& batch);
   // One transaction over `batch`; sets batch_error when the transaction as a whole failed.
-  Attempt run_transaction(std::vector<std::shared_ptr<Job>>& batch, bool savepoints, std::optional<StoreError>& batch_error);
-  void take_queued(std::vector<std::shared_ptr<Job>>& batch) {
-    const auto n = std::min(queue_.size(), max_batch_ - std::min(max_batch_, batch.size()));
-    batch.insert(batch.end(), std::make_move_iterator(queue_.begin()),
-                 std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-  }
+  Attempt run_transaction(Queue::Batch& batch, bool savepoints, std::optional<StoreError>& batch_error);
 
   const std::string url_;
   std::unique_ptr<Connection> connection_;
-  const std::size_t max_batch_;
   const Sealer sealer_;
   std::string last_sqlstate_;
   bool wrote_ = false;         // the running job wrote before it failed (writer thread only)
   bool in_savepoint_ = false;  // the running job has a savepoint of its own (writer thread only)
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::shared_ptr<Job>> queue_;
-  bool stopping_ = false;
-  std::thread thread_;
-  std::atomic<std::uint64_t> writes_{0};
-  std::atomic<std::uint64_t> transactions_{0};
-  std::atomic<std::uint64_t> largest_batch_{0};
+  Queue queue_;                // last: stopped before the members its thread uses go
 };
 
-void Writer::loop() noexcept {
-#ifdef __linux__
-  pthread_setname_np(pthread_self(), "ov-pg-write");
-#endif
-  std::vector<std::shared_ptr<Job>> batch;
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      take_queued(batch);
-    }
-    try {
-      run_batch(batch);
-    } catch (...) {
-      const StoreError error{Kind::io, "the store's writer failed (out of memory?); nothing of the batch was written"};
-      if (connection_) connection_->simple("ROLLBACK");
-      for (auto& job : batch) job->finish(&error);
-    }
-    batch.clear();
-  }
-}
-
-void Writer::run_batch(std::vector<std::shared_ptr<Job>>& batch) {
+void Writer::run_batch(Queue::Batch& batch) {
   std::optional<StoreError> batch_error;
   // A connection lost with an earlier batch (a server restart, a failover) is made again;
   // libpq's connection string picks the server that now takes writes.
@@ -551,16 +442,10 @@ void Writer::run_batch(std::vector<std::shared_ptr<Job>>& batch) {
   if (!batch_error && run_transaction(batch, false, batch_error) == Attempt::needs_savepoints) {
     run_transaction(batch, true, batch_error);
   }
-  if (!batch_error) transactions_.fetch_add(1);
-  writes_.fetch_add(batch.size());
-  auto largest = largest_batch_.load();
-  while (batch.size() > largest && !largest_batch_.compare_exchange_weak(largest, batch.size())) {
-  }
-  for (auto& job : batch) job->finish(batch_error ? &*batch_error : nullptr);
+  queue_.finish(batch, batch_error);
 }
 
-Writer::Attempt Writer::run_transaction(std::vector<std::shared_ptr<Job>>& batch, bool savepoints,
-                                        std::optional<StoreError>& batch_error) {
+Writer::Attempt Writer::run_transaction(Queue::Batch& batch, bool savepoints, std::optional<StoreError>& batch_error) {
   batch_error.reset();
   const auto control = [&](const char* sql) {
     if (batch_error) return false;
@@ -590,8 +475,7 @@ Writer::Attempt Writer::run_transaction(std::vector<std::shared_ptr<Job>>& batch
     if (savepoints && !control("RELEASE SAVEPOINT job")) break;
     if (i + 1 == batch.size() && !savepoints) {
       // Requests that arrived while this batch ran join it before COMMIT (one WAL flush).
-      std::lock_guard lock(mutex_);
-      take_queued(batch);
+      queue_.join_queued(batch);
     }
   }
   control("COMMIT");
@@ -600,43 +484,14 @@ Writer::Attempt Writer::run_transaction(std::vector<std::shared_ptr<Job>>& batch
 }
 
 std::expected<std::optional<CommitResult>, StoreError> Writer::refusal(const CommitRequest& r) {
-  Connection& c = *connection_;
-  const auto who = [&r] { return command_name(r) + " on case " + in_quotes(r.case_id); };
-  if (!r.command_id.empty()) {
-    auto record = find_record(c, r.case_id, r.command_id);
-    if (!record) return std::unexpected(record.error());
-    if (*record) {
-      if ((*record)->case_id != r.case_id) {
-        return fail(Kind::invalid, "command id " + in_quotes(r.command_id) + " was already used for case " +
-                                       in_quotes((*record)->case_id) + ", not " + in_quotes(r.case_id));
-      }
-      return std::optional<CommitResult>{(*record)->result};
-    }
-  }
-  auto head = run(kSelectCaseHead, params(r.case_id));
-  if (!head) return std::unexpected(head.error());
-  const bool exists = head->rows() > 0;
-  if (r.expected_version == 0) {
-    if (exists) {
-      return fail(Kind::version_conflict,
-                  who() + ": expected a new case, but it exists at version " + std::to_string(head->uint64(0, 0)));
-    }
-    return std::nullopt;
-  }
-  if (!exists) {
-    return fail(Kind::not_found, who() + ": expected the case at version " + std::to_string(r.expected_version) +
-                                     ", but there is no such case");
-  }
-  if (const auto version = head->uint64(0, 0); version != r.expected_version) {
-    return fail(Kind::version_conflict, who() + ": expected the case at version " + std::to_string(r.expected_version) +
-                                            ", but it is at version " + std::to_string(version));
-  }
-  if (head->text(0, 1) != r.summary.bundle_id || head->int64(0, 2) != r.summary.bundle_version) {
-    return fail(Kind::invalid, who() + ": the case runs on " + head->text(0, 1) + " version " +
-                                   std::to_string(head->int64(0, 2)) + " and cannot move to " + r.summary.bundle_id +
-                                   " version " + std::to_string(r.summary.bundle_version));
-  }
-  return std::nullopt;
+  return store_common::refusal(
+      r, [&] { return find_record(*connection_, r.case_id, r.command_id); },
+      [&]() -> std::expected<std::optional<CaseHead>, StoreError> {
+        auto head = run(kSelectCaseHead, params(r.case_id));
+        if (!head) return std::unexpected(head.error());
+        if (head->rows() == 0) return std::nullopt;
+        return CaseHead{head->uint64(0, 0), head->text(0, 1), head->int64(0, 2)};
+      });
 }
 
 std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
@@ -915,10 +770,7 @@ class PostgresStore final : public Store {
   PostgresStoreStats stats() const { return writer_.stats(); }
 
   std::expected<CommitResult, StoreError> commit(const CommitRequest& request) override {
-    return guarded<CommitResult>([&]() -> std::expected<CommitResult, StoreError> {
-      if (auto error = validate(request)) return std::unexpected(*error);
-      return write<CommitResult>([&request](Writer& w) { return w.apply(request); });
-    });
+    return store_common::commit_through(writer_, request);
   }
 
   std::expected<std::optional<StoredCase>, StoreError> load_case(const std::string& case_id) override {
@@ -1001,28 +853,13 @@ class PostgresStore final : public Store {
         }
         return out;
       };
-      auto entries = rows("i.due_at > 0", q.limit, q.offset);
-      if (!entries || entries->size() == q.limit || q.due_before) return entries;
-      std::size_t skip = 0;
-      if (entries->empty() && q.offset > 0) {
-        auto with_deadline = count(c, worklist_query("COUNT(*)", "i.due_at > 0", q));
-        if (!with_deadline) return std::unexpected(with_deadline.error());
-        skip = q.offset > *with_deadline ? q.offset - static_cast<std::size_t>(*with_deadline) : 0;
-      }
-      auto rest = rows("i.due_at = 0", q.limit - entries->size(), skip);
-      if (!rest) return std::unexpected(rest.error());
-      entries->insert(entries->end(), std::make_move_iterator(rest->begin()), std::make_move_iterator(rest->end()));
-      return entries;
+      return store_common::worklist_page(q, rows, [&] { return count(c, worklist_query("COUNT(*)", "i.due_at > 0", q)); });
     });
   }
 
   std::expected<std::uint64_t, StoreError> count_worklist(const CaseQuery& q) override {
-    return read<std::uint64_t>([&](Connection& c) -> std::expected<std::uint64_t, StoreError> {
-      auto with_deadline = count(c, store_common::capped(worklist_query("1", "i.due_at > 0", q), q.limit));
-      if (!with_deadline || q.due_before || *with_deadline >= q.limit) return with_deadline;
-      auto without = count(c, store_common::capped(worklist_query("1", "i.due_at = 0", q), q.limit - *with_deadline));
-      if (!without) return without;
-      return *with_deadline + *without;
+    return read<std::uint64_t>([&](Connection& c) {
+      return store_common::worklist_count(q, [&](const DynamicQuery& query) { return count(c, query); });
     });
   }
 
@@ -1120,25 +957,11 @@ class PostgresStore final : public Store {
   }
 
   std::expected<void, StoreError> update_outbox(const OutboxRecord& record) override {
-    return guarded<void>([&]() -> std::expected<void, StoreError> {
-      if (auto error = validate(record)) return std::unexpected(*error);
-      return write<void>([&record](Writer& w) { return w.apply(record); });
-    });
+    return store_common::update_outbox_through(writer_, record);
   }
 
   std::expected<void, StoreError> update_outbox_many(const std::vector<OutboxRecord>& records) override {
-    return guarded<void>([&]() -> std::expected<void, StoreError> {
-      for (const auto& record : records) {
-        if (auto error = validate(record)) return std::unexpected(*error);
-      }
-      if (records.empty()) return {};
-      return write<void>([&records](Writer& w) -> std::expected<void, StoreError> {
-        for (const auto& record : records) {
-          if (auto done = w.apply(record); !done) return done;
-        }
-        return {};
-      });
-    });
+    return store_common::update_outbox_many_through(writer_, records);
   }
 
   std::expected<std::uint64_t, StoreError> last_case_number(std::int32_t day) override {
@@ -1150,10 +973,7 @@ class PostgresStore final : public Store {
   }
 
   std::expected<bool, StoreError> deploy(const DeployedWorkflow& workflow) override {
-    return guarded<bool>([&]() -> std::expected<bool, StoreError> {
-      if (auto error = validate(workflow)) return std::unexpected(*error);
-      return write<bool>([&workflow](Writer& w) { return w.apply(workflow); });
-    });
+    return store_common::deploy_through(writer_, workflow);
   }
 
   std::expected<std::vector<DeployedWorkflow>, StoreError> list_workflows() override {
@@ -1209,11 +1029,8 @@ class PostgresStore final : public Store {
   }
 
   template <typename T>
-  std::expected<T, StoreError> write(typename TypedJob<T>::Body body) {
-    auto job = std::make_shared<TypedJob<T>>(std::move(body));
-    auto future = job->future();
-    if (auto queued = writer_.submit(job); !queued) return std::unexpected(queued.error());
-    return future.get();
+  std::expected<T, StoreError> write(Writer::Body<T> body) {
+    return writer_.write<T>(std::move(body));
   }
 
   // A claim is its own short transaction on a pooled connection (autocommit: one statement),

@@ -10,8 +10,8 @@
 #include <onevisit/engine/content_store.hpp>
 #include <onevisit/engine/store_migration.hpp>
 
-#include "postgres_connection.hpp"
-#include "sqlite_connection.hpp"
+#include "store/postgres/connection.hpp"
+#include "store/sqlite/connection.hpp"
 
 #include <sodium.h>
 

@@ -10,12 +10,15 @@
 // Thread safety: everything here is a pure function or an immutable value.
 #pragma once
 
-#include "sealing.hpp"
+#include "store/sealing.hpp"
 
 #include <onevisit/engine/store.hpp>
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
+#include <expected>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -145,5 +148,97 @@ DynamicQuery case_query(std::string select, const CaseQuery& q, const CasePlan& 
 DynamicQuery worklist_query(const char* columns, const char* part, const CaseQuery& q);
 /// Counting stops at `limit` rows: a tab's count need not walk 100,000 of them to say "1000+".
 DynamicQuery capped(DynamicQuery query, std::size_t limit);
+
+/// Runs `body`, a store operation, and turns an exception escaping it (out of memory) into an
+/// io error: no exception crosses the Store interface.
+template <typename T, typename F>
+std::expected<T, StoreError> guarded(F&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return fail(Kind::io, std::string("store failure: ") + e.what());
+  } catch (...) {
+    return fail(Kind::io, "store failure");
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Why a commit is refused (the Store contract), the same on every SQL store: each reads what
+// is asked of it its own way.
+
+/// A command's idempotency record: the case it was for and its first result, marked duplicate.
+struct CommandRecord {
+  std::string case_id;
+  CommitResult result;
+};
+
+/// What the version check reads of a case.
+struct CaseHead {
+  std::uint64_t version = 0;
+  std::string bundle_id;
+  std::int64_t bundle_version = 0;
+};
+
+/// A command id recorded before: its first result when it was for `r`'s case, an `invalid`
+/// error when it was for another; nullopt when `record` is empty.
+std::expected<std::optional<CommitResult>, StoreError> repeated(const CommitRequest& r,
+                                                                const std::optional<CommandRecord>& record);
+/// Why `r` cannot be applied to the case `head` (nullopt: there is no such case): a
+/// version_conflict, not_found or invalid error; nullopt when nothing stands in its way.
+std::optional<StoreError> conflict(const CommitRequest& r, const std::optional<CaseHead>& head);
+
+/// Why `r` cannot be applied: its command was applied before (its first result, marked
+/// duplicate), or an error (see conflict()). nullopt when nothing stands in its way. `find`
+/// reads the command's record (only for a request with a command id), `head` the case's head;
+/// each returns std::expected of what it read.
+template <typename FindRecord, typename ReadHead>
+std::expected<std::optional<CommitResult>, StoreError> refusal(const CommitRequest& r, FindRecord&& find,
+                                                               ReadHead&& head) {
+  // A command seen before returns its first result and writes nothing.
+  if (!r.command_id.empty()) {
+    std::expected<std::optional<CommandRecord>, StoreError> record = find();
+    if (!record) return std::unexpected(record.error());
+    if (*record) return repeated(r, *record);
+  }
+  std::expected<std::optional<CaseHead>, StoreError> read = head();
+  if (!read) return std::unexpected(read.error());
+  if (auto error = conflict(r, *read)) return std::unexpected(std::move(*error));
+  return std::nullopt;
+}
+
+/// A worklist page (Store::worklist): items with a deadline first, earliest first, then those
+/// without one. Two queries rather than one ORDER BY on an expression: each walks a partial
+/// index in due order and stops at its LIMIT, instead of sorting every open item of the
+/// department. `rows(part, limit, offset)` reads the page of one part ("i.due_at > 0" or
+/// "i.due_at = 0"); `count_with_deadline()` counts the first part.
+template <typename Rows, typename Count>
+std::expected<std::vector<WorklistEntry>, StoreError> worklist_page(const CaseQuery& q, Rows&& rows,
+                                                                    Count&& count_with_deadline) {
+  auto entries = rows("i.due_at > 0", q.limit, q.offset);
+  if (!entries || entries->size() == q.limit || q.due_before) return entries;
+  // The page goes on into the items without a deadline; skip what the offset still covers.
+  std::size_t skip = 0;
+  if (entries->empty() && q.offset > 0) {
+    std::expected<std::uint64_t, StoreError> with_deadline = count_with_deadline();
+    if (!with_deadline) return std::unexpected(with_deadline.error());
+    skip = q.offset > *with_deadline ? q.offset - static_cast<std::size_t>(*with_deadline) : 0;
+  }
+  auto rest = rows("i.due_at = 0", q.limit - entries->size(), skip);
+  if (!rest) return std::unexpected(rest.error());
+  entries->insert(entries->end(), std::make_move_iterator(rest->begin()), std::make_move_iterator(rest->end()));
+  return entries;
+}
+
+/// The worklist's size up to q.limit (Store::count_worklist), from capped counts of its two
+/// parts; `count(query)` runs one.
+template <typename Count>
+std::expected<std::uint64_t, StoreError> worklist_count(const CaseQuery& q, Count&& count) {
+  std::expected<std::uint64_t, StoreError> with_deadline = count(capped(worklist_query("1", "i.due_at > 0", q), q.limit));
+  if (!with_deadline || q.due_before || *with_deadline >= q.limit) return with_deadline;
+  std::expected<std::uint64_t, StoreError> without =
+      count(capped(worklist_query("1", "i.due_at = 0", q), q.limit - *with_deadline));
+  if (!without) return without;
+  return *with_deadline + *without;
+}
 
 }  // namespace onevisit::engine::store_common

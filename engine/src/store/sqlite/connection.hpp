@@ -14,7 +14,7 @@
 // a Connection, and every Statement borrowed from it, may be used by one thread at a time.
 #pragma once
 
-#include "store_common.hpp"
+#include "store/store_common.hpp"
 
 #include <onevisit/engine/store.hpp>
 
@@ -30,6 +30,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 
 namespace onevisit::engine::sqlite {
 
@@ -286,5 +287,24 @@ class Connection {
   std::string path_;
   std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> cache_;
 };
+
+/// Prepares `sql`, binds `args` in order and runs it to completion.
+template <typename... Args>
+std::expected<void, StoreError> execute(Connection& c, const char* sql, const Args&... args) {
+  auto stmt = c.prepare(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  (stmt->bind(args), ...);
+  return stmt->run();
+}
+
+/// Prepares a DynamicQuery and binds its parameters in order.
+inline std::expected<Statement, StoreError> prepare(Connection& c, const store_common::DynamicQuery& query) {
+  auto stmt = c.prepare(query.sql);
+  if (!stmt) return stmt;
+  for (const auto& p : query.params) {
+    std::visit([&](const auto& v) { stmt->bind(v); }, p);
+  }
+  return stmt;
+}
 
 }  // namespace onevisit::engine::sqlite

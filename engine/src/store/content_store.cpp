@@ -1,7 +1,7 @@
 #include <onevisit/engine/content_store.hpp>
 
 #include "hash.hpp"
-#include "sealing.hpp"
+#include "store/sealing.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

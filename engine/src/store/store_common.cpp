@@ -1,5 +1,5 @@
 // What the stores share (store_common.hpp): request validation and the case and worklist queries.
-#include "store_common.hpp"
+#include "store/store_common.hpp"
 
 #include <set>
 
@@ -185,6 +185,42 @@ DynamicQuery capped(DynamicQuery query, std::size_t limit) {
   query.sql = "SELECT COUNT(*) FROM (" + query.sql + " LIMIT ?) AS counted";  // PostgreSQL wants the alias
   query.params.emplace_back(static_cast<std::int64_t>(std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max())));
   return query;
+}
+
+std::expected<std::optional<CommitResult>, StoreError> repeated(const CommitRequest& r,
+                                                                const std::optional<CommandRecord>& record) {
+  if (!record) return std::nullopt;
+  if (record->case_id != r.case_id) {
+    return fail(Kind::invalid, "command id " + in_quotes(r.command_id) + " was already used for case " +
+                                   in_quotes(record->case_id) + ", not " + in_quotes(r.case_id));
+  }
+  return std::optional<CommitResult>{record->result};
+}
+
+std::optional<StoreError> conflict(const CommitRequest& r, const std::optional<CaseHead>& head) {
+  const auto who = [&r] { return command_name(r) + " on case " + in_quotes(r.case_id); };
+  if (r.expected_version == 0) {
+    if (head) {
+      return make_error(Kind::version_conflict,
+                        who() + ": expected a new case, but it exists at version " + std::to_string(head->version));
+    }
+    return std::nullopt;
+  }
+  if (!head) {
+    return make_error(Kind::not_found, who() + ": expected the case at version " +
+                                           std::to_string(r.expected_version) + ", but there is no such case");
+  }
+  if (head->version != r.expected_version) {
+    return make_error(Kind::version_conflict, who() + ": expected the case at version " +
+                                                  std::to_string(r.expected_version) + ", but it is at version " +
+                                                  std::to_string(head->version));
+  }
+  if (head->bundle_id != r.summary.bundle_id || head->bundle_version != r.summary.bundle_version) {
+    return make_error(Kind::invalid, who() + ": the case runs on " + head->bundle_id + " version " +
+                                         std::to_string(head->bundle_version) + " and cannot move to " +
+                                         r.summary.bundle_id + " version " + std::to_string(r.summary.bundle_version));
+  }
+  return std::nullopt;
 }
 
 }  // namespace onevisit::engine::store_common

@@ -15,7 +15,7 @@
 // Thread safety: a Connection and its Results may be used by one thread at a time.
 #pragma once
 
-#include "store_common.hpp"
+#include "store/store_common.hpp"
 
 #include <onevisit/engine/store.hpp>
 

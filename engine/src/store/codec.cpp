@@ -1,4 +1,4 @@
-#include "codec.hpp"
+#include "store/codec.hpp"
 
 #include <boost/json.hpp>
 

@@ -1,6 +1,6 @@
 #include <onevisit/engine/report.hpp>
 
-#include "codec.hpp"
+#include "store/codec.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "sealing.hpp"
+#include "store/sealing.hpp"
 
 #include <sodium.h>
 

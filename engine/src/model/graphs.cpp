@@ -1,4 +1,4 @@
-#include "graphs.hpp"
+#include "model/graphs.hpp"
 
 #include <onevisit/engine/runtime.hpp>
 

@@ -3,7 +3,7 @@
 // (tests/engine/store_contract_test.cpp) hold it to them.
 #include <onevisit/engine/engine.hpp>
 
-#include "store_common.hpp"
+#include "store/store_common.hpp"
 
 #include <algorithm>
 #include <map>
