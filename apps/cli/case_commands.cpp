@@ -112,6 +112,11 @@ int run_deploy(const DeployOptions& options, std::ostream& out, std::ostream& er
   for (const auto& b : report->bundles) {
     out << (b.new_version ? "deployed  " : "unchanged ") << b.bundle_id << " v" << b.version << "  " << b.source_hash.substr(0, 12) << "\n";
   }
+  for (const auto& c : report->calendars) {
+    out << (c.new_version ? "deployed  " : "unchanged ") << "calendar " << c.name << " v" << c.version;
+    if (c.cases_recounted > 0) out << "  (" << c.cases_recounted << (c.cases_recounted == 1 ? " running case" : " running cases") << " recounted)";
+    out << "\n";
+  }
   auto list = (*engine)->workflows();
   if (list) {
     out << "versions in " << options.database << ":\n";

@@ -181,19 +181,21 @@ bool same_row(const ItemRow& a, const ItemRow& b) {
 // case's id and its status, so only the items whose state changed are looked at — unless the
 // status or id changed, or a timer fired (`fired_timer`: cancelled unless it still applies).
 // Timer ids name their item, so the old and new timers of one item are compared alone.
-void add_changed_effects(const Workflow& wf, const WorkCalendar& calendar, const Case& before, const Case& after,
-                         const std::string* fired_timer, CommitRequest& request) {
+// `calendar` counts `before`, `after_calendar` counts `after`: they differ when the case
+// adopted a new calendar version, and then every item is looked at again.
+void add_changed_effects(const Workflow& wf, const WorkCalendar& calendar, const WorkCalendar& after_calendar, const Case& before,
+                         const Case& after, const std::string* fired_timer, CommitRequest& request) {
   const bool started = before.version == 0;
   const bool every_item = started || fired_timer || before.status != after.status || before.id != after.id ||
-                          before.items.size() != after.items.size();
+                          before.items.size() != after.items.size() || &calendar != &after_calendar;
   std::vector<TimerRecord> old_timers, new_timers;
   for (ItemIndex i = 0; i < after.items.size(); ++i) {
     const bool existed = !started && i < before.items.size();
     if (!every_item && before.items[i] == after.items[i]) continue;
-    ItemRow row = item_row(wf, calendar, after, i);
+    ItemRow row = item_row(wf, after_calendar, after, i);
     if (!existed || !same_row(item_row(wf, calendar, before, i), row)) request.items.push_back(std::move(row));
     if (existed) item_timers(wf, calendar, before, i, old_timers);
-    item_timers(wf, calendar, after, i, new_timers);
+    item_timers(wf, after_calendar, after, i, new_timers);
   }
   const auto has_new = [&](const std::string& id) {
     return std::any_of(new_timers.begin(), new_timers.end(), [&](const TimerRecord& t) { return t.timer_id == id; });
@@ -354,6 +356,16 @@ std::expected<void, EngineError> Engine::load_deployed() {
   auto deployed = store_->list_workflows();
   if (!deployed) return std::unexpected(EngineError::from(deployed.error()));
   for (const auto& d : *deployed) {
+    if (d.bundle_id.starts_with(kCalendarDefinitionPrefix)) {
+      auto built = calendar_from_source(d.source);
+      if (!built) return std::unexpected(make_error(EngineError::Kind::store, d.bundle_id + " version " + std::to_string(d.version) + ": " + built.error()));
+      const std::string name = d.bundle_id.substr(kCalendarDefinitionPrefix.size());
+      std::unique_lock lock(workflows_mutex_);
+      calendar_versions_[{name, d.version}] = std::make_shared<const WorkCalendar>(std::move(built->first));
+      auto& latest = latest_calendar_version_[name];
+      latest = std::max(latest, d.version);
+      continue;
+    }
     boost::system::error_code ec;
     const auto j = json::parse(d.source, ec);
     // Never trust the database: a damaged source is an error, not an exception.
@@ -439,6 +451,7 @@ std::expected<DeployReport, EngineError> Engine::deploy_program(const dsl::Progr
       }
     }
   }
+  std::vector<std::shared_ptr<const Workflow>> deployed;
   for (const auto& wf : compiled.workflows) {
     if (!program.units[*program.find(wf->source_ref.file)].is_root) continue;  // only bundles of the named files
     auto calendar = build_calendar(program, *wf);
@@ -457,7 +470,13 @@ std::expected<DeployReport, EngineError> Engine::deploy_program(const dsl::Progr
       }
     }
     report.bundles.push_back({wf->bundle_id, wf->version, wf->source_hash, fresh});
+    deployed.push_back(wf);
     spdlog::info("deployed {} v{} ({})", wf->bundle_id, wf->version, fresh ? "new" : "unchanged");
+  }
+  if (persist) {
+    auto calendars = deploy_calendars(program, deployed);
+    if (!calendars) return std::unexpected(calendars.error());
+    report.calendars = std::move(*calendars);
   }
   return report;
 }
@@ -465,6 +484,8 @@ std::expected<DeployReport, EngineError> Engine::deploy_program(const dsl::Progr
 std::expected<std::vector<DeployedWorkflow>, EngineError> Engine::workflows() {
   auto list = store_->list_workflows();
   if (!list) return std::unexpected(EngineError::from(list.error()));
+  // Calendars are stored beside the bundles; callers ask for bundles.
+  std::erase_if(*list, [](const DeployedWorkflow& w) { return w.bundle_id.starts_with(kCalendarDefinitionPrefix); });
   for (auto& w : *list) w.source.clear();  // large; callers ask for models, not text
   return *list;
 }
@@ -485,8 +506,104 @@ std::shared_ptr<const Workflow> Engine::workflow(const std::string& bundle_id, s
 const WorkCalendar& Engine::calendar_of(const Workflow& wf) const {
   static const WorkCalendar kWeekdays = WorkCalendar::weekdays();
   std::shared_lock lock(workflows_mutex_);
+  if (const auto latest = latest_calendar_version_.find(wf.calendar); latest != latest_calendar_version_.end()) {
+    return *calendar_versions_.at({wf.calendar, latest->second});
+  }
   const auto it = calendars_.find({wf.bundle_id, wf.version});
   return it == calendars_.end() ? kWeekdays : *it->second;
+}
+
+const WorkCalendar& Engine::calendar_of(const Workflow& wf, const Case& state) const {
+  static const WorkCalendar kWeekdays = WorkCalendar::weekdays();
+  std::shared_lock lock(workflows_mutex_);
+  if (state.calendar_version > 0) {
+    if (const auto it = calendar_versions_.find({wf.calendar, state.calendar_version}); it != calendar_versions_.end()) return *it->second;
+  }
+  const auto it = calendars_.find({wf.bundle_id, wf.version});
+  return it == calendars_.end() ? kWeekdays : *it->second;
+}
+
+int Engine::latest_calendar_version(const Workflow& wf) const {
+  std::shared_lock lock(workflows_mutex_);
+  const auto latest = latest_calendar_version_.find(wf.calendar);
+  return latest == latest_calendar_version_.end() ? 0 : latest->second;
+}
+
+std::expected<std::vector<DeployReport::CalendarEntry>, EngineError> Engine::deploy_calendars(
+    const dsl::Program& program, const std::vector<std::shared_ptr<const Workflow>>& deployed) {
+  std::vector<DeployReport::CalendarEntry> entries;
+  std::set<std::string> names;
+  for (const auto& wf : deployed) {
+    if (!wf->calendar.empty()) names.insert(wf->calendar);
+  }
+  for (const auto& name : names) {
+    auto definition = calendar_definition(program, name);
+    if (!definition) return std::unexpected(make_error(EngineError::Kind::invalid_workflow, definition.error()));
+    auto built = calendar_from_source(definition->source);  // what a restart will load: built the same way now
+    if (!built) return std::unexpected(make_error(EngineError::Kind::invalid_workflow, built.error()));
+    // The latest stored version of this calendar (another node may have deployed since).
+    auto stored = store_->list_workflows();
+    if (!stored) return std::unexpected(EngineError::from(stored.error()));
+    const std::string key = std::string(kCalendarDefinitionPrefix) + name;
+    const DeployedWorkflow* latest = nullptr;
+    for (const auto& d : *stored) {
+      if (d.bundle_id == key && (!latest || d.version > latest->version)) latest = &d;
+    }
+    DeployReport::CalendarEntry entry{name, latest ? latest->version : 1, false, 0};
+    if (!latest || latest->source_hash != definition->hash) {
+      entry.version = latest ? latest->version + 1 : 1;
+      auto written = store_->deploy(DeployedWorkflow{key, entry.version, definition->hash, definition->source, now(), 0});
+      if (!written) return std::unexpected(EngineError::from(written.error()));
+      entry.new_version = true;
+      spdlog::info("calendar {} version {} deployed ({})", name, entry.version, definition->title);
+    }
+    auto calendar = std::make_shared<const WorkCalendar>(std::move(built->first));
+    {
+      std::unique_lock lock(workflows_mutex_);
+      if (!calendar_versions_.contains({name, entry.version})) calendar_versions_[{name, entry.version}] = calendar;
+      auto& latest_known = latest_calendar_version_[name];
+      latest_known = std::max(latest_known, entry.version);
+    }
+    // Every running case on an older version of this calendar recounts on the new one: an
+    // AdoptCalendar command each, recorded in its history (the first version is the one the
+    // cases of these bundles already count on).
+    if (latest) {
+      std::set<std::string> bundles;
+      {
+        std::shared_lock lock(workflows_mutex_);
+        for (const auto& [id, wf] : workflows_) {
+          if (wf->calendar == name) bundles.insert(id.first);
+        }
+      }
+      for (const auto& bundle : bundles) {
+        for (std::size_t offset = 0;; offset += 500) {
+          CaseQuery query;
+          query.bundle_id = bundle;
+          query.status = std::string(to_string(CaseStatus::running));
+          query.limit = 500;
+          query.offset = offset;
+          auto page = store_->list_cases(query);
+          if (!page) return std::unexpected(EngineError::from(page.error()));
+          for (const auto& summary : *page) {
+            CommandOptions options;
+            options.actor = "system";
+            options.role = "system";
+            options.command_id = key + ":" + std::to_string(entry.version);
+            auto adopted = execute(summary.case_id, AdoptCalendar{entry.version, calendar, definition->title}, options);
+            if (adopted) {
+              if (!adopted->events.empty() && !adopted->duplicate) ++entry.cases_recounted;
+            } else if (!adopted.error().rejection || adopted.error().rejection->reason != "calendar_current") {
+              // A case that closed meanwhile keeps its calendar; anything else is an error.
+              if (!adopted.error().rejection || adopted.error().rejection->reason != "case_closed") return std::unexpected(adopted.error());
+            }
+          }
+          if (page->size() < query.limit) break;
+        }
+      }
+    }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
 }
 
 void Engine::warn_if_provisional(const WorkCalendar& calendar, const std::string& case_id, const std::vector<ItemRow>& rows) {
@@ -558,7 +675,9 @@ std::expected<CommandResult, EngineError> Engine::start_case(const std::string& 
             "），不能用作办件编号：请换一个编号，或不填由系统生成（personal_case_id）"));
   }
   Command command{options.command_id, case_id, options.actor, options.role, StartCase{form, applicant, options.channel}};
-  if (!workflow(bundle_id)) {
+  const auto started_on = workflow(bundle_id);
+  if (started_on) std::get<StartCase>(command.body).calendar_version = latest_calendar_version(*started_on);
+  if (!started_on) {
     std::vector<std::string> names;
     {
       std::shared_lock lock(workflows_mutex_);
@@ -672,7 +791,9 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
       return std::unexpected(std::move(e));
     }
     if (!wf) return std::unexpected(make_error(EngineError::Kind::not_found, "the case's workflow is not deployed"));
-    const WorkCalendar& calendar = calendar_of(*wf);
+    // A new case counts on the latest calendar version (its StartCase says which); a case on
+    // the version it adopted.
+    const WorkCalendar& calendar = current ? calendar_of(*wf, state) : calendar_of(*wf);
     const Timestamp at = now();
     auto outcome = decide(DecideContext{*wf, calendar, at}, state, command);
     if (auto* rejection = std::get_if<Rejection>(&outcome)) {
@@ -715,8 +836,10 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
                                   next.applicant_masked, next.started_at, next.updated_at, next.version, next.channel};
     // Only what changed: the store holds the item rows and timers of `state` (both are pure
     // functions of the case), so an unchanged row or timer need not be written again.
-    add_changed_effects(*wf, calendar, state, next, timer_command ? &std::get<TimerFired>(command.body).timer_id : nullptr, request);
-    warn_if_provisional(calendar, case_id, request.items);
+    const WorkCalendar& next_calendar = next.calendar_version == state.calendar_version ? calendar : calendar_of(*wf, next);
+    add_changed_effects(*wf, calendar, next_calendar, state, next, timer_command ? &std::get<TimerFired>(command.body).timer_id : nullptr,
+                        request);
+    warn_if_provisional(next_calendar, case_id, request.items);
     request.outbox = outbox_for(*wf, next, events, state.version + 1);
     // The search index follows the case's names and numbers: set at its start, emptied by
     // erasure (no other event changes the form).
@@ -789,7 +912,7 @@ std::expected<CaseView, EngineError> Engine::get_case(const std::string& case_id
   if (!loaded) return std::unexpected(loaded.error());
   if (!*loaded) return std::unexpected(no_case(case_id));
   CaseView view{std::move(**loaded), wf, {}, {}, {}};
-  const auto& calendar = calendar_of(*wf);
+  const auto& calendar = calendar_of(*wf, view.state);
   view.items = item_rows(*wf, calendar, view.state);
   view.calendar_declared_until = calendar.declared_until();
   const Timestamp at = now();

@@ -14,6 +14,8 @@
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/simulate.hpp>
 #include <onevisit/views/case_view.hpp>
+#include <onevisit/views/history_view.hpp>
+#include <boost/json.hpp>
 #include <regex>
 #include <set>
 #include <spdlog/sinks/ostream_sink.h>
@@ -681,6 +683,111 @@ TEST_CASE("engine: a deadline past the calendar's declared years is provisional,
   const auto warned = log.str().find("calendar 'test_2031' declares holidays only up to 2031-12-31");
   CHECK(warned != std::string::npos);
   CHECK(log.str().find("calendar 'test_2031'", warned + 1) == std::string::npos);
+}
+
+// Issue 13: a new year's calendar changed nothing for the cases already running (and a changed
+// calendar file could not be deployed without raising every bundle's version). Now a calendar is
+// deployed as a version of its own; each running case on it adopts the new version as a
+// recorded event that says which deadline moved. The calendars are made for the test: a real
+// year is written only from the State Council's notice.
+TEST_CASE("engine: deploying a new calendar version recounts the running cases' deadlines, as recorded events", "[engine][calendar][sqlite]") {
+  const auto db = temp_db("calendar-versions.db");
+  const std::string year_2031 = "calendar test_2031 \"测试2031年\" {\n  holiday 2031-10-01..2031-10-07 \"测试假日\"\n}\n";
+  const std::string year_2032 = "calendar test_2032 \"测试2032年\" {\n  holiday 2032-01-01..2032-01-02 \"测试假日\"\n}\n";
+  const auto calendars = [&](bool with_2032) {
+    return year_2031 + (with_2032 ? year_2032 : "") + "calendar test_cal \"测试日历\" {\n  include test_2031" +
+           (with_2032 ? ", test_2032" : "") + "\n}\n";
+  };
+  std::string bundle = std::regex_replace(std::string(kCorrectionFlow), std::regex("promise 5 workdays; lifecycle standard"),
+                                          "promise 5 workdays; lifecycle standard; calendar test_cal");
+  bundle = "import \"calendars.flow\"\n" + bundle;
+  const auto clerk = CommandOptions{"", "clerk-1", "clerk"};
+  const auto minutes = [](int h, int m) { return static_cast<Timestamp>((h * 60 + m) * 60'000); };
+  const Timestamp old_due = at(2032, 1, 2, 0) + minutes(17, 30);   // Friday: 5 working days, no 2032 holidays known
+  const Timestamp new_due = at(2032, 1, 6, 0) + minutes(17, 30);   // 1 and 2 January are holidays now
+  VirtualClock clock(at(2031, 12, 26, 9));
+  {
+    auto opened = Engine::open({db.string(), &clock});
+    if (!opened) FAIL(opened.error().message);
+    auto& engine = **opened;
+    auto first = engine.deploy_sources({{"calendars.flow", calendars(false)}, {"loop.flow", bundle}}, {"loop.flow"});
+    if (!first) FAIL(first.error().message);
+    REQUIRE(first->calendars.size() == 1);
+    CHECK(first->calendars[0].name == "test_cal");
+    CHECK(first->calendars[0].version == 1);
+    CHECK(first->calendars[0].new_version);
+    REQUIRE(engine.start_case("loop", {{"company_name", Value::of_text("甲公司")}}, "", clerk, "OPEN"));
+    REQUIRE(engine.start_case("loop", {{"company_name", Value::of_text("乙公司")}}, "", clerk, "DONE"));
+    REQUIRE(engine.execute("DONE", FireEvent{"registration", "accept", {}}, clerk));
+    REQUIRE(engine.execute("DONE", FireEvent{"registration", "approve", {}}, {"", "reviewer-1", "reviewer"}));
+    auto open = engine.get_case("OPEN");
+    REQUIRE(open);
+    CHECK(open->items.at(0).due_at == old_due);
+    CHECK(open->state.calendar_version == 1);
+
+    // The calendar file gains 2032: the bundle is the same version, the calendar a new one.
+    auto second = engine.deploy_sources({{"calendars.flow", calendars(true)}, {"loop.flow", bundle}}, {"loop.flow"});
+    if (!second) FAIL(second.error().message);
+    REQUIRE(second->bundles.size() == 1);
+    CHECK_FALSE(second->bundles[0].new_version);
+    REQUIRE(second->calendars.size() == 1);
+    CHECK(second->calendars[0].version == 2);
+    CHECK(second->calendars[0].new_version);
+    CHECK(second->calendars[0].cases_recounted == 1);
+
+    open = engine.get_case("OPEN");
+    REQUIRE(open);
+    CHECK(open->state.calendar_version == 2);
+    CHECK(open->items.at(0).due_at == new_due);
+    CHECK(open->calendar_declared_until == dsl::days_from_civil({2032, 12, 31}));
+    auto events = engine.events("OPEN");
+    REQUIRE(events);
+    REQUIRE(events->back().type == "CalendarAdopted");
+    const auto& adopted = std::get<CalendarAdopted>(events->back().event.body);
+    CHECK(adopted.calendar == "test_cal");
+    CHECK(adopted.version == 2);
+    REQUIRE(adopted.moves.size() == 1);
+    CHECK(adopted.moves[0] == DeadlineMove{0, old_due, new_due});
+    // The history says why the deadline moved, in Chinese.
+    const auto history = boost::json::serialize(views::history_json(*open->workflow, *events, nullptr, {}));
+    INFO(history);
+    CHECK(history.find("按「测试日历」第2版重新计算办理期限") != std::string::npos);
+    CHECK(history.find("「设立登记」期限由2032-01-02 17:30改为2032-01-06 17:30") != std::string::npos);
+    // The overdue timer moved with the deadline.
+    auto timers = engine.due_timers(at(2032, 12, 31, 0), 100);
+    REQUIRE(timers);
+    const auto overdue = std::find_if(timers->begin(), timers->end(), [](const TimerRecord& t) { return t.case_id == "OPEN" && t.timer_id.ends_with(".overdue"); });
+    REQUIRE(overdue != timers->end());
+    CHECK(overdue->due_at == new_due);
+
+    // A closed case keeps the calendar it was decided on; a new case counts on the new version.
+    auto done = engine.events("DONE");
+    REQUIRE(done);
+    CHECK(std::none_of(done->begin(), done->end(), [](const RecordedEvent& e) { return e.type == "CalendarAdopted"; }));
+    REQUIRE(engine.start_case("loop", {{"company_name", Value::of_text("丙公司")}}, "", clerk, "NEW"));
+    auto fresh = engine.get_case("NEW");
+    REQUIRE(fresh);
+    CHECK(fresh->state.calendar_version == 2);
+    CHECK(fresh->items.at(0).due_at == new_due);
+
+    // The same calendar again (only a comment added): no version, nothing recounted.
+    auto again = engine.deploy_sources({{"calendars.flow", "# 再次部署\n" + calendars(true)}, {"loop.flow", bundle}}, {"loop.flow"});
+    if (!again) FAIL(again.error().message);
+    REQUIRE(again->calendars.size() == 1);
+    CHECK(again->calendars[0].version == 2);
+    CHECK_FALSE(again->calendars[0].new_version);
+    CHECK(again->calendars[0].cases_recounted == 0);
+  }
+  // After a restart the versions are loaded from the store: the same deadlines.
+  auto reopened = Engine::open({db.string(), &clock});
+  if (!reopened) FAIL(reopened.error().message);
+  auto open = (*reopened)->get_case("OPEN");
+  REQUIRE(open);
+  CHECK(open->state.calendar_version == 2);
+  CHECK(open->items.at(0).due_at == new_due);
+  auto listed = (*reopened)->workflows();
+  REQUIRE(listed);
+  CHECK(listed->size() == 1);  // bundles only: the calendar versions are not bundles
 }
 
 // Issue 14: generated case numbers came from an in-memory counter ("C20261207-2-…" twice after

@@ -27,7 +27,8 @@ std::string_view event_title(std::string_view kind) {
       {"SpecialProcedureEnded", "结束特别程序"},
       {"SpecialProcedureWarned", "特别程序即将到达最长时限"},
       {"SpecialProcedureOverdue", "特别程序超过最长时限"},
-      {"ItemUrged", "督办"}};
+      {"ItemUrged", "督办"},
+      {"CalendarAdopted", "工作日历更新"}};
   for (const auto& [k, title] : kTitles) {
     if (k == kind) return title;
   }
@@ -144,6 +145,15 @@ Facts facts_of(const engine::Workflow& wf, const engine::Event& event) {
         } else if constexpr (std::is_same_v<T, engine::ItemUrged>) {
           f.item = e.item;
           f.note = "督办意见：" + e.note;
+        } else if constexpr (std::is_same_v<T, engine::CalendarAdopted>) {
+          // Why a deadline moved: the calendar's new version, and each deadline before and after.
+          f.reason = "按「" + e.title + "」第" + std::to_string(e.version) + "版重新计算办理期限";
+          for (const auto& m : e.moves) {
+            if (m.item >= wf.items.size()) continue;
+            f.note += (f.note.empty() ? "" : "；") + ("「" + wf.items[m.item].title + "」期限由" + format_time(m.before) + "改为" +
+                                                      format_time(m.after));
+          }
+          if (f.note.empty()) f.note = "各事项期限不变";
         }
       },
       event.body);

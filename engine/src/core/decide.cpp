@@ -281,6 +281,7 @@ class Decider {
     CaseStarted started;
     started.bundle_id = wf_.bundle_id;
     started.bundle_version = wf_.version;
+    started.calendar_version = cmd.calendar_version;
     started.slots.assign(wf_.scope().slot_count(), Value{});
     const std::int64_t today = day_of(minutes_of(ctx_.now));
     for (const auto& f : wf_.fields) {
@@ -815,6 +816,31 @@ class Decider {
       }
     }
     events_.push_back(event(std::move(rated)));
+    return std::move(events_);
+  }
+
+  Outcome decide(const AdoptCalendar& cmd) {
+    if (auto r = require_running()) return *r;
+    if (command_.role != "system") {
+      return reject(Rejection::Code::role_not_allowed, "role_not_allowed", "工作日历由系统在部署新版本时更新，" + std::string(role_title(command_.role)) + "不能更新。",
+                    "Expected the calendar deploy (system) to adopt a calendar, but the role is '" + command_.role + "'", {{"roles", {"system"}}});
+    }
+    if (!cmd.calendar || cmd.version <= state_.calendar_version) {
+      return reject(Rejection::Code::wrong_state, "calendar_current", "办件" + state_.id + "已按该版本或更新版本的工作日历计算期限。",
+                    "Expected a calendar version after the case's " + std::to_string(state_.calendar_version) + ", but got " +
+                        std::to_string(cmd.version));
+    }
+    // Each open item's deadline counted on the case's calendar and on the new one: what moved
+    // is recorded, so the history says why a deadline changed (nothing is edited in place).
+    CalendarAdopted adopted{cmd.calendar->name(), cmd.version, cmd.title, {}};
+    for (ItemIndex i = 0; i < state_.items.size(); ++i) {
+      const ItemState& item = state_.items[i];
+      if (item.phase != ItemPhase::active) continue;
+      const Timestamp before = deadline_of(wf_, ctx_.calendar, item, i);
+      const Timestamp after = deadline_of(wf_, *cmd.calendar, item, i);
+      if (before != after) adopted.moves.push_back({i, before, after});
+    }
+    events_.push_back(event(std::move(adopted)));
     return std::move(events_);
   }
 

@@ -116,7 +116,7 @@ std::string_view event_type(const EventBody& body) {
       "ItemActivated", "ItemNotApplicable", "ItemCancelled",   "ItemTransitioned", "ClockPaused",      "ClockResumed",
       "ItemWarned",    "ItemOverdue",      "CaseCompleted",    "CaseWithdrawn",    "CaseDelivered",    "CaseRated",
       "PersonalDataErased", "SpecialProcedureStarted", "SpecialProcedureEnded", "SpecialProcedureWarned",
-      "SpecialProcedureOverdue", "ItemUrged"};
+      "SpecialProcedureOverdue", "ItemUrged", "CalendarAdopted"};
   static_assert(std::size(kNames) == std::variant_size_v<EventBody>, "a name for every event");
   return kNames[body.index()];
 }
@@ -481,6 +481,7 @@ struct Applier {
     c.slots = x.slots;
     c.applicant_masked = x.applicant_masked;
     c.channel = x.channel;
+    c.calendar_version = x.calendar_version;
     c.started_at = e.at;
     c.status = CaseStatus::running;
     c.materials.assign(wf.materials.size(), MaterialState{});
@@ -632,6 +633,8 @@ struct Applier {
     item.urged_by = e.actor;
     item.urge_note = x.note;
   }
+  // The deadlines follow from the case's calendar; the event keeps what they were.
+  void operator()(const CalendarAdopted& x) { c.calendar_version = x.version; }
   void operator()(const CaseCompleted&) { c.status = CaseStatus::completed; }
   void operator()(const CaseWithdrawn&) { c.status = CaseStatus::withdrawn; }
   void operator()(const CaseDelivered& x) {

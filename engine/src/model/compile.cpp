@@ -291,8 +291,12 @@ class WorkflowCompiler {
     for (const auto u : program_.visible_from(unit_)) {
       auto it = unit_hashes_.find(u);
       if (it == unit_hashes_.end()) {
+        // Calendars are deployed and versioned on their own (a new year's holidays reach the
+        // running cases, docs/runtime.md): they are not part of a bundle version's source.
         File copy;
-        copy.declarations = program_.units[u].file.declarations;
+        for (const auto& declaration : program_.units[u].file.declarations) {
+          if (!declaration.calendar) copy.declarations.push_back(declaration);
+        }
         it = unit_hashes_.emplace(u, sha256_hex(dsl::format(copy, ""))).first;
       }
       hashes += it->second;

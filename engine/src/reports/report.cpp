@@ -66,7 +66,7 @@ std::expected<ServiceReport, EngineError> service_report(Engine& engine, const R
       if (!history) return std::unexpected(history.error());
       const Case& c = view->state;
       const Workflow& wf = *view->workflow;
-      const WorkCalendar& calendar = engine.calendar_of(wf);
+      const WorkCalendar& calendar = engine.calendar_of(wf, c);
 
       std::set<ItemIndex> overdue;
       for (const auto& h : *history) {

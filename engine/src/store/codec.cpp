@@ -175,6 +175,7 @@ struct EventEncoder {
     o["slots"] = std::move(slots);
     o["applicant"] = e.applicant_masked;
     o["channel"] = e.channel;
+    if (e.calendar_version != 0) o["calendar_version"] = e.calendar_version;  // absent before versions
   }
   void operator()(const MaterialAttached& e) {
     o["material"] = e.material;
@@ -240,6 +241,14 @@ struct EventEncoder {
   void operator()(const ItemUrged& e) {
     o["item"] = e.item;
     o["note"] = e.note;
+  }
+  void operator()(const CalendarAdopted& e) {
+    o["calendar"] = e.calendar;
+    o["version"] = e.version;
+    o["title"] = e.title;
+    json::array moves;
+    for (const auto& m : e.moves) moves.push_back(json::array{m.item, m.before, m.after});
+    o["moves"] = std::move(moves);
   }
   void operator()(const CaseCompleted&) {}
   void operator()(const CaseWithdrawn& e) { o["reason"] = e.reason; }
@@ -322,6 +331,7 @@ std::expected<Event, std::string> decode_event(std::string_view type, std::strin
     x.applicant_masked = r.text("applicant");
     // Cases started before channels were recorded were all taken at a window.
     if (r.o.contains("channel")) x.channel = r.text("channel");
+    if (r.o.contains("calendar_version")) x.calendar_version = static_cast<int>(r.integer("calendar_version"));
     const auto* slots = r.o.if_contains("slots");
     if (!slots || !slots->is_array()) return std::unexpected(std::string("CaseStarted without slots"));
     for (const auto& s : slots->as_array()) {
@@ -367,6 +377,18 @@ std::expected<Event, std::string> decode_event(std::string_view type, std::strin
     e.body = SpecialProcedureOverdue{r.index("item"), r.index("procedure")};
   } else if (type == "ItemUrged") {
     e.body = ItemUrged{r.index("item"), r.text("note")};
+  } else if (type == "CalendarAdopted") {
+    CalendarAdopted x{r.text("calendar"), static_cast<int>(r.integer("version")), r.text("title"), {}};
+    const auto* moves = r.o.if_contains("moves");
+    if (!moves || !moves->is_array()) return std::unexpected(std::string("CalendarAdopted without moves"));
+    for (const auto& m : moves->as_array()) {
+      const auto* a = m.if_array();
+      if (!a || a->size() != 3 || !(*a)[0].is_int64() || (*a)[0].as_int64() < 0 || !(*a)[1].is_int64() || !(*a)[2].is_int64()) {
+        return std::unexpected(std::string("CalendarAdopted: a move is not [item, before, after]"));
+      }
+      x.moves.push_back({static_cast<ItemIndex>((*a)[0].as_int64()), (*a)[1].as_int64(), (*a)[2].as_int64()});
+    }
+    e.body = std::move(x);
   } else if (type == "CaseCompleted") {
     e.body = CaseCompleted{};
   } else if (type == "CaseWithdrawn") {
@@ -405,6 +427,7 @@ std::string encode_case(const Case& c) {
   o["updated_at"] = c.updated_at;
   o["applicant"] = c.applicant_masked;
   o["channel"] = c.channel;
+  if (c.calendar_version != 0) o["calendar_version"] = c.calendar_version;
   json::array slots;
   for (const auto& v : c.slots) slots.push_back(value_to_json(v));
   o["slots"] = std::move(slots);
@@ -470,6 +493,7 @@ std::expected<Case, std::string> decode_case(std::string_view text, const Workfl
   c.updated_at = r.integer("updated_at");
   c.applicant_masked = r.text("applicant");
   if (r.o.contains("channel")) c.channel = r.text("channel");
+  if (r.o.contains("calendar_version")) c.calendar_version = static_cast<int>(r.integer("calendar_version"));
   const auto* slots = r.o.if_contains("slots");
   const auto* materials = r.o.if_contains("materials");
   const auto* items = r.o.if_contains("items");

@@ -119,9 +119,14 @@ HttpResponse deploy_workflows(Exchange& x) {
   for (const auto& b : report->bundles) {
     bundles.push_back(json::object{{"bundle", b.bundle_id}, {"version", b.version}, {"source_hash", b.source_hash}, {"new_version", b.new_version}});
   }
+  json::array calendars;
+  for (const auto& c : report->calendars) {
+    calendars.push_back(json::object{{"calendar", c.name}, {"version", c.version}, {"new_version", c.new_version},
+                                     {"cases_recounted", c.cases_recounted}});
+  }
   for (const auto& w : report->warnings) warnings.push_back(json::string(dsl::render_text(w)));
   x.record.detail = std::to_string(report->bundles.size()) + " bundles";
-  return json_response(200, json::object{{"bundles", std::move(bundles)}, {"warnings", std::move(warnings)}});
+  return json_response(200, json::object{{"bundles", std::move(bundles)}, {"calendars", std::move(calendars)}, {"warnings", std::move(warnings)}});
 }
 
 }  // namespace onevisit::server::routes

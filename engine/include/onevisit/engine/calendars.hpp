@@ -15,6 +15,8 @@
 #include <expected>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace onevisit::engine {
@@ -25,6 +27,28 @@ inline constexpr std::int64_t kCalendarWarningDays = 60;
 /// The calendar a workflow names, built from the program it was compiled from (Monday to
 /// Friday without holidays when it names none). An error names the calendar.
 std::expected<WorkCalendar, std::string> build_calendar(const dsl::Program& program, const Workflow& workflow);
+
+/// The calendar named `name` in `program` (an error names it when it is not declared or
+/// cannot be built).
+std::expected<WorkCalendar, std::string> build_calendar(const dsl::Program& program, std::string_view name);
+
+/// A calendar as it is deployed and versioned (Engine::deploy; docs/runtime.md, New calendar
+/// versions).
+struct CalendarDefinition {
+  std::string name;
+  std::string title;   ///< its title, else its name
+  std::string source;  ///< JSON: the files it is declared in (root, files, calendar)
+  /// SHA-256 of its calendar declarations alone, formatted: comments, layout and the other
+  /// declarations of its files do not make a new version; a changed day does.
+  std::string hash;
+};
+
+/// The definition of calendar `name` in `program`, to be stored.
+std::expected<CalendarDefinition, std::string> calendar_definition(const dsl::Program& program, std::string_view name);
+
+/// The calendar and title a stored definition's source describes; an error when the source is
+/// damaged or no longer builds.
+std::expected<std::pair<WorkCalendar, std::string>, std::string> calendar_from_source(std::string_view source);
 
 /// One warning (code `calendar-ending`, at the calendar's declaration) for each calendar used
 /// by `workflows` whose declared years end less than `within_days` days after `today_days`

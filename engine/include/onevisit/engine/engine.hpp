@@ -107,8 +107,22 @@ struct DeployReport {
     bool new_version = false;  ///< false when the same source was deployed before
   };
   std::vector<Entry> bundles;
+  /// The calendars the deployed bundles count on. A calendar whose days changed since its
+  /// last deployed version is stored as the next version, and every running case on it
+  /// adopts that version (AdoptCalendar: recorded, its deadlines recounted).
+  struct CalendarEntry {
+    std::string name;
+    int version = 0;
+    bool new_version = false;     ///< false when its days are those of the latest version
+    std::size_t cases_recounted = 0;  ///< running cases that adopted this version now
+  };
+  std::vector<CalendarEntry> calendars;
   std::vector<dsl::LocatedDiagnostic> warnings;
 };
+
+/// Calendars are stored beside bundles, as deployed definitions named `calendar:<name>` (a
+/// bundle id never holds a colon): versioned and immutable in the same way.
+inline constexpr std::string_view kCalendarDefinitionPrefix = "calendar:";
 
 struct CommandOptions {
   /// Idempotency key: a retry with the same id returns the first result and applies nothing
@@ -255,8 +269,12 @@ class Engine {
   std::size_t subscribe(Listener listener);
   void unsubscribe(std::size_t id);
 
-  /// The working-day calendar of a workflow (weekdays when it names none).
+  /// The working-day calendar a new case of the workflow counts on: the latest deployed
+  /// version of the calendar it names (weekdays when it names none).
   const WorkCalendar& calendar_of(const Workflow& workflow) const;
+  /// The calendar the case counts on: the version it adopted (Case::calendar_version), or the
+  /// one compiled with its bundle version for cases from before calendars had versions.
+  const WorkCalendar& calendar_of(const Workflow& workflow, const Case& state) const;
   Timestamp now() const { return clock_->now(); }
 
  private:
@@ -290,7 +308,16 @@ class Engine {
 
   mutable std::shared_mutex workflows_mutex_;
   std::map<std::pair<std::string, int>, std::shared_ptr<const Workflow>> workflows_;
-  std::map<std::pair<std::string, int>, std::shared_ptr<const WorkCalendar>> calendars_;
+  std::map<std::pair<std::string, int>, std::shared_ptr<const WorkCalendar>> calendars_;  ///< by bundle version
+  /// Deployed calendar versions by (calendar name, version), and each calendar's latest.
+  std::map<std::pair<std::string, int>, std::shared_ptr<const WorkCalendar>> calendar_versions_;
+  std::map<std::string, int, std::less<>> latest_calendar_version_;
+  /// Stores the calendars `program`'s bundles count on as new versions where their days
+  /// changed, and has every running case on a changed calendar adopt its new version.
+  std::expected<std::vector<DeployReport::CalendarEntry>, EngineError> deploy_calendars(
+      const dsl::Program& program, const std::vector<std::shared_ptr<const Workflow>>& deployed);
+  /// The calendar version a new case of `workflow` starts on (0: none deployed).
+  int latest_calendar_version(const Workflow& workflow) const;
   std::mutex provisional_mutex_;
   std::set<std::string> provisional_calendars_warned_;  ///< calendars whose provisional deadlines were logged
 

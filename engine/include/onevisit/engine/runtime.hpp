@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -132,6 +133,10 @@ struct Case {
   std::string delivery_channel;
   std::optional<Timestamp> rectification_due;
   Timestamp personal_data_erased_at = 0;  ///< 0: not erased
+  /// Which deployed version of its bundle's calendar the case counts working days on
+  /// (Engine::deploy stores each new version; docs/runtime.md, New calendar versions). 0:
+  /// the calendar compiled with its bundle version (cases from before calendars had versions).
+  int calendar_version = 0;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -145,6 +150,9 @@ struct StartCase {
   std::map<std::string, dsl::Value> form;  ///< by field name; situation answers included
   std::string applicant;                   ///< e.g. an ID number; stored masked in summaries
   std::string channel = "window";          ///< one of kChannels
+  /// The calendar version the case will count on: set by the Engine (the latest deployed
+  /// version of the bundle's calendar), not by callers.
+  int calendar_version = 0;
 };
 struct AttachMaterial {
   std::string material;
@@ -211,13 +219,21 @@ struct UrgeItem {
 struct TimerFired {
   std::string timer_id;
 };
+/// Sent by a calendar deploy to each running case on the calendar: from now on the case counts
+/// working days on `calendar` (version `version` of its bundle's calendar). Its deadlines are
+/// recounted and the event records each that moved (docs/runtime.md, New calendar versions).
+struct AdoptCalendar {
+  int version = 0;
+  std::shared_ptr<const WorkCalendar> calendar;  ///< the new version (decide compares it with the case's)
+  std::string title;                             ///< the calendar's title, for the history
+};
 /// Sent by the retention run: replaces a closed case's personal values once its bundle's
 /// retention has passed (docs/runtime.md, Retention).
 struct ErasePersonalData {};
 
 using CommandBody = std::variant<StartCase, AttachMaterial, VerifyMaterial, FireEvent, TolerantIntake, PauseClock,
                                  ResumeClock, Withdraw, Deliver, Rate, TimerFired, ErasePersonalData,
-                                 StartSpecialProcedure, EndSpecialProcedure, UrgeItem>;
+                                 StartSpecialProcedure, EndSpecialProcedure, UrgeItem, AdoptCalendar>;
 
 struct Command {
   std::string command_id;  ///< idempotency key; the same id is applied once
@@ -236,6 +252,7 @@ struct CaseStarted {
   std::vector<dsl::Value> slots;
   std::string applicant_masked;
   std::string channel = "window";  ///< events from before channels were recorded read as window
+  int calendar_version = 0;        ///< Case::calendar_version; absent (0) in older events
 };
 struct MaterialAttached {
   MaterialIndex material = 0;
@@ -329,6 +346,22 @@ struct PersonalDataErased {
   std::string policy;              ///< the bundle's retention as written, e.g. "retain 3 years"
 };
 
+/// One item deadline a new calendar version moved: what it was, and what it is now.
+struct DeadlineMove {
+  ItemIndex item = 0;
+  Timestamp before = 0;
+  Timestamp after = 0;
+  friend bool operator==(const DeadlineMove&, const DeadlineMove&) = default;
+};
+/// The case counts on a new version of its calendar from now on (AdoptCalendar); `moves`
+/// lists the item deadlines that moved (none when the new days change none of them).
+struct CalendarAdopted {
+  std::string calendar;  ///< the calendar's name
+  int version = 0;
+  std::string title;
+  std::vector<DeadlineMove> moves;
+};
+
 /// A supervisor urged the department on the item (UrgeItem). Event::actor says who.
 struct ItemUrged {
   ItemIndex item = 0;
@@ -343,7 +376,8 @@ using EventBody = std::variant<CaseStarted, MaterialAttached, MaterialVerified, 
                                MaterialTolerated, ItemActivated, ItemNotApplicable, ItemCancelled, ItemTransitioned,
                                ClockPaused, ClockResumed, ItemWarned, ItemOverdue, CaseCompleted, CaseWithdrawn,
                                CaseDelivered, CaseRated, PersonalDataErased, SpecialProcedureStarted,
-                               SpecialProcedureEnded, SpecialProcedureWarned, SpecialProcedureOverdue, ItemUrged>;
+                               SpecialProcedureEnded, SpecialProcedureWarned, SpecialProcedureOverdue, ItemUrged,
+                               CalendarAdopted>;
 
 struct Event {
   Timestamp at = 0;
