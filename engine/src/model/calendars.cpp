@@ -8,16 +8,6 @@ namespace onevisit::engine {
 
 namespace {
 
-// The declaration of calendar `name` and the file it is in.
-std::pair<const dsl::ast::Calendar*, const dsl::SourceUnit*> find_calendar(const dsl::Program& program, std::string_view name) {
-  for (const auto& unit : program.units) {
-    for (const auto& d : unit.file.declarations) {
-      if (d.calendar && d.calendar->id.text == name) return {&*d.calendar, &unit};
-    }
-  }
-  return {nullptr, nullptr};
-}
-
 std::string date_text(std::int64_t day) { return dsl::to_string(dsl::Value::of_date(day)); }
 
 std::string used_by(const std::vector<std::string>& bundles) {
@@ -27,37 +17,33 @@ std::string used_by(const std::vector<std::string>& bundles) {
 
 }  // namespace
 
-std::expected<WorkCalendar, std::string> build_calendar(const dsl::Program& program, const Workflow& workflow) {
-  if (workflow.calendar.empty()) return WorkCalendar::weekdays();
-  const WorkCalendar::Lookup lookup = [&](std::string_view name) { return find_calendar(program, name).first; };
-  const auto* root = lookup(workflow.calendar);
-  if (!root) return std::unexpected("calendar '" + workflow.calendar + "' not found");
-  return WorkCalendar::from_ast(*root, lookup);
+std::expected<WorkCalendar, std::string> build_calendar(const dsl::resolved::Calendar* calendar) {
+  if (!calendar) return WorkCalendar::weekdays();
+  return WorkCalendar::from_declaration(*calendar);
 }
 
-std::vector<dsl::Diagnostic> calendar_coverage_warnings(const dsl::Program& program,
-                                                        const std::vector<std::shared_ptr<const Workflow>>& workflows,
-                                                        std::int64_t today_days, std::int64_t within_days) {
+std::vector<dsl::Diagnostic> calendar_coverage_warnings(const dsl::resolved::Document& document, std::int64_t today_days,
+                                                        std::int64_t within_days) {
   std::vector<dsl::Diagnostic> warnings;
-  std::map<std::string, std::vector<std::string>> bundles_of;  // calendar -> bundles using it
-  for (const auto& workflow : workflows) {
-    if (!workflow->calendar.empty()) bundles_of[workflow->calendar].push_back(workflow->bundle_id);
+  std::map<const dsl::resolved::Calendar*, std::vector<std::string>> bundles_of;  // calendar -> bundles using it
+  for (const auto& bundle : document.bundles) {
+    if (bundle.calendar) bundles_of[bundle.calendar].push_back(bundle.declaration->id.text);
   }
-  std::set<std::string> seen;
-  for (const auto& workflow : workflows) {
-    if (workflow->calendar.empty() || !seen.insert(workflow->calendar).second) continue;
-    const auto calendar = build_calendar(program, *workflow);
+  std::set<const dsl::resolved::Calendar*> seen;
+  for (const auto& bundle : document.bundles) {
+    if (!bundle.calendar || !seen.insert(bundle.calendar).second) continue;
+    const auto calendar = build_calendar(bundle.calendar);
     if (!calendar || !calendar->declared_until()) continue;
     const std::int64_t until = *calendar->declared_until();
     if (until - today_days >= within_days) continue;
-    const auto [declaration, unit] = find_calendar(program, workflow->calendar);
+    const auto& declaration = *bundle.calendar->declaration;
     const std::int64_t distance = until < today_days ? today_days - until : until - today_days;
     const std::string when = std::to_string(distance) + (distance == 1 ? " day" : " days");
     warnings.push_back(dsl::Diagnostic{
-        unit->path, declaration->id.span, dsl::Severity::warning, "calendar-ending",
-        "calendar '" + workflow->calendar + "' declares holidays only up to " + date_text(until) +
+        bundle.calendar->file, declaration.id.span, dsl::Severity::warning, "calendar-ending",
+        "calendar '" + declaration.id.text + "' declares holidays only up to " + date_text(until) +
             (until < today_days ? " (" + when + " ago" : " (in " + when) +
-            ", used by " + used_by(bundles_of[workflow->calendar]) + "); deadlines after that day count Monday to Friday without holidays "
+            ", used by " + used_by(bundles_of[bundle.calendar]) + "); deadlines after that day count Monday to Friday without holidays "
             "and are marked provisional: add the next year's calendar from the State Council's holiday notice"});
   }
   return warnings;
