@@ -1224,7 +1224,7 @@ class Checker {
       out_.source_units = c_.program_.visible_from(c_.unit_);
     }
 
-    std::optional<resolved::Bundle> bind(const std::map<BundleMemberKind, const BundleMember*>& singles) {
+    std::optional<resolved::Bundle> bind() {
       const Bundle& b = *out_.declaration;
       std::optional<std::string> default_lifecycle;
       for (const auto& m : b.members) {
@@ -1241,7 +1241,7 @@ class Checker {
           default: break;
         }
       }
-      bind_fields(singles);
+      bind_fields();
       bind_rules();
       out_.guard_scope = guard_scope();
       for (const auto& m : b.members) {
@@ -1338,7 +1338,7 @@ class Checker {
       return lifecycles_[name] = out_.lifecycles.size() - 1;
     }
 
-    void bind_fields(const std::map<BundleMemberKind, const BundleMember*>&) {
+    void bind_fields() {
       for (auto& f : ctx_.fields) {
         for (const auto& o : f.declaration->options) {
           switch (o.kind) {
@@ -1762,7 +1762,7 @@ class Checker {
         warning(department->id.span, "unused-department", "department '" + name + "' handles no item of bundle '" + b.id.text + "'");
       }
     }
-    if (auto bound = BundleBinder(*this, b, ctx).bind(singles)) doc_.bundles.push_back(std::move(*bound));
+    if (auto bound = BundleBinder(*this, b, ctx).bind()) doc_.bundles.push_back(std::move(*bound));
   }
 };
 

@@ -195,7 +195,8 @@ LifecycleModel lifecycle_of(const dsl::resolved::Lifecycle& resolved) {
   return model;
 }
 
-std::shared_ptr<dsl::Scope> copy_scope(const std::shared_ptr<dsl::Scope>& scope) {
+// The checker's scope, shared with the workflow (the compiled expressions were made against it).
+std::shared_ptr<dsl::Scope> scope_or_empty(const std::shared_ptr<dsl::Scope>& scope) {
   return scope ? scope : std::make_shared<dsl::Scope>();
 }
 
@@ -221,8 +222,8 @@ class WorkflowCompiler {
     wf_->version = static_cast<int>(Decimal::parse(bundle.version.text).value_or(Decimal::from_int(1)).units / Decimal::kScale);
     wf_->source_ref = SourceRef{rb.file, bundle.id.span};
     wf_->source_hash = normalised_hash(rb);
-    wf_->scope_ = copy_scope(rb.scope);
-    wf_->guard_scope_ = copy_scope(rb.guard_scope);
+    wf_->scope_ = scope_or_empty(rb.scope);
+    wf_->guard_scope_ = scope_or_empty(rb.guard_scope);
     wf_->promise = limit_of(rb.promise);
     if (rb.calendar) wf_->calendar = rb.calendar->declaration->id.text;
 
