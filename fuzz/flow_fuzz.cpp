@@ -12,7 +12,7 @@
 #include <onevisit/dsl/formatter.hpp>
 #include <onevisit/dsl/parser.hpp>
 #include <onevisit/dsl/program.hpp>
-#include <onevisit/engine/workflow.hpp>
+#include <onevisit/engine/compile.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -57,21 +57,10 @@ dsl::FileReader memory_reader() {
   };
 }
 
-bool has_error(const std::vector<dsl::Diagnostic>& diagnostics) {
-  return std::any_of(diagnostics.begin(), diagnostics.end(),
-                     [](const dsl::Diagnostic& d) { return d.severity == dsl::Severity::error; });
-}
-
 void check_and_compile(const std::string& text) {
-  const auto program = dsl::load_text("workflows/bundles/fuzz.flow", text, memory_reader());
-  auto diagnostics = program.diagnostics;
-  const auto checked = dsl::check(program);
-  diagnostics.insert(diagnostics.end(), checked.begin(), checked.end());
-  if (!has_error(diagnostics)) {
-    const auto compiled = engine::compile(program);
-    diagnostics.insert(diagnostics.end(), compiled.diagnostics.begin(), compiled.diagnostics.end());
-  }
-  const auto located = program.located(diagnostics);
+  // The one entry point: it compiles whatever bound, errors elsewhere or not.
+  const auto compiled = engine::check_and_compile(dsl::load_text("workflows/bundles/fuzz.flow", text, memory_reader()));
+  const auto& located = compiled ? compiled->diagnostics : compiled.error();
   for (const auto& d : located) (void)dsl::render_text(d);
   (void)dsl::render_json(located);
 }

@@ -8,6 +8,7 @@
 #include <onevisit/dsl/formatter.hpp>
 #include <onevisit/engine/calendar.hpp>
 #include <onevisit/engine/calendars.hpp>
+#include <onevisit/engine/compile.hpp>
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/graph_export.hpp>
@@ -33,27 +34,12 @@ using views::expand_flow_paths;
 
 namespace {
 
-// Loads, checks and (when the checker is satisfied) compiles and analyses: everything
-// `onevisit check` reports.
-struct Checked {
-  dsl::Program program;
-  std::vector<dsl::Diagnostic> diagnostics;
-  engine::CompileResult compiled;
-  bool has_errors() const {
-    return std::any_of(diagnostics.begin(), diagnostics.end(),
-                       [](const dsl::Diagnostic& d) { return d.severity == dsl::Severity::error; });
-  }
-};
+// Loads, checks, compiles and analyses through the one entry point (engine/compile.hpp):
+// everything `onevisit check` reports, and the workflows `graph` and `stats` read.
+using Checked = std::expected<engine::CompiledSet, std::vector<dsl::LocatedDiagnostic>>;
 
-Checked load_check_compile(const std::vector<std::string>& paths) {
-  Checked c;
-  c.program = dsl::load(paths, dsl::filesystem_reader());
-  c.diagnostics = c.program.diagnostics;
-  auto checked = dsl::check(c.program);
-  c.diagnostics.insert(c.diagnostics.end(), checked.begin(), checked.end());
-  c.compiled = engine::compile(c.program);
-  c.diagnostics.insert(c.diagnostics.end(), c.compiled.diagnostics.begin(), c.compiled.diagnostics.end());
-  return c;
+Checked load_check_compile(const std::vector<std::string>& paths, const engine::CheckOptions& options = {}) {
+  return engine::check_and_compile(dsl::load(paths, dsl::filesystem_reader()), options);
 }
 
 // The day a command counts from: --today when given, else the real date in the offices' time
@@ -66,14 +52,12 @@ std::expected<std::int64_t, std::string> today_from(const std::string& option) {
 }
 
 std::vector<dsl::LocatedDiagnostic> check_with_analysis(const std::vector<std::string>& paths, std::int64_t today_days) {
-  auto c = load_check_compile(paths);
-  const auto calendars = engine::calendar_coverage_warnings(c.program, c.compiled.workflows, today_days);
-  c.diagnostics.insert(c.diagnostics.end(), calendars.begin(), calendars.end());
-  return c.program.located(c.diagnostics);
+  auto c = load_check_compile(paths, engine::CheckOptions{today_days});
+  return c ? c->diagnostics : c.error();
 }
 
 void print_errors(const Checked& c, std::ostream& err) {
-  for (const auto& d : c.program.located(c.diagnostics)) {
+  for (const auto& d : c.error()) {
     if (d.diagnostic.severity == dsl::Severity::error) err << dsl::render_text(d);
   }
 }
@@ -185,10 +169,11 @@ int run_fmt(const FormatOptions& options, std::istream& in, std::ostream& out, s
 
 namespace {
 
-const engine::Workflow* pick_bundle(const Checked& c, const std::string& path, const std::string& bundle, std::ostream& err) {
+const engine::Workflow* pick_bundle(const engine::CompiledSet& c, const std::string& path, const std::string& bundle,
+                                    std::ostream& err) {
   std::vector<const engine::Workflow*> candidates;
-  const auto root = c.program.units.empty() ? std::string() : c.program.units.front().path;
-  for (const auto& wf : c.compiled.workflows) {
+  const auto root = c.program->units.empty() ? std::string() : c.program->units.front().path;
+  for (const auto& wf : c.workflows) {
     if (!bundle.empty() ? wf->bundle_id == bundle : wf->source_ref.file == root) candidates.push_back(wf.get());
   }
   if (candidates.size() == 1) return candidates.front();
@@ -248,14 +233,14 @@ std::expected<std::string, std::string> render_svg(const std::string& dot_text) 
 
 int run_graph(const GraphOptions& options, std::ostream& out, std::ostream& err) {
   const auto c = load_check_compile({options.path});
-  if (c.has_errors()) {
+  if (!c) {
     print_errors(c, err);
     return 1;
   }
   std::string dot, mermaid;
   if (!options.lifecycle.empty()) {
     const engine::LifecycleModel* found = nullptr;
-    for (const auto& wf : c.compiled.workflows) {
+    for (const auto& wf : c->workflows) {
       for (const auto& lc : wf->lifecycles) {
         if (lc.id == options.lifecycle) found = &lc;
       }
@@ -267,7 +252,7 @@ int run_graph(const GraphOptions& options, std::ostream& out, std::ostream& err)
     dot = engine::lifecycle_dot(*found);
     mermaid = engine::lifecycle_mermaid(*found);
   } else {
-    const auto* wf = pick_bundle(c, options.path, options.bundle, err);
+    const auto* wf = pick_bundle(*c, options.path, options.bundle, err);
     if (!wf) return 1;
     dot = engine::bundle_dot(*wf);
     mermaid = engine::bundle_mermaid(*wf);
@@ -296,15 +281,13 @@ int run_stats(const StatsOptions& options, std::ostream& out, std::ostream& err)
     return 2;
   }
   const auto c = load_check_compile(*paths);
-  if (c.has_errors()) {
+  if (!c) {
     print_errors(c, err);
     return 1;
   }
   std::vector<const engine::Workflow*> selected;
-  for (const auto& wf : c.compiled.workflows) {
-    const bool named_file = std::any_of(c.program.units.begin(), c.program.units.end(), [&](const dsl::SourceUnit& u) {
-      return u.is_root && u.path == wf->source_ref.file;
-    });
+  for (const auto& wf : c->workflows) {
+    const bool named_file = c->named(*wf);
     if (options.bundle.empty() ? named_file : wf->bundle_id == options.bundle) selected.push_back(wf.get());
   }
   if (selected.empty()) {

@@ -6,6 +6,8 @@
 #include <onevisit/dsl/program.hpp>
 
 #include <onevisit/dsl/expr.hpp>
+#include <onevisit/dsl/formatter.hpp>
+#include <onevisit/dsl/resolved.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -14,6 +16,7 @@
 #include <regex>
 #include <set>
 #include <unordered_map>
+#include <utility>
 
 namespace onevisit::dsl {
 namespace {
@@ -147,6 +150,78 @@ struct EffectiveItem {
   }
 };
 
+// The limits of an item placed in a bundle: the catalog's, then the `use` body's member by
+// member. A promised limit in the body (`limit` or `immediate`) replaces the catalog's promised
+// limit but keeps the catalog's statutory limit — also one written inside `limit ... statutory`
+// — unless the body states a statutory limit itself. The checker compares these and the
+// compiler runs them: there is no other merge.
+struct MergedLimits {
+  const Duration* promised = nullptr;   ///< none for an immediate item (0) or an item without one
+  bool immediate = false;
+  const Duration* statutory = nullptr;
+  const Duration* catalog_promised = nullptr;  ///< the catalog's own promised limit
+  bool catalog_immediate = false;
+  bool promised_from_site = false;
+  bool statutory_from_site = false;
+};
+
+MergedLimits merged_limits(const Item& site, const Item* catalog) {
+  MergedLimits out;
+  bool site_promised = false, site_statutory = false;
+  for (const auto& m : site.members) {
+    site_promised = site_promised || m.kind == ItemMemberKind::limit || m.kind == ItemMemberKind::immediate;
+    site_statutory = site_statutory || m.kind == ItemMemberKind::statutory || (m.kind == ItemMemberKind::limit && m.statutory);
+  }
+  const auto apply = [&](const ItemMember& m, bool from_site) {
+    switch (m.kind) {
+      case ItemMemberKind::limit:
+        out.promised = &*m.duration;
+        out.immediate = false;
+        out.promised_from_site = from_site;
+        if (m.statutory) {
+          out.statutory = &*m.statutory;
+          out.statutory_from_site = from_site;
+        }
+        break;
+      case ItemMemberKind::immediate:
+        out.promised = nullptr;
+        out.immediate = true;
+        out.promised_from_site = from_site;
+        break;
+      case ItemMemberKind::statutory:
+        out.statutory = &*m.duration;
+        out.statutory_from_site = from_site;
+        break;
+      default: break;
+    }
+  };
+  if (catalog) {
+    for (const auto& m : catalog->members) {
+      if (m.kind == ItemMemberKind::limit) out.catalog_promised = &*m.duration;
+      if (m.kind == ItemMemberKind::immediate) out.catalog_immediate = true;
+      const bool promised = m.kind == ItemMemberKind::limit || m.kind == ItemMemberKind::immediate;
+      if (promised && site_promised) {
+        if (m.kind == ItemMemberKind::limit && m.statutory && !site_statutory) out.statutory = &*m.statutory;
+        continue;
+      }
+      if (m.kind == ItemMemberKind::statutory && site_statutory) continue;
+      // A catalog `limit X statutory Y` under a body's own statutory limit keeps X only.
+      if (m.kind == ItemMemberKind::limit && site_statutory) {
+        out.promised = &*m.duration;
+        out.immediate = false;
+        continue;
+      }
+      apply(m, false);
+    }
+  }
+  for (const auto& m : site.members) apply(m, true);
+  if (!catalog) {
+    out.catalog_promised = out.promised;
+    out.catalog_immediate = out.immediate;
+  }
+  return out;
+}
+
 EffectiveItem effective(const Item& site, const Item* catalog, std::size_t catalog_unit) {
   EffectiveItem e{&site, catalog, catalog_unit, {}};
   std::set<ItemMemberKind> overridden;
@@ -170,16 +245,20 @@ class Checker {
  public:
   explicit Checker(const Program& program) : program_(program) {}
 
-  std::vector<Diagnostic> run() {
+  Bound run() {
     index_declarations();
+    bind_calendars();
     for (std::size_t u = 0; u < program_.units.size(); ++u) check_unit(u);
+    bind_lifecycles();
+    canonical_sources();
     // The same duplicate can be seen from several files; report each finding once.
     std::vector<Diagnostic> unique;
     std::set<std::tuple<std::string, std::uint32_t, std::uint32_t, std::string, std::string>> seen;
     for (auto& d : out_) {
       if (seen.emplace(d.file, d.span.begin, d.span.end, d.code, d.message).second) unique.push_back(std::move(d));
     }
-    return unique;
+    for (auto& d : follow_ons_) unique.push_back(std::move(d));
+    return Bound{std::move(unique), std::move(doc_)};
   }
 
  private:
@@ -188,6 +267,10 @@ class Checker {
   std::size_t unit_ = 0;
   Symbols symbols_;
   std::vector<char> visible_;  ///< units the current file sees
+  resolved::Document doc_;
+  std::map<const Expr*, CompiledExpression> compiled_;  ///< what the checks compiled, by expression
+  std::map<const Calendar*, resolved::Calendar*> calendar_refs_;
+  std::vector<Diagnostic> follow_ons_;  ///< not-compiled: after every other finding
 
   const std::string& file() const { return program_.units[unit_].path; }
 
@@ -382,6 +465,7 @@ class Checker {
     std::map<std::string, EffectiveItem, std::less<>> items;          ///< by local name
     std::map<std::string, std::string, std::less<>> item_by_catalog;  ///< catalog id -> local name
     std::set<std::string, std::less<>> field_names;
+    std::vector<resolved::Field> fields;  ///< in slot order
   };
 
   bool department_exists(std::string_view name, const BundleContext* ctx) const {
@@ -449,9 +533,9 @@ class Checker {
           if (!ctx) {
             error(o.span, "misplaced", "'when' on a material is only allowed inside a bundle, where the form's fields exist");
           } else {
-            with_sink([&](DiagnosticSink& sink) {
+            remember(*o.expr, with_sink([&](DiagnosticSink& sink) {
               return compile_expression_as(*o.expr, ctx->scope, ValueType::of(BaseType::boolean), "a material's condition", sink);
-            });
+            }));
           }
           break;
         case MaterialOptionKind::original:
@@ -523,9 +607,10 @@ class Checker {
     }
     check_limits(limit ? &*limit->duration : nullptr,
                  statutory ? (statutory->statutory ? &*statutory->statutory : &*statutory->duration) : nullptr,
-                 item.local_name().text, limit ? limit->span : Span{});
+                 item.local_name().text, limit ? limit->duration->span : Span{});
   }
 
+  // `at`: where to report, in the current file (the promised limit, or the `use` that merged it).
   void check_limits(const Duration* promised, const Duration* statutory, const std::string& item, Span at) {
     if (promised && amount_of(*promised) < 0) error(promised->span, "invalid-limit", "a limit cannot be negative");
     if (!promised || !statutory) return;
@@ -536,7 +621,7 @@ class Checker {
                             (promised->unit == TimeUnit::workday && statutory->unit == TimeUnit::day);
     if (!comparable) return;
     if (amount_of(*promised) > amount_of(*statutory)) {
-      error(at.end > at.begin ? promised->span : at, "limit-exceeds-statutory",
+      error(at, "limit-exceeds-statutory",
             "item '" + item + "' promises " + promised->amount.text + " " + std::string(unit_name(promised->unit)) +
                 ", more than its statutory limit of " + statutory->amount.text + " " +
                 std::string(unit_name(statutory->unit)) + " (the promised limit must not exceed the statutory one)");
@@ -703,9 +788,9 @@ class Checker {
                 break;
               case TransitionOptionKind::guard:
                 guarded = true;
-                with_sink([&](DiagnosticSink& sink) {
+                remember(*o.expr, with_sink([&](DiagnosticSink& sink) {
                   return compile_expression_as(*o.expr, scope, ValueType::of(BaseType::boolean), "a guard", sink);
-                });
+                }));
                 break;
               case TransitionOptionKind::requires_fields: break;
               case TransitionOptionKind::actions:
@@ -893,6 +978,7 @@ class Checker {
             auto compiled = with_sink([&](DiagnosticSink& sink) {
               return compile_expression_as(*o.expr, ctx.scope, type, "the default of '" + f.name.text + "'", sink);
             });
+            remember(*o.expr, compiled);
             if (compiled && !compiled->is_constant()) {
               // Defaults are filled before anything else is known, except today().
               bool uses_today = o.expr->kind == ExprKind::call && o.expr->text == "today";
@@ -916,6 +1002,7 @@ class Checker {
             auto compiled = with_sink([&](DiagnosticSink& sink) {
               return compile_expression_as(*o.expr, ctx.scope, type, "the bound of '" + f.name.text + "'", sink);
             });
+            remember(*o.expr, compiled);
             if (compiled && compiled->is_constant()) {
               (o.kind == FieldOptionKind::min ? min_value : max_value) = compiled->evaluate(Environment{});
             }
@@ -939,10 +1026,10 @@ class Checker {
             break;
           }
           case FieldOptionKind::when:
-            with_sink([&](DiagnosticSink& sink) {
+            remember(*o.expr, with_sink([&](DiagnosticSink& sink) {
               return compile_expression_as(*o.expr, ctx.scope, ValueType::of(BaseType::boolean),
                                            "the condition of '" + f.name.text + "'", sink);
-            });
+            }));
             break;
         }
       }
@@ -964,6 +1051,7 @@ class Checker {
     const auto compiled = with_sink([&](DiagnosticSink& sink) {
       return compile_expression_as(*m.condition, ctx.scope, ValueType::of(BaseType::boolean), "a check", sink);
     });
+    remember(*m.condition, compiled);
     if (compiled && compiled->referenced_slots().empty()) {
       error(m.condition->span, "check-reads-no-field",
             "this check reads no field of the form, so it would refuse every application or none; name the fields it compares");
@@ -1004,6 +1092,437 @@ class Checker {
     }
   }
 
+
+  // ------------------------------------------------------------------------------------
+  // Binding: the resolved document (resolved.hpp). Built from what the checks above looked
+  // up and compiled, so the compiler consumes exactly what was checked.
+
+  void remember(const Expr& e, const std::optional<CompiledExpression>& compiled) {
+    if (compiled) compiled_.insert_or_assign(&e, *compiled);
+  }
+  std::optional<CompiledExpression> compiled_of(const Expr& e) const {
+    const auto it = compiled_.find(&e);
+    return it == compiled_.end() ? std::nullopt : std::optional<CompiledExpression>(it->second);
+  }
+
+  // Only the view of `unit`, without reporting duplicates (build_symbols does that once).
+  void set_view(std::size_t unit) {
+    visible_.assign(program_.units.size(), 0);
+    for (const auto u : program_.visible_from(unit)) visible_[u] = 1;
+  }
+
+  // Every calendar, its includes resolved in its own file's view.
+  void bind_calendars() {
+    std::map<const Calendar*, resolved::Calendar*> by_node;
+    std::vector<std::size_t> units;
+    for (std::size_t u = 0; u < program_.units.size(); ++u) {
+      for (const auto& d : program_.units[u].file.declarations) {
+        if (d.kind != DeclarationKind::calendar) continue;
+        auto c = std::make_unique<resolved::Calendar>();
+        c->declaration = &*d.calendar;
+        c->file = program_.units[u].path;
+        by_node.emplace(&*d.calendar, c.get());
+        doc_.calendars.push_back(std::move(c));
+        units.push_back(u);
+      }
+    }
+    for (std::size_t i = 0; i < doc_.calendars.size(); ++i) {
+      auto& c = doc_.calendars[i];
+      set_view(units[i]);
+      for (const auto& m : c->declaration->members) {
+        if (m.kind != CalendarMemberKind::include) continue;
+        for (const auto& n : m.names) {
+          const auto* ref = symbols_.calendars.find(n.text);
+          c->includes.push_back(ref ? by_node.at(ref->node) : nullptr);
+        }
+      }
+    }
+    calendar_refs_ = std::move(by_node);
+  }
+
+  // States and transitions by reference; guards from `guard` (typed by the caller's scope).
+  // Transitions naming an unknown state are left out; `guards_ok` turns false when a guard
+  // did not compile (that transition then has none).
+  template <class Guard>
+  resolved::Lifecycle bind_lifecycle(const Lifecycle& l, const std::string& file, Guard&& guard, bool& guards_ok) {
+    resolved::Lifecycle out;
+    out.declaration = &l;
+    out.file = file;
+    std::map<std::string, std::size_t, std::less<>> index;
+    for (const auto& m : l.members) {
+      if (m.kind != LifecycleMemberKind::state || index.contains(m.name.text)) continue;
+      index.emplace(m.name.text, out.states.size());
+      if (!out.initial && std::count(m.flags.begin(), m.flags.end(), StateFlag::initial) > 0) out.initial = out.states.size();
+      out.states.push_back(&m);
+    }
+    std::map<std::string, std::string, std::less<>> titles;  // event -> the title given on any transition
+    for (const auto& m : l.members) {
+      if (m.kind == LifecycleMemberKind::transition && m.title) titles.emplace(m.name.text, m.title->value);
+    }
+    guards_ok = true;
+    for (const auto& m : l.members) {
+      if (m.kind != LifecycleMemberKind::transition) continue;
+      resolved::Transition t;
+      t.declaration = &m;
+      bool known = m.target && index.contains(m.target->text);
+      for (const auto& source : m.sources) known = known && index.contains(source.text);
+      if (!known) continue;
+      for (const auto& source : m.sources) t.sources.push_back(index.at(source.text));
+      t.target = index.at(m.target->text);
+      for (const auto& o : m.options) {
+        if (o.kind != TransitionOptionKind::guard) continue;
+        t.guard = guard(*o.expr);
+        t.guard_text = format_expression(*o.expr);
+        guards_ok = guards_ok && t.guard.has_value();
+      }
+      if (const auto title = titles.find(m.name.text); title != titles.end()) {
+        t.title = title->second;
+      } else {
+        const auto builtin = builtin_event_title(m.name.text);
+        t.title = builtin.empty() ? m.name.text : std::string(builtin);
+      }
+      out.transitions.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  // Every lifecycle declared, with the guards the lifecycle check compiled (form.* open):
+  // what the lifecycle analysis reads.
+  void bind_lifecycles() {
+    for (std::size_t u = 0; u < program_.units.size(); ++u) {
+      for (const auto& d : program_.units[u].file.declarations) {
+        if (d.kind != DeclarationKind::lifecycle) continue;
+        bool guards_ok = true;  // a guard that did not compile is reported already; the states are analysed anyway
+        doc_.lifecycles.push_back(
+            bind_lifecycle(*d.lifecycle, program_.units[u].path, [&](const Expr& e) { return compiled_of(e); }, guards_ok));
+      }
+    }
+  }
+
+  void canonical_sources() {
+    for (const auto& unit : program_.units) {
+      // Calendars are deployed and versioned on their own (a new year's holidays reach the
+      // running cases, docs/runtime.md): they are not part of a bundle version's identity.
+      File copy;
+      for (const auto& declaration : unit.file.declarations) {
+        if (!declaration.calendar) copy.declarations.push_back(declaration);
+      }
+      doc_.canonical_sources.push_back(format(copy, ""));
+    }
+  }
+
+  static std::optional<resolved::Duration> duration_of(const Duration* d) {
+    if (!d) return std::nullopt;
+    return resolved::Duration{Decimal::parse(d->amount.text).value_or(Decimal{}), d->unit};
+  }
+
+  // One bundle: every reference the checks above resolved, in the order the runtime model
+  // numbers them (departments, materials and lifecycles by first use). A reference that does
+  // not resolve leaves the bundle out, with a follow-on error that says so.
+  class BundleBinder {
+   public:
+    BundleBinder(Checker& checker, const Bundle& b, BundleContext& ctx) : c_(checker), ctx_(ctx) {
+      out_.declaration = &b;
+      out_.unit = c_.unit_;
+      out_.file = c_.file();
+      out_.source_units = c_.program_.visible_from(c_.unit_);
+    }
+
+    std::optional<resolved::Bundle> bind() {
+      const Bundle& b = *out_.declaration;
+      std::optional<std::string> default_lifecycle;
+      for (const auto& m : b.members) {
+        switch (m.kind) {
+          case BundleMemberKind::promise: out_.promise = duration_of(&*m.duration); break;
+          case BundleMemberKind::calendar:
+            if (const auto* ref = c_.symbols_.calendars.find(m.names[0].text)) {
+              out_.calendar = c_.calendar_refs_.at(ref->node);
+            } else {
+              fail("unknown calendar '" + m.names[0].text + "'");
+            }
+            break;
+          case BundleMemberKind::lifecycle: default_lifecycle = m.names[0].text; break;
+          default: break;
+        }
+      }
+      bind_fields();
+      bind_rules();
+      out_.guard_scope = guard_scope();
+      for (const auto& m : b.members) {
+        if (m.kind == BundleMemberKind::lead) out_.lead = department(m.names[0].text);
+      }
+      bind_items(default_lifecycle);
+      if (failure_) {
+        c_.follow_ons_.push_back(Diagnostic{out_.file, b.id.span, Severity::error, "not-compiled",
+                                            "bundle '" + b.id.text + "' cannot be compiled: " + *failure_, true});
+        return std::nullopt;
+      }
+      out_.scope = std::make_shared<Scope>(std::move(ctx_.scope));
+      return std::move(out_);
+    }
+
+   private:
+    Checker& c_;
+    BundleContext& ctx_;
+    resolved::Bundle out_;
+    std::optional<std::string> failure_;
+    std::map<std::string, std::size_t, std::less<>> departments_, materials_, lifecycles_;
+
+    void fail(std::string why) {
+      if (!failure_) failure_ = std::move(why);
+    }
+
+    std::optional<std::size_t> department(const std::string& name) {
+      if (const auto it = departments_.find(name); it != departments_.end()) return it->second;
+      resolved::Department d;
+      if (const auto local = ctx_.departments.find(name); local != ctx_.departments.end()) {
+        d = {local->second, out_.file};
+      } else if (const auto* ref = c_.symbols_.departments.find(name)) {
+        d = {ref->node, c_.program_.units[ref->unit].path};
+      } else {
+        fail("unknown department '" + name + "'");
+        return std::nullopt;
+      }
+      out_.departments.push_back(std::move(d));
+      return departments_[name] = out_.departments.size() - 1;
+    }
+
+    std::optional<std::size_t> material(const std::string& name) {
+      if (const auto it = materials_.find(name); it != materials_.end()) return it->second;
+      resolved::Material m;
+      if (const auto local = ctx_.materials.find(name); local != ctx_.materials.end()) {
+        m = {local->second, out_.file, {}, {}};
+      } else if (const auto* ref = c_.symbols_.materials.find(name)) {
+        m = {ref->node, c_.program_.units[ref->unit].path, {}, {}};
+      } else {
+        fail("'" + name + "' is neither a field nor a material it knows");
+        return std::nullopt;
+      }
+      for (const auto& o : m.declaration->options) {
+        if (o.kind != MaterialOptionKind::when) continue;
+        m.when = c_.compiled_of(*o.expr);
+        if (!m.when) fail("the condition of material '" + name + "' does not compile");
+      }
+      out_.materials.push_back(std::move(m));
+      return materials_[name] = out_.materials.size() - 1;
+    }
+
+    std::optional<std::size_t> lifecycle(const std::string& name) {
+      if (const auto it = lifecycles_.find(name); it != lifecycles_.end()) return it->second;
+      const auto* ref = c_.symbols_.lifecycles.find(name);
+      if (!ref) {
+        fail("unknown lifecycle '" + name + "'");
+        return std::nullopt;
+      }
+      const std::string& file = c_.program_.units[ref->unit].path;
+      const Lifecycle& l = *ref->node;
+      bool guards_ok = true;
+      auto bound = c_.bind_lifecycle(l, file, [&](const Expr& e) {
+        DiagnosticSink sink(file);
+        auto guard = compile_expression(e, *out_.guard_scope, sink);
+        for (auto& d : sink.take()) {
+          // The guard reads a form field this bundle does not have.
+          c_.out_.push_back(Diagnostic{file, d.span, Severity::error, d.code,
+                                       d.message + " (in a guard of lifecycle '" + l.id.text + "', used by bundle '" +
+                                           out_.declaration->id.text + "')"});
+        }
+        return guard;
+      }, guards_ok);
+      if (!guards_ok) {
+        fail("a guard of lifecycle '" + name + "' reads what its form does not have");
+        return std::nullopt;
+      }
+      if (!bound.initial || bound.transitions.size() != static_cast<std::size_t>(std::count_if(
+                                 l.members.begin(), l.members.end(),
+                                 [](const LifecycleMember& m) { return m.kind == LifecycleMemberKind::transition; }))) {
+        fail("lifecycle '" + name + "' names a state it does not declare, or has no initial state");
+        return std::nullopt;
+      }
+      out_.lifecycles.push_back(std::move(bound));
+      return lifecycles_[name] = out_.lifecycles.size() - 1;
+    }
+
+    void bind_fields() {
+      for (auto& f : ctx_.fields) {
+        for (const auto& o : f.declaration->options) {
+          switch (o.kind) {
+            case FieldOptionKind::required: f.required = true; break;
+            case FieldOptionKind::default_value: f.default_value = c_.compiled_of(*o.expr); break;
+            case FieldOptionKind::min: f.min = c_.compiled_of(*o.expr); break;
+            case FieldOptionKind::max: f.max = c_.compiled_of(*o.expr); break;
+            case FieldOptionKind::when: f.when = c_.compiled_of(*o.expr); break;
+            case FieldOptionKind::pattern: break;
+          }
+        }
+      }
+      out_.fields = ctx_.fields;
+    }
+
+    void bind_rules() {
+      for (const auto& m : out_.declaration->members) {
+        if (m.kind != BundleMemberKind::check) continue;
+        auto condition = c_.compiled_of(*m.condition);
+        if (!condition) {
+          fail("a check reads what the form does not have");
+          continue;
+        }
+        resolved::Rule rule{&m, std::move(*condition), format_expression(*m.condition), {}};
+        // The fields in the order they are written: names anywhere in the tree, depth first.
+        const auto visit = [&](const auto& self, const Expr& e) -> void {
+          if (e.kind == ExprKind::name) {
+            for (std::size_t f = 0; f < out_.fields.size(); ++f) {
+              if (out_.fields[f].declaration->name.text == e.text &&
+                  std::find(rule.fields.begin(), rule.fields.end(), f) == rule.fields.end()) {
+                rule.fields.push_back(f);
+              }
+            }
+          }
+          for (const auto& child : e.children) self(self, child);
+        };
+        visit(visit, *m.condition);
+        out_.rules.push_back(std::move(rule));
+      }
+    }
+
+    // The scope of lifecycle guards: the running item's figures, then the fields as form.*.
+    std::shared_ptr<Scope> guard_scope() const {
+      auto scope = std::make_shared<Scope>();
+      scope->add_namespace("materials", {{"complete", ValueType::of(BaseType::boolean)},
+                                         {"verified", ValueType::of(BaseType::boolean)},
+                                         {"pending", ValueType::of(BaseType::integer)}});
+      scope->add_namespace("item", {{"corrections", ValueType::of(BaseType::integer)},
+                                    {"elapsed", ValueType::of(BaseType::duration)},
+                                    {"remaining", ValueType::of(BaseType::duration)}});
+      std::vector<std::pair<std::string, ValueType>> members;
+      for (const auto& f : out_.fields) members.emplace_back(f.declaration->name.text, f.type);
+      scope->add_namespace("form", std::move(members));
+      return scope;
+    }
+
+    // The members of one declaration, applied over what came before (needs, produces, sends
+    // and specials replace the earlier list; the limits come from merged_limits).
+    void apply_members(resolved::Item& item, const std::vector<const ItemMember*>& members) {
+      bool needs_set = false, produces_set = false, sends_set = false, specials_set = false;
+      for (const auto* m : members) {
+        switch (m->kind) {
+          case ItemMemberKind::code: item.code = m->text->value; break;
+          case ItemMemberKind::kind: item.kind = m->names[0].text; break;
+          case ItemMemberKind::needs:
+            if (!std::exchange(needs_set, true)) item.needs.clear();
+            for (const auto& n : m->names) {
+              if (const auto i = material(n.text)) item.needs.push_back(*i);
+            }
+            break;
+          case ItemMemberKind::produces:
+            if (!std::exchange(produces_set, true)) item.produces.clear();
+            for (const auto& n : m->names) {
+              if (const auto i = material(n.text)) item.produces.push_back(*i);
+            }
+            break;
+          case ItemMemberKind::sends:
+            if (!std::exchange(sends_set, true)) item.sends.clear();
+            for (const auto& n : m->names) {
+              const auto field = std::find_if(out_.fields.begin(), out_.fields.end(),
+                                              [&](const resolved::Field& f) { return f.declaration->name.text == n.text; });
+              if (field != out_.fields.end()) {
+                item.sends.push_back({resolved::Sent::Kind::field, static_cast<std::size_t>(field - out_.fields.begin()), n.text});
+              } else if (const auto i = material(n.text)) {
+                item.sends.push_back({resolved::Sent::Kind::material, *i, n.text});
+              }
+            }
+            break;
+          case ItemMemberKind::special:
+            if (!std::exchange(specials_set, true)) item.specials.clear();
+            item.specials.push_back({m, *duration_of(&*m->duration)});
+            break;
+          case ItemMemberKind::tolerant: item.tolerant = true; break;
+          case ItemMemberKind::immediate:
+          case ItemMemberKind::limit:
+          case ItemMemberKind::statutory:
+          case ItemMemberKind::lifecycle: break;
+        }
+      }
+    }
+
+    void bind_items(const std::optional<std::string>& default_lifecycle) {
+      std::map<std::string, std::size_t, std::less<>> by_name;
+      std::vector<const EffectiveItem*> effective;
+      for (const auto& m : out_.declaration->members) {
+        if (m.kind != BundleMemberKind::item) continue;
+        const auto found = ctx_.items.find(m.item->local_name().text);
+        if (found == ctx_.items.end() || found->second.site != &*m.item) continue;  // a duplicate, reported
+        by_name.emplace(found->first, effective.size());
+        effective.push_back(&found->second);
+      }
+      out_.items.resize(effective.size());
+      for (std::size_t index = 0; index < effective.size(); ++index) {
+        const EffectiveItem& e = *effective[index];
+        const Item& site = *e.site;
+        resolved::Item& item = out_.items[index];
+        if (site.is_use && !e.catalog) {
+          fail("unknown catalog item '" + site.id.text + "'");
+          return;
+        }
+        const Item& definition = e.catalog ? *e.catalog : site;
+        item.site = &site;
+        item.catalog = e.catalog;
+        item.id = site.local_name().text;
+        item.catalog_id = site.id.text;
+        item.title = definition.title ? definition.title->value : definition.id.text;
+        const auto dept = department(definition.department->text);
+        if (!dept) return;
+        item.department = *dept;
+        // The catalog's members the body does not replace, then the body's.
+        std::vector<const ItemMember*> catalog_members, site_members;
+        for (const auto* m : e.members) {
+          const bool own = std::any_of(site.members.begin(), site.members.end(), [&](const ItemMember& x) { return &x == m; });
+          (own ? site_members : catalog_members).push_back(m);
+        }
+        apply_members(item, catalog_members);
+        apply_members(item, site_members);
+        const MergedLimits limits = merged_limits(site, e.catalog);
+        item.immediate = limits.immediate;
+        item.promised = limits.immediate ? std::optional<resolved::Duration>(resolved::Duration{Decimal{}, TimeUnit::workday})
+                                         : duration_of(limits.promised);
+        item.statutory = duration_of(limits.statutory);
+        item.catalog_promised = limits.catalog_immediate ? std::optional<resolved::Duration>(resolved::Duration{Decimal{}, TimeUnit::workday})
+                                                         : duration_of(limits.catalog_promised);
+        const ItemMember* own_lifecycle = e.find(ItemMemberKind::lifecycle);
+        const std::optional<std::string> lifecycle_name = own_lifecycle ? own_lifecycle->names[0].text : default_lifecycle;
+        if (!lifecycle_name) {
+          fail("item '" + item.id + "' runs no lifecycle");
+          return;
+        }
+        const auto lc = lifecycle(*lifecycle_name);
+        if (!lc) return;
+        item.lifecycle = *lc;
+        for (const auto& a : site.after) {
+          const auto it = by_name.find(a.text);
+          if (it == by_name.end() || it->second == index) {
+            fail("item '" + item.id + "' comes after '" + a.text + "', which is not another item of it");
+            return;
+          }
+          item.after.push_back(it->second);
+        }
+        if (site.when) {
+          item.when = c_.compiled_of(*site.when);
+          if (!item.when) fail("the condition of item '" + item.id + "' does not compile");
+        }
+      }
+      // `produced_by` names an item of the bundle, by its name here or the catalog item it uses.
+      for (auto& m : out_.materials) {
+        for (const auto& o : m.declaration->options) {
+          if (o.kind != MaterialOptionKind::produced_by || o.names.empty()) continue;
+          std::string name = o.names[0].text;
+          if (const auto it = ctx_.item_by_catalog.find(name); it != ctx_.item_by_catalog.end() && !by_name.contains(name)) {
+            name = it->second;
+          }
+          if (const auto it = by_name.find(name); it != by_name.end()) m.producer = it->second;
+        }
+      }
+    }
+  };
+
   void check_bundle(const Bundle& b) {
     BundleContext ctx;
     ctx.bundle = &b;
@@ -1043,7 +1562,12 @@ class Checker {
           continue;
         }
         ctx.field_names.insert(f.name.text);
-        ctx.scope.add_variable(f.name.text, ValueType::from_ast(f.type));
+        resolved::Field field;
+        field.declaration = &f;
+        field.situation = m.kind == BundleMemberKind::situation;
+        field.type = ValueType::from_ast(f.type);
+        field.slot = ctx.scope.add_variable(f.name.text, field.type);
+        ctx.fields.push_back(std::move(field));
       }
     }
     // Decisions: top-level ones are callable, bundle ones see the fields.
@@ -1200,9 +1724,9 @@ class Checker {
         }
       }
       if (it.when) {
-        with_sink([&](DiagnosticSink& sink) {
+        remember(*it.when, with_sink([&](DiagnosticSink& sink) {
           return compile_expression_as(*it.when, ctx.scope, ValueType::of(BaseType::boolean), "an item's condition", sink);
-        });
+        }));
       }
       check_item_members(it, &ctx);
       if (e.catalog) {
@@ -1215,23 +1739,16 @@ class Checker {
             check_sends(member->names, ctx, &it);
           }
         }
-        const ItemMember* limit = e.find(ItemMemberKind::limit);
-        // The statutory limit may sit in a `statutory` member or inside `limit ... statutory`,
-        // on this site or in the catalog; the site's wins.
-        auto statutory_of = [](const std::vector<ItemMember>& members) -> const Duration* {
-          for (const auto& x : members) {
-            if (x.kind == ItemMemberKind::statutory) return &*x.duration;
-            if (x.kind == ItemMemberKind::limit && x.statutory) return &*x.statutory;
-          }
-          return nullptr;
-        };
-        const Duration* statutory_duration = statutory_of(it.members);
-        if (!statutory_duration) statutory_duration = statutory_of(e.catalog->members);
-        // Only re-check when this site overrides one side (the catalog checked its own pair).
+        // Only re-check when this site overrides one side (the catalog checked its own pair),
+        // on the limits the compiler will run: one merge (merged_limits) for both.
         const bool overrides = std::any_of(it.members.begin(), it.members.end(), [](const ItemMember& x) {
           return x.kind == ItemMemberKind::limit || x.kind == ItemMemberKind::statutory;
         });
-        if (overrides) check_limits(limit ? &*limit->duration : nullptr, statutory_duration, it.local_name().text, it.id.span);
+        const MergedLimits limits = merged_limits(it, e.catalog);
+        if (overrides) {
+          check_limits(limits.promised, limits.statutory, it.local_name().text,
+                       limits.promised_from_site ? limits.promised->span : it.id.span);
+        }
       }
       if (!has_default_lifecycle && !e.find(ItemMemberKind::lifecycle)) {
         error(it.local_name().span, "no-lifecycle", "item '" + it.local_name().text +
@@ -1249,11 +1766,18 @@ class Checker {
         warning(department->id.span, "unused-department", "department '" + name + "' handles no item of bundle '" + b.id.text + "'");
       }
     }
+    if (auto bound = BundleBinder(*this, b, ctx).bind()) doc_.bundles.push_back(std::move(*bound));
   }
 };
 
 }  // namespace
 
-std::vector<Diagnostic> check(const Program& program) { return Checker(program).run(); }
+Bound bind(const Program& program) { return Checker(program).run(); }
+
+std::vector<Diagnostic> check(const Program& program) {
+  auto diagnostics = bind(program).diagnostics;
+  std::erase_if(diagnostics, [](const Diagnostic& d) { return d.follow_on; });
+  return diagnostics;
+}
 
 }  // namespace onevisit::dsl

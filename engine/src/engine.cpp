@@ -4,6 +4,7 @@
 #include <onevisit/dsl/identifiers.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
 #include <onevisit/engine/calendars.hpp>
+#include <onevisit/engine/compile.hpp>
 #include <onevisit/engine/figures.hpp>
 
 #include <onevisit/engine/formats.hpp>
@@ -380,7 +381,7 @@ std::expected<void, EngineError> Engine::load_deployed() {
       if (text.is_string()) files[std::string(path)] = std::string(text.as_string());
     }
     const std::string root(root_json->as_string());
-    const auto program = dsl::load({root}, [&files](const std::string& path, std::string& error) -> std::optional<std::string> {
+    auto program = dsl::load({root}, [&files](const std::string& path, std::string& error) -> std::optional<std::string> {
       const auto it = files.find(path);
       if (it == files.end()) {
         error = "not in the stored source";
@@ -388,15 +389,16 @@ std::expected<void, EngineError> Engine::load_deployed() {
       }
       return it->second;
     });
-    auto compiled = compile(program);
+    // Through the same checks as a deploy: a stored source that no longer checks (the language
+    // grew stricter) is refused here too, never run half-checked.
+    const auto compiled = check_and_compile(std::move(program));
     bool found = false;
-    for (const auto& wf : compiled.workflows) {
+    for (std::size_t i = 0; compiled && i < compiled->workflows.size(); ++i) {
+      const auto& wf = compiled->workflows[i];
       if (wf->bundle_id != d.bundle_id || wf->version != d.version) continue;
-      auto calendar = build_calendar(program, *wf);
-      if (!calendar) return std::unexpected(make_error(EngineError::Kind::invalid_workflow, calendar.error()));
       std::unique_lock lock(workflows_mutex_);
       workflows_[{wf->bundle_id, wf->version}] = wf;
-      calendars_[{wf->bundle_id, wf->version}] = std::make_shared<const WorkCalendar>(std::move(*calendar));
+      calendars_[{wf->bundle_id, wf->version}] = compiled->calendars[i];
       found = true;
     }
     if (!found) {
@@ -424,25 +426,22 @@ std::expected<DeployReport, EngineError> Engine::deploy_sources(const std::map<s
                         true);
 }
 
-std::expected<DeployReport, EngineError> Engine::deploy_program(const dsl::Program& program, bool persist) {
-  std::vector<dsl::Diagnostic> all = program.diagnostics;
-  for (auto& d : dsl::check(program)) all.push_back(std::move(d));
-  auto compiled = compile(program);
-  for (auto& d : compiled.diagnostics) all.push_back(d);
-  auto located = program.located(all);
-  const bool errors = std::any_of(located.begin(), located.end(), [](const auto& d) { return d.diagnostic.severity == dsl::Severity::error; });
-  if (errors) {
+std::expected<DeployReport, EngineError> Engine::deploy_program(dsl::Program loaded, bool persist) {
+  // The same entry point as `onevisit check`: the same diagnostics, calendar warnings included.
+  auto compiled = check_and_compile(std::move(loaded), CheckOptions{day_of(now() / 60'000), kCalendarWarningDays});
+  if (!compiled) {
     EngineError e = make_error(EngineError::Kind::invalid_workflow, "the workflow files have errors; nothing was deployed");
-    e.diagnostics = std::move(located);
+    e.diagnostics = std::move(compiled.error());
     return std::unexpected(std::move(e));
   }
+  const dsl::Program& program = *compiled->program;
   DeployReport report;
-  report.warnings = std::move(located);
+  report.warnings = compiled->diagnostics;
   // Refuse before writing anything when a version would change meaning.
   auto existing = store_->list_workflows();
   if (!existing) return std::unexpected(EngineError::from(existing.error()));
-  for (const auto& wf : compiled.workflows) {
-    if (!program.units[*program.find(wf->source_ref.file)].is_root) continue;
+  for (const auto& wf : compiled->workflows) {
+    if (!compiled->named(*wf)) continue;
     for (const auto& d : *existing) {
       if (d.bundle_id == wf->bundle_id && d.version == wf->version && d.source_hash != wf->source_hash) {
         return std::unexpected(make_error(EngineError::Kind::invalid_workflow,
@@ -451,11 +450,10 @@ std::expected<DeployReport, EngineError> Engine::deploy_program(const dsl::Progr
       }
     }
   }
-  std::vector<std::shared_ptr<const Workflow>> deployed;
-  for (const auto& wf : compiled.workflows) {
-    if (!program.units[*program.find(wf->source_ref.file)].is_root) continue;  // only bundles of the named files
-    auto calendar = build_calendar(program, *wf);
-    if (!calendar) return std::unexpected(make_error(EngineError::Kind::invalid_workflow, calendar.error()));
+  std::vector<std::pair<std::shared_ptr<const Workflow>, std::shared_ptr<const WorkCalendar>>> deployed;
+  for (std::size_t i = 0; i < compiled->workflows.size(); ++i) {
+    const auto& wf = compiled->workflows[i];
+    if (!compiled->named(*wf)) continue;  // only bundles of the named files
     bool fresh = true;
     if (persist) {
       auto stored = store_->deploy(DeployedWorkflow{wf->bundle_id, wf->version, wf->source_hash, source_bundle(program, *wf), now(), 0});
@@ -466,11 +464,11 @@ std::expected<DeployReport, EngineError> Engine::deploy_program(const dsl::Progr
       std::unique_lock lock(workflows_mutex_);
       if (fresh || !workflows_.contains({wf->bundle_id, wf->version})) {
         workflows_[{wf->bundle_id, wf->version}] = wf;
-        calendars_[{wf->bundle_id, wf->version}] = std::make_shared<const WorkCalendar>(std::move(*calendar));
+        calendars_[{wf->bundle_id, wf->version}] = compiled->calendars[i];
       }
     }
     report.bundles.push_back({wf->bundle_id, wf->version, wf->source_hash, fresh});
-    deployed.push_back(wf);
+    deployed.emplace_back(wf, compiled->calendars[i]);
     spdlog::info("deployed {} v{} ({})", wf->bundle_id, wf->version, fresh ? "new" : "unchanged");
   }
   if (persist) {
@@ -530,17 +528,19 @@ int Engine::latest_calendar_version(const Workflow& wf) const {
 }
 
 std::expected<std::vector<DeployReport::CalendarEntry>, EngineError> Engine::deploy_calendars(
-    const dsl::Program& program, const std::vector<std::shared_ptr<const Workflow>>& deployed) {
+    const dsl::Program& program, const std::vector<std::pair<std::shared_ptr<const Workflow>, std::shared_ptr<const WorkCalendar>>>& deployed) {
   std::vector<DeployReport::CalendarEntry> entries;
-  std::set<std::string> names;
-  for (const auto& wf : deployed) {
-    if (!wf->calendar.empty()) names.insert(wf->calendar);
+  std::map<std::string, std::shared_ptr<const WorkCalendar>> named;
+  for (const auto& [wf, calendar] : deployed) {
+    if (!wf->calendar.empty()) named.emplace(wf->calendar, calendar);
   }
-  for (const auto& name : names) {
+  for (const auto& [name, compiled_calendar] : named) {
     auto definition = calendar_definition(program, name);
     if (!definition) return std::unexpected(make_error(EngineError::Kind::invalid_workflow, definition.error()));
-    auto built = calendar_from_source(definition->source);  // what a restart will load: built the same way now
-    if (!built) return std::unexpected(make_error(EngineError::Kind::invalid_workflow, built.error()));
+    // What a restart will load is built from the stored definition: it must build now.
+    if (auto reloaded = calendar_from_source(definition->source); !reloaded) {
+      return std::unexpected(make_error(EngineError::Kind::invalid_workflow, reloaded.error()));
+    }
     // The latest stored version of this calendar (another node may have deployed since).
     auto stored = store_->list_workflows();
     if (!stored) return std::unexpected(EngineError::from(stored.error()));
@@ -557,7 +557,7 @@ std::expected<std::vector<DeployReport::CalendarEntry>, EngineError> Engine::dep
       entry.new_version = true;
       spdlog::info("calendar {} version {} deployed ({})", name, entry.version, definition->title);
     }
-    auto calendar = std::make_shared<const WorkCalendar>(std::move(built->first));
+    const auto& calendar = compiled_calendar;
     {
       std::unique_lock lock(workflows_mutex_);
       if (!calendar_versions_.contains({name, entry.version})) calendar_versions_[{name, entry.version}] = calendar;

@@ -278,3 +278,93 @@ TEST_CASE("checker: a bundle's check is a bool over the form's fields with a mes
   d = with("check capitl > 0 \"注册资本应大于0\"");
   CHECK(describe(d).find("did you mean 'capital'?") != std::string::npos);
 }
+
+// Issue 13, one semantic front end. The checker merged a `use` with its catalog item in one
+// way and the compiler in another; the checker's statutory re-check then reported a body's
+// statutory limit below the catalog's promise at the catalog's span read in the bundle's file
+// (main.flow:6:1, a place that is not the item). The one merge (merged_limits) reports it at
+// the `use`, and it is the merge the compiler runs.
+TEST_CASE("checker: a use whose statutory limit falls below the catalog's promise is reported at the use", "[checker][limits]") {
+  const std::string catalog =
+      "department market \"市场监管局\"\n"
+      "lifecycle simple { state a \"待办\" initial; state b \"已办结\" final; on accept: a -> b by clerk }\n"
+      "item reg \"登记\" by market { limit 3 workdays statutory 10 workdays }\n";
+  const auto bundle = [](const std::string& body) {
+    return "import \"cat.flow\"\nbundle b \"测试\" version 1 {\n  promise 20 workdays; lifecycle simple\n  use reg { " +
+           body + " }\n}\n";
+  };
+  auto d = check_files({{"main.flow", bundle("statutory 2 workdays")}, {"cat.flow", catalog}});
+  INFO(describe(d));
+  const auto found = std::find_if(d.begin(), d.end(), [](const LocatedDiagnostic& x) { return x.diagnostic.code == "limit-exceeds-statutory"; });
+  REQUIRE(found != d.end());
+  CHECK(found->diagnostic.file == "main.flow");
+  CHECK(found->start.line == 4);
+  CHECK(found->start.column == 7);  // the catalog item the `use` places
+  CHECK(found->diagnostic.message ==
+        "item 'reg' promises 3 workdays, more than its statutory limit of 2 workdays (the promised limit must not exceed the statutory one)");
+  // The body's own promise above the catalog's statutory limit: at the body's limit.
+  d = check_files({{"main.flow", bundle("limit 12 workdays")}, {"cat.flow", catalog}});
+  const auto own = std::find_if(d.begin(), d.end(), [](const LocatedDiagnostic& x) { return x.diagnostic.code == "limit-exceeds-statutory"; });
+  REQUIRE(own != d.end());
+  CHECK(own->start.line == 4);
+  CHECK(own->start.column == 19);
+  // A statutory limit raised in the body, and a promise lowered under the catalog's: fine.
+  CHECK(!has_code(check_files({{"main.flow", bundle("statutory 12 workdays")}, {"cat.flow", catalog}}), "limit-exceeds-statutory"));
+  CHECK(!has_code(check_files({{"main.flow", bundle("limit 5 workdays statutory 8 workdays")}, {"cat.flow", catalog}}),
+                  "limit-exceeds-statutory"));
+}
+
+// Issue 13: the checker compiled a lifecycle's guards against a form that accepts any field, the
+// compiler against the bundle's own form, so a guard reading a field the bundle lacks passed the
+// checker and the compiler dropped the bundle. The checker binds guards per bundle now.
+TEST_CASE("checker: a guard reading a field the bundle's form lacks is the checker's error", "[checker][bind]") {
+  const std::string text =
+      "department market \"市场监管局\"\n"
+      "lifecycle simple { state a \"待办\" initial; state b \"已办结\" final\n"
+      "  on accept: a -> b by clerk when form.capital > 0 }\n"
+      "bundle b \"测试\" version 1 {\n  promise 2 workdays; lifecycle simple\n  form { name: text }\n"
+      "  item x \"事项\" by market { limit 1 workday }\n}\n";
+  const auto d = check_text(text);
+  INFO(describe(d));
+  CHECK(describe(d).find("main.flow:3:35: error[unknown-name]: 'form' has no member 'capital'") != std::string::npos);
+  CHECK(describe(d).find("(in a guard of lifecycle 'simple', used by bundle 'b')") != std::string::npos);
+  // With the field, the same lifecycle binds, and the bundle is in the resolved document.
+  const auto program = load_text("main.flow", replace(text, "name: text", "name: text; capital: money"), memory_reader({}));
+  const auto bound = bind(program);
+  CHECK(error_count(program.located(bound.diagnostics)) == 0);
+  REQUIRE(bound.document.bundles.size() == 1);
+  const auto& b = bound.document.bundles[0];
+  REQUIRE(b.items.size() == 1);
+  CHECK(b.departments.at(b.items[0].department).declaration->id.text == "market");
+  CHECK(b.lifecycles.at(b.items[0].lifecycle).transitions.at(0).guard.has_value());
+}
+
+// Bind once: a bundle that does not resolve is left out of the document with a follow-on error
+// that names the bundle (never a silent drop), and everything else is in it.
+TEST_CASE("bind: every bundle is in the resolved document or has a not-compiled error after its cause", "[checker][bind]") {
+  const std::string text =
+      "department market \"市场监管局\"\n"
+      "lifecycle simple { state a \"待办\" initial; state b \"已办结\" final; on accept: a -> b by clerk }\n"
+      "bundle good \"好\" version 1 {\n  promise 2 workdays; lifecycle simple\n  item x \"事项\" by market { limit 1 workday }\n}\n"
+      "bundle bad \"坏\" version 1 {\n  promise 2 workdays; lifecycle simple\n  item x \"事项\" by nobody { limit 1 workday }\n}\n";
+  const auto program = load_text("main.flow", text, memory_reader({}));
+  const auto bound = bind(program);
+  REQUIRE(bound.document.bundles.size() == 1);
+  CHECK(bound.document.bundles[0].declaration->id.text == "good");
+  const auto located = program.located(bound.diagnostics);
+  INFO(describe(located));
+  REQUIRE(located.size() >= 2);
+  CHECK(located.back().diagnostic.code == "not-compiled");
+  CHECK(located.back().diagnostic.message == "bundle 'bad' cannot be compiled: unknown department 'nobody'");
+  // check() keeps the checker's own findings only.
+  CHECK(!has_code(program.located(check(program)), "not-compiled"));
+  // Every bundle in workflows/ resolves.
+  std::vector<std::string> paths;
+  for (const auto& f : workflow_files()) paths.push_back(f.string());
+  const auto all = load(paths, filesystem_reader());
+  std::size_t declared = 0;
+  for (const auto& unit : all.units) {
+    for (const auto& d : unit.file.declarations) declared += d.kind == ast::DeclarationKind::bundle;
+  }
+  CHECK(bind(all).document.bundles.size() == declared);
+}

@@ -111,7 +111,7 @@ void happy_path(const std::string& bundle) {
       const auto& limit = wf.items[i].promised;
       // The limit counts from acceptance (the clock's start), not from activation.
       const std::int64_t started_day = v.state.items[i].clock_started_at / kMinuteMs / kMinutesPerDay;
-      if (limit && limit->unit == dsl::ast::TimeUnit::workday && limit->amount >= dsl::Decimal::from_int(3) &&
+      if (limit && limit->unit == dsl::TimeUnit::workday && limit->amount >= dsl::Decimal::from_int(3) &&
           started_day < kNationalDayEnd - 7) {
         CHECK(due_day > kNationalDayEnd);
       }

@@ -5,6 +5,7 @@
 
 #include <onevisit/dsl/expr.hpp>
 #include <onevisit/dsl/parser.hpp>
+#include <onevisit/dsl/resolved.hpp>
 #include <onevisit/engine/calendar.hpp>
 
 #include <chrono>
@@ -50,7 +51,8 @@ std::string read_text(const std::string& path) {
   return buffer.str();
 }
 
-/// Parsed files and the calendars they declare, looked up by name as the engine will.
+/// Parsed files and the calendars they declare, each include bound to the calendar of that
+/// name in any of the files (what the checker resolves in a file's view).
 class Library {
  public:
   void add_text(std::string_view text, std::string_view name) {
@@ -64,16 +66,23 @@ class Library {
   void add_file(const std::string& relative) {
     add_text(read_text(std::string(ONEVISIT_SOURCE_DIR) + "/" + relative), relative);
   }
-  WorkCalendar::Lookup lookup() const {
-    return [this](std::string_view name) -> const dsl::ast::Calendar* {
-      const auto it = calendars_.find(name);
-      return it == calendars_.end() ? nullptr : it->second;
-    };
-  }
   std::expected<WorkCalendar, std::string> build(std::string_view name) const {
-    const auto it = calendars_.find(name);
-    REQUIRE(it != calendars_.end());
-    return WorkCalendar::from_ast(*it->second, lookup());
+    std::map<std::string, std::unique_ptr<dsl::resolved::Calendar>, std::less<>> bound;
+    for (const auto& [id, declaration] : calendars_) {
+      bound[id] = std::make_unique<dsl::resolved::Calendar>(dsl::resolved::Calendar{declaration, "", {}});
+    }
+    for (auto& [id, calendar] : bound) {
+      for (const auto& m : calendar->declaration->members) {
+        if (m.kind != dsl::ast::CalendarMemberKind::include) continue;
+        for (const auto& n : m.names) {
+          const auto it = bound.find(n.text);
+          calendar->includes.push_back(it == bound.end() ? nullptr : it->second.get());
+        }
+      }
+    }
+    const auto it = bound.find(name);
+    REQUIRE(it != bound.end());
+    return WorkCalendar::from_declaration(*it->second);
   }
 
  private:
@@ -383,13 +392,13 @@ TEST_CASE("calendar: include cycles, unknown includes and bad declarations are e
   weekend.kind = dsl::ast::CalendarMemberKind::weekend;
   weekend.names.push_back({"funday", {}});
   odd.members.push_back(weekend);
-  const WorkCalendar::Lookup none;  // empty: every include is unknown
-  CHECK_THAT(WorkCalendar::from_ast(odd, none).error(), Catch::Contains("'funday' is not a day of the week"));
+  const dsl::resolved::Calendar unbound{&odd, "", {}};  // no includes resolved: every include is unknown
+  CHECK_THAT(WorkCalendar::from_declaration(unbound).error(), Catch::Contains("'funday' is not a day of the week"));
   odd.members[0].kind = dsl::ast::CalendarMemberKind::holiday;
   odd.members[0].from = dsl::ast::Date{2026, 2, 30, {}};
-  CHECK_THAT(WorkCalendar::from_ast(odd, none).error(), Catch::Contains("is not a date"));
+  CHECK_THAT(WorkCalendar::from_declaration(unbound).error(), Catch::Contains("is not a date"));
   odd.members[0].kind = dsl::ast::CalendarMemberKind::include;
-  CHECK_THAT(WorkCalendar::from_ast(odd, none).error(),
+  CHECK_THAT(WorkCalendar::from_declaration(unbound).error(),
              Catch::Contains("includes unknown calendar 'funday'"));
 
   // A long include chain is fine; one past the nesting limit is refused.

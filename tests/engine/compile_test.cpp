@@ -2,6 +2,7 @@
 
 #include <onevisit/dsl/expr.hpp>
 #include <onevisit/engine/calendar.hpp>
+#include <onevisit/engine/compile.hpp>
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/graph_export.hpp>
@@ -10,6 +11,7 @@
 #include "cli/commands.hpp"
 
 #include "../test_support.hpp"
+#include "engine_support.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -57,36 +59,40 @@ bundle startup "企业开办" version 1 {
 }
 )";
 
-struct Compiled {
-  dsl::Program program;
-  std::vector<dsl::LocatedDiagnostic> check;
-  CompileResult result;
-};
+dsl::Program load_main(const std::string& text) { return dsl::load_text("main.flow", text, testing::memory_reader({})); }
 
-Compiled compile_text(const std::string& text) {
-  Compiled c;
-  c.program = dsl::load_text("main.flow", text, testing::memory_reader({}));
-  std::vector<dsl::Diagnostic> all = c.program.diagnostics;
-  for (auto& d : dsl::check(c.program)) all.push_back(d);
-  c.check = c.program.located(all);
-  c.result = compile(c.program);
-  return c;
+// Through the one entry point; the test fails on any error.
+CompiledSet compile_text(const std::string& text) {
+  auto c = check_and_compile(load_main(text));
+  INFO(describe(c ? c->diagnostics : c.error()));
+  REQUIRE(c);
+  return std::move(*c);
 }
 
+// What the analysis adds to the checker's findings, for a text the checker accepts: every
+// diagnostic of check_and_compile that dsl::check does not report.
 std::vector<dsl::LocatedDiagnostic> findings(const std::string& text) {
-  auto c = compile_text(text);
-  INFO(describe(c.check));
-  REQUIRE(testing::error_count(c.check) == 0);
-  return c.program.located(c.result.diagnostics);
+  const auto program = load_main(text);
+  const auto checked = program.located(dsl::check(program));
+  INFO(describe(checked));
+  REQUIRE(testing::error_count(checked) == 0);
+  const auto c = check_and_compile(load_main(text));
+  std::vector<dsl::LocatedDiagnostic> out;
+  for (const auto& d : c ? c->diagnostics : c.error()) {
+    const bool checker = std::any_of(checked.begin(), checked.end(), [&](const dsl::LocatedDiagnostic& x) {
+      return x.diagnostic.code == d.diagnostic.code && x.diagnostic.message == d.diagnostic.message;
+    });
+    if (!checker) out.push_back(d);
+  }
+  return out;
 }
 
 }  // namespace
 
 TEST_CASE("compile: the model of a small bundle", "[compile]") {
   auto c = compile_text(kBundle);
-  REQUIRE(c.result.ok());
-  REQUIRE(c.result.workflows.size() == 1);
-  const Workflow& wf = *c.result.workflows[0];
+  REQUIRE(c.workflows.size() == 1);
+  const Workflow& wf = *c.workflows[0];
   CHECK(wf.bundle_id == "startup");
   CHECK(wf.version == 1);
   CHECK(wf.source_hash.size() == 64);
@@ -116,8 +122,8 @@ TEST_CASE("compile: identity ignores layout and comments, not content", "[compil
   const auto a = compile_text(kBundle);
   const auto b = compile_text("# a comment\n" + replace(kBundle, "promise 3 workdays;", "promise   3 workdays\n"));
   const auto c = compile_text(replace(kBundle, "promise 3 workdays;", "promise 4 workdays;"));
-  CHECK(a.result.workflows[0]->source_hash == b.result.workflows[0]->source_hash);
-  CHECK(a.result.workflows[0]->source_hash != c.result.workflows[0]->source_hash);
+  CHECK(a.workflows[0]->source_hash == b.workflows[0]->source_hash);
+  CHECK(a.workflows[0]->source_hash != c.workflows[0]->source_hash);
 }
 
 TEST_CASE("analysis: unreachable, dead-end and exiting final states", "[analysis]") {
@@ -137,8 +143,11 @@ TEST_CASE("analysis: guards that can never hold", "[analysis]") {
   REQUIRE(testing::has_code(d, "guard-never-holds"));
   CHECK(findings(replace(kBundle, "when materials.verified", "when 1 < 2")).empty());
   // A guard reading a form field this bundle does not have.
-  d = findings(replace(kBundle, "when materials.verified", "when form.capital > 0"));
-  CHECK(describe(d).find("'form' has no member 'capital'") != std::string::npos);
+  // A guard reading a form field this bundle does not have: the front end says so (it binds
+  // the guard against the bundle's form), and the bundle is not compiled.
+  const auto checked = testing::check_text(replace(kBundle, "when materials.verified", "when form.capital > 0"));
+  CHECK(describe(checked).find("'form' has no member 'capital' (in a guard of lifecycle 'standard', used by bundle 'startup')") !=
+        std::string::npos);
   CHECK(findings(replace(kBundle, "when materials.verified", "when form.needs_seal")).empty());
 }
 
@@ -183,7 +192,7 @@ TEST_CASE("analysis: a critical path longer than the promise", "[analysis]") {
 
 TEST_CASE("figures: counted by hand", "[figures]") {
   auto c = compile_text(kBundle);
-  const Workflow& wf = *c.result.workflows[0];
+  const Workflow& wf = *c.workflows[0];
   // All three items: needs 3 + 2 + 3 = 8 separately; bundled: id_card (e-license) and
   // license (produced inside) drop out, leaving articles and lease = 2. Three departments,
   // so three trips separately; lease must be shown in the original, so one window visit.
@@ -220,7 +229,7 @@ TEST_CASE("figures: counted by hand", "[figures]") {
 
 TEST_CASE("graph: DOT that Graphviz accepts, Mermaid text", "[graph]") {
   auto c = compile_text(kBundle);
-  const Workflow& wf = *c.result.workflows[0];
+  const Workflow& wf = *c.workflows[0];
   const auto dot = bundle_dot(wf);
   CHECK(dot.find("subgraph cluster_0") != std::string::npos);
   CHECK(dot.find("市场监管局") != std::string::npos);
@@ -289,8 +298,8 @@ TEST_CASE("compile: a use body replaces the catalog's members of the same kind",
   text = replace(text, "produces license }", "produces license; sends company_name, nowhere }");
   auto c = compile_text(text);
   // The checker does not object to the catalog's sends when they are replaced...
-  REQUIRE(c.result.workflows.size() == 1);  // ...and the bundle is not dropped.
-  const Workflow& wf = *c.result.workflows[0];
+  REQUIRE(c.workflows.size() == 1);  // ...and the bundle is not dropped.
+  const Workflow& wf = *c.workflows[0];
   const auto& item = wf.items[0];
   REQUIRE(item.sends.size() == 1);
   CHECK(item.sends[0].name == "needs_seal");
@@ -313,4 +322,46 @@ TEST_CASE("analysis: a material needed only in some situations", "[analysis]") {
   // The seal (needs license, runs when needs_seal) is fine; the invoice needs the copy only
   // when needs_seal, which is exactly when the producer runs.
   CHECK(!testing::has_code(d, "material-may-be-missing"));
+}
+
+// Issue 13, one entry point: `onevisit check` and the engine's deploy (what `serve`, `simulate`
+// and the REST API use) went through different code: the deploy ran the checker and the
+// compiler itself and never warned about a calendar running out of declared years. Both call
+// check_and_compile now and report the same diagnostics.
+TEST_CASE("compile: onevisit check and the engine's deploy report the same diagnostics", "[compile][cli]") {
+  testing::ScratchDir dir;
+  const auto file = dir.file("calendar.flow");
+  {
+    std::ofstream out(file);
+    out << "calendar test_cal \"测试日历\" {\n  holiday 2031-10-01..2031-10-07 \"国庆节\"\n}\n"
+           "lifecycle standard {\n  state submitted \"已提交\" initial; state approved \"已办结\" final\n"
+           "  on approve: submitted -> approved by reviewer\n}\n"
+           "department d \"部门\"\nitem x \"事项\" by d { limit 5 workdays }\n"
+           "bundle b \"一件事\" version 1 {\n  promise 5 workdays; calendar test_cal; lifecycle standard\n  use x\n}\n";
+  }
+  std::ostringstream out, err;
+  REQUIRE(cli::run_check({{file}, cli::OutputFormat::text, "2031-11-02"}, out, err) == 0);
+  REQUIRE(out.str().find("warning[calendar-ending]") != std::string::npos);
+
+  const engine::VirtualClock clock(testing::at(2031, 11, 2));
+  auto engine = testing::open_engine(dir.path() / "cases.db", clock, nullptr);
+  const auto report = engine->deploy({file});
+  REQUIRE(report);
+  std::string deployed;
+  for (const auto& d : report->warnings) deployed += dsl::render_text(d);
+  CHECK(deployed + "0 errors, 1 warning in 1 file\n" == out.str());
+}
+
+// Issue 13: the compiler runs the limits the checker compared (one merge): a body's statutory
+// limit replaces the catalog's and keeps its promise; a body's promise keeps the catalog's
+// statutory limit, also one written inside `limit ... statutory`.
+TEST_CASE("compile: a use's limits are the checker's merge", "[compile]") {
+  auto c = compile_text(replace(kBundle, "use registration", "use registration { statutory 20 workdays }"));
+  CHECK(c.workflows[0]->items[0].promised->amount == dsl::Decimal::from_int(1));
+  CHECK(c.workflows[0]->items[0].statutory->amount == dsl::Decimal::from_int(20));
+  c = compile_text(replace(kBundle, "use registration", "use registration { immediate }"));
+  CHECK(c.workflows[0]->items[0].immediate);
+  CHECK(c.workflows[0]->items[0].promised->amount == dsl::Decimal{});
+  CHECK(c.workflows[0]->items[0].statutory->amount == dsl::Decimal::from_int(15));
+  CHECK(c.workflows[0]->items[0].catalog_promised->amount == dsl::Decimal::from_int(1));
 }

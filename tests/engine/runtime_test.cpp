@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <onevisit/engine/compile.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/runtime.hpp>
 
@@ -67,8 +68,16 @@ std::string date_of(Timestamp t) {
   return buffer;
 }
 
+// Checks and compiles `flow` through the one entry point; the test fails on any error.
+CompiledSet compiled_flow(const std::string& flow) {
+  const std::string root = ONEVISIT_SOURCE_DIR;
+  auto compiled = check_and_compile(dsl::load_text(root + "/startup.flow", flow, dsl::filesystem_reader()));
+  INFO(testing::describe(compiled ? compiled->diagnostics : compiled.error()));
+  REQUIRE(compiled);
+  return std::move(*compiled);
+}
+
 struct World {
-  dsl::Program program;
   std::shared_ptr<const Workflow> wf;
   WorkCalendar calendar = WorkCalendar::weekdays();
   Case state;
@@ -76,43 +85,16 @@ struct World {
   std::vector<Event> history;
 
   World() {
-    const std::string root = ONEVISIT_SOURCE_DIR;
-    program = dsl::load_text(root + "/startup.flow", kFlow, dsl::filesystem_reader());
-    auto diagnostics = dsl::check(program);
-    INFO(testing::describe(program.located(diagnostics)));
-    REQUIRE(testing::error_count(program.located(diagnostics)) == 0);
-    auto compiled = compile(program);
-    INFO(testing::describe(program.located(compiled.diagnostics)));
-    REQUIRE(compiled.ok());
+    const auto compiled = compiled_flow(kFlow);
     wf = compiled.workflows.at(0);
-    const dsl::ast::Calendar* cal = nullptr;
-    std::function<const dsl::ast::Calendar*(std::string_view)> lookup = [&](std::string_view name) -> const dsl::ast::Calendar* {
-      for (const auto& u : program.units) {
-        for (const auto& d : u.file.declarations) {
-          if (d.calendar && d.calendar->id.text == name) return &*d.calendar;
-        }
-      }
-      return nullptr;
-    };
-    cal = lookup("cn_mainland");
-    REQUIRE(cal);
-    auto built = WorkCalendar::from_ast(*cal, lookup);
-    REQUIRE(built);
-    calendar = std::move(*built);
+    REQUIRE(compiled.calendars.at(0)->name() == "cn_mainland");
+    calendar = *compiled.calendars.at(0);
     state.id = "case-1";
   }
 
   /// Runs on `flow` instead of kFlow (same calendar).
   void use_flow(const std::string& flow) {
-    const std::string root = ONEVISIT_SOURCE_DIR;
-    auto loaded = dsl::load_text(root + "/startup.flow", flow, dsl::filesystem_reader());
-    auto diagnostics = dsl::check(loaded);
-    INFO(testing::describe(loaded.located(diagnostics)));
-    REQUIRE(testing::error_count(loaded.located(diagnostics)) == 0);
-    auto compiled = compile(loaded);
-    INFO(testing::describe(loaded.located(compiled.diagnostics)));
-    REQUIRE(compiled.ok());
-    wf = compiled.workflows.at(0);
+    wf = compiled_flow(flow).workflows.at(0);
   }
 
   /// The actor's department for the commands that follow (a reviewer's).
@@ -597,11 +579,7 @@ TEST_CASE("runtime: a warning counted back from the deadline", "[runtime][timers
   // Same bundle, but the lifecycle warns when one working day is left.
   std::string flow = kFlow;
   flow.replace(flow.find("warn at 80%"), 11, "warn at 1 workday left");
-  const std::string root = ONEVISIT_SOURCE_DIR;
-  auto program = dsl::load_text(root + "/startup.flow", flow, dsl::filesystem_reader());
-  auto compiled = compile(program);
-  REQUIRE(compiled.ok());
-  w.wf = compiled.workflows.at(0);
+  w.wf = compiled_flow(flow).workflows.at(0);
   w.start();  // Thu 2026-02-12 10:00; due Thu 2026-02-26 17:30
   bool found = false;
   for (const auto& t : timers_for(*w.wf, w.calendar, w.state)) {

@@ -89,9 +89,9 @@ namespace {
 std::string limit_title(const engine::Limit& limit) {
   const std::string amount = limit.amount.to_string();
   switch (limit.unit) {
-    case dsl::ast::TimeUnit::workday: return amount + "个工作日";
-    case dsl::ast::TimeUnit::day: return amount + "天";
-    case dsl::ast::TimeUnit::hour: return amount + "小时";
+    case dsl::TimeUnit::workday: return amount + "个工作日";
+    case dsl::TimeUnit::day: return amount + "天";
+    case dsl::TimeUnit::hour: return amount + "小时";
   }
   return amount;
 }

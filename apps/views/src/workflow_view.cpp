@@ -29,8 +29,8 @@ json::object workflow_json(const engine::Workflow& wf) {
       if (f.value_type.base == dsl::BaseType::list) o["type"] = "list(enum)";
       json::array values, options;
       for (const auto& choice : *choices) {
-        values.push_back(json::string(choice.name.text));
-        options.push_back(json::object{{"value", choice.name.text}, {"title", choice.title ? choice.title->value : choice.name.text}});
+        values.push_back(json::string(choice.name));
+        options.push_back(json::object{{"value", choice.name}, {"title", choice.title.empty() ? choice.name : choice.title}});
       }
       o["values"] = std::move(values);
       o["options"] = std::move(options);

@@ -53,9 +53,9 @@ using Outcome = std::variant<std::vector<Event>, Rejection>;
 // A limit as people read it: 3个工作日, 5天, 2小时.
 std::string limit_text(const Limit& limit) {
   switch (limit.unit) {
-    case dsl::ast::TimeUnit::workday: return limit.amount.to_string() + "个工作日";
-    case dsl::ast::TimeUnit::day: return limit.amount.to_string() + "天";
-    case dsl::ast::TimeUnit::hour: return limit.amount.to_string() + "小时";
+    case dsl::TimeUnit::workday: return limit.amount.to_string() + "个工作日";
+    case dsl::TimeUnit::day: return limit.amount.to_string() + "天";
+    case dsl::TimeUnit::hour: return limit.amount.to_string() + "小时";
   }
   return limit.amount.to_string();
 }
@@ -968,7 +968,7 @@ class Decider {
     }
     if (lc.warn_left) {
       // Counted back from the deadline: the instant when this much working time is left.
-      const std::int64_t left = lc.warn_left->unit == dsl::ast::TimeUnit::hour
+      const std::int64_t left = lc.warn_left->unit == dsl::TimeUnit::hour
                                     ? lc.warn_left->amount.units * 60 / dsl::Decimal::kScale
                                     : lc.warn_left->approximate_workdays().units * calendar.working_minutes_per_day() / dsl::Decimal::kScale;
       const Minutes start = minutes_of(item.clock_started_at);
@@ -989,7 +989,7 @@ class Decider {
       return timestamp_of(calendar.add_working_minutes(start, total * lc.warn_percent->units / (100 * dsl::Decimal::kScale)));
     }
     if (lc.warn_left) {
-      const std::int64_t left = lc.warn_left->unit == dsl::ast::TimeUnit::hour
+      const std::int64_t left = lc.warn_left->unit == dsl::TimeUnit::hour
                                     ? lc.warn_left->amount.units * 60 / dsl::Decimal::kScale
                                     : lc.warn_left->approximate_workdays().units * calendar.working_minutes_per_day() / dsl::Decimal::kScale;
       return timestamp_of(calendar.add_working_minutes(start, std::max<std::int64_t>(0, total - left)));
@@ -1032,9 +1032,9 @@ void item_timers(const Workflow& wf, const WorkCalendar& calendar, const Case& c
     if (!tr.after) continue;
     Minutes at = minutes_of(item.state_entered_at);
     switch (tr.after->unit) {
-      case dsl::ast::TimeUnit::workday: at = calendar.add_working_time(at, tr.after->amount); break;
-      case dsl::ast::TimeUnit::day: at += tr.after->amount.units * kMinutesPerDay / dsl::Decimal::kScale; break;
-      case dsl::ast::TimeUnit::hour: at = calendar.add_working_minutes(at, tr.after->amount.units * 60 / dsl::Decimal::kScale); break;
+      case dsl::TimeUnit::workday: at = calendar.add_working_time(at, tr.after->amount); break;
+      case dsl::TimeUnit::day: at += tr.after->amount.units * kMinutesPerDay / dsl::Decimal::kScale; break;
+      case dsl::TimeUnit::hour: at = calendar.add_working_minutes(at, tr.after->amount.units * 60 / dsl::Decimal::kScale); break;
     }
     timers.push_back(TimerRecord{c.id, prefix + "t" + std::to_string(t) + "@" + std::to_string(item.state_entered_at),
                                  timestamp_of(at), "{}"});

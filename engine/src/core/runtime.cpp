@@ -139,7 +139,7 @@ bool clock_stopped(const Workflow& wf, const ItemState& item, ItemIndex index) {
 // minutes for fractions and hours, calendar days for `days`.
 Minutes limit_end(const Limit& limit, const WorkCalendar& calendar, Minutes start) {
   switch (limit.unit) {
-    case dsl::ast::TimeUnit::workday: {
+    case dsl::TimeUnit::workday: {
       if (limit.amount.units % dsl::Decimal::kScale == 0) {
         const auto day = calendar.due_day_for_limit(day_of(start), limit.amount);
         const auto hours = calendar.hours();
@@ -147,12 +147,12 @@ Minutes limit_end(const Limit& limit, const WorkCalendar& calendar, Minutes star
       }
       return calendar.add_working_time(start, limit.amount);
     }
-    case dsl::ast::TimeUnit::day: {
+    case dsl::TimeUnit::day: {
       const auto day = calendar.due_day_for_calendar_days(day_of(start), limit.amount);
       const auto hours = calendar.hours();
       return at_time(day) + (hours.empty() ? 17 * 60 + 30 : hours.back().to);
     }
-    case dsl::ast::TimeUnit::hour:
+    case dsl::TimeUnit::hour:
       return calendar.add_working_minutes(start, limit.amount.units * 60 / dsl::Decimal::kScale);
   }
   return start;
@@ -263,7 +263,7 @@ std::vector<Value> guard_slots(const Workflow& wf, const WorkCalendar& calendar,
   }
   const auto per_day = std::max<Minutes>(1, calendar.working_minutes_per_day());
   auto workdays = [&](std::int64_t minutes) {
-    return Value::of_duration(dsl::Decimal{minutes * dsl::Decimal::kScale / per_day}, dsl::ast::TimeUnit::workday);
+    return Value::of_duration(dsl::Decimal{minutes * dsl::Decimal::kScale / per_day}, dsl::TimeUnit::workday);
   };
   std::vector<Value> slots;
   slots.reserve(wf.guard_scope().slot_count());
@@ -285,10 +285,8 @@ std::vector<Value> guard_slots(const Workflow& wf, const WorkCalendar& calendar,
 // ---------------------------------------------------------------------------------------
 // Form validation
 
-const std::vector<dsl::ast::EnumValue>* field_choices(const FieldModel& field) {
-  const dsl::ast::Type* type = &field.type;
-  if (type->kind == dsl::ast::TypeKind::list && !type->element.empty()) type = &type->element.front();
-  return type->kind == dsl::ast::TypeKind::enumeration ? &type->values : nullptr;
+const std::vector<FieldChoice>* field_choices(const FieldModel& field) {
+  return field.choices.empty() ? nullptr : &field.choices;
 }
 
 std::string field_title(const FieldModel& field) { return field.title.empty() ? field.name : field.title; }
@@ -296,11 +294,11 @@ std::string field_title(const FieldModel& field) { return field.title.empty() ? 
 std::string choice_problem(const FieldModel& field, std::string_view value) {
   const auto* choices = field_choices(field);
   if (!choices) return {};
-  if (std::any_of(choices->begin(), choices->end(), [&](const auto& c) { return c.name.text == value; })) return {};
+  if (std::any_of(choices->begin(), choices->end(), [&](const auto& c) { return c.name == value; })) return {};
   std::string listed;
   for (const auto& c : *choices) {
     if (!listed.empty()) listed += "、";
-    listed += c.title ? c.title->value + "（" + c.name.text + "）" : c.name.text;
+    listed += !c.title.empty() ? c.title + "（" + c.name + "）" : c.name;
   }
   // The value is what someone typed: never longer than a line, never a whole personal number.
   return "「" + field_title(field) + "」没有“" + dsl::truncate_utf8(dsl::mask_personal_numbers(value), 64) +
@@ -665,7 +663,7 @@ std::optional<Timestamp> retention_ends(const Workflow& workflow, const Case& st
   if (!workflow.retention || state.version == 0 || state.status == CaseStatus::running || state.personal_data_erased_at != 0) {
     return std::nullopt;
   }
-  using dsl::ast::RetentionUnit;
+  using dsl::RetentionUnit;
   constexpr Timestamp kMillisPerDay = 24 * 60 * kMillisPerMinute;
   const auto& r = *workflow.retention;
   const std::int64_t day = state.updated_at >= 0 ? state.updated_at / kMillisPerDay : (state.updated_at - kMillisPerDay + 1) / kMillisPerDay;

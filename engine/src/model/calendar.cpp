@@ -9,6 +9,7 @@
 #include <onevisit/engine/calendar.hpp>
 
 #include <onevisit/dsl/identifiers.hpp>
+#include <onevisit/dsl/resolved.hpp>
 
 #include <algorithm>
 #include <array>
@@ -92,10 +93,8 @@ struct Resolved {
 
 class Resolver {
  public:
-  explicit Resolver(const WorkCalendar::Lookup& lookup) : lookup_(lookup) {}
-
-  std::expected<const Resolved*, std::string> resolve(const ast::Calendar& calendar) {
-    const std::string& name = calendar.id.text;
+  std::expected<const Resolved*, std::string> resolve(const dsl::resolved::Calendar& calendar) {
+    const std::string& name = calendar.declaration->id.text;
     if (const auto it = done_.find(name); it != done_.end()) return &it->second;
     if (std::find(stack_.begin(), stack_.end(), name) != stack_.end())
       return std::unexpected(cycle_error(name));
@@ -130,19 +129,23 @@ class Resolver {
     return dsl::days_from_civil({date.year, date.month, date.day});
   }
 
-  std::expected<Resolved, std::string> resolve_members(const ast::Calendar& calendar) {
+  std::expected<Resolved, std::string> resolve_members(const dsl::resolved::Calendar& resolved) {
+    const ast::Calendar& calendar = *resolved.declaration;
     const std::string& name = calendar.id.text;
     const auto fail = [&](std::string message) {
       return std::unexpected("calendar '" + name + "': " + std::move(message));
     };
     Resolved own;
-    std::vector<const ast::Name*> includes;
+    std::vector<std::pair<const ast::Name*, const dsl::resolved::Calendar*>> includes;  // as the checker resolved them
 
     // The calendar's own statements first: they win over anything included.
     for (const auto& m : calendar.members) {
       switch (m.kind) {
         case ast::CalendarMemberKind::include:
-          for (const auto& n : m.names) includes.push_back(&n);
+          for (const auto& n : m.names) {
+            const std::size_t k = includes.size();
+            includes.emplace_back(&n, k < resolved.includes.size() ? resolved.includes[k] : nullptr);
+          }
           break;
         case ast::CalendarMemberKind::weekend: {
           if (own.weekend) return fail("sets 'weekend' twice");
@@ -213,8 +216,7 @@ class Resolver {
     // Then what the included calendars say, where the calendar itself is silent.
     Resolved result = own;
     std::map<std::int64_t, std::string> day_from;  // included day -> calendar it came from
-    for (const ast::Name* n : includes) {
-      const ast::Calendar* target = lookup_ ? lookup_(n->text) : nullptr;
+    for (const auto& [n, target] : includes) {
       if (!target) return fail("includes unknown calendar '" + n->text + "'");
       if (std::find(stack_.begin(), stack_.end(), n->text) != stack_.end()) {
         return std::unexpected(cycle_error(n->text));
@@ -256,7 +258,6 @@ class Resolver {
     return result;
   }
 
-  const WorkCalendar::Lookup& lookup_;
   std::map<std::string, Resolved, std::less<>> done_;
   std::vector<std::string> stack_;
 };
@@ -284,10 +285,10 @@ WorkCalendar::WorkCalendar(std::string name, std::uint8_t weekend_mask, std::vec
   if (!days.empty()) declared_until_ = dsl::days_from_civil({dsl::civil_from_days(days.back().first).year, 12, 31});
 }
 
-std::expected<WorkCalendar, std::string> WorkCalendar::from_ast(const ast::Calendar& root,
-                                                                const Lookup& lookup) {
-  Resolver resolver(lookup);
-  const auto resolved = resolver.resolve(root);
+std::expected<WorkCalendar, std::string> WorkCalendar::from_declaration(const dsl::resolved::Calendar& root_calendar) {
+  const ast::Calendar& root = *root_calendar.declaration;
+  Resolver resolver;
+  const auto resolved = resolver.resolve(root_calendar);
   if (!resolved) return std::unexpected(resolved.error());
   const Resolved& r = **resolved;
   const std::uint8_t weekend = r.weekend.value_or(kDefaultWeekend);

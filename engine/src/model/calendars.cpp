@@ -8,21 +8,12 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace onevisit::engine {
 
 namespace {
-
-// The declaration of calendar `name` and the file it is in.
-std::pair<const dsl::ast::Calendar*, const dsl::SourceUnit*> find_calendar(const dsl::Program& program, std::string_view name) {
-  for (const auto& unit : program.units) {
-    for (const auto& d : unit.file.declarations) {
-      if (d.calendar && d.calendar->id.text == name) return {&*d.calendar, &unit};
-    }
-  }
-  return {nullptr, nullptr};
-}
 
 std::string date_text(std::int64_t day) { return dsl::to_string(dsl::Value::of_date(day)); }
 
@@ -33,28 +24,25 @@ std::string used_by(const std::vector<std::string>& bundles) {
 
 }  // namespace
 
-std::expected<WorkCalendar, std::string> build_calendar(const dsl::Program& program, const Workflow& workflow) {
-  if (workflow.calendar.empty()) return WorkCalendar::weekdays();
-  const WorkCalendar::Lookup lookup = [&](std::string_view name) { return find_calendar(program, name).first; };
-  const auto* root = lookup(workflow.calendar);
-  if (!root) return std::unexpected("calendar '" + workflow.calendar + "' not found");
-  return WorkCalendar::from_ast(*root, lookup);
-}
-
-std::expected<WorkCalendar, std::string> build_calendar(const dsl::Program& program, std::string_view name) {
-  const WorkCalendar::Lookup lookup = [&](std::string_view n) { return find_calendar(program, n).first; };
-  const auto* root = lookup(name);
-  if (!root) return std::unexpected("calendar '" + std::string(name) + "' not found");
-  return WorkCalendar::from_ast(*root, lookup);
+std::expected<WorkCalendar, std::string> build_calendar(const dsl::resolved::Calendar* calendar) {
+  if (!calendar) return WorkCalendar::weekdays();
+  return WorkCalendar::from_declaration(*calendar);
 }
 
 std::expected<CalendarDefinition, std::string> calendar_definition(const dsl::Program& program, std::string_view name) {
   namespace json = boost::json;
-  const auto [declaration, unit] = find_calendar(program, name);
+  const dsl::ast::Calendar* declaration = nullptr;
+  std::optional<std::size_t> index;
+  for (std::size_t u = 0; u < program.units.size() && !declaration; ++u) {
+    for (const auto& d : program.units[u].file.declarations) {
+      if (d.calendar && d.calendar->id.text == name) {
+        declaration = &*d.calendar;
+        index = u;
+        break;
+      }
+    }
+  }
   if (!declaration) return std::unexpected("calendar '" + std::string(name) + "' not found");
-  if (auto built = build_calendar(program, name); !built) return std::unexpected(built.error());
-  const auto index = program.find(unit->path);
-  if (!index) return std::unexpected("calendar '" + std::string(name) + "': its file is not in the program");
   CalendarDefinition d;
   d.name = std::string(name);
   d.title = declaration->title ? declaration->title->value : d.name;
@@ -70,7 +58,7 @@ std::expected<CalendarDefinition, std::string> calendar_definition(const dsl::Pr
     hashes += sha256_hex(dsl::format(calendars_only, ""));
   }
   d.hash = sha256_hex(hashes + d.name);
-  d.source = json::serialize(json::object{{"root", unit->path}, {"calendar", d.name}, {"files", std::move(files)}});
+  d.source = json::serialize(json::object{{"root", program.units[*index].path}, {"calendar", d.name}, {"files", std::move(files)}});
   return d;
 }
 
@@ -98,36 +86,40 @@ std::expected<std::pair<WorkCalendar, std::string>, std::string> calendar_from_s
     }
     return it->second;
   });
+  // The checker resolves the calendar's includes, as for a bundle's calendar.
+  const auto bound = dsl::bind(program);
   const std::string calendar(name->as_string());
-  auto built = build_calendar(program, calendar);
-  if (!built) return std::unexpected("the stored calendar '" + calendar + "' no longer builds: " + built.error());
-  const auto* declaration = find_calendar(program, calendar).first;
-  return std::pair{std::move(*built), declaration->title ? declaration->title->value : calendar};
+  for (const auto& resolved : bound.document.calendars) {
+    if (resolved->declaration->id.text != calendar) continue;
+    auto built = build_calendar(resolved.get());
+    if (!built) return std::unexpected("the stored calendar '" + calendar + "' no longer builds: " + built.error());
+    return std::pair{std::move(*built), resolved->declaration->title ? resolved->declaration->title->value : calendar};
+  }
+  return std::unexpected("the stored calendar '" + calendar + "' no longer builds: it is not declared in its files");
 }
 
-std::vector<dsl::Diagnostic> calendar_coverage_warnings(const dsl::Program& program,
-                                                        const std::vector<std::shared_ptr<const Workflow>>& workflows,
-                                                        std::int64_t today_days, std::int64_t within_days) {
+std::vector<dsl::Diagnostic> calendar_coverage_warnings(const dsl::resolved::Document& document, std::int64_t today_days,
+                                                        std::int64_t within_days) {
   std::vector<dsl::Diagnostic> warnings;
-  std::map<std::string, std::vector<std::string>> bundles_of;  // calendar -> bundles using it
-  for (const auto& workflow : workflows) {
-    if (!workflow->calendar.empty()) bundles_of[workflow->calendar].push_back(workflow->bundle_id);
+  std::map<const dsl::resolved::Calendar*, std::vector<std::string>> bundles_of;  // calendar -> bundles using it
+  for (const auto& bundle : document.bundles) {
+    if (bundle.calendar) bundles_of[bundle.calendar].push_back(bundle.declaration->id.text);
   }
-  std::set<std::string> seen;
-  for (const auto& workflow : workflows) {
-    if (workflow->calendar.empty() || !seen.insert(workflow->calendar).second) continue;
-    const auto calendar = build_calendar(program, *workflow);
+  std::set<const dsl::resolved::Calendar*> seen;
+  for (const auto& bundle : document.bundles) {
+    if (!bundle.calendar || !seen.insert(bundle.calendar).second) continue;
+    const auto calendar = build_calendar(bundle.calendar);
     if (!calendar || !calendar->declared_until()) continue;
     const std::int64_t until = *calendar->declared_until();
     if (until - today_days >= within_days) continue;
-    const auto [declaration, unit] = find_calendar(program, workflow->calendar);
+    const auto& declaration = *bundle.calendar->declaration;
     const std::int64_t distance = until < today_days ? today_days - until : until - today_days;
     const std::string when = std::to_string(distance) + (distance == 1 ? " day" : " days");
     warnings.push_back(dsl::Diagnostic{
-        unit->path, declaration->id.span, dsl::Severity::warning, "calendar-ending",
-        "calendar '" + workflow->calendar + "' declares holidays only up to " + date_text(until) +
+        bundle.calendar->file, declaration.id.span, dsl::Severity::warning, "calendar-ending",
+        "calendar '" + declaration.id.text + "' declares holidays only up to " + date_text(until) +
             (until < today_days ? " (" + when + " ago" : " (in " + when) +
-            ", used by " + used_by(bundles_of[workflow->calendar]) + "); deadlines after that day count Monday to Friday without holidays "
+            ", used by " + used_by(bundles_of[bundle.calendar]) + "); deadlines after that day count Monday to Friday without holidays "
             "and are marked provisional: add the next year's calendar from the State Council's holiday notice"});
   }
   return warnings;

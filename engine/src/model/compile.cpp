@@ -1,7 +1,10 @@
-// Compiling a checked program into Workflow models, and the static analysis on top of them.
+// Compiling the checker's resolved document into Workflow models, and the static analysis on
+// top of them.
 #include <onevisit/engine/workflow.hpp>
 
-#include <onevisit/dsl/formatter.hpp>
+#include <onevisit/dsl/resolved.hpp>
+#include <onevisit/engine/calendars.hpp>
+#include <onevisit/engine/compile.hpp>
 #include <onevisit/engine/runtime.hpp>
 
 #include "graphs.hpp"
@@ -104,6 +107,13 @@ Limit limit_of(const Duration& d) {
   return Limit{Decimal::parse(d.amount.text).value_or(Decimal{}), d.unit};
 }
 
+Limit limit_of(const dsl::resolved::Duration& d) { return Limit{d.amount, d.unit}; }
+
+std::optional<Limit> limit_of(const std::optional<dsl::resolved::Duration>& d) {
+  if (!d) return std::nullopt;
+  return limit_of(*d);
+}
+
 ActionModel action_of(const Action& a) {
   ActionModel m;
   const std::string& f = a.function.text;
@@ -121,108 +131,104 @@ ActionModel action_of(const Action& a) {
   return m;
 }
 
-// Every top-level declaration of the program by kind and name, built once; `visible` marks
-// the files the bundle being compiled sees (its own and its imports, transitively).
-template <class T>
-class Declarations {
- public:
-  void add(std::string_view name, const T* node, std::size_t unit) { by_name_[name].emplace_back(node, unit); }
-  /// A visible declaration of `name`, with the file it is in.
-  std::optional<std::pair<const T*, std::size_t>> find(std::string_view name, const std::vector<char>& visible) const {
-    const auto it = by_name_.find(name);
-    if (it == by_name_.end()) return std::nullopt;
-    for (const auto& entry : it->second) {
-      if (visible[entry.second]) return entry;
+// The states and transitions of a resolved lifecycle (the graph is built by the caller).
+LifecycleModel lifecycle_of(const dsl::resolved::Lifecycle& resolved) {
+  const Lifecycle& l = *resolved.declaration;
+  const std::string& file = resolved.file;
+  LifecycleModel model;
+  model.id = l.id.text;
+  model.title = l.title ? l.title->value : l.id.text;
+  model.source_ref = SourceRef{file, l.id.span};
+  for (const auto* m : resolved.states) {
+    StateModel s;
+    s.id = m->name.text;
+    s.title = m->title ? m->title->value : m->name.text;
+    for (const auto flag : m->flags) {
+      s.initial = s.initial || flag == StateFlag::initial;
+      s.final = s.final || flag == StateFlag::final_state;
+      s.pauses_clock = s.pauses_clock || flag == StateFlag::pauses_clock;
+      s.failed = s.failed || flag == StateFlag::failed;
     }
-    return std::nullopt;
+    s.source_ref = SourceRef{file, m->name.span};
+    model.states.push_back(std::move(s));
   }
-  const std::unordered_map<std::string_view, std::vector<std::pair<const T*, std::size_t>>>& all() const { return by_name_; }
-
- private:
-  std::unordered_map<std::string_view, std::vector<std::pair<const T*, std::size_t>>> by_name_;
-};
-
-struct ProgramIndex {
-  Declarations<Department> departments;
-  Declarations<Material> materials;
-  Declarations<Item> items;
-  Declarations<Lifecycle> lifecycles;
-  Declarations<Decision> decisions;
-
-  explicit ProgramIndex(const dsl::Program& program) {
-    for (std::size_t u = 0; u < program.units.size(); ++u) {
-      for (const auto& d : program.units[u].file.declarations) {
-        switch (d.kind) {
-          case DeclarationKind::department: departments.add(d.department->id.text, &*d.department, u); break;
-          case DeclarationKind::material: materials.add(d.material->id.text, &*d.material, u); break;
-          case DeclarationKind::item: items.add(d.item->id.text, &*d.item, u); break;
-          case DeclarationKind::lifecycle: lifecycles.add(d.lifecycle->id.text, &*d.lifecycle, u); break;
-          case DeclarationKind::decision: decisions.add(d.decision->id.text, &*d.decision, u); break;
-          default: break;
-        }
+  if (resolved.initial) model.initial = static_cast<StateIndex>(*resolved.initial);
+  for (const auto& rt : resolved.transitions) {
+    const LifecycleMember& m = *rt.declaration;
+    TransitionModel t;
+    t.event = m.name.text;
+    t.title = rt.title;
+    t.source_ref = SourceRef{file, m.name.span};
+    for (const auto source : rt.sources) t.sources.push_back(static_cast<StateIndex>(source));
+    t.target = static_cast<StateIndex>(rt.target);
+    t.guard = rt.guard;
+    t.guard_text = rt.guard_text;
+    for (const auto& o : m.options) {
+      switch (o.kind) {
+        case TransitionOptionKind::roles:
+          for (const auto& r : o.names) t.roles.push_back(r.text);
+          break;
+        case TransitionOptionKind::guard: break;  // compiled by the checker
+        case TransitionOptionKind::requires_fields:
+          for (const auto& r : o.names) t.required_fields.push_back(r.text);
+          break;
+        case TransitionOptionKind::actions:
+          for (const auto& a : o.actions) t.actions.push_back(action_of(a));
+          break;
+        case TransitionOptionKind::after: t.after = limit_of(*o.duration); break;
+        case TransitionOptionKind::starts_clock:
+          t.starts_clock = o.from_receipt ? ClockStart::from_receipt : ClockStart::now;
+          model.clock_starts_on_transition = true;
+          break;
       }
     }
+    model.transitions.push_back(std::move(t));
   }
-};
+  for (const auto& m : l.members) {
+    if (m.kind == LifecycleMemberKind::hook) {
+      for (const auto& a : m.actions) (m.name.text == "warning" ? model.on_warning : model.on_overdue).push_back(action_of(a));
+    } else if (m.kind == LifecycleMemberKind::warn) {
+      if (m.percent) model.warn_percent = Decimal::parse(m.percent->text);
+      if (m.left) model.warn_left = limit_of(*m.left);
+    }
+  }
+  return model;
+}
 
-// A lifecycle guard scope: the running item's figures, then the bundle's fields as form.*.
-std::shared_ptr<dsl::Scope> make_guard_scope(const std::vector<FieldModel>* fields) {
-  auto scope = std::make_shared<dsl::Scope>();
-  scope->add_namespace("materials", {{"complete", ValueType::of(BaseType::boolean)},
-                                     {"verified", ValueType::of(BaseType::boolean)},
-                                     {"pending", ValueType::of(BaseType::integer)}});
-  scope->add_namespace("item", {{"corrections", ValueType::of(BaseType::integer)},
-                                {"elapsed", ValueType::of(BaseType::duration)},
-                                {"remaining", ValueType::of(BaseType::duration)}});
-  if (fields) {
-    std::vector<std::pair<std::string, ValueType>> members;
-    for (const auto& f : *fields) members.emplace_back(f.name, f.value_type);
-    scope->add_namespace("form", std::move(members));
-  } else {
-    scope->add_namespace("form", {}, /*open=*/true);
-  }
-  return scope;
+// The checker's scope, shared with the workflow (the compiled expressions were made against it).
+std::shared_ptr<dsl::Scope> scope_or_empty(const std::shared_ptr<dsl::Scope>& scope) {
+  return scope ? scope : std::make_shared<dsl::Scope>();
 }
 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
-// The compiler
+// The compiler: from the resolved document to the runtime model. It reads the references
+// the checker resolved; it never looks a name up, merges a `use` or compiles an expression.
 
 class WorkflowCompiler {
  public:
-  WorkflowCompiler(const dsl::Program& program, std::vector<Diagnostic>& findings)
-      : program_(program), findings_(findings), index_(program) {}
+  WorkflowCompiler(const dsl::resolved::Document& document, std::vector<Diagnostic>& findings)
+      : document_(document), findings_(findings) {}
 
-  std::shared_ptr<const Workflow> compile(const Bundle& bundle, std::size_t unit) {
-    unit_ = unit;
-    visible_.assign(program_.units.size(), 0);
-    for (const auto u : program_.visible_from(unit)) visible_[u] = 1;
+  std::shared_ptr<const Workflow> compile(const dsl::resolved::Bundle& rb) {
+    const Bundle& bundle = *rb.declaration;
+    bundle_ = &rb;
     wf_ = std::make_shared<Workflow>();
-    local_departments_.clear();
-    local_materials_.clear();
-    department_index_.clear();
-    material_index_.clear();
-    lifecycle_index_.clear();
-    local_by_catalog_.clear();
-    item_sites_.clear();
-    pending_producers_.clear();
     ancestors_ = Ancestors{};
-    failed_ = false;
 
     wf_->bundle_id = bundle.id.text;
     wf_->title = bundle.title ? bundle.title->value : bundle.id.text;
     wf_->version = static_cast<int>(Decimal::parse(bundle.version.text).value_or(Decimal::from_int(1)).units / Decimal::kScale);
-    wf_->source_ref = ref(bundle.id.span);
-    wf_->source_hash = normalised_hash();
-    wf_->scope_ = std::make_shared<dsl::Scope>();
+    wf_->source_ref = SourceRef{rb.file, bundle.id.span};
+    wf_->source_hash = normalised_hash(rb);
+    wf_->scope_ = scope_or_empty(rb.scope);
+    wf_->guard_scope_ = scope_or_empty(rb.guard_scope);
+    wf_->promise = limit_of(rb.promise);
+    if (rb.calendar) wf_->calendar = rb.calendar->declaration->id.text;
 
-    std::optional<std::string> default_lifecycle;
     for (const auto& m : bundle.members) {
       switch (m.kind) {
-        case BundleMemberKind::promise: wf_->promise = limit_of(*m.duration); break;
-        case BundleMemberKind::calendar: wf_->calendar = m.names[0].text; break;
-        case BundleMemberKind::lifecycle: default_lifecycle = m.names[0].text; break;
         case BundleMemberKind::stages:
           for (const auto& n : m.names) wf_->stages.push_back(n.text);
           break;
@@ -235,123 +241,69 @@ class WorkflowCompiler {
             }
           }
           break;
-        case BundleMemberKind::department: local_departments_.emplace(m.department->id.text, &*m.department); break;
-        case BundleMemberKind::material: local_materials_.emplace(m.material->id.text, &*m.material); break;
         default: break;
       }
     }
     if (wf_->stages.empty()) wf_->stages = {"intake", "items", "delivery", "rating"};
 
-    const auto fields = declare_fields(bundle);
-    compile_decisions(bundle);  // decisions read fields; field conditions may read decisions
-    compile_field_options(fields);
-    compile_rules(bundle);
-    wf_->guard_scope_ = make_guard_scope(&wf_->fields);
+    compile_fields(rb);
+    compile_rules(rb);
+    if (rb.lead) wf_->lead = static_cast<DepartmentIndex>(*rb.lead);
     for (const auto& m : bundle.members) {
-      if (m.kind == BundleMemberKind::lead) wf_->lead = department(m.names[0]);
       if (m.kind == BundleMemberKind::retain) wf_->retention = retention_of(*m.retention);
     }
-    compile_items(bundle, default_lifecycle);
-    if (failed_) return nullptr;
+    for (const auto& d : rb.departments) {
+      DepartmentModel model;
+      model.id = d.declaration->id.text;
+      model.title = d.declaration->title ? d.declaration->title->value : d.declaration->id.text;
+      model.adapter = d.declaration->adapter ? d.declaration->adapter->text : std::string();
+      model.organisation = d.declaration->kind == DepartmentKind::organisation;
+      wf_->departments.push_back(std::move(model));
+    }
+    for (const auto& m : rb.materials) wf_->materials.push_back(material_of(m));
+    for (const auto& l : rb.lifecycles) {
+      wf_->lifecycles.push_back(lifecycle_of(l));
+      wf_->lifecycles.back().build_graph();
+    }
+    compile_items(rb);
     compile_material_routing();
-    order_items();
-    if (failed_) return nullptr;
+    if (!order_items()) return wf_;  // a dependency cycle: reported, and nothing after it can be analysed
     analyse_materials();
     analyse_promise(bundle);
     return wf_;
   }
 
  private:
-  const dsl::Program& program_;
+  const dsl::resolved::Document& document_;
   std::vector<Diagnostic>& findings_;
-  std::size_t unit_ = 0;
-  ProgramIndex index_;
-  std::vector<char> visible_;
+  const dsl::resolved::Bundle* bundle_ = nullptr;
   std::shared_ptr<Workflow> wf_;
-  std::map<std::string, const Department*, std::less<>> local_departments_;
-  std::map<std::string, const Material*, std::less<>> local_materials_;
-  std::map<std::string, DepartmentIndex, std::less<>> department_index_;
-  std::map<std::string, MaterialIndex, std::less<>> material_index_;
-  std::map<std::string, LifecycleIndex, std::less<>> lifecycle_index_;
-  std::map<std::string, std::string, std::less<>> local_by_catalog_;
-  std::vector<const Item*> item_sites_;
-  bool failed_ = false;
-
-  SourceRef ref(dsl::Span span) const { return SourceRef{program_.units[unit_].path, span}; }
 
   void finding(Severity severity, const SourceRef& at, std::string code, std::string message) {
     findings_.push_back(Diagnostic{at.file, at.span, severity, std::move(code), std::move(message)});
   }
 
-  // Hash of everything the bundle sees, formatted canonically without comments: the hash of
-  // the hashes of each file's normalised text, in visibility order. Files are hashed once per
-  // program however many bundles import them.
-  std::string normalised_hash() {
+  // Hash of everything the bundle sees, formatted canonically without comments (the checker
+  // formatted each file once): the hash of the hashes of each file's normalised text, in
+  // visibility order. Files are hashed once per program however many bundles import them.
+  std::string normalised_hash(const dsl::resolved::Bundle& rb) {
     std::string hashes;
-    for (const auto u : program_.visible_from(unit_)) {
+    for (const auto u : rb.source_units) {
       auto it = unit_hashes_.find(u);
-      if (it == unit_hashes_.end()) {
-        // Calendars are deployed and versioned on their own (a new year's holidays reach the
-        // running cases, docs/runtime.md): they are not part of a bundle version's source.
-        File copy;
-        for (const auto& declaration : program_.units[u].file.declarations) {
-          if (!declaration.calendar) copy.declarations.push_back(declaration);
-        }
-        it = unit_hashes_.emplace(u, sha256_hex(dsl::format(copy, ""))).first;
-      }
+      if (it == unit_hashes_.end()) it = unit_hashes_.emplace(u, sha256_hex(document_.canonical_sources.at(u))).first;
       hashes += it->second;
     }
     return sha256_hex(hashes);
   }
   std::map<std::size_t, std::string> unit_hashes_;
 
-  // A reference that does not resolve: the bundle cannot be compiled. The checker has
-  // usually reported why; say it here too, so a bundle never vanishes silently.
-  template <class T>
-  std::optional<T> unresolved(std::string what = {}) {
-    if (!failed_ && !what.empty()) {
-      finding(Severity::error, wf_->source_ref, "not-compiled",
-              "bundle '" + wf_->bundle_id + "' cannot be compiled: " + what);
-      findings_.back().follow_on = true;  // after the checker's error that caused it
-    }
-    failed_ = true;
-    return std::nullopt;
-  }
-
-  std::optional<DepartmentIndex> department(const Name& name) {
-    if (auto it = department_index_.find(name.text); it != department_index_.end()) return it->second;
-    const Department* d = nullptr;
-    if (auto it = local_departments_.find(name.text); it != local_departments_.end()) d = it->second;
-    if (!d) {
-      if (auto found = index_.departments.find(name.text, visible_)) d = found->first;
-    }
-    if (!d) return unresolved<DepartmentIndex>("unknown department '" + name.text + "'");
-    DepartmentModel model;
-    model.id = d->id.text;
-    model.title = d->title ? d->title->value : d->id.text;
-    model.adapter = d->adapter ? d->adapter->text : std::string();
-    model.organisation = d->kind == DepartmentKind::organisation;
-    wf_->departments.push_back(std::move(model));
-    const auto index = static_cast<DepartmentIndex>(wf_->departments.size() - 1);
-    department_index_.emplace(name.text, index);
-    return index;
-  }
-
-  std::optional<MaterialIndex> material(const Name& name) {
-    if (auto it = material_index_.find(name.text); it != material_index_.end()) return it->second;
-    const Material* m = nullptr;
-    std::size_t declared_in = unit_;
-    if (auto it = local_materials_.find(name.text); it != local_materials_.end()) {
-      m = it->second;
-    } else if (auto found = index_.materials.find(name.text, visible_)) {
-      m = found->first;
-      declared_in = found->second;
-    }
-    if (!m) return unresolved<MaterialIndex>("'" + name.text + "' is neither a field nor a material it knows");
+  MaterialModel material_of(const dsl::resolved::Material& resolved) {
+    const Material* m = resolved.declaration;
     MaterialModel model;
     model.id = m->id.text;
     model.title = m->title ? m->title->value : m->id.text;
-    model.source_ref = SourceRef{program_.units[declared_in].path, m->id.span};
+    model.source_ref = SourceRef{resolved.file, m->id.span};
+    model.when = resolved.when;
     for (const auto& o : m->options) {
       switch (o.kind) {
         case MaterialOptionKind::upload:
@@ -364,387 +316,103 @@ class WorkflowCompiler {
         case MaterialOptionKind::produced_by: model.source = MaterialSource::produced; break;
         case MaterialOptionKind::original: model.original = true; break;
         case MaterialOptionKind::secondary: model.secondary = true; break;
-        case MaterialOptionKind::when: {
-          dsl::DiagnosticSink sink(program_.units[unit_].path);
-          model.when = dsl::compile_expression(*o.expr, *wf_->scope_, sink);
-          if (!model.when) failed_ = true;
-          break;
-        }
+        case MaterialOptionKind::when: break;  // compiled by the checker
       }
     }
-    wf_->materials.push_back(std::move(model));
-    const auto index = static_cast<MaterialIndex>(wf_->materials.size() - 1);
-    material_index_.emplace(name.text, index);
-    pending_producers_.emplace_back(index, m);
-    return index;
-  }
-  std::vector<std::pair<MaterialIndex, const Material*>> pending_producers_;
-
-  std::optional<LifecycleIndex> lifecycle(const std::string& name) {
-    if (auto it = lifecycle_index_.find(name); it != lifecycle_index_.end()) return it->second;
-    const auto found = index_.lifecycles.find(name, visible_);
-    if (!found) return unresolved<LifecycleIndex>("unknown lifecycle '" + name + "'");
-    const Lifecycle& l = *found->first;
-    const std::string& file = program_.units[found->second].path;
-    LifecycleModel model;
-    model.id = l.id.text;
-    model.title = l.title ? l.title->value : l.id.text;
-    model.source_ref = SourceRef{file, l.id.span};
-    for (const auto& m : l.members) {
-      if (m.kind != LifecycleMemberKind::state) continue;
-      StateModel s;
-      s.id = m.name.text;
-      s.title = m.title ? m.title->value : m.name.text;
-      for (const auto flag : m.flags) {
-        s.initial = s.initial || flag == StateFlag::initial;
-        s.final = s.final || flag == StateFlag::final_state;
-        s.pauses_clock = s.pauses_clock || flag == StateFlag::pauses_clock;
-        s.failed = s.failed || flag == StateFlag::failed;
-      }
-      s.source_ref = SourceRef{file, m.name.span};
-      if (s.initial && !model.initial) model.initial = static_cast<StateIndex>(model.states.size());
-      model.states.push_back(std::move(s));
-    }
-    for (const auto& m : l.members) {
-      switch (m.kind) {
-        case LifecycleMemberKind::transition: {
-          TransitionModel t;
-          t.event = m.name.text;
-          if (m.title) t.title = m.title->value;
-          t.source_ref = SourceRef{file, m.name.span};
-          for (const auto& s : m.sources) {
-            auto index = model.find_state(s.text);
-            if (!index) return unresolved<LifecycleIndex>();
-            t.sources.push_back(*index);
-          }
-          auto target = m.target ? model.find_state(m.target->text) : std::nullopt;
-          if (!target) return unresolved<LifecycleIndex>();
-          t.target = *target;
-          for (const auto& o : m.options) {
-            switch (o.kind) {
-              case TransitionOptionKind::roles:
-                for (const auto& r : o.names) t.roles.push_back(r.text);
-                break;
-              case TransitionOptionKind::guard: {
-                dsl::DiagnosticSink sink(file);
-                t.guard = dsl::compile_expression(*o.expr, *wf_->guard_scope_, sink);
-                t.guard_text = dsl::format_expression(*o.expr);
-                for (auto& d : sink.take()) {
-                  // The guard reads a form field this bundle does not have.
-                  finding(Severity::error, SourceRef{file, d.span}, d.code,
-                          d.message + " (in a guard of lifecycle '" + l.id.text + "', used by bundle '" + wf_->bundle_id + "')");
-                }
-                if (!t.guard) failed_ = true;
-                break;
-              }
-              case TransitionOptionKind::requires_fields:
-                for (const auto& r : o.names) t.required_fields.push_back(r.text);
-                break;
-              case TransitionOptionKind::actions:
-                for (const auto& a : o.actions) t.actions.push_back(action_of(a));
-                break;
-              case TransitionOptionKind::after: t.after = limit_of(*o.duration); break;
-              case TransitionOptionKind::starts_clock:
-                t.starts_clock = o.from_receipt ? ClockStart::from_receipt : ClockStart::now;
-                model.clock_starts_on_transition = true;
-                break;
-            }
-          }
-          model.transitions.push_back(std::move(t));
-          break;
-        }
-        case LifecycleMemberKind::hook:
-          for (const auto& a : m.actions) (m.name.text == "warning" ? model.on_warning : model.on_overdue).push_back(action_of(a));
-          break;
-        case LifecycleMemberKind::warn:
-          if (m.percent) model.warn_percent = Decimal::parse(m.percent->text);
-          if (m.left) model.warn_left = limit_of(*m.left);
-          break;
-        case LifecycleMemberKind::state: break;
-      }
-    }
-    if (!model.initial) return unresolved<LifecycleIndex>();
-    // An event titled on one of its transitions is titled on all (the checker keeps them equal).
-    for (auto& t : model.transitions) {
-      if (!t.title.empty()) continue;
-      const auto titled = std::find_if(model.transitions.begin(), model.transitions.end(),
-                                       [&](const TransitionModel& other) { return other.event == t.event && !other.title.empty(); });
-      t.title = titled != model.transitions.end() ? titled->title : std::string(event_title(t.event));
-    }
-    model.build_graph();
-    wf_->lifecycles.push_back(std::move(model));
-    const auto index = static_cast<LifecycleIndex>(wf_->lifecycles.size() - 1);
-    lifecycle_index_.emplace(name, index);
-    return index;
+    if (resolved.producer) model.producer = static_cast<ItemIndex>(*resolved.producer);
+    return model;
   }
 
-  // `check condition "message"` members, compiled against the form's scope.
-  void compile_rules(const Bundle& bundle) {
-    const std::string& file = program_.units[unit_].path;
-    for (const auto& m : bundle.members) {
-      if (m.kind != BundleMemberKind::check) continue;
-      dsl::DiagnosticSink sink(file);
-      auto condition = dsl::compile_expression(*m.condition, *wf_->scope_, sink);
-      if (!condition) {
-        unresolved<int>("a check reads what the form does not have");
-        continue;
-      }
-      FormRule rule{std::move(*condition), m.message->value, dsl::format_expression(*m.condition), {}, SourceRef{file, m.span}};
-      // The fields in the order they are written: names anywhere in the tree, depth first.
-      std::vector<const dsl::ast::Expr*> names;
-      const auto visit = [&](const auto& self, const dsl::ast::Expr& e) -> void {
-        if (e.kind == dsl::ast::ExprKind::name) names.push_back(&e);
-        for (const auto& child : e.children) self(self, child);
-      };
-      visit(visit, *m.condition);
-      for (const auto* name : names) {
-        const auto field = wf_->find_field(name->text);
-        if (field && std::find(rule.fields.begin(), rule.fields.end(), *field) == rule.fields.end()) rule.fields.push_back(*field);
-      }
+  // `check condition "message"` members, as the checker compiled them.
+  void compile_rules(const dsl::resolved::Bundle& rb) {
+    for (const auto& r : rb.rules) {
+      FormRule rule{r.condition, r.declaration->message->value, r.text, {}, SourceRef{rb.file, r.declaration->span}};
+      for (const auto f : r.fields) rule.fields.push_back(static_cast<FieldIndex>(f));
       wf_->rules.push_back(std::move(rule));
     }
   }
 
-  std::vector<std::pair<const Field*, bool>> declare_fields(const Bundle& bundle) {
-    auto& scope = *wf_->scope_;
-    std::vector<std::pair<const Field*, bool>> fields;
-    for (const auto& m : bundle.members) {
-      if (m.kind != BundleMemberKind::form && m.kind != BundleMemberKind::situation) continue;
-      for (const auto& f : m.fields) {
-        if (scope.find_variable(f.name.text)) continue;  // duplicate, reported by the checker
-        FieldModel model;
-        model.name = f.name.text;
-        model.title = f.title ? f.title->value : f.name.text;
-        model.type = f.type;
-        model.value_type = ValueType::from_ast(f.type);
-        model.situation = m.kind == BundleMemberKind::situation;
-        model.source_ref = ref(f.name.span);
-        model.slot = scope.add_variable(f.name.text, model.value_type);
-        wf_->fields.push_back(std::move(model));
-        fields.emplace_back(&f, model.situation);
-      }
-    }
-    return fields;
-  }
-
-  void compile_field_options(const std::vector<std::pair<const Field*, bool>>& fields) {
-    auto& scope = *wf_->scope_;
-    dsl::DiagnosticSink sink(program_.units[unit_].path);
+  void compile_fields(const dsl::resolved::Bundle& rb) {
     const dsl::Environment constants{};
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-      FieldModel& model = wf_->fields[i];
-      for (const auto& o : fields[i].first->options) {
-        switch (o.kind) {
-          case FieldOptionKind::required: model.required = true; break;
-          case FieldOptionKind::default_value: {
-            auto e = dsl::compile_expression(*o.expr, scope, sink);
-            if (!e) break;
-            if (e->is_constant()) {
-              model.default_value = e->evaluate(constants);
-            } else {
-              model.default_expression = std::move(e);
-            }
-            break;
-          }
-          case FieldOptionKind::min:
-          case FieldOptionKind::max: {
-            auto e = dsl::compile_expression(*o.expr, scope, sink);
-            if (!e) break;
-            if (e->is_constant()) {
-              (o.kind == FieldOptionKind::min ? model.min : model.max) = e->evaluate(constants);
-            } else {
-              (o.kind == FieldOptionKind::min ? model.min_expression : model.max_expression) = std::move(e);
-            }
-            break;
-          }
-          case FieldOptionKind::pattern: model.pattern = o.text->value; break;
-          case FieldOptionKind::when: model.when = dsl::compile_expression(*o.expr, scope, sink); break;
+    for (const auto& f : rb.fields) {
+      const Field& declaration = *f.declaration;
+      FieldModel model;
+      model.name = declaration.name.text;
+      model.title = declaration.title ? declaration.title->value : declaration.name.text;
+      model.kind = declaration.type.kind;
+      const dsl::ast::Type* choices = &declaration.type;
+      if (choices->kind == TypeKind::list && !choices->element.empty()) choices = &choices->element.front();
+      if (choices->kind == TypeKind::enumeration) {
+        for (const auto& v : choices->values) model.choices.push_back(FieldChoice{v.name.text, v.title ? v.title->value : std::string()});
+      }
+      model.value_type = f.type;
+      model.situation = f.situation;
+      model.required = f.required;
+      model.slot = f.slot;
+      model.source_ref = SourceRef{rb.file, declaration.name.span};
+      if (f.default_value) {
+        if (f.default_value->is_constant()) {
+          model.default_value = f.default_value->evaluate(constants);
+        } else {
+          model.default_expression = f.default_value;
         }
       }
+      const auto bound = [&](const std::optional<dsl::CompiledExpression>& e, std::optional<dsl::Value>& value,
+                             std::optional<dsl::CompiledExpression>& expression) {
+        if (!e) return;
+        if (e->is_constant()) {
+          value = e->evaluate(constants);
+        } else {
+          expression = e;
+        }
+      };
+      bound(f.min, model.min, model.min_expression);
+      bound(f.max, model.max, model.max_expression);
+      for (const auto& o : declaration.options) {
+        if (o.kind == FieldOptionKind::pattern) model.pattern = o.text->value;
+      }
+      model.when = f.when;
+      wf_->fields.push_back(std::move(model));
     }
   }
 
-  void compile_decisions(const Bundle& bundle) {
-    auto& scope = *wf_->scope_;
-    dsl::DiagnosticSink sink(program_.units[unit_].path);
-    for (const auto& [name, declarations] : index_.decisions.all()) {
-      const auto found = index_.decisions.find(name, visible_);
-      if (!found) continue;
-      const Decision* decision = found->first;
-      dsl::Scope empty;
-      if (auto d = dsl::compile_decision(*decision, decision->has_parameters ? empty : scope, sink)) {
-        scope.add_decision(std::string(name), d);
+  void compile_items(const dsl::resolved::Bundle& rb) {
+    for (const auto& ri : rb.items) {
+      ItemModel item;
+      item.id = ri.id;
+      item.catalog_id = ri.catalog_id;
+      item.title = ri.title;
+      item.code = ri.code;
+      item.kind = ri.kind;
+      item.department = static_cast<DepartmentIndex>(ri.department);
+      item.immediate = ri.immediate;
+      item.promised = limit_of(ri.promised);
+      item.statutory = limit_of(ri.statutory);
+      item.catalog_promised = limit_of(ri.catalog_promised);
+      for (const auto m : ri.needs) item.needs.push_back(static_cast<MaterialIndex>(m));
+      for (const auto m : ri.produces) item.produces.push_back(static_cast<MaterialIndex>(m));
+      for (const auto& sent : ri.sends) {
+        item.sends.push_back(SentValue{sent.kind == dsl::resolved::Sent::Kind::field ? SentValue::Kind::field : SentValue::Kind::material,
+                                       static_cast<std::uint32_t>(sent.index), sent.name});
       }
+      for (const auto& special : ri.specials) {
+        const ItemMember& m = *special.declaration;
+        item.specials.push_back(SpecialProcedure{m.names[0].text, m.text ? m.text->value : m.names[0].text, limit_of(special.max),
+                                                 m.pauses_clock});
+      }
+      item.tolerant = ri.tolerant;
+      item.lifecycle = static_cast<LifecycleIndex>(ri.lifecycle);
+      for (const auto a : ri.after) item.after.push_back(static_cast<ItemIndex>(a));
+      item.when = ri.when;
+      item.source_ref = SourceRef{rb.file, ri.site->local_name().span};
+      wf_->items.push_back(std::move(item));
     }
-    for (const auto& m : bundle.members) {
-      if (m.kind != BundleMemberKind::decision) continue;
-      if (auto d = dsl::compile_decision(*m.decision, scope, sink)) scope.add_decision(m.decision->id.text, d);
-    }
-  }
-
-  void compile_items(const Bundle& bundle, const std::optional<std::string>& default_lifecycle) {
-    // Names first, so `after` may point forward.
-    std::map<std::string, ItemIndex, std::less<>> by_name;
-    for (const auto& m : bundle.members) {
-      if (m.kind != BundleMemberKind::item) continue;
-      const Item& site = *m.item;
-      if (by_name.contains(site.local_name().text)) continue;
-      by_name.emplace(site.local_name().text, static_cast<ItemIndex>(item_sites_.size()));
-      item_sites_.push_back(&site);
-      if (site.is_use) local_by_catalog_.emplace(site.id.text, site.local_name().text);
-      wf_->items.emplace_back();
-    }
-    for (ItemIndex index = 0; index < item_sites_.size(); ++index) {
-      const Item& site = *item_sites_[index];
-      ItemModel& item = wf_->items[index];
-      const Item* catalog = nullptr;
-      if (site.is_use) {
-        const auto found = index_.items.find(site.id.text, visible_);
-        if (!found) {
-          failed_ = true;
-          return;
-        }
-        catalog = found->first;
-      }
-      const Item& definition = catalog ? *catalog : site;
-      item.id = site.local_name().text;
-      item.catalog_id = site.id.text;
-      item.title = definition.title ? definition.title->value : definition.id.text;
-      item.source_ref = ref(site.local_name().span);
-      const auto dept = definition.department ? department(*definition.department) : std::nullopt;
-      if (!dept) {
-        failed_ = true;
-        return;
-      }
-      item.department = *dept;
-      if (catalog) {
-        // A member in the `use` body replaces the catalog's member of the same kind (a
-        // promised limit replaces `limit`/`immediate`, but keeps the catalog's statutory
-        // limit unless the body gives one); the catalog's replaced members are not even
-        // resolved, so a catalog `sends` naming fields this bundle lacks does no harm.
-        std::set<ItemMemberKind> overridden;
-        for (const auto& m : site.members) overridden.insert(m.kind);
-        const bool promised_overridden = overridden.contains(ItemMemberKind::limit) || overridden.contains(ItemMemberKind::immediate);
-        std::vector<ItemMember> kept;
-        for (const auto& m : catalog->members) {
-          const bool promised = m.kind == ItemMemberKind::limit || m.kind == ItemMemberKind::immediate;
-          if (promised && promised_overridden) {
-            if (m.kind == ItemMemberKind::limit && m.statutory && !overridden.contains(ItemMemberKind::statutory)) {
-              ItemMember statutory;
-              statutory.kind = ItemMemberKind::statutory;
-              statutory.duration = m.statutory;
-              kept.push_back(std::move(statutory));
-            }
-            continue;
-          }
-          if (!overridden.contains(m.kind)) kept.push_back(m);
-        }
-        // "Separately", the item runs at the catalog's own limits, not the bundle's shortened one.
-        for (const auto& m : catalog->members) {
-          if (m.kind == ItemMemberKind::limit) item.catalog_promised = limit_of(*m.duration);
-          if (m.kind == ItemMemberKind::immediate) item.catalog_promised = Limit{Decimal{}, TimeUnit::workday};
-        }
-        apply_members(item, kept);
-      }
-      apply_members(item, site.members);
-      if (!catalog) item.catalog_promised = item.promised;
-      std::optional<std::string> lifecycle_name = default_lifecycle;
-      for (const auto* members : {catalog ? &catalog->members : nullptr, &site.members}) {
-        if (!members) continue;
-        for (const auto& m : *members) {
-          if (m.kind == ItemMemberKind::lifecycle) lifecycle_name = m.names[0].text;
-        }
-      }
-      const auto lc = lifecycle_name ? lifecycle(*lifecycle_name) : std::nullopt;
-      if (!lc) {
-        failed_ = true;
-        return;
-      }
-      item.lifecycle = *lc;
-      for (const auto& a : site.after) {
-        const auto it = by_name.find(a.text);
-        if (it == by_name.end() || it->second == index) {
-          failed_ = true;
-          return;
-        }
-        item.after.push_back(it->second);
-        wf_->items[it->second].dependents.push_back(index);
-      }
-      if (site.when) {
-        dsl::DiagnosticSink sink(program_.units[unit_].path);
-        item.when = dsl::compile_expression(*site.when, *wf_->scope_, sink);
-        if (!item.when) failed_ = true;
-      }
-    }
-  }
-
-  // Applies one declaration's members; later calls override earlier ones member by member
-  // (the promised and statutory limits separately).
-  void apply_members(ItemModel& item, const std::vector<ItemMember>& members) {
-    bool needs_set = false, produces_set = false, sends_set = false, specials_set = false;
-    for (const auto& m : members) {
-      switch (m.kind) {
-        case ItemMemberKind::code: item.code = m.text->value; break;
-        case ItemMemberKind::kind: item.kind = m.names[0].text; break;
-        case ItemMemberKind::immediate:
-          item.immediate = true;
-          item.promised = Limit{Decimal{}, TimeUnit::workday};
-          break;
-        case ItemMemberKind::limit:
-          item.immediate = false;
-          item.promised = limit_of(*m.duration);
-          if (m.statutory) item.statutory = limit_of(*m.statutory);
-          break;
-        case ItemMemberKind::statutory: item.statutory = limit_of(*m.duration); break;
-        case ItemMemberKind::needs:
-          if (!needs_set) item.needs.clear();
-          needs_set = true;
-          for (const auto& n : m.names) {
-            if (auto i = material(n)) item.needs.push_back(*i);
-          }
-          break;
-        case ItemMemberKind::produces:
-          if (!produces_set) item.produces.clear();
-          produces_set = true;
-          for (const auto& n : m.names) {
-            if (auto i = material(n)) item.produces.push_back(*i);
-          }
-          break;
-        case ItemMemberKind::sends:
-          if (!sends_set) item.sends.clear();
-          sends_set = true;
-          for (const auto& n : m.names) {
-            if (const auto* v = wf_->scope_->find_variable(n.text)) {
-              for (FieldIndex f = 0; f < wf_->fields.size(); ++f) {
-                if (wf_->fields[f].slot == v->slot) item.sends.push_back(SentValue{SentValue::Kind::field, f, n.text});
-              }
-            } else if (auto i = material(n)) {
-              item.sends.push_back(SentValue{SentValue::Kind::material, *i, n.text});
-            }
-          }
-          break;
-        case ItemMemberKind::special:
-          if (!specials_set) item.specials.clear();
-          specials_set = true;
-          item.specials.push_back(SpecialProcedure{m.names[0].text, m.text ? m.text->value : m.names[0].text,
-                                                   limit_of(*m.duration), m.pauses_clock});
-          break;
-        case ItemMemberKind::tolerant: item.tolerant = true; break;
-        case ItemMemberKind::lifecycle: break;  // resolved by the caller
-      }
+    for (ItemIndex i = 0; i < wf_->items.size(); ++i) {
+      for (const auto before : wf_->items[i].after) wf_->items[before].dependents.push_back(i);
     }
   }
 
   void compile_material_routing() {
-    // Producers: `produced_by` names an item of the bundle (or the catalog item it uses).
-    for (const auto& [index, material] : pending_producers_) {
-      for (const auto& o : material->options) {
-        if (o.kind != MaterialOptionKind::produced_by || o.names.empty()) continue;
-        std::string name = o.names[0].text;
-        if (auto it = local_by_catalog_.find(name); it != local_by_catalog_.end() && !wf_->find_item(name)) name = it->second;
-        wf_->materials[index].producer = wf_->find_item(name);
-      }
-    }
     // An item that `produces` a material is its producer too.
     for (ItemIndex i = 0; i < wf_->items.size(); ++i) {
       for (const auto m : wf_->items[i].produces) {
@@ -758,7 +426,7 @@ class WorkflowCompiler {
     }
   }
 
-  void order_items() {
+  bool order_items() {
     const ItemGraph graph = item_graph(*wf_);
     const auto result = topological_order_or_cycle(graph);
     if (!result.cycle.empty()) {
@@ -767,11 +435,11 @@ class WorkflowCompiler {
       path += wf_->items[result.cycle.front()].id;
       finding(Severity::error, wf_->items[result.cycle.front()].source_ref, "dependency-cycle",
               "items of bundle '" + wf_->bundle_id + "' depend on each other in a cycle: " + path);
-      failed_ = true;
-      return;
+      return false;
     }
     wf_->topological_order = result.order;
     ancestors_ = ancestors(graph, result.order);
+    return true;
   }
   Ancestors ancestors_;
 
@@ -874,7 +542,7 @@ class WorkflowCompiler {
     for (FieldIndex f = 0; f < wf_->fields.size(); ++f) {
       const auto& field = wf_->fields[f];
       const bool named = std::any_of(r.personal.begin(), r.personal.end(), [&](const dsl::ast::Name& n) { return n.text == field.name; });
-      const bool by_type = field.type.kind == dsl::ast::TypeKind::idcard || field.type.kind == dsl::ast::TypeKind::phone;
+      const bool by_type = field.kind == TypeKind::idcard || field.kind == TypeKind::phone;
       if (!field.situation && (named || by_type)) policy.personal.push_back(f);
     }
     return policy;
@@ -902,53 +570,25 @@ class WorkflowCompiler {
 
 namespace {
 
-void analyse_lifecycle(const Lifecycle& l, const std::string& file, std::vector<Diagnostic>& findings) {
-  LifecycleModel model;
-  std::map<std::string, StateIndex, std::less<>> index;
-  std::vector<const LifecycleMember*> state_members;
-  for (const auto& m : l.members) {
-    if (m.kind != LifecycleMemberKind::state || index.contains(m.name.text)) continue;
-    index.emplace(m.name.text, static_cast<StateIndex>(model.states.size()));
-    StateModel s;
-    s.id = m.name.text;
-    for (const auto flag : m.flags) {
-      s.initial = s.initial || flag == StateFlag::initial;
-      s.final = s.final || flag == StateFlag::final_state;
+void analyse_lifecycle(const dsl::resolved::Lifecycle& resolved, std::vector<Diagnostic>& findings) {
+  const std::string& file = resolved.file;
+  LifecycleModel model = lifecycle_of(resolved);
+  for (std::size_t t = 0; t < resolved.transitions.size(); ++t) {
+    const auto& guard = resolved.transitions[t].guard;
+    if (guard && guard->is_constant() && !guard->holds(dsl::Environment{})) {
+      const LifecycleMember& m = *resolved.transitions[t].declaration;
+      const auto option = std::find_if(m.options.begin(), m.options.end(),
+                                       [](const TransitionOption& o) { return o.kind == TransitionOptionKind::guard; });
+      findings.push_back(Diagnostic{file, option->expr->span, Severity::error, "guard-never-holds",
+                                    "this guard is always false, so transition '" + m.name.text + "' can never happen"});
     }
-    if (s.initial && !model.initial) model.initial = static_cast<StateIndex>(model.states.size());
-    model.states.push_back(std::move(s));
-    state_members.push_back(&m);
-  }
-  auto guard_scope = make_guard_scope(nullptr);
-  std::vector<const LifecycleMember*> transition_members;
-  for (const auto& m : l.members) {
-    if (m.kind != LifecycleMemberKind::transition) continue;
-    TransitionModel t;
-    bool resolved = m.target && index.contains(m.target->text);
-    for (const auto& s : m.sources) {
-      if (!index.contains(s.text)) resolved = false;
-    }
-    if (!resolved) continue;  // the checker reported it
-    for (const auto& s : m.sources) t.sources.push_back(index.at(s.text));
-    t.target = index.at(m.target->text);
-    for (const auto& o : m.options) {
-      if (o.kind != TransitionOptionKind::guard) continue;
-      dsl::DiagnosticSink sink(file);
-      t.guard = dsl::compile_expression(*o.expr, *guard_scope, sink);
-      if (t.guard && t.guard->is_constant() && !t.guard->holds(dsl::Environment{})) {
-        findings.push_back(Diagnostic{file, o.expr->span, Severity::error, "guard-never-holds",
-                                      "this guard is always false, so transition '" + m.name.text + "' can never happen"});
-      }
-    }
-    model.transitions.push_back(std::move(t));
-    transition_members.push_back(&m);
   }
   model.build_graph();
   if (!model.initial) return;  // the checker reported it
   const auto reached = model.reachable_from_initial();
   for (StateIndex s = 0; s < model.states.size(); ++s) {
     const auto& state = model.states[s];
-    const auto& span = state_members[s]->name.span;
+    const auto& span = resolved.states[s]->name.span;
     const auto out = model.transitions_from(s);
     if (!reached[s]) {
       findings.push_back(Diagnostic{file, span, Severity::warning, "unreachable-state",
@@ -958,7 +598,7 @@ void analyse_lifecycle(const Lifecycle& l, const std::string& file, std::vector<
     if (state.final && !out.empty()) {
       findings.push_back(Diagnostic{file, span, Severity::error, "final-state-exits",
                                     "final state '" + state.id + "' has transitions out of it ('" +
-                                        transition_members[out.front()]->name.text + "'); a final state ends the item"});
+                                        resolved.transitions[out.front()].declaration->name.text + "'); a final state ends the item"});
     }
     if (!state.final && out.empty()) {
       findings.push_back(Diagnostic{file, span, Severity::error, "dead-end-state",
@@ -969,22 +609,12 @@ void analyse_lifecycle(const Lifecycle& l, const std::string& file, std::vector<
 
 }  // namespace
 
-CompileResult compile(const dsl::Program& program) {
+CompileResult compile(const dsl::resolved::Document& document) {
   CompileResult result;
-  WorkflowCompiler compiler(program, result.diagnostics);
-  for (std::size_t u = 0; u < program.units.size(); ++u) {
-    for (const auto& d : program.units[u].file.declarations) {
-      if (d.kind == DeclarationKind::lifecycle) analyse_lifecycle(*d.lifecycle, program.units[u].path, result.diagnostics);
-    }
-  }
-  for (std::size_t u = 0; u < program.units.size(); ++u) {
-    for (const auto& d : program.units[u].file.declarations) {
-      if (d.kind != DeclarationKind::bundle) continue;
-      if (auto wf = compiler.compile(*d.bundle, u)) result.workflows.push_back(std::move(wf));
-    }
-  }
-  // A lifecycle guard that fails for several bundles is one finding per bundle; keep them,
-  // but drop exact repeats.
+  WorkflowCompiler compiler(document, result.diagnostics);
+  for (const auto& lifecycle : document.lifecycles) analyse_lifecycle(lifecycle, result.diagnostics);
+  for (const auto& bundle : document.bundles) result.workflows.push_back(compiler.compile(bundle));
+  // Drop exact repeats.
   std::set<std::tuple<std::string, std::uint32_t, std::string>> seen;
   std::vector<Diagnostic> unique;
   for (auto& d : result.diagnostics) {
@@ -994,6 +624,49 @@ CompileResult compile(const dsl::Program& program) {
   return result;
 }
 
-std::vector<dsl::Diagnostic> analyse(const dsl::Program& program) { return compile(program).diagnostics; }
+
+// ---------------------------------------------------------------------------------------
+// The one entry point
+
+bool CompiledSet::named(const Workflow& workflow) const {
+  const auto unit = program->find(workflow.source_ref.file);
+  return unit && program->units[*unit].is_root;
+}
+
+std::expected<CompiledSet, std::vector<dsl::LocatedDiagnostic>> check_and_compile(dsl::Program program,
+                                                                                  const CheckOptions& options) {
+  CompiledSet set;
+  auto shared = std::make_shared<const dsl::Program>(std::move(program));
+  set.program = shared;
+  std::vector<Diagnostic> all = shared->diagnostics;
+  auto bound = dsl::bind(*shared);
+  all.insert(all.end(), std::make_move_iterator(bound.diagnostics.begin()), std::make_move_iterator(bound.diagnostics.end()));
+  auto compiled = compile(bound.document);
+  all.insert(all.end(), compiled.diagnostics.begin(), compiled.diagnostics.end());
+  std::set<const dsl::resolved::Calendar*> reported;
+  for (std::size_t i = 0; i < compiled.workflows.size(); ++i) {
+    const auto* calendar = bound.document.bundles[i].calendar;
+    auto built = build_calendar(calendar);
+    if (!built) {
+      // Included calendars that disagree, a week without working days …: the calendar cannot
+      // count, so neither can the bundles that name it.
+      if (reported.insert(calendar).second) {
+        all.push_back(Diagnostic{calendar->file, calendar->declaration->id.span, Severity::error, "invalid-calendar", built.error()});
+      }
+      continue;
+    }
+    set.workflows.push_back(compiled.workflows[i]);
+    set.calendars.push_back(std::make_shared<const WorkCalendar>(std::move(*built)));
+  }
+  if (options.today_days) {
+    auto warnings = calendar_coverage_warnings(bound.document, *options.today_days, options.calendar_warning_days);
+    all.insert(all.end(), warnings.begin(), warnings.end());
+  }
+  set.diagnostics = shared->located(all);
+  const bool errors = std::any_of(set.diagnostics.begin(), set.diagnostics.end(),
+                                  [](const dsl::LocatedDiagnostic& d) { return d.diagnostic.severity == Severity::error; });
+  if (errors) return std::unexpected(std::move(set.diagnostics));
+  return set;
+}
 
 }  // namespace onevisit::engine

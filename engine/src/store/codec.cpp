@@ -55,7 +55,7 @@ std::expected<Value, std::string> value_from_json(const json::value& j, int dept
   }
   if (kind == "u") {
     const auto amount = int_at(1), unit = int_at(2);
-    if (amount && unit && *unit >= 0 && *unit <= 2) return Value::of_duration(dsl::Decimal{*amount}, static_cast<dsl::ast::TimeUnit>(*unit));
+    if (amount && unit && *unit >= 0 && *unit <= 2) return Value::of_duration(dsl::Decimal{*amount}, static_cast<dsl::TimeUnit>(*unit));
   }
   if (kind == "l" && a->size() == 2 && a->at(1).is_array()) {
     std::vector<Value> items;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <onevisit/dsl/source.hpp>
+#include <onevisit/dsl/vocabulary.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -38,7 +39,7 @@ struct Number {
   friend bool operator==(const Number& a, const Number& b) { return a.text == b.text; }
 };
 
-enum class TimeUnit : std::uint8_t { workday, day, hour };
+using dsl::TimeUnit;
 
 struct Duration {
   Number amount;
@@ -92,9 +93,7 @@ struct Expr {
 // ---------------------------------------------------------------------------------------
 // Types and fields
 
-enum class TypeKind : std::uint8_t {
-  text, integer, decimal, money, boolean, date, idcard, uscc, phone, enumeration, list,
-};
+using dsl::TypeKind;
 
 struct EnumValue {
   Name name;
@@ -335,7 +334,7 @@ struct Calendar {
   }
 };
 
-enum class HitPolicy : std::uint8_t { first, unique, collect };
+using dsl::HitPolicy;
 
 struct Parameter {
   Name name;
@@ -383,9 +382,7 @@ enum class BundleMemberKind : std::uint8_t {
   department, material, item, decision, retain, check,
 };
 
-/// Calendar units of a retention period (a retention is counted in calendar time, not in
-/// working days).
-enum class RetentionUnit : std::uint8_t { day, month, year };
+using dsl::RetentionUnit;
 
 /// `retain 3 years personal mother_name, home_address`: how long a closed case keeps its
 /// personal data, and the free-text fields that hold some (idcard and phone fields always do).

@@ -10,6 +10,7 @@
 
 #include <onevisit/dsl/ast.hpp>
 #include <onevisit/dsl/diagnostic.hpp>
+#include <onevisit/dsl/resolved.hpp>
 
 #include <functional>
 #include <memory>
@@ -65,9 +66,21 @@ Program load(const std::vector<std::string>& paths, const FileReader& reader);
 /// Loads one text held in memory (as file `name`), resolving its imports through `reader`.
 Program load_text(std::string name, std::string text, const FileReader& reader);
 
-/// Semantic checks over a loaded program: names, types, limits, lifecycles, calendars,
-/// decision tables, bundles. Returns the diagnostics (errors and warnings); the program's
-/// own parse diagnostics are not repeated.
+/// What the front end makes of a loaded program (docs/language.md, The front end).
+struct Bound {
+  /// The checker's findings (errors and warnings), then one follow-on `not-compiled` error
+  /// (Diagnostic::follow_on) for each bundle left out of the document.
+  std::vector<Diagnostic> diagnostics;
+  /// Every bundle that resolved; it points into `program`, so keep the program alive.
+  resolved::Document document;
+};
+
+/// Checks and binds: semantic checks over a loaded program (names, types, limits,
+/// lifecycles, calendars, decision tables, bundles) and, in the same pass, the resolved
+/// document the engine compiles. The program's own parse diagnostics are not repeated.
+Bound bind(const Program& program);
+
+/// The checker's findings alone: bind(program).diagnostics without the follow-on errors.
 std::vector<Diagnostic> check(const Program& program);
 
 /// Every diagnostic of load + check, located and sorted: what `onevisit check` prints.

@@ -27,7 +27,7 @@
 //     working_minutes_between). Half a workday is half of this calendar's working minutes
 //     per day.
 //
-// Merging (from_ast). A calendar's own `weekend` and `hours` win over those of the calendars
+// Merging (from_declaration). A calendar's own `weekend` and `hours` win over those of the calendars
 // it includes; when it sets none, the included calendars must agree (or leave it unset),
 // and when none sets it the defaults apply: weekend sat sun, hours 09:00-12:00 13:30-17:30.
 // Holidays and make-up working days are the union over all included calendars. When a date
@@ -38,7 +38,7 @@
 //
 // Thread safety: a WorkCalendar is immutable after construction. Every member function is
 // const, allocates nothing and touches no shared state, so one calendar may be queried from
-// any number of threads at once. from_ast and weekdays are reentrant (no global state).
+// any number of threads at once. from_declaration and weekdays are reentrant (no global state).
 //
 // Cost: is_working_day and workdays_between are O(log H), where H is the number of declared
 // days that differ from the weekly pattern (about 25 a year); next_working_day,
@@ -46,8 +46,7 @@
 // Nothing loops over days or minutes.
 #pragma once
 
-#include <onevisit/dsl/ast.hpp>
-#include <onevisit/dsl/expr.hpp>
+#include <onevisit/dsl/compiled.hpp>
 
 #include <cstdint>
 #include <expected>
@@ -58,6 +57,10 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+namespace onevisit::dsl::resolved {
+struct Calendar;  // resolved.hpp: a calendar declaration with its includes resolved
+}  // namespace onevisit::dsl::resolved
 
 namespace onevisit::engine {
 
@@ -95,11 +98,9 @@ struct WorkingPeriod {
 /// beyond any civil date the language can write); outside that, results may overflow.
 class WorkCalendar final : public dsl::WorkdayCounter {
  public:
-  /// Resolves a calendar name to its declaration, or nullptr when there is none.
-  using Lookup = std::function<const dsl::ast::Calendar*(std::string_view)>;
-
-  /// Builds the calendar declared by `root`, merging what it includes (recursively; `lookup`
-  /// resolves names) by the rules in the header comment. Returns a readable error, naming
+  /// Builds the calendar declared by `root`, merging what it includes (recursively, through
+  /// the references the checker resolved: no name is looked up here) by the rules in the
+  /// header comment. Returns a readable error, naming
   /// the calendar, for: an unknown included calendar, an include cycle (also a calendar
   /// including itself), includes nested deeper than 64, included calendars that disagree on
   /// weekend, hours or a date, a date that one calendar declares both a holiday and a
@@ -107,8 +108,7 @@ class WorkCalendar final : public dsl::WorkdayCounter {
   /// name, invalid or overlapping hours, an invalid date, a holiday range that ends before
   /// it starts or is longer than 366 days, and a week without working days. Never throws
   /// for bad input and does not require the program to have been checked first.
-  static std::expected<WorkCalendar, std::string> from_ast(const dsl::ast::Calendar& root,
-                                                           const Lookup& lookup);
+  static std::expected<WorkCalendar, std::string> from_declaration(const dsl::resolved::Calendar& root);
 
   /// Monday to Friday, default hours (09:00-12:00 13:30-17:30), no holidays: the calendar
   /// of a bundle that names none, and the same count as `workdays_between` without one.

@@ -1,5 +1,5 @@
-// The calendars of deployed workflows: built from the program a workflow was compiled from,
-// and checked for how far their declared years reach.
+// The calendars of workflows: built from the calendars the checker resolved, and checked for
+// how far their declared years reach.
 //
 // A year's holidays are declared only from the State Council's notice, published each
 // November; a deadline in a year no calendar file declares counts the weekly pattern alone.
@@ -8,8 +8,8 @@
 
 #include <onevisit/dsl/diagnostic.hpp>
 #include <onevisit/dsl/program.hpp>
+#include <onevisit/dsl/resolved.hpp>
 #include <onevisit/engine/calendar.hpp>
-#include <onevisit/engine/workflow.hpp>
 
 #include <cstdint>
 #include <expected>
@@ -24,13 +24,9 @@ namespace onevisit::engine {
 /// How many days before its declared years end `onevisit check` warns about a calendar.
 inline constexpr std::int64_t kCalendarWarningDays = 60;
 
-/// The calendar a workflow names, built from the program it was compiled from (Monday to
-/// Friday without holidays when it names none). An error names the calendar.
-std::expected<WorkCalendar, std::string> build_calendar(const dsl::Program& program, const Workflow& workflow);
-
-/// The calendar named `name` in `program` (an error names it when it is not declared or
-/// cannot be built).
-std::expected<WorkCalendar, std::string> build_calendar(const dsl::Program& program, std::string_view name);
+/// The calendar a bundle names, as the checker resolved it (Monday to Friday without holidays
+/// for none). An error names the calendar.
+std::expected<WorkCalendar, std::string> build_calendar(const dsl::resolved::Calendar* calendar);
 
 /// A calendar as it is deployed and versioned (Engine::deploy; docs/runtime.md, New calendar
 /// versions).
@@ -51,11 +47,10 @@ std::expected<CalendarDefinition, std::string> calendar_definition(const dsl::Pr
 std::expected<std::pair<WorkCalendar, std::string>, std::string> calendar_from_source(std::string_view source);
 
 /// One warning (code `calendar-ending`, at the calendar's declaration) for each calendar used
-/// by `workflows` whose declared years end less than `within_days` days after `today_days`
-/// (days since 1970-01-01), or have ended already. Calendars that declare no dates, and those
-/// that cannot be built (the checker reports those), give none.
-std::vector<dsl::Diagnostic> calendar_coverage_warnings(const dsl::Program& program,
-                                                        const std::vector<std::shared_ptr<const Workflow>>& workflows,
-                                                        std::int64_t today_days, std::int64_t within_days = kCalendarWarningDays);
+/// by the document's bundles whose declared years end less than `within_days` days after
+/// `today_days` (days since 1970-01-01), or have ended already. Calendars that declare no
+/// dates, and those that cannot be built (check_and_compile reports those), give none.
+std::vector<dsl::Diagnostic> calendar_coverage_warnings(const dsl::resolved::Document& document, std::int64_t today_days,
+                                                        std::int64_t within_days = kCalendarWarningDays);
 
 }  // namespace onevisit::engine

@@ -37,6 +37,10 @@
 #include <unordered_map>
 #include <vector>
 
+namespace onevisit::dsl {
+struct Program;  // dsl/program.hpp: loaded workflow files
+}  // namespace onevisit::dsl
+
 namespace onevisit::engine {
 
 /// Where the engine reads time. Tests and `simulate` use VirtualClock.
@@ -282,7 +286,7 @@ class Engine {
   std::expected<void, EngineError> load_deployed();
   /// Indexes the cases committed before the search index existed (Store::unindexed_cases).
   std::expected<void, EngineError> index_old_cases();
-  std::expected<DeployReport, EngineError> deploy_program(const dsl::Program& program, bool persist);
+  std::expected<DeployReport, EngineError> deploy_program(dsl::Program program, bool persist);
   /// Decides and commits one command; `new_bundle` names the bundle for a StartCase. A
   /// StartCase with an empty case id takes the next case number once it is decided.
   std::expected<CommandResult, EngineError> run(const std::string& case_id, const Command& command,
@@ -315,7 +319,8 @@ class Engine {
   /// Stores the calendars `program`'s bundles count on as new versions where their days
   /// changed, and has every running case on a changed calendar adopt its new version.
   std::expected<std::vector<DeployReport::CalendarEntry>, EngineError> deploy_calendars(
-      const dsl::Program& program, const std::vector<std::shared_ptr<const Workflow>>& deployed);
+      const dsl::Program& program,
+      const std::vector<std::pair<std::shared_ptr<const Workflow>, std::shared_ptr<const WorkCalendar>>>& deployed);
   /// The calendar version a new case of `workflow` starts on (0: none deployed).
   int latest_calendar_version(const Workflow& workflow) const;
   std::mutex provisional_mutex_;

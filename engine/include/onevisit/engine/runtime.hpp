@@ -494,7 +494,7 @@ std::vector<OutboxRecord> outbox_for(const Workflow& workflow, const Case& state
 
 /// The choices of an `enum(...)` field, or of each element of a `list(enum(...))` field (in
 /// declaration order, with their titles); null for any other field.
-const std::vector<dsl::ast::EnumValue>* field_choices(const FieldModel& field);
+const std::vector<FieldChoice>* field_choices(const FieldModel& field);
 
 /// Why `value` is not one of the field's choices, for people (Chinese, naming the field's
 /// title and every choice's title and value; the value itself masked as personal numbers

@@ -1,11 +1,13 @@
 // The compiled workflow model: what the runtime executes.
 //
-// compile() turns a checked program (dsl::Program) into one immutable Workflow per bundle:
-// items with their effective limits (catalog values overridden by the bundle's `use`),
+// compile() turns the checker's resolved document (dsl/resolved.hpp) into one immutable
+// Workflow per bundle: items with their effective limits (the checker's one merge of a
+// catalog item and the bundle's `use`),
 // material routing (for every material, where it comes from and which items need it), the
 // form's fields with their compiled rules, each lifecycle as a state graph, and the item
-// dependency graph with its topological order and critical path. Every condition and guard is
-// compiled once, here.
+// dependency graph with its topological order and critical path. Every condition and guard
+// arrives compiled (by the checker); nothing here needs the syntax tree. Checking and
+// compiling files goes through one entry point, check_and_compile (engine/compile.hpp).
 //
 // A Workflow's identity is its bundle id, version and a SHA-256 of its normalised source (the
 // canonical formatting, without comments, of the bundle's file and everything it imports), so
@@ -15,15 +17,18 @@
 // threads freely.
 #pragma once
 
+#include <onevisit/dsl/compiled.hpp>
 #include <onevisit/dsl/diagnostic.hpp>
-#include <onevisit/dsl/expr.hpp>
-#include <onevisit/dsl/program.hpp>
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace onevisit::dsl::resolved {
+struct Document;  // dsl/resolved.hpp: what the checker hands to compile()
+}  // namespace onevisit::dsl::resolved
 
 namespace onevisit::engine {
 
@@ -44,7 +49,7 @@ struct SourceRef {
 /// A time limit: an amount in working days, calendar days or hours.
 struct Limit {
   dsl::Decimal amount;
-  dsl::ast::TimeUnit unit = dsl::ast::TimeUnit::workday;
+  dsl::TimeUnit unit = dsl::TimeUnit::workday;
   /// Working days, when the unit allows a calendar-free conversion (hours count 8 to the day
   /// only for figures; the runtime uses the bundle's calendar).
   dsl::Decimal approximate_workdays() const;
@@ -200,10 +205,17 @@ struct ItemModel {
   SourceRef source_ref;
 };
 
+/// One choice of an enum field: its value and what people read (empty: the value itself).
+struct FieldChoice {
+  std::string name;
+  std::string title;
+};
+
 struct FieldModel {
   std::string name;
   std::string title;
-  dsl::ast::Type type;
+  dsl::TypeKind kind = dsl::TypeKind::text;  ///< as declared: a list of choices is a list
+  std::vector<FieldChoice> choices;          ///< an enum's values, or those of a list's enum
   dsl::ValueType value_type;
   bool situation = false;  ///< a 情形 question rather than a form field
   bool required = false;
@@ -219,14 +231,14 @@ struct FieldModel {
 
 struct RatingPolicy {
   int bad_at_most = 2;                                          ///< 好差评: 1..5; bad is <= this
-  Limit rectify_within{dsl::Decimal::from_int(15), dsl::ast::TimeUnit::workday};  ///< 整改 due
+  Limit rectify_within{dsl::Decimal::from_int(15), dsl::TimeUnit::workday};  ///< 整改 due
 };
 
 /// `retain N years|months|days`: a closed case keeps its personal data this long after its
 /// last change, then the retention run erases it (docs/runtime.md, Retention).
 struct RetentionPolicy {
   int amount = 0;
-  dsl::ast::RetentionUnit unit = dsl::ast::RetentionUnit::year;
+  dsl::RetentionUnit unit = dsl::RetentionUnit::year;
   std::vector<FieldIndex> personal;  ///< idcard and phone fields, and those marked personal
   std::string text;                  ///< as written, e.g. "retain 3 years": named in the history
 };
@@ -296,11 +308,13 @@ struct CompileResult {
   bool ok() const;
 };
 
-/// Compiles every bundle of a program and analyses it. REQUIRES: the program checked
-/// without errors (dsl::check); bundles the checker rejected are skipped.
-CompileResult compile(const dsl::Program& program);
-
-/// The analysis findings only (what `onevisit check` adds to the checker's).
-std::vector<dsl::Diagnostic> analyse(const dsl::Program& program);
+/// Compiles every bundle of the checker's resolved document and analyses it (dependency
+/// cycles, materials that are not ready, promises shorter than the critical path, states no
+/// transition reaches …). Every bundle in the document becomes a Workflow: the compiler
+/// looks no name up and drops nothing (a bundle that cannot be compiled is not in the
+/// document, and the checker said why). REQUIRES: the Program the document points into is
+/// alive. Most callers want check_and_compile (engine/compile.hpp), which loads, checks and
+/// compiles in one step.
+CompileResult compile(const dsl::resolved::Document& document);
 
 }  // namespace onevisit::engine
