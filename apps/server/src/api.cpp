@@ -52,7 +52,7 @@ Api::Api(engine::Engine& engine, AccountStore& accounts, ApiOptions options)
       accounts_(accounts),
       options_(std::move(options)),
       throttle_(options_.login_throttle),
-      code_throttle_(options_.code_throttle),
+      code_throttle_(options_.code_throttle, accounts_),
       refusals_(accounts_),
       hashing_(std::max<std::size_t>(1, options_.hashing_threads), options_.hashing_queue) {}
 

@@ -17,6 +17,7 @@
 
 #include "store/store_common.hpp"
 
+#include <onevisit/engine/database_url.hpp>
 #include <onevisit/engine/store.hpp>
 
 #include <libpq-fe.h>
@@ -216,19 +217,7 @@ class Connection {
   }
 
   /// `url` with any password in it replaced, fit for an error message or a log.
-  static std::string redacted(const std::string& url) {
-    std::string out = url;
-    if (const auto scheme = out.find("://"); scheme != std::string::npos) {
-      const auto at = out.find('@', scheme);
-      const auto colon = out.find(':', scheme + 3);
-      if (at != std::string::npos && colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-    }
-    if (const auto password = out.find("password="); password != std::string::npos) {
-      const auto end = out.find_first_of("& ", password);
-      out.replace(password + 9, (end == std::string::npos ? out.size() : end) - password - 9, "***");
-    }
-    return out;
-  }
+  static std::string redacted(const std::string& url) { return masked_database(url); }
 
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
