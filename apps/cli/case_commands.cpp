@@ -56,7 +56,7 @@ void print_error(const EngineError& e, std::ostream& err) {
 }
 
 int exit_code(const EngineError& e) {
-  return e.kind == EngineError::Kind::store ? 2 : 1;
+  return e.kind == EngineError::Kind::store || e.kind == EngineError::Kind::unavailable ? 2 : 1;
 }
 
 // Opens the database with the [storage] keys of `config` (none when `config` is empty).
