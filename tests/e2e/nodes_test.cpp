@@ -182,7 +182,7 @@ struct Caller {
   std::string session, csrf;
 
   Reply send(Cluster& cluster, std::mt19937& random, const std::string& method, const std::string& path, const json::value& body,
-             const std::string& key, int& retries) {
+             const std::string& key, int& retries, int& unavailable) {
     std::size_t node = std::uniform_int_distribution<std::size_t>(0, cluster.size() - 1)(random);
     for (int attempt = 0; attempt < 400; ++attempt, node = (node + 1) % cluster.size()) {
       const unsigned short port = cluster.port(node);
@@ -193,6 +193,8 @@ struct Caller {
       try {
         Reply reply = client.send(method, path, json::serialize(body), {{"Idempotency-Key", key}});
         if (reply.status < 500) return reply;
+        // The database was out of reach: said so, with when to try again.
+        if (reply.status == 503 && reply.header("retry-after") == "1" && reply.body.find("\"unavailable\"") != std::string::npos) ++unavailable;
       } catch (const std::exception&) {
         // the node died under the request: its outcome is unknown until the retry answers
       }
@@ -263,6 +265,7 @@ struct Load {
   std::map<std::string, std::set<std::string>> acknowledged;  // case id -> commands
   std::atomic<int> commands{0};                               // acknowledged so far
   std::atomic<int> retries{0};                                // requests sent again to another node
+  std::atomic<int> unavailable{0};                            // answered 503 unavailable with Retry-After
 };
 
 // Three clients, each starting `cases` cases, accepting each and approving every other one,
@@ -273,13 +276,13 @@ void run_load(World& world, int cases, Load& load, const std::function<void()>& 
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
       std::mt19937 random(100 + c);
-      int tried_again = 0;
+      int tried_again = 0, unavailable = 0;
       try {
       for (int i = 0; i < cases; ++i) {
         const std::string case_id = "N" + std::to_string(c) + "-" + std::to_string(i);
         const auto command = [&](Caller who, const std::string& name, const std::string& path, const json::value& body,
                                  unsigned status) {
-          auto reply = who.send(*world.cluster, random, "POST", path, body, name + "-" + case_id, tried_again);
+          auto reply = who.send(*world.cluster, random, "POST", path, body, name + "-" + case_id, tried_again, unavailable);
           expect(reply.status == status || (name == "start" && reply.status == 200),
                  name + " " + case_id + ": " + std::to_string(reply.status) + " " + reply.body);
           std::lock_guard lock(load.mutex);
@@ -296,6 +299,7 @@ void run_load(World& world, int cases, Load& load, const std::function<void()>& 
         load.failures.push_back("client " + std::to_string(c) + ": " + e.what());
       }
       load.retries += tried_again;
+      load.unavailable += unavailable;
     });
   }
   std::thread other([&] {
@@ -471,6 +475,7 @@ TEST_CASE("nodes: the standby promoted under load, then the database stopped and
   REQUIRE(store);
   fire_every_timer(world, **store, random);
   check_counts(world, **store, load);
-  WARN(load.retries.load() << " requests retried on another node");
-  CHECK(load.retries.load() > 0);  // the outages were felt, and answered with retryable errors
+  WARN(load.retries.load() << " requests retried on another node, " << load.unavailable.load() << " of them answered 503 unavailable");
+  CHECK(load.retries.load() > 0);  // the outages were felt,
+  CHECK(load.unavailable.load() > 0);  // and answered with a retryable error
 }
