@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <optional>
 #include <string>
 
 namespace onevisit::testing {
@@ -68,5 +70,17 @@ class PostgresScratch {
   std::string schema_;
   std::string url_;
 };
+
+/// The database a server test's service keeps everything in: an SQLite file in `dir`; or,
+/// when ctest runs the test again as "postgresql: …" (the tests tagged [both-databases], with
+/// ONEVISIT_TEST_SERVER_POSTGRES_URL set to the test cluster), a schema of its own there,
+/// which lives as long as `scratch`.
+inline std::string server_test_database(const std::filesystem::path& dir, std::optional<PostgresScratch>& scratch) {
+  const char* url = std::getenv("ONEVISIT_TEST_SERVER_POSTGRES_URL");
+  if (url == nullptr || *url == '\0') return (dir / "cases.db").string();
+  ::setenv("ONEVISIT_TEST_POSTGRES_URL", url, 1);
+  scratch.emplace();
+  return scratch->url();
+}
 
 }  // namespace onevisit::testing

@@ -16,7 +16,8 @@ using engine::EngineError;
 using engine::Rejection;
 
 ResultError from(const EngineError& e) {
-  return ResultError{e.kind != EngineError::Kind::store, e.message};
+  // A store that failed (or could not be reached) may take the answer later; anything else is final.
+  return ResultError{e.kind != EngineError::Kind::store && e.kind != EngineError::Kind::unavailable, e.message};
 }
 
 ResultError not_allowed(std::string message) { return ResultError{true, std::move(message), true}; }

@@ -11,6 +11,7 @@
 #include <onevisit/adapters/config.hpp>
 #include <onevisit/adapters/delivery.hpp>
 #include <onevisit/dsl/identifiers.hpp>
+#include <onevisit/engine/database_url.hpp>
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/figures.hpp>
 #include <onevisit/engine/report.hpp>
@@ -55,7 +56,7 @@ void print_error(const EngineError& e, std::ostream& err) {
 }
 
 int exit_code(const EngineError& e) {
-  return e.kind == EngineError::Kind::store ? 2 : 1;
+  return e.kind == EngineError::Kind::store || e.kind == EngineError::Kind::unavailable ? 2 : 1;
 }
 
 // Opens the database with the [storage] keys of `config` (none when `config` is empty).
@@ -119,7 +120,7 @@ int run_deploy(const DeployOptions& options, std::ostream& out, std::ostream& er
   }
   auto list = (*engine)->workflows();
   if (list) {
-    out << "versions in " << options.database << ":\n";
+    out << "versions in " << engine::masked_database(options.database) << ":\n";
     for (const auto& w : *list) out << "  " << w.bundle_id << " v" << w.version << "  " << w.cases << (w.cases == 1 ? " case\n" : " cases\n");
   }
   return 0;
@@ -155,7 +156,7 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
   if (o.action == "start") {
     const auto wf = engine.workflow(o.bundle);
     if (!wf) {
-      err << "onevisit case start: no bundle '" << o.bundle << "' is deployed in " << o.database << " (run onevisit deploy first)\n";
+      err << "onevisit case start: no bundle '" << o.bundle << "' is deployed in " << engine::masked_database(o.database) << " (run onevisit deploy first)\n";
       return 1;
     }
     const auto given = pairs(o.fields, error);

@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
 
   onevisit::server::ServiceOptions serve;
   auto* serve_command = app.add_subcommand("serve", "Run the clerk service: REST API, web console, timers and adapter dispatch");
-  serve_command->add_option("--db", serve.database, "The SQLite database (created when missing)")->required();
+  serve_command->add_option("--db", serve.database, "The SQLite database (created when missing), or a PostgreSQL URL postgresql://… that several nodes share")->required();
   serve_command->add_option("--workflows", serve.workflows, "Workflows folder, deployed on first start")->required();
   serve_command->add_option("--config", serve.adapter_config, "Deployment configuration (TOML); default: every system logs its calls");
   serve_command->add_option("--listen", serve.listen, "address:port")->default_val("127.0.0.1:8080");

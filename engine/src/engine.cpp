@@ -10,6 +10,7 @@
 #include <onevisit/engine/formats.hpp>
 
 #include "store/codec.hpp"
+#include "store/postgres/store.hpp"
 #include "hash.hpp"
 
 #include <boost/json.hpp>
@@ -33,7 +34,9 @@ Timestamp SystemClock::now() const {
 
 EngineError EngineError::from(const StoreError& e) {
   EngineError error;
-  error.kind = e.kind == StoreError::Kind::not_found ? Kind::not_found : Kind::store;
+  error.kind = e.kind == StoreError::Kind::not_found     ? Kind::not_found
+               : e.kind == StoreError::Kind::unavailable ? Kind::unavailable
+                                                         : Kind::store;
   error.message = e.message;
   return error;
 }
@@ -632,9 +635,20 @@ std::expected<std::optional<Case>, EngineError> Engine::load(const std::string& 
   return std::optional<Case>{**loaded};
 }
 
+namespace {
+
+// Whether other processes may move this store's cases: a PostgreSQL database that several
+// nodes share. Then a case is read from the store for every command and every view, never
+// from this engine's cache: a state cached here may be behind another node's commit, and a
+// command decided on it could be refused for a state the case has left (docs/runtime.md).
+bool shared_by_other_nodes(const Store& store) { return postgres_store_stats(store).has_value(); }
+
+}  // namespace
+
 std::expected<std::shared_ptr<const Case>, EngineError> Engine::load_shared(const std::string& case_id,
                                                                           std::shared_ptr<const Workflow>& wf) {
-  {
+  const bool cached = !shared_by_other_nodes(*store_);
+  if (cached) {
     std::shared_lock lock(cache_mutex_);
     if (auto it = cache_.find(case_id); it != cache_.end()) {
       wf = workflow(it->second->bundle_id, it->second->bundle_version);
@@ -653,7 +667,7 @@ std::expected<std::shared_ptr<const Case>, EngineError> Engine::load_shared(cons
   auto decoded = restore(**stored, *wf);
   if (!decoded) return std::unexpected(make_error(EngineError::Kind::store, "case " + case_id + ": " + decoded.error()));
   auto shared = std::make_shared<const Case>(std::move(*decoded));
-  {
+  if (cached) {
     std::unique_lock lock(cache_mutex_);
     cache_[case_id] = shared;
   }
@@ -883,7 +897,7 @@ std::expected<CommandResult, EngineError> Engine::run(const std::string& given_i
                    next.bundle_id, next.bundle_version, next.applicant_masked,
                    dsl::mask_personal_numbers(command.actor));
     }
-    {
+    if (!shared_by_other_nodes(*store_)) {
       std::unique_lock lock(cache_mutex_);
       // Keep running cases in memory; finished ones are read back from the store when asked.
       if (next.status == CaseStatus::running || next.status == CaseStatus::completed || next.status == CaseStatus::delivered) {

@@ -8,6 +8,7 @@
 // Without it they fail and say so; they never pass silently. Each test gets a schema of its
 // own, dropped at its end.
 #include <onevisit/engine/content_store.hpp>
+#include <onevisit/engine/database_url.hpp>
 #include <onevisit/engine/engine.hpp>  // make_memory_store
 #include <onevisit/engine/store.hpp>
 #include <onevisit/engine/store_migration.hpp>
@@ -50,6 +51,7 @@ const char* kind_name(Kind kind) {
     case Kind::not_found: return "not_found";
     case Kind::invalid: return "invalid";
     case Kind::locked: return "locked";
+    case Kind::unavailable: return "unavailable";
   }
   return "?";
 }
@@ -829,7 +831,7 @@ TEST_CASE("postgresql store: a schema with other tables, or from a newer onevisi
   SECTION("no server") {
     auto opened = open_postgres_store("postgresql://onevisit@/postgres?host=/nonexistent-onevisit-socket&connect_timeout=2");
     REQUIRE_FALSE(opened);
-    CHECK(opened.error().kind == Kind::io);
+    CHECK(opened.error().kind == Kind::unavailable);  // worth trying again later
     CHECK_THAT(opened.error().message, Catch::Contains("cannot connect to PostgreSQL"));
   }
   SECTION("a password is never repeated in an error") {
@@ -1108,4 +1110,71 @@ TEST_CASE("postgresql store: onevisit migrate copies a district's SQLite file an
   CHECK(status == 0);
   CHECK_THAT(output, Catch::Contains("copied and verified") && Catch::Contains("cases 12;") && Catch::Contains("contents 1"));
   CHECK_THAT(output, Catch::Contains("checksum events sha256:" + report->checksums.at("events")));
+}
+
+namespace {
+
+// Runs a command line, its stderr with its stdout; the exit status and what it printed.
+std::pair<int, std::string> run_command(const std::string& command) {
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string output;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
+  return {::pclose(pipe), output};
+}
+
+}  // namespace
+
+TEST_CASE("database URLs: a password is masked wherever a URL is shown", "[store][secrets]") {
+  CHECK(masked_database("postgresql://clerk:s3cret@db.example/onevisit") == "postgresql://clerk:***@db.example/onevisit");
+  CHECK(masked_database("postgres://clerk:p%40ss@h1:5432,h2:5432/ov?target_session_attrs=read-write") ==
+        "postgres://clerk:***@h1:5432,h2:5432/ov?target_session_attrs=read-write");
+  CHECK(masked_database("postgresql://clerk@/ov?host=/run/pg&password=s3cret&sslmode=require") ==
+        "postgresql://clerk@/ov?host=/run/pg&password=***&sslmode=require");
+  CHECK(masked_database("host=db user=clerk password=s3cret dbname=ov") == "host=db user=clerk password=*** dbname=ov");
+  CHECK(masked_database("host=db password = 'it\\'s secret' dbname=ov") == "host=db password = *** dbname=ov");
+  CHECK(masked_database("postgresql://clerk@db/ov?password=a&passwordless=1&password=b") ==
+        "postgresql://clerk@db/ov?password=***&passwordless=1&password=***");
+  // Not a URL: an SQLite path stays as it is, whatever it is called.
+  CHECK(masked_database("/var/lib/onevisit/password=1.db") == "/var/lib/onevisit/password=1.db");
+  CHECK(masked_database("cases.db") == "cases.db");
+}
+
+TEST_CASE("PostgreSQL: the command line and the service's log never show the password of a database URL",
+          "[store][postgres][secrets]") {
+  PostgresScratch scratch;
+  // The test cluster trusts local connections: the password is ignored, and must not show.
+  std::string url = scratch.url();
+  const std::string user = "postgresql://onevisit@";
+  REQUIRE(url.starts_with(user));
+  url = "postgresql://onevisit:s3cret-word@" + url.substr(user.size()) + "&password=s3cret-word";
+  const std::string flow = std::string(ONEVISIT_SOURCE_DIR) + "/workflows/bundles/newborn.flow";
+
+  auto [deployed, deploy_output] = run_command(std::string(ONEVISIT_CLI) + " deploy --db '" + url + "' " + flow);
+  INFO(deploy_output);
+  CHECK(deployed == 0);
+  CHECK_THAT(deploy_output, Catch::Contains("versions in postgresql://onevisit:***@"));
+  CHECK_THAT(deploy_output, !Catch::Contains("s3cret"));
+
+  // The service logs where personal data lies unencrypted before it deploys its workflows on
+  // an empty database (which fails here: there are none, so it exits).
+  PostgresScratch empty;
+  std::string empty_url = empty.url();
+  empty_url = "postgresql://onevisit:s3cret-word@" + empty_url.substr(user.size()) + "&password=s3cret-word";
+  ScratchDir dir;
+  auto [served, serve_output] = run_command(std::string(ONEVISIT_CLI) + " serve --db '" + empty_url +
+                                            "' --listen 127.0.0.1:0 --workflows " + dir.file("none"));
+  INFO(serve_output);
+  CHECK(served != 0);
+  CHECK_THAT(serve_output, Catch::Contains("unencrypted") && Catch::Contains("password=***"));
+  CHECK_THAT(serve_output, !Catch::Contains("s3cret"));
+
+  // A server that cannot be reached: the error names the database, masked.
+  auto [failed, failed_output] =
+      run_command(std::string(ONEVISIT_CLI) + " case list --db 'postgresql://onevisit:s3cret-word@/postgres?host=" + dir.file("nowhere") + "'");
+  INFO(failed_output);
+  CHECK(failed != 0);
+  CHECK_THAT(failed_output, Catch::Contains("onevisit:***@"));
+  CHECK_THAT(failed_output, !Catch::Contains("s3cret"));
 }

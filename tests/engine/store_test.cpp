@@ -76,6 +76,8 @@ const char* kind_name(Kind kind) {
       return "invalid";
     case Kind::locked:
       return "locked";
+    case Kind::unavailable:
+      return "unavailable";
   }
   return "?";
 }

@@ -1,6 +1,7 @@
 // The clerk service over real HTTP on loopback: sessions, CSRF, permissions by role and
 // department, bad input, the audit trail. Each test starts its own service on an ephemeral
 // port with a small workflow and a virtual clock.
+#include "postgres_support.hpp"
 #include "server/http_client.hpp"
 
 #include <catch2/catch.hpp>
@@ -96,6 +97,7 @@ const std::string kLogSystems =
 // A running service with one user per role (two reviewers: market and police).
 struct Fixture {
   fs::path dir;
+  std::optional<onevisit::testing::PostgresScratch> scratch;  ///< the database, when the test runs on PostgreSQL
   engine::VirtualClock clock{at(2026, 3, 2)};
   std::unique_ptr<deptsim::Simulator> simulator;  ///< plays the e-license library
   std::unique_ptr<server::Service> service;
@@ -121,7 +123,7 @@ struct Fixture {
     std::ofstream(dir / "console" / "js" / "app.js") << "export const app = 1;";
     std::ofstream(dir / "secret.txt") << "outside the console";
     server::ServiceOptions options;
-    options.database = (dir / "cases.db").string();
+    options.database = onevisit::testing::server_test_database(dir, scratch);
     options.workflows = (dir / "workflows").string();
     options.listen = "127.0.0.1:0";
     options.threads = 2;
@@ -302,7 +304,7 @@ TEST_CASE("server: the demo staff set gives every department of the bundled work
   fs::remove_all(dir);
 }
 
-TEST_CASE("server: log in, who am I, log out, the session ends", "[server]") {
+TEST_CASE("server: log in, who am I, log out, the session ends", "[server][both-databases]") {
   Fixture f;
   Client clerk = f.client();
   CHECK(clerk.get("/api/session").status == 401);
@@ -328,7 +330,7 @@ TEST_CASE("server: log in, who am I, log out, the session ends", "[server]") {
   CHECK(after.code() == "session_expired");
 }
 
-TEST_CASE("server: a window clerk starts a case, the market reviewer approves, the police reviewer cannot", "[server]") {
+TEST_CASE("server: a window clerk starts a case, the market reviewer approves, the police reviewer cannot", "[server][both-databases]") {
   Fixture f;
   Client clerk = f.as("clerk");
   const auto case_id = case_ready_for_approval(f, clerk);
@@ -519,7 +521,7 @@ TEST_CASE("server: the engine's refusals map to HTTP statuses and change nothing
   CHECK(f.case_version("C2") == version);
 }
 
-TEST_CASE("server: an Idempotency-Key applies a command once", "[server]") {
+TEST_CASE("server: an Idempotency-Key applies a command once", "[server][both-databases]") {
   Fixture f;
   Client clerk = f.as("clerk");
   const json::object body{{"bundle", "startup"}, {"form", startup_form()}};
@@ -533,7 +535,7 @@ TEST_CASE("server: an Idempotency-Key applies a command once", "[server]") {
   CHECK(clerk.send("POST", "/api/cases", json::serialize(body), {{"Idempotency-Key", "bad key with spaces"}}).status == 400);
 }
 
-TEST_CASE("server: materials upload, download and size limit", "[server]") {
+TEST_CASE("server: materials upload, download and size limit", "[server][both-databases]") {
   Fixture f(1024);
   Client clerk = f.as("clerk");
   REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "startup"}, {"case_id", "M1"}, {"form", startup_form()}}).status == 201);
@@ -663,7 +665,7 @@ TEST_CASE("server: login throttling per user", "[server]") {
   CHECK(c.login("clerk", kPassword).status == 200);
 }
 
-TEST_CASE("server: API tokens are scoped and revocable", "[server]") {
+TEST_CASE("server: API tokens are scoped and revocable", "[server][both-databases]") {
   Fixture f;
   Client clerk = f.as("clerk");
   auto read = clerk.post("/api/tokens", json::object{{"name", "reporting"}, {"scope", "read"}});
@@ -774,7 +776,7 @@ TEST_CASE("server: permission matrix, every role by every action", "[server]") {
   }
 }
 
-TEST_CASE("server: admins manage users, a disabled user's session ends", "[server]") {
+TEST_CASE("server: admins manage users, a disabled user's session ends", "[server][both-databases]") {
   Fixture f;
   Client admin = f.as("admin");
   Client clerk = f.as("clerk");
@@ -872,7 +874,7 @@ TEST_CASE("server: parked adapter calls are listed, retried and resolved by hand
   CHECK(listed.body.find("resolved by hand") != std::string::npos);
 }
 
-TEST_CASE("server: a case to delivery and rating, and the supervisor's figures", "[server]") {
+TEST_CASE("server: a case to delivery and rating, and the supervisor's figures", "[server][both-databases]") {
   Fixture f;
   Client clerk = f.as("clerk");
   const auto case_id = case_ready_for_approval(f, clerk);
@@ -1412,7 +1414,7 @@ TEST_CASE("server: a case id that is a phone, ID or credit-code number is refuse
 // Issue 17: full ID and phone numbers showed in free-text form fields, material notes, file
 // names, history (phones written +86 …, with separators or full-width digits) and, typed as
 // a user name at the login, in the audit trail. One detector masks them in every view.
-TEST_CASE("server: personal numbers typed as free text are masked in the case, its history and the audit trail", "[server][personal]") {
+TEST_CASE("server: personal numbers typed as free text are masked in the case, its history and the audit trail", "[server][personal][both-databases]") {
   Fixture f;
   Client clerk = f.as("clerk");
   json::object form = startup_form();
@@ -2031,7 +2033,7 @@ std::string urlencode(std::string_view text) {
 
 }  // namespace
 
-TEST_CASE("server: a completed case stays findable: search by name, ID digits and case number, tabs with counts", "[server][search]") {
+TEST_CASE("server: a completed case stays findable: search by name, ID digits and case number, tabs with counts", "[server][search][both-databases]") {
   Fixture f;
   Client clerk = f.as("clerk");
   Client market = f.as("market");

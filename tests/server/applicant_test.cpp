@@ -3,6 +3,7 @@
 // e-license library), sessions kept apart from staff sessions, the company an applicant acts
 // for, and an applicant's own cases: apply, follow, correct, withdraw, rate; another
 // applicant's case answers 404.
+#include "postgres_support.hpp"
 #include "server/http_client.hpp"
 
 #include <catch2/catch.hpp>
@@ -83,6 +84,7 @@ engine::Timestamp at(int year, int month, int day, int hour = 10) {
 // department simulator's; a clerk and a health reviewer.
 struct ApplicantFixture {
   fs::path dir;
+  std::optional<onevisit::testing::PostgresScratch> scratch;  ///< the database, when the test runs on PostgreSQL
   engine::VirtualClock clock{at(2026, 3, 2)};
   std::unique_ptr<deptsim::Simulator> simulator;
   std::unique_ptr<server::Service> service;
@@ -107,7 +109,7 @@ struct ApplicantFixture {
                                        << "client_secret_env = \"ONEVISIT_TEST_OIDC_SECRET\"\n"
                                        << "redirect_uri = \"http://127.0.0.1/api/applicant/oidc/callback\"\n";
     server::ServiceOptions options;
-    options.database = (dir / "cases.db").string();
+    options.database = onevisit::testing::server_test_database(dir, scratch);
     options.workflows = (dir / "workflows").string();
     options.adapter_config = (dir / "deploy.toml").string();
     options.listen = "127.0.0.1:0";
@@ -276,7 +278,7 @@ TEST_CASE("applicant: an SMS code logs in once, kept hashed, short-lived, a few 
   CHECK(c.get("/api/applicant/session").status == 401);
 }
 
-TEST_CASE("applicant: many codes from one address or for one number are throttled", "[server][applicant]") {
+TEST_CASE("applicant: many codes from one address or for one number are throttled", "[server][applicant][both-databases]") {
   ApplicantFixture f;
   Client c = f.browser("127.0.0.3");
   // One address asking codes for many numbers: the 21st in an hour waits.
@@ -311,7 +313,7 @@ TEST_CASE("applicant: staff routes refuse an applicant's session and applicant r
   CHECK(refused.code() == "csrf");
 }
 
-TEST_CASE("applicant: the identity platform's login verifies the ID token, a replayed or forged answer logs nobody in", "[server][applicant][oidc]") {
+TEST_CASE("applicant: the identity platform's login verifies the ID token, a replayed or forged answer logs nobody in", "[server][applicant][oidc][both-databases]") {
   ApplicantFixture f;
   Client c = f.browser();
   const auto done = f.platform_login(c, "/m/cases/20260302-0001");
@@ -387,7 +389,7 @@ TEST_CASE("applicant: a company applicant acts for a company only as its legal r
   CHECK(other.get("/api/applicant/cases/" + id).status == 404);
 }
 
-TEST_CASE("applicant: an applicant applies, follows and acts on their own cases only, another's answers 404", "[server][applicant][cases]") {
+TEST_CASE("applicant: an applicant applies, follows and acts on their own cases only, another's answers 404", "[server][applicant][cases][both-databases]") {
   ApplicantFixture f;
   Client mother = f.by_sms("13800138000");
   // A form that names someone else entirely is not theirs to file.
@@ -573,7 +575,7 @@ TEST_CASE("applicant: bundles for individuals and companies with search, the sit
   CHECK(c.post("/api/applicant/bundles/nothing/guide", json::object{}).status == 404);
 }
 
-TEST_CASE("applicant: a draft saved on one device is resumed on another, submitted twice it makes one case, an outdated draft is refused", "[server][applicant][drafts]") {
+TEST_CASE("applicant: a draft saved on one device is resumed on another, submitted twice it makes one case, an outdated draft is refused", "[server][applicant][drafts][both-databases]") {
   ApplicantFixture f;
   Client phone = f.by_sms("13800138000");
   json::object draft{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}};

@@ -1,5 +1,6 @@
 // Private to the server: users, sessions, API tokens and the audit trail, kept in tables of
-// their own in the case database (the engine's store schema is untouched;
+// their own in the case database — the SQLite file, or the PostgreSQL database that several
+// nodes share (account_database.hpp) — beside the engine's (whose schema is untouched;
 // docs/api.md lists the tables and their versioned migrations).
 //
 // Secrets are never stored: passwords as argon2id strings (libsodium crypto_pwhash_str),
@@ -8,7 +9,8 @@
 // prune_audit removes (records past their retention, by this connection only).
 //
 // Thread safety: every member function may be called from any thread (one connection,
-// guarded by a mutex; the statements are short).
+// guarded by a mutex; the statements are short). Several processes may share the tables:
+// what one writes, the others read at their next statement.
 #pragma once
 
 #include <onevisit/engine/store.hpp>
@@ -23,9 +25,11 @@
 #include <string_view>
 #include <vector>
 
-struct sqlite3;
-
 namespace onevisit::server {
+
+namespace sql {
+class Database;
+}
 
 using engine::Timestamp;
 
@@ -55,7 +59,8 @@ struct User {
 };
 
 struct AccountError {
-  enum class Kind { io, not_found, conflict, invalid };
+  /// unavailable: the database could not be reached (a failover, a restart); a retry may pass.
+  enum class Kind { io, not_found, conflict, invalid, unavailable };
   Kind kind = Kind::io;
   std::string message;
 };
@@ -144,9 +149,9 @@ struct PasswordCost {
 
 class AccountStore {
  public:
-  /// Opens the tables in the SQLite file `path` (which the engine has opened before) and
-  /// migrates them forward.
-  static std::expected<std::unique_ptr<AccountStore>, AccountError> open(const std::string& path, PasswordCost cost);
+  /// Opens the tables in the case database `database` — an SQLite file (which the engine has
+  /// opened before), or a PostgreSQL URL (engine::is_postgres_url) — and migrates them forward.
+  static std::expected<std::unique_ptr<AccountStore>, AccountError> open(const std::string& database, PasswordCost cost);
   ~AccountStore();
   AccountStore(const AccountStore&) = delete;
   AccountStore& operator=(const AccountStore&) = delete;
@@ -207,6 +212,20 @@ class AccountStore {
   /// when unknown, used or expired.
   std::expected<std::optional<OidcLogin>, AccountError> take_oidc_login(std::string_view state, Timestamp now);
 
+  // How often one-time codes are asked for and tried (code_throttle.hpp): events kept for
+  // kCodeEventWindow, by the SHA-256 of the number or the address, shared by every node.
+  using CodeEventTimes = std::vector<Timestamp>;  ///< the window's events, oldest first
+  static constexpr Timestamp kCodeEventWindow = 3600'000;
+  /// In one write transaction, one at a time across every node: reads the window's sends to
+  /// `phone` and from `address`, asks `wait` how long this send must wait, and records the send
+  /// when it need not (0). Returns the wait.
+  std::expected<Timestamp, AccountError> reserve_code_send(
+      const std::string& phone, const std::string& address, Timestamp now,
+      const std::function<Timestamp(const CodeEventTimes& by_number, const CodeEventTimes& by_address)>& wait);
+  /// The window's wrong codes typed from `address`.
+  std::expected<CodeEventTimes, AccountError> code_failures(const std::string& address, Timestamp now);
+  std::expected<void, AccountError> record_code_failure(const std::string& address, Timestamp now);
+
   /// Drafts belong to an owner key (ApplicantIdentity::owner_keys), stored hashed.
   std::expected<void, AccountError> save_draft(const std::string& owner, const ApplicantDraft& draft);
   /// The drafts of any of `owners`, newest first.
@@ -230,18 +249,18 @@ class AccountStore {
                                                        const std::function<AuditRecord(const PrunedAudit&)>& describe);
 
  private:
-  AccountStore(sqlite3* db, std::string path, PasswordCost cost) : db_(db), path_(std::move(path)), cost_(cost) {}
+  explicit AccountStore(PasswordCost cost);
   std::expected<void, AccountError> migrate();
   std::expected<void, AccountError> hash_password(std::string_view password, std::string& hash) const;
-  std::expected<void, AccountError> append_audit_locked(const AuditRecord& record);
+  /// Returns the record's sequence.
+  std::expected<std::int64_t, AccountError> append_audit_locked(const AuditRecord& record);
   std::expected<std::optional<User>, AccountError> find_user_locked(const std::string& name);
 
   std::mutex mutex_;
-  sqlite3* db_;
-  std::string path_;
+  std::unique_ptr<sql::Database> db_;
   PasswordCost cost_;
   std::string dummy_hash_;  ///< of a random password, for unknown and disabled users
-  /// Records older than this may be deleted (the delete trigger asks, through an SQL
+  /// Records older than this may be deleted (SQLite: the delete trigger asks, through an SQL
   /// function of this connection); 0 outside prune_audit. Guarded by mutex_.
   Timestamp prune_cutoff_ = 0;
   int schema_version_ = 0;

@@ -45,6 +45,14 @@ HttpResponse early_error(RequestRecord& record, unsigned status, std::string cod
                                             {"details", json::object{{"request_id", record.request_id}}}});
 }
 
+// The database could not be reached (a failover, a restart): 503, to be retried.
+HttpResponse unavailable(RequestRecord& record, const std::string& why) {
+  spdlog::warn("request {}: the database is unavailable: {}", record.request_id, masked(why));
+  auto response = early_error(record, 503, "unavailable", unavailable_message());
+  response.headers.emplace_back("Retry-After", "1");
+  return response;
+}
+
 }  // namespace
 
 Api::Api(engine::Engine& engine, AccountStore& accounts, ApiOptions options)
@@ -52,7 +60,7 @@ Api::Api(engine::Engine& engine, AccountStore& accounts, ApiOptions options)
       accounts_(accounts),
       options_(std::move(options)),
       throttle_(options_.login_throttle),
-      code_throttle_(options_.code_throttle),
+      code_throttle_(options_.code_throttle, accounts_),
       refusals_(accounts_),
       hashing_(std::max<std::size_t>(1, options_.hashing_threads), options_.hashing_queue) {}
 
@@ -141,6 +149,7 @@ HttpResponse Api::handle(const HttpRequest& request) {
 std::optional<HttpResponse> Api::authenticate(const HttpRequest& request, RequestRecord& record, std::string& session_token) {
   const std::string authorization = request.header("authorization");
   auto account_failure = [&](const AccountError& e) {
+    if (e.kind == AccountError::Kind::unavailable) return unavailable(record, e.message);
     spdlog::error("request {}: {}", record.request_id, masked(e.message));
     return early_error(record, 500, "internal", "账户数据库出错，请稍后再试；如仍出错，请把请求编号告诉管理员");
   };
@@ -173,6 +182,7 @@ std::optional<HttpResponse> Api::authenticate_applicant(const HttpRequest& reque
   if (session_token.empty()) return early_error(record, 401, "unauthenticated", "请先登录");
   auto found = accounts_.find_applicant_session(session_token, engine_.now());
   if (!found) {
+    if (found.error().kind == AccountError::Kind::unavailable) return unavailable(record, found.error().message);
     spdlog::error("request {}: {}", record.request_id, masked(found.error().message));
     return early_error(record, 500, "internal", "账户数据库出错，请稍后再试；如仍出错，请把请求编号告诉工作人员");
   }

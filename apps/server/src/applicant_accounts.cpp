@@ -1,12 +1,13 @@
 // The applicant channel's tables of the AccountStore (accounts.hpp): one-time SMS codes,
 // applicants' sessions and OpenID Connect logins begun.
 #include "accounts.hpp"
-#include "sqlite_query.hpp"
+#include "account_database.hpp"
 
 #include <sodium.h>
 
 #include <algorithm>
 #include <array>
+#include <utility>
 
 namespace onevisit::server {
 
@@ -34,7 +35,7 @@ std::expected<void, AccountError> AccountStore::store_login_code(const std::stri
                                                                  int attempts) {
   const std::string key = random_hex(crypto_generichash_KEYBYTES);
   std::lock_guard lock(mutex_);
-  Query q(db_,
+  Query q(*db_,
           "INSERT INTO server_applicant_codes (phone_hash, code_digest, code_key, expires_at, attempts_left) VALUES (?,?,?,?,?) "
           "ON CONFLICT(phone_hash) DO UPDATE SET code_digest = excluded.code_digest, code_key = excluded.code_key, "
           "expires_at = excluded.expires_at, attempts_left = excluded.attempts_left");
@@ -44,7 +45,7 @@ std::expected<void, AccountError> AccountStore::store_login_code(const std::stri
 std::expected<CodeCheck, AccountError> AccountStore::check_login_code(const std::string& phone, std::string_view code, Timestamp now) {
   const std::string phone_hash = sha256_hex(phone);
   std::lock_guard lock(mutex_);
-  Query find(db_, "SELECT code_digest, code_key, expires_at, attempts_left FROM server_applicant_codes WHERE phone_hash = ?");
+  Query find(*db_, "SELECT code_digest, code_key, expires_at, attempts_left FROM server_applicant_codes WHERE phone_hash = ?");
   auto row = find.bind(phone_hash).step();
   if (!row) return std::unexpected(row.error());
   if (!*row) return CodeCheck::expired;
@@ -54,14 +55,75 @@ std::expected<CodeCheck, AccountError> AccountStore::check_login_code(const std:
   if (expires_at <= now || attempts_left <= 0) return CodeCheck::expired;
   const std::string given = code_digest(code, key);
   if (given.size() == digest.size() && sodium_memcmp(given.data(), digest.data(), digest.size()) == 0) {
-    // Used once: a code that let someone in never does again.
-    Query used(db_, "DELETE FROM server_applicant_codes WHERE phone_hash = ?");
-    if (auto ok = used.bind(phone_hash).run(); !ok) return std::unexpected(ok.error());
-    return CodeCheck::accepted;
+    // Used once: a code that let someone in never does again. Only the node whose DELETE
+    // removed it lets them in (two nodes may check one code at once).
+    Query used(*db_, "DELETE FROM server_applicant_codes WHERE phone_hash = ? AND code_digest = ? RETURNING phone_hash");
+    auto removed = used.bind(phone_hash).bind(digest).step();
+    if (!removed) return std::unexpected(removed.error());
+    return *removed ? CodeCheck::accepted : CodeCheck::expired;
   }
-  Query spend(db_, "UPDATE server_applicant_codes SET attempts_left = attempts_left - 1 WHERE phone_hash = ?");
+  Query spend(*db_, "UPDATE server_applicant_codes SET attempts_left = attempts_left - 1 WHERE phone_hash = ?");
   if (auto ok = spend.bind(phone_hash).run(); !ok) return std::unexpected(ok.error());
   return CodeCheck::wrong;
+}
+
+namespace {
+
+// The window's events of `kind` for `key_hash`, oldest first.
+std::expected<AccountStore::CodeEventTimes, AccountError> code_events(sql::Database& db, const char* kind, const std::string& key_hash,
+                                                                      Timestamp now) {
+  Query q(db, "SELECT at FROM server_code_events WHERE kind = ? AND key_hash = ? AND at > ? ORDER BY at");
+  return q.bind(kind).bind(key_hash).bind(now - AccountStore::kCodeEventWindow).collect([](const Query& row) { return row.int64(0); });
+}
+
+}  // namespace
+
+std::expected<Timestamp, AccountError> AccountStore::reserve_code_send(
+    const std::string& phone, const std::string& address, Timestamp now,
+    const std::function<Timestamp(const CodeEventTimes& by_number, const CodeEventTimes& by_address)>& wait) {
+  const std::string number_hash = sha256_hex(phone), address_hash = sha256_hex(address);
+  std::lock_guard lock(mutex_);
+  const bool postgres = db_->dialect() == sql::Database::Dialect::postgres;
+  if (auto ok = sql::exec(*db_, postgres ? "BEGIN" : "BEGIN IMMEDIATE"); !ok) return std::unexpected(ok.error());
+  auto reserved = [&]() -> std::expected<Timestamp, AccountError> {
+    if (postgres) {
+      // One reservation at a time over every node: two nodes must not both see room for one.
+      Query locked(*db_, "SELECT pg_advisory_xact_lock(hashtext('onevisit-codes:' || current_schema()))");
+      if (auto ok = locked.run(); !ok) return std::unexpected(ok.error());
+    }
+    Query forget(*db_, "DELETE FROM server_code_events WHERE at <= ?");
+    if (auto ok = forget.bind(now - kCodeEventWindow).run(); !ok) return std::unexpected(ok.error());
+    auto by_number = code_events(*db_, "send_number", number_hash, now);
+    if (!by_number) return std::unexpected(by_number.error());
+    auto by_address = code_events(*db_, "send_address", address_hash, now);
+    if (!by_address) return std::unexpected(by_address.error());
+    const Timestamp waited = wait(*by_number, *by_address);
+    if (waited > 0) return waited;
+    for (const auto& [kind, key] : {std::pair{"send_number", &number_hash}, std::pair{"send_address", &address_hash}}) {
+      Query add(*db_, "INSERT INTO server_code_events (kind, key_hash, at) VALUES (?,?,?)");
+      if (auto ok = add.bind(kind).bind(*key).bind(now).run(); !ok) return std::unexpected(ok.error());
+    }
+    return Timestamp{0};
+  }();
+  if (!reserved) {
+    (void)sql::exec(*db_, "ROLLBACK");
+    return reserved;
+  }
+  if (auto committed = sql::exec(*db_, "COMMIT"); !committed) return std::unexpected(committed.error());
+  return reserved;
+}
+
+std::expected<AccountStore::CodeEventTimes, AccountError> AccountStore::code_failures(const std::string& address, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  return code_events(*db_, "failure_address", sha256_hex(address), now);
+}
+
+std::expected<void, AccountError> AccountStore::record_code_failure(const std::string& address, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  Query forget(*db_, "DELETE FROM server_code_events WHERE at <= ?");
+  if (auto ok = forget.bind(now - kCodeEventWindow).run(); !ok) return ok;
+  Query add(*db_, "INSERT INTO server_code_events (kind, key_hash, at) VALUES ('failure_address', ?, ?)");
+  return add.bind(sha256_hex(address)).bind(now).run();
 }
 
 std::expected<NewSession, AccountError> AccountStore::create_applicant_session(const std::string& identity_json, Timestamp now,
@@ -72,10 +134,10 @@ std::expected<NewSession, AccountError> AccountStore::create_applicant_session(c
   for (const char* cleanup : {"DELETE FROM server_applicant_sessions WHERE expires_at <= ?",
                               "DELETE FROM server_applicant_codes WHERE expires_at <= ?",
                               "DELETE FROM server_oidc_logins WHERE expires_at <= ?"}) {
-    Query q(db_, cleanup);
+    Query q(*db_, cleanup);
     if (auto ok = q.bind(now).run(); !ok) return std::unexpected(ok.error());
   }
-  Query q(db_, "INSERT INTO server_applicant_sessions (token_hash, identity, csrf_token, created_at, expires_at) VALUES (?,?,?,?,?)");
+  Query q(*db_, "INSERT INTO server_applicant_sessions (token_hash, identity, csrf_token, created_at, expires_at) VALUES (?,?,?,?,?)");
   if (auto ok = q.bind(sha256_hex(session.token)).bind(identity_json).bind(session.csrf_token).bind(now).bind(session.expires_at).run(); !ok) {
     return std::unexpected(ok.error());
   }
@@ -84,7 +146,7 @@ std::expected<NewSession, AccountError> AccountStore::create_applicant_session(c
 
 std::expected<std::optional<ApplicantSessionInfo>, AccountError> AccountStore::find_applicant_session(std::string_view token, Timestamp now) {
   std::lock_guard lock(mutex_);
-  Query q(db_, "SELECT identity, csrf_token, expires_at FROM server_applicant_sessions WHERE token_hash = ?");
+  Query q(*db_, "SELECT identity, csrf_token, expires_at FROM server_applicant_sessions WHERE token_hash = ?");
   auto rows = q.bind(sha256_hex(token)).collect([](const Query& row) { return ApplicantSessionInfo{row.text(0), row.text(1), row.int64(2)}; });
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty() || rows->front().expires_at <= now) return std::nullopt;
@@ -93,40 +155,39 @@ std::expected<std::optional<ApplicantSessionInfo>, AccountError> AccountStore::f
 
 std::expected<void, AccountError> AccountStore::update_applicant_session(std::string_view token, const std::string& identity_json) {
   std::lock_guard lock(mutex_);
-  Query q(db_, "UPDATE server_applicant_sessions SET identity = ? WHERE token_hash = ?");
+  Query q(*db_, "UPDATE server_applicant_sessions SET identity = ? WHERE token_hash = ?");
   return q.bind(identity_json).bind(sha256_hex(token)).run();
 }
 
 std::expected<void, AccountError> AccountStore::delete_applicant_session(std::string_view token) {
   std::lock_guard lock(mutex_);
-  Query q(db_, "DELETE FROM server_applicant_sessions WHERE token_hash = ?");
+  Query q(*db_, "DELETE FROM server_applicant_sessions WHERE token_hash = ?");
   return q.bind(sha256_hex(token)).run();
 }
 
 std::expected<void, AccountError> AccountStore::store_oidc_login(std::string_view state, const OidcLogin& login, Timestamp expires_at) {
   std::lock_guard lock(mutex_);
-  Query q(db_, "INSERT INTO server_oidc_logins (state_hash, nonce, return_to, expires_at) VALUES (?,?,?,?)");
+  Query q(*db_, "INSERT INTO server_oidc_logins (state_hash, nonce, return_to, expires_at) VALUES (?,?,?,?)");
   return q.bind(sha256_hex(state)).bind(login.nonce).bind(login.return_to).bind(expires_at).run();
 }
 
 std::expected<std::optional<OidcLogin>, AccountError> AccountStore::take_oidc_login(std::string_view state, Timestamp now) {
   const std::string state_hash = sha256_hex(state);
   std::lock_guard lock(mutex_);
-  Query q(db_, "SELECT nonce, return_to, expires_at FROM server_oidc_logins WHERE state_hash = ?");
+  // Read and removed in one statement: of two nodes taking one state, one gets it.
+  Query q(*db_, "DELETE FROM server_oidc_logins WHERE state_hash = ? RETURNING nonce, return_to, expires_at");
   auto row = q.bind(state_hash).step();
   if (!row) return std::unexpected(row.error());
   if (!*row) return std::nullopt;
   OidcLogin login{q.text(0), q.text(1)};
   const Timestamp expires_at = q.int64(2);
-  Query used(db_, "DELETE FROM server_oidc_logins WHERE state_hash = ?");
-  if (auto ok = used.bind(state_hash).run(); !ok) return std::unexpected(ok.error());
   if (expires_at <= now) return std::nullopt;
   return login;
 }
 
 std::expected<void, AccountError> AccountStore::save_draft(const std::string& owner, const ApplicantDraft& draft) {
   std::lock_guard lock(mutex_);
-  Query q(db_,
+  Query q(*db_,
           "INSERT INTO server_applicant_drafts (owner_hash, draft, bundle, version, content, updated_at) VALUES (?,?,?,?,?,?) "
           "ON CONFLICT(owner_hash, draft) DO UPDATE SET bundle = excluded.bundle, version = excluded.version, "
           "content = excluded.content, updated_at = excluded.updated_at");
@@ -142,7 +203,7 @@ std::expected<std::vector<ApplicantDraft>, AccountError> AccountStore::drafts(co
   std::vector<ApplicantDraft> all;
   std::lock_guard lock(mutex_);
   for (const auto& owner : owners) {
-    Query q(db_, "SELECT draft, bundle, version, content, updated_at, case_id FROM server_applicant_drafts WHERE owner_hash = ?");
+    Query q(*db_, "SELECT draft, bundle, version, content, updated_at, case_id FROM server_applicant_drafts WHERE owner_hash = ?");
     auto rows = q.bind(sha256_hex(owner)).collect(read_draft);
     if (!rows) return std::unexpected(rows.error());
     all.insert(all.end(), rows->begin(), rows->end());
@@ -154,7 +215,7 @@ std::expected<std::vector<ApplicantDraft>, AccountError> AccountStore::drafts(co
 std::expected<std::optional<ApplicantDraft>, AccountError> AccountStore::draft(const std::vector<std::string>& owners, const std::string& id) {
   std::lock_guard lock(mutex_);
   for (const auto& owner : owners) {
-    Query q(db_, "SELECT draft, bundle, version, content, updated_at, case_id FROM server_applicant_drafts WHERE owner_hash = ? AND draft = ?");
+    Query q(*db_, "SELECT draft, bundle, version, content, updated_at, case_id FROM server_applicant_drafts WHERE owner_hash = ? AND draft = ?");
     auto rows = q.bind(sha256_hex(owner)).bind(id).collect(read_draft);
     if (!rows) return std::unexpected(rows.error());
     if (!rows->empty()) return rows->front();
@@ -165,7 +226,7 @@ std::expected<std::optional<ApplicantDraft>, AccountError> AccountStore::draft(c
 std::expected<void, AccountError> AccountStore::delete_draft(const std::vector<std::string>& owners, const std::string& id) {
   std::lock_guard lock(mutex_);
   for (const auto& owner : owners) {
-    Query q(db_, "DELETE FROM server_applicant_drafts WHERE owner_hash = ? AND draft = ?");
+    Query q(*db_, "DELETE FROM server_applicant_drafts WHERE owner_hash = ? AND draft = ?");
     if (auto ok = q.bind(sha256_hex(owner)).bind(id).run(); !ok) return ok;
   }
   return {};
@@ -175,7 +236,7 @@ std::expected<void, AccountError> AccountStore::mark_draft_submitted(const std::
                                                                      const std::string& case_id) {
   std::lock_guard lock(mutex_);
   for (const auto& owner : owners) {
-    Query q(db_, "UPDATE server_applicant_drafts SET case_id = ? WHERE owner_hash = ? AND draft = ?");
+    Query q(*db_, "UPDATE server_applicant_drafts SET case_id = ? WHERE owner_hash = ? AND draft = ?");
     if (auto ok = q.bind(case_id).bind(sha256_hex(owner)).bind(id).run(); !ok) return ok;
   }
   return {};

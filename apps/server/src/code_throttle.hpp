@@ -7,14 +7,18 @@
 // numbers (the store further allows a few tries per code). Counts are per hour, sliding; the
 // answer for a number that never logged in is the same as for one that did.
 //
+// The counts live in the account tables (AccountStore::reserve_code_send), so that every node
+// sharing a database counts the same sends and failures: an applicant who asks each node of a
+// cluster in turn gets no more codes than from one.
+//
 // Thread safety: every member may be called from any thread.
 #pragma once
 
+#include "accounts.hpp"
+
 #include <onevisit/engine/store.hpp>
 
-#include <deque>
-#include <map>
-#include <mutex>
+#include <expected>
 #include <string>
 
 namespace onevisit::server {
@@ -30,26 +34,21 @@ struct CodeThrottleOptions {
 
 class CodeThrottle {
  public:
-  explicit CodeThrottle(CodeThrottleOptions options) : options_(options) {}
+  CodeThrottle(CodeThrottleOptions options, AccountStore& accounts) : options_(options), accounts_(accounts) {}
 
   /// 0 when a code may be sent now (the send is counted), else the milliseconds to wait.
-  Timestamp reserve_send(const std::string& phone, const std::string& address, Timestamp now);
+  std::expected<Timestamp, AccountError> reserve_send(const std::string& phone, const std::string& address, Timestamp now);
   /// 0 when a code may be tried from this address now, else the milliseconds to wait.
-  Timestamp may_try(const std::string& address, Timestamp now);
+  std::expected<Timestamp, AccountError> may_try(const std::string& address, Timestamp now);
   /// A wrong or expired code was typed from this address.
-  void failed(const std::string& address, Timestamp now);
+  std::expected<void, AccountError> failed(const std::string& address, Timestamp now);
 
  private:
-  using Times = std::deque<Timestamp>;
   /// The wait before one more event fits `limit` per hour in `times` (0: it fits).
-  static Timestamp wait(Times& times, int limit, Timestamp now);
-  /// Drops counters with nothing in the last hour, once a map holds kSweepAt of them.
-  void forget_old(Timestamp now);
-  static constexpr std::size_t kSweepAt = 10'000;
+  static Timestamp wait(const AccountStore::CodeEventTimes& times, int limit, Timestamp now);
 
   const CodeThrottleOptions options_;
-  std::mutex mutex_;
-  std::map<std::string, Times> sends_by_number_, sends_by_address_, failures_by_address_;
+  AccountStore& accounts_;
 };
 
 }  // namespace onevisit::server

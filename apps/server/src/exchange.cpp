@@ -256,6 +256,7 @@ HttpResponse Exchange::engine_error(const EngineError& e) {
     return with_reason(std::move(response), r.reason);
   }
   switch (e.kind) {
+    case EngineError::Kind::unavailable: return unavailable(e.message);
     case EngineError::Kind::not_found: return logged(error(404, "not_found", chinese_or(e.message, "要找的办件或记录不存在")), e.message);
     case EngineError::Kind::invalid_workflow: {
       json::array diagnostics;
@@ -269,8 +270,16 @@ HttpResponse Exchange::engine_error(const EngineError& e) {
   }
 }
 
+HttpResponse Exchange::unavailable(const std::string& why) {
+  spdlog::warn("request {}: the database is unavailable: {}", record.request_id, masked(why));
+  auto response = logged(error(503, "unavailable", unavailable_message()), why);
+  response.headers.emplace_back("Retry-After", "1");
+  return response;
+}
+
 HttpResponse Exchange::account_error(const AccountError& e) {
   switch (e.kind) {
+    case AccountError::Kind::unavailable: return unavailable(e.message);
     case AccountError::Kind::not_found: return logged(error(404, "not_found", chinese_or(e.message, "没有这个用户或令牌")), e.message);
     case AccountError::Kind::conflict: return logged(error(409, "conflict", chinese_or(e.message, "已有同名的用户或令牌")), e.message);
     case AccountError::Kind::invalid: return logged(error(422, "invalid", chinese_or(e.message, "用户信息不符合要求")), e.message);

@@ -52,6 +52,10 @@ std::string chinese_or(const std::string& message, std::string_view otherwise);
 json::object command_json(const engine::CommandResult& result);
 /// An error answer with a machine-readable `reason`, finer than its code (none when empty).
 HttpResponse with_reason(HttpResponse response, std::string_view reason);
+/// What a client is told when the database could not be reached (a failover, a restart;
+/// `503 unavailable` with `Retry-After`): the request may be sent again, with its
+/// Idempotency-Key a command still applies once.
+inline std::string unavailable_message() { return "办件数据库暂时连不上（可能正在切换），请稍后重试；带同一个 Idempotency-Key 重试不会重复办理"; }
 
 struct Expected;
 
@@ -165,6 +169,8 @@ class Exchange {
   /// `response`, with `detail` (English, for developers) as what the audit trail and log record.
   HttpResponse logged(HttpResponse response, const std::string& detail);
   HttpResponse account_error(const AccountError& e);
+  /// 503 unavailable with Retry-After: the database could not be reached; `why` is logged.
+  HttpResponse unavailable(const std::string& why);
   HttpResponse deny(const Denial& denial);
   /// nullopt when the Authorizer allows the route's action on `target`, else its denial.
   std::optional<HttpResponse> authorize(const Target& target) { return authorize(action.value(), target); }

@@ -6,6 +6,7 @@
 
 #include <onevisit/adapters/config.hpp>
 #include <onevisit/adapters/delivery.hpp>
+#include <onevisit/engine/database_url.hpp>
 #include <onevisit/views/workflow_files.hpp>
 
 #include <spdlog/spdlog.h>
@@ -182,13 +183,8 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   if (options.database.empty() || options.database == ":memory:") {
-    return std::unexpected(std::string("--db names an SQLite file (accounts and the audit trail need one)"));
-  }
-  if (engine::is_postgres_url(options.database)) {
-    // The cases could live there (docs/storage.md, PostgreSQL), but accounts, sessions and
-    // the audit trail are still SQLite only (docs/operations.md).
-    return std::unexpected(std::string("onevisit serve keeps accounts and the audit trail in an SQLite file, not yet in PostgreSQL "
-                                       "(docs/operations.md); give --db an SQLite file"));
+    return std::unexpected(std::string("--db names an SQLite file or a PostgreSQL database postgresql://… (accounts and the audit "
+                                       "trail are kept beside the cases)"));
   }
   const auto colon = options.listen.rfind(':');
   unsigned port = 0;
@@ -232,7 +228,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   if (!engine_options.keys) {
     spdlog::warn("personal data is stored unencrypted in {}: give the configuration (--config) a [storage] key "
                  "(docs/storage.md, Encryption at rest)",
-                 options.database);
+                 engine::masked_database(options.database));
   }
   // Opened here, for the dispatcher drains its outbox (the engine keeps it private).
   auto store = engine::open_store(engine_options);

@@ -77,9 +77,9 @@ HttpResponse send_login_code(Exchange& x) {
   x.record.attempted_user = phone ? dsl::mask_applicant(*phone) : "?";
   if (!phone) return x.error(400, "invalid_phone", "请输入 11 位手机号码", json::object{{"field", "phone"}});
   if (!x.options.sms) return x.error(503, "sms_unavailable", "暂不能发送短信验证码，请使用统一身份认证登录或稍后再试");
-  if (const auto wait = x.code_throttle.reserve_send(*phone, x.request.remote_address, x.engine.now()); wait > 0) {
-    return too_many(x, wait, "获取验证码太频繁");
-  }
+  const auto wait = x.code_throttle.reserve_send(*phone, x.request.remote_address, x.engine.now());
+  if (!wait) return x.account_error(wait.error());
+  if (*wait > 0) return too_many(x, *wait, "获取验证码太频繁");
   // Six digits, uniformly drawn; only a keyed digest is stored.
   char digits[8];
   std::snprintf(digits, sizeof digits, "%06u", randombytes_uniform(1'000'000));
@@ -110,14 +110,14 @@ HttpResponse applicant_log_in(Exchange& x) {
   const auto phone = normalise_mobile(*typed);
   x.record.attempted_user = phone ? dsl::mask_applicant(*phone) : "?";
   if (!phone) return x.error(400, "invalid_phone", "请输入 11 位手机号码", json::object{{"field", "phone"}});
-  if (const auto wait = x.code_throttle.may_try(x.request.remote_address, x.engine.now()); wait > 0) {
-    return too_many(x, wait, "验证码输错次数太多");
-  }
+  const auto wait = x.code_throttle.may_try(x.request.remote_address, x.engine.now());
+  if (!wait) return x.account_error(wait.error());
+  if (*wait > 0) return too_many(x, *wait, "验证码输错次数太多");
   const bool six_digits = code->size() == 6 && std::all_of(code->begin(), code->end(), [](char c) { return c >= '0' && c <= '9'; });
   auto checked = six_digits ? x.accounts.check_login_code(*phone, *code, x.engine.now()) : std::expected<CodeCheck, AccountError>(CodeCheck::wrong);
   if (!checked) return x.account_error(checked.error());
   if (*checked != CodeCheck::accepted) {
-    x.code_throttle.failed(x.request.remote_address, x.engine.now());
+    if (auto counted = x.code_throttle.failed(x.request.remote_address, x.engine.now()); !counted) return x.account_error(counted.error());
     return x.error(401, "bad_code", "验证码不正确或已失效，请核对或重新获取");
   }
   ApplicantIdentity identity;

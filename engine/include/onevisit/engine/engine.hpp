@@ -73,7 +73,9 @@ class VirtualClock final : public Clock {
 };
 
 struct EngineError {
-  enum class Kind { rejected, invalid_workflow, store, not_found, invalid };
+  /// unavailable: the store's database could not be reached (StoreError::Kind::unavailable);
+  /// the command may be sent again with its command id.
+  enum class Kind { rejected, invalid_workflow, store, not_found, invalid, unavailable };
   Kind kind = Kind::invalid;
   /// For a rejection: its message for people (Chinese); otherwise what went wrong, for logs.
   std::string message;

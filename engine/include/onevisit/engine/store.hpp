@@ -49,6 +49,10 @@ struct StoreError {
     /// personal data in the file is encrypted under a key this store was not given, or the
     /// key given under that id is another one (docs/storage.md, Encryption at rest)
     locked,
+    /// the database server could not be reached, lost the connection, or does not take
+    /// writes (a failover, a restart): nothing is known to have changed, and the request may
+    /// be sent again — a commit with its command id applies once (docs/operations.md)
+    unavailable,
   };
   Kind kind = Kind::io;
   std::string message;

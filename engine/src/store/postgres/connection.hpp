@@ -8,15 +8,17 @@
 //
 // Errors come back as StoreError values with the statement and PostgreSQL's SQLSTATE; the
 // kind says how much the error invalidates: invalid for a constraint the request broke (class
-// 23), corrupt for data PostgreSQL found damaged (XX001, XX002), io for everything else. A
-// serialization failure or a deadlock (class 40) and a lost connection (class 08, or no
-// result at all) are io errors whose message says a retry is safe.
+// 23), corrupt for data PostgreSQL found damaged (XX001, XX002), unavailable for what a retry
+// may pass (a lost connection: class 08 or no result at all; a server shutting down, 57P; a
+// standby refusing writes, 25006; a serialization failure or a deadlock, class 40), io for
+// everything else.
 //
 // Thread safety: a Connection and its Results may be used by one thread at a time.
 #pragma once
 
 #include "store/store_common.hpp"
 
+#include <onevisit/engine/database_url.hpp>
 #include <onevisit/engine/store.hpp>
 
 #include <libpq-fe.h>
@@ -149,13 +151,18 @@ struct Failure {
   std::string sqlstate;
 };
 
+// A lost connection (no SQLSTATE, or class 08), a server shutting down (57P), a standby that
+// refuses writes (25006) or a serialization failure (class 40): the same request may pass
+// when sent again.
 inline bool retryable(std::string_view sqlstate) {
-  return sqlstate.empty() || sqlstate.starts_with("40") || sqlstate.starts_with("08") || sqlstate.starts_with("57P");
+  return sqlstate.empty() || sqlstate.starts_with("40") || sqlstate.starts_with("08") || sqlstate.starts_with("57P") ||
+         sqlstate == "25006";
 }
 
 inline StoreError::Kind kind_of(std::string_view sqlstate) {
   if (sqlstate.starts_with("23")) return StoreError::Kind::invalid;
   if (sqlstate == "XX001" || sqlstate == "XX002") return StoreError::Kind::corrupt;
+  if (retryable(sqlstate)) return StoreError::Kind::unavailable;
   return StoreError::Kind::io;
 }
 
@@ -170,7 +177,7 @@ class Connection {
     if (PQstatus(conn) != CONNECTION_OK) {
       std::string message = PQerrorMessage(conn);
       while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-      return std::unexpected(StoreError{StoreError::Kind::io, "cannot connect to PostgreSQL (" + redacted(url) + "): " + message});
+      return std::unexpected(StoreError{StoreError::Kind::unavailable, "cannot connect to PostgreSQL (" + redacted(url) + "): " + message});
     }
     // Quiet: NOTICEs (e.g. "relation already exists, skipping") are not ours to log.
     PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
@@ -216,19 +223,7 @@ class Connection {
   }
 
   /// `url` with any password in it replaced, fit for an error message or a log.
-  static std::string redacted(const std::string& url) {
-    std::string out = url;
-    if (const auto scheme = out.find("://"); scheme != std::string::npos) {
-      const auto at = out.find('@', scheme);
-      const auto colon = out.find(':', scheme + 3);
-      if (at != std::string::npos && colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-    }
-    if (const auto password = out.find("password="); password != std::string::npos) {
-      const auto end = out.find_first_of("& ", password);
-      out.replace(password + 9, (end == std::string::npos ? out.size() : end) - password - 9, "***");
-    }
-    return out;
-  }
+  static std::string redacted(const std::string& url) { return masked_database(url); }
 
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}

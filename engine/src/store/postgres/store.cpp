@@ -428,7 +428,7 @@ void Writer::run_batch(Queue::Batch& batch) {
   if (!connection_ || !connection_->ok()) {
     auto reconnected = Connection::open(url_);
     if (!reconnected) {
-      batch_error = make_error(Kind::io, reconnected.error().message + "; the command may be retried with the same command id");
+      batch_error = make_error(Kind::unavailable, reconnected.error().message + "; the command may be retried with the same command id");
     } else {
       connection_ = std::move(*reconnected);
     }
