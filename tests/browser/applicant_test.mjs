@@ -2,14 +2,15 @@
 // applicant logs in with an SMS code (read from the simulated gateway), applies for a bundle
 // through the situation questions and the one form, uploads, answers a correction notice, and
 // rates; a printed notice's QR address (/m/cases/{case}) asks for the login first and returns
-// to the case. Clerks act through the API. Screenshots go to the folder given.
+// to the case. Clerks act through the API. Screenshots go to the folder given; every page
+// photographed is audited with axe-core (no serious or critical violation).
 //
 //   node applicant_test.mjs <path to onevisit> <screenshot folder> <path to onevisit-deptsim>
 //
 // Exit 0: passed; 1: failed; 77: skipped because no Chromium is installed (ctest SKIP).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { apiSession, chromiumPath, skipWithoutChromium, startService, stopService } from './harness.mjs';
+import { accessibilityViolations, apiSession, chromiumPath, skipWithoutChromium, startService, stopService } from './harness.mjs';
 
 const [binary, screenshots, simulatorBinary] = process.argv.slice(2);
 skipWithoutChromium();
@@ -76,7 +77,16 @@ try {
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   let shot = 0;
-  const snap = async (name) => page.screenshot({ path: path.join(screenshots, `applicant-${String(++shot).padStart(2, '0')}-${name}.png`), fullPage: true });
+  // Every page state the test photographs is audited by axe-core as well: no serious or
+  // critical violation.
+  const audit = async (on, name) => {
+    const violations = await accessibilityViolations(on);
+    check(violations.length === 0, `the axe audit of “${name}” finds no serious or critical violation${violations.length ? `:\n  ${violations.join('\n  ')}` : ''}`);
+  };
+  const snap = async (name, on = page) => {
+    await on.screenshot({ path: path.join(screenshots, `applicant-${String(++shot).padStart(2, '0')}-${name}.png`), fullPage: true });
+    await audit(on, name);
+  };
   const fitsPhone = async (what) => {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     check(width <= 390, `${what} fits 390 px (scroll width ${width})`);
@@ -104,6 +114,12 @@ try {
   check((await page.textContent('#whoami')).includes('138******00'), 'the header shows the masked number, never the whole one');
   await snap('bundles');
   await fitsPhone('the bundle list');
+  // 适老化: large type and high contrast pass the audit too.
+  await page.click('#large-type');
+  await page.waitForSelector('body.large');
+  await snap('bundles-large-type');
+  await fitsPhone('the bundle list in large type');
+  await page.click('#large-type');
   // Acting for a company needs the real-name login first: the page says so and links to it.
   await page.click('#tab-company');
   await page.waitForSelector('#company-box >> text=实名登录');
@@ -191,7 +207,7 @@ try {
   await qrPage.waitForSelector('text=没有找到这个办件');
   check((await qrPage.getAttribute('#back-to-cases', 'href')) === '/m/cases', 'the page not found leads back to 我的办件');
   check(true, 'after the login the QR address opens again; another applicant\'s case is not found');
-  await qrPage.screenshot({ path: path.join(screenshots, `applicant-${String(++shot).padStart(2, '0')}-qr-other-applicant.png`), fullPage: true });
+  await snap('qr-other-applicant', qrPage);
   await qr.close();
   check(pageErrors.length === 0, `no script errors (${pageErrors.join('; ')})`);
 } catch (error) {
