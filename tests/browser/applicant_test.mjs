@@ -142,7 +142,9 @@ try {
   await page.waitForSelector('#check-mother_id >> text=校验不通过');
   check(true, 'a wrong ID number is caught as it is typed');
   await page.fill('#field-mother_id', '330106199003070014');
-  await page.fill('#field-mother_phone', phone);
+  // The mobile number proved by the SMS login fills the form's first mobile, masked, saying so.
+  check(await page.inputValue('#field-mother_phone') === '138******00', 'the verified mobile number is pre-filled, masked');
+  check((await page.textContent('#source-mother_phone')).includes('来自登录时验证的手机号码'), 'a pre-filled field says where it came from');
   await snap('form');
   await fitsPhone('the form');
   await page.click('#submit-application');

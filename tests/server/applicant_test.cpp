@@ -57,6 +57,8 @@ bundle restaurant "开办餐饮店一件事" version 1 {
   form {
     company_name "企业名称": text required
     uscc "统一社会信用代码": uscc required
+    legal_rep_name "法定代表人姓名": text
+    legal_rep_id "法定代表人身份证号码": idcard
     contact_phone "联系电话": phone required
   }
   situation {
@@ -624,6 +626,82 @@ TEST_CASE("applicant: a draft saved on one device is resumed on another, submitt
   CHECK(phone.get("/api/applicant/drafts/d-3").json().at("outdated").as_bool());
   REQUIRE(phone.send("DELETE", "/api/applicant/drafts/d-3").status == 200);
   CHECK(phone.get("/api/applicant/drafts/d-3").status == 404);
+}
+
+TEST_CASE("applicant: the form is pre-filled from the verified identity and the company's registration, each field saying where from", "[server][applicant][prefill]") {
+  ApplicantFixture f;
+  // Logged in by SMS only: the mobile number is what is proved.
+  Client phone = f.by_sms("13800138000");
+  const auto by_phone = phone.post("/api/applicant/drafts/p-1/prefill", json::object{{"bundle", "newborn"}});
+  INFO(by_phone.body);
+  REQUIRE(by_phone.status == 200);
+  CHECK(by_phone.json().at("content").at("form").at("mother_phone").as_string() == "138******00");
+  CHECK(by_phone.json().at("prefilled").at("mother_phone").at("source").as_string() == "login_phone");
+  CHECK_FALSE(by_phone.json().at("content").at("form").as_object().contains("mother_id"));
+  CHECK(by_phone.body.find("13800138000") == std::string::npos);
+
+  // Logged in by real name: the first person of the form is the applicant, numbers masked in
+  // the answer and whole in the draft (the case started from it is theirs by that ID number).
+  Client person = f.browser("127.0.0.3");
+  REQUIRE(f.platform_login(person).status == 303);
+  REQUIRE(person.send("PUT", "/api/applicant/drafts/p-2", R"({"bundle":"newborn","form":{"mother_name":"李红"}})").status == 200);
+  const auto filled = person.post("/api/applicant/drafts/p-2/prefill", json::object{{"bundle", "newborn"}});
+  INFO(filled.body);
+  REQUIRE(filled.status == 200);
+  const auto form = filled.json().at("content").at("form");
+  CHECK(form.at("mother_name").as_string() == "李红");  // what the applicant wrote stays
+  CHECK(form.at("mother_id").as_string() != kMother);
+  CHECK(filled.body.find(kMother) == std::string::npos);
+  const auto prefilled = filled.json().at("prefilled");
+  CHECK(prefilled.at("mother_id").at("source").as_string() == "identity");
+  CHECK(prefilled.at("mother_id").at("editable").as_bool());
+  CHECK(prefilled.at("mother_name").at("source_title").as_string() == "来自统一身份认证平台（实名核验）");
+  CHECK_FALSE(prefilled.as_object().contains("helper_phone"));
+  // The page saves the masked values back (and a phone of its own): the numbers stay whole.
+  json::object edited = form.as_object();
+  edited["mother_phone"] = "13700137000";
+  REQUIRE(person.send("PUT", "/api/applicant/drafts/p-2", json::serialize(json::object{{"bundle", "newborn"}, {"form", edited}})).status == 200);
+  const auto started = person.post("/api/applicant/cases", json::object{{"draft", "p-2"}, {"channel", "online"}});
+  INFO(started.body);
+  REQUIRE(started.status == 201);
+  CHECK(person.get("/api/applicant/cases/" + std::string(started.json().at("case_id").as_string())).status == 200);
+  // A submitted draft is not filled again; a bundle that does not exist is named.
+  CHECK(person.post("/api/applicant/drafts/p-2/prefill", json::object{{"bundle", "newborn"}}).status == 409);
+  CHECK(person.post("/api/applicant/drafts/p-9/prefill", json::object{{"bundle", "no_such"}}).status == 404);
+
+  // Acting for the restaurant: its registration fills the company's fields, not to be changed.
+  REQUIRE(person.post("/api/applicant/company", json::object{{"uscc", kRestaurant}}).status == 200);
+  const auto company = person.post("/api/applicant/drafts/p-3/prefill", json::object{{"bundle", "restaurant"}});
+  INFO(company.body);
+  REQUIRE(company.status == 200);
+  const auto cform = company.json().at("content").at("form");
+  CHECK(cform.at("company_name").as_string() == "杭州小馆餐饮管理有限公司");
+  CHECK(cform.at("legal_rep_name").as_string() == "张三");
+  CHECK(company.body.find("11010519491231002X") == std::string::npos);
+  CHECK(company.body.find(kRestaurant) == std::string::npos);
+  const auto cprefilled = company.json().at("prefilled");
+  CHECK(cprefilled.at("company_name").at("source").as_string() == "registration");
+  CHECK_FALSE(cprefilled.at("company_name").at("editable").as_bool());
+  CHECK_FALSE(cprefilled.at("legal_rep_id").at("editable").as_bool());
+  CHECK_FALSE(cprefilled.as_object().contains("mother_id"));  // the agent's own ID is not the company's
+  // A changed registered fact is refused with the field named, and no case starts.
+  const auto before = person.get("/api/applicant/cases").json().at("cases").as_array().size();
+  const auto changed = person.post("/api/applicant/cases", json::object{{"bundle", "restaurant"},
+                                                                         {"form", json::object{{"company_name", "别家餐馆"},
+                                                                                               {"uscc", kRestaurant},
+                                                                                               {"contact_phone", "13600136000"}}}});
+  INFO(changed.body);
+  CHECK(changed.status == 422);
+  CHECK(changed.code() == "invalid_field");
+  CHECK(changed.body.find("“企业名称”须与企业登记信息一致") != std::string::npos);
+  CHECK(person.get("/api/applicant/cases").json().at("cases").as_array().size() == before);
+  // As registered (the draft, masked values saved back as they came), it starts.
+  json::object as_registered = cform.as_object();
+  as_registered["contact_phone"] = "13600136000";
+  REQUIRE(person.send("PUT", "/api/applicant/drafts/p-3", json::serialize(json::object{{"bundle", "restaurant"}, {"form", as_registered}})).status == 200);
+  const auto restaurant = person.post("/api/applicant/cases", json::object{{"draft", "p-3"}});
+  INFO(restaurant.body);
+  CHECK(restaurant.status == 201);
 }
 
 TEST_CASE("applicant: the pages are served under /m/, a case's QR address included, nothing outside their folder", "[server][applicant][pages]") {

@@ -206,24 +206,40 @@ async function applyPage(bundle) {
       await askNext();
     })));
   };
-  const showForm = (materials) => {
+  const showForm = async (materials) => {
     const fields = workflow.fields.filter((f) => !f.situation);
+    // What is already proved fills the form (the server keeps the whole numbers in the draft
+    // and answers them masked; saved back unchanged, they stay whole).
+    let prefilled = {};
+    try {
+      const filled = await api('POST', `/drafts/${draft}/prefill`, { bundle });
+      Object.assign(form, filled.content?.form || {});
+      prefilled = filled.prefilled || {};
+    } catch { /* nothing proved to fill: the applicant types it all */ }
     main.innerHTML = `<h1>${esc(workflow.title)}</h1>${materialsHtml(materials)}
       <h2>填写申请表</h2><div class="card">${fields.map((f) => {
-        const input = f.options ? `<select id="field-${esc(f.name)}" data-name="${esc(f.name)}"><option value="">请选择</option>${f.options.map((o) =>
+        const from = prefilled[f.name];
+        const locked = from && !from.editable ? ' readonly aria-readonly="true"' : '';
+        const described = from ? ` aria-describedby="source-${esc(f.name)}"` : '';
+        const input = f.options ? `<select id="field-${esc(f.name)}" data-name="${esc(f.name)}"${described}><option value="">请选择</option>${f.options.map((o) =>
           `<option value="${esc(o.value)}">${esc(o.title)}</option>`).join('')}</select>`
-          : `<input id="field-${esc(f.name)}" data-name="${esc(f.name)}" type="${f.type === 'date' ? 'date' : 'text'}"
+          : `<input id="field-${esc(f.name)}" data-name="${esc(f.name)}" type="${f.type === 'date' ? 'date' : 'text'}"${locked}${described}
               ${f.type === 'idcard' ? 'maxlength="18"' : f.type === 'phone' ? 'inputmode="tel" maxlength="13"' : ''}>`;
-        return `<label for="field-${esc(f.name)}">${esc(f.title)}${f.required ? '（必填）' : ''}</label>${input}<div class="field-check" id="check-${esc(f.name)}"></div>`;
+        const source = from ? `<p class="source" id="source-${esc(f.name)}">${esc(from.source_title)}${from.editable ? '，如有不同可修改' : '，不能修改；登记信息有变化的，请先办理变更登记'}</p>` : '';
+        return `<label for="field-${esc(f.name)}">${esc(f.title)}${f.required ? '（必填）' : ''}</label>${input}${source}<div class="field-check" id="check-${esc(f.name)}"></div>`;
       }).join('')}</div>
       <div id="submit-message"></div>
       <button id="submit-application" class="primary" type="button">提交申请</button>`;
     for (const f of fields) {
       const input = document.getElementById(`field-${f.name}`);
+      if (form[f.name] !== undefined) input.value = form[f.name];
+      const filledValue = input.value;
       input.addEventListener('input', () => {
         form[f.name] = input.value.trim();
         const check = document.getElementById(`check-${f.name}`);
-        check.innerHTML = fieldProblem(f, input.value.trim()) ? `<p class="error">${esc(fieldProblem(f, input.value.trim()))}</p>` : '';
+        // A pre-filled number is shown masked: it is checked where it came from, not here.
+        const problem = input.value === filledValue ? '' : fieldProblem(f, input.value.trim());
+        check.innerHTML = problem ? `<p class="error">${esc(problem)}</p>` : '';
       });
       input.addEventListener('change', save);
     }

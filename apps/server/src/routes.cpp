@@ -85,6 +85,7 @@ const std::vector<Route>& route_table() {
       {"GET", "/api/applicant/drafts/{draft}", A::apply, r::applicant_draft},
       {"PUT", "/api/applicant/drafts/{draft}", A::apply, r::save_applicant_draft},
       {"DELETE", "/api/applicant/drafts/{draft}", A::apply, r::delete_applicant_draft},
+      {"POST", "/api/applicant/drafts/{draft}/prefill", A::apply, r::prefill_applicant_draft},
       {"GET", "/api/applicant/cases", A::read_cases, r::my_cases},
       {"POST", "/api/applicant/cases", A::apply, r::applicant_submit},
       {"GET", "/api/applicant/cases/{id}", A::read_cases, r::my_case},

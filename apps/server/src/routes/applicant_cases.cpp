@@ -4,6 +4,8 @@
 // case number never issued does (the Authorizer, on the case's owner keys).
 #include "routes/handlers.hpp"
 
+#include "routes/applicant_prefill.hpp"
+
 #include <onevisit/dsl/expr.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
 #include <onevisit/dsl/source.hpp>
@@ -226,6 +228,16 @@ HttpResponse applicant_submit(Exchange& x) {
     else values[name] = std::move(*value);
   }
   if (!problems.empty()) return x.error(422, "invalid_field", "表单有填写不正确的项目，请按各项提示修改", json::object{{"fields", std::move(problems)}});
+  // A company's registered facts (its name, code, legal representative) are as registered.
+  if (x.applicant().company) {
+    const auto filled = prefill_values(x, *workflow);
+    if (!filled) return *x.failure;
+    if (auto changed = changed_registered_facts(*workflow, *filled, *form); !changed.empty()) {
+      return with_reason(x.error(422, "invalid_field", "企业信息须与电子证照库的企业登记信息一致，请按提示修改",
+                                 json::object{{"fields", std::move(changed)}}),
+                         "registered_fact_changed");
+    }
+  }
   // A case the applicant could not see afterwards is not theirs to start: the form must name
   // them (their ID number, their company's code or their mobile number).
   const auto keys = form_owner_keys(*workflow, values);

@@ -93,6 +93,8 @@ HttpResponse applicant_drafts(Exchange& x);
 HttpResponse applicant_draft(Exchange& x);
 HttpResponse save_applicant_draft(Exchange& x);
 HttpResponse delete_applicant_draft(Exchange& x);
+// applicant_prefill.cpp (the form pre-filled from the identity and the company's registration)
+HttpResponse prefill_applicant_draft(Exchange& x);
 // applicant_bundles.cpp (what an applicant may apply for; 情形引导)
 HttpResponse applicant_bundles(Exchange& x);
 HttpResponse applicant_bundle(Exchange& x);
