@@ -55,7 +55,7 @@ function check(condition, message) {
 try {
   mkdirSync(screenshots, { recursive: true });
   service = await startService({ binary, simulatorBinary, flow,
-    config: (port) => `[systems.health_system]\nkind = "log"\n[systems.notify]\nkind = "sms"\nurl = "http://127.0.0.1:${port}/sms"\n` +
+    config: (port) => `[systems.health_system]\nkind = "log"\n[systems.post]\nkind = "http"\nurl = "http://127.0.0.1:${port}/dept/post"\n[systems.notify]\nkind = "sms"\nurl = "http://127.0.0.1:${port}/sms"\n` +
                       `[sms]\nurl = "http://127.0.0.1:${port}/sms"\nsign = "政务服务中心"\n` });
   const { base } = service;
   const simulator = `http://127.0.0.1:${service.simulatorPort}`;
@@ -179,7 +179,32 @@ try {
   check((await clerk('POST', `/api/cases/${caseId}/materials/birth_proof/verify`, { accept: true })).status === 200, 'the clerk accepts the new proof');
   const reviewer = await apiSession(base, 'liu', 'health-reviewer-1');
   check((await reviewer('POST', `/api/cases/${caseId}/items/birth/events/approve`, {})).status === 200, 'the reviewer approves');
-  check((await clerk('POST', `/api/cases/${caseId}/deliver`, { channel: 'window' })).status === 200, 'the clerk hands over the result');
+  // The result: the applicant chooses delivery by post, with an address checked where it is typed.
+  await page.reload();
+  await page.waitForSelector('#delivery-box');
+  await snap('delivery-choice');
+  await page.check('.delivery-method[value="mail"]');
+  await page.fill('#mail-recipient', '王小明');
+  await page.fill('#mail-mobile', '1390013900');
+  await page.fill('#mail-address', '浙江省杭州市西湖区文三路1号3幢201室');
+  await page.click('#submit-delivery');
+  await page.waitForSelector('#delivery-message >> text=11 位手机号码');
+  check(true, 'a wrong mobile number for the post is caught under the fields');
+  await page.fill('#mail-mobile', '13900139000');
+  await snap('delivery-by-post');
+  await page.click('#submit-delivery');
+  await page.waitForSelector('#delivery-chosen >> text=邮寄送达');
+  check((await page.textContent('#delivery-chosen')).includes('139******00'), 'the chosen delivery shows the mobile masked');
+  await snap('delivery-chosen');
+  await fitsPhone('the chosen delivery');
+  let posted = null;
+  for (let i = 0; i < 100 && !posted; ++i) {
+    const stats = await (await fetch(`${simulator}/stats`)).json();
+    posted = Object.entries(stats.payloads).find(([key]) => key.startsWith(`${caseId}/delivery/`));
+    if (!posted) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  check(posted && posted[1].address === '浙江省杭州市西湖区文三路1号3幢201室', 'the post office received the order with the address, through the outbox');
+  check((await clerk('POST', `/api/cases/${caseId}/deliver`, { channel: 'mail' })).status === 200, 'the clerk hands the parcel to the post');
   await page.reload();
   await page.waitForSelector('#submit-rating');
   await page.check('.rate-level[value="2"]');
@@ -193,6 +218,21 @@ try {
   check((await page.textContent('main')).includes('整改'), 'a bad rating says a rectification follows');
   await snap('rated');
   await fitsPhone('the rated case');
+  // The department answers the rectification; the applicant reads it on the case and by text.
+  const rectified = '经核查，当日窗口人手不足；已在高峰时段增开窗口。';
+  check((await reviewer('POST', `/api/cases/${caseId}/rectification`, { answer: rectified })).status === 200, 'the department answers the rectification');
+  await page.reload();
+  await page.waitForSelector('#rectification-answer');
+  check((await page.textContent('#rectification-answer')).includes(rectified), 'the applicant reads the answer on the case');
+  await snap('rectification-answered');
+  await fitsPhone('the answered rectification');
+  let answeredText = false;
+  for (let i = 0; i < 50 && !answeredText; ++i) {
+    const sent = await (await fetch(`${simulator}/sms/messages?phone=${phone}`)).json();
+    answeredText = sent.messages.some((m) => m.text.includes('整改答复'));
+    if (!answeredText) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  check(answeredText, 'the answer went out by text message');
   const { messages } = await (await fetch(`${simulator}/sms/messages?phone=${phone}`)).json();
   check(messages.some((m) => m.text.includes('补正')), 'the correction notice went out by text message');
 

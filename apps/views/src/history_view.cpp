@@ -27,7 +27,8 @@ std::string_view event_title(std::string_view kind) {
       {"SpecialProcedureEnded", "结束特别程序"},
       {"SpecialProcedureWarned", "特别程序即将到达最长时限"},
       {"SpecialProcedureOverdue", "特别程序超过最长时限"},
-      {"ItemUrged", "督办"}};
+      {"ItemUrged", "督办"},             {"DeliveryChosen", "选择送达方式"},
+      {"RectificationAnswered", "差评整改答复"}};
   for (const auto& [k, title] : kTitles) {
     if (k == kind) return title;
   }
@@ -144,6 +145,12 @@ Facts facts_of(const engine::Workflow& wf, const engine::Event& event) {
         } else if constexpr (std::is_same_v<T, engine::ItemUrged>) {
           f.item = e.item;
           f.note = "督办意见：" + e.note;
+        } else if constexpr (std::is_same_v<T, engine::RectificationAnswered>) {
+          f.note = "整改答复：" + e.answer;
+        } else if constexpr (std::is_same_v<T, engine::DeliveryChosen>) {
+          // The mobile number is masked with the note (mask_identifiers): the clerk packing the
+          // parcel reads the recipient and the address.
+          f.note = e.method == "mail" ? "邮寄送达：" + e.recipient + "，" + e.mobile + "，" + e.address : std::string("窗口领取");
         }
       },
       event.body);

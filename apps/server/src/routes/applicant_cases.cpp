@@ -90,7 +90,7 @@ json::object applicant_case_json(const engine::CaseView& view, engine::Timestamp
     o["applicant_events"] = std::move(mine);
   }
   const auto status = view.state.status;
-  if (status == engine::CaseStatus::completed) {
+  if (status == engine::CaseStatus::completed && view.state.delivery_choice.method.empty()) {
     needs.push_back(json::object{{"kind", "delivery"}, {"message", "办件已办结：请选择窗口领取或邮寄送达"}});
   }
   if (status == engine::CaseStatus::delivered) {
@@ -99,7 +99,17 @@ json::object applicant_case_json(const engine::CaseView& view, engine::Timestamp
   j["needs_from_me"] = std::move(needs);
   j["can_withdraw"] = status == engine::CaseStatus::running;
   if (view.state.rating) {
-    j["rating"] = json::object{{"level", *view.state.rating}, {"comment", masked(view.state.rating_comment)}};
+    json::object rating{{"level", *view.state.rating}, {"comment", masked(view.state.rating_comment)}, {"rectification", nullptr}};
+    if (view.state.rectification_due) {
+      // The rectification a bad rating opened: its deadline, then the answer once given.
+      json::object rectification{{"due", views::format_time(*view.state.rectification_due)}, {"answer", nullptr}};
+      if (view.state.rectification_answered_at != 0) {
+        rectification["answer"] = masked(view.state.rectification_answer);
+        rectification["answered_at"] = views::format_time(view.state.rectification_answered_at);
+      }
+      rating["rectification"] = std::move(rectification);
+    }
+    j["rating"] = std::move(rating);
   }
   return j;
 }

@@ -40,6 +40,8 @@ HttpResponse pause_clock(Exchange& x);
 HttpResponse resume_clock(Exchange& x);
 HttpResponse withdraw(Exchange& x);
 HttpResponse deliver(Exchange& x);
+HttpResponse choose_delivery(Exchange& x);
+HttpResponse answer_rectification(Exchange& x);
 HttpResponse rate(Exchange& x);
 // calls.cpp
 HttpResponse list_calls(Exchange& x);
