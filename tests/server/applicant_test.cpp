@@ -705,7 +705,7 @@ TEST_CASE("applicant: the form is pre-filled from the verified identity and the 
   CHECK(restaurant.status == 201);
 }
 
-TEST_CASE("applicant: after the result the applicant chooses pick-up or post; the choice is in the history and the post office's order goes out once, retried", "[server][applicant][delivery]") {
+TEST_CASE("applicant: after the result the applicant chooses pick-up or post, the choice is in the history and the post office's order goes out once, retried", "[server][applicant][delivery]") {
   ApplicantFixture f;
   Client mother = f.by_sms("13800138000");
   const auto apply = [&]() {
