@@ -2,14 +2,15 @@
 // applicant logs in with an SMS code (read from the simulated gateway), applies for a bundle
 // through the situation questions and the one form, uploads, answers a correction notice, and
 // rates; a printed notice's QR address (/m/cases/{case}) asks for the login first and returns
-// to the case. Clerks act through the API. Screenshots go to the folder given.
+// to the case. Clerks act through the API. Screenshots go to the folder given; every page
+// photographed is audited with axe-core (no serious or critical violation).
 //
 //   node applicant_test.mjs <path to onevisit> <screenshot folder> <path to onevisit-deptsim>
 //
 // Exit 0: passed; 1: failed; 77: skipped because no Chromium is installed (ctest SKIP).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { apiSession, launchChromium, skipWithoutChromium, startService, stopService, watchPage } from './harness.mjs';
+import { accessibilityViolations, apiSession, launchChromium, skipWithoutChromium, startService, stopService, watchPage } from './harness.mjs';
 
 const [binary, screenshots, simulatorBinary] = process.argv.slice(2);
 skipWithoutChromium();
@@ -54,7 +55,7 @@ function check(condition, message) {
 try {
   mkdirSync(screenshots, { recursive: true });
   service = await startService({ binary, simulatorBinary, flow,
-    config: (port) => `[systems.health_system]\nkind = "log"\n[systems.notify]\nkind = "sms"\nurl = "http://127.0.0.1:${port}/sms"\n` +
+    config: (port) => `[systems.health_system]\nkind = "log"\n[systems.post]\nkind = "http"\nurl = "http://127.0.0.1:${port}/dept/post"\n[systems.notify]\nkind = "sms"\nurl = "http://127.0.0.1:${port}/sms"\n` +
                       `[sms]\nurl = "http://127.0.0.1:${port}/sms"\nsign = "政务服务中心"\n` });
   const { base } = service;
   const simulator = `http://127.0.0.1:${service.simulatorPort}`;
@@ -76,7 +77,16 @@ try {
   const pageErrors = [];
   watchPage(page, pageErrors);
   let shot = 0;
-  const snap = async (name) => page.screenshot({ path: path.join(screenshots, `applicant-${String(++shot).padStart(2, '0')}-${name}.png`), fullPage: true });
+  // Every page state the test photographs is audited by axe-core as well: no serious or
+  // critical violation.
+  const audit = async (on, name) => {
+    const violations = await accessibilityViolations(on);
+    check(violations.length === 0, `the axe audit of “${name}” finds no serious or critical violation${violations.length ? `:\n  ${violations.join('\n  ')}` : ''}`);
+  };
+  const snap = async (name, on = page) => {
+    await on.screenshot({ path: path.join(screenshots, `applicant-${String(++shot).padStart(2, '0')}-${name}.png`), fullPage: true });
+    await audit(on, name);
+  };
   const fitsPhone = async (what) => {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     check(width <= 390, `${what} fits 390 px (scroll width ${width})`);
@@ -104,6 +114,12 @@ try {
   check((await page.textContent('#whoami')).includes('138******00'), 'the header shows the masked number, never the whole one');
   await snap('bundles');
   await fitsPhone('the bundle list');
+  // 适老化: large type and high contrast pass the audit too.
+  await page.click('#large-type');
+  await page.waitForSelector('body.large');
+  await snap('bundles-large-type');
+  await fitsPhone('the bundle list in large type');
+  await page.click('#large-type');
   // Acting for a company needs the real-name login first: the page says so and links to it.
   await page.click('#tab-company');
   await page.waitForSelector('#company-box >> text=实名登录');
@@ -126,7 +142,9 @@ try {
   await page.waitForSelector('#check-mother_id >> text=校验不通过');
   check(true, 'a wrong ID number is caught as it is typed');
   await page.fill('#field-mother_id', '330106199003070014');
-  await page.fill('#field-mother_phone', phone);
+  // The mobile number proved by the SMS login fills the form's first mobile, masked, saying so.
+  check(await page.inputValue('#field-mother_phone') === '138******00', 'the verified mobile number is pre-filled, masked');
+  check((await page.textContent('#source-mother_phone')).includes('来自登录时验证的手机号码'), 'a pre-filled field says where it came from');
   await snap('form');
   await fitsPhone('the form');
   await page.click('#submit-application');
@@ -161,7 +179,32 @@ try {
   check((await clerk('POST', `/api/cases/${caseId}/materials/birth_proof/verify`, { accept: true })).status === 200, 'the clerk accepts the new proof');
   const reviewer = await apiSession(base, 'liu', 'health-reviewer-1');
   check((await reviewer('POST', `/api/cases/${caseId}/items/birth/events/approve`, {})).status === 200, 'the reviewer approves');
-  check((await clerk('POST', `/api/cases/${caseId}/deliver`, { channel: 'window' })).status === 200, 'the clerk hands over the result');
+  // The result: the applicant chooses delivery by post, with an address checked where it is typed.
+  await page.reload();
+  await page.waitForSelector('#delivery-box');
+  await snap('delivery-choice');
+  await page.check('.delivery-method[value="mail"]');
+  await page.fill('#mail-recipient', '王小明');
+  await page.fill('#mail-mobile', '1390013900');
+  await page.fill('#mail-address', '浙江省杭州市西湖区文三路1号3幢201室');
+  await page.click('#submit-delivery');
+  await page.waitForSelector('#delivery-message >> text=11 位手机号码');
+  check(true, 'a wrong mobile number for the post is caught under the fields');
+  await page.fill('#mail-mobile', '13900139000');
+  await snap('delivery-by-post');
+  await page.click('#submit-delivery');
+  await page.waitForSelector('#delivery-chosen >> text=邮寄送达');
+  check((await page.textContent('#delivery-chosen')).includes('139******00'), 'the chosen delivery shows the mobile masked');
+  await snap('delivery-chosen');
+  await fitsPhone('the chosen delivery');
+  let posted = null;
+  for (let i = 0; i < 100 && !posted; ++i) {
+    const stats = await (await fetch(`${simulator}/stats`)).json();
+    posted = Object.entries(stats.payloads).find(([key]) => key.startsWith(`${caseId}/delivery/`));
+    if (!posted) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  check(posted && posted[1].address === '浙江省杭州市西湖区文三路1号3幢201室', 'the post office received the order with the address, through the outbox');
+  check((await clerk('POST', `/api/cases/${caseId}/deliver`, { channel: 'mail' })).status === 200, 'the clerk hands the parcel to the post');
   await page.reload();
   await page.waitForSelector('#submit-rating');
   await page.check('.rate-level[value="2"]');
@@ -175,6 +218,21 @@ try {
   check((await page.textContent('main')).includes('整改'), 'a bad rating says a rectification follows');
   await snap('rated');
   await fitsPhone('the rated case');
+  // The department answers the rectification; the applicant reads it on the case and by text.
+  const rectified = '经核查，当日窗口人手不足；已在高峰时段增开窗口。';
+  check((await reviewer('POST', `/api/cases/${caseId}/rectification`, { answer: rectified })).status === 200, 'the department answers the rectification');
+  await page.reload();
+  await page.waitForSelector('#rectification-answer');
+  check((await page.textContent('#rectification-answer')).includes(rectified), 'the applicant reads the answer on the case');
+  await snap('rectification-answered');
+  await fitsPhone('the answered rectification');
+  let answeredText = false;
+  for (let i = 0; i < 50 && !answeredText; ++i) {
+    const sent = await (await fetch(`${simulator}/sms/messages?phone=${phone}`)).json();
+    answeredText = sent.messages.some((m) => m.text.includes('整改答复'));
+    if (!answeredText) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  check(answeredText, 'the answer went out by text message');
   // Texts go out through the outbox, after the command's commit: on a busy machine the
   // dispatcher may not have delivered it yet, so look for it for a while.
   let texted = false;
@@ -198,7 +256,7 @@ try {
   await qrPage.waitForSelector('text=没有找到这个办件');
   check((await qrPage.getAttribute('#back-to-cases', 'href')) === '/m/cases', 'the page not found leads back to 我的办件');
   check(true, 'after the login the QR address opens again; another applicant\'s case is not found');
-  await qrPage.screenshot({ path: path.join(screenshots, `applicant-${String(++shot).padStart(2, '0')}-qr-other-applicant.png`), fullPage: true });
+  await snap('qr-other-applicant', qrPage);
   await qr.close();
   check(pageErrors.length === 0, `no script errors (${pageErrors.join('; ')})`);
 } catch (error) {

@@ -6,6 +6,7 @@
 // tests against an older console to see them fail.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -157,4 +158,20 @@ export async function stopService(service) {
   if (service.simulator && service.simulator.exitCode === null) service.simulator.kill('SIGTERM');
   rmSync(service.work, { recursive: true, force: true });
   return code;
+}
+
+// axe-core from tests/browser/node_modules (npm ci), evaluated in the page through the
+// DevTools protocol (a <script> tag would be refused by the pages' Content-Security-Policy,
+// which the test keeps on): nothing is fetched while the test runs.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Runs the axe-core audit (WCAG 2.x A and AA rules and best practices) on the page as it is
+ * now; answers the serious and critical violations as readable lines, empty when none.
+ */
+export async function accessibilityViolations(page) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
 }

@@ -978,6 +978,9 @@ TEST_CASE("codec: every event's payload is the JSON boost::json writes, and deco
       SpecialProcedureWarned{1, 0},
       SpecialProcedureOverdue{1, 0},
       ItemUrged{2, awkward},
+      DeliveryChosen{"mail", awkward, "13900139000", awkward},
+      DeliveryChosen{"window", "", "", ""},
+      RectificationAnswered{awkward},
   };
   for (const auto& body : bodies) {
     const Event e{1'772'000'000'000, awkward, body};

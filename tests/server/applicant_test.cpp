@@ -58,6 +58,8 @@ bundle restaurant "开办餐饮店一件事" version 1 {
   form {
     company_name "企业名称": text required
     uscc "统一社会信用代码": uscc required
+    legal_rep_name "法定代表人姓名": text
+    legal_rep_id "法定代表人身份证号码": idcard
     contact_phone "联系电话": phone required
   }
   situation {
@@ -101,6 +103,7 @@ struct ApplicantFixture {
     ::setenv("ONEVISIT_TEST_OIDC_SECRET", deptsim::IdentityPlatform{}.client_secret.c_str(), 1);
     const std::string sim = simulator->url();
     std::ofstream(dir / "deploy.toml") << "[systems.health_system]\nkind = \"log\"\n[systems.market_registry]\nkind = \"log\"\n"
+                                       << "[systems.post]\nkind = \"http\"\nurl = \"" << sim << "/dept/post\"\ntimeout_ms = 2000\n"
                                        << "[systems.notify]\nkind = \"sms\"\nurl = \"" << sim << "/sms\"\n"
                                        << "[sms]\nurl = \"" << sim << "/sms\"\nsign = \"政务服务中心\"\ntimeout_ms = 2000\n"
                                        << "[elicense]\nurl = \"" << sim << "/elicense\"\ntimeout_ms = 2000\n"
@@ -626,6 +629,221 @@ TEST_CASE("applicant: a draft saved on one device is resumed on another, submitt
   CHECK(phone.get("/api/applicant/drafts/d-3").json().at("outdated").as_bool());
   REQUIRE(phone.send("DELETE", "/api/applicant/drafts/d-3").status == 200);
   CHECK(phone.get("/api/applicant/drafts/d-3").status == 404);
+}
+
+TEST_CASE("applicant: the form is pre-filled from the verified identity and the company's registration, each field saying where from", "[server][applicant][prefill]") {
+  ApplicantFixture f;
+  // Logged in by SMS only: the mobile number is what is proved.
+  Client phone = f.by_sms("13800138000");
+  const auto by_phone = phone.post("/api/applicant/drafts/p-1/prefill", json::object{{"bundle", "newborn"}});
+  INFO(by_phone.body);
+  REQUIRE(by_phone.status == 200);
+  CHECK(by_phone.json().at("content").at("form").at("mother_phone").as_string() == "138******00");
+  CHECK(by_phone.json().at("prefilled").at("mother_phone").at("source").as_string() == "login_phone");
+  CHECK_FALSE(by_phone.json().at("content").at("form").as_object().contains("mother_id"));
+  CHECK(by_phone.body.find("13800138000") == std::string::npos);
+
+  // Logged in by real name: the first person of the form is the applicant, numbers masked in
+  // the answer and whole in the draft (the case started from it is theirs by that ID number).
+  Client person = f.browser("127.0.0.3");
+  REQUIRE(f.platform_login(person).status == 303);
+  REQUIRE(person.send("PUT", "/api/applicant/drafts/p-2", R"({"bundle":"newborn","form":{"mother_name":"李红"}})").status == 200);
+  const auto filled = person.post("/api/applicant/drafts/p-2/prefill", json::object{{"bundle", "newborn"}});
+  INFO(filled.body);
+  REQUIRE(filled.status == 200);
+  const auto form = filled.json().at("content").at("form");
+  CHECK(form.at("mother_name").as_string() == "李红");  // what the applicant wrote stays
+  CHECK(form.at("mother_id").as_string() != kMother);
+  CHECK(filled.body.find(kMother) == std::string::npos);
+  const auto prefilled = filled.json().at("prefilled");
+  CHECK(prefilled.at("mother_id").at("source").as_string() == "identity");
+  CHECK(prefilled.at("mother_id").at("editable").as_bool());
+  CHECK(prefilled.at("mother_name").at("source_title").as_string() == "来自统一身份认证平台（实名核验）");
+  CHECK_FALSE(prefilled.as_object().contains("helper_phone"));
+  // The page saves the masked values back (and a phone of its own): the numbers stay whole.
+  json::object edited = form.as_object();
+  edited["mother_phone"] = "13700137000";
+  REQUIRE(person.send("PUT", "/api/applicant/drafts/p-2", json::serialize(json::object{{"bundle", "newborn"}, {"form", edited}})).status == 200);
+  const auto started = person.post("/api/applicant/cases", json::object{{"draft", "p-2"}, {"channel", "online"}});
+  INFO(started.body);
+  REQUIRE(started.status == 201);
+  CHECK(person.get("/api/applicant/cases/" + std::string(started.json().at("case_id").as_string())).status == 200);
+  // A submitted draft is not filled again; a bundle that does not exist is named.
+  CHECK(person.post("/api/applicant/drafts/p-2/prefill", json::object{{"bundle", "newborn"}}).status == 409);
+  CHECK(person.post("/api/applicant/drafts/p-9/prefill", json::object{{"bundle", "no_such"}}).status == 404);
+
+  // Acting for the restaurant: its registration fills the company's fields, not to be changed.
+  REQUIRE(person.post("/api/applicant/company", json::object{{"uscc", kRestaurant}}).status == 200);
+  const auto company = person.post("/api/applicant/drafts/p-3/prefill", json::object{{"bundle", "restaurant"}});
+  INFO(company.body);
+  REQUIRE(company.status == 200);
+  const auto cform = company.json().at("content").at("form");
+  CHECK(cform.at("company_name").as_string() == "杭州小馆餐饮管理有限公司");
+  CHECK(cform.at("legal_rep_name").as_string() == "张三");
+  CHECK(company.body.find("11010519491231002X") == std::string::npos);
+  CHECK(company.body.find(kRestaurant) == std::string::npos);
+  const auto cprefilled = company.json().at("prefilled");
+  CHECK(cprefilled.at("company_name").at("source").as_string() == "registration");
+  CHECK_FALSE(cprefilled.at("company_name").at("editable").as_bool());
+  CHECK_FALSE(cprefilled.at("legal_rep_id").at("editable").as_bool());
+  CHECK_FALSE(cprefilled.as_object().contains("mother_id"));  // the agent's own ID is not the company's
+  // A changed registered fact is refused with the field named, and no case starts.
+  const auto before = person.get("/api/applicant/cases").json().at("cases").as_array().size();
+  const auto changed = person.post("/api/applicant/cases", json::object{{"bundle", "restaurant"},
+                                                                         {"form", json::object{{"company_name", "别家餐馆"},
+                                                                                               {"uscc", kRestaurant},
+                                                                                               {"contact_phone", "13600136000"}}}});
+  INFO(changed.body);
+  CHECK(changed.status == 422);
+  CHECK(changed.code() == "invalid_field");
+  CHECK(changed.body.find("“企业名称”须与企业登记信息一致") != std::string::npos);
+  CHECK(person.get("/api/applicant/cases").json().at("cases").as_array().size() == before);
+  // As registered (the draft, masked values saved back as they came), it starts.
+  json::object as_registered = cform.as_object();
+  as_registered["contact_phone"] = "13600136000";
+  REQUIRE(person.send("PUT", "/api/applicant/drafts/p-3", json::serialize(json::object{{"bundle", "restaurant"}, {"form", as_registered}})).status == 200);
+  const auto restaurant = person.post("/api/applicant/cases", json::object{{"draft", "p-3"}});
+  INFO(restaurant.body);
+  CHECK(restaurant.status == 201);
+}
+
+TEST_CASE("applicant: after the result the applicant chooses pick-up or post, the choice is in the history and the post office's order goes out once, retried", "[server][applicant][delivery]") {
+  ApplicantFixture f;
+  Client mother = f.by_sms("13800138000");
+  const auto apply = [&]() {
+    const auto applied = mother.post("/api/applicant/cases", json::object{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}});
+    REQUIRE(applied.status == 201);
+    return std::string(applied.json().at("case_id").as_string());
+  };
+  const std::string id = apply();
+  const auto choose = [&](const std::string& case_id, const json::object& choice) {
+    return mother.post("/api/applicant/cases/" + case_id + "/delivery", choice);
+  };
+  const json::object by_post{{"method", "mail"}, {"recipient", "王小明"}, {"mobile", "139 0013 9000"}, {"address", "浙江省杭州市西湖区文三路1号3幢201室"}};
+  // Before the result there is nothing to deliver.
+  const auto early = choose(id, by_post);
+  CHECK(early.status == 409);
+  CHECK(early.message().find("办结后") != std::string::npos);
+  // The result: proof uploaded and verified, accepted, approved.
+  REQUIRE(mother.send("PUT", "/api/applicant/cases/" + id + "/materials/birth_proof", kPdf,
+                      {{"Content-Type", "application/pdf"}, {"X-File-Name", "proof.pdf"}}).status == 200);
+  Client clerk = f.staff("clerk");
+  Client health = f.staff("health");
+  REQUIRE(clerk.post("/api/cases/" + id + "/materials/birth_proof/verify", json::object{{"accept", true}}).status == 200);
+  REQUIRE(clerk.post("/api/cases/" + id + "/items/birth/events/accept", json::object{}).status == 200);
+  REQUIRE(health.post("/api/cases/" + id + "/items/birth/events/approve", json::object{}).status == 200);
+  auto page = mother.get("/api/applicant/cases/" + id).json();
+  REQUIRE(page.at("status").as_string() == "completed");
+  CHECK(page.at("needs_from_me").as_array()[0].at("kind").as_string() == "delivery");
+  CHECK(page.at("delivery_choice").is_null());
+  // Bad choices: each named in Chinese, nothing recorded.
+  const auto version = f.service->engine().get_case(id)->state.version;
+  const auto unknown = choose(id, json::object{{"method", "drone"}});
+  CHECK(unknown.status == 422);
+  auto no_recipient = by_post;
+  no_recipient["recipient"] = " ";
+  CHECK(choose(id, no_recipient).message() == "请填写收件人姓名（不超过 20 个字）。");
+  auto bad_mobile = by_post;
+  bad_mobile["mobile"] = "1390013900";
+  CHECK(choose(id, bad_mobile).message() == "请填写收件人的 11 位手机号码。");
+  auto short_address = by_post;
+  short_address["address"] = "文三路";
+  CHECK(choose(id, short_address).message() == "请填写详细的邮寄地址（省、市、区县、街道和门牌号）。");
+  CHECK(f.service->engine().get_case(id)->state.version == version);
+  // The post office is down at first: the order is retried until it takes it, once.
+  deptsim::Behaviour down;
+  down.error_rate = 1;
+  f.simulator->set_behaviour("post", down);
+  const auto chosen = choose(id, by_post);
+  INFO(chosen.body);
+  REQUIRE(chosen.status == 200);
+  CHECK(chosen.body.find("13900139000") == std::string::npos);
+  page = mother.get("/api/applicant/cases/" + id).json();
+  CHECK(page.at("delivery_choice").at("method_title").as_string() == "邮寄送达");
+  CHECK(page.at("delivery_choice").at("mobile").as_string() == "139******00");
+  // Chosen once: a second choice is refused.
+  CHECK(choose(id, json::object{{"method", "window"}}).code() == "wrong_state");
+  // The clerk sees the choice in the history, the mobile masked, and the order among the calls.
+  const auto history = clerk.get("/api/cases/" + id + "/history");
+  INFO(history.body);
+  CHECK(history.body.find("DeliveryChosen") != std::string::npos);
+  CHECK(history.body.find("邮寄送达：王小明，139******00，浙江省杭州市西湖区文三路1号3幢201室") != std::string::npos);
+  CHECK(history.body.find("13900139000") == std::string::npos);
+  for (int i = 0; i < 100 && f.simulator->counts()["post"].calls < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(f.simulator->counts()["post"].calls >= 1);
+  CHECK(f.simulator->counts()["post"].effects == 0);
+  // The post office is back; the retry comes due on the service's (virtual) clock.
+  f.simulator->set_behaviour("post", deptsim::Behaviour{});
+  std::string key;
+  for (int i = 0; i < 200 && key.empty(); ++i) {
+    f.clock.advance(15'000);
+    for (const auto& [k, n] : f.simulator->effects()) {
+      if (k.rfind(id + "/delivery/", 0) == 0) key = k;
+    }
+    if (key.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE_FALSE(key.empty());
+  CHECK(f.simulator->effects()[key] == 1);
+  CHECK(f.simulator->counts()["post"].errors >= 1);  // refused while away, then taken once
+  CHECK(f.simulator->counts()["post"].effects == 1);
+  const auto order = json::parse(f.simulator->payloads()[key]).as_object();
+  CHECK(order.at("recipient").as_string() == "王小明");
+  CHECK(order.at("mobile").as_string() == "13900139000");
+  CHECK(order.at("address").as_string() == "浙江省杭州市西湖区文三路1号3幢201室");
+  const auto calls = clerk.get("/api/cases/" + id + "/calls");
+  INFO(calls.body);
+  CHECK(calls.body.find("\"system\":\"post\"") != std::string::npos);
+  // The clerk hands the parcel over: delivered by post; then the rating.
+  REQUIRE(clerk.post("/api/cases/" + id + "/deliver", json::object{{"channel", "mail"}}).status == 200);
+  CHECK(mother.get("/api/applicant/cases/" + id).json().at("needs_from_me").as_array()[0].at("kind").as_string() == "rating");
+}
+
+TEST_CASE("applicant: a bad rating's rectification is answered by the department, recorded, shown on the case and texted to the applicant", "[server][applicant][rectification]") {
+  ApplicantFixture f;
+  Client mother = f.by_sms("13800138000");
+  const auto applied = mother.post("/api/applicant/cases", json::object{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}});
+  REQUIRE(applied.status == 201);
+  const std::string id(applied.json().at("case_id").as_string());
+  REQUIRE(mother.send("PUT", "/api/applicant/cases/" + id + "/materials/birth_proof", kPdf,
+                      {{"Content-Type", "application/pdf"}, {"X-File-Name", "proof.pdf"}}).status == 200);
+  Client clerk = f.staff("clerk");
+  Client health = f.staff("health");
+  REQUIRE(clerk.post("/api/cases/" + id + "/materials/birth_proof/verify", json::object{{"accept", true}}).status == 200);
+  REQUIRE(clerk.post("/api/cases/" + id + "/items/birth/events/accept", json::object{}).status == 200);
+  REQUIRE(health.post("/api/cases/" + id + "/items/birth/events/approve", json::object{}).status == 200);
+  // Nothing rated yet: nothing to answer.
+  CHECK(health.post("/api/cases/" + id + "/rectification", json::object{{"answer", "已整改"}}).code() == "wrong_state");
+  REQUIRE(clerk.post("/api/cases/" + id + "/deliver", json::object{{"channel", "window"}}).status == 200);
+  REQUIRE(mother.post("/api/applicant/cases/" + id + "/rate", json::object{{"level", 1}, {"comment", "等待时间太长"}}).status == 200);
+  auto page = mother.get("/api/applicant/cases/" + id).json();
+  REQUIRE(page.at("rating").at("rectification").is_object());
+  CHECK(page.at("rating").at("rectification").at("answer").is_null());
+  // The window clerk does not answer it; an empty answer is refused; nothing changes.
+  CHECK(clerk.post("/api/cases/" + id + "/rectification", json::object{{"answer", "已整改"}}).status == 403);
+  const auto version = f.service->engine().get_case(id)->state.version;
+  const auto empty = health.post("/api/cases/" + id + "/rectification", json::object{{"answer", "  "}});
+  CHECK(empty.status == 422);
+  CHECK(empty.message() == "请写明整改答复：查明的情况和采取的措施。");
+  CHECK(f.service->engine().get_case(id)->state.version == version);
+  // The department answers, once.
+  const std::string answer = "经核查，当日窗口人手不足；已在高峰时段增开两个窗口，并对窗口人员进行了培训。";
+  const auto answered = health.post("/api/cases/" + id + "/rectification", json::object{{"answer", answer}});
+  INFO(answered.body);
+  REQUIRE(answered.status == 200);
+  CHECK(health.post("/api/cases/" + id + "/rectification", json::object{{"answer", "再次答复"}}).code() == "wrong_state");
+  // The applicant reads it on the case; the clerk console's history has it.
+  page = mother.get("/api/applicant/cases/" + id).json();
+  CHECK(page.at("rating").at("rectification").at("answer").as_string() == answer);
+  CHECK(clerk.get("/api/cases/" + id).json().at("rectification").at("answer").as_string() == answer);
+  const auto history = clerk.get("/api/cases/" + id + "/history");
+  CHECK(history.body.find("RectificationAnswered") != std::string::npos);
+  // And by text message, at the form's mobile number.
+  bool texted = false;
+  for (int i = 0; i < 100 && !texted; ++i) {
+    for (const auto& t : f.simulator->texts_to("13800138000")) texted = texted || t.text.find("整改答复：" + answer) != std::string::npos;
+    if (!texted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(texted);
 }
 
 TEST_CASE("applicant: the pages are served under /m/, a case's QR address included, nothing outside their folder", "[server][applicant][pages]") {

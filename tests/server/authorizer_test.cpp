@@ -26,7 +26,7 @@ constexpr Action kAllActions[] = {
     Action::read_worklist,  Action::list_workflows, Action::deploy_workflows, Action::read_timers,   Action::fire_timers,
     Action::manage_users,   Action::read_audit,    Action::read_report,     Action::read_calls,      Action::settle_calls,
     Action::post_receipts,  Action::prune_audit,   Action::read_session,    Action::end_session,     Action::read_tokens,
-    Action::create_token,   Action::revoke_token,  Action::urge};
+    Action::create_token,   Action::revoke_token,  Action::urge,            Action::answer_rectification};
 
 }  // namespace
 
@@ -62,6 +62,7 @@ TEST_CASE("authorizer: the role matrix of docs/api.md, action by action", "[serv
       {Action::create_token, {Role::window_clerk, Role::reviewer, Role::supervisor, Role::designer, Role::admin}},
       {Action::revoke_token, {Role::window_clerk, Role::reviewer, Role::supervisor, Role::designer, Role::admin, Role::department_system}},
       {Action::urge, {Role::supervisor}},
+      {Action::answer_rectification, {Role::supervisor, Role::reviewer}},
   };
   REQUIRE(matrix.size() == std::size(kAllActions));
   for (const auto action : kAllActions) {
@@ -150,7 +151,7 @@ TEST_CASE("authorizer: an applicant acts on their own cases, another's case answ
   const auto own = Target::a_case("C1", {"market"}, "applicant-1");
   const auto others = Target::a_case("C2", {"market"}, "applicant-2");
   const auto nobodys = Target::a_case("C3", {"market"}, "");
-  for (const auto action : {Action::read_cases, Action::attach_material, Action::fire_event, Action::withdraw, Action::rate}) {
+  for (const auto action : {Action::read_cases, Action::attach_material, Action::fire_event, Action::withdraw, Action::deliver, Action::rate}) {
     INFO(to_string(action));
     CHECK(authorizer.may(zhang, action, own));
     for (const auto& target : {others, nobodys}) {
@@ -163,7 +164,7 @@ TEST_CASE("authorizer: an applicant acts on their own cases, another's case answ
   // Even an action applicants never do answers 404 on another's case: nothing tells it exists.
   CHECK(authorizer.may(zhang, Action::verify_material, others).error().status == 404);
   // On their own case, what only staff do is refused plainly.
-  for (const auto action : {Action::verify_material, Action::start_case, Action::deliver, Action::read_worklist, Action::manage_users}) {
+  for (const auto action : {Action::verify_material, Action::start_case, Action::tolerant_intake, Action::read_worklist, Action::manage_users}) {
     INFO(to_string(action));
     const auto denied = authorizer.may(zhang, action, own);
     REQUIRE_FALSE(denied);

@@ -206,24 +206,40 @@ async function applyPage(bundle) {
       await askNext();
     })));
   };
-  const showForm = (materials) => {
+  const showForm = async (materials) => {
     const fields = workflow.fields.filter((f) => !f.situation);
+    // What is already proved fills the form (the server keeps the whole numbers in the draft
+    // and answers them masked; saved back unchanged, they stay whole).
+    let prefilled = {};
+    try {
+      const filled = await api('POST', `/drafts/${draft}/prefill`, { bundle });
+      Object.assign(form, filled.content?.form || {});
+      prefilled = filled.prefilled || {};
+    } catch { /* nothing proved to fill: the applicant types it all */ }
     main.innerHTML = `<h1>${esc(workflow.title)}</h1>${materialsHtml(materials)}
       <h2>填写申请表</h2><div class="card">${fields.map((f) => {
-        const input = f.options ? `<select id="field-${esc(f.name)}" data-name="${esc(f.name)}"><option value="">请选择</option>${f.options.map((o) =>
+        const from = prefilled[f.name];
+        const locked = from && !from.editable ? ' readonly aria-readonly="true"' : '';
+        const described = from ? ` aria-describedby="source-${esc(f.name)}"` : '';
+        const input = f.options ? `<select id="field-${esc(f.name)}" data-name="${esc(f.name)}"${described}><option value="">请选择</option>${f.options.map((o) =>
           `<option value="${esc(o.value)}">${esc(o.title)}</option>`).join('')}</select>`
-          : `<input id="field-${esc(f.name)}" data-name="${esc(f.name)}" type="${f.type === 'date' ? 'date' : 'text'}"
+          : `<input id="field-${esc(f.name)}" data-name="${esc(f.name)}" type="${f.type === 'date' ? 'date' : 'text'}"${locked}${described}
               ${f.type === 'idcard' ? 'maxlength="18"' : f.type === 'phone' ? 'inputmode="tel" maxlength="13"' : ''}>`;
-        return `<label for="field-${esc(f.name)}">${esc(f.title)}${f.required ? '（必填）' : ''}</label>${input}<div class="field-check" id="check-${esc(f.name)}"></div>`;
+        const source = from ? `<p class="source" id="source-${esc(f.name)}">${esc(from.source_title)}${from.editable ? '，如有不同可修改' : '，不能修改；登记信息有变化的，请先办理变更登记'}</p>` : '';
+        return `<label for="field-${esc(f.name)}">${esc(f.title)}${f.required ? '（必填）' : ''}</label>${input}${source}<div class="field-check" id="check-${esc(f.name)}"></div>`;
       }).join('')}</div>
       <div id="submit-message"></div>
       <button id="submit-application" class="primary" type="button">提交申请</button>`;
     for (const f of fields) {
       const input = document.getElementById(`field-${f.name}`);
+      if (form[f.name] !== undefined) input.value = form[f.name];
+      const filledValue = input.value;
       input.addEventListener('input', () => {
         form[f.name] = input.value.trim();
         const check = document.getElementById(`check-${f.name}`);
-        check.innerHTML = fieldProblem(f, input.value.trim()) ? `<p class="error">${esc(fieldProblem(f, input.value.trim()))}</p>` : '';
+        // A pre-filled number is shown masked: it is checked where it came from, not here.
+        const problem = input.value === filledValue ? '' : fieldProblem(f, input.value.trim());
+        check.innerHTML = problem ? `<p class="error">${esc(problem)}</p>` : '';
       });
       input.addEventListener('change', save);
     }
@@ -280,6 +296,8 @@ async function casePage(id) {
   const uploadable = c.materials.filter((m) => m.source === 'upload' && (m.status === 'missing' || m.status === 'rejected'));
   const correction = c.needs_from_me.find((n) => n.kind === 'correction');
   const rating = c.needs_from_me.find((n) => n.kind === 'rating');
+  const delivery = c.needs_from_me.find((n) => n.kind === 'delivery');
+  const chosen = c.delivery_choice;
   main.innerHTML = `<h1>${esc(c.bundle_title)}</h1>
     <p>办件编号 ${esc(c.case_id)} · <span class="status" id="case-status">${esc(c.status_title)}</span></p>
     ${c.needs_from_me.map((n) => `<div class="card need"><strong>需要您办理：</strong>${esc(n.message)}</div>`).join('')}
@@ -295,12 +313,24 @@ async function casePage(id) {
       <label for="upload-${esc(m.material)}" class="file-button">拍照或选择文件：${esc(m.title)}</label>`).join('')}
       <div id="upload-message"></div></div>` : ''}
     ${correction ? '<button id="submit-correction" class="primary" type="button">提交补正</button><div id="correction-message"></div>' : ''}
+    ${delivery ? `<div class="card" id="delivery-box"><h3>领取结果</h3>
+      <div class="levels" role="radiogroup" aria-label="领取方式">
+        <label><input type="radio" name="delivery" value="window" class="delivery-method" checked>到窗口领取</label>
+        <label><input type="radio" name="delivery" value="mail" class="delivery-method">邮寄送达（免费寄递）</label></div>
+      <div id="mail-fields" hidden>
+        <label for="mail-recipient">收件人</label><input id="mail-recipient" autocomplete="name" maxlength="20">
+        <label for="mail-mobile">收件人手机号码</label><input id="mail-mobile" type="tel" inputmode="numeric" autocomplete="tel" maxlength="13">
+        <label for="mail-address">邮寄地址</label><textarea id="mail-address" rows="2" autocomplete="street-address" placeholder="省、市、区县、街道和门牌号"></textarea></div>
+      <div id="delivery-message"></div><button id="submit-delivery" class="primary" type="button">确认领取方式</button></div>` : ''}
+    ${chosen ? `<div class="card" id="delivery-chosen"><h3>领取方式</h3><p>${esc(chosen.method_title)}${chosen.method === 'mail'
+      ? `：${esc(chosen.recipient)}，${esc(chosen.mobile)}，${esc(chosen.address)}` : '：请带身份证到办事窗口领取'}</p></div>` : ''}
     ${rating ? `<div class="card"><h3>服务评价（好差评）</h3><div class="levels" role="radiogroup">${LEVELS.map(([v, t]) =>
       `<label><input type="radio" name="level" value="${v}" class="rate-level">${t}</label>`).join('')}</div>
       <label for="rating-comment">评价意见</label><textarea id="rating-comment" rows="3"></textarea>
       <div id="rating-message"></div><button id="submit-rating" class="primary" type="button">提交评价</button></div>` : ''}
     ${c.rating ? `<div class="card"><h3>您的评价</h3><p>${esc((LEVELS.find(([v]) => v === c.rating.level) || [0, ''])[1])}${c.rating.comment ? `：${esc(c.rating.comment)}` : ''}</p>
-      ${c.rating.level <= 2 ? '<p class="hint">我们已启动整改，整改结果将告知您。</p>' : ''}</div>` : ''}
+      ${c.rating.rectification?.answer ? `<div id="rectification-answer"><h3>整改答复</h3><p>${esc(c.rating.rectification.answer)}</p></div>`
+        : c.rating.rectification ? '<p class="hint">我们已启动整改，整改结果将告知您。</p>' : ''}</div>` : ''}
     ${c.can_withdraw ? `<div class="card"><h3>撤回申请</h3><label for="withdraw-reason">撤回原因</label><input id="withdraw-reason">
       <div id="withdraw-message"></div><button id="withdraw" class="danger" type="button">撤回申请</button></div>` : ''}`;
   main.querySelectorAll('input[type=file]').forEach((input) => input.addEventListener('change', async () => {
@@ -319,6 +349,26 @@ async function casePage(id) {
       for (const event of correction.events) await api('POST', `/cases/${encodeURIComponent(id)}/items/${correction.item}/events/${event.event}`, {});
       await casePage(id);
     } catch (error) { showError(document.getElementById('correction-message'), error); }
+  }));
+  main.querySelectorAll('.delivery-method').forEach((r) => r.addEventListener('change', () => {
+    document.getElementById('mail-fields').hidden = main.querySelector('.delivery-method:checked').value !== 'mail';
+  }));
+  document.getElementById('submit-delivery')?.addEventListener('click', (e) => busy(e.target, async () => {
+    const method = main.querySelector('.delivery-method:checked').value;
+    const where = document.getElementById('delivery-message');
+    const choice = { method };
+    if (method === 'mail') {
+      choice.recipient = document.getElementById('mail-recipient').value.trim();
+      choice.mobile = document.getElementById('mail-mobile').value.trim();
+      choice.address = document.getElementById('mail-address').value.trim();
+      // Checked before it is sent too, where the eye is: under the fields.
+      if (!choice.recipient) { where.innerHTML = '<p class="error" role="alert">请填写收件人姓名</p>'; return; }
+      if (!/^1[3-9]\d{9}$/.test(choice.mobile.replace(/[\s-]/g, ''))) { where.innerHTML = '<p class="error" role="alert">请填写收件人的 11 位手机号码</p>'; return; }
+    }
+    try {
+      await api('POST', `/cases/${encodeURIComponent(id)}/delivery`, choice);
+      await casePage(id);
+    } catch (error) { showError(where, error); }
   }));
   document.getElementById('submit-rating')?.addEventListener('click', (e) => busy(e.target, async () => {
     const level = main.querySelector('.rate-level:checked');

@@ -355,6 +355,13 @@ export async function casePage(page, caseId, me) {
       resumeAll.addEventListener('click', () => run(resumeAll, caseSlot, 'POST', '/resume', {}));
       caseActions.push(resumeAll);
     }
+    // 差评整改: the open rectification of a bad rating, answered once by a supervisor or reviewer.
+    if (c.rectification && !c.rectification.answer && (me.role === 'supervisor' || me.role === 'reviewer')) {
+      const answer = h('button', { class: 'action', id: 'answer-rectification' }, t('answer_rectification'));
+      answer.addEventListener('click', () => withReason({ title: `${t('answer_rectification')}：${c.case_id}`, note: t('answer_rectification_note').replace('{due}', c.rectification.due), confirm: t('answer_rectification') },
+        (text) => run(answer, caseSlot, 'POST', '/rectification', { answer: text })));
+      caseActions.push(answer);
+    }
     if (me.role === 'window_clerk') {
       if (running) {
         const withdraw = h('button', { class: 'secondary danger', id: 'withdraw' }, t('withdraw'));
@@ -364,8 +371,15 @@ export async function casePage(page, caseId, me) {
       }
       if (c.status === 'completed') {
         const channel = h('select', { id: 'deliver-channel', 'aria-label': t('channel') }, ['window', 'mail', 'electronic'].map((x) => h('option', { value: x }, t(x))));
+        // The applicant's own choice (the applicant pages' 领取方式) comes first: shown, and preselected.
+        const chosen = c.delivery_choice;
+        if (chosen) channel.value = chosen.method;
         const deliver = h('button', { class: 'action', id: 'deliver' }, t('deliver'));
         deliver.addEventListener('click', () => run(deliver, caseSlot, 'POST', '/deliver', { channel: channel.value }));
+        if (chosen) {
+          caseActions.push(h('span', { class: 'inline', id: 'delivery-choice' }, `${t('delivery_chosen')}${chosen.method_title}${chosen.method === 'mail'
+            ? `（${chosen.recipient}，${chosen.mobile}，${chosen.address}）` : ''}`));
+        }
         caseActions.push(h('span', { class: 'inline' }, channel, deliver));
       }
       if (c.status === 'delivered') {

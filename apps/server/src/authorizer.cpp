@@ -34,6 +34,7 @@ std::string_view to_string(Action action) {
     case Action::create_token: return "create_token";
     case Action::revoke_token: return "revoke_token";
     case Action::urge: return "urge";
+    case Action::answer_rectification: return "answer_rectification";
     case Action::apply: return "apply";
     case Action::act_for_company: return "act_for_company";
   }
@@ -106,6 +107,8 @@ bool role_may(Role role, Action action) {
       return role != Role::department_system;
     case Action::urge:
       return role == Role::supervisor;
+    case Action::answer_rectification:
+      return role == Role::supervisor || role == Role::reviewer;
     case Action::apply:
     case Action::act_for_company:
       return false;  // the applicant channel's: no staff role applies for itself
@@ -181,6 +184,7 @@ bool applicant_may(Action action) {
     case Action::attach_material:
     case Action::fire_event:  // the lifecycle's own role check keeps them to `by applicant` events
     case Action::withdraw:
+    case Action::deliver:  // choosing how the results reach them (ChooseDelivery), not handing over
     case Action::rate:
     case Action::read_session:
     case Action::end_session:

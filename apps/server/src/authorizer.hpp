@@ -38,7 +38,7 @@ enum class Action {
   tolerant_intake,
   pause_clock,        ///< clock control: pause and resume, start and end special procedures
   withdraw,
-  deliver,
+  deliver,            ///< hand the results over (staff); choose how they reach one (an applicant)
   rate,
   read_worklist,
   list_workflows,
@@ -58,6 +58,7 @@ enum class Action {
   create_token,       ///< for oneself; for another account only an admin
   revoke_token,       ///< one's own; an admin anyone's
   urge,               ///< 督办: press the department handling a late item; supervisors only
+  answer_rectification,  ///< 差评整改: answer the rectification a bad rating opened; supervisors, reviewers
   apply,              ///< an applicant starts a case of their own (the applicant channel); applicants only
   act_for_company,    ///< an applicant chooses the company they act for; applicants only
 };

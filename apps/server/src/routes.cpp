@@ -38,6 +38,8 @@ const std::vector<Route>& route_table() {
       {"POST", "/api/cases/{id}/resume", A::pause_clock, r::resume_clock},
       {"POST", "/api/cases/{id}/withdraw", A::withdraw, r::withdraw},
       {"POST", "/api/cases/{id}/deliver", A::deliver, r::deliver},
+      {"POST", "/api/cases/{id}/delivery-choice", A::deliver, r::choose_delivery},
+      {"POST", "/api/cases/{id}/rectification", A::answer_rectification, r::answer_rectification},
       {"POST", "/api/cases/{id}/rate", A::rate, r::rate},
       // case_calls.cpp
       {"GET", "/api/cases/{id}/calls", A::read_calls, r::case_calls},
@@ -85,6 +87,7 @@ const std::vector<Route>& route_table() {
       {"GET", "/api/applicant/drafts/{draft}", A::apply, r::applicant_draft},
       {"PUT", "/api/applicant/drafts/{draft}", A::apply, r::save_applicant_draft},
       {"DELETE", "/api/applicant/drafts/{draft}", A::apply, r::delete_applicant_draft},
+      {"POST", "/api/applicant/drafts/{draft}/prefill", A::apply, r::prefill_applicant_draft},
       {"GET", "/api/applicant/cases", A::read_cases, r::my_cases},
       {"POST", "/api/applicant/cases", A::apply, r::applicant_submit},
       {"GET", "/api/applicant/cases/{id}", A::read_cases, r::my_case},
@@ -92,6 +95,7 @@ const std::vector<Route>& route_table() {
       {"GET", "/api/applicant/cases/{id}/materials/{material}", A::read_cases, r::download_material},
       {"POST", "/api/applicant/cases/{id}/items/{item}/events/{event}", A::fire_event, r::fire_event},
       {"POST", "/api/applicant/cases/{id}/withdraw", A::withdraw, r::applicant_withdraw},
+      {"POST", "/api/applicant/cases/{id}/delivery", A::deliver, r::choose_delivery},
       {"POST", "/api/applicant/cases/{id}/rate", A::rate, r::rate},
   };
   return table;

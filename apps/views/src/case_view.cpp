@@ -55,6 +55,24 @@ json::object case_json(const engine::CaseView& view) {
     form[f.name] = text;
   }
   o["form"] = std::move(form);
+  // 差评整改: the rectification a bad rating opened (null without one), and its answer once given.
+  if (c.rectification_due) {
+    o["rectification"] = json::object{{"due", format_time(*c.rectification_due)},
+                                      {"answer", c.rectification_answered_at ? json::value(adapters::mask_identifiers(c.rectification_answer)) : json::value(nullptr)}};
+  } else {
+    o["rectification"] = nullptr;
+  }
+  // How the results reach the applicant (ChooseDelivery): null until chosen.
+  if (c.delivery_choice.method.empty()) {
+    o["delivery_choice"] = nullptr;
+  } else {
+    const auto& d = c.delivery_choice;
+    o["delivery_choice"] = json::object{{"method", d.method},
+                                        {"method_title", d.method == "mail" ? "邮寄送达" : "窗口领取"},
+                                        {"recipient", adapters::mask_identifiers(d.recipient)},
+                                        {"mobile", d.mobile.empty() ? std::string() : dsl::mask_phone(d.mobile)},
+                                        {"address", adapters::mask_identifiers(d.address)}};
+  }
   json::array materials;
   for (std::size_t m = 0; m < wf.materials.size(); ++m) {
     materials.push_back(json::object{{"material", wf.materials[m].id},

@@ -27,8 +27,8 @@ std::string_view event_title(std::string_view kind) {
       {"SpecialProcedureEnded", "结束特别程序"},
       {"SpecialProcedureWarned", "特别程序即将到达最长时限"},
       {"SpecialProcedureOverdue", "特别程序超过最长时限"},
-      {"ItemUrged", "督办"},
-      {"CalendarAdopted", "工作日历更新"}};
+      {"ItemUrged", "督办"},             {"DeliveryChosen", "选择送达方式"},
+      {"RectificationAnswered", "差评整改答复"}, {"CalendarAdopted", "工作日历更新"}};
   for (const auto& [k, title] : kTitles) {
     if (k == kind) return title;
   }
@@ -154,6 +154,12 @@ Facts facts_of(const engine::Workflow& wf, const engine::Event& event) {
                                                       format_time(m.after));
           }
           if (f.note.empty()) f.note = "各事项期限不变";
+        } else if constexpr (std::is_same_v<T, engine::RectificationAnswered>) {
+          f.note = "整改答复：" + e.answer;
+        } else if constexpr (std::is_same_v<T, engine::DeliveryChosen>) {
+          // The mobile number is masked with the note (mask_identifiers): the clerk packing the
+          // parcel reads the recipient and the address.
+          f.note = e.method == "mail" ? "邮寄送达：" + e.recipient + "，" + e.mobile + "，" + e.address : std::string("窗口领取");
         }
       },
       event.body);

@@ -791,6 +791,50 @@ class Decider {
     return std::move(events_);
   }
 
+  Outcome decide(const ChooseDelivery& cmd) {
+    if (state_.version == 0) return no_case();
+    if (command_.role != "applicant" && command_.role != "clerk" && command_.role != "system") {
+      return reject(Rejection::Code::role_not_allowed, "role_not_allowed",
+                    "送达方式由申请人选择（或综窗人员代为登记），" + std::string(role_title(command_.role)) + "不能选择。",
+                    "Expected the applicant or a window clerk to choose the delivery, but the role is '" + command_.role + "'",
+                    {{"roles", {"applicant", "clerk"}}});
+    }
+    if (state_.status != CaseStatus::completed) {
+      return reject(Rejection::Code::wrong_state, "not_completed",
+                    "办件" + std::string(title_of(state_.status)) + "，全部事项办结后才能选择送达方式。",
+                    "Expected a completed case to choose its delivery, but it is " + std::string(to_string(state_.status)),
+                    {{"status", {std::string(to_string(state_.status))}}});
+    }
+    if (!state_.delivery_choice.method.empty()) {
+      return reject(Rejection::Code::wrong_state, "delivery_chosen",
+                    std::string("已选择") + (state_.delivery_choice.method == "mail" ? "邮寄送达" : "窗口领取") + "，如需更改请联系办事窗口。",
+                    "Expected a case whose delivery is not chosen yet, but it is '" + state_.delivery_choice.method + "'", {});
+    }
+    if (cmd.method != "window" && cmd.method != "mail") {
+      return reject(Rejection::Code::invalid, "unknown_delivery", "送达方式只能是窗口领取（window）或邮寄送达（mail）。",
+                    "Expected a delivery method (window or mail), but got '" + shown(cmd.method) + "'", {{"methods", {"window", "mail"}}});
+    }
+    if (cmd.method == "window") {
+      events_.push_back(event(DeliveryChosen{"window", "", "", ""}));
+      return std::move(events_);
+    }
+    const auto blank = [](const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; };
+    if (blank(cmd.recipient) || cmd.recipient.size() > 60) {
+      return reject(Rejection::Code::invalid_field, "recipient", "请填写收件人姓名（不超过 20 个字）。",
+                    "Expected a recipient of at most 60 bytes", {{"fields", {"recipient"}}});
+    }
+    if (!dsl::valid_mobile_phone(cmd.mobile)) {
+      return reject(Rejection::Code::invalid_field, "mobile", "请填写收件人的 11 位手机号码。", "Expected an 11-digit mobile number",
+                    {{"fields", {"mobile"}}});
+    }
+    if (blank(cmd.address) || cmd.address.size() < 12 || cmd.address.size() > 300) {
+      return reject(Rejection::Code::invalid_field, "address", "请填写详细的邮寄地址（省、市、区县、街道和门牌号）。",
+                    "Expected an address of 12 to 300 bytes", {{"fields", {"address"}}});
+    }
+    events_.push_back(event(DeliveryChosen{"mail", cmd.recipient, cmd.mobile, cmd.address}));
+    return std::move(events_);
+  }
+
   Outcome decide(const Rate& cmd) {
     if (state_.version == 0) return no_case();
     if (state_.status != CaseStatus::delivered) {
@@ -841,6 +885,30 @@ class Decider {
       if (before != after) adopted.moves.push_back({i, before, after});
     }
     events_.push_back(event(std::move(adopted)));
+    return std::move(events_);
+  }
+
+  Outcome decide(const AnswerRectification& cmd) {
+    if (state_.version == 0) return no_case();
+    if (command_.role != "supervisor" && command_.role != "reviewer" && command_.role != "system") {
+      return reject(Rejection::Code::role_not_allowed, "role_not_allowed",
+                    "差评整改由监督人员或承办部门答复，" + std::string(role_title(command_.role)) + "不能答复。",
+                    "Expected a supervisor or a reviewer to answer the rectification, but the role is '" + command_.role + "'",
+                    {{"roles", {"supervisor", "reviewer"}}});
+    }
+    if (!state_.rectification_due) {
+      return reject(Rejection::Code::wrong_state, "no_rectification", "这个办件没有差评整改，无需答复。",
+                    "Expected a case with a bad rating's rectification, but it has none", {});
+    }
+    if (state_.rectification_answered_at != 0) {
+      return reject(Rejection::Code::wrong_state, "rectification_answered", "这项差评整改已经答复过，每件只答复一次。",
+                    "Expected an unanswered rectification, but it was answered", {});
+    }
+    if (cmd.answer.find_first_not_of(" \t\r\n") == std::string::npos) {
+      return reject(Rejection::Code::missing_field, "answer_required", "请写明整改答复：查明的情况和采取的措施。",
+                    "Expected an answer, but none was given", {{"fields", {"answer"}}});
+    }
+    events_.push_back(event(RectificationAnswered{cmd.answer}));
     return std::move(events_);
   }
 
@@ -1169,6 +1237,46 @@ std::vector<OutboxRecord> outbox_for(const Workflow& wf, const Case& c, const st
       urge.role = "reviewer";
       urge.message = "督办：" + u->note;
       add(urge, u->item, sequence, 0);
+    } else if (const auto* answered = std::get_if<RectificationAnswered>(&events[k].body)) {
+      // The applicant hears the answer as they hear the case's notices: a text message to the
+      // form's first mobile number, through the notify system.
+      OutboxRecord r;
+      r.case_id = c.id;
+      r.idempotency_key = c.id + "/rectification/" + std::to_string(sequence) + "/0";
+      r.department = wf.items.empty() ? std::string() : wf.departments[wf.items.front().department].id;
+      r.adapter = "notify";
+      r.operation = "notify";
+      boost::json::object payload{{"case", c.id}, {"bundle", wf.bundle_id}, {"role", "applicant"},
+                                  {"message", "您对办件" + c.id + "的评价已有整改答复：" + answered->answer}};
+      for (const auto& f : wf.fields) {
+        const auto& value = c.slots[f.slot];
+        if (f.value_type.base == dsl::BaseType::phone && value.kind == dsl::ValueKind::text && !value.text.empty()) {
+          payload["phone"] = value.text;
+          break;
+        }
+      }
+      r.payload = boost::json::serialize(payload);
+      out.push_back(std::move(r));
+    } else if (const auto* chosen = std::get_if<DeliveryChosen>(&events[k].body); chosen && chosen->method == "mail") {
+      // The post office's order (寄件下单): the system `post` of the deployment, delivered
+      // with retries like any department call; the results it carries are the documents the
+      // items issued.
+      OutboxRecord r;
+      r.case_id = c.id;
+      r.idempotency_key = c.id + "/delivery/" + std::to_string(sequence) + "/0";
+      r.department = "post";
+      r.adapter = "post";
+      r.operation = "deliver";
+      boost::json::array documents;
+      for (MaterialIndex m = 0; m < wf.materials.size(); ++m) {
+        if (wf.materials[m].producer && c.materials[m].status != MaterialStatus::missing) {
+          documents.push_back(boost::json::object{{"material", wf.materials[m].id}, {"title", wf.materials[m].title}});
+        }
+      }
+      r.payload = boost::json::serialize(boost::json::object{{"case", c.id}, {"bundle", wf.bundle_id}, {"bundle_title", wf.title},
+                                                            {"recipient", chosen->recipient}, {"mobile", chosen->mobile},
+                                                            {"address", chosen->address}, {"documents", std::move(documents)}});
+      out.push_back(std::move(r));
     }
   }
   return out;

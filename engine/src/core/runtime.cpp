@@ -116,7 +116,7 @@ std::string_view event_type(const EventBody& body) {
       "ItemActivated", "ItemNotApplicable", "ItemCancelled",   "ItemTransitioned", "ClockPaused",      "ClockResumed",
       "ItemWarned",    "ItemOverdue",      "CaseCompleted",    "CaseWithdrawn",    "CaseDelivered",    "CaseRated",
       "PersonalDataErased", "SpecialProcedureStarted", "SpecialProcedureEnded", "SpecialProcedureWarned",
-      "SpecialProcedureOverdue", "ItemUrged", "CalendarAdopted"};
+      "SpecialProcedureOverdue", "ItemUrged", "CalendarAdopted", "DeliveryChosen", "RectificationAnswered"};
   static_assert(std::size(kNames) == std::variant_size_v<EventBody>, "a name for every event");
   return kNames[body.index()];
 }
@@ -635,6 +635,11 @@ struct Applier {
   void operator()(const CalendarAdopted& x) { c.calendar_version = x.version; }
   void operator()(const CaseCompleted&) { c.status = CaseStatus::completed; }
   void operator()(const CaseWithdrawn&) { c.status = CaseStatus::withdrawn; }
+  void operator()(const RectificationAnswered& x) {
+    c.rectification_answer = x.answer;
+    c.rectification_answered_at = e.at;
+  }
+  void operator()(const DeliveryChosen& x) { c.delivery_choice = {x.method, x.recipient, x.mobile, x.address}; }
   void operator()(const CaseDelivered& x) {
     c.status = CaseStatus::delivered;
     c.delivery_channel = x.channel;
@@ -691,6 +696,10 @@ std::vector<std::string> personal_values(const Workflow& workflow, const Case& s
     }
   }
   if (!state.applicant_masked.empty()) values.push_back(state.applicant_masked);
+  // Where the results were posted to is the applicant's too.
+  for (const auto* v : {&state.delivery_choice.recipient, &state.delivery_choice.mobile, &state.delivery_choice.address}) {
+    if (!v->empty() && *v != kErasedValue) values.push_back(*v);
+  }
   return values;
 }
 

@@ -253,6 +253,13 @@ struct EventEncoder {
   void operator()(const CaseCompleted&) {}
   void operator()(const CaseWithdrawn& e) { o["reason"] = e.reason; }
   void operator()(const CaseDelivered& e) { o["channel"] = e.channel; }
+  void operator()(const RectificationAnswered& e) { o["answer"] = e.answer; }
+  void operator()(const DeliveryChosen& e) {
+    o["method"] = e.method;
+    o["recipient"] = e.recipient;
+    o["mobile"] = e.mobile;
+    o["address"] = e.address;
+  }
   void operator()(const CaseRated& e) {
     o["level"] = e.level;
     o["comment"] = e.comment;
@@ -395,6 +402,10 @@ std::expected<Event, std::string> decode_event(std::string_view type, std::strin
     e.body = CaseWithdrawn{r.text("reason")};
   } else if (type == "CaseDelivered") {
     e.body = CaseDelivered{r.text("channel")};
+  } else if (type == "RectificationAnswered") {
+    e.body = RectificationAnswered{r.text("answer")};
+  } else if (type == "DeliveryChosen") {
+    e.body = DeliveryChosen{r.text("method"), r.text("recipient"), r.text("mobile"), r.text("address")};
   } else if (type == "CaseRated") {
     CaseRated x{static_cast<int>(r.integer("level")), r.text("comment"), std::nullopt};
     if (r.o.contains("rectification_due")) x.rectification_due = r.integer("rectification_due");
@@ -471,7 +482,15 @@ std::string encode_case(const Case& c) {
   if (c.rating) o["rating"] = *c.rating;
   o["rating_comment"] = c.rating_comment;
   o["delivery"] = c.delivery_channel;
+  if (!c.delivery_choice.method.empty()) {
+    o["delivery_choice"] = json::object{{"method", c.delivery_choice.method}, {"recipient", c.delivery_choice.recipient},
+                                        {"mobile", c.delivery_choice.mobile}, {"address", c.delivery_choice.address}};
+  }
   if (c.rectification_due) o["rectification_due"] = *c.rectification_due;
+  if (c.rectification_answered_at != 0) {
+    o["rectification_answer"] = c.rectification_answer;
+    o["rectification_answered_at"] = c.rectification_answered_at;
+  }
   if (c.personal_data_erased_at != 0) o["erased_at"] = c.personal_data_erased_at;
   return json::serialize(o);
 }
@@ -579,7 +598,16 @@ std::expected<Case, std::string> decode_case(std::string_view text, const Workfl
   if (r.o.contains("rating")) c.rating = static_cast<int>(r.integer("rating"));
   c.rating_comment = r.text("rating_comment");
   c.delivery_channel = r.text("delivery");
+  if (const auto* choice = r.o.if_contains("delivery_choice"); choice && choice->is_object()) {
+    Reader dr{choice->as_object(), {}};
+    c.delivery_choice = {dr.text("method"), dr.text("recipient"), dr.text("mobile"), dr.text("address")};
+    if (!dr.error.empty()) return std::unexpected(dr.error);
+  }
   if (r.o.contains("rectification_due")) c.rectification_due = r.integer("rectification_due");
+  if (r.o.contains("rectification_answered_at")) {
+    c.rectification_answer = r.text("rectification_answer");
+    c.rectification_answered_at = r.integer("rectification_answered_at");
+  }
   if (r.o.contains("erased_at")) c.personal_data_erased_at = r.integer("erased_at");
   if (!r.error.empty()) return std::unexpected(r.error);
   // The snapshot must fit the workflow it claims to run on.

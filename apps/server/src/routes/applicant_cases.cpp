@@ -4,6 +4,8 @@
 // case number never issued does (the Authorizer, on the case's owner keys).
 #include "routes/handlers.hpp"
 
+#include "routes/applicant_prefill.hpp"
+
 #include <onevisit/dsl/expr.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
 #include <onevisit/dsl/source.hpp>
@@ -88,7 +90,7 @@ json::object applicant_case_json(const engine::CaseView& view, engine::Timestamp
     o["applicant_events"] = std::move(mine);
   }
   const auto status = view.state.status;
-  if (status == engine::CaseStatus::completed) {
+  if (status == engine::CaseStatus::completed && view.state.delivery_choice.method.empty()) {
     needs.push_back(json::object{{"kind", "delivery"}, {"message", "办件已办结：请选择窗口领取或邮寄送达"}});
   }
   if (status == engine::CaseStatus::delivered) {
@@ -97,7 +99,17 @@ json::object applicant_case_json(const engine::CaseView& view, engine::Timestamp
   j["needs_from_me"] = std::move(needs);
   j["can_withdraw"] = status == engine::CaseStatus::running;
   if (view.state.rating) {
-    j["rating"] = json::object{{"level", *view.state.rating}, {"comment", masked(view.state.rating_comment)}};
+    json::object rating{{"level", *view.state.rating}, {"comment", masked(view.state.rating_comment)}, {"rectification", nullptr}};
+    if (view.state.rectification_due) {
+      // The rectification a bad rating opened: its deadline, then the answer once given.
+      json::object rectification{{"due", views::format_time(*view.state.rectification_due)}, {"answer", nullptr}};
+      if (view.state.rectification_answered_at != 0) {
+        rectification["answer"] = masked(view.state.rectification_answer);
+        rectification["answered_at"] = views::format_time(view.state.rectification_answered_at);
+      }
+      rating["rectification"] = std::move(rectification);
+    }
+    j["rating"] = std::move(rating);
   }
   return j;
 }
@@ -226,6 +238,16 @@ HttpResponse applicant_submit(Exchange& x) {
     else values[name] = std::move(*value);
   }
   if (!problems.empty()) return x.error(422, "invalid_field", "表单有填写不正确的项目，请按各项提示修改", json::object{{"fields", std::move(problems)}});
+  // A company's registered facts (its name, code, legal representative) are as registered.
+  if (x.applicant().company) {
+    const auto filled = prefill_values(x, *workflow);
+    if (!filled) return *x.failure;
+    if (auto changed = changed_registered_facts(*workflow, *filled, *form); !changed.empty()) {
+      return with_reason(x.error(422, "invalid_field", "企业信息须与电子证照库的企业登记信息一致，请按提示修改",
+                                 json::object{{"fields", std::move(changed)}}),
+                         "registered_fact_changed");
+    }
+  }
   // A case the applicant could not see afterwards is not theirs to start: the form must name
   // them (their ID number, their company's code or their mobile number).
   const auto keys = form_owner_keys(*workflow, values);

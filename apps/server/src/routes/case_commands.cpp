@@ -1,4 +1,5 @@
-// /api/cases/{id}/pause, resume, withdraw, deliver, rate: commands on the whole case.
+// /api/cases/{id}/pause, resume, withdraw, deliver, delivery-choice, rate: commands on the whole
+// case (the applicant's delivery choice and rating under /api/applicant/cases/{id}/ too).
 #include "routes/handlers.hpp"
 
 namespace onevisit::server::routes {
@@ -54,6 +55,28 @@ HttpResponse deliver(Exchange& x) {
     const auto channel = r.text("channel", true);
     if (!r.ok()) return std::nullopt;
     return engine::Deliver{*channel};
+  });
+}
+
+HttpResponse choose_delivery(Exchange& x) {
+  return case_command(x, [](BodyReader& r, std::optional<HttpResponse>&) -> std::optional<engine::CommandBody> {
+    const auto method = r.text("method", true);
+    const auto recipient = r.text("recipient");
+    const auto mobile = r.text("mobile");
+    const auto address = r.text("address");
+    if (!r.ok()) return std::nullopt;
+    // As typed on a phone: spaces and dashes inside the number are the same number.
+    std::string digits = mobile.value_or("");
+    std::erase_if(digits, [](char c) { return c == ' ' || c == '-'; });
+    return engine::ChooseDelivery{*method, recipient.value_or(""), digits, address.value_or("")};
+  });
+}
+
+HttpResponse answer_rectification(Exchange& x) {
+  return case_command(x, [](BodyReader& r, std::optional<HttpResponse>&) -> std::optional<engine::CommandBody> {
+    const auto answer = r.text("answer");
+    if (!r.ok()) return std::nullopt;
+    return engine::AnswerRectification{answer.value_or("")};
   });
 }
 

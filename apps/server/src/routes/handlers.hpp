@@ -40,6 +40,8 @@ HttpResponse pause_clock(Exchange& x);
 HttpResponse resume_clock(Exchange& x);
 HttpResponse withdraw(Exchange& x);
 HttpResponse deliver(Exchange& x);
+HttpResponse choose_delivery(Exchange& x);
+HttpResponse answer_rectification(Exchange& x);
 HttpResponse rate(Exchange& x);
 // calls.cpp
 HttpResponse list_calls(Exchange& x);
@@ -93,6 +95,8 @@ HttpResponse applicant_drafts(Exchange& x);
 HttpResponse applicant_draft(Exchange& x);
 HttpResponse save_applicant_draft(Exchange& x);
 HttpResponse delete_applicant_draft(Exchange& x);
+// applicant_prefill.cpp (the form pre-filled from the identity and the company's registration)
+HttpResponse prefill_applicant_draft(Exchange& x);
 // applicant_bundles.cpp (what an applicant may apply for; 情形引导)
 HttpResponse applicant_bundles(Exchange& x);
 HttpResponse applicant_bundle(Exchange& x);

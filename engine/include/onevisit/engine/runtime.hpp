@@ -131,7 +131,17 @@ struct Case {
   std::optional<int> rating;
   std::string rating_comment;
   std::string delivery_channel;
+  /// How the applicant chose to receive the results (ChooseDelivery); empty method: not chosen.
+  struct DeliveryChoice {
+    std::string method;     ///< window | mail
+    std::string recipient;  ///< mail only, as the other three
+    std::string mobile;
+    std::string address;
+  };
+  DeliveryChoice delivery_choice;
   std::optional<Timestamp> rectification_due;
+  std::string rectification_answer;         ///< what the rectification of a bad rating found and did
+  Timestamp rectification_answered_at = 0;  ///< 0: not answered yet
   Timestamp personal_data_erased_at = 0;  ///< 0: not erased
   /// Which deployed version of its bundle's calendar the case counts working days on
   /// (Engine::deploy stores each new version; docs/runtime.md, New calendar versions). 0:
@@ -205,9 +215,24 @@ struct Withdraw {
 struct Deliver {
   std::string channel;  ///< window, mail, electronic
 };
+/// The applicant (or a window clerk for them) chooses how the results of a completed case
+/// reach them: pick-up at the window, or by post to an address (checked: a recipient, an
+/// 11-digit mobile number, an address). Chosen once; the post office's order goes to the
+/// outbox (system `post`, operation `deliver`) with the choice.
+struct ChooseDelivery {
+  std::string method;  ///< window | mail
+  std::string recipient;
+  std::string mobile;
+  std::string address;
+};
 struct Rate {
   int level = 5;  ///< 1 (very bad) .. 5 (very good)
   std::string comment;
+};
+/// 差评整改: a supervisor (or a reviewer) answers the rectification a bad rating opened, once;
+/// the answer is the applicant's to read on the case, and goes to them by text message.
+struct AnswerRectification {
+  std::string answer;  ///< required: what was found and what was done
 };
 /// 督办: a supervisor presses the department handling an item that is overdue or close to
 /// it (a yellow or red light), with a note; the department is notified.
@@ -233,7 +258,8 @@ struct ErasePersonalData {};
 
 using CommandBody = std::variant<StartCase, AttachMaterial, VerifyMaterial, FireEvent, TolerantIntake, PauseClock,
                                  ResumeClock, Withdraw, Deliver, Rate, TimerFired, ErasePersonalData,
-                                 StartSpecialProcedure, EndSpecialProcedure, UrgeItem, AdoptCalendar>;
+                                 StartSpecialProcedure, EndSpecialProcedure, UrgeItem, AdoptCalendar, ChooseDelivery,
+                                 AnswerRectification>;
 
 struct Command {
   std::string command_id;  ///< idempotency key; the same id is applied once
@@ -368,6 +394,21 @@ struct ItemUrged {
   std::string note;
 };
 
+/// The applicant chose how to receive the results (ChooseDelivery); a postal choice also
+/// derives the post office's order (outbox, system `post`). Version 1.
+struct DeliveryChosen {
+  std::string method;  ///< window | mail
+  std::string recipient;
+  std::string mobile;
+  std::string address;
+};
+
+/// The rectification of a bad rating was answered (AnswerRectification); a text message to the
+/// applicant's mobile (the notify system) is derived from it. Event::actor says who. Version 1.
+struct RectificationAnswered {
+  std::string answer;
+};
+
 /// What erased personal values read as, wherever they stood.
 /// Chinese, for it is what clerks see where the value stood (已删除: erased).
 inline constexpr std::string_view kErasedValue = "〔已删除〕";
@@ -377,7 +418,7 @@ using EventBody = std::variant<CaseStarted, MaterialAttached, MaterialVerified, 
                                ClockPaused, ClockResumed, ItemWarned, ItemOverdue, CaseCompleted, CaseWithdrawn,
                                CaseDelivered, CaseRated, PersonalDataErased, SpecialProcedureStarted,
                                SpecialProcedureEnded, SpecialProcedureWarned, SpecialProcedureOverdue, ItemUrged,
-                               CalendarAdopted>;
+                               CalendarAdopted, DeliveryChosen, RectificationAnswered>;
 
 struct Event {
   Timestamp at = 0;
