@@ -191,6 +191,7 @@ try {
   await page.waitForSelector('#delivery-message >> text=11 位手机号码');
   check(true, 'a wrong mobile number for the post is caught under the fields');
   await page.fill('#mail-mobile', '13900139000');
+  check((await page.textContent('#delivery-message')) === '', 'the message about the number goes once it is corrected');
   await snap('delivery-by-post');
   await page.click('#submit-delivery');
   await page.waitForSelector('#delivery-chosen >> text=邮寄送达');

@@ -350,6 +350,10 @@ async function casePage(id) {
       await casePage(id);
     } catch (error) { showError(document.getElementById('correction-message'), error); }
   }));
+  // A message about a field goes once the field is being put right.
+  for (const field of ['mail-recipient', 'mail-mobile', 'mail-address']) {
+    document.getElementById(field)?.addEventListener('input', () => { document.getElementById('delivery-message').textContent = ''; });
+  }
   main.querySelectorAll('.delivery-method').forEach((r) => r.addEventListener('change', () => {
     document.getElementById('mail-fields').hidden = main.querySelector('.delivery-method:checked').value !== 'mail';
   }));
