@@ -259,6 +259,24 @@ try {
   check(true, 'after the login the QR address opens again; another applicant\'s case is not found');
   await snap('qr-other-applicant', qrPage);
   await qr.close();
+
+  // 6. A case that answers slowly, left for 我的办件 before it has: the late case does not
+  // cover the list asked for since (the console's navigation race, in the applicant pages).
+  const navigate = (to) => page.evaluate((target) => {
+    history.pushState({}, '', target);
+    dispatchEvent(new PopStateEvent('popstate'));
+  }, to);
+  await page.route('**/api/applicant/cases/*', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await route.continue().catch(() => {});
+  });
+  await navigate(`/m/cases/${caseId}`);
+  await navigate('/m/cases');
+  await page.waitForSelector('.case-card');
+  await page.waitForTimeout(2500);  // the case's answer has come in by now
+  await page.unroute('**/api/applicant/cases/*');
+  check(!(await page.$('#case-status')), 'the late case did not cover 我的办件');
+  check(await page.isVisible('.case-card'), 'my cases are still on the screen');
   check(pageErrors.length === 0, `no script errors (${pageErrors.join('; ')})`);
 } catch (error) {
   failed = true;

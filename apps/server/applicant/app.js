@@ -184,7 +184,9 @@ async function applyPage(bundle) {
   const draft = sessionStorage.getItem(`ov-draft-${bundle}`) || `d-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   sessionStorage.setItem(`ov-draft-${bundle}`, draft);
   let workflow;
-  try { workflow = await api('GET', `/bundles/${encodeURIComponent(bundle)}`); } catch (error) { showError(main, error); return; }
+  const current = navigation;
+  try { workflow = await api('GET', `/bundles/${encodeURIComponent(bundle)}`); } catch (error) { if (!movedOn(current)) showError(main, error); return; }
+  if (movedOn(current)) return;
   const answers = {};
   const form = {};
   const save = () => api('PUT', `/drafts/${draft}`, { bundle, answers, form }).catch(() => {});
@@ -288,11 +290,14 @@ async function casesPage() {
 
 async function casePage(id) {
   let c;
+  const current = navigation;
   try { c = await api('GET', `/cases/${encodeURIComponent(id)}`); } catch (error) {
+    if (movedOn(current)) return;
     if (error.status === 404) main.innerHTML = '<h1>没有找到这个办件</h1><p class="hint">请核对办件编号；只能查看您本人（或您代表的企业）的办件。</p><div class="card"><a id="back-to-cases" href="/m/cases" data-link>查看我的办件</a></div>';
     else showError(main, error);
     return;
   }
+  if (movedOn(current)) return;
   const uploadable = c.materials.filter((m) => m.source === 'upload' && (m.status === 'missing' || m.status === 'rejected'));
   const correction = c.needs_from_me.find((n) => n.kind === 'correction');
   const rating = c.needs_from_me.find((n) => n.kind === 'rating');
@@ -401,11 +406,18 @@ async function casePage(id) {
   }));
 }
 
+// Each navigation counts; a page whose answer comes after the applicant has moved on paints
+// nothing (as in the clerk console: a late page must not cover the one asked for since).
+let navigation = 0;
+const movedOn = (since) => since !== navigation;
+
 async function render() {
+  const current = ++navigation;
   const path = location.pathname.replace(/^\/m/, '') || '/';
   const params = new URLSearchParams(location.search);
-  if (path === '/login') { await me(); return loginPage(params); }
+  if (path === '/login') { await me(); return movedOn(current) ? undefined : loginPage(params); }
   const applicant = await me();
+  if (movedOn(current)) return;
   if (!applicant) return go(`/m/login?next=${encodeURIComponent(location.pathname + location.search)}`);
   let m;
   if ((m = path.match(/^\/apply\/([\w.-]+)$/))) return applyPage(m[1]);
