@@ -567,41 +567,48 @@ std::expected<std::vector<DeployReport::CalendarEntry>, EngineError> Engine::dep
       auto& latest_known = latest_calendar_version_[name];
       latest_known = std::max(latest_known, entry.version);
     }
-    // Every running case on an older version of this calendar recounts on the new one: an
-    // AdoptCalendar command each, recorded in its history (the first version is the one the
-    // cases of these bundles already count on).
-    if (latest) {
-      std::set<std::string> bundles;
-      {
-        std::shared_lock lock(workflows_mutex_);
-        for (const auto& [id, wf] : workflows_) {
-          if (wf->calendar == name) bundles.insert(id.first);
-        }
+    // Every running case on an older version of this calendar recounts on the latest: an
+    // AdoptCalendar command each, recorded in its history. Done on every deploy, not only when
+    // a version is new: a deploy cut off half-way is finished by the next one (a case that
+    // adopted the version already recognises the command id and applies nothing).
+    std::set<std::string> bundles;
+    {
+      std::shared_lock lock(workflows_mutex_);
+      for (const auto& [id, wf] : workflows_) {
+        if (wf->calendar == name) bundles.insert(id.first);
       }
-      for (const auto& bundle : bundles) {
-        for (std::size_t offset = 0;; offset += 500) {
-          CaseQuery query;
-          query.bundle_id = bundle;
-          query.status = std::string(to_string(CaseStatus::running));
-          query.limit = 500;
-          query.offset = offset;
-          auto page = store_->list_cases(query);
-          if (!page) return std::unexpected(EngineError::from(page.error()));
-          for (const auto& summary : *page) {
-            CommandOptions options;
-            options.actor = "system";
-            options.role = "system";
-            options.command_id = key + ":" + std::to_string(entry.version);
-            auto adopted = execute(summary.case_id, AdoptCalendar{entry.version, calendar, definition->title}, options);
-            if (adopted) {
-              if (!adopted->events.empty() && !adopted->duplicate) ++entry.cases_recounted;
-            } else if (!adopted.error().rejection || adopted.error().rejection->reason != "calendar_current") {
-              // A case that closed meanwhile keeps its calendar; anything else is an error.
-              if (!adopted.error().rejection || adopted.error().rejection->reason != "case_closed") return std::unexpected(adopted.error());
-            }
-          }
-          if (page->size() < query.limit) break;
-        }
+    }
+    // The cases first, then the commands: adopting changes no status, but cases closing
+    // meanwhile would shift the pages of a listing interleaved with the commands.
+    std::vector<std::string> running;
+    for (const auto& bundle : bundles) {
+      for (std::size_t offset = 0;; offset += 500) {
+        CaseQuery query;
+        query.bundle_id = bundle;
+        query.status = std::string(to_string(CaseStatus::running));
+        query.limit = 500;
+        query.offset = offset;
+        auto page = store_->list_cases(query);
+        if (!page) return std::unexpected(EngineError::from(page.error()));
+        for (const auto& summary : *page) running.push_back(summary.case_id);
+        if (page->size() < query.limit) break;
+      }
+    }
+    CommandOptions options;
+    options.actor = "system";
+    options.role = "system";
+    options.command_id = key + ":" + std::to_string(entry.version);
+    for (const auto& case_id : running) {
+      auto adopted = execute(case_id, AdoptCalendar{entry.version, calendar, definition->title}, options);
+      if (adopted) {
+        if (!adopted->events.empty() && !adopted->duplicate) ++entry.cases_recounted;
+        continue;
+      }
+      // A case on this version already, or closed meanwhile, keeps its calendar; anything else
+      // is an error.
+      const auto& rejection = adopted.error().rejection;
+      if (!rejection || (rejection->reason != "calendar_current" && rejection->reason != "case_closed")) {
+        return std::unexpected(adopted.error());
       }
     }
     entries.push_back(std::move(entry));
