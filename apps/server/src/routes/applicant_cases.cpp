@@ -322,6 +322,17 @@ HttpResponse applicant_draft(Exchange& x) {
   return json_response(200, draft_json(**found, x.engine));
 }
 
+std::expected<std::optional<ApplicantDraft>, HttpResponse> editable_draft(Exchange& x, const std::string& id) {
+  auto found = x.accounts.draft(x.principal().owner_keys, id);
+  if (!found) return std::unexpected(x.account_error(found.error()));
+  if (*found && !(*found)->case_id.empty()) {
+    return std::unexpected(with_reason(x.error(409, "wrong_state", "这份申请已经提交，不能再修改；如需补正，请按补正告知书办理",
+                                               json::object{{"case_id", (*found)->case_id}}),
+                                       "draft_submitted"));
+  }
+  return std::move(*found);
+}
+
 HttpResponse save_applicant_draft(Exchange& x) {
   const std::string& id = x.param("draft");
   if (!safe_token(id, 64)) return x.error(400, "invalid_request", "草稿编号应为 1 到 64 个字母、数字或 - _ . :", json::object{{"draft", "malformed"}});
@@ -334,13 +345,8 @@ HttpResponse save_applicant_draft(Exchange& x) {
   if (!reader.ok()) return x.bad_fields(reader);
   const auto workflow = x.engine.workflow(*bundle);
   if (!workflow) return x.error(404, "not_found", "没有这一件事，或它已停止网上办理", json::object{{"bundle", *bundle}});
-  auto existing = x.accounts.draft(x.principal().owner_keys, id);
-  if (!existing) return x.account_error(existing.error());
-  if (*existing && !(*existing)->case_id.empty()) {
-    return with_reason(x.error(409, "wrong_state", "这份申请已经提交，不能再修改；如需补正，请按补正告知书办理",
-                               json::object{{"case_id", (*existing)->case_id}}),
-                       "draft_submitted");
-  }
+  auto existing = editable_draft(x, id);
+  if (!existing) return existing.error();
   // What the draft held: a value sent back exactly as it was answered (masked) keeps it.
   std::map<std::string, std::string> stored;
   if (*existing) {

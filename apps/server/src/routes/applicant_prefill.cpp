@@ -127,13 +127,8 @@ HttpResponse prefill_applicant_draft(Exchange& x) {
   if (!reader.ok()) return x.bad_fields(reader);
   const auto workflow = x.engine.workflow(*bundle);
   if (!workflow) return x.error(404, "not_found", "没有这一件事，或它已停止网上办理", json::object{{"bundle", *bundle}});
-  auto existing = x.accounts.draft(x.principal().owner_keys, id);
-  if (!existing) return x.account_error(existing.error());
-  if (*existing && !(*existing)->case_id.empty()) {
-    return with_reason(x.error(409, "wrong_state", "这份申请已经提交，不能再修改；如需补正，请按补正告知书办理",
-                               json::object{{"case_id", (*existing)->case_id}}),
-                       "draft_submitted");
-  }
+  auto existing = editable_draft(x, id);
+  if (!existing) return existing.error();
   if (*existing && (*existing)->bundle != workflow->bundle_id) {
     return x.error(409, "wrong_state", "这份草稿是另一件事的申请，请重新开始填写", json::object{{"draft", id}});
   }

@@ -94,6 +94,9 @@ HttpResponse applicant_withdraw(Exchange& x);
 HttpResponse applicant_drafts(Exchange& x);
 HttpResponse applicant_draft(Exchange& x);
 HttpResponse save_applicant_draft(Exchange& x);
+/// The applicant's draft `id` while it may still change (none when there is none yet); else the
+/// answer: the accounts could not be read, or 409 draft_submitted once it became a case.
+std::expected<std::optional<ApplicantDraft>, HttpResponse> editable_draft(Exchange& x, const std::string& id);
 HttpResponse delete_applicant_draft(Exchange& x);
 // applicant_prefill.cpp (the form pre-filled from the identity and the company's registration)
 HttpResponse prefill_applicant_draft(Exchange& x);
