@@ -1484,6 +1484,47 @@ class Checker {
       }
     }
 
+    // Items that come `after` each other in a circle never start: the binder finds the circle
+    // (as a path from an item through those waiting for it back to itself) and leaves the
+    // bundle out, so the compiler orders only bundles whose items can be ordered.
+    bool items_in_order() {
+      const std::size_t n = out_.items.size();
+      std::vector<std::vector<std::size_t>> waiting(n);  // item -> the items that come after it
+      for (std::size_t j = 0; j < n; ++j) {
+        for (const auto a : out_.items[j].after) waiting[a].push_back(j);
+      }
+      enum class Mark : std::uint8_t { unseen, open, done };
+      std::vector<Mark> mark(n, Mark::unseen);
+      std::vector<std::size_t> path;
+      std::vector<std::size_t> cycle;
+      const auto visit = [&](const auto& self, std::size_t i) -> bool {
+        mark[i] = Mark::open;
+        path.push_back(i);
+        for (const auto next : waiting[i]) {
+          if (mark[next] == Mark::open) {
+            cycle.assign(std::find(path.begin(), path.end(), next), path.end());
+            return true;
+          }
+          if (mark[next] == Mark::unseen && self(self, next)) return true;
+        }
+        path.pop_back();
+        mark[i] = Mark::done;
+        return false;
+      };
+      for (std::size_t i = 0; i < n && cycle.empty(); ++i) {
+        if (mark[i] == Mark::unseen) visit(visit, i);
+      }
+      if (cycle.empty()) return true;
+      std::string circle;
+      for (const auto i : cycle) circle += out_.items[i].id + " -> ";
+      circle += out_.items[cycle.front()].id;
+      c_.out_.push_back(Diagnostic{out_.file, out_.items[cycle.front()].site->local_name().span, Severity::error, "dependency-cycle",
+                                   "items of bundle '" + out_.declaration->id.text + "' depend on each other in a cycle: " + circle +
+                                       " (none of them can start; remove one 'after')"});
+      fail("its items depend on each other in a cycle");
+      return false;
+    }
+
     void bind_items(const std::optional<std::string>& default_lifecycle) {
       std::map<std::string, std::size_t, std::less<>> by_name;
       std::vector<const EffectiveItem*> effective;
@@ -1562,6 +1603,7 @@ class Checker {
           if (!item.when) fail("the condition of item '" + item.id + "' does not compile");
         }
       }
+      if (!items_in_order()) return;
       // `produced_by` names an item of the bundle, by its name here or the catalog item it uses.
       for (auto& m : out_.materials) {
         for (const auto& o : m.declaration->options) {
