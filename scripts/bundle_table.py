@@ -56,6 +56,7 @@ TYPICAL = {
     "newborn": {"mother_hukou_local": "true", "father_hukou_local": "true"},
     "posthumous": {},  # insured, estate looked up, deposits withdrawn
     "restaurant_opening": {"area_m2": "120"},  # a small restaurant with a sign, no tobacco
+    "road_works": {},  # no green space occupied
     "retirement": {},  # normal retirement applied for by the employer, housing fund paid out
     "transport_company": {},  # vehicles already bought, invoices and social insurance
     "utility_connection": {},  # all five services, no external works
@@ -65,6 +66,16 @@ TYPICAL = {
 # Published figures from /work/shared/domain/bundles.md, and why ours differ. `why` is
 # formatted with our figures for the typical case ({items}, {workdays_separate}, ...).
 PUBLISHED = {
+    "road_works": {
+        "figures": "Zhongshan: 公安 and 城管 approve in parallel online; about 50 → 6 working days",
+        "source": "§2.14",
+        "why": (
+            "Zhongshan's 50 working days are not broken down; ours count each item at its statutory "
+            "limit or, without one, its promised limit ({workdays_separate}), the excavation permit "
+            "once though 城管 and 市政 decide it jointly (one item, two departments: {departments} "
+            "departments in the typical case, no green space)."
+        ),
+    },
     "newborn": {
         "figures": "Qinghai: 7 items; 32 → 5 working days; 4 → 1 trips; 9 → 2 materials",
         "source": "§2.1",

@@ -114,7 +114,12 @@ std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engin
       }
     }
   }
-  if (event.empty()) {
+  // A joint item (联办) is approved or refused by its departments' parts (DecidePart, by their
+  // reviewers), never by one system's answer: the answer to a countersign is acknowledged.
+  if (!item->joint.empty() && (event == "approve" || event == "reject")) {
+    done.notes.push_back("item " + item_id + " is decided by its departments' parts: nothing to fire for " + std::string(to_string(receipt.status)));
+    event.clear();
+  } else if (event.empty()) {
     done.notes.push_back("item " + item_id + " is " + std::string(engine::to_string(state.phase)) +
                          (state.phase == engine::ItemPhase::waiting ? "" : " in state " + lifecycle.states[state.state].id) +
                          ": nothing to fire for " + std::string(to_string(receipt.status)));

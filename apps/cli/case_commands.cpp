@@ -575,7 +575,9 @@ int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
     out << "  special procedures (特别程序)           " << f.special_procedures << ", " << f.special_procedure_workdays
         << " working days (" << f.special_procedure_workdays_paused << " outside the limit), " << f.special_procedures_overdue
         << " past their max\n";
-    out << "  corrections (补正)                      " << f.corrections_per_case << " per case\n";
+    out << "  corrections (补正)                      " << f.corrections_per_case << " per case, " << f.correction_workdays
+        << " working days\n";
+    out << "  waiting for the applicant             " << f.waiting_workdays << " working days\n";
     out << "  ratings (好差评) 1..5                   ";
     for (const auto n : f.ratings) out << n << " ";
     out << "  good " << f.good_rating_rate << "% of " << f.rated << "\n";

@@ -562,7 +562,7 @@ class Checker {
       const bool single = m.kind == ItemMemberKind::code || m.kind == ItemMemberKind::kind ||
                           m.kind == ItemMemberKind::immediate || m.kind == ItemMemberKind::limit ||
                           m.kind == ItemMemberKind::statutory || m.kind == ItemMemberKind::tolerant ||
-                          m.kind == ItemMemberKind::lifecycle;
+                          m.kind == ItemMemberKind::lifecycle || m.kind == ItemMemberKind::joint;
       if (single && !singles.emplace(m.kind, &m).second) {
         error(m.span, "duplicate-member", "this is already set for item '" + item.local_name().text + "'");
         continue;
@@ -600,6 +600,21 @@ class Checker {
         case ItemMemberKind::lifecycle:
           if (!symbols_.lifecycles.contains(m.names[0].text)) unknown(m.names[0], "lifecycle", keys(symbols_.lifecycles));
           break;
+        case ItemMemberKind::joint: {
+          // 联办: the item's own department and each one named decide it; each at most once.
+          std::set<std::string> seen;
+          if (item.department) seen.insert(item.department->text);
+          for (const auto& n : m.names) {
+            if (!department_exists(n.text, ctx)) {
+              unknown(n, "department", department_names(ctx));
+            } else if (!seen.insert(n.text).second) {
+              error(n.span, "duplicate-name",
+                    "department '" + n.text + "' already decides item '" + item.local_name().text +
+                        "' (its own department takes part in a joint item without being named)");
+            }
+          }
+          break;
+        }
       }
     }
     if (immediate && limit) {
@@ -735,6 +750,10 @@ class Checker {
       if (std::count(m.flags.begin(), m.flags.end(), StateFlag::failed) > 0 && !is_final) {
         error(m.name.span, "invalid-state", "only a final state can be 'failed' (mark it 'final failed')");
       }
+      // A final state ends the item and its clock: stopping the clock there would say nothing.
+      if (is_final && std::count(m.flags.begin(), m.flags.end(), StateFlag::pauses_clock) > 0) {
+        error(m.name.span, "invalid-state", "a final state cannot pause the clock: the item's clock ends there (drop 'pauses_clock')");
+      }
       if (is_initial) {
         if (initial) {
           error(m.name.span, "several-initial-states", "lifecycle '" + l.id.text + "' already has initial state '" +
@@ -773,6 +792,20 @@ class Checker {
             if (!states.contains(s.text)) unknown(s, "state", state_names, "declare it with 'state'");
           }
           if (m.target && !states.contains(m.target->text)) unknown(*m.target, "state", state_names, "declare it with 'state'");
+          // `request_correction` sends the one correction notice (一次性告知): a target that stops
+          // the clock as something else would neither use the notice up nor count as a correction.
+          if (m.name.text == "request_correction" && m.target && states.contains(m.target->text)) {
+            const auto* target = states.at(m.target->text);
+            const bool pauses = std::count(target->flags.begin(), target->flags.end(), StateFlag::pauses_clock) > 0;
+            if (!pauses || target->clock_stop.value_or(ClockStop::correction) != ClockStop::correction) {
+              error(m.target->span, "clock-stop-kind",
+                    "'request_correction' leads to state '" + m.target->text + "', which " +
+                        (pauses ? std::string("pauses the clock as ") +
+                                      (target->clock_stop == ClockStop::waiting ? "waiting" : "special")
+                                : std::string("does not pause the clock")) +
+                        "; a correction's state is 'pauses_clock' (as correction): the notice is used up and the clock stops");
+            }
+          }
           bool guarded = false;
           std::set<TransitionOptionKind> seen;
           for (const auto& o : m.options) {
@@ -1436,12 +1469,60 @@ class Checker {
             item.specials.push_back({m, *duration_of(&*m->duration)});
             break;
           case ItemMemberKind::tolerant: item.tolerant = true; break;
+          case ItemMemberKind::joint:
+            item.joint.assign(1, item.department);  // its own department decides the first part
+            item.joint_rule = m->joint_rule;
+            for (const auto& n : m->names) {
+              if (const auto d = department(n.text); d && *d != item.department) item.joint.push_back(*d);
+            }
+            break;
           case ItemMemberKind::immediate:
           case ItemMemberKind::limit:
           case ItemMemberKind::statutory:
           case ItemMemberKind::lifecycle: break;
         }
       }
+    }
+
+    // Items that come `after` each other in a circle never start: the binder finds the circle
+    // (as a path from an item through those waiting for it back to itself) and leaves the
+    // bundle out, so the compiler orders only bundles whose items can be ordered.
+    bool items_in_order() {
+      const std::size_t n = out_.items.size();
+      std::vector<std::vector<std::size_t>> waiting(n);  // item -> the items that come after it
+      for (std::size_t j = 0; j < n; ++j) {
+        for (const auto a : out_.items[j].after) waiting[a].push_back(j);
+      }
+      enum class Mark : std::uint8_t { unseen, open, done };
+      std::vector<Mark> mark(n, Mark::unseen);
+      std::vector<std::size_t> path;
+      std::vector<std::size_t> cycle;
+      const auto visit = [&](const auto& self, std::size_t i) -> bool {
+        mark[i] = Mark::open;
+        path.push_back(i);
+        for (const auto next : waiting[i]) {
+          if (mark[next] == Mark::open) {
+            cycle.assign(std::find(path.begin(), path.end(), next), path.end());
+            return true;
+          }
+          if (mark[next] == Mark::unseen && self(self, next)) return true;
+        }
+        path.pop_back();
+        mark[i] = Mark::done;
+        return false;
+      };
+      for (std::size_t i = 0; i < n && cycle.empty(); ++i) {
+        if (mark[i] == Mark::unseen) visit(visit, i);
+      }
+      if (cycle.empty()) return true;
+      std::string circle;
+      for (const auto i : cycle) circle += out_.items[i].id + " -> ";
+      circle += out_.items[cycle.front()].id;
+      c_.out_.push_back(Diagnostic{out_.file, out_.items[cycle.front()].site->local_name().span, Severity::error, "dependency-cycle",
+                                   "items of bundle '" + out_.declaration->id.text + "' depend on each other in a cycle: " + circle +
+                                       " (none of them can start; remove one 'after')"});
+      fail("its items depend on each other in a cycle");
+      return false;
     }
 
     void bind_items(const std::optional<std::string>& default_lifecycle) {
@@ -1496,6 +1577,19 @@ class Checker {
         const auto lc = lifecycle(*lifecycle_name);
         if (!lc) return;
         item.lifecycle = *lc;
+        // The parts decide a joint item through its lifecycle's `approve` and `reject`.
+        if (!item.joint.empty()) {
+          std::set<std::string> events;
+          for (const auto& t : out_.lifecycles[*lc].transitions) events.insert(t.declaration->name.text);
+          if (!events.contains("approve") || !events.contains("reject")) {
+            c_.out_.push_back(Diagnostic{out_.file, site.local_name().span, Severity::error, "joint-lifecycle",
+                                         "joint item '" + item.id + "' runs lifecycle '" + *lifecycle_name +
+                                             "', which has no 'approve' and 'reject' events: its departments' decisions "
+                                             "approve or refuse the item through them"});
+            fail("joint item '" + item.id + "' cannot be decided by its lifecycle");
+            return;
+          }
+        }
         for (const auto& a : site.after) {
           const auto it = by_name.find(a.text);
           if (it == by_name.end() || it->second == index) {
@@ -1509,6 +1603,7 @@ class Checker {
           if (!item.when) fail("the condition of item '" + item.id + "' does not compile");
         }
       }
+      if (!items_in_order()) return;
       // `produced_by` names an item of the bundle, by its name here or the catalog item it uses.
       for (auto& m : out_.materials) {
         for (const auto& o : m.declaration->options) {

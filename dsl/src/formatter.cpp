@@ -334,6 +334,8 @@ class Printer {
                " max " + duration_text(*m.duration) + (m.pauses_clock ? " pauses_clock" : "");
       case ItemMemberKind::tolerant: return "tolerant";
       case ItemMemberKind::lifecycle: return "lifecycle " + names_text(m.names);
+      case ItemMemberKind::joint:
+        return std::string("joint ") + (m.joint_rule == JointRule::any ? "any" : "all") + " with " + names_text(m.names);
     }
     return {};
   }
@@ -380,6 +382,11 @@ class Printer {
                     : flag == StateFlag::final_state ? " final"
                     : flag == StateFlag::failed      ? " failed"
                                                      : " pauses_clock";
+            if (flag == StateFlag::pauses_clock && m.clock_stop) {
+              text += *m.clock_stop == ClockStop::waiting   ? " as waiting"
+                      : *m.clock_stop == ClockStop::special ? " as special"
+                                                            : " as correction";
+            }
           }
           break;
         case LifecycleMemberKind::transition:

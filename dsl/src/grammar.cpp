@@ -924,11 +924,15 @@ auto const item_member_def = spanned[
      -string_literal[set<&ItemMember::text>] > kw("max") > duration[set<&ItemMember::duration>] >
      -kw("pauses_clock")[set_to<&ItemMember::pauses_clock, true>]) |
     kw("tolerant")[member_kind<ItemMemberKind::tolerant>] |
-    (kw("lifecycle")[member_kind<ItemMemberKind::lifecycle>] > identifier[push<&ItemMember::names>])];
+    (kw("lifecycle")[member_kind<ItemMemberKind::lifecycle>] > identifier[push<&ItemMember::names>]) |
+    (kw("joint")[member_kind<ItemMemberKind::joint>] >
+     (kw("all")[set_to<&ItemMember::joint_rule, JointRule::all>] | kw("any")[set_to<&ItemMember::joint_rule, JointRule::any>] |
+      expected("'all' or 'any' (which departments must approve)")) >
+     kw("with") > name_list[set<&ItemMember::names>])];
 
 constexpr std::string_view kItemMemberWhat =
     "an item member (code, kind, immediate, limit, statutory, needs, produces, sends, special, "
-    "tolerant, lifecycle) or '}'";
+    "tolerant, lifecycle, joint) or '}'";
 
 auto const item_tail = -(kw("after") > name_list[set<&Item::after>]) >
                        -(kw("when") > expr[set<&Item::when>]) >
@@ -961,9 +965,17 @@ auto const transition_option_def = spanned[
 
 word_set_parser const hook_name{{}, {"warning", "overdue"}, "'warning' or 'overdue'"};
 
+// `pauses_clock as <kind>`: why the state stops the clock (dsl::ClockStop).
+word_set_parser const clock_stop_word{{}, {"correction", "waiting", "special"}, "'correction', 'waiting' or 'special'"};
+auto const clock_stop_kind = clock_stop_word[([](auto& ctx) {
+  const std::string& word = _attr(ctx).text;
+  _val(ctx).clock_stop = word == "waiting" ? ClockStop::waiting : word == "special" ? ClockStop::special : ClockStop::correction;
+})];
+
 auto const state_flag = kw("initial")[push_value<&LifecycleMember::flags, StateFlag::initial>] |
                         kw("final")[push_value<&LifecycleMember::flags, StateFlag::final_state>] |
-                        kw("pauses_clock")[push_value<&LifecycleMember::flags, StateFlag::pauses_clock>] |
+                        (kw("pauses_clock")[push_value<&LifecycleMember::flags, StateFlag::pauses_clock>] >
+                         -(kw("as") > (clock_stop_kind | expected("why the clock stops: correction, waiting or special")))) |
                         kw("failed")[push_value<&LifecycleMember::flags, StateFlag::failed>];
 
 auto const hook_tail = hook_name[set<&LifecycleMember::name>] >> kw("do") >

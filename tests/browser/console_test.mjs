@@ -1,6 +1,7 @@
 // The web console in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
 // a window clerk logs in, starts a case and prepares it; a market reviewer logs in, approves,
-// and sees the item's state and the timeline change. Screenshots go to the folder given.
+// and sees the item's state and the timeline change; on a joint item (联办) each department's
+// reviewer decides their own part only. Screenshots go to the folder given.
 //
 //   node console_test.mjs <path to onevisit> <screenshot folder> <path to onevisit-deptsim>
 //
@@ -41,6 +42,13 @@ bundle startup "企业开办" version 1 {
   }
   use registration
   item seal "刻章" by police after registration { needs license, id_card; limit 1 workday }
+}
+department urban "城管局" adapter urban_system
+material plan "施工方案" upload pdf
+bundle roadworks "涉路施工" version 1 {
+  promise 6 workdays; lifecycle standard
+  form { project "工程名称": text required }
+  item excavation "道路挖掘许可" by urban { limit 5 workdays; needs plan; joint all with market }
 }
 `;
 
@@ -166,6 +174,43 @@ try {
   await page.waitForSelector(`#call-${callId} >> text=已送达`);
   check(true, 'resolving the call by hand marks it delivered');
   await page.screenshot({ path: path.join(screenshots, '6-call-resolved.png'), fullPage: true });
+
+  // 联办会签: 城管 and 市场监管 decide the excavation permit together (all must agree). The
+  // market reviewer sees the parts and decides the market's part only; 城管's refusal refuses it.
+  check((await admin('POST', '/api/users', { name: 'zhao', display_name: '赵城管', role: 'reviewer', department: 'urban',
+    password: 'urban-reviewer-1' })).status === 201, 'the admin creates zhao (an urban reviewer)');
+  const clerkApi = await apiSession(base, 'wang', 'window-clerk-1');
+  const started = await clerkApi('POST', '/api/cases', { bundle: 'roadworks', form: { project: '文一路管线改造' } });
+  check(started.status === 201, 'a road-works case is started');
+  const jointId = (await started.json()).case_id;
+  await clerkApi('PUT', `/api/cases/${jointId}/materials/plan`, Buffer.from('%PDF-1.4 施工方案'), { 'Content-Type': 'application/pdf' });
+  await clerkApi('POST', `/api/cases/${jointId}/materials/plan/verify`, { accept: true });
+  check((await clerkApi('POST', `/api/cases/${jointId}/items/excavation/events/accept`, {})).status === 200, 'the excavation permit is accepted');
+  await page.goto(`${base}/#/case/${encodeURIComponent(jointId)}`);
+  await page.waitForSelector('#part-excavation-market[data-decision="pending"]');
+  check((await page.textContent('#parts-excavation')).includes('联办会签（须各部门均同意）') &&
+        (await page.textContent('#part-excavation-urban')).includes('城管局：待会签'), 'the parts show by department title, pending');
+  check(!(await page.$('#event-excavation-approve')) && !(await page.$('#part-approve-excavation-urban')),
+    'the market reviewer gets no approval of the whole item, nor of the urban part');
+  await page.click('#part-approve-excavation-market');
+  await page.waitForSelector('#part-excavation-market[data-decision="approved"]');
+  check((await page.textContent('#part-excavation-market')).includes('市场监管局：同意'), 'the market part reads 同意');
+  check((await page.getAttribute('#item-excavation .item-state', 'data-state')) === 'accepted', 'the item waits for the urban part');
+  await page.screenshot({ path: path.join(screenshots, '7-joint-parts.png'), fullPage: true });
+  await page.click('#logout');
+  await page.waitForSelector('#login-name');
+  await page.fill('#login-name', 'zhao');
+  await page.fill('#login-password', 'urban-reviewer-1');
+  await page.click('#login-submit');
+  await page.waitForSelector('#whoami >> text=赵城管');
+  await page.goto(`${base}/#/case/${encodeURIComponent(jointId)}`);
+  await page.click('#part-refuse-excavation-urban');
+  await page.fill('#dialog-reason', '该路段五年内不得挖掘');
+  await page.click('#dialog-confirm');
+  await page.waitForSelector('#item-excavation .item-state[data-state="rejected"]');
+  const jointTimeline = await page.textContent('#timeline');
+  check(jointTimeline.includes('联办会签') && jointTimeline.includes('城管局不同意') && jointTimeline.includes('市场监管局同意'),
+    "the timeline records each department's decision with its title");
 
   await page.click('#language');
   await page.waitForSelector('#logout >> text=Log out');

@@ -106,6 +106,51 @@ TEST_CASE("checker: promised limit above the statutory one", "[checker]") {
   CHECK(!has_code(d3, "limit-exceeds-statutory"));
 }
 
+TEST_CASE("checker: clock-stopping states say why, and misuse is an error", "[checker]") {
+  // Each kind is accepted; no `as` is a correction, as it always was.
+  const auto kinds = replace(kCatalog, "state correcting pauses_clock;",
+                             "state correcting pauses_clock as correction; state waiting pauses_clock as waiting; "
+                             "state surveying pauses_clock as special;\n"
+                             "  on await: accepted -> waiting by reviewer\n  on answered: waiting -> accepted by applicant\n"
+                             "  on survey: accepted -> surveying by reviewer\n  on surveyed: surveying -> accepted by reviewer\n");
+  auto d = check_bundle(kBundle, kinds);
+  INFO(describe(d));
+  CHECK(error_count(d) == 0);
+  // The one correction notice cannot lead to a state that stops the clock for another reason ...
+  d = check_bundle(kBundle, replace(kinds, "accepted -> correcting by clerk", "accepted -> waiting by clerk"));
+  REQUIRE(has_code(d, "clock-stop-kind"));
+  CHECK(describe(d).find("pauses the clock as waiting") != std::string::npos);
+  // ... nor to one that does not stop it.
+  d = check_bundle(kBundle, replace(kinds, "accepted -> correcting by clerk", "accepted -> accepted by clerk"));
+  CHECK(has_code(d, "clock-stop-kind"));
+  // A final state ends the clock; pausing it there is an error.
+  d = check_bundle(kBundle, replace(kinds, "state approved final", "state approved final pauses_clock as special"));
+  CHECK(has_code(d, "invalid-state"));
+  // An unknown reason is a syntax error that names the three.
+  d = check_bundle(kBundle, replace(kinds, "pauses_clock as waiting", "pauses_clock as holiday"));
+  REQUIRE(error_count(d) > 0);
+  CHECK(describe(d).find("correction, waiting or special") != std::string::npos);
+}
+
+TEST_CASE("checker: joint items name other departments, each once, and run a lifecycle with approve and reject", "[checker][joint]") {
+  const std::string joint = replace(kBundle, "needs license, invoice_form; limit 1 workday", "needs license, invoice_form; limit 1 workday; joint all with market");
+  auto d = check_bundle(joint);
+  INFO(describe(d));
+  CHECK(error_count(d) == 0);
+  CHECK(error_count(check_bundle(replace(joint, "joint all with market", "joint any with market"))) == 0);
+  d = check_bundle(replace(joint, "joint all with market", "joint all with markt"));
+  CHECK(describe(d).find("markt") != std::string::npos);
+  CHECK(error_count(d) > 0);
+  d = check_bundle(replace(joint, "joint all with market", "joint all with market, tax"));
+  CHECK(has_code(d, "duplicate-name"));
+  d = check_bundle(replace(joint, "joint all with market", "joint every with market"));
+  CHECK(describe(d).find("'all' or 'any'") != std::string::npos);
+  // A lifecycle without `reject` cannot carry a department's refusal.
+  d = check_bundle(replace(joint, "needs license, invoice_form;", "lifecycle quick; needs license, invoice_form;"),
+                   kCatalog + "lifecycle quick { state submitted initial; state approved final\n  on approve: submitted -> approved by reviewer }\n");
+  CHECK(has_code(d, "joint-lifecycle"));
+}
+
 TEST_CASE("checker: lifecycles", "[checker]") {
   auto d = check_bundle(kBundle, replace(kCatalog, "state submitted initial;", "state submitted;"));
   CHECK(has_code(d, "no-initial-state"));

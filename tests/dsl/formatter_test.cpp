@@ -51,6 +51,23 @@ TEST_CASE("formatter: canonical layout", "[formatter]") {
         "}\n");
 }
 
+TEST_CASE("formatter: a clock-stopping state keeps why it stops the clock", "[formatter]") {
+  const std::string text =
+      "lifecycle l {\n"
+      "  state a initial\n"
+      "  state b pauses_clock as waiting\n"
+      "  state c pauses_clock as special\n"
+      "  state d pauses_clock as correction\n"
+      "  state e pauses_clock\n"
+      "}\n"
+      "item i \"事项\" by d {\n"
+      "  joint any with e, f\n"
+      "}\n";
+  const auto parsed = parse(text, "t.flow");
+  REQUIRE(parsed.ok());
+  CHECK(format(parsed.file, text) == text);
+}
+
 TEST_CASE("formatter: minimal parentheses keep the tree", "[formatter][expr]") {
   for (const char* source : {"a or b or c", "a or (b or c)", "(a and b) or c", "not (a and b)", "not a == b",
                              "-(a + b)", "a - (b - c)", "(a - b) - c", "a / (b * c)", "(a == b) == c",

@@ -13,6 +13,8 @@
 #include "e2e/department_world.hpp"
 
 #include <onevisit/engine/report.hpp>
+#include <onevisit/views/case_view.hpp>
+#include <onevisit/views/history_view.hpp>
 
 #include <boost/json.hpp>
 
@@ -249,11 +251,12 @@ void rejection(const std::string& bundle) {
   const auto& item = v.state.items[*refused];
   CHECK(item.phase == ItemPhase::done);
   CHECK(wf.lifecycles[wf.items[*refused].lifecycle].states[item.state].failed);
-  // Nothing went to the department for the refused item; what came after it was cancelled.
+  // Nothing went to the department for the refused item (a joint item's refusing part is told
+  // to that department's system: countersign); what came after it was cancelled.
   auto calls = w.engine().calls(id, "", 100'000);
   REQUIRE(calls);
   for (const auto& call : *calls) {
-    if (call.adapter != "notify") CHECK(call.idempotency_key.find("/" + wf.items[*refused].id + "/") == std::string::npos);
+    if (call.adapter != "notify" && call.operation != "countersign") CHECK(call.idempotency_key.find("/" + wf.items[*refused].id + "/") == std::string::npos);
   }
   for (const auto dependent : wf.items[*refused].dependents) {
     if (v.state.items[dependent].phase == ItemPhase::not_applicable) continue;
@@ -266,7 +269,7 @@ void rejection(const std::string& bundle) {
 const std::vector<std::string> kBundles = {"enterprise_startup", "restaurant_opening", "newborn",          "employee_hiring",
                                            "retirement",         "disability_services", "veteran_services", "bankruptcy_check",
                                            "utility_connection", "company_change",     "transport_company", "home_transfer",
-                                           "posthumous"};
+                                           "posthumous",         "road_works"};
 
 }  // namespace
 
@@ -299,6 +302,7 @@ ONEVISIT_E2E(company_change)
 ONEVISIT_E2E(transport_company)
 ONEVISIT_E2E(home_transfer)
 ONEVISIT_E2E(posthumous)
+ONEVISIT_E2E(road_works)
 
 // Issue 13 on a real bundle: the restaurant's food licence and tobacco licence, from Monday
 // 2 November 2026 (no holiday near). The clock starts at acceptance (the food licence,
@@ -398,6 +402,159 @@ TEST_CASE("e2e restaurant_opening: the clock starts at acceptance, and special p
   CHECK(report->overall.corrections == 0);
   CHECK(report->overall.special_procedure_workdays_paused == Approx(6.0));
 
+  w.run_to_completion(id);
+  CHECK(w.view(id).state.status == CaseStatus::completed);
+  w.check_calls_took_effect_once(id);
+}
+
+// 涉路施工一件事 (issue 13): from Monday 2 November 2026 (no holiday near). 城管 and 市政 decide
+// the excavation permit jointly (both must agree), 交警 reviews traffic safety in parallel,
+// 现场踏勘 (at most 3 working days) stands the permit's clock still, the green-space permit
+// runs only when declared.
+namespace {
+
+const Timestamp kRoadIntake = date_at(2026, 11, 2, 9, 30);
+
+CommandOptions staff(const std::string& role, const std::string& department = "") {
+  return {.command_id = "", .actor = department.empty() ? role + "-1" : department + "-1", .role = role, .department = department};
+}
+
+// Starts a road-works case, supplies and verifies its materials, and accepts every active item
+// on Tuesday 3 November 10:00: due Tuesday 10 November (5 working days from Wednesday 4).
+std::string accepted_road_case(DepartmentWorld& w, std::uint64_t seed, bool green_space) {
+  std::map<std::string, dsl::Value> answers{{"occupies_green_space", dsl::Value::of_bool(green_space)}};
+  if (green_space) answers["green_area_m2"] = dsl::Value::of_decimal(dsl::Decimal::from_int(120));
+  const std::string id = w.start_case(seed, answers);
+  while (w.supply_materials(id)) {
+  }
+  w.clock().set(date_at(2026, 11, 3, 10));
+  const auto v = w.view(id);
+  for (ItemIndex i = 0; i < w.workflow().items.size(); ++i) {
+    if (v.state.items[i].phase != ItemPhase::active) continue;
+    auto r = w.engine().execute(id, FireEvent{w.workflow().items[i].id, "accept", {}}, staff("clerk"));
+    INFO(w.workflow().items[i].id << ": " << (r ? "" : r.error().message));
+    REQUIRE(r);
+  }
+  w.settle();
+  return id;
+}
+
+std::string history_text(DepartmentWorld& w, const std::string& id) {
+  auto events = w.engine().events(id);
+  REQUIRE(events);
+  return boost::json::serialize(views::history_json(w.workflow(), *events, nullptr, {}));
+}
+
+}  // namespace
+
+TEST_CASE("e2e road_works: 城管 and 市政 approve jointly, 交警 in parallel, 现场踏勘 stands the clock still", "[e2e][joint]") {
+  DepartmentWorld w(flow_of("road_works"), "road_works", kRoadIntake);
+  const auto& wf = w.workflow();
+  const ItemIndex excavation = w.item_index("excavation");
+  const ItemIndex traffic = w.item_index("traffic_review");
+  const ItemIndex green = w.item_index("green_space");
+  REQUIRE(wf.items[excavation].joint.size() == 2);
+  const std::string id = accepted_road_case(w, 41, false);
+  auto v = w.view(id);
+  // No green space declared: no green-space permit.
+  CHECK(v.state.items[green].phase == ItemPhase::not_applicable);
+  CHECK(row_of(v, "excavation")->due_at == date_at(2026, 11, 10, 17, 30));
+  CHECK(row_of(v, "traffic_review")->due_at == date_at(2026, 11, 10, 17, 30));
+
+  // 现场踏勘 from Wednesday 4 November 10:00 to Friday 6 10:00, by 城管's reviewer: the permit's
+  // clock stands still two working days, the traffic review's runs on; not a correction.
+  w.clock().set(date_at(2026, 11, 4, 10));
+  REQUIRE(w.engine().execute(id, StartSpecialProcedure{"excavation", "site_survey", "核实施工路段及管线位置"},
+                             staff("reviewer", "urban_management")));
+  v = w.view(id);
+  CHECK(row_of(v, "excavation")->due_at == 0);
+  CHECK(row_of(v, "traffic_review")->due_at == date_at(2026, 11, 10, 17, 30));
+  w.clock().set(date_at(2026, 11, 6, 10));
+  REQUIRE(w.engine().execute(id, EndSpecialProcedure{"excavation", "site_survey", "施工路段与申报一致"},
+                             staff("reviewer", "urban_management")));
+  v = w.view(id);
+  CHECK(row_of(v, "excavation")->due_at == date_at(2026, 11, 12, 17, 30));
+  CHECK(v.state.items[excavation].corrections == 0);
+
+  // 交警 approves its own item; it may not decide the joint permit's parts.
+  REQUIRE(w.engine().execute(id, FireEvent{"traffic_review", "approve", {}}, staff("reviewer", "traffic_police")));
+  REQUIRE_FALSE(w.engine().execute(id, DecidePart{"excavation", "municipal_roads", true, ""}, staff("reviewer", "traffic_police")));
+  // Nobody approves the permit alone.
+  REQUIRE_FALSE(w.engine().execute(id, FireEvent{"excavation", "approve", {}}, staff("reviewer", "urban_management")));
+  // 城管 agrees: the permit waits for 市政.
+  w.decide_part(id, excavation, "urban_management", true, "同意占用挖掘");
+  v = w.view(id);
+  CHECK(wf.lifecycles[wf.items[excavation].lifecycle].states[v.state.items[excavation].state].id == "accepted");
+  // The case page shows each department's part by its title.
+  const auto page = boost::json::serialize(views::case_page_json(v, nullptr));
+  CHECK(page.find("\"department_title\":\"区综合行政执法局(城市管理)\",\"decision\":\"approved\"") != std::string::npos);
+  CHECK(page.find("\"department_title\":\"区市政工程管理处\",\"decision\":\"pending\"") != std::string::npos);
+  // 市政 agrees: the permit is granted.
+  w.decide_part(id, excavation, "municipal_roads", true, "");
+  v = w.view(id);
+  CHECK(v.state.items[excavation].phase == ItemPhase::done);
+  CHECK_FALSE(wf.lifecycles[wf.items[excavation].lifecycle].states[v.state.items[excavation].state].failed);
+
+  w.run_to_completion(id);
+  CHECK(w.view(id).state.status == CaseStatus::completed);
+  // Each part reached its department's own system once, the permit's own call too.
+  w.check_calls_took_effect_once(id);
+  auto calls = w.engine().calls(id, "", 100'000);
+  REQUIRE(calls);
+  std::set<std::string> countersigned;
+  for (const auto& call : *calls) {
+    if (call.operation == "countersign") countersigned.insert(call.adapter);
+  }
+  CHECK(countersigned == std::set<std::string>{"urban_management_system", "municipal_roads_system"});
+  // The history records each department's decision with its title.
+  const auto history = history_text(w, id);
+  CHECK(history.find("区综合行政执法局(城市管理)同意：同意占用挖掘") != std::string::npos);
+  CHECK(history.find("区市政工程管理处同意") != std::string::npos);
+  // The report counts the survey as a special procedure, not a correction.
+  auto report = service_report(w.engine(), {});
+  REQUIRE(report);
+  CHECK(report->overall.special_procedures == 1);
+  CHECK(report->overall.special_procedure_workdays_paused == Approx(2.0));
+  CHECK(report->overall.corrections == 0);
+}
+
+TEST_CASE("e2e road_works: the green-space permit runs when the works occupy a green space", "[e2e][joint]") {
+  DepartmentWorld w(flow_of("road_works"), "road_works", kRoadIntake);
+  const ItemIndex green = w.item_index("green_space");
+  const std::string id = accepted_road_case(w, 42, true);
+  auto v = w.view(id);
+  REQUIRE(v.state.items[green].phase == ItemPhase::active);
+  CHECK(row_of(v, "green_space")->due_at == date_at(2026, 11, 10, 17, 30));
+  w.run_to_completion(id);
+  v = w.view(id);
+  CHECK(v.state.status == CaseStatus::completed);
+  CHECK(v.state.items[green].phase == ItemPhase::done);
+  CHECK(v.state.materials[*w.workflow().find_material("green_space_license")].status == MaterialStatus::verified);
+  w.check_calls_took_effect_once(id);
+}
+
+TEST_CASE("e2e road_works: a refusal by one of the joint departments refuses the excavation permit", "[e2e][joint]") {
+  DepartmentWorld w(flow_of("road_works"), "road_works", kRoadIntake);
+  const auto& wf = w.workflow();
+  const ItemIndex excavation = w.item_index("excavation");
+  const std::string id = accepted_road_case(w, 43, false);
+  w.decide_part(id, excavation, "urban_management", true, "");
+  const auto texts_before = w.simulator().text_messages();
+  w.decide_part(id, excavation, "municipal_roads", false, "该路段为新建道路，五年内不得挖掘");
+  w.settle();
+  auto v = w.view(id);
+  CHECK(v.state.items[excavation].phase == ItemPhase::done);
+  CHECK(wf.lifecycles[wf.items[excavation].lifecycle].states[v.state.items[excavation].state].failed);
+  CHECK(w.simulator().text_messages() == texts_before + 1);  // 《不予许可决定书》
+  // No permit call for the refused item; the refusal names the department and its reason.
+  auto calls = w.engine().calls(id, "", 100'000);
+  REQUIRE(calls);
+  for (const auto& call : *calls) {
+    if (call.idempotency_key.find("/excavation/") != std::string::npos) CHECK(call.operation != "submit");
+  }
+  const auto history = history_text(w, id);
+  CHECK(history.find("区市政工程管理处不同意：该路段为新建道路，五年内不得挖掘") != std::string::npos);
+  CHECK(history.find("联办部门不同意（区市政工程管理处：该路段为新建道路，五年内不得挖掘）") != std::string::npos);
   w.run_to_completion(id);
   CHECK(w.view(id).state.status == CaseStatus::completed);
   w.check_calls_took_effect_once(id);

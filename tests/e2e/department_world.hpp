@@ -198,10 +198,30 @@ class DepartmentWorld {
     return acted;
   }
 
-  /// Fires one transition of an item in the role it allows.
+  /// Decides one department's part of a joint item (会签), as that department's reviewer.
+  void decide_part(const std::string& id, ItemIndex item, const std::string& department, bool approve, const std::string& note = "") {
+    auto r = engine_->execute(id, DecidePart{workflow_->items[item].id, department, approve, note},
+                              {.command_id = "", .actor = department + "-reviewer", .role = "reviewer", .department = department});
+    INFO(workflow_->items[item].id << " part " << department << ": " << (r ? "" : r.error().message));
+    REQUIRE(r);
+  }
+
+  /// Fires one transition of an item in the role it allows. A joint item's `approve` is each
+  /// pending part approved by its department, its `reject` the first part refused.
   void fire(const std::string& id, ItemIndex item, TransitionIndex t, std::map<std::string, std::string> fields = {}) {
     const auto& lc = workflow_->lifecycles[workflow_->items[item].lifecycle];
     const auto& tr = lc.transitions[t];
+    const auto& model = workflow_->items[item];
+    if (!model.joint.empty() && (tr.event == "approve" || tr.event == "reject")) {
+      const auto parts = view(id).state.items[item].parts;
+      for (std::size_t p = 0; p < model.joint.size(); ++p) {
+        if (p < parts.size() && parts[p].decision != PartDecision::pending) continue;
+        const bool approve = tr.event == "approve";
+        decide_part(id, item, workflow_->departments[model.joint[p]].id, approve, approve ? "" : fields.try_emplace("reason", "不符合条件").first->second);
+        if (!approve) return;
+      }
+      return;
+    }
     for (auto& [k, v] : fields_for(tr)) fields.try_emplace(k, v);
     auto r = engine_->execute(id, FireEvent{workflow_->items[item].id, tr.event, fields}, {.command_id = "", .actor = "staff", .role = role_for(tr)});
     INFO(workflow_->items[item].id << "." << tr.event << ": " << (r ? "" : r.error().message));

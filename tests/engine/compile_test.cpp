@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <onevisit/dsl/expr.hpp>
 #include <onevisit/engine/calendar.hpp>
 #include <onevisit/engine/compile.hpp>
@@ -151,11 +153,20 @@ TEST_CASE("analysis: guards that can never hold", "[analysis]") {
   CHECK(findings(replace(kBundle, "when materials.verified", "when form.needs_seal")).empty());
 }
 
-TEST_CASE("analysis: dependency cycles are reported as a path", "[analysis]") {
-  const auto text = replace(replace(kBundle, "use registration", "use registration after invoice"), "", "");
-  const auto d = findings(text);
-  REQUIRE(testing::has_code(d, "dependency-cycle"));
-  CHECK(describe(d).find("registration -> invoice -> registration") != std::string::npos);
+TEST_CASE("bind: dependency cycles are the binder's error, reported as a path before the bundle's not-compiled", "[analysis][bind]") {
+  const auto text = replace(kBundle, "use registration", "use registration after invoice");
+  const auto program = load_main(text);
+  const auto bound = dsl::bind(program);
+  CHECK(bound.document.bundles.empty());
+  const auto checked = program.located(bound.diagnostics);
+  REQUIRE(testing::has_code(checked, "dependency-cycle"));
+  CHECK(describe(checked).find("registration -> invoice -> registration") != std::string::npos);
+  const auto cycle = std::find_if(checked.begin(), checked.end(), [](const auto& d) { return d.diagnostic.code == "dependency-cycle"; });
+  const auto follow_on = std::find_if(checked.begin(), checked.end(), [](const auto& d) { return d.diagnostic.code == "not-compiled"; });
+  REQUIRE(follow_on != checked.end());
+  CHECK(cycle < follow_on);
+  // The one entry point refuses it too, and compiles no workflow for the bundle.
+  CHECK_FALSE(check_and_compile(load_main(text)));
 }
 
 TEST_CASE("analysis: materials that come from nowhere or too late", "[analysis]") {

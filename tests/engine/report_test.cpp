@@ -56,11 +56,11 @@ struct Office {
   VirtualClock clock{at(2026, 3, 2)};  // Monday
   std::unique_ptr<Engine> engine;
 
-  Office() {
+  explicit Office(const std::string& flow = kFlow) {
     auto opened = Engine::open({":memory:", &clock});
     REQUIRE(opened);
     engine = std::move(*opened);
-    auto deployed = engine->deploy_sources({{"startup.flow", kFlow}}, {"startup.flow"});
+    auto deployed = engine->deploy_sources({{"startup.flow", flow}}, {"startup.flow"});
     if (!deployed) FAIL(deployed.error().message << "\n" << testing::describe(deployed.error().diagnostics));
   }
   void start(const std::string& id, const std::string& channel = "window") {
@@ -160,6 +160,43 @@ TEST_CASE("report: service figures per bundle and overall", "[report]") {
 
 // Issue 14: 全程网办率 was 85.7% for cases all taken at a window, and 按时办结率 100% while
 // items were overdue. The channel counts, and so do items running past their deadline.
+TEST_CASE("report: time waiting for the applicant and in special-procedure states apart from corrections", "[report]") {
+  std::string flow = testing::replace(kFlow, "state correcting pauses_clock",
+                                      "state correcting pauses_clock\n"
+                                      "  state awaiting_fee \"待申请人缴费\" pauses_clock as waiting\n"
+                                      "  state surveying \"现场踏勘中\" pauses_clock as special");
+  flow = testing::replace(flow, "  on approve: accepted -> approved by reviewer",
+                          "  on await_fee \"通知缴费\": accepted -> awaiting_fee by reviewer\n"
+                          "  on fee_paid \"已缴费\": awaiting_fee -> accepted by applicant\n"
+                          "  on survey \"现场踏勘\": accepted -> surveying by reviewer\n"
+                          "  on surveyed \"踏勘完成\": surveying -> accepted by reviewer\n"
+                          "  on approve: accepted -> approved by reviewer");
+  Office office(flow);
+  office.start("A");
+  office.fire("A", "registration", "accept", "clerk");
+  office.fire("A", "registration", "await_fee", "reviewer");
+  office.clock.set(at(2026, 3, 3));  // one working day waiting for the fee
+  office.fire("A", "registration", "fee_paid", "applicant");
+  office.fire("A", "registration", "survey", "reviewer");
+  office.clock.set(at(2026, 3, 5));  // two in the survey
+  office.fire("A", "registration", "surveyed", "reviewer");
+  office.fire("A", "registration", "request_correction", "clerk", {{"reason", "缺少签字"}});
+  office.clock.set(at(2026, 3, 6));  // one correcting
+  office.fire("A", "registration", "corrected", "applicant");
+
+  auto report = service_report(*office.engine, {});
+  REQUIRE(report);
+  const auto& f = report->overall;
+  CHECK(f.waiting_workdays == Approx(1.0));
+  CHECK(f.correction_workdays == Approx(1.0));
+  CHECK(f.special_procedures == 1);
+  CHECK(f.special_procedure_workdays == Approx(2.0));
+  CHECK(f.special_procedure_workdays_paused == Approx(2.0));
+  // Only the correction is one: one notice, one visit besides the intake at the window.
+  CHECK(f.corrections == 1);
+  CHECK(f.average_visits == Approx(2.0));
+}
+
 TEST_CASE("report: fully online counts the channel, overdue running items are not on time, each bar lists its cases",
           "[report][channel]") {
   Office office;

@@ -10,6 +10,8 @@
 #include "../test_support.hpp"
 #include "store/codec.hpp"  // white-box: the event's stored form
 
+#include <set>
+
 using namespace onevisit;
 using namespace onevisit::engine;
 using dsl::Value;
@@ -803,6 +805,227 @@ TEST_CASE("runtime: a special procedure that pauses the clock, its warning, esca
   CHECK(decoded->items[reg].specials[0].result == "场所与申报一致");
 }
 
+// clock_flow with a state of each kind: waiting for the applicant's fee, a survey run as a
+// special-procedure state, and the correction (one notice: `item.corrections == 0`).
+std::string kinds_flow() {
+  std::string flow = clock_flow();
+  auto swap = [&](std::string_view from, std::string_view to) {
+    const auto at = flow.find(from);
+    REQUIRE(at != std::string::npos);
+    flow.replace(at, from.size(), to);
+  };
+  swap("state correcting \"补正中\" pauses_clock",
+       "state correcting \"补正中\" pauses_clock\n"
+       "  state awaiting_fee \"待申请人缴费\" pauses_clock as waiting\n"
+       "  state surveying \"现场踏勘中\" pauses_clock as special");
+  swap("on request_correction: submitted, accepted -> correcting by clerk requires reason",
+       "on request_correction: submitted, accepted -> correcting by clerk when item.corrections == 0 requires reason");
+  swap("on approve: accepted",
+       "on await_fee \"通知缴费\": accepted -> awaiting_fee by reviewer\n"
+       "  on fee_paid \"已缴费\": awaiting_fee -> accepted by applicant, clerk\n"
+       "  on survey \"现场踏勘\": accepted -> surveying by reviewer\n"
+       "  on surveyed \"踏勘完成\": surveying -> accepted by reviewer\n"
+       "  on approve: accepted");
+  return flow;
+}
+
+TEST_CASE("runtime: clock-stopping states by kind: waiting and special stop the clock but are not corrections", "[runtime][clock]") {
+  World w;
+  w.use_flow(kinds_flow());
+  const auto reg = w.item("registration");
+  const auto& lc = w.wf->lifecycles[w.wf->items[reg].lifecycle];
+  CHECK(lc.states[*lc.find_state("awaiting_fee")].clock_stop == dsl::ClockStop::waiting);
+  CHECK(lc.states[*lc.find_state("surveying")].clock_stop == dsl::ClockStop::special);
+  CHECK(lc.states[*lc.find_state("correcting")].clock_stop == dsl::ClockStop::correction);  // no `as`: as before
+  w.now = at(2026, 3, 2, 10);  // Monday
+  w.start();
+  w.supply_all();
+  w.ok(FireEvent{"registration", "accept", {}});
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, reg)) == "2026-03-09 17:30");
+  // Tuesday to Wednesday waiting for the fee: the clock stands still one working day.
+  w.department = "market";
+  w.now = at(2026, 3, 3, 10);
+  w.ok(FireEvent{"registration", "await_fee", {}}, "reviewer");
+  CHECK(due_at(*w.wf, w.calendar, w.state, reg) == 0);
+  CHECK(w.item_state("registration").corrections == 0);
+  w.now = at(2026, 3, 4, 10);
+  w.ok(FireEvent{"registration", "fee_paid", {}}, "applicant");
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, reg)) == "2026-03-10 17:30");
+  // Wednesday to Friday in the survey: two working days more.
+  w.ok(FireEvent{"registration", "survey", {}}, "reviewer");
+  CHECK(due_at(*w.wf, w.calendar, w.state, reg) == 0);
+  w.now = at(2026, 3, 6, 10);
+  w.ok(FireEvent{"registration", "surveyed", {}}, "reviewer");
+  CHECK(date_of(due_at(*w.wf, w.calendar, w.state, reg)) == "2026-03-12 17:30");
+  // Neither used up the one correction notice.
+  CHECK(w.item_state("registration").corrections == 0);
+  w.ok(FireEvent{"registration", "request_correction", {{"reason", "章程缺少签字"}}});
+  CHECK(w.item_state("registration").corrections == 1);
+  w.now = at(2026, 3, 9, 10);
+  w.ok(FireEvent{"registration", "corrected", {}}, "applicant");
+  // The correction did: a second notice is refused by the guard.
+  CHECK(w.refused(FireEvent{"registration", "request_correction", {{"reason", "再次补正"}}}).reason == "guard_false");
+  // Each stay is recorded with its kind, and survives the snapshot and a replay.
+  const std::vector<ClockStopStay> expected{{dsl::ClockStop::waiting, at(2026, 3, 3, 10), at(2026, 3, 4, 10)},
+                                            {dsl::ClockStop::special, at(2026, 3, 4, 10), at(2026, 3, 6, 10)},
+                                            {dsl::ClockStop::correction, at(2026, 3, 6, 10), at(2026, 3, 9, 10)}};
+  CHECK(w.item_state("registration").stays == expected);
+  const auto decoded = codec::decode_case(codec::encode_case(w.state), *w.wf);
+  REQUIRE(decoded);
+  CHECK(decoded->items[reg].stays == expected);
+  Case replayed;
+  replayed.id = w.state.id;
+  for (const auto& e : w.history) apply(*w.wf, replayed, e);
+  CHECK(replayed.items[reg] == w.state.items[reg]);
+}
+
+// 联办/会签: 城管 and 市政 decide the excavation permit together (all or any), 交警 alone.
+std::string joint_flow(std::string_view rule) {
+  std::string flow = R"(
+import "workflows/calendars/cn_mainland.flow"
+lifecycle standard {
+  state submitted "已提交" initial; state accepted "已受理"; state approved "已办结" final; state rejected "不予许可" final failed
+  on accept: submitted -> accepted by clerk starts_clock
+  on approve "准予许可": accepted -> approved by reviewer when materials.verified do call(dept.submit)
+  on reject: accepted -> rejected by reviewer requires reason
+}
+department urban "区城市管理局" adapter urban_system
+department municipal "区市政工程管理处" adapter municipal_system
+department traffic "区交警大队" adapter traffic_system
+material plan "施工方案" upload pdf
+bundle roadworks "涉路施工" version 1 {
+  promise 6 workdays; calendar cn_mainland; lifecycle standard
+  form { project "工程名称": text required }
+  item excavation "城市道路挖掘许可" by urban { limit 5 workdays; needs plan; joint RULE with municipal }
+  item traffic_review "交通安全审查" by traffic { limit 5 workdays; needs plan }
+}
+)";
+  flow.replace(flow.find("RULE"), 4, rule);
+  return flow;
+}
+
+struct JointWorld : World {
+  explicit JointWorld(std::string_view rule) {
+    use_flow(joint_flow(rule));
+    now = at(2026, 3, 2, 10);
+    ok(StartCase{{{"project", Value::of_text("文一路管线改造")}}, ""}, "clerk");
+    ok(AttachMaterial{"plan", "sha-plan", "施工方案.pdf", false});
+    ok(VerifyMaterial{"plan", true, ""});
+    ok(FireEvent{"excavation", "accept", {}});
+  }
+  std::variant<std::vector<Event>, Rejection> part(const std::string& department, bool approve, const std::string& note = "",
+                                                   const std::string& reviewer_department = "") {
+    this->department = reviewer_department.empty() ? department : reviewer_department;
+    return send(DecidePart{"excavation", department, approve, note}, "reviewer");
+  }
+};
+
+TEST_CASE("runtime: a joint item (all) is approved once every department approved its part", "[runtime][joint]") {
+  JointWorld w("all");
+  const auto item = w.item("excavation");
+  const auto& model = w.wf->items[item];
+  REQUIRE(model.joint.size() == 2);
+  CHECK(w.wf->departments[model.joint[0]].id == "urban");  // its own department first
+  CHECK(w.wf->departments[model.joint[1]].id == "municipal");
+  CHECK(model.joint_rule == dsl::JointRule::all);
+  // Nobody approves a joint item alone, not even its own department's reviewer.
+  w.department = "urban";
+  CHECK(w.refused(FireEvent{"excavation", "approve", {}}, "reviewer").reason == "joint_item");
+  // Each department decides its own part only.
+  w.department = "traffic";
+  CHECK(w.refused(DecidePart{"excavation", "municipal", true, ""}, "reviewer").reason == "other_department");
+  CHECK(w.refused(DecidePart{"excavation", "municipal", true, ""}, "clerk").reason == "role_not_allowed");
+  CHECK(w.refused(DecidePart{"excavation", "traffic", true, ""}, "reviewer").reason == "no_part");
+  CHECK(w.refused(DecidePart{"traffic_review", "traffic", true, ""}, "reviewer").reason == "not_joint");
+  // 城管 approves: the item waits for 市政; its part goes to 城管's own system.
+  w.now = at(2026, 3, 3, 10);
+  auto outcome = w.part("urban", true, "同意开挖");
+  REQUIRE(std::holds_alternative<std::vector<Event>>(outcome));
+  auto events = std::get<std::vector<Event>>(outcome);
+  REQUIRE(events.size() == 1);
+  CHECK(std::get<ItemPartDecided>(events[0].body).part == 0);
+  CHECK(w.state_of("excavation") == "accepted");
+  auto outbox = outbox_for(*w.wf, w.state, events, w.state.version);
+  REQUIRE(outbox.size() == 1);
+  CHECK(outbox[0].department == "urban");
+  CHECK(outbox[0].adapter == "urban_system");
+  CHECK(outbox[0].operation == "countersign");
+  CHECK(outbox[0].payload.find("\"decision\":\"approved\"") != std::string::npos);
+  // A part is decided once.
+  w.department = "urban";
+  CHECK(w.refused(DecidePart{"excavation", "urban", false, "改主意"}, "reviewer").reason == "part_decided");
+  // 市政 approves: the item's own approval follows in the same command, with its call.
+  w.now = at(2026, 3, 4, 10);
+  outcome = w.part("municipal", true, "");
+  REQUIRE(std::holds_alternative<std::vector<Event>>(outcome));
+  events = std::get<std::vector<Event>>(outcome);
+  REQUIRE(events.size() >= 2);
+  CHECK(std::holds_alternative<ItemPartDecided>(events[0].body));
+  CHECK(std::holds_alternative<ItemTransitioned>(events[1].body));
+  CHECK(w.state_of("excavation") == "approved");
+  const auto& parts = w.item_state("excavation").parts;
+  REQUIRE(parts.size() == 2);
+  CHECK(parts[0].decision == PartDecision::approved);
+  CHECK(parts[0].note == "同意开挖");
+  CHECK(parts[0].by == "reviewer-user");
+  CHECK(parts[1].decision == PartDecision::approved);
+  CHECK(parts[1].at == at(2026, 3, 4, 10));
+  outbox = outbox_for(*w.wf, w.state, events, w.state.version);
+  std::set<std::string> called;
+  for (const auto& o : outbox) called.insert(o.department + "/" + o.operation);
+  CHECK(called == std::set<std::string>{"municipal/countersign", "urban/submit"});
+  // The parts survive the snapshot and a replay.
+  const auto decoded = codec::decode_case(codec::encode_case(w.state), *w.wf);
+  REQUIRE(decoded);
+  CHECK(decoded->items[item].parts == parts);
+  Case replayed;
+  replayed.id = w.state.id;
+  for (const auto& e : w.history) {
+    const auto stored = codec::decode_event(event_type(e.body), codec::encode_event_payload(e), e.at);
+    REQUIRE(stored);
+    Event again = *stored;
+    again.actor = e.actor;
+    apply(*w.wf, replayed, again);
+  }
+  CHECK(replayed.items[item] == w.state.items[item]);
+}
+
+TEST_CASE("runtime: a refusal by one department of an all-rule joint item refuses the item", "[runtime][joint]") {
+  JointWorld w("all");
+  w.department = "urban";
+  CHECK(w.refused(DecidePart{"excavation", "urban", false, ""}, "reviewer").reason == "reason_required");
+  REQUIRE(std::holds_alternative<std::vector<Event>>(w.part("urban", true)));
+  REQUIRE(std::holds_alternative<std::vector<Event>>(w.part("municipal", false, "管线迁改方案未经产权单位同意")));
+  CHECK(w.state_of("excavation") == "rejected");
+  const auto last = std::find_if(w.history.rbegin(), w.history.rend(),
+                                 [](const Event& e) { return std::holds_alternative<ItemTransitioned>(e.body); });
+  REQUIRE(last != w.history.rend());
+  const auto& transitioned = std::get<ItemTransitioned>(last->body);
+  CHECK(transitioned.fields.at("reason").find("区市政工程管理处：管线迁改方案未经产权单位同意") != std::string::npos);
+}
+
+TEST_CASE("runtime: a joint item (any) is approved by the first approval, refused only when all refused", "[runtime][joint]") {
+  {
+    JointWorld w("any");
+    REQUIRE(std::holds_alternative<std::vector<Event>>(w.part("municipal", true)));
+    CHECK(w.state_of("excavation") == "approved");
+  }
+  JointWorld w("any");
+  REQUIRE(std::holds_alternative<std::vector<Event>>(w.part("urban", false, "不符合规划")));
+  CHECK(w.state_of("excavation") == "accepted");
+  REQUIRE(std::holds_alternative<std::vector<Event>>(w.part("municipal", false, "管线冲突")));
+  CHECK(w.state_of("excavation") == "rejected");
+}
+
+TEST_CASE("runtime: a joint part is decided only after acceptance", "[runtime][joint]") {
+  World w;
+  w.use_flow(joint_flow("all"));
+  w.now = at(2026, 3, 2, 10);
+  w.ok(StartCase{{{"project", Value::of_text("文一路管线改造")}}, ""}, "clerk");
+  w.department = "urban";
+  CHECK(w.refused(DecidePart{"excavation", "urban", true, ""}, "reviewer").reason == "item_state");
+}
+
 TEST_CASE("runtime: a special procedure without pauses_clock runs inside the limit", "[runtime][special]") {
   World w;
   w.use_flow(clock_flow());
@@ -981,6 +1204,8 @@ TEST_CASE("codec: every event's payload is the JSON boost::json writes, and deco
       DeliveryChosen{"mail", awkward, "13900139000", awkward},
       DeliveryChosen{"window", "", "", ""},
       RectificationAnswered{awkward},
+      ItemPartDecided{1, 1, false, awkward},
+      ItemPartDecided{1, 0, true, ""},
   };
   for (const auto& body : bodies) {
     const Event e{1'772'000'000'000, awkward, body};

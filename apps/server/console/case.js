@@ -184,6 +184,28 @@ export async function casePage(page, caseId, me) {
     const enc = encodeURIComponent;
     const mayControlClock = (item) => running && item.phase === 'active'
       && (me.role === 'window_clerk' || (me.role === 'reviewer' && item.department === me.department));
+    // 联办/会签: each department's part with its decision; a reviewer of a pending part's
+    // department decides it here (the server checks the department again).
+    const partsPanel = (item) => {
+      if (!item.parts || !item.parts.length) return null;
+      const slot = errorSlot(`parts-error-${item.item}`);
+      const lines = item.parts.map((p) => {
+        const mayDecide = running && item.phase === 'active' && me.role === 'reviewer' && p.department === me.department && p.decision === 'pending';
+        const controls = [];
+        if (mayDecide) {
+          const path = `/items/${enc(item.item)}/parts/${enc(p.department)}`;
+          const approve = h('button', { class: 'action', id: `part-approve-${item.item}-${p.department}` }, t('part_approve'));
+          approve.addEventListener('click', () => run(approve, slot, 'POST', path, { approve: true }));
+          const refuse = h('button', { class: 'secondary danger', id: `part-refuse-${item.item}-${p.department}` }, t('part_refuse'));
+          refuse.addEventListener('click', () => withReason({ title: `${t('part_refuse')}：${item.title}`, note: t(`joint_${item.joint_rule}_note`), confirm: t('part_refuse') },
+            (note) => run(refuse, slot, 'POST', path, { approve: false, note })));
+          controls.push(approve, refuse);
+        }
+        return h('div', { class: 'joint-part', id: `part-${item.item}-${p.department}`, 'data-decision': p.decision },
+          `${p.department_title}：${t(`part_${p.decision}`)}`, p.at ? `（${p.at}）` : '', p.note ? h('span', { class: 'muted' }, ` ${p.note}`) : null, controls);
+      });
+      return h('div', { class: 'joint-parts', id: `parts-${item.item}` }, h('strong', {}, `${t(`joint_${item.joint_rule}`)}：`), lines, slot);
+    };
     const specialPanel = (item) => {
       const declared = item.special_procedures || [];
       if (!declared.length) return null;
@@ -231,7 +253,7 @@ export async function casePage(page, caseId, me) {
     }
     const mayPause = running && (me.role === 'window_clerk' || me.role === 'supervisor');
     const itemRows = c.items.map((item) => {
-      const mine = me.role !== 'reviewer' || item.department === me.department;
+      const mine = me.role !== 'reviewer' || item.department === me.department || (item.parts || []).some((p) => p.department === me.department);
       const mayFire = (e) => e.roles.length === 0 || e.roles.includes(myRole);
       // At the window the clerk records the applicant's own events for them (已补正 once the
       // corrected materials are taken in): docs/runtime.md, Acting for the applicant.
@@ -283,7 +305,7 @@ export async function casePage(page, caseId, me) {
       }
       // A paused clock has no running deadline: since when it stands still, and why.
       const due = item.paused_since
-        ? h('span', { class: 'paused', id: `paused-${item.item}` }, `${t('clock_paused')}（${t('since').replace('{time}', item.paused_since)}）`,
+        ? h('span', { class: 'paused', id: `paused-${item.item}` }, `${t('clock_paused')}（${item.clock_stop ? `${t(`clock_stop_${item.clock_stop}`)}，` : ''}${t('since').replace('{time}', item.paused_since)}）`,
           pauseReasons.get(item.item) && item.paused_by_clerk ? h('span', { class: 'muted' }, ` ${t('reason')}：${pauseReasons.get(item.item)}`) : null)
         : h('span', { class: 'due' }, item.due && item.due !== '-' ? item.due : t('none'), provisionalMark(item.due_provisional, c));
       return h('tr', { id: `item-${item.item}` }, h('td', {}, item.title), h('td', {}, departmentTitle(item.department)),
@@ -291,7 +313,7 @@ export async function casePage(page, caseId, me) {
         h('td', {}, due), h('td', {}, lightBadge(item.light),
           // 督办 stays on the item until it moves on, with the supervisor's note.
           item.urged ? h('span', { class: 'badge urged', id: `urged-${item.item}`, title: item.urge_note || '' }, `${t('urged')}${item.urged_at ? ` ${item.urged_at}` : ''}`) : null),
-        h('td', {}, buttons, slot, specialPanel(item)));
+        h('td', {}, buttons, slot, partsPanel(item), specialPanel(item)));
     });
 
     // 全部受理: each item's plain intake event (no reason needed, not a failure: 受理, an

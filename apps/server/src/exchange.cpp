@@ -342,6 +342,10 @@ HttpResponse Exchange::bad_key() {
 Target case_target(const engine::CaseView& view) {
   std::vector<std::string> departments;
   for (const auto& row : view.items) departments.push_back(row.department);
+  // The departments of a joint item's parts take part in the case as well (联办).
+  for (const auto& item : view.workflow->items) {
+    for (const auto d : item.joint) departments.push_back(view.workflow->departments[d].id);
+  }
   // Its applicants: whoever proved a number its form names (applicant.hpp).
   return Target::a_case(view.state.id, std::move(departments), case_owner_keys(*view.workflow, view.state));
 }

@@ -29,6 +29,7 @@ const std::vector<Route>& route_table() {
       // items.cpp
       {"POST", "/api/cases/{id}/items/{item}/events/{event}", A::fire_event, r::fire_event},
       {"POST", "/api/cases/{id}/items/{item}/tolerant-intake", A::tolerant_intake, r::tolerant_intake},
+      {"POST", "/api/cases/{id}/items/{item}/parts/{department}", A::fire_event, r::decide_part},
       {"POST", "/api/cases/{id}/items/{item}/special-procedures/{procedure}/start", A::pause_clock, r::start_special_procedure},
       {"POST", "/api/cases/{id}/items/{item}/special-procedures/{procedure}/end", A::pause_clock, r::end_special_procedure},
       // urge.cpp

@@ -185,7 +185,10 @@ DepartmentScope DepartmentScope::of(const engine::Workflow& wf, const std::strin
   DepartmentScope scope{std::vector<bool>(wf.items.size()), std::vector<bool>(wf.materials.size()), {}};
   for (std::size_t i = 0; i < wf.items.size(); ++i) {
     const auto& item = wf.items[i];
-    if (wf.departments[item.department].id != department) continue;
+    // A joint item is each of its departments' (each sees and decides its own part).
+    const bool takes_part = std::any_of(item.joint.begin(), item.joint.end(),
+                                        [&](engine::DepartmentIndex d) { return wf.departments[d].id == department; });
+    if (wf.departments[item.department].id != department && !takes_part) continue;
     scope.items[i] = true;
     for (const auto m : item.needs) scope.materials[m] = true;
     for (const auto m : item.produces) scope.materials[m] = true;
@@ -228,6 +231,30 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
     o["needs"] = std::move(needs);
     const auto& lifecycle = wf.lifecycles[wf.items[i].lifecycle];
     if (state.state < lifecycle.states.size()) o["state_title"] = lifecycle.states[state.state].title;
+    // 联办/会签: each department's part, its decision and opinion (masked), by the department's title.
+    if (!wf.items[i].joint.empty()) {
+      o["joint_rule"] = wf.items[i].joint_rule == dsl::JointRule::any ? "any" : "all";
+      json::array parts;
+      for (std::size_t p = 0; p < wf.items[i].joint.size(); ++p) {
+        const auto& d = wf.departments[wf.items[i].joint[p]];
+        const engine::JointPart part = p < state.parts.size() ? state.parts[p] : engine::JointPart{};
+        const char* decision = part.decision == engine::PartDecision::approved ? "approved"
+                               : part.decision == engine::PartDecision::refused ? "refused"
+                                                                                 : "pending";
+        json::object o_part{{"department", d.id}, {"department_title", d.title}, {"decision", decision}};
+        if (part.decision != engine::PartDecision::pending) {
+          o_part["at"] = format_time(part.at);
+          o_part["note"] = adapters::mask_identifiers(part.note);
+        }
+        parts.push_back(std::move(o_part));
+      }
+      o["parts"] = std::move(parts);
+    }
+    // Why its state stops the clock (`pauses_clock as …`): the console names it beside the pause.
+    if (state.phase == engine::ItemPhase::active && state.state < lifecycle.states.size() && lifecycle.states[state.state].pauses_clock) {
+      const auto kind = lifecycle.states[state.state].clock_stop;
+      o["clock_stop"] = kind == dsl::ClockStop::waiting ? "waiting" : kind == dsl::ClockStop::special ? "special" : "correction";
+    }
     // 督办 stays on the item until it moves on: when, and the supervisor's note (masked).
     if (view.items[i].urged) {
       o["urged_at"] = format_time(state.urged_at);
@@ -238,6 +265,8 @@ json::object case_page_json(const engine::CaseView& view, const DepartmentScope*
       for (const auto t : lifecycle.transitions_from(state.state)) {
         const auto& tr = lifecycle.transitions[t];
         if (tr.after) continue;  // timed transitions fire by themselves
+        // A joint item's departments approve or refuse it through their parts, never directly.
+        if (!wf.items[i].joint.empty() && (tr.event == "approve" || tr.event == "reject")) continue;
         json::array roles, fields;
         for (const auto& r : tr.roles) roles.push_back(json::string(r));
         for (const auto& f : tr.required_fields) fields.push_back(json::string(f));

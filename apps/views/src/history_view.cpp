@@ -28,7 +28,8 @@ std::string_view event_title(std::string_view kind) {
       {"SpecialProcedureWarned", "特别程序即将到达最长时限"},
       {"SpecialProcedureOverdue", "特别程序超过最长时限"},
       {"ItemUrged", "督办"},             {"DeliveryChosen", "选择送达方式"},
-      {"RectificationAnswered", "差评整改答复"}, {"CalendarAdopted", "工作日历更新"}};
+      {"RectificationAnswered", "差评整改答复"}, {"CalendarAdopted", "工作日历更新"},
+      {"ItemPartDecided", "联办会签"}};
   for (const auto& [k, title] : kTitles) {
     if (k == kind) return title;
   }
@@ -154,6 +155,13 @@ Facts facts_of(const engine::Workflow& wf, const engine::Event& event) {
                                                       format_time(m.after));
           }
           if (f.note.empty()) f.note = "各事项期限不变";
+        } else if constexpr (std::is_same_v<T, engine::ItemPartDecided>) {
+          // Which department decided its part, and how (the department's title, never its id).
+          f.item = e.item;
+          const auto& joint = wf.items[e.item].joint;
+          const std::string department = e.part < joint.size() ? wf.departments[joint[e.part]].title : std::string("联办部门");
+          f.note = department + (e.approved ? "同意" : "不同意") + (e.note.empty() ? "" : "：" + e.note);
+          if (!e.approved) f.reason = e.note;
         } else if constexpr (std::is_same_v<T, engine::RectificationAnswered>) {
           f.note = "整改答复：" + e.answer;
         } else if constexpr (std::is_same_v<T, engine::DeliveryChosen>) {

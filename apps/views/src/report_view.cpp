@@ -45,6 +45,8 @@ json::object figures_json(const engine::ServiceFigures& f) {
                  {"average_visits", f.average_visits},
                  {"corrections", f.corrections},
                  {"corrections_per_case", f.corrections_per_case},
+                 {"correction_workdays", f.correction_workdays},
+                 {"waiting_workdays", f.waiting_workdays},
                  {"special_procedures", f.special_procedures},
                  {"special_procedures_overdue", f.special_procedures_overdue},
                  {"special_procedure_workdays", f.special_procedure_workdays},

@@ -501,6 +501,14 @@ class Decider {
     Rejection why;
     const auto i = item_index(cmd.item, why);
     if (!i) return why;
+    // A joint item is approved or refused by its departments' parts (DecidePart), never by one.
+    if (!wf_.items[*i].joint.empty() && (cmd.event == "approve" || cmd.event == "reject")) {
+      return reject(Rejection::Code::wrong_state, "joint_item",
+                    item_title(*i) + "由" + joint_titles(*i) + "联办，请各部门分别会签，按会签结果办结。",
+                    "Expected a single-department item for '" + cmd.event + "', but '" + wf_.items[*i].id +
+                        "' is decided by its departments' parts (DecidePart)",
+                    {{"item", {wf_.items[*i].id}}, {"departments", joint_ids(*i)}});
+    }
     if (!cmd.for_applicant) return fire(state_, *i, cmd.event, cmd.fields, command_.role);
     // At the window the clerk acts for the applicant who is there: only the applicant's own
     // events, and only a window clerk (a reviewer never acts for an applicant).
@@ -580,6 +588,111 @@ class Decider {
     const auto& tr = wf_.lifecycles[model.lifecycle].transitions[t];
     events_.push_back(event(ItemTransitioned{*i, t, scratch.items[*i].state, tr.target, cmd.fields}));
     if (wf_.lifecycles[model.lifecycle].states[tr.target].final) settle(state_);
+    return std::move(events_);
+  }
+
+  std::vector<std::string> joint_ids(ItemIndex i) const {
+    std::vector<std::string> ids;
+    for (const auto d : wf_.items[i].joint) ids.push_back(wf_.departments[d].id);
+    return ids;
+  }
+  std::string joint_titles(ItemIndex i) const {
+    std::vector<std::string> titles;
+    for (const auto d : wf_.items[i].joint) titles.push_back(quoted(wf_.departments[d].title));
+    return joined(titles);
+  }
+
+  // 会签: one department's part of a joint item. When the parts decide the item by its rule,
+  // the lifecycle's `approve` (or `reject`, with the refusing departments' reasons) follows in
+  // the same command, through the same transition choice as a FireEvent (its guard included).
+  Outcome decide(const DecidePart& cmd) {
+    if (auto r = require_running()) return *r;
+    Rejection why;
+    const auto i = item_index(cmd.item, why);
+    if (!i) return why;
+    const ItemModel& model = wf_.items[*i];
+    if (model.joint.empty()) {
+      return reject(Rejection::Code::invalid, "not_joint", item_title(*i) + "不是联办事项，没有会签，请直接办理。",
+                    "Expected a joint item, but '" + model.id + "' is decided by one department", {{"item", {model.id}}});
+    }
+    std::optional<std::uint32_t> part;
+    for (std::uint32_t p = 0; p < model.joint.size(); ++p) {
+      if (wf_.departments[model.joint[p]].id == cmd.department) part = p;
+    }
+    if (!part) {
+      return reject(Rejection::Code::not_found, "no_part",
+                    item_title(*i) + "的联办部门是" + joint_titles(*i) + "，没有“" + shown(cmd.department) + "”。",
+                    "Expected one of the item's joint departments, but got '" + cmd.department + "'",
+                    {{"item", {model.id}}, {"department", {cmd.department}}, {"departments", joint_ids(*i)}});
+    }
+    const std::string department_title = quoted(wf_.departments[model.joint[*part]].title);
+    // Each department's reviewer decides their own part only.
+    if (command_.role != "reviewer") {
+      return reject(Rejection::Code::role_not_allowed, "role_not_allowed",
+                    "会签由" + department_title + "的审批人员办理，" + std::string(role_title(command_.role)) + "不能办理。",
+                    "Expected a reviewer of department '" + cmd.department + "', but the role is '" + command_.role + "'",
+                    {{"item", {model.id}}, {"roles", {"reviewer"}}});
+    }
+    if (command_.department != cmd.department) {
+      return reject(Rejection::Code::role_not_allowed, "other_department",
+                    item_title(*i) + "中" + department_title + "的会签只能由该部门的审批人员办理。",
+                    "Expected a reviewer of department '" + cmd.department + "', but the reviewer's department is '" +
+                        command_.department + "'",
+                    {{"item", {model.id}}, {"department", {cmd.department}}});
+    }
+    const ItemState& item = state_.items[*i];
+    if (item.phase != ItemPhase::active) return item_not_active(*i, item.phase);
+    const auto& lc = wf_.lifecycles[model.lifecycle];
+    const auto leaves_by = [&](std::string_view event_name) {
+      for (const auto t : lc.transitions_from(item.state)) {
+        if (lc.transitions[t].event == event_name) return true;
+      }
+      return false;
+    };
+    if (!leaves_by("approve")) {
+      return reject(Rejection::Code::wrong_state, "item_state",
+                    item_title(*i) + "现在是" + state_title(lc, item.state) + "，还不能会签（" + quoted(lc.event_title("approve")) +
+                        "之前才能会签）。",
+                    "Expected item '" + model.id + "' in a state 'approve' leaves, but it is in '" + lc.states[item.state].id + "'",
+                    {{"item", {model.id}}, {"state", {lc.states[item.state].id}}});
+    }
+    if (*part < item.parts.size() && item.parts[*part].decision != PartDecision::pending) {
+      return reject(Rejection::Code::wrong_state, "part_decided", department_title + "已对" + item_title(*i) + "作出会签意见，不能再改。",
+                    "Expected department '" + cmd.department + "' to decide its part once, but it has decided it",
+                    {{"item", {model.id}}, {"department", {cmd.department}}});
+    }
+    if (!cmd.approve && cmd.note.empty()) {
+      return reject(Rejection::Code::missing_field, "reason_required", "不同意时请填写理由。",
+                    "Expected a reason for refusing a part, but none was given", {{"item", {model.id}}, {"fields", {"note"}}});
+    }
+    events_.push_back(event(ItemPartDecided{*i, *part, cmd.approve, cmd.note}));
+    Case scratch = state_;
+    apply(wf_, scratch, events_.back());
+    std::size_t approved = 0;
+    std::vector<std::string> refusals;
+    for (std::uint32_t p = 0; p < model.joint.size(); ++p) {
+      const auto& decided = scratch.items[*i].parts.at(p);
+      if (decided.decision == PartDecision::approved) ++approved;
+      if (decided.decision == PartDecision::refused) refusals.push_back(wf_.departments[model.joint[p]].title + "：" + decided.note);
+    }
+    const bool all = model.joint_rule == dsl::JointRule::all;
+    std::string follows;
+    if (all ? !refusals.empty() : refusals.size() == model.joint.size()) follows = "reject";
+    else if (all ? approved == model.joint.size() : approved > 0) follows = "approve";
+    if (follows.empty()) return std::move(events_);  // the other departments still decide
+    std::map<std::string, std::string> fields;
+    if (follows == "reject") {
+      std::string reason;
+      for (const auto& r : refusals) reason += (reason.empty() ? "" : "；") + r;
+      fields["reason"] = "联办部门不同意（" + reason + "）";
+    }
+    // The parts were checked above; the item's own transition still needs its guard.
+    auto chosen = choose_transition(scratch, *i, follows, fields, "system");
+    if (auto* r = std::get_if<Rejection>(&chosen)) return std::move(*r);
+    const auto t = std::get<TransitionIndex>(chosen);
+    const auto& tr = lc.transitions[t];
+    events_.push_back(event(ItemTransitioned{*i, t, item.state, tr.target, fields}));
+    if (lc.states[tr.target].final) settle(state_);
     return std::move(events_);
   }
 
@@ -1201,6 +1314,19 @@ std::vector<OutboxRecord> outbox_for(const Workflow& wf, const Case& c, const st
   };
   for (std::size_t k = 0; k < events.size(); ++k) {
     const std::uint64_t sequence = first_sequence + k;
+    if (const auto* pd = std::get_if<ItemPartDecided>(&events[k].body)) {
+      // 会签: the part's decision goes to that department's own system (operation countersign).
+      const ItemModel& model = wf.items[pd->item];
+      if (pd->part >= model.joint.size()) continue;
+      ActionModel call{ActionModel::Kind::call, wf.departments[model.joint[pd->part]].id, "countersign", "", ""};
+      add(call, pd->item, sequence, 0);
+      auto payload = boost::json::parse(out.back().payload).as_object();
+      payload.erase("produces");  // the documents come with the item's own call, once
+      payload["decision"] = pd->approved ? "approved" : "refused";
+      payload["note"] = pd->note;
+      out.back().payload = boost::json::serialize(payload);
+      continue;
+    }
     if (const auto* t = std::get_if<ItemTransitioned>(&events[k].body)) {
       const auto& tr = wf.lifecycles[wf.items[t->item].lifecycle].transitions[t->transition];
       for (std::size_t a = 0; a < tr.actions.size(); ++a) add(tr.actions[a], t->item, sequence, a);

@@ -116,7 +116,8 @@ std::string_view event_type(const EventBody& body) {
       "ItemActivated", "ItemNotApplicable", "ItemCancelled",   "ItemTransitioned", "ClockPaused",      "ClockResumed",
       "ItemWarned",    "ItemOverdue",      "CaseCompleted",    "CaseWithdrawn",    "CaseDelivered",    "CaseRated",
       "PersonalDataErased", "SpecialProcedureStarted", "SpecialProcedureEnded", "SpecialProcedureWarned",
-      "SpecialProcedureOverdue", "ItemUrged", "CalendarAdopted", "DeliveryChosen", "RectificationAnswered"};
+      "SpecialProcedureOverdue", "ItemUrged", "CalendarAdopted", "DeliveryChosen", "RectificationAnswered",
+      "ItemPartDecided"};
   static_assert(std::size(kNames) == std::variant_size_v<EventBody>, "a name for every event");
   return kNames[body.index()];
 }
@@ -473,6 +474,14 @@ struct Applier {
     }
   }
 
+  // Stays in clock-stopping states, by kind: leaving one closes it, entering one opens one.
+  void leave_stay(ItemState& item) {
+    if (!item.stays.empty() && item.stays.back().to == 0) item.stays.back().to = e.at;
+  }
+  void enter_stay(ItemState& item, const StateModel& state) {
+    if (state.pauses_clock && !state.final) item.stays.push_back(ClockStopStay{state.clock_stop, e.at, 0});
+  }
+
   void operator()(const CaseStarted& x) {
     c.bundle_id = x.bundle_id;
     c.bundle_version = x.bundle_version;
@@ -518,6 +527,8 @@ struct Applier {
     item.state_entered_at = e.at;
     // A lifecycle that names no `starts_clock` transition counts from activation.
     if (!wf.lifecycles[wf.items[x.item].lifecycle].clock_starts_on_transition) item.clock_started_at = e.at;
+    enter_stay(item, wf.lifecycles[wf.items[x.item].lifecycle].states[x.state]);
+    item.parts.assign(wf.items[x.item].joint.size(), JointPart{});
     if (clock_stopped(wf, item, x.item)) stop_clock(item);
   }
   // The time limit starts at `start`: stops before it (a correction before acceptance) do not
@@ -547,7 +558,8 @@ struct Applier {
   void operator()(const ItemTransitioned& x) {
     auto& item = c.items.at(x.item);
     const auto& lc = wf.lifecycles[wf.items[x.item].lifecycle];
-    const bool was_paused_state = lc.states[x.from].pauses_clock;
+    const auto is_correction = [](const StateModel& s) { return s.pauses_clock && s.clock_stop == dsl::ClockStop::correction; };
+    const bool was_correcting = is_correction(lc.states[x.from]);
     const Timestamp received_at = item.state_entered_at;
     if (x.transition < lc.transitions.size() && !item.clock_started_at) {
       switch (lc.transitions[x.transition].starts_clock) {
@@ -562,7 +574,10 @@ struct Applier {
     item.urged_at = 0;
     item.urged_by.clear();
     item.urge_note.clear();
-    if (lc.states[x.to].pauses_clock && !was_paused_state) ++item.corrections;
+    // Only a correction uses up the notice and counts; waiting and special stops do not.
+    if (is_correction(lc.states[x.to]) && !was_correcting) ++item.corrections;
+    leave_stay(item);
+    enter_stay(item, lc.states[x.to]);
     if (lc.states[x.to].final) {
       end_running_special(item);
       item.phase = ItemPhase::done;
@@ -638,6 +653,17 @@ struct Applier {
   void operator()(const RectificationAnswered& x) {
     c.rectification_answer = x.answer;
     c.rectification_answered_at = e.at;
+  }
+  void operator()(const ItemPartDecided& x) {
+    auto& item = c.items.at(x.item);
+    const auto parts = wf.items.at(x.item).joint.size();
+    if (x.part >= parts) return;  // not this workflow's (never written so)
+    if (item.parts.size() < parts) item.parts.resize(parts);
+    auto& part = item.parts[x.part];
+    part.decision = x.approved ? PartDecision::approved : PartDecision::refused;
+    part.at = e.at;
+    part.by = e.actor;
+    part.note = x.note;
   }
   void operator()(const DeliveryChosen& x) { c.delivery_choice = {x.method, x.recipient, x.mobile, x.address}; }
   void operator()(const CaseDelivered& x) {

@@ -149,6 +149,7 @@ LifecycleModel lifecycle_of(const dsl::resolved::Lifecycle& resolved) {
       s.pauses_clock = s.pauses_clock || flag == StateFlag::pauses_clock;
       s.failed = s.failed || flag == StateFlag::failed;
     }
+    if (m->clock_stop) s.clock_stop = *m->clock_stop;
     s.source_ref = SourceRef{file, m->name.span};
     model.states.push_back(std::move(s));
   }
@@ -401,6 +402,8 @@ class WorkflowCompiler {
                                                  m.pauses_clock});
       }
       item.tolerant = ri.tolerant;
+      for (const auto d : ri.joint) item.joint.push_back(static_cast<DepartmentIndex>(d));
+      item.joint_rule = ri.joint_rule;
       item.lifecycle = static_cast<LifecycleIndex>(ri.lifecycle);
       for (const auto a : ri.after) item.after.push_back(static_cast<ItemIndex>(a));
       item.when = ri.when;

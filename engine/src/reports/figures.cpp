@@ -159,6 +159,8 @@ BundleFigures compute_figures(const Workflow& workflow, const std::map<std::stri
   for (const auto i : f.applicable_items) {
     const ItemModel& item = workflow.items[i];
     departments.insert(item.department);
+    // A joint item (联办) is handled by each of its departments: separately, each is a trip.
+    departments.insert(item.joint.begin(), item.joint.end());
     for (const auto m : item.needs) {
       if (!material_applies(m)) continue;
       ++f.materials_separate;

@@ -27,6 +27,7 @@ struct Tally {
   std::size_t visits = 0;
   std::size_t good = 0;
   std::int64_t special_minutes = 0, special_minutes_paused = 0;
+  std::int64_t correction_minutes = 0, waiting_minutes = 0;
   std::int64_t minutes_per_day = 0;  ///< of the calendars summed (all bundles share one in practice)
 
   void finish() {
@@ -34,6 +35,8 @@ struct Tally {
     const double per_day = static_cast<double>(std::max<std::int64_t>(1, minutes_per_day));
     f.special_procedure_workdays = std::round(100.0 * static_cast<double>(special_minutes) / per_day) / 100.0;
     f.special_procedure_workdays_paused = std::round(100.0 * static_cast<double>(special_minutes_paused) / per_day) / 100.0;
+    f.correction_workdays = std::round(100.0 * static_cast<double>(correction_minutes) / per_day) / 100.0;
+    f.waiting_workdays = std::round(100.0 * static_cast<double>(waiting_minutes) / per_day) / 100.0;
     f.on_time_rate = percent(f.items_on_time, f.items_finished + f.items_overdue_running);
     f.immediate_rate = percent(f.immediate_items, f.items_finished);
     f.average_workdays = average(workdays, f.cases_completed);
@@ -113,6 +116,21 @@ std::expected<ServiceReport, EngineError> service_report(Engine& engine, const R
           if (run.light == Light::red) ++f.special_procedures_overdue;
           tally->special_minutes += run.minutes_used;
           if (wf.items[run.item].specials[run.procedure].pauses_clock) tally->special_minutes_paused += run.minutes_used;
+        }
+        // Stays in clock-stopping states, each kind apart: only corrections are visits.
+        for (const auto& item : c.items) {
+          for (const auto& stay : item.stays) {
+            const auto minutes = calendar.working_minutes_between(stay.from / 60'000, (stay.to ? stay.to : now) / 60'000);
+            switch (stay.kind) {
+              case dsl::ClockStop::correction: tally->correction_minutes += minutes; break;
+              case dsl::ClockStop::waiting: tally->waiting_minutes += minutes; break;
+              case dsl::ClockStop::special:
+                ++f.special_procedures;
+                tally->special_minutes += minutes;
+                tally->special_minutes_paused += minutes;
+                break;
+            }
+          }
         }
         bool original_needed = false;
         for (std::size_t m = 0; m < wf.materials.size() && m < c.materials.size(); ++m) {

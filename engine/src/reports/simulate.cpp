@@ -256,7 +256,9 @@ std::vector<TransitionIndex> path_to_success(const LifecycleModel& lc, StateInde
 
 std::optional<TransitionIndex> correction_from(const LifecycleModel& lc, StateIndex from) {
   for (const auto t : lc.transitions_from(from)) {
-    if (!lc.transitions[t].after && lc.states[lc.transitions[t].target].pauses_clock) return t;
+    const auto& target = lc.states[lc.transitions[t].target];
+    // A correction round is a correction, not a wait for the applicant or a special procedure.
+    if (!lc.transitions[t].after && target.pauses_clock && target.clock_stop == dsl::ClockStop::correction) return t;
   }
   return std::nullopt;
 }
@@ -342,6 +344,23 @@ std::expected<SimulationReport, EngineError> simulate(Engine& engine, VirtualClo
         const StateIndex state = c.items[i].state;
         auto fire = [&](TransitionIndex t) {
           const auto& tr = lc.transitions[t];
+          // A joint item is approved by its departments' parts (会签), each by its own reviewer.
+          if (!model.joint.empty() && tr.event == "approve") {
+            bool all_taken = true;
+            for (std::size_t p = 0; p < model.joint.size(); ++p) {
+              if (p < c.items[i].parts.size() && c.items[i].parts[p].decision != PartDecision::pending) continue;
+              const std::string& department = wf->departments[model.joint[p]].id;
+              CommandOptions reviewer{"", "sim-" + department, "reviewer"};
+              reviewer.department = department;
+              auto r = engine.execute(id, DecidePart{model.id, department, true, ""}, reviewer);
+              ++report.commands;
+              if (!r) note(r.error());
+              all_taken = all_taken && r.has_value();
+              if (!r) break;
+            }
+            acted = true;
+            return all_taken;
+          }
           auto r = engine.execute(id, FireEvent{model.id, tr.event, fields_for(tr)}, {"", "sim", role_for(tr)});
           ++report.commands;
           if (!r) note(r.error());

@@ -238,6 +238,12 @@ struct EventEncoder {
     o["item"] = e.item;
     o["procedure"] = e.procedure;
   }
+  void operator()(const ItemPartDecided& e) {
+    o["item"] = e.item;
+    o["part"] = e.part;
+    o["approved"] = e.approved;
+    o["note"] = e.note;
+  }
   void operator()(const ItemUrged& e) {
     o["item"] = e.item;
     o["note"] = e.note;
@@ -382,6 +388,8 @@ std::expected<Event, std::string> decode_event(std::string_view type, std::strin
     e.body = SpecialProcedureWarned{r.index("item"), r.index("procedure")};
   } else if (type == "SpecialProcedureOverdue") {
     e.body = SpecialProcedureOverdue{r.index("item"), r.index("procedure")};
+  } else if (type == "ItemPartDecided") {
+    e.body = ItemPartDecided{r.index("item"), r.index("part"), r.boolean("approved"), r.text("note")};
   } else if (type == "ItemUrged") {
     e.body = ItemUrged{r.index("item"), r.text("note")};
   } else if (type == "CalendarAdopted") {
@@ -470,6 +478,20 @@ std::string encode_case(const Case& c) {
                                  {"corrections", i.corrections},
                                  {"light", static_cast<int>(i.light)},
                                  {"finished_at", i.finished_at}});
+    // Stays in clock-stopping states (kind, from, to); absent when there were none.
+    if (!i.stays.empty()) {
+      json::array stays;
+      for (const auto& stay : i.stays) stays.push_back(json::array{static_cast<int>(stay.kind), stay.from, stay.to});
+      items.back().as_object()["stays"] = std::move(stays);
+    }
+    // A joint item's parts (decision, at, by, note); absent for other items.
+    if (!i.parts.empty()) {
+      json::array parts;
+      for (const auto& part : i.parts) {
+        parts.push_back(json::object{{"decision", static_cast<int>(part.decision)}, {"at", part.at}, {"by", part.by}, {"note", part.note}});
+      }
+      items.back().as_object()["parts"] = std::move(parts);
+    }
     // Absent in snapshots from before 督办 and for items not urged.
     if (i.urged_at != 0) {
       auto& item = items.back().as_object();
@@ -566,6 +588,32 @@ std::expected<Case, std::string> decode_case(std::string_view text, const Workfl
         s.pauses.emplace_back(p.as_array()[0].as_int64(), p.as_array()[1].as_int64());
       }
     }
+    if (const auto* parts = ir.o.if_contains("parts"); parts && parts->is_array()) {
+      for (const auto& p : parts->as_array()) {
+        if (!p.is_object()) return std::unexpected(std::string("malformed joint part in snapshot"));
+        Reader pr{p.as_object(), {}};
+        JointPart part;
+        const auto decision = pr.integer("decision");
+        part.at = pr.integer("at");
+        part.by = pr.text("by");
+        part.note = pr.text("note");
+        if (!pr.error.empty()) return std::unexpected(pr.error);
+        if (decision < 0 || decision > static_cast<std::int64_t>(PartDecision::refused)) return std::unexpected(std::string("unknown joint part decision in snapshot"));
+        part.decision = static_cast<PartDecision>(decision);
+        s.parts.push_back(std::move(part));
+      }
+    }
+    // Snapshots from before `pauses_clock as …` have none: their stays are not counted by kind.
+    if (const auto* stays = ir.o.if_contains("stays"); stays && stays->is_array()) {
+      for (const auto& p : stays->as_array()) {
+        const auto* a = p.if_array();
+        if (!a || a->size() != 3 || !(*a)[0].is_int64() || !(*a)[1].is_int64() || !(*a)[2].is_int64() ||
+            (*a)[0].as_int64() < 0 || (*a)[0].as_int64() > static_cast<std::int64_t>(dsl::ClockStop::special)) {
+          return std::unexpected(std::string("malformed clock stop in snapshot"));
+        }
+        s.stays.push_back(ClockStopStay{static_cast<dsl::ClockStop>((*a)[0].as_int64()), (*a)[1].as_int64(), (*a)[2].as_int64()});
+      }
+    }
     // Snapshots from before `starts_clock` counted every item's limit from its activation.
     s.clock_started_at = ir.o.contains("clock_started_at") ? ir.integer("clock_started_at") : s.started_at;
     if (const auto* specials = ir.o.if_contains("specials"); specials && specials->is_array()) {
@@ -619,6 +667,7 @@ std::expected<Case, std::string> decode_case(std::string_view text, const Workfl
     for (const auto& run : c.items[i].specials) {
       if (run.procedure >= wf.items[i].specials.size()) return std::unexpected(std::string("case snapshot names an unknown special procedure"));
     }
+    if (c.items[i].parts.size() > wf.items[i].joint.size()) return std::unexpected(std::string("case snapshot names an unknown joint part"));
   }
   return c;
 }

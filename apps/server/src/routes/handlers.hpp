@@ -34,6 +34,7 @@ HttpResponse case_calls(Exchange& x);
 HttpResponse retry_call(Exchange& x);
 HttpResponse resolve_call(Exchange& x);
 // case_commands.cpp
+HttpResponse decide_part(Exchange& x);
 HttpResponse start_special_procedure(Exchange& x);
 HttpResponse end_special_procedure(Exchange& x);
 HttpResponse pause_clock(Exchange& x);

@@ -46,6 +46,25 @@ HttpResponse tolerant_intake(Exchange& x) {
                                                        fields.value_or(std::map<std::string, std::string>{})});
 }
 
+// 会签: a department's part of a joint item. The caller must act for that department (the
+// part's, not the item's); the core checks the reviewer's department again.
+HttpResponse decide_part(Exchange& x) {
+  const std::string& case_id = x.param("id");
+  const std::string& item_id = x.param("item");
+  const std::string& department = x.param("department");
+  auto object = x.body();
+  if (!object) return *x.failure;
+  BodyReader reader(*object);
+  const auto approve = reader.boolean("approve", true);
+  const auto note = reader.text("note");
+  if (!reader.ok()) return x.bad_fields(reader);
+  auto view = x.load_case(case_id);
+  if (!view) return *x.failure;
+  if (!view->workflow->find_item(item_id)) return x.error(404, "not_found", "这件事没有这个事项", json::object{{"item", item_id}});
+  if (auto denied = x.authorize(Target::department(department, "part of item " + item_id))) return *denied;
+  return x.run_command(case_id, engine::DecidePart{item_id, department, *approve, note.value_or("")});
+}
+
 namespace {
 
 // A special procedure's start or end: `note` (reason or result) is required; the item's

@@ -181,6 +181,7 @@ struct Material {
 
 enum class ItemMemberKind : std::uint8_t {
   code, kind, immediate, limit, statutory, needs, produces, sends, special, tolerant, lifecycle,
+  joint,  ///< `joint all|any with dept, …` (联办/会签); names: the other departments
 };
 
 struct ItemMember {
@@ -190,11 +191,12 @@ struct ItemMember {
   std::optional<Duration> duration;       ///< limit; statutory; special max
   std::optional<Duration> statutory;      ///< `limit X statutory Y`
   bool pauses_clock = false;              ///< special
+  JointRule joint_rule = JointRule::all;  ///< joint
   Span span;
   friend bool operator==(const ItemMember& a, const ItemMember& b) {
     return a.kind == b.kind && a.names == b.names && a.text == b.text &&
            a.duration == b.duration && a.statutory == b.statutory &&
-           a.pauses_clock == b.pauses_clock;
+           a.pauses_clock == b.pauses_clock && a.joint_rule == b.joint_rule;
   }
 };
 
@@ -264,9 +266,12 @@ struct LifecycleMember {
   std::vector<Action> actions;      ///< hook
   std::optional<Number> percent;    ///< warn at N%
   std::optional<Duration> left;     ///< warn at D left
+  /// state: `pauses_clock as <kind>`; none when written without `as` (a correction).
+  std::optional<ClockStop> clock_stop;
   Span span;
   friend bool operator==(const LifecycleMember& a, const LifecycleMember& b) {
     return a.kind == b.kind && a.name == b.name && a.title == b.title && a.flags == b.flags &&
+           a.clock_stop == b.clock_stop &&
            a.sources == b.sources && a.target == b.target && a.options == b.options &&
            a.actions == b.actions && a.percent == b.percent && a.left == b.left;
   }

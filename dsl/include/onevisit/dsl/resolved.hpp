@@ -116,6 +116,10 @@ struct Item {
   std::vector<std::size_t> produces;   ///< into Bundle::materials
   std::vector<Sent> sends;
   std::vector<Special> specials;
+  /// 联办/会签 (`joint all|any with …`): the departments deciding together, into
+  /// Bundle::departments, the item's own first; empty for an item one department decides.
+  std::vector<std::size_t> joint;
+  JointRule joint_rule = JointRule::all;
   bool tolerant = false;
   std::vector<std::size_t> after;      ///< into Bundle::items
   std::optional<CompiledExpression> when;

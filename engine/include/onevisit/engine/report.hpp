@@ -46,7 +46,14 @@ struct ServiceFigures {
   double average_visits = 0;        ///< per case: 1 intake + 1 per correction round + 1 for delivery at the window
   std::size_t corrections = 0;      ///< correction rounds (补正) over all items
   double corrections_per_case = 0;
-  /// Special procedures (特别程序) started, counted apart: neither corrections nor visits.
+  /// Working days items stood in correction states (补正: `pauses_clock`, `as correction`), a
+  /// stay still open until now, on each bundle's calendar.
+  double correction_workdays = 0;
+  /// Working days items stood waiting for the applicant (`pauses_clock as waiting`): neither
+  /// corrections nor visits.
+  double waiting_workdays = 0;
+  /// Special procedures (特别程序) started, counted apart: neither corrections nor visits. A
+  /// stay in a `pauses_clock as special` state counts as one, its days with theirs.
   std::size_t special_procedures = 0;
   std::size_t special_procedures_overdue = 0;  ///< ... that went past their `max` (red)
   /// Working days spent in them (a running one until now), on each bundle's calendar.

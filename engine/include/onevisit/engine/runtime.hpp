@@ -69,6 +69,26 @@ struct SpecialProcedureRun {
   friend bool operator==(const SpecialProcedureRun&, const SpecialProcedureRun&) = default;
 };
 
+/// A stay in a state that pauses the clock, with why (`pauses_clock as …`): kept as instants
+/// (apply has no calendar); the report counts each kind's working days apart (docs/figures.md).
+struct ClockStopStay {
+  dsl::ClockStop kind = dsl::ClockStop::correction;
+  Timestamp from = 0;
+  Timestamp to = 0;  ///< 0 while the item is in the state
+  friend bool operator==(const ClockStopStay&, const ClockStopStay&) = default;
+};
+
+/// One department's part of a joint item (联办/会签). Persisted by number: never reorder.
+enum class PartDecision : std::uint8_t { pending, approved, refused };
+
+struct JointPart {
+  PartDecision decision = PartDecision::pending;
+  Timestamp at = 0;  ///< when it was decided
+  std::string by;    ///< who decided it
+  std::string note;  ///< the department's opinion (required when refusing)
+  friend bool operator==(const JointPart&, const JointPart&) = default;
+};
+
 struct ItemState {
   ItemPhase phase = ItemPhase::waiting;
   StateIndex state = 0;            ///< lifecycle state (when active or done)
@@ -82,7 +102,11 @@ struct ItemState {
   /// calendar); the working minutes in them extend the deadline.
   std::vector<std::pair<Timestamp, Timestamp>> pauses;
   bool paused_by_clerk = false;    ///< an explicit PauseClock (besides pauses_clock states)
+  /// Entries into a state that pauses the clock as a correction (补正), not the other kinds.
   int corrections = 0;
+  std::vector<ClockStopStay> stays;  ///< every stay in a `pauses_clock` state, in order
+  /// A joint item's parts, one per ItemModel::joint department (same order); empty otherwise.
+  std::vector<JointPart> parts;
   Light light = Light::none;
   Timestamp finished_at = 0;
   std::vector<SpecialProcedureRun> specials;  ///< every special procedure run, in order
@@ -240,6 +264,15 @@ struct UrgeItem {
   std::string item;
   std::string note;  ///< required
 };
+/// 会签: the reviewer of one of a joint item's departments approves or refuses that
+/// department's part. When the parts decide the item by its rule (ItemModel::joint_rule), the
+/// lifecycle's `approve` or `reject` follows in the same command (docs/runtime.md, Joint handling).
+struct DecidePart {
+  std::string item;
+  std::string department;  ///< the part's department id; a reviewer's must be their own
+  bool approve = true;
+  std::string note;        ///< the department's opinion; required when refusing
+};
 /// Sent by the scheduler when a timer is due (warnings, overdue, timed transitions).
 struct TimerFired {
   std::string timer_id;
@@ -259,7 +292,7 @@ struct ErasePersonalData {};
 using CommandBody = std::variant<StartCase, AttachMaterial, VerifyMaterial, FireEvent, TolerantIntake, PauseClock,
                                  ResumeClock, Withdraw, Deliver, Rate, TimerFired, ErasePersonalData,
                                  StartSpecialProcedure, EndSpecialProcedure, UrgeItem, AdoptCalendar, ChooseDelivery,
-                                 AnswerRectification>;
+                                 AnswerRectification, DecidePart>;
 
 struct Command {
   std::string command_id;  ///< idempotency key; the same id is applied once
@@ -409,6 +442,14 @@ struct RectificationAnswered {
   std::string answer;
 };
 
+/// A department decided its part of a joint item (DecidePart). Event::actor says who. Version 1.
+struct ItemPartDecided {
+  ItemIndex item = 0;
+  std::uint32_t part = 0;  ///< index into ItemModel::joint
+  bool approved = true;
+  std::string note;
+};
+
 /// What erased personal values read as, wherever they stood.
 /// Chinese, for it is what clerks see where the value stood (已删除: erased).
 inline constexpr std::string_view kErasedValue = "〔已删除〕";
@@ -418,7 +459,7 @@ using EventBody = std::variant<CaseStarted, MaterialAttached, MaterialVerified, 
                                ClockPaused, ClockResumed, ItemWarned, ItemOverdue, CaseCompleted, CaseWithdrawn,
                                CaseDelivered, CaseRated, PersonalDataErased, SpecialProcedureStarted,
                                SpecialProcedureEnded, SpecialProcedureWarned, SpecialProcedureOverdue, ItemUrged,
-                               CalendarAdopted, DeliveryChosen, RectificationAnswered>;
+                               CalendarAdopted, DeliveryChosen, RectificationAnswered, ItemPartDecided>;
 
 struct Event {
   Timestamp at = 0;

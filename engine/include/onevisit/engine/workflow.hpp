@@ -98,6 +98,9 @@ struct StateModel {
   bool initial = false;
   bool final = false;
   bool pauses_clock = false;
+  /// Why it pauses the clock (`pauses_clock as …`); correction when written without `as`.
+  /// Only a correction counts in `item.corrections` and uses up the one correction notice.
+  dsl::ClockStop clock_stop = dsl::ClockStop::correction;
   bool failed = false;  ///< a final state in which the item did not succeed
   SourceRef source_ref;
 };
@@ -197,6 +200,11 @@ struct ItemModel {
   std::vector<MaterialIndex> produces;
   std::vector<SentValue> sends;
   std::vector<SpecialProcedure> specials;
+  /// 联办/会签: the departments that decide the item together, its own department first (each
+  /// a part: ItemState::parts); empty when its department decides alone. docs/runtime.md,
+  /// Joint handling.
+  std::vector<DepartmentIndex> joint;
+  dsl::JointRule joint_rule = dsl::JointRule::all;
   bool tolerant = false;
   LifecycleIndex lifecycle = 0;
   std::vector<ItemIndex> after;       ///< must be done before this one starts
