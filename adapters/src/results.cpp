@@ -277,16 +277,6 @@ std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine
     const auto& material = wf.materials[m];
     const auto status = state.materials[m].status;
     if (material.source != engine::MaterialSource::elicense || !engine::material_applies(wf, state, m)) continue;
-    // An item of this case issues it (the food permit of a restaurant): the department's system
-    // delivers it once the item is done; fetched now, the case would hold a result it has not
-    // earned yet (fetch_elicense refuses it for the same reason).
-    if (material.producer) continue;
-    // Only what an item this case runs needs: a marriage certificate for a household
-    // registration the case does not include is nobody's business.
-    const bool needed = std::any_of(material.consumers.begin(), material.consumers.end(), [&](engine::ItemIndex i) {
-      return state.items[i].phase != engine::ItemPhase::not_applicable && state.items[i].phase != engine::ItemPhase::cancelled;
-    });
-    if (!needed) continue;
     if (status != engine::MaterialStatus::missing && status != engine::MaterialStatus::rejected) continue;
     auto found = find_elicense(library, material.elicense_type, holders);
     if (!found) return std::unexpected(found.error());

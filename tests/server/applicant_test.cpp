@@ -938,7 +938,7 @@ Client admin_of(ApplicantFixture& f) {
 
 }  // namespace
 
-TEST_CASE("applicant: an administrator registers a kiosk; a card read its device key signed opens a session whose cases come in on the kiosk channel", "[server][applicant][kiosk]") {
+TEST_CASE("applicant: an administrator registers a kiosk, and a card read its device key signed opens a session whose cases come in on the kiosk channel", "[server][applicant][kiosk]") {
   ApplicantFixture f;
   const DeviceKey device;
   Client admin = admin_of(f);

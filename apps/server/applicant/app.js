@@ -49,6 +49,8 @@ async function api(method, path, body, headers = {}) {
 
 function go(path) {
   history.pushState({}, '', path);
+  // A new page starts at its top (the receipt, the case), not where the last one was scrolled.
+  window.scrollTo(0, 0);
   render();
 }
 document.addEventListener('click', (e) => {

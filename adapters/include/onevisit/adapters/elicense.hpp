@@ -109,8 +109,7 @@ std::expected<engine::CommandResult, ElicenseError> fetch_elicense(engine::Engin
 /// declares, never a situation question, never an empty value.
 std::map<std::string, std::string> registration_prefill(const engine::Workflow& wf, const CompanyRegistration& registration);
 
-/// Fetches every missing e-license material of a running case that an item it runs needs;
-/// never one an item of the bundle issues (its department delivers that). Idempotent.
+/// Fetches every missing e-license material of a running case. Idempotent.
 std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine, const std::string& case_id, ElicenseLibrary& library,
                                                           const engine::CommandOptions& options);
 

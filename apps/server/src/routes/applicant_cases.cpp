@@ -60,10 +60,18 @@ json::object applicant_case_json(const engine::CaseView& view, engine::Timestamp
   const auto& wf = *view.workflow;
   j["bundle_title"] = wf.title;
   j["status_title"] = std::string(engine::title_of(view.state.status));
-  // The day by which every item running is promised done (the receipt prints it); empty when
-  // no item's clock runs yet.
+  // The day by which every item still to do is promised done (the receipt prints it); empty
+  // while one of them has no clock running yet.
   engine::Timestamp promised = 0;
-  for (const auto& row : view.items) promised = std::max(promised, row.due_at);
+  bool every_clock_runs = true;
+  for (std::size_t i = 0; i < view.items.size() && i < view.state.items.size(); ++i) {
+    const auto phase = view.state.items[i].phase;
+    if (phase != engine::ItemPhase::active && phase != engine::ItemPhase::waiting) continue;
+    if (view.items[i].due_at == 0) every_clock_runs = false;
+    promised = std::max(promised, view.items[i].due_at);
+  }
+  // An item not accepted yet has no due day: the last day known would promise too early.
+  if (!every_clock_runs) promised = 0;
   j["promised_by"] = promised ? day_words(promised) : std::string();
   // Before acceptance no clock runs: the bundle's promise in working days says how long then.
   j["promise_workdays"] = wf.promise && wf.promise->unit == dsl::TimeUnit::workday ? wf.promise->amount.to_string() : std::string();
@@ -206,6 +214,36 @@ std::map<std::string, std::string> strings_of(const json::value* v) {
 
 }  // namespace
 
+namespace {
+
+// Fetches the e-licenses a new case needs: only those an item it runs needs (a marriage
+// certificate for a household registration the case does not include is nobody's business),
+// never one an item of the case issues (fetch_elicense refuses that: the department delivers
+// it once the item is done).
+void fetch_needed_elicenses(Exchange& x, const std::string& case_id, const engine::CommandOptions& options) {
+  const auto view = x.engine.get_case(case_id);
+  if (!view) return;
+  const auto& wf = *view->workflow;
+  for (engine::MaterialIndex m = 0; m < wf.materials.size(); ++m) {
+    const auto& material = wf.materials[m];
+    if (material.source != engine::MaterialSource::elicense || material.producer) continue;
+    if (view->state.materials[m].status != engine::MaterialStatus::missing || !engine::material_applies(wf, view->state, m)) continue;
+    const bool needed = std::any_of(material.consumers.begin(), material.consumers.end(), [&](engine::ItemIndex i) {
+      const auto phase = view->state.items[i].phase;
+      return phase != engine::ItemPhase::not_applicable && phase != engine::ItemPhase::cancelled;
+    });
+    if (!needed) continue;
+    auto fetch = options;
+    fetch.command_id = options.command_id.empty() ? "" : options.command_id + "/elicense/" + material.id;
+    if (auto fetched = adapters::fetch_elicense(x.engine, case_id, material.id, x.options.elicense.get(), fetch); !fetched) {
+      spdlog::info("request {}: e-license {} of case {} left to fetch or upload: {}", x.record.request_id, material.id, case_id,
+                   masked(fetched.error().detail));
+    }
+  }
+}
+
+}  // namespace
+
 HttpResponse applicant_submit(Exchange& x) {
   auto object = x.body();
   if (!object) return *x.failure;
@@ -293,13 +331,7 @@ HttpResponse applicant_submit(Exchange& x) {
   // The e-licenses the case needs are fetched now (the page promised 自动调取): what the library
   // holds is attached verified; what it does not have, or a library that is away, is left for
   // the window to fetch or for an upload, and the case stands either way.
-  if (!started->duplicate && x.options.elicense) {
-    auto fetch = *options;
-    fetch.command_id = options->command_id.empty() ? "" : options->command_id + "/elicenses";
-    if (auto fetched = adapters::fetch_elicenses(x.engine, started->case_id, *x.options.elicense, fetch); !fetched) {
-      spdlog::warn("request {}: e-licenses of case {}: {}", x.record.request_id, started->case_id, masked(fetched.error()));
-    }
-  }
+  if (!started->duplicate && x.options.elicense) fetch_needed_elicenses(x, started->case_id, *options);
   if (draft) {
     if (auto ok = x.accounts.mark_draft_submitted(owners, draft->id, started->case_id); !ok) {
       spdlog::error("request {}: draft of case {}: {}", x.record.request_id, started->case_id, masked(ok.error().message));
