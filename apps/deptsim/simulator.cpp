@@ -13,6 +13,7 @@
 #include <boost/url/parse_query.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <pugixml.hpp>
+#include <sodium.h>
 #define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
 
@@ -20,7 +21,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
+#include <ctime>
 #include <fstream>
 #include <list>
 #include <mutex>
@@ -415,6 +418,63 @@ struct Simulator::Impl {
     return answer;
   }
 
+  // The kiosk's device key, from the configured seed or drawn at start.
+  std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> kiosk_public{};
+  std::array<unsigned char, crypto_sign_SECRETKEYBYTES> kiosk_secret{};
+
+  static std::string hex(const unsigned char* data, std::size_t size) {
+    std::string out(size * 2 + 1, '\0');
+    sodium_bin2hex(out.data(), out.size(), data, size);
+    out.pop_back();
+    return out;
+  }
+
+  // GET /idreader/device: what the installer shows the administrator to register.
+  Answer kiosk_device(const http::request<http::string_body>& request) {
+    std::lock_guard lock(mutex);
+    Answer answer{false, 200, {}, {}, reader_cors(request)};
+    answer.body = json::serialize(json::object{{"kiosk", options.id_reader.kiosk}, {"public_key", hex(kiosk_public.data(), kiosk_public.size())}});
+    return answer;
+  }
+
+  // GET /idreader/signed-read?nonce=…: the card on the reader with the server's nonce and the
+  // time, signed with the device key (docs/applicant.md, "The kiosk"); the reader's failures as
+  // /idreader/read answers them.
+  Answer kiosk_signed_read(const http::request<http::string_body>& request, const boost::urls::url_view& target) {
+    Answer answer = id_card_read(request);
+    if (answer.drop || answer.status != 200 || request.method() == http::verb::options) return answer;
+    std::string nonce;
+    for (const auto& p : target.params()) {
+      if (p.key == "nonce") nonce = p.value;
+    }
+    if (nonce.empty() || nonce.size() > 200) {
+      answer.status = 400;
+      answer.body = R"({"error":"no_nonce","message":"GET /idreader/signed-read?nonce=<the server's nonce>"})";
+      return answer;
+    }
+    std::lock_guard lock(mutex);
+    const IdReader& reader = options.id_reader;
+    const IdCard& c = reader.card;
+    auto read_at = static_cast<std::int64_t>(std::time(nullptr));
+    if (reader.signing == "stale") read_at -= 3600;
+    const std::string text = json::serialize(json::object{{"v", 1}, {"kiosk", reader.kiosk}, {"nonce", nonce}, {"read_at", read_at},
+                                                           {"name", c.name}, {"id_number", c.id_number}, {"valid_from", c.valid_from},
+                                                           {"valid_to", c.valid_to}});
+    json::object signed_read{{"card_read", text}};
+    if (reader.signing != "unsigned") {
+      std::array<unsigned char, crypto_sign_BYTES> signature{};
+      auto secret = kiosk_secret;
+      if (reader.signing == "forged") {
+        std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> other{};
+        crypto_sign_keypair(other.data(), secret.data());
+      }
+      crypto_sign_detached(signature.data(), nullptr, reinterpret_cast<const unsigned char*>(text.data()), text.size(), secret.data());
+      signed_read["signature"] = hex(signature.data(), signature.size());
+    }
+    answer.body = json::serialize(signed_read);
+    return answer;
+  }
+
   // POST /idreader/control: {"failure": "...", "origins": [...], "card": {...}}; what is not
   // given stays as it was.
   Answer id_reader_control(const std::string& body) {
@@ -438,6 +498,14 @@ struct Simulator::Impl {
         if (!o.is_string()) return {false, 400, R"({"error":"origins is a list of origins"})", {}};
         reader.origins.emplace_back(o.as_string());
       }
+    }
+    if (const auto* kiosk = c.if_contains("kiosk"); kiosk && kiosk->is_string()) reader.kiosk = std::string(kiosk->as_string());
+    if (const auto* signing = c.if_contains("signing")) {
+      static const std::vector<std::string> kSigning{"", "forged", "unsigned", "stale"};
+      if (!signing->is_string() || std::find(kSigning.begin(), kSigning.end(), signing->as_string()) == kSigning.end()) {
+        return {false, 400, R"({"error":"signing is one of \"\", forged, unsigned, stale"})", {}};
+      }
+      reader.signing = std::string(signing->as_string());
     }
     if (const auto* card = c.if_contains("card")) {
       if (!card->is_object()) return {false, 400, R"({"error":"card is an object"})", {}};
@@ -483,6 +551,8 @@ struct Simulator::Impl {
     if (options.id_reader.enabled) {
       if ((get || request.method() == http::verb::options) && path == "/idreader/read") return id_card_read(request);
       if (post && path == "/idreader/control") return id_reader_control(request.body());
+      if ((get || request.method() == http::verb::options) && path == "/idreader/signed-read") return kiosk_signed_read(request, *target);
+      if ((get || request.method() == http::verb::options) && path == "/idreader/device") return kiosk_device(request);
     }
     return {false, 404, R"({"error":"no such endpoint"})", {}};
   }
@@ -655,6 +725,18 @@ std::expected<std::unique_ptr<Simulator>, std::string> Simulator::start(Options 
   impl->options = options;
   impl->behaviours = options.behaviours;
   impl->random.seed(options.seed);
+  if (sodium_init() < 0) return std::unexpected("libsodium cannot start");
+  if (options.id_reader.kiosk_key_seed.empty()) {
+    crypto_sign_keypair(impl->kiosk_public.data(), impl->kiosk_secret.data());
+  } else {
+    std::array<unsigned char, crypto_sign_SEEDBYTES> seed{};
+    std::size_t length = 0;
+    const auto& text = options.id_reader.kiosk_key_seed;
+    if (sodium_hex2bin(seed.data(), seed.size(), text.data(), text.size(), nullptr, &length, nullptr) != 0 || length != seed.size()) {
+      return std::unexpected("id_reader.kiosk_key_seed is not 64 hex digits");
+    }
+    crypto_sign_seed_keypair(impl->kiosk_public.data(), impl->kiosk_secret.data(), seed.data());
+  }
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(options.listen_address, ec);
   if (ec) return std::unexpected("'" + options.listen_address + "' is not an IP address");
@@ -779,6 +861,8 @@ std::expected<Options, std::string> load_options(const std::string& path) {
       }
     }
     o.id_reader.failure = (*reader)["failure"].value_or<std::string>("");
+    o.id_reader.kiosk = (*reader)["kiosk"].value<std::string>().value_or(o.id_reader.kiosk);
+    o.id_reader.kiosk_key_seed = (*reader)["kiosk_key_seed"].value_or<std::string>("");
     if (o.id_reader.failure != "" && o.id_reader.failure != "no_reader" && o.id_reader.failure != "no_card" &&
         o.id_reader.failure != "read_failed" && o.id_reader.failure != "offline") {
       return std::unexpected(path + ": id_reader.failure is one of \"\", no_reader, no_card, read_failed, offline");

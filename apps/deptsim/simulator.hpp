@@ -16,6 +16,8 @@
 //   GET  /stats                        what each department received and applied (JSON)
 //   POST /control                      change a department's behaviour while running (JSON)
 //   GET  /idreader/read                a window PC's ID-card reader (when enabled, see IdReader)
+//   GET  /idreader/signed-read?nonce=  a kiosk's card-reader agent: the card signed with the
+//                                      device key; GET /idreader/device: its id and public key
 //   POST /idreader/control             change the reader's card, failure or allowed origins
 // and, for each exchange folder it is given, a worker that takes request files from out/ and
 // answers with receipt files in in/ (the xml-exchange adapter, docs/exchange.md).
@@ -81,6 +83,16 @@ struct IdReader {
   /// "" reads the card; "no_reader", "no_card", "read_failed" answer that error; "offline"
   /// closes the connection without an answer (the reader's service is not running).
   std::string failure;
+  /// The kiosk's card-reader agent (docs/applicant.md, "The kiosk"): GET /idreader/signed-read
+  /// signs the card with this device's Ed25519 key, as a registered kiosk would; GET
+  /// /idreader/device gives its id and public key, for the administrator to register.
+  std::string kiosk = "kiosk-sim-01";
+  /// 64 hex digits: the device key's seed (the same key at every start); empty: a new random
+  /// key at each start.
+  std::string kiosk_key_seed;
+  /// A misbehaving agent for tests: "" signs honestly; "forged" signs with another key,
+  /// "unsigned" sends no signature, "stale" dates the read an hour back.
+  std::string signing;
 };
 
 /// The person the identity platform logs in (its ID token's claims).
@@ -178,7 +190,8 @@ class Simulator {
 
 /// Reads a simulator configuration (TOML): [departments.NAME] latency_ms, error_rate,
 /// hang_rate, hang_ms, down, duplicate, verdict, answer_after_polls; [exchanges] NAME = "folder";
-/// [elicense] missing = ["类型", ...]; [id_reader] origins = [...], failure = "";
+/// [elicense] missing = ["类型", ...]; [id_reader] origins = [...], failure = "", kiosk = "…",
+/// kiosk_key_seed = "<64 hex digits>";
 /// [id_reader.card] name, sex, nation, birth_date, address, id_number, issuer, valid_from,
 /// valid_to (a [id_reader] table enables the reader); seed.
 std::expected<Options, std::string> load_options(const std::string& path);

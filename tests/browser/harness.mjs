@@ -68,9 +68,11 @@ export function skipWithoutChromium() {
  * `workflows`: a folder to deploy instead of `flow` (e.g. the repository's workflows/);
  * `systems`: department systems the simulator plays over HTTP (it answers APPROVED with the
  * documents a call asks for), instead of leaving their calls parked. `config(simulatorPort)`:
- * more of the deployment configuration, given the simulator's port (e.g. [sms]).
+ * more of the deployment configuration, given the simulator's port (e.g. [sms]). `listen`: the
+ * server's address (default any free port; freePort() gives one to know it beforehand, as the
+ * identity platform's redirect_uri must).
  */
-export async function startService({ binary, simulatorBinary, flow, simulatorArgs = [], workflows = null, systems = [], config = '' }) {
+export async function startService({ binary, simulatorBinary, flow, simulatorArgs = [], workflows = null, systems = [], config = '', listen = '127.0.0.1:0' }) {
   const work = mkdtempSync(path.join(tmpdir(), 'onevisit-console-'));
   mkdirSync(path.join(work, 'workflows'));
   if (!workflows) writeFileSync(path.join(work, 'workflows', 'startup.flow'), flow);
@@ -88,7 +90,7 @@ export async function startService({ binary, simulatorBinary, flow, simulatorArg
   writeFileSync(path.join(work, 'deploy.toml'),
     config ? `${played}[elicense]\nurl = "http://127.0.0.1:${simulatorPort}/elicense"\n${config(simulatorPort)}`
            : `${played}[systems.notify]\nkind = "log"\n[elicense]\nurl = "http://127.0.0.1:${simulatorPort}/elicense"\n`);
-  const args = ['serve', '--db', path.join(work, 'cases.db'), '--workflows', workflows || path.join(work, 'workflows'), '--listen', '127.0.0.1:0',
+  const args = ['serve', '--db', path.join(work, 'cases.db'), '--workflows', workflows || path.join(work, 'workflows'), '--listen', listen,
     '--config', path.join(work, 'deploy.toml')];
   if (process.env.ONEVISIT_CONSOLE_DIR) args.push('--console', process.env.ONEVISIT_CONSOLE_DIR);
   service.binary = binary;
@@ -132,6 +134,19 @@ export async function restartServer(service, extraArgs = []) {
   const started = await launchServer(service, [...service.args, ...extraArgs], false);
   service.base = started.base;
   return service.base;
+}
+
+/** A loopback port free now (for a server whose address must be known before it starts). */
+export async function freePort() {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** Logs in through the API; answers a fetch that carries the session and CSRF token. */

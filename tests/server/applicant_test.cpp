@@ -13,9 +13,12 @@
 #include <onevisit/server/server.hpp>
 
 #include <boost/json.hpp>
+#include <sodium.h>
 #include <sqlite3.h>
 
+#include <array>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -32,8 +35,9 @@ namespace {
 const std::string kFlow = R"(
 lifecycle standard {
   state submitted initial; state accepted; state correcting pauses_clock
-  state approved final; state rejected final failed
+  state approved final; state rejected final failed; state withdrawn final failed
   on accept: submitted -> accepted by clerk when materials.complete do notify(applicant, "您的申请已受理")
+  on withdraw: submitted, accepted, correcting -> withdrawn by applicant
   on request_correction: submitted, accepted -> correcting by clerk, reviewer requires reason do notify(applicant, "请按一次性补正告知书补正材料")
   on corrected: correcting -> accepted by applicant
   on approve: accepted -> approved by reviewer do notify(applicant, "您的申请已办结")
@@ -43,6 +47,7 @@ department health "卫生健康局" adapter health_system
 department market "市场监管局" adapter market_registry
 material birth_proof "出生医学证明" upload pdf
 material articles "公司章程" upload pdf
+material mother_card "母亲身份证" from elicense "居民身份证"
 bundle newborn "新生儿出生一件事" version 1 {
   promise 5 workdays; lifecycle standard
   form {
@@ -51,7 +56,7 @@ bundle newborn "新生儿出生一件事" version 1 {
     mother_phone "母亲手机号码": phone required
     helper_phone "其他联系人手机号码": phone
   }
-  item birth "出生登记" by health { limit 5 workdays; needs birth_proof }
+  item birth "出生登记" by health { limit 5 workdays; needs birth_proof, mother_card }
 }
 bundle restaurant "开办餐饮店一件事" version 1 {
   promise 5 workdays; lifecycle standard
@@ -468,6 +473,9 @@ TEST_CASE("applicant: a correction round, the result, a bad rating, and withdraw
                        {{"Content-Type", "application/pdf"}, {"X-File-Name", "proof.pdf"}});
   };
   // A program dressed as a PDF, and an empty file: refused in Chinese, nothing attached.
+  // Just applied: nothing is asked of them yet, though the lifecycle lets them withdraw an item
+  // (an event of theirs that is no correction).
+  CHECK(mother.get("/api/applicant/cases/" + id).json().at("needs_from_me").as_array().empty());
   const auto version = f.service->engine().get_case(id)->state.version;
   const auto exe = upload(std::string("MZ\x90\x00\x03\x00\x00\x00", 8) + std::string(200, 'x'));
   CHECK(exe.status == 422);
@@ -492,6 +500,8 @@ TEST_CASE("applicant: a correction round, the result, a bad rating, and withdraw
   REQUIRE(needs.size() == 1);
   CHECK(needs[0].at("kind").as_string() == "correction");
   REQUIRE(needs[0].at("materials").as_array().size() == 1);
+  CHECK(needs[0].at("events").as_array().size() == 1);
+  CHECK(needs[0].at("events").as_array()[0].at("event").as_string() == "corrected");
   CHECK(needs[0].at("materials").as_array()[0].at("material").as_string() == "birth_proof");
   CHECK(needs[0].at("materials").as_array()[0].at("reason").as_string() == "盖章不清晰");
   // The refused material again, then the correction is submitted (the lifecycle's `corrected`).
@@ -499,6 +509,7 @@ TEST_CASE("applicant: a correction round, the result, a bad rating, and withdraw
   const auto corrected = mother.post("/api/applicant/cases/" + id + "/items/birth/events/corrected", json::object{});
   INFO(corrected.body);
   REQUIRE(corrected.status == 200);
+  CHECK(mother.get("/api/applicant/cases/" + id).json().at("needs_from_me").as_array().empty());
   // An event the lifecycle gives staff is refused to the applicant.
   CHECK(mother.post("/api/applicant/cases/" + id + "/items/birth/events/approve", json::object{}).status == 403);
   // The reviewer approves: the case completes, the clerk delivers, the applicant rates badly.
@@ -860,4 +871,250 @@ TEST_CASE("applicant: the pages are served under /m/, a case's QR address includ
   CHECK(c.get("/m/../deploy.toml").status == 404);
   CHECK(c.get("/m/%2e%2e/deploy.toml").status == 404);
   CHECK(c.get("/m/nothing.js").status == 404);
+}
+
+namespace {
+
+// Whether a message holds a CJK ideograph (people read Chinese, not codes).
+bool has_chinese_text(const std::string& text) {
+  return std::regex_search(text, std::regex("[\xe4-\xe9][\x80-\xbf][\x80-\xbf]"));
+}
+
+// A kiosk's device key, as its card-reader agent holds it (the test plays the agent).
+struct DeviceKey {
+  std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> public_key{};
+  std::array<unsigned char, crypto_sign_SECRETKEYBYTES> secret_key{};
+  DeviceKey() {
+    REQUIRE(sodium_init() >= 0);
+    crypto_sign_keypair(public_key.data(), secret_key.data());
+  }
+  static std::string hex(const unsigned char* data, std::size_t size) {
+    std::string out(size * 2 + 1, '\0');
+    sodium_bin2hex(out.data(), out.size(), data, size);
+    out.pop_back();
+    return out;
+  }
+  std::string public_hex() const { return hex(public_key.data(), public_key.size()); }
+  std::string sign(const std::string& text) const {
+    std::array<unsigned char, crypto_sign_BYTES> signature{};
+    crypto_sign_detached(signature.data(), nullptr, reinterpret_cast<const unsigned char*>(text.data()), text.size(), secret_key.data());
+    return hex(signature.data(), signature.size());
+  }
+};
+
+std::int64_t real_unix_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// The card read a kiosk's agent signs (docs/applicant.md, "The kiosk").
+std::string card_read(const std::string& kiosk, const std::string& nonce, std::int64_t read_at = real_unix_seconds(),
+                      const std::string& id_number = kMother, const std::string& valid_to = "2040-05-01") {
+  return json::serialize(json::object{{"v", 1}, {"kiosk", kiosk}, {"nonce", nonce}, {"read_at", read_at}, {"name", "王小明"},
+                                      {"id_number", id_number}, {"valid_from", "2020-05-01"}, {"valid_to", valid_to}});
+}
+
+std::string kiosk_nonce(Client& page, const std::string& kiosk) {
+  const auto r = page.post("/api/applicant/kiosk/nonce", json::object{{"kiosk", kiosk}});
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return std::string(r.json().at("nonce").as_string());
+}
+
+std::int64_t applicant_sessions(const fs::path& db_path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM server_applicant_sessions", -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  const auto n = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return n;
+}
+
+Client admin_of(ApplicantFixture& f) {
+  Client admin(f.service->port());
+  REQUIRE(admin.login("admin", *f.service->initial_admin_password()).status == 200);
+  return admin;
+}
+
+}  // namespace
+
+TEST_CASE("applicant: an administrator registers a kiosk, and a card read its device key signed opens a session whose cases come in on the kiosk channel", "[server][applicant][kiosk]") {
+  ApplicantFixture f;
+  const DeviceKey device;
+  Client admin = admin_of(f);
+  const json::object registration{{"kiosk", "xh-01"}, {"title", "西湖区政务服务中心一楼大厅"}, {"public_key", device.public_hex()}};
+  // Only an administrator registers a kiosk; a malformed key or id is refused, a second
+  // registration of the id too.
+  CHECK(f.staff("clerk").post("/api/kiosks", registration).status == 403);
+  auto bad_key = registration;
+  bad_key["public_key"] = "00ff";
+  CHECK(admin.post("/api/kiosks", bad_key).status == 422);
+  auto bad_id = registration;
+  bad_id["kiosk"] = "西湖 01";
+  CHECK(admin.post("/api/kiosks", bad_id).status == 422);
+  const auto registered = admin.post("/api/kiosks", registration);
+  INFO(registered.body);
+  REQUIRE(registered.status == 201);
+  CHECK(admin.post("/api/kiosks", registration).status == 409);
+  const auto listed = admin.get("/api/kiosks");
+  REQUIRE(listed.status == 200);
+  REQUIRE(listed.json().at("kiosks").as_array().size() == 1);
+  CHECK(listed.json().at("kiosks").as_array()[0].at("public_key").as_string() == device.public_hex());
+  CHECK(listed.json().at("kiosks").as_array()[0].at("revoked").as_bool() == false);
+
+  // The kiosk's page asks a nonce; its agent signs the card with it; the page sends the read.
+  Client page = f.browser();
+  const std::string nonce = kiosk_nonce(page, "xh-01");
+  const std::string read = card_read("xh-01", nonce);
+  const auto in = page.post("/api/applicant/kiosk/session", json::object{{"card_read", read}, {"signature", device.sign(read)}});
+  INFO(in.body);
+  REQUIRE(in.status == 200);
+  CHECK(in.body.find(kMother) == std::string::npos);
+  page.keep_cookies(in);
+  const auto me = page.get("/api/applicant/session");
+  REQUIRE(me.status == 200);
+  const auto applicant = me.json().at("applicant");
+  CHECK(applicant.at("name").as_string() == "王小明");
+  CHECK(applicant.at("kiosk").as_string() == "xh-01");
+  CHECK(applicant.at("real_name_verified").as_bool());
+  CHECK(applicant.at("verified_by").as_array() == json::array{"id_card"});
+  CHECK(applicant.at("id_number").as_string() == "330*************14");
+
+  // Whatever channel the page names, the case comes in at the kiosk, and the device is in its history.
+  const auto applied = page.post("/api/applicant/cases", json::object{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}, {"channel", "mobile"}});
+  INFO(applied.body);
+  REQUIRE(applied.status == 201);
+  const std::string id(applied.json().at("case_id").as_string());
+  const auto kiosk_case = f.service->engine().get_case(id);
+  CHECK(kiosk_case->state.channel == "kiosk");
+  // The e-license the case needs was fetched from the library as it was submitted.
+  const auto card = kiosk_case->workflow->find_material("mother_card");
+  REQUIRE(card);
+  CHECK(kiosk_case->state.materials[*card].status == engine::MaterialStatus::verified);
+  Client clerk = f.staff("clerk");
+  const auto history = clerk.get("/api/cases/" + id + "/history");
+  REQUIRE(history.status == 200);
+  CHECK(history.body.find("自助终端 xh-01") != std::string::npos);
+  CHECK(history.body.find(kMother) == std::string::npos);
+  // The receipt's QR code, for the applicant's own case.
+  const auto follow = page.get("/api/applicant/cases/" + id + "/follow-code");
+  INFO(follow.body);
+  REQUIRE(follow.status == 200);
+  CHECK(follow.json().at("url").as_string().ends_with("/m/cases/" + id));
+  CHECK(follow.json().at("svg").as_string().starts_with("<svg"));
+  // The supervisor's figures count it: on the kiosk channel, fully online.
+  const auto report = admin.get("/api/report");
+  INFO(report.body);
+  REQUIRE(report.status == 200);
+  CHECK(report.json().at("overall").at("cases_by_channel").at("kiosk").as_int64() == 1);
+  CHECK(report.json().at("overall").at("fully_online").as_int64() == 1);
+  // Away from a kiosk, a page cannot claim the kiosk channel.
+  Client phone = f.by_sms("13800138000", "127.0.0.7");
+  const auto claimed = phone.post("/api/applicant/cases", json::object{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}, {"channel", "kiosk"}});
+  CHECK(claimed.status == 422);
+  CHECK(claimed.message().find("自助终端") != std::string::npos);
+  // The registration and the login are in the audit trail, the ID number masked.
+  const auto audit = admin.get("/api/audit?limit=200");
+  REQUIRE(audit.status == 200);
+  CHECK(audit.body.find("POST /api/kiosks") != std::string::npos);
+  CHECK(audit.body.find("kiosk xh-01") != std::string::npos);
+  CHECK(audit.body.find("POST /api/applicant/kiosk/session") != std::string::npos);
+  CHECK(audit.body.find(kMother) == std::string::npos);
+}
+
+TEST_CASE("applicant: forged, unsigned, tampered, replayed, expired and stale card reads, a revoked or unknown kiosk open no session", "[server][applicant][kiosk]") {
+  ApplicantFixture f;
+  const DeviceKey device, other;
+  Client admin = admin_of(f);
+  for (const auto& [id, key] : {std::pair{"xh-01", device.public_hex()}, std::pair{"xh-02", other.public_hex()}}) {
+    REQUIRE(admin.post("/api/kiosks", json::object{{"kiosk", id}, {"title", "大厅"}, {"public_key", key}}).status == 201);
+  }
+  Client page = f.browser();
+  const auto sessions_before = applicant_sessions(f.dir / "cases.db");
+  auto refused = [&](const std::string& read, const std::optional<std::string>& signature, unsigned status, const std::string& code) {
+    json::object body{{"card_read", read}};
+    if (signature) body["signature"] = *signature;
+    const auto r = page.post("/api/applicant/kiosk/session", body);
+    INFO(r.body);
+    CHECK(r.status == status);
+    CHECK(r.code() == code);
+    CHECK(has_chinese_text(r.message()));
+    CHECK(r.header("set-cookie").empty());
+  };
+  // A read nobody signed, signed by another kiosk's key, or altered after signing.
+  const std::string nonce = kiosk_nonce(page, "xh-01");
+  const std::string read = card_read("xh-01", nonce);
+  refused(read, std::nullopt, 401, "card_read_unsigned");
+  refused(read, "", 401, "card_read_unsigned");
+  refused(read, other.sign(read), 401, "card_read_forged");
+  refused(read, "zz", 401, "card_read_forged");
+  const std::string altered = card_read("xh-01", nonce, real_unix_seconds(), kOther);
+  refused(altered, device.sign(read), 401, "card_read_forged");
+  // Not a read at all.
+  refused("{\"v\":1}", device.sign("{\"v\":1}"), 400, "card_read_invalid");
+  refused("not json", std::nullopt, 400, "card_read_invalid");
+  // A nonce never handed out, or handed to another kiosk.
+  const std::string invented = card_read("xh-01", "0123456789abcdef0123456789abcdef");
+  refused(invented, device.sign(invented), 401, "card_read_expired");
+  const std::string elsewhere = card_read("xh-01", kiosk_nonce(page, "xh-02"));
+  refused(elsewhere, device.sign(elsewhere), 401, "card_read_expired");
+  // The honest read opens one session (the failures above used nothing up); sent again, none.
+  const auto in = page.post("/api/applicant/kiosk/session", json::object{{"card_read", read}, {"signature", device.sign(read)}});
+  REQUIRE(in.status == 200);
+  refused(read, device.sign(read), 401, "card_read_expired");
+  // A nonce past its minute, a read dated an hour ago.
+  const std::string late_nonce = kiosk_nonce(page, "xh-01");
+  f.clock.advance(61'000);
+  const std::string late = card_read("xh-01", late_nonce);
+  refused(late, device.sign(late), 401, "card_read_expired");
+  const std::string stale = card_read("xh-01", kiosk_nonce(page, "xh-01"), real_unix_seconds() - 3600);
+  refused(stale, device.sign(stale), 401, "card_read_expired");
+  // A card past its validity.
+  const std::string expired_card = card_read("xh-01", kiosk_nonce(page, "xh-01"), real_unix_seconds(), kMother, "2025-01-01");
+  refused(expired_card, device.sign(expired_card), 422, "card_invalid");
+  // An unknown kiosk gets no nonce; a revoked one neither, and a read signed before with a
+  // nonce handed out before the revocation opens nothing.
+  CHECK(page.post("/api/applicant/kiosk/nonce", json::object{{"kiosk", "xh-99"}}).code() == "kiosk_not_registered");
+  const std::string before_revocation = card_read("xh-01", kiosk_nonce(page, "xh-01"));
+  CHECK(admin.send("DELETE", "/api/kiosks/xh-01").status == 200);
+  CHECK(admin.get("/api/kiosks").json().at("kiosks").as_array()[0].at("revoked").as_bool());
+  refused(before_revocation, device.sign(before_revocation), 403, "kiosk_not_registered");
+  const auto no_nonce = page.post("/api/applicant/kiosk/nonce", json::object{{"kiosk", "xh-01"}});
+  CHECK(no_nonce.status == 403);
+  CHECK(no_nonce.code() == "kiosk_not_registered");
+  CHECK(admin.send("DELETE", "/api/kiosks/xh-77").status == 404);
+  // Of all these, only the honest read made a session.
+  CHECK(applicant_sessions(f.dir / "cases.db") == sessions_before + 1);
+}
+
+TEST_CASE("applicant: the simulator's kiosk card-reader agent signs reads its registered device key verifies", "[server][applicant][kiosk][simulator]") {
+  ApplicantFixture f;
+  deptsim::Options options;
+  options.id_reader.enabled = true;
+  options.id_reader.origins = {"*"};
+  options.id_reader.kiosk = "sim-kiosk";
+  auto started = deptsim::Simulator::start(options);
+  REQUIRE(started);
+  auto& agent_sim = **started;
+  Client agent(agent_sim.port());
+  const auto device = agent.get("/idreader/device");
+  REQUIRE(device.status == 200);
+  CHECK(device.json().at("kiosk").as_string() == "sim-kiosk");
+  Client admin = admin_of(f);
+  REQUIRE(admin.post("/api/kiosks", json::object{{"kiosk", "sim-kiosk"}, {"title", "模拟终端"}, {"public_key", device.json().at("public_key")}}).status == 201);
+  Client page = f.browser();
+  auto read_with = [&](const std::string& signing) {
+    Client control(agent_sim.port());
+    REQUIRE(control.post("/idreader/control", json::object{{"signing", signing}}).status == 200);
+    const auto signed_read = agent.get("/idreader/signed-read?nonce=" + kiosk_nonce(page, "sim-kiosk"));
+    REQUIRE(signed_read.status == 200);
+    return page.post("/api/applicant/kiosk/session", signed_read.json());
+  };
+  CHECK(read_with("forged").code() == "card_read_forged");
+  CHECK(read_with("unsigned").code() == "card_read_unsigned");
+  CHECK(read_with("stale").code() == "card_read_expired");
+  const auto in = read_with("");
+  INFO(in.body);
+  CHECK(in.status == 200);
+  agent_sim.stop();
 }

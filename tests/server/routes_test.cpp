@@ -33,12 +33,15 @@ TEST_CASE("routes: a path matches its pattern with parameters by name, other met
   CHECK(unknown.route == nullptr);
   CHECK(unknown.allowed_methods.empty());
   // Only the logins are open to callers who are not authenticated: the staff login and the
-  // applicant channel's (an SMS code asked for and given, the identity platform's redirects).
+  // applicant channel's (an SMS code asked for and given, the identity platform's redirects, a
+  // kiosk's nonce and its signed card read).
   const std::set<std::pair<std::string_view, std::string_view>> logins{{"POST", "/api/session"},
                                                                         {"POST", "/api/applicant/sms-codes"},
                                                                         {"POST", "/api/applicant/session"},
                                                                         {"GET", "/api/applicant/oidc/start"},
-                                                                        {"GET", "/api/applicant/oidc/callback"}};
+                                                                        {"GET", "/api/applicant/oidc/callback"},
+                                                                        {"POST", "/api/applicant/kiosk/nonce"},
+                                                                        {"POST", "/api/applicant/kiosk/session"}};
   for (const auto& route : route_table()) {
     INFO(route.method << " " << route.pattern);
     CHECK(route.action.has_value() == !logins.count({route.method, route.pattern}));

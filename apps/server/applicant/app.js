@@ -1,9 +1,13 @@
 // The applicant's pages (served under /m/): log in, find a bundle, answer the situation
 // questions, fill the one form, follow the case, answer a correction notice, withdraw, rate.
+// The same pages run on a self-service kiosk (kiosk.js): logged in by the ID card, full-screen,
+// ended after a while without a touch, with a printed receipt.
 // Plain JS as the clerk console is; every word on screen is Chinese.
+import { kioskSettings, signedCardRead, watchInactivity, wipePerson } from './kiosk.js';
 
 const main = document.getElementById('main');
 const whoami = document.getElementById('whoami');
+const kiosk = kioskSettings();
 
 const ERRORS = {
   oidc_expired: '登录请求已失效，请重新登录',
@@ -30,8 +34,8 @@ async function api(method, path, body, headers = {}) {
   else if (body !== undefined) { init.body = JSON.stringify(body); init.headers['Content-Type'] = 'application/json'; }
   const response = await fetch(`/api/applicant${path}`, init);
   const data = await response.json().catch(() => ({}));
-  if (response.status === 401 && !path.startsWith('/session') && !path.startsWith('/sms-codes')) {
-    go(`/m/login?next=${encodeURIComponent(location.pathname)}`);
+  if (response.status === 401 && !path.startsWith('/session') && !path.startsWith('/sms-codes') && !path.startsWith('/kiosk/')) {
+    go(kiosk ? '/m/kiosk' : `/m/login?next=${encodeURIComponent(location.pathname)}`);
     throw new Error('请先登录');
   }
   if (!response.ok) {
@@ -45,6 +49,8 @@ async function api(method, path, body, headers = {}) {
 
 function go(path) {
   history.pushState({}, '', path);
+  // A new page starts at its top (the receipt, the case), not where the last one was scrolled.
+  window.scrollTo(0, 0);
   render();
 }
 document.addEventListener('click', (e) => {
@@ -76,6 +82,67 @@ async function busy(button, work) {
   if (button.disabled) return;
   button.disabled = true;
   try { await work(); } finally { button.disabled = false; }
+}
+
+// ---- the kiosk (kiosk.js): the start screen, the watch for a person who has left, the wipe
+
+let stopWatch = null;
+function kioskWatch() {
+  if (!kiosk || stopWatch) return;
+  const warning = document.getElementById('kiosk-warning');
+  stopWatch = watchInactivity(kiosk, {
+    warn: (left) => {
+      warning.hidden = false;
+      document.getElementById('kiosk-countdown').textContent = String(left);
+      document.getElementById('kiosk-stay').focus();
+    },
+    stay: () => { warning.hidden = true; },
+    wipe: () => endKioskSession(),
+  });
+}
+async function endKioskSession() {
+  if (stopWatch) { stopWatch(); stopWatch = null; }
+  document.getElementById('kiosk-warning').hidden = true;
+  // What was on screen goes first, then the session and storage.
+  main.innerHTML = '';
+  whoami.textContent = '';
+  await wipePerson(cookie('ov_applicant_csrf'));
+  applyLarge(false);
+  history.replaceState({}, '', '/m/kiosk');
+  render();
+}
+if (kiosk) {
+  document.body.classList.add('kiosk');
+  document.querySelector('.brand').textContent = '一件事一次办 · 自助终端';
+  const exit = document.getElementById('kiosk-exit');
+  exit.hidden = false;
+  exit.addEventListener('click', () => endKioskSession());
+  document.getElementById('kiosk-stay').addEventListener('click', () => { document.getElementById('kiosk-warning').hidden = true; });
+}
+
+function kioskStartPage() {
+  if (stopWatch) { stopWatch(); stopWatch = null; }
+  document.getElementById('kiosk-exit').hidden = true;
+  if (!kiosk) {
+    main.innerHTML = '<h1>本机不是自助终端</h1><p class="hint">请在手机或电脑上登录办理。</p><div class="card"><a href="/m/login" data-link>去登录</a></div>';
+    return;
+  }
+  main.innerHTML = `<div class="kiosk-start"><h1>自助办理</h1>
+    <p class="kiosk-lead">请将第二代居民身份证平放在读卡区，然后点“读取身份证”</p>
+    <button id="kiosk-read" class="primary" type="button">读取身份证</button>
+    <div id="kiosk-message" aria-live="polite"></div>
+    <p class="hint">办理结束后请点“退出”；无人操作一段时间后将自动退出，并清除本次办理的信息。</p></div>`;
+  document.getElementById('kiosk-read').addEventListener('click', (e) => busy(e.target, async () => {
+    const message = document.getElementById('kiosk-message');
+    message.innerHTML = '<p class="hint">正在读取身份证…</p>';
+    try {
+      const { nonce } = await api('POST', '/kiosk/nonce', { kiosk: kiosk.device });
+      const read = await signedCardRead(kiosk, nonce);
+      if (!read.ok) { message.innerHTML = `<p class="error" role="alert">${esc(read.message)}</p>`; return; }
+      await api('POST', '/kiosk/session', read.signed);
+      go('/m/');
+    } catch (error) { showError(message, error); }
+  }));
 }
 
 async function me() {
@@ -197,16 +264,39 @@ async function applyPage(bundle) {
     if (g.done) return showForm(g.materials);
     const q = g.question;
     const choices = q.type === 'bool' ? [['true', '是'], ['false', '否']] : (q.options || []).map((o) => [o.value, o.title]);
+    // A question without choices (an area, a number of staff) is typed, then 下一题.
+    const typed = choices.length === 0;
+    const numeric = ['int', 'decimal', 'money'].includes(q.type);
     main.innerHTML = `<h1>${esc(workflow.title)}</h1>
       <p class="hint">情形引导：第 ${g.answered.length + 1} 题</p>
-      <div class="card"><h3 id="question-title">${esc(q.title)}</h3>
-      <div class="answers">${choices.map(([v, t]) => `<button class="answer" type="button" data-value="${esc(v)}">${esc(t)}</button>`).join('')}</div></div>
+      <div class="card">${typed
+        ? `<label id="question-title" for="answer-input">${esc(q.title)}</label>
+           <input id="answer-input" ${numeric ? `inputmode="${q.type === 'int' ? 'numeric' : 'decimal'}"` : ''} autocomplete="off">
+           <div id="answer-message"></div><button id="answer-next" class="primary" type="button">下一题</button>`
+        : `<h3 id="question-title">${esc(q.title)}</h3>
+           <div class="answers">${choices.map(([v, t]) => `<button class="answer" type="button" data-value="${esc(v)}">${esc(t)}</button>`).join('')}</div>
+           <div id="answer-message"></div>`}</div>
       ${materialsHtml(g.materials)}`;
-    main.querySelectorAll('.answer').forEach((b) => b.addEventListener('click', () => busy(b, async () => {
-      answers[q.name] = b.dataset.value;
+    const answer = async (value) => {
+      answers[q.name] = value;
       save();
-      await askNext();
-    })));
+      try {
+        await askNext();
+      } catch (error) {
+        // Refused (not a number, out of range): the same question again, with the reason.
+        delete answers[q.name];
+        save();
+        const problem = error.data?.details?.fields?.[0]?.message || error.message;
+        document.getElementById('answer-message').innerHTML = `<p class="error" role="alert">${esc(problem)}</p>`;
+      }
+    };
+    main.querySelectorAll('.answer').forEach((b) => b.addEventListener('click', () => busy(b, () => answer(b.dataset.value))));
+    document.getElementById('answer-next')?.addEventListener('click', (e) => busy(e.target, async () => {
+      const value = document.getElementById('answer-input').value.trim();
+      if (!value) { document.getElementById('answer-message').innerHTML = '<p class="error" role="alert">请先回答这个问题</p>'; return; }
+      if (numeric && !/^\d+(\.\d+)?$/.test(value)) { document.getElementById('answer-message').innerHTML = '<p class="error" role="alert">请填写数字</p>'; return; }
+      await answer(value);
+    }));
   };
   const showForm = async (materials) => {
     const fields = workflow.fields.filter((f) => !f.situation);
@@ -249,10 +339,11 @@ async function applyPage(bundle) {
       const message = document.getElementById('submit-message');
       try {
         await api('PUT', `/drafts/${draft}`, { bundle, answers, form });
-        const channel = window.matchMedia('(max-width: 700px)').matches ? 'mobile' : 'online';
+        // At a kiosk the server records the channel from the signed card read.
+        const channel = kiosk ? 'kiosk' : window.matchMedia('(max-width: 700px)').matches ? 'mobile' : 'online';
         const started = await api('POST', '/cases', { draft, channel });
         sessionStorage.removeItem(`ov-draft-${bundle}`);
-        go(`/m/cases/${started.case_id}`);
+        go(`/m/cases/${started.case_id}${kiosk ? '?receipt=1' : ''}`);
       } catch (error) {
         const fields = error.data?.details?.fields || [];
         message.innerHTML = `<p class="error" role="alert">${esc(error.message)}</p>${fields.map((f) => `<p class="error">${esc(f.message)}</p>`).join('')}`;
@@ -303,14 +394,14 @@ async function casePage(id) {
   const rating = c.needs_from_me.find((n) => n.kind === 'rating');
   const delivery = c.needs_from_me.find((n) => n.kind === 'delivery');
   const chosen = c.delivery_choice;
-  main.innerHTML = `<h1>${esc(c.bundle_title)}</h1>
+  main.innerHTML = `${kiosk ? receiptHtml(c) : ''}<h1>${esc(c.bundle_title)}</h1>
     <p>办件编号 ${esc(c.case_id)} · <span class="status" id="case-status">${esc(c.status_title)}</span></p>
     ${c.needs_from_me.map((n) => `<div class="card need"><strong>需要您办理：</strong>${esc(n.message)}</div>`).join('')}
     <h2>办理进度</h2>
     ${c.items.filter((i) => i.phase !== 'not_applicable').map((i) => `<div class="card item"><h3>${esc(i.title)}</h3>
       <p class="hint">${esc(i.department_title)} · ${esc(i.state_title || '')}</p><p>${esc(i.progress)}</p></div>`).join('')}
     <h2>材料</h2>
-    <ul class="plain">${c.materials.map((m) => `<li>${esc(m.title)}：${esc(MATERIAL_STATUS[m.status] || '')}${m.note ? `（${esc(m.note)}）` : ''}
+    <ul class="plain">${c.materials.map((m) => `<li>${esc(m.title)}：${esc(MATERIAL_STATUS[m.status] || '')}${materialNote(m)}
       ${m.has_content && (m.source === 'produced' || m.source === 'elicense') ? ` <a href="/api/applicant/cases/${esc(c.case_id)}/materials/${esc(m.material)}">下载</a>` : ''}</li>`).join('')}</ul>
     ${uploadable.length ? `<div class="card"><h3>${correction ? '补正材料' : '上传材料'}</h3>${uploadable.map((m) => `
       <p class="file-title">${esc(m.title)}${m.formats?.length ? `（${esc(m.formats.join('、').toUpperCase())}）` : ''}</p>
@@ -338,6 +429,13 @@ async function casePage(id) {
         : c.rating.rectification ? '<p class="hint">我们已启动整改，整改结果将告知您。</p>' : ''}</div>` : ''}
     ${c.can_withdraw ? `<div class="card"><h3>撤回申请</h3><label for="withdraw-reason">撤回原因</label><input id="withdraw-reason">
       <div id="withdraw-message"></div><button id="withdraw" class="danger" type="button">撤回申请</button></div>` : ''}`;
+  if (kiosk) {
+    document.getElementById('print-receipt').addEventListener('click', () => window.print());
+    try {
+      const code = await api('GET', `/cases/${encodeURIComponent(id)}/follow-code`);
+      if (!movedOn(current)) document.getElementById('receipt-qr').innerHTML = code.svg;
+    } catch { document.getElementById('receipt-qr').textContent = '二维码暂不能生成，请凭办件编号查询'; }
+  }
   main.querySelectorAll('input[type=file]').forEach((input) => input.addEventListener('change', async () => {
     const where = document.getElementById('upload-message');
     const file = input.files[0];
@@ -406,6 +504,35 @@ async function casePage(id) {
   }));
 }
 
+// What to add after a material's status: why it was refused (the clerk's words), or where it
+// came from. The engine's own notes on a material are for staff, not the applicant.
+function materialNote(m) {
+  if (m.status === 'rejected' && m.note) return `（${esc(m.note)}）`;
+  if (m.status === 'missing') return '';
+  if (m.source === 'elicense') return '（电子证照）';
+  if (m.source === 'produced') return '（部门出具）';
+  return '';
+}
+
+// The kiosk's receipt (办理回执), on screen and alone on paper (the print stylesheet): what
+// was applied for, what was handed in, by when, and the QR code to follow the case.
+function receiptHtml(c) {
+  const received = c.materials.filter((m) => ['submitted', 'verified', 'tolerated'].includes(m.status) || m.has_content);
+  return `<section id="receipt" class="card receipt" aria-labelledby="receipt-title">
+    <h2 id="receipt-title">办理回执</h2>
+    <dl>
+      <dt>办件编号</dt><dd id="receipt-case">${esc(c.case_id)}</dd>
+      <dt>办理事项</dt><dd>${esc(c.bundle_title)}</dd>
+      <dt>办理渠道</dt><dd>${esc(CHANNEL[c.channel] || '')}</dd>
+      <dt>已收材料</dt><dd id="receipt-materials">${received.length ? received.map((m) => esc(m.title)).join('、') : '暂无，请按页面提示上传'}</dd>
+      <dt>承诺办结</dt><dd id="receipt-promise">${c.promised_by ? `${esc(c.promised_by)}前` : c.promise_workdays ? `受理后 ${esc(c.promise_workdays)} 个工作日内` : '受理后按承诺时限办结'}</dd>
+    </dl>
+    <div class="receipt-follow"><div id="receipt-qr" class="qr" role="img" aria-label="查询办件进度的二维码"></div>
+      <p>用手机扫码，登录后可查询进度、补正材料、领取结果和评价。</p></div>
+    <button id="print-receipt" class="primary no-print" type="button">打印回执</button>
+  </section>`;
+}
+
 // Each navigation counts; a page whose answer comes after the applicant has moved on paints
 // nothing (as in the clerk console: a late page must not cover the one asked for since).
 let navigation = 0;
@@ -415,10 +542,18 @@ async function render() {
   const current = ++navigation;
   const path = location.pathname.replace(/^\/m/, '') || '/';
   const params = new URLSearchParams(location.search);
+  if (path === '/kiosk' || (kiosk && path === '/login')) {
+    if (path !== '/kiosk') history.replaceState({}, '', '/m/kiosk');
+    return kioskStartPage();
+  }
   if (path === '/login') { await me(); return movedOn(current) ? undefined : loginPage(params); }
   const applicant = await me();
   if (movedOn(current)) return;
-  if (!applicant) return go(`/m/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  if (!applicant) return go(kiosk ? '/m/kiosk' : `/m/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  if (kiosk) {
+    document.getElementById('kiosk-exit').hidden = false;
+    kioskWatch();
+  }
   let m;
   if ((m = path.match(/^\/apply\/([\w.-]+)$/))) return applyPage(m[1]);
   if (path === '/cases' || path === '/cases/') return casesPage();

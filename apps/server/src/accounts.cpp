@@ -131,6 +131,13 @@ constexpr const char* kSqliteMigrations[] = {
     R"(CREATE TABLE server_code_events (kind TEXT NOT NULL, key_hash TEXT NOT NULL, at INTEGER NOT NULL);
        CREATE INDEX server_code_events_by_key ON server_code_events(kind, key_hash, at);
        CREATE INDEX server_code_events_by_at ON server_code_events(at);)",
+    // 6: self-service kiosks (docs/applicant.md, "The kiosk"): the registered devices with the
+    // public half of each one's Ed25519 key, and the one-time nonces their card reads sign.
+    R"(CREATE TABLE server_kiosks (
+         kiosk TEXT PRIMARY KEY, title TEXT NOT NULL, public_key TEXT NOT NULL,
+         registered_by TEXT NOT NULL, registered_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);
+       CREATE TABLE server_kiosk_nonces (
+         nonce_hash TEXT PRIMARY KEY, kiosk TEXT NOT NULL, expires_at INTEGER NOT NULL);)",
 };
 
 // The same tables in PostgreSQL's dialect: identity columns for AUTOINCREMENT, BIGINT for
@@ -194,6 +201,12 @@ constexpr const char* kPostgresMigrations[] = {
     R"(CREATE TABLE server_code_events (kind TEXT NOT NULL, key_hash TEXT NOT NULL, at BIGINT NOT NULL);
        CREATE INDEX server_code_events_by_key ON server_code_events(kind, key_hash, at);
        CREATE INDEX server_code_events_by_at ON server_code_events(at);)",
+    // 6: self-service kiosks and the nonces their card reads sign.
+    R"(CREATE TABLE server_kiosks (
+         kiosk TEXT PRIMARY KEY, title TEXT NOT NULL, public_key TEXT NOT NULL,
+         registered_by TEXT NOT NULL, registered_at BIGINT NOT NULL, revoked_at BIGINT NOT NULL DEFAULT 0);
+       CREATE TABLE server_kiosk_nonces (
+         nonce_hash TEXT PRIMARY KEY, kiosk TEXT NOT NULL, expires_at BIGINT NOT NULL);)",
 };
 static_assert(std::size(kSqliteMigrations) == std::size(kPostgresMigrations), "one migration per version in each dialect");
 

@@ -140,6 +140,17 @@ struct OidcLogin {
   std::string return_to;
 };
 
+/// A registered self-service kiosk (7×24 自助终端, docs/applicant.md "The kiosk"): its card
+/// reader signs each card read with the device's Ed25519 key; only the public half is kept.
+struct Kiosk {
+  std::string id;          ///< chosen by the administrator: 1 to 64 of A-Z a-z 0-9 - _ .
+  std::string title;       ///< where it stands, as people read it (西湖区政务服务中心一楼大厅)
+  std::string public_key;  ///< Ed25519 public key, 64 hex digits
+  std::string registered_by;
+  Timestamp registered_at = 0;
+  Timestamp revoked_at = 0;  ///< 0 while in service
+};
+
 struct PasswordCost {
   unsigned long long ops;
   std::size_t memory;
@@ -235,6 +246,23 @@ class AccountStore {
   /// Records the case a draft became (it is kept: a second submission finds it).
   std::expected<void, AccountError> mark_draft_submitted(const std::vector<std::string>& owners, const std::string& id,
                                                          const std::string& case_id);
+
+  // Self-service kiosks (docs/applicant.md, "The kiosk").
+
+  /// REQUIRES: a safe id, a title and a well-formed key (the route checks them). A kiosk id
+  /// registered before (revoked or not) is a conflict: a revoked device never comes back.
+  std::expected<Kiosk, AccountError> register_kiosk(const Kiosk& kiosk);
+  std::expected<std::vector<Kiosk>, AccountError> kiosks();
+  std::expected<std::optional<Kiosk>, AccountError> find_kiosk(const std::string& id);
+  /// Takes the kiosk out of service: its signed reads open no session from now on.
+  std::expected<void, AccountError> revoke_kiosk(const std::string& id, Timestamp now);
+  /// A nonce for one card read at `kiosk`, valid until `expires_at` (kept as its SHA-256);
+  /// expired nonces are removed on the way.
+  std::expected<void, AccountError> store_kiosk_nonce(std::string_view nonce, const std::string& kiosk, Timestamp now,
+                                                      Timestamp expires_at);
+  /// The kiosk a nonce was given to, removed as it is read (used once); nullopt when unknown,
+  /// used or expired.
+  std::expected<std::optional<std::string>, AccountError> take_kiosk_nonce(std::string_view nonce, Timestamp now);
 
   std::expected<void, AccountError> append_audit(const AuditRecord& record);
   /// Newest first.

@@ -75,6 +75,11 @@ struct ApiOptions {
   Timestamp login_code_lifetime = 5LL * 60 * 1000;
   int login_code_attempts = 5;
   CodeThrottleOptions code_throttle;
+  /// The kiosk's login (docs/applicant.md, "The kiosk"): how long a nonce handed to a kiosk
+  /// may be signed into a card read, and how long the session a card read opens lasts (the
+  /// kiosk's page ends it sooner, after the applicant leaves).
+  Timestamp kiosk_nonce_lifetime = 60LL * 1000;
+  Timestamp kiosk_session_lifetime = 30LL * 60 * 1000;
 };
 
 class Api {

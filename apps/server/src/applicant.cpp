@@ -49,12 +49,14 @@ std::string ApplicantIdentity::label() const {
   std::string who = !id_number.empty() ? id_number : phone;
   std::string label = "申请人 " + dsl::mask_applicant(who);
   if (company) label += "（代表 " + dsl::mask_applicant(company->uscc) + "）";
+  if (!kiosk.empty()) label += "（自助终端 " + kiosk + "）";
   return label;
 }
 
 json::object ApplicantIdentity::to_json() const {
   json::object o{{"phone", phone}, {"name", name}, {"id_number", id_number}};
   if (company) o["company"] = json::object{{"uscc", company->uscc}, {"name", company->name}, {"role", company->role}};
+  if (!kiosk.empty()) o["kiosk"] = kiosk;
   return o;
 }
 
@@ -63,7 +65,7 @@ std::optional<ApplicantIdentity> ApplicantIdentity::from_json(std::string_view t
   const auto value = json::parse(text, ec);
   if (ec || !value.is_object()) return std::nullopt;
   const auto& o = value.as_object();
-  ApplicantIdentity identity{text_of(o, "phone"), text_of(o, "name"), text_of(o, "id_number"), std::nullopt};
+  ApplicantIdentity identity{text_of(o, "phone"), text_of(o, "name"), text_of(o, "id_number"), std::nullopt, text_of(o, "kiosk")};
   if (const auto* c = o.if_contains("company"); c && c->is_object()) {
     identity.company = Company{text_of(c->as_object(), "uscc"), text_of(c->as_object(), "name"), text_of(c->as_object(), "role")};
   }
@@ -74,12 +76,13 @@ std::optional<ApplicantIdentity> ApplicantIdentity::from_json(std::string_view t
 json::object ApplicantIdentity::public_json() const {
   json::array methods;
   if (!phone.empty()) methods.push_back("sms");
-  if (!id_number.empty()) methods.push_back("oidc");
+  if (!id_number.empty()) methods.push_back(kiosk.empty() ? "oidc" : "id_card");
   json::object o{{"name", name},
                  {"phone", phone.empty() ? "" : dsl::mask_applicant(phone)},
                  {"id_number", id_number.empty() ? "" : dsl::mask_applicant(id_number)},
                  {"real_name_verified", !id_number.empty()},
-                 {"verified_by", std::move(methods)}};
+                 {"verified_by", std::move(methods)},
+                 {"kiosk", kiosk}};
   if (company) {
     o["company"] = json::object{{"uscc", dsl::mask_applicant(company->uscc)},
                                 {"name", company->name},

@@ -32,15 +32,20 @@ struct ApplicantIdentity {
     std::string role;  ///< legal_representative or agent
   };
   std::optional<Company> company;  ///< the company they act for, when they chose one
+  /// The registered kiosk whose card reader read their ID card (docs/applicant.md, "The
+  /// kiosk"); empty: not at a kiosk. Their cases come in on the channel `kiosk`.
+  std::string kiosk;
 
   /// What cases are matched against: "id:<number>", "uscc:<code>", "phone:<number>".
   std::vector<std::string> owner_keys() const;
-  /// For logs, the audit trail and the engine's actor: never a whole number ("申请人 138******00").
+  /// For logs, the audit trail and the engine's actor: never a whole number ("申请人 138******00";
+  /// at a kiosk with its id: "申请人 330*************14（自助终端 xh-01）").
   std::string label() const;
-  /// How the session proved who they are: "sms", "oidc" (both when both).
   boost::json::object to_json() const;
   static std::optional<ApplicantIdentity> from_json(std::string_view text);
-  /// What the applicant's pages show of them: masked numbers, the name, the company.
+  /// What the applicant's pages show of them: masked numbers, the name, the company, how the
+  /// session proved who they are (`verified_by`: "sms", "oidc" or "id_card" at a kiosk) and
+  /// the kiosk.
   boost::json::object public_json() const;
 };
 

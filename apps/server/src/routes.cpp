@@ -69,6 +69,10 @@ const std::vector<Route>& route_table() {
       {"GET", "/api/tokens", A::read_tokens, r::list_tokens},
       {"POST", "/api/tokens", A::create_token, r::create_token},
       {"DELETE", "/api/tokens/{id}", A::revoke_token, r::revoke_token},
+      // kiosks.cpp: self-service kiosks are the admin's, as accounts are
+      {"GET", "/api/kiosks", A::manage_users, r::list_kiosks},
+      {"POST", "/api/kiosks", A::manage_users, r::register_kiosk},
+      {"DELETE", "/api/kiosks/{kiosk}", A::manage_users, r::revoke_kiosk},
       // reports.cpp, audit.cpp
       {"GET", "/api/report", A::read_report, r::report},
       {"GET", "/api/audit", A::read_audit, r::audit},
@@ -78,6 +82,8 @@ const std::vector<Route>& route_table() {
       {"POST", "/api/applicant/session", std::nullopt, r::applicant_log_in},
       {"GET", "/api/applicant/oidc/start", std::nullopt, r::oidc_start},
       {"GET", "/api/applicant/oidc/callback", std::nullopt, r::oidc_callback},
+      {"POST", "/api/applicant/kiosk/nonce", std::nullopt, r::kiosk_nonce},
+      {"POST", "/api/applicant/kiosk/session", std::nullopt, r::kiosk_log_in},
       {"GET", "/api/applicant/session", A::read_session, r::applicant_who_am_i},
       {"DELETE", "/api/applicant/session", A::end_session, r::applicant_log_out},
       {"POST", "/api/applicant/company", A::act_for_company, r::act_for_company},
@@ -94,6 +100,7 @@ const std::vector<Route>& route_table() {
       {"GET", "/api/applicant/cases/{id}", A::read_cases, r::my_case},
       {"PUT", "/api/applicant/cases/{id}/materials/{material}", A::attach_material, r::applicant_upload},
       {"GET", "/api/applicant/cases/{id}/materials/{material}", A::read_cases, r::download_material},
+      {"GET", "/api/applicant/cases/{id}/follow-code", A::read_cases, r::follow_code},
       {"POST", "/api/applicant/cases/{id}/items/{item}/events/{event}", A::fire_event, r::fire_event},
       {"POST", "/api/applicant/cases/{id}/withdraw", A::withdraw, r::applicant_withdraw},
       {"POST", "/api/applicant/cases/{id}/delivery", A::deliver, r::choose_delivery},

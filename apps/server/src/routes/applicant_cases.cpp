@@ -6,6 +6,7 @@
 
 #include "routes/applicant_prefill.hpp"
 
+#include <onevisit/adapters/elicense.hpp>
 #include <onevisit/dsl/expr.hpp>
 #include <onevisit/dsl/personal_numbers.hpp>
 #include <onevisit/dsl/source.hpp>
@@ -59,19 +60,44 @@ json::object applicant_case_json(const engine::CaseView& view, engine::Timestamp
   const auto& wf = *view.workflow;
   j["bundle_title"] = wf.title;
   j["status_title"] = std::string(engine::title_of(view.state.status));
+  // The day by which every item still to do is promised done (the receipt prints it); empty
+  // while one of them has no clock running yet.
+  engine::Timestamp promised = 0;
+  bool every_clock_runs = true;
+  for (std::size_t i = 0; i < view.items.size() && i < view.state.items.size(); ++i) {
+    const auto phase = view.state.items[i].phase;
+    if (phase != engine::ItemPhase::active && phase != engine::ItemPhase::waiting) continue;
+    if (view.items[i].due_at == 0) every_clock_runs = false;
+    promised = std::max(promised, view.items[i].due_at);
+  }
+  // An item not accepted yet has no due day: the last day known would promise too early.
+  if (!every_clock_runs) promised = 0;
+  j["promised_by"] = promised ? day_words(promised) : std::string();
+  // Before acceptance no clock runs: the bundle's promise in working days says how long then.
+  j["promise_workdays"] = wf.promise && wf.promise->unit == dsl::TimeUnit::workday ? wf.promise->amount.to_string() : std::string();
   json::array needs;
   auto& items = j["items"].as_array();
   for (std::size_t i = 0; i < wf.items.size() && i < items.size(); ++i) {
     auto& o = items[i].as_object();
     o["department_title"] = wf.departments[wf.items[i].department].title;
     o["progress"] = deadline_words(view, i, now);
-    // The events the lifecycle gives the applicant here (已补正): theirs to fire.
-    json::array mine;
+    // The events the lifecycle gives the applicant here: theirs to fire. A correction is asked
+    // of them while the item waits in a state that stops its clock (补正中) and one of those
+    // events takes it on (已补正); an event that ends the item (an item's withdrawal, which
+    // real lifecycles give the applicant in every running state) is no request to them.
+    json::array mine, corrections;
+    const auto& lifecycle = wf.lifecycles[wf.items[i].lifecycle];
+    const auto at = view.state.items[i].state;
+    const bool waiting_for_applicant = view.state.items[i].phase == engine::ItemPhase::active && at < lifecycle.states.size() &&
+                                       lifecycle.states[at].pauses_clock;
     for (const auto& e : o["events"].as_array()) {
       const auto& roles = e.as_object().at("roles").as_array();
-      if (std::any_of(roles.begin(), roles.end(), [](const json::value& r) { return r.as_string() == "applicant"; })) mine.push_back(e);
+      if (std::none_of(roles.begin(), roles.end(), [](const json::value& r) { return r.as_string() == "applicant"; })) continue;
+      mine.push_back(e);
+      const auto* ends = e.as_object().if_contains("final_failed");
+      if (waiting_for_applicant && !(ends && ends->is_bool() && ends->as_bool())) corrections.push_back(e);
     }
-    if (!mine.empty()) {
+    if (!corrections.empty()) {
       json::array refused;
       for (const auto m : wf.items[i].needs) {
         if (view.state.materials[m].status == engine::MaterialStatus::rejected || view.state.materials[m].status == engine::MaterialStatus::missing) {
@@ -85,7 +111,7 @@ json::object applicant_case_json(const engine::CaseView& view, engine::Timestamp
                                    {"item_title", wf.items[i].title},
                                    {"message", "请按一次性补正告知书补正“" + wf.items[i].title + "”的材料，然后提交补正"},
                                    {"materials", std::move(refused)},
-                                   {"events", mine}});
+                                   {"events", std::move(corrections)}});
     }
     o["applicant_events"] = std::move(mine);
   }
@@ -188,6 +214,36 @@ std::map<std::string, std::string> strings_of(const json::value* v) {
 
 }  // namespace
 
+namespace {
+
+// Fetches the e-licenses a new case needs: only those an item it runs needs (a marriage
+// certificate for a household registration the case does not include is nobody's business),
+// never one an item of the case issues (fetch_elicense refuses that: the department delivers
+// it once the item is done).
+void fetch_needed_elicenses(Exchange& x, const std::string& case_id, const engine::CommandOptions& options) {
+  const auto view = x.engine.get_case(case_id);
+  if (!view) return;
+  const auto& wf = *view->workflow;
+  for (engine::MaterialIndex m = 0; m < wf.materials.size(); ++m) {
+    const auto& material = wf.materials[m];
+    if (material.source != engine::MaterialSource::elicense || material.producer) continue;
+    if (view->state.materials[m].status != engine::MaterialStatus::missing || !engine::material_applies(wf, view->state, m)) continue;
+    const bool needed = std::any_of(material.consumers.begin(), material.consumers.end(), [&](engine::ItemIndex i) {
+      const auto phase = view->state.items[i].phase;
+      return phase != engine::ItemPhase::not_applicable && phase != engine::ItemPhase::cancelled;
+    });
+    if (!needed) continue;
+    auto fetch = options;
+    fetch.command_id = options.command_id.empty() ? "" : options.command_id + "/elicense/" + material.id;
+    if (auto fetched = adapters::fetch_elicense(x.engine, case_id, material.id, x.options.elicense.get(), fetch); !fetched) {
+      spdlog::info("request {}: e-license {} of case {} left to fetch or upload: {}", x.record.request_id, material.id, case_id,
+                   masked(fetched.error().detail));
+    }
+  }
+}
+
+}  // namespace
+
 HttpResponse applicant_submit(Exchange& x) {
   auto object = x.body();
   if (!object) return *x.failure;
@@ -199,6 +255,11 @@ HttpResponse applicant_submit(Exchange& x) {
   if (!reader.ok()) return x.bad_fields(reader);
   if (channel && !is_applicant_channel(*channel)) {
     return x.error(422, "invalid", "办理渠道只能是网上（online）、移动端（mobile）或自助终端（kiosk）", json::object{{"field", "channel"}});
+  }
+  // The kiosk channel is proved by the kiosk's signed card read, never claimed by a page; a
+  // session opened at a kiosk applies on it whatever the page says.
+  if (channel == "kiosk" && x.applicant().kiosk.empty()) {
+    return x.error(422, "invalid", "只有在自助终端上读取身份证登录后，才能经自助终端申请", json::object{{"field", "channel"}});
   }
   const auto owners = x.principal().owner_keys;
   std::optional<ApplicantDraft> draft;
@@ -261,12 +322,16 @@ HttpResponse applicant_submit(Exchange& x) {
   if (!options) return x.bad_key();
   // One draft is one case, from whichever device it is sent.
   if (draft) options->command_id = "http:draft-" + sha256_hex(owners.front() + "/" + draft->id).substr(0, 32);
-  options->channel = channel.value_or("online");
+  options->channel = !x.applicant().kiosk.empty() ? std::string("kiosk") : channel.value_or("online");
   const ApplicantIdentity& who = x.applicant();
   const std::string applicant = who.company ? who.company->uscc : !who.id_number.empty() ? who.id_number : who.phone;
   auto started = x.engine.start_case(*bundle, values, applicant, *options);
   if (!started) return x.engine_error(started.error());
   x.record.target = started->case_id;
+  // The e-licenses the case needs are fetched now (the page promised 自动调取): what the library
+  // holds is attached verified; what it does not have, or a library that is away, is left for
+  // the window to fetch or for an upload, and the case stands either way.
+  if (!started->duplicate && x.options.elicense) fetch_needed_elicenses(x, started->case_id, *options);
   if (draft) {
     if (auto ok = x.accounts.mark_draft_submitted(owners, draft->id, started->case_id); !ok) {
       spdlog::error("request {}: draft of case {}: {}", x.record.request_id, started->case_id, masked(ok.error().message));

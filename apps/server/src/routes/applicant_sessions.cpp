@@ -129,6 +129,7 @@ HttpResponse applicant_log_in(Exchange& x) {
         identity.name = before->name;
         identity.id_number = before->id_number;
         identity.company = before->company;
+        identity.kiosk = before->kiosk;
       }
     }
   }

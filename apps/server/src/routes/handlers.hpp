@@ -86,6 +86,13 @@ HttpResponse applicant_log_out(Exchange& x);
 HttpResponse oidc_start(Exchange& x);
 HttpResponse oidc_callback(Exchange& x);
 HttpResponse act_for_company(Exchange& x);
+// applicant_kiosk.cpp (the kiosk's login by a signed card read)
+HttpResponse kiosk_nonce(Exchange& x);
+HttpResponse kiosk_log_in(Exchange& x);
+// kiosks.cpp (the kiosks registered by administrators)
+HttpResponse list_kiosks(Exchange& x);
+HttpResponse register_kiosk(Exchange& x);
+HttpResponse revoke_kiosk(Exchange& x);
 // applicant_cases.cpp (an applicant's own cases)
 HttpResponse my_cases(Exchange& x);
 HttpResponse my_case(Exchange& x);
