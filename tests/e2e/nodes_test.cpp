@@ -479,3 +479,49 @@ TEST_CASE("nodes: the standby promoted under load, then the database stopped and
   CHECK(load.retries.load() > 0);  // the outages were felt,
   CHECK(load.unavailable.load() > 0);  // and answered with a retryable error
 }
+
+namespace {
+
+// Two nodes on one database, no department simulator: for what one node must see of another.
+struct TwoNodes {
+  ScratchDir dir{"onevisit-two-nodes"};
+  std::unique_ptr<Cluster> cluster;
+
+  explicit TwoNodes(const std::string& database) {
+    std::filesystem::create_directories(dir.path() / "workflows");
+    std::ofstream(dir.file("workflows/quick.flow")) << kFlow;
+    std::ofstream(dir.file("deploy.toml")) << "[systems.market_registry]\nkind = \"log\"\n[systems.notify]\nkind = \"log\"\n";
+    cluster = std::make_unique<Cluster>(database, dir.file("workflows"), dir.file("deploy.toml"), dir.path().string());
+    for (std::size_t i = 0; i < 2; ++i) cluster->start(i);
+    REQUIRE_FALSE(cluster->admin_password().empty());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("nodes: a wrong password on one node counts on the other (the login throttle lives in the database)",
+          "[e2e][postgres][nodes][login]") {
+  PostgresScratch scratch;
+  TwoNodes nodes(scratch.url());
+  Client admin(nodes.cluster->port(0));
+  REQUIRE(admin.login("admin", nodes.cluster->admin_password()).status == 200);
+  REQUIRE(admin.post("/api/users", json::object{{"name", "clerk"}, {"role", "window_clerk"}, {"password", kPassword}}).status == 201);
+  // The free failures of one user name from one address (five), spent on node 0 ...
+  for (int i = 0; i < 5; ++i) {
+    Client guesser(nodes.cluster->port(0));
+    const auto reply = guesser.login("clerk", "wrong password " + std::to_string(i));
+    INFO(reply.body);
+    REQUIRE(reply.status == 401);
+  }
+  // ... delay the next attempt on node 1, the right password too.
+  Client elsewhere(nodes.cluster->port(1));
+  const auto delayed = elsewhere.login("clerk", "wrong password 5");
+  INFO(delayed.body);
+  CHECK(delayed.status == 429);
+  CHECK_FALSE(delayed.header("retry-after").empty());
+  CHECK(elsewhere.login("clerk", kPassword).status == 429);
+  // After the wait the right password gets in, on either node, and the user's counter starts over.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  CHECK(Client(nodes.cluster->port(0)).login("clerk", kPassword).status == 200);
+  CHECK(Client(nodes.cluster->port(1)).login("clerk", "wrong password 6").status == 401);
+}
