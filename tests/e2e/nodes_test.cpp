@@ -525,3 +525,52 @@ TEST_CASE("nodes: a wrong password on one node counts on the other (the login th
   CHECK(Client(nodes.cluster->port(0)).login("clerk", kPassword).status == 200);
   CHECK(Client(nodes.cluster->port(1)).login("clerk", "wrong password 6").status == 401);
 }
+
+TEST_CASE("nodes: a deploy through one node serves on the other within the deploy check's second, its calendar too",
+          "[e2e][postgres][nodes][deploy]") {
+  PostgresScratch scratch;
+  TwoNodes nodes(scratch.url());
+  Client admin(nodes.cluster->port(0));
+  REQUIRE(admin.login("admin", nodes.cluster->admin_password()).status == 200);
+  for (const auto& [name, role] : {std::pair{"clerk", "window_clerk"}, {"designer", "designer"}}) {
+    REQUIRE(admin.post("/api/users", json::object{{"name", name}, {"role", role}, {"password", kPassword}}).status == 201);
+  }
+  Client designer(nodes.cluster->port(0));  // deploys through node 0
+  REQUIRE(designer.login("designer", kPassword).status == 200);
+  Client other(nodes.cluster->port(1));  // a clerk on node 1
+  REQUIRE(other.login("clerk", kPassword).status == 200);
+  // Version 2 counts its days on a calendar of its own (a `calendar:cn` row of its own).
+  std::string v2 = kFlow;
+  v2.replace(v2.find("version 1 {\n  promise 1 workday;"), std::string("version 1 {\n  promise 1 workday;").size(),
+             "version 2 {\n  promise 1 workday; calendar cn;");
+  v2 = "calendar cn { weekend sat sun; holiday 2027-01-01 \"元旦\" }\n" + v2;
+  const auto started_case = [&](Client& client, const std::string& case_id) {
+    const auto started = client.post("/api/cases", json::object{{"bundle", "quick"}, {"case_id", case_id}, {"form", json::object{{"company_name", "部署测试"}}}});
+    INFO(started.body);
+    REQUIRE(started.status == 201);
+    const auto shown = client.get("/api/cases/" + case_id);
+    REQUIRE(shown.status == 200);
+    return shown.json().as_object();
+  };
+  CHECK(started_case(other, "D-before").at("bundle_version").as_int64() == 1);
+
+  const auto deployed = designer.post("/api/workflows", json::object{{"files", json::object{{"quick.flow", v2}}}});
+  INFO(deployed.body);
+  REQUIRE(deployed.status == 200);
+  const auto since = std::chrono::steady_clock::now();
+  // Node 1 starts the new version's cases within the documented bound (deploy_check_interval,
+  // 1 s, plus compiling the new version); 3 s leaves room for a loaded test machine.
+  json::object on_other;
+  for (int i = 0; i < 60; ++i) {
+    on_other = started_case(other, "D-after-" + std::to_string(i));
+    if (on_other.at("bundle_version").as_int64() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
+  WARN("node 1 started a case of the new version " << waited << " ms after the deploy on node 0 answered");
+  CHECK(on_other.at("bundle_version").as_int64() == 2);
+  CHECK(waited < 3000);
+  // It counts on the deployed calendar: its holidays are declared to the end of 2027.
+  REQUIRE(on_other.contains("calendar_declared_until"));
+  CHECK(on_other.at("calendar_declared_until").as_string() == "2027-12-31");
+}

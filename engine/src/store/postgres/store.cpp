@@ -976,6 +976,14 @@ class PostgresStore final : public Store {
     return store_common::deploy_through(writer_, workflow);
   }
 
+  std::expected<std::uint64_t, StoreError> deployed_versions() override {
+    return read<std::uint64_t>([&](Connection& c) -> std::expected<std::uint64_t, StoreError> {
+      auto rows = c.run("SELECT COUNT(*) FROM workflows", Params{});
+      if (!rows) return failed(rows.error());
+      return rows->rows() > 0 ? rows->uint64(0, 0) : std::uint64_t{0};
+    });
+  }
+
   std::expected<std::vector<DeployedWorkflow>, StoreError> list_workflows() override {
     using Workflows = std::vector<DeployedWorkflow>;
     return read<Workflows>([&](Connection& c) -> std::expected<Workflows, StoreError> {
