@@ -263,7 +263,7 @@ std::expected<CommandResult, EngineError> Engine::attach_content(const std::stri
     }
   }
   auto hash = contents_->put(content);
-  if (!hash) return std::unexpected(make_error(EngineError::Kind::store, hash.error()));
+  if (!hash) return std::unexpected(EngineError::from(hash.error()));
   return execute(case_id, AttachMaterial{material, *hash, file_name, false}, options);
 }
 

@@ -414,16 +414,17 @@ namespace {
 // the shared test cluster (which other tests use meanwhile: it is never stopped).
 class ReplicatedDatabase {
  public:
-  ReplicatedDatabase() {
+  /// `with_standby`: false for a primary alone.
+  explicit ReplicatedDatabase(bool with_standby = true) {
     const std::string shared = onevisit::testing::postgres_url();
     const auto host = shared.find("host=");
     REQUIRE(host != std::string::npos);
     const std::filesystem::path socket = shared.substr(host + 5, shared.find('&', host) - host - 5);
     dir_ = (socket.parent_path().parent_path() / ("pg-failover-" + std::to_string(::getpid()))).string();
-    script("start");
-    url_ = script("standby");
+    url_ = script("start");
+    if (with_standby) url_ = script("standby");
     while (!url_.empty() && (url_.back() == '\n' || url_.back() == ' ')) url_.pop_back();
-    REQUIRE(url_.find("target_session_attrs=read-write") != std::string::npos);
+    if (with_standby) REQUIRE(url_.find("target_session_attrs=read-write") != std::string::npos);
   }
   ~ReplicatedDatabase() { (void)std::system(("bash " + script_path() + " stop " + dir_ + " >/dev/null 2>&1").c_str()); }
   ReplicatedDatabase(const ReplicatedDatabase&) = delete;
@@ -573,4 +574,91 @@ TEST_CASE("nodes: a deploy through one node serves on the other within the deplo
   // It counts on the deployed calendar: its holidays are declared to the end of 2027.
   REQUIRE(on_other.contains("calendar_declared_until"));
   CHECK(on_other.at("calendar_declared_until").as_string() == "2027-12-31");
+}
+
+namespace {
+
+// A case with an uploaded material: the content store's own connection is then in use.
+const std::string kFlowWithMaterial = R"(
+lifecycle quick {
+  state submitted initial; state accepted; state approved final
+  on accept: submitted -> accepted by clerk
+  on approve: accepted -> approved by reviewer
+}
+department market "市场监管局" adapter market_registry
+material articles "公司章程" upload pdf
+item registration "设立登记" by market { limit 1 workday; needs articles }
+bundle quick "快办" version 1 {
+  promise 1 workday; lifecycle quick
+  form { company_name "企业名称": text required }
+  use registration
+}
+)";
+
+}  // namespace
+
+TEST_CASE("nodes: while the database is down and just after it is back, every request is answered 503 unavailable with "
+          "Retry-After, uploads and downloads of materials too, never 500",
+          "[e2e][postgres][nodes][outage]") {
+  ReplicatedDatabase database(false);
+  ScratchDir dir("onevisit-outage");
+  std::filesystem::create_directories(dir.path() / "workflows");
+  std::ofstream(dir.file("workflows/quick.flow")) << kFlowWithMaterial;
+  std::ofstream(dir.file("deploy.toml")) << "[systems.market_registry]\nkind = \"log\"\n[systems.notify]\nkind = \"log\"\n";
+  Cluster cluster(database.url(), dir.file("workflows"), dir.file("deploy.toml"), dir.path().string());
+  cluster.start(0);
+  Client admin(cluster.port(0));
+  REQUIRE(admin.login("admin", cluster.admin_password()).status == 200);
+  REQUIRE(admin.post("/api/users", json::object{{"name", "clerk"}, {"role", "window_clerk"}, {"password", kPassword}}).status == 201);
+  Client clerk(cluster.port(0));
+  REQUIRE(clerk.login("clerk", kPassword).status == 200);
+  REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "quick"}, {"case_id", "O1"}, {"form", json::object{{"company_name", "停机测试"}}}}).status == 201);
+  const std::string pdf = "%PDF-1.7 公司章程";
+  const auto upload = [&](const std::string& key) {
+    return clerk.send("PUT", "/api/cases/O1/materials/articles", pdf, {{"Content-Type", "application/pdf"}, {"Idempotency-Key", key}});
+  };
+  REQUIRE(upload("upload-1").status == 200);
+  REQUIRE(clerk.get("/api/cases/O1/materials/articles").body == pdf);
+
+  // Every kind of request the console and the department systems send: reads, commands,
+  // uploads and downloads of contents, the login.
+  const std::vector<std::pair<std::string, std::function<Reply()>>> requests{
+      {"download", [&] { return clerk.get("/api/cases/O1/materials/articles"); }},
+      {"upload", [&] { return upload("upload-2"); }},
+      {"case", [&] { return clerk.get("/api/cases/O1"); }},
+      {"cases", [&] { return clerk.get("/api/cases"); }},
+      {"worklist", [&] { return clerk.get("/api/worklist"); }},
+      {"workflows", [&] { return clerk.get("/api/workflows"); }},
+      {"command", [&] { return clerk.send("POST", "/api/cases/O1/items/registration/events/accept", "{}", {{"Idempotency-Key", "accept-O1"}}); }},
+      {"start", [&] { return clerk.send("POST", "/api/cases", R"({"bundle":"quick","case_id":"O2","form":{"company_name":"停机测试"}})", {{"Idempotency-Key", "start-O2"}}); }},
+      {"audit", [&] { return admin.get("/api/audit"); }},
+      {"timers", [&] { return admin.get("/api/timers"); }},
+      {"login", [&] { return Client(cluster.port(0)).login("clerk", kPassword); }},
+  };
+  const auto is_unavailable = [](const Reply& reply) {
+    return reply.status == 503 && reply.header("retry-after") == "1" && reply.body.find("\"unavailable\"") != std::string::npos;
+  };
+
+  database.script("halt", "primary");
+  for (const auto& [name, request] : requests) {
+    const auto reply = request();
+    INFO(name << ": " << reply.status << " " << reply.body);
+    CHECK(is_unavailable(reply));
+  }
+  database.script("resume", "primary");
+  // Back: each connection finds out at its first use that the server it knew is gone (the
+  // accounts', the store's, the contents'); a request that meets a lost one is answered 503
+  // too, and sent again it passes.
+  for (const auto& [name, request] : requests) {
+    Reply reply;
+    for (int attempt = 0; attempt < 30; ++attempt) {
+      reply = request();
+      if (reply.status < 500) break;
+      INFO(name << ": " << reply.status << " " << reply.body);
+      CHECK(is_unavailable(reply));
+    }
+    INFO(name << ": " << reply.status << " " << reply.body);
+    CHECK(reply.status < 500);
+  }
+  CHECK(clerk.get("/api/cases/O1/materials/articles").body == pdf);
 }
