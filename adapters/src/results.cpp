@@ -141,7 +141,7 @@ std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engin
       stored = boost::json::serialize(boost::json::object{{"elicense_id", document.elicense_id}, {"issuer", actor}});
     }
     auto hash = engine.contents().put(stored);
-    if (!hash) return std::unexpected(ResultError{false, hash.error()});
+    if (!hash) return std::unexpected(ResultError{false, hash.error().message});
     const std::string file = !document.file_name.empty() ? document.file_name
                              : !document.elicense_id.empty() ? document.elicense_id
                                                              : document.material;
@@ -242,7 +242,12 @@ std::expected<engine::CommandResult, ElicenseError> fetch_elicense(engine::Engin
   }
   auto hash = engine.contents().put((*found)->content);
   if (!hash) {
-    return std::unexpected(ElicenseError{Kind::library, "电子证照保存失败，请稍后重试", std::nullopt, "storing the e-license: " + hash.error()});
+    // The database out of reach is the engine's answer (503 unavailable, to be retried).
+    if (hash.error().kind == engine::StoreError::Kind::unavailable) {
+      auto error = engine::EngineError::from(hash.error());
+      return std::unexpected(ElicenseError{Kind::engine, error.message, error, "storing the e-license: " + hash.error().message});
+    }
+    return std::unexpected(ElicenseError{Kind::library, "电子证照保存失败，请稍后重试", std::nullopt, "storing the e-license: " + hash.error().message});
   }
   auto attached = engine.execute(case_id, engine::AttachMaterial{material_id, *hash, (*found)->file_name, true}, options);
   if (!attached) return std::unexpected(ElicenseError{Kind::engine, attached.error().message, attached.error(), attached.error().message});
@@ -290,7 +295,7 @@ std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine
       continue;
     }
     auto hash = engine.contents().put((*found)->content);
-    if (!hash) return std::unexpected(hash.error());
+    if (!hash) return std::unexpected(hash.error().message);
     engine::CommandOptions command = options;
     command.command_id = options.command_id.empty() ? "" : options.command_id + "/" + material.id;
     auto attached = engine.execute(case_id, engine::AttachMaterial{material.id, *hash, (*found)->file_name, true}, command);

@@ -263,7 +263,7 @@ std::expected<CommandResult, EngineError> Engine::attach_content(const std::stri
     }
   }
   auto hash = contents_->put(content);
-  if (!hash) return std::unexpected(make_error(EngineError::Kind::store, hash.error()));
+  if (!hash) return std::unexpected(EngineError::from(hash.error()));
   return execute(case_id, AttachMaterial{material, *hash, file_name, false}, options);
 }
 
@@ -355,12 +355,36 @@ std::expected<void, EngineError> Engine::index_old_cases() {
   return {};
 }
 
-// Recompiles every deployed version from its stored source.
-std::expected<void, EngineError> Engine::load_deployed() {
+std::expected<std::size_t, EngineError> Engine::refresh_deployed() {
+  auto count = store_->deployed_versions();
+  if (!count) return std::unexpected(EngineError::from(count.error()));
+  {
+    std::lock_guard lock(refresh_mutex_);
+    if (*count == deployed_seen_) return 0;
+  }
+  return load_deployed();
+}
+
+// Compiles every stored version not loaded yet from its stored source. Versions never
+// change once stored, so one loaded before is skipped.
+std::expected<std::size_t, EngineError> Engine::load_deployed() {
+  std::lock_guard refreshing(refresh_mutex_);
+  // Counted before the list: a deploy between the two is loaded now and seen again next time.
+  auto count = store_->deployed_versions();
+  if (!count) return std::unexpected(EngineError::from(count.error()));
   auto deployed = store_->list_workflows();
   if (!deployed) return std::unexpected(EngineError::from(deployed.error()));
+  std::size_t loaded = 0;
   for (const auto& d : *deployed) {
-    if (d.bundle_id.starts_with(kCalendarDefinitionPrefix)) {
+    const bool calendar = d.bundle_id.starts_with(kCalendarDefinitionPrefix);
+    {
+      std::shared_lock lock(workflows_mutex_);
+      const bool known = calendar ? calendar_versions_.contains({d.bundle_id.substr(kCalendarDefinitionPrefix.size()), d.version})
+                                  : workflows_.contains({d.bundle_id, d.version});
+      if (known) continue;
+    }
+    ++loaded;
+    if (calendar) {
       auto built = calendar_from_source(d.source);
       if (!built) return std::unexpected(make_error(EngineError::Kind::store, d.bundle_id + " version " + std::to_string(d.version) + ": " + built.error()));
       const std::string name = d.bundle_id.substr(kCalendarDefinitionPrefix.size());
@@ -409,7 +433,8 @@ std::expected<void, EngineError> Engine::load_deployed() {
                                                                                  std::to_string(d.version) + " no longer compiles"));
     }
   }
-  return {};
+  deployed_seen_ = *count;
+  return loaded;
 }
 
 std::expected<DeployReport, EngineError> Engine::deploy(const std::vector<std::string>& paths) {
@@ -668,6 +693,11 @@ std::expected<std::shared_ptr<const Case>, EngineError> Engine::load_shared(cons
   const auto& summary = (*stored)->summary;
   wf = workflow(summary.bundle_id, summary.bundle_version);
   if (!wf) {
+    // Another node may have deployed the version moments ago, before this one's next look.
+    if (auto refreshed = refresh_deployed(); !refreshed) return std::unexpected(refreshed.error());
+    wf = workflow(summary.bundle_id, summary.bundle_version);
+  }
+  if (!wf) {
     return std::unexpected(make_error(EngineError::Kind::store, "case " + case_id + " runs on " + summary.bundle_id + " v" +
                                                                     std::to_string(summary.bundle_version) + ", which is not deployed"));
   }
@@ -696,7 +726,12 @@ std::expected<CommandResult, EngineError> Engine::start_case(const std::string& 
             "），不能用作办件编号：请换一个编号，或不填由系统生成（personal_case_id）"));
   }
   Command command{options.command_id, case_id, options.actor, options.role, StartCase{form, applicant, options.channel}};
-  const auto started_on = workflow(bundle_id);
+  auto started_on = workflow(bundle_id);
+  if (!started_on) {
+    // Another node may have deployed the bundle moments ago, before this one's next look.
+    if (auto refreshed = refresh_deployed(); !refreshed) return std::unexpected(refreshed.error());
+    started_on = workflow(bundle_id);
+  }
   if (started_on) std::get<StartCase>(command.body).calendar_version = latest_calendar_version(*started_on);
   if (!started_on) {
     std::vector<std::string> names;

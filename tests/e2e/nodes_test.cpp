@@ -414,16 +414,17 @@ namespace {
 // the shared test cluster (which other tests use meanwhile: it is never stopped).
 class ReplicatedDatabase {
  public:
-  ReplicatedDatabase() {
+  /// `with_standby`: false for a primary alone.
+  explicit ReplicatedDatabase(bool with_standby = true) {
     const std::string shared = onevisit::testing::postgres_url();
     const auto host = shared.find("host=");
     REQUIRE(host != std::string::npos);
     const std::filesystem::path socket = shared.substr(host + 5, shared.find('&', host) - host - 5);
     dir_ = (socket.parent_path().parent_path() / ("pg-failover-" + std::to_string(::getpid()))).string();
-    script("start");
-    url_ = script("standby");
+    url_ = script("start");
+    if (with_standby) url_ = script("standby");
     while (!url_.empty() && (url_.back() == '\n' || url_.back() == ' ')) url_.pop_back();
-    REQUIRE(url_.find("target_session_attrs=read-write") != std::string::npos);
+    if (with_standby) REQUIRE(url_.find("target_session_attrs=read-write") != std::string::npos);
   }
   ~ReplicatedDatabase() { (void)std::system(("bash " + script_path() + " stop " + dir_ + " >/dev/null 2>&1").c_str()); }
   ReplicatedDatabase(const ReplicatedDatabase&) = delete;
@@ -478,4 +479,186 @@ TEST_CASE("nodes: the standby promoted under load, then the database stopped and
   WARN(load.retries.load() << " requests retried on another node, " << load.unavailable.load() << " of them answered 503 unavailable");
   CHECK(load.retries.load() > 0);  // the outages were felt,
   CHECK(load.unavailable.load() > 0);  // and answered with a retryable error
+}
+
+namespace {
+
+// Two nodes on one database, no department simulator: for what one node must see of another.
+struct TwoNodes {
+  ScratchDir dir{"onevisit-two-nodes"};
+  std::unique_ptr<Cluster> cluster;
+
+  explicit TwoNodes(const std::string& database) {
+    std::filesystem::create_directories(dir.path() / "workflows");
+    std::ofstream(dir.file("workflows/quick.flow")) << kFlow;
+    std::ofstream(dir.file("deploy.toml")) << "[systems.market_registry]\nkind = \"log\"\n[systems.notify]\nkind = \"log\"\n";
+    cluster = std::make_unique<Cluster>(database, dir.file("workflows"), dir.file("deploy.toml"), dir.path().string());
+    for (std::size_t i = 0; i < 2; ++i) cluster->start(i);
+    REQUIRE_FALSE(cluster->admin_password().empty());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("nodes: a wrong password on one node counts on the other (the login throttle lives in the database)",
+          "[e2e][postgres][nodes][login]") {
+  PostgresScratch scratch;
+  TwoNodes nodes(scratch.url());
+  Client admin(nodes.cluster->port(0));
+  REQUIRE(admin.login("admin", nodes.cluster->admin_password()).status == 200);
+  REQUIRE(admin.post("/api/users", json::object{{"name", "clerk"}, {"role", "window_clerk"}, {"password", kPassword}}).status == 201);
+  // The free failures of one user name from one address (five), spent on node 0 ...
+  for (int i = 0; i < 5; ++i) {
+    Client guesser(nodes.cluster->port(0));
+    const auto reply = guesser.login("clerk", "wrong password " + std::to_string(i));
+    INFO(reply.body);
+    REQUIRE(reply.status == 401);
+  }
+  // ... delay the next attempt on node 1, the right password too.
+  Client elsewhere(nodes.cluster->port(1));
+  const auto delayed = elsewhere.login("clerk", "wrong password 5");
+  INFO(delayed.body);
+  CHECK(delayed.status == 429);
+  CHECK_FALSE(delayed.header("retry-after").empty());
+  CHECK(elsewhere.login("clerk", kPassword).status == 429);
+  // After the wait the right password gets in, on either node, and the user's counter starts over.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  CHECK(Client(nodes.cluster->port(0)).login("clerk", kPassword).status == 200);
+  CHECK(Client(nodes.cluster->port(1)).login("clerk", "wrong password 6").status == 401);
+}
+
+TEST_CASE("nodes: a deploy through one node serves on the other within the deploy check's second, its calendar too",
+          "[e2e][postgres][nodes][deploy]") {
+  PostgresScratch scratch;
+  TwoNodes nodes(scratch.url());
+  Client admin(nodes.cluster->port(0));
+  REQUIRE(admin.login("admin", nodes.cluster->admin_password()).status == 200);
+  for (const auto& [name, role] : {std::pair{"clerk", "window_clerk"}, {"designer", "designer"}}) {
+    REQUIRE(admin.post("/api/users", json::object{{"name", name}, {"role", role}, {"password", kPassword}}).status == 201);
+  }
+  Client designer(nodes.cluster->port(0));  // deploys through node 0
+  REQUIRE(designer.login("designer", kPassword).status == 200);
+  Client other(nodes.cluster->port(1));  // a clerk on node 1
+  REQUIRE(other.login("clerk", kPassword).status == 200);
+  // Version 2 counts its days on a calendar of its own (a `calendar:cn` row of its own).
+  std::string v2 = kFlow;
+  v2.replace(v2.find("version 1 {\n  promise 1 workday;"), std::string("version 1 {\n  promise 1 workday;").size(),
+             "version 2 {\n  promise 1 workday; calendar cn;");
+  v2 = "calendar cn { weekend sat sun; holiday 2027-01-01 \"元旦\" }\n" + v2;
+  const auto started_case = [&](Client& client, const std::string& case_id) {
+    const auto started = client.post("/api/cases", json::object{{"bundle", "quick"}, {"case_id", case_id}, {"form", json::object{{"company_name", "部署测试"}}}});
+    INFO(started.body);
+    REQUIRE(started.status == 201);
+    const auto shown = client.get("/api/cases/" + case_id);
+    REQUIRE(shown.status == 200);
+    return shown.json().as_object();
+  };
+  CHECK(started_case(other, "D-before").at("bundle_version").as_int64() == 1);
+
+  const auto deployed = designer.post("/api/workflows", json::object{{"files", json::object{{"quick.flow", v2}}}});
+  INFO(deployed.body);
+  REQUIRE(deployed.status == 200);
+  const auto since = std::chrono::steady_clock::now();
+  // Node 1 starts the new version's cases within the documented bound (deploy_check_interval,
+  // 1 s, plus compiling the new version); 3 s leaves room for a loaded test machine.
+  json::object on_other;
+  for (int i = 0; i < 60; ++i) {
+    on_other = started_case(other, "D-after-" + std::to_string(i));
+    if (on_other.at("bundle_version").as_int64() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
+  WARN("node 1 started a case of the new version " << waited << " ms after the deploy on node 0 answered");
+  CHECK(on_other.at("bundle_version").as_int64() == 2);
+  CHECK(waited < 3000);
+  // It counts on the deployed calendar: its holidays are declared to the end of 2027.
+  REQUIRE(on_other.contains("calendar_declared_until"));
+  CHECK(on_other.at("calendar_declared_until").as_string() == "2027-12-31");
+}
+
+namespace {
+
+// A case with an uploaded material: the content store's own connection is then in use.
+const std::string kFlowWithMaterial = R"(
+lifecycle quick {
+  state submitted initial; state accepted; state approved final
+  on accept: submitted -> accepted by clerk
+  on approve: accepted -> approved by reviewer
+}
+department market "市场监管局" adapter market_registry
+material articles "公司章程" upload pdf
+item registration "设立登记" by market { limit 1 workday; needs articles }
+bundle quick "快办" version 1 {
+  promise 1 workday; lifecycle quick
+  form { company_name "企业名称": text required }
+  use registration
+}
+)";
+
+}  // namespace
+
+TEST_CASE("nodes: while the database is down and just after it is back, every request is answered 503 unavailable with "
+          "Retry-After, uploads and downloads of materials too, never 500",
+          "[e2e][postgres][nodes][outage]") {
+  ReplicatedDatabase database(false);
+  ScratchDir dir("onevisit-outage");
+  std::filesystem::create_directories(dir.path() / "workflows");
+  std::ofstream(dir.file("workflows/quick.flow")) << kFlowWithMaterial;
+  std::ofstream(dir.file("deploy.toml")) << "[systems.market_registry]\nkind = \"log\"\n[systems.notify]\nkind = \"log\"\n";
+  Cluster cluster(database.url(), dir.file("workflows"), dir.file("deploy.toml"), dir.path().string());
+  cluster.start(0);
+  Client admin(cluster.port(0));
+  REQUIRE(admin.login("admin", cluster.admin_password()).status == 200);
+  REQUIRE(admin.post("/api/users", json::object{{"name", "clerk"}, {"role", "window_clerk"}, {"password", kPassword}}).status == 201);
+  Client clerk(cluster.port(0));
+  REQUIRE(clerk.login("clerk", kPassword).status == 200);
+  REQUIRE(clerk.post("/api/cases", json::object{{"bundle", "quick"}, {"case_id", "O1"}, {"form", json::object{{"company_name", "停机测试"}}}}).status == 201);
+  const std::string pdf = "%PDF-1.7 公司章程";
+  const auto upload = [&](const std::string& key) {
+    return clerk.send("PUT", "/api/cases/O1/materials/articles", pdf, {{"Content-Type", "application/pdf"}, {"Idempotency-Key", key}});
+  };
+  REQUIRE(upload("upload-1").status == 200);
+  REQUIRE(clerk.get("/api/cases/O1/materials/articles").body == pdf);
+
+  // Every kind of request the console and the department systems send: reads, commands,
+  // uploads and downloads of contents, the login.
+  const std::vector<std::pair<std::string, std::function<Reply()>>> requests{
+      {"download", [&] { return clerk.get("/api/cases/O1/materials/articles"); }},
+      {"upload", [&] { return upload("upload-2"); }},
+      {"case", [&] { return clerk.get("/api/cases/O1"); }},
+      {"cases", [&] { return clerk.get("/api/cases"); }},
+      {"worklist", [&] { return clerk.get("/api/worklist"); }},
+      {"workflows", [&] { return clerk.get("/api/workflows"); }},
+      {"command", [&] { return clerk.send("POST", "/api/cases/O1/items/registration/events/accept", "{}", {{"Idempotency-Key", "accept-O1"}}); }},
+      {"start", [&] { return clerk.send("POST", "/api/cases", R"({"bundle":"quick","case_id":"O2","form":{"company_name":"停机测试"}})", {{"Idempotency-Key", "start-O2"}}); }},
+      {"audit", [&] { return admin.get("/api/audit"); }},
+      {"timers", [&] { return admin.get("/api/timers"); }},
+      {"login", [&] { return Client(cluster.port(0)).login("clerk", kPassword); }},
+  };
+  const auto is_unavailable = [](const Reply& reply) {
+    return reply.status == 503 && reply.header("retry-after") == "1" && reply.body.find("\"unavailable\"") != std::string::npos;
+  };
+
+  database.script("halt", "primary");
+  for (const auto& [name, request] : requests) {
+    const auto reply = request();
+    INFO(name << ": " << reply.status << " " << reply.body);
+    CHECK(is_unavailable(reply));
+  }
+  database.script("resume", "primary");
+  // Back: each connection finds out at its first use that the server it knew is gone (the
+  // accounts', the store's, the contents'); a request that meets a lost one is answered 503
+  // too, and sent again it passes.
+  for (const auto& [name, request] : requests) {
+    Reply reply;
+    for (int attempt = 0; attempt < 30; ++attempt) {
+      reply = request();
+      if (reply.status < 500) break;
+      INFO(name << ": " << reply.status << " " << reply.body);
+      CHECK(is_unavailable(reply));
+    }
+    INFO(name << ": " << reply.status << " " << reply.body);
+    CHECK(reply.status < 500);
+  }
+  CHECK(clerk.get("/api/cases/O1/materials/articles").body == pdf);
 }

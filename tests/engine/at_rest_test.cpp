@@ -286,7 +286,8 @@ TEST_CASE("at rest: uploaded material contents are sealed in the content folder,
   REQUIRE(without);
   auto refused = (*without)->get(*hash);
   REQUIRE(!refused);
-  CHECK_THAT(refused.error(), Catch::Contains("encrypted under key 'k1'"));
+  CHECK_THAT(refused.error().message, Catch::Contains("encrypted under key 'k1'"));
+  CHECK(refused.error().kind == StoreError::Kind::locked);
   // A content stored in clear before keys were configured stays readable with them.
   auto clear_hash = (*without)->put("营业执照");
   REQUIRE(clear_hash);

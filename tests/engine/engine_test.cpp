@@ -580,7 +580,8 @@ TEST_CASE("engine: material contents are stored once, created lazily, and never 
   std::ofstream(root / hash->substr(0, 2) / (*hash + ".bin"), std::ios::trunc) << "forged";
   auto damaged = (*store)->get(*hash);
   REQUIRE_FALSE(damaged);
-  CHECK(damaged.error().find("damaged") != std::string::npos);
+  CHECK(damaged.error().message.find("damaged") != std::string::npos);
+  CHECK(damaged.error().kind == StoreError::Kind::corrupt);
   // A root that is a file is refused at once.
   fs::remove_all(root);
   std::ofstream(root) << "x";

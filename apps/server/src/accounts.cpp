@@ -138,6 +138,14 @@ constexpr const char* kSqliteMigrations[] = {
          registered_by TEXT NOT NULL, registered_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);
        CREATE TABLE server_kiosk_nonces (
          nonce_hash TEXT PRIMARY KEY, kiosk TEXT NOT NULL, expires_at INTEGER NOT NULL);)",
+    // 7: the staff login throttle's counters (login_throttle.hpp), in the database so that
+    // nodes sharing it count one guesser's failures together. key_hash: the SHA-256 of the
+    // counter's key (its kind, the user name and/or the address); known addresses by the
+    // SHA-256 of the user name and of the address.
+    R"(CREATE TABLE server_login_counters (key_hash TEXT PRIMARY KEY, failures INTEGER NOT NULL, last INTEGER NOT NULL);
+       CREATE INDEX server_login_counters_by_last ON server_login_counters(last);
+       CREATE TABLE server_login_addresses (user_hash TEXT NOT NULL, address_hash TEXT NOT NULL, at INTEGER NOT NULL,
+         PRIMARY KEY (user_hash, address_hash));)",
 };
 
 // The same tables in PostgreSQL's dialect: identity columns for AUTOINCREMENT, BIGINT for
@@ -207,6 +215,11 @@ constexpr const char* kPostgresMigrations[] = {
          registered_by TEXT NOT NULL, registered_at BIGINT NOT NULL, revoked_at BIGINT NOT NULL DEFAULT 0);
        CREATE TABLE server_kiosk_nonces (
          nonce_hash TEXT PRIMARY KEY, kiosk TEXT NOT NULL, expires_at BIGINT NOT NULL);)",
+    // 7: the staff login throttle's counters and known addresses.
+    R"(CREATE TABLE server_login_counters (key_hash TEXT PRIMARY KEY, failures INTEGER NOT NULL, last BIGINT NOT NULL);
+       CREATE INDEX server_login_counters_by_last ON server_login_counters(last);
+       CREATE TABLE server_login_addresses (user_hash TEXT NOT NULL, address_hash TEXT NOT NULL, at BIGINT NOT NULL,
+         PRIMARY KEY (user_hash, address_hash));)",
 };
 static_assert(std::size(kSqliteMigrations) == std::size(kPostgresMigrations), "one migration per version in each dialect");
 
@@ -590,6 +603,77 @@ std::expected<AuditRecord, AccountError> AccountStore::prune_audit(Timestamp bef
   }
   if (auto committed = exec(*db_, "COMMIT"); !committed) return std::unexpected(committed.error());
   return pruned;
+}
+
+std::expected<Timestamp, AccountError> AccountStore::change_login_counters(
+    const std::vector<std::string>& keys, Timestamp forget_before, const std::function<Timestamp(std::vector<LoginCounter>&)>& change) {
+  std::vector<std::string> hashes;
+  for (const auto& key : keys) hashes.push_back(sha256_hex(key));
+  std::lock_guard lock(mutex_);
+  const bool postgres = db_->dialect() == Database::Dialect::postgres;
+  if (auto ok = exec(*db_, begin_write(*db_)); !ok) return std::unexpected(ok.error());
+  auto changed = [&]() -> std::expected<Timestamp, AccountError> {
+    if (postgres) {
+      // One change at a time over every node: two nodes must not both see a free attempt.
+      Query locked(*db_, "SELECT pg_advisory_xact_lock(hashtext('onevisit-logins:' || current_schema()))");
+      if (auto ok = locked.run(); !ok) return std::unexpected(ok.error());
+    }
+    Query forget(*db_, "DELETE FROM server_login_counters WHERE last <= ?");
+    if (auto ok = forget.bind(forget_before).run(); !ok) return std::unexpected(ok.error());
+    std::vector<LoginCounter> counters(hashes.size());
+    for (std::size_t i = 0; i < hashes.size(); ++i) {
+      Query read(*db_, "SELECT failures, last FROM server_login_counters WHERE key_hash = ?");
+      auto row = read.bind(hashes[i]).step();
+      if (!row) return std::unexpected(row.error());
+      if (*row) counters[i] = LoginCounter{static_cast<int>(read.int64(0)), read.int64(1)};
+    }
+    const Timestamp result = change(counters);
+    for (std::size_t i = 0; i < hashes.size(); ++i) {
+      if (counters[i].failures <= 0) {
+        Query remove(*db_, "DELETE FROM server_login_counters WHERE key_hash = ?");
+        if (auto ok = remove.bind(hashes[i]).run(); !ok) return std::unexpected(ok.error());
+        continue;
+      }
+      Query write(*db_,
+                  "INSERT INTO server_login_counters (key_hash, failures, last) VALUES (?,?,?) "
+                  "ON CONFLICT(key_hash) DO UPDATE SET failures = excluded.failures, last = excluded.last");
+      if (auto ok = write.bind(hashes[i]).bind(std::int64_t{counters[i].failures}).bind(counters[i].last).run(); !ok) {
+        return std::unexpected(ok.error());
+      }
+    }
+    return result;
+  }();
+  if (!changed) {
+    (void)exec(*db_, "ROLLBACK");
+    return changed;
+  }
+  if (auto committed = exec(*db_, "COMMIT"); !committed) return std::unexpected(committed.error());
+  return changed;
+}
+
+std::expected<Timestamp, AccountError> AccountStore::login_address_seen(const std::string& user, const std::string& address) {
+  std::lock_guard lock(mutex_);
+  Query q(*db_, "SELECT at FROM server_login_addresses WHERE user_hash = ? AND address_hash = ?");
+  auto row = q.bind(sha256_hex(user)).bind(sha256_hex(address)).step();
+  if (!row) return std::unexpected(row.error());
+  return *row ? q.int64(0) : Timestamp{0};
+}
+
+std::expected<void, AccountError> AccountStore::remember_login_address(const std::string& user, const std::string& address, Timestamp now,
+                                                                       std::size_t keep, Timestamp forget_before) {
+  const std::string user_hash = sha256_hex(user);
+  std::lock_guard lock(mutex_);
+  Query forget(*db_, "DELETE FROM server_login_addresses WHERE at <= ?");
+  if (auto ok = forget.bind(forget_before).run(); !ok) return ok;
+  Query add(*db_,
+            "INSERT INTO server_login_addresses (user_hash, address_hash, at) VALUES (?,?,?) "
+            "ON CONFLICT(user_hash, address_hash) DO UPDATE SET at = excluded.at");
+  if (auto ok = add.bind(user_hash).bind(sha256_hex(address)).bind(now).run(); !ok) return ok;
+  // A user's older addresses beyond the most recent `keep` are forgotten.
+  Query trim(*db_,
+             "DELETE FROM server_login_addresses WHERE user_hash = ? AND address_hash NOT IN "
+             "(SELECT address_hash FROM server_login_addresses WHERE user_hash = ? ORDER BY at DESC LIMIT ?)");
+  return trim.bind(user_hash).bind(user_hash).bind(static_cast<std::int64_t>(keep)).run();
 }
 
 }  // namespace onevisit::server

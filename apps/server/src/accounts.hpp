@@ -237,6 +237,25 @@ class AccountStore {
   std::expected<CodeEventTimes, AccountError> code_failures(const std::string& address, Timestamp now);
   std::expected<void, AccountError> record_code_failure(const std::string& address, Timestamp now);
 
+  // The staff login throttle's counters (login_throttle.hpp), by the SHA-256 of their keys,
+  // shared by every node.
+  struct LoginCounter {
+    int failures = 0;  ///< including reserved attempts
+    Timestamp last = 0;
+  };
+  /// In one write transaction, one at a time across every node: removes the counters whose
+  /// last attempt is at or before `forget_before`, reads the counters named `keys` (an absent
+  /// one reads as zero), lets `change` edit them, and writes them back (a counter left with no
+  /// failures is removed). Returns what `change` returned.
+  std::expected<Timestamp, AccountError> change_login_counters(const std::vector<std::string>& keys, Timestamp forget_before,
+                                                               const std::function<Timestamp(std::vector<LoginCounter>&)>& change);
+  /// When `user` last logged in from `address`; 0 when never (or forgotten).
+  std::expected<Timestamp, AccountError> login_address_seen(const std::string& user, const std::string& address);
+  /// Records a login of `user` from `address` at `now`; the user's addresses beyond the `keep`
+  /// most recent, and any seen at or before `forget_before`, are forgotten.
+  std::expected<void, AccountError> remember_login_address(const std::string& user, const std::string& address, Timestamp now,
+                                                           std::size_t keep, Timestamp forget_before);
+
   /// Drafts belong to an owner key (ApplicantIdentity::owner_keys), stored hashed.
   std::expected<void, AccountError> save_draft(const std::string& owner, const ApplicantDraft& draft);
   /// The drafts of any of `owners`, newest first.

@@ -59,7 +59,7 @@ Api::Api(engine::Engine& engine, AccountStore& accounts, ApiOptions options)
     : engine_(engine),
       accounts_(accounts),
       options_(std::move(options)),
-      throttle_(options_.login_throttle),
+      throttle_(options_.login_throttle, accounts_),
       code_throttle_(options_.code_throttle, accounts_),
       refusals_(accounts_),
       hashing_(std::max<std::size_t>(1, options_.hashing_threads), options_.hashing_queue) {}

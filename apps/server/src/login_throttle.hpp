@@ -12,16 +12,23 @@
 // An attempt is reserved before its password is checked and counts as a failure until it
 // succeeds: attempts in parallel cannot pass more than the free failures.
 //
+// The counters and the known addresses live in the account tables (AccountStore's login
+// counters), so that every node sharing a database counts the same failures: a guesser who
+// asks each node of a cluster in turn gets no more attempts than from one. A reservation reads
+// and writes its counters in one write transaction (PostgreSQL: under an advisory lock).
+//
 // Thread safety: every member may be called from any thread.
 #pragma once
+
+#include "accounts.hpp"
 
 #include <onevisit/engine/store.hpp>
 
 #include <expected>
-#include <map>
-#include <mutex>
+#include <optional>
 #include <string>
-#include <utility>
+#include <string_view>
+#include <vector>
 
 namespace onevisit::server {
 
@@ -45,38 +52,33 @@ class LoginThrottle {
     std::string address;
     bool counted_for_user = false;  ///< false at a known address
   };
+  /// What reserve found: an attempt, or how many milliseconds (> 0) until one may be made.
+  struct Reservation {
+    std::optional<Attempt> attempt;
+    Timestamp wait = 0;
+  };
 
-  explicit LoginThrottle(LoginThrottleOptions options) : options_(options) {}
+  LoginThrottle(LoginThrottleOptions options, AccountStore& accounts) : options_(options), accounts_(accounts) {}
 
-  /// Reserves an attempt, or says how many milliseconds (> 0) until one may be made.
-  std::expected<Attempt, Timestamp> reserve(std::string_view user, const std::string& address, Timestamp now);
+  /// Reserves an attempt, or says how long to wait; an error when the tables cannot be read
+  /// (nothing is reserved then).
+  std::expected<Reservation, AccountError> reserve(std::string_view user, const std::string& address, Timestamp now);
   /// Wrong password, unknown or disabled user: the attempt stays counted.
-  void failed(const Attempt& attempt, Timestamp now);
+  std::expected<void, AccountError> failed(const Attempt& attempt, Timestamp now);
   /// The right password: the user's counter at this address starts over, and the address
   /// becomes known for the user.
-  void succeeded(const Attempt& attempt, Timestamp now);
+  std::expected<void, AccountError> succeeded(const Attempt& attempt, Timestamp now);
   /// The password was not checked (no hashing thread was free, the store failed): as if the
   /// attempt had not been made.
-  void released(const Attempt& attempt);
+  std::expected<void, AccountError> released(const Attempt& attempt, Timestamp now);
 
  private:
-  struct Counter {
-    int failures = 0;  ///< including reserved attempts
-    Timestamp last = 0;
-  };
-  using Counters = std::map<std::string, Counter>;
-
-  Timestamp wait(Counter& counter, int free, Timestamp now) const;
-  bool known(const std::string& user, const std::string& address, Timestamp now) const;
-  void trim(Counters& counters, Timestamp now);
-  static void uncount(Counters& counters, const std::string& key);
+  Timestamp wait(const AccountStore::LoginCounter& counter, int free, Timestamp now) const;
+  /// The keys of the attempt's counters: the pair's, the address's and, when counted, the user's.
+  static std::vector<std::string> keys(const Attempt& attempt);
 
   const LoginThrottleOptions options_;
-  std::mutex mutex_;
-  Counters by_pair_;  ///< key: user name, '\n', address
-  Counters by_address_;
-  Counters by_user_;
-  std::map<std::string, std::map<std::string, Timestamp>> known_;  ///< user -> address -> last login
+  AccountStore& accounts_;
 };
 
 }  // namespace onevisit::server

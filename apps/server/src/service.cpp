@@ -60,6 +60,7 @@ struct Service::Impl {
   bool stopped = false;
   std::thread timer_thread;
   std::thread dispatch_thread;
+  std::thread deploy_thread;
 
   // Runs `work` every `interval` until stop.
   void every(std::chrono::milliseconds interval, const std::function<void()>& work) {
@@ -69,6 +70,16 @@ struct Service::Impl {
       work();
       lock.lock();
       wake.wait_for(lock, interval, [this] { return stopping; });
+    }
+  }
+
+  // Versions deployed through another node (or by `onevisit deploy` on the same database).
+  void refresh_deployed() {
+    auto loaded = engine->refresh_deployed();
+    if (!loaded) {
+      spdlog::error("deploys: cannot look for new versions: {}", adapters::mask_identifiers(loaded.error().message));
+    } else if (*loaded > 0) {
+      spdlog::info("deploys: loaded {} versions deployed elsewhere", *loaded);
     }
   }
 
@@ -331,6 +342,8 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
     });
   });
   impl->dispatch_thread = std::thread([raw] { raw->every(raw->options.dispatch_interval, [raw] { raw->drain_outbox(); }); });
+  // A thread of its own: a long round of timers must not hold back another node's deploy.
+  impl->deploy_thread = std::thread([raw] { raw->every(raw->options.deploy_check_interval, [raw] { raw->refresh_deployed(); }); });
   return std::unique_ptr<Service>(new Service(std::move(impl)));
 }
 
@@ -346,6 +359,7 @@ void Service::stop() {
   impl_->wake.notify_all();
   impl_->timer_thread.join();
   impl_->dispatch_thread.join();
+  impl_->deploy_thread.join();
 }
 
 int run_serve(const ServiceOptions& options, std::ostream& out, std::ostream& err) {

@@ -297,6 +297,11 @@ class MemoryStore final : public Store {
     return it == case_sequences_.end() ? std::uint64_t{0} : it->second;
   }
 
+  std::expected<std::uint64_t, StoreError> deployed_versions() override {
+    std::lock_guard lock(mutex_);
+    return workflows_.size();
+  }
+
   std::expected<std::vector<DeployedWorkflow>, StoreError> list_workflows() override {
     std::lock_guard lock(mutex_);
     std::vector<DeployedWorkflow> out;

@@ -351,10 +351,10 @@ std::expected<MigrationReport, StoreError> migrate_sqlite_to_postgres(const std:
         const auto hash = name.substr(0, name.size() - 4);
         if (!is_sha256_hex(hash)) continue;
         auto content = (*folder)->get(hash);
-        if (!content) return fail(Kind::corrupt, content.error());
+        if (!content) return std::unexpected(content.error());
         if (!*content) continue;
         auto put = (*shared)->put(**content);
-        if (!put) return fail(Kind::io, put.error());
+        if (!put) return std::unexpected(put.error());
         if (*put != hash) return fail(Kind::corrupt, "content " + hash + " changed on its way into " + to_name);
         ++report->contents;
       }

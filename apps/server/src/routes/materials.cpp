@@ -67,7 +67,10 @@ HttpResponse download_material(Exchange& x) {
   if (hash.empty()) return x.error(404, "not_found", "这份材料还没有上传文件", json::object{{"material", material}});
   auto content = x.engine.contents().get(hash);
   if (!content) {
-    spdlog::error("request {}: material {} of case {}: {}", x.record.request_id, material, masked(case_id), content.error());
+    // The database out of reach is 503 with Retry-After, as for commands; a damaged or
+    // unreadable file is the administrator's.
+    if (content.error().kind == engine::StoreError::Kind::unavailable) return x.engine_error(engine::EngineError::from(content.error()));
+    spdlog::error("request {}: material {} of case {}: {}", x.record.request_id, material, masked(case_id), content.error().message);
     return x.error(500, "internal", "材料文件读取失败，请把请求编号告诉管理员");
   }
   if (!*content) return x.error(404, "not_found", "这份材料的文件不在本服务器上", json::object{{"material", material}});

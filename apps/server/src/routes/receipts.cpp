@@ -20,7 +20,11 @@ HttpResponse post_receipt(Exchange& x) {
   if (!applied) {
     if (applied.error().not_allowed) return x.error(403, "forbidden", applied.error().message);
     if (applied.error().permanent) return x.error(422, "invalid", applied.error().message);
-    return x.error(503, "try_again", applied.error().message);
+    // A passing failure (the database out of reach, a conflict): the department's system
+    // sends the answer again; it applies once (its request id keys each command).
+    auto r = x.error(503, "try_again", applied.error().message);
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
   }
   json::array commands, notes;
   for (const auto& c : applied->commands) commands.push_back(json::string(c));

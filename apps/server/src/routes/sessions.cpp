@@ -1,6 +1,8 @@
 // POST, GET and DELETE /api/session: log in, who am I, log out.
 #include "routes/handlers.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace onevisit::server::routes {
 
 json::object user_json(const User& u) {
@@ -31,35 +33,42 @@ HttpResponse log_in(Exchange& x) {
   if (!reader.ok()) return x.bad_fields(reader);
   x.record.attempted_user = safe_token(*name, 64) ? *name : "?";
   x.record.target = x.record.attempted_user;
-  // Reserved before the password is checked: attempts in parallel see each other.
-  const auto attempt = x.throttle.reserve(*name, x.request.remote_address, x.engine.now());
-  if (!attempt) {
-    const auto seconds = (attempt.error() + 999) / 1000;
+  // Reserved before the password is checked: attempts in parallel, on any node, see each other.
+  const auto now = x.engine.now();
+  const auto reserved = x.throttle.reserve(*name, x.request.remote_address, now);
+  if (!reserved) return x.account_error(reserved.error());
+  if (!reserved->attempt) {
+    const auto seconds = (reserved->wait + 999) / 1000;
     auto r = x.error(429, "too_many_attempts", "登录失败次数太多，请 " + std::to_string(seconds) + " 秒后再试",
                      json::object{{"retry_after_seconds", seconds}});
     r.headers.emplace_back("Retry-After", std::to_string(seconds));
     return r;
   }
+  const auto& attempt = *reserved->attempt;
+  // The throttle's bookkeeping after the check: when its tables cannot be written the
+  // answer stands (the attempt stays counted as a failure, the safe side) and the log says so.
+  const auto note = [&](const std::expected<void, AccountError>& kept) {
+    if (!kept) spdlog::warn("request {}: the login throttle could not record the attempt: {}", x.record.request_id, masked(kept.error().message));
+  };
   auto checked = x.hashing.run([&] { return x.accounts.authenticate(*name, *password); });
   if (!checked) {
-    x.throttle.released(*attempt);
+    note(x.throttle.released(attempt, x.engine.now()));
     return x.hashing_busy();
   }
   auto& user = *checked;
   if (!user) {
-    x.throttle.released(*attempt);
+    note(x.throttle.released(attempt, x.engine.now()));
     return x.account_error(user.error());
   }
   if (!*user) {
-    x.throttle.failed(*attempt, x.engine.now());
+    note(x.throttle.failed(attempt, x.engine.now()));
     return x.error(401, "bad_credentials", "用户名或密码不正确");
   }
-  x.throttle.succeeded(*attempt, x.engine.now());
+  note(x.throttle.succeeded(attempt, x.engine.now()));
   if ((*user)->role == Role::department_system) {
     return x.error(403, "forbidden", "部门系统账户不能登录页面，请使用管理员为它创建的 API 令牌");
   }
-  const auto now = x.engine.now();
-  auto session = x.accounts.create_session((*user)->name, now, x.options.session_lifetime);
+  auto session = x.accounts.create_session((*user)->name, x.engine.now(), x.options.session_lifetime);
   if (!session) return x.account_error(session.error());
   x.record.caller = Caller{**user, false, "write", session->csrf_token};
   const auto max_age = std::to_string(x.options.session_lifetime / 1000) + (x.options.secure_cookies ? "; Secure" : "");

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <onevisit/engine/at_rest.hpp>
+#include <onevisit/engine/store.hpp>
 
 #include <cstddef>
 #include <expected>
@@ -21,15 +22,20 @@
 
 namespace onevisit::engine {
 
+/// Errors are StoreError values (store.hpp), whose kind says what a caller may do: `invalid`
+/// for a malformed hash, `corrupt` for stored bytes that no longer match their hash (or do
+/// not open), `locked` for a content sealed under a key this store was not given,
+/// `unavailable` when the PostgreSQL database could not be reached (a retry may pass), `io`
+/// for the rest.
 class ContentStore {
  public:
   virtual ~ContentStore() = default;
   /// Stores `content` (once; a second put of the same bytes is a no-op) and returns its
   /// SHA-256 in lower-case hex.
-  virtual std::expected<std::string, std::string> put(std::string_view content) = 0;
+  virtual std::expected<std::string, StoreError> put(std::string_view content) = 0;
   /// The content with that hash, or nullopt when there is none. An error when the hash is
   /// malformed or the stored bytes no longer match it (a damaged file is never served).
-  virtual std::expected<std::optional<std::string>, std::string> get(std::string_view sha256_hex) const = 0;
+  virtual std::expected<std::optional<std::string>, StoreError> get(std::string_view sha256_hex) const = 0;
 };
 
 /// Keeps contents as files below `root` (created by the first put). An error when `root`

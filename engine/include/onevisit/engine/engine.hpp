@@ -203,6 +203,14 @@ class Engine {
   std::expected<DeployReport, EngineError> deploy_sources(const std::map<std::string, std::string>& files,
                                                           const std::vector<std::string>& roots);
 
+  /// Loads the versions another process deployed to the store since this engine last
+  /// looked (another node on a shared database, `onevisit deploy` on the same file): their
+  /// bundles and calendars serve at once, new cases start on the newest. Costs one count of
+  /// the stored versions when nothing changed. Returns how many versions it loaded.
+  /// `onevisit serve` calls it every second (docs/runtime.md, Deploys on several nodes); a
+  /// case found on a version not loaded yet calls it too.
+  std::expected<std::size_t, EngineError> refresh_deployed();
+
   /// Deployed versions with their case counts.
   std::expected<std::vector<DeployedWorkflow>, EngineError> workflows();
   /// The newest version of a bundle (what new cases use), or a specific one.
@@ -285,7 +293,8 @@ class Engine {
 
  private:
   Engine(std::shared_ptr<Store> store, std::unique_ptr<ContentStore> contents, const Clock* clock, std::unique_ptr<Clock> owned_clock);
-  std::expected<void, EngineError> load_deployed();
+  /// Compiles the stored versions not loaded yet; returns how many.
+  std::expected<std::size_t, EngineError> load_deployed();
   /// Indexes the cases committed before the search index existed (Store::unindexed_cases).
   std::expected<void, EngineError> index_old_cases();
   std::expected<DeployReport, EngineError> deploy_program(dsl::Program program, bool persist);
@@ -325,6 +334,8 @@ class Engine {
       const std::vector<std::pair<std::shared_ptr<const Workflow>, std::shared_ptr<const WorkCalendar>>>& deployed);
   /// The calendar version a new case of `workflow` starts on (0: none deployed).
   int latest_calendar_version(const Workflow& workflow) const;
+  std::mutex refresh_mutex_;  ///< one load_deployed at a time
+  std::uint64_t deployed_seen_ = 0;  ///< the store's deployed_versions when last loaded; guarded by refresh_mutex_
   std::mutex provisional_mutex_;
   std::set<std::string> provisional_calendars_warned_;  ///< calendars whose provisional deadlines were logged
 

@@ -296,6 +296,11 @@ class Store {
   /// (returns false); the same bundle and version with another hash is refused (invalid).
   virtual std::expected<bool, StoreError> deploy(const DeployedWorkflow& workflow) = 0;
   virtual std::expected<std::vector<DeployedWorkflow>, StoreError> list_workflows() = 0;
+  /// How many versions (bundles' and calendars') are stored. Versions are only ever added, so
+  /// the number changes exactly when someone deploys: a cheap question for a node that
+  /// watches for another node's deploys (Engine::refresh_deployed), where list_workflows
+  /// reads every source and counts cases.
+  virtual std::expected<std::uint64_t, StoreError> deployed_versions() = 0;
 };
 
 struct SqliteOptions {

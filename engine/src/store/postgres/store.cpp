@@ -976,6 +976,14 @@ class PostgresStore final : public Store {
     return store_common::deploy_through(writer_, workflow);
   }
 
+  std::expected<std::uint64_t, StoreError> deployed_versions() override {
+    return read<std::uint64_t>([&](Connection& c) -> std::expected<std::uint64_t, StoreError> {
+      auto rows = c.run("SELECT COUNT(*) FROM workflows", Params{});
+      if (!rows) return failed(rows.error());
+      return rows->rows() > 0 ? rows->uint64(0, 0) : std::uint64_t{0};
+    });
+  }
+
   std::expected<std::vector<DeployedWorkflow>, StoreError> list_workflows() override {
     using Workflows = std::vector<DeployedWorkflow>;
     return read<Workflows>([&](Connection& c) -> std::expected<Workflows, StoreError> {
@@ -1231,36 +1239,37 @@ class PostgresContentStore final : public ContentStore {
   PostgresContentStore(std::string url, std::unique_ptr<Connection> connection, std::shared_ptr<const AtRestKeys> keys)
       : url_(std::move(url)), connection_(std::move(connection)), keys_(keys && !keys->empty() ? std::move(keys) : nullptr) {}
 
-  std::expected<std::string, std::string> put(std::string_view content) override {
+  std::expected<std::string, StoreError> put(std::string_view content) override {
     std::string hash = sha256_hex(content);
     std::lock_guard lock(mutex_);
     auto c = connection();
     if (!c) return std::unexpected(c.error());
     auto& conn = **c;
     const std::size_t chunks = content.empty() ? 1 : (content.size() + kChunkBytes - 1) / kChunkBytes;
-    if (auto begun = conn.simple("BEGIN"); !begun) return std::unexpected(begun.error().error.message);
-    const auto rollback = [&](const std::string& message) -> std::expected<std::string, std::string> {
+    if (auto begun = conn.simple("BEGIN"); !begun) return std::unexpected(begun.error().error);
+    // The kind is the statement's: a lost connection stays `unavailable`, for a retry.
+    const auto rollback = [&](const StoreError& error) -> std::expected<std::string, StoreError> {
       conn.simple("ROLLBACK");
-      return std::unexpected("cannot store content " + hash + ": " + message);
+      return std::unexpected(StoreError{error.kind, "cannot store content " + hash + ": " + error.message});
     };
     auto head = conn.run("INSERT INTO contents (sha256, size, chunks) VALUES ($1, $2, $3::bigint) ON CONFLICT (sha256) DO NOTHING",
                          params(hash, static_cast<std::int64_t>(content.size()), static_cast<std::int64_t>(chunks)));
-    if (!head) return rollback(head.error().error.message);
+    if (!head) return rollback(head.error().error);
     if (head->changed() > 0) {
       for (std::size_t i = 0; i < chunks; ++i) {
         const auto part = content.substr(std::min(content.size(), i * kChunkBytes), kChunkBytes);
         const std::string sealed = keys_ ? sealing::seal(keys_->current(), part, place_of(hash, i)) : std::string();
         auto done = conn.run("INSERT INTO content_chunks (sha256, chunk, bytes) VALUES ($1, $2::bigint, $3)",
                              params(hash, static_cast<std::int64_t>(i), store_common::SealedBytes{keys_ ? std::string_view(sealed) : part}));
-        if (!done) return rollback(done.error().error.message);
+        if (!done) return rollback(done.error().error);
       }
     }
-    if (auto committed = conn.simple("COMMIT"); !committed) return rollback(committed.error().error.message);
+    if (auto committed = conn.simple("COMMIT"); !committed) return rollback(committed.error().error);
     return hash;
   }
 
-  std::expected<std::optional<std::string>, std::string> get(std::string_view hash) const override {
-    if (!is_sha256_hex(hash)) return std::unexpected("'" + std::string(hash.substr(0, 80)) + "' is not a SHA-256 in hex");
+  std::expected<std::optional<std::string>, StoreError> get(std::string_view hash) const override {
+    if (!is_sha256_hex(hash)) return fail(Kind::invalid, "'" + std::string(hash.substr(0, 80)) + "' is not a SHA-256 in hex");
     std::lock_guard lock(mutex_);
     auto c = connection();
     if (!c) return std::unexpected(c.error());
@@ -1268,10 +1277,10 @@ class PostgresContentStore final : public ContentStore {
         "SELECT h.size, h.chunks, k.chunk, k.bytes FROM contents h LEFT JOIN content_chunks k ON k.sha256 = h.sha256 "
         "WHERE h.sha256 = $1 ORDER BY k.chunk",
         params(std::string(hash)));
-    if (!rows) return std::unexpected(rows.error().error.message);
+    if (!rows) return std::unexpected(rows.error().error);
     if (rows->rows() == 0) return std::optional<std::string>{};
     const auto damaged = [&] {
-      return std::unexpected("stored content " + std::string(hash) + " is damaged: its chunks no longer match its hash");
+      return fail(Kind::corrupt, "stored content " + std::string(hash) + " is damaged: its chunks no longer match its hash");
     };
     const auto expected_chunks = rows->int64(0, 1);
     if (rows->rows() != expected_chunks) return damaged();
@@ -1284,8 +1293,9 @@ class PostgresContentStore final : public ContentStore {
         static const AtRestKeys kNone;
         auto clear = sealing::open(keys_ ? *keys_ : kNone, stored, place_of(hash, static_cast<std::size_t>(i)));
         if (!clear) {
-          return std::unexpected(clear.error().kind == sealing::OpenError::Kind::unknown_key
-                                     ? "stored content " + std::string(hash) + " is encrypted under key '" + clear.error().key_id +
+          const bool unknown_key = clear.error().kind == sealing::OpenError::Kind::unknown_key;
+          return fail(unknown_key ? Kind::locked : Kind::corrupt,
+                      unknown_key ? "stored content " + std::string(hash) + " is encrypted under key '" + clear.error().key_id +
                                            "', which this engine was not given ([storage.keys] of the configuration)"
                                      : "stored content " + std::string(hash) + " is sealed but does not open: damaged or moved");
         }
@@ -1303,10 +1313,10 @@ class PostgresContentStore final : public ContentStore {
     return "contents/" + std::string(hash) + "/" + std::to_string(chunk);
   }
   // The connection, made again when the last one was lost. REQUIRES: mutex_ held.
-  std::expected<Connection*, std::string> connection() const {
+  std::expected<Connection*, StoreError> connection() const {
     if (!connection_ || !connection_->ok()) {
       auto opened = Connection::open(url_);
-      if (!opened) return std::unexpected(opened.error().message);
+      if (!opened) return std::unexpected(opened.error());
       connection_ = std::move(*opened);
     }
     return connection_.get();

@@ -510,6 +510,16 @@ class SqliteStore final : public Store {
     });
   }
 
+  std::expected<std::uint64_t, StoreError> deployed_versions() override {
+    return read<std::uint64_t>([&](Connection& c) -> std::expected<std::uint64_t, StoreError> {
+      auto stmt = c.prepare("SELECT COUNT(*) FROM workflows");
+      if (!stmt) return std::unexpected(stmt.error());
+      auto row = stmt->next();
+      if (!row) return std::unexpected(row.error());
+      return *row ? stmt->uint64(0) : std::uint64_t{0};
+    });
+  }
+
   std::expected<std::vector<DeployedWorkflow>, StoreError> list_workflows() override {
     return read<std::vector<DeployedWorkflow>>(
         [&](Connection& c) -> std::expected<std::vector<DeployedWorkflow>, StoreError> {

@@ -37,6 +37,9 @@ struct ServiceOptions {
   std::size_t max_connections = 512;
   std::chrono::milliseconds timer_interval{1000};     ///< how often due timers are fired
   std::chrono::milliseconds dispatch_interval{1000};  ///< how often the outbox is drained
+  /// How often the service looks for versions another node deployed to a shared database
+  /// (Engine::refresh_deployed): a deploy through any node serves on this one within it.
+  std::chrono::milliseconds deploy_check_interval{1000};
   std::chrono::milliseconds session_lifetime{8 * 3600 * 1000};
   /// Mark the session and CSRF cookies Secure: set it when clients reach the service over
   /// HTTPS (a TLS proxy in front); browsers then never send the cookies in clear text.
