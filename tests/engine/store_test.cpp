@@ -1368,6 +1368,39 @@ TEST_CASE("store: an item whose state alone changes writes no worklist index pag
   CHECK(count_rows(path, "SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'") == 0);
 }
 
+// The WAL starts again from its beginning only once a checkpoint has copied all of it; while
+// commits keep coming (or a reader holds an old snapshot) it stays long. The checkpointer must
+// then be asked once per checkpoint_frames new frames, not after every commit: back-to-back
+// checkpoints copy each page again for every commit that changed it, where one checkpoint
+// of a longer stretch copies it once.
+TEST_CASE("store: a long WAL is checkpointed once per checkpoint_frames new frames, not after every commit") {
+  ScratchDir dir;
+  const auto path = dir.file("cases.db");
+  SqliteOptions options;
+  options.checkpoint_frames = 64;
+  auto store = open_store(path, options);
+  commit_ok(*store, make_commit("cmd-0", "case-1", 0, 1));
+  // A reader in the middle of a read transaction: the WAL cannot start again behind it.
+  sqlite3* reader = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(reader, "BEGIN; SELECT COUNT(*) FROM cases;", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const auto stats = [&] { return sqlite_store_stats(*store).value_or(SqliteStoreStats{}); };
+  const auto before = stats();
+  std::uint64_t version = 1;
+  for (int i = 1; stats().wal_frames - before.wal_frames < 640; ++i, ++version) {
+    commit_ok(*store, make_commit("cmd-" + std::to_string(i), "case-1", version, 1));
+  }
+  const auto after = stats();
+  const auto frames = after.wal_frames - before.wal_frames;
+  const auto commits = after.writes - before.writes;
+  const auto checkpoints = after.checkpoints - before.checkpoints;
+  INFO(commits << " commits wrote " << frames << " frames; checkpoints asked for: " << checkpoints);
+  CHECK(commits > 3 * (frames / 64));  // more commits than checkpoints would be worth
+  CHECK(checkpoints <= frames / 64 + 1);
+  sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(reader);
+}
+
 // The writer runs a batch without savepoints first; a request that fails after it wrote
 // something makes it roll back and run the batch again with a savepoint per request. A
 // trigger (added behind the store's back) makes such a failure happen in the middle of one.

@@ -24,14 +24,6 @@ using store_common::in_quotes;
 using store_common::make_error;
 using store_common::Sealer;
 
-// WAL frames (pages) after which the checkpointer copies the WAL back into the database file
-// (32 MiB). SQLite's own automatic checkpoint (at 1000) is off on the write connection: it
-// runs inside the COMMIT that crosses the mark, and every caller of that batch would wait for
-// it. A checkpoint copies each page once however many versions of it the WAL holds, so a
-// longer WAL copies less per commit: 8000 took 10-20 % of the CPU per commit off 1000
-// (docs/storage.md).
-constexpr int kCheckpointFrames = 8000;
-
 // ---------------------------------------------------------------------------------------
 // Statements.
 
@@ -620,10 +612,18 @@ void Checkpointer::stop() noexcept {
   connection_.reset();
 }
 
+// SQLite's own automatic checkpoint (at 1000 frames) is off on the write connection: it runs
+// inside the COMMIT that crosses the mark, and every caller of that batch would wait for it.
+// A checkpoint copies each page once however many versions of it the WAL holds, so a longer
+// WAL copies less per commit: 8000 frames took 10-20 % of the CPU per commit off 1000
+// (docs/storage.md).
 int Checkpointer::on_commit(void* self, sqlite3*, const char*, int frames) {
   auto* checkpointer = static_cast<Checkpointer*>(self);
   checkpointer->count_frames(frames);
-  if (frames >= kCheckpointFrames) checkpointer->request();
+  if (static_cast<std::uint64_t>(frames) >= checkpointer->next_request_) {
+    checkpointer->request();
+    checkpointer->next_request_ = static_cast<std::uint64_t>(frames) + static_cast<std::uint64_t>(checkpointer->frames_);
+  }
   return SQLITE_OK;
 }
 
