@@ -20,6 +20,8 @@
 #include <onevisit/engine/engine.hpp>
 #include <onevisit/engine/runtime.hpp>
 
+#include "store/sqlite/store.hpp"  // the writer's counters (private header)
+
 #include <sqlite3.h>
 #include <spdlog/spdlog.h>
 
@@ -31,6 +33,7 @@
 #include <fstream>
 #include <iostream>
 #include <malloc.h>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -343,8 +346,11 @@ void switch_machine(std::size_t cases) {
 // ---------------------------------------------------------------------------------------
 // Through Engine
 
-std::unique_ptr<Engine> open_engine(const std::string& database, VirtualClock& clock, const char* flow) {
-  auto engine = Engine::open({database, &clock});
+std::unique_ptr<Engine> open_engine(const std::string& database, VirtualClock& clock, const char* flow,
+                                    std::shared_ptr<Store> store = nullptr) {
+  EngineOptions options{database, &clock};
+  options.store = std::move(store);
+  auto engine = Engine::open(options);
   if (!engine) {
     std::cerr << "cannot open the engine: " << engine.error().message << "\n";
     std::exit(1);
@@ -495,6 +501,60 @@ double plain_sqlite(const std::string& dir, std::size_t rows) {
   return rate;
 }
 
+// Which tables and indexes the pages in the WAL belong to: the frames of every commit since
+// the WAL last started from its beginning (the last stretch of the row before), each mapped
+// to its B-tree through sqlite3's dbstat. Prints the shares, largest first, and the frames a
+// transaction wrote.
+void wal_pages_by_table(const std::string& path) {
+  std::ifstream wal(path + "-wal", std::ios::binary);
+  unsigned char header[32];
+  if (!wal.read(reinterpret_cast<char*>(header), sizeof header)) return;
+  const auto be32 = [](const unsigned char* p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+  };
+  const std::uint32_t page_size = be32(header + 8), salt1 = be32(header + 16), salt2 = be32(header + 20);
+  std::map<std::uint32_t, std::size_t> frames_of_page;
+  std::size_t frames = 0, commits = 0, counted = 0;
+  std::vector<char> page(page_size);
+  for (unsigned char frame[24]; wal.read(reinterpret_cast<char*>(frame), sizeof frame) && wal.read(page.data(), page_size);) {
+    if (be32(frame + 8) != salt1 || be32(frame + 12) != salt2) break;  // a frame of an earlier pass
+    ++frames_of_page[be32(frame)];
+    ++frames;
+    if (be32(frame + 4) != 0) {  // the commit frame: what came before it is durable
+      ++commits;
+      counted = frames;
+    }
+  }
+  if (commits == 0) return;
+  sqlite3* db = nullptr;
+  std::map<std::uint32_t, std::string> owner;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT pageno, name FROM dbstat", -1, &stmt, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(stmt) == SQLITE_ROW) {
+        owner[static_cast<std::uint32_t>(sqlite3_column_int64(stmt, 0))] =
+            reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
+      }
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  std::map<std::string, std::size_t> by_name;
+  for (const auto& [pageno, n] : frames_of_page) {
+    const auto it = owner.find(pageno);
+    by_name[it == owner.end() ? "(free or new)" : it->second] += n;
+  }
+  std::vector<std::pair<std::size_t, std::string>> sorted;
+  for (const auto& [name, n] : by_name) sorted.emplace_back(n, name);
+  std::sort(sorted.rbegin(), sorted.rend());
+  std::printf("  WAL since its last restart: %zu frames in %zu transactions (%.1f a transaction), %zu distinct pages\n", counted,
+              commits, static_cast<double>(counted) / commits, frames_of_page.size());
+  for (const auto& [n, name] : sorted) {
+    std::printf("    %-34s %5.1f %%  %8zu frames\n", name.c_str(), 100.0 * n / frames, n);
+  }
+  std::fflush(stdout);
+}
+
 // `live` cases started and moved on to every stage of their lifecycle (not timed), then for
 // each count of client threads, `seconds` of commands: each client owns every threads-th case
 // and moves them on in turn; a case that is rated is replaced by a new one, so the number of
@@ -508,7 +568,13 @@ void durable(const std::string& dir, std::size_t live, const std::vector<std::si
   };
   remove_files();
   VirtualClock clock(monday_morning());
-  auto engine = open_engine(path, clock, kLifecycleFlow);
+  // Opened here to read the writer's counters: WAL frames and transactions per command.
+  auto store = engine::open_store(EngineOptions{path, &clock});
+  if (!store) {
+    std::cerr << "cannot open the store: " << store.error().message << "\n";
+    std::exit(1);
+  }
+  auto engine = open_engine(path, clock, kLifecycleFlow, *store);
   std::vector<std::string> ids(live);
   std::vector<std::size_t> step(live, 0), serial(live);
   {
@@ -530,6 +596,7 @@ void durable(const std::string& dir, std::size_t live, const std::vector<std::si
     std::atomic<bool> stop{false};
     std::atomic<std::size_t> done{0};
     const std::uint64_t written_before = write_bytes();
+    const SqliteStoreStats stats_before = sqlite_store_stats(**store).value_or(SqliteStoreStats{});
     const Measure measure;
     std::vector<std::thread> clients;
     for (std::size_t t = 0; t < threads; ++t) {
@@ -561,8 +628,16 @@ void durable(const std::string& dir, std::size_t live, const std::vector<std::si
                   kTargetBytesPerDurableCommand / per_command, ec ? 0.0 : static_cast<double>(wal) / 1e6, rate / plain_rate);
     row("lifecycle, Engine on SQLite, " + std::to_string(live) + " live", std::to_string(threads) + " threads", rate, "transitions/s",
         cpu, memory, kTargetDurable, false);
+    const SqliteStoreStats stats = sqlite_store_stats(**store).value_or(SqliteStoreStats{});
+    const auto transactions = static_cast<double>(stats.transactions - stats_before.transactions);
+    std::printf("  %.2f WAL frames (4 KiB pages) a command, %.1f commands a transaction, %llu checkpoints\n",
+                static_cast<double>(stats.wal_frames - stats_before.wal_frames) / commands,
+                transactions > 0 ? static_cast<double>(stats.writes - stats_before.writes) / transactions : 0.0,
+                static_cast<unsigned long long>(stats.checkpoints - stats_before.checkpoints));
+    wal_pages_by_table(path);
   }
   engine.reset();
+  store->reset();
   remove_files();
 }
 

@@ -451,7 +451,6 @@ TEST_CASE("e2e road_works: 城管 and 市政 approve jointly, 交警 in parallel
   DepartmentWorld w(flow_of("road_works"), "road_works", kRoadIntake);
   const auto& wf = w.workflow();
   const ItemIndex excavation = w.item_index("excavation");
-  const ItemIndex traffic = w.item_index("traffic_review");
   const ItemIndex green = w.item_index("green_space");
   REQUIRE(wf.items[excavation].joint.size() == 2);
   const std::string id = accepted_road_case(w, 41, false);

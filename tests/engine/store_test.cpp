@@ -1319,6 +1319,88 @@ TEST_CASE("store: a case without a snapshot loads as all its events") {
   CHECK((*loaded)->events.empty());
 }
 
+// Every page a commit touches is another 4 KiB frame in the WAL. An item whose state alone
+// changed (department, final and due_at as before) must rewrite its row's page only, not the
+// entries of the three worklist indexes on those columns (SQLite rewrites an index entry
+// whenever an UPDATE names one of its columns, whatever the value).
+TEST_CASE("store: an item whose state alone changes writes no worklist index page") {
+  ScratchDir dir;
+  const auto path = dir.file("cases.db");
+  auto store = open_store(path);
+  commit_ok(*store, make_commit("cmd-1", "case-1", 0, 1));  // registration: accepted, due 5000
+  const auto frames = [&] { return sqlite_store_stats(*store).value_or(SqliteStoreStats{}).wal_frames; };
+  // The same commit twice, without an item row and with the item's state changed.
+  CommitRequest without_item = make_commit("cmd-2", "case-1", 1, 1);
+  without_item.items.clear();
+  without_item.snapshot.clear();
+  auto before = frames();
+  commit_ok(*store, without_item);
+  const auto frames_without_item = frames() - before;
+  CommitRequest state_only = make_commit("cmd-3", "case-1", 2, 1);
+  state_only.snapshot.clear();
+  state_only.items[0].state = "reviewing";
+  before = frames();
+  commit_ok(*store, state_only);
+  const auto frames_state_only = frames() - before;
+  INFO("frames without an item row " << frames_without_item << ", with the state changed " << frames_state_only);
+  CHECK(frames_state_only == frames_without_item + 1);  // the case_items page alone
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM case_items WHERE state = 'reviewing' AND due_at = 5000 AND final = 0") == 1);
+
+  // A moved deadline and a finished item still move the worklist index entries.
+  CommitRequest moved = make_commit("cmd-4", "case-1", 3, 1);
+  moved.items[0].due_at = 7000;
+  commit_ok(*store, moved);
+  CHECK(count_rows(path, "SELECT due_at FROM case_items INDEXED BY case_items_open_by_due WHERE final = 0 AND due_at > 0") == 7000);
+  CHECK(count_rows(path, "SELECT due_at FROM case_items INDEXED BY case_items_open_by_department "
+                         "WHERE department = 'market' AND final = 0") == 7000);
+  CommitRequest finished = make_commit("cmd-5", "case-1", 4, 1);
+  finished.items[0] = ItemRow{"registration", "market", "approved", true, 0, ""};
+  commit_ok(*store, finished);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM case_items INDEXED BY case_items_open_by_due WHERE final = 0 AND due_at >= 0") == 0);
+  // A department that changes moves the department index entry too.
+  CommitRequest transferred = make_commit("cmd-6", "case-1", 5, 1);
+  transferred.items[0] = ItemRow{"registration", "tax", "accepted", false, 9000, ""};
+  commit_ok(*store, transferred);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM case_items INDEXED BY case_items_by_department WHERE department = 'tax'") == 1);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM case_items INDEXED BY case_items_by_department WHERE department = 'market'") == 0);
+  CHECK(count_rows(path, "SELECT due_at FROM case_items INDEXED BY case_items_open_by_department "
+                         "WHERE department = 'tax' AND final = 0") == 9000);
+  CHECK(count_rows(path, "SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'") == 0);
+}
+
+// The WAL starts again from its beginning only once a checkpoint has copied all of it; while
+// commits keep coming (or a reader holds an old snapshot) it stays long. The checkpointer must
+// then be asked once per checkpoint_frames new frames, not after every commit: back-to-back
+// checkpoints copy each page again for every commit that changed it, where one checkpoint
+// of a longer stretch copies it once.
+TEST_CASE("store: a long WAL is checkpointed once per checkpoint_frames new frames, not after every commit") {
+  ScratchDir dir;
+  const auto path = dir.file("cases.db");
+  SqliteOptions options;
+  options.checkpoint_frames = 64;
+  auto store = open_store(path, options);
+  commit_ok(*store, make_commit("cmd-0", "case-1", 0, 1));
+  // A reader in the middle of a read transaction: the WAL cannot start again behind it.
+  sqlite3* reader = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(reader, "BEGIN; SELECT COUNT(*) FROM cases;", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const auto stats = [&] { return sqlite_store_stats(*store).value_or(SqliteStoreStats{}); };
+  const auto before = stats();
+  std::uint64_t version = 1;
+  for (int i = 1; stats().wal_frames - before.wal_frames < 640; ++i, ++version) {
+    commit_ok(*store, make_commit("cmd-" + std::to_string(i), "case-1", version, 1));
+  }
+  const auto after = stats();
+  const auto frames = after.wal_frames - before.wal_frames;
+  const auto commits = after.writes - before.writes;
+  const auto checkpoints = after.checkpoints - before.checkpoints;
+  INFO(commits << " commits wrote " << frames << " frames; checkpoints asked for: " << checkpoints);
+  CHECK(commits > 3 * (frames / 64));  // more commits than checkpoints would be worth
+  CHECK(checkpoints <= frames / 64 + 1);
+  sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(reader);
+}
+
 // The writer runs a batch without savepoints first; a request that fails after it wrote
 // something makes it roll back and run the batch again with a savepoint per request. A
 // trigger (added behind the store's back) makes such a failure happen in the middle of one.

@@ -311,6 +311,12 @@ struct SqliteOptions {
   std::shared_ptr<const AtRestKeys> keys;
   std::chrono::milliseconds busy_timeout{5000};
   std::size_t max_batch = 256;                 ///< commits per group transaction at most
+  /// WAL pages (4 KiB frames) after which the checkpointer thread copies the WAL back into
+  /// the database file, and again after as many new ones while the WAL stays long (commits
+  /// keep coming, a reader holds an old snapshot). A longer WAL copies each page once for
+  /// more commits (docs/storage.md, Group commit). Default: 8000 (32 MiB); 0 or less is taken
+  /// as the default.
+  int checkpoint_frames = 8000;
 };
 
 /// Opens (or creates) an SQLite database in WAL mode with synchronous=FULL.

@@ -261,7 +261,7 @@ class SqliteStore final : public Store {
         readers_(path, busy_timeout_ms(options)),
         writer_handle_(writer->handle()),
         writer_(std::move(writer), options.max_batch, sealer_),
-        checkpointer_(std::move(checkpointer)) {}
+        checkpointer_(std::move(checkpointer), options.checkpoint_frames) {}
 
   ~SqliteStore() override {
     writer_.stop();

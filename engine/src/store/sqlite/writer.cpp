@@ -5,7 +5,9 @@
 #include "store/sealing.hpp"
 
 #include <algorithm>
+#include <array>
 #include <map>
+#include <span>
 #include <string_view>
 
 #include <pthread.h>
@@ -21,14 +23,6 @@ using store_common::fail;
 using store_common::in_quotes;
 using store_common::make_error;
 using store_common::Sealer;
-
-// WAL frames (pages) after which the checkpointer copies the WAL back into the database file
-// (32 MiB). SQLite's own automatic checkpoint (at 1000) is off on the write connection: it
-// runs inside the COMMIT that crosses the mark, and every caller of that batch would wait for
-// it. A checkpoint copies each page once however many versions of it the WAL holds, so a
-// longer WAL copies less per commit: 8000 took 10-20 % of the CPU per commit off 1000
-// (docs/storage.md).
-constexpr int kCheckpointFrames = 8000;
 
 // ---------------------------------------------------------------------------------------
 // Statements.
@@ -72,12 +66,26 @@ constexpr const char* kInsertFirstEvent =
 // One step of a walk back along a case's chain of events (find_record).
 constexpr const char* kSelectChainStep =
     "SELECT previous, sequence, command_id, result FROM events WHERE id = ?";
-// An item row named by a commit is inserted or updated; the WHERE makes an unchanged row a
-// no-op instead of a rewrite of the row and of its worklist index entries. Rows a commit does
-// not name stay as they are (a case's items are fixed by its workflow version).
+// An item row named by a commit. SQLite rewrites an index entry whenever an UPDATE names one
+// of the index's columns, whatever the value, and every rewritten entry is another page in
+// the WAL: the worklist indexes hold department, final and due_at, so the common change —
+// the state alone — names only state, light and urged (kUpdateItemState, when the other three
+// are as stored); a moved deadline or a finished item names final and due_at as well
+// (kUpdateItemDeadline); a new row, or an item that moved to another department, takes the
+// upsert. The three share their parameters: state, light, urged, case, item, department,
+// final, due_at.
+constexpr const char* kUpdateItemState =
+    "UPDATE case_items SET state = ?1, light = ?2, urged = ?3 "
+    "WHERE case_id = ?4 AND item_id = ?5 AND department = ?6 AND final = ?7 AND due_at = ?8";
+constexpr const char* kUpdateItemDeadline =
+    "UPDATE case_items SET state = ?1, light = ?2, urged = ?3, final = ?7, due_at = ?8 "
+    "WHERE case_id = ?4 AND item_id = ?5 AND department = ?6";
+// Inserted or updated; the WHERE makes an unchanged row a no-op instead of a rewrite of the
+// row and of its worklist index entries. Rows a commit does not name stay as they are (a
+// case's items are fixed by its workflow version).
 constexpr const char* kUpsertItem =
     "INSERT INTO case_items (case_id, item_id, department, state, final, due_at, light, urged) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id, item_id) DO UPDATE SET "
+    "VALUES (?4, ?5, ?6, ?1, ?7, ?8, ?2, ?3) ON CONFLICT (case_id, item_id) DO UPDATE SET "
     "department = excluded.department, state = excluded.state, final = excluded.final, "
     "due_at = excluded.due_at, light = excluded.light, urged = excluded.urged "
     "WHERE case_items.department <> excluded.department OR case_items.state <> excluded.state OR "
@@ -362,10 +370,16 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
     }
   }
   for (const auto& item : r.items) {
-    if (auto done = execute(c, kUpsertItem, r.case_id, item.item_id, item.department, item.state,
-                            std::int64_t{item.final ? 1 : 0}, item.due_at, item.light, std::int64_t{item.urged ? 1 : 0});
-        !done) {
-      return std::unexpected(done.error());
+    // A new case has no rows yet: straight to the insert.
+    static constexpr std::array<const char*, 3> kForms{kUpdateItemState, kUpdateItemDeadline, kUpsertItem};
+    const std::span<const char* const> forms = r.expected_version == 0 ? std::span(kForms).last(1) : std::span(kForms);
+    for (const char* sql : forms) {
+      if (auto done = execute(c, sql, item.state, item.light, std::int64_t{item.urged ? 1 : 0}, r.case_id, item.item_id,
+                              item.department, std::int64_t{item.final ? 1 : 0}, item.due_at);
+          !done) {
+        return std::unexpected(done.error());
+      }
+      if (sql == kUpsertItem || sqlite3_changes64(db) > 0) break;
     }
   }
   // The blind index: keyed hashes only, never the names and numbers themselves.
@@ -598,10 +612,18 @@ void Checkpointer::stop() noexcept {
   connection_.reset();
 }
 
+// SQLite's own automatic checkpoint (at 1000 frames) is off on the write connection: it runs
+// inside the COMMIT that crosses the mark, and every caller of that batch would wait for it.
+// A checkpoint copies each page once however many versions of it the WAL holds, so a longer
+// WAL copies less per commit: 8000 frames took 10-20 % of the CPU per commit off 1000
+// (docs/storage.md).
 int Checkpointer::on_commit(void* self, sqlite3*, const char*, int frames) {
   auto* checkpointer = static_cast<Checkpointer*>(self);
   checkpointer->count_frames(frames);
-  if (frames >= kCheckpointFrames) checkpointer->request();
+  if (static_cast<std::uint64_t>(frames) >= checkpointer->next_request_) {
+    checkpointer->request();
+    checkpointer->next_request_ = static_cast<std::uint64_t>(frames) + static_cast<std::uint64_t>(checkpointer->frames_);
+  }
   return SQLITE_OK;
 }
 

@@ -112,11 +112,13 @@ class Writer {
 // The checkpointer: copies the WAL back into the database file on its own thread and
 // connection (PASSIVE: it never waits for, nor blocks, the writer or the readers), so that no
 // commit waits for a checkpoint. The writer's WAL hook asks for one when the WAL holds
-// kCheckpointFrames pages; the writer restarts the WAL from its beginning at its next
-// transaction once everything in it has been copied.
+// SqliteOptions::checkpoint_frames pages; the writer restarts the WAL from its beginning at
+// its next transaction once everything in it has been copied.
 class Checkpointer {
  public:
-  explicit Checkpointer(std::unique_ptr<Connection> connection) : connection_(std::move(connection)) {}
+  // `frames`: SqliteOptions::checkpoint_frames.
+  Checkpointer(std::unique_ptr<Connection> connection, int frames)
+      : connection_(std::move(connection)), frames_(frames > 0 ? frames : 8000) {}
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
   ~Checkpointer() { stop(); }
@@ -143,12 +145,18 @@ class Checkpointer {
   // fewer than before means the writer restarted it from the beginning.
   void count_frames(int frames) noexcept {
     const auto now = static_cast<std::uint64_t>(frames);
+    if (now < wal_frames_) next_request_ = static_cast<std::uint64_t>(frames_);  // a new WAL
     frames_written_.fetch_add(now >= wal_frames_ ? now - wal_frames_ : now);
     wal_frames_ = now;
   }
 
   std::unique_ptr<Connection> connection_;
+  const int frames_;
   std::uint64_t wal_frames_ = 0;  // writer thread only
+  // The WAL's length at which the next checkpoint is asked for (writer thread only): frames_
+  // in a new WAL, then frames_ more than at the last request while the WAL cannot start
+  // again (commits keep coming, a reader holds an old snapshot), not at every commit.
+  std::uint64_t next_request_ = static_cast<std::uint64_t>(frames_);
   std::atomic<std::uint64_t> frames_written_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
