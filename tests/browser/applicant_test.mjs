@@ -277,6 +277,20 @@ try {
   await page.unroute('**/api/applicant/cases/*');
   check(!(await page.$('#case-status')), 'the late case did not cover 我的办件');
   check(await page.isVisible('.case-card'), 'my cases are still on the screen');
+
+  // 7. 退出 on a phone (a shared computer too): the header offers it, the session ends on the
+  // server, and what was the applicant's asks for a login again.
+  check(await page.isVisible('#sign-out'), 'a signed-in applicant sees 退出 at 390 px');
+  const header = await page.$eval('.top', (top) => ({ width: top.scrollWidth, shown: top.clientWidth }));
+  check(header.width <= header.shown, `the header fits the phone's width (${header.width} > ${header.shown} px)`);
+  await page.click('#sign-out');
+  await page.waitForURL(/\/m\/login$/);
+  const after = await page.evaluate(async () => (await fetch('/api/applicant/session', { credentials: 'same-origin' })).status);
+  check(after === 401, `the session ended on the server (answered ${after})`);
+  check(!(await page.isVisible('#sign-out')) && (await page.textContent('#whoami')) === '', 'the header no longer names anyone');
+  await page.goto(`${base}/m/cases`);
+  await page.waitForURL(/\/m\/login\?next=%2Fm%2Fcases$/);
+  check(true, 'my cases ask for the login again');
   check(pageErrors.length === 0, `no script errors (${pageErrors.join('; ')})`);
 } catch (error) {
   failed = true;

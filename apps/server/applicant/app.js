@@ -145,13 +145,25 @@ function kioskStartPage() {
   }));
 }
 
+// 退出 on a phone or a shared computer: the session ends on the server, then the login page.
+// (A kiosk has its own 退出, which also wipes the screen and the storage.)
+const signOut = document.getElementById('sign-out');
+signOut.addEventListener('click', () => busy(signOut, async () => {
+  await fetch('/api/applicant/session', { method: 'DELETE', credentials: 'same-origin', headers: { 'X-CSRF-Token': cookie('ov_applicant_csrf') } })
+    .catch(() => {});
+  whoami.textContent = '';
+  signOut.hidden = true;
+  go('/m/login');
+}));
+
 async function me() {
   try {
     const r = await fetch('/api/applicant/session', { credentials: 'same-origin' });
-    if (r.status !== 200) { whoami.textContent = ''; return null; }
+    if (r.status !== 200) { whoami.textContent = ''; signOut.hidden = true; return null; }
     const { applicant } = await r.json();
     const name = applicant.name || applicant.phone;
     whoami.textContent = applicant.company ? `${name}（代表${applicant.company.name}）` : name;
+    signOut.hidden = Boolean(kiosk);
     return applicant;
   } catch { return null; }
 }
