@@ -11,9 +11,9 @@
 //   3. at a kiosk (1080×1920) a person logs in with the card reader simulator (a read signed by
 //      the registered device key), applies, prints the receipt; the kiosk warns after a while
 //      without a touch, then wipes back to the start screen; a forged read is refused.
-// Each page is photographed (<screenshot folder>/walk-NN-*.png) and audited with axe-core (no
-// serious or critical violation), and read as an applicant would: Chinese only, no raw ids or
-// "null", nothing cut off at 390 px.
+// Each page, the clerk console's too, is photographed (<screenshot folder>/walk-NN-*.png) and
+// audited with axe-core (no serious or critical violation); the applicant's pages are also
+// read as an applicant would: Chinese only, no raw ids or "null", nothing cut off at 390 px.
 //
 //   node applicant_walk_test.mjs <path to onevisit> <screenshot folder> <path to onevisit-deptsim>
 //
@@ -222,12 +222,12 @@ try {
   await openCase(clerk, newbornCase);
   await clerk.click('#accept-all');
   await itemIn(clerk, 'birth_cert', 'accepted');
-  await clerk.screenshot({ path: path.join(screenshots, `walk-${String(++shots).padStart(2, '0')}-console-newborn-accepted.png`), fullPage: true });
+  await snap(clerk, 'console-newborn-accepted');
   const hospital = await desk('chen');
   await openCase(hospital, newbornCase);
   await hospital.click('#event-birth_cert-approve');
   await itemIn(hospital, 'birth_cert', 'approved');
-  await hospital.screenshot({ path: path.join(screenshots, `walk-${String(++shots).padStart(2, '0')}-console-newborn-approved.png`), fullPage: true });
+  await snap(hospital, 'console-newborn-approved');
   await hospital.context().close();
   // The results: the department's documents arrive; she chooses pick-up and downloads them.
   await waitForCaseText(phone, newbornCase, '领取结果');
@@ -339,7 +339,7 @@ try {
   await itemIn(market, 'integrated_permit', 'accepted');
   await market.click('#event-integrated_permit-approve');
   await itemIn(market, 'integrated_permit', 'approved');
-  await market.screenshot({ path: path.join(screenshots, `walk-${String(++shots).padStart(2, '0')}-console-restaurant-approved.png`), fullPage: true });
+  await snap(market, 'console-restaurant-approved');
   await market.context().close();
   await waitForCaseText(shop, shopCase, '领取结果');
   await snap(shop, 'company-results');
@@ -406,7 +406,7 @@ try {
   // On paper: the receipt alone.
   await kiosk.emulateMedia({ media: 'print' });
   check(!(await kiosk.isVisible('header')) && !(await kiosk.isVisible('h1')) && (await kiosk.isVisible('#receipt')), 'printed, the page is the receipt alone');
-  await kiosk.screenshot({ path: path.join(screenshots, `walk-${String(++shots).padStart(2, '0')}-kiosk-receipt-printed.png`), fullPage: true });
+  await snap(kiosk, 'kiosk-receipt-printed');
   await kiosk.emulateMedia({ media: 'screen' });
   const clerkApi = await apiSession(base, 'wang', 'window-clerk-1');
   const recorded = await (await clerkApi('GET', `/api/cases/${kioskCase}`)).json();
