@@ -28,21 +28,7 @@ url=$(bash scripts/pg_cluster.sh start "$work/pg" | tail -1)
 psql_bin=$(ls -d /usr/lib/postgresql/*/bin | head -1)/psql
 
 mkdir "$work/workflows"
-cat > "$work/workflows/bench.flow" <<'FLOW'
-lifecycle simple {
-  state submitted initial; state accepted; state approved final
-  on accept: submitted -> accepted by clerk
-  on approve: accepted -> approved by reviewer
-  warn at 80%
-}
-department market "市场监管局" adapter market_registry
-item registration "设立登记" by market { limit 5 workdays }
-bundle bench "压测" version 1 {
-  promise 5 workdays; lifecycle simple
-  form { company_name "企业名称": text required }
-  use registration
-}
-FLOW
+cp bench/load.flow "$work/workflows/bench.flow"
 
 # One Lua script per node: its case ids carry the node's number, so nodes never collide.
 lua_for() {

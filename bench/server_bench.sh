@@ -14,21 +14,7 @@ port=${ONEVISIT_BENCH_PORT:-18380}
 trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 mkdir "$work/workflows"
-cat > "$work/workflows/bench.flow" <<'FLOW'
-lifecycle simple {
-  state submitted initial; state accepted; state approved final
-  on accept: submitted -> accepted by clerk
-  on approve: accepted -> approved by reviewer
-  warn at 80%
-}
-department market "市场监管局" adapter market_registry
-item registration "设立登记" by market { limit 5 workdays }
-bundle bench "压测" version 1 {
-  promise 5 workdays; lifecycle simple
-  form { company_name "企业名称": text required }
-  use registration
-}
-FLOW
+cp bench/load.flow "$work/workflows/bench.flow"
 "$binary" --log-level error serve --db "$work/cases.db" --workflows "$work/workflows" --listen "127.0.0.1:$port" \
   --threads "${ONEVISIT_BENCH_THREADS:-4}" > "$work/serve.log" 2>&1 &
 server=$!
