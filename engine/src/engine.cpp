@@ -703,6 +703,20 @@ std::expected<std::shared_ptr<const Case>, EngineError> Engine::load_shared(cons
   }
   auto decoded = restore(**stored, *wf);
   if (!decoded) return std::unexpected(make_error(EngineError::Kind::store, "case " + case_id + ": " + decoded.error()));
+  // Another node's deploy may have moved the case onto a calendar version this node has not
+  // loaded yet: load it now, for counting on an older calendar would store wrong deadlines.
+  const auto calendar_known = [&] {
+    std::shared_lock lock(workflows_mutex_);
+    return calendar_versions_.contains({wf->calendar, decoded->calendar_version});
+  };
+  if (decoded->calendar_version > 0 && !calendar_known()) {
+    if (auto refreshed = refresh_deployed(); !refreshed) return std::unexpected(refreshed.error());
+    if (!calendar_known()) {
+      return std::unexpected(make_error(EngineError::Kind::store, "case " + case_id + " counts on calendar " + wf->calendar +
+                                                                      " version " + std::to_string(decoded->calendar_version) +
+                                                                      ", which is not deployed"));
+    }
+  }
   auto shared = std::make_shared<const Case>(std::move(*decoded));
   if (cached) {
     std::unique_lock lock(cache_mutex_);

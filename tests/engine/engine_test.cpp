@@ -791,6 +791,49 @@ TEST_CASE("engine: deploying a new calendar version recounts the running cases' 
   CHECK(listed->size() == 1);  // bundles only: the calendar versions are not bundles
 }
 
+// Two engines on one database (two nodes): the one that did not deploy meets a case already
+// moved onto the new calendar version before its next look at the deployments. It must count
+// on that version, not quietly on the older calendar it compiled the bundle with.
+TEST_CASE("engine: a case on a calendar version another engine deployed counts on that version at once",
+          "[engine][calendar][sqlite][nodes]") {
+  const auto db = temp_db("calendar-versions-two-engines.db");
+  const std::string year_2031 = "calendar test_2031 \"测试2031年\" {\n  holiday 2031-10-01..2031-10-07 \"测试假日\"\n}\n";
+  const std::string year_2032 = "calendar test_2032 \"测试2032年\" {\n  holiday 2032-01-01..2032-01-02 \"测试假日\"\n}\n";
+  const auto calendars = [&](bool with_2032) {
+    return year_2031 + (with_2032 ? year_2032 : "") + "calendar test_cal \"测试日历\" {\n  include test_2031" +
+           (with_2032 ? ", test_2032" : "") + "\n}\n";
+  };
+  std::string bundle = std::regex_replace(std::string(kCorrectionFlow), std::regex("promise 5 workdays; lifecycle standard"),
+                                          "promise 5 workdays; lifecycle standard; calendar test_cal");
+  bundle = "import \"calendars.flow\"\n" + bundle;
+  const auto clerk = CommandOptions{"", "clerk-1", "clerk"};
+  const Timestamp new_due = at(2032, 1, 6, 0) + static_cast<Timestamp>((17 * 60 + 30) * 60'000);  // 1 and 2 January are holidays
+  VirtualClock clock(at(2031, 12, 26, 9));
+  auto deploying = Engine::open({db.string(), &clock});
+  if (!deploying) FAIL(deploying.error().message);
+  REQUIRE((*deploying)->deploy_sources({{"calendars.flow", calendars(false)}, {"loop.flow", bundle}}, {"loop.flow"}));
+  REQUIRE((*deploying)->start_case("loop", {{"company_name", Value::of_text("甲公司")}}, "", clerk, "OPEN"));
+  auto other = Engine::open({db.string(), &clock});  // knows calendar version 1 only
+  if (!other) FAIL(other.error().message);
+  auto second = (*deploying)->deploy_sources({{"calendars.flow", calendars(true)}, {"loop.flow", bundle}}, {"loop.flow"});
+  if (!second) FAIL(second.error().message);
+  REQUIRE(second->calendars.size() == 1);
+  REQUIRE(second->calendars[0].cases_recounted == 1);
+
+  // The other engine accepts the case: the deadline it stores counts the new holidays.
+  REQUIRE((*other)->execute("OPEN", FireEvent{"registration", "accept", {}}, clerk));
+  CaseQuery query;
+  query.department = "market";
+  auto listed = (*other)->worklist(query);
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().item.due_at == new_due);
+  auto seen = (*other)->get_case("OPEN");
+  REQUIRE(seen);
+  CHECK(seen->state.calendar_version == 2);
+  CHECK(seen->items.at(0).due_at == new_due);
+}
+
 // Issue 14: generated case numbers came from an in-memory counter ("C20261207-2-…" twice after
 // a restart) and refused starts used numbers up. Now: the day's sequence, durable, no gaps.
 TEST_CASE("engine: case numbers count per day in the store, go on after a restart, and refused starts take none",
