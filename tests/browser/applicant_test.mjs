@@ -283,6 +283,13 @@ try {
   check(await page.isVisible('#sign-out'), 'a signed-in applicant sees 退出 at 390 px');
   const header = await page.$eval('.top', (top) => ({ width: top.scrollWidth, shown: top.clientWidth }));
   check(header.width <= header.shown, `the header fits the phone's width (${header.width} > ${header.shown} px)`);
+  // The network fails the first time: the page says so and the applicant stays signed in.
+  await page.route('**/api/applicant/session', (route) => (route.request().method() === 'DELETE' ? route.abort() : route.continue()));
+  await page.click('#sign-out');
+  await page.waitForSelector('main p.error[role=alert]');
+  check((await page.textContent('main p.error[role=alert]')).includes('退出没有成功'), 'a failed 退出 says so');
+  check(await page.isVisible('#sign-out'), 'after a failed 退出 the applicant is still signed in');
+  await page.unroute('**/api/applicant/session');
   await page.click('#sign-out');
   await page.waitForURL(/\/m\/login$/);
   const after = await page.evaluate(async () => (await fetch('/api/applicant/session', { credentials: 'same-origin' })).status);

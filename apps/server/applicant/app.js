@@ -149,8 +149,17 @@ function kioskStartPage() {
 // (A kiosk has its own 退出, which also wipes the screen and the storage.)
 const signOut = document.getElementById('sign-out');
 signOut.addEventListener('click', () => busy(signOut, async () => {
-  await fetch('/api/applicant/session', { method: 'DELETE', credentials: 'same-origin', headers: { 'X-CSRF-Token': cookie('ov_applicant_csrf') } })
-    .catch(() => {});
+  const ended = await fetch('/api/applicant/session', { method: 'DELETE', credentials: 'same-origin', headers: { 'X-CSRF-Token': cookie('ov_applicant_csrf') } })
+    .then((r) => r.ok || r.status === 401, () => false);
+  if (!ended) {
+    // Still signed in on the server: say so where the eye is rather than pretend.
+    const note = document.createElement('p');
+    note.className = 'error';
+    note.setAttribute('role', 'alert');
+    note.textContent = '退出没有成功，请检查网络后再点“退出”。';
+    main.prepend(note);
+    return;
+  }
   whoami.textContent = '';
   signOut.hidden = true;
   go('/m/login');
