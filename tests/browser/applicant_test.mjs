@@ -282,7 +282,7 @@ try {
   // server, and what was the applicant's asks for a login again.
   check(await page.isVisible('#sign-out'), 'a signed-in applicant sees 退出 at 390 px');
   const header = await page.$eval('.top', (top) => ({ width: top.scrollWidth, shown: top.clientWidth }));
-  check(header.width <= header.shown, `the header fits the phone's width (${header.width} > ${header.shown} px)`);
+  check(header.width <= header.shown, `the header fits the phone's width (${header.width} of ${header.shown} px)`);
   // The network fails the first time: the page says so and the applicant stays signed in.
   await page.route('**/api/applicant/session', (route) => (route.request().method() === 'DELETE' ? route.abort() : route.continue()));
   await page.click('#sign-out');
