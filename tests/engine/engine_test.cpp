@@ -480,6 +480,20 @@ bundle loop "补正" version 1 {
 }
 )";
 
+// The calendar-version tests' files: a calendar made for the test (never a real year's
+// holidays), with or without its 2032, and kCorrectionFlow's bundle counting on it.
+std::string calendar_test_calendars(bool with_2032) {
+  const std::string year_2031 = "calendar test_2031 \"测试2031年\" {\n  holiday 2031-10-01..2031-10-07 \"测试假日\"\n}\n";
+  const std::string year_2032 = "calendar test_2032 \"测试2032年\" {\n  holiday 2032-01-01..2032-01-02 \"测试假日\"\n}\n";
+  return year_2031 + (with_2032 ? year_2032 : "") + "calendar test_cal \"测试日历\" {\n  include test_2031" +
+         (with_2032 ? ", test_2032" : "") + "\n}\n";
+}
+std::string calendar_test_bundle() {
+  return "import \"calendars.flow\"\n" +
+         std::regex_replace(std::string(kCorrectionFlow), std::regex("promise 5 workdays; lifecycle standard"),
+                            "promise 5 workdays; lifecycle standard; calendar test_cal");
+}
+
 }  // namespace
 
 // The store keeps a snapshot every 16 events and the events after it; a restarted engine
@@ -693,15 +707,7 @@ TEST_CASE("engine: a deadline past the calendar's declared years is provisional,
 // year is written only from the State Council's notice.
 TEST_CASE("engine: deploying a new calendar version recounts the running cases' deadlines, as recorded events", "[engine][calendar][sqlite]") {
   const auto db = temp_db("calendar-versions.db");
-  const std::string year_2031 = "calendar test_2031 \"测试2031年\" {\n  holiday 2031-10-01..2031-10-07 \"测试假日\"\n}\n";
-  const std::string year_2032 = "calendar test_2032 \"测试2032年\" {\n  holiday 2032-01-01..2032-01-02 \"测试假日\"\n}\n";
-  const auto calendars = [&](bool with_2032) {
-    return year_2031 + (with_2032 ? year_2032 : "") + "calendar test_cal \"测试日历\" {\n  include test_2031" +
-           (with_2032 ? ", test_2032" : "") + "\n}\n";
-  };
-  std::string bundle = std::regex_replace(std::string(kCorrectionFlow), std::regex("promise 5 workdays; lifecycle standard"),
-                                          "promise 5 workdays; lifecycle standard; calendar test_cal");
-  bundle = "import \"calendars.flow\"\n" + bundle;
+  const std::string bundle = calendar_test_bundle();
   const auto clerk = CommandOptions{"", "clerk-1", "clerk"};
   const auto minutes = [](int h, int m) { return static_cast<Timestamp>((h * 60 + m) * 60'000); };
   const Timestamp old_due = at(2032, 1, 2, 0) + minutes(17, 30);   // Friday: 5 working days, no 2032 holidays known
@@ -711,7 +717,7 @@ TEST_CASE("engine: deploying a new calendar version recounts the running cases' 
     auto opened = Engine::open({db.string(), &clock});
     if (!opened) FAIL(opened.error().message);
     auto& engine = **opened;
-    auto first = engine.deploy_sources({{"calendars.flow", calendars(false)}, {"loop.flow", bundle}}, {"loop.flow"});
+    auto first = engine.deploy_sources({{"calendars.flow", calendar_test_calendars(false)}, {"loop.flow", bundle}}, {"loop.flow"});
     if (!first) FAIL(first.error().message);
     REQUIRE(first->calendars.size() == 1);
     CHECK(first->calendars[0].name == "test_cal");
@@ -727,7 +733,7 @@ TEST_CASE("engine: deploying a new calendar version recounts the running cases' 
     CHECK(open->state.calendar_version == 1);
 
     // The calendar file gains 2032: the bundle is the same version, the calendar a new one.
-    auto second = engine.deploy_sources({{"calendars.flow", calendars(true)}, {"loop.flow", bundle}}, {"loop.flow"});
+    auto second = engine.deploy_sources({{"calendars.flow", calendar_test_calendars(true)}, {"loop.flow", bundle}}, {"loop.flow"});
     if (!second) FAIL(second.error().message);
     REQUIRE(second->bundles.size() == 1);
     CHECK_FALSE(second->bundles[0].new_version);
@@ -772,7 +778,7 @@ TEST_CASE("engine: deploying a new calendar version recounts the running cases' 
     CHECK(fresh->items.at(0).due_at == new_due);
 
     // The same calendar again (only a comment added): no version, nothing recounted.
-    auto again = engine.deploy_sources({{"calendars.flow", "# 再次部署\n" + calendars(true)}, {"loop.flow", bundle}}, {"loop.flow"});
+    auto again = engine.deploy_sources({{"calendars.flow", "# 再次部署\n" + calendar_test_calendars(true)}, {"loop.flow", bundle}}, {"loop.flow"});
     if (!again) FAIL(again.error().message);
     REQUIRE(again->calendars.size() == 1);
     CHECK(again->calendars[0].version == 2);
@@ -797,25 +803,17 @@ TEST_CASE("engine: deploying a new calendar version recounts the running cases' 
 TEST_CASE("engine: a case on a calendar version another engine deployed counts on that version at once",
           "[engine][calendar][sqlite][nodes]") {
   const auto db = temp_db("calendar-versions-two-engines.db");
-  const std::string year_2031 = "calendar test_2031 \"测试2031年\" {\n  holiday 2031-10-01..2031-10-07 \"测试假日\"\n}\n";
-  const std::string year_2032 = "calendar test_2032 \"测试2032年\" {\n  holiday 2032-01-01..2032-01-02 \"测试假日\"\n}\n";
-  const auto calendars = [&](bool with_2032) {
-    return year_2031 + (with_2032 ? year_2032 : "") + "calendar test_cal \"测试日历\" {\n  include test_2031" +
-           (with_2032 ? ", test_2032" : "") + "\n}\n";
-  };
-  std::string bundle = std::regex_replace(std::string(kCorrectionFlow), std::regex("promise 5 workdays; lifecycle standard"),
-                                          "promise 5 workdays; lifecycle standard; calendar test_cal");
-  bundle = "import \"calendars.flow\"\n" + bundle;
+  const std::string bundle = calendar_test_bundle();
   const auto clerk = CommandOptions{"", "clerk-1", "clerk"};
   const Timestamp new_due = at(2032, 1, 6, 0) + static_cast<Timestamp>((17 * 60 + 30) * 60'000);  // 1 and 2 January are holidays
   VirtualClock clock(at(2031, 12, 26, 9));
   auto deploying = Engine::open({db.string(), &clock});
   if (!deploying) FAIL(deploying.error().message);
-  REQUIRE((*deploying)->deploy_sources({{"calendars.flow", calendars(false)}, {"loop.flow", bundle}}, {"loop.flow"}));
+  REQUIRE((*deploying)->deploy_sources({{"calendars.flow", calendar_test_calendars(false)}, {"loop.flow", bundle}}, {"loop.flow"}));
   REQUIRE((*deploying)->start_case("loop", {{"company_name", Value::of_text("甲公司")}}, "", clerk, "OPEN"));
   auto other = Engine::open({db.string(), &clock});  // knows calendar version 1 only
   if (!other) FAIL(other.error().message);
-  auto second = (*deploying)->deploy_sources({{"calendars.flow", calendars(true)}, {"loop.flow", bundle}}, {"loop.flow"});
+  auto second = (*deploying)->deploy_sources({{"calendars.flow", calendar_test_calendars(true)}, {"loop.flow", bundle}}, {"loop.flow"});
   if (!second) FAIL(second.error().message);
   REQUIRE(second->calendars.size() == 1);
   REQUIRE(second->calendars[0].cases_recounted == 1);
