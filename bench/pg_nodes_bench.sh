@@ -30,25 +30,6 @@ psql_bin=$(ls -d /usr/lib/postgresql/*/bin | head -1)/psql
 mkdir "$work/workflows"
 cp bench/load.flow "$work/workflows/bench.flow"
 
-# One Lua script per node: its case ids carry the node's number, so nodes never collide.
-lua_for() {
-  local node=$1 kind=$2
-  cat <<LUA
-local threads = {}
-function setup(thread) table.insert(threads, thread); thread:set("id", #threads) end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local counter = 0
-request = function()
-  counter = counter + 1
-  local case_id = "N${node}-T" .. id .. "-" .. counter
-  if "${kind}" == "start" then
-    return wrk.format(nil, "/api/cases", nil, '{"bundle":"bench","case_id":"' .. case_id .. '","form":{"company_name":"小馆"}}')
-  end
-  return wrk.format(nil, "/api/cases/" .. case_id .. "/items/registration/events/accept", nil, "{}")
-end
-LUA
-}
 
 echo "cores: $(nproc); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for count in $counts; do
@@ -67,17 +48,14 @@ for count in $counts; do
   done
   password=$(sed -n "s/.*with the password \([0-9a-f]*\).*/\1/p" "$work/serve-$count-1.log")
   read -r clerk_token reviewer_token < <(python3 bench/bench_tokens.py "http://127.0.0.1:${ports[0]}" "$password")
-  for node in $(seq "$count"); do
-    lua_for "$node" start > "$work/start-$node.lua"
-    lua_for "$node" accept > "$work/accept-$node.lua"
-  done
   run() {
-    local title=$1 script=$2 token=$3 path=$4
+    local title=$1 kind=$2 token=$3 path=$4
     local total=0 loads=()
     for node in $(seq "$count"); do
       local args=(--latency -d "${seconds}s" -t2 -c16 -H "Authorization: Bearer $token")
-      [ -n "$script" ] && args+=(-s "$work/$script-$node.lua")
-      wrk "${args[@]}" "http://127.0.0.1:${ports[$((node - 1))]}$path" > "$work/wrk-$node.out" &
+      # bench/case_load.lua; case ids carry the node's number, so nodes never collide.
+      [ -n "$kind" ] && args+=(-s bench/case_load.lua)
+      ONEVISIT_LOAD_KIND=$kind ONEVISIT_LOAD_PREFIX="N$node-" wrk "${args[@]}" "http://127.0.0.1:${ports[$((node - 1))]}$path" > "$work/wrk-$node.out" &
       loads+=($!)
     done
     wait "${loads[@]}"

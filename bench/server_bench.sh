@@ -25,38 +25,14 @@ base="http://127.0.0.1:$port"
 # Users and their API tokens, through the API.
 read -r clerk_token reviewer_token < <(python3 bench/bench_tokens.py "$base" "$password")
 
-cat > "$work/start.lua" <<'LUA'
--- POST /api/cases with a case id unique per thread and request.
-local threads = {}
-function setup(thread) table.insert(threads, thread); thread:set("id", #threads) end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format(nil, "/api/cases", nil, '{"bundle":"bench","case_id":"T' .. id .. '-' .. counter .. '","form":{"company_name":"小馆"}}')
-end
-LUA
-cat > "$work/event.lua" <<'LUA'
--- POST accept on the cases start.lua created, one per request, in the same order.
-local threads = {}
-function setup(thread) table.insert(threads, thread); thread:set("id", #threads) end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format(nil, "/api/cases/T" .. id .. "-" .. counter .. "/items/registration/events/accept", nil, "{}")
-end
-LUA
 
 run() {
   local title=$1; shift
   echo "== $title"
   wrk --latency -d "${seconds}s" "$@" | grep -E "Requests/sec|Latency Distribution|^ +(50|90|99)%|requests in|Non-2xx"
 }
-run "case starts (durable), clerk token" -t2 -c16 -H "Authorization: Bearer $clerk_token" -s "$work/start.lua" "$base"
-run "item events: accept (durable), clerk token" -t2 -c16 -H "Authorization: Bearer $clerk_token" -s "$work/event.lua" "$base"
+run "case starts (durable), clerk token" -t2 -c16 -H "Authorization: Bearer $clerk_token" -s bench/case_load.lua "$base"
+ONEVISIT_LOAD_KIND=accept run "item events: accept (durable), clerk token" -t2 -c16 -H "Authorization: Bearer $clerk_token" -s bench/case_load.lua "$base"
 run "worklist reads (market, 50 entries)" -t2 -c16 -H "Authorization: Bearer $reviewer_token" "$base/api/worklist?limit=50"
 # (wrk builds one request per thread before the run starts, so each thread's first id is skipped)
 run "case reads" -t2 -c16 -H "Authorization: Bearer $reviewer_token" "$base/api/cases/T1-2"
