@@ -214,7 +214,10 @@ try {
   await phone.waitForURL(/\/m\/cases\/\d{8}-\d{4}$/);
   const newbornCase = phone.url().split('/').pop();
   await phone.waitForSelector('#case-status');
-  check((await phone.textContent('main')).includes('已核验'), 'the parents\' ID cards were fetched from the e-license library');
+  check((await phone.textContent('main')).includes('已自动获取（电子证照）'), 'the parents\' ID cards were fetched from the e-license library');
+  // The library's copies (the father's card among them) are listed, not offered for download.
+  check((await phone.$$eval('main a[href*="/materials/"]', (as) => as.map((a) => a.getAttribute('href'))))
+    .every((href) => !/id_card/.test(href)), 'the fetched ID cards are not offered for download');
   await snap(phone, 'phone-submitted');
   await readsWell(phone, 'the new case', 390);
 

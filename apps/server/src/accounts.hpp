@@ -233,6 +233,12 @@ class AccountStore {
   std::expected<Timestamp, AccountError> reserve_code_send(
       const std::string& phone, const std::string& address, Timestamp now,
       const std::function<Timestamp(const CodeEventTimes& by_number, const CodeEventTimes& by_address)>& wait);
+  /// The same for the nonces handed to a kiosk (kinds nonce_kiosk, nonce_address) within
+  /// `window` (at most kCodeEventWindow): reads those to `kiosk` and from `address`, asks
+  /// `wait`, records the nonce when it need not wait. Returns the wait.
+  std::expected<Timestamp, AccountError> reserve_kiosk_nonce(
+      const std::string& kiosk, const std::string& address, Timestamp window, Timestamp now,
+      const std::function<Timestamp(const CodeEventTimes& by_kiosk, const CodeEventTimes& by_address)>& wait);
   /// The window's wrong codes typed from `address`.
   std::expected<CodeEventTimes, AccountError> code_failures(const std::string& address, Timestamp now);
   std::expected<void, AccountError> record_code_failure(const std::string& address, Timestamp now);
@@ -302,6 +308,15 @@ class AccountStore {
   /// Returns the record's sequence.
   std::expected<std::int64_t, AccountError> append_audit_locked(const AuditRecord& record);
   std::expected<std::optional<User>, AccountError> find_user_locked(const std::string& name);
+  /// What an event is counted under: its kind and its key (kept as its SHA-256).
+  struct CountedKey {
+    const char* kind;
+    const std::string& key;
+  };
+  /// reserve_code_send and reserve_kiosk_nonce: one write transaction, one at a time across nodes.
+  std::expected<Timestamp, AccountError> reserve_events(
+      const CountedKey& first, const CountedKey& second, Timestamp window, Timestamp now,
+      const std::function<Timestamp(const CodeEventTimes& by_first, const CodeEventTimes& by_second)>& wait);
 
   std::mutex mutex_;
   std::unique_ptr<sql::Database> db_;

@@ -69,11 +69,11 @@ std::expected<CodeCheck, AccountError> AccountStore::check_login_code(const std:
 
 namespace {
 
-// The window's events of `kind` for `key_hash`, oldest first.
+// The events of `kind` for `key_hash` in the `window` before `now`, oldest first.
 std::expected<AccountStore::CodeEventTimes, AccountError> code_events(sql::Database& db, const char* kind, const std::string& key_hash,
-                                                                      Timestamp now) {
+                                                                      Timestamp now, Timestamp window = AccountStore::kCodeEventWindow) {
   Query q(db, "SELECT at FROM server_code_events WHERE kind = ? AND key_hash = ? AND at > ? ORDER BY at");
-  return q.bind(kind).bind(key_hash).bind(now - AccountStore::kCodeEventWindow).collect([](const Query& row) { return row.int64(0); });
+  return q.bind(kind).bind(key_hash).bind(now - window).collect([](const Query& row) { return row.int64(0); });
 }
 
 }  // namespace
@@ -81,7 +81,19 @@ std::expected<AccountStore::CodeEventTimes, AccountError> code_events(sql::Datab
 std::expected<Timestamp, AccountError> AccountStore::reserve_code_send(
     const std::string& phone, const std::string& address, Timestamp now,
     const std::function<Timestamp(const CodeEventTimes& by_number, const CodeEventTimes& by_address)>& wait) {
-  const std::string number_hash = sha256_hex(phone), address_hash = sha256_hex(address);
+  return reserve_events({"send_number", phone}, {"send_address", address}, kCodeEventWindow, now, wait);
+}
+
+std::expected<Timestamp, AccountError> AccountStore::reserve_kiosk_nonce(
+    const std::string& kiosk, const std::string& address, Timestamp window, Timestamp now,
+    const std::function<Timestamp(const CodeEventTimes& by_kiosk, const CodeEventTimes& by_address)>& wait) {
+  return reserve_events({"nonce_kiosk", kiosk}, {"nonce_address", address}, window, now, wait);
+}
+
+std::expected<Timestamp, AccountError> AccountStore::reserve_events(
+    const CountedKey& first, const CountedKey& second, Timestamp window, Timestamp now,
+    const std::function<Timestamp(const CodeEventTimes& by_first, const CodeEventTimes& by_second)>& wait) {
+  const std::string number_hash = sha256_hex(first.key), address_hash = sha256_hex(second.key);
   std::lock_guard lock(mutex_);
   const bool postgres = db_->dialect() == sql::Database::Dialect::postgres;
   if (auto ok = sql::exec(*db_, postgres ? "BEGIN" : "BEGIN IMMEDIATE"); !ok) return std::unexpected(ok.error());
@@ -93,13 +105,13 @@ std::expected<Timestamp, AccountError> AccountStore::reserve_code_send(
     }
     Query forget(*db_, "DELETE FROM server_code_events WHERE at <= ?");
     if (auto ok = forget.bind(now - kCodeEventWindow).run(); !ok) return std::unexpected(ok.error());
-    auto by_number = code_events(*db_, "send_number", number_hash, now);
+    auto by_number = code_events(*db_, first.kind, number_hash, now, window);
     if (!by_number) return std::unexpected(by_number.error());
-    auto by_address = code_events(*db_, "send_address", address_hash, now);
+    auto by_address = code_events(*db_, second.kind, address_hash, now, window);
     if (!by_address) return std::unexpected(by_address.error());
     const Timestamp waited = wait(*by_number, *by_address);
     if (waited > 0) return waited;
-    for (const auto& [kind, key] : {std::pair{"send_number", &number_hash}, std::pair{"send_address", &address_hash}}) {
+    for (const auto& [kind, key] : {std::pair{first.kind, &number_hash}, std::pair{second.kind, &address_hash}}) {
       Query add(*db_, "INSERT INTO server_code_events (kind, key_hash, at) VALUES (?,?,?)");
       if (auto ok = add.bind(kind).bind(*key).bind(now).run(); !ok) return std::unexpected(ok.error());
     }
