@@ -10,6 +10,7 @@
 
 #include "deptsim/simulator.hpp"
 
+#include <onevisit/engine/at_rest.hpp>
 #include <onevisit/server/server.hpp>
 
 #include <boost/json.hpp>
@@ -96,8 +97,9 @@ struct ApplicantFixture {
   std::unique_ptr<deptsim::Simulator> simulator;
   std::unique_ptr<server::Service> service;
 
-  /// `extra_flow`: another workflow file deployed beside kFlow (a test's own bundle).
-  explicit ApplicantFixture(const std::string& extra_flow = "") {
+  /// `extra_flow`: another workflow file deployed beside kFlow (a test's own bundle);
+  /// `extra_config`: more of the deployment configuration (e.g. [storage] keys).
+  explicit ApplicantFixture(const std::string& extra_flow = "", const std::string& extra_config = "") {
     auto started_sim = deptsim::Simulator::start({});
     if (!started_sim) FAIL(started_sim.error());
     simulator = std::move(*started_sim);
@@ -117,7 +119,7 @@ struct ApplicantFixture {
                                        << "[oidc]\nissuer = \"https://id.example.gov.cn\"\nauthorize_url = \"" << sim << "/oidc/authorize\"\n"
                                        << "token_url = \"" << sim << "/oidc/token\"\nclient_id = \"onevisit\"\n"
                                        << "client_secret_env = \"ONEVISIT_TEST_OIDC_SECRET\"\n"
-                                       << "redirect_uri = \"http://127.0.0.1/api/applicant/oidc/callback\"\n";
+                                       << "redirect_uri = \"http://127.0.0.1/api/applicant/oidc/callback\"\n" << extra_config;
     server::ServiceOptions options;
     options.database = onevisit::testing::server_test_database(dir, scratch);
     options.workflows = (dir / "workflows").string();
@@ -589,6 +591,50 @@ TEST_CASE("applicant: bundles for individuals and companies with search, the sit
   const auto unknown = c.post("/api/applicant/bundles/restaurant/guide", json::object{{"answers", json::object{{"company_name", "x"}}}});
   CHECK(unknown.status == 422);
   CHECK(c.post("/api/applicant/bundles/nothing/guide", json::object{}).status == 404);
+}
+
+namespace {
+// Every byte of the SQLite database (with its write-ahead log), to look for clear values.
+std::string database_bytes(const fs::path& dir) {
+  std::string all;
+  for (const char* name : {"cases.db", "cases.db-wal"}) {
+    std::ifstream in(dir / name, std::ios::binary);
+    all += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  return all;
+}
+}  // namespace
+
+TEST_CASE("applicant: with [storage] keys a draft's form values and a session's identity are sealed at rest, sessions kept by their hash", "[server][applicant][drafts][sealing]") {
+  ApplicantFixture f("", "[storage]\nkey = \"k1\"\n[storage.keys]\nk1 = \"" + engine::AtRestKeys::generate_base64() + "\"\n");
+  Client phone = f.by_sms("13800138000");
+  REQUIRE(f.platform_login(phone).status == 303);  // the session now proves 王小明's ID number
+  json::object form = newborn_form(kMother, "13800138000");
+  form["helper_phone"] = "13900139000";
+  const auto saved = phone.send("PUT", "/api/applicant/drafts/d-1", json::serialize(json::object{{"bundle", "newborn"}, {"form", form}}));
+  INFO(saved.body);
+  REQUIRE(saved.status == 200);
+  // The draft and the session still work: read back (masked), submitted with the whole numbers.
+  const auto resumed = phone.get("/api/applicant/drafts/d-1");
+  REQUIRE(resumed.status == 200);
+  CHECK(resumed.json().at("content").at("form").at("mother_name").as_string() == "王小明");
+  CHECK(phone.get("/api/applicant/session").json().at("applicant").at("real_name_verified").as_bool());
+  // The file holds no number of the draft or the session, no name, and no session token.
+  const std::string bytes = database_bytes(f.dir);
+  CHECK(bytes.find(kMother) == std::string::npos);
+  CHECK(bytes.find("13900139000") == std::string::npos);
+  CHECK(bytes.find("13800138000") == std::string::npos);
+  CHECK(bytes.find("王小明") == std::string::npos);
+  CHECK(bytes.find(phone.session()) == std::string::npos);
+  CHECK(bytes.find("sealed:") != std::string::npos);
+  const auto submitted = phone.post("/api/applicant/cases", json::object{{"draft", "d-1"}, {"channel", "online"}});
+  INFO(submitted.body);
+  REQUIRE(submitted.status == 201);
+  const auto started = f.service->engine().get_case(std::string(submitted.json().at("case_id").as_string()));
+  REQUIRE(started);
+  const auto mother_id = started->workflow->find_field("mother_id");
+  REQUIRE(mother_id);
+  CHECK(started->state.slots[started->workflow->fields[*mother_id].slot].text == kMother);
 }
 
 TEST_CASE("applicant: a draft saved on one device is resumed on another, submitted twice it makes one case, an outdated draft is refused", "[server][applicant][drafts][both-databases]") {

@@ -13,6 +13,7 @@
 // what one writes, the others read at their next statement.
 #pragma once
 
+#include <onevisit/engine/at_rest.hpp>
 #include <onevisit/engine/store.hpp>
 
 #include <cstdint>
@@ -162,7 +163,12 @@ class AccountStore {
  public:
   /// Opens the tables in the case database `database` — an SQLite file (which the engine has
   /// opened before), or a PostgreSQL URL (engine::is_postgres_url) — and migrates them forward.
-  static std::expected<std::unique_ptr<AccountStore>, AccountError> open(const std::string& database, PasswordCost cost);
+  /// With `keys` (the configuration's [storage.keys], as the engine's store has them), what an
+  /// applicant's draft holds and what an applicant's session proves (names, ID and mobile
+  /// numbers) are sealed at rest, bound to their row; values written before keys were given
+  /// still open (docs/storage.md, Encryption at rest).
+  static std::expected<std::unique_ptr<AccountStore>, AccountError> open(const std::string& database, PasswordCost cost,
+                                                                        std::shared_ptr<const engine::AtRestKeys> keys = nullptr);
   ~AccountStore();
   AccountStore(const AccountStore&) = delete;
   AccountStore& operator=(const AccountStore&) = delete;
@@ -318,8 +324,14 @@ class AccountStore {
       const CountedKey& first, const CountedKey& second, Timestamp window, Timestamp now,
       const std::function<Timestamp(const CodeEventTimes& by_first, const CodeEventTimes& by_second)>& wait);
 
+  /// `clear` sealed for `place` when there are keys, else as it is.
+  std::string sealed(std::string_view clear, std::string_view place) const;
+  /// The clear text of a stored value (sealed or not).
+  std::expected<std::string, AccountError> opened(std::string_view stored, std::string_view place) const;
+
   std::mutex mutex_;
   std::unique_ptr<sql::Database> db_;
+  std::shared_ptr<const engine::AtRestKeys> keys_;  ///< null: personal values stored clear
   PasswordCost cost_;
   std::string dummy_hash_;  ///< of a random password, for unknown and disabled users
   /// Records older than this may be deleted (SQLite: the delete trigger asks, through an SQL
