@@ -62,7 +62,8 @@ try {
     config: (sim) => `[systems.notify]\nkind = "sms"\nurl = "http://127.0.0.1:${sim}/sms"\n` +
       `[sms]\nurl = "http://127.0.0.1:${sim}/sms"\nsign = "政务服务中心"\n` +
       `[oidc]\nissuer = "https://id.example.gov.cn"\nauthorize_url = "http://127.0.0.1:${sim}/oidc/authorize"\n` +
-      `token_url = "http://127.0.0.1:${sim}/oidc/token"\nclient_id = "onevisit"\nclient_secret_env = "ONEVISIT_WALK_OIDC_SECRET"\n` +
+      `token_url = "http://127.0.0.1:${sim}/oidc/token"\njwks_url = "http://127.0.0.1:${sim}/oidc/jwks"\n` +
+      `client_id = "onevisit"\nclient_secret_env = "ONEVISIT_WALK_OIDC_SECRET"\n` +
       `redirect_uri = "${base}/api/applicant/oidc/callback"\n`,
   });
   const simulator = `http://127.0.0.1:${service.simulatorPort}`;

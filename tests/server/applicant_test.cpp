@@ -10,6 +10,7 @@
 
 #include "deptsim/simulator.hpp"
 
+#include <onevisit/adapters/identity.hpp>
 #include <onevisit/engine/at_rest.hpp>
 #include <onevisit/server/server.hpp>
 
@@ -118,6 +119,7 @@ struct ApplicantFixture {
                                        << "[elicense]\nurl = \"" << sim << "/elicense\"\ntimeout_ms = 2000\n"
                                        << "[oidc]\nissuer = \"https://id.example.gov.cn\"\nauthorize_url = \"" << sim << "/oidc/authorize\"\n"
                                        << "token_url = \"" << sim << "/oidc/token\"\nclient_id = \"onevisit\"\n"
+                                       << "jwks_url = \"" << sim << "/oidc/jwks\"\njwks_refetch_seconds = 0\n"
                                        << "client_secret_env = \"ONEVISIT_TEST_OIDC_SECRET\"\n"
                                        << "redirect_uri = \"http://127.0.0.1/api/applicant/oidc/callback\"\n" << extra_config;
     server::ServiceOptions options;
@@ -367,6 +369,83 @@ TEST_CASE("applicant: the identity platform's login verifies the ID token, a rep
   CHECK(audit.body.find("oidc_expired") != std::string::npos);
   CHECK(audit.body.find("330*************14") != std::string::npos);
   CHECK(audit.body.find(kMother) == std::string::npos);
+}
+
+TEST_CASE("applicant: RS256 ID tokens are verified with the platform's JWKS, fetched again for a new key id; forged, unknown-key, none and HS256 tokens log nobody in", "[server][applicant][oidc][rs256]") {
+  ApplicantFixture f;
+  const auto fetches = [&]() {
+    Client platform(f.simulator->port());
+    return platform.get("/stats").json().at("jwks_fetches").as_int64();
+  };
+  Client first = f.browser();
+  CHECK(f.platform_login(first).header("location") == "/m/cases");
+  CHECK(first.get("/api/applicant/session").status == 200);
+  CHECK(fetches() == 1);
+  Client second = f.browser();
+  CHECK(f.platform_login(second).header("location") == "/m/cases");
+  CHECK(fetches() == 1);  // the keys are kept
+  // The platform rotates its key: the new key id is not known, so the JWKS is fetched again.
+  f.control_platform(json::object{{"rotate_key", true}});
+  Client rotated = f.browser();
+  CHECK(f.platform_login(rotated).header("location") == "/m/cases");
+  CHECK(fetches() == 2);
+  // A forged signature, a key the platform does not publish, alg none, and HS256 with the
+  // public key as the secret (the algorithm confusion): refused, nobody logged in.
+  for (const std::string fault : {"signature", "kid_unknown", "alg_none", "hs256_public_key"}) {
+    INFO(fault);
+    f.control_platform(json::object{{"fault", fault}});
+    Client victim = f.browser();
+    CHECK(f.platform_login(victim).header("location") == "/m/login?error=oidc_invalid");
+    CHECK(victim.get("/api/applicant/session").status == 401);
+  }
+  // A token signed HS256 with the client secret, where the platform is configured for RS256.
+  f.control_platform(json::object{{"fault", ""}, {"signing", "HS256"}});
+  Client hs256 = f.browser();
+  CHECK(f.platform_login(hs256).header("location") == "/m/login?error=oidc_invalid");
+  CHECK(hs256.get("/api/applicant/session").status == 401);
+}
+
+TEST_CASE("applicant: made-up key ids fetch the JWKS at most once per jwks_refetch_seconds; without jwks_url HS256 tokens verify", "[server][applicant][oidc][rs256]") {
+  auto simulator = deptsim::Simulator::start({});
+  REQUIRE(simulator);
+  const deptsim::IdentityPlatform platform;
+  const std::int64_t now = std::time(nullptr);
+  const json::object claims{{"iss", platform.issuer}, {"aud", platform.client_id}, {"sub", "zj-1"}, {"iat", now}, {"exp", now + 300},
+                            {"nonce", "n-1"}, {"name", "王小明"}, {"id_number", kMother}};
+  const auto token = [&](const json::object& header, const auto& sign) {
+    const std::string input = adapters::base64url_encode(json::serialize(header)) + "." + adapters::base64url_encode(json::serialize(claims));
+    return input + "." + sign(input);
+  };
+  adapters::OidcSettings settings{platform.issuer, (*simulator)->url() + "/oidc/authorize", (*simulator)->url() + "/oidc/token",
+                                  platform.client_id, platform.client_secret, "http://127.0.0.1/cb"};
+  settings.jwks_url = (*simulator)->url() + "/oidc/jwks";
+  settings.jwks_refetch_after = std::chrono::seconds(60);
+  auto rs256 = adapters::OidcProvider::create(settings);
+  REQUIRE(rs256);
+  const auto stranger = adapters::RsaSigningKey::generate("made-up-1");
+  REQUIRE(stranger);
+  const auto fetches = [&]() {
+    Client c((*simulator)->port());
+    return c.get("/stats").json().at("jwks_fetches").as_int64();
+  };
+  for (const char* kid : {"made-up-1", "made-up-2", "made-up-3"}) {
+    const auto refused = (*rs256)->verify(token(json::object{{"alg", "RS256"}, {"kid", kid}}, [&](const std::string& in) { return stranger->sign(in); }),
+                                          "n-1", now);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().kind == adapters::OidcError::Kind::bad_token);
+  }
+  CHECK(fetches() == 1);
+  // Without jwks_url the platform's HS256 tokens (the client secret) verify, RS256 ones not.
+  const auto accepted_by_hs256 = [&](const std::string& id_token) {
+    adapters::OidcSettings hs = settings;
+    hs.jwks_url.clear();
+    auto provider = adapters::OidcProvider::create(hs);
+    REQUIRE(provider);
+    return (*provider)->verify(id_token, "n-1", now).has_value();
+  };
+  CHECK(accepted_by_hs256(token(json::object{{"alg", "HS256"}}, [&](const std::string& in) { return adapters::hs256_signature(in, platform.client_secret); })));
+  CHECK_FALSE(accepted_by_hs256(token(json::object{{"alg", "RS256"}, {"kid", "made-up-1"}}, [&](const std::string& in) { return stranger->sign(in); })));
+  (*simulator)->stop();
 }
 
 TEST_CASE("applicant: a company applicant acts for a company only as its legal representative or authorised agent", "[server][applicant][company]") {
