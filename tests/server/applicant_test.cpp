@@ -371,7 +371,7 @@ TEST_CASE("applicant: the identity platform's login verifies the ID token, a rep
   CHECK(audit.body.find(kMother) == std::string::npos);
 }
 
-TEST_CASE("applicant: RS256 ID tokens are verified with the platform's JWKS, fetched again for a new key id; forged, unknown-key, none and HS256 tokens log nobody in", "[server][applicant][oidc][rs256]") {
+TEST_CASE("applicant: RS256 ID tokens are verified with the platform's JWKS, fetched again for a new key id, and forged, unknown-key, none and HS256 tokens log nobody in", "[server][applicant][oidc][rs256]") {
   ApplicantFixture f;
   const auto fetches = [&]() {
     Client platform(f.simulator->port());
@@ -405,7 +405,7 @@ TEST_CASE("applicant: RS256 ID tokens are verified with the platform's JWKS, fet
   CHECK(hs256.get("/api/applicant/session").status == 401);
 }
 
-TEST_CASE("applicant: made-up key ids fetch the JWKS at most once per jwks_refetch_seconds; without jwks_url HS256 tokens verify", "[server][applicant][oidc][rs256]") {
+TEST_CASE("applicant: made-up key ids fetch the JWKS at most once per jwks_refetch_seconds, and without jwks_url HS256 tokens verify", "[server][applicant][oidc][rs256]") {
   auto simulator = deptsim::Simulator::start({});
   REQUIRE(simulator);
   const deptsim::IdentityPlatform platform;
