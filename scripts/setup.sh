@@ -12,7 +12,7 @@ packages=(
   g++ cmake ninja-build pkg-config git python3
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-graph1.81-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libpugixml-dev catch2 libcli11-dev
-  libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libpq-dev libqrencode-dev postgresql-15 wrk
+  libtomlplusplus-dev libbenchmark-dev graphviz libsodium-dev libssl-dev libpq-dev libqrencode-dev postgresql-15 wrk
   chromium zbar-tools
   fonts-noto-cjk
   afl++

@@ -440,7 +440,7 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
     for (const auto& [value, key] : {std::pair{&settings.issuer, "issuer"}, {&settings.authorize_url, "authorize_url"},
                                      {&settings.token_url, "token_url"}, {&settings.client_id, "client_id"},
                                      {&settings.redirect_uri, "redirect_uri"}, {&settings.name_claim, "name_claim"},
-                                     {&settings.id_number_claim, "id_number_claim"}}) {
+                                     {&settings.id_number_claim, "id_number_claim"}, {&settings.jwks_url, "jwks_url"}}) {
       if (const auto text = (*platform)[key].value<std::string>()) *value = *text;
     }
     if (const auto variable = (*platform)["client_secret_env"].value<std::string>()) {
@@ -451,6 +451,11 @@ std::expected<AdapterConfig, std::string> parse_adapter_config(std::string_view 
       settings.client_secret = secret;
     }
     settings.timeout = std::chrono::milliseconds((*platform)["timeout_ms"].value_or<std::int64_t>(5000));
+    const auto refetch = (*platform)["jwks_refetch_seconds"].value_or<std::int64_t>(60);
+    if (refetch < 0 || refetch > 86'400) {
+      return std::unexpected(where(platform->source(), source) + ": jwks_refetch_seconds is between 0 and 86400");
+    }
+    settings.jwks_refetch_after = std::chrono::seconds(refetch);
     auto provider = OidcProvider::create(std::move(settings));
     if (!provider) return std::unexpected(where(platform->source(), source) + ": " + provider.error());
     config.oidc = std::move(*provider);

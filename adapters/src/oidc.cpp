@@ -63,7 +63,13 @@ std::expected<std::shared_ptr<OidcProvider>, std::string> OidcProvider::create(O
   if (!endpoint) return std::unexpected("[oidc] token_url: " + endpoint.error());
   std::string path = endpoint->base_path.empty() ? "/" : "";
   auto client = std::make_shared<HttpClient>(std::move(*endpoint), settings.timeout);
-  return std::shared_ptr<OidcProvider>(new OidcProvider(std::move(settings), std::move(client), std::move(path)));
+  std::shared_ptr<KeyCache> keys;
+  if (!settings.jwks_url.empty()) {
+    auto cache = key_cache(settings);
+    if (!cache) return std::unexpected(cache.error());
+    keys = std::move(*cache);
+  }
+  return std::shared_ptr<OidcProvider>(new OidcProvider(std::move(settings), std::move(client), std::move(path), std::move(keys)));
 }
 
 namespace {
@@ -118,14 +124,24 @@ std::expected<VerifiedPerson, OidcError> OidcProvider::verify(const std::string&
   boost::system::error_code ec;
   const auto header = json::parse(*header_text, ec);
   if (ec || !header.is_object()) return std::unexpected(bad_token("the ID token's header is not a JSON object"));
-  // Only the algorithm agreed on: "none" or another one named by the token is an attack.
-  if (text_of(header.as_object(), "alg") != "HS256") {
-    return std::unexpected(bad_token("the ID token is signed with '" + text_of(header.as_object(), "alg") + "', not HS256"));
-  }
-  const std::string expected = hs256_signature(std::string_view(id_token).substr(0, second), settings_.client_secret);
+  // Only the algorithm configured: "none" or another one named by the token is an attack
+  // (HS256 where RS256 is configured would take the public key for a secret).
+  const std::string alg = text_of(header.as_object(), "alg");
+  const std::string_view signing_input = std::string_view(id_token).substr(0, second);
   const std::string_view given = std::string_view(id_token).substr(second + 1);
-  if (given.size() != expected.size() || sodium_memcmp(given.data(), expected.data(), expected.size()) != 0) {
-    return std::unexpected(bad_token("the ID token's signature is wrong"));
+  if (keys_) {
+    if (alg != "RS256") return std::unexpected(bad_token("the ID token is signed with '" + alg + "', not RS256"));
+    const auto signature = base64url_decode(given);
+    if (!signature) return std::unexpected(bad_token("the ID token's signature is not base64url"));
+    if (auto verified = verify_rs256_signature(text_of(header.as_object(), "kid"), signing_input, *signature); !verified) {
+      return std::unexpected(verified.error());
+    }
+  } else {
+    if (alg != "HS256") return std::unexpected(bad_token("the ID token is signed with '" + alg + "', not HS256"));
+    const std::string expected = hs256_signature(signing_input, settings_.client_secret);
+    if (given.size() != expected.size() || sodium_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+      return std::unexpected(bad_token("the ID token's signature is wrong"));
+    }
   }
   const auto claims_value = json::parse(*claims_text, ec);
   if (ec || !claims_value.is_object()) return std::unexpected(bad_token("the ID token's claims are not a JSON object"));

@@ -92,6 +92,11 @@ struct Simulator::Impl {
     bool used = false;
   };
   std::map<std::string, IssuedCode> oidc_codes;  // by code
+  // The platform's RS256 keys, published at GET /oidc/jwks; the last one signs. "HS256": the
+  // platform signs with the client secret instead (POST /oidc/control {"signing"}).
+  std::vector<adapters::RsaSigningKey> oidc_keys;
+  std::string oidc_signing = "RS256";
+  std::uint64_t jwks_fetches = 0;
   std::uint64_t elicense_lookups = 0;
   std::uint64_t registration_lookups = 0;
   std::list<std::shared_ptr<asio::ip::tcp::socket>> sockets;
@@ -318,10 +323,29 @@ struct Simulator::Impl {
                         {"nonce", fault == "nonce" ? "another-nonce" : issued.nonce},
                         {"name", issued.person.name},
                         {"id_number", issued.person.id_number}};
-    const std::string header = adapters::base64url_encode(fault == "alg_none" ? R"({"alg":"none","typ":"JWT"})" : R"({"alg":"HS256","typ":"JWT"})");
+    const auto& key = oidc_keys.back();
+    // The header: RS256 with the signing key's id; wrong ones for the faults below.
+    json::object head{{"alg", oidc_signing}, {"typ", "JWT"}};
+    if (oidc_signing == "RS256") head["kid"] = fault == "kid_unknown" ? "sim-unknown" : key.kid();
+    if (fault == "alg_none") head = json::object{{"alg", "none"}, {"typ", "JWT"}};
+    if (fault == "hs256_public_key") head = json::object{{"alg", "HS256"}, {"typ", "JWT"}, {"kid", key.kid()}};
+    const std::string header = adapters::base64url_encode(json::serialize(head));
     const std::string signing_input = header + "." + adapters::base64url_encode(json::serialize(claims));
-    std::string signature = fault == "alg_none" ? "" : adapters::hs256_signature(signing_input, platform.client_secret);
-    if (fault == "signature") signature = adapters::hs256_signature(signing_input, "a secret that is not the client's");
+    std::string signature;
+    if (fault == "alg_none") {
+      signature = "";
+    } else if (fault == "hs256_public_key") {
+      // The known attack: HMAC with the platform's public key (anyone may read it) as the secret.
+      signature = adapters::hs256_signature(signing_input, "[" + key.jwk_json() + "]");
+    } else if (oidc_signing == "HS256") {
+      signature = adapters::hs256_signature(signing_input, fault == "signature" ? "a secret that is not the client's" : platform.client_secret);
+    } else if (fault == "signature" || fault == "kid_unknown") {
+      // Signed by a key that is not the platform's (a forger's), under its key id or another.
+      auto forger = adapters::RsaSigningKey::generate("forger");
+      signature = forger ? forger->sign(signing_input) : std::string();
+    } else {
+      signature = key.sign(signing_input);
+    }
     return {false, 200, json::serialize(json::object{{"access_token", "at-" + form["code"]}, {"token_type", "Bearer"},
                                                      {"expires_in", platform.token_lifetime_seconds},
                                                      {"id_token", signing_input + "." + signature}}), {}};
@@ -342,7 +366,24 @@ struct Simulator::Impl {
     if (const auto* lifetime = c.if_contains("token_lifetime_seconds"); lifetime && lifetime->is_int64()) {
       platform.token_lifetime_seconds = lifetime->as_int64();
     }
+    if (const auto signing = text_of(c, "signing"); signing == "RS256" || signing == "HS256") oidc_signing = signing;
+    if (const auto* rotate = c.if_contains("rotate_key"); rotate && rotate->is_bool() && rotate->as_bool()) {
+      // A new key signs from now on; the JWKS publishes it beside the one before.
+      auto key = adapters::RsaSigningKey::generate("sim-" + std::to_string(oidc_keys.size() + 1));
+      if (!key) return {false, 500, R"({"error":"cannot make a key"})", {}};
+      oidc_keys.push_back(std::move(*key));
+      if (oidc_keys.size() > 2) oidc_keys.erase(oidc_keys.begin());
+    }
     return {false, 200, R"({"ok":true})", {}};
+  }
+
+  // GET /oidc/jwks: the platform's public keys (RFC 7517).
+  Answer oidc_jwks() {
+    std::lock_guard lock(mutex);
+    ++jwks_fetches;
+    std::string keys;
+    for (const auto& key : oidc_keys) keys += (keys.empty() ? "" : ",") + key.jwk_json();
+    return {false, 200, R"({"keys":[)" + keys + "]}", {}};
   }
 
   Answer control(const std::string& body) {
@@ -546,6 +587,7 @@ struct Simulator::Impl {
     if (get && path == "/oidc/authorize") return oidc_authorize(*target);
     if (post && path == "/oidc/token") return oidc_token(request.body());
     if (post && path == "/oidc/control") return oidc_control(request.body());
+    if (get && path == "/oidc/jwks") return oidc_jwks();
     if (get && path == "/stats") return {false, 200, stats(), {}};
     if (post && path == "/control") return control(request.body());
     if (options.id_reader.enabled) {
@@ -707,7 +749,8 @@ struct Simulator::Impl {
                                         {"received", std::move(r)},
                                         {"payloads", std::move(p)},
                                         {"text_messages", messages.size()},
-                                        {"elicense_lookups", elicense_lookups}, {"registration_lookups", registration_lookups}});
+                                        {"elicense_lookups", elicense_lookups}, {"registration_lookups", registration_lookups},
+                                        {"jwks_fetches", jwks_fetches}});
   }
 };
 
@@ -726,6 +769,9 @@ std::expected<std::unique_ptr<Simulator>, std::string> Simulator::start(Options 
   impl->behaviours = options.behaviours;
   impl->random.seed(options.seed);
   if (sodium_init() < 0) return std::unexpected("libsodium cannot start");
+  auto platform_key = adapters::RsaSigningKey::generate("sim-1");
+  if (!platform_key) return std::unexpected(platform_key.error());
+  impl->oidc_keys.push_back(std::move(*platform_key));
   if (options.id_reader.kiosk_key_seed.empty()) {
     crypto_sign_keypair(impl->kiosk_public.data(), impl->kiosk_secret.data());
   } else {

@@ -11,7 +11,8 @@
 //                                      login codes and notices here, as a phone would)
 //   GET  /oidc/authorize               the identity platform (OpenID Connect): logs the configured
 //                                      person in at once and redirects back with a code
-//   POST /oidc/token                   redeems a code once for an HS256-signed ID token
+//   POST /oidc/token                   redeems a code once for an ID token signed RS256 (or HS256)
+//   GET  /oidc/jwks                    the platform's RS256 public keys (a JWKS)
 //   POST /oidc/control                 change the person, the token's lifetime or a fault
 //   GET  /stats                        what each department received and applied (JSON)
 //   POST /control                      change a department's behaviour while running (JSON)
@@ -103,7 +104,9 @@ struct OidcPerson {
 };
 
 /// The simulated identity platform (docs/applicant.md, "Real-name login"). Its ID tokens are
-/// signed HS256 with the client secret, as a confidential client's may be.
+/// signed RS256 with a key made at each start (kid sim-1) and published at GET /oidc/jwks;
+/// POST /oidc/control {"signing":"HS256"} signs them with the client secret instead, and
+/// {"rotate_key":true} makes a new key (sim-2, …) sign, published beside the one before.
 struct IdentityPlatform {
   std::string issuer = "https://id.example.gov.cn";
   std::string client_id = "onevisit";
@@ -113,7 +116,8 @@ struct IdentityPlatform {
   OidcPerson person;
   std::int64_t token_lifetime_seconds = 300;
   /// A faulty platform for tests: "" signs honestly; "signature", "nonce", "issuer",
-  /// "audience", "alg_none" give a token wrong in that way.
+  /// "audience", "alg_none" give a token wrong in that way; "kid_unknown" signs with a key
+  /// the JWKS does not hold, "hs256_public_key" signs HS256 with the public key as the secret.
   std::string fault;
 };
 

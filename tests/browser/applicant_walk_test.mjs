@@ -62,7 +62,8 @@ try {
     config: (sim) => `[systems.notify]\nkind = "sms"\nurl = "http://127.0.0.1:${sim}/sms"\n` +
       `[sms]\nurl = "http://127.0.0.1:${sim}/sms"\nsign = "政务服务中心"\n` +
       `[oidc]\nissuer = "https://id.example.gov.cn"\nauthorize_url = "http://127.0.0.1:${sim}/oidc/authorize"\n` +
-      `token_url = "http://127.0.0.1:${sim}/oidc/token"\nclient_id = "onevisit"\nclient_secret_env = "ONEVISIT_WALK_OIDC_SECRET"\n` +
+      `token_url = "http://127.0.0.1:${sim}/oidc/token"\njwks_url = "http://127.0.0.1:${sim}/oidc/jwks"\n` +
+      `client_id = "onevisit"\nclient_secret_env = "ONEVISIT_WALK_OIDC_SECRET"\n` +
       `redirect_uri = "${base}/api/applicant/oidc/callback"\n`,
   });
   const simulator = `http://127.0.0.1:${service.simulatorPort}`;
@@ -214,7 +215,10 @@ try {
   await phone.waitForURL(/\/m\/cases\/\d{8}-\d{4}$/);
   const newbornCase = phone.url().split('/').pop();
   await phone.waitForSelector('#case-status');
-  check((await phone.textContent('main')).includes('已核验'), 'the parents\' ID cards were fetched from the e-license library');
+  check((await phone.textContent('main')).includes('已自动获取（电子证照）'), 'the parents\' ID cards were fetched from the e-license library');
+  // The library's copies (the father's card among them) are listed, not offered for download.
+  check((await phone.$$eval('main a[href*="/materials/"]', (as) => as.map((a) => a.getAttribute('href'))))
+    .every((href) => !/id_card/.test(href)), 'the fetched ID cards are not offered for download');
   await snap(phone, 'phone-submitted');
   await readsWell(phone, 'the new case', 390);
 

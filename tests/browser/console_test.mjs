@@ -212,6 +212,52 @@ try {
   check(jointTimeline.includes('联办会签') && jointTimeline.includes('城管局不同意') && jointTimeline.includes('市场监管局同意'),
     "the timeline records each department's decision with its title");
 
+  // 待送达: the applicant's choice of delivery (recorded at the window for them) shows on the
+  // list row and on the case, the mobile masked; a bad rating's 整改 button for the reviewer.
+  check((await page.textContent('#case-status')) === '已办结', 'the refused road-works case is done (已办结)');
+  const chosen = await clerkApi('POST', `/api/cases/${jointId}/delivery-choice`,
+    { method: 'mail', recipient: '张三', mobile: '13900139000', address: '浙江省杭州市西湖区文三路1号3幢201室' });
+  check(chosen.status === 200, 'the applicant chooses delivery by post (recorded by the window clerk)');
+  const byPost = '邮寄：张三，139******00，浙江省杭州市西湖区文三路1号3幢201室';
+  await page.click('#logout');
+  await page.waitForSelector('#login-name');
+  await logIn('wang', 'window-clerk-1');
+  await page.goto(`${base}/#/worklist?tab=delivery`);
+  await page.waitForSelector(`#delivery-${jointId}`);
+  check((await page.textContent(`#delivery-${jointId}`)) === byPost, `the 待送达 row reads "${byPost}"`);
+  check(!(await page.textContent('#worklist-panel')).includes('13900139000'), 'the 待送达 list never shows the whole mobile number');
+  check((await page.textContent('#case-list thead')).includes('送达方式'), 'the 待送达 list has a 送达方式 column');
+  await page.screenshot({ path: path.join(screenshots, '8-tab-delivery.png'), fullPage: true });
+  await page.click(`#case-list tr[data-case="${jointId}"] a`);
+  await page.waitForSelector('#case-delivery');
+  check((await page.textContent('#case-delivery')) === `送达方式：${byPost}`, 'the case page says the delivery choice, the mobile masked');
+  check((await page.$eval('#deliver-channel', (e) => e.value)) === 'mail', 'the 出件 channel is preselected to the choice (邮寄)');
+  await page.screenshot({ path: path.join(screenshots, '9-case-delivery.png'), fullPage: true });
+  await page.click('#deliver');
+  await page.waitForSelector('#case-status >> text=已出件');
+  check((await page.textContent('#case-delivery')) === `送达方式：${byPost}`, 'the delivered case still says how it went out');
+  await page.selectOption('#rate-level', '1');
+  await page.fill('#rate-comment', '等待时间太长');
+  await page.click('#rate');
+  await page.waitForSelector('#case-status >> text=已评价');
+  check(!(await page.$('#answer-rectification')), 'the window clerk gets no rectification button');
+  await page.click('#logout');
+  await page.waitForSelector('#login-name');
+  await page.fill('#login-name', 'zhao');
+  await page.fill('#login-password', 'urban-reviewer-1');
+  await page.click('#login-submit');
+  await page.waitForSelector('#whoami >> text=赵城管');
+  await page.goto(`${base}/#/case/${encodeURIComponent(jointId)}`);
+  await page.waitForSelector('#answer-rectification');
+  check((await page.textContent('#answer-rectification')) === '答复差评整改', "the department's reviewer gets the 答复差评整改 button of the bad rating");
+  await page.screenshot({ path: path.join(screenshots, '10-rectification-button.png'), fullPage: true });
+  await page.click('#answer-rectification');
+  await page.fill('#dialog-reason', '经核查，当日窗口人手不足；已在高峰时段增开窗口。');
+  await page.click('#dialog-confirm');
+  await page.waitForSelector('#timeline >> text=差评整改答复');
+  check(!(await page.$('#answer-rectification')), 'answered once, the button is gone and the timeline records the answer');
+  await page.screenshot({ path: path.join(screenshots, '11-rectification-answered.png'), fullPage: true });
+
   await page.click('#language');
   await page.waitForSelector('#logout >> text=Log out');
   check(true, 'English is available');

@@ -28,6 +28,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <regex>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -1252,6 +1253,62 @@ TEST_CASE("server: the market's system approves its item with a receipt", "[serv
   CHECK(material_status(clerk, case_id, "license") == "verified");
   CHECK(listed() == std::set<std::string>{"articles", "id_card", "license"});
   CHECK(history_text(f, case_id).find("\"actor\":\"system:market_gateway\"") != std::string::npos);
+}
+
+// Issue 15: the history named a department's system by its adapter id, "部门系统（market_registry）".
+TEST_CASE("server: the history names a department's system by the department's title, and no line shows an id", "[server][history][receipts]") {
+  Fixture f;
+  Client clerk = f.as("clerk");
+  Client admin = f.as("admin");
+  // What people read in each entry: every title, name, reason and note.
+  const auto shown_texts = [&](const std::string& case_id) {
+    const auto history = clerk.get("/api/cases/" + case_id + "/history");
+    REQUIRE(history.status == 200);
+    std::vector<std::string> texts;
+    const auto document = history.json();  // a value: the loop reads inside it
+    for (const auto& e : document.at("events").as_array()) {
+      const auto& entry = e.as_object();
+      texts.emplace_back(entry.at("actor").at("display_name").as_string());
+      texts.emplace_back(entry.at("title").as_string());
+      for (const auto* key : {"reason", "note", "event_title"}) {
+        if (const auto* v = entry.if_contains(key)) texts.emplace_back(v->as_string());
+      }
+      for (const auto* key : {"item", "material", "from", "to"}) {
+        if (const auto* v = entry.if_contains(key)) texts.emplace_back(v->at("title").as_string());
+      }
+    }
+    return texts;
+  };
+  const std::regex identifier("[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+|system:");
+  const auto check_no_ids = [&](const std::vector<std::string>& texts) {
+    for (const auto& text : texts) {
+      INFO(text);
+      CHECK_FALSE(std::regex_search(text, identifier));
+    }
+  };
+  // The market's own system (its adapter) answers through the dispatcher's result path.
+  const auto by_adapter = case_ready_for_approval(f, clerk, "H1");
+  adapters::Receipt answer;
+  answer.request_id = by_adapter + "/registration/7/0";
+  answer.case_id = by_adapter;
+  answer.item = "registration";
+  answer.status = adapters::Receipt::Status::approved;
+  const auto applied = adapters::apply_result(f.service->engine(), answer, adapters::ReceiptSender{"market_registry", ""});
+  INFO((applied ? std::string("applied") : applied.error().message));
+  REQUIRE(applied);
+  auto texts = shown_texts(by_adapter);
+  CHECK(std::find(texts.begin(), texts.end(), "部门系统（市场监管局）") != texts.end());
+  check_no_ids(texts);
+  // A department system's account with an API token: its department's title, not the account's name.
+  Client market_system = department_system(f, admin, "market_gateway", "market");
+  const auto by_account = case_ready_for_approval(f, clerk, "H2");
+  const json::object receipt{{"request_id", by_account + "/registration/7/0"}, {"case", by_account}, {"item", "registration"},
+                             {"status", "APPROVED"}};
+  REQUIRE(market_system.post("/api/receipts", receipt).status == 200);
+  texts = shown_texts(by_account);
+  CHECK(std::find(texts.begin(), texts.end(), "部门系统（市场监管局）") != texts.end());
+  for (const auto& text : texts) CHECK(text.find("market_gateway") == std::string::npos);
+  check_no_ids(texts);
 }
 
 // Issue 17 #10: the e-license route marked a material verified without asking the library.

@@ -10,6 +10,8 @@
 
 #include "deptsim/simulator.hpp"
 
+#include <onevisit/adapters/identity.hpp>
+#include <onevisit/engine/at_rest.hpp>
 #include <onevisit/server/server.hpp>
 
 #include <boost/json.hpp>
@@ -96,7 +98,9 @@ struct ApplicantFixture {
   std::unique_ptr<deptsim::Simulator> simulator;
   std::unique_ptr<server::Service> service;
 
-  ApplicantFixture() {
+  /// `extra_flow`: another workflow file deployed beside kFlow (a test's own bundle);
+  /// `extra_config`: more of the deployment configuration (e.g. [storage] keys).
+  explicit ApplicantFixture(const std::string& extra_flow = "", const std::string& extra_config = "") {
     auto started_sim = deptsim::Simulator::start({});
     if (!started_sim) FAIL(started_sim.error());
     simulator = std::move(*started_sim);
@@ -105,6 +109,7 @@ struct ApplicantFixture {
     fs::remove_all(dir);
     fs::create_directories(dir / "workflows");
     std::ofstream(dir / "workflows" / "bundles.flow") << kFlow;
+    if (!extra_flow.empty()) std::ofstream(dir / "workflows" / "extra.flow") << extra_flow;
     ::setenv("ONEVISIT_TEST_OIDC_SECRET", deptsim::IdentityPlatform{}.client_secret.c_str(), 1);
     const std::string sim = simulator->url();
     std::ofstream(dir / "deploy.toml") << "[systems.health_system]\nkind = \"log\"\n[systems.market_registry]\nkind = \"log\"\n"
@@ -114,8 +119,9 @@ struct ApplicantFixture {
                                        << "[elicense]\nurl = \"" << sim << "/elicense\"\ntimeout_ms = 2000\n"
                                        << "[oidc]\nissuer = \"https://id.example.gov.cn\"\nauthorize_url = \"" << sim << "/oidc/authorize\"\n"
                                        << "token_url = \"" << sim << "/oidc/token\"\nclient_id = \"onevisit\"\n"
+                                       << "jwks_url = \"" << sim << "/oidc/jwks\"\njwks_refetch_seconds = 0\n"
                                        << "client_secret_env = \"ONEVISIT_TEST_OIDC_SECRET\"\n"
-                                       << "redirect_uri = \"http://127.0.0.1/api/applicant/oidc/callback\"\n";
+                                       << "redirect_uri = \"http://127.0.0.1/api/applicant/oidc/callback\"\n" << extra_config;
     server::ServiceOptions options;
     options.database = onevisit::testing::server_test_database(dir, scratch);
     options.workflows = (dir / "workflows").string();
@@ -365,6 +371,83 @@ TEST_CASE("applicant: the identity platform's login verifies the ID token, a rep
   CHECK(audit.body.find(kMother) == std::string::npos);
 }
 
+TEST_CASE("applicant: RS256 ID tokens are verified with the platform's JWKS, fetched again for a new key id, and forged, unknown-key, none and HS256 tokens log nobody in", "[server][applicant][oidc][rs256]") {
+  ApplicantFixture f;
+  const auto fetches = [&]() {
+    Client platform(f.simulator->port());
+    return platform.get("/stats").json().at("jwks_fetches").as_int64();
+  };
+  Client first = f.browser();
+  CHECK(f.platform_login(first).header("location") == "/m/cases");
+  CHECK(first.get("/api/applicant/session").status == 200);
+  CHECK(fetches() == 1);
+  Client second = f.browser();
+  CHECK(f.platform_login(second).header("location") == "/m/cases");
+  CHECK(fetches() == 1);  // the keys are kept
+  // The platform rotates its key: the new key id is not known, so the JWKS is fetched again.
+  f.control_platform(json::object{{"rotate_key", true}});
+  Client rotated = f.browser();
+  CHECK(f.platform_login(rotated).header("location") == "/m/cases");
+  CHECK(fetches() == 2);
+  // A forged signature, a key the platform does not publish, alg none, and HS256 with the
+  // public key as the secret (the algorithm confusion): refused, nobody logged in.
+  for (const std::string fault : {"signature", "kid_unknown", "alg_none", "hs256_public_key"}) {
+    INFO(fault);
+    f.control_platform(json::object{{"fault", fault}});
+    Client victim = f.browser();
+    CHECK(f.platform_login(victim).header("location") == "/m/login?error=oidc_invalid");
+    CHECK(victim.get("/api/applicant/session").status == 401);
+  }
+  // A token signed HS256 with the client secret, where the platform is configured for RS256.
+  f.control_platform(json::object{{"fault", ""}, {"signing", "HS256"}});
+  Client hs256 = f.browser();
+  CHECK(f.platform_login(hs256).header("location") == "/m/login?error=oidc_invalid");
+  CHECK(hs256.get("/api/applicant/session").status == 401);
+}
+
+TEST_CASE("applicant: made-up key ids fetch the JWKS at most once per jwks_refetch_seconds, and without jwks_url HS256 tokens verify", "[server][applicant][oidc][rs256]") {
+  auto simulator = deptsim::Simulator::start({});
+  REQUIRE(simulator);
+  const deptsim::IdentityPlatform platform;
+  const std::int64_t now = std::time(nullptr);
+  const json::object claims{{"iss", platform.issuer}, {"aud", platform.client_id}, {"sub", "zj-1"}, {"iat", now}, {"exp", now + 300},
+                            {"nonce", "n-1"}, {"name", "王小明"}, {"id_number", kMother}};
+  const auto token = [&](const json::object& header, const auto& sign) {
+    const std::string input = adapters::base64url_encode(json::serialize(header)) + "." + adapters::base64url_encode(json::serialize(claims));
+    return input + "." + sign(input);
+  };
+  adapters::OidcSettings settings{platform.issuer, (*simulator)->url() + "/oidc/authorize", (*simulator)->url() + "/oidc/token",
+                                  platform.client_id, platform.client_secret, "http://127.0.0.1/cb"};
+  settings.jwks_url = (*simulator)->url() + "/oidc/jwks";
+  settings.jwks_refetch_after = std::chrono::seconds(60);
+  auto rs256 = adapters::OidcProvider::create(settings);
+  REQUIRE(rs256);
+  const auto stranger = adapters::RsaSigningKey::generate("made-up-1");
+  REQUIRE(stranger);
+  const auto fetches = [&]() {
+    Client c((*simulator)->port());
+    return c.get("/stats").json().at("jwks_fetches").as_int64();
+  };
+  for (const char* kid : {"made-up-1", "made-up-2", "made-up-3"}) {
+    const auto refused = (*rs256)->verify(token(json::object{{"alg", "RS256"}, {"kid", kid}}, [&](const std::string& in) { return stranger->sign(in); }),
+                                          "n-1", now);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().kind == adapters::OidcError::Kind::bad_token);
+  }
+  CHECK(fetches() == 1);
+  // Without jwks_url the platform's HS256 tokens (the client secret) verify, RS256 ones not.
+  const auto accepted_by_hs256 = [&](const std::string& id_token) {
+    adapters::OidcSettings hs = settings;
+    hs.jwks_url.clear();
+    auto provider = adapters::OidcProvider::create(hs);
+    REQUIRE(provider);
+    return (*provider)->verify(id_token, "n-1", now).has_value();
+  };
+  CHECK(accepted_by_hs256(token(json::object{{"alg", "HS256"}}, [&](const std::string& in) { return adapters::hs256_signature(in, platform.client_secret); })));
+  CHECK_FALSE(accepted_by_hs256(token(json::object{{"alg", "RS256"}, {"kid", "made-up-1"}}, [&](const std::string& in) { return stranger->sign(in); })));
+  (*simulator)->stop();
+}
+
 TEST_CASE("applicant: a company applicant acts for a company only as its legal representative or authorised agent", "[server][applicant][company]") {
   ApplicantFixture f;
   Client phone_only = f.by_sms("13800138000");
@@ -589,6 +672,50 @@ TEST_CASE("applicant: bundles for individuals and companies with search, the sit
   CHECK(c.post("/api/applicant/bundles/nothing/guide", json::object{}).status == 404);
 }
 
+namespace {
+// Every byte of the SQLite database (with its write-ahead log), to look for clear values.
+std::string database_bytes(const fs::path& dir) {
+  std::string all;
+  for (const char* name : {"cases.db", "cases.db-wal"}) {
+    std::ifstream in(dir / name, std::ios::binary);
+    all += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  return all;
+}
+}  // namespace
+
+TEST_CASE("applicant: with [storage] keys a draft's form values and a session's identity are sealed at rest, sessions kept by their hash", "[server][applicant][drafts][sealing]") {
+  ApplicantFixture f("", "[storage]\nkey = \"k1\"\n[storage.keys]\nk1 = \"" + engine::AtRestKeys::generate_base64() + "\"\n");
+  Client phone = f.by_sms("13800138000");
+  REQUIRE(f.platform_login(phone).status == 303);  // the session now proves 王小明's ID number
+  json::object form = newborn_form(kMother, "13800138000");
+  form["helper_phone"] = "13900139000";
+  const auto saved = phone.send("PUT", "/api/applicant/drafts/d-1", json::serialize(json::object{{"bundle", "newborn"}, {"form", form}}));
+  INFO(saved.body);
+  REQUIRE(saved.status == 200);
+  // The draft and the session still work: read back (masked), submitted with the whole numbers.
+  const auto resumed = phone.get("/api/applicant/drafts/d-1");
+  REQUIRE(resumed.status == 200);
+  CHECK(resumed.json().at("content").at("form").at("mother_name").as_string() == "王小明");
+  CHECK(phone.get("/api/applicant/session").json().at("applicant").at("real_name_verified").as_bool());
+  // The file holds no number of the draft or the session, no name, and no session token.
+  const std::string bytes = database_bytes(f.dir);
+  CHECK(bytes.find(kMother) == std::string::npos);
+  CHECK(bytes.find("13900139000") == std::string::npos);
+  CHECK(bytes.find("13800138000") == std::string::npos);
+  CHECK(bytes.find("王小明") == std::string::npos);
+  CHECK(bytes.find(phone.session()) == std::string::npos);
+  CHECK(bytes.find("sealed:") != std::string::npos);
+  const auto submitted = phone.post("/api/applicant/cases", json::object{{"draft", "d-1"}, {"channel", "online"}});
+  INFO(submitted.body);
+  REQUIRE(submitted.status == 201);
+  const auto started = f.service->engine().get_case(std::string(submitted.json().at("case_id").as_string()));
+  REQUIRE(started);
+  const auto mother_id = started->workflow->find_field("mother_id");
+  REQUIRE(mother_id);
+  CHECK(started->state.slots[started->workflow->fields[*mother_id].slot].text == kMother);
+}
+
 TEST_CASE("applicant: a draft saved on one device is resumed on another, submitted twice it makes one case, an outdated draft is refused", "[server][applicant][drafts][both-databases]") {
   ApplicantFixture f;
   Client phone = f.by_sms("13800138000");
@@ -747,6 +874,7 @@ TEST_CASE("applicant: after the result the applicant chooses pick-up or post, th
   REQUIRE(page.at("status").as_string() == "completed");
   CHECK(page.at("needs_from_me").as_array()[0].at("kind").as_string() == "delivery");
   CHECK(page.at("delivery_choice").is_null());
+  CHECK(clerk.get("/api/cases?status=completed").json().at("cases").as_array().at(0).at("delivery_choice").is_null());
   // Bad choices: each named in Chinese, nothing recorded.
   const auto version = f.service->engine().get_case(id)->state.version;
   const auto unknown = choose(id, json::object{{"method", "drone"}});
@@ -780,6 +908,18 @@ TEST_CASE("applicant: after the result the applicant chooses pick-up or post, th
   CHECK(history.body.find("DeliveryChosen") != std::string::npos);
   CHECK(history.body.find("邮寄送达：王小明，139******00，浙江省杭州市西湖区文三路1号3幢201室") != std::string::npos);
   CHECK(history.body.find("13900139000") == std::string::npos);
+  // The clerk's 待送达 list (completed cases) says the choice on the case's row, masked.
+  const auto waiting = clerk.get("/api/cases?status=completed");
+  INFO(waiting.body);
+  REQUIRE(waiting.status == 200);
+  const auto listed = waiting.json();  // a value: `row` reads inside it
+  const auto& row = listed.at("cases").as_array().at(0).as_object();
+  CHECK(row.at("case_id").as_string() == id);
+  CHECK(row.at("delivery_choice").at("method_title").as_string() == "邮寄送达");
+  CHECK(row.at("delivery_choice").at("recipient").as_string() == "王小明");
+  CHECK(row.at("delivery_choice").at("mobile").as_string() == "139******00");
+  CHECK(row.at("delivery_choice").at("address").as_string() == "浙江省杭州市西湖区文三路1号3幢201室");
+  CHECK(waiting.body.find("13900139000") == std::string::npos);
   for (int i = 0; i < 100 && f.simulator->counts()["post"].calls < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK(f.simulator->counts()["post"].calls >= 1);
   CHECK(f.simulator->counts()["post"].effects == 0);
@@ -807,6 +947,114 @@ TEST_CASE("applicant: after the result the applicant chooses pick-up or post, th
   // The clerk hands the parcel over: delivered by post; then the rating.
   REQUIRE(clerk.post("/api/cases/" + id + "/deliver", json::object{{"channel", "mail"}}).status == 200);
   CHECK(mother.get("/api/applicant/cases/" + id).json().at("needs_from_me").as_array()[0].at("kind").as_string() == "rating");
+}
+
+TEST_CASE("applicant: a stopped clock says why, as the clerk console does: 等待补正, 等待申请人, 特别程序 with its title, a clerk's pause", "[server][applicant][clock]") {
+  ApplicantFixture f(R"(
+lifecycle stops {
+  state submitted initial; state accepted; state correcting pauses_clock
+  state awaiting_fee "待申请人缴费" pauses_clock as waiting
+  state surveying "现场踏勘中" pauses_clock as special
+  state approved final
+  on accept: submitted -> accepted by clerk
+  on request_correction: accepted -> correcting by clerk requires reason
+  on corrected: correcting -> accepted by applicant
+  on ask_fee: accepted -> awaiting_fee by clerk
+  on paid: awaiting_fee -> accepted by clerk
+  on survey: accepted -> surveying by clerk
+  on surveyed: surveying -> accepted by clerk
+  on approve: accepted -> approved by reviewer
+}
+department civil "民政局" adapter health_system
+bundle clock_demo "计时示例" version 1 {
+  promise 5 workdays; lifecycle stops
+  form {
+    mother_name "姓名": text required
+    mother_id "身份证号码": idcard required
+    mother_phone "手机号码": phone required
+  }
+  item permit "许可" by civil { limit 5 workdays
+    special site_inspection "现场踏勘" max 3 workdays pauses_clock }
+}
+)");
+  Client mother = f.by_sms("13800138000");
+  const auto applied = mother.post("/api/applicant/cases", json::object{{"bundle", "clock_demo"}, {"form", newborn_form(kMother, "13800138000")}});
+  INFO(applied.body);
+  REQUIRE(applied.status == 201);
+  const std::string id(applied.json().at("case_id").as_string());
+  Client clerk = f.staff("clerk");
+  const auto progress = [&]() {
+    const auto page = mother.get("/api/applicant/cases/" + id);
+    REQUIRE(page.status == 200);
+    return std::string(page.json().at("items").as_array().at(0).at("progress").as_string());
+  };
+  const auto fire = [&](const std::string& event, const json::object& body = {}) {
+    const auto fired = clerk.post("/api/cases/" + id + "/items/permit/events/" + event, body);
+    INFO(fired.body);
+    REQUIRE(fired.status == 200);
+  };
+  fire("accept");
+  CHECK(progress().rfind("承诺 ", 0) == 0);
+  fire("request_correction", json::object{{"fields", json::object{{"reason", "请补充说明"}}}});
+  CHECK(progress() == "暂停计时（等待补正，不计入办理时限）");
+  REQUIRE(mother.post("/api/applicant/cases/" + id + "/items/permit/events/corrected", json::object{}).status == 200);
+  fire("ask_fee");
+  CHECK(progress() == "暂停计时（等待申请人，不计入办理时限）");
+  fire("paid");
+  fire("survey");
+  CHECK(progress() == "暂停计时（特别程序：现场踏勘中，不计入办理时限）");
+  fire("surveyed");
+  // A declared special procedure running (the console's 特别程序 panel), then a clerk's pause.
+  const auto started = clerk.post("/api/cases/" + id + "/items/permit/special-procedures/site_inspection/start", json::object{{"reason", "需现场核实"}});
+  INFO(started.body);
+  REQUIRE(started.status == 200);
+  CHECK(progress() == "暂停计时（特别程序：现场踏勘，不计入办理时限）");
+  REQUIRE(clerk.post("/api/cases/" + id + "/items/permit/special-procedures/site_inspection/end", json::object{{"result", "一致"}}).status == 200);
+  CHECK(progress().rfind("承诺 ", 0) == 0);
+  const auto paused = clerk.post("/api/cases/" + id + "/pause", json::object{{"item", "permit"}, {"reason", "等待上级部门意见"}});
+  INFO(paused.body);
+  REQUIRE(paused.status == 200);
+  CHECK(progress() == "暂停计时（经办部门暂停计时，不计入办理时限）");
+}
+
+TEST_CASE("applicant: downloads what was uploaded and what was issued, not the e-license library's copy about whoever the form names, which clerks still see", "[server][applicant][downloads]") {
+  ApplicantFixture f;
+  Client mother = f.by_sms("13800138000");
+  const auto applied = mother.post("/api/applicant/cases", json::object{{"bundle", "newborn"}, {"form", newborn_form(kMother, "13800138000")}});
+  INFO(applied.body);
+  REQUIRE(applied.status == 201);
+  const std::string id(applied.json().at("case_id").as_string());
+  REQUIRE(mother.send("PUT", "/api/applicant/cases/" + id + "/materials/birth_proof", kPdf,
+                      {{"Content-Type", "application/pdf"}, {"X-File-Name", "proof.pdf"}}).status == 200);
+  // The ID card came from the e-license library as the case was submitted: listed as fetched,
+  // not offered; the upload is offered.
+  const auto page = mother.get("/api/applicant/cases/" + id).json();
+  for (const auto& m : page.at("materials").as_array()) {
+    const auto& material = m.as_object();
+    if (material.at("material").as_string() == "mother_card") {
+      CHECK(material.at("fetched_from_library").as_bool());
+      CHECK_FALSE(material.at("downloadable").as_bool());
+    } else if (material.at("material").as_string() == "birth_proof") {
+      CHECK(material.at("downloadable").as_bool());
+      CHECK_FALSE(material.at("fetched_from_library").as_bool());
+    }
+  }
+  // Asked for anyway: the same 404 as another applicant's case, no file.
+  const auto card = mother.get("/api/applicant/cases/" + id + "/materials/mother_card");
+  INFO(card.body);
+  CHECK(card.status == 404);
+  CHECK(card.code() == "not_found");
+  CHECK(card.message() == "找不到该办件或资源，请核对编号");
+  CHECK(card.header("x-content-sha256").empty());
+  // What the applicant uploaded comes back to them; the clerk reads both.
+  const auto proof = mother.get("/api/applicant/cases/" + id + "/materials/birth_proof");
+  CHECK(proof.status == 200);
+  CHECK(proof.body == kPdf);
+  Client clerk = f.staff("clerk");
+  const auto staff_card = clerk.get("/api/cases/" + id + "/materials/mother_card");
+  CHECK(staff_card.status == 200);
+  CHECK_FALSE(staff_card.body.empty());
+  CHECK(clerk.get("/api/cases/" + id + "/materials/birth_proof").status == 200);
 }
 
 TEST_CASE("applicant: a bad rating's rectification is answered by the department, recorded, shown on the case and texted to the applicant", "[server][applicant][rectification]") {
@@ -1085,6 +1333,50 @@ TEST_CASE("applicant: forged, unsigned, tampered, replayed, expired and stale ca
   CHECK(admin.send("DELETE", "/api/kiosks/xh-77").status == 404);
   // Of all these, only the honest read made a session.
   CHECK(applicant_sessions(f.dir / "cases.db") == sessions_before + 1);
+}
+
+TEST_CASE("applicant: a kiosk's nonces are limited per kiosk and per address, with a Chinese 429 that stores nothing", "[server][applicant][kiosk]") {
+  ApplicantFixture f;
+  const DeviceKey device;
+  Client admin = admin_of(f);
+  for (const auto* id : {"xh-01", "xh-02", "xh-03", "xh-04"}) {
+    REQUIRE(admin.post("/api/kiosks", json::object{{"kiosk", id}, {"title", "大厅"}, {"public_key", device.public_hex()}}).status == 201);
+  }
+  const auto nonces_stored = [&]() {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2((f.dir / "cases.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM server_kiosk_nonces", -1, &stmt, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+    const auto n = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return n;
+  };
+  // Ten a minute for one kiosk; the eleventh waits, and nothing is stored for it.
+  Client hall = f.browser("127.0.0.21");
+  for (int i = 0; i < 10; ++i) kiosk_nonce(hall, "xh-01");
+  const auto stored = nonces_stored();
+  const auto flooded = hall.post("/api/applicant/kiosk/nonce", json::object{{"kiosk", "xh-01"}});
+  INFO(flooded.body);
+  CHECK(flooded.status == 429);
+  CHECK(flooded.code() == "too_many_attempts");
+  CHECK(flooded.message().find("读卡请求太频繁") != std::string::npos);
+  CHECK_FALSE(flooded.header("retry-after").empty());
+  CHECK(nonces_stored() == stored);
+  // From another address too: the count is the kiosk's.
+  Client elsewhere = f.browser("127.0.0.22");
+  CHECK(elsewhere.post("/api/applicant/kiosk/nonce", json::object{{"kiosk", "xh-01"}}).status == 429);
+  // Thirty a minute from one address, whatever the kiosks; made-up kiosk ids count too.
+  for (int i = 0; i < 10; ++i) kiosk_nonce(hall, "xh-02");
+  for (int i = 0; i < 9; ++i) kiosk_nonce(hall, "xh-03");
+  CHECK(hall.post("/api/applicant/kiosk/nonce", json::object{{"kiosk", "xh-99"}}).code() == "kiosk_not_registered");
+  CHECK(hall.post("/api/applicant/kiosk/nonce", json::object{{"kiosk", "xh-04"}}).status == 429);
+  CHECK(hall.post("/api/applicant/kiosk/nonce", json::object{{"kiosk", "xh-98"}}).status == 429);
+  CHECK(kiosk_nonce(elsewhere, "xh-04").size() == 32);
+  // A minute later, each kiosk is served again.
+  f.clock.advance(61'000);
+  CHECK(kiosk_nonce(hall, "xh-01").size() == 32);
 }
 
 TEST_CASE("applicant: the simulator's kiosk card-reader agent signs reads its registered device key verifies", "[server][applicant][kiosk][simulator]") {

@@ -422,8 +422,8 @@ async function casePage(id) {
     ${c.items.filter((i) => i.phase !== 'not_applicable').map((i) => `<div class="card item"><h3>${esc(i.title)}</h3>
       <p class="hint">${esc(i.department_title)} · ${esc(i.state_title || '')}</p><p>${esc(i.progress)}</p></div>`).join('')}
     <h2>材料</h2>
-    <ul class="plain">${c.materials.map((m) => `<li>${esc(m.title)}：${esc(MATERIAL_STATUS[m.status] || '')}${materialNote(m)}
-      ${m.has_content && (m.source === 'produced' || m.source === 'elicense') ? ` <a href="/api/applicant/cases/${esc(c.case_id)}/materials/${esc(m.material)}">下载</a>` : ''}</li>`).join('')}</ul>
+    <ul class="plain">${c.materials.map((m) => `<li id="material-${esc(m.material)}">${esc(m.title)}：${m.fetched_from_library ? '已自动获取（电子证照）' : `${esc(MATERIAL_STATUS[m.status] || '')}${materialNote(m)}`}
+      ${m.downloadable ? ` <a id="download-${esc(m.material)}" href="/api/applicant/cases/${esc(c.case_id)}/materials/${esc(m.material)}">下载</a>` : ''}</li>`).join('')}</ul>
     ${uploadable.length ? `<div class="card"><h3>${correction ? '补正材料' : '上传材料'}</h3>${uploadable.map((m) => `
       <p class="file-title">${esc(m.title)}${m.formats?.length ? `（${esc(m.formats.join('、').toUpperCase())}）` : ''}</p>
       <input id="upload-${esc(m.material)}" class="file" type="file" accept="${esc(m.accept || '')}" data-material="${esc(m.material)}">

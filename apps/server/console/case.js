@@ -15,7 +15,7 @@
 // that needs no reason and cannot be undone fires at once.
 import { t } from './i18n.js';
 import { api, askReason, busy, errorSlot, errorText, h, stackedTable } from './ui.js';
-import { departmentTitle, displayValue, eventTitle, irreversibleEvent, stateTitle, workflow as loadWorkflow } from './titles.js';
+import { deliveryText, departmentTitle, displayValue, eventTitle, irreversibleEvent, stateTitle, workflow as loadWorkflow } from './titles.js';
 import { processGraph } from './graph.js';
 import { noticesSection } from './notices.js';
 
@@ -457,6 +457,9 @@ export async function casePage(page, caseId, me) {
       h('section', {}, h('h1', {}, `${c.case_id} · ${wf.title || t('bundle')}`),
         h('p', {}, h('span', { class: 'badge', id: 'case-status' }, t(c.status)),
           ` ${t('applicant')}：${c.applicant || t('none')} · ${t('deadline')}：`, h('span', { class: 'due' }, c.deadline_due && c.deadline_due !== '-' ? c.deadline_due : t('none'), provisionalMark(c.deadline_provisional, c))),
+        // How the results reach the applicant, for every role: chosen, or still to choose while
+        // the results wait (a case delivered without a choice has nothing to say here).
+        c.delivery_choice || c.status === 'completed' ? h('p', { id: 'case-delivery' }, `${t('delivery_method')}：${deliveryText(c.delivery_choice)}`) : null,
         c.items.some((item) => item.paused_by_clerk) ? h('p', { class: 'paused', id: 'case-paused' },
           `${t('clock_paused')}：${c.items.filter((item) => item.paused_by_clerk).map((item) => `${item.title}（${t('since').replace('{time}', item.paused_since || '')}）`).join('、')}`) : null,
         intakeNotice ? h('div', { class: 'error-box', id: 'intake-notice' }, intakeNotice) : null,

@@ -76,3 +76,11 @@ export function choices(field) {
   if (field.options) return field.options.map((o) => [o.value, o.title || o.value]);
   return (field.values || []).map((v) => [v, v]);
 }
+
+/** How the applicant chose to receive the results (a case's or a 待送达 row's `delivery_choice`):
+ *  邮寄：recipient，mobile (masked by the API)，address — or 窗口领取, or not chosen yet. */
+export function deliveryText(choice) {
+  if (!choice) return t('delivery_not_chosen');
+  if (choice.method !== 'mail') return t('window');
+  return `${t('mail')}：${[choice.recipient, choice.mobile, choice.address].filter(Boolean).join('，')}`;
+}

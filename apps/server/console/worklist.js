@@ -5,7 +5,7 @@
 // the rows; Enter searches; ← → move between tabs; ↑ ↓ between rows; Enter opens a row.
 import { t } from './i18n.js';
 import { api, askReason, busy, errorSlot, errorText, h, stackedTable } from './ui.js';
-import { departmentTitle } from './titles.js';
+import { deliveryText, departmentTitle } from './titles.js';
 
 const PAGE = 50;
 
@@ -73,7 +73,7 @@ function itemRows(entries, me, reload) {
   });
 }
 
-function caseRows(cases) {
+function caseRows(cases, withDelivery) {
   return cases.map((c) => {
     const href = caseHref(c.case_id);
     return h('tr', { class: 'worklist-row', tabindex: 0, 'data-case': c.case_id, id: `case-row-${c.case_id}`,
@@ -81,7 +81,8 @@ function caseRows(cases) {
       onkeydown: (event) => rowKeys(event, href) },
     h('td', {}, h('a', { href, tabindex: -1 }, c.case_id)), h('td', {}, c.bundle_title || t('bundle')),
     h('td', {}, c.started_at), h('td', {}, c.updated_at), h('td', {}, t(`channel_${c.channel}`)),
-    h('td', {}, h('span', { class: 'badge' }, t(c.status))), h('td', {}, c.applicant || t('none')));
+    h('td', {}, h('span', { class: 'badge' }, t(c.status))), h('td', {}, c.applicant || t('none')),
+    withDelivery ? h('td', { class: 'delivery-choice', id: `delivery-${c.case_id}` }, deliveryText(c.delivery_choice)) : null);
   });
 }
 
@@ -142,10 +143,11 @@ export async function worklistPage(page, me, queryText) {
   if (!listed.ok) {
     body = h('div', { class: 'error-box', role: 'alert', id: 'worklist-error' }, errorText(listed));
   } else {
-    const rows = tab.kind === 'items' ? itemRows(listed.data.entries, me, reload) : caseRows(listed.data.cases);
+    const withDelivery = tab.id === 'delivery';
+    const rows = tab.kind === 'items' ? itemRows(listed.data.entries, me, reload) : caseRows(listed.data.cases, withDelivery);
     const headings = tab.kind === 'items'
       ? [t('due'), t('light'), t('case'), t('bundle'), t('item'), t('state'), t('department'), me.role === 'supervisor' ? t('urge') : null].filter(Boolean)
-      : [t('case'), t('bundle'), t('started_at'), t('updated_at'), t('intake_channel'), t('status'), t('applicant_masked')];
+      : [t('case'), t('bundle'), t('started_at'), t('updated_at'), t('intake_channel'), t('status'), t('applicant_masked'), withDelivery ? t('delivery_method') : null].filter(Boolean);
     body = rows.length === 0 ? h('p', { class: 'muted', id: 'worklist-empty' }, searching ? t('search_none') : t('empty'))
       : stackedTable(tab.kind === 'items' ? 'worklist' : 'case-list', headings, rows);
     const more = rows.length === PAGE ? h('button', { class: 'secondary', id: 'worklist-more', type: 'button', onclick: () => go({ offset: String(offset + PAGE) }) }, t('more')) : null;

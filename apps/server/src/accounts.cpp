@@ -251,9 +251,11 @@ bool valid_user_name(std::string_view name) {
 
 }  // namespace
 
-std::expected<std::unique_ptr<AccountStore>, AccountError> AccountStore::open(const std::string& database, PasswordCost cost) {
+std::expected<std::unique_ptr<AccountStore>, AccountError> AccountStore::open(const std::string& database, PasswordCost cost,
+                                                                              std::shared_ptr<const engine::AtRestKeys> keys) {
   if (sodium_init() < 0) return std::unexpected(AccountError{Kind::io, "libsodium cannot start"});
   std::unique_ptr<AccountStore> store(new AccountStore(cost));
+  if (keys && !keys->empty()) store->keys_ = std::move(keys);
   auto db = engine::is_postgres_url(database) ? sql::open_postgres_database(database)
                                               : sql::open_sqlite_database(database, &store->prune_cutoff_);
   if (!db) return std::unexpected(db.error());

@@ -13,6 +13,7 @@
 // what one writes, the others read at their next statement.
 #pragma once
 
+#include <onevisit/engine/at_rest.hpp>
 #include <onevisit/engine/store.hpp>
 
 #include <cstdint>
@@ -162,7 +163,12 @@ class AccountStore {
  public:
   /// Opens the tables in the case database `database` — an SQLite file (which the engine has
   /// opened before), or a PostgreSQL URL (engine::is_postgres_url) — and migrates them forward.
-  static std::expected<std::unique_ptr<AccountStore>, AccountError> open(const std::string& database, PasswordCost cost);
+  /// With `keys` (the configuration's [storage.keys], as the engine's store has them), what an
+  /// applicant's draft holds and what an applicant's session proves (names, ID and mobile
+  /// numbers) are sealed at rest, bound to their row; values written before keys were given
+  /// still open (docs/storage.md, Encryption at rest).
+  static std::expected<std::unique_ptr<AccountStore>, AccountError> open(const std::string& database, PasswordCost cost,
+                                                                        std::shared_ptr<const engine::AtRestKeys> keys = nullptr);
   ~AccountStore();
   AccountStore(const AccountStore&) = delete;
   AccountStore& operator=(const AccountStore&) = delete;
@@ -233,6 +239,12 @@ class AccountStore {
   std::expected<Timestamp, AccountError> reserve_code_send(
       const std::string& phone, const std::string& address, Timestamp now,
       const std::function<Timestamp(const CodeEventTimes& by_number, const CodeEventTimes& by_address)>& wait);
+  /// The same for the nonces handed to a kiosk (kinds nonce_kiosk, nonce_address) within
+  /// `window` (at most kCodeEventWindow): reads those to `kiosk` and from `address`, asks
+  /// `wait`, records the nonce when it need not wait. Returns the wait.
+  std::expected<Timestamp, AccountError> reserve_kiosk_nonce(
+      const std::string& kiosk, const std::string& address, Timestamp window, Timestamp now,
+      const std::function<Timestamp(const CodeEventTimes& by_kiosk, const CodeEventTimes& by_address)>& wait);
   /// The window's wrong codes typed from `address`.
   std::expected<CodeEventTimes, AccountError> code_failures(const std::string& address, Timestamp now);
   std::expected<void, AccountError> record_code_failure(const std::string& address, Timestamp now);
@@ -302,9 +314,24 @@ class AccountStore {
   /// Returns the record's sequence.
   std::expected<std::int64_t, AccountError> append_audit_locked(const AuditRecord& record);
   std::expected<std::optional<User>, AccountError> find_user_locked(const std::string& name);
+  /// What an event is counted under: its kind and its key (kept as its SHA-256).
+  struct CountedKey {
+    const char* kind;
+    const std::string& key;
+  };
+  /// reserve_code_send and reserve_kiosk_nonce: one write transaction, one at a time across nodes.
+  std::expected<Timestamp, AccountError> reserve_events(
+      const CountedKey& first, const CountedKey& second, Timestamp window, Timestamp now,
+      const std::function<Timestamp(const CodeEventTimes& by_first, const CodeEventTimes& by_second)>& wait);
+
+  /// `clear` sealed for `place` when there are keys, else as it is.
+  std::string sealed(std::string_view clear, std::string_view place) const;
+  /// The clear text of a stored value (sealed or not).
+  std::expected<std::string, AccountError> opened(std::string_view stored, std::string_view place) const;
 
   std::mutex mutex_;
   std::unique_ptr<sql::Database> db_;
+  std::shared_ptr<const engine::AtRestKeys> keys_;  ///< null: personal values stored clear
   PasswordCost cost_;
   std::string dummy_hash_;  ///< of a random password, for unknown and disabled users
   /// Records older than this may be deleted (SQLite: the delete trigger asks, through an SQL

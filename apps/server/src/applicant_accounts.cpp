@@ -3,6 +3,8 @@
 #include "accounts.hpp"
 #include "account_database.hpp"
 
+#include <onevisit/engine/sealed_text.hpp>
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -14,6 +16,12 @@ namespace onevisit::server {
 using sql::Query;
 
 namespace {
+
+// Where a sealed value belongs (its associated data): a value moved to another row fails to open.
+std::string session_place(const std::string& token_hash) { return "server_applicant_sessions.identity/" + token_hash; }
+std::string draft_place(const std::string& owner_hash, const std::string& draft) {
+  return "server_applicant_drafts.content/" + owner_hash + "/" + draft;
+}
 
 // A keyed BLAKE2b digest of a code, hex: the table alone does not give the code back without
 // trying each of the million codes against its key, and each row has its own key.
@@ -69,11 +77,11 @@ std::expected<CodeCheck, AccountError> AccountStore::check_login_code(const std:
 
 namespace {
 
-// The window's events of `kind` for `key_hash`, oldest first.
+// The events of `kind` for `key_hash` in the `window` before `now`, oldest first.
 std::expected<AccountStore::CodeEventTimes, AccountError> code_events(sql::Database& db, const char* kind, const std::string& key_hash,
-                                                                      Timestamp now) {
+                                                                      Timestamp now, Timestamp window = AccountStore::kCodeEventWindow) {
   Query q(db, "SELECT at FROM server_code_events WHERE kind = ? AND key_hash = ? AND at > ? ORDER BY at");
-  return q.bind(kind).bind(key_hash).bind(now - AccountStore::kCodeEventWindow).collect([](const Query& row) { return row.int64(0); });
+  return q.bind(kind).bind(key_hash).bind(now - window).collect([](const Query& row) { return row.int64(0); });
 }
 
 }  // namespace
@@ -81,7 +89,19 @@ std::expected<AccountStore::CodeEventTimes, AccountError> code_events(sql::Datab
 std::expected<Timestamp, AccountError> AccountStore::reserve_code_send(
     const std::string& phone, const std::string& address, Timestamp now,
     const std::function<Timestamp(const CodeEventTimes& by_number, const CodeEventTimes& by_address)>& wait) {
-  const std::string number_hash = sha256_hex(phone), address_hash = sha256_hex(address);
+  return reserve_events({"send_number", phone}, {"send_address", address}, kCodeEventWindow, now, wait);
+}
+
+std::expected<Timestamp, AccountError> AccountStore::reserve_kiosk_nonce(
+    const std::string& kiosk, const std::string& address, Timestamp window, Timestamp now,
+    const std::function<Timestamp(const CodeEventTimes& by_kiosk, const CodeEventTimes& by_address)>& wait) {
+  return reserve_events({"nonce_kiosk", kiosk}, {"nonce_address", address}, window, now, wait);
+}
+
+std::expected<Timestamp, AccountError> AccountStore::reserve_events(
+    const CountedKey& first, const CountedKey& second, Timestamp window, Timestamp now,
+    const std::function<Timestamp(const CodeEventTimes& by_first, const CodeEventTimes& by_second)>& wait) {
+  const std::string number_hash = sha256_hex(first.key), address_hash = sha256_hex(second.key);
   std::lock_guard lock(mutex_);
   const bool postgres = db_->dialect() == sql::Database::Dialect::postgres;
   if (auto ok = sql::exec(*db_, postgres ? "BEGIN" : "BEGIN IMMEDIATE"); !ok) return std::unexpected(ok.error());
@@ -93,13 +113,13 @@ std::expected<Timestamp, AccountError> AccountStore::reserve_code_send(
     }
     Query forget(*db_, "DELETE FROM server_code_events WHERE at <= ?");
     if (auto ok = forget.bind(now - kCodeEventWindow).run(); !ok) return std::unexpected(ok.error());
-    auto by_number = code_events(*db_, "send_number", number_hash, now);
+    auto by_number = code_events(*db_, first.kind, number_hash, now, window);
     if (!by_number) return std::unexpected(by_number.error());
-    auto by_address = code_events(*db_, "send_address", address_hash, now);
+    auto by_address = code_events(*db_, second.kind, address_hash, now, window);
     if (!by_address) return std::unexpected(by_address.error());
     const Timestamp waited = wait(*by_number, *by_address);
     if (waited > 0) return waited;
-    for (const auto& [kind, key] : {std::pair{"send_number", &number_hash}, std::pair{"send_address", &address_hash}}) {
+    for (const auto& [kind, key] : {std::pair{first.kind, &number_hash}, std::pair{second.kind, &address_hash}}) {
       Query add(*db_, "INSERT INTO server_code_events (kind, key_hash, at) VALUES (?,?,?)");
       if (auto ok = add.bind(kind).bind(*key).bind(now).run(); !ok) return std::unexpected(ok.error());
     }
@@ -137,8 +157,11 @@ std::expected<NewSession, AccountError> AccountStore::create_applicant_session(c
     Query q(*db_, cleanup);
     if (auto ok = q.bind(now).run(); !ok) return std::unexpected(ok.error());
   }
+  const std::string token_hash = sha256_hex(session.token);
   Query q(*db_, "INSERT INTO server_applicant_sessions (token_hash, identity, csrf_token, created_at, expires_at) VALUES (?,?,?,?,?)");
-  if (auto ok = q.bind(sha256_hex(session.token)).bind(identity_json).bind(session.csrf_token).bind(now).bind(session.expires_at).run(); !ok) {
+  if (auto ok = q.bind(token_hash).bind(sealed(identity_json, session_place(token_hash))).bind(session.csrf_token).bind(now)
+                    .bind(session.expires_at).run();
+      !ok) {
     return std::unexpected(ok.error());
   }
   return session;
@@ -146,17 +169,22 @@ std::expected<NewSession, AccountError> AccountStore::create_applicant_session(c
 
 std::expected<std::optional<ApplicantSessionInfo>, AccountError> AccountStore::find_applicant_session(std::string_view token, Timestamp now) {
   std::lock_guard lock(mutex_);
+  const std::string token_hash = sha256_hex(token);
   Query q(*db_, "SELECT identity, csrf_token, expires_at FROM server_applicant_sessions WHERE token_hash = ?");
-  auto rows = q.bind(sha256_hex(token)).collect([](const Query& row) { return ApplicantSessionInfo{row.text(0), row.text(1), row.int64(2)}; });
+  auto rows = q.bind(token_hash).collect([](const Query& row) { return ApplicantSessionInfo{row.text(0), row.text(1), row.int64(2)}; });
   if (!rows) return std::unexpected(rows.error());
   if (rows->empty() || rows->front().expires_at <= now) return std::nullopt;
+  auto identity = opened(rows->front().identity_json, session_place(token_hash));
+  if (!identity) return std::unexpected(identity.error());
+  rows->front().identity_json = std::move(*identity);
   return rows->front();
 }
 
 std::expected<void, AccountError> AccountStore::update_applicant_session(std::string_view token, const std::string& identity_json) {
   std::lock_guard lock(mutex_);
+  const std::string token_hash = sha256_hex(token);
   Query q(*db_, "UPDATE server_applicant_sessions SET identity = ? WHERE token_hash = ?");
-  return q.bind(identity_json).bind(sha256_hex(token)).run();
+  return q.bind(sealed(identity_json, session_place(token_hash))).bind(token_hash).run();
 }
 
 std::expected<void, AccountError> AccountStore::delete_applicant_session(std::string_view token) {
@@ -191,21 +219,39 @@ std::expected<void, AccountError> AccountStore::save_draft(const std::string& ow
           "INSERT INTO server_applicant_drafts (owner_hash, draft, bundle, version, content, updated_at) VALUES (?,?,?,?,?,?) "
           "ON CONFLICT(owner_hash, draft) DO UPDATE SET bundle = excluded.bundle, version = excluded.version, "
           "content = excluded.content, updated_at = excluded.updated_at");
-  return q.bind(sha256_hex(owner)).bind(draft.id).bind(draft.bundle).bind(std::int64_t{draft.version}).bind(draft.content)
-      .bind(draft.updated_at).run();
+  const std::string owner_hash = sha256_hex(owner);
+  return q.bind(owner_hash).bind(draft.id).bind(draft.bundle).bind(std::int64_t{draft.version})
+      .bind(sealed(draft.content, draft_place(owner_hash, draft.id))).bind(draft.updated_at).run();
 }
 
 namespace {
 ApplicantDraft read_draft(const Query& q) { return ApplicantDraft{q.text(0), q.text(1), static_cast<int>(q.int64(2)), q.text(3), q.int64(4), q.text(5)}; }
 }  // namespace
 
+std::string AccountStore::sealed(std::string_view clear, std::string_view place) const {
+  return keys_ ? engine::seal_text(*keys_, clear, place) : std::string(clear);
+}
+
+std::expected<std::string, AccountError> AccountStore::opened(std::string_view stored, std::string_view place) const {
+  static const engine::AtRestKeys kNone;
+  auto clear = engine::open_text(keys_ ? *keys_ : kNone, stored, place);
+  if (!clear) return std::unexpected(AccountError{AccountError::Kind::io, "an applicant's " + std::string(place.substr(0, place.find('/'))) + ": " + clear.error()});
+  return std::move(*clear);
+}
+
 std::expected<std::vector<ApplicantDraft>, AccountError> AccountStore::drafts(const std::vector<std::string>& owners) {
   std::vector<ApplicantDraft> all;
   std::lock_guard lock(mutex_);
   for (const auto& owner : owners) {
+    const std::string owner_hash = sha256_hex(owner);
     Query q(*db_, "SELECT draft, bundle, version, content, updated_at, case_id FROM server_applicant_drafts WHERE owner_hash = ?");
-    auto rows = q.bind(sha256_hex(owner)).collect(read_draft);
+    auto rows = q.bind(owner_hash).collect(read_draft);
     if (!rows) return std::unexpected(rows.error());
+    for (auto& d : *rows) {
+      auto content = opened(d.content, draft_place(owner_hash, d.id));
+      if (!content) return std::unexpected(content.error());
+      d.content = std::move(*content);
+    }
     all.insert(all.end(), rows->begin(), rows->end());
   }
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.updated_at > b.updated_at; });
@@ -215,10 +261,15 @@ std::expected<std::vector<ApplicantDraft>, AccountError> AccountStore::drafts(co
 std::expected<std::optional<ApplicantDraft>, AccountError> AccountStore::draft(const std::vector<std::string>& owners, const std::string& id) {
   std::lock_guard lock(mutex_);
   for (const auto& owner : owners) {
+    const std::string owner_hash = sha256_hex(owner);
     Query q(*db_, "SELECT draft, bundle, version, content, updated_at, case_id FROM server_applicant_drafts WHERE owner_hash = ? AND draft = ?");
-    auto rows = q.bind(sha256_hex(owner)).bind(id).collect(read_draft);
+    auto rows = q.bind(owner_hash).bind(id).collect(read_draft);
     if (!rows) return std::unexpected(rows.error());
-    if (!rows->empty()) return rows->front();
+    if (rows->empty()) continue;
+    auto content = opened(rows->front().content, draft_place(owner_hash, id));
+    if (!content) return std::unexpected(content.error());
+    rows->front().content = std::move(*content);
+    return rows->front();
   }
   return std::nullopt;
 }

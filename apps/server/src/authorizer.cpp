@@ -208,6 +208,8 @@ std::expected<void, Denial> applicant_decision(const Principal& p, Action action
     return std::unexpected(not_found(target.what + " is not applicant " + p.name + "'s"));
   }
   if (target.kind == Target::Kind::account && target.owner != p.name) return std::unexpected(not_found(target.what + " is not theirs"));
+  // Like another applicant's case: not shown to exist.
+  if (target.not_the_applicants) return std::unexpected(not_found(target.what + " was fetched from the e-license library, not the applicant's own"));
   if (!applicant_may(action)) {
     return std::unexpected(forbidden("申请人不能进行此操作", "an applicant may not " + std::string(to_string(action))));
   }

@@ -95,6 +95,10 @@ struct Target {
   std::string owner;  ///< an account's name; for a case its first owner (empty: none known)
   std::string what;   ///< English, for the detail: "case C1", "item seal", "material articles"
   std::vector<std::string> owners;  ///< a case's owner keys (applicant.hpp); empty: no applicant owns it
+  /// A material's file of the applicant's own case that is not theirs to read: a copy the
+  /// e-license library gave about whoever the form names (the father's ID card on the
+  /// mother's case). Staff are not concerned; an applicant gets 404 (docs/applicant.md).
+  bool not_the_applicants = false;
 
   static Target none();
   /// A department's part (a query for it, an item of it, a call to it).

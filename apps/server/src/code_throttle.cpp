@@ -4,10 +4,18 @@
 
 namespace onevisit::server {
 
-Timestamp CodeThrottle::wait(const AccountStore::CodeEventTimes& times, int limit, Timestamp now) {
-  // `times` are the last hour's, oldest first.
+Timestamp CodeThrottle::wait(const AccountStore::CodeEventTimes& times, int limit, Timestamp now, Timestamp window) {
+  // `times` are the window's, oldest first: the one `limit` back from the end must leave it.
   if (static_cast<int>(times.size()) < limit) return 0;
-  return times.front() + AccountStore::kCodeEventWindow - now;
+  return times[times.size() - static_cast<std::size_t>(limit)] + window - now;
+}
+
+std::expected<Timestamp, AccountError> CodeThrottle::reserve_nonce(const std::string& kiosk, const std::string& address, Timestamp now) {
+  return accounts_.reserve_kiosk_nonce(kiosk, address, options_.nonce_window, now, [&](const AccountStore::CodeEventTimes& by_kiosk,
+                                                                                         const AccountStore::CodeEventTimes& by_address) {
+    return std::max<Timestamp>({wait(by_kiosk, options_.nonces_per_kiosk, now, options_.nonce_window),
+                                wait(by_address, options_.nonces_per_address, now, options_.nonce_window), 0});
+  });
 }
 
 std::expected<Timestamp, AccountError> CodeThrottle::reserve_send(const std::string& phone, const std::string& address, Timestamp now) {

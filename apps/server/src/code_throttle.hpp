@@ -30,6 +30,12 @@ struct CodeThrottleOptions {
   int sends_per_number = 5;
   int sends_per_address = 20;
   int failures_per_address = 30;
+  /// The kiosk's login nonces (docs/applicant.md, "The kiosk"): at most this many per
+  /// `nonce_window` for one kiosk (a card read needs one) and from one address (a hall's
+  /// kiosks may share one), so that nobody fills the nonce table or wears out a kiosk.
+  Timestamp nonce_window = 60'000;
+  int nonces_per_kiosk = 10;
+  int nonces_per_address = 30;
 };
 
 class CodeThrottle {
@@ -40,12 +46,16 @@ class CodeThrottle {
   std::expected<Timestamp, AccountError> reserve_send(const std::string& phone, const std::string& address, Timestamp now);
   /// 0 when a code may be tried from this address now, else the milliseconds to wait.
   std::expected<Timestamp, AccountError> may_try(const std::string& address, Timestamp now);
+  /// 0 when a nonce may be handed to `kiosk`, asked from `address`, now (it is counted), else
+  /// the milliseconds to wait.
+  std::expected<Timestamp, AccountError> reserve_nonce(const std::string& kiosk, const std::string& address, Timestamp now);
   /// A wrong or expired code was typed from this address.
   std::expected<void, AccountError> failed(const std::string& address, Timestamp now);
 
  private:
   /// The wait before one more event fits `limit` per hour in `times` (0: it fits).
-  static Timestamp wait(const AccountStore::CodeEventTimes& times, int limit, Timestamp now);
+  static Timestamp wait(const AccountStore::CodeEventTimes& times, int limit, Timestamp now,
+                        Timestamp window = AccountStore::kCodeEventWindow);
 
   const CodeThrottleOptions options_;
   AccountStore& accounts_;

@@ -249,7 +249,8 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   auto engine = engine::Engine::open(engine_options);
   if (!engine) return std::unexpected(engine.error().message);
   impl->engine = std::move(*engine);
-  auto accounts = AccountStore::open(options.database, options.cheap_password_hashing ? PasswordCost::minimal() : PasswordCost::interactive());
+  auto accounts = AccountStore::open(options.database, options.cheap_password_hashing ? PasswordCost::minimal() : PasswordCost::interactive(),
+                                     impl->config.storage_keys);
   if (!accounts) return std::unexpected(accounts.error().message);
   impl->accounts = std::move(*accounts);
 

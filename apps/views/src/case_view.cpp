@@ -63,16 +63,7 @@ json::object case_json(const engine::CaseView& view) {
     o["rectification"] = nullptr;
   }
   // How the results reach the applicant (ChooseDelivery): null until chosen.
-  if (c.delivery_choice.method.empty()) {
-    o["delivery_choice"] = nullptr;
-  } else {
-    const auto& d = c.delivery_choice;
-    o["delivery_choice"] = json::object{{"method", d.method},
-                                        {"method_title", d.method == "mail" ? "邮寄送达" : "窗口领取"},
-                                        {"recipient", adapters::mask_identifiers(d.recipient)},
-                                        {"mobile", d.mobile.empty() ? std::string() : dsl::mask_phone(d.mobile)},
-                                        {"address", adapters::mask_identifiers(d.address)}};
-  }
+  o["delivery_choice"] = delivery_choice_json(c.delivery_choice);
   json::array materials;
   for (std::size_t m = 0; m < wf.materials.size(); ++m) {
     materials.push_back(json::object{{"material", wf.materials[m].id},
@@ -152,6 +143,15 @@ void add_special_procedures(json::object& o, const engine::CaseView& view, engin
 }
 
 }  // namespace
+
+json::value delivery_choice_json(const engine::Case::DeliveryChoice& d) {
+  if (d.method.empty()) return nullptr;
+  return json::object{{"method", d.method},
+                      {"method_title", d.method == "mail" ? "邮寄送达" : "窗口领取"},
+                      {"recipient", adapters::mask_identifiers(d.recipient)},
+                      {"mobile", d.mobile.empty() ? std::string() : dsl::mask_phone(d.mobile)},
+                      {"address", adapters::mask_identifiers(d.address)}};
+}
 
 json::object case_summary_json(const engine::CaseSummary& c) {
   return json::object{{"case_id", c.case_id},

@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <type_traits>
 #include <utility>
 
@@ -42,11 +43,34 @@ std::string masked(std::string_view text) { return adapters::mask_identifiers(te
 
 json::object ref(std::string_view id, std::string_view title) { return json::object{{"id", id}, {"title", title}}; }
 
+bool has_chinese(std::string_view text) {
+  // Every CJK ideograph is three bytes in UTF-8 and starts with 0xE3..0xE9.
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b >= 0xE3 && b <= 0xE9;
+  });
+}
+
+// A system that acted (actor "system:<name>"), by the title people know it by, never its id:
+// a department of the bundle whose system (adapter) or id it is, else the account's display
+// name when it is one (the server gives a department system's account its department's title),
+// else no name at all.
+std::string system_title(const engine::Workflow& wf, std::string_view name, const DisplayNameLookup& display_name) {
+  if (name == "retention") return "系统（个人信息保存期限）";
+  for (const auto& d : wf.departments) {
+    if ((d.adapter == name || d.id == name) && !d.title.empty()) return "部门系统（" + d.title + "）";
+  }
+  std::optional<std::string> shown;
+  if (display_name) shown = display_name(std::string(name));
+  if (shown && has_chinese(*shown)) return "部门系统（" + masked(*shown) + "）";
+  return "部门系统";
+}
+
 // Who acted, as people read it: an account's display name, a department's system, the timer.
-json::object actor_json(const std::string& actor, const DisplayNameLookup& display_name) {
+json::object actor_json(const engine::Workflow& wf, const std::string& actor, const DisplayNameLookup& display_name) {
   if (actor == "scheduler") return json::object{{"kind", "timer"}, {"name", "scheduler"}, {"display_name", "计时器"}};
   if (actor.starts_with("system:")) {
-    return json::object{{"kind", "system"}, {"name", masked(actor)}, {"display_name", "部门系统（" + masked(actor.substr(7)) + "）"}};
+    return json::object{{"kind", "system"}, {"name", masked(actor)}, {"display_name", system_title(wf, std::string_view(actor).substr(7), display_name)}};
   }
   if (actor.empty() || actor == "system") return json::object{{"kind", "system"}, {"name", "system"}, {"display_name", "系统"}};
   std::optional<std::string> shown;
@@ -193,7 +217,7 @@ json::array history_json(const engine::Workflow& wf, const std::vector<engine::R
                        {"kind", recorded.type},
                        {"type", recorded.type},
                        {"title", event_title(recorded.type)},
-                       {"actor", actor_json(recorded.event.actor, display_name)}};
+                       {"actor", actor_json(wf, recorded.event.actor, display_name)}};
     if (item_known) {
       const auto& item = wf.items[*f.item];
       entry["item"] = ref(item.id, item.title);

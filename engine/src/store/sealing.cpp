@@ -1,5 +1,7 @@
 #include "store/sealing.hpp"
 
+#include <onevisit/engine/sealed_text.hpp>
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -176,5 +178,38 @@ std::string blind_hash(const IndexKey& key, std::string_view token) {
 }
 
 }  // namespace sealing
+
+namespace {
+constexpr std::string_view kSealedText = "sealed:";
+}
+
+std::string seal_text(const AtRestKeys& keys, std::string_view clear, std::string_view place) {
+  init_sodium();
+  const std::string sealed = sealing::seal(keys.current(), clear, place);
+  std::string text(sodium_base64_ENCODED_LEN(sealed.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(text.data(), text.size(), reinterpret_cast<const unsigned char*>(sealed.data()), sealed.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  text.resize(std::strlen(text.c_str()));
+  return std::string(kSealedText) + text;
+}
+
+std::expected<std::string, std::string> open_text(const AtRestKeys& keys, std::string_view stored, std::string_view place) {
+  if (!stored.starts_with(kSealedText)) return std::string(stored);
+  init_sodium();
+  const std::string_view text = stored.substr(kSealedText.size());
+  std::string sealed(text.size(), '\0');
+  std::size_t length = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(sealed.data()), sealed.size(), text.data(), text.size(), nullptr, &length,
+                        nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
+    return std::unexpected("a sealed value is damaged (not base64)");
+  }
+  sealed.resize(length);
+  auto clear = sealing::open(keys, sealed, place);
+  if (clear) return std::move(*clear);
+  if (clear.error().kind == sealing::OpenError::Kind::unknown_key) {
+    return std::unexpected("a value is sealed under key '" + clear.error().key_id + "', which was not given ([storage.keys] of the configuration)");
+  }
+  return std::unexpected("a sealed value does not open: damaged, or copied from another place");
+}
 
 }  // namespace onevisit::engine

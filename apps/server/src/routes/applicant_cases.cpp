@@ -31,6 +31,34 @@ std::string day_words(engine::Timestamp t) {
   return std::to_string(date.month) + "月" + std::to_string(date.day) + "日";
 }
 
+// Why an item's clock stands still, named as the clerk console names it: a special procedure
+// running (特别程序：现场踏勘), the kind of the state it waits in (`pauses_clock as …`), or a
+// clerk's pause.
+std::string clock_stop_words(const engine::CaseView& view, std::size_t i) {
+  // A title left out in the workflow is its id: never shown to the applicant.
+  const auto special = [](const std::string& title, const std::string& id) {
+    return title.empty() || title == id ? std::string("特别程序") : "特别程序：" + title;
+  };
+  const auto& state = view.state.items[i];
+  const auto& model = view.workflow->items[i];
+  if (state.running_special && *state.running_special < state.specials.size()) {
+    const auto procedure = state.specials[*state.running_special].procedure;
+    if (procedure < model.specials.size() && model.specials[procedure].pauses_clock) {
+      return special(model.specials[procedure].title, model.specials[procedure].id);
+    }
+  }
+  const auto& lifecycle = view.workflow->lifecycles[model.lifecycle];
+  if (state.state < lifecycle.states.size() && lifecycle.states[state.state].pauses_clock) {
+    const auto& waiting_in = lifecycle.states[state.state];
+    switch (waiting_in.clock_stop) {
+      case dsl::ClockStop::correction: return "等待补正";
+      case dsl::ClockStop::waiting: return "等待申请人";
+      case dsl::ClockStop::special: return special(waiting_in.title, waiting_in.id);
+    }
+  }
+  return "经办部门暂停计时";
+}
+
 // Where an item stands, in the applicant's words.
 std::string deadline_words(const engine::CaseView& view, std::size_t i, engine::Timestamp now) {
   const auto& state = view.state.items[i];
@@ -46,7 +74,7 @@ std::string deadline_words(const engine::CaseView& view, std::size_t i, engine::
     }
     default: break;
   }
-  if (state.paused_since != 0) return "暂停计时（等待补正或特别程序，不计入办理时限）";
+  if (state.paused_since != 0) return "暂停计时（" + clock_stop_words(view, i) + "，不计入办理时限）";
   if (row.due_at == 0) return "办理中";
   if (row.due_at < now) return "已超过承诺时限，已督促部门尽快办结";
   const auto days = (row.due_at - now) / (24LL * 3600 * 1000);
@@ -75,6 +103,16 @@ json::object applicant_case_json(const engine::CaseView& view, engine::Timestamp
   j["promised_by"] = promised ? day_words(promised) : std::string();
   // Before acceptance no clock runs: the bundle's promise in working days says how long then.
   j["promise_workdays"] = wf.promise && wf.promise->unit == dsl::TimeUnit::workday ? wf.promise->amount.to_string() : std::string();
+  // Which files are the applicant's to download (applicant_may_download): uploads and results;
+  // the e-license library's copies are listed as fetched, not offered.
+  auto& materials = j["materials"].as_array();
+  for (engine::MaterialIndex m = 0; m < wf.materials.size() && m < materials.size(); ++m) {
+    auto& o = materials[m].as_object();
+    const bool has_file = !view.state.materials[m].content_hash.empty();
+    const bool own = applicant_may_download(wf, view.state, m);
+    o["downloadable"] = has_file && own;
+    o["fetched_from_library"] = has_file && !own;
+  }
   json::array needs;
   auto& items = j["items"].as_array();
   for (std::size_t i = 0; i < wf.items.size() && i < items.size(); ++i) {

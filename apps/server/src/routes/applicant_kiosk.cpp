@@ -44,6 +44,17 @@ HttpResponse kiosk_nonce(Exchange& x) {
   const auto id = reader.text("kiosk", true);
   if (!reader.ok()) return x.bad_fields(reader);
   x.record.attempted_user = "kiosk " + dsl::truncate_utf8(*id, 64);
+  // Counted before the kiosk is looked up: a flood of made-up kiosk ids waits as well.
+  const auto wait = x.code_throttle.reserve_nonce(*id, x.request.remote_address, x.engine.now());
+  if (!wait) return x.account_error(wait.error());
+  if (*wait > 0) {
+    const auto seconds = (*wait + 999) / 1000;
+    auto r = x.logged(x.error(429, "too_many_attempts", "读卡请求太频繁，请 " + std::to_string(seconds) + " 秒后再把身份证放在读卡区",
+                              json::object{{"retry_after_seconds", seconds}}),
+                      "too many nonces for kiosk " + dsl::truncate_utf8(*id, 64) + " or from this address");
+    r.headers.emplace_back("Retry-After", std::to_string(seconds));
+    return r;
+  }
   auto kiosk = kiosk_in_service(x, *id);
   if (!kiosk) return kiosk.error();
   const std::string nonce = random_hex(16);

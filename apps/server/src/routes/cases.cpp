@@ -53,6 +53,14 @@ HttpResponse list_cases(Exchange& x) {
     auto summary = views::case_summary_json(c);
     // The bundle's title, for people (from its newest version, as the worklist).
     if (const auto workflow = x.engine.workflow(c.bundle_id)) summary["bundle_title"] = workflow->title;
+    // A case waiting for its results to go out (the console's 待送达) says how the applicant
+    // chose to receive them; the list index does not hold the choice, so only these rows
+    // read their case.
+    if (c.status == "completed") {
+      auto view = x.engine.get_case(c.case_id);
+      if (!view) return x.engine_error(view.error());
+      summary["delivery_choice"] = views::delivery_choice_json(view->state.delivery_choice);
+    }
     a.push_back(std::move(summary));
   }
   json::object answer{{"cases", std::move(a)}, {"limit", query.limit}, {"offset", query.offset}};
@@ -169,6 +177,12 @@ HttpResponse case_history(Exchange& x) {
     auto found = x.accounts.find_user(account);
     std::optional<std::string> name;
     if (found && *found) name = (*found)->display_name;
+    // A department system's account is known by its department's title.
+    if (found && *found && (*found)->role == Role::department_system) {
+      for (const auto& d : view->workflow->departments) {
+        if (d.id == (*found)->department) name = d.title;
+      }
+    }
     return names[account] = name;
   };
   return json_response(200, json::object{{"case_id", case_id},

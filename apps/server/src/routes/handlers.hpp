@@ -24,6 +24,10 @@ std::optional<HttpResponse> read_case_scope(Exchange& x, engine::CaseQuery& quer
 // materials.cpp
 HttpResponse upload_material(Exchange& x);
 HttpResponse download_material(Exchange& x);
+/// Whether the material's file is the applicant's to download: what was uploaded for the case
+/// and what its items issued (results); not a copy the e-license library gave about whoever
+/// the form names, which the case does not say whom it is about (docs/applicant.md).
+bool applicant_may_download(const engine::Workflow& workflow, const engine::Case& state, engine::MaterialIndex material);
 HttpResponse fetch_elicense(Exchange& x);
 HttpResponse verify_material(Exchange& x);
 // items.cpp

@@ -31,6 +31,16 @@ Target material_target(const engine::Workflow& wf, engine::MaterialIndex m, bool
 
 }  // namespace
 
+bool applicant_may_download(const engine::Workflow& wf, const engine::Case& state, engine::MaterialIndex m) {
+  const auto& material = wf.materials[m];
+  if (material.producer || material.source != engine::MaterialSource::elicense) return true;
+  // An e-license material holds the library's copy (attached verified, noted "e-license"), or
+  // a file uploaded in its place (submitted, no note): only the upload is the applicant's. A
+  // refused one says nothing any more of where it came from: kept back too.
+  const auto& held = state.materials[m];
+  return held.note.empty() && (held.status == engine::MaterialStatus::submitted || held.status == engine::MaterialStatus::verified);
+}
+
 HttpResponse upload_material(Exchange& x) {
   const std::string& case_id = x.param("id");
   const std::string& material = x.param("material");
@@ -62,7 +72,9 @@ HttpResponse download_material(Exchange& x) {
   if (!view) return *x.failure;
   const auto m = view->workflow->find_material(material);
   if (!m) return x.error(404, "not_found", "这件事没有这份材料", json::object{{"material", material}});
-  if (auto denied = x.authorize(material_target(*view->workflow, *m, true))) return *denied;
+  auto target = material_target(*view->workflow, *m, true);
+  target.not_the_applicants = !applicant_may_download(*view->workflow, view->state, *m);
+  if (auto denied = x.authorize(target)) return *denied;
   const auto& hash = view->state.materials[*m].content_hash;
   if (hash.empty()) return x.error(404, "not_found", "这份材料还没有上传文件", json::object{{"material", material}});
   auto content = x.engine.contents().get(hash);

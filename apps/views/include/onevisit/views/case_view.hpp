@@ -24,6 +24,11 @@ boost::json::object case_json(const engine::CaseView& view);
 /// A line of a case list: id, bundle, status, channel, applicant (masked), start and update times.
 boost::json::object case_summary_json(const engine::CaseSummary& summary);
 
+/// How the applicant chose to receive the results (ChooseDelivery): null until chosen, else
+/// `method` (window | mail), `method_title` (窗口领取 | 邮寄送达) and, by post, the recipient,
+/// the mobile number masked (139******00) and the address (personal numbers in it masked).
+boost::json::value delivery_choice_json(const engine::Case::DeliveryChoice& choice);
+
 /// What a department sees of a case of one workflow: its items, the materials they need or
 /// produce, and the form fields they send to it (each department gets its mapped subset of
 /// the one form).
