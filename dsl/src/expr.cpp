@@ -329,6 +329,12 @@ struct ExprNode {
   /// recursion, once per character of the text, so a long field value would overflow the
   /// stack; Boost's matcher keeps its state on the heap and gives up on runaway patterns.
   std::shared_ptr<const boost::regex> pattern;
+  std::uint32_t lhs = 0, rhs = 0;  ///< children[0] and [1] again, where evaluation reads them
+  /// A comparison or membership of a slot and a constant (`area >= 50`, `category == "shop"`,
+  /// the usual rule): `slot` and `constant` hold both operands, read without visiting two
+  /// nodes; `constant_first` when the constant was written on the left.
+  bool slot_and_constant = false;
+  bool constant_first = false;
 };
 
 struct CompiledExpression::Body {
@@ -365,6 +371,11 @@ std::vector<std::string_view> builtin_function_names() {
   for (const auto& f : kFunctions) names.push_back(f.name);
   return names;
 }
+
+namespace {
+// Evaluates one node of `body` (the evaluator is below; constant folding uses it).
+Value evaluate_node(const CompiledExpression::Body& body, std::uint32_t index, const Environment& env);
+}  // namespace
 
 class ExpressionCompiler {
  public:
@@ -408,10 +419,71 @@ class ExpressionCompiler {
     if (node.code == OpCode::decision || node.code == OpCode::call_decision) {
       below = std::max(below, body_.decisions[node.slot]->evaluation_depth());
     }
+    // The level stays that of the tree as written, folded or not: the depth limit is the
+    // language's, and a folded expression must not pass where the unfolded one fails.
+    if (!node.children.empty()) node.lhs = node.children[0];
+    if (node.children.size() > 1) node.rhs = node.children[1];
+    if (folds(node)) node = fold(std::move(node));
+    if (compares(node.code) && node.children.size() == 2) {
+      const ExprNode& left = body_.nodes[node.lhs];
+      const ExprNode& right = body_.nodes[node.rhs];
+      if (left.code == OpCode::load && right.code == OpCode::constant) {
+        node.slot_and_constant = true;
+        node.slot = left.slot;
+        node.constant = right.constant;
+      } else if (left.code == OpCode::constant && right.code == OpCode::load) {
+        node.slot_and_constant = node.constant_first = true;
+        node.slot = right.slot;
+        node.constant = left.constant;
+      }
+    }
     levels_.push_back(below + 1);
     body_.nodes.push_back(std::move(node));
     types_.push_back(std::move(type));
     return static_cast<std::uint32_t>(body_.nodes.size() - 1);
+  }
+
+  static bool compares(OpCode code) {
+    return code == OpCode::eq || code == OpCode::ne || code == OpCode::lt || code == OpCode::le || code == OpCode::gt ||
+           code == OpCode::ge || code == OpCode::in || code == OpCode::not_in;
+  }
+
+  // Constant folding: an operation whose operands are all constants and which reads nothing
+  // from the environment (no slot, decision, today or calendar) is computed once here, by the
+  // evaluator itself, so its value is exactly the one evaluation would give (null for 1 / 0).
+  bool folds(const ExprNode& node) const {
+    switch (node.code) {
+      case OpCode::constant:
+      case OpCode::load:
+      case OpCode::decision:
+      case OpCode::call_decision:
+      case OpCode::fn_today:
+      case OpCode::fn_workdays_between:
+      case OpCode::fn_age:
+      case OpCode::fn_valid_idcard: return false;
+      default: break;
+    }
+    return std::all_of(node.children.begin(), node.children.end(),
+                       [&](std::uint32_t child) { return body_.nodes[child].code == OpCode::constant; });
+  }
+
+  ExprNode fold(ExprNode node) {
+    const std::vector<std::uint32_t> children = node.children;
+    body_.nodes.push_back(std::move(node));
+    ExprNode folded;
+    folded.constant = evaluate_node(body_, static_cast<std::uint32_t>(body_.nodes.size() - 1), Environment{});
+    body_.nodes.pop_back();
+    // The operands were the last nodes emitted; nothing else refers to them now.
+    bool trailing = true;
+    for (std::size_t i = 0; i < children.size(); ++i) {
+      trailing = trailing && children[i] == body_.nodes.size() - children.size() + i;
+    }
+    if (trailing) {
+      body_.nodes.resize(body_.nodes.size() - children.size());
+      levels_.resize(body_.nodes.size());
+      types_.resize(body_.nodes.size());
+    }
+    return folded;
   }
 
   std::uint32_t emit_any() { return emit(ExprNode{}, ValueType::of(BaseType::any)); }
@@ -871,6 +943,10 @@ namespace {
 
 bool truthy(const Value& v) { return v.kind == ValueKind::boolean && v.boolean; }
 
+// How a condition reads a value: null, true, or anything else (false, or not a boolean).
+enum class Truth : std::uint8_t { null, other, yes };
+Truth truth_of(const Value& v) { return v.is_null() ? Truth::null : truthy(v) ? Truth::yes : Truth::other; }
+
 std::int64_t weekdays_between(std::int64_t from, std::int64_t to) {
   // Monday to Friday after `from` up to and including `to`. 1970-01-01 was a Thursday.
   auto count_upto = [](std::int64_t day) {  // weekdays in [epoch-ish, day], shifted to a Monday base
@@ -963,13 +1039,78 @@ struct Evaluator {
   // An operand without a copy: constants and slots are read where they are (a copy of a
   // Value, with its text and list, was a third of a decision table's time); anything else
   // is evaluated into `scratch`.
-  const Value& operand(std::uint32_t index, Value& scratch) const {
+  const Value& operand(std::uint32_t index, std::optional<Value>& scratch) const {
     static const Value kNull;
     const ExprNode& n = nodes[index];
     if (n.code == OpCode::constant) return n.constant;
     if (n.code == OpCode::load) return n.slot < env.slots.size() ? env.slots[n.slot] : kNull;
-    scratch = run(index);
-    return scratch;
+    return scratch.emplace(run(index));
+  }
+
+  // A comparison or membership of two values.
+  static Truth test(OpCode code, const Value& left, const Value& right) {
+    switch (code) {
+      case OpCode::eq: return left == right ? Truth::yes : Truth::other;
+      case OpCode::ne: return left == right ? Truth::other : Truth::yes;
+      case OpCode::in:
+      case OpCode::not_in: {
+        bool found = false;
+        if (right.kind == ValueKind::list) {
+          found = std::find(right.list.begin(), right.list.end(), left) != right.list.end();
+        } else if (right.kind == ValueKind::text && left.kind == ValueKind::text) {
+          found = right.text.find(left.text) != std::string::npos;
+        } else {
+          return Truth::other;
+        }
+        return found == (code == OpCode::in) ? Truth::yes : Truth::other;
+      }
+      default: {
+        bool ok = false;
+        const int c = compare_values(left, right, ok);
+        if (!ok) return Truth::other;
+        const bool holds = code == OpCode::lt ? c < 0 : code == OpCode::le ? c <= 0 : code == OpCode::gt ? c > 0 : c >= 0;
+        return holds ? Truth::yes : Truth::other;
+      }
+    }
+  }
+
+  // A boolean as `and`, `or`, `not` and conditions read it, without building a Value:
+  // comparisons, membership and logic answer here directly, and `and`/`or` never evaluate
+  // their right side once the left decides (a guard is read on every command).
+  Truth truth(std::uint32_t index) const {
+    const ExprNode& n = nodes[index];
+    switch (n.code) {
+      case OpCode::constant: return truth_of(n.constant);
+      case OpCode::load: return n.slot < env.slots.size() ? truth_of(env.slots[n.slot]) : Truth::null;
+      case OpCode::logical_and:
+        return truth(n.lhs) == Truth::yes && truth(n.rhs) == Truth::yes ? Truth::yes : Truth::other;
+      case OpCode::logical_or:
+        return truth(n.lhs) == Truth::yes || truth(n.rhs) == Truth::yes ? Truth::yes : Truth::other;
+      case OpCode::logical_not:
+        switch (truth(n.lhs)) {
+          case Truth::null: return Truth::null;
+          case Truth::yes: return Truth::other;
+          case Truth::other: return Truth::yes;
+        }
+        return Truth::null;
+      case OpCode::eq:
+      case OpCode::ne:
+      case OpCode::lt:
+      case OpCode::le:
+      case OpCode::gt:
+      case OpCode::ge:
+      case OpCode::in:
+      case OpCode::not_in: {
+        if (n.slot_and_constant) {
+          static const Value kNull;
+          const Value& slot = n.slot < env.slots.size() ? env.slots[n.slot] : kNull;
+          return n.constant_first ? test(n.code, n.constant, slot) : test(n.code, slot, n.constant);
+        }
+        std::optional<Value> a, b;
+        return test(n.code, operand(n.lhs, a), operand(n.rhs, b));
+      }
+      default: return truth_of(run(index));
+    }
   }
 
   Value run(std::uint32_t index) const {
@@ -991,18 +1132,19 @@ struct Evaluator {
         for (const auto c : n.children) items.push_back(run(c));
         return Value::of_list(std::move(items));
       }
-      case OpCode::logical_and: {
-        Value a, b;
-        return Value::of_bool(truthy(operand(n.children[0], a)) && truthy(operand(n.children[1], b)));
-      }
-      case OpCode::logical_or: {
-        Value a, b;
-        return Value::of_bool(truthy(operand(n.children[0], a)) || truthy(operand(n.children[1], b)));
-      }
+      case OpCode::logical_and:
+      case OpCode::logical_or:
+      case OpCode::eq:
+      case OpCode::ne:
+      case OpCode::lt:
+      case OpCode::le:
+      case OpCode::gt:
+      case OpCode::ge:
+      case OpCode::in:
+      case OpCode::not_in: return Value::of_bool(truth(index) == Truth::yes);
       case OpCode::logical_not: {
-        Value scratch;
-        const Value& v = operand(n.children[0], scratch);
-        return v.is_null() ? Value{} : Value::of_bool(!truthy(v));
+        const Truth t = truth(index);
+        return t == Truth::null ? Value{} : Value::of_bool(t == Truth::yes);
       }
       case OpCode::negate: {
         Value v = run(n.children[0]);
@@ -1012,42 +1154,11 @@ struct Evaluator {
         }
         return {};
       }
-      case OpCode::eq:
-      case OpCode::ne: {
-        Value a, b;
-        const bool equal = operand(n.children[0], a) == operand(n.children[1], b);
-        return Value::of_bool(n.code == OpCode::eq ? equal : !equal);
-      }
-      case OpCode::lt:
-      case OpCode::le:
-      case OpCode::gt:
-      case OpCode::ge: {
-        bool ok = false;
-        Value a, b;
-        const int c = compare_values(operand(n.children[0], a), operand(n.children[1], b), ok);
-        if (!ok) return Value::of_bool(false);
-        return Value::of_bool(n.code == OpCode::lt ? c < 0 : n.code == OpCode::le ? c <= 0 : n.code == OpCode::gt ? c > 0 : c >= 0);
-      }
-      case OpCode::in:
-      case OpCode::not_in: {
-        Value needle_scratch, haystack_scratch;
-        const Value& needle = operand(n.children[0], needle_scratch);
-        const Value& haystack = operand(n.children[1], haystack_scratch);
-        bool found = false;
-        if (haystack.kind == ValueKind::list) {
-          found = std::find(haystack.list.begin(), haystack.list.end(), needle) != haystack.list.end();
-        } else if (haystack.kind == ValueKind::text && needle.kind == ValueKind::text) {
-          found = haystack.text.find(needle.text) != std::string::npos;
-        } else {
-          return Value::of_bool(false);
-        }
-        return Value::of_bool(n.code == OpCode::in ? found : !found);
-      }
       case OpCode::add:
       case OpCode::sub:
       case OpCode::mul:
       case OpCode::div: {
-        Value a, b;
+        std::optional<Value> a, b;
         return arithmetic(n.code, operand(n.children[0], a), operand(n.children[1], b));
       }
       case OpCode::fn_len: {
@@ -1116,6 +1227,10 @@ struct Evaluator {
   }
 };
 
+Value evaluate_node(const CompiledExpression::Body& body, std::uint32_t index, const Environment& env) {
+  return Evaluator{body.nodes, body.decisions, env}.run(index);
+}
+
 }  // namespace
 
 Value CompiledExpression::evaluate(const Environment& env) const {
@@ -1123,7 +1238,12 @@ Value CompiledExpression::evaluate(const Environment& env) const {
   return Evaluator{body_->nodes, body_->decisions, env}.run(static_cast<std::uint32_t>(body_->nodes.size() - 1));
 }
 
-bool CompiledExpression::holds(const Environment& env) const { return truthy(evaluate(env)); }
+bool CompiledExpression::holds(const Environment& env) const {
+  if (!body_ || body_->nodes.empty()) return false;
+  return Evaluator{body_->nodes, body_->decisions, env}.truth(static_cast<std::uint32_t>(body_->nodes.size() - 1)) == Truth::yes;
+}
+
+std::size_t CompiledExpression::node_count() const { return body_ ? body_->nodes.size() : 0; }
 
 std::uint32_t CompiledExpression::evaluation_depth() const { return body_ ? body_->evaluation_depth : 0; }
 
@@ -1210,6 +1330,7 @@ std::shared_ptr<const CompiledDecision> compile_decision(const ast::Decision& de
                                ? ValueType::list_of(single.base == BaseType::list ? single.element : single.base)
                                : single;
   compiled->slot_count_ = scope.slot_count();
+  for (const auto& row : compiled->rows_) compiled->result_count_ += row.results.size();
   std::uint32_t& depth = compiled->evaluation_depth_;
   for (const auto& row : compiled->rows_) {
     if (row.condition) depth = std::max(depth, row.condition->evaluation_depth() + 1);
@@ -1243,6 +1364,7 @@ Value CompiledDecision::evaluate(const Environment& env) const {
   };
   if (policy_ == ast::HitPolicy::collect) {
     std::vector<Value> all;
+    all.reserve(result_count_);  // one allocation, not one per doubling
     for (const auto& row : rows_) {
       if (row.condition && !row.condition->holds(env)) continue;
       for (const auto& r : row.results) all.push_back(r.evaluate(env));

@@ -151,3 +151,95 @@ TEST_CASE("expr: constants are recognised for folding", "[expr]") {
   CHECK(!f.compile("n > 2")->is_constant());
   CHECK(!f.compile("today() > date(\"2020-01-01\")")->is_constant());
 }
+
+TEST_CASE("expr: operations on constants are folded when compiled, to the value evaluation gives", "[expr]") {
+  Fixture f;
+  CHECK(f.compile("1 + 2 * 3")->node_count() == 1);
+  CHECK(f.eval("1 + 2 * 3") == Value::of_int(7));
+  CHECK(f.compile("n > 1 + 2 * 3")->node_count() == 3);  // n, 7 and the comparison
+  CHECK(f.eval("n > 1 + 2 * 3") == Value::of_bool(false));
+  CHECK(f.compile("1 / 0")->node_count() == 1);
+  CHECK(f.eval("1 / 0").is_null());
+  CHECK(f.compile("1 / 3")->node_count() == 1);
+  CHECK(f.eval("1 / 3") == Value::of_decimal(*Decimal::parse("0.3333")));  // exact decimals, as evaluated
+  CHECK(f.compile("0.1 + 0.2 == 0.3")->node_count() == 1);
+  CHECK(f.eval("0.1 + 0.2 == 0.3") == Value::of_bool(true));
+  CHECK(f.eval("2 > 1") == Value::of_bool(true));
+  CHECK(f.eval("1 > 2") == Value::of_bool(false));
+  CHECK(f.eval("\"a\" == \"b\"") == Value::of_bool(false));
+  CHECK(f.eval("not (3 in [1, 2])") == Value::of_bool(true));
+  CHECK(f.compile("n in [1, 7, 9]")->node_count() == 3);
+  CHECK(f.eval("n in [1, 7, 9]") == Value::of_bool(true));
+  CHECK(f.compile("len(\"张三\" + \"丰\") == 3")->node_count() == 1);
+  CHECK(f.eval("len(\"张三\" + \"丰\") == 3") == Value::of_bool(true));
+  // What reads the environment stays: today, the calendar, and what depends on today.
+  CHECK(f.compile("today() > date(\"2020-01-01\")")->node_count() == 3);
+  CHECK(f.compile("workdays_between(date(\"2026-01-05\"), date(\"2026-01-09\"))")->node_count() == 3);
+  CHECK(f.compile("valid_idcard(\"11010519491231002X\")")->node_count() == 2);
+  // The depth limit counts expressions as written, folded or not: a rule 150 levels deep
+  // (one constant when folded) read under 60 `not`s is over the limit of 200.
+  std::string rule = "1";
+  for (int i = 0; i < 150; ++i) rule += " + 1";
+  const auto parsed = parse("decide deep first { when " + rule + " > 0 -> true; otherwise -> false }", "d.flow");
+  REQUIRE(parsed.ok());
+  const auto deep = compile_decision(*parsed.file.declarations[0].decision, f.scope, f.sink);
+  REQUIRE(deep);
+  f.scope.add_decision("deep", deep);
+  std::string reading = "deep";
+  for (int i = 0; i < 60; ++i) reading = "not " + reading;
+  CHECK(f.error(reading).find("nests too deeply") != std::string::npos);
+  CHECK(to_string(f.eval("deep")) == "true");
+  CHECK(to_string(f.eval("not deep")) == "false");
+}
+
+namespace {
+// Counts how often an expression reads the calendar: an operand that is evaluated.
+struct CountingCalendar final : WorkdayCounter {
+  mutable int calls = 0;
+  std::int64_t workdays_between(std::int64_t from_days, std::int64_t to_days) const override {
+    ++calls;
+    return to_days - from_days;
+  }
+};
+}  // namespace
+
+TEST_CASE("expr: and, or and decisions do not evaluate what the left side has decided", "[expr][decisions]") {
+  Fixture f;
+  CountingCalendar calendar;
+  const Environment env{f.slots, days_from_civil({2026, 11, 28}), &calendar};
+  const std::string right = "workdays_between(born, today()) > 0";
+  auto holds = [&](const std::string& text) {
+    INFO(text);
+    auto compiled = f.compile(text);
+    REQUIRE(compiled);
+    return compiled->holds(env);
+  };
+  auto value = [&](const std::string& text) {
+    auto compiled = f.compile(text);
+    REQUIRE(compiled);
+    return compiled->evaluate(env);
+  };
+  CHECK(!holds("not flag and " + right));
+  CHECK(!holds("false and " + right));
+  CHECK(!holds("missing > 1 and " + right));
+  CHECK(holds("flag or " + right));
+  CHECK(holds("true or " + right));
+  CHECK(holds("n == 7 or (" + right + " and " + right + ")"));
+  CHECK(value("not flag and " + right) == Value::of_bool(false));
+  CHECK(value("flag or " + right) == Value::of_bool(true));
+  CHECK(value("not (flag or " + right + ")") == Value::of_bool(false));
+  CHECK(calendar.calls == 0);
+  // Where the left side does not decide, the right side is read.
+  CHECK(holds("flag and " + right));
+  CHECK(calendar.calls == 1);
+  CHECK(holds("not flag or " + right));
+  CHECK(calendar.calls == 2);
+
+  // A `first` table stops at the first rule that holds.
+  const auto parsed = parse(R"(decide pick first { when n > 5 -> "early"; when workdays_between(born, today()) > 0 -> "late" })", "d.flow");
+  REQUIRE(parsed.ok());
+  const auto decision = compile_decision(*parsed.file.declarations[0].decision, f.scope, f.sink);
+  REQUIRE(decision);
+  CHECK(decision->evaluate(env) == Value::of_text("early"));
+  CHECK(calendar.calls == 2);
+}

@@ -205,6 +205,10 @@ class CompiledExpression {
   /// Convenience for guards and conditions: true only when the value is boolean true.
   bool holds(const Environment& env) const;
   bool is_constant() const;
+  /// Operations in the compiled form. Operations on constants alone are folded into one
+  /// constant when compiled (`1 + 2 * 3` is one node), except those that read the
+  /// environment (`today()`, `workdays_between`, `age`, `valid_idcard`, decisions).
+  std::size_t node_count() const;
   /// How deep evaluation recurses: the tree's height plus that of the decisions it reads.
   /// compile_expression refuses expressions deeper than kMaxExpressionDepth (parser.hpp).
   std::uint32_t evaluation_depth() const;
@@ -248,6 +252,7 @@ class CompiledDecision {
   std::vector<Row> rows_;
   ValueType result_type_;
   std::size_t slot_count_ = 0;
+  std::size_t result_count_ = 0;  ///< results of all rows: the most `collect` can give
   std::uint32_t evaluation_depth_ = 1;
 };
 
