@@ -210,7 +210,7 @@ void append(DynamicQuery& to, DynamicQuery from) {
 // A page in due order. A department's worklist is its items UNION ALL its parts, each branch
 // cut at offset + limit in its own index's order before the merge: an OR of the two would
 // lose the department index and sort every open item.
-DynamicQuery worklist_rows_query(const CaseQuery& q, Due part, std::size_t limit, std::size_t offset) {
+DynamicQuery worklist_rows_query(const CaseQuery& q, Due part, std::size_t limit, std::size_t offset, bool with_parts) {
   constexpr const char* kItemColumns =
       "i.case_id, c.bundle_id, i.item_id, i.department, i.state, i.final, i.due_at, i.light, i.urged, '' AS part";
   constexpr const char* kPartColumns =
@@ -219,7 +219,7 @@ DynamicQuery worklist_rows_query(const CaseQuery& q, Due part, std::size_t limit
     return static_cast<std::int64_t>(std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
   };
   DynamicQuery query;
-  if (!q.department) {
+  if (!q.department || !with_parts) {
     query = item_branch(kItemColumns, q, part);
     query.sql += " ORDER BY i.due_at, i.case_id, i.item_id";
   } else {
@@ -240,13 +240,20 @@ DynamicQuery worklist_rows_query(const CaseQuery& q, Due part, std::size_t limit
   return query;
 }
 
-DynamicQuery worklist_count_query(const CaseQuery& q, Due part, std::size_t limit) {
+DynamicQuery worklist_count_query(const CaseQuery& q, Due part, std::size_t limit, bool with_parts) {
   DynamicQuery query = item_branch("1", q, part);
-  if (q.department) {
+  if (q.department && with_parts) {
     query.sql += " UNION ALL ";
     append(query, part_branch("1", q, part));
   }
   return capped(std::move(query), limit);
+}
+
+DynamicQuery worklist_parts_probe(const CaseQuery& q) {
+  DynamicQuery query;
+  query.sql = "SELECT 1 FROM case_item_parts WHERE department = ?";
+  query.params.emplace_back(*q.department);
+  return capped(std::move(query), 1);
 }
 
 // Counting stops at `limit` rows: a tab's count need not walk 100,000 of them to say "1000+".
