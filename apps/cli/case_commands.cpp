@@ -261,6 +261,15 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
     if (!o.reason.empty()) fields["reason"] = o.reason;
     return report(engine.execute(o.case_id, engine::FireEvent{o.item, o.event, fields}, command));
   }
+  if (o.action == "countersign") {
+    // 会签: the reviewer of one of a joint item's departments decides that department's part;
+    // the core refuses what is not theirs to decide (docs/runtime.md, Joint handling).
+    if (o.approve == !o.refuse.empty()) {
+      err << "onevisit case countersign: give either --approve or --refuse REASON\n";
+      return 2;
+    }
+    return report(engine.execute(o.case_id, engine::DecidePart{o.item, o.part, o.approve, o.approve ? o.note : o.refuse}, command));
+  }
   if (o.action == "pause") return report(engine.execute(o.case_id, engine::PauseClock{o.item, o.reason}, command));
   if (o.action == "resume") return report(engine.execute(o.case_id, engine::ResumeClock{o.item}, command));
   if (o.action == "special-start") {
@@ -356,11 +365,14 @@ int run_case(const CaseOptions& o, std::ostream& out, std::ostream& err) {
     json::array a;
     for (const auto& e : *entries) {
       if (o.format == OutputFormat::json) {
-        a.push_back(json::object{{"case_id", e.case_id}, {"bundle", e.bundle_id}, {"item", e.item.item_id}, {"department", e.item.department},
-                                 {"state", e.item.state}, {"due", format_time(e.item.due_at)}, {"light", e.item.light}});
+        json::object entry{{"case_id", e.case_id}, {"bundle", e.bundle_id}, {"item", e.item.item_id}, {"department", e.item.department},
+                           {"state", e.item.state}, {"due", format_time(e.item.due_at)}, {"light", e.item.light}};
+        if (!e.part.empty()) entry["part"] = e.part;  // 会签: this department's part of a joint item
+        a.push_back(std::move(entry));
       } else {
         out << format_time(e.item.due_at) << "  " << (e.item.light.empty() ? "     " : e.item.light) << "  " << e.case_id << "  "
-            << e.item.item_id << "  " << e.item.state << "  " << e.item.department << "\n";
+            << e.item.item_id << "  " << e.item.state << "  " << e.item.department
+            << (e.part.empty() ? "" : "  countersign by " + e.part) << "\n";
       }
     }
     if (o.format == OutputFormat::json) out << json::serialize(a) << "\n";

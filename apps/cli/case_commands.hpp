@@ -35,7 +35,9 @@ struct CaseOptions {
   std::string material;                ///< attach, verify
   std::string file;                    ///< attach
   bool elicense = false;               ///< attach
-  std::string refuse;                  ///< verify: refuse with this reason
+  std::string refuse;                  ///< verify, countersign: refuse with this reason
+  bool approve = false;                ///< countersign: agree
+  std::string part;                    ///< countersign: the department whose part of a joint item is decided
   std::string reason;                  ///< fire, pause, withdraw, special-start
   std::string channel = "window";      ///< deliver
   int level = 5;                       ///< rate
@@ -43,11 +45,11 @@ struct CaseOptions {
   std::string role = "clerk";
   std::string actor = "cli";
   std::string command_id;
-  std::string department;              ///< list, worklist; pause, resume, special-*: the actor's (a reviewer's)
+  std::string department;              ///< list, worklist; pause, resume, special-*, countersign: the actor's (a reviewer's)
   std::string status;                  ///< list
   std::string config;                  ///< the deployment configuration: [storage] keys; elicense: the library
   std::string call_id;                 ///< retry-call, resolve-call
-  std::string note;                    ///< resolve-call: how it was settled
+  std::string note;                    ///< resolve-call: how it was settled; countersign: the opinion when agreeing
   OutputFormat format = OutputFormat::text;
 };
 int run_case(const CaseOptions& options, std::ostream& out, std::ostream& err);

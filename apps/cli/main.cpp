@@ -103,6 +103,14 @@ int main(int argc, char** argv) {
   fire->add_option("event", case_options.event)->required();
   fire->add_option("--reason", case_options.reason, "The reason, where the transition requires one");
   fire->add_option("--field", case_options.fields, "Another required field, name=value");
+  auto* countersign = case_command->add_subcommand("countersign", "Decide a department's part of a joint item (会签: agree or refuse)");
+  with_case(countersign);
+  countersign->add_option("item", case_options.item, "The joint item")->required();
+  countersign->add_option("department", case_options.part, "The department whose part is decided")->required();
+  auto* agree = countersign->add_flag("--approve", case_options.approve, "Agree");
+  countersign->add_option("--refuse", case_options.refuse, "Refuse, with this reason")->excludes(agree);
+  countersign->add_option("--note", case_options.note, "The department's opinion when agreeing")->excludes("--refuse");
+  countersign->add_option("--department", case_options.department, "The acting reviewer's department");
   auto* pause = case_command->add_subcommand("pause", "Stop an item's clock (or every item's)");
   with_case(pause);
   pause->add_option("--item", case_options.item);

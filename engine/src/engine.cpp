@@ -177,7 +177,7 @@ std::expected<void, EngineError> rewrite_for_erasure(Store& store, const Workflo
 
 bool same_row(const ItemRow& a, const ItemRow& b) {
   return a.item_id == b.item_id && a.department == b.department && a.state == b.state && a.final == b.final &&
-         a.due_at == b.due_at && a.light == b.light && a.urged == b.urged;
+         a.due_at == b.due_at && a.light == b.light && a.urged == b.urged && a.joint == b.joint && a.parts == b.parts;
 }
 
 // Adds to `request` the item rows and timers that differ between `before` and `after` (the

@@ -186,7 +186,20 @@ try {
   await clerkApi('PUT', `/api/cases/${jointId}/materials/plan`, Buffer.from('%PDF-1.4 施工方案'), { 'Content-Type': 'application/pdf' });
   await clerkApi('POST', `/api/cases/${jointId}/materials/plan/verify`, { accept: true });
   check((await clerkApi('POST', `/api/cases/${jointId}/items/excavation/events/accept`, {})).status === 200, 'the excavation permit is accepted');
-  await page.goto(`${base}/#/case/${encodeURIComponent(jointId)}`);
+  // The market reviewer finds 城管's permit in 我的待办 as the market's part (会签), and opens
+  // the case from there.
+  const partRow = `#worklist tr.worklist-row.part[data-case="${jointId}"][data-item="excavation"]`;
+  await page.goto(`${base}/#/worklist`);
+  await page.waitForSelector(partRow);
+  check((await page.textContent(partRow)).includes('会签：道路挖掘许可（市场监管局）'),
+    "the market's part of the joint permit is in the market reviewer's worklist, in Chinese");
+  await page.screenshot({ path: path.join(screenshots, '7a-worklist-joint-part.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForSelector(partRow);
+  check(await page.isVisible(partRow), 'the part row shows at 390 px');
+  await page.screenshot({ path: path.join(screenshots, '7a-worklist-joint-part-390.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.click(partRow);
   await page.waitForSelector('#part-excavation-market[data-decision="pending"]');
   check((await page.textContent('#parts-excavation')).includes('联办会签（须各部门均同意）') &&
         (await page.textContent('#part-excavation-urban')).includes('城管局：待会签'), 'the parts show by department title, pending');
@@ -197,6 +210,9 @@ try {
   check((await page.textContent('#part-excavation-market')).includes('市场监管局：同意'), 'the market part reads 同意');
   check((await page.getAttribute('#item-excavation .item-state', 'data-state')) === 'accepted', 'the item waits for the urban part');
   await page.screenshot({ path: path.join(screenshots, '7-joint-parts.png'), fullPage: true });
+  await page.goto(`${base}/#/worklist`);
+  await page.waitForSelector('#worklist-panel');
+  check(!(await page.$(partRow)), 'once decided, the part leaves the market reviewer\'s worklist');
   await page.click('#logout');
   await page.waitForSelector('#login-name');
   await page.fill('#login-name', 'zhao');

@@ -317,6 +317,109 @@ bundle clock "计时" version 1 {
   CHECK(printed.find("running since") == std::string::npos);
 }
 
+// Issue 13, joint handling: `case countersign` decides a department's part of a joint item
+// (会签) and refuses, in the core's words, what is not that reviewer's to decide; the
+// department's worklist lists the part until it is decided.
+TEST_CASE("cli: case countersign decides a department's part of a joint item", "[cli][joint]") {
+  const auto flow = scratch("joint.flow");
+  write(flow, R"(
+lifecycle standard {
+  state submitted initial; state accepted; state approved final; state rejected final failed
+  on accept: submitted -> accepted by clerk starts_clock
+  on approve: accepted -> approved by reviewer
+  on reject: accepted -> rejected by reviewer requires reason
+}
+department market "市场监管局" adapter market_registry
+department police "公安局" adapter seal_system
+item registration "设立登记" by market { limit 5 workdays; joint all with police }
+item seal "刻章" by police { limit 1 workday }
+bundle joint "联办" version 1 {
+  promise 5 workdays; lifecycle standard
+  form { company_name "企业名称": text required }
+  use registration
+  use seal
+}
+)");
+  const auto db = scratch("joint.db").string();
+  std::ostringstream out, err;
+  REQUIRE(cli::run_deploy({db, {flow.string()}}, out, err) == 0);
+  auto run = [&](cli::CaseOptions o, std::string& printed) {
+    o.database = db;
+    o.case_id = "J1";
+    std::ostringstream o_out, o_err;
+    const int code = cli::run_case(o, o_out, o_err);
+    printed = o_out.str() + o_err.str();
+    return code;
+  };
+  std::string printed;
+  cli::CaseOptions start;
+  start.action = "start";
+  start.bundle = "joint";
+  start.fields = {"company_name=杭州一件事科技有限公司"};
+  REQUIRE(run(start, printed) == 0);
+  cli::CaseOptions worklist;
+  worklist.action = "worklist";
+  worklist.department = "police";
+  cli::CaseOptions countersign;
+  countersign.action = "countersign";
+  countersign.item = "registration";
+  countersign.part = "police";
+  countersign.approve = true;
+  countersign.role = "reviewer";
+  countersign.department = "police";
+  // Before 受理 there is nothing to decide, and nothing in 公安局's worklist but its own item.
+  CHECK(run(countersign, printed) != 0);
+  CHECK(printed.find("还不能会签") != std::string::npos);
+  for (const char* item : {"registration", "seal"}) {
+    cli::CaseOptions accept;
+    accept.action = "fire";
+    accept.item = item;
+    accept.event = "accept";
+    REQUIRE(run(accept, printed) == 0);
+  }
+  REQUIRE(run(worklist, printed) == 0);
+  CHECK(printed.find("registration  accepted  market  countersign by police") != std::string::npos);
+  CHECK(printed.find("seal  accepted  police\n") != std::string::npos);
+
+  cli::CaseOptions refused = countersign;
+  refused.item = "seal";  // not a joint item
+  CHECK(run(refused, printed) != 0);
+  CHECK(printed.find("不是联办事项") != std::string::npos);
+  refused = countersign;
+  refused.department = "market";  // another department's reviewer
+  CHECK(run(refused, printed) != 0);
+  CHECK(printed.find("会签只能由该部门的审批人员办理") != std::string::npos);
+  refused = countersign;
+  refused.role = "clerk";
+  CHECK(run(refused, printed) != 0);
+  CHECK(printed.find("审批人员办理") != std::string::npos);
+  refused = countersign;
+  refused.approve = false;  // neither agrees nor refuses
+  CHECK(run(refused, printed) == 2);
+  CHECK(printed.find("--approve or --refuse") != std::string::npos);
+
+  countersign.note = "同意刻章备案";
+  REQUIRE(run(countersign, printed) == 0);
+  CHECK(printed.find("ItemPartDecided") != std::string::npos);
+  REQUIRE(run(worklist, printed) == 0);
+  CHECK(printed.find("countersign by police") == std::string::npos);
+  CHECK(run(countersign, printed) != 0);  // once
+  CHECK(printed.find("已对「设立登记」作出会签意见") != std::string::npos);
+
+  // 市场监管局 refuses its part: under `all` the item is refused with that reason.
+  cli::CaseOptions refuse = countersign;
+  refuse.part = "market";
+  refuse.department = "market";
+  refuse.approve = false;
+  refuse.note.clear();
+  refuse.refuse = "经营范围不符";
+  REQUIRE(run(refuse, printed) == 0);
+  cli::CaseOptions show;
+  show.action = "show";
+  REQUIRE(run(show, printed) == 0);
+  CHECK(printed.find("registration  rejected") != std::string::npos);
+}
+
 // Issue 13, diagnostics: a name unknown only because an import is missing says which file
 // declares it, and the follow-on error (the bundle cannot be compiled) comes after its cause.
 TEST_CASE("cli: check names the file that declares a name a missing import hides, and follow-on errors come last", "[cli][diagnostics]") {

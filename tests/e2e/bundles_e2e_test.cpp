@@ -480,16 +480,26 @@ TEST_CASE("e2e road_works: 城管 and 市政 approve jointly, 交警 in parallel
   REQUIRE_FALSE(w.engine().execute(id, DecidePart{"excavation", "municipal_roads", true, ""}, staff("reviewer", "traffic_police")));
   // Nobody approves the permit alone.
   REQUIRE_FALSE(w.engine().execute(id, FireEvent{"excavation", "approve", {}}, staff("reviewer", "urban_management")));
-  // 城管 agrees: the permit waits for 市政.
+  // 城管 agrees: the permit waits for 市政, in whose worklist it is as 市政's part (会签).
   w.decide_part(id, excavation, "urban_management", true, "同意占用挖掘");
+  CaseQuery municipal;
+  municipal.department = "municipal_roads";
+  auto parts = w.engine().worklist(municipal);
+  REQUIRE(parts);
+  REQUIRE(parts->size() == 1);
+  CHECK((*parts)[0].item.item_id == "excavation");
+  CHECK((*parts)[0].part == "municipal_roads");
+  CHECK(*w.engine().count_worklist(municipal) == 1);
   v = w.view(id);
   CHECK(wf.lifecycles[wf.items[excavation].lifecycle].states[v.state.items[excavation].state].id == "accepted");
   // The case page shows each department's part by its title.
   const auto page = boost::json::serialize(views::case_page_json(v, nullptr));
   CHECK(page.find("\"department_title\":\"区综合行政执法局(城市管理)\",\"decision\":\"approved\"") != std::string::npos);
   CHECK(page.find("\"department_title\":\"区市政工程管理处\",\"decision\":\"pending\"") != std::string::npos);
-  // 市政 agrees: the permit is granted.
+  // 市政 agrees: the permit is granted, and leaves 市政's worklist.
   w.decide_part(id, excavation, "municipal_roads", true, "");
+  CHECK(w.engine().worklist(municipal)->empty());
+  CHECK(*w.engine().count_worklist(municipal) == 0);
   v = w.view(id);
   CHECK(v.state.items[excavation].phase == ItemPhase::done);
   CHECK_FALSE(wf.lifecycles[wf.items[excavation].lifecycle].states[v.state.items[excavation].state].failed);

@@ -567,6 +567,97 @@ STORE_CONTRACT(worklist, "the worklist is ordered by due date with no deadline l
   }
 }
 
+STORE_CONTRACT(joint_parts, "a joint item is in the worklist of each department taking part until it decides its part") {
+  Store& store = under_test.store();
+  // 城管 handles the permit; 市政 and 水务 decide their parts (会签). Another case gives 市政
+  // items of its own, one due later, one without a deadline.
+  ItemRow permit{"excavation", "urban", "accepted", false, 500, "yellow"};
+  permit.joint = true;
+  permit.parts = {"municipal", "water"};
+  auto start = make_commit("start-j", "j", 0, 1, "road_works", 1);
+  start.items = {permit, ItemRow{"traffic", "police", "accepted", false, 400, ""}};
+  commit_ok(store, start);
+  auto other = make_commit("start-k", "k", 0, 1, "road_works", 1);
+  other.items = {ItemRow{"inspection", "municipal", "accepted", false, 700, ""}, ItemRow{"survey", "municipal", "accepted", false, 0, ""}};
+  commit_ok(store, other);
+
+  CaseQuery municipal;
+  municipal.department = "municipal";
+  auto list = ok(store.worklist(municipal));
+  CHECK(worklist_keys(list) == V{"j/excavation", "k/inspection", "k/survey"});
+  REQUIRE(list.size() == 3);
+  CHECK(list[0].part == "municipal");  // a part, not 市政's own item
+  CHECK(list[0].item.department == "urban");
+  CHECK(list[0].item.state == "accepted");
+  CHECK(list[0].item.due_at == 500);
+  CHECK(list[0].item.light == "yellow");
+  CHECK(list[0].bundle_id == "road_works");
+  CHECK(list[1].part.empty());
+  CHECK(ok(store.count_worklist(municipal)) == 3);
+  // Pages across the union add up to the whole.
+  for (std::size_t size = 1; size <= 3; ++size) {
+    V paged;
+    for (std::size_t offset = 0; offset < 4; offset += size) {
+      CaseQuery q = municipal;
+      q.limit = size;
+      q.offset = offset;
+      for (auto& k : worklist_keys(ok(store.worklist(q)))) paged.push_back(k);
+    }
+    INFO("page size " << size);
+    CHECK(paged == V{"j/excavation", "k/inspection", "k/survey"});
+  }
+  // The item filters hold for the part's item; counting stops at the limit.
+  CaseQuery q = municipal;
+  q.due_before = 600;
+  CHECK(worklist_keys(ok(store.worklist(q))) == V{"j/excavation"});
+  CHECK(ok(store.count_worklist(q)) == 1);
+  q = municipal;
+  q.limit = 2;
+  CHECK(ok(store.count_worklist(q)) == 2);
+  // The handling department lists the item once, as its own; a list of every department
+  // lists each item once.
+  CaseQuery urban;
+  urban.department = "urban";
+  list = ok(store.worklist(urban));
+  CHECK(worklist_keys(list) == V{"j/excavation"});
+  REQUIRE(list.size() == 1);
+  CHECK(list[0].part.empty());
+  list = ok(store.worklist({}));
+  CHECK(worklist_keys(list) == V{"j/traffic", "j/excavation", "k/inspection", "k/survey"});
+  CHECK(std::all_of(list.begin(), list.end(), [](const WorklistEntry& e) { return e.part.empty(); }));
+
+  // 市政 decides its part: the row leaves 市政's worklist, 水务's stays and follows the
+  // item's deadline.
+  auto decided = make_commit("decide-municipal", "j", 1, 1, "road_works", 1);
+  permit.parts = {"water"};
+  permit.due_at = 450;
+  decided.items = {permit};
+  commit_ok(store, decided);
+  under_test.reopen();
+  Store& again = under_test.store();
+  CHECK(worklist_keys(ok(again.worklist(municipal))) == V{"k/inspection", "k/survey"});
+  CHECK(ok(again.count_worklist(municipal)) == 2);
+  CaseQuery water;
+  water.department = "water";
+  list = ok(again.worklist(water));
+  CHECK(worklist_keys(list) == V{"j/excavation"});
+  REQUIRE(list.size() == 1);
+  CHECK(list[0].part == "water");
+  CHECK(list[0].item.due_at == 450);
+  CHECK(ok(again.count_worklist(water)) == 1);
+
+  // Under `any` the first approval decides the item: it closes, every pending part leaves.
+  auto approved = make_commit("approve", "j", 2, 1, "road_works", 1);
+  permit.state = "approved";
+  permit.final = true;
+  permit.parts.clear();
+  approved.items = {permit};
+  commit_ok(again, approved);
+  CHECK(ok(again.worklist(water)).empty());
+  CHECK(ok(again.count_worklist(water)) == 0);
+  CHECK(ok(again.worklist(urban)).empty());
+}
+
 STORE_CONTRACT(case_queries, "cases are listed newest first and filtered, counts stop at the limit") {
   Store& store = under_test.store();
   auto add = [&](const std::string& case_id, const std::string& bundle, const std::string& status, Timestamp started,
@@ -839,6 +930,32 @@ TEST_CASE("postgresql store: a schema with other tables, or from a newer onevisi
     REQUIRE_FALSE(opened);
     CHECK_THAT(opened.error().message, !Catch::Contains("secret-word"));
   }
+}
+
+TEST_CASE("postgresql store: a schema-2 database is migrated to 3: joint items' parts in the worklists", "[postgres]") {
+  PostgresScratch scratch;
+  {
+    auto opened = open_postgres_store(scratch.url());
+    REQUIRE(opened);
+    commit_ok(**opened, make_commit("start-1", "case-1", 0));
+  }
+  // As a database from before version 3 is: no part rows.
+  postgres_sql(scratch.base(), "DROP TABLE " + scratch.schema() + ".case_item_parts; UPDATE " + scratch.schema() +
+                                   ".meta SET value = '2'::bytea WHERE key = 'schema_version'");
+  auto opened = open_postgres_store(scratch.url());
+  REQUIRE(opened);
+  Store& store = **opened;
+  auto joint = make_commit("joint-1", "case-1", 1);
+  joint.items[0].joint = true;
+  joint.items[0].parts = {"tax"};
+  commit_ok(store, joint);
+  CaseQuery tax;
+  tax.department = "tax";
+  auto entries = ok(store.worklist(tax));
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].part == "tax");
+  CHECK(entries[0].item.item_id == "registration");
+  CHECK(ok(store.count_worklist(tax)) == 1);
 }
 
 TEST_CASE("postgresql store: two stores on one database are two nodes: a case's commands serialise, ids are shared",

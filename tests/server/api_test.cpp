@@ -2318,3 +2318,114 @@ TEST_CASE("server: a training service's clock runs the days ahead it is given, a
   CHECK(refused.error().find("--clock-offset-days") != std::string::npos);
   fs::remove_all(dir);
 }
+
+// Issue 13, joint handling (联办/会签) in every department's worklist: on the road-works bundle
+// 城管 handles the excavation permit and 市政 decides its part. 市政's reviewer finds the permit
+// in 我的待办 (the worklist and its count) as a part, decides it from there, and it leaves;
+// 城管's reviewer still has the item itself.
+TEST_CASE("server: a joint item is in the worklist of each department taking part until it decides its part", "[server][joint]") {
+  auto simulator = deptsim::Simulator::start({});
+  if (!simulator) FAIL(simulator.error());
+  const auto dir = fs::temp_directory_path() / ("onevisit-joint-worklist-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string config = "[elicense]\nurl = \"" + (*simulator)->url() + "/elicense\"\ntimeout_ms = 2000\n";
+  for (const char* system : {"urban_management_system", "municipal_roads_system", "traffic_police_system", "notify"}) {
+    config += std::string("[systems.") + system + "]\nkind = \"log\"\n";
+  }
+  std::ofstream(dir / "deploy.toml") << config;
+  engine::VirtualClock clock{at(2026, 11, 2)};
+  server::ServiceOptions options;
+  options.database = (dir / "cases.db").string();
+  options.workflows = std::string(ONEVISIT_SOURCE_DIR) + "/workflows";
+  options.adapter_config = (dir / "deploy.toml").string();
+  options.listen = "127.0.0.1:0";
+  options.clock = &clock;
+  options.cheap_password_hashing = true;
+  options.demo_staff = true;
+  auto service = server::Service::start(options);
+  if (!service) FAIL(service.error());
+  const auto staff = (*service)->demo_accounts();
+  const auto as = [&](const std::string& name) {
+    Client c((*service)->port());
+    const auto account = std::find_if(staff.begin(), staff.end(), [&](const auto& a) { return a.name == name; });
+    REQUIRE(account != staff.end());
+    REQUIRE(c.login(account->name, account->password).status == 200);
+    return c;
+  };
+  Client clerk = as("wang");
+  Client municipal = as("municipal_roads_reviewer");
+  Client urban = as("urban_management_reviewer");
+
+  const json::object form{{"company_name", "杭州路桥建设有限公司"}, {"uscc", "91350100M000100Y43"}, {"legal_rep_name", "张三"},
+                          {"legal_rep_id", "11010519491231002X"}, {"applicant_phone", "13800138000"}, {"project_name", "文三路给水管改造"},
+                          {"works_address", "文三路（学院路至教工路）"}, {"works_length_m", 120}, {"works_start", "2026-11-20"},
+                          {"works_end", "2026-12-20"}};
+  auto started = clerk.post("/api/cases", json::object{{"bundle", "road_works"}, {"case_id", "R1"}, {"form", form},
+                                                        {"applicant", "11010519491231002X"}});
+  INFO(started.body);
+  REQUIRE(started.status == 201);
+  for (const char* license : {"business_license", "legal_rep_id_card"}) {
+    auto fetched = clerk.post(std::string("/api/cases/R1/materials/") + license + "/elicense", json::object{});
+    INFO(fetched.body);
+    REQUIRE(fetched.status == 200);
+  }
+  for (const char* upload : {"road_works_scheme", "road_restoration_pledge", "traffic_organisation_plan"}) {
+    auto uploaded = clerk.send("PUT", std::string("/api/cases/R1/materials/") + upload, "%PDF-1.4 road works",
+                               {{"Content-Type", "application/pdf"}, {"X-File-Name", "file.pdf"}});
+    INFO(uploaded.body);
+    REQUIRE(uploaded.status == 200);
+    REQUIRE(clerk.post(std::string("/api/cases/R1/materials/") + upload + "/verify", json::object{{"accept", true}}).status == 200);
+  }
+  const auto worklist = [&](Client& c) {
+    auto reply = c.get("/api/worklist");
+    INFO(reply.body);
+    REQUIRE(reply.status == 200);
+    return reply.json().at("entries").as_array();
+  };
+  const auto mine = [&](Client& c) {
+    auto reply = c.get("/api/worklist/counts");
+    INFO(reply.body);
+    REQUIRE(reply.status == 200);
+    return reply.json().at("counts").at("mine").as_int64();
+  };
+  // Before 受理 there is nothing for 市政 to decide.
+  CHECK(worklist(municipal).empty());
+  auto accepted = clerk.post("/api/cases/R1/items/excavation/events/accept", json::object{});
+  INFO(accepted.body);
+  REQUIRE(accepted.status == 200);
+
+  auto entries = worklist(municipal);
+  REQUIRE(entries.size() == 1);
+  const auto& part = entries[0].as_object();
+  CHECK(part.at("case_id").as_string() == "R1");
+  CHECK(part.at("item").as_string() == "excavation");
+  CHECK(part.at("item_title").as_string() == "城市道路占用、挖掘许可");
+  CHECK(part.at("department").as_string() == "urban_management");
+  CHECK(part.at("part").as_string() == "municipal_roads");
+  CHECK(part.at("part_title").as_string() == "区市政工程管理处");
+  CHECK(part.at("state").as_string() == "accepted");
+  CHECK(part.at("due_at").as_int64() > 0);
+  CHECK(mine(municipal) == 1);
+  // 城管 has the item itself, once, not as a part.
+  entries = worklist(urban);
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].as_object().at("item").as_string() == "excavation");
+  CHECK_FALSE(entries[0].as_object().contains("part"));
+
+  // 市政 agrees: its part leaves its worklist; the permit waits for 城管.
+  auto decided = municipal.post("/api/cases/R1/items/excavation/parts/municipal_roads", json::object{{"approve", true}, {"note", "同意"}});
+  INFO(decided.body);
+  REQUIRE(decided.status == 200);
+  CHECK(worklist(municipal).empty());
+  CHECK(mine(municipal) == 0);
+  CHECK(worklist(urban).size() == 1);
+  // Deciding again is refused, and changes nothing.
+  auto again = municipal.post("/api/cases/R1/items/excavation/parts/municipal_roads", json::object{{"approve", true}});
+  CHECK(again.status == 409);
+  CHECK(again.json().at("reason").as_string() == "part_decided");
+
+  service->reset();
+  (*simulator)->stop();
+  fs::remove_all(dir);
+}

@@ -56,7 +56,11 @@ function itemRows(entries, me, reload) {
       });
       urgeCell = [button, slot];
     }
-    return h('tr', { class: `worklist-row${e.urged ? ' urged' : ''}`, tabindex: 0, 'data-case': e.case_id, 'data-item': e.item,
+    // 会签: a department's part of another department's joint item, decided on the case page.
+    const itemText = e.part ? t('countersign_row').replace('{item}', e.item_title || t('item'))
+      .replace('{department}', e.part_title || departmentTitle(e.part)) : e.item_title || t('item');
+    return h('tr', { class: `worklist-row${e.urged ? ' urged' : ''}${e.part ? ' part' : ''}`, tabindex: 0, 'data-case': e.case_id, 'data-item': e.item,
+      'data-part': e.part || null,
       onclick: (event) => { if (!event.target.closest('a, button')) location.hash = href; },
       onkeydown: (event) => rowKeys(event, href) },
     // A paused clock has no running deadline: the row says since when it stands still. A
@@ -67,7 +71,7 @@ function itemRows(entries, me, reload) {
     h('td', {}, e.light ? h('span', { class: `badge ${e.light}` }, t(e.light)) : h('span', { class: 'muted' }, t('none')),
       e.urged ? h('span', { class: 'badge urged', title: t('urged') }, t('urged')) : null),
     h('td', {}, h('a', { href, tabindex: -1 }, e.case_id)),
-    h('td', {}, e.bundle_title || t('bundle')), h('td', {}, e.item_title || t('item')),
+    h('td', {}, e.bundle_title || t('bundle')), h('td', {}, itemText),
     h('td', {}, e.state_title && e.state_title !== e.state ? e.state_title : t(`state_${e.state}`)), h('td', {}, departmentTitle(e.department)),
     me.role === 'supervisor' ? h('td', {}, urgeCell) : null);
   });

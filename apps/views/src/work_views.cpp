@@ -13,6 +13,8 @@ json::object worklist_entry_json(const engine::WorklistEntry& e, const engine::W
   json::object entry{{"case_id", e.case_id}, {"bundle", e.bundle_id}, {"item", e.item.item_id}, {"department", e.item.department},
                      {"state", e.item.state}, {"due", format_time(e.item.due_at)}, {"due_at", e.item.due_at},
                      {"light", e.item.light}, {"urged", e.item.urged}};
+  // 会签: the row is a department's part of a joint item, not the item's own.
+  if (!e.part.empty()) entry["part"] = e.part;
   if (calendar != nullptr) entry["due_provisional"] = e.item.due_at != 0 && calendar->provisional(engine::day_of(e.item.due_at / 60'000));
   if (wf == nullptr) return entry;
   entry["bundle_title"] = wf->title;
@@ -20,6 +22,11 @@ json::object worklist_entry_json(const engine::WorklistEntry& e, const engine::W
     entry["item_title"] = wf->items[*i].title;
     const auto& lifecycle = wf->lifecycles[wf->items[*i].lifecycle];
     if (const auto state = lifecycle.find_state(e.item.state)) entry["state_title"] = lifecycle.states[*state].title;
+  }
+  if (!e.part.empty()) {
+    for (const auto& department : wf->departments) {
+      if (department.id == e.part) entry["part_title"] = department.title;
+    }
   }
   return entry;
 }

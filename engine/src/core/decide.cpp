@@ -1269,6 +1269,18 @@ ItemRow item_row(const Workflow& wf, const WorkCalendar& calendar, const Case& c
   row.due_at = due_at(wf, calendar, c, i);
   row.light = item.light == Light::red ? "red" : item.light == Light::yellow ? "yellow" : "";
   row.urged = item.urged_at != 0 && !row.final;
+  // 会签: the other departments' pending parts are their work while the item waits where
+  // `approve` leaves (before that, or once decided, there is nothing for them to do).
+  row.joint = !model.joint.empty();
+  if (row.joint && !row.final && item.phase == ItemPhase::active) {
+    const auto transitions = lc.transitions_from(item.state);
+    const bool decidable = std::any_of(transitions.begin(), transitions.end(),
+                                       [&](const auto t) { return lc.transitions[t].event == "approve"; });
+    for (std::size_t p = 0; decidable && p < model.joint.size(); ++p) {
+      const bool pending = p >= item.parts.size() || item.parts[p].decision == PartDecision::pending;
+      if (pending && model.joint[p] != model.department) row.parts.push_back(wf.departments[model.joint[p]].id);
+    }
+  }
   return row;
 }
 

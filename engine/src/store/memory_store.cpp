@@ -212,8 +212,16 @@ class MemoryStore final : public Store {
       if (q.bundle_id && c.summary.bundle_id != *q.bundle_id) continue;
       if (q.status && c.summary.status != *q.status) continue;
       for (const auto& r : c.items) {
-        if (r.final || !matches(q, r)) continue;
-        all.push_back(WorklistEntry{id, c.summary.bundle_id, r});
+        if (r.final) continue;
+        ItemRow shown = r;
+        shown.parts.clear();  // not read back (as the SQL stores)
+        if (matches(q, r)) all.push_back(WorklistEntry{id, c.summary.bundle_id, shown, ""});
+        // A department's worklist lists its pending parts of other departments' joint items.
+        if (q.department && std::find(r.parts.begin(), r.parts.end(), *q.department) != r.parts.end()) {
+          CaseQuery as_part = q;
+          as_part.department.reset();
+          if (matches(as_part, r)) all.push_back(WorklistEntry{id, c.summary.bundle_id, shown, *q.department});
+        }
       }
     }
     // As the SQLite store: by due date (none last), then by case and item.

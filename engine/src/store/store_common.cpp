@@ -167,17 +167,93 @@ DynamicQuery case_query(std::string select, const CaseQuery& q, const CasePlan& 
   return query;
 }
 
-// The filters of CaseQuery on open items `case_items i JOIN cases c` (worklist), with `part`.
-DynamicQuery worklist_query(const char* columns, const char* part, const CaseQuery& q) {
-  DynamicQuery query;
-  query.sql = std::string("SELECT ") + columns +
-              " FROM case_items i JOIN cases c ON c.case_id = i.case_id WHERE i.final = 0 AND " + part;
+namespace {
+
+// The filters of CaseQuery on one branch of the worklist, after its FROM: `due` is the due
+// column of the branch's own table (its index orders by it).
+void worklist_filters(DynamicQuery& query, const CaseQuery& q, const char* due, Due part) {
+  query.sql += std::string(" AND ") + due + (part == Due::set ? " > 0" : " = 0");
   if (q.bundle_id) query.where("c.bundle_id = ?", *q.bundle_id);
   if (q.status) query.where("c.status = ?", *q.status);
-  if (q.department) query.where("i.department = ?", *q.department);
   if (q.item_state) query.where("i.state = ?", *q.item_state);
-  if (q.due_before) query.where("i.due_at <= ?", std::int64_t{*q.due_before});
+  if (q.due_before) query.where(std::string(due) + " <= ?", std::int64_t{*q.due_before});
+}
+
+// The open items of q's filters (with q.department, that department's items).
+DynamicQuery item_branch(const char* columns, const CaseQuery& q, Due part) {
+  DynamicQuery query;
+  query.sql = std::string("SELECT ") + columns + " FROM case_items i JOIN cases c ON c.case_id = i.case_id WHERE i.final = 0";
+  if (q.department) query.where("i.department = ?", *q.department);
+  worklist_filters(query, q, "i.due_at", part);
   return query;
+}
+
+// q.department's pending parts of joint items (case_item_parts holds only those: the rows
+// leave when the part is decided or the item closes), with their items' rows.
+DynamicQuery part_branch(const char* columns, const CaseQuery& q, Due part) {
+  DynamicQuery query;
+  query.sql = std::string("SELECT ") + columns +
+              " FROM case_item_parts p JOIN case_items i ON i.case_id = p.case_id AND i.item_id = p.item_id "
+              "JOIN cases c ON c.case_id = p.case_id WHERE p.department = ?";
+  query.params.emplace_back(*q.department);
+  worklist_filters(query, q, "p.due_at", part);
+  return query;
+}
+
+void append(DynamicQuery& to, DynamicQuery from) {
+  to.sql += from.sql;
+  to.params.insert(to.params.end(), std::make_move_iterator(from.params.begin()), std::make_move_iterator(from.params.end()));
+}
+
+}  // namespace
+
+// A page in due order. A department's worklist is its items UNION ALL its parts, each branch
+// cut at offset + limit in its own index's order before the merge: an OR of the two would
+// lose the department index and sort every open item.
+DynamicQuery worklist_rows_query(const CaseQuery& q, Due part, std::size_t limit, std::size_t offset, bool with_parts) {
+  constexpr const char* kItemColumns =
+      "i.case_id, c.bundle_id, i.item_id, i.department, i.state, i.final, i.due_at, i.light, i.urged, '' AS part";
+  constexpr const char* kPartColumns =
+      "p.case_id, c.bundle_id, p.item_id, i.department, i.state, i.final, p.due_at, i.light, i.urged, p.department AS part";
+  const auto bound = [](std::size_t n) {
+    return static_cast<std::int64_t>(std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
+  };
+  DynamicQuery query;
+  if (!q.department || !with_parts) {
+    query = item_branch(kItemColumns, q, part);
+    query.sql += " ORDER BY i.due_at, i.case_id, i.item_id";
+  } else {
+    // Either branch may fill the page alone: each reads up to offset + limit rows.
+    constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+    const std::int64_t page_end = bound(limit > kMax - offset ? kMax : limit + offset);
+    query.sql = "SELECT * FROM (";
+    append(query, item_branch(kItemColumns, q, part));
+    query.sql += " ORDER BY i.due_at, i.case_id, i.item_id LIMIT ?) AS own UNION ALL SELECT * FROM (";
+    query.params.emplace_back(page_end);
+    append(query, part_branch(kPartColumns, q, part));
+    query.sql += " ORDER BY p.due_at, p.case_id, p.item_id LIMIT ?) AS parts ORDER BY 7, 1, 3";
+    query.params.emplace_back(page_end);
+  }
+  query.sql += " LIMIT ? OFFSET ?";
+  query.params.emplace_back(bound(limit));
+  query.params.emplace_back(bound(offset));
+  return query;
+}
+
+DynamicQuery worklist_count_query(const CaseQuery& q, Due part, std::size_t limit, bool with_parts) {
+  DynamicQuery query = item_branch("1", q, part);
+  if (q.department && with_parts) {
+    query.sql += " UNION ALL ";
+    append(query, part_branch("1", q, part));
+  }
+  return capped(std::move(query), limit);
+}
+
+DynamicQuery worklist_parts_probe(const CaseQuery& q) {
+  DynamicQuery query;
+  query.sql = "SELECT 1 FROM case_item_parts WHERE department = ?";
+  query.params.emplace_back(*q.department);
+  return capped(std::move(query), 1);
 }
 
 // Counting stops at `limit` rows: a tab's count need not walk 100,000 of them to say "1000+".

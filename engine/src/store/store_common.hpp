@@ -144,8 +144,21 @@ inline constexpr std::size_t kFewCases = 2000;
 /// The filters of CaseQuery on `cases c` (list_cases, count_cases), after `select`. The
 /// query's search tokens must already be the keyed hashes the index holds (Sealer::blind).
 DynamicQuery case_query(std::string select, const CaseQuery& q, const CasePlan& plan = {});
-/// The filters of CaseQuery on open items `case_items i JOIN cases c` (worklist), with `part`.
-DynamicQuery worklist_query(const char* columns, const char* part, const CaseQuery& q);
+/// The two parts of a worklist, each read in its own index's order: items with a deadline
+/// (earliest first), then those without one.
+enum class Due { set, none };
+/// One page of a worklist part, ordered by due date, case and item. Columns: case_id,
+/// bundle_id, item_id, department, state, final, due_at, light, urged, part (the department
+/// of a joint part, '' for the item's own row). Tables: case_items, case_item_parts, cases.
+/// `with_parts`: q.department has pending parts (worklist_parts_probe); without any, the
+/// items alone are read by the plain query (the union cost a third of the REST worklist's
+/// rate in bench/server_bench.sh).
+DynamicQuery worklist_rows_query(const CaseQuery& q, Due part, std::size_t limit, std::size_t offset, bool with_parts);
+/// How many rows a worklist part has, counting at most `limit` (capped).
+DynamicQuery worklist_count_query(const CaseQuery& q, Due part, std::size_t limit, bool with_parts);
+/// Whether q.department has any pending part of a joint item: a count capped at 1.
+/// REQUIRES: q.department.
+DynamicQuery worklist_parts_probe(const CaseQuery& q);
 /// Counting stops at `limit` rows: a tab's count need not walk 100,000 of them to say "1000+".
 DynamicQuery capped(DynamicQuery query, std::size_t limit);
 
@@ -206,24 +219,35 @@ std::expected<std::optional<CommitResult>, StoreError> refusal(const CommitReque
   return std::nullopt;
 }
 
+/// Whether a worklist query reads parts too: q.department has a pending part of a joint
+/// item. `count(query)` runs the probe.
+template <typename Count>
+std::expected<bool, StoreError> has_parts(const CaseQuery& q, Count&& count) {
+  if (!q.department) return false;
+  std::expected<std::uint64_t, StoreError> found = count(worklist_parts_probe(q));
+  if (!found) return std::unexpected(found.error());
+  return *found > 0;
+}
+
 /// A worklist page (Store::worklist): items with a deadline first, earliest first, then those
 /// without one. Two queries rather than one ORDER BY on an expression: each walks a partial
 /// index in due order and stops at its LIMIT, instead of sorting every open item of the
-/// department. `rows(part, limit, offset)` reads the page of one part ("i.due_at > 0" or
-/// "i.due_at = 0"); `count_with_deadline()` counts the first part.
+/// department. `rows(query)` runs a worklist_rows_query, `count(query)` a worklist_count_query.
 template <typename Rows, typename Count>
-std::expected<std::vector<WorklistEntry>, StoreError> worklist_page(const CaseQuery& q, Rows&& rows,
-                                                                    Count&& count_with_deadline) {
-  auto entries = rows("i.due_at > 0", q.limit, q.offset);
+std::expected<std::vector<WorklistEntry>, StoreError> worklist_page(const CaseQuery& q, Rows&& rows, Count&& count) {
+  auto with_parts = has_parts(q, count);
+  if (!with_parts) return std::unexpected(with_parts.error());
+  auto entries = rows(worklist_rows_query(q, Due::set, q.limit, q.offset, *with_parts));
   if (!entries || entries->size() == q.limit || q.due_before) return entries;
   // The page goes on into the items without a deadline; skip what the offset still covers.
   std::size_t skip = 0;
   if (entries->empty() && q.offset > 0) {
-    std::expected<std::uint64_t, StoreError> with_deadline = count_with_deadline();
+    std::expected<std::uint64_t, StoreError> with_deadline =
+        count(worklist_count_query(q, Due::set, std::numeric_limits<std::int64_t>::max(), *with_parts));
     if (!with_deadline) return std::unexpected(with_deadline.error());
     skip = q.offset > *with_deadline ? q.offset - static_cast<std::size_t>(*with_deadline) : 0;
   }
-  auto rest = rows("i.due_at = 0", q.limit - entries->size(), skip);
+  auto rest = rows(worklist_rows_query(q, Due::none, q.limit - entries->size(), skip, *with_parts));
   if (!rest) return std::unexpected(rest.error());
   entries->insert(entries->end(), std::make_move_iterator(rest->begin()), std::make_move_iterator(rest->end()));
   return entries;
@@ -233,10 +257,11 @@ std::expected<std::vector<WorklistEntry>, StoreError> worklist_page(const CaseQu
 /// parts; `count(query)` runs one.
 template <typename Count>
 std::expected<std::uint64_t, StoreError> worklist_count(const CaseQuery& q, Count&& count) {
-  std::expected<std::uint64_t, StoreError> with_deadline = count(capped(worklist_query("1", "i.due_at > 0", q), q.limit));
+  auto with_parts = has_parts(q, count);
+  if (!with_parts) return std::unexpected(with_parts.error());
+  std::expected<std::uint64_t, StoreError> with_deadline = count(worklist_count_query(q, Due::set, q.limit, *with_parts));
   if (!with_deadline || q.due_before || *with_deadline >= q.limit) return with_deadline;
-  std::expected<std::uint64_t, StoreError> without =
-      count(capped(worklist_query("1", "i.due_at = 0", q), q.limit - *with_deadline));
+  std::expected<std::uint64_t, StoreError> without = count(worklist_count_query(q, Due::none, q.limit - *with_deadline, *with_parts));
   if (!without) return without;
   return *with_deadline + *without;
 }

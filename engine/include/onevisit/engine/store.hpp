@@ -98,6 +98,13 @@ struct ItemRow {
   std::string light;     ///< "", "yellow" or "red"
   /// A supervisor urged (督办) the department on this item and it has not moved on since.
   bool urged = false;
+  /// A joint item (联办/会签): the store keeps its part rows, one per department in `parts`,
+  /// replaced whenever the row is written. False for every other item (no part rows).
+  bool joint = false;
+  /// The other departments (never `department`) whose part of this joint item waits for
+  /// them now: the item is open, where its lifecycle's `approve` leaves, and their part is
+  /// undecided. Each lists the item in its worklist (WorklistEntry::part) until it decides.
+  std::vector<std::string> parts;
 };
 
 struct CaseSummary {
@@ -186,7 +193,9 @@ struct CaseQuery {
   std::optional<std::string> bundle_id;
   std::optional<std::string> status;
   std::optional<std::string> channel;     ///< window, online, mobile or kiosk (list_cases)
-  std::optional<std::string> department;  ///< cases with a non-final item of this department
+  /// Cases with a non-final item of this department (list_cases); a worklist's items of the
+  /// department and its pending joint parts (worklist, count_worklist).
+  std::optional<std::string> department;
   std::optional<std::string> item_state;
   std::optional<Timestamp> due_before;
   std::optional<Timestamp> started_from;    ///< cases started at or after (list_cases)
@@ -208,7 +217,11 @@ struct CaseQuery {
 struct WorklistEntry {
   std::string case_id;
   std::string bundle_id;
+  /// The item's row (its `parts` are not read back: left empty).
   ItemRow item;
+  /// Empty: the item itself, in its department's worklist. Otherwise the department whose
+  /// part of the joint item this entry is (会签), listed in that department's worklist.
+  std::string part;
 };
 
 class Store {
@@ -228,7 +241,8 @@ class Store {
   virtual std::expected<std::optional<StoredCase>, StoreError> load_case(const std::string& case_id) = 0;
   virtual std::expected<std::vector<StoredEvent>, StoreError> load_events(const std::string& case_id) = 0;
   virtual std::expected<std::vector<CaseSummary>, StoreError> list_cases(const CaseQuery& query) = 0;
-  /// Non-final items, ordered by due date (no deadline last).
+  /// Non-final items, ordered by due date (no deadline last). With `query.department`, also
+  /// that department's pending parts of other departments' joint items (ItemRow::parts).
   virtual std::expected<std::vector<WorklistEntry>, StoreError> worklist(const CaseQuery& query) = 0;
   /// How many cases list_cases would list from offset 0, counting at most `query.limit` (a
   /// worklist tab's count: "1000+" needs no walk through 100,000 rows).

@@ -57,13 +57,12 @@ using store_common::guarded;
 using store_common::in_quotes;
 using store_common::make_error;
 using store_common::Sealer;
-using store_common::worklist_query;
 using Kind = StoreError::Kind;
 
 // The schema version this build creates and reads: the PostgreSQL store's own ledger, in
 // meta.schema_version (docs/storage.md, PostgreSQL). It is not SQLite's user_version: the
 // two schemas differ where the dialects do, and each migrates on its own.
-constexpr std::int64_t kSchemaVersion = 2;
+constexpr std::int64_t kSchemaVersion = 3;
 constexpr std::size_t kMaxIdleReaders = 8;
 
 // Migration N takes the schema from version N-1 to N; never edit a released one. Payloads,
@@ -201,7 +200,21 @@ struct Migration {
   std::int64_t version;
   const char* sql;
 };
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
+// Version 3 (issue 13): a joint item (联办/会签) is in the worklist of every department taking
+// part while that department's part waits for it: one row per pending part (never the item's
+// own department), with the item's due date for the worklist's order (as on SQLite, schema 9).
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE case_item_parts (
+  case_id TEXT NOT NULL REFERENCES cases (case_id),
+  item_id TEXT NOT NULL,
+  department TEXT NOT NULL,
+  due_at BIGINT NOT NULL,
+  PRIMARY KEY (case_id, item_id, department)
+);
+CREATE INDEX case_item_parts_by_department ON case_item_parts (department, due_at, case_id, item_id);
+)sql";
+
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 // ---------------------------------------------------------------------------------------
@@ -614,6 +627,43 @@ std::expected<CommitResult, StoreError> Writer::apply_once(const CommitRequest& 
            "case_items.urged) IS DISTINCT FROM (excluded.department, excluded.state, excluded.final, excluded.due_at, "
            "excluded.light, excluded.urged))";
   }
+  // A joint item's pending parts (case_item_parts) follow its row: the ones no longer pending
+  // leave, the pending ones are inserted or take its due date. The two sets are disjoint, so
+  // one statement may hold both.
+  std::vector<const ItemRow*> joint;
+  std::size_t part_rows = 0;
+  for (const auto& item : r.items) {
+    if (!item.joint) continue;
+    joint.push_back(&item);
+    part_rows += item.parts.size();
+  }
+  if (!joint.empty() && r.expected_version != 0) {
+    begin_part();
+    std::string items, kept;
+    for (const auto* item : joint) {
+      p.add(item->item_id);
+      items += (items.empty() ? "$" : ", $") + std::to_string(p.size());
+      for (const auto& department : item->parts) {
+        p.add(item->item_id).add(department);
+        kept += (kept.empty() ? "($" : ", ($") + std::to_string(p.size() - 1) + ", $" + std::to_string(p.size()) + ")";
+      }
+    }
+    sql += "DELETE FROM case_item_parts WHERE case_id = $1 AND item_id IN (" + items + ")" +
+           (kept.empty() ? std::string() : " AND (item_id, department) NOT IN (VALUES " + kept + ")") +
+           " AND EXISTS (SELECT 1 FROM head))";
+  }
+  if (part_rows > 0) {
+    begin_part();
+    sql += "INSERT INTO case_item_parts (case_id, item_id, department, due_at) SELECT $1, v.* FROM (VALUES ";
+    std::vector<std::pair<const ItemRow*, const std::string*>> rows;
+    for (const auto* item : joint) {
+      for (const auto& department : item->parts) rows.emplace_back(item, &department);
+    }
+    append_rows(sql, p, rows.size(), 3, [&](std::size_t i) { p.add(rows[i].first->item_id).add(*rows[i].second).add(rows[i].first->due_at); });
+    sql += ") AS v" + std::string(kIfApplied) +
+           " ON CONFLICT (case_id, item_id, department) DO UPDATE SET due_at = excluded.due_at "
+           "WHERE case_item_parts.due_at <> excluded.due_at)";
+  }
   // The blind index: keyed hashes only, never the names and numbers themselves.
   const auto in_list = [&](const std::vector<std::string>& values, auto transform) {
     std::string list;
@@ -832,13 +882,7 @@ class PostgresStore final : public Store {
     using Entries = std::vector<WorklistEntry>;
     // Items with a deadline first, earliest first, then those without one (as on SQLite).
     return read<Entries>([&](Connection& c) -> std::expected<Entries, StoreError> {
-      constexpr const char* kColumns =
-          "i.case_id, c.bundle_id, i.item_id, i.department, i.state, i.final, i.due_at, i.light, i.urged";
-      auto rows = [&](const char* part, std::size_t limit, std::size_t offset) -> std::expected<Entries, StoreError> {
-        DynamicQuery query = worklist_query(kColumns, part, q);
-        query.sql += " ORDER BY i.due_at, i.case_id, i.item_id LIMIT ? OFFSET ?";
-        query.params.emplace_back(to_sql(limit));
-        query.params.emplace_back(to_sql(offset));
+      auto rows = [&](const DynamicQuery& query) -> std::expected<Entries, StoreError> {
         auto [sql, p] = numbered(query);
         auto result = c.run(sql, p);
         if (!result) return failed(result.error());
@@ -849,11 +893,12 @@ class PostgresStore final : public Store {
           e.bundle_id = result->text(i, 1);
           e.item = ItemRow{result->text(i, 2), result->text(i, 3), result->text(i, 4), result->int64(i, 5) != 0,
                            result->int64(i, 6), result->text(i, 7), result->int64(i, 8) != 0};
+          e.part = result->text(i, 9);
           out.push_back(std::move(e));
         }
         return out;
       };
-      return store_common::worklist_page(q, rows, [&] { return count(c, worklist_query("COUNT(*)", "i.due_at > 0", q)); });
+      return store_common::worklist_page(q, rows, [&](const DynamicQuery& query) { return count(c, query); });
     });
   }
 

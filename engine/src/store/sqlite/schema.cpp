@@ -219,8 +219,25 @@ UPDATE case_items SET final = 1, urged = 0
  WHERE final = 0 AND case_id IN (SELECT case_id FROM cases WHERE status = 'withdrawn');
 )sql";
 
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4},
-                                     {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7}, {8, kSchemaV8}};
+// Version 9 (issue 13): a joint item (联办/会签) is in the worklist of every department taking
+// part while that department's part waits for it. `case_item_parts` holds one row per such
+// pending part (never for the item's own department, whose worklist lists the item row), with
+// the item's due date so that a department's worklist reads its parts in due order from the
+// index, like its items; rows leave when the part is decided or the item closes. Joint items
+// stored before get their rows when their row is next written.
+constexpr const char* kSchemaV9 = R"sql(
+CREATE TABLE case_item_parts (
+  case_id TEXT NOT NULL REFERENCES cases (case_id),
+  item_id TEXT NOT NULL,
+  department TEXT NOT NULL,
+  due_at BIGINT NOT NULL,
+  PRIMARY KEY (case_id, item_id, department)
+);
+CREATE INDEX case_item_parts_by_department ON case_item_parts (department, due_at, case_id, item_id);
+)sql";
+
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5},
+                                     {6, kSchemaV6}, {7, kSchemaV7}, {8, kSchemaV8}, {9, kSchemaV9}};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 }  // namespace

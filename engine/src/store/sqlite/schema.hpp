@@ -25,7 +25,7 @@ namespace onevisit::engine::sqlite {
 /// PRAGMA application_id of every onevisit database: "ONEV" in ASCII.
 inline constexpr std::int64_t kApplicationId = 0x4F4E4556;
 /// PRAGMA user_version: the schema version this build creates and reads (docs/storage.md).
-inline constexpr std::int64_t kSchemaVersion = 8;
+inline constexpr std::int64_t kSchemaVersion = 9;
 
 /// Per-connection settings of the write connections (the writer's and the checkpointer's).
 /// synchronous=FULL: every COMMIT fsyncs the WAL before it returns. temp_store=MEMORY keeps

@@ -44,7 +44,6 @@ using store_common::guarded;
 using store_common::in_quotes;
 using store_common::kFewCases;
 using store_common::Sealer;
-using store_common::worklist_query;
 
 // Idle read connections kept open; more are opened under load and closed when released.
 constexpr std::size_t kMaxIdleReaders = 8;
@@ -372,13 +371,7 @@ class SqliteStore final : public Store {
   std::expected<std::vector<WorklistEntry>, StoreError> worklist(const CaseQuery& q) override {
     using Entries = std::vector<WorklistEntry>;
     return read<Entries>([&](Connection& c) -> std::expected<Entries, StoreError> {
-      constexpr const char* kColumns =
-          "i.case_id, c.bundle_id, i.item_id, i.department, i.state, i.final, i.due_at, i.light, i.urged";
-      auto rows = [&](const char* part, std::size_t limit, std::size_t offset) -> std::expected<Entries, StoreError> {
-        DynamicQuery query = worklist_query(kColumns, part, q);
-        query.sql += " ORDER BY i.due_at, i.case_id, i.item_id LIMIT ? OFFSET ?";
-        query.params.emplace_back(to_sql(limit));
-        query.params.emplace_back(to_sql(offset));
+      auto rows = [&](const DynamicQuery& query) -> std::expected<Entries, StoreError> {
         auto stmt = prepare(c, query);
         if (!stmt) return std::unexpected(stmt.error());
         return stmt->collect([](const Statement& s) {
@@ -386,10 +379,11 @@ class SqliteStore final : public Store {
           e.case_id = s.text(0);
           e.bundle_id = s.text(1);
           e.item = ItemRow{s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.int64(6), s.text(7), s.int64(8) != 0};
+          e.part = s.text(9);
           return e;
         });
       };
-      return store_common::worklist_page(q, rows, [&] { return count(c, worklist_query("COUNT(*)", "i.due_at > 0", q)); });
+      return store_common::worklist_page(q, rows, [&](const DynamicQuery& query) { return count(c, query); });
     });
   }
 

@@ -91,6 +91,9 @@ constexpr const char* kUpsertItem =
     "WHERE case_items.department <> excluded.department OR case_items.state <> excluded.state OR "
     "case_items.final <> excluded.final OR case_items.due_at <> excluded.due_at OR "
     "case_items.light <> excluded.light OR case_items.urged <> excluded.urged";
+// A joint item's pending parts (case_item_parts): replaced whenever its row is written.
+constexpr const char* kDeleteParts = "DELETE FROM case_item_parts WHERE case_id = ? AND item_id = ?";
+constexpr const char* kInsertPart = "INSERT INTO case_item_parts (case_id, item_id, department, due_at) VALUES (?, ?, ?, ?)";
 constexpr const char* kInsertToken =
     "INSERT INTO search_tokens (token, case_id) VALUES (?, ?) ON CONFLICT (token, case_id) DO NOTHING";
 constexpr const char* kDeleteToken = "DELETE FROM search_tokens WHERE token = ? AND case_id = ?";
@@ -380,6 +383,15 @@ std::expected<CommitResult, StoreError> Writer::apply(const CommitRequest& r) {
         return std::unexpected(done.error());
       }
       if (sql == kUpsertItem || sqlite3_changes64(db) > 0) break;
+    }
+    if (!item.joint) continue;
+    if (r.expected_version != 0) {
+      if (auto done = execute(c, kDeleteParts, r.case_id, item.item_id); !done) return std::unexpected(done.error());
+    }
+    for (const auto& department : item.parts) {
+      if (auto done = execute(c, kInsertPart, r.case_id, item.item_id, department, item.due_at); !done) {
+        return std::unexpected(done.error());
+      }
     }
   }
   // The blind index: keyed hashes only, never the names and numbers themselves.

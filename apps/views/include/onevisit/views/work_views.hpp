@@ -13,7 +13,9 @@ namespace onevisit::views {
 /// A worklist entry: case, bundle, item, department, state, deadline (`due`, `due_at`) and
 /// light, with the bundle's, item's and state's titles from `workflow` (the newest version:
 /// a renamed item keeps its id) when it is given, and `due_provisional` (a deadline past the
-/// declared years of `calendar`, the bundle's) when that is given.
+/// declared years of `calendar`, the bundle's) when that is given. A department's part of a
+/// joint item (会签, WorklistEntry::part) has `part` and `part_title` besides the item's own
+/// department.
 boost::json::object worklist_entry_json(const engine::WorklistEntry& entry, const engine::Workflow* workflow,
                                         const engine::WorkCalendar* calendar = nullptr);
 
