@@ -717,7 +717,23 @@ STORE_CONTRACT(deploy, "deploying is a no-op for the same source and refused for
   CHECK(listed[0].deployed_at == 100);
   CHECK(listed[0].cases == 0);
   CHECK(listed[1].cases == 2);
-
+  // What a node checks against what it has loaded: the keys, neither sources nor counts;
+  // then the source of one version.
+  auto keys = ok(store.list_deployed());
+  REQUIRE(keys.size() == 2);
+  CHECK(keys[1].bundle_id == "enterprise_startup");
+  CHECK(keys[1].version == 2);
+  CHECK(keys[1].source_hash == "hash-2");
+  CHECK(keys[1].deployed_at == 100);
+  CHECK(keys[1].source.empty());
+  CHECK(keys[1].cases == 0);
+  auto one = ok(store.load_workflow("enterprise_startup", 1));
+  REQUIRE(one);
+  CHECK(one->source == "workflow ...");
+  CHECK(one->source_hash == "hash-1");
+  CHECK(one->version == 1);
+  CHECK_FALSE(ok(store.load_workflow("enterprise_startup", 3)));
+  CHECK_FALSE(ok(store.load_workflow("newborn", 1)));
 }
 
 STORE_CONTRACT(case_numbers, "a case start raises its day's last case number, a refused one does not") {

@@ -277,6 +277,10 @@ constexpr const char* kOutboxColumns =
     "last_error FROM outbox ";
 constexpr const char* kCaseColumns =
     "c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, c.version, c.channel";
+constexpr const char* kListDeployed =
+    "SELECT bundle_id, version, source_hash, deployed_at FROM workflows ORDER BY bundle_id, version";
+constexpr const char* kLoadWorkflow =
+    "SELECT bundle_id, version, source_hash, source, deployed_at FROM workflows WHERE bundle_id = $1 AND version = $2::bigint";
 constexpr const char* kListWorkflows =
     "SELECT w.bundle_id, w.version, w.source_hash, w.source, w.deployed_at, "
     "(SELECT COUNT(*) FROM cases c WHERE c.bundle_id = w.bundle_id AND c.bundle_version = w.version) "
@@ -1116,6 +1120,30 @@ class PostgresStore final : public Store {
                                        rows->text(i, 3), rows->int64(i, 4), rows->uint64(i, 5)});
       }
       return out;
+    });
+  }
+
+  std::expected<std::vector<DeployedWorkflow>, StoreError> list_deployed() override {
+    using Workflows = std::vector<DeployedWorkflow>;
+    return read<Workflows>([&](Connection& c) -> std::expected<Workflows, StoreError> {
+      auto rows = c.run(kListDeployed, Params{});
+      if (!rows) return failed(rows.error());
+      Workflows out;
+      for (int i = 0; i < rows->rows(); ++i) {
+        out.push_back(DeployedWorkflow{rows->text(i, 0), static_cast<int>(rows->int64(i, 1)), rows->text(i, 2), "", rows->int64(i, 3), 0});
+      }
+      return out;
+    });
+  }
+
+  std::expected<std::optional<DeployedWorkflow>, StoreError> load_workflow(const std::string& bundle_id, int version) override {
+    using Found = std::optional<DeployedWorkflow>;
+    return read<Found>([&](Connection& c) -> std::expected<Found, StoreError> {
+      auto rows = c.run(kLoadWorkflow, params(bundle_id, std::int64_t{version}));
+      if (!rows) return failed(rows.error());
+      if (rows->rows() == 0) return Found{};
+      return Found{DeployedWorkflow{rows->text(0, 0), static_cast<int>(rows->int64(0, 1)), rows->text(0, 2), rows->text(0, 3),
+                                    rows->int64(0, 4), 0}};
     });
   }
 
