@@ -1031,7 +1031,7 @@ TEST_CASE("postgresql store: in one group, a refused, a failed and an outbox upd
   CHECK(ok(store.load_events("case-new")).empty());
   REQUIRE_FALSE(taken);
   CHECK(taken.error().kind == Kind::invalid);
-  CHECK_THAT(taken.error().message, Catch::Contains("already used for case 'case-3'"));
+  CHECK_THAT(taken.error().message, Catch::Contains("already used for case \"case-3\""));
   REQUIRE(applied);
   CHECK_FALSE(applied->duplicate);
   REQUIRE_FALSE(conflict);
