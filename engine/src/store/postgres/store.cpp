@@ -3,10 +3,11 @@
 //
 // Write path. As on SQLite: commit(), update_outbox(), deploy() and index_case() validate
 // their request (store_common.hpp), queue it as a job and wait. One writer thread per store
-// takes every queued job (up to max_batch) into one transaction, each job in its own
-// SAVEPOINT, so that a refused or failed job leaves the others alone; one COMMIT (one WAL
-// flush with synchronous_commit on) makes the batch durable, and only then are the callers
-// answered. A commit that loses its connection before COMMIT returns is answered with a
+// takes every queued job (up to max_batch) into one transaction, the commands' statements
+// pipelined (one round trip for the lot; run_pipelined), and falls back to a SAVEPOINT per job
+// when one fails, so that a refused or failed job leaves the others alone; one COMMIT (one
+// WAL flush with synchronous_commit on) makes the batch durable, and only then are the
+// callers answered. A commit that loses its connection before COMMIT returns is answered with a
 // retryable io error: it either committed whole or not at all, and its retry with the same
 // command id is recognised (the idempotency records live in the same transaction).
 //
