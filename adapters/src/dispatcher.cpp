@@ -166,8 +166,9 @@ void Dispatcher::deliver(engine::OutboxRecord& record, engine::Timestamp now, Di
       if (result.receipt->request_id.empty()) result.receipt->request_id = record.idempotency_key;
       if (result.receipt->case_id.empty()) result.receipt->case_id = record.case_id;
       if (auto handled = result_handler_(*result.receipt, ReceiptSender{record.adapter, record.department}); !handled) {
-        spdlog::warn("adapter call {}: the department's answer cannot be applied: {}", mask_identifiers(record.idempotency_key),
-                     mask_identifiers(handled.error().message));
+        spdlog::warn("adapter call {}: the department's answer cannot be applied: {}{}", mask_identifiers(record.idempotency_key),
+                     mask_identifiers(handled.error().message),
+                     handled.error().detail.empty() ? std::string() : " (" + mask_identifiers(handled.error().detail) + ")");
         // A Chinese refusal (the engine's, by titles) is worth reading; an English one is the log's.
         const auto& why = handled.error().message;
         const bool chinese = std::any_of(why.begin(), why.end(), [](char c) { return static_cast<unsigned char>(c) >= 0xE4 && static_cast<unsigned char>(c) <= 0xE9; });

@@ -15,9 +15,16 @@ namespace {
 using engine::EngineError;
 using engine::Rejection;
 
+// A passing failure: the database could not take the answer now. The people who read the
+// refusal get Chinese; the store's own words go to the log.
+ResultError try_later(std::string detail) {
+  return ResultError{false, "办件数据库暂时无法办理这份答复，请稍后重发；同一份答复重发只办理一次", false, std::move(detail)};
+}
+
 ResultError from(const EngineError& e) {
   // A store that failed (or could not be reached) may take the answer later; anything else is final.
-  return ResultError{e.kind != EngineError::Kind::store && e.kind != EngineError::Kind::unavailable, e.message};
+  if (e.kind == EngineError::Kind::store || e.kind == EngineError::Kind::unavailable) return try_later(e.message);
+  return ResultError{true, e.message};
 }
 
 ResultError not_allowed(std::string message) { return ResultError{true, std::move(message), true}; }
@@ -70,7 +77,7 @@ std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engin
     sender_names.insert(sender_names.end(), {owner.id, owner.adapter});
   } else {
     auto calls = engine.calls(receipt.case_id, "", 100'000);
-    if (!calls) return std::unexpected(ResultError{false, calls.error().message});
+    if (!calls) return std::unexpected(try_later(calls.error().message));
     const auto call = std::find_if(calls->begin(), calls->end(), [&](const engine::OutboxRecord& r) {
       return r.idempotency_key == receipt.request_id && speaks_for(r.department, r.adapter);
     });
@@ -141,7 +148,7 @@ std::expected<ResultApplication, ResultError> apply_result(engine::Engine& engin
       stored = boost::json::serialize(boost::json::object{{"elicense_id", document.elicense_id}, {"issuer", actor}});
     }
     auto hash = engine.contents().put(stored);
-    if (!hash) return std::unexpected(ResultError{false, hash.error().message});
+    if (!hash) return std::unexpected(try_later(hash.error().message));
     const std::string file = !document.file_name.empty() ? document.file_name
                              : !document.elicense_id.empty() ? document.elicense_id
                                                              : document.material;

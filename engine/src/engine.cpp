@@ -372,17 +372,23 @@ std::expected<std::size_t, EngineError> Engine::load_deployed() {
   // Counted before the list: a deploy between the two is loaded now and seen again next time.
   auto count = store_->deployed_versions();
   if (!count) return std::unexpected(EngineError::from(count.error()));
-  auto deployed = store_->list_workflows();
+  // The keys of what is stored, then the source of each version not loaded yet: never a
+  // count of the cases, nor every source again, at each deploy on every node.
+  auto deployed = store_->list_deployed();
   if (!deployed) return std::unexpected(EngineError::from(deployed.error()));
   std::size_t loaded = 0;
-  for (const auto& d : *deployed) {
-    const bool calendar = d.bundle_id.starts_with(kCalendarDefinitionPrefix);
+  for (const auto& key : *deployed) {
+    const bool calendar = key.bundle_id.starts_with(kCalendarDefinitionPrefix);
     {
       std::shared_lock lock(workflows_mutex_);
-      const bool known = calendar ? calendar_versions_.contains({d.bundle_id.substr(kCalendarDefinitionPrefix.size()), d.version})
-                                  : workflows_.contains({d.bundle_id, d.version});
+      const bool known = calendar ? calendar_versions_.contains({key.bundle_id.substr(kCalendarDefinitionPrefix.size()), key.version})
+                                  : workflows_.contains({key.bundle_id, key.version});
       if (known) continue;
     }
+    auto stored = store_->load_workflow(key.bundle_id, key.version);
+    if (!stored) return std::unexpected(EngineError::from(stored.error()));
+    if (!*stored) continue;  // listed, so never gone: versions are only added
+    const DeployedWorkflow& d = **stored;
     ++loaded;
     if (calendar) {
       auto built = calendar_from_source(d.source);
@@ -466,7 +472,7 @@ std::expected<DeployReport, EngineError> Engine::deploy_program(dsl::Program loa
   DeployReport report;
   report.warnings = compiled->diagnostics;
   // Refuse before writing anything when a version would change meaning.
-  auto existing = store_->list_workflows();
+  auto existing = store_->list_deployed();
   if (!existing) return std::unexpected(EngineError::from(existing.error()));
   for (const auto& wf : compiled->workflows) {
     if (!compiled->named(*wf)) continue;
@@ -570,7 +576,7 @@ std::expected<std::vector<DeployReport::CalendarEntry>, EngineError> Engine::dep
       return std::unexpected(make_error(EngineError::Kind::invalid_workflow, reloaded.error()));
     }
     // The latest stored version of this calendar (another node may have deployed since).
-    auto stored = store_->list_workflows();
+    auto stored = store_->list_deployed();
     if (!stored) return std::unexpected(EngineError::from(stored.error()));
     const std::string key = std::string(kCalendarDefinitionPrefix) + name;
     const DeployedWorkflow* latest = nullptr;

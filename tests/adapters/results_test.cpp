@@ -1,6 +1,7 @@
 // Departments' answers as case commands, e-licenses, the SMS gateway: each input that can be
 // wrong is refused with a clear reason and changes nothing.
 #include "e2e/department_world.hpp"
+#include "spy_store.hpp"
 
 #include <onevisit/adapters/results.hpp>
 #include <onevisit/adapters/xml_exchange.hpp>
@@ -316,4 +317,25 @@ TEST_CASE("results: a department that answers later is asked until it does (poll
   std::size_t issued = 0;
   for (MaterialIndex m = 0; m < w.workflow().materials.size(); ++m) issued += v.state.materials[m].note == "issued by the department's system";
   CHECK(issued > 0);
+}
+
+// Issue 16: a department's answer the database could not take now was refused with the
+// store's English error, which the department system's operator read (503 of /api/receipts).
+TEST_CASE("results: an answer the database cannot take now is refused for later, in Chinese, the store's words for the log",
+          "[adapters][results]") {
+  VirtualClock clock(date_at(2026, 3, 2, 9, 0));
+  auto spy = std::make_shared<onevisit::testing::SpyStore>(engine::make_memory_store());
+  auto opened = Engine::open({.database = ":memory:", .clock = &clock, .store = spy});
+  REQUIRE(opened);
+  adapters::Receipt receipt;
+  receipt.request_id = "C-1/registration/1/0";
+  receipt.case_id = "C-1";
+  receipt.status = adapters::Receipt::Status::approved;
+  spy->down = true;
+  auto refused = adapters::apply_result(**opened, receipt, adapters::ReceiptSender{"market_registry", "market"});
+  REQUIRE_FALSE(refused);
+  CHECK_FALSE(refused.error().permanent);
+  CHECK_FALSE(refused.error().not_allowed);
+  CHECK(refused.error().message == "办件数据库暂时无法办理这份答复，请稍后重发；同一份答复重发只办理一次");
+  CHECK_THAT(refused.error().detail, Catch::Contains("cannot connect to PostgreSQL"));
 }

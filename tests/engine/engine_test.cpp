@@ -24,6 +24,7 @@
 #include <thread>
 #include <tuple>
 
+#include "../spy_store.hpp"
 #include "../test_support.hpp"
 #include "store/codec.hpp"  // white-box: compare whole case states
 #include "district_generator.hpp"
@@ -73,6 +74,30 @@ std::map<std::string, Value> newborn_form() {
 }
 
 }  // namespace
+
+// Issue 16: after each deploy, every node listed the workflows with a count of the cases of
+// each version (a scan of the case table as it grows) to find the version it lacked.
+TEST_CASE("engine: a node loads another node's deploy from the stored keys and that version's source, counting no cases",
+          "[engine][deploy]") {
+  VirtualClock clock(at(2026, 3, 2));
+  std::shared_ptr<Store> shared = make_memory_store();
+  auto spy = std::make_shared<testing::SpyStore>(shared);
+  auto first = Engine::open({.database = ":memory:", .clock = &clock, .store = shared});
+  auto second = Engine::open({.database = ":memory:", .clock = &clock, .store = spy});
+  REQUIRE(first);
+  REQUIRE(second);
+  auto report = (*first)->deploy(bundled_workflows());
+  REQUIRE(report);
+  auto loaded = (*second)->refresh_deployed();
+  REQUIRE(loaded);
+  CHECK(*loaded >= report->bundles.size());
+  for (const auto& b : report->bundles) CHECK((*second)->workflow(b.bundle_id, b.version) != nullptr);
+  CHECK(spy->list_workflows_calls == 0);
+  // Nothing new, nothing loaded; a deploy through the second node counts no cases either.
+  CHECK((*second)->refresh_deployed() == std::size_t{0});
+  REQUIRE((*second)->deploy(bundled_workflows()));
+  CHECK(spy->list_workflows_calls == 0);
+}
 
 TEST_CASE("engine: deploy, versions and identity", "[engine]") {
   VirtualClock clock(at(2026, 3, 2));

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -807,6 +808,23 @@ STORE_CONTRACT(deploy, "deploying is a no-op for the same source and refused for
   CHECK(listed[0].deployed_at == 100);
   CHECK(listed[0].cases == 0);
   CHECK(listed[1].cases == 2);
+  // What a node checks against what it has loaded: the keys, neither sources nor counts;
+  // then the source of one version.
+  auto keys = ok(store.list_deployed());
+  REQUIRE(keys.size() == 2);
+  CHECK(keys[1].bundle_id == "enterprise_startup");
+  CHECK(keys[1].version == 2);
+  CHECK(keys[1].source_hash == "hash-2");
+  CHECK(keys[1].deployed_at == 100);
+  CHECK(keys[1].source.empty());
+  CHECK(keys[1].cases == 0);
+  auto one = ok(store.load_workflow("enterprise_startup", 1));
+  REQUIRE(one);
+  CHECK(one->source == "workflow ...");
+  CHECK(one->source_hash == "hash-1");
+  CHECK(one->version == 1);
+  CHECK_FALSE(ok(store.load_workflow("enterprise_startup", 3)));
+  CHECK_FALSE(ok(store.load_workflow("newborn", 1)));
 }
 
 STORE_CONTRACT(case_numbers, "a case start raises its day's last case number, a refused one does not") {
@@ -1013,6 +1031,138 @@ TEST_CASE("postgresql store: group commit shares transactions between threads", 
   CHECK(stats->writes == 400);
   CHECK(stats->transactions < 400);  // batches of concurrent commits share one COMMIT
   CHECK(stats->largest_batch > 1);
+}
+
+namespace {
+
+/// A session of its own on the test cluster that holds locks while a test queues writes.
+class Holder {
+ public:
+  explicit Holder(const std::string& url) : conn_(PQconnectdb(url.c_str())) {
+    REQUIRE(PQstatus(conn_) == CONNECTION_OK);
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  }
+  ~Holder() { PQfinish(conn_); }
+  Holder(const Holder&) = delete;
+  Holder& operator=(const Holder&) = delete;
+  std::string run(const std::string& sql) {
+    PGresult* result = PQexec(conn_, sql.c_str());
+    const auto status = PQresultStatus(result);
+    INFO(sql << ": " << PQresultErrorMessage(result));
+    CHECK((status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK));
+    std::string value = status == PGRES_TUPLES_OK && PQntuples(result) > 0 ? PQgetvalue(result, 0, 0) : "";
+    PQclear(result);
+    return value;
+  }
+  /// Waits until another session waits for a lock (the store's writer, blocked by ours).
+  void wait_for_a_blocked_session() {
+    for (int i = 0; i < 1000; ++i) {
+      if (run("SELECT COUNT(*) FROM pg_locks WHERE NOT granted") != "0") return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL("the store's writer never waited for the lock the test holds");
+  }
+
+ private:
+  PGconn* conn_;
+};
+
+}  // namespace
+
+TEST_CASE("postgresql store: a group's commits go to the server together, in one round trip", "[postgres]") {
+  PostgresScratch scratch;
+  auto opened = open_postgres_store(scratch.url());
+  REQUIRE(opened);
+  Store& store = **opened;
+  commit_ok(store, make_commit("start-held", "held", 0, 1));
+  for (int c = 0; c < 8; ++c) commit_ok(store, make_commit("start-" + std::to_string(c), "case-" + std::to_string(c), 0, 1));
+  // The writer's first batch waits for the case row the holder locked; meanwhile eight
+  // commits queue up and join that batch when the lock goes.
+  Holder holder(scratch.url());
+  holder.run("BEGIN");
+  holder.run("SELECT 1 FROM cases WHERE case_id = 'held' FOR UPDATE");
+  const auto before = postgres_store_stats(store).value();
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { commit_ok(store, make_commit("held-2", "held", 1, 1)); });
+  holder.wait_for_a_blocked_session();
+  for (int c = 0; c < 8; ++c) {
+    threads.emplace_back([&, c] { commit_ok(store, make_commit("case-2-" + std::to_string(c), "case-" + std::to_string(c), 1, 1)); });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // the eight queue behind the held batch
+  holder.run("COMMIT");
+  for (auto& thread : threads) thread.join();
+  const auto after = postgres_store_stats(store).value();
+  CHECK(after.writes - before.writes == 9);
+  CHECK(after.transactions - before.transactions == 1);
+  // BEGIN and the held commit; the eight that joined; COMMIT. One statement per round trip
+  // would take eleven.
+  CHECK(after.round_trips - before.round_trips == 3);
+  for (int c = 0; c < 8; ++c) CHECK(ok(store.load_events("case-" + std::to_string(c))).size() == 2);
+  CHECK(ok(store.load_events("held")).size() == 2);
+}
+
+TEST_CASE("postgresql store: in one group, a refused, a failed and an outbox update are each answered as if alone",
+          "[postgres]") {
+  PostgresScratch scratch;
+  auto opened = open_postgres_store(scratch.url());
+  REQUIRE(opened);
+  Store& store = **opened;
+  auto first = make_commit("start-1", "case-1", 0, 1);
+  first.outbox = {call("call-1")};
+  commit_ok(store, first);
+  commit_ok(store, make_commit("start-2", "case-2", 0, 1));
+  commit_ok(store, make_commit("start-3", "case-3", 0, 1));
+  auto pending = ok(store.list_outbox("case-1", "pending", 10));
+  REQUIRE(pending.size() == 1);
+  // Another node records command id "taken" and has not committed yet: the writer's start
+  // with that id waits on the key, and fails with a unique violation when the other commits.
+  Holder other_node(scratch.url());
+  other_node.run("BEGIN");
+  other_node.run("INSERT INTO commands (scope, command_id, case_id, version, result) VALUES ('', 'taken', 'case-3', 1, '{}')");
+  std::expected<CommitResult, StoreError> taken = std::unexpected(StoreError{});
+  std::thread blocked([&] { taken = store.commit(make_commit("taken", "case-new", 0, 1)); });
+  other_node.wait_for_a_blocked_session();
+  // Queued behind it, to go together: an applied commit, a version conflict, a retried
+  // start, an outbox update (it needs its row count at once) and another applied commit.
+  std::expected<CommitResult, StoreError> applied = std::unexpected(StoreError{});
+  std::expected<CommitResult, StoreError> conflict = std::unexpected(StoreError{});
+  std::expected<CommitResult, StoreError> retried = std::unexpected(StoreError{});
+  std::expected<void, StoreError> updated = std::unexpected(StoreError{});
+  std::expected<CommitResult, StoreError> applied_after = std::unexpected(StoreError{});
+  auto delivered = pending.front();
+  delivered.status = "delivered";
+  delivered.attempts = 1;
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { applied = store.commit(make_commit("c1-2", "case-1", 1, 1)); });
+  threads.emplace_back([&] { conflict = store.commit(make_commit("c2-old", "case-2", 5, 1)); });
+  threads.emplace_back([&] { retried = store.commit(make_commit("start-3", "case-3", 0, 1)); });
+  threads.emplace_back([&] { updated = store.update_outbox(delivered); });
+  threads.emplace_back([&] { applied_after = store.commit(make_commit("c2-2", "case-2", 1, 1)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  other_node.run("COMMIT");
+  blocked.join();
+  for (auto& thread : threads) thread.join();
+
+  // The failed start wrote nothing and is answered by what the other node recorded: its
+  // command id was used for another case.
+  CHECK(ok(store.load_events("case-new")).empty());
+  REQUIRE_FALSE(taken);
+  CHECK(taken.error().kind == Kind::invalid);
+  CHECK_THAT(taken.error().message, Catch::Contains("already used for case \"case-3\""));
+  REQUIRE(applied);
+  CHECK_FALSE(applied->duplicate);
+  REQUIRE_FALSE(conflict);
+  CHECK(conflict.error().kind == Kind::version_conflict);
+  REQUIRE(retried);
+  CHECK(retried->duplicate);
+  CHECK(updated.has_value());
+  REQUIRE(applied_after);
+  CHECK_FALSE(applied_after->duplicate);
+  CHECK(ok(store.load_events("case-1")).size() == 2);
+  CHECK(ok(store.load_events("case-2")).size() == 2);
+  CHECK(ok(store.load_events("case-3")).size() == 1);
+  CHECK(ok(store.list_outbox("case-1", "delivered", 10)).size() == 1);
+  CHECK(postgres_store_stats(store)->largest_batch >= 5);
 }
 
 TEST_CASE("postgresql store: uploaded contents are chunked, shared by every node, and checked against their hash",

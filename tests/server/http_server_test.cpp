@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "http_server.hpp"
+#include "outage_log.hpp"
 #include "server/raw_http.hpp"
 
 #include <spdlog/logger.h>
@@ -414,4 +415,30 @@ TEST_CASE("http: stop() ends the accept loop and closes idle and refused connect
   running.server->stop();
   CHECK(std::chrono::steady_clock::now() - begun < 4s);
   CHECK(idle.closed_by_server(1s));
+}
+
+// Issue 16: while PostgreSQL was down, the service's deploy check logged a line every second.
+TEST_CASE("service: a background task logs a database outage when it starts and when it ends, with how long it lasted",
+          "[http][outage]") {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(100);
+  onevisit::server::OutageLog log("deploys: looking for new versions", std::make_shared<spdlog::logger>("outage-test", sink));
+  using namespace std::chrono_literals;
+  const auto start = onevisit::server::OutageLog::Clock::now();
+  log.succeeded(start);  // all well: nothing to say
+  CHECK(sink->last_formatted().empty());
+  for (int second = 0; second < 30; ++second) {
+    log.failed(start + std::chrono::seconds(1 + second), "cannot connect to PostgreSQL (postgresql://onevisit@/postgres)");
+  }
+  CHECK(log.in_outage());
+  REQUIRE(sink->last_formatted().size() == 1);
+  CHECK_THAT(sink->last_formatted().front(), Catch::Contains("deploys: looking for new versions failed: cannot connect"));
+  log.succeeded(start + 31s);
+  log.succeeded(start + 32s);
+  CHECK_FALSE(log.in_outage());
+  const auto lines = sink->last_formatted();
+  REQUIRE(lines.size() == 2);
+  CHECK_THAT(lines.back(), Catch::Contains("works again after 30.0 s (30 failed attempts)"));
+  // The next outage is told again.
+  log.failed(start + 40s, "server closed the connection unexpectedly");
+  CHECK(sink->last_formatted().size() == 3);
 }

@@ -3,6 +3,7 @@
 #include "accounts.hpp"
 #include "api.hpp"
 #include "http_server.hpp"
+#include "outage_log.hpp"
 
 #include <onevisit/adapters/config.hpp>
 #include <onevisit/adapters/delivery.hpp>
@@ -74,21 +75,26 @@ struct Service::Impl {
   }
 
   // Versions deployed through another node (or by `onevisit deploy` on the same database).
+  // A database outage is logged when it starts and when it ends, not every second.
+  OutageLog deploy_outage{"deploys: looking for new versions"};  ///< deploy thread only
   void refresh_deployed() {
     auto loaded = engine->refresh_deployed();
     if (!loaded) {
-      spdlog::error("deploys: cannot look for new versions: {}", adapters::mask_identifiers(loaded.error().message));
-    } else if (*loaded > 0) {
-      spdlog::info("deploys: loaded {} versions deployed elsewhere", *loaded);
+      deploy_outage.failed(OutageLog::Clock::now(), adapters::mask_identifiers(loaded.error().message));
+      return;
     }
+    deploy_outage.succeeded(OutageLog::Clock::now());
+    if (*loaded > 0) spdlog::info("deploys: loaded {} versions deployed elsewhere", *loaded);
   }
 
+  OutageLog timers_outage{"timers"};  ///< timer thread only
   void fire_timers() {
     auto fired = engine->fire_due_timers();
     if (!fired) {
-      spdlog::error("timers: {}", adapters::mask_identifiers(fired.error().message));
-    } else if (*fired > 0) {
-      spdlog::info("timers: fired {}", *fired);
+      timers_outage.failed(OutageLog::Clock::now(), adapters::mask_identifiers(fired.error().message));
+    } else {
+      timers_outage.succeeded(OutageLog::Clock::now());
+      if (*fired > 0) spdlog::info("timers: fired {}", *fired);
     }
     apply_retention();
   }
@@ -106,6 +112,7 @@ struct Service::Impl {
     else if (!erased->empty()) spdlog::info("retention: erased the personal data of {} closed cases", erased->size());
   }
 
+  OutageLog delivery_outage{"delivery"};  ///< dispatch thread only
   void drain_outbox() {
     if (!configured) {
       // Systems named by every deployed version (a designer may deploy new ones while we
@@ -124,9 +131,10 @@ struct Service::Impl {
     }
     auto round = delivery->run_once();
     if (!round) {
-      spdlog::error("delivery: {}", adapters::mask_identifiers(round.error()));
+      delivery_outage.failed(OutageLog::Clock::now(), adapters::mask_identifiers(round.error()));
       return;
     }
+    delivery_outage.succeeded(OutageLog::Clock::now());
     const auto& d = round->dispatch;
     if (d.delivered + d.retried + d.parked + d.results + round->receipts + round->quarantined > 0) {
       spdlog::info("delivery: delivered {}, to retry {}, parked {}, answers applied {}, receipts {} (quarantined {})", d.delivered,

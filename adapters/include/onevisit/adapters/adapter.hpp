@@ -145,10 +145,14 @@ std::string mask_identifiers(std::string_view text);
 /// Why a department's answer could not be applied to its case.
 struct ResultError {
   bool permanent = true;  ///< false: a passing failure (store busy); try again later
+  /// Why. For a passing failure, Chinese for the people who read the answer's refusal (the
+  /// department system's operator, the clerk's call list); what failed underneath is `detail`.
   std::string message;
   /// The sender may not give this answer (another department's item, a document its item
   /// does not produce, a `from` naming someone else). Always permanent.
   bool not_allowed = false;
+  /// What failed underneath, in English for the log (a passing failure's store error); may be empty.
+  std::string detail;
 };
 
 struct DispatchOptions {

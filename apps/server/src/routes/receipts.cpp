@@ -4,6 +4,8 @@
 
 #include <onevisit/adapters/results.hpp>
 
+#include <spdlog/spdlog.h>
+
 namespace onevisit::server::routes {
 
 HttpResponse post_receipt(Exchange& x) {
@@ -21,8 +23,11 @@ HttpResponse post_receipt(Exchange& x) {
     if (applied.error().not_allowed) return x.error(403, "forbidden", applied.error().message);
     if (applied.error().permanent) return x.error(422, "invalid", applied.error().message);
     // A passing failure (the database out of reach, a conflict): the department's system
-    // sends the answer again; it applies once (its request id keys each command).
-    auto r = x.error(503, "try_again", applied.error().message);
+    // sends the answer again; it applies once (its request id keys each command). Its
+    // operator reads the Chinese message; the store's own words go to the log and audit.
+    spdlog::warn("request {}: a department's answer for case {} cannot be applied now: {}", x.record.request_id,
+                 masked(receipt->case_id), masked(applied.error().detail));
+    auto r = x.logged(x.error(503, "try_again", applied.error().message), applied.error().detail);
     r.headers.emplace_back("Retry-After", "1");
     return r;
   }

@@ -310,10 +310,38 @@ class Store {
   /// (returns false); the same bundle and version with another hash is refused (invalid).
   virtual std::expected<bool, StoreError> deploy(const DeployedWorkflow& workflow) = 0;
   virtual std::expected<std::vector<DeployedWorkflow>, StoreError> list_workflows() = 0;
+  /// Every stored version without its source and without counting its cases (`source`
+  /// empty, `cases` 0), in list_workflows' order: what a node compares with the versions it
+  /// has loaded and a deploy with what it would store, without a scan of the cases.
+  /// Default: list_workflows, trimmed.
+  virtual std::expected<std::vector<DeployedWorkflow>, StoreError> list_deployed() {
+    auto all = list_workflows();
+    if (all) {
+      for (auto& w : *all) {
+        w.source.clear();
+        w.cases = 0;
+      }
+    }
+    return all;
+  }
+  /// One stored version with its source (`cases` 0); nullopt when it is not stored.
+  /// Default: looked up in list_workflows.
+  virtual std::expected<std::optional<DeployedWorkflow>, StoreError> load_workflow(const std::string& bundle_id, int version) {
+    auto all = list_workflows();
+    if (!all) return std::unexpected(all.error());
+    for (auto& w : *all) {
+      if (w.bundle_id == bundle_id && w.version == version) {
+        w.cases = 0;
+        return std::optional<DeployedWorkflow>(std::move(w));
+      }
+    }
+    return std::optional<DeployedWorkflow>{};
+  }
   /// How many versions (bundles' and calendars') are stored. Versions are only ever added, so
   /// the number changes exactly when someone deploys: a cheap question for a node that
   /// watches for another node's deploys (Engine::refresh_deployed), where list_workflows
-  /// reads every source and counts cases.
+  /// reads every source and counts cases (list_deployed and load_workflow then fetch what
+  /// is new).
   virtual std::expected<std::uint64_t, StoreError> deployed_versions() = 0;
 };
 

@@ -23,10 +23,13 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -189,19 +192,24 @@ class Connection {
   ~Connection() { PQfinish(conn_); }
 
   bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+  /// Counts every round trip to the server from now on in `counter` (instrumentation).
+  void count_round_trips_in(std::atomic<std::uint64_t>* counter) { round_trips_ = counter; }
   PGconn* handle() const { return conn_; }
 
   /// Runs `sql` (prepared once on this session) with `p`; results in binary form.
+  /// REQUIRES: not in pipeline mode.
   std::expected<Result, Failure> run(const std::string& sql, const Params& p) {
     auto it = prepared_.find(sql);
     if (it == prepared_.end()) {
-      std::string name = "s" + std::to_string(prepared_.size() + 1);
+      std::string name = "s" + std::to_string(++statements_named_);
+      count_round_trip();
       PGresult* prepared = PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(p.size()), p.types().data());
       if (auto failed = check(prepared, sql, PGRES_COMMAND_OK)) return std::unexpected(std::move(*failed));
       PQclear(prepared);
       it = prepared_.emplace(sql, std::move(name)).first;
     }
     const auto a = p.arrays();
+    count_round_trip();
     PGresult* result = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(p.size()), a.values.data(), a.lengths.data(),
                                       a.formats.data(), 1);
     const auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
@@ -211,8 +219,87 @@ class Connection {
     return Result(result);
   }
 
+  // Pipeline mode (libpq 14 and later): statements are queued with send() without waiting
+  // for their results, flushed with sync() and their results read back in order with
+  // receive(): many statements cost one round trip. When one fails, PostgreSQL skips the
+  // rest up to the Sync (they fail as skipped). Only the results are waited for after the
+  // Sync, and each is a few bytes, so a blocking connection cannot deadlock with the
+  // server on full socket buffers.
+
+  /// Enters pipeline mode. REQUIRES: no statement running.
+  bool enter_pipeline() { return PQenterPipelineMode(conn_) == 1; }
+
+  /// Queues `sql` (prepared on its first use on this session, as run() does) with `p`.
+  /// REQUIRES: in pipeline mode. A failure means the connection is lost or out of step:
+  /// close it.
+  std::expected<void, Failure> send(const std::string& sql, const Params& p) {
+    Sent sent{sql, {}};
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      std::string name = "s" + std::to_string(++statements_named_);
+      if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(p.size()), p.types().data()) != 1) {
+        return std::unexpected(lost(sql));
+      }
+      // Named now; forgotten again by receive() if the server skips or refuses the prepare.
+      it = prepared_.emplace(sql, name).first;
+      sent.prepared = std::move(name);
+    }
+    const auto a = p.arrays();
+    if (PQsendQueryPrepared(conn_, it->second.c_str(), static_cast<int>(p.size()), a.values.data(), a.lengths.data(),
+                            a.formats.data(), 1) != 1) {
+      return std::unexpected(lost(sql));
+    }
+    sent_.push_back(std::move(sent));
+    return {};
+  }
+
+  /// Ends the queued statements with a Sync and sends them all to the server.
+  std::expected<void, Failure> sync() {
+    count_round_trip();
+    if (PQpipelineSync(conn_) != 1) return std::unexpected(lost("Sync"));
+    return {};
+  }
+
+  /// Statements sent whose results are still to be received.
+  std::size_t pending() const { return sent_.size(); }
+
+  /// The result of the oldest statement sent and not yet received. REQUIRES: pending() > 0.
+  std::expected<Result, Failure> receive() {
+    Sent sent = std::move(sent_.front());
+    sent_.pop_front();
+    std::optional<Failure> failure;
+    if (!sent.prepared.empty()) {
+      PGresult* prepared = PQgetResult(conn_);
+      failure = check_piped(prepared, sent.sql, PGRES_COMMAND_OK);
+      if (!failure) PQclear(prepared);
+      if (prepared != nullptr) end_of_statement();
+      if (failure) prepared_.erase(sent.sql);
+    }
+    PGresult* result = PQgetResult(conn_);
+    const auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+    auto failed = check_piped(result, sent.sql, status == PGRES_TUPLES_OK ? PGRES_TUPLES_OK : PGRES_COMMAND_OK);
+    if (result != nullptr) end_of_statement();
+    if (failure) {
+      if (!failed) PQclear(result);
+      return std::unexpected(std::move(*failure));
+    }
+    if (failed) return std::unexpected(std::move(*failed));
+    return Result(result);
+  }
+
+  /// Receives what is left, reads the Sync and leaves pipeline mode. False when the
+  /// connection broke on the way (it is then useless: ok() is false).
+  bool leave_pipeline() {
+    while (!sent_.empty()) (void)receive();
+    PGresult* synced = PQgetResult(conn_);
+    const bool in_sync = synced != nullptr && PQresultStatus(synced) == PGRES_PIPELINE_SYNC;
+    PQclear(synced);
+    return in_sync && PQexitPipelineMode(conn_) == 1;
+  }
+
   /// Runs one or more statements without parameters (BEGIN, COMMIT, SAVEPOINT, DDL).
   std::expected<void, Failure> simple(const std::string& sql) {
+    count_round_trip();
     PGresult* result = PQexec(conn_, sql.c_str());
     const auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
     if (auto failed = check(result, sql, status == PGRES_TUPLES_OK ? PGRES_TUPLES_OK : PGRES_COMMAND_OK)) {
@@ -250,8 +337,47 @@ class Connection {
     return Failure{StoreError{kind_of(sqlstate), std::move(text)}, sqlstate};
   }
 
+  // A statement queued in pipeline mode: its text and the name of the prepare queued before
+  // it, when there was one.
+  struct Sent {
+    std::string sql;
+    std::string prepared;
+  };
+
+  void count_round_trip() {
+    if (round_trips_ != nullptr) round_trips_->fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // A statement's results end with a null from PQgetResult.
+  void end_of_statement() {
+    if (PGresult* extra = PQgetResult(conn_); extra != nullptr) PQclear(extra);
+  }
+
+  // check() for a result read in pipeline mode, where a statement after a failed one is
+  // skipped (PGRES_PIPELINE_ABORTED) without an error of its own.
+  std::optional<Failure> check_piped(PGresult* result, const std::string& sql, ExecStatusType expected) {
+    if (result != nullptr && PQresultStatus(result) == PGRES_PIPELINE_ABORTED) {
+      PQclear(result);
+      return Failure{StoreError{StoreError::Kind::io, "skipped after an earlier statement of the same pipeline failed (in \"" +
+                                                          sql.substr(0, 60) + "\")"},
+                     "skipped"};
+    }
+    return check(result, sql, expected);
+  }
+
+  Failure lost(const std::string& sql) {
+    std::string message = PQerrorMessage(conn_);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    return Failure{StoreError{StoreError::Kind::unavailable, "cannot send \"" + sql.substr(0, 60) + "\" to PostgreSQL: " + message +
+                                                                 "; the command may be retried with the same command id"},
+                   ""};
+  }
+
   PGconn* conn_;
   std::unordered_map<std::string, std::string> prepared_;
+  std::uint64_t statements_named_ = 0;  // names are never reused, even after a forgotten prepare
+  std::deque<Sent> sent_;
+  std::atomic<std::uint64_t>* round_trips_ = nullptr;
 };
 
 }  // namespace onevisit::engine::pg

@@ -3,10 +3,11 @@
 //
 // Write path. As on SQLite: commit(), update_outbox(), deploy() and index_case() validate
 // their request (store_common.hpp), queue it as a job and wait. One writer thread per store
-// takes every queued job (up to max_batch) into one transaction, each job in its own
-// SAVEPOINT, so that a refused or failed job leaves the others alone; one COMMIT (one WAL
-// flush with synchronous_commit on) makes the batch durable, and only then are the callers
-// answered. A commit that loses its connection before COMMIT returns is answered with a
+// takes every queued job (up to max_batch) into one transaction, the commands' statements
+// pipelined (one round trip for the lot; run_pipelined), and falls back to a SAVEPOINT per job
+// when one fails, so that a refused or failed job leaves the others alone; one COMMIT (one
+// WAL flush with synchronous_commit on) makes the batch durable, and only then are the
+// callers answered. A commit that loses its connection before COMMIT returns is answered with a
 // retryable io error: it either committed whole or not at all, and its retry with the same
 // command id is recognised (the idempotency records live in the same transaction).
 //
@@ -290,6 +291,10 @@ constexpr const char* kOutboxColumns =
     "last_error FROM outbox ";
 constexpr const char* kCaseColumns =
     "c.case_id, c.bundle_id, c.bundle_version, c.status, c.applicant, c.started_at, c.updated_at, c.version, c.channel";
+constexpr const char* kListDeployed =
+    "SELECT bundle_id, version, source_hash, deployed_at FROM workflows ORDER BY bundle_id, version";
+constexpr const char* kLoadWorkflow =
+    "SELECT bundle_id, version, source_hash, source, deployed_at FROM workflows WHERE bundle_id = $1 AND version = $2::bigint";
 constexpr const char* kListWorkflows =
     "SELECT w.bundle_id, w.version, w.source_hash, w.source, w.deployed_at, "
     "(SELECT COUNT(*) FROM cases c WHERE c.bundle_id = w.bundle_id AND c.bundle_version = w.version) "
@@ -375,7 +380,9 @@ class Writer {
   using Body = typename store_common::TypedJob<Writer, T>::Body;
 
   Writer(std::string url, std::unique_ptr<Connection> connection, std::size_t max_batch, Sealer sealer)
-      : url_(std::move(url)), connection_(std::move(connection)), sealer_(std::move(sealer)), queue_(max_batch) {}
+      : url_(std::move(url)), connection_(std::move(connection)), sealer_(std::move(sealer)), queue_(max_batch) {
+    connection_->count_round_trips_in(&round_trips_);
+  }
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
   ~Writer() { stop(); }
@@ -384,6 +391,8 @@ class Writer {
     queue_.start(
         "ov-pg-write", [this](Queue::Batch& batch) { run_batch(batch); },
         [this] {
+          // In pipeline mode a ROLLBACK cannot be sent; closing the session rolls back too.
+          if (connection_ && PQpipelineStatus(connection_->handle()) != PQ_PIPELINE_OFF) connection_.reset();
           if (connection_) connection_->simple("ROLLBACK");
         });
   }
@@ -398,7 +407,7 @@ class Writer {
 
   PostgresStoreStats stats() const {
     const auto counters = queue_.counters();
-    return PostgresStoreStats{counters.writes, counters.transactions, counters.largest_batch};
+    return PostgresStoreStats{counters.writes, counters.transactions, counters.largest_batch, round_trips_.load()};
   }
 
   std::expected<CommitResult, StoreError> apply(const CommitRequest& r);
@@ -411,8 +420,14 @@ class Writer {
   std::expected<CommitResult, StoreError> apply_once(const CommitRequest& r);
   std::expected<std::optional<CommitResult>, StoreError> refusal(const CommitRequest& r);
   std::expected<void, StoreError> rewrite(const CommitRequest& r);
-  // Runs a statement on the writer's connection; remembers the SQLSTATE of a failure.
+  // Runs a statement on the writer's connection; remembers the SQLSTATE of a failure. While
+  // a pipeline is being filled, the job that needs a result at once is deferred instead: it
+  // runs again after the pipeline's results are in (run_pipelined).
   std::expected<Result, StoreError> run(const std::string& sql, const Params& p) {
+    if (pipelining_) {
+      deferred_ = true;
+      return fail(Kind::io, "deferred until the pipelined statements are done");
+    }
     auto result = connection_->run(sql, p);
     if (!result) {
       last_sqlstate_ = result.error().sqlstate;
@@ -422,6 +437,13 @@ class Writer {
   }
   enum class Attempt { done, needs_savepoints };
   void run_batch(Queue::Batch& batch);
+  // One transaction over `batch` with the commits' statements pipelined; sets batch_error
+  // when the transaction as a whole failed.
+  Attempt run_pipelined(Queue::Batch& batch, std::optional<StoreError>& batch_error);
+  // Runs batch[job] synchronously inside the open transaction, without a savepoint.
+  Attempt run_alone(Queue::Batch& batch, std::size_t job, std::optional<StoreError>& batch_error);
+  // Closes the connection (the server rolls back what it had open) and fails the batch.
+  Attempt lose_connection(const StoreError& error, std::optional<StoreError>& batch_error);
   // One transaction over `batch`; sets batch_error when the transaction as a whole failed.
   Attempt run_transaction(Queue::Batch& batch, bool savepoints, std::optional<StoreError>& batch_error);
 
@@ -431,6 +453,9 @@ class Writer {
   std::string last_sqlstate_;
   bool wrote_ = false;         // the running job wrote before it failed (writer thread only)
   bool in_savepoint_ = false;  // the running job has a savepoint of its own (writer thread only)
+  bool pipelining_ = false;    // the running job's commit statement goes into the pipeline
+  bool deferred_ = false;      // the running job needed a result at once: it runs after the pipeline
+  std::atomic<std::uint64_t> round_trips_{0};
   Queue queue_;                // last: stopped before the members its thread uses go
 };
 
@@ -444,18 +469,113 @@ void Writer::run_batch(Queue::Batch& batch) {
       batch_error = make_error(Kind::unavailable, reconnected.error().message + "; the command may be retried with the same command id");
     } else {
       connection_ = std::move(*reconnected);
+      connection_->count_round_trips_in(&round_trips_);
     }
   }
-  // First without savepoints: most requests either apply or are refused before they write
-  // (a version conflict, a duplicate), and each is one statement. Only a request that failed
-  // (PostgreSQL then aborts the whole transaction) or failed after it wrote something cannot
-  // be undone on its own; then the transaction is rolled back (nothing of it was answered) and
-  // the batch runs again with a savepoint per request, so that request leaves no trace and
-  // the others are unaffected.
-  if (!batch_error && run_transaction(batch, false, batch_error) == Attempt::needs_savepoints) {
+  // First without savepoints, the commits pipelined: most requests either apply or are
+  // refused before they write (a version conflict, a duplicate), and each is one statement.
+  // Only a request that failed (PostgreSQL then aborts the whole transaction) or failed after
+  // it wrote something cannot be undone on its own; then the transaction is rolled back
+  // (nothing of it was answered) and the batch runs again with a savepoint per request, so
+  // that request leaves no trace and the others are unaffected.
+  if (!batch_error && run_pipelined(batch, batch_error) == Attempt::needs_savepoints) {
     run_transaction(batch, true, batch_error);
   }
   queue_.finish(batch, batch_error);
+}
+
+// BEGIN and the statements of the commits that follow one another in the batch go to the
+// server in one round trip, and their results come back together (libpq pipeline mode);
+// COMMIT follows once they are read. A commit's statement writes nothing when it is refused
+// (apply_once), so a refusal spoils nothing: that job runs again on its own to learn why and
+// answer it. A job that needs a result at once (an outbox update, a deploy, a commit that
+// rewrites history) is deferred: it runs synchronously after the pipeline before it, and the
+// jobs after it fill the next pipeline. Requests queued meanwhile join before COMMIT.
+Writer::Attempt Writer::run_pipelined(Queue::Batch& batch, std::optional<StoreError>& batch_error) {
+  batch_error.reset();
+  static const std::string kBegin = "BEGIN";
+  bool begun = false;
+  for (std::size_t next = 0; next < batch.size();) {
+    if (!connection_->enter_pipeline()) return lose_connection(make_error(Kind::unavailable, "cannot enter pipeline mode"), batch_error);
+    if (!begun) {
+      if (auto sent = connection_->send(kBegin, Params{}); !sent) return lose_connection(sent.error().error, batch_error);
+    }
+    std::vector<std::size_t> sent;
+    std::size_t job = next;
+    for (; job < batch.size(); ++job) {
+      pipelining_ = true;
+      deferred_ = false;
+      last_sqlstate_.clear();
+      const StoreError* error = batch[job]->execute(*this);
+      pipelining_ = false;
+      if (deferred_) break;
+      if (error != nullptr) return lose_connection(*error, batch_error);  // only sending fails here
+      sent.push_back(job);
+    }
+    if (auto synced = connection_->sync(); !synced) return lose_connection(synced.error().error, batch_error);
+    std::optional<StoreError> failure;
+    if (!begun) {
+      if (auto done = connection_->receive(); !done) failure = done.error().error;
+      begun = true;
+    }
+    std::vector<std::size_t> again;  // refused: run again alone, to learn and answer why
+    for (const std::size_t j : sent) {
+      auto result = connection_->receive();
+      if (!result) {
+        if (!failure) failure = result.error().error;
+      } else if (result->int64(0, 0) == 0) {
+        again.push_back(j);
+      }
+    }
+    if (!connection_->leave_pipeline() || !connection_->ok()) {
+      return lose_connection(failure ? *failure : make_error(Kind::unavailable, "the connection to PostgreSQL was lost"), batch_error);
+    }
+    if (failure) {
+      // A statement failed (a key another node took meanwhile, a constraint): PostgreSQL
+      // aborted the transaction, so it goes again with a savepoint per job.
+      connection_->simple("ROLLBACK");
+      return Attempt::needs_savepoints;
+    }
+    if (job < batch.size()) again.push_back(job);
+    for (const std::size_t j : again) {
+      if (const auto attempt = run_alone(batch, j, batch_error); attempt != Attempt::done || batch_error) return attempt;
+    }
+    next = job < batch.size() ? job + 1 : job;
+    // Requests that arrived while this batch ran join it before COMMIT (one WAL flush).
+    if (next == batch.size()) queue_.join_queued(batch);
+  }
+  if (auto committed = connection_->simple("COMMIT"); !committed) {
+    batch_error = committed.error().error;
+    if (connection_->ok()) connection_->simple("ROLLBACK");
+  }
+  return Attempt::done;
+}
+
+Writer::Attempt Writer::run_alone(Queue::Batch& batch, std::size_t job, std::optional<StoreError>& batch_error) {
+  in_savepoint_ = false;
+  last_sqlstate_.clear();
+  wrote_ = false;
+  if (const StoreError* error = batch[job]->execute(*this); error != nullptr) {
+    if (!connection_->ok()) {
+      batch_error = *error;
+      return Attempt::done;
+    }
+    if (wrote_ || PQtransactionStatus(connection_->handle()) == PQTRANS_INERROR) {
+      connection_->simple("ROLLBACK");
+      return Attempt::needs_savepoints;
+    }
+  }
+  return Attempt::done;
+}
+
+Writer::Attempt Writer::lose_connection(const StoreError& error, std::optional<StoreError>& batch_error) {
+  pipelining_ = false;
+  batch_error = error;
+  if (batch_error->kind != Kind::unavailable) {
+    batch_error = make_error(Kind::unavailable, error.message + "; the command may be retried with the same command id");
+  }
+  connection_.reset();
+  return Attempt::done;
 }
 
 Writer::Attempt Writer::run_transaction(Queue::Batch& batch, bool savepoints, std::optional<StoreError>& batch_error) {
@@ -730,6 +850,12 @@ std::expected<CommitResult, StoreError> Writer::apply_once(const CommitRequest& 
            ")";
   }
   sql += " SELECT COUNT(*) FROM head";
+  if (pipelining_ && r.rewrite_events.empty() && r.rewrite_outbox.empty()) {
+    // Into the batch's pipeline: answered as applied unless its result says otherwise, and
+    // then it runs again alone (run_pipelined).
+    if (auto sent = connection_->send(sql, p); !sent) return failed(sent.error());
+    return CommitResult{false, s.version, r.result};
+  }
   auto applied = run(sql, p);
   if (!applied) return std::unexpected(applied.error());
   if (applied->int64(0, 0) == 0) return refused();
@@ -1040,6 +1166,30 @@ class PostgresStore final : public Store {
                                        rows->text(i, 3), rows->int64(i, 4), rows->uint64(i, 5)});
       }
       return out;
+    });
+  }
+
+  std::expected<std::vector<DeployedWorkflow>, StoreError> list_deployed() override {
+    using Workflows = std::vector<DeployedWorkflow>;
+    return read<Workflows>([&](Connection& c) -> std::expected<Workflows, StoreError> {
+      auto rows = c.run(kListDeployed, Params{});
+      if (!rows) return failed(rows.error());
+      Workflows out;
+      for (int i = 0; i < rows->rows(); ++i) {
+        out.push_back(DeployedWorkflow{rows->text(i, 0), static_cast<int>(rows->int64(i, 1)), rows->text(i, 2), "", rows->int64(i, 3), 0});
+      }
+      return out;
+    });
+  }
+
+  std::expected<std::optional<DeployedWorkflow>, StoreError> load_workflow(const std::string& bundle_id, int version) override {
+    using Found = std::optional<DeployedWorkflow>;
+    return read<Found>([&](Connection& c) -> std::expected<Found, StoreError> {
+      auto rows = c.run(kLoadWorkflow, params(bundle_id, std::int64_t{version}));
+      if (!rows) return failed(rows.error());
+      if (rows->rows() == 0) return Found{};
+      return Found{DeployedWorkflow{rows->text(0, 0), static_cast<int>(rows->int64(0, 1)), rows->text(0, 2), rows->text(0, 3),
+                                    rows->int64(0, 4), 0}};
     });
   }
 

@@ -88,6 +88,9 @@ constexpr const char* kListOutbox =
 constexpr const char* kListOutboxOfCase =
     "SELECT id, idempotency_key, case_id, department, adapter, operation, payload, attempts, next_attempt_at, "
     "status, last_error FROM outbox WHERE case_id = ? AND (? = '' OR status = ?) ORDER BY id LIMIT ?";
+constexpr const char* kListDeployed = "SELECT bundle_id, version, source_hash, deployed_at FROM workflows ORDER BY bundle_id, version";
+constexpr const char* kLoadWorkflow =
+    "SELECT bundle_id, version, source_hash, source, deployed_at FROM workflows WHERE bundle_id = ? AND version = ?";
 constexpr const char* kListWorkflows =
     "SELECT w.bundle_id, w.version, w.source_hash, w.source, w.deployed_at, "
     "(SELECT COUNT(*) FROM cases c WHERE c.bundle_id = w.bundle_id AND c.bundle_version = w.version) "
@@ -523,6 +526,30 @@ class SqliteStore final : public Store {
             return DeployedWorkflow{s.text(0), static_cast<int>(s.int64(1)), s.text(2), s.text(3), s.int64(4), s.uint64(5)};
           });
         });
+  }
+
+  std::expected<std::vector<DeployedWorkflow>, StoreError> list_deployed() override {
+    return read<std::vector<DeployedWorkflow>>(
+        [&](Connection& c) -> std::expected<std::vector<DeployedWorkflow>, StoreError> {
+          auto stmt = c.prepare(kListDeployed);
+          if (!stmt) return std::unexpected(stmt.error());
+          return stmt->collect([](const Statement& s) {
+            return DeployedWorkflow{s.text(0), static_cast<int>(s.int64(1)), s.text(2), "", s.int64(3), 0};
+          });
+        });
+  }
+
+  std::expected<std::optional<DeployedWorkflow>, StoreError> load_workflow(const std::string& bundle_id, int version) override {
+    using Found = std::optional<DeployedWorkflow>;
+    return read<Found>([&](Connection& c) -> std::expected<Found, StoreError> {
+      auto stmt = c.prepare(kLoadWorkflow);
+      if (!stmt) return std::unexpected(stmt.error());
+      stmt->bind(bundle_id).bind(std::int64_t{version});
+      auto row = stmt->next();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return Found{};
+      return Found{DeployedWorkflow{stmt->text(0), static_cast<int>(stmt->int64(1)), stmt->text(2), stmt->text(3), stmt->int64(4), 0}};
+    });
   }
 
  private:
