@@ -188,6 +188,23 @@ std::vector<std::string> elicense_holders(const engine::Workflow& wf, const engi
   return holders;
 }
 
+// Whose license a material is: with `of field`, only that field's holder (nobody while the
+// field is empty), for with two licenses of one type the first holder's would be the wrong
+// person's; without, every holder on the form.
+std::vector<std::string> holders_for(const engine::Workflow& wf, const engine::Case& state,
+                                     const engine::MaterialModel& material, const std::vector<std::string>& all) {
+  if (!material.holder) return all;
+  const auto& value = state.slots[wf.fields[*material.holder].slot];
+  if (value.kind != dsl::ValueKind::text || value.text.empty()) return {};
+  return {value.text};
+}
+
+// What the clerk reads when the library has no such license: whose number was looked up.
+std::string not_held_message(const engine::Workflow& wf, const engine::MaterialModel& material) {
+  const std::string whose = material.holder ? "「" + wf.fields[*material.holder].title + "」所填号码" : "申请表所填证件号码";
+  return "电子证照库中没有" + whose + "名下的「" + material.elicense_type + "」，请改为上传「" + material.title + "」";
+}
+
 // The first holder's license of the type; nullopt when none of them has one.
 std::expected<std::optional<Elicense>, std::string> find_elicense(ElicenseLibrary& library, const std::string& type,
                                                                   const std::vector<std::string>& holders) {
@@ -234,18 +251,17 @@ std::expected<engine::CommandResult, ElicenseError> fetch_elicense(engine::Engin
                                          "no e-license library is configured; upload material '" + material_id + "' instead"});
   }
   const auto holders = elicense_holders(wf, view->state);
-  auto found = find_elicense(*library, material.elicense_type, holders);
+  auto found = find_elicense(*library, material.elicense_type, holders_for(wf, view->state, material, holders));
   if (!found) {
     return std::unexpected(ElicenseError{Kind::library, "电子证照库暂时无法访问，请稍后重试，或改为上传" + title, std::nullopt,
                                          found.error() + "; try again, or upload material '" + material_id + "' instead"});
   }
   if (!*found) {
-    return std::unexpected(ElicenseError{Kind::not_held,
-                                         "电子证照库中没有申请表所填证件号码名下的「" + material.elicense_type + "」，请改为上传" + title,
-                                         std::nullopt,
-                                         "the e-license library holds no " + material.elicense_type +
-                                             " for the ID or credit code numbers on the form; upload material '" + material_id +
-                                             "' instead"});
+    const std::string whose = material.holder ? "the number in field '" + wf.fields[*material.holder].name + "'"
+                                              : "the ID or credit code numbers on the form";
+    return std::unexpected(ElicenseError{Kind::not_held, not_held_message(wf, material), std::nullopt,
+                                         "the e-license library holds no " + material.elicense_type + " for " + whose +
+                                             "; upload material '" + material_id + "' instead"});
   }
   auto hash = engine.contents().put((*found)->content);
   if (!hash) {
@@ -295,7 +311,7 @@ std::expected<ElicenseFetch, std::string> fetch_elicenses(engine::Engine& engine
     const auto status = state.materials[m].status;
     if (material.source != engine::MaterialSource::elicense || !engine::material_applies(wf, state, m)) continue;
     if (status != engine::MaterialStatus::missing && status != engine::MaterialStatus::rejected) continue;
-    auto found = find_elicense(library, material.elicense_type, holders);
+    auto found = find_elicense(library, material.elicense_type, holders_for(wf, state, material, holders));
     if (!found) return std::unexpected(found.error());
     if (!*found) {
       fetched.to_upload.push_back(material.id);

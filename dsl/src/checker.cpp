@@ -1332,6 +1332,18 @@ class Checker {
         return std::nullopt;
       }
       for (const auto& o : m.declaration->options) {
+        if (o.kind == MaterialOptionKind::elicense && !o.names.empty()) {
+          // The checks above reported an unknown or non-identifier field; this only binds it.
+          const auto& field = o.names[0].text;
+          const auto it = std::find_if(out_.fields.begin(), out_.fields.end(),
+                                       [&](const resolved::Field& f) { return f.declaration->name.text == field; });
+          const auto base = it == out_.fields.end() ? BaseType::any : it->type.base;
+          if (base != BaseType::idcard && base != BaseType::uscc) {
+            fail("material '" + name + "' takes the e-license of '" + field + "', which is not an idcard or uscc field");
+          } else {
+            m.holder = static_cast<std::size_t>(it - out_.fields.begin());
+          }
+        }
         if (o.kind != MaterialOptionKind::when) continue;
         m.when = c_.compiled_of(*o.expr);
         if (!m.when) fail("the condition of material '" + name + "' does not compile");
@@ -1618,6 +1630,72 @@ class Checker {
     }
   };
 
+  // `from elicense "类型" of field` fetches the license of whoever that form field names. A
+  // catalog material reaches many bundles through `needs`, so its field is resolved here, in
+  // each bundle that needs it; the errors point at the bundle, where the fix (a field, or a
+  // field's name) usually is. Two e-licenses of one type where one has no `of` would fetch
+  // the first holder's license for both (the wrong person's ID card on a birth registration):
+  // that guess is an error too.
+  void check_elicense_holders(const Bundle& b, const BundleContext& ctx,
+                              const std::map<std::string, const Field*, std::less<>>& fields,
+                              const std::set<std::string, std::less<>>& needed) {
+    struct Use {
+      std::string material;
+      const Name* holder = nullptr;
+    };
+    std::map<std::string, std::vector<Use>> by_type;  // e-license type -> materials of it
+    for (const auto& name : needed) {
+      const Material* m = nullptr;
+      if (const auto local = ctx.materials.find(name); local != ctx.materials.end()) {
+        m = local->second;
+      } else if (const auto* ref = symbols_.materials.find(name)) {
+        m = ref->node;
+      }
+      if (!m) continue;  // unknown, reported at the `needs`
+      for (const auto& o : m->options) {
+        if (o.kind != MaterialOptionKind::elicense || !o.text) continue;
+        const Name* holder = o.names.empty() ? nullptr : &o.names[0];
+        by_type[o.text->value].push_back({name, holder});
+        if (!holder) continue;
+        const auto f = fields.find(holder->text);
+        const auto of = "material '" + name + "' takes the e-license of '" + holder->text + "' (`of`)";
+        std::vector<std::string_view> identifiers;
+        for (const auto& [k, field] : fields) {
+          const auto base = ValueType::from_ast(field->type).base;
+          if (base == BaseType::idcard || base == BaseType::uscc) identifiers.push_back(k);
+        }
+        if (f == fields.end()) {
+          std::string message = of + ", which is not a field of bundle '" + b.id.text + "'";
+          if (auto guess = closest_name(holder->text, identifiers); !guess.empty()) message += "; did you mean '" + guess + "'?";
+          error(b.id.span, "unknown-name", std::move(message));
+          continue;
+        }
+        const auto type = ValueType::from_ast(f->second->type);
+        if (type.base != BaseType::idcard && type.base != BaseType::uscc) {
+          std::string message = of + ", but in bundle '" + b.id.text + "' that field is " + to_string(type) +
+                                 ", not idcard or uscc: the library finds licenses by ID number or credit code";
+          if (!identifiers.empty()) {
+            message += " (idcard and uscc fields:";
+            for (const auto& i : identifiers) message += " " + std::string(i);
+            message += ")";
+          }
+          error(b.id.span, "type-mismatch", std::move(message));
+        }
+      }
+    }
+    for (const auto& [type, uses] : by_type) {
+      if (uses.size() < 2) continue;
+      const bool guessed = std::any_of(uses.begin(), uses.end(), [](const Use& u) { return u.holder == nullptr; });
+      if (!guessed) continue;
+      std::string list;
+      for (const auto& u : uses) list += (list.empty() ? "'" : ", '") + u.material + "'";
+      error(b.id.span, "ambiguous-holder",
+            "bundle '" + b.id.text + "' fetches materials " + list + " all from the e-license library as \"" + type +
+                "\": say whose license each is with `of <field>` (an idcard or uscc field of the form), or the first " +
+                "holder's is fetched for every one of them");
+    }
+  }
+
   void check_bundle(const Bundle& b) {
     BundleContext ctx;
     ctx.bundle = &b;
@@ -1851,6 +1929,7 @@ class Checker {
       }
       for (const auto* n : e.names_of(ItemMemberKind::needs)) needed_materials.insert(n->text);
     }
+    check_elicense_holders(b, ctx, fields, needed_materials);
     for (const auto& [name, material] : ctx.materials) {
       if (!needed_materials.contains(name)) {
         warning(material->id.span, "unused-material", "material '" + name + "' is not needed by any item of bundle '" + b.id.text + "'");

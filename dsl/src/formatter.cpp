@@ -307,7 +307,10 @@ class Printer {
     for (const auto& o : m.options) {
       switch (o.kind) {
         case MaterialOptionKind::upload: text += " upload " + names_text(o.names); break;
-        case MaterialOptionKind::elicense: text += " from elicense " + quote(o.text->value); break;
+        case MaterialOptionKind::elicense:
+          text += " from elicense " + quote(o.text->value);
+          if (!o.names.empty()) text += " of " + o.names[0].text;
+          break;
         case MaterialOptionKind::produced_by: text += " produced_by " + names_text(o.names); break;
         case MaterialOptionKind::original: text += " original"; break;
         case MaterialOptionKind::secondary: text += " secondary"; break;

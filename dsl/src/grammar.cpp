@@ -896,7 +896,7 @@ auto const department_decl_def = spanned[
 auto const material_option_def = spanned[
     (kw("upload")[set_to<&MaterialOption::kind, MaterialOptionKind::upload>] > name_list[set<&MaterialOption::names>]) |
     (kw("from")[set_to<&MaterialOption::kind, MaterialOptionKind::elicense>] > kw("elicense") >
-     string_literal[set<&MaterialOption::text>]) |
+     string_literal[set<&MaterialOption::text>] > -(kw("of") > identifier[push<&MaterialOption::names>])) |
     (kw("produced_by")[set_to<&MaterialOption::kind, MaterialOptionKind::produced_by>] >
      identifier[push<&MaterialOption::names>]) |
     kw("original")[set_to<&MaterialOption::kind, MaterialOptionKind::original>] |

@@ -6,7 +6,9 @@
 #include <onevisit/adapters/results.hpp>
 #include <onevisit/adapters/xml_exchange.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <set>
 
 using namespace onevisit;
 using namespace onevisit::engine;
@@ -338,4 +340,67 @@ TEST_CASE("results: an answer the database cannot take now is refused for later,
   CHECK_FALSE(refused.error().not_allowed);
   CHECK(refused.error().message == "办件数据库暂时无法办理这份答复，请稍后重发；同一份答复重发只办理一次");
   CHECK_THAT(refused.error().detail, Catch::Contains("cannot connect to PostgreSQL"));
+}
+
+namespace {
+
+// A library that holds one license of each type per holder listed, naming the holder inside.
+class HoldersLibrary final : public adapters::ElicenseLibrary {
+ public:
+  explicit HoldersLibrary(std::set<std::string> holders) : holders_(std::move(holders)) {}
+  std::expected<std::optional<adapters::Elicense>, std::string> lookup(const std::string& type, const std::string& holder) override {
+    if (!holders_.contains(holder)) return std::optional<adapters::Elicense>{};
+    return adapters::Elicense{"id-" + holder, type, type + ".ofd", type + " of " + holder};
+  }
+
+ private:
+  std::set<std::string> holders_;
+};
+
+}  // namespace
+
+TEST_CASE("results: two e-licenses of one type each come from their own holder (`of`)", "[adapters][results][elicense]") {
+  // Regression: on 新生儿出生 the father's ID card was the mother's (the first holder's).
+  // The simulator's library holds no ID cards, so both stay missing at intake.
+  DepartmentWorld w("workflows/bundles/newborn.flow", "newborn", date_at(2026, 3, 2, 9, 0), {}, {"居民身份证"});
+  const std::string id = w.start_case(8);
+  const auto& wf = w.workflow();
+  const auto mother = wf.find_material("mother_id_card");
+  const auto father = wf.find_material("father_id_card");
+  REQUIRE(mother);
+  REQUIRE(father);
+  const auto view = w.view(id);
+  auto slot_text = [&](const char* field) { return view.state.slots[wf.fields[*wf.find_field(field)].slot].text; };
+  const std::string mother_id = slot_text("mother_id");
+  const std::string father_id = slot_text("father_id");
+  REQUIRE(mother_id != father_id);
+
+  HoldersLibrary library({mother_id, father_id});
+  for (const auto* material : {"mother_id_card", "father_id_card"}) {
+    auto fetched = adapters::fetch_elicense(w.engine(), id, material, &library, {});
+    REQUIRE(fetched);
+  }
+  const auto after = w.view(id);
+  auto content_of = [&](MaterialIndex m) {
+    auto content = w.engine().contents().get(after.state.materials[m].content_hash);
+    REQUIRE(content);
+    REQUIRE(*content);
+    return **content;
+  };
+  CHECK(content_of(*mother) == "居民身份证 of " + mother_id);
+  CHECK(content_of(*father) == "居民身份证 of " + father_id);
+
+  // At submission (fetch_elicenses) too: a library with only the mother's card leaves the
+  // father's to upload rather than attaching hers.
+  const std::string second = w.start_case(9);
+  HoldersLibrary only_mother({w.view(second).state.slots[wf.fields[*wf.find_field("mother_id")].slot].text});
+  auto fetched = adapters::fetch_elicenses(w.engine(), second, only_mother, {});
+  REQUIRE(fetched);
+  CHECK(std::find(fetched->to_upload.begin(), fetched->to_upload.end(), "father_id_card") != fetched->to_upload.end());
+  CHECK(std::find(fetched->attached.begin(), fetched->attached.end(), "father_id_card") == fetched->attached.end());
+  // The clerk is told whose number was looked up.
+  auto refused = adapters::fetch_elicense(w.engine(), second, "father_id_card", &only_mother, {});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().kind == adapters::ElicenseError::Kind::not_held);
+  CHECK(refused.error().message == "电子证照库中没有「父亲身份证号码」所填号码名下的「居民身份证」，请改为上传「父亲身份证」");
 }

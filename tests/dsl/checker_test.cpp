@@ -413,3 +413,59 @@ TEST_CASE("bind: every bundle is in the resolved document or has a not-compiled 
   }
   CHECK(bind(all).document.bundles.size() == declared);
 }
+
+namespace {
+
+// Two people's ID cards on one form: the birth registration's mother and father.
+const std::string kHolderCatalog = kCatalog + R"(
+material mother_card "母亲身份证" from elicense "居民身份证" of mother_id
+material father_card "父亲身份证" from elicense "居民身份证" of father_id
+item birth "出生登记" by market {
+  code "330217002002"; kind licensing; limit 1 workday statutory 15 workdays
+  needs mother_card, father_card
+}
+)";
+
+const std::string kHolderBundle = R"(
+import "catalog.flow"
+bundle births "出生一件事" version 1 {
+  promise 2 workdays; calendar cn; lifecycle standard
+  form {
+    mother_id "母亲身份证号码": idcard required
+    father_id "父亲身份证号码": idcard required
+    father_name "父亲姓名": text
+  }
+  use birth
+}
+)";
+
+}  // namespace
+
+TEST_CASE("checker: `of field` names an idcard or uscc field of every bundle that needs the material", "[checker][elicense]") {
+  const auto clean = check_bundle(kHolderBundle, kHolderCatalog);
+  INFO(describe(clean));
+  CHECK(error_count(clean) == 0);
+
+  // The catalog's field name resolved in the bundle: a typo there is the bundle's error.
+  const auto unknown = check_bundle(replace(kHolderBundle, "father_id \"", "fathers_id \""), kHolderCatalog);
+  REQUIRE(has_code(unknown, "unknown-name"));
+  CHECK(describe(unknown).find("material 'father_card' takes the e-license of 'father_id' (`of`), which is not a field of bundle "
+                               "'births'; did you mean 'fathers_id'?") != std::string::npos);
+
+  const auto wrong = check_bundle(kHolderBundle, replace(kHolderCatalog, "of father_id", "of father_name"));
+  REQUIRE(has_code(wrong, "type-mismatch"));
+  CHECK(describe(wrong).find("that field is text, not idcard or uscc") != std::string::npos);
+}
+
+TEST_CASE("checker: two e-licenses of one type, one without `of`, are ambiguous", "[checker][elicense]") {
+  // Regression: 新生儿出生 fetched the mother's ID card as the father's too.
+  const auto d = check_bundle(kHolderBundle, replace(kHolderCatalog, " of father_id", ""));
+  REQUIRE(has_code(d, "ambiguous-holder"));
+  CHECK(describe(d).find("'father_card', 'mother_card' all from the e-license library as \"居民身份证\": say whose license each "
+                         "is with `of <field>`") != std::string::npos);
+  // id_card has no `of`: with the two that have one it is still a guess.
+  const auto d2 = check_bundle(kHolderBundle, replace(kHolderCatalog, "needs mother_card, father_card", "needs id_card, mother_card, father_card"));
+  CHECK(has_code(d2, "ambiguous-holder"));
+  // One of a type needs no `of`: the reference bundle's id_card.
+  CHECK_FALSE(has_code(check_bundle(kBundle), "ambiguous-holder"));
+}

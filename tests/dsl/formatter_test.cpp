@@ -115,3 +115,14 @@ TEST_CASE("formatter: a check keeps its condition and message", "[formatter][che
   REQUIRE(reparsed.ok());
   CHECK(reparsed.file == parsed.file);
 }
+
+TEST_CASE("formatter: `from elicense … of field` round-trips", "[formatter][elicense]") {
+  const std::string text = "material father_card \"父亲身份证\" from elicense \"居民身份证\" of father_id secondary\n";
+  const auto parsed = parse(text, "t.flow");
+  REQUIRE(parsed.ok());
+  const std::string formatted = format(parsed.file, text);
+  CHECK(formatted == text);
+  const auto reparsed = parse(formatted, "formatted");
+  REQUIRE(reparsed.ok());
+  CHECK(reparsed.file == parsed.file);
+}

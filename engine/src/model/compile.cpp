@@ -321,6 +321,8 @@ class WorkflowCompiler {
       }
     }
     if (resolved.producer) model.producer = static_cast<ItemIndex>(*resolved.producer);
+    // Fields are compiled in the resolved bundle's order, so its index is the FieldIndex.
+    if (resolved.holder) model.holder = static_cast<FieldIndex>(*resolved.holder);
     return model;
   }
 

@@ -2,9 +2,10 @@
 //
 // A material declared `from elicense "类型"` is looked up in the e-license library by type and
 // holder; when found, the license is stored in the engine's content store and attached to the
-// case as verified. The holder is not named by the workflow: each resident ID number and
-// unified social credit code on the form is tried, in form order (the library knows which
-// licenses each holder has). A license that is not found leaves the material to upload, as
+// case as verified. A material declared `from elicense "…" of field` is looked up for the
+// number in that field only (a form naming a mother and a father needs each one's own ID
+// card); one without `of` tries each resident ID number and unified social credit code on the
+// form, in form order (the library knows which licenses each holder has). A license that is not found leaves the material to upload, as
 // before; a library that cannot be reached is an error and changes nothing more.
 //
 // The `http` library speaks `GET <base>/licenses?type=<type>&holder=<id>`: 200 with

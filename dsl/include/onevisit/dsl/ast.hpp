@@ -160,7 +160,7 @@ enum class MaterialOptionKind : std::uint8_t { upload, elicense, produced_by, or
 
 struct MaterialOption {
   MaterialOptionKind kind = MaterialOptionKind::upload;
-  std::vector<Name> names;   ///< upload formats; produced_by item
+  std::vector<Name> names;   ///< upload formats; produced_by item; elicense: the `of` field, if any
   std::optional<Text> text;  ///< e-license type
   std::optional<Expr> expr;  ///< when
   Span span;

@@ -51,6 +51,9 @@ struct Material {
   std::optional<CompiledExpression> when;  ///< `when`, against the bundle's scope
   /// The item `produced_by` names (by its name in the bundle, or the catalog item it uses).
   std::optional<std::size_t> producer;
+  /// `from elicense "…" of field`: the idcard or uscc field (into Bundle::fields) whose
+  /// holder's license is fetched; none: the first holder on the form who has one.
+  std::optional<std::size_t> holder;
 };
 
 /// A transition with its states resolved and its guard compiled against the bundle's guard

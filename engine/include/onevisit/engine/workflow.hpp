@@ -74,6 +74,10 @@ struct MaterialModel {
   std::string title;
   MaterialSource source = MaterialSource::upload;
   std::string elicense_type;           ///< for elicense
+  /// For elicense with `of field`: the idcard/uscc field whose holder's license is fetched.
+  /// None: the first holder on the form who has one (the checker allows that only when no
+  /// other e-license material of the bundle has the same type).
+  std::optional<FieldIndex> holder;
   std::optional<ItemIndex> producer;   ///< for produced
   std::vector<std::string> formats;    ///< accepted upload formats (empty: any)
   bool secondary = false;              ///< may be pending at tolerant intake (容缺)
